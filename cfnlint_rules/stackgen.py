@@ -1,0 +1,425 @@
+"""stackgen project rules for cfn-lint 1.x (loaded through `append_rules` in .cfnlintrc).
+
+These are the project rules that need more than a property comparison:
+
+- E9101  RDS BackupRetentionPeriod >= 7 (Aurora cluster; standalone instances too)
+- E9102  DeletionProtection is on outside `dev` (RDS cluster / standalone instance,
+         ALB `deletion_protection.enabled`). The value may be a literal `true` or an
+         environment condition, e.g. `!If [IsDev, false, true]` with
+         `IsDev: !Equals [!Ref Environment, dev]`: every value of the `Environment`
+         parameter other than `dev` must resolve to `true`.
+- E9103  ECS containers run as a non-root user (User set, not root / 0 / root:* / 0:*)
+- E9104  ECS containers have ReadonlyRootFilesystem: true, unless the task definition
+         exempts that container with a reason:
+
+             Metadata:
+               stackgen:
+                 writable_root:
+                   - container: app
+                     reason: "why this container needs a writable root filesystem"
+
+The IDs stay clear of E9001-E9099, which cfn-lint gives to `custom_rules` lines.
+All four are listed as mandatory_checks in .cfnlintrc, so a resource-level
+`Metadata.cfn-lint.config.ignore_checks` cannot switch them off; the only
+exception is the reasoned writable_root entry above.
+
+Everything lives in this one file: cfn-lint imports each *.py here as a plugin
+and instantiates every CloudFormationLintRule subclass it finds, so there are
+no shared base classes and no helper modules.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from cfnlint.rules import CloudFormationLintRule, RuleMatch
+
+ENVIRONMENT_PARAMETER = "Environment"
+DEV_ENVIRONMENTS = ("dev",)
+MIN_BACKUP_RETENTION_DAYS = 7
+SOURCE_URL = "docs/security.md"
+
+# Values that cannot be checked statically.
+NO_VALUE = object()  # property absent or !Ref AWS::NoValue
+OTHER_ENVIRONMENT = "<any non-dev value>"
+
+
+class _Unknown:
+    """A value that is not a literal (GetAtt, ImportValue, Sub ...)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"non-literal {self.value!r}"
+
+
+class _ParamRef:
+    """A !Ref to a template parameter other than the environment parameter."""
+
+    def __init__(self, name: str, definition: Any) -> None:
+        self.name = name
+        self.definition = definition if isinstance(definition, dict) else {}
+
+    def __repr__(self) -> str:
+        return f"!Ref {self.name}"
+
+
+# ---------------------------------------------------------------------------
+# A tiny evaluator of Conditions / Fn::If for each value of the Environment
+# parameter. Anything it cannot decide is treated as "either branch".
+# ---------------------------------------------------------------------------
+
+
+def environments(template: dict, parameter: str = ENVIRONMENT_PARAMETER) -> list[str | None]:
+    """The environment values to evaluate: the parameter's AllowedValues, or
+    (when it has none) `dev` plus a stand-in for every other value. `None` means
+    the template has no environment parameter at all."""
+    params = template.get("Parameters")
+    definition = params.get(parameter) if isinstance(params, dict) else None
+    if not isinstance(definition, dict):
+        return [None]
+    allowed = definition.get("AllowedValues")
+    if isinstance(allowed, list) and allowed and all(isinstance(v, (str, int)) for v in allowed):
+        return [str(v) for v in allowed]
+    return [*DEV_ENVIRONMENTS, OTHER_ENVIRONMENT]
+
+
+def _scalar(template: dict, value: Any, env: str | None, parameter: str) -> str | None:
+    if isinstance(value, (str, int, float, bool)) and not isinstance(value, dict):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, dict) and list(value) == ["Ref"] and value["Ref"] == parameter:
+        if env is None or env == OTHER_ENVIRONMENT:
+            return None
+        return env
+    return None
+
+
+def condition_value(
+    template: dict, name: Any, env: str | None, parameter: str = ENVIRONMENT_PARAMETER,
+    _seen: frozenset = frozenset(),
+) -> bool | None:
+    """True/False if the named condition is decided by the environment value, else None."""
+    conditions = template.get("Conditions")
+    if not isinstance(name, str) or not isinstance(conditions, dict) or name in _seen:
+        return None
+    return _eval(template, conditions.get(name), env, parameter, _seen | {name})
+
+
+def _eval(template: dict, expr: Any, env: str | None, parameter: str, seen: frozenset) -> bool | None:
+    if not isinstance(expr, dict) or len(expr) != 1:
+        return None
+    (fn, args), = expr.items()
+    if fn == "Condition":
+        return condition_value(template, args, env, parameter, seen)
+    if fn == "Fn::Equals" and isinstance(args, list) and len(args) == 2:
+        left, right = (_scalar(template, a, env, parameter) for a in args)
+        if left is not None and right is not None:
+            return left == right
+        # `!Equals [!Ref Environment, dev]` when env stands for "any other value"
+        if env == OTHER_ENVIRONMENT:
+            refs_env = [isinstance(a, dict) and a.get("Ref") == parameter for a in args]
+            other = right if refs_env[0] else left if refs_env[1] else None
+            if any(refs_env) and other in DEV_ENVIRONMENTS:
+                return False
+        return None
+    if fn == "Fn::Not" and isinstance(args, list) and len(args) == 1:
+        inner = _eval(template, args[0], env, parameter, seen)
+        return None if inner is None else not inner
+    if fn in ("Fn::And", "Fn::Or") and isinstance(args, list):
+        values = [_eval(template, a, env, parameter, seen) for a in args]
+        if fn == "Fn::And":
+            if False in values:
+                return False
+            return True if all(v is True for v in values) else None
+        if True in values:
+            return True
+        return False if all(v is False for v in values) else None
+    return None
+
+
+def possible_values(
+    template: dict, value: Any, env: str | None, parameter: str = ENVIRONMENT_PARAMETER
+) -> list[Any]:
+    """The literal values `value` can take for this environment value."""
+    if isinstance(value, dict) and len(value) == 1:
+        (fn, args), = value.items()
+        if fn == "Fn::If" and isinstance(args, list) and len(args) == 3:
+            decided = condition_value(template, args[0], env, parameter)
+            if decided is True:
+                return possible_values(template, args[1], env, parameter)
+            if decided is False:
+                return possible_values(template, args[2], env, parameter)
+            return possible_values(template, args[1], env, parameter) + possible_values(
+                template, args[2], env, parameter
+            )
+        if fn == "Ref":
+            if args == "AWS::NoValue":
+                return [NO_VALUE]
+            params = template.get("Parameters")
+            if isinstance(params, dict) and args in params:
+                if args == parameter and env not in (None, OTHER_ENVIRONMENT):
+                    return [env]
+                return [_ParamRef(args, params[args])]
+        return [_Unknown(value)]
+    if isinstance(value, (dict, list)):
+        return [_Unknown(value)]
+    return [value]
+
+
+def is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def resource_exists(template: dict, resource: dict, env: str | None) -> bool:
+    """False only when the resource's own Condition is decided False for env."""
+    return condition_value(template, resource.get("Condition"), env) is not False
+
+
+def _resources(cfn: Any, types: Iterable[str]) -> Iterable[tuple[str, dict]]:
+    for name, resource in cfn.get_resources(list(types)).items():
+        if isinstance(resource, dict):
+            yield name, resource
+
+
+def _props(resource: dict) -> dict:
+    props = resource.get("Properties")
+    return props if isinstance(props, dict) else {}
+
+
+def _is_aurora_member(props: dict) -> bool:
+    return "DBClusterIdentifier" in props
+
+
+def _env_label(env: str | None) -> str:
+    return "any environment" if env is None else f"Environment={env}"
+
+
+# ---------------------------------------------------------------------------
+# Rules
+# ---------------------------------------------------------------------------
+
+
+class RdsBackupRetention(CloudFormationLintRule):
+    """RDS backups are kept for at least 7 days."""
+
+    id = "E9101"
+    shortdesc = "RDS BackupRetentionPeriod must be at least 7 days"
+    description = (
+        "Aurora clusters (and standalone DB instances) keep automated backups for at least "
+        f"{MIN_BACKUP_RETENTION_DAYS} days in every environment. A parameter is accepted when "
+        f"its MinValue is at least {MIN_BACKUP_RETENTION_DAYS}."
+    )
+    source_url = SOURCE_URL
+    tags = ["stackgen", "rds", "backup"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        matches: list[RuleMatch] = []
+        template = cfn.template
+        for name, resource in _resources(cfn, ["AWS::RDS::DBCluster", "AWS::RDS::DBInstance"]):
+            props = _props(resource)
+            if resource["Type"] == "AWS::RDS::DBInstance" and _is_aurora_member(props):
+                continue  # Aurora instances take their backups from the cluster
+            path = ["Resources", name, "Properties", "BackupRetentionPeriod"]
+            raw = props.get("BackupRetentionPeriod", {"Ref": "AWS::NoValue"})
+            bad: list[str] = []
+            for env in environments(template):
+                if not resource_exists(template, resource, env):
+                    continue
+                for value in possible_values(template, raw, env):
+                    problem = self._problem(value)
+                    if problem and problem not in bad:
+                        bad.append(problem)
+            for problem in bad:
+                matches.append(RuleMatch(path if "BackupRetentionPeriod" in props else path[:3],
+                                         f"{name}: {problem}"))
+        return matches
+
+    @staticmethod
+    def _problem(value: Any) -> str | None:
+        need = MIN_BACKUP_RETENTION_DAYS
+        if value is NO_VALUE:
+            return f"BackupRetentionPeriod is not set (the default is 1 day); set it to >= {need}"
+        if isinstance(value, _ParamRef):
+            minimum = value.definition.get("MinValue")
+            try:
+                if minimum is not None and int(minimum) >= need:
+                    return None
+            except (TypeError, ValueError):
+                pass
+            return (f"BackupRetentionPeriod comes from parameter {value.name}, which needs "
+                    f"MinValue >= {need}")
+        if isinstance(value, _Unknown) or isinstance(value, bool):
+            return f"BackupRetentionPeriod must be a literal >= {need}, not {value!r}"
+        try:
+            days = int(value)
+        except (TypeError, ValueError):
+            return f"BackupRetentionPeriod must be a number >= {need}, not {value!r}"
+        if days < need:
+            return f"BackupRetentionPeriod is {days}; it must be >= {need}"
+        return None
+
+
+class DeletionProtectionOutsideDev(CloudFormationLintRule):
+    """Deletion protection is on in every environment except dev."""
+
+    id = "E9102"
+    shortdesc = "DeletionProtection must be on outside dev"
+    description = (
+        "RDS clusters, standalone DB instances and load balancers have deletion protection "
+        "on for every value of the Environment parameter except dev: a literal true, or an "
+        "Fn::If on a condition that compares Environment with dev."
+    )
+    source_url = SOURCE_URL
+    tags = ["stackgen", "rds", "elb", "deletion-protection"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        matches: list[RuleMatch] = []
+        template = cfn.template
+        types = ["AWS::RDS::DBCluster", "AWS::RDS::DBInstance",
+                 "AWS::ElasticLoadBalancingV2::LoadBalancer"]
+        for name, resource in _resources(cfn, types):
+            props = _props(resource)
+            rtype = resource["Type"]
+            if rtype == "AWS::RDS::DBInstance" and _is_aurora_member(props):
+                continue  # protected through the cluster
+            if rtype == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+                raw, path = self._alb_setting(name, props)
+                label = "LoadBalancerAttributes deletion_protection.enabled"
+            else:
+                raw = props.get("DeletionProtection", {"Ref": "AWS::NoValue"})
+                path = ["Resources", name, "Properties"] + (
+                    ["DeletionProtection"] if "DeletionProtection" in props else [])
+                label = "DeletionProtection"
+            for env in environments(template):
+                if env in DEV_ENVIRONMENTS or not resource_exists(template, resource, env):
+                    continue
+                values = possible_values(template, raw, env)
+                wrong = [v for v in values if not is_true(v)]
+                if wrong:
+                    shown = "not set" if wrong[0] is NO_VALUE else repr(wrong[0])
+                    matches.append(RuleMatch(
+                        path,
+                        f"{name}: {label} must be true outside dev, but for "
+                        f"{_env_label(env)} it is {shown}. Use true, or "
+                        f"!If [IsDev, false, true] with IsDev: !Equals [!Ref {ENVIRONMENT_PARAMETER}, dev]",
+                    ))
+                    break
+        return matches
+
+    @staticmethod
+    def _alb_setting(name: str, props: dict) -> tuple[Any, list]:
+        attrs = props.get("LoadBalancerAttributes")
+        base = ["Resources", name, "Properties"]
+        if isinstance(attrs, list):
+            for i, attr in enumerate(attrs):
+                if isinstance(attr, dict) and attr.get("Key") == "deletion_protection.enabled":
+                    return attr.get("Value", {"Ref": "AWS::NoValue"}), base + [
+                        "LoadBalancerAttributes", i, "Value"]
+            return {"Ref": "AWS::NoValue"}, base + ["LoadBalancerAttributes"]
+        return {"Ref": "AWS::NoValue"}, base
+
+
+ROOT_USERS = ("root", "0")
+
+
+def _is_root_user(user: str) -> bool:
+    return user in ROOT_USERS or user.split(":", 1)[0] in ROOT_USERS
+
+
+def _containers(props: dict) -> list[tuple[int, Any]]:
+    containers = props.get("ContainerDefinitions")
+    return list(enumerate(containers)) if isinstance(containers, list) else []
+
+
+def writable_root_exemptions(resource: dict) -> list[Any]:
+    """The raw `Metadata.stackgen.writable_root` entries of a task definition."""
+    metadata = resource.get("Metadata")
+    stackgen = metadata.get("stackgen") if isinstance(metadata, dict) else None
+    entries = stackgen.get("writable_root") if isinstance(stackgen, dict) else None
+    return entries if isinstance(entries, list) else []
+
+
+class EcsNonRootUser(CloudFormationLintRule):
+    """ECS containers run as a non-root user."""
+
+    id = "E9103"
+    shortdesc = "ECS containers must run as a non-root user"
+    description = (
+        "Every container in an ECS task definition sets User to a literal that is not "
+        "root, 0, root:<group> or 0:<group>."
+    )
+    source_url = SOURCE_URL
+    tags = ["stackgen", "ecs", "root"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        matches: list[RuleMatch] = []
+        for name, resource in _resources(cfn, ["AWS::ECS::TaskDefinition"]):
+            for i, container in _containers(_props(resource)):
+                if not isinstance(container, dict):
+                    continue
+                cname = container.get("Name", f"#{i}")
+                path = ["Resources", name, "Properties", "ContainerDefinitions", i]
+                user = container.get("User")
+                if user is None:
+                    matches.append(RuleMatch(path, f"{name}: container {cname} has no User "
+                                                   "(it would run as root); set a non-root UID"))
+                elif not isinstance(user, (str, int)) or isinstance(user, bool):
+                    matches.append(RuleMatch(path + ["User"],
+                                             f"{name}: container {cname} User must be a literal"))
+                elif _is_root_user(str(user)):
+                    matches.append(RuleMatch(path + ["User"],
+                                             f"{name}: container {cname} runs as root ({user})"))
+        return matches
+
+
+class EcsReadOnlyRootFilesystem(CloudFormationLintRule):
+    """ECS containers have a read-only root filesystem unless exempted with a reason."""
+
+    id = "E9104"
+    shortdesc = "ECS containers must have a read-only root filesystem"
+    description = (
+        "Every container sets ReadonlyRootFilesystem: true, unless the task definition's "
+        "Metadata.stackgen.writable_root lists it with a non-empty reason. Exemptions that "
+        "name no such container, or a container that is already read-only, are reported too."
+    )
+    source_url = SOURCE_URL
+    tags = ["stackgen", "ecs", "filesystem"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        matches: list[RuleMatch] = []
+        for name, resource in _resources(cfn, ["AWS::ECS::TaskDefinition"]):
+            exempt: dict[str, str] = {}
+            meta_path = ["Resources", name, "Metadata", "stackgen", "writable_root"]
+            for j, entry in enumerate(writable_root_exemptions(resource)):
+                cname = entry.get("container") if isinstance(entry, dict) else None
+                reason = entry.get("reason") if isinstance(entry, dict) else None
+                if not isinstance(cname, str) or not cname:
+                    matches.append(RuleMatch(meta_path + [j], f"{name}: writable_root entry "
+                                                               "needs a container name"))
+                    continue
+                if not isinstance(reason, str) or not reason.strip():
+                    matches.append(RuleMatch(meta_path + [j], f"{name}: writable_root exemption "
+                                                               f"for {cname} has no reason"))
+                    continue
+                exempt[cname] = reason
+            seen: set[str] = set()
+            for i, container in _containers(_props(resource)):
+                if not isinstance(container, dict):
+                    continue
+                cname = container.get("Name", f"#{i}")
+                seen.add(cname)
+                path = ["Resources", name, "Properties", "ContainerDefinitions", i]
+                readonly = is_true(container.get("ReadonlyRootFilesystem"))
+                if readonly and cname in exempt:
+                    matches.append(RuleMatch(meta_path, f"{name}: writable_root exemption for "
+                                                        f"{cname} is stale: it is read-only"))
+                elif not readonly and cname not in exempt:
+                    matches.append(RuleMatch(path, f"{name}: container {cname} needs "
+                                                   "ReadonlyRootFilesystem: true (or a "
+                                                   "writable_root exemption with a reason)"))
+            for cname in exempt:
+                if cname not in seen:
+                    matches.append(RuleMatch(meta_path, f"{name}: writable_root exemption names "
+                                                        f"unknown container {cname}"))
+        return matches

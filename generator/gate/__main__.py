@@ -1,0 +1,5 @@
+import sys
+
+from generator.gate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,101 @@
+"""checkov (separate venv under .tools/checkov), once over the scanned directories.
+
+Settings come from .checkov.yaml (frameworks cloudformation + secrets, no
+skip-check). checkov itself applies ``Metadata.checkov.skip``; a skipped check
+without a real comment counts as failed here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from generator.gate.model import Finding, ToolResult, relpath
+from generator.gate.suppressions import reason_problem
+
+
+class CheckovRun:
+    """Started in the background so it overlaps with the in-process cfn-lint run."""
+
+    def __init__(self, checkov: Path, config_file: Path, dirs: list[Path], templates: list[Path],
+                 sarif: Path | None) -> None:
+        self.templates = templates
+        self.start = time.monotonic()
+        self.tmp = tempfile.TemporaryDirectory(prefix="gate-checkov-")
+        self.json_path = Path(self.tmp.name) / "checkov.json"
+        outputs, paths = ["json"], [str(self.json_path)]
+        if sarif:
+            sarif.parent.mkdir(parents=True, exist_ok=True)
+            outputs.append("sarif")
+            paths.append(str(sarif))
+        cmd = [str(checkov), "--config-file", str(config_file)]
+        for d in dirs:
+            cmd += ["-d", str(d)]
+        for o in outputs:
+            cmd += ["-o", o]
+        cmd += ["--output-file-path", ",".join(paths)]
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def result(self) -> ToolResult:
+        stdout, stderr = self.proc.communicate()
+        result = ToolResult("checkov", templates=len(self.templates))
+        try:
+            if self.proc.returncode not in (0, 1):
+                tail = (stderr or stdout).strip().splitlines()[-5:]
+                result.errors.append(f"checkov exited {self.proc.returncode}: " + " | ".join(tail))
+                return result
+            try:
+                data = json.loads(self.json_path.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                result.errors.append(f"checkov wrote no readable JSON report: {exc}")
+                return result
+            parse(data, result)
+            if self.proc.returncode == 1 and result.failed == 0 and not result.errors:
+                result.errors.append("checkov exited 1 but reported no failed check")
+            return result
+        finally:
+            result.seconds = time.monotonic() - self.start
+            self.tmp.cleanup()
+
+
+def _where(check: dict) -> str:
+    return relpath(check.get("file_abs_path") or check.get("repo_file_path") or "")
+
+
+def parse(data: dict | list, result: ToolResult) -> None:
+    reports = data if isinstance(data, list) else [data]
+    for report in reports:
+        if not isinstance(report, dict) or "results" not in report:
+            continue  # a framework with nothing to scan
+        results = report["results"]
+        errors = results.get("parsing_errors") or []
+        for path in errors:
+            result.errors.append(f"checkov could not parse {relpath(path)}")
+        for check in results.get("passed_checks", []):
+            result.passed += 1
+        for check in results.get("failed_checks", []):
+            result.failed += 1
+            result.findings.append(_finding(check))
+        for check in results.get("skipped_checks", []):
+            comment = (check.get("check_result") or {}).get("suppress_comment")
+            problem = reason_problem(comment)
+            finding = _finding(check)
+            if problem:
+                finding.message += f" (skipped, but {problem}: a suppression needs a reason)"
+                result.failed += 1
+            else:
+                finding.reason = comment.strip()
+                result.suppressed += 1
+            result.findings.append(finding)
+
+
+def _finding(check: dict) -> Finding:
+    resource = str(check.get("resource") or "")
+    logical_id = resource.split(".", 1)[1] if "." in resource else resource
+    lines = check.get("file_line_range") or [None]
+    return Finding("checkov", _where(check), check.get("check_id", "?"), logical_id,
+                   check.get("check_name", ""), lines[0] or None)

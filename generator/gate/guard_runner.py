@@ -1,0 +1,231 @@
+"""cfn-guard with the Control Tower rules and guard/*.guard, plus the allow-list.
+
+One cfn-guard process evaluates every template against every rule file. A
+failed rule is attributed to logical IDs through the paths cfn-guard reports
+(``/Resources/<LogicalId>/...``, or the bound key of ``Resources[ id | ... ]``).
+A (rule, logical id) failure is suppressed when:
+
+- ``guard/allowlist.yaml`` (or another --allowlist file) has ``rule@LogicalId: reason``; or
+- the rule is the Control Tower read-only root filesystem rule and every failing
+  container of that task definition is listed with a reason in
+  ``Metadata.stackgen.writable_root`` (the same exemption cfn-lint E9104 accepts).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from generator.gate.model import Finding, ToolResult, relpath, write_json
+from generator.gate.suppressions import AllowList, reason_problem
+from generator.gate.templates import Template
+
+GUARD_PASS, GUARD_FAIL = 0, 19
+READONLY_ROOT_RULE = "ecs_containers_readonly_access_check"
+RULE_TAG = re.compile(r"\[((?:CT|STACKGEN)\.[A-Z0-9.]+)\]")
+CONTAINER_PATH = re.compile(r"^/Resources/([^/]+)/Properties/ContainerDefinitions/(\d+)")
+
+
+@dataclass
+class RuleFailure:
+    rule: str
+    tag: str = ""
+    message: str = ""
+    # logical id -> failing paths ("" for a template-level failure)
+    paths: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+
+class GuardRun:
+    def __init__(self, cfn_guard: Path, rules: list[Path], templates: list[Path]) -> None:
+        self.templates = templates
+        self.start = time.monotonic()
+        cmd = [str(cfn_guard), "validate", "-o", "json", "-S", "none", "--structured"]
+        for r in rules:
+            cmd += ["-r", str(r)]
+        for t in templates:
+            cmd += ["-d", str(t)]
+        self.cmd = cmd
+        self.proc = (subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                     if templates else None)
+
+    def result(self, loaded: dict[str, Template], allowlist: AllowList,
+               sarif: Path | None = None) -> ToolResult:
+        result = ToolResult("cfn-guard", templates=len(self.templates))
+        if self.proc is None:
+            return result
+        stdout, stderr = self.proc.communicate()
+        try:
+            if self.proc.returncode not in (GUARD_PASS, GUARD_FAIL) or stderr.strip():
+                first = (stderr or stdout).strip().splitlines()[:3]
+                result.errors.append(f"cfn-guard exited {self.proc.returncode}: " + " | ".join(first))
+                return result
+            try:
+                reports = json.loads(stdout)
+            except json.JSONDecodeError as exc:
+                result.errors.append(f"cfn-guard output is not JSON: {exc}")
+                return result
+            evaluate(reports, loaded, allowlist, result)
+            unused = sorted(set(allowlist.entries) - _used(result))
+            for rule, logical_id in unused:
+                result.notes.append(f"allow-list entry {rule}@{logical_id} matched nothing "
+                                    "in these templates")
+            if sarif:
+                write_json(sarif, to_sarif(result))
+            return result
+        finally:
+            result.seconds = time.monotonic() - self.start
+
+
+def _used(result: ToolResult) -> set[tuple[str, str]]:
+    return {(f.rule, f.logical_id) for f in result.findings
+            if f.suppressed and f.reason and not f.reason.startswith("writable_root")}
+
+
+def _walk_paths(node: Any) -> Iterator[tuple[str, Any]]:
+    """(path, value) of the failing side of every clause in a cfn-guard rule tree."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("from", "traversed_to") and isinstance(value, dict) and "path" in value:
+                yield value["path"], value.get("value")
+            elif key == "to":
+                continue  # the compared-with side points at other resources
+            else:
+                yield from _walk_paths(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk_paths(item)
+
+
+def _messages(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "custom_message" and isinstance(value, str) and value.strip():
+                yield value
+            else:
+                yield from _messages(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _messages(item)
+
+
+def logical_id_of(path: str, value: Any) -> str:
+    parts = path.strip("/").split("/")
+    if parts == ["Resources"] and isinstance(value, str):
+        return value  # key binding: Resources[ id | ... ]
+    if len(parts) >= 2 and parts[0] == "Resources":
+        return parts[1]
+    return ""
+
+
+def rule_failure(tree: dict) -> RuleFailure:
+    rule = tree.get("name", "?")
+    failure = RuleFailure(rule)
+    for text in _messages(tree):
+        tag = RULE_TAG.search(text)
+        if tag and not failure.tag:
+            failure.tag = tag.group(1)
+            first = [ln.strip() for ln in text.replace(";", "\n").splitlines() if ln.strip()]
+            failure.message = re.sub(r"^\[[^\]]+\]:\s*", "", first[0]) if first else ""
+    for path, value in _walk_paths(tree.get("checks", [])):
+        failure.paths[logical_id_of(path, value)].add(path)
+    if not failure.paths:
+        failure.paths[""].add("")
+    return failure
+
+
+def _writable_root_reason(tpl: Template | None, logical_id: str, paths: set[str]) -> str | None:
+    """The reason when every failing container of this task definition is exempted."""
+    if tpl is None:
+        return None
+    resource = tpl.resources.get(logical_id) or {}
+    containers = (resource.get("Properties") or {}).get("ContainerDefinitions")
+    exemptions = ((resource.get("Metadata") or {}).get("stackgen") or {}).get("writable_root")
+    if not isinstance(containers, list) or not isinstance(exemptions, list):
+        return None
+    reasons = {e.get("container"): e.get("reason") for e in exemptions if isinstance(e, dict)}
+    found = []
+    for path in paths:
+        m = CONTAINER_PATH.match(path)
+        if not m or m.group(1) != logical_id or int(m.group(2)) >= len(containers):
+            return None
+        container = containers[int(m.group(2))]
+        name = container.get("Name") if isinstance(container, dict) else None
+        reason = reasons.get(name)
+        if reason_problem(reason):
+            return None
+        found.append(f"{name}: {reason.strip()}")
+    return "writable_root " + "; ".join(sorted(set(found))) if found else None
+
+
+def evaluate(reports: list, loaded: dict[str, Template], allowlist: AllowList,
+             result: ToolResult) -> None:
+    seen_templates = set()
+    for report in reports:
+        name = relpath(report.get("name", ""))
+        seen_templates.add(name)
+        tpl = loaded.get(name)
+        failing: dict[str, RuleFailure] = {}
+        for item in report.get("not_compliant", []):
+            tree = item.get("Rule", {})
+            failure = rule_failure(tree)
+            if failure.rule in failing:  # the same rule name from another CT file
+                for lid, paths in failure.paths.items():
+                    failing[failure.rule].paths[lid] |= paths
+            else:
+                failing[failure.rule] = failure
+        passed = set(report.get("compliant", [])) - set(failing)
+        result.passed += len(passed)
+        for rule, failure in sorted(failing.items()):
+            open_ids = 0
+            for logical_id, paths in sorted(failure.paths.items()):
+                reason = allowlist.reason(rule, logical_id) if logical_id else None
+                if reason is None and rule == READONLY_ROOT_RULE:
+                    reason = _writable_root_reason(tpl, logical_id, paths)
+                line = tpl.line_of("Resources", logical_id) if (tpl and logical_id) else None
+                label = f"{failure.tag} {failure.message}".strip() or rule
+                result.findings.append(Finding("cfn-guard", name, rule, logical_id, label,
+                                               line, reason))
+                open_ids += reason is None
+            if open_ids:
+                result.failed += 1
+            else:
+                result.suppressed += 1
+    for path in result_templates_missing(seen_templates, loaded):
+        result.errors.append(f"cfn-guard reported nothing for {path}")
+
+
+def result_templates_missing(seen: set[str], loaded: dict[str, Template]) -> list[str]:
+    return sorted(set(loaded) - seen)
+
+
+def to_sarif(result: ToolResult) -> dict:
+    rules = sorted({f.rule for f in result.findings})
+    out = []
+    for f in result.findings:
+        entry: dict[str, Any] = {
+            "ruleId": f.rule,
+            "level": "error",
+            "message": {"text": f"{f.logical_id}: {f.message}" if f.logical_id else f.message},
+            "locations": [{"physicalLocation": {
+                "artifactLocation": {"uri": f.template, "uriBaseId": "EXECUTIONROOT"},
+                "region": {"startLine": f.line or 1},
+            }}],
+        }
+        if f.suppressed:
+            entry["suppressions"] = [{"kind": "external", "justification": f.reason}]
+        out.append(entry)
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "cfn-guard", "rules": [{"id": r} for r in rules]}},
+            "originalUriBaseIds": {"EXECUTIONROOT": {"uri": Path.cwd().as_uri() + "/"}},
+            "results": out,
+        }],
+    }

@@ -1,0 +1,237 @@
+"""Every suppression must carry a reason: the audit, and the cfn-guard allow-list.
+
+The audit reads the templates themselves, so it does not depend on how each
+scanner reports (or silently applies) a suppression. It fails on:
+
+- a checkov skip (Metadata.checkov.skip / bridgecrew.skip) without an id or
+  without a comment that is a real reason;
+- a checkov suppression written as a YAML comment (``# checkov:skip=...``):
+  suppressions live in Metadata, next to the resource, with a comment;
+- a cfn-lint ``ignore_checks`` entry on a resource without a matching
+  ``Metadata.cfn-lint.reasons`` entry (and a reason for a check that is not ignored);
+- any template-level ``Metadata.cfn-lint.config``: it would override .cfnlintrc
+  for the whole template;
+- ``Metadata.guard.SuppressedRules``: neither the Control Tower rules nor the
+  project rules read it, so it would only look like a suppression;
+- a ``Metadata.stackgen.writable_root`` entry without a container or a reason;
+- an allow-list entry whose key is not ``rule@LogicalId`` or whose reason is empty.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator.gate.model import Finding, ToolResult, relpath
+from generator.gate.templates import Template
+
+# Reasons that only say "no reason".
+PLACEHOLDER_REASONS = {
+    "", "no comment provided", "todo", "tbd", "fixme", "n/a", "na", "none", "-", "reason",
+    "suppressed", "ignore", "skip", "false positive", "...",
+}
+MIN_REASON_LENGTH = 12
+
+COMMENT_SUPPRESSION = re.compile(r"(checkov|bridgecrew|cortex):skip=", re.IGNORECASE)
+ALLOWLIST_KEY = re.compile(r"^[A-Za-z0-9_.\-]+@[A-Za-z0-9]+$")
+
+
+def reason_problem(reason: Any) -> str | None:
+    """Why `reason` is not acceptable as a suppression reason, or None if it is."""
+    if not isinstance(reason, str):
+        return "no reason given"
+    text = reason.strip()
+    if text.lower().rstrip(".") in PLACEHOLDER_REASONS:
+        return f"placeholder reason {reason!r}"
+    if len(text) < MIN_REASON_LENGTH:
+        return f"reason {reason!r} is too short to explain anything"
+    return None
+
+
+@dataclass
+class Suppression:
+    template: str
+    logical_id: str
+    kind: str  # checkov / cfn-lint / writable_root / allowlist
+    rule: str
+    reason: str
+
+
+# --------------------------------------------------------------------------
+# cfn-guard allow-list
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class AllowList:
+    entries: dict[tuple[str, str], str]  # (rule, logical id) -> reason
+    source: dict[tuple[str, str], str]  # (rule, logical id) -> file
+    problems: list[str]
+
+    def reason(self, rule: str, logical_id: str) -> str | None:
+        return self.entries.get((rule, logical_id))
+
+
+def load_allowlists(paths: list[Path]) -> AllowList:
+    entries: dict[tuple[str, str], str] = {}
+    source: dict[tuple[str, str], str] = {}
+    problems: list[str] = []
+    for path in paths:
+        if not path.exists():
+            problems.append(f"{path}: allow-list file not found")
+            continue
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            problems.append(f"{path}: not valid YAML: {exc}")
+            continue
+        if not isinstance(data, dict):
+            problems.append(f"{path}: must be a mapping of 'rule@LogicalId: reason'")
+            continue
+        for key, reason in data.items():
+            if not isinstance(key, str) or not ALLOWLIST_KEY.match(key):
+                problems.append(f"{path}: key {key!r} is not 'rule@LogicalId'")
+                continue
+            problem = reason_problem(reason)
+            if problem:
+                problems.append(f"{path}: {key}: {problem} (a suppression needs a reason)")
+                continue
+            rule, logical_id = key.split("@", 1)
+            entries[(rule, logical_id)] = reason.strip()
+            source[(rule, logical_id)] = str(path)
+    return AllowList(entries, source, problems)
+
+
+# --------------------------------------------------------------------------
+# The audit
+# --------------------------------------------------------------------------
+
+
+def _get(mapping: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(mapping, dict):
+            return None
+        mapping = mapping.get(key)
+    return mapping
+
+
+def audit_template(tpl: Template) -> tuple[list[Suppression], list[Finding]]:
+    """The suppressions declared in one template, and those without a valid reason."""
+    name = relpath(tpl.path)
+    good: list[Suppression] = []
+    bad: list[Finding] = []
+
+    def fail(logical_id: str, rule: str, message: str, *keys: Any) -> None:
+        line = tpl.line_of("Resources", logical_id, *keys) if logical_id else None
+        bad.append(Finding("reasons", name, rule, logical_id, message, line))
+
+    top_meta = (tpl.data or {}).get("Metadata")
+    if _get(top_meta, "cfn-lint", "config"):
+        bad.append(Finding("reasons", name, "cfn-lint", "", "template-level Metadata.cfn-lint.config "
+                           "is not allowed (it overrides .cfnlintrc for the whole template); "
+                           "suppress on the resource with a reason", tpl.line_of("Metadata")))
+
+    for text_line, text in enumerate(tpl.path.read_text(errors="replace").splitlines(), 1):
+        if COMMENT_SUPPRESSION.search(text):
+            bad.append(Finding("reasons", name, "checkov", "", "comment suppressions are not "
+                               "allowed; use Metadata.checkov.skip with a comment", text_line))
+
+    for logical_id, resource in tpl.resources.items():
+        meta = resource.get("Metadata")
+        if not isinstance(meta, dict):
+            continue
+        # checkov (and its bridgecrew alias)
+        for owner in ("checkov", "bridgecrew"):
+            skips = _get(meta, owner, "skip")
+            if skips is None:
+                continue
+            if not isinstance(skips, list):
+                fail(logical_id, owner, f"Metadata.{owner}.skip must be a list", "Metadata", owner)
+                continue
+            for i, skip in enumerate(skips):
+                check_id = skip.get("id") if isinstance(skip, dict) else None
+                if not isinstance(check_id, str) or not check_id:
+                    fail(logical_id, owner, f"Metadata.{owner}.skip[{i}] has no id",
+                         "Metadata", owner, "skip", i)
+                    continue
+                problem = reason_problem(skip.get("comment"))
+                if problem:
+                    fail(logical_id, check_id, f"checkov skip of {check_id}: {problem} "
+                         "(a suppression needs a reason)", "Metadata", owner, "skip", i)
+                else:
+                    good.append(Suppression(name, logical_id, "checkov", check_id,
+                                            skip["comment"].strip()))
+        # cfn-lint
+        cfnlint_meta = meta.get("cfn-lint")
+        if cfnlint_meta is not None:
+            ignored = _get(cfnlint_meta, "config", "ignore_checks") or []
+            reasons = _get(cfnlint_meta, "reasons") or {}
+            if not isinstance(ignored, list) or not isinstance(reasons, dict):
+                fail(logical_id, "cfn-lint", "Metadata.cfn-lint.config.ignore_checks must be a "
+                     "list and Metadata.cfn-lint.reasons a mapping", "Metadata", "cfn-lint")
+            else:
+                for check_id in ignored:
+                    problem = reason_problem(reasons.get(check_id))
+                    if problem:
+                        fail(logical_id, str(check_id), f"cfn-lint ignore_checks {check_id}: "
+                             f"{problem}; add Metadata.cfn-lint.reasons.{check_id}",
+                             "Metadata", "cfn-lint")
+                    else:
+                        good.append(Suppression(name, logical_id, "cfn-lint", str(check_id),
+                                                reasons[check_id].strip()))
+                for check_id in reasons:
+                    if check_id not in ignored:
+                        fail(logical_id, str(check_id), f"Metadata.cfn-lint.reasons.{check_id} "
+                             "explains a check that is not in ignore_checks",
+                             "Metadata", "cfn-lint")
+        # Guard registry style: not honoured here
+        if _get(meta, "guard", "SuppressedRules") is not None:
+            fail(logical_id, "guard", "Metadata.guard.SuppressedRules has no effect on the "
+                 "Control Tower or project rules; use guard/allowlist.yaml with a reason",
+                 "Metadata", "guard")
+        # ECS writable root exemptions
+        exemptions = _get(meta, "stackgen", "writable_root")
+        if exemptions is not None:
+            if not isinstance(exemptions, list):
+                fail(logical_id, "writable_root", "Metadata.stackgen.writable_root must be a list",
+                     "Metadata", "stackgen")
+                continue
+            for i, entry in enumerate(exemptions):
+                container = entry.get("container") if isinstance(entry, dict) else None
+                problem = reason_problem(entry.get("reason") if isinstance(entry, dict) else None)
+                if not isinstance(container, str) or not container:
+                    fail(logical_id, "writable_root", "writable_root entry without a container",
+                         "Metadata", "stackgen", "writable_root", i)
+                elif problem:
+                    fail(logical_id, "writable_root", f"writable root for {container}: {problem} "
+                         "(a suppression needs a reason)", "Metadata", "stackgen",
+                         "writable_root", i)
+                else:
+                    good.append(Suppression(name, logical_id, "writable_root", container,
+                                            entry["reason"].strip()))
+    return good, bad
+
+
+def audit(templates: list[Template], allowlist: AllowList) -> tuple[ToolResult, list[Suppression]]:
+    """The `reasons` tool: passed = suppressions with a reason, failed = without."""
+    result = ToolResult("reasons", templates=len(templates))
+    suppressions: list[Suppression] = []
+    for tpl in templates:
+        if tpl.data is None:
+            continue
+        good, bad = audit_template(tpl)
+        suppressions += good
+        result.findings += bad
+    for (rule, logical_id), reason in sorted(allowlist.entries.items()):
+        suppressions.append(Suppression(allowlist.source[(rule, logical_id)], logical_id,
+                                        "allowlist", rule, reason))
+    for problem in allowlist.problems:
+        result.findings.append(Finding("reasons", problem.split(":", 1)[0], "allowlist", "",
+                                       problem.split(":", 1)[-1].strip()))
+    result.passed = len(suppressions)
+    result.failed = len(result.findings)
+    return result, suppressions

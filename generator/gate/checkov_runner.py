@@ -26,11 +26,10 @@ class CheckovRun:
         self.start = time.monotonic()
         self.tmp = tempfile.TemporaryDirectory(prefix="gate-checkov-")
         self.json_path = Path(self.tmp.name) / "checkov.json"
-        outputs, paths = ["json"], [str(self.json_path)]
-        if sarif:
-            sarif.parent.mkdir(parents=True, exist_ok=True)
-            outputs.append("sarif")
-            paths.append(str(sarif))
+        # Always two outputs: with a single output checkov takes the path as a directory.
+        sarif = sarif or Path(self.tmp.name) / "checkov.sarif"
+        sarif.parent.mkdir(parents=True, exist_ok=True)
+        outputs, paths = ["json", "sarif"], [str(self.json_path), str(sarif)]
         cmd = [str(checkov), "--config-file", str(config_file)]
         for d in dirs:
             cmd += ["-d", str(d)]

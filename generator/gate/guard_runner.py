@@ -3,9 +3,11 @@
 One cfn-guard process evaluates every template against every rule file. A
 failed rule is attributed to logical IDs through the paths cfn-guard reports
 (``/Resources/<LogicalId>/...``, or the bound key of ``Resources[ id | ... ]``).
-A (rule, logical id) failure is suppressed when:
+A (rule, logical id) failure is suppressed, unless the rule is in NEVER_ALLOW, when:
 
-- ``guard/allowlist.yaml`` (or another --allowlist file) has ``rule@LogicalId: reason``; or
+- ``guard/allowlist.yaml`` (or another --allowlist file) has ``rule@LogicalId: reason``;
+- the resource itself carries the entry, as the generator emits it:
+  ``Metadata: {stackgen: {guard_allowlist: {rule: reason}}}``; or
 - the rule is the Control Tower read-only root filesystem rule and every failing
   container of that task definition is listed with a reason in
   ``Metadata.stackgen.writable_root`` (the same exemption cfn-lint E9104 accepts).
@@ -23,7 +25,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from generator.gate.model import Finding, ToolResult, relpath, write_json
-from generator.gate.suppressions import AllowList, reason_problem
+from generator.gate.suppressions import (AllowList, inline_guard_reason, never_allowed,
+                                         reason_problem)
 from generator.gate.templates import Template
 
 GUARD_PASS, GUARD_FAIL = 0, 19
@@ -70,8 +73,9 @@ class GuardRun:
             except json.JSONDecodeError as exc:
                 result.errors.append(f"cfn-guard output is not JSON: {exc}")
                 return result
-            evaluate(reports, loaded, allowlist, result)
-            unused = sorted(set(allowlist.entries) - _used(result))
+            used: set[tuple[str, str]] = set()
+            evaluate(reports, loaded, allowlist, result, used)
+            unused = sorted(set(allowlist.entries) - used)
             for rule, logical_id in unused:
                 result.notes.append(f"allow-list entry {rule}@{logical_id} matched nothing "
                                     "in these templates")
@@ -80,11 +84,6 @@ class GuardRun:
             return result
         finally:
             result.seconds = time.monotonic() - self.start
-
-
-def _used(result: ToolResult) -> set[tuple[str, str]]:
-    return {(f.rule, f.logical_id) for f in result.findings
-            if f.suppressed and f.reason and not f.reason.startswith("writable_root")}
 
 
 def _walk_paths(node: Any) -> Iterator[tuple[str, Any]]:
@@ -132,8 +131,14 @@ def rule_failure(tree: dict) -> RuleFailure:
             failure.tag = tag.group(1)
             first = [ln.strip() for ln in text.replace(";", "\n").splitlines() if ln.strip()]
             failure.message = re.sub(r"^\[[^\]]+\]:\s*", "", first[0]) if first else ""
-    for path, value in _walk_paths(tree.get("checks", [])):
+    found = list(_walk_paths(tree.get("checks", [])))
+    # Prefer paths inside a resource (/Resources/<id>/...): rules that look up a
+    # referenced resource also report every key of Resources they compared.
+    deep = [(p, v) for p, v in found if len(p.strip("/").split("/")) > 2]
+    for path, value in deep or found:
         failure.paths[logical_id_of(path, value)].add(path)
+    if len(failure.paths) > 1:
+        failure.paths.pop("", None)  # a resource-level failure says more than the template-level echo
     if not failure.paths:
         failure.paths[""].add("")
     return failure
@@ -164,7 +169,8 @@ def _writable_root_reason(tpl: Template | None, logical_id: str, paths: set[str]
 
 
 def evaluate(reports: list, loaded: dict[str, Template], allowlist: AllowList,
-             result: ToolResult) -> None:
+             result: ToolResult, used: set[tuple[str, str]] | None = None) -> None:
+    used = set() if used is None else used
     seen_templates = set()
     for report in reports:
         name = relpath(report.get("name", ""))
@@ -184,9 +190,15 @@ def evaluate(reports: list, loaded: dict[str, Template], allowlist: AllowList,
         for rule, failure in sorted(failing.items()):
             open_ids = 0
             for logical_id, paths in sorted(failure.paths.items()):
-                reason = allowlist.reason(rule, logical_id) if logical_id else None
-                if reason is None and rule == READONLY_ROOT_RULE:
-                    reason = _writable_root_reason(tpl, logical_id, paths)
+                reason = None
+                if logical_id and not never_allowed(rule):
+                    reason = allowlist.reason(rule, logical_id)
+                    if reason is not None:
+                        used.add((rule, logical_id))
+                    if reason is None and tpl is not None:
+                        reason = inline_guard_reason(tpl.resources.get(logical_id), rule)
+                    if reason is None and rule == READONLY_ROOT_RULE:
+                        reason = _writable_root_reason(tpl, logical_id, paths)
                 line = tpl.line_of("Resources", logical_id) if (tpl and logical_id) else None
                 label = f"{failure.tag} {failure.message}".strip() or rule
                 result.findings.append(Finding("cfn-guard", name, rule, logical_id, label,

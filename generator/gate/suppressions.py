@@ -14,7 +14,9 @@ scanner reports (or silently applies) a suppression. It fails on:
 - ``Metadata.guard.SuppressedRules``: neither the Control Tower rules nor the
   project rules read it, so it would only look like a suppression;
 - a ``Metadata.stackgen.writable_root`` entry without a container or a reason;
-- an allow-list entry whose key is not ``rule@LogicalId`` or whose reason is empty.
+- an allow-list entry (guard/allowlist.yaml, or ``Metadata.stackgen.guard_allowlist``
+  on the resource) whose key is not ``rule@LogicalId`` / a rule name, whose
+  reason is empty, or whose rule is in NEVER_ALLOW.
 """
 
 from __future__ import annotations
@@ -35,6 +37,39 @@ PLACEHOLDER_REASONS = {
     "suppressed", "ignore", "skip", "false positive", "...",
 }
 MIN_REASON_LENGTH = 12
+
+# cfn-guard rules that no allow-list entry can switch off (security-gates.md,
+# "Never suppress"), plus every project rule (stackgen_*): fix the template.
+NEVER_ALLOW = frozenset({
+    "ecs_containers_nonprivileged_check",
+    "ecs_task_definition_pid_mode_check",
+    "ecs_no_environment_secrets_check",
+    "ecs_task_definition_nonroot_user_check",
+    "ecs_service_assign_public_ip_disabled_check",
+    "efs_encrypted_check",
+    "rds_cluster_storage_encrypted_check",
+    "rds_instance_storage_encrypted_check",
+    "rds_storage_encrypted_kms_key_check",
+    "rds_proxy_tls_check",
+    "rds_db_cluster_parameter_group_tls_check",
+    "rds_db_parameter_group_tls_check",
+    "rds_cluster_public_access_check",
+    "rds_instance_public_access_check",
+    "vpc_sg_open_only_to_authorized_ports_check",
+    "vpc_sg_restricted_common_ports_check",
+    "iam_inline_policy_no_statements_with_admin_access_check",
+    "iam_inline_policy_no_statements_with_full_access_check",
+    "iam_managed_policy_no_statements_with_admin_access_check",
+    "iam_managed_policy_no_statements_with_full_access_check",
+    "s3_bucket_level_public_access_prohibited_check",
+    "kms_key_rotation_enabled_check",
+})
+PROJECT_RULE_PREFIX = "stackgen_"
+
+
+def never_allowed(rule: str) -> bool:
+    return rule in NEVER_ALLOW or rule.startswith(PROJECT_RULE_PREFIX)
+
 
 COMMENT_SUPPRESSION = re.compile(r"(checkov|bridgecrew|cortex):skip=", re.IGNORECASE)
 ALLOWLIST_KEY = re.compile(r"^[A-Za-z0-9_.\-]+@[A-Za-z0-9]+$")
@@ -101,6 +136,9 @@ def load_allowlists(paths: list[Path]) -> AllowList:
                 problems.append(f"{path}: {key}: {problem} (a suppression needs a reason)")
                 continue
             rule, logical_id = key.split("@", 1)
+            if never_allowed(rule):
+                problems.append(f"{path}: {key}: {rule} can never be allow-listed; fix the template")
+                continue
             entries[(rule, logical_id)] = reason.strip()
             source[(rule, logical_id)] = str(path)
     return AllowList(entries, source, problems)
@@ -117,6 +155,15 @@ def _get(mapping: Any, *keys: str) -> Any:
             return None
         mapping = mapping.get(key)
     return mapping
+
+
+def inline_guard_reason(resource: Any, rule: str) -> str | None:
+    """The reason of a valid ``Metadata.stackgen.guard_allowlist`` entry for rule, if any."""
+    entries = _get(resource, "Metadata", "stackgen", "guard_allowlist")
+    reason = entries.get(rule) if isinstance(entries, dict) else None
+    if reason_problem(reason) or never_allowed(rule):
+        return None
+    return reason.strip()
 
 
 def audit_template(tpl: Template) -> tuple[list[Suppression], list[Finding]]:
@@ -193,6 +240,25 @@ def audit_template(tpl: Template) -> tuple[list[Suppression], list[Finding]]:
             fail(logical_id, "guard", "Metadata.guard.SuppressedRules has no effect on the "
                  "Control Tower or project rules; use guard/allowlist.yaml with a reason",
                  "Metadata", "guard")
+        # cfn-guard allow-list entries placed on the resource
+        inline = _get(meta, "stackgen", "guard_allowlist")
+        if inline is not None:
+            if not isinstance(inline, dict):
+                fail(logical_id, "guard_allowlist", "Metadata.stackgen.guard_allowlist must map "
+                     "rule names to reasons", "Metadata", "stackgen")
+            else:
+                for rule, reason in inline.items():
+                    problem = reason_problem(reason)
+                    if never_allowed(str(rule)):
+                        fail(logical_id, str(rule), f"{rule} can never be allow-listed; fix the "
+                             "template", "Metadata", "stackgen", "guard_allowlist")
+                    elif problem:
+                        fail(logical_id, str(rule), f"guard allow-list entry {rule}: {problem} "
+                             "(a suppression needs a reason)", "Metadata", "stackgen",
+                             "guard_allowlist")
+                    else:
+                        good.append(Suppression(name, logical_id, "guard_allowlist", str(rule),
+                                                reason.strip()))
         # ECS writable root exemptions
         exemptions = _get(meta, "stackgen", "writable_root")
         if exemptions is not None:

@@ -1,0 +1,160 @@
+"""stackgen command line: ``python -m generator <command> --help``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from generator import render
+from generator.contract import ContractError
+from generator.profiles import PROFILES
+from generator.spec import SpecError, json_schema, load_spec
+
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+
+def _load(path: str):  # noqa: ANN202
+    try:
+        return load_spec(path)
+    except SpecError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    spec = _load(args.spec)
+    out = args.out or f"templates/{Path(args.spec).stem}"
+    try:
+        files = render.render(spec, args.profile)
+    except (ContractError, ValueError, TypeError) as exc:
+        print(f"{args.spec}: generation failed: {exc}", file=sys.stderr)
+        return EXIT_FINDINGS
+    written = render.write(files, out)
+    if not args.quiet:
+        print(f"wrote {len(written)} templates to {out}/ ({args.profile} profile)")
+    return 0
+
+
+def lint_paths(paths: list[Path]) -> list[str]:
+    """cfn-lint, in process, over all templates at once (so nested-stack checks apply)."""
+    from cfnlint.api import ConfigMixIn, Runner
+
+    files = sorted(str(p) for p in paths)
+    runner = Runner(ConfigMixIn(["--template", *files]))
+    return [f"{m.filename}:{m.linenumber}:{m.columnnumber}: {m.rule.id} {m.message}" for m in runner.run()]
+
+
+def _templates_in(dirs: list[str]) -> list[Path]:
+    out: list[Path] = []
+    for d in dirs:
+        p = Path(d)
+        if p.is_file():
+            out.append(p)
+        elif p.is_dir():
+            out.extend(sorted(p.glob("*.yaml")))
+        else:
+            print(f"{d}: no such file or directory", file=sys.stderr)
+            raise SystemExit(EXIT_USAGE)
+    if not out:
+        print(f"no templates found in {' '.join(dirs)}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+    return out
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    paths = _templates_in(args.dirs)
+    start = time.perf_counter()
+    findings = lint_paths(paths)
+    for f in findings:
+        print(f)
+    took = time.perf_counter() - start
+    print(f"cfn-lint: {len(paths)} templates, {len(findings)} findings ({took:.1f}s)")
+    return EXIT_FINDINGS if findings else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    _load(args.spec)
+    print(f"{args.spec}: valid")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import tempfile
+
+    specs = args.specs or sorted(str(p) for p in Path("platforms").glob("*.yaml"))
+    print(f"{'platform':<28}{'load':>8}{'synth':>8}{'render':>8}{'lint':>8}{'resources':>11}")
+    for path in specs:
+        t0 = time.perf_counter()
+        spec = _load(path)
+        t1 = time.perf_counter()
+        templates = render.synthesize(spec)
+        t2 = time.perf_counter()
+        files = render.render(spec)
+        t3 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            render.write(files, tmp)
+            lint = lint_paths(sorted(Path(tmp).glob("*.yaml")))
+        t4 = time.perf_counter()
+        count = sum(len(t.get("Resources", {})) for t in templates.values())
+        print(f"{spec.name:<28}{t1 - t0:>7.2f}s{t2 - t1:>7.2f}s{t3 - t2:>7.2f}s{t4 - t3:>7.2f}s{count:>11}"
+              + (f"  ({len(lint)} lint findings)" if lint else ""))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="stackgen", description="Platform spec -> CloudFormation nested stacks "
+                                "for ECS Fargate. Exit codes: 0 ok, 1 findings/generation failure, 2 usage or bad spec.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("synth", help="generate the nested-stack templates of a platform spec",
+                       description="Generate templates/<platform>/main.yaml and its children from SPEC.")
+    s.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
+    s.add_argument("--out", metavar="DIR", help="output directory (default templates/<spec name>)")
+    s.add_argument("--profile", choices=PROFILES, default="aws",
+                   help="aws (default) or emulator: leaves out the resource types the local emulator rejects")
+    s.add_argument("--quiet", action="store_true", help="print nothing on success")
+    s.set_defaults(func=cmd_synth)
+
+    s = sub.add_parser("lint", help="run cfn-lint over generated templates",
+                       description="Run cfn-lint in-process over every *.yaml in DIR(s), in one call.")
+    s.add_argument("dirs", nargs="+", metavar="DIR")
+    s.set_defaults(func=cmd_lint)
+
+    s = sub.add_parser("schema", help="print the platform spec JSON Schema",
+                       description="Print the JSON Schema of platform specs.")
+    s.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    s.set_defaults(func=cmd_schema)
+
+    s = sub.add_parser("validate", help="validate a platform spec without generating",
+                       description="Validate SPEC; errors name the file and field.")
+    s.add_argument("spec", metavar="SPEC")
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("bench", help="print generation and lint timings",
+                       description="Time load/synth/render/lint for each platform spec.")
+    s.add_argument("specs", nargs="*", metavar="SPEC")
+    s.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

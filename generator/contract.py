@@ -1,0 +1,104 @@
+"""Declared stack interfaces and the checks that hold stacks to them.
+
+Every stack module declares what it consumes (``Input``) and what it emits
+(``Output``) through ``interface(spec)``.  The parent derives all wiring from
+these declarations (see ``generator.parent``), and ``check_built`` proves that a
+built template has exactly the declared Parameters and Outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from troposphere import Template
+
+
+class ContractError(Exception):
+    """A stack does not match its declared interface, or an edge is unfed/unknown."""
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    type: str = "String"
+    description: str = ""
+    no_echo: bool = False
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    description: str
+    # Re-exported as an Output of the parent stack.
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class StackInterface:
+    inputs: tuple[Input, ...] = ()
+    outputs: tuple[Output, ...] = ()
+    # Child stacks this one must follow even without a data edge.
+    after: tuple[str, ...] = ()
+    # Name of a parent Condition that gates the whole child stack ('' = always).
+    condition: str = ""
+
+    def input(self, name: str) -> Input:
+        for i in self.inputs:
+            if i.name == name:
+                return i
+        raise KeyError(name)
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i.name for i in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [o.name for o in self.outputs]
+
+
+@dataclass
+class Interface:
+    """A small builder so stack modules can declare interfaces readably."""
+
+    inputs: dict[str, Input] = field(default_factory=dict)
+    outputs: dict[str, Output] = field(default_factory=dict)
+
+    def takes(self, name: str, type_: str = "String", description: str = "", no_echo: bool = False) -> None:
+        self.inputs.setdefault(name, Input(name, type_, description or name, no_echo))
+
+    def gives(self, name: str, description: str, public: bool = False) -> None:
+        if name in self.outputs:
+            raise ContractError(f"output {name} declared twice")
+        self.outputs[name] = Output(name, description, public)
+
+    def freeze(self, after: tuple[str, ...] = (), condition: str = "") -> StackInterface:
+        return StackInterface(
+            inputs=tuple(self.inputs[k] for k in sorted(self.inputs)),
+            outputs=tuple(self.outputs[k] for k in sorted(self.outputs)),
+            after=tuple(sorted(after)),
+            condition=condition,
+        )
+
+
+def check_built(stack: str, iface: StackInterface, template: Template) -> None:
+    """Fail when a built template's Parameters/Outputs differ from its interface."""
+    params = set(template.parameters)
+    outputs = set(template.outputs)
+    declared_in = set(iface.input_names)
+    declared_out = set(iface.output_names)
+    problems = []
+    if params - declared_in:
+        problems.append(f"has undeclared parameters {sorted(params - declared_in)}")
+    if declared_in - params:
+        problems.append(f"declares inputs it does not take {sorted(declared_in - params)}")
+    if outputs - declared_out:
+        problems.append(f"emits undeclared outputs {sorted(outputs - declared_out)}")
+    if declared_out - outputs:
+        problems.append(f"declares outputs it does not emit {sorted(declared_out - outputs)}")
+    for name in params & declared_in:
+        t = template.parameters[name].properties.get("Type")
+        if t != iface.input(name).type:
+            problems.append(f"parameter {name} has type {t}, declared {iface.input(name).type}")
+    if problems:
+        raise ContractError(f"stack {stack}: " + "; ".join(problems))

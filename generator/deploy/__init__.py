@@ -1,0 +1,20 @@
+"""Deploy-side helpers called by ``deploy.sh`` and ``delete.sh``.
+
+Each module is a small command-line tool (``python -m generator.deploy.<module> --help``):
+
+- ``params``     validate a parameters file against a template's Parameters; NoEcho values
+                 come only from ``STACKGEN_PARAM_<Name>`` (never from files, never logged)
+- ``artifacts``  the artifact bucket: ensure (encrypted, public access blocked, versioned),
+                 upload, purge a stack's prefix
+- ``changeset``  create a change set (nested stacks included) and summarise it, highlighting
+                 replacement or removal of stateful resources
+- ``events``     stream parent and nested stack events while polling, then print the root
+                 cause of a failure
+- ``outputs``    print a stack's outputs as a table
+- ``survivors``  list what outlives a stack delete (retained resources, final snapshots,
+                 secrets in their recovery window, ...)
+- ``emulator``   start/stop the local AWS emulator (ministack) in the background
+
+Every AWS client is built by :func:`generator.deploy._aws.client`, which passes
+``endpoint_url`` explicitly whenever an endpoint is configured.
+"""

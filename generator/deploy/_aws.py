@@ -1,0 +1,136 @@
+"""Shared plumbing: boto3 clients with an explicit endpoint, template loading, output."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+# Exit codes shared by the modules and the scripts.
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+
+
+def add_aws_args(parser: argparse.ArgumentParser) -> None:
+    """--endpoint-url and --region (the region defaults to AWS_REGION / AWS_DEFAULT_REGION)."""
+    parser.add_argument(
+        "--endpoint-url",
+        help="AWS endpoint (e.g. the local emulator); passed explicitly to every client",
+    )
+    parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
+        help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / the profile's region)",
+    )
+
+
+def client(service: str, args: argparse.Namespace | None = None, *, endpoint_url: str | None = None,
+           region: str | None = None):
+    """A boto3 client; ``endpoint_url`` is always passed when one is configured."""
+    import boto3
+    from botocore.config import Config
+
+    if args is not None:
+        endpoint_url = endpoint_url or getattr(args, "endpoint_url", None)
+        region = region or getattr(args, "region", None)
+    kwargs: dict[str, Any] = {
+        "config": Config(retries={"max_attempts": 8, "mode": "standard"},
+                         connect_timeout=10, read_timeout=60),
+    }
+    if region:
+        kwargs["region_name"] = region
+    if endpoint_url:
+        kwargs["endpoint_url"] = endpoint_url
+        if service == "s3":
+            kwargs["config"] = kwargs["config"].merge(Config(s3={"addressing_style": "path"}))
+    return boto3.session.Session().client(service, **kwargs)
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when the URL's host is a loopback address (127.0.0.0/8, ::1 or localhost)."""
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# --- CloudFormation templates ------------------------------------------------------------
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short-form tags into their long form."""
+
+
+def _construct_tag(loader: yaml.Loader, tag_suffix: str, node: yaml.Node) -> dict:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "Condition":
+        return {"Condition": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{tag_suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+# Keep timestamps/dates as text, as CloudFormation does (e.g. "2010-09-09").
+_CfnLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_template_text(text: str) -> dict:
+    data = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    if not isinstance(data, dict):
+        raise ValueError("template is not a mapping")
+    return data
+
+
+def load_template(path: str | Path) -> dict:
+    return load_template_text(Path(path).read_text(encoding="utf-8"))
+
+
+# --- output ------------------------------------------------------------------------------
+
+def _use_color(stream) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def paint(text: str, color: str, stream=sys.stdout) -> str:
+    codes = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "bold": "1",
+             "redbold": "1;31", "dim": "2"}
+    if not _use_color(stream):
+        return text
+    return f"\033[{codes[color]}m{text}\033[0m"
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    """A plain-text table with a header rule."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    fmt = "  ".join("{:<%d}" % w for w in widths)
+    lines = [fmt.format(*headers).rstrip(), fmt.format(*("-" * w for w in widths)).rstrip()]
+    lines += [fmt.format(*row).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def die(message: str, code: int = EXIT_FAIL) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)

@@ -1,0 +1,180 @@
+"""The artifact bucket that ``aws cloudformation package`` uploads nested templates to.
+
+Subcommands:
+  bucket-name  print the default bucket name: stackgen-artifacts-<account>-<region>
+  ensure       create the bucket if needed; make sure it is encrypted, blocks public
+               access, is versioned and refuses plain-HTTP access
+  upload       upload one file under <prefix>/<md5 of its content>.template, print its URL
+  purge        delete every object version (and delete marker) under <prefix>/
+
+Artifacts are content-addressed: an unchanged template keeps its key (and URL), so an
+unchanged nested stack is not touched by an update.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from generator.deploy._aws import EXIT_FAIL, add_aws_args, client
+
+_ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                          "BucketKeyEnabled": True}]}
+_PUBLIC_BLOCK = {"BlockPublicAcls": True, "IgnorePublicAcls": True,
+                 "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def region_of(args: argparse.Namespace) -> str:
+    if args.region:
+        return args.region
+    import boto3
+    return boto3.session.Session().region_name or "us-east-1"
+
+
+def default_bucket(args: argparse.Namespace) -> str:
+    account = client("sts", args).get_caller_identity()["Account"]
+    return f"stackgen-artifacts-{account}-{region_of(args)}"
+
+
+def _tls_only_policy(bucket: str) -> str:
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }],
+    })
+
+
+def ensure(args: argparse.Namespace) -> int:
+    s3 = client("s3", args)
+    bucket = args.bucket
+    created = False
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+            print(f"error: artifact bucket {bucket} exists but is not accessible "
+                  f"({_code(exc)}); it may belong to another account. Pass --bucket.",
+                  file=sys.stderr)
+            return EXIT_FAIL
+        region = region_of(args)
+        kwargs: dict = {"Bucket": bucket}
+        if region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        s3.create_bucket(**kwargs)
+        created = True
+    applied = []
+    settings = [
+        ("encryption", lambda: s3.get_bucket_encryption(Bucket=bucket)
+         ["ServerSideEncryptionConfiguration"]["Rules"],
+         lambda: s3.put_bucket_encryption(Bucket=bucket,
+                                          ServerSideEncryptionConfiguration=_ENCRYPTION)),
+        ("public access block", lambda: all(s3.get_public_access_block(Bucket=bucket)
+                                            ["PublicAccessBlockConfiguration"].values()),
+         lambda: s3.put_public_access_block(Bucket=bucket,
+                                            PublicAccessBlockConfiguration=_PUBLIC_BLOCK)),
+        ("versioning", lambda: s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled",
+         lambda: s3.put_bucket_versioning(Bucket=bucket,
+                                          VersioningConfiguration={"Status": "Enabled"})),
+        ("TLS-only policy", lambda: "aws:SecureTransport" in s3.get_bucket_policy(
+            Bucket=bucket)["Policy"],
+         lambda: s3.put_bucket_policy(Bucket=bucket, Policy=_tls_only_policy(bucket))),
+    ]
+    for name, present, apply in settings:
+        try:
+            ok = bool(present())
+        except ClientError:
+            ok = False
+        if ok:
+            continue
+        try:
+            apply()
+            applied.append(name)
+        except ClientError as exc:
+            print(f"warning: could not set {name} on s3://{bucket}: {_code(exc)}",
+                  file=sys.stderr)
+    state = "created" if created else "exists"
+    extra = f"; set {', '.join(applied)}" if applied and not created else ""
+    print(f"artifact bucket s3://{bucket} {state} (encrypted, public access blocked, "
+          f"versioned, TLS only{extra})", file=sys.stderr)
+    return 0
+
+
+def object_url(args: argparse.Namespace, bucket: str, key: str) -> str:
+    if args.endpoint_url:
+        return f"{args.endpoint_url.rstrip('/')}/{bucket}/{key}"
+    region = region_of(args)
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://{bucket}.s3.{region}.{suffix}/{key}"
+
+
+def upload(args: argparse.Namespace) -> int:
+    body = Path(args.file).read_bytes()
+    key = f"{args.prefix.strip('/')}/{hashlib.md5(body).hexdigest()}.template"  # noqa: S324
+    client("s3", args).put_object(Bucket=args.bucket, Key=key, Body=body)
+    print(object_url(args, args.bucket, key))
+    return 0
+
+
+def purge(args: argparse.Namespace) -> int:
+    s3 = client("s3", args)
+    prefix = args.prefix.strip("/") + "/"
+    deleted = 0
+    try:
+        pages = s3.get_paginator("list_object_versions").paginate(Bucket=args.bucket,
+                                                                  Prefix=prefix)
+        for page in pages:
+            batch = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                     for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            for i in range(0, len(batch), 1000):
+                s3.delete_objects(Bucket=args.bucket,
+                                  Delete={"Objects": batch[i:i + 1000], "Quiet": True})
+                deleted += len(batch[i:i + 1000])
+    except ClientError as exc:
+        if _code(exc) in ("NoSuchBucket", "404"):
+            print(f"artifact bucket s3://{args.bucket} does not exist; nothing to purge")
+            return 0
+        raise
+    print(f"purged s3://{args.bucket}/{prefix}: {deleted} object version(s) deleted")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.artifacts",
+                                     description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("bucket-name", help="print the default artifact bucket name")
+    add_aws_args(p)
+    p = sub.add_parser("ensure", help="create/secure the artifact bucket")
+    p.add_argument("--bucket", required=True)
+    add_aws_args(p)
+    p = sub.add_parser("upload", help="upload a file content-addressed; print its URL")
+    p.add_argument("--bucket", required=True)
+    p.add_argument("--prefix", required=True)
+    p.add_argument("--file", required=True)
+    add_aws_args(p)
+    p = sub.add_parser("purge", help="delete every object version under a prefix")
+    p.add_argument("--bucket", required=True)
+    p.add_argument("--prefix", required=True)
+    add_aws_args(p)
+    args = parser.parse_args(argv)
+    if args.command == "bucket-name":
+        print(default_bucket(args))
+        return 0
+    return {"ensure": ensure, "upload": upload, "purge": purge}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

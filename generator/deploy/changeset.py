@@ -1,0 +1,282 @@
+"""Create a change set (nested stacks included) and summarise it.
+
+Subcommands:
+  create   validate the parameters (NoEcho values from STACKGEN_PARAM_<Name>), create the
+           change set, wait until it is ready; print its id, or NO_CHANGES (exit 0) after
+           deleting a change set that holds no changes
+  summary  print adds, modifies, removes and replacements, the nested stacks' included;
+           replacement or removal of a stateful resource (database, EFS, KMS key, secret,
+           ECR repository, log group, load balancer, ...) is highlighted and makes the
+           exit status 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from generator.deploy import nested, params
+from generator.deploy._aws import (EXIT_FAIL, EXIT_USAGE, add_aws_args, client, load_template,
+                                   paint)
+from generator.deploy.events import describe
+from generator.deploy.stateful import STATEFUL_TYPES
+
+EXIT_STATEFUL = 10
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+_NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+
+
+def _wait_change_set(cfn, cs_id: str, interval: float, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        desc = cfn.describe_change_set(ChangeSetName=cs_id)
+        if desc["Status"] in ("CREATE_COMPLETE", "FAILED", "DELETE_COMPLETE"):
+            return desc
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"change set {cs_id} still {desc['Status']} after {timeout:.0f} s")
+        time.sleep(interval)
+
+
+def create(args: argparse.Namespace) -> int:
+    template = load_template(args.template)
+    try:
+        file_values = params.read_params_file(args.params_file)
+    except params.ParamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    cfn = client("cloudformation", args)
+    stack = describe(cfn, args.stack_name)
+    status = stack["StackStatus"] if stack else "NONE"
+    cs_type = "CREATE" if status in ("NONE", "REVIEW_IN_PROGRESS") else "UPDATE"
+    previous = {p["ParameterKey"] for p in stack.get("Parameters", [])} \
+        if cs_type == "UPDATE" else set()
+    resolved = params.resolve(template, file_values, previous=previous,
+                              params_path=str(args.params_file))
+    if resolved.problems:
+        print(f"error: invalid parameters ({args.params_file}):", file=sys.stderr)
+        for problem in resolved.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    tags = [{"Key": k, "Value": v} for k, v in (t.split("=", 1) for t in args.tag)]
+    response = cfn.create_change_set(
+        StackName=args.stack_name, ChangeSetName=args.change_set_name,
+        ChangeSetType=cs_type, TemplateURL=args.template_url,
+        Parameters=resolved.api_parameters(), Capabilities=CAPABILITIES,
+        IncludeNestedStacks=True, Tags=tags,
+        Description=f"stackgen deploy.sh ({cs_type.lower()})")
+    cs_id = response["Id"]
+    desc = _wait_change_set(cfn, cs_id, args.interval, args.timeout)
+    if desc["Status"] == "FAILED":
+        reason = desc.get("StatusReason", "")
+        if any(text in reason for text in _NO_CHANGES):
+            cfn.delete_change_set(ChangeSetName=cs_id)
+            print("NO_CHANGES")
+            return 0
+        print(f"error: change set failed: {reason}", file=sys.stderr)
+        return EXIT_FAIL
+    print(cs_id)
+    return 0
+
+
+@dataclass
+class Row:
+    action: str
+    path: str
+    rtype: str
+    replacement: str = ""
+    properties: list[str] = field(default_factory=list)
+    policy: str = ""
+    predicted: bool = False
+
+    @property
+    def verb(self) -> str:
+        if self.action == "Modify" and self.replacement == "True":
+            return "Replace"
+        if self.action == "Modify" and self.replacement == "Conditional":
+            return "Replace?"
+        return self.action
+
+    @property
+    def stateful(self) -> str | None:
+        kind = STATEFUL_TYPES.get(self.rtype)
+        if kind and (self.action in ("Remove", "Import") or self.verb.startswith("Replace")):
+            return kind
+        return None
+
+
+def _row(change: dict, prefix: str, predicted: bool) -> Row:
+    props = change.get("ChangedProperties")
+    if props is None:
+        props = sorted({d["Target"].get("Name") or d["Target"].get("Attribute", "")
+                        for d in change.get("Details", []) if d.get("Target")})
+    path = f"{prefix}/{change['LogicalResourceId']}" if prefix else change["LogicalResourceId"]
+    return Row(change["Action"], path, change.get("ResourceType", ""),
+               change.get("Replacement", ""), [p for p in props if p], change.get("PolicyAction", ""),
+               predicted)
+
+
+def _stack_contents(cfn, stack_id: str, prefix: str) -> list[Row]:
+    """Rows for everything inside a nested stack that a Remove takes with it."""
+    rows: list[Row] = []
+    try:
+        resources = cfn.describe_stack_resources(StackName=stack_id)["StackResources"]
+    except ClientError:
+        return rows
+    for res in resources:
+        rows.append(Row("Remove", f"{prefix}/{res['LogicalResourceId']}", res["ResourceType"],
+                        predicted=True))
+        if res["ResourceType"] == "AWS::CloudFormation::Stack" and res.get("PhysicalResourceId"):
+            rows += _stack_contents(cfn, res["PhysicalResourceId"],
+                                    f"{prefix}/{res['LogicalResourceId']}")
+    return rows
+
+
+def _describe_all(cfn, cs_id: str) -> dict:
+    desc = cfn.describe_change_set(ChangeSetName=cs_id)
+    changes = list(desc.get("Changes", []))
+    token = desc.get("NextToken")
+    while token:
+        page = cfn.describe_change_set(ChangeSetName=cs_id, NextToken=token)
+        changes += page.get("Changes", [])
+        token = page.get("NextToken")
+    desc["Changes"] = changes
+    return desc
+
+
+def collect(cfn, cs_id: str, template_path: Path | None, prefix: str = "",
+            notes: list[str] | None = None) -> tuple[dict, list[Row]]:
+    """The change set's description and its rows, nested change sets expanded (or
+    predicted from the local templates when the endpoint has no nested change sets)."""
+    notes = [] if notes is None else notes
+    desc = _describe_all(cfn, cs_id)
+    template = load_template(template_path) if template_path and template_path.exists() else None
+    parent_params = {p["ParameterKey"]: p.get("ParameterValue", "")
+                     for p in desc.get("Parameters", [])}
+    rows: list[Row] = []
+    for item in desc["Changes"]:
+        change = item.get("ResourceChange") or {}
+        if not change:
+            continue
+        rows.append(_row(change, prefix, False))
+        if change.get("ResourceType") != "AWS::CloudFormation::Stack":
+            continue
+        path = rows[-1].path
+        child_path = None
+        if template is not None:
+            url = str(((template.get("Resources") or {}).get(change["LogicalResourceId"], {})
+                       .get("Properties") or {}).get("TemplateURL", ""))
+            if url and "://" not in url:
+                child_path = (template_path.parent / url).resolve()
+        if change.get("ChangeSetId"):
+            _, sub = collect(cfn, change["ChangeSetId"], child_path, path, notes)
+            rows += sub
+        elif change["Action"] == "Remove" and change.get("PhysicalResourceId"):
+            rows += _stack_contents(cfn, change["PhysicalResourceId"], path)
+        elif change["Action"] == "Add" and child_path and child_path.exists():
+            child = load_template(child_path)
+            rows += [Row("Add", f"{path}/{k}", v.get("Type", ""), predicted=True)
+                     for k, v in (child.get("Resources") or {}).items()]
+        elif change["Action"] == "Modify" and template is not None and \
+                change.get("PhysicalResourceId"):
+            try:
+                predicted, more = nested.predict(
+                    cfn, parent_template_path=template_path, parent_template=template,
+                    parent_params=parent_params, parent_stack_id=desc["StackId"],
+                    logical_id=change["LogicalResourceId"],
+                    nested_stack_id=change["PhysicalResourceId"])
+            except (ClientError, OSError, ValueError) as exc:
+                notes.append(f"{path}: nested changes not predicted ({exc})")
+                continue
+            notes += more
+            rows += [_row(c, path, True) for c in predicted]
+    return desc, rows
+
+
+_SYMBOL = {"Add": ("+", "green"), "Modify": ("~", "yellow"), "Remove": ("-", "red"),
+           "Replace": ("!", "redbold"), "Replace?": ("!", "red"), "Import": (">", "blue"),
+           "Dynamic": ("?", "yellow")}
+
+
+def render(desc: dict, rows: list[Row], notes: list[str], out=sys.stdout) -> int:
+    """Print the summary; return the number of stateful replacements/removals."""
+    print(f"Change set {desc.get('ChangeSetName', '')} for stack {desc.get('StackName', '')}:",
+          file=out)
+    if not rows:
+        print("  (no resource changes)", file=out)
+    width = max([len(r.path) for r in rows] + [10])
+    for row in rows:
+        symbol, color = _SYMBOL.get(row.verb, ("?", "yellow"))
+        line = f"  {symbol} {row.verb:<9} {row.path:<{width}}  {row.rtype}"
+        if row.properties:
+            line += f"  [{', '.join(row.properties)}]"
+        if row.policy:
+            line += f"  policy: {row.policy}"
+        if row.predicted:
+            line += "  *"
+        if row.stateful:
+            line += f"  <== STATEFUL {row.stateful.upper()}"
+            color = "redbold"
+        print(paint(line, color, out), file=out)
+    leaves = [r for r in rows if r.rtype != "AWS::CloudFormation::Stack"]
+    count = {k: sum(1 for r in leaves if r.verb == k)
+             for k in ("Add", "Modify", "Replace", "Replace?", "Remove")}
+    print(f"Summary: {count['Add']} to add, {count['Modify']} to modify, "
+          f"{count['Replace'] + count['Replace?']} to replace "
+          f"({count['Replace?']} conditionally), {count['Remove']} to remove", file=out)
+    risky = [r for r in rows if r.stateful]
+    if risky:
+        print(paint(f"WARNING: {len(risky)} stateful resource(s) would be replaced or removed; "
+                    "their data may be lost:", "redbold", out), file=out)
+        for row in risky:
+            what = "removed" if row.action == "Remove" else (
+                "replaced" if row.verb == "Replace" else "possibly replaced")
+            policy = f" (old resource: {row.policy})" if row.policy else ""
+            print(paint(f"  - {row.path} ({row.rtype}, {row.stateful}): {what}{policy}",
+                        "redbold", out), file=out)
+    if any(r.predicted for r in rows):
+        print("  * predicted from the deployed and local templates: this endpoint returned "
+              "no change set for that nested stack", file=out)
+    for note in notes:
+        print(f"  note: {note}", file=out)
+    return len(risky)
+
+
+def summary(args: argparse.Namespace) -> int:
+    cfn = client("cloudformation", args)
+    notes: list[str] = []
+    template = Path(args.template) if args.template else None
+    desc, rows = collect(cfn, args.change_set, template, notes=notes)
+    risky = render(desc, rows, notes)
+    return EXIT_STATEFUL if risky else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.changeset",
+                                     description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("create", help="create a change set; print its id or NO_CHANGES")
+    p.add_argument("--stack-name", required=True)
+    p.add_argument("--change-set-name", required=True)
+    p.add_argument("--template-url", required=True, help="packaged parent template in S3")
+    p.add_argument("--template", required=True, help="local parent template (its Parameters)")
+    p.add_argument("--params-file", required=True)
+    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--interval", type=float, default=1.0)
+    p.add_argument("--timeout", type=float, default=900.0)
+    add_aws_args(p)
+    p = sub.add_parser("summary", help="print the change set summary (exit 10: stateful risk)")
+    p.add_argument("--change-set", required=True, help="change set id (ARN)")
+    p.add_argument("--template", help="local parent template, to predict nested changes when "
+                                      "the endpoint returns no nested change sets")
+    add_aws_args(p)
+    args = parser.parse_args(argv)
+    return create(args) if args.command == "create" else summary(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Start, stop and probe the local AWS emulator (ministack) bound to a loopback address.
+
+  start   start it in the background (pid and log in --state-dir); no-op when it already
+          answers on --host:--port
+  stop    stop the one started by `start`
+  status  print the endpoint and exit 0 when it answers, else exit 1
+
+The emulator only ever binds a loopback address. Its environment routes any outbound HTTP
+it might attempt to a closed loopback port, and points DOCKER_HOST at a missing socket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+HEALTH = "/_ministack/health"
+# A closed loopback port: anything that tries a proxy fails at once, without a packet
+# leaving the machine.
+DEAD_PROXY = "http://127.0.0.1:9"
+NO_PROXY = "127.0.0.1,localhost,::1"
+
+
+def check_loopback(host: str) -> None:
+    if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+        raise SystemExit(f"error: refusing to bind the emulator to non-loopback {host}")
+
+
+def is_up(url: str, timeout: float = 0.5) -> bool:
+    # A direct opener: never use a proxy for the loopback health probe.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url.rstrip("/") + HEALTH, timeout=timeout) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_ready(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if is_up(url):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"ministack exited with status {proc.returncode}")
+        time.sleep(0.1)
+    raise TimeoutError(f"ministack not ready at {url} after {timeout:.0f} s")
+
+
+def emulator_env(host: str, port: int, state_dir: Path) -> dict[str, str]:
+    tmp = state_dir / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update({
+        "BIND_HOST": host, "GATEWAY_PORT": str(port), "MINISTACK_HOST": host,
+        "TMPDIR": str(tmp), "HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY,
+        "http_proxy": DEAD_PROXY, "https_proxy": DEAD_PROXY,
+        "NO_PROXY": NO_PROXY, "no_proxy": NO_PROXY,
+        "DOCKER_HOST": f"unix://{tmp}/no-docker.sock",
+    })
+    return env
+
+
+def spawn(ministack: str, host: str, port: int, state_dir: Path, log: Path) -> subprocess.Popen:
+    """Start ministack in its own process group, output to ``log``."""
+    check_loopback(host)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen([ministack], env=emulator_env(host, port, state_dir),
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+
+
+def stop_process(proc_pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM the process group we started, then SIGKILL it if it lingers."""
+    try:
+        os.killpg(proc_pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(proc_pid, 0)
+        except ProcessLookupError:
+            return
+        try:  # reap it when it is our child
+            if os.waitpid(proc_pid, os.WNOHANG)[0] == proc_pid:
+                return
+        except ChildProcessError:
+            pass
+        time.sleep(0.1)
+    try:
+        os.killpg(proc_pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.emulator",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["start", "stop", "status"])
+    parser.add_argument("--state-dir", default=".tools/ministack/run")
+    parser.add_argument("--ministack", default=".tools/ministack/bin/ministack")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4566)
+    args = parser.parse_args(argv)
+    check_loopback(args.host)
+    url = f"http://{args.host}:{args.port}"
+    state = Path(args.state_dir)
+    pid_file = state / f"ministack-{args.port}.pid"
+    if args.command == "status":
+        up = is_up(url)
+        print(url if up else f"no emulator at {url}")
+        return 0 if up else 1
+    if args.command == "stop":
+        if not pid_file.exists():
+            print(f"no emulator started by `make deploy-local` on port {args.port}")
+            return 0
+        stop_process(int(pid_file.read_text()))
+        pid_file.unlink()
+        print(f"stopped the emulator on {url}")
+        return 0
+    if is_up(url):
+        print(f"emulator already running at {url}")
+        return 0
+    log = state / f"ministack-{args.port}.log"
+    proc = spawn(args.ministack, args.host, args.port, state, log)
+    pid_file.write_text(str(proc.pid))
+    try:
+        wait_ready(url, proc=proc)
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"error: {exc}; see {log}", file=sys.stderr)
+        stop_process(proc.pid)
+        pid_file.unlink(missing_ok=True)
+        return 1
+    print(f"emulator running at {url} (pid {proc.pid}, log {log}; stop: make emulator-stop)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+# shellcheck shell=bash
+# Shared by deploy.sh and delete.sh (sourced, never run). Expects ROOT and PROG to be set.
+
+ENVIRONMENTS="dev test prod"
+
+say() { printf '==> %s\n' "$*"; }
+warn() { printf '%s: warning: %s\n' "$PROG" "$*" >&2; }
+die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+die_usage() {
+  printf '%s: %s\n' "$PROG" "$*" >&2
+  printf 'Run %s --help for usage.\n' "$PROG" >&2
+  exit 2
+}
+
+# need_value OPTION VALUE: an option's argument must be present and not another option.
+need_value() {
+  if [[ -z "${2:-}" || "${2:-}" == --* ]]; then
+    die_usage "option $1 needs a value"
+  fi
+}
+
+# validate_common: platform, environment, stack name, endpoint (sets STACK default).
+validate_common() {
+  [[ -n "$PLATFORM" ]] || die_usage "--platform is required"
+  [[ -n "$ENV_NAME" ]] || die_usage "--env is required"
+  [[ "$PLATFORM" =~ ^[a-z0-9][a-z0-9-]*$ ]] || die_usage "invalid platform name: $PLATFORM"
+  if [[ " $ENVIRONMENTS " != *" $ENV_NAME "* ]]; then
+    die_usage "unknown environment: $ENV_NAME (expected one of: $ENVIRONMENTS)"
+  fi
+  STACK="${STACK:-$PLATFORM-$ENV_NAME}"
+  [[ "$STACK" =~ ^[A-Za-z][A-Za-z0-9-]{0,127}$ ]] || die_usage "invalid stack name: $STACK"
+  if [[ -n "$ENDPOINT" && ! "$ENDPOINT" =~ ^https?://[^/]+/?$ ]]; then
+    die_usage "invalid --endpoint-url: $ENDPOINT (expected http(s)://host:port)"
+  fi
+}
+
+known_platforms() {
+  local f names=()
+  for f in "$ROOT"/platforms/*.yaml; do
+    [[ -e "$f" ]] && names+=("$(basename "$f" .yaml)")
+  done
+  printf '%s' "${names[*]:-none}"
+}
+
+# is_loopback URL: true when the URL's host is 127.x.x.x, ::1 or localhost.
+is_loopback() {
+  local host="${1#*://}"
+  host="${host%%/*}"
+  if [[ "$host" == \[* ]]; then host="${host%%]*}"; host="${host#[}"; else host="${host%%:*}"; fi
+  [[ "$host" == localhost || "$host" == ::1 || "$host" =~ ^127\.[0-9]+\.[0-9]+\.[0-9]+$ ]]
+}
+
+# setup_tools: PY (project venv python) and AWS (aws on PATH, else .venv/bin/aws).
+setup_tools() {
+  if [[ -x "$ROOT/.venv/bin/python" ]]; then
+    PY="$ROOT/.venv/bin/python"
+  else
+    PY="$(command -v python3 || true)"
+  fi
+  [[ -n "$PY" ]] || die "python3 not found; run: make venv"
+  "$PY" -c 'import boto3, yaml' 2>/dev/null || die "$PY lacks boto3/PyYAML; run: make venv"
+  if command -v aws >/dev/null 2>&1 && aws --version >/dev/null 2>&1; then
+    AWS="$(command -v aws)"
+  elif [[ -x "$ROOT/.venv/bin/aws" ]]; then
+    AWS="$ROOT/.venv/bin/aws"
+  else
+    die "the AWS CLI was not found on PATH or in .venv; run: make venv"
+  fi
+  export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+}
+
+# setup_aws: region, endpoint and the argument arrays every aws/python call gets.
+setup_aws() {
+  export AWS_PAGER=""
+  if [[ -z "$REGION" ]]; then
+    REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
+  fi
+  if [[ -z "$REGION" && -z "$ENDPOINT" ]]; then
+    REGION="$("$AWS" configure get region 2>/dev/null || true)"
+  fi
+  if [[ -z "$REGION" ]]; then
+    [[ -n "$ENDPOINT" ]] || die_usage "no region: pass --region or set AWS_REGION"
+    REGION=us-east-1
+  fi
+  [[ "$REGION" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || die_usage "invalid region: $REGION"
+  AWS_ARGS=(--region "$REGION")
+  PY_AWS=(--region "$REGION")
+  if [[ -n "$ENDPOINT" ]]; then
+    ENDPOINT="${ENDPOINT%/}"
+    AWS_ARGS+=(--endpoint-url "$ENDPOINT")
+    PY_AWS+=(--endpoint-url "$ENDPOINT")
+    # `aws cloudformation package` (CLI v1) ignores --endpoint-url for its S3 uploads;
+    # these make every client of the CLI and of boto3 use the endpoint too.
+    export AWS_ENDPOINT_URL="$ENDPOINT" AWS_ENDPOINT_URL_S3="$ENDPOINT"
+    if is_loopback "$ENDPOINT"; then
+      # Local emulator: dummy credentials (never the user's real ones), no instance
+      # metadata probe, and any request that would bypass the endpoint goes to a closed
+      # loopback port instead of the internet.
+      export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+      unset AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE
+      export AWS_EC2_METADATA_DISABLED=true
+      export HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9
+      export http_proxy="$HTTP_PROXY" https_proxy="$HTTPS_PROXY"
+      export NO_PROXY=127.0.0.1,localhost,::1 no_proxy=127.0.0.1,localhost,::1
+    fi
+  fi
+}
+
+aws_cli() { "$AWS" "${AWS_ARGS[@]}" "$@"; }
+pydeploy() {
+  local module="$1"
+  shift
+  "$PY" -m "generator.deploy.$module" "$@"
+}

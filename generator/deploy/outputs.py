@@ -1,0 +1,39 @@
+"""Print a stack's outputs as a table (or JSON with --json)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, table
+from generator.deploy.events import describe
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.outputs",
+                                     description=__doc__)
+    parser.add_argument("--stack-name", required=True)
+    parser.add_argument("--json", action="store_true", help="print {OutputKey: OutputValue}")
+    add_aws_args(parser)
+    args = parser.parse_args(argv)
+    stack = describe(client("cloudformation", args), args.stack_name)
+    if stack is None:
+        print(f"error: stack {args.stack_name} does not exist", file=sys.stderr)
+        return EXIT_FAIL
+    outputs = sorted(stack.get("Outputs", []), key=lambda o: o["OutputKey"])
+    if args.json:
+        print(json.dumps({o["OutputKey"]: o.get("OutputValue", "") for o in outputs}, indent=2))
+        return 0
+    print(f"Outputs of {stack['StackName']} ({stack['StackStatus']}):")
+    if not outputs:
+        print("  (none)")
+        return 0
+    rows = [[o["OutputKey"], o.get("OutputValue", ""), o.get("Description", "")]
+            for o in outputs]
+    print(table(rows, ["Output", "Value", "Description"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

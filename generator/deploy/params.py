@@ -1,0 +1,233 @@
+"""Validate a parameters file against a template's Parameters and collect NoEcho values.
+
+The parameters file is the format ``aws cloudformation deploy --parameter-overrides
+file://FILE`` accepts with awscli 1.x: a JSON list of ``"Key=Value"`` strings.
+
+Rules (each violation is reported, and the exit status is 2):
+- the file is a JSON list of "Key=Value" strings, with no duplicate keys;
+- every key is a parameter of the template;
+- NoEcho parameters (secrets) are never read from files: their value comes from the
+  environment variable ``STACKGEN_PARAM_<Name>`` (or a prompt on a terminal, done by the
+  calling script), and on an update of an existing stack the previous value is kept;
+- every parameter without a Default gets a value;
+- values meet the template's constraints (AllowedValues, AllowedPattern, Min/MaxLength,
+  Min/MaxValue, Number).
+Secret values are never printed: messages name the parameter, never its value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.deploy._aws import EXIT_USAGE, add_aws_args, client, load_template
+
+ENV_PREFIX = "STACKGEN_PARAM_"
+
+
+class ParamError(Exception):
+    """A problem with the parameters file or a value; the message never holds a secret."""
+
+
+@dataclass
+class Resolved:
+    values: dict[str, str] = field(default_factory=dict)        # from the file
+    secrets: dict[str, str] = field(default_factory=dict)       # NoEcho, from the environment
+    use_previous: list[str] = field(default_factory=list)       # NoEcho, kept from the stack
+    need_prompt: list[str] = field(default_factory=list)        # NoEcho, no value anywhere
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def api_parameters(self) -> list[dict]:
+        """The Parameters member of CreateChangeSet (holds secrets: never print it)."""
+        out = [{"ParameterKey": k, "ParameterValue": v} for k, v in self.values.items()]
+        out += [{"ParameterKey": k, "ParameterValue": v} for k, v in self.secrets.items()]
+        out += [{"ParameterKey": k, "UsePreviousValue": True} for k in self.use_previous]
+        return out
+
+
+def read_params_file(path: str | Path) -> dict[str, str]:
+    """Parse a parameters file: a JSON list of "Key=Value" strings."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParamError(f"parameters file not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise ParamError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+        raise ParamError(
+            f'{path}: expected a JSON list of "Key=Value" strings, e.g. ["Environment=dev"] '
+            "(the shape `aws cloudformation deploy --parameter-overrides file://` accepts)")
+    values: dict[str, str] = {}
+    for item in data:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ParamError(f'{path}: entry {item.split("=")[0]!r} is not of the form "Key=Value"')
+        if key in values:
+            raise ParamError(f"{path}: parameter {key} is given twice")
+        values[key] = value
+    return values
+
+
+def _check_value(name: str, spec: dict, value: str, secret: bool) -> list[str]:
+    """Constraint violations of one value; a secret's value is never quoted."""
+    shown = "the value" if secret else repr(value)
+    problems = []
+    ptype = str(spec.get("Type", "String"))
+    items = [value]
+    if ptype in ("CommaDelimitedList", "List<Number>") or ptype.startswith("List<"):
+        items = [v.strip() for v in value.split(",")] if value else []
+    for item in items:
+        if ptype in ("Number", "List<Number>"):
+            try:
+                number = float(item)
+            except ValueError:
+                problems.append(f"{name}: {shown} is not a number")
+                continue
+            if "MinValue" in spec and number < float(spec["MinValue"]):
+                problems.append(f"{name}: {shown} is below MinValue {spec['MinValue']}")
+            if "MaxValue" in spec and number > float(spec["MaxValue"]):
+                problems.append(f"{name}: {shown} is above MaxValue {spec['MaxValue']}")
+        allowed = spec.get("AllowedValues")
+        if allowed is not None:
+            ok = str(item) in {str(a) for a in allowed}
+            if not ok and ptype == "Number":
+                try:
+                    ok = float(item) in {float(a) for a in allowed}
+                except ValueError:
+                    ok = False
+            if not ok:
+                choices = ", ".join(str(a) for a in allowed)
+                problems.append(f"{name}: {shown} is not one of the AllowedValues [{choices}]")
+    if ptype == "String" or secret:
+        if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+            problems.append(f"{name}: {shown} is shorter than MinLength {spec['MinLength']}")
+        if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+            problems.append(f"{name}: {shown} is longer than MaxLength {spec['MaxLength']}")
+        pattern = spec.get("AllowedPattern")
+        if pattern is not None and re.fullmatch(str(pattern), value) is None:
+            problems.append(f"{name}: {shown} does not match AllowedPattern {pattern}")
+    return problems
+
+
+def resolve(template: dict, file_values: dict[str, str], *, env: dict[str, str] | None = None,
+            previous: set[str] | frozenset = frozenset(), interactive: bool = False,
+            params_path: str = "parameters file") -> Resolved:
+    """Check the file's values against the template and collect NoEcho values from ``env``.
+
+    ``previous`` names the parameters of the existing stack (an update keeps the previous
+    value of a NoEcho parameter that has no new value). With ``interactive``, a NoEcho
+    parameter with no value is listed in ``need_prompt`` instead of being a problem.
+    """
+    env = os.environ if env is None else env
+    specs = template.get("Parameters") or {}
+    out = Resolved()
+    for key in file_values:
+        if key not in specs:
+            near = [p for p in specs if p.lower() == key.lower()]
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            out.problems.append(f"{params_path}: unknown parameter {key}{hint}; "
+                                f"the template's parameters are: {', '.join(specs)}")
+    for name, spec in specs.items():
+        spec = spec or {}
+        secret = str(spec.get("NoEcho", "false")).lower() == "true"
+        env_name = ENV_PREFIX + name
+        if secret:
+            if name in file_values:
+                out.problems.append(
+                    f"{params_path}: {name} is a NoEcho (secret) parameter; secrets are never "
+                    f"read from files: remove it and set {env_name} instead")
+                continue
+            if env_name in env:
+                value = env[env_name]
+                out.problems += _check_value(name, spec, value, secret=True)
+                out.secrets[name] = value
+            elif name in previous:
+                out.use_previous.append(name)
+            elif "Default" in spec:
+                pass
+            elif interactive:
+                out.need_prompt.append(name)
+            else:
+                out.problems.append(
+                    f"{name} is a NoEcho (secret) parameter with no value: set {env_name} "
+                    "(stdin is not a terminal, so there is no prompt)")
+            continue
+        if env_name in env:
+            out.warnings.append(f"{env_name} is ignored: {name} is not a NoEcho parameter; "
+                                f"set it in {params_path}")
+        if name in file_values:
+            out.problems += _check_value(name, spec, file_values[name], secret=False)
+            out.values[name] = file_values[name]
+        elif "Default" not in spec:
+            out.problems.append(f"{params_path}: required parameter {name} (no Default) "
+                                "has no value")
+    return out
+
+
+def previous_parameters(stack_name: str, args: argparse.Namespace) -> set[str]:
+    """Parameter names of an existing, updatable stack (empty when there is none)."""
+    from botocore.exceptions import ClientError
+
+    cfn = client("cloudformation", args)
+    try:
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            return set()
+        raise
+    if stack["StackStatus"] in ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE", "DELETE_COMPLETE"):
+        return set()
+    return {p["ParameterKey"] for p in stack.get("Parameters", [])}
+
+
+def resolve_from_args(args: argparse.Namespace) -> Resolved:
+    template = load_template(args.template)
+    try:
+        file_values = read_params_file(args.params_file)
+    except ParamError as exc:
+        return Resolved(problems=[str(exc)])
+    previous = previous_parameters(args.stack_name, args) if args.stack_name else set()
+    return resolve(template, file_values, previous=previous, interactive=args.interactive,
+                   params_path=str(args.params_file))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m generator.deploy.params",
+        description="Validate a parameters file against a template's Parameters. NoEcho "
+                    f"values come from {ENV_PREFIX}<Name> and are never printed. "
+                    "Exit 0 when valid, 2 on any problem.")
+    parser.add_argument("--template", required=True, help="the parent template (main.yaml)")
+    parser.add_argument("--params-file", required=True, help="parameters/<platform>/<env>.json")
+    parser.add_argument("--stack-name",
+                        help="existing stack: NoEcho parameters without a new value keep "
+                             "their previous value")
+    parser.add_argument("--interactive", action="store_true",
+                        help="print the NoEcho parameters that still need a value (one per "
+                             "line, for the caller to prompt) instead of failing")
+    add_aws_args(parser)
+    args = parser.parse_args(argv)
+    result = resolve_from_args(args)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if result.problems:
+        print(f"error: invalid parameters ({args.params_file}):", file=sys.stderr)
+        for problem in result.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    for name in result.need_prompt:
+        print(name)
+    print(f"parameters ok: {len(result.values)} from {args.params_file}, "
+          f"{len(result.secrets)} secret(s) from the environment, "
+          f"{len(result.use_previous)} secret(s) kept from the stack", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""The parent stack: root Parameters, one AWS::CloudFormation::Stack per child, and
+all wiring derived from the children's declared interfaces.
+
+An input named X is fed by the one earlier child that declares output X, or else
+by the parent parameter X.  Generation fails on an input nobody feeds, an input
+two sources could feed, an output two children declare, a parent parameter no
+child consumes, and (via ``contract.check_built``) a child whose template does not
+match its declaration."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from types import ModuleType
+
+from troposphere import Equals, GetAtt, If, Join, Not, Output, Parameter, Ref, Template, cloudformation
+
+from generator import naming
+from generator.contract import ContractError, StackInterface, check_built
+from generator.spec import Platform
+from generator.stacks import STACKS
+from generator.stacks._base import keep
+
+LOCAL_TEMPLATE_URL = ("TemplateURL is a local path on purpose: `aws cloudformation package` (deploy.sh) "
+                      "uploads the child and rewrites it, and cfn-lint can cross-check nested parameters")
+
+
+@dataclass(frozen=True)
+class Child:
+    name: str
+    module: ModuleType
+    iface: StackInterface
+    template: Template
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Child ``consumer`` input ``name`` is fed by ``producer`` ('' = parent parameter)."""
+
+    consumer: str
+    name: str
+    producer: str
+
+
+def root_parameters(spec: Platform) -> dict[str, Parameter]:
+    """Every deploy-time knob of the platform, with its default."""
+    ps: list[Parameter] = [
+        Parameter("Name", Type="String", Default=spec.name, AllowedPattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$",
+                  Description="Name of the deployment, used in physical resource names"),
+        Parameter("Environment", Type="String", Default=spec.default_environment,
+                  AllowedValues=list(spec.environments), Description="Deployment environment"),
+    ]
+    prefix = ipaddress.ip_network(spec.network.vpc_cidr).prefixlen
+    ps.append(Parameter("VpcCidr", Type="String", Default=spec.network.vpc_cidr,
+                        AllowedPattern=rf"^(\d{{1,3}}\.){{3}}\d{{1,3}}/{prefix}$",
+                        Description=f"CIDR block for the VPC (a /{prefix}; subnets are carved from it)"))
+    if spec.load_balancers:
+        ps.append(Parameter("IngressCidrBlocks", Type="CommaDelimitedList", Default=",".join(spec.ingress_cidrs),
+                            Description=f"Exactly {len(spec.ingress_cidrs)} CIDR(s) allowed to reach the load balancers"))
+    if spec.has_domain:
+        assert spec.domain
+        ps.append(Parameter("BaseDomain", Type="String", Default=spec.domain.base_domain,
+                            Description="Base domain; records are {service}.{region}.{base_domain}. "
+                                        "Empty deploys without DNS and certificates (HTTP only)"))
+        ps.append(Parameter("HostedZoneId", Type="String", Default="",
+                            Description="Route 53 public hosted zone ID of BaseDomain (required with a domain)"))
+    if spec.database:
+        ps.append(Parameter("DatabaseUsername", Type="String", Default=spec.database.username,
+                            Description="Database master username"))
+        ps.append(Parameter("DatabaseMinAcu", Type="Number", Default=_num(spec.database.min_acu),
+                            Description="Minimum Aurora Capacity Units"))
+        ps.append(Parameter("DatabaseMaxAcu", Type="Number", Default=_num(spec.database.max_acu),
+                            Description="Maximum Aurora Capacity Units"))
+    ps.append(Parameter("AlarmEmail", Type="String", Default="", Description="Email for alarm notifications"))
+    for s in spec.services:
+        if not s.image.repository:
+            desc = f"Container image URI of {s.name}"
+            if s.image.fallback:
+                desc += f" (empty = {s.image.fallback})"
+            ps.append(Parameter(naming.image_param(s.name), Type="String", Default=s.image.default, Description=desc))
+    for p in spec.parameters:
+        kw: dict[str, object] = {"Type": p.type, "Description": p.description}
+        if p.default is not None:
+            kw["Default"] = p.default
+        if p.allowed_values:
+            kw["AllowedValues"] = list(p.allowed_values)
+        if p.no_echo:
+            kw["NoEcho"] = True
+        ps.append(Parameter(p.name, **kw))
+    return {p.title: p for p in ps}
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def children(spec: Platform) -> list[Child]:
+    out = []
+    for mod in STACKS:
+        if not mod.applies(spec):
+            continue
+        iface = mod.interface(spec)
+        template = mod.build(spec)
+        check_built(mod.NAME, iface, template)
+        out.append(Child(mod.NAME, mod, iface, template))
+    return out
+
+
+def wire(spec: Platform, kids: list[Child]) -> list[Edge]:
+    """Derive every edge; raise ContractError on a missing, ambiguous or unknown one."""
+    root = root_parameters(spec)
+    producers: dict[str, str] = {}
+    edges: list[Edge] = []
+    consumed: set[str] = set()
+    for c in kids:
+        for i in c.iface.inputs:
+            from_child = producers.get(i.name)
+            if from_child and i.name in root:
+                raise ContractError(f"stack {c.name}: input {i.name} is both a parent parameter and an output of {from_child}")
+            if from_child:
+                edges.append(Edge(c.name, i.name, from_child))
+            elif i.name in root:
+                rtype = root[i.name].properties["Type"]
+                if (rtype == "CommaDelimitedList") != (i.type == "CommaDelimitedList"):
+                    raise ContractError(f"stack {c.name}: input {i.name} is {i.type} but the parent parameter is {rtype}")
+                edges.append(Edge(c.name, i.name, ""))
+                consumed.add(i.name)
+            else:
+                raise ContractError(
+                    f"stack {c.name}: input {i.name} is fed by no earlier stack's output and no parent parameter")
+        for o in c.iface.outputs:
+            if o.name in producers:
+                raise ContractError(f"output {o.name} is declared by both {producers[o.name]} and {c.name}")
+            producers[o.name] = c.name
+    unused = sorted(set(root) - consumed)
+    if unused:
+        raise ContractError(f"parent parameters no stack consumes: {unused}")
+    return edges
+
+
+def build(spec: Platform, kids: list[Child] | None = None) -> Template:
+    kids = kids if kids is not None else children(spec)
+    edges = wire(spec, kids)
+    by_name = {c.name: c for c in kids}
+    t = Template()
+    t.set_version("2010-09-09")
+    t.set_description(f"stackgen parent stack of the {spec.name} platform: {spec.description}")
+    root = root_parameters(spec)
+    for p in root.values():
+        t.add_parameter(p)
+    if any(c.iface.condition == "HasDomain" for c in kids):
+        t.add_condition("HasDomain", Not(Equals(Ref("BaseDomain"), "")))
+    for c in kids:
+        params: dict[str, object] = {}
+        deps = set()
+        for e in (e for e in edges if e.consumer == c.name):
+            if e.producer:
+                prod = by_name[e.producer]
+                if e.name not in prod.iface.output_names or e.name not in prod.template.outputs:
+                    raise ContractError(f"{c.name} reads {e.producer}.Outputs.{e.name}, which it does not emit")
+                value: object = GetAtt(naming.stack_id(e.producer), f"Outputs.{e.name}")
+                if prod.iface.condition and prod.iface.condition != c.iface.condition:
+                    value = If(prod.iface.condition, value, "")
+                deps.add(e.producer)
+            elif root[e.name].properties["Type"] == "CommaDelimitedList":
+                value = Join(",", Ref(e.name))
+            else:
+                value = Ref(e.name)
+            params[e.name] = value
+        kw: dict[str, object] = {}
+        order_only = sorted(set(c.iface.after) & set(by_name) - deps)
+        if order_only:
+            kw["DependsOn"] = [naming.stack_id(d) for d in order_only]
+        if c.iface.condition:
+            kw["Condition"] = c.iface.condition
+        if params:
+            kw["Parameters"] = dict(sorted(params.items()))
+        child = t.add_resource(cloudformation.Stack(
+            naming.stack_id(c.name),
+            TemplateURL=naming.stack_file(c.name),
+            TimeoutInMinutes=60,
+            Tags=naming.tags(f"stack-{c.name}"),
+            Metadata={"cfn-lint": {"config": {"ignore_checks": ["W3002"]}},
+                      "stackgen": {"suppressions": {"W3002": LOCAL_TEMPLATE_URL}}},
+            **kw,
+        ))
+        # A nested stack holds no data itself; its stateful resources carry their own
+        # Retain/Snapshot policies, so deleting the stack resource is explicit and safe.
+        keep(child, "Delete")
+        for o in c.iface.outputs:
+            if o.public:
+                okw: dict[str, object] = {}
+                if c.iface.condition:
+                    okw["Condition"] = c.iface.condition
+                t.add_output(Output(o.name, Description=o.description,
+                                    Value=GetAtt(naming.stack_id(c.name), f"Outputs.{o.name}"), **okw))
+    return t

@@ -1,0 +1,146 @@
+"""alb: Application Load Balancers in the public subnets, their target groups (IP
+targets with explicit health checks) and listeners.  With a domain, listeners are
+HTTPS with a TLS 1.3 policy and port 80 redirects; without one (BaseDomain empty)
+they are plain HTTP so the first stage of a two-stage deploy works."""
+
+from __future__ import annotations
+
+from troposphere import Equals, GetAtt, If, Not, NoValue, Ref, Sub, Template, elasticloadbalancingv2 as elb
+
+from generator import naming
+from generator.contract import Interface, StackInterface
+from generator.spec import LoadBalancer, Platform
+from generator.stacks._base import TLS_POLICY, Stack
+from generator.stacks.security_groups import lb_key
+
+NAME = "alb"
+
+
+def applies(spec: Platform) -> bool:
+    return bool(spec.load_balancers)
+
+
+def _public(spec: Platform) -> str:
+    assert spec.network.public_tier
+    return naming.subnets_output(spec.network.public_tier)
+
+
+def domain_capable(spec: Platform, lb: LoadBalancer) -> bool:
+    return spec.has_domain and lb.dns_record is not None
+
+
+def interface(spec: Platform) -> StackInterface:
+    i = Interface()
+    i.takes("Name")
+    i.takes("Environment")
+    i.takes("VpcId")
+    i.takes(_public(spec), "CommaDelimitedList")
+    if spec.has_domain:
+        i.takes("BaseDomain")
+    for lb in spec.load_balancers:
+        i.takes(naming.sg_output(lb_key(lb.name)))
+        if domain_capable(spec, lb):
+            i.takes(naming.cert_output(lb.name), description="ACM certificate ARN ('' without a domain)")
+        for attr, desc in (("DnsName", "DNS name"), ("CanonicalHostedZoneId", "hosted zone"),
+                           ("FullName", "full name (CloudWatch dimension)")):
+            i.gives(naming.lb_output(lb.name, attr), f"{lb.name} load balancer {desc}")
+        i.gives(naming.lb_output(lb.name, "Url"), f"Base URL of the {lb.name} load balancer", public=True)
+        i.gives(naming.lb_output(lb.name, "Host"), f"Host name clients use for {lb.name}")
+    for s in spec.services:
+        for tg in s.target_groups:
+            i.gives(naming.tg_output(tg.name), f"Target group {tg.name}")
+            i.gives(naming.pascal(tg.name, "TargetGroupFullName"), f"Target group {tg.name} full name")
+    return i.freeze()
+
+
+def build(spec: Platform) -> Template:  # noqa: C901
+    st = Stack(NAME, "load balancers, target groups and listeners", interface(spec))
+    st.t.add_condition("IsDev", Equals(st.ref("Environment"), "dev"))
+    if spec.has_domain:
+        st.t.add_condition("HasDomain", Not(Equals(st.ref("BaseDomain"), "")))
+    tgs: dict[str, elb.TargetGroup] = {}
+    for s in spec.services:
+        for tg in s.target_groups:
+            hc = tg.health_check
+            attrs = [elb.TargetGroupAttribute(Key="deregistration_delay.timeout_seconds",
+                                              Value=str(tg.deregistration_delay))]
+            if tg.stickiness_seconds:
+                attrs += [elb.TargetGroupAttribute(Key="stickiness.enabled", Value="true"),
+                          elb.TargetGroupAttribute(Key="stickiness.type", Value="lb_cookie"),
+                          elb.TargetGroupAttribute(Key="stickiness.lb_cookie.duration_seconds",
+                                                   Value=str(tg.stickiness_seconds))]
+            tgs[tg.name] = st.add(elb.TargetGroup(
+                naming.logical(tg.name, "TargetGroup"),
+                TargetType="ip",
+                Protocol="HTTP",
+                Port=tg.container_port,
+                VpcId=st.ref("VpcId"),
+                HealthCheckEnabled=True,
+                HealthCheckProtocol="HTTP",
+                HealthCheckPath=hc.path,
+                HealthCheckPort=str(hc.port) if hc.port else "traffic-port",
+                HealthCheckIntervalSeconds=hc.interval,
+                HealthCheckTimeoutSeconds=hc.timeout,
+                HealthyThresholdCount=hc.healthy_threshold,
+                UnhealthyThresholdCount=hc.unhealthy_threshold,
+                Matcher=elb.Matcher(HttpCode=hc.matcher),
+                TargetGroupAttributes=attrs,
+                Tags=naming.tags(f"tg-{tg.name}"),
+            ))
+            st.output(naming.tg_output(tg.name), Ref(tgs[tg.name]))
+            st.output(naming.pascal(tg.name, "TargetGroupFullName"), GetAtt(tgs[tg.name], "TargetGroupFullName"))
+
+    for lb in spec.load_balancers:
+        alb = st.add(elb.LoadBalancer(
+            naming.logical(lb.name, "LoadBalancer"),
+            Type="application",
+            Scheme="internet-facing",
+            Subnets=st.ref(_public(spec)),
+            SecurityGroups=[st.ref(naming.sg_output(lb_key(lb.name)))],
+            LoadBalancerAttributes=[
+                elb.LoadBalancerAttributes(Key="routing.http.drop_invalid_header_fields.enabled", Value="true"),
+                elb.LoadBalancerAttributes(Key="routing.http.desync_mitigation_mode", Value="defensive"),
+                elb.LoadBalancerAttributes(Key="idle_timeout.timeout_seconds", Value=str(lb.idle_timeout)),
+                elb.LoadBalancerAttributes(Key="deletion_protection.enabled", Value=If("IsDev", "false", "true")),
+            ],
+            Tags=naming.tags(f"alb-{lb.name}"),
+        ))
+        capable = domain_capable(spec, lb)
+        cert = [elb.Certificate(CertificateArn=st.ref(naming.cert_output(lb.name)))] if capable else []
+        for x in sorted(lb.listeners, key=lambda x: x.port):
+            forward = [elb.Action(Type="forward", TargetGroupArn=Ref(tgs[x.target_group]))]
+            lid = naming.logical(lb.name, "Listener", str(x.port))
+            if x.mode == "https":
+                st.add(elb.Listener(lid, Condition="HasDomain", LoadBalancerArn=Ref(alb), Port=x.port,
+                                    Protocol="HTTPS", SslPolicy=TLS_POLICY, Certificates=cert,
+                                    DefaultActions=forward))
+            elif x.mode == "redirect" and capable:
+                redirect = [elb.Action(Type="redirect", RedirectConfig=elb.RedirectConfig(
+                    Protocol="HTTPS", Port="443", StatusCode="HTTP_301"))]
+                st.add(elb.Listener(lid, LoadBalancerArn=Ref(alb), Port=x.port, Protocol="HTTP",
+                                    DefaultActions=If("HasDomain", redirect, forward)))
+            elif x.mode == "auto" and capable:
+                st.add(elb.Listener(lid, LoadBalancerArn=Ref(alb), Port=x.port,
+                                    Protocol=If("HasDomain", "HTTPS", "HTTP"),
+                                    SslPolicy=If("HasDomain", TLS_POLICY, NoValue),
+                                    Certificates=If("HasDomain", cert, NoValue),
+                                    DefaultActions=forward))
+            else:
+                st.add(elb.Listener(lid, LoadBalancerArn=Ref(alb), Port=x.port, Protocol="HTTP",
+                                    DefaultActions=forward))
+        dns = GetAtt(alb, "DNSName")
+        plain = sorted(x.port for x in lb.listeners if x.mode != "https")
+        port = "" if not plain or plain[0] == 80 else f":{plain[0]}"
+        http_url = Sub(f"http://${{Dns}}{port}", Dns=dns)
+        if capable:
+            assert lb.dns_record
+            st.output(naming.lb_output(lb.name, "Url"),
+                      If("HasDomain", Sub(f"https://{lb.dns_record}.${{AWS::Region}}.${{BaseDomain}}"), http_url))
+            st.output(naming.lb_output(lb.name, "Host"), If("HasDomain", naming.domain_name(lb.dns_record), dns))
+        else:
+            st.output(naming.lb_output(lb.name, "Url"), http_url)
+            st.output(naming.lb_output(lb.name, "Host"), dns)
+        st.output(naming.lb_output(lb.name, "DnsName"), dns)
+        st.output(naming.lb_output(lb.name, "CanonicalHostedZoneId"), GetAtt(alb, "CanonicalHostedZoneID"))
+        st.output(naming.lb_output(lb.name, "FullName"), GetAtt(alb, "LoadBalancerFullName"))
+    return st.t

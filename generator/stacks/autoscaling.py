@@ -1,0 +1,61 @@
+"""autoscaling: a scalable target per scaled ECS service with target-tracking
+policies on average CPU and/or memory utilisation."""
+
+from __future__ import annotations
+
+from troposphere import Ref, Sub, Template, applicationautoscaling as aas
+
+from generator import naming
+from generator.contract import Interface, StackInterface
+from generator.spec import Platform
+from generator.stacks._base import Stack
+
+NAME = "autoscaling"
+
+
+def applies(spec: Platform) -> bool:
+    return any(s.scaling for s in spec.services)
+
+
+def interface(spec: Platform) -> StackInterface:
+    i = Interface()
+    for s in spec.services:
+        if s.scaling:
+            i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
+            i.takes(naming.service_output(s.name, "Name"))
+    return i.freeze()
+
+
+def build(spec: Platform) -> Template:
+    st = Stack(NAME, "ECS service auto scaling", interface(spec))
+    for s in spec.services:
+        sc = s.scaling
+        if sc is None:
+            continue
+        target = st.add(aas.ScalableTarget(
+            naming.logical(s.name, "ScalableTarget"),
+            ServiceNamespace="ecs",
+            ScalableDimension="ecs:service:DesiredCount",
+            ResourceId=Sub("service/${Cluster}/${Service}",
+                           Cluster=st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
+                           Service=st.ref(naming.service_output(s.name, "Name"))),
+            MinCapacity=sc.min,
+            MaxCapacity=sc.max,
+        ))
+        for metric, value in (("CPU", sc.cpu), ("Memory", sc.memory)):
+            if value is None:
+                continue
+            st.add(aas.ScalingPolicy(
+                naming.logical(s.name, metric.lower(), "ScalingPolicy"),
+                PolicyName=Sub(f"${{AWS::StackName}}-{s.name}-{metric.lower()}"),
+                PolicyType="TargetTrackingScaling",
+                ScalingTargetId=Ref(target),
+                TargetTrackingScalingPolicyConfiguration=aas.TargetTrackingScalingPolicyConfiguration(
+                    TargetValue=float(value),
+                    ScaleInCooldown=sc.scale_in_cooldown,
+                    ScaleOutCooldown=sc.scale_out_cooldown,
+                    PredefinedMetricSpecification=aas.PredefinedMetricSpecification(
+                        PredefinedMetricType=f"ECSServiceAverage{metric}Utilization"),
+                ),
+            ))
+    return st.t

@@ -1,0 +1,90 @@
+"""ecs-cluster: ECS clusters with FARGATE/FARGATE_SPOT capacity providers, Container
+Insights, encrypted ECS Exec logging, and the Cloud Map private DNS namespace that
+Service Connect and service discovery use."""
+
+from __future__ import annotations
+
+from troposphere import GetAtt, Ref, Sub, Template, ecs, logs, servicediscovery
+
+from generator import naming
+from generator.contract import Interface, StackInterface
+from generator.spec import Platform
+from generator.stacks._base import Stack, keep
+
+NAME = "ecs-cluster"
+EXEC_LOG_RETENTION = 365
+
+
+def applies(spec: Platform) -> bool:
+    return True
+
+
+def exec_log_group_name(cluster: str) -> Sub:
+    return Sub(f"/aws/ecs/${{Name}}-${{Environment}}/{cluster}/exec")
+
+
+def exec_log_group_arn(cluster: str) -> Sub:
+    return Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+               f"/aws/ecs/${{Name}}-${{Environment}}/{cluster}/exec:*")
+
+
+def interface(spec: Platform) -> StackInterface:
+    i = Interface()
+    i.takes("Name")
+    i.takes("Environment")
+    i.takes("KmsKeyArn")
+    if spec.namespace:
+        i.takes("VpcId")
+        i.gives("NamespaceId", "Cloud Map namespace ID", public=True)
+        i.gives("NamespaceArn", "Cloud Map namespace ARN")
+    for c in spec.clusters:
+        i.gives(naming.cluster_output(c.name, "Name"), f"Name of cluster {c.name}", public=True)
+        i.gives(naming.cluster_output(c.name, "Arn"), f"ARN of cluster {c.name}", public=True)
+    return i.freeze()
+
+
+def build(spec: Platform) -> Template:
+    st = Stack(NAME, "ECS clusters and the service discovery namespace", interface(spec))
+    ns = None
+    if spec.namespace:
+        ns = st.add(servicediscovery.PrivateDnsNamespace(
+            "Namespace", Name=spec.namespace, Vpc=st.ref("VpcId"),
+            Description="Service Connect and service discovery namespace",
+            Tags=naming.tags("namespace")))
+        st.output("NamespaceId", GetAtt(ns, "Id"))
+        st.output("NamespaceArn", GetAtt(ns, "Arn"))
+    for c in spec.clusters:
+        group = st.add(keep(logs.LogGroup(
+            naming.logical(c.name, "ExecLogGroup"),
+            LogGroupName=exec_log_group_name(c.name),
+            RetentionInDays=EXEC_LOG_RETENTION,
+            KmsKeyId=st.ref("KmsKeyArn"),
+        )))
+        kw: dict[str, object] = {}
+        uses_sc = any(s.discovery and s.discovery.mode == "service-connect"
+                      for s in spec.services if spec.cluster_of(s) == c.name)
+        if ns is not None and uses_sc:
+            kw["ServiceConnectDefaults"] = ecs.ServiceConnectDefaults(Namespace=GetAtt(ns, "Arn"))
+        cluster = st.add(ecs.Cluster(
+            naming.logical(c.name, "Cluster"),
+            ClusterName=naming.resource_name(c.name),
+            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights",
+                                                Value="enabled" if c.container_insights else "disabled")],
+            CapacityProviders=list(c.capacity_providers),
+            DefaultCapacityProviderStrategy=[
+                ecs.CapacityProviderStrategyItem(CapacityProvider=s.provider, Weight=s.weight, Base=s.base)
+                for s in c.default_strategy
+            ],
+            Configuration=ecs.ClusterConfiguration(
+                ExecuteCommandConfiguration=ecs.ExecuteCommandConfiguration(
+                    KmsKeyId=st.ref("KmsKeyArn"),
+                    Logging="OVERRIDE",
+                    LogConfiguration=ecs.ExecuteCommandLogConfiguration(
+                        CloudWatchLogGroupName=Ref(group), CloudWatchEncryptionEnabled=True),
+                )),
+            Tags=naming.tags(f"cluster-{c.name}"),
+            **kw,
+        ))
+        st.output(naming.cluster_output(c.name, "Name"), Ref(cluster))
+        st.output(naming.cluster_output(c.name, "Arn"), GetAtt(cluster, "Arn"))
+    return st.t

@@ -1,0 +1,138 @@
+"""iam: per-service task execution and task roles, and the RDS Proxy role.
+
+Execution roles get ECR pull (``ecr:GetAuthorizationToken`` is the only
+``Resource: "*"``), writes to the service's own log group, and reads of exactly
+the secrets and SSM parameters the service's containers reference.  Task roles
+get ECS Exec channels plus the spec's extra statements."""
+
+from __future__ import annotations
+
+import re
+
+import awacs.kms as akms
+import awacs.logs as alogs
+from awacs.aws import Action
+from troposphere import GetAtt, Sub, Template, iam
+
+from generator import naming, policies
+from generator.contract import Interface, StackInterface
+from generator.spec import Platform, Service
+from generator.stacks._base import Stack
+from generator.stacks.ecs_cluster import exec_log_group_arn
+from generator.stacks.secrets import DB_SECRET
+
+NAME = "iam"
+PROXY_ROLE = "DatabaseProxyRoleArn"
+_BUCKET = re.compile(r"\$\{bucket:([a-z0-9-]+)\}")
+
+
+def applies(spec: Platform) -> bool:
+    return True
+
+
+def secret_inputs(spec: Platform, s: Service) -> list[str]:
+    names = {naming.secret_output(r.secret) for r in s.secrets.values() if r.secret}
+    if any(r.database for r in s.secrets.values()):
+        names.add(naming.secret_output(DB_SECRET))
+    return sorted(names)
+
+
+def ssm_names(s: Service) -> list[str]:
+    return sorted({r.ssm for r in s.secrets.values() if r.ssm})
+
+
+def _bucket_inputs(s: Service) -> list[str]:
+    return sorted({naming.bucket_output(b, "Arn") for p in s.task_permissions for r in p.resources
+                   for b in _BUCKET.findall(r)})
+
+
+def interface(spec: Platform) -> StackInterface:
+    i = Interface()
+    i.takes("Name")
+    i.takes("Environment")
+    i.takes("KmsKeyArn")
+    for s in spec.services:
+        for n in secret_inputs(spec, s) + _bucket_inputs(s):
+            i.takes(n)
+        if s.image.repository:
+            i.takes(naming.repo_output(s.image.repository, "Arn"))
+        i.gives(naming.role_output(s.name, "Execution"), f"Task execution role of {s.name}")
+        i.gives(naming.role_output(s.name, "Task"), f"Task role of {s.name}", public=True)
+    if spec.database and spec.database.proxy:
+        i.takes(naming.secret_output(DB_SECRET))
+        i.gives(PROXY_ROLE, "Role the RDS Proxy assumes to read the database secret")
+    return i.freeze()
+
+
+def _resource(st: Stack, r: str) -> object:
+    if "${" not in r:
+        return r
+    return Sub(_BUCKET.sub(lambda m: "${" + naming.bucket_output(m.group(1), "Arn") + "}", r))
+
+
+def build(spec: Platform) -> Template:
+    st = Stack(NAME, "IAM roles for tasks and the RDS Proxy", interface(spec))
+    for s in spec.services:
+        if s.image.repository:
+            repos: list[object] = [st.ref(naming.repo_output(s.image.repository, "Arn"))]
+        else:
+            # The image is a deploy-time parameter and may name any repository of the account.
+            repos = [policies.arn("ecr:${AWS::Region}:${AWS::AccountId}:repository/*")]
+        stmts = [
+            policies.ecr_auth(),
+            policies.ecr_pull(repos),
+            policies.logs_write([Sub(naming.log_group_pattern(s.container) + ":log-stream:*")]),
+        ]
+        secret_arns = [st.ref(n) for n in secret_inputs(spec, s)]
+        if secret_arns:
+            stmts.append(policies.secrets_read(secret_arns))
+        if ssm_names(s):
+            stmts.append(policies.ssm_read([naming.ssm_arn(n) for n in ssm_names(s)]))
+        if secret_arns or ssm_names(s):
+            stmts.append(policies.kms_decrypt_via(st.ref("KmsKeyArn"), ["secretsmanager", "ssm"]))
+        execution = st.add(iam.Role(
+            naming.logical(s.name, "ExecutionRole"),
+            Description=f"ECS task execution role of {s.name}",
+            AssumeRolePolicyDocument=policies.trust("ecs-tasks.amazonaws.com"),
+            Policies=[iam.Policy(PolicyName="task-execution", PolicyDocument=policies.doc(stmts))],
+            Tags=naming.tags(f"{s.name}-execution-role"),
+        ))
+        task_stmts = []
+        if s.execute_command:
+            task_stmts += [
+                policies.exec_channels(),
+                policies.stmt("EcsExecLogs", [alogs.CreateLogStream, alogs.PutLogEvents, alogs.DescribeLogStreams],
+                              [exec_log_group_arn(spec.cluster_of(s))]),
+                policies.stmt("EcsExecLogGroups", [alogs.DescribeLogGroups],
+                              [policies.arn("logs:${AWS::Region}:${AWS::AccountId}:log-group:*")]),
+                policies.stmt("EcsExecSessionKey", [akms.Decrypt, akms.GenerateDataKey], [st.ref("KmsKeyArn")]),
+            ]
+        for p in s.task_permissions:
+            task_stmts.append(policies.stmt(
+                p.sid, [Action(*a.split(":", 1)) for a in p.actions], [_resource(st, r) for r in p.resources]))
+        kw: dict[str, object] = {}
+        if task_stmts:
+            kw["Policies"] = [iam.Policy(PolicyName="task", PolicyDocument=policies.doc(task_stmts))]
+        task = st.add(iam.Role(
+            naming.logical(s.name, "TaskRole"),
+            Description=f"ECS task role of {s.name}",
+            AssumeRolePolicyDocument=policies.trust("ecs-tasks.amazonaws.com"),
+            Tags=naming.tags(f"{s.name}-task-role"),
+            **kw,
+        ))
+        st.output(naming.role_output(s.name, "Execution"), GetAtt(execution, "Arn"))
+        st.output(naming.role_output(s.name, "Task"), GetAtt(task, "Arn"))
+    if spec.database and spec.database.proxy:
+        secret = st.ref(naming.secret_output(DB_SECRET))
+        proxy = st.add(iam.Role(
+            "DatabaseProxyRole",
+            Description="RDS Proxy reads the database credentials",
+            AssumeRolePolicyDocument=policies.trust("rds.amazonaws.com"),
+            Policies=[iam.Policy(PolicyName="read-database-secret", PolicyDocument=policies.doc([
+                policies.secrets_read([secret]),
+                policies.kms_decrypt_via(st.ref("KmsKeyArn"), ["secretsmanager"]),
+            ]))],
+            Tags=naming.tags("database-proxy-role"),
+        ))
+        st.output(PROXY_ROLE, GetAtt(proxy, "Arn"))
+    return st.t

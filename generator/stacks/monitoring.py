@@ -1,0 +1,98 @@
+"""monitoring: an encrypted SNS alarm topic (email subscription when AlarmEmail is
+set), CPU/memory alarms per service, running-below-desired alarms, and load
+balancer alarms (unhealthy hosts, target 5XX, response time)."""
+
+from __future__ import annotations
+
+from troposphere import Equals, If, Not, NoValue, Ref, Template, cloudwatch as cw, sns
+
+from generator import naming
+from generator.contract import Interface, StackInterface
+from generator.spec import Platform
+from generator.stacks._base import Stack
+
+NAME = "monitoring"
+
+
+def applies(spec: Platform) -> bool:
+    return True
+
+
+def interface(spec: Platform) -> StackInterface:
+    i = Interface()
+    i.takes("Name")
+    i.takes("Environment")
+    i.takes("KmsKeyArn")
+    i.takes("AlarmEmail", description="Email for alarm notifications ('' = none)")
+    for s in spec.services:
+        i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
+        i.takes(naming.service_output(s.name, "Name"))
+        for tg in s.target_groups:
+            i.takes(naming.pascal(tg.name, "TargetGroupFullName"))
+            i.takes(naming.lb_output(tg.load_balancer, "FullName"))
+    for lb in spec.load_balancers:
+        i.takes(naming.lb_output(lb.name, "FullName"))
+    i.gives("AlarmTopicArn", "SNS topic that receives alarms", public=True)
+    return i.freeze()
+
+
+def _alarm(st: Stack, lid: str, desc: str, ns: str, metric: str, dims: dict[str, object], stat: str,
+           op: str, threshold: float, periods: int, period: int, topic: object) -> None:
+    st.add(cw.Alarm(
+        lid,
+        AlarmDescription=desc,
+        Namespace=ns,
+        MetricName=metric,
+        Dimensions=[cw.MetricDimension(Name=k, Value=v) for k, v in sorted(dims.items())],
+        Statistic=stat,
+        ComparisonOperator=op,
+        Threshold=threshold,
+        EvaluationPeriods=periods,
+        Period=period,
+        TreatMissingData="notBreaching",
+        AlarmActions=[topic],
+        OKActions=[topic],
+    ))
+
+
+def build(spec: Platform) -> Template:
+    st = Stack(NAME, "alarms and the alarm topic", interface(spec))
+    st.t.add_condition("HasAlarmEmail", Not(Equals(st.ref("AlarmEmail"), "")))
+    topic = st.add(sns.Topic(
+        "AlarmTopic",
+        KmsMasterKeyId=st.ref("KmsKeyArn"),
+        Subscription=If("HasAlarmEmail", [sns.Subscription(Protocol="email", Endpoint=st.ref("AlarmEmail"))],
+                        NoValue),
+        Tags=naming.tags("alarms"),
+    ))
+    t = Ref(topic)
+    st.output("AlarmTopicArn", t)
+    a = spec.alarms
+    for s in spec.services:
+        dims = {"ClusterName": st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
+                "ServiceName": st.ref(naming.service_output(s.name, "Name"))}
+        _alarm(st, naming.logical(s.name, "CpuHighAlarm"), f"{s.name}: CPU above {a.cpu_high}%",
+               "AWS/ECS", "CPUUtilization", dims, "Average", "GreaterThanThreshold", a.cpu_high, 2, 300, t)
+        _alarm(st, naming.logical(s.name, "MemoryHighAlarm"), f"{s.name}: memory above {a.memory_high}%",
+               "AWS/ECS", "MemoryUtilization", dims, "Average", "GreaterThanThreshold", a.memory_high, 2, 300, t)
+        if s.desired:
+            _alarm(st, naming.logical(s.name, "RunningTasksLowAlarm"),
+                   f"{s.name}: fewer running tasks than the desired {s.desired}",
+                   "ECS/ContainerInsights", "RunningTaskCount", dims, "Minimum", "LessThanThreshold",
+                   s.desired, 3, 60, t)
+        for tg in s.target_groups:
+            tdims = {"TargetGroup": st.ref(naming.pascal(tg.name, "TargetGroupFullName")),
+                     "LoadBalancer": st.ref(naming.lb_output(tg.load_balancer, "FullName"))}
+            _alarm(st, naming.logical(tg.name, "UnhealthyHostsAlarm"), f"{tg.name}: unhealthy targets",
+                   "AWS/ApplicationELB", "UnHealthyHostCount", tdims, "Maximum", "GreaterThanThreshold",
+                   0, 2, 60, t)
+    for lb in spec.load_balancers:
+        ldims = {"LoadBalancer": st.ref(naming.lb_output(lb.name, "FullName"))}
+        _alarm(st, naming.logical(lb.name, "Target5xxAlarm"), f"{lb.name}: target 5XX above {a.target_5xx}",
+               "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", ldims, "Sum", "GreaterThanThreshold",
+               a.target_5xx, 2, 300, t)
+        _alarm(st, naming.logical(lb.name, "ResponseTimeAlarm"),
+               f"{lb.name}: target response time above {a.response_time_seconds}s",
+               "AWS/ApplicationELB", "TargetResponseTime", ldims, "Average", "GreaterThanThreshold",
+               a.response_time_seconds, 2, 300, t)
+    return st.t

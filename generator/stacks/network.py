@@ -1,0 +1,176 @@
+"""network: VPC, subnet tiers across AZs (carved from VpcCidr with Fn::Cidr), IGW,
+NAT gateways per the egress mode, route tables, VPC endpoints (S3 gateway plus
+interface endpoints) with their security group, and encrypted VPC flow logs."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import awacs.logs as alogs
+from troposphere import Cidr, GetAtt, GetAZs, Join, Ref, Select, Sub, Template
+from troposphere import ec2, iam as tiam, logs as tlogs
+
+from generator import naming, policies
+from generator.contract import Interface, StackInterface
+from generator.spec import Platform
+from generator.stacks._base import Stack, keep
+
+NAME = "network"
+
+
+def applies(spec: Platform) -> bool:
+    return True
+
+
+def interface_endpoints(spec: Platform) -> list[str]:
+    return list(spec.network.interface_endpoints)
+
+
+def interface(spec: Platform) -> StackInterface:
+    i = Interface()
+    i.takes("Name")
+    i.takes("Environment")
+    i.takes("VpcCidr", description="CIDR block of the VPC")
+    i.takes("KmsKeyArn", description="CMK for the flow-log group")
+    i.gives("VpcId", "VPC ID", public=True)
+    for t in spec.network.tiers:
+        i.gives(naming.subnets_output(t.name), f"Comma-separated subnet IDs of tier {t.name}")
+    i.gives("PrivateRouteTableIds", "Comma-separated private route table IDs")
+    if spec.network.public_tier:
+        i.gives("PublicRouteTableIds", "Comma-separated public route table IDs")
+    if spec.network.nat_count:
+        i.gives("NatPublicIps", "Comma-separated NAT gateway public IPs")
+    i.gives("EndpointSecurityGroupId", "Security group of the interface VPC endpoints")
+    return i.freeze()
+
+
+def build(spec: Platform) -> Template:  # noqa: PLR0915 - one linear VPC layout
+    net = spec.network
+    st = Stack(NAME, "VPC, subnets, NAT, routes, VPC endpoints and flow logs", interface(spec))
+    vpc = st.add(ec2.VPC("Vpc", CidrBlock=st.ref("VpcCidr"), EnableDnsSupport=True,
+                         EnableDnsHostnames=True, Tags=naming.tags("vpc")))
+    azs = range(net.availability_zones)
+    vpc_prefix = ipaddress.ip_network(net.vpc_cidr).prefixlen
+
+    subnets: dict[str, list[ec2.Subnet]] = {}
+    for tier in net.tiers:
+        prefix = vpc_prefix + tier.newbits
+        blocks = Cidr(st.ref("VpcCidr"), tier.offset + net.availability_zones, 32 - prefix)
+        subnets[tier.name] = [
+            st.add(ec2.Subnet(
+                naming.logical(tier.name, "Subnet", f"Az{k + 1}"),
+                VpcId=Ref(vpc),
+                CidrBlock=Select(tier.offset + k, blocks),
+                AvailabilityZone=Select(k, GetAZs("")),
+                MapPublicIpOnLaunch=False,
+                Tags=naming.tags(f"{tier.name}-az{k + 1}"),
+            ))
+            for k in azs
+        ]
+
+    public_rts: list[ec2.RouteTable] = []
+    nats: list[ec2.NatGateway] = []
+    if net.public_tier:
+        igw = st.add(ec2.InternetGateway("InternetGateway", Tags=naming.tags("igw")))
+        attach = st.add(ec2.VPCGatewayAttachment("InternetGatewayAttachment", VpcId=Ref(vpc),
+                                                 InternetGatewayId=Ref(igw)))
+        rt = st.add(ec2.RouteTable("PublicRouteTable", VpcId=Ref(vpc), Tags=naming.tags("public-rt")))
+        public_rts.append(rt)
+        st.add(ec2.Route("PublicDefaultRoute", RouteTableId=Ref(rt), DestinationCidrBlock="0.0.0.0/0",
+                         GatewayId=Ref(igw), DependsOn=[attach.title]))
+        for tier in net.tiers:
+            if tier.public:
+                for k, sn in enumerate(subnets[tier.name]):
+                    st.add(ec2.SubnetRouteTableAssociation(
+                        naming.logical(tier.name, "Subnet", f"Az{k + 1}", "RouteTableAssociation"),
+                        SubnetId=Ref(sn), RouteTableId=Ref(rt)))
+        first_public = subnets[net.public_tier]
+        for k in range(net.nat_count):
+            eip = st.add(ec2.EIP(f"NatEipAz{k + 1}", Domain="vpc", DependsOn=[attach.title],
+                                 Tags=naming.tags(f"nat-eip-az{k + 1}")))
+            nats.append(st.add(ec2.NatGateway(
+                f"NatGatewayAz{k + 1}", AllocationId=GetAtt(eip, "AllocationId"),
+                SubnetId=Ref(first_public[k]), Tags=naming.tags(f"nat-az{k + 1}"))))
+        if nats:
+            st.output("NatPublicIps", Join(",", [Ref(f"NatEipAz{k + 1}") for k in range(len(nats))]))
+        st.output("PublicRouteTableIds", Join(",", [Ref(r) for r in public_rts]))
+
+    private_rts = []
+    for k in azs:
+        rt = st.add(ec2.RouteTable(f"PrivateRouteTableAz{k + 1}", VpcId=Ref(vpc),
+                                   Tags=naming.tags(f"private-rt-az{k + 1}")))
+        private_rts.append(rt)
+        if nats:
+            st.add(ec2.Route(f"PrivateDefaultRouteAz{k + 1}", RouteTableId=Ref(rt),
+                             DestinationCidrBlock="0.0.0.0/0",
+                             NatGatewayId=Ref(nats[k] if len(nats) > 1 else nats[0])))
+        for tier in net.tiers:
+            if not tier.public:
+                st.add(ec2.SubnetRouteTableAssociation(
+                    naming.logical(tier.name, "Subnet", f"Az{k + 1}", "RouteTableAssociation"),
+                    SubnetId=Ref(subnets[tier.name][k]), RouteTableId=Ref(rt)))
+    st.output("PrivateRouteTableIds", Join(",", [Ref(r) for r in private_rts]))
+
+    # VPC endpoints: S3 gateway on the private route tables; interface endpoints in
+    # the default private tier with private DNS, behind their own security group.
+    endpoint_sg = st.add(ec2.SecurityGroup(
+        "EndpointSecurityGroup",
+        GroupDescription="Interface VPC endpoints: HTTPS from task security groups only",
+        VpcId=Ref(vpc),
+        SecurityGroupEgress=[ec2.SecurityGroupRule(
+            IpProtocol="-1", CidrIp="127.0.0.1/32", Description="No outbound traffic")],
+        Tags=naming.tags("endpoints-sg"),
+    ))
+    st.output("EndpointSecurityGroupId", GetAtt(endpoint_sg, "GroupId"))
+    st.add(ec2.VPCEndpoint(
+        "S3GatewayEndpoint",
+        VpcId=Ref(vpc),
+        ServiceName=Sub("com.amazonaws.${AWS::Region}.s3"),
+        VpcEndpointType="Gateway",
+        RouteTableIds=[Ref(r) for r in private_rts],
+    ))
+    private_subnets = subnets[net.default_private_tier]
+    for svc in interface_endpoints(spec):
+        st.add(ec2.VPCEndpoint(
+            naming.logical(svc.replace(".", "-"), "Endpoint"),
+            VpcId=Ref(vpc),
+            ServiceName=Sub(f"com.amazonaws.${{AWS::Region}}.{svc}"),
+            VpcEndpointType="Interface",
+            PrivateDnsEnabled=True,
+            SubnetIds=[Ref(s) for s in private_subnets],
+            SecurityGroupIds=[GetAtt(endpoint_sg, "GroupId")],
+        ))
+
+    # Flow logs to a CMK-encrypted log group.
+    flow_group = st.add(keep(tlogs.LogGroup(
+        "FlowLogGroup",
+        LogGroupName=Sub("/vpc/${Name}-${Environment}/flow-logs"),
+        RetentionInDays=net.flow_log_retention_days,
+        KmsKeyId=st.ref("KmsKeyArn"),
+    )))
+    role = st.add(tiam.Role(
+        "FlowLogRole",
+        AssumeRolePolicyDocument=policies.trust("vpc-flow-logs.amazonaws.com"),
+        Policies=[tiam.Policy(
+            PolicyName="flow-logs-delivery",
+            PolicyDocument=policies.doc([policies.stmt(
+                "FlowLogsDelivery",
+                [alogs.CreateLogStream, alogs.PutLogEvents, alogs.DescribeLogStreams],
+                [Sub("${Group}:*", Group=GetAtt(flow_group, "Arn"))],
+            )]),
+        )],
+    ))
+    st.add(ec2.FlowLog(
+        "VpcFlowLog",
+        ResourceId=Ref(vpc),
+        ResourceType="VPC",
+        TrafficType="ALL",
+        LogDestinationType="cloud-watch-logs",
+        LogGroupName=Ref(flow_group),
+        DeliverLogsPermissionArn=GetAtt(role, "Arn"),
+    ))
+
+    st.output("VpcId", Ref(vpc))
+    for tier in net.tiers:
+        st.output(naming.subnets_output(tier.name), Join(",", [Ref(s) for s in subnets[tier.name]]))
+    return st.t

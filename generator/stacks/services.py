@@ -1,0 +1,256 @@
+"""services: per ECS service its log group (CMK, retention), Fargate task definition
+(awsvpc, valid size, health check, secrets via ValueFrom, EFS volumes with transit
+encryption and access points) and ECS service (private subnets, no public IP,
+circuit breaker with rollback, Service Connect or Cloud Map, ALB attachments)."""
+
+from __future__ import annotations
+
+import re
+
+from troposphere import Equals, FindInMap, GetAtt, If, Not, Ref, Sub, Template, ecs, logs, servicediscovery
+
+from generator import naming
+from generator.contract import Interface, StackInterface
+from generator.spec import PLACEHOLDER, Platform, Service
+from generator.stacks._base import Stack, keep
+from generator.stacks.iam import secret_inputs
+from generator.stacks.secrets import DB_SECRET
+from generator.stacks.security_groups import svc_key
+
+NAME = "services"
+_PH = re.compile(r"\$\{([^}]*)\}")
+
+
+def applies(spec: Platform) -> bool:
+    return True
+
+
+def _placeholder_input(spec: Platform, ph: str) -> str | None:
+    """The stack input a spec placeholder reads, or None for pseudo/literal ones."""
+    if ph.startswith("AWS::"):
+        return None
+    kind, _, rest = ph.partition(":")
+    if kind == "lb":
+        name, _, attr = rest.partition(":")
+        return naming.lb_output(name, "Url" if attr == "url" else "Host")
+    if kind == "db":
+        return {"endpoint": "DatabaseEndpoint", "port": "DatabasePort"}.get(rest)
+    if kind == "namespace":
+        return None
+    return ph
+
+
+def _sub_text(spec: Platform, text: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        ph = m.group(1)
+        if ph == "db:name":
+            assert spec.database
+            return spec.database.database_name
+        if ph == "namespace":
+            return spec.namespace or ""
+        target = _placeholder_input(spec, ph)
+        return "${" + (target or ph) + "}"
+
+    return _PH.sub(repl, text)
+
+
+def _image_input(s: Service) -> str:
+    return naming.repo_output(s.image.repository, "Uri") if s.image.repository else naming.image_param(s.name)
+
+
+def interface(spec: Platform) -> StackInterface:
+    i = Interface()
+    i.takes("Name")
+    i.takes("Environment")
+    i.takes("KmsKeyArn")
+    for s in spec.services:
+        i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
+        i.takes(naming.subnets_output(spec.subnets_of(s)), "CommaDelimitedList")
+        i.takes(naming.sg_output(svc_key(s.name)))
+        i.takes(naming.role_output(s.name, "Execution"))
+        i.takes(naming.role_output(s.name, "Task"))
+        i.takes(_image_input(s), description=f"Container image of {s.name}")
+        for tg in s.target_groups:
+            i.takes(naming.tg_output(tg.name))
+        if s.volumes:
+            i.takes("FileSystemId")
+            for v in s.volumes:
+                i.takes(naming.access_point_output(v.access_point))
+        for n in secret_inputs(spec, s):
+            i.takes(n)
+        for v in s.environment.values():
+            for ph in PLACEHOLDER.findall(v):
+                target = _placeholder_input(spec, ph)
+                if target:
+                    i.takes(target)
+        if s.discovery or (spec.namespace and _is_sc_client(spec, s)):
+            i.takes("NamespaceArn" if _uses_sc(spec, s) else "NamespaceId")
+        i.gives(naming.service_output(s.name, "Name"), f"ECS service name of {s.name}")
+        i.gives(naming.service_output(s.name, "Arn"), f"ECS service ARN of {s.name}", public=True)
+        i.gives(naming.pascal(s.name, "TaskDefinitionArn"), f"Task definition ARN of {s.name}", public=True)
+        if s.discovery:
+            i.gives(naming.pascal(s.name, "DnsName"), f"Name other services use to reach {s.name}", public=True)
+    return i.freeze()
+
+
+def _is_sc_client(spec: Platform, s: Service) -> bool:
+    """A service in a cluster where some service publishes through Service Connect."""
+    return any(o.discovery and o.discovery.mode == "service-connect" and spec.cluster_of(o) == spec.cluster_of(s)
+               for o in spec.services)
+
+
+def _uses_sc(spec: Platform, s: Service) -> bool:
+    return (s.discovery is not None and s.discovery.mode == "service-connect") or (
+        s.discovery is None and bool(spec.namespace) and _is_sc_client(spec, s))
+
+
+def _secret_value(st: Stack, spec: Platform, ref: object) -> object:
+    from generator.spec import SecretRef
+
+    assert isinstance(ref, SecretRef)
+    if ref.ssm:
+        return naming.ssm_arn(ref.ssm)
+    if ref.database:
+        return Sub(f"${{Arn}}:{ref.database}::", Arn=st.ref(naming.secret_output(DB_SECRET)))
+    assert ref.secret
+    arn = st.ref(naming.secret_output(ref.secret))
+    return Sub(f"${{Arn}}:{ref.key}::", Arn=arn) if ref.key else arn
+
+
+def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
+    st = Stack(NAME, "log groups, task definitions and ECS services", interface(spec))
+    sized = [s for s in spec.services if s.sizing]
+    if sized:
+        st.t.add_mapping("Sizing", {
+            env: {k: v for s in sized for k, v in (
+                (naming.pascal(s.name, "Cpu"), str(s.sizing[env].cpu)),  # type: ignore[index]
+                (naming.pascal(s.name, "Memory"), str(s.sizing[env].memory)))}  # type: ignore[index]
+            for env in spec.environments
+        })
+    for s in spec.services:
+        sid = naming.pascal(s.name)
+        group = st.add(keep(logs.LogGroup(
+            naming.logical(s.name, "LogGroup"),
+            LogGroupName=naming.log_group_name(s.container),
+            RetentionInDays=s.log_retention_days,
+            KmsKeyId=st.ref("KmsKeyArn"),
+        )))
+        if s.image.repository:
+            image: object = Sub(f"${{Uri}}:{s.image.tag}", Uri=st.ref(_image_input(s)))
+        elif s.image.fallback:
+            cond = f"{sid}HasImage"
+            st.t.add_condition(cond, Not(Equals(st.ref(_image_input(s)), "")))
+            image = If(cond, st.ref(_image_input(s)), s.image.fallback)
+        else:
+            image = st.ref(_image_input(s))
+        env = [ecs.Environment(Name=k, Value=Sub(_sub_text(spec, v)) if PLACEHOLDER.search(v) else v)
+               for k, v in sorted(s.environment.items())]
+        secrets = [ecs.Secret(Name=k, ValueFrom=_secret_value(st, spec, r)) for k, r in sorted(s.secrets.items())]
+        hc = s.health_check
+        container: dict[str, object] = {
+            "Name": s.container,
+            "Image": image,
+            "Essential": True,
+            "PortMappings": [ecs.PortMapping(Name=p.name, ContainerPort=p.port, Protocol="tcp")
+                             for p in sorted(s.ports, key=lambda p: p.port)],
+            "HealthCheck": ecs.HealthCheck(Command=["CMD-SHELL", hc.command], Interval=hc.interval,
+                                           Timeout=hc.timeout, Retries=hc.retries, StartPeriod=hc.start_period),
+            "LogConfiguration": ecs.LogConfiguration(LogDriver="awslogs", Options={
+                "awslogs-group": Ref(group), "awslogs-region": Ref("AWS::Region"),
+                "awslogs-stream-prefix": s.container}),
+            "ReadonlyRootFilesystem": s.readonly_root_filesystem,
+            "Privileged": False,
+        }
+        if env:
+            container["Environment"] = env
+        if secrets:
+            container["Secrets"] = secrets
+        if s.user:
+            container["User"] = s.user
+        if s.execute_command:
+            container["LinuxParameters"] = ecs.LinuxParameters(InitProcessEnabled=True)
+        volumes = []
+        if s.volumes:
+            container["MountPoints"] = [ecs.MountPoint(SourceVolume=v.access_point.replace("_", "-"),
+                                                       ContainerPath=v.path, ReadOnly=v.read_only)
+                                        for v in s.volumes]
+            for ap in sorted({v.access_point for v in s.volumes}):
+                volumes.append(ecs.Volume(Name=ap.replace("_", "-"), EFSVolumeConfiguration=ecs.EFSVolumeConfiguration(
+                    FilesystemId=st.ref("FileSystemId"), TransitEncryption="ENABLED",
+                    AuthorizationConfig=ecs.AuthorizationConfig(
+                        AccessPointId=st.ref(naming.access_point_output(ap)), IAM="DISABLED"))))
+        if s.sizing:
+            cpu: object = FindInMap("Sizing", st.ref("Environment"), naming.pascal(s.name, "Cpu"))
+            memory: object = FindInMap("Sizing", st.ref("Environment"), naming.pascal(s.name, "Memory"))
+        else:
+            cpu, memory = str(s.cpu), str(s.memory)
+        td_kw: dict[str, object] = {}
+        if volumes:
+            td_kw["Volumes"] = volumes
+        td = st.add(ecs.TaskDefinition(
+            naming.logical(s.name, "TaskDefinition"),
+            Family=naming.resource_name(s.name),
+            RequiresCompatibilities=["FARGATE"],
+            NetworkMode="awsvpc",
+            Cpu=cpu,
+            Memory=memory,
+            ExecutionRoleArn=st.ref(naming.role_output(s.name, "Execution")),
+            TaskRoleArn=st.ref(naming.role_output(s.name, "Task")),
+            RuntimePlatform=ecs.RuntimePlatform(OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"),
+            ContainerDefinitions=[ecs.ContainerDefinition(**container)],
+            Tags=naming.tags(f"task-{s.name}"),
+            **td_kw,
+        ))
+        svc_kw: dict[str, object] = {}
+        if s.target_groups:
+            svc_kw["LoadBalancers"] = [ecs.LoadBalancer(ContainerName=s.container, ContainerPort=tg.container_port,
+                                                        TargetGroupArn=st.ref(naming.tg_output(tg.name)))
+                                       for tg in s.target_groups]
+            svc_kw["HealthCheckGracePeriodSeconds"] = max(60, hc.start_period + hc.interval)
+        if _uses_sc(spec, s):
+            sc: dict[str, object] = {"Enabled": True, "Namespace": st.ref("NamespaceArn")}
+            if s.discovery:
+                port = s.port_by_name(s.discovery.port)
+                sc["Services"] = [ecs.ServiceConnectService(
+                    PortName=s.discovery.port, DiscoveryName=s.discovery.name,
+                    ClientAliases=[ecs.ServiceConnectClientAlias(Port=port, DnsName=s.discovery.name)])]
+            svc_kw["ServiceConnectConfiguration"] = ecs.ServiceConnectConfiguration(**sc)
+        elif s.discovery:
+            sd = st.add(servicediscovery.Service(
+                naming.logical(s.name, "DiscoveryService"),
+                Name=s.discovery.name,
+                NamespaceId=st.ref("NamespaceId"),
+                DnsConfig=servicediscovery.DnsConfig(
+                    RoutingPolicy="MULTIVALUE", DnsRecords=[servicediscovery.DnsRecord(Type="A", TTL=10)]),
+                HealthCheckCustomConfig=servicediscovery.HealthCheckCustomConfig(FailureThreshold=1),
+            ))
+            svc_kw["ServiceRegistries"] = [ecs.ServiceRegistry(RegistryArn=GetAtt(sd, "Arn"))]
+        public_ip = "ENABLED" if spec.network.egress == "public-ip" else "DISABLED"
+        service = st.add(ecs.Service(
+            naming.logical(s.name, "Service"),
+            ServiceName=s.name,
+            Cluster=st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
+            TaskDefinition=Ref(td),
+            DesiredCount=s.desired,
+            PlatformVersion="LATEST",
+            NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=ecs.AwsvpcConfiguration(
+                Subnets=st.ref(naming.subnets_output(spec.subnets_of(s))),
+                SecurityGroups=[st.ref(naming.sg_output(svc_key(s.name)))],
+                AssignPublicIp=public_ip)),
+            DeploymentConfiguration=ecs.DeploymentConfiguration(
+                DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True),
+                MinimumHealthyPercent=s.deployment_min_healthy_percent,
+                MaximumPercent=s.deployment_max_percent),
+            EnableExecuteCommand=s.execute_command,
+            EnableECSManagedTags=True,
+            PropagateTags="SERVICE",
+            Tags=naming.tags(f"service-{s.name}"),
+            **svc_kw,
+        ))
+        st.output(naming.service_output(s.name, "Name"), GetAtt(service, "Name"))
+        st.output(naming.service_output(s.name, "Arn"), Ref(service))
+        st.output(naming.pascal(s.name, "TaskDefinitionArn"), Ref(td))
+        if s.discovery:
+            st.output(naming.pascal(s.name, "DnsName"),
+                      s.discovery.name if _uses_sc(spec, s) else f"{s.discovery.name}.{spec.namespace}")
+    return st.t

@@ -9,9 +9,11 @@ Suppression mechanisms, each of which must carry a reason (docs/security.md):
 
 - checkov:  ``Metadata.checkov.skip: [{id: CKV_..., comment: <reason>}]``
 - cfn-lint: ``Metadata.cfn-lint.config.ignore_checks: [ID]`` plus
-            ``Metadata.cfn-lint.reasons: {ID: <reason>}`` on the same resource
-- cfn-guard (Control Tower and project rules cannot be suppressed inline):
-            ``guard/allowlist.yaml`` entries ``rule@LogicalId: <reason>``
+            ``Metadata.stackgen.suppressions: {ID: <reason>}`` on the same resource
+- cfn-guard (the rules themselves have no inline hook; this wrapper applies an
+            allow-list): ``guard/allowlist.yaml`` entries ``rule@LogicalId: <reason>``,
+            or on the resource ``Metadata.stackgen.guard_allowlist: {rule: <reason>}``.
+            Rules in NEVER_ALLOW (suppressions.py) and project rules cannot be allowed.
 - ECS writable root filesystem, per container:
             ``Metadata.stackgen.writable_root: [{container: NAME, reason: <reason>}]``
             (accepted by cfn-lint E9104 and, for the same containers, by the

@@ -3,7 +3,7 @@
 cfn-lint applies resource-level ``Metadata.cfn-lint.config.ignore_checks``
 silently. To count (and show) what was suppressed, the run records the matches
 that cfn-lint's metadata filter drops; the suppression reason comes from the
-same resource's ``Metadata.cfn-lint.reasons``.
+same resource's ``Metadata.stackgen.suppressions``.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _logical_id(match: Any) -> str:
 def _reason(cfn: Any, match: Any) -> str:
     logical_id = _logical_id(match)
     resource = (cfn.template.get("Resources") or {}).get(logical_id) or {}
-    reasons = ((resource.get("Metadata") or {}).get("cfn-lint") or {}).get("reasons") or {}
+    reasons = ((resource.get("Metadata") or {}).get("stackgen") or {}).get("suppressions") or {}
     reason = reasons.get(match.rule.id) if isinstance(reasons, dict) else None
     return str(reason).strip() if reason else "(no reason: see the reasons audit)"
 

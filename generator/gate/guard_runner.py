@@ -90,7 +90,8 @@ def _walk_paths(node: Any) -> Iterator[tuple[str, Any]]:
     """(path, value) of the failing side of every clause in a cfn-guard rule tree."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if key in ("from", "traversed_to") and isinstance(value, dict) and "path" in value:
+            if key in ("from", "traversed_to", "value") and isinstance(value, dict) \
+                    and isinstance(value.get("path"), str):
                 yield value["path"], value.get("value")
             elif key == "to":
                 continue  # the compared-with side points at other resources

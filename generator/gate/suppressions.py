@@ -8,7 +8,8 @@ scanner reports (or silently applies) a suppression. It fails on:
 - a checkov suppression written as a YAML comment (``# checkov:skip=...``):
   suppressions live in Metadata, next to the resource, with a comment;
 - a cfn-lint ``ignore_checks`` entry on a resource without a matching
-  ``Metadata.cfn-lint.reasons`` entry (and a reason for a check that is not ignored);
+  ``Metadata.stackgen.suppressions.<ID>`` reason (and a reason for a check that
+  is not ignored);
 - any template-level ``Metadata.cfn-lint.config``: it would override .cfnlintrc
   for the whole template;
 - ``Metadata.guard.SuppressedRules``: neither the Control Tower rules nor the
@@ -212,34 +213,30 @@ def audit_template(tpl: Template) -> tuple[list[Suppression], list[Finding]]:
                 else:
                     good.append(Suppression(name, logical_id, "checkov", check_id,
                                             skip["comment"].strip()))
-        # cfn-lint
-        cfnlint_meta = meta.get("cfn-lint")
-        if cfnlint_meta is not None:
-            ignored = _get(cfnlint_meta, "config", "ignore_checks") or []
-            reasons = _get(cfnlint_meta, "reasons") or {}
+        # cfn-lint: ignore_checks, each explained in stackgen.suppressions
+        ignored = _get(meta, "cfn-lint", "config", "ignore_checks")
+        reasons = _get(meta, "stackgen", "suppressions")
+        if ignored is not None or reasons is not None:
+            ignored = [] if ignored is None else ignored
+            reasons = {} if reasons is None else reasons
             if not isinstance(ignored, list) or not isinstance(reasons, dict):
                 fail(logical_id, "cfn-lint", "Metadata.cfn-lint.config.ignore_checks must be a "
-                     "list and Metadata.cfn-lint.reasons a mapping", "Metadata", "cfn-lint")
+                     "list and Metadata.stackgen.suppressions a mapping", "Metadata")
             else:
                 for check_id in ignored:
                     problem = reason_problem(reasons.get(check_id))
                     if problem:
                         fail(logical_id, str(check_id), f"cfn-lint ignore_checks {check_id}: "
-                             f"{problem}; add Metadata.cfn-lint.reasons.{check_id}",
+                             f"{problem}; add Metadata.stackgen.suppressions.{check_id}",
                              "Metadata", "cfn-lint")
                     else:
                         good.append(Suppression(name, logical_id, "cfn-lint", str(check_id),
                                                 reasons[check_id].strip()))
                 for check_id in reasons:
                     if check_id not in ignored:
-                        fail(logical_id, str(check_id), f"Metadata.cfn-lint.reasons.{check_id} "
-                             "explains a check that is not in ignore_checks",
-                             "Metadata", "cfn-lint")
-        # Guard registry style: not honoured here
-        if _get(meta, "guard", "SuppressedRules") is not None:
-            fail(logical_id, "guard", "Metadata.guard.SuppressedRules has no effect on the "
-                 "Control Tower or project rules; use guard/allowlist.yaml with a reason",
-                 "Metadata", "guard")
+                        fail(logical_id, str(check_id), f"Metadata.stackgen.suppressions.{check_id} "
+                             "explains a cfn-lint check that is not in ignore_checks",
+                             "Metadata", "stackgen", "suppressions")
         # cfn-guard allow-list entries placed on the resource
         inline = _get(meta, "stackgen", "guard_allowlist")
         if inline is not None:

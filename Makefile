@@ -43,7 +43,7 @@ test: test-prereqs ## Run the test suite (hypothesis profile "ci")
 test-deep: test-prereqs ## Run the property suite with thousands of examples (profile "deep")
 	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -q tests -m "not e2e"
 
-snapshots: $(STAMP) ## Rewrite the snapshot files under tests/snapshots/ from the current generator
+snapshots: $(STAMP) ## Rewrite the snapshots (the committed templates/<platform>/ of every platform)
 	$(PY) -m pytest -q tests/test_snapshots.py --update-snapshots
 
 bench: $(STAMP) ## Print generation and lint timings

@@ -40,10 +40,10 @@ def interface(spec: Platform) -> StackInterface:
     if spec.database.proxy:
         i.takes(naming.sg_output(DB_PROXY))
         i.takes(PROXY_ROLE)
-        i.gives("DatabaseProxyEndpoint", "RDS Proxy endpoint")
+        i.gives("DatabaseProxyEndpoint", "RDS Proxy endpoint", public=True)
     i.gives("DatabaseEndpoint", "Endpoint clients connect to (the proxy when there is one)", public=True)
-    i.gives("DatabaseClusterEndpoint", "Aurora cluster writer endpoint")
-    i.gives("DatabasePort", "Database port")
+    i.gives("DatabaseClusterEndpoint", "Aurora cluster writer endpoint", public=True)
+    i.gives("DatabasePort", "Database port", public=True)
     return i.freeze()
 
 

@@ -34,12 +34,12 @@ def interface(spec: Platform) -> StackInterface:
     i.takes("KmsKeyArn", description="CMK for the flow-log group")
     i.gives("VpcId", "VPC ID", public=True)
     for t in spec.network.tiers:
-        i.gives(naming.subnets_output(t.name), f"Comma-separated subnet IDs of tier {t.name}")
-    i.gives("PrivateRouteTableIds", "Comma-separated private route table IDs")
+        i.gives(naming.subnets_output(t.name), f"Comma-separated subnet IDs of tier {t.name}", public=True)
+    i.gives("PrivateRouteTableIds", "Comma-separated private route table IDs", public=True)
     if spec.network.public_tier:
-        i.gives("PublicRouteTableIds", "Comma-separated public route table IDs")
+        i.gives("PublicRouteTableIds", "Comma-separated public route table IDs", public=True)
     if spec.network.nat_count:
-        i.gives("NatPublicIps", "Comma-separated NAT gateway public IPs")
+        i.gives("NatPublicIps", "Comma-separated NAT gateway public IPs", public=True)
     i.gives("EndpointSecurityGroupId", "Security group of the interface VPC endpoints")
     return i.freeze()
 

@@ -187,6 +187,13 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
         td_kw: dict[str, object] = {}
         if volumes:
             td_kw["Volumes"] = volumes
+        exemptions = {}
+        if not s.readonly_root_filesystem:
+            exemptions["writable_root"] = [{"container": s.container, "reason": s.writable_root_reason}]
+        if s.user is None:
+            exemptions["root_user"] = [{"container": s.container, "reason": s.root_user_reason}]
+        if exemptions:
+            td_kw["Metadata"] = {"stackgen": exemptions}
         td = st.add(ecs.TaskDefinition(
             naming.logical(s.name, "TaskDefinition"),
             Family=naming.resource_name(s.name),

@@ -1,0 +1,42 @@
+"""Shared fixtures. Hypothesis profiles: 'ci' (make test) and 'deep' (make test-deep)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from generator import render
+from generator.spec import Platform, load_spec
+
+from tests.helpers import PLATFORMS, ROOT
+
+settings.register_profile("ci", max_examples=25, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("deep", max_examples=1000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("dev", max_examples=10, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-snapshots", action="store_true", help="rewrite snapshot files")
+
+
+@pytest.fixture(scope="session")
+def mcp_spec() -> Platform:
+    return load_spec(ROOT / "platforms" / "mcp-gateway.yaml")
+
+
+@pytest.fixture(scope="session")
+def mcp_templates(mcp_spec: Platform) -> dict[str, dict[str, Any]]:
+    return render.synthesize(mcp_spec)
+
+
+@pytest.fixture(scope="session", params=[p.stem for p in PLATFORMS])
+def platform_templates(request: pytest.FixtureRequest) -> tuple[str, dict[str, dict[str, Any]]]:
+    spec = load_spec(ROOT / "platforms" / f"{request.param}.yaml")
+    return request.param, render.synthesize(spec)

@@ -95,6 +95,8 @@ class Row:
 
     @property
     def verb(self) -> str:
+        if self.rtype == "AWS::CloudFormation::Stack" and self.action == "Modify":
+            return "Modify"  # a nested stack is updated in place; its rows below say how
         if self.action == "Modify" and self.replacement == "True":
             return "Replace"
         if self.action == "Modify" and self.replacement == "Conditional":

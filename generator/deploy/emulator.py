@@ -1,10 +1,12 @@
 """Start, stop and probe the local AWS emulator (ministack) bound to a loopback address.
 
+  run     run it in the foreground (what `make emulator` does)
   start   start it in the background (pid and log in --state-dir); no-op when it already
           answers on --host:--port
   stop    stop the one started by `start`
   status  print the endpoint and exit 0 when it answers, else exit 1
 
+It runs through ministack_launch.py, which fixes a ministack bug in nested-stack updates.
 The emulator only ever binds a loopback address. Its environment routes any outbound HTTP
 it might attempt to a closed loopback port, and points DOCKER_HOST at a missing socket.
 """
@@ -69,12 +71,23 @@ def emulator_env(host: str, port: int, state_dir: Path) -> dict[str, str]:
     return env
 
 
-def spawn(ministack: str, host: str, port: int, state_dir: Path, log: Path) -> subprocess.Popen:
+LAUNCHER = Path(__file__).with_name("ministack_launch.py")
+
+
+def command(venv: str | Path) -> list[str]:
+    """The command that runs ministack (patched) from its venv."""
+    python = Path(venv).absolute() / "bin" / "python"
+    if not python.exists():
+        raise SystemExit(f"error: {python} not found; run: make {Path(venv) / '.installed'}")
+    return [str(python), str(LAUNCHER)]
+
+
+def spawn(venv: str | Path, host: str, port: int, state_dir: Path, log: Path) -> subprocess.Popen:
     """Start ministack in its own process group, output to ``log``."""
     check_loopback(host)
     state_dir.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        return subprocess.Popen([ministack], env=emulator_env(host, port, state_dir),
+        return subprocess.Popen(command(venv), env=emulator_env(host, port, state_dir),
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
 
@@ -106,9 +119,9 @@ def stop_process(proc_pid: int, timeout: float = 10.0) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m generator.deploy.emulator",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["start", "stop", "status"])
+    parser.add_argument("command", choices=["run", "start", "stop", "status"])
     parser.add_argument("--state-dir", default=".tools/ministack/run")
-    parser.add_argument("--ministack", default=".tools/ministack/bin/ministack")
+    parser.add_argument("--venv", default=".tools/ministack", help="ministack's venv")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
     args = parser.parse_args(argv)
@@ -116,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     url = f"http://{args.host}:{args.port}"
     state = Path(args.state_dir)
     pid_file = state / f"ministack-{args.port}.pid"
+    if args.command == "run":
+        state.mkdir(parents=True, exist_ok=True)
+        print(f"emulator on {url} (Ctrl-C to stop)", flush=True)
+        cmd = command(args.venv)
+        os.execve(cmd[0], cmd, emulator_env(args.host, args.port, state))
     if args.command == "status":
         up = is_up(url)
         print(url if up else f"no emulator at {url}")
@@ -132,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emulator already running at {url}")
         return 0
     log = state / f"ministack-{args.port}.log"
-    proc = spawn(args.ministack, args.host, args.port, state, log)
+    proc = spawn(args.venv, args.host, args.port, state, log)
     pid_file.write_text(str(proc.pid))
     try:
         wait_ready(url, proc=proc)

@@ -88,6 +88,34 @@ def _nested_id(event: dict) -> str | None:
     return pid if pid.startswith("arn:") else None
 
 
+def _stack_name_of(stack_id: str) -> str:
+    """The name in a stack ARN (arn:...:stack/NAME/UUID); the input when not an ARN."""
+    parts = stack_id.split(":stack/", 1)
+    return parts[1].split("/", 1)[0] if len(parts) == 2 else stack_id
+
+
+def find_nested(cfn, parent_id: str, event: dict, since: dt.datetime) -> str | None:
+    """The id of the nested stack an event is about when the event has none (a nested
+    stack that failed while being created): the newest stack named PARENT-LOGICALID-*."""
+    if event.get("ResourceType") != "AWS::CloudFormation::Stack" or _is_self(event):
+        return None
+    found = _nested_id(event)
+    if found:
+        return found
+    prefix = f"{_stack_name_of(parent_id)}-{event['LogicalResourceId']}-"
+    best = None
+    try:
+        for page in cfn.get_paginator("list_stacks").paginate():
+            for summary in page.get("StackSummaries", []):
+                if summary["StackName"].startswith(prefix) and \
+                        summary["CreationTime"] >= since and \
+                        (best is None or summary["CreationTime"] > best["CreationTime"]):
+                    best = summary
+    except ClientError:
+        return None
+    return best["StackId"] if best else None
+
+
 def _status_color(status: str) -> str:
     if status.endswith("FAILED") or "ROLLBACK" in status:
         return "red"
@@ -130,6 +158,8 @@ class Tree:
                     continue
                 self.seen.add(event["EventId"])
                 nested = _nested_id(event)
+                if not nested and event.get("ResourceStatus", "").endswith("FAILED"):
+                    nested = find_nested(self.cfn, sid, event, self.since)
                 if nested and nested not in self.labels:
                     parent = self.labels[sid]
                     self.labels[nested] = (f"{parent}/" if parent else "") + \
@@ -151,7 +181,7 @@ def root_cause(cfn, stack: str, since: dt.datetime, label: str = "") -> tuple[st
     failed.sort(key=lambda e: (e["Timestamp"],
                                bool(_PROPAGATED.search(e.get("ResourceStatusReason") or ""))))
     first = failed[0]
-    nested = _nested_id(first)
+    nested = find_nested(cfn, stack, first, since)
     if nested:
         sub_label = (f"{label}/" if label else "") + first["LogicalResourceId"]
         deeper_label, deeper = root_cause(cfn, nested, since, sub_label)
@@ -196,10 +226,11 @@ def watch(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return EXIT_FAIL
         time.sleep(args.interval)
+    name = _stack_name_of(args.stack_name)
     if status in SUCCESS:
-        print(paint(f"{args.stack_name}: {status}", "green"))
+        print(paint(f"{name}: {status}", "green"))
         return 0
-    print(paint(f"{args.stack_name}: {status}", "redbold"))
+    print(paint(f"{name}: {status}", "redbold"))
     reason = stack.get("StackStatusReason") if stack else None
     if reason:
         print(f"  status reason: {reason}")

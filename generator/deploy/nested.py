@@ -327,6 +327,10 @@ def predict(cfn, *, parent_template_path: Path, parent_template: dict,
                 new_params[name] = old_params[name]
                 notes.append(f"{logical_id}: parameter {name} not evaluated ({exc}); "
                              "assumed unchanged")
+    # NoEcho values are masked (or missing) on one side or the other: not compared.
+    for name, spec in (new_tpl.get("Parameters") or {}).items():
+        if str((spec or {}).get("NoEcho", "false")).lower() == "true" and name in old_params:
+            new_params[name] = old_params[name]
     changes = diff_templates(old_tpl, new_tpl, old_params, new_params)
     out: list[dict] = []
     for change in changes:

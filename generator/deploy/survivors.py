@@ -86,8 +86,8 @@ def before(args: argparse.Namespace) -> int:
         elif policy == "Snapshot":
             entry["what"] = "deleted after a final snapshot"
         elif rtype == "AWS::SecretsManager::Secret":
-            entry["what"] = ("scheduled for deletion: restorable during its recovery window "
-                             "(aws secretsmanager restore-secret)")
+            entry["what"] = ("deleted; if Secrets Manager keeps it in a recovery window it "
+                             "stays restorable (aws secretsmanager restore-secret)")
         elif rtype == "AWS::KMS::Key":
             window = props.get("PendingWindowInDays", 30)
             entry["what"] = f"pending deletion for {window} days (cancel-key-deletion)"
@@ -115,6 +115,28 @@ def before(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exists(args, rtype: str, pid: str) -> bool | None:
+    """Whether a resource still exists, through its service API (None: not checked)."""
+    try:
+        if rtype == "AWS::Logs::LogGroup":
+            groups = client("logs", args).describe_log_groups(logGroupNamePrefix=pid)["logGroups"]
+            return any(g["logGroupName"] == pid for g in groups)
+        if rtype == "AWS::ECR::Repository":
+            client("ecr", args).describe_repositories(repositoryNames=[pid])
+            return True
+        if rtype == "AWS::EFS::FileSystem":
+            return bool(client("efs", args).describe_file_systems(FileSystemId=pid)["FileSystems"])
+        if rtype == "AWS::S3::Bucket":
+            client("s3", args).head_bucket(Bucket=pid)
+            return True
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if "NotFound" in code or code in ("404", "NoSuchBucket"):
+            return False
+        raise
+    return None
+
+
 def _check_saved(args, entry: dict) -> str:
     """What the service API says now about a saved survivor."""
     rtype, pid = entry["type"], entry["id"]
@@ -124,15 +146,24 @@ def _check_saved(args, entry: dict) -> str:
             deleted = secret.get("DeletedDate")
             return f"in its recovery window (deleted {deleted:%Y-%m-%d %H:%M} UTC)" \
                 if deleted else "still active"
+        if rtype == "AWS::SecretsManager::Secret":
+            return entry.get("what", "")
         if entry["policy"] == "Snapshot" and rtype == "AWS::RDS::DBCluster":
             snaps = client("rds", args).describe_db_cluster_snapshots(
                 DBClusterIdentifier=pid).get("DBClusterSnapshots", [])
             names = ", ".join(s["DBClusterSnapshotIdentifier"] for s in snaps)
             return f"final snapshot(s): {names}" if names else "no snapshot found"
         if entry["policy"] in RETAIN:
-            return "retained" + (f" ({d})" if (d := _detail(args, rtype, pid)) else "")
+            exists = _exists(args, rtype, pid)
+            if exists is False:
+                return "GONE: it was deleted although its DeletionPolicy is " + entry["policy"]
+            detail = _detail(args, rtype, pid)
+            state = "retained, still exists" if exists else "retained (not checked)"
+            return state + (f" ({detail})" if detail else "")
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
+        if "NotFound" in code and rtype == "AWS::SecretsManager::Secret":
+            return "deleted at once (no recovery window)"
         return f"not found ({code})" if "NotFound" in code else f"unknown ({code})"
     return entry.get("what", "")
 

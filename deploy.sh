@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# deploy.sh: deploy a platform's nested CloudFormation stacks (see --help and docs/deploy.md).
+set -euo pipefail
+
+PROG=deploy.sh
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=generator/deploy/lib.sh
+source "$ROOT/generator/deploy/lib.sh"
+
+usage() {
+  cat <<'EOF'
+Usage: ./deploy.sh --platform NAME --env dev|test|prod [options]
+
+Deploy platforms/NAME.yaml as nested CloudFormation stacks:
+  1. check that templates/NAME/ is fresh (and run the preflight when the generator has one);
+     with --profile emulator, render the emulator profile instead
+  2. validate parameters/NAME/ENV.json against the template's Parameters; NoEcho (secret)
+     parameters come from the environment, STACKGEN_PARAM_<Name>, or a prompt on a terminal
+  3. ensure the artifact bucket (encrypted, public access blocked, versioned, TLS only) and
+     `aws cloudformation package` the nested templates into it (content-addressed keys)
+  4. create a change set with the nested stacks included and print its summary;
+     a replacement or removal of a stateful resource is highlighted and needs confirmation
+  5. execute it, streaming the parent and nested stack events
+  6. print the outputs, or the root cause from the nested stack that failed first
+
+Options:
+  --platform NAME      platform (platforms/NAME.yaml)                          [required]
+  --env ENV            environment: dev, test or prod                           [required]
+  --stack-name NAME    stack name (default: NAME-ENV)
+  --region REGION      AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, aws configure)
+  --bucket BUCKET      artifact bucket (default: stackgen-artifacts-<account>-<region>)
+  --endpoint-url URL   AWS endpoint, e.g. the local emulator http://127.0.0.1:4566; passed
+                       explicitly to every aws call. A loopback endpoint also gets dummy
+                       credentials and a proxy guard so nothing can reach real AWS.
+  --profile P          template profile: aws (templates/NAME/, committed) or emulator
+                       (rendered now, without the types the emulator rejects).
+                       Default: emulator for a loopback endpoint, else aws.
+  --params-file FILE   parameters file (default: parameters/NAME/ENV.json)
+  --template-dir DIR   deploy pre-rendered templates from DIR (DIR/main.yaml) instead
+  --review             print the change set and ask before executing it
+  --yes                execute without asking (also for stateful replacements)
+  --interval SECONDS   event polling interval (default: 1, 0.5 with --endpoint-url)
+  -h, --help           show this help
+
+Parameters file: a JSON list of "Key=Value" strings, the shape that
+`aws cloudformation deploy --parameter-overrides file://FILE` accepts. No secrets in it.
+
+Exit status: 0 deployed, or no changes; 1 deploy failed, rolled back or not confirmed;
+2 usage error or invalid input (nothing was created).
+EOF
+}
+
+PLATFORM="" ENV_NAME="" STACK="" REGION="" BUCKET="" ENDPOINT="" PROFILE=""
+PARAMS_FILE="" TEMPLATE_DIR="" REVIEW=0 YES=0 INTERVAL=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --platform) need_value "$1" "${2:-}"; PLATFORM="$2"; shift 2 ;;
+    --env) need_value "$1" "${2:-}"; ENV_NAME="$2"; shift 2 ;;
+    --stack-name) need_value "$1" "${2:-}"; STACK="$2"; shift 2 ;;
+    --region) need_value "$1" "${2:-}"; REGION="$2"; shift 2 ;;
+    --bucket) need_value "$1" "${2:-}"; BUCKET="$2"; shift 2 ;;
+    --endpoint-url) need_value "$1" "${2:-}"; ENDPOINT="$2"; shift 2 ;;
+    --profile) need_value "$1" "${2:-}"; PROFILE="$2"; shift 2 ;;
+    --params-file) need_value "$1" "${2:-}"; PARAMS_FILE="$2"; shift 2 ;;
+    --template-dir) need_value "$1" "${2:-}"; TEMPLATE_DIR="$2"; shift 2 ;;
+    --interval) need_value "$1" "${2:-}"; INTERVAL="$2"; shift 2 ;;
+    --review) REVIEW=1; shift ;;
+    --yes) YES=1; shift ;;
+    *) die_usage "unknown argument: $1" ;;
+  esac
+done
+
+# --- 0. inputs (exit 2, nothing created) ----------------------------------------------------
+validate_common
+SPEC="$ROOT/platforms/$PLATFORM.yaml"
+if [[ -z "$TEMPLATE_DIR" && ! -f "$SPEC" ]]; then
+  die_usage "unknown platform: $PLATFORM (no platforms/$PLATFORM.yaml; known: $(known_platforms))"
+fi
+if [[ -z "$PROFILE" ]]; then
+  PROFILE=aws
+  if [[ -n "$ENDPOINT" ]] && is_loopback "$ENDPOINT"; then PROFILE=emulator; fi
+fi
+[[ "$PROFILE" == aws || "$PROFILE" == emulator ]] || die_usage "unknown --profile: $PROFILE (aws or emulator)"
+PARAMS_FILE="${PARAMS_FILE:-$ROOT/parameters/$PLATFORM/$ENV_NAME.json}"
+[[ -f "$PARAMS_FILE" ]] || die_usage "parameters file not found: $PARAMS_FILE"
+if [[ -n "$INTERVAL" && ! "$INTERVAL" =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+  die_usage "invalid --interval: $INTERVAL"
+fi
+if [[ -n "$TEMPLATE_DIR" && ! -f "$TEMPLATE_DIR/main.yaml" ]]; then
+  die_usage "no main.yaml in --template-dir $TEMPLATE_DIR"
+fi
+setup_tools
+setup_aws
+INTERVAL="${INTERVAL:-$([[ -n "$ENDPOINT" ]] && echo 0.5 || echo 1)}"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/stackgen-deploy.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+
+# --- 1. templates: fresh, preflight ----------------------------------------------------------
+synth() { # synth PROFILE OUTDIR
+  local args=(-m generator synth "$SPEC" --out "$2")
+  if "$PY" -m generator synth --help 2>/dev/null | grep -q -- '--profile'; then
+    args+=(--profile "$1")
+  elif [[ "$1" != aws ]]; then
+    die "this generator has no --profile $1; pass --template-dir or --profile aws"
+  fi
+  "$PY" "${args[@]}" >"$WORK/synth.log" 2>&1 || { cat "$WORK/synth.log" >&2; die "synth failed for $SPEC"; }
+}
+if [[ -n "$TEMPLATE_DIR" ]]; then
+  say "Templates: $TEMPLATE_DIR (pre-rendered)"
+elif [[ "$PROFILE" == aws ]]; then
+  TEMPLATE_DIR="$ROOT/templates/$PLATFORM"
+  [[ -f "$TEMPLATE_DIR/main.yaml" ]] || die "no templates/$PLATFORM/main.yaml: run make templates PLATFORM=platforms/$PLATFORM.yaml"
+  synth aws "$WORK/fresh"
+  if ! diff -r -q "$TEMPLATE_DIR" "$WORK/fresh" >"$WORK/stale.txt" 2>&1; then
+    sed 's/^/  /' "$WORK/stale.txt" >&2
+    die "templates/$PLATFORM is stale (differs from the spec): run make templates PLATFORM=platforms/$PLATFORM.yaml"
+  fi
+  say "Templates: templates/$PLATFORM (fresh)"
+else
+  TEMPLATE_DIR="$WORK/templates"
+  synth emulator "$TEMPLATE_DIR"
+  say "Templates: emulator profile of $PLATFORM rendered into a temporary directory"
+fi
+if [[ -f "$SPEC" ]] && "$PY" -m generator check --help >/dev/null 2>&1; then
+  "$PY" -m generator check "$SPEC" || die "preflight failed for $SPEC"
+fi
+
+# --- 2. parameters ----------------------------------------------------------------------------
+STATUS="$(pydeploy events status --stack-name "$STACK" "${PY_AWS[@]}")"
+EXISTING=()
+case "$STATUS" in
+  NONE|REVIEW_IN_PROGRESS|ROLLBACK_COMPLETE) ;;
+  *_IN_PROGRESS) die "stack $STACK is busy ($STATUS); wait for it to finish" ;;
+  ROLLBACK_FAILED|DELETE_FAILED|UPDATE_ROLLBACK_FAILED|IMPORT_ROLLBACK_FAILED)
+    die "stack $STACK is $STATUS and needs manual attention (see ./delete.sh)" ;;
+  *) EXISTING=(--stack-name "$STACK") ;;
+esac
+validate_params() {
+  pydeploy params --template "$TEMPLATE_DIR/main.yaml" --params-file "$PARAMS_FILE" \
+    "${EXISTING[@]}" "${PY_AWS[@]}" "$@"
+}
+if [[ -t 0 ]]; then
+  NEED="$(validate_params --interactive)" || exit $?
+  for name in $NEED; do
+    read -r -s -p "Value for NoEcho parameter $name (not echoed): " value
+    printf '\n' >&2
+    export "STACKGEN_PARAM_$name=$value"
+  done
+  unset value
+  if [[ -n "$NEED" ]]; then validate_params >/dev/null || exit $?; fi
+else
+  validate_params || exit $?
+fi
+
+# --- 3. artifacts -----------------------------------------------------------------------------
+if [[ "$STATUS" == ROLLBACK_COMPLETE ]]; then
+  say "Stack $STACK is ROLLBACK_COMPLETE (a failed create left it empty): deleting it first"
+  MARK="$(pydeploy events mark --stack-name "$STACK" "${PY_AWS[@]}")"
+  STACK_ID="$(aws_cli cloudformation describe-stacks --stack-name "$STACK" --query 'Stacks[0].StackId' --output text)"
+  aws_cli cloudformation delete-stack --stack-name "$STACK_ID"
+  pydeploy events watch --stack-name "$STACK_ID" --since "$MARK" --interval "$INTERVAL" "${PY_AWS[@]}" \
+    || die "could not delete the failed stack $STACK"
+  STATUS=NONE
+fi
+BUCKET="${BUCKET:-$(pydeploy artifacts bucket-name "${PY_AWS[@]}")}"
+pydeploy artifacts ensure --bucket "$BUCKET" "${PY_AWS[@]}"
+say "Packaging nested templates into s3://$BUCKET/$STACK/"
+aws_cli cloudformation package --template-file "$TEMPLATE_DIR/main.yaml" --s3-bucket "$BUCKET" \
+  --s3-prefix "$STACK" --output-template-file "$WORK/packaged.yaml" >"$WORK/package.log" 2>&1 \
+  || { cat "$WORK/package.log" >&2; die "aws cloudformation package failed"; }
+TEMPLATE_URL="$(pydeploy artifacts upload --bucket "$BUCKET" --prefix "$STACK" --file "$WORK/packaged.yaml" "${PY_AWS[@]}")"
+
+# --- 4. change set ----------------------------------------------------------------------------
+CS_NAME="stackgen-$(date -u +%Y%m%dT%H%M%SZ)"
+say "Creating change set $CS_NAME for $STACK ($REGION${ENDPOINT:+, endpoint $ENDPOINT})"
+cleanup_placeholder() { # a CREATE change set leaves an empty REVIEW_IN_PROGRESS stack
+  if [[ "$STATUS" == NONE || "$STATUS" == REVIEW_IN_PROGRESS ]]; then
+    aws_cli cloudformation delete-stack --stack-name "$STACK" || true
+  fi
+}
+rc=0
+CHANGE_SET="$(pydeploy changeset create --stack-name "$STACK" --change-set-name "$CS_NAME" \
+  --template-url "$TEMPLATE_URL" --template "$TEMPLATE_DIR/main.yaml" --params-file "$PARAMS_FILE" \
+  --tag "stackgen:platform=$PLATFORM" --tag "stackgen:environment=$ENV_NAME" \
+  --interval "$INTERVAL" "${PY_AWS[@]}")" || rc=$?
+if [[ $rc -ne 0 ]]; then
+  cleanup_placeholder
+  exit "$rc"
+fi
+if [[ "$CHANGE_SET" == NO_CHANGES ]]; then
+  say "No changes: $STACK is up to date."
+  pydeploy outputs --stack-name "$STACK" "${PY_AWS[@]}"
+  exit 0
+fi
+rc=0
+pydeploy changeset summary --change-set "$CHANGE_SET" --template "$TEMPLATE_DIR/main.yaml" "${PY_AWS[@]}" || rc=$?
+case "$rc" in
+  0) RISK=0 ;;
+  10) RISK=1 ;;
+  *) die "could not summarise the change set" ;;
+esac
+abandon() {
+  aws_cli cloudformation delete-change-set --change-set-name "$CHANGE_SET" || true
+  cleanup_placeholder
+  die "$1"
+}
+if [[ $REVIEW -eq 1 || $RISK -eq 1 ]]; then
+  why="--review"
+  [[ $RISK -eq 1 ]] && why="stateful resources would be replaced or removed"
+  if [[ $YES -eq 1 ]]; then
+    say "Executing without confirmation (--yes; $why)"
+  elif [[ -t 0 ]]; then
+    read -r -p "Execute this change set on $STACK? Type 'yes' to continue: " answer
+    [[ "$answer" == yes ]] || abandon "not executed: change set deleted (answer was not 'yes')"
+  else
+    abandon "not executed ($why): confirmation is required and stdin is not a terminal; re-run with --yes to execute"
+  fi
+fi
+
+# --- 5. execute and stream events -------------------------------------------------------------
+MARK="$(pydeploy events mark --stack-name "$STACK" "${PY_AWS[@]}")"
+say "Executing $CS_NAME"
+aws_cli cloudformation execute-change-set --change-set-name "$CHANGE_SET"
+if ! pydeploy events watch --stack-name "$STACK" --since "$MARK" --interval "$INTERVAL" "${PY_AWS[@]}"; then
+  die "deploy of $STACK failed (see the root cause above)"
+fi
+
+# --- 6. outputs -------------------------------------------------------------------------------
+pydeploy outputs --stack-name "$STACK" "${PY_AWS[@]}"

@@ -135,7 +135,7 @@ def rule_failure(tree: dict) -> RuleFailure:
     found = list(_walk_paths(tree.get("checks", [])))
     # Prefer paths inside a resource (/Resources/<id>/...): rules that look up a
     # referenced resource also report every key of Resources they compared.
-    deep = [(p, v) for p, v in found if len(p.strip("/").split("/")) > 2]
+    deep = [(p, v) for p, v in found if len(p.strip("/").split("/")) >= 2]
     for path, value in deep or found:
         failure.paths[logical_id_of(path, value)].add(path)
     if len(failure.paths) > 1:

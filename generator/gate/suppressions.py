@@ -237,6 +237,11 @@ def audit_template(tpl: Template) -> tuple[list[Suppression], list[Finding]]:
                         fail(logical_id, str(check_id), f"Metadata.stackgen.suppressions.{check_id} "
                              "explains a cfn-lint check that is not in ignore_checks",
                              "Metadata", "stackgen", "suppressions")
+        # Guard registry style: not honoured here
+        if _get(meta, "guard", "SuppressedRules") is not None:
+            fail(logical_id, "guard", "Metadata.guard.SuppressedRules has no effect on the "
+                 "Control Tower or project rules; use Metadata.stackgen.guard_allowlist "
+                 "with a reason", "Metadata", "guard")
         # cfn-guard allow-list entries placed on the resource
         inline = _get(meta, "stackgen", "guard_allowlist")
         if inline is not None:

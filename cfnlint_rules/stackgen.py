@@ -8,7 +8,9 @@ These are the project rules that need more than a property comparison:
          environment condition, e.g. `!If [IsDev, false, true]` with
          `IsDev: !Equals [!Ref Environment, dev]`: every value of the `Environment`
          parameter other than `dev` must resolve to `true`.
-- E9103  ECS containers run as a non-root user (User set, not root / 0 / root:* / 0:*)
+- E9103  ECS containers run as a non-root user (User set, not root / 0 / root:* / 0:*),
+         unless the task definition exempts that container with a reason
+         (``Metadata.stackgen.root_user``, same shape as writable_root below)
 - E9104  ECS containers have ReadonlyRootFilesystem: true, unless the task definition
          exempts that container with a reason:
 
@@ -332,22 +334,50 @@ def _containers(props: dict) -> list[tuple[int, Any]]:
     return list(enumerate(containers)) if isinstance(containers, list) else []
 
 
-def writable_root_exemptions(resource: dict) -> list[Any]:
-    """The raw `Metadata.stackgen.writable_root` entries of a task definition."""
+def container_exemptions(resource: dict, kind: str) -> list[Any]:
+    """The raw `Metadata.stackgen.<kind>` entries (writable_root / root_user) of a task definition."""
     metadata = resource.get("Metadata")
     stackgen = metadata.get("stackgen") if isinstance(metadata, dict) else None
-    entries = stackgen.get("writable_root") if isinstance(stackgen, dict) else None
+    entries = stackgen.get(kind) if isinstance(stackgen, dict) else None
     return entries if isinstance(entries, list) else []
 
 
+def _read_exemptions(name: str, resource: dict, kind: str,
+                     matches: list[RuleMatch]) -> dict[str, str]:
+    """container -> reason for the valid entries; a RuleMatch for each invalid one."""
+    exempt: dict[str, str] = {}
+    meta_path = ["Resources", name, "Metadata", "stackgen", kind]
+    for j, entry in enumerate(container_exemptions(resource, kind)):
+        cname = entry.get("container") if isinstance(entry, dict) else None
+        reason = entry.get("reason") if isinstance(entry, dict) else None
+        if not isinstance(cname, str) or not cname:
+            matches.append(RuleMatch(meta_path + [j], f"{name}: {kind} entry needs a container name"))
+        elif not isinstance(reason, str) or not reason.strip():
+            matches.append(RuleMatch(meta_path + [j], f"{name}: {kind} exemption for {cname} "
+                                                       "has no reason"))
+        else:
+            exempt[cname] = reason
+    return exempt
+
+
+def _unknown_exemptions(name: str, kind: str, exempt: dict[str, str], seen: set[str],
+                        matches: list[RuleMatch]) -> None:
+    for cname in exempt:
+        if cname not in seen:
+            matches.append(RuleMatch(["Resources", name, "Metadata", "stackgen", kind],
+                                     f"{name}: {kind} exemption names unknown container {cname}"))
+
+
 class EcsNonRootUser(CloudFormationLintRule):
-    """ECS containers run as a non-root user."""
+    """ECS containers run as a non-root user unless exempted with a reason."""
 
     id = "E9103"
     shortdesc = "ECS containers must run as a non-root user"
     description = (
         "Every container in an ECS task definition sets User to a literal that is not "
-        "root, 0, root:<group> or 0:<group>."
+        "root, 0, root:<group> or 0:<group>, unless the task definition's "
+        "Metadata.stackgen.root_user lists it with a non-empty reason. Exemptions that name "
+        "no such container, or a container that already runs as non-root, are reported too."
     )
     source_url = SOURCE_URL
     tags = ["stackgen", "ecs", "root"]
@@ -355,21 +385,30 @@ class EcsNonRootUser(CloudFormationLintRule):
     def match(self, cfn: Any) -> list[RuleMatch]:
         matches: list[RuleMatch] = []
         for name, resource in _resources(cfn, ["AWS::ECS::TaskDefinition"]):
+            exempt = _read_exemptions(name, resource, "root_user", matches)
+            seen: set[str] = set()
             for i, container in _containers(_props(resource)):
                 if not isinstance(container, dict):
                     continue
                 cname = container.get("Name", f"#{i}")
+                seen.add(cname)
                 path = ["Resources", name, "Properties", "ContainerDefinitions", i]
                 user = container.get("User")
+                problem = None
                 if user is None:
-                    matches.append(RuleMatch(path, f"{name}: container {cname} has no User "
-                                                   "(it would run as root); set a non-root UID"))
+                    problem = f"container {cname} has no User (it would run as root); set a non-root UID"
                 elif not isinstance(user, (str, int)) or isinstance(user, bool):
-                    matches.append(RuleMatch(path + ["User"],
-                                             f"{name}: container {cname} User must be a literal"))
+                    problem, path = f"container {cname} User must be a literal", path + ["User"]
                 elif _is_root_user(str(user)):
-                    matches.append(RuleMatch(path + ["User"],
-                                             f"{name}: container {cname} runs as root ({user})"))
+                    problem, path = f"container {cname} runs as root ({user})", path + ["User"]
+                if problem and cname not in exempt:
+                    matches.append(RuleMatch(path, f"{name}: {problem} (or a root_user exemption "
+                                                   "with a reason)"))
+                elif not problem and cname in exempt:
+                    matches.append(RuleMatch(["Resources", name, "Metadata", "stackgen", "root_user"],
+                                             f"{name}: root_user exemption for {cname} is stale: "
+                                             f"it runs as {user}"))
+            _unknown_exemptions(name, "root_user", exempt, seen, matches)
         return matches
 
 
@@ -389,20 +428,8 @@ class EcsReadOnlyRootFilesystem(CloudFormationLintRule):
     def match(self, cfn: Any) -> list[RuleMatch]:
         matches: list[RuleMatch] = []
         for name, resource in _resources(cfn, ["AWS::ECS::TaskDefinition"]):
-            exempt: dict[str, str] = {}
+            exempt = _read_exemptions(name, resource, "writable_root", matches)
             meta_path = ["Resources", name, "Metadata", "stackgen", "writable_root"]
-            for j, entry in enumerate(writable_root_exemptions(resource)):
-                cname = entry.get("container") if isinstance(entry, dict) else None
-                reason = entry.get("reason") if isinstance(entry, dict) else None
-                if not isinstance(cname, str) or not cname:
-                    matches.append(RuleMatch(meta_path + [j], f"{name}: writable_root entry "
-                                                               "needs a container name"))
-                    continue
-                if not isinstance(reason, str) or not reason.strip():
-                    matches.append(RuleMatch(meta_path + [j], f"{name}: writable_root exemption "
-                                                               f"for {cname} has no reason"))
-                    continue
-                exempt[cname] = reason
             seen: set[str] = set()
             for i, container in _containers(_props(resource)):
                 if not isinstance(container, dict):
@@ -418,8 +445,5 @@ class EcsReadOnlyRootFilesystem(CloudFormationLintRule):
                     matches.append(RuleMatch(path, f"{name}: container {cname} needs "
                                                    "ReadonlyRootFilesystem: true (or a "
                                                    "writable_root exemption with a reason)"))
-            for cname in exempt:
-                if cname not in seen:
-                    matches.append(RuleMatch(meta_path, f"{name}: writable_root exemption names "
-                                                        f"unknown container {cname}"))
+            _unknown_exemptions(name, "writable_root", exempt, seen, matches)
         return matches

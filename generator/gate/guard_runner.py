@@ -8,9 +8,10 @@ A (rule, logical id) failure is suppressed, unless the rule is in NEVER_ALLOW, w
 - ``guard/allowlist.yaml`` (or another --allowlist file) has ``rule@LogicalId: reason``;
 - the resource itself carries the entry, as the generator emits it:
   ``Metadata: {stackgen: {guard_allowlist: {rule: reason}}}``; or
-- the rule is the Control Tower read-only root filesystem rule and every failing
-  container of that task definition is listed with a reason in
-  ``Metadata.stackgen.writable_root`` (the same exemption cfn-lint E9104 accepts).
+- the rule is the Control Tower read-only-root (or non-root user) rule and every
+  failing container of that task definition is listed with a reason in
+  ``Metadata.stackgen.writable_root`` (``root_user``): the per-container
+  exemptions that cfn-lint E9104 (E9103) accept. These two rules accept nothing else.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ from generator.gate.suppressions import (AllowList, inline_guard_reason, never_a
 from generator.gate.templates import Template
 
 GUARD_PASS, GUARD_FAIL = 0, 19
-READONLY_ROOT_RULE = "ecs_containers_readonly_access_check"
+# Control Tower rules that are accepted per container, through the same
+# Metadata.stackgen exemptions that cfn-lint E9104 / E9103 check.
+CONTAINER_EXEMPTIONS = {
+    "ecs_containers_readonly_access_check": "writable_root",
+    "ecs_task_definition_nonroot_user_check": "root_user",
+}
 RULE_TAG = re.compile(r"\[((?:CT|STACKGEN)\.[A-Z0-9.]+)\]")
 CONTAINER_PATH = re.compile(r"^/Resources/([^/]+)/Properties/ContainerDefinitions/(\d+)")
 
@@ -145,13 +151,14 @@ def rule_failure(tree: dict) -> RuleFailure:
     return failure
 
 
-def _writable_root_reason(tpl: Template | None, logical_id: str, paths: set[str]) -> str | None:
+def _container_reason(tpl: Template | None, logical_id: str, paths: set[str],
+                      kind: str) -> str | None:
     """The reason when every failing container of this task definition is exempted."""
     if tpl is None:
         return None
     resource = tpl.resources.get(logical_id) or {}
     containers = (resource.get("Properties") or {}).get("ContainerDefinitions")
-    exemptions = ((resource.get("Metadata") or {}).get("stackgen") or {}).get("writable_root")
+    exemptions = ((resource.get("Metadata") or {}).get("stackgen") or {}).get(kind)
     if not isinstance(containers, list) or not isinstance(exemptions, list):
         return None
     reasons = {e.get("container"): e.get("reason") for e in exemptions if isinstance(e, dict)}
@@ -166,7 +173,7 @@ def _writable_root_reason(tpl: Template | None, logical_id: str, paths: set[str]
         if reason_problem(reason):
             return None
         found.append(f"{name}: {reason.strip()}")
-    return "writable_root " + "; ".join(sorted(set(found))) if found else None
+    return f"{kind} " + "; ".join(sorted(set(found))) if found else None
 
 
 def evaluate(reports: list, loaded: dict[str, Template], allowlist: AllowList,
@@ -192,14 +199,14 @@ def evaluate(reports: list, loaded: dict[str, Template], allowlist: AllowList,
             open_ids = 0
             for logical_id, paths in sorted(failure.paths.items()):
                 reason = None
-                if logical_id and not never_allowed(rule):
+                if logical_id and rule in CONTAINER_EXEMPTIONS:
+                    reason = _container_reason(tpl, logical_id, paths, CONTAINER_EXEMPTIONS[rule])
+                elif logical_id and not never_allowed(rule):
                     reason = allowlist.reason(rule, logical_id)
                     if reason is not None:
                         used.add((rule, logical_id))
                     if reason is None and tpl is not None:
                         reason = inline_guard_reason(tpl.resources.get(logical_id), rule)
-                    if reason is None and rule == READONLY_ROOT_RULE:
-                        reason = _writable_root_reason(tpl, logical_id, paths)
                 line = tpl.line_of("Resources", logical_id) if (tpl and logical_id) else None
                 label = f"{failure.tag} {failure.message}".strip() or rule
                 result.findings.append(Finding("cfn-guard", name, rule, logical_id, label,

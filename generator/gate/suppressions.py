@@ -14,7 +14,8 @@ scanner reports (or silently applies) a suppression. It fails on:
   for the whole template;
 - ``Metadata.guard.SuppressedRules``: neither the Control Tower rules nor the
   project rules read it, so it would only look like a suppression;
-- a ``Metadata.stackgen.writable_root`` entry without a container or a reason;
+- a ``Metadata.stackgen.writable_root`` / ``root_user`` entry without a container
+  or a reason;
 - an allow-list entry (guard/allowlist.yaml, or ``Metadata.stackgen.guard_allowlist``
   on the resource) whose key is not ``rule@LogicalId`` / a rule name, whose
   reason is empty, or whose rule is in NEVER_ALLOW.
@@ -45,7 +46,9 @@ NEVER_ALLOW = frozenset({
     "ecs_containers_nonprivileged_check",
     "ecs_task_definition_pid_mode_check",
     "ecs_no_environment_secrets_check",
+    # accepted per container only, through Metadata.stackgen.root_user / writable_root:
     "ecs_task_definition_nonroot_user_check",
+    "ecs_containers_readonly_access_check",
     "ecs_service_assign_public_ip_disabled_check",
     "efs_encrypted_check",
     "rds_cluster_storage_encrypted_check",
@@ -261,25 +264,26 @@ def audit_template(tpl: Template) -> tuple[list[Suppression], list[Finding]]:
                     else:
                         good.append(Suppression(name, logical_id, "guard_allowlist", str(rule),
                                                 reason.strip()))
-        # ECS writable root exemptions
-        exemptions = _get(meta, "stackgen", "writable_root")
-        if exemptions is not None:
+        # ECS per-container exemptions: writable root filesystem, root user
+        for kind, what in (("writable_root", "writable root"), ("root_user", "root user")):
+            exemptions = _get(meta, "stackgen", kind)
+            if exemptions is None:
+                continue
             if not isinstance(exemptions, list):
-                fail(logical_id, "writable_root", "Metadata.stackgen.writable_root must be a list",
+                fail(logical_id, kind, f"Metadata.stackgen.{kind} must be a list",
                      "Metadata", "stackgen")
                 continue
             for i, entry in enumerate(exemptions):
                 container = entry.get("container") if isinstance(entry, dict) else None
                 problem = reason_problem(entry.get("reason") if isinstance(entry, dict) else None)
                 if not isinstance(container, str) or not container:
-                    fail(logical_id, "writable_root", "writable_root entry without a container",
-                         "Metadata", "stackgen", "writable_root", i)
+                    fail(logical_id, kind, f"{kind} entry without a container",
+                         "Metadata", "stackgen", kind, i)
                 elif problem:
-                    fail(logical_id, "writable_root", f"writable root for {container}: {problem} "
-                         "(a suppression needs a reason)", "Metadata", "stackgen",
-                         "writable_root", i)
+                    fail(logical_id, kind, f"{what} for {container}: {problem} "
+                         "(a suppression needs a reason)", "Metadata", "stackgen", kind, i)
                 else:
-                    good.append(Suppression(name, logical_id, "writable_root", container,
+                    good.append(Suppression(name, logical_id, kind, container,
                                             entry["reason"].strip()))
     return good, bad
 

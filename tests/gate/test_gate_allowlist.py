@@ -179,6 +179,44 @@ def test_writable_root_exemption_covers_only_listed_containers(tmp_path, cfn_gua
         assert "app:" in finding.reason and "side:" in finding.reason
 
 
+@pytest.mark.parametrize("exempted, suppressed", [((), False), (("app",), True)])
+def test_root_user_exemption_covers_the_ct_non_root_rule(tmp_path, cfn_guard, exempted,
+                                                         suppressed, empty_allowlist):
+    text = TASK.replace('          User: "1000"\n          Memory: 256\n          ReadonlyRootFilesystem: false\n'
+                        '        - Name: side',
+                        '          Memory: 256\n          ReadonlyRootFilesystem: false\n        - Name: side', 1)
+    meta = ""
+    if exempted:
+        meta = ("    Metadata:\n      stackgen:\n        root_user:\n          - container: app\n"
+                "            reason: \"The image binds port 80 inside the container and needs root.\"\n")
+    target = write(tmp_path, text.format(metadata=meta))
+    path = target / "logs.yaml"
+    reports = json.loads(_guard_json(cfn_guard, path))
+    for report in reports:
+        report["name"] = str(path)
+    result = ToolResult("cfn-guard")
+    evaluate(reports, {str(path): load(path)}, load_allowlists([Path(empty_allowlist)]), result)
+    [finding] = [f for f in result.findings if f.rule == "ecs_task_definition_nonroot_user_check"]
+    assert finding.suppressed is suppressed
+
+
+def test_container_rules_cannot_be_allowlisted_wholesale(tmp_path, cfn_guard):
+    """The per-container rules ignore rule@LogicalId entries: only the exemption counts."""
+    target = write(tmp_path, TASK.format(metadata=""))
+    path = target / "logs.yaml"
+    reports = json.loads(_guard_json(cfn_guard, path))
+    for report in reports:
+        report["name"] = str(path)
+    entries = Path(allowlist(tmp_path, "ecs_containers_readonly_access_check@Task: "
+                                       "\"Both containers write to their root filesystem at start-up.\"\n"))
+    loaded = load_allowlists([entries])
+    assert loaded.entries == {} and "can never be allow-listed" in loaded.problems[0]
+    result = ToolResult("cfn-guard")
+    evaluate(reports, {str(path): load(path)}, loaded, result)
+    [finding] = [f for f in result.findings if f.rule == "ecs_containers_readonly_access_check"]
+    assert not finding.suppressed
+
+
 def _guard_json(cfn_guard: Path, path: Path) -> str:
     import subprocess
 

@@ -38,10 +38,13 @@ def test_clean_platform_passes_every_tool(tmp_path, cfn_guard, checkov, gate_env
     rows = summary(proc.stdout)
     assert set(rows) == {"cfn-lint", "checkov", "cfn-guard", "reasons"}
     for tool, (templates, passed, failed, _) in rows.items():
-        assert templates == 3 and passed > 0 and failed == 0, (tool, rows[tool])
+        assert templates == 4 and passed > 0 and failed == 0, (tool, rows[tool])
     # the fixture's reasoned suppressions are counted, not hidden
     assert rows["cfn-lint"][3] == 1          # W3002 on the nested stacks
-    assert rows["cfn-guard"][3] == 3         # log group key, deletion protection, writable root
+    assert rows["checkov"][3] == 1           # CKV_AWS_18 on the access-log bucket
+    # log group key, RDS deletion protection, writable root, ALB certificate and deletion
+    # protection, and three access-log bucket classes
+    assert rows["cfn-guard"][3] == 8
     assert "security gate: PASS" in proc.stdout
     assert "validate-template: skipped (--no-remote)" in proc.stdout
     # SARIF for cfn-lint and checkov (and cfn-guard), with the suppression justified
@@ -98,7 +101,7 @@ def test_relative_targets_are_taken_from_the_callers_directory(tmp_path, gate_en
     proc = validate("--no-remote", "--tools", "reasons", "--reports", "", "tpl",
                     env=gate_env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "3 template(s)" in proc.stdout
+    assert "4 template(s)" in proc.stdout
 
 
 def test_remote_validation_is_skipped_without_credentials(gate_env):

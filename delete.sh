@@ -97,14 +97,13 @@ if [[ $YES -eq 0 ]]; then
 fi
 
 # 3. delete and wait
-STACK_ID="$(aws_cli cloudformation describe-stacks --stack-name "$STACK" --query 'Stacks[0].StackId' --output text)"
-MARK="$(pydeploy events mark --stack-name "$STACK_ID" "${PY_AWS[@]}")"
 say "Deleting $STACK"
-aws_cli cloudformation delete-stack --stack-name "$STACK_ID"
 rc=0
-pydeploy events watch --stack-name "$STACK_ID" --since "$MARK" --interval "$INTERVAL" "${PY_AWS[@]}" || rc=$?
-pydeploy survivors after --stack-name "$STACK_ID" --load "$WORK/survivors.json" --since "$MARK" \
-  "${PY_AWS[@]}" || rc=1
+pydeploy events watch --stack-name "$STACK" --delete --mark-file "$WORK/mark" \
+  --interval "$INTERVAL" "${PY_AWS[@]}" || rc=$?
+[[ -s "$WORK/mark" ]] || die "could not start deleting $STACK"
+pydeploy survivors after --stack-name "$STACK" --load "$WORK/survivors.json" \
+  --since "$(cat "$WORK/mark")" "${PY_AWS[@]}" || rc=1
 [[ $rc -eq 0 ]] || die "stack $STACK was not deleted"
 say "Deleted $STACK."
 

@@ -157,20 +157,15 @@ fi
 # --- 3. artifacts -----------------------------------------------------------------------------
 if [[ "$STATUS" == ROLLBACK_COMPLETE ]]; then
   say "Stack $STACK is ROLLBACK_COMPLETE (a failed create left it empty): deleting it first"
-  MARK="$(pydeploy events mark --stack-name "$STACK" "${PY_AWS[@]}")"
-  STACK_ID="$(aws_cli cloudformation describe-stacks --stack-name "$STACK" --query 'Stacks[0].StackId' --output text)"
-  aws_cli cloudformation delete-stack --stack-name "$STACK_ID"
-  pydeploy events watch --stack-name "$STACK_ID" --since "$MARK" --interval "$INTERVAL" "${PY_AWS[@]}" \
+  pydeploy events watch --stack-name "$STACK" --delete --interval "$INTERVAL" "${PY_AWS[@]}" \
     || die "could not delete the failed stack $STACK"
   STATUS=NONE
 fi
-BUCKET="${BUCKET:-$(pydeploy artifacts bucket-name "${PY_AWS[@]}")}"
-pydeploy artifacts ensure --bucket "$BUCKET" "${PY_AWS[@]}"
+BUCKET="$(pydeploy artifacts ensure ${BUCKET:+--bucket "$BUCKET"} "${PY_AWS[@]}")"
 say "Packaging nested templates into s3://$BUCKET/$STACK/"
 aws_cli cloudformation package --template-file "$TEMPLATE_DIR/main.yaml" --s3-bucket "$BUCKET" \
   --s3-prefix "$STACK" --output-template-file "$WORK/packaged.yaml" >"$WORK/package.log" 2>&1 \
   || { cat "$WORK/package.log" >&2; die "aws cloudformation package failed"; }
-TEMPLATE_URL="$(pydeploy artifacts upload --bucket "$BUCKET" --prefix "$STACK" --file "$WORK/packaged.yaml" "${PY_AWS[@]}")"
 
 # --- 4. change set ----------------------------------------------------------------------------
 CS_NAME="stackgen-$(date -u +%Y%m%dT%H%M%SZ)"
@@ -180,35 +175,33 @@ cleanup_placeholder() { # a CREATE change set leaves an empty REVIEW_IN_PROGRESS
     aws_cli cloudformation delete-stack --stack-name "$STACK" || true
   fi
 }
+SUMMARY=(--summary)
+# A first create lists every resource as an add: only the review shows them all.
+[[ "$STATUS" == NONE && $REVIEW -eq 0 ]] && SUMMARY+=(--brief)
 rc=0
-CHANGE_SET="$(pydeploy changeset create --stack-name "$STACK" --change-set-name "$CS_NAME" \
-  --template-url "$TEMPLATE_URL" --template "$TEMPLATE_DIR/main.yaml" --params-file "$PARAMS_FILE" \
+pydeploy changeset create --stack-name "$STACK" --change-set-name "$CS_NAME" \
+  --template-file "$WORK/packaged.yaml" --bucket "$BUCKET" --prefix "$STACK" \
+  --template "$TEMPLATE_DIR/main.yaml" --params-file "$PARAMS_FILE" "${SUMMARY[@]}" \
   --tag "stackgen:platform=$PLATFORM" --tag "stackgen:environment=$ENV_NAME" \
-  --interval "$INTERVAL" "${PY_AWS[@]}")" || rc=$?
+  --result-file "$WORK/changeset" --interval "$INTERVAL" "${PY_AWS[@]}" || rc=$?
 if [[ $rc -ne 0 ]]; then
   cleanup_placeholder
   exit "$rc"
 fi
+read -r CHANGE_SET RISK <"$WORK/changeset"
 if [[ "$CHANGE_SET" == NO_CHANGES ]]; then
   say "No changes: $STACK is up to date."
   pydeploy outputs --stack-name "$STACK" "${PY_AWS[@]}"
   exit 0
 fi
-rc=0
-pydeploy changeset summary --change-set "$CHANGE_SET" --template "$TEMPLATE_DIR/main.yaml" "${PY_AWS[@]}" || rc=$?
-case "$rc" in
-  0) RISK=0 ;;
-  10) RISK=1 ;;
-  *) die "could not summarise the change set" ;;
-esac
 abandon() {
   aws_cli cloudformation delete-change-set --change-set-name "$CHANGE_SET" || true
   cleanup_placeholder
   die "$1"
 }
-if [[ $REVIEW -eq 1 || $RISK -eq 1 ]]; then
+if [[ $REVIEW -eq 1 || "$RISK" != 0 ]]; then
   why="--review"
-  [[ $RISK -eq 1 ]] && why="stateful resources would be replaced or removed"
+  [[ "$RISK" != 0 ]] && why="stateful resources would be replaced or removed"
   if [[ $YES -eq 1 ]]; then
     say "Executing without confirmation (--yes; $why)"
   elif [[ -t 0 ]]; then
@@ -219,13 +212,7 @@ if [[ $REVIEW -eq 1 || $RISK -eq 1 ]]; then
   fi
 fi
 
-# --- 5. execute and stream events -------------------------------------------------------------
-MARK="$(pydeploy events mark --stack-name "$STACK" "${PY_AWS[@]}")"
+# --- 5. execute, stream events, 6. outputs or root cause ---------------------------------------
 say "Executing $CS_NAME"
-aws_cli cloudformation execute-change-set --change-set-name "$CHANGE_SET"
-if ! pydeploy events watch --stack-name "$STACK" --since "$MARK" --interval "$INTERVAL" "${PY_AWS[@]}"; then
-  die "deploy of $STACK failed (see the root cause above)"
-fi
-
-# --- 6. outputs -------------------------------------------------------------------------------
-pydeploy outputs --stack-name "$STACK" "${PY_AWS[@]}"
+pydeploy events watch --stack-name "$STACK" --execute-change-set "$CHANGE_SET" --outputs \
+  --interval "$INTERVAL" "${PY_AWS[@]}" || die "deploy of $STACK failed (see the root cause above)"

@@ -3,7 +3,7 @@
 Subcommands:
   bucket-name  print the default bucket name: stackgen-artifacts-<account>-<region>
   ensure       create the bucket if needed; make sure it is encrypted, blocks public
-               access, is versioned and refuses plain-HTTP access
+               access, is versioned and refuses plain-HTTP access; print its name
   upload       upload one file under <prefix>/<md5 of its content>.template, print its URL
   purge        delete every object version (and delete marker) under <prefix>/
 
@@ -59,7 +59,7 @@ def _tls_only_policy(bucket: str) -> str:
 
 def ensure(args: argparse.Namespace) -> int:
     s3 = client("s3", args)
-    bucket = args.bucket
+    bucket = args.bucket = args.bucket or default_bucket(args)
     created = False
     try:
         s3.head_bucket(Bucket=bucket)
@@ -109,6 +109,7 @@ def ensure(args: argparse.Namespace) -> int:
     extra = f"; set {', '.join(applied)}" if applied and not created else ""
     print(f"artifact bucket s3://{bucket} {state} (encrypted, public access blocked, "
           f"versioned, TLS only{extra})", file=sys.stderr)
+    print(bucket)
     return 0
 
 
@@ -120,11 +121,16 @@ def object_url(args: argparse.Namespace, bucket: str, key: str) -> str:
     return f"https://{bucket}.s3.{region}.{suffix}/{key}"
 
 
+def upload_file(args: argparse.Namespace, bucket: str, prefix: str, path: str) -> str:
+    """Upload under <prefix>/<md5 of the content>.template; return the object's URL."""
+    body = Path(path).read_bytes()
+    key = f"{prefix.strip('/')}/{hashlib.md5(body).hexdigest()}.template"  # noqa: S324
+    client("s3", args).put_object(Bucket=bucket, Key=key, Body=body)
+    return object_url(args, bucket, key)
+
+
 def upload(args: argparse.Namespace) -> int:
-    body = Path(args.file).read_bytes()
-    key = f"{args.prefix.strip('/')}/{hashlib.md5(body).hexdigest()}.template"  # noqa: S324
-    client("s3", args).put_object(Bucket=args.bucket, Key=key, Body=body)
-    print(object_url(args, args.bucket, key))
+    print(upload_file(args, args.bucket, args.prefix, args.file))
     return 0
 
 
@@ -157,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("bucket-name", help="print the default artifact bucket name")
     add_aws_args(p)
-    p = sub.add_parser("ensure", help="create/secure the artifact bucket")
-    p.add_argument("--bucket", required=True)
+    p = sub.add_parser("ensure", help="create/secure the artifact bucket; print its name")
+    p.add_argument("--bucket", help="default: stackgen-artifacts-<account>-<region>")
     add_aws_args(p)
     p = sub.add_parser("upload", help="upload a file content-addressed; print its URL")
     p.add_argument("--bucket", required=True)

@@ -1,9 +1,10 @@
 """Create a change set (nested stacks included) and summarise it.
 
 Subcommands:
-  create   validate the parameters (NoEcho values from STACKGEN_PARAM_<Name>), create the
-           change set, wait until it is ready; print its id, or NO_CHANGES (exit 0) after
-           deleting a change set that holds no changes
+  create   validate the parameters (NoEcho values from STACKGEN_PARAM_<Name>), upload the
+           packaged parent template, create the change set and wait until it is ready;
+           print "<id> <number of stateful risks>" (with --summary, after the summary), or
+           "NO_CHANGES 0" after deleting a change set that holds no changes
   summary  print adds, modifies, removes and replacements, the nested stacks' included;
            replacement or removal of a stateful resource (database, EFS, KMS key, secret,
            ECR repository, log group, load balancer, ...) is highlighted and makes the
@@ -63,9 +64,13 @@ def create(args: argparse.Namespace) -> int:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_USAGE
     tags = [{"Key": k, "Value": v} for k, v in (t.split("=", 1) for t in args.tag)]
+    template_url = args.template_url
+    if not template_url:
+        from generator.deploy.artifacts import upload_file
+        template_url = upload_file(args, args.bucket, args.prefix, args.template_file)
     response = cfn.create_change_set(
         StackName=args.stack_name, ChangeSetName=args.change_set_name,
-        ChangeSetType=cs_type, TemplateURL=args.template_url,
+        ChangeSetType=cs_type, TemplateURL=template_url,
         Parameters=resolved.api_parameters(), Capabilities=CAPABILITIES,
         IncludeNestedStacks=True, Tags=tags,
         Description=f"stackgen deploy.sh ({cs_type.lower()})")
@@ -75,12 +80,26 @@ def create(args: argparse.Namespace) -> int:
         reason = desc.get("StatusReason", "")
         if any(text in reason for text in _NO_CHANGES):
             cfn.delete_change_set(ChangeSetName=cs_id)
-            print("NO_CHANGES")
+            _result(args, "NO_CHANGES", 0)
             return 0
         print(f"error: change set failed: {reason}", file=sys.stderr)
         return EXIT_FAIL
-    print(cs_id)
+    risky = 0
+    if args.summary:
+        notes: list[str] = []
+        desc, rows = collect(cfn, cs_id, Path(args.template), notes=notes)
+        risky = render(desc, rows, notes, brief=args.brief)
+    _result(args, cs_id, risky)
     return 0
+
+
+def _result(args: argparse.Namespace, change_set: str, risky: int) -> None:
+    """The machine-readable result: "<change set id or NO_CHANGES> <stateful risks>"."""
+    line = f"{change_set} {risky}\n"
+    if args.result_file:
+        Path(args.result_file).write_text(line, encoding="utf-8")
+    else:
+        sys.stdout.write(line)
 
 
 @dataclass
@@ -204,14 +223,18 @@ _SYMBOL = {"Add": ("+", "green"), "Modify": ("~", "yellow"), "Remove": ("-", "re
            "Dynamic": ("?", "yellow")}
 
 
-def render(desc: dict, rows: list[Row], notes: list[str], out=sys.stdout) -> int:
-    """Print the summary; return the number of stateful replacements/removals."""
+def render(desc: dict, rows: list[Row], notes: list[str], out=sys.stdout,
+           brief: bool = False) -> int:
+    """Print the summary; return the number of stateful replacements/removals.
+    ``brief`` lists only the stateful replacements/removals (for a first create)."""
     print(f"Change set {desc.get('ChangeSetName', '')} for stack {desc.get('StackName', '')}:",
           file=out)
     if not rows:
         print("  (no resource changes)", file=out)
     width = max([len(r.path) for r in rows] + [10])
     for row in rows:
+        if brief and not row.stateful:
+            continue
         symbol, color = _SYMBOL.get(row.verb, ("?", "yellow"))
         line = f"  {symbol} {row.verb:<9} {row.path:<{width}}  {row.rtype}"
         if row.properties:
@@ -240,7 +263,7 @@ def render(desc: dict, rows: list[Row], notes: list[str], out=sys.stdout) -> int
             policy = f" (old resource: {row.policy})" if row.policy else ""
             print(paint(f"  - {row.path} ({row.rtype}, {row.stateful}): {what}{policy}",
                         "redbold", out), file=out)
-    if any(r.predicted for r in rows):
+    if any(r.predicted for r in rows) and not brief:
         print("  * predicted from the deployed and local templates: this endpoint returned "
               "no change set for that nested stack", file=out)
     for note in notes:
@@ -264,8 +287,17 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("create", help="create a change set; print its id or NO_CHANGES")
     p.add_argument("--stack-name", required=True)
     p.add_argument("--change-set-name", required=True)
-    p.add_argument("--template-url", required=True, help="packaged parent template in S3")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--template-url", help="packaged parent template in S3")
+    source.add_argument("--template-file", help="packaged parent template to upload "
+                                                "(with --bucket and --prefix)")
+    p.add_argument("--bucket")
+    p.add_argument("--prefix")
     p.add_argument("--template", required=True, help="local parent template (its Parameters)")
+    p.add_argument("--summary", action="store_true", help="print the summary once it is ready")
+    p.add_argument("--brief", action="store_true", help="summary: list only stateful risks")
+    p.add_argument("--result-file", help='write "<change set id|NO_CHANGES> <stateful risks>" '
+                                         "here instead of to stdout")
     p.add_argument("--params-file", required=True)
     p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--interval", type=float, default=1.0)
@@ -277,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
                                       "the endpoint returns no nested change sets")
     add_aws_args(p)
     args = parser.parse_args(argv)
+    if args.command == "create" and args.template_file and not (args.bucket and args.prefix):
+        parser.error("--template-file needs --bucket and --prefix")
     return create(args) if args.command == "create" else summary(args)
 
 

@@ -5,7 +5,8 @@ Subcommands:
   mark       print the timestamp of the stack's newest event (the start of the next watch)
   watch      stream new events of the stack and every nested stack, polling describe-stacks
              every --interval seconds until the stack settles; exit 0 on success, 1 on
-             failure (after printing the root cause)
+             failure (after printing the root cause). With --execute-change-set or
+             --delete it starts the operation itself, after marking where it starts.
   rootcause  print the events of the nested stack that failed first
 
 The AWS CLI v1 `deploy`/`wait` commands poll every 30 s; this polls at --interval.
@@ -204,14 +205,33 @@ def print_root_cause(cfn, stack: str, since: dt.datetime, out=sys.stdout) -> boo
     return True
 
 
+def newest_event(cfn, stack: str) -> str:
+    """Timestamp of the stack's newest event ("0" when there is no stack)."""
+    if describe(cfn, stack) is None:
+        return "0"
+    events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+    newest = max((e["Timestamp"] for e in events), default=None)
+    return newest.isoformat() if newest else "0"
+
+
 def watch(args: argparse.Namespace) -> int:
     cfn = client("cloudformation", args)
-    since = parse_ts(args.since)
     stack = describe(cfn, args.stack_name)
     if stack is None:
         print(f"error: stack {args.stack_name} does not exist", file=sys.stderr)
         return EXIT_FAIL
     root = stack["StackId"]  # the id keeps working after a delete
+    name = stack["StackName"]
+    if args.execute_change_set or args.delete:
+        args.since = newest_event(cfn, root)  # the operation starts after this
+        if args.mark_file:
+            with open(args.mark_file, "w", encoding="utf-8") as out:
+                out.write(args.since)
+        if args.execute_change_set:
+            cfn.execute_change_set(ChangeSetName=args.execute_change_set)
+        else:
+            cfn.delete_stack(StackName=root)
+    since = parse_ts(args.since)
     tree = Tree(cfn, root, since)
     deadline = time.monotonic() + args.timeout
     while True:
@@ -226,9 +246,11 @@ def watch(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return EXIT_FAIL
         time.sleep(args.interval)
-    name = _stack_name_of(args.stack_name)
     if status in SUCCESS:
         print(paint(f"{name}: {status}", "green"))
+        if args.outputs and stack is not None:
+            from generator.deploy.outputs import print_outputs
+            print_outputs(stack)
         return 0
     print(paint(f"{name}: {status}", "redbold"))
     reason = stack.get("StackStatusReason") if stack else None
@@ -252,6 +274,16 @@ def main(argv: list[str] | None = None) -> int:
         if name == "watch":
             p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
             p.add_argument("--timeout", type=float, default=4 * 3600.0)
+            action = p.add_mutually_exclusive_group()
+            action.add_argument("--execute-change-set", metavar="ARN",
+                                help="execute this change set, then watch (--since is taken "
+                                     "just before)")
+            action.add_argument("--delete", action="store_true",
+                                help="delete the stack, then watch")
+            p.add_argument("--mark-file", help="with --execute-change-set/--delete: write the "
+                                               "start timestamp here")
+            p.add_argument("--outputs", action="store_true",
+                           help="on success, print the outputs table")
     args = parser.parse_args(argv)
     cfn = client("cloudformation", args)
     if args.command == "status":
@@ -259,10 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         print(stack["StackStatus"] if stack else "NONE")
         return 0
     if args.command == "mark":
-        events = cfn.describe_stack_events(StackName=args.stack_name)["StackEvents"] \
-            if describe(cfn, args.stack_name) else []
-        newest = max((e["Timestamp"] for e in events), default=None)
-        print(newest.isoformat() if newest else "0")
+        print(newest_event(cfn, args.stack_name))
         return 0
     if args.command == "rootcause":
         found = print_root_cause(cfn, args.stack_name, parse_ts(args.since))

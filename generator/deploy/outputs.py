@@ -21,18 +21,23 @@ def main(argv: list[str] | None = None) -> int:
     if stack is None:
         print(f"error: stack {args.stack_name} does not exist", file=sys.stderr)
         return EXIT_FAIL
-    outputs = sorted(stack.get("Outputs", []), key=lambda o: o["OutputKey"])
     if args.json:
+        outputs = stack.get("Outputs", [])
         print(json.dumps({o["OutputKey"]: o.get("OutputValue", "") for o in outputs}, indent=2))
         return 0
+    print_outputs(stack)
+    return 0
+
+
+def print_outputs(stack: dict) -> None:
+    outputs = sorted(stack.get("Outputs", []), key=lambda o: o["OutputKey"])
     print(f"Outputs of {stack['StackName']} ({stack['StackStatus']}):")
     if not outputs:
         print("  (none)")
-        return 0
+        return
     rows = [[o["OutputKey"], o.get("OutputValue", ""), o.get("Description", "")]
             for o in outputs]
     print(table(rows, ["Output", "Value", "Description"]))
-    return 0
 
 
 if __name__ == "__main__":

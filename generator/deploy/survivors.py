@@ -129,6 +129,12 @@ def _exists(args, rtype: str, pid: str) -> bool | None:
         if rtype == "AWS::S3::Bucket":
             client("s3", args).head_bucket(Bucket=pid)
             return True
+        if rtype == "AWS::SecretsManager::Secret":
+            secret = client("secretsmanager", args).describe_secret(SecretId=pid)
+            return not secret.get("DeletedDate")
+        if rtype == "AWS::KMS::Key":
+            key = client("kms", args).describe_key(KeyId=pid)["KeyMetadata"]
+            return key.get("KeyState") not in ("PendingDeletion", "PendingReplicaDeletion")
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if "NotFound" in code or code in ("404", "NoSuchBucket"):
@@ -141,18 +147,6 @@ def _check_saved(args, entry: dict) -> str:
     """What the service API says now about a saved survivor."""
     rtype, pid = entry["type"], entry["id"]
     try:
-        if rtype == "AWS::SecretsManager::Secret" and entry["policy"] not in RETAIN:
-            secret = client("secretsmanager", args).describe_secret(SecretId=pid)
-            deleted = secret.get("DeletedDate")
-            return f"in its recovery window (deleted {deleted:%Y-%m-%d %H:%M} UTC)" \
-                if deleted else "still active"
-        if rtype == "AWS::SecretsManager::Secret":
-            return entry.get("what", "")
-        if entry["policy"] == "Snapshot" and rtype == "AWS::RDS::DBCluster":
-            snaps = client("rds", args).describe_db_cluster_snapshots(
-                DBClusterIdentifier=pid).get("DBClusterSnapshots", [])
-            names = ", ".join(s["DBClusterSnapshotIdentifier"] for s in snaps)
-            return f"final snapshot(s): {names}" if names else "no snapshot found"
         if entry["policy"] in RETAIN:
             exists = _exists(args, rtype, pid)
             if exists is False:
@@ -160,6 +154,21 @@ def _check_saved(args, entry: dict) -> str:
             detail = _detail(args, rtype, pid)
             state = "retained, still exists" if exists else "retained (not checked)"
             return state + (f" ({detail})" if detail else "")
+        if rtype == "AWS::SecretsManager::Secret":
+            secret = client("secretsmanager", args).describe_secret(SecretId=pid)
+            deleted = secret.get("DeletedDate")
+            return f"in its recovery window (deleted {deleted:%Y-%m-%d %H:%M} UTC)" \
+                if deleted else "still active"
+        if entry["policy"] == "Snapshot" and rtype == "AWS::RDS::DBCluster":
+            snaps = client("rds", args).describe_db_cluster_snapshots(
+                DBClusterIdentifier=pid).get("DBClusterSnapshots", [])
+            names = ", ".join(s["DBClusterSnapshotIdentifier"] for s in snaps)
+            return f"final snapshot(s): {names}" if names else "no snapshot found"
+        if rtype == "AWS::KMS::Key":
+            key = client("kms", args).describe_key(KeyId=pid)["KeyMetadata"]
+            when = key.get("DeletionDate")
+            return f"pending deletion until {when:%Y-%m-%d}" if when else \
+                f"key state {key.get('KeyState')}"
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if "NotFound" in code and rtype == "AWS::SecretsManager::Secret":

@@ -1,0 +1,132 @@
+"""Helpers for the e2e tests (imported by conftest.py and the test modules)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from generator.deploy import emulator
+from generator.deploy._aws import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+EMULATOR_VENV = ROOT / ".tools" / "ministack"
+REGION = "us-east-1"
+DEAD_PROXY = emulator.DEAD_PROXY
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def safe_env(endpoint: str | None = None) -> dict[str, str]:
+    """The environment every e2e subprocess runs with."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "STACKGEN_PARAM_")) and k.lower() not in (
+               "http_proxy", "https_proxy", "no_proxy", "all_proxy")}
+    env.update({
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_MAX_ATTEMPTS": "2", "AWS_PAGER": "",
+        "HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY,
+        "http_proxy": DEAD_PROXY, "https_proxy": DEAD_PROXY,
+        "NO_PROXY": emulator.NO_PROXY, "no_proxy": emulator.NO_PROXY,
+        "NO_COLOR": "1",
+        "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+    })
+    return env
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    seconds: float
+    args: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:  # shown by assertion failures
+        return f"$ {' '.join(self.args)}\nexit {self.code} after {self.seconds:.1f} s\n{self.out}"
+
+
+class Scripts:
+    """Runs deploy.sh / delete.sh against the emulator, stdin never a terminal."""
+
+    def __init__(self, endpoint: str):
+        self.endpoint = endpoint
+
+    def run(self, script: str, *args: str, env: dict[str, str] | None = None,
+            endpoint: bool = True, timeout: float = 300) -> Run:
+        cmd = [str(ROOT / script), *args]
+        if endpoint:
+            cmd += ["--endpoint-url", self.endpoint]
+        full_env = safe_env()
+        full_env.update(env or {})
+        start = time.monotonic()
+        proc = subprocess.run(cmd, cwd=ROOT, env=full_env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=timeout, check=False)
+        return Run(proc.returncode, proc.stdout, time.monotonic() - start, cmd)
+
+    def deploy(self, *args: str, **kw) -> Run:
+        return self.run("deploy.sh", *args, **kw)
+
+    def delete(self, *args: str, **kw) -> Run:
+        return self.run("delete.sh", *args, **kw)
+
+
+def stack_status(cfn, name: str) -> str | None:
+    try:
+        return cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+    except cfn.exceptions.ClientError as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise
+
+
+def pending_change_sets(cfn, name: str) -> list[dict]:
+    """Change sets not executed (the emulator keeps executed ones; AWS deletes them)."""
+    return [c for c in cfn.list_change_sets(StackName=name)["Summaries"]
+            if c.get("ExecutionStatus") != "EXECUTE_COMPLETE"]
+
+
+def stack_outputs(cfn, name: str) -> dict[str, str]:
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    return {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
+
+
+def write_params(path: Path, values: dict[str, str]) -> Path:
+    path.write_text(json.dumps([f"{k}={v}" for k, v in values.items()], indent=2))
+    return path
+
+
+def read_params(path: Path) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in json.loads(path.read_text()))
+
+
+def copy_templates(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def inject_broken_resource(template_path: Path, logical_id: str = "BrokenParameter") -> None:
+    """Add a resource the emulator rejects at provisioning time (SSM Type 'Bogus')."""
+    template = load_template(template_path)
+    template["Resources"][logical_id] = {
+        "Type": "AWS::SSM::Parameter",
+        "Properties": {"Type": "Bogus", "Value": "deliberately broken"},
+    }
+    template_path.write_text(yaml.safe_dump(template, sort_keys=False))
+
+

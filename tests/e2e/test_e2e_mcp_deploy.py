@@ -1,0 +1,194 @@
+"""deploy.sh / delete.sh end to end on the MCP Gateway platform (emulator profile).
+
+deploy.sh renders `--profile emulator` itself when the endpoint is loopback; the tests
+that need a modified template render the same profile into a temporary directory.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from e2e_support import ROOT, copy_templates, inject_broken_resource, \
+    pending_change_sets, read_params, stack_outputs, stack_status, write_params
+from generator.deploy._aws import load_template
+
+pytestmark = pytest.mark.e2e
+
+PLATFORM = "mcp-gateway"
+STACK = f"{PLATFORM}-dev"
+SECRET = {"STACKGEN_PARAM_KeycloakAdminPassword": "local-Keycloak-admin-9"}
+DEV_PARAMS = ROOT / "parameters" / PLATFORM / "dev.json"
+
+
+@pytest.fixture(scope="module")
+def emulator_templates(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mcp-emulator") / "templates"
+    subprocess.run([sys.executable, "-m", "generator", "synth", str(ROOT / "platforms" /
+                    f"{PLATFORM}.yaml"), "--out", str(out), "--profile", "emulator",
+                    "--quiet"], check=True, cwd=ROOT)
+    return out
+
+
+@pytest.fixture(scope="module")
+def updated_params(tmp_path_factory):
+    values = read_params(DEV_PARAMS)
+    assert values["DatabaseMaxAcu"] != "4"
+    return write_params(tmp_path_factory.mktemp("mcp-params") / "dev.json",
+                        {**values, "DatabaseMaxAcu": "4"})
+
+
+def _cluster(aws, stack: str = STACK) -> dict:
+    clusters = [c for c in aws("rds").describe_db_clusters()["DBClusters"]
+                if c["DBClusterIdentifier"].startswith(stack.lower())]
+    assert len(clusters) == 1, clusters
+    return clusters[0]
+
+
+class TestLifecycle:
+    """Ordered: create, update, no-op, review, delete of mcp-gateway-dev."""
+
+    def test_create(self, scripts, aws):
+        run = scripts.deploy("--platform", PLATFORM, "--env", "dev", env=SECRET)
+        assert run.code == 0, run
+        assert "emulator profile" in run.out
+        cfn = aws("cloudformation")
+        assert stack_status(cfn, STACK) == "CREATE_COMPLETE"
+        outputs = stack_outputs(cfn, STACK)
+        for key in ("VpcId", "MainClusterArn", "KeycloakServiceArn", "DatabaseClusterEndpoint",
+                    "FileSystemId", "MainLoadBalancerUrl", "KmsKeyArn"):
+            assert outputs.get(key), (key, outputs)
+        assert f"Outputs of {STACK}" in run.out and outputs["VpcId"] in run.out
+        assert SECRET["STACKGEN_PARAM_KeycloakAdminPassword"] not in run.out
+        nested = [s for s in cfn.list_stacks()["StackSummaries"]
+                  if s["StackName"].startswith(f"{STACK}-")
+                  and s["StackStatus"] == "CREATE_COMPLETE"]
+        assert len(nested) == len(load_template(ROOT / "templates" / PLATFORM / "main.yaml")
+                                  ["Resources"]), nested
+        print(f"\nMCP create: {run.seconds:.1f} s")
+
+    def test_parameter_change_is_visible_through_the_rds_api(self, scripts, aws,
+                                                             updated_params):
+        assert _cluster(aws)["ServerlessV2ScalingConfiguration"]["MaxCapacity"] == 2.0
+        run = scripts.deploy("--platform", PLATFORM, "--env", "dev",
+                             "--params-file", str(updated_params))
+        assert run.code == 0, run
+        assert stack_status(aws("cloudformation"), STACK) == "UPDATE_COMPLETE"
+        assert _cluster(aws)["ServerlessV2ScalingConfiguration"]["MaxCapacity"] == 4.0
+        line = next(x for x in run.out.splitlines() if "DatabaseStack/DatabaseCluster " in x)
+        assert "Modify" in line and "ServerlessV2ScalingConfiguration" in line
+        print(f"\nMCP update: {run.seconds:.1f} s")
+
+    def test_identical_redeploy_reports_no_changes(self, scripts, aws, updated_params):
+        cfn = aws("cloudformation")
+        before = cfn.describe_stacks(StackName=STACK)["Stacks"][0]["LastUpdatedTime"]
+        run = scripts.deploy("--platform", PLATFORM, "--env", "dev",
+                             "--params-file", str(updated_params))
+        assert run.code == 0, run
+        assert "No changes: mcp-gateway-dev is up to date." in run.out
+        assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["LastUpdatedTime"] == before
+
+    def test_review_flags_a_replaced_database(self, scripts, aws, tmp_path, emulator_templates,
+                                              updated_params):
+        changed = copy_templates(emulator_templates, tmp_path / "templates")
+        database = load_template(changed / "database.yaml")
+        database["Resources"]["DatabaseCluster"]["Properties"]["DatabaseName"] = "keycloak2"
+        (changed / "database.yaml").write_text(yaml.safe_dump(database, sort_keys=False))
+        cluster = _cluster(aws)["DBClusterIdentifier"]
+        run = scripts.deploy("--platform", PLATFORM, "--env", "dev", "--review",
+                             "--template-dir", str(changed), "--params-file", str(updated_params))
+        assert run.code == 1, run
+        line = next(x for x in run.out.splitlines() if "DatabaseStack/DatabaseCluster " in x)
+        assert "Replace" in line and "DatabaseName" in line and "STATEFUL DATABASE" in line
+        # the instance follows its cluster (DBClusterIdentifier is create-only)
+        line = next(x for x in run.out.splitlines() if "DatabaseStack/DatabaseInstance " in x)
+        assert "Replace" in line and "STATEFUL DATABASE" in line
+        assert "not executed" in run.out and "re-run with --yes" in run.out
+        assert _cluster(aws)["DBClusterIdentifier"] == cluster
+        assert _cluster(aws)["DatabaseName"] == "keycloak"
+        cfn = aws("cloudformation")
+        assert not pending_change_sets(cfn, STACK)
+        assert stack_status(cfn, STACK) == "UPDATE_COMPLETE"
+
+    def test_delete_reports_what_was_retained(self, scripts, aws):
+        cfn = aws("cloudformation")
+        fs_id = stack_outputs(cfn, STACK)["FileSystemId"]
+        run = scripts.delete("--platform", PLATFORM, "--env", "dev", "--yes",
+                             "--purge-artifacts")
+        assert run.code == 0, run
+        assert stack_status(cfn, STACK) is None
+        before, after = run.out.split("==> Deleting", 1)
+        assert f"EfsStack/FileSystem (AWS::EFS::FileSystem {fs_id}): retained" in before
+        assert "DatabaseStack/DatabaseCluster" in before and "final snapshot" in before
+        assert f"EfsStack/FileSystem (AWS::EFS::FileSystem {fs_id}): retained, still exists" \
+            in after
+        assert "Retained by CloudFormation (DELETE_SKIPPED)" in after
+        assert aws("efs").describe_file_systems(FileSystemId=fs_id)["FileSystems"]
+        assert aws("logs").describe_log_groups(
+            logGroupNamePrefix=f"/ecs/{STACK}/")["logGroups"]
+        print(f"\nMCP delete: {run.seconds:.1f} s")
+
+
+def test_broken_nested_template_rolls_back(scripts, aws, tmp_path, emulator_templates):
+    broken = copy_templates(emulator_templates, tmp_path / "broken")
+    inject_broken_resource(broken / "database.yaml")
+    params = write_params(tmp_path / "p.json", {**read_params(DEV_PARAMS), "Name": "mcp-broken"})
+    run = scripts.deploy("--platform", PLATFORM, "--env", "dev", "--stack-name", "mcp-broken",
+                         "--template-dir", str(broken), "--params-file", str(params), env=SECRET)
+    assert run.code == 1, run
+    cfn = aws("cloudformation")
+    assert stack_status(cfn, "mcp-broken") == "ROLLBACK_COMPLETE"
+    cause = run.out.split("Root cause (first failure, in nested stack DatabaseStack):", 1)[1]
+    assert "DatabaseStack/BrokenParameter (AWS::SSM::Parameter): CREATE_FAILED" in cause
+    # the nested stacks it had created were rolled back too
+    left = [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]
+            if s["StackName"].startswith("mcp-broken-")
+            and s["StackStatus"] not in ("DELETE_COMPLETE", "ROLLBACK_COMPLETE")]
+    assert not left, left
+
+
+BAD = "mcp-bad-input"
+
+
+def _nothing_created(aws) -> None:
+    assert stack_status(aws("cloudformation"), BAD) is None
+    s3 = aws("s3")
+    for bucket in s3.list_buckets()["Buckets"]:
+        listed = s3.list_objects_v2(Bucket=bucket["Name"], Prefix=f"{BAD}/")
+        assert not listed.get("Contents"), listed
+
+
+@pytest.mark.parametrize("case", ["unknown-platform", "unknown-env", "unknown-key",
+                                  "not-a-list", "secret-in-file", "missing-secret"])
+def test_bad_input_exits_2_and_creates_nothing(case, scripts, aws, tmp_path):
+    params = read_params(DEV_PARAMS)
+    platform, env, extra, secret = PLATFORM, "dev", [], SECRET
+    if case == "unknown-platform":
+        platform, expected = "no-such-platform", "unknown platform: no-such-platform"
+    elif case == "unknown-env":
+        env, expected = "staging", "unknown environment: staging"
+    elif case == "unknown-key":
+        extra = ["--params-file", str(write_params(tmp_path / "p.json",
+                                                   {**params, "DatabaseMaxACU": "4"}))]
+        expected = "unknown parameter DatabaseMaxACU (did you mean DatabaseMaxAcu?)"
+    elif case == "not-a-list":
+        bad = tmp_path / "p.json"
+        bad.write_text('{"Parameters": {"Environment": "dev"}}')
+        extra = ["--params-file", str(bad)]
+        expected = 'expected a JSON list of "Key=Value" strings'
+    elif case == "secret-in-file":
+        extra = ["--params-file", str(write_params(
+            tmp_path / "p.json", {**params, "KeycloakAdminPassword": "in-a-file-1"}))]
+        expected = "secrets are never read from files"
+    else:
+        secret = {}
+        expected = ("KeycloakAdminPassword is a NoEcho (secret) parameter with no value: set "
+                    "STACKGEN_PARAM_KeycloakAdminPassword (stdin is not a terminal")
+    run = scripts.deploy("--platform", platform, "--env", env, "--stack-name", BAD, *extra,
+                         env=secret)
+    assert run.code == 2, run
+    assert expected in run.out, run
+    _nothing_created(aws)

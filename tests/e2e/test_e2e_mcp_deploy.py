@@ -48,6 +48,13 @@ def _cluster(aws, stack: str = STACK) -> dict:
     return clusters[0]
 
 
+@pytest.fixture
+def created(aws):
+    """The later lifecycle steps need the stack test_create made."""
+    if stack_status(aws("cloudformation"), STACK) not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        pytest.fail(f"{STACK} was not deployed: see test_create")
+
+
 class TestLifecycle:
     """Ordered: create, update, no-op, review, delete of mcp-gateway-dev."""
 
@@ -70,7 +77,7 @@ class TestLifecycle:
                                   ["Resources"]), nested
         print(f"\nMCP create: {run.seconds:.1f} s")
 
-    def test_parameter_change_is_visible_through_the_rds_api(self, scripts, aws,
+    def test_parameter_change_is_visible_through_the_rds_api(self, created, scripts, aws,
                                                              updated_params):
         assert _cluster(aws)["ServerlessV2ScalingConfiguration"]["MaxCapacity"] == 2.0
         run = scripts.deploy("--platform", PLATFORM, "--env", "dev",
@@ -82,7 +89,7 @@ class TestLifecycle:
         assert "Modify" in line and "ServerlessV2ScalingConfiguration" in line
         print(f"\nMCP update: {run.seconds:.1f} s")
 
-    def test_identical_redeploy_reports_no_changes(self, scripts, aws, updated_params):
+    def test_identical_redeploy_reports_no_changes(self, created, scripts, aws, updated_params):
         cfn = aws("cloudformation")
         before = cfn.describe_stacks(StackName=STACK)["Stacks"][0]["LastUpdatedTime"]
         run = scripts.deploy("--platform", PLATFORM, "--env", "dev",
@@ -91,8 +98,8 @@ class TestLifecycle:
         assert "No changes: mcp-gateway-dev is up to date." in run.out
         assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["LastUpdatedTime"] == before
 
-    def test_review_flags_a_replaced_database(self, scripts, aws, tmp_path, emulator_templates,
-                                              updated_params):
+    def test_review_flags_a_replaced_database(self, created, scripts, aws, tmp_path,
+                                              emulator_templates, updated_params):
         changed = copy_templates(emulator_templates, tmp_path / "templates")
         database = load_template(changed / "database.yaml")
         database["Resources"]["DatabaseCluster"]["Properties"]["DatabaseName"] = "keycloak2"
@@ -113,7 +120,7 @@ class TestLifecycle:
         assert not pending_change_sets(cfn, STACK)
         assert stack_status(cfn, STACK) == "UPDATE_COMPLETE"
 
-    def test_delete_reports_what_was_retained(self, scripts, aws):
+    def test_delete_reports_what_was_retained(self, created, scripts, aws):
         cfn = aws("cloudformation")
         fs_id = stack_outputs(cfn, STACK)["FileSystemId"]
         run = scripts.delete("--platform", PLATFORM, "--env", "dev", "--yes",

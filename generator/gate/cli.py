@@ -9,7 +9,6 @@ Exit codes: 0 clean, 1 findings (or a scanner failed), 2 usage.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -138,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         if args.command == "templates":
+            for target in args.targets:
+                if not Path(target).exists():
+                    raise UsageError(f"no such file or directory: {target}")
             for p in discover(args.targets):
                 print(p)
             return 0

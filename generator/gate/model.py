@@ -30,7 +30,10 @@ class Finding:
 
     def describe(self) -> str:
         where = f"{self.location()} {self.logical_id}".rstrip()
-        text = f"{self.rule:<45} {where}: {self.message}"
+        message = self.message
+        if self.logical_id and message.startswith(f"{self.logical_id}: "):
+            message = message[len(self.logical_id) + 2:]
+        text = f"{self.rule:<45} {where}: {message}"
         if self.suppressed:
             text += f"  [suppressed: {self.reason}]"
         return text

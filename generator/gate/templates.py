@@ -53,14 +53,16 @@ def discover(targets: list[str]) -> list[Path]:
     A file counts as a template when it parses to a mapping with `Resources`
     (parameter files, allow-lists and other YAML/JSON next to templates are skipped).
     """
-    seen: dict[Path, None] = {}
+    found: list[Path] = []
+    resolved: set[Path] = set()
     for target in targets:
         p = Path(target)
         candidates = [p] if p.is_file() else sorted(x for x in p.rglob("*") if is_template_file(x))
         for c in candidates:
-            if c.resolve() not in {s.resolve() for s in seen} and looks_like_template(c):
-                seen[c] = None
-    return list(seen)
+            if c.resolve() not in resolved and looks_like_template(c):
+                resolved.add(c.resolve())
+                found.append(c)
+    return found
 
 
 def looks_like_template(path: Path) -> bool:

@@ -1,0 +1,440 @@
+"""Monthly cost ESTIMATE of a platform spec, per stack and per egress mode.
+
+``python -m generator cost SPEC [--env ENV] [--egress MODE]`` prices what the spec
+declares with the list prices of one data file (``data/prices-<region>.yaml``, which
+names its source and date) and a few usage assumptions (traffic and log volume per
+task, storage sizes) that the options override.  Every figure is an estimate: list
+prices, no free tier, no savings plans, no taxes.
+
+Two columns: *low* (each service at its desired count, Aurora at its minimum ACUs)
+and *high* (each service at its autoscaling maximum, Aurora at its maximum ACUs).
+
+Egress modes differ only in the network stack:
+
+* ``nat-per-az`` / ``single-nat``: NAT hours, their public IPv4 addresses, NAT data
+  processing of the tasks' AWS API, log and public-registry traffic (ECR image
+  layers take the free S3 gateway endpoint), and for a single NAT the cross-AZ
+  transfer of the other AZs' traffic;
+* ``vpc-endpoints``: interface endpoint hours x AZs for the endpoint set the tasks
+  need, plus endpoint data processing; public-registry images cannot be pulled;
+* ``public-ip``: one public IPv4 address per running task.
+
+The interface endpoints the spec lists (``network.interface_endpoints``) are counted
+in every mode.  The NAT vs endpoints break-even is the AWS API + log traffic
+(GB/month) above which the endpoints cost less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator.spec import Platform, Service
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+MODES = ("nat-per-az", "single-nat", "vpc-endpoints", "public-ip")
+EXIT_USAGE = 2
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Monthly usage assumptions (per running task unless stated)."""
+
+    aws_api_gb_per_task: float = 1.0
+    log_gb_per_task: float = 1.0
+    public_image_gb_per_task: float = 5.0
+    log_stored_ratio: float = 0.15
+    flow_log_gb: float = 5.0
+    alb_lcu: float = 1.0
+    efs_gb: float = 10.0
+    database_storage_gb: float = 10.0
+    database_io_million: float = 10.0
+
+
+def load_prices(region: str = "us-east-1", path: str | Path | None = None) -> dict[str, Any]:
+    p = Path(path) if path else DATA / f"prices-{region}.yaml"
+    data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    for key in ("region", "recorded", "source", "hours_per_month", "nat_gateway", "interface_endpoint", "fargate"):
+        if key not in data:
+            raise ValueError(f"{p}: missing {key}")
+    return data
+
+
+def usage_from(prices: dict[str, Any], **overrides: float | None) -> Usage:
+    base = dict(prices.get("assumptions", {}))
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return Usage(**{k: float(v) for k, v in base.items() if k in Usage.__dataclass_fields__})
+
+
+# --------------------------------------------------------------------------- unit arithmetic
+
+
+def monthly(hourly: float, prices: dict[str, Any], count: float = 1) -> float:
+    return hourly * prices["hours_per_month"] * count
+
+
+def nat_monthly(prices: dict[str, Any]) -> float:
+    """One NAT gateway for a month: hours plus its Elastic IP (public IPv4), before data processing."""
+    return monthly(prices["nat_gateway"]["hour"] + prices["public_ipv4"]["hour"], prices)
+
+
+def endpoints_monthly(endpoints: int, azs: int, prices: dict[str, Any]) -> float:
+    """Interface endpoints: each one has an ENI per AZ, billed per AZ-hour."""
+    return monthly(prices["interface_endpoint"]["hour_per_az"], prices, endpoints * azs)
+
+
+def spot_split(tasks: float, strategy: list[tuple[str, int, int]]) -> tuple[float, float]:
+    """(on-demand, spot) task counts for a capacity provider strategy [(provider, weight, base)]."""
+    if tasks <= 0:
+        return 0.0, 0.0
+    on_demand = spot = 0.0
+    rest = float(tasks)
+    for provider, _w, base in strategy:
+        if base:
+            n = min(float(base), rest)
+            rest -= n
+            if provider == "FARGATE_SPOT":
+                spot += n
+            else:
+                on_demand += n
+    total_weight = sum(w for _p, w, _b in strategy)
+    if rest > 0:
+        if total_weight == 0:
+            on_demand += rest
+        else:
+            spot += rest * sum(w for p, w, _b in strategy if p == "FARGATE_SPOT") / total_weight
+            on_demand += rest * sum(w for p, w, _b in strategy if p != "FARGATE_SPOT") / total_weight
+    return on_demand, spot
+
+
+def fargate_task_monthly(vcpu: float, gb: float, prices: dict[str, Any], spot: bool = False) -> float:
+    f = prices["fargate"]["spot" if spot else "on_demand"]
+    return monthly(vcpu * f["vcpu_hour"] + gb * f["gb_hour"], prices)
+
+
+def breakeven_gb(fixed_nat: float, nat_per_gb: float, fixed_endpoints: float, endpoint_per_gb: float) -> float:
+    """Traffic (GB/month) at which NAT and endpoints cost the same; <= 0 means endpoints always cost less."""
+    if nat_per_gb <= endpoint_per_gb:
+        return float("inf")
+    return (fixed_endpoints - fixed_nat) / (nat_per_gb - endpoint_per_gb)
+
+
+# --------------------------------------------------------------------------- spec facts
+
+
+def size_of(s: Service, env: str) -> tuple[float, float]:
+    """(vCPU, GB) of a service's task in an environment."""
+    if s.sizing:
+        size = s.sizing[env]
+        return size.cpu / 1024, size.memory / 1024
+    assert s.cpu is not None and s.memory is not None
+    return s.cpu / 1024, s.memory / 1024
+
+
+def task_counts(s: Service) -> tuple[int, int]:
+    """(desired, maximum) running tasks."""
+    return s.desired, (s.scaling.max if s.scaling else s.desired)
+
+
+def public_image(s: Service) -> bool:
+    """True when the image comes from a public registry (not ECR) at the spec's defaults."""
+    if s.image.repository:
+        return False
+    uri = s.image.default or s.image.fallback or ""
+    return ".dkr.ecr." not in uri
+
+
+def needed_endpoints(spec: Platform) -> list[str]:
+    """Interface endpoints a vpc-endpoints platform needs for what its tasks use (issue 6 part 1)."""
+    out = {"ecr.api", "ecr.dkr", "logs", "sts"}
+    refs = [r for s in spec.services for r in s.secrets.values()]
+    if any(r.secret or r.database for r in refs):
+        out |= {"secretsmanager", "kms"}  # the generator encrypts every secret with the platform CMK
+    if any(r.ssm for r in refs):
+        out.add("ssm")
+    if any(s.execute_command for s in spec.services):
+        out |= {"ssmmessages", "kms"}  # ECS Exec sessions are encrypted with the platform CMK
+    return sorted(out | set(spec.network.interface_endpoints))
+
+
+# --------------------------------------------------------------------------- the estimate
+
+
+@dataclass
+class Line:
+    stack: str
+    item: str
+    low: float
+    high: float
+
+
+@dataclass
+class ModeCost:
+    mode: str
+    low: float
+    high: float
+    notes: list[str] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+
+
+@dataclass
+class Estimate:
+    spec: str
+    env: str
+    egress: str
+    prices: dict[str, Any]
+    usage: Usage
+    tasks: tuple[int, int]
+    lines: list[Line]
+    modes: dict[str, ModeCost]
+    traffic_gb: tuple[float, float]  # AWS API + log traffic per month (low, high)
+    breakeven: dict[str, float]
+
+    @property
+    def total(self) -> tuple[float, float]:
+        return sum(x.low for x in self.lines), sum(x.high for x in self.lines)
+
+
+def network_lines(spec: Platform, prices: dict[str, Any], mode: str, usage: Usage,
+                  tasks: tuple[int, int], public_tasks: tuple[int, int]) -> ModeCost:
+    azs = spec.network.availability_zones
+    api = [n * (usage.aws_api_gb_per_task + usage.log_gb_per_task) for n in tasks]
+    pub = [n * usage.public_image_gb_per_task for n in public_tasks]
+    mc = ModeCost(mode, 0, 0)
+
+    def add(item: str, low: float, high: float | None = None) -> None:
+        mc.lines.append(Line("network", item, low, low if high is None else high))
+
+    base_eps = list(spec.network.interface_endpoints)
+    eps = needed_endpoints(spec) if mode == "vpc-endpoints" else base_eps
+    if eps:
+        add(f"interface endpoints {len(eps)} x {azs} AZs ({', '.join(eps)})", endpoints_monthly(len(eps), azs, prices))
+    if mode in ("nat-per-az", "single-nat"):
+        n = azs if mode == "nat-per-az" else 1
+        add(f"NAT gateways {n} x {prices['hours_per_month']} h, with their public IPv4", n * nat_monthly(prices))
+        rate = prices["nat_gateway"]["gb_processed"]
+        add(f"NAT data processing ({api[0] + pub[0]:.0f}-{api[1] + pub[1]:.0f} GB: AWS APIs, logs, public images)",
+            rate * (api[0] + pub[0]), rate * (api[1] + pub[1]))
+        if mode == "single-nat" and azs > 1:
+            share = (azs - 1) / azs
+            rate = 2 * prices["cross_az"]["gb_each_way"]
+            add(f"cross-AZ transfer to the single NAT ({share:.0%} of the traffic)",
+                rate * share * (api[0] + pub[0]), rate * share * (api[1] + pub[1]))
+            mc.notes.append("one AZ's outage cuts every task's egress")
+    elif mode == "vpc-endpoints":
+        rate = prices["interface_endpoint"]["gb_processed"]
+        add(f"endpoint data processing ({api[0]:.0f}-{api[1]:.0f} GB: AWS APIs, logs)", rate * api[0], rate * api[1])
+        if public_tasks[1]:
+            mc.notes.append(f"{sum(1 for s in spec.services if public_image(s))} services pull public images, which "
+                            "need a NAT or a copy in ECR")
+    elif mode == "public-ip":
+        add(f"task public IPv4 addresses ({tasks[0]}-{tasks[1]} tasks)",
+            monthly(prices["public_ipv4"]["hour"], prices, tasks[0]), monthly(prices["public_ipv4"]["hour"], prices,
+                                                                              tasks[1]))
+        mc.notes.append("tasks are reachable from the internet; needs public_ip_reason")
+    if mode != "vpc-endpoints" and spec.network.public_tier is None:
+        mc.notes.append("needs a public subnet tier")
+    logs = prices["cloudwatch_logs"]
+    add(f"VPC flow logs ({usage.flow_log_gb:g} GB/month, {spec.network.flow_log_retention_days} d retention)",
+        usage.flow_log_gb * (logs["ingest_gb"] + logs["storage_gb_month"] * usage.log_stored_ratio
+                             * spec.network.flow_log_retention_days / 30.4))
+    mc.low = sum(x.low for x in mc.lines)
+    mc.high = sum(x.high for x in mc.lines)
+    return mc
+
+
+def estimate(spec: Platform, prices: dict[str, Any], env: str | None = None, egress: str | None = None,
+             usage: Usage | None = None) -> Estimate:  # noqa: PLR0915
+    env = env or spec.default_environment
+    if env not in spec.environments:
+        raise ValueError(f"environment {env!r} is not one of {spec.environments}")
+    egress = egress or spec.network.egress
+    usage = usage or usage_from(prices)
+    lines: list[Line] = []
+    counts = {s.name: task_counts(s) for s in spec.services}
+    tasks = (sum(c[0] for c in counts.values()), sum(c[1] for c in counts.values()))
+    public_tasks = (sum(counts[s.name][0] for s in spec.services if public_image(s)),
+                    sum(counts[s.name][1] for s in spec.services if public_image(s)))
+
+    # services: Fargate per service, on-demand vs Spot from the cluster's default strategy.
+    strategies = {c.name: [(x.provider, x.weight, x.base) for x in c.default_strategy] for c in spec.clusters}
+    logs = prices["cloudwatch_logs"]
+    for s in spec.services:
+        vcpu, gb = size_of(s, env)
+        strat = strategies[spec.cluster_of(s)]
+        lo, hi = counts[s.name]
+        costs = []
+        for n in (lo, hi):
+            od, sp = spot_split(n, strat)
+            costs.append(od * fargate_task_monthly(vcpu, gb, prices) + sp * fargate_task_monthly(vcpu, gb, prices, True))
+        od_hi, sp_hi = spot_split(hi, strat)
+        spot_note = f", {sp_hi / hi:.0%} Spot" if hi and sp_hi else ""
+        lines.append(Line("services", f"Fargate {s.name}: {lo}-{hi} x {vcpu:g} vCPU / {gb:g} GB{spot_note}",
+                          costs[0], costs[1]))
+    for s in spec.services:
+        lo, hi = counts[s.name]
+        per = usage.log_gb_per_task * (logs["ingest_gb"] + logs["storage_gb_month"] * usage.log_stored_ratio
+                                       * s.log_retention_days / 30.4)
+        lines.append(Line("services", f"logs {s.name} ({usage.log_gb_per_task:g} GB/task, {s.log_retention_days} d)",
+                          lo * per, hi * per))
+
+    mode_costs = {m: network_lines(spec, prices, m, usage, tasks, public_tasks) for m in MODES}
+    lines.extend(mode_costs[egress].lines)
+
+    for lb in spec.load_balancers:
+        alb = prices["alb"]
+        lines.append(Line("alb", f"ALB {lb.name} ({usage.alb_lcu:g} LCU, {spec.network.availability_zones} public IPv4)",
+                          *(2 * [monthly(alb["hour"] + usage.alb_lcu * alb["lcu_hour"], prices)
+                                 + monthly(prices["public_ipv4"]["hour"], prices, spec.network.availability_zones)])))
+    if spec.database:
+        db = spec.database
+        a = prices["aurora_serverless_v2"]
+        lines.append(Line("database", f"Aurora Serverless v2 {db.min_acu:g}-{db.max_acu:g} ACU",
+                          monthly(a["acu_hour"], prices, db.min_acu), monthly(a["acu_hour"], prices, db.max_acu)))
+        lines.append(Line("database", f"Aurora storage {usage.database_storage_gb:g} GB + "
+                          f"{usage.database_io_million:g} M I/O",
+                          *(2 * [usage.database_storage_gb * a["storage_gb_month"]
+                                 + usage.database_io_million * a["io_million"]])))
+        if db.proxy:
+            p = prices["rds_proxy_serverless"]
+            lines.append(Line("database", f"RDS Proxy (billed on at least {p['min_acus']} ACUs)",
+                              monthly(p["acu_hour"], prices, max(p["min_acus"], db.min_acu)),
+                              monthly(p["acu_hour"], prices, max(p["min_acus"], db.max_acu))))
+    if spec.efs:
+        note = " (+ elastic throughput per GB transferred)" if spec.efs.throughput_mode == "elastic" else ""
+        lines.append(Line("efs", f"EFS Standard {usage.efs_gb:g} GB{note}",
+                          *(2 * [usage.efs_gb * prices["efs_standard"]["gb_month"]])))
+    n_secrets = len(spec.secrets) + (1 if spec.database else 0)
+    if n_secrets:
+        lines.append(Line("secrets", f"Secrets Manager {n_secrets} secrets + 1 KMS key",
+                          *(2 * [n_secrets * prices["secrets_manager"]["secret_month"] + prices["kms"]["key_month"]])))
+
+    traffic = (tasks[0] * (usage.aws_api_gb_per_task + usage.log_gb_per_task),
+               tasks[1] * (usage.aws_api_gb_per_task + usage.log_gb_per_task))
+    azs = spec.network.availability_zones
+    fixed_ep = endpoints_monthly(len(needed_endpoints(spec)), azs, prices)
+    fixed_base = endpoints_monthly(len(spec.network.interface_endpoints), azs, prices)
+    nat_rate, ep_rate = prices["nat_gateway"]["gb_processed"], prices["interface_endpoint"]["gb_processed"]
+    cross = 2 * prices["cross_az"]["gb_each_way"] * (azs - 1) / azs
+    breakeven = {
+        "nat-per-az": breakeven_gb(fixed_base + azs * nat_monthly(prices), nat_rate, fixed_ep, ep_rate),
+        "single-nat": breakeven_gb(fixed_base + nat_monthly(prices), nat_rate + cross, fixed_ep, ep_rate),
+    }
+    return Estimate(spec.name, env, egress, prices, usage, tasks, lines, mode_costs, traffic, breakeven)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def format_estimate(e: Estimate) -> str:  # noqa: C901
+    p = e.prices
+    out = [
+        f"Monthly cost ESTIMATE: {e.spec}, environment {e.env}, egress {e.egress}, {p['region']} ({p['currency']})",
+        f"Prices: {p['source']}, recorded {p['recorded']}. Estimates only: list prices, no free tier, discounts "
+        "or taxes.",
+        f"low = desired task counts ({e.tasks[0]} tasks) and minimum ACUs; high = autoscaling maximum "
+        f"({e.tasks[1]} tasks) and maximum ACUs.",
+        f"Assumed per task-month: {e.usage.aws_api_gb_per_task:g} GB AWS API, {e.usage.log_gb_per_task:g} GB logs, "
+        f"{e.usage.public_image_gb_per_task:g} GB public-registry pulls (when the image is public).",
+        "",
+    ]
+    width = max(len(x.item) for x in e.lines) + 4
+    out.append(f"{'stack / item':<{width}}{'low':>12}{'high':>12}")
+    stacks: dict[str, list[Line]] = {}
+    for x in e.lines:
+        stacks.setdefault(x.stack, []).append(x)
+    for stack, items in stacks.items():
+        out.append(f"{stack:<{width}}{_money(sum(i.low for i in items)):>12}{_money(sum(i.high for i in items)):>12}")
+        for i in items:
+            out.append(f"  {i.item:<{width - 2}}{_money(i.low):>12}{_money(i.high):>12}")
+    lo, hi = e.total
+    out.append(f"{'TOTAL (estimate)':<{width}}{_money(lo):>12}{_money(hi):>12}")
+    out.append("")
+    out.append("Network stack per egress mode (the rest of the platform is the same in every mode):")
+    out.append(f"  {'mode':<16}{'low':>12}{'high':>12}  notes")
+    for m in MODES:
+        mc = e.modes[m]
+        mark = " *" if m == e.egress else ""
+        out.append(f"  {m + mark:<16}{_money(mc.low):>12}{_money(mc.high):>12}  {'; '.join(mc.notes)}")
+        for i in mc.lines:
+            out.append(f"      {i.item}: {_money(i.low)} - {_money(i.high)}")
+    out.append("  (* = this estimate's mode)")
+    out.append("")
+    out.append(f"NAT vs endpoints break-even (AWS API + log traffic; this spec: {e.traffic_gb[0]:.0f}-"
+               f"{e.traffic_gb[1]:.0f} GB/month):")
+    for m, g in e.breakeven.items():
+        if g <= 0:
+            out.append(f"  vpc-endpoints cost less than {m} at any traffic volume")
+        else:
+            verdict = "endpoints are cheaper" if e.traffic_gb[0] > g else f"{m} is cheaper"
+            out.append(f"  vpc-endpoints cost less than {m} above {g:,.0f} GB/month ({verdict} at this spec's "
+                       "traffic)")
+    if any("public images" in n for n in e.modes["vpc-endpoints"].notes):
+        out.append("  (public-registry pulls cannot use endpoints: mirror those images to ECR first)")
+    return "\n".join(line.rstrip() for line in out)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC", help="platform spec (platforms/*.yaml)")
+    p.add_argument("--env", metavar="ENV", help="environment to size (default: the spec's default_environment)")
+    p.add_argument("--egress", choices=MODES, help="price the platform in this egress mode (default: the spec's)")
+    p.add_argument("--region", default="us-east-1", help="price file data/prices-REGION.yaml (default us-east-1)")
+    p.add_argument("--prices", metavar="FILE", help="use this price file instead")
+    p.add_argument("--api-gb", type=float, metavar="GB", help="AWS API traffic per task-month")
+    p.add_argument("--log-gb", type=float, metavar="GB", help="log ingestion per task-month")
+    p.add_argument("--public-image-gb", type=float, metavar="GB", help="public-registry pulls per task-month")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="stackgen cost",
+        description="Monthly cost ESTIMATE of a platform per stack and per egress mode (NAT, VPC endpoints, "
+                    "public IP), with the NAT vs endpoints break-even. List prices from one data file that names "
+                    "its source and date; usage assumptions are in that file and overridable here.")
+    add_arguments(p)
+    return p
+
+
+def cmd(args: argparse.Namespace) -> int:
+    from generator.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(args.spec)
+    except SpecError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        prices = load_prices(args.region, args.prices)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"stackgen cost: no usable price file: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    usage = usage_from(prices, aws_api_gb_per_task=args.api_gb, log_gb_per_task=args.log_gb,
+                       public_image_gb_per_task=args.public_image_gb)
+    try:
+        e = estimate(spec, prices, args.env, args.egress, usage)
+    except ValueError as exc:
+        print(f"stackgen cost: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(format_estimate(e))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cmd(parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -107,7 +107,9 @@ synth() { # synth PROFILE OUTDIR
   fi
   "$PY" "${args[@]}" >"$WORK/synth.log" 2>&1 || { cat "$WORK/synth.log" >&2; die "synth failed for $SPEC"; }
 }
+PROFILE_SOURCE=spec
 if [[ -n "$TEMPLATE_DIR" ]]; then
+  PROFILE_SOURCE=dir
   say "Templates: $TEMPLATE_DIR (pre-rendered)"
 elif [[ "$PROFILE" == aws ]]; then
   TEMPLATE_DIR="$ROOT/templates/$PLATFORM"
@@ -123,7 +125,7 @@ else
   synth emulator "$TEMPLATE_DIR"
   say "Templates: emulator profile of $PLATFORM rendered into a temporary directory"
 fi
-if [[ -f "$SPEC" ]] && "$PY" -m generator check --help >/dev/null 2>&1; then
+if [[ "$PROFILE_SOURCE" == spec ]] && "$PY" -m generator check --help >/dev/null 2>&1; then
   "$PY" -m generator check "$SPEC" || die "preflight failed for $SPEC"
 fi
 

@@ -140,7 +140,11 @@ def format_event(event: dict, label: str) -> str:
 
 
 class Tree:
-    """The stack and the nested stacks discovered through its events."""
+    """The stack and the nested stacks discovered through its events.
+
+    A nested stack is polled until its own events show it settled, and again once its
+    parent reports it in progress (a rollback revisits it): with many nested stacks this
+    keeps DescribeStackEvents calls, and throttling, down."""
 
     def __init__(self, cfn, root: str, since: dt.datetime):
         self.cfn = cfn
@@ -148,25 +152,34 @@ class Tree:
         self.since = since
         self.labels: dict[str, str] = {root: ""}
         self.seen: set[str] = set()
+        self.settled: set[str] = set()
 
     def poll(self) -> list[tuple[dict, str]]:
         new: list[tuple[dict, str]] = []
-        queue = list(self.labels)
+        queue = [sid for sid in self.labels if sid not in self.settled]
         while queue:
             sid = queue.pop(0)
             for event in stack_events(self.cfn, sid, self.since):
                 if event["EventId"] in self.seen:
                     continue
                 self.seen.add(event["EventId"])
+                status = event.get("ResourceStatus", "")
                 nested = _nested_id(event)
-                if not nested and event.get("ResourceStatus", "").endswith("FAILED"):
+                if not nested and status.endswith("FAILED"):
                     nested = find_nested(self.cfn, sid, event, self.since)
                 if nested and nested not in self.labels:
                     parent = self.labels[sid]
                     self.labels[nested] = (f"{parent}/" if parent else "") + \
                         event["LogicalResourceId"]
                     queue.append(nested)
+                elif nested and status.endswith("_IN_PROGRESS") and nested in self.settled:
+                    self.settled.discard(nested)
+                    queue.append(nested)
                 if sid != self.root and _is_self(event):
+                    if is_terminal(status):
+                        self.settled.add(sid)
+                    elif sid in self.settled:
+                        self.settled.discard(sid)
                     continue  # the parent's record of the nested stack says the same
                 new.append((event, self.labels[sid]))
         new.sort(key=lambda item: item[0]["Timestamp"])

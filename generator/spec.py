@@ -56,12 +56,23 @@ def fargate_size_ok(cpu: int, memory: int) -> bool:
 
 
 def looks_secret(name: str) -> bool:
-    """True when a parameter name implies a secret (word-wise, so 'Keycloak' is not 'key')."""
+    """True when a parameter name implies a secret value (word-wise, so 'Keycloak' is
+    not 'key'); names of references to secrets ('...SecretArn', '...PasswordName') are not."""
     words = [w.lower() for w in re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", name)]
+    if words and words[-1] in ("arn", "arns", "name", "id", "ids", "uri", "url", "length", "path"):
+        return False
     joined = "".join(words)
     if any(w in ("password", "secret", "token", "credential", "credentials") for w in words):
         return True
     return any(k in joined for k in ("apikey", "privatekey", "accesskey"))
+
+
+def description_implies_secret(description: str) -> bool:
+    """A description that speaks of a secret value (not of a reference to one)."""
+    words = {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", description)}
+    if words & {"arn", "name", "id", "uri", "url"}:
+        return False
+    return bool(words & {"password", "secret", "token", "credential", "credentials"}) or "api key" in description.lower()
 
 
 # --------------------------------------------------------------------------- network
@@ -688,6 +699,11 @@ class Platform(Model):
             raise ValueError("load_balancers: need a public subnet tier")
         if any(lb.dns_record for lb in self.load_balancers) and self.domain is None:
             raise ValueError("load_balancers: dns_record needs a domain section")
+        if self.domain is not None:
+            for lb in self.load_balancers:
+                if lb.dns_record is None:
+                    raise ValueError(f"load_balancers[{lb.name}].dns_record: required on a platform with a domain "
+                                     "(every listener must serve or redirect to HTTPS)")
         for i, s in enumerate(self.services):
             where = f"services[{i}]"
             if s.cluster and s.cluster not in clusters:

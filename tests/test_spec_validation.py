@@ -72,6 +72,7 @@ BAD = [
     ("load_balancers.0.listeners.0.target_group", "nope", "load_balancers[main].listeners[80]: unknown target group"),
     ("clusters.0.default_strategy.0.provider", "FARGATE_SPOT", None),
     ("unknown_field", 1, "unknown_field: Extra inputs are not permitted"),
+    ("load_balancers.1.dns_record", "DELETE", "load_balancers[keycloak].dns_record: required on a platform with a domain"),
 ]
 
 

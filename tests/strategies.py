@@ -1,0 +1,177 @@
+"""Hypothesis strategies that build valid random platform specs through the public
+spec model (``generator.spec.parse_spec``).
+
+Varied: 1-40 services with random names, ports, Fargate sizes, health checks (HTTP
+path or command), EFS volumes, secrets, environment variables, reachability (ALB
+target group, other services, none) and scaling bounds; with or without a domain,
+a database, EFS; the egress mode (``EGRESS_MODES``: the hook for the connectivity
+work); per-environment sizing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from generator.spec import FARGATE_SIZES, Platform, parse_spec
+
+# The egress modes the strategy draws from. The connectivity issue adds modes here.
+EGRESS_MODES = ("nat-per-az", "single-nat", "vpc-endpoints")
+
+SIZES = [(c, m) for c, ms in FARGATE_SIZES.items() if c <= 4096 for m in ms]
+WORDS = ["api", "web", "auth", "worker", "cache", "search", "billing", "report", "agent", "gateway",
+         "ingest", "notify", "orders", "users", "media", "admin", "feed", "mail", "queue", "store"]
+
+
+@st.composite
+def service_names(draw: st.DrawFn, n: int) -> list[str]:
+    names: list[str] = []
+    while len(names) < n:
+        base = draw(st.sampled_from(WORDS))
+        name = f"{base}-{len(names)}" if draw(st.booleans()) else f"{base}{len(names)}"
+        names.append(name)
+    return names
+
+
+@st.composite
+def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
+    n = draw(st.integers(1, max_services))
+    names = draw(service_names(n))
+    with_domain = draw(st.booleans())
+    with_db = draw(st.booleans())
+    with_efs = draw(st.booleans())
+    egress = draw(st.sampled_from(EGRESS_MODES))
+    azs = draw(st.integers(2, 3))
+    per_env = draw(st.booleans())
+    n_lbs = draw(st.integers(0, 2)) if egress != "vpc-endpoints" or True else 0
+    lbs = [f"edge{i}" for i in range(n_lbs)]
+    secrets = [f"secret-{i}" for i in range(draw(st.integers(0, 3)))]
+    aps = [f"data{i}" for i in range(draw(st.integers(1, 3)))] if with_efs else []
+
+    services: list[dict[str, Any]] = []
+    tg_by_lb: dict[str, list[str]] = {lb: [] for lb in lbs}
+    for i, name in enumerate(names):
+        nports = draw(st.integers(1, 2))
+        ports = draw(st.lists(st.integers(1024, 65000), min_size=nports, max_size=nports, unique=True))
+        ports = [p for p in ports if p != 2049] or [8080]
+        port_specs = [{"name": f"p{j}", "port": p} for j, p in enumerate(ports)]
+        svc: dict[str, Any] = {
+            "name": name,
+            "image": {"default": f"registry.example/{name}:1.0"},
+            "ports": port_specs,
+            "log_retention_days": draw(st.sampled_from([7, 14, 30, 90, 365])),
+            "user": "1000:1000",
+            "readonly_root_filesystem": draw(st.booleans()),
+        }
+        if not svc["readonly_root_filesystem"]:
+            svc["writable_root_reason"] = "the image writes to its root filesystem"
+        if per_env:
+            sizes = {env: dict(zip(("cpu", "memory"), draw(st.sampled_from(SIZES)), strict=True))
+                     for env in ("dev", "test", "prod")}
+            svc["sizing"] = sizes
+        else:
+            cpu, mem = draw(st.sampled_from(SIZES))
+            svc["cpu"], svc["memory"] = cpu, mem
+        start = draw(st.integers(0, 120))
+        if draw(st.booleans()):
+            path = draw(st.sampled_from(["/health", "/healthz", "/ping", "/"]))
+            cmd = f"curl -f http://localhost:{ports[0]}{path} || exit 1"
+        else:
+            cmd = f"nc -z localhost {ports[0]} || exit 1"
+        svc["health_check"] = {"command": cmd, "start_period": start,
+                               "interval": draw(st.sampled_from([10, 30, 60])), "retries": draw(st.integers(1, 5))}
+        env_n = draw(st.integers(0, 3))
+        svc["environment"] = {f"VAR_{k}": draw(st.sampled_from(["x", "${AWS::Region}", "${Name}", "1"]))
+                              for k in range(env_n)}
+        if lbs and draw(st.booleans()):
+            lb = draw(st.sampled_from(lbs))
+            svc["environment"]["LB_URL"] = f"${{lb:{lb}:url}}"
+        sec: dict[str, Any] = {}
+        for s in draw(st.lists(st.sampled_from(secrets), unique=True)) if secrets else []:
+            sec[f"S_{s.replace('-', '_').upper()}"] = {"secret": s}
+        if with_db and draw(st.booleans()):
+            sec["DB_USER"] = {"database": "username"}
+            sec["DB_PASS"] = {"database": "password"}
+        svc["secrets"] = sec
+        if aps and draw(st.booleans()):
+            chosen = draw(st.lists(st.sampled_from(aps), min_size=1, unique=True))
+            svc["volumes"] = [{"access_point": a, "path": f"/mnt/{a}"} for a in chosen]
+        if lbs and draw(st.integers(0, 2)) == 0:
+            lb = draw(st.sampled_from(lbs))
+            tg = f"tg-{name}"
+            hc_port = draw(st.sampled_from([None, ports[-1]]))
+            svc["target_groups"] = [{"name": tg, "load_balancer": lb, "container_port": ports[0],
+                                     "health_check": {"path": "/health", "port": hc_port}}]
+            tg_by_lb[lb].append(tg)
+        others = [o for o in names[:i]]
+        if others and draw(st.booleans()):
+            srcs = draw(st.lists(st.sampled_from(others), min_size=1, max_size=2, unique=True))
+            svc["allow_from"] = [{"service": s, "ports": [ports[0]]} for s in srcs]
+        if draw(st.booleans()):
+            lo = draw(st.integers(1, 3))
+            svc["scaling"] = {"min": lo, "max": draw(st.integers(lo, 10)),
+                              "cpu": draw(st.sampled_from([None, 50, 70])),
+                              "memory": draw(st.sampled_from([None, 80]))}
+            if svc["scaling"]["cpu"] is None and svc["scaling"]["memory"] is None:
+                svc["scaling"]["cpu"] = 60
+        if draw(st.integers(0, 3)) == 0:
+            svc["discovery"] = {"mode": draw(st.sampled_from(["service-connect", "cloud-map"])),
+                                "name": name, "port": "p0"}
+        services.append(svc)
+
+    load_balancers = []
+    for lb in lbs:
+        tgs = tg_by_lb[lb]
+        if not tgs:
+            continue
+        listeners = [{"port": 80, "mode": "redirect", "target_group": tgs[0]}]
+        if with_domain:
+            listeners.append({"port": 443, "mode": "https", "target_group": tgs[0]})
+        for k, tg in enumerate(tgs[1:4]):
+            listeners.append({"port": 8000 + k, "mode": "auto", "target_group": tg})
+        entry: dict[str, Any] = {"name": lb, "listeners": listeners}
+        if with_domain:
+            entry["dns_record"] = lb
+        load_balancers.append(entry)
+    used_lbs = {x["name"] for x in load_balancers}
+    for svc in services:  # drop target groups no listener serves and LB placeholders of unused LBs
+        served = {x["target_group"] for lb in load_balancers for x in lb["listeners"]}
+        svc["target_groups"] = [tg for tg in svc.get("target_groups", []) if tg["name"] in served]
+        if svc["environment"].get("LB_URL", "").split(":")[1:2] and \
+                svc["environment"]["LB_URL"].split(":")[1] not in used_lbs:
+            del svc["environment"]["LB_URL"]
+
+    data: dict[str, Any] = {
+        "name": "prop-platform",
+        "description": "random platform",
+        "network": {
+            "availability_zones": azs,
+            "tiers": [{"name": "private", "newbits": 4, "offset": 0},
+                      {"name": "public", "public": True, "newbits": 8, "offset": 200}],
+            "egress": egress,
+        },
+        "clusters": [{"name": "main"}],
+        "services": services,
+        "load_balancers": load_balancers,
+        "secrets": [{"name": s, "description": f"secret {s}", "generate": {"length": 32}} for s in secrets],
+        "namespace": "prop.local",
+    }
+    if with_domain and load_balancers:
+        data["domain"] = {"base_domain": "example.com"}
+    else:
+        for lb in load_balancers:
+            lb.pop("dns_record", None)
+            lb["listeners"] = [x for x in lb["listeners"] if x["mode"] != "https"]
+    if with_db:
+        data["database"] = {"engine": draw(st.sampled_from(["aurora-mysql", "aurora-postgresql"])),
+                            "engine_version": "8.0.mysql_aurora.3.08.2", "database_name": "app"}
+        if data["database"]["engine"] == "aurora-postgresql":
+            data["database"]["engine_version"] = "16.9"
+    if aps:
+        data["efs"] = {"access_points": [{"name": a, "path": f"/{a}"} for a in aps]}
+    return data
+
+
+def valid_platforms(max_services: int = 40) -> st.SearchStrategy[Platform]:
+    return platforms(max_services).map(lambda d: parse_spec(d, "<hypothesis>"))

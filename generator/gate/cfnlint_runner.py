@@ -63,10 +63,13 @@ def run(templates: list[Path], config_file: Path, sarif: Path | None) -> ToolRes
         return result
     suppressed: list = []
     try:
-        config = ConfigMixIn(["--config-file", str(config_file), "--", *map(str, templates)])
-        runner = Runner(config)
-        with _record_suppressed(suppressed):
-            matches = list(runner.run())
+        # .cfnlintrc paths (append_rules) are relative to the file's directory.
+        absolute = [str(Path(t).resolve()) for t in templates]
+        with contextlib.chdir(Path(config_file).resolve().parent):
+            config = ConfigMixIn(["--config-file", Path(config_file).name, "--", *absolute])
+            runner = Runner(config)
+            with _record_suppressed(suppressed):
+                matches = list(runner.run())
     except Exception as exc:  # a crash must fail the gate, with the reason
         result.errors.append(f"cfn-lint crashed: {type(exc).__name__}: {exc}")
         result.seconds = time.monotonic() - start

@@ -20,12 +20,12 @@ $(EMULATOR_STAMP): pyproject.toml
 
 test-prereqs:: $(EMULATOR_STAMP)
 
-emulator: $(STAMP) $(EMULATOR_STAMP) ## Run the local AWS emulator (ministack) in the foreground on 127.0.0.1:$(EMULATOR_PORT)
+emulator: $(STAMP) $(EMULATOR_STAMP) ## Run the local AWS emulator (ministack) in the foreground on 127.0.0.1:4566 (EMULATOR_PORT=)
 	$(PY) -m generator.deploy.emulator run --venv $(EMULATOR_VENV) --state-dir $(EMULATOR_VENV)/run \
 	    --host $(EMULATOR_HOST) --port $(EMULATOR_PORT)
 
 emulator-stop: ## Stop the background emulator started by deploy-local
-	$(PY) -m generator.deploy.emulator stop --state-dir $(EMULATOR_VENV)/run
+	$(PY) -m generator.deploy.emulator stop --state-dir $(EMULATOR_VENV)/run --port $(EMULATOR_PORT)
 
 deploy-local: $(STAMP) $(EMULATOR_STAMP) ## Start the emulator in the background and deploy PLATFORM (ENV=dev) to it
 	$(PY) -m generator.deploy.emulator start --state-dir $(EMULATOR_VENV)/run \

@@ -223,9 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     for name in result.need_prompt:
         print(name)
-    print(f"parameters ok: {len(result.values)} from {args.params_file}, "
-          f"{len(result.secrets)} secret(s) from the environment, "
-          f"{len(result.use_previous)} secret(s) kept from the stack", file=sys.stderr)
+    if not result.need_prompt:
+        print(f"parameters ok: {len(result.values)} from {args.params_file}, "
+              f"{len(result.secrets)} secret(s) from {ENV_PREFIX}* or the prompt, "
+              f"{len(result.use_previous)} secret(s) kept from the stack", file=sys.stderr)
     return 0
 
 

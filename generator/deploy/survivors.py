@@ -45,6 +45,25 @@ def walk(cfn, stack_id: str, path: str = ""):
             yield from walk(cfn, res["PhysicalResourceId"], full)
 
 
+def _protected(args, rtype: str, pid: str) -> bool:
+    """Whether the live resource has deletion protection on (best effort)."""
+    try:
+        if rtype == "AWS::RDS::DBCluster":
+            clusters = client("rds", args).describe_db_clusters(DBClusterIdentifier=pid)
+            return bool(clusters["DBClusters"][0].get("DeletionProtection"))
+        if rtype == "AWS::RDS::DBInstance":
+            found = client("rds", args).describe_db_instances(DBInstanceIdentifier=pid)
+            return bool(found["DBInstances"][0].get("DeletionProtection"))
+        if rtype == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+            attrs = client("elbv2", args).describe_load_balancer_attributes(
+                LoadBalancerArn=pid)["Attributes"]
+            return any(a["Key"] == "deletion_protection.enabled" and a["Value"] == "true"
+                       for a in attrs)
+    except (ClientError, KeyError, IndexError):
+        pass
+    return False
+
+
 def _detail(args, rtype: str, pid: str) -> str:
     """A short description of what a retained resource holds (best effort)."""
     try:
@@ -85,6 +104,9 @@ def before(args: argparse.Namespace) -> int:
             entry["what"] = "retained" + (f" ({detail})" if detail else "")
         elif policy == "Snapshot":
             entry["what"] = "deleted after a final snapshot"
+            if _protected(args, rtype, pid):
+                blockers.append(f"{path} ({rtype} {pid}): deletion protection is on; its "
+                                "delete will fail until it is turned off")
         elif rtype == "AWS::SecretsManager::Secret":
             entry["what"] = ("deleted; if Secrets Manager keeps it in a recovery window it "
                              "stays restorable (aws secretsmanager restore-secret)")
@@ -92,6 +114,9 @@ def before(args: argparse.Namespace) -> int:
             window = props.get("PendingWindowInDays", 30)
             entry["what"] = f"pending deletion for {window} days (cancel-key-deletion)"
         else:
+            if _protected(args, rtype, pid):
+                blockers.append(f"{path} ({rtype} {pid}): deletion protection is on; its delete "
+                                "will fail until it is turned off")
             if rtype == "AWS::ECR::Repository" and str(props.get("EmptyOnDelete")).lower() != "true":
                 detail = _detail(args, rtype, pid)
                 if detail and not detail.startswith("0 "):

@@ -169,14 +169,19 @@ def test_broken_nested_template_rolls_back_and_names_the_resource(scripts, aws, 
 
 
 def test_failed_delete_is_reported_and_exits_non_zero(scripts, aws, tmp_path):
-    """A repository that is not retained and still holds an image cannot be deleted."""
+    """A repository that is not retained and still holds an image cannot be deleted; both
+    it and a deletion-protected database are announced before the delete."""
     tdir = tmp_path / "repo"
     tdir.mkdir()
     (tdir / "main.yaml").write_text(
         "Resources:\n"
         "  Repo:\n"
         "    Type: AWS::ECR::Repository\n"
-        "    Properties: {RepositoryName: fx-delete-fails}\n")
+        "    Properties: {RepositoryName: fx-delete-fails}\n"
+        "  Db:\n"
+        "    Type: AWS::RDS::DBCluster\n"
+        "    Properties: {Engine: aurora-postgresql, MasterUsername: app,\n"
+        "                 MasterUserPassword: not-a-secret-1, DeletionProtection: true}\n")
     params = write_params(tmp_path / "p.json", {})
     run = scripts.deploy("--platform", "fixture", "--env", "dev", "--stack-name", "fx-repo",
                          "--template-dir", str(tdir), "--params-file", str(params))
@@ -187,6 +192,8 @@ def test_failed_delete_is_reported_and_exits_non_zero(scripts, aws, tmp_path):
                          "--yes")
     assert run.code == 1, run
     assert "WARNING: Repo (AWS::ECR::Repository fx-delete-fails): holds 1 image(s)" in run.out
+    # (the emulator does not enforce RDS deletion protection; AWS would fail that delete too)
+    assert "WARNING: Db (AWS::RDS::DBCluster" in run.out and "deletion protection is on" in run.out
     failed = run.out.split("DELETE_FAILED:", 1)[1]
     assert "Repo (AWS::ECR::Repository)" in failed
     assert "still exists (DELETE_FAILED)" in run.out

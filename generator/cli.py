@@ -28,6 +28,9 @@ def _load(path: str):  # noqa: ANN202
 
 def cmd_synth(args: argparse.Namespace) -> int:
     spec = _load(args.spec)
+    if spec.network.egress == "public-ip":
+        print(f"WARNING: {args.spec}: egress public-ip gives every task a public IP in a public subnet "
+              f"({spec.network.public_ip_reason}). Prefer vpc-endpoints or a NAT.", file=sys.stderr)
     out = args.out or f"templates/{Path(args.spec).stem}"
     try:
         files = render.render(spec, args.profile)

@@ -104,6 +104,8 @@ class Network(Model):
         ]
     )
     egress: EgressMode = "nat-per-az"
+    egress_by_environment: dict[str, EgressMode] = Field(
+        default_factory=dict, description="per-environment overrides of egress (not public-ip)")
     public_ip_reason: str | None = None
     interface_endpoints: list[str] = Field(default_factory=lambda: ["sts"])
     flow_log_retention_days: int = 365
@@ -134,8 +136,12 @@ class Network(Model):
             raise ValueError("tiers: names must be unique")
         if not any(not t.public for t in self.tiers):
             raise ValueError("tiers: at least one private tier is required")
-        if self.egress != "vpc-endpoints" and not any(t.public for t in self.tiers):
-            raise ValueError(f"tiers: egress {self.egress!r} needs a public tier")
+        for mode in self.modes:
+            if mode != "vpc-endpoints" and not any(t.public for t in self.tiers):
+                raise ValueError(f"tiers: egress {mode!r} needs a public tier")
+        if "public-ip" in self.egress_by_environment.values() or (
+                self.egress == "public-ip" and self.egress_by_environment):
+            raise ValueError("egress_by_environment: public-ip cannot vary by environment")
         if self.egress == "public-ip" and not self.public_ip_reason:
             raise ValueError("public_ip_reason: required when egress is 'public-ip'")
         net = ipaddress.ip_network(self.vpc_cidr)
@@ -176,8 +182,19 @@ class Network(Model):
         return next((t.name for t in self.tiers if t.public), None)
 
     @property
+    def modes(self) -> set[str]:
+        return {self.egress, *self.egress_by_environment.values()}
+
+    def mode(self, environment: str) -> str:
+        return self.egress_by_environment.get(environment, self.egress)
+
+    def nats_for(self, mode: str) -> int:
+        return {"nat-per-az": self.availability_zones, "single-nat": 1}.get(mode, 0)
+
+    @property
     def nat_count(self) -> int:
-        return {"nat-per-az": self.availability_zones, "single-nat": 1}.get(self.egress, 0)
+        """NAT gateways the templates contain (the most any environment needs)."""
+        return max(self.nats_for(m) for m in self.modes)
 
 
 # --------------------------------------------------------------------------- deploy-time parameters
@@ -660,6 +677,9 @@ class Platform(Model):
 
         if self.default_environment not in self.environments:
             raise ValueError("default_environment must be one of environments")
+        for env in self.network.egress_by_environment:
+            if env not in self.environments:
+                raise ValueError(f"network.egress_by_environment: unknown environment {env!r}")
         svc_names = [s.name for s in self.services]
         uniq(svc_names, "services")
         pascal_uniq(svc_names, "services")
@@ -810,7 +830,26 @@ class Platform(Model):
         return svc.cluster or self.clusters[0].name
 
     def subnets_of(self, svc: Service) -> str:
-        return svc.subnets or self.network.default_private_tier
+        if svc.subnets:
+            return svc.subnets
+        if self.network.egress == "public-ip" and self.network.public_tier:
+            return self.network.public_tier
+        return self.network.default_private_tier
+
+    def endpoint_services(self, mode: str) -> list[str]:
+        """Interface endpoints a mode needs: the spec's own, plus in vpc-endpoints mode
+        what the tasks use (ECR, logs, STS always; secrets, SSM, KMS, ECS Exec on use)."""
+        out = set(self.network.interface_endpoints)
+        if mode == "vpc-endpoints":
+            out |= {"ecr.api", "ecr.dkr", "logs", "sts"}
+            refs = [r for s in self.services for r in s.secrets.values()]
+            if any(r.secret or r.database for r in refs):
+                out |= {"secretsmanager", "kms"}
+            if any(r.ssm for r in refs):
+                out |= {"ssm", "kms"}
+            if any(s.execute_command for s in self.services):
+                out |= {"ssmmessages"}
+        return sorted(out)
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import AWSObject, Output, Parameter, Ref, Template
+from troposphere import AWSObject, Equals, Or, Output, Parameter, Ref, Template
+
+from generator import naming
 
 from generator.contract import ContractError, StackInterface
+from generator.spec import Platform
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
@@ -47,4 +50,24 @@ def keep(resource: AWSObject, policy: str = "Retain") -> AWSObject:
     """Set both DeletionPolicy and UpdateReplacePolicy on a stateful resource."""
     resource.DeletionPolicy = policy
     resource.UpdateReplacePolicy = policy
+    return resource
+
+
+def env_condition(st: Stack, spec: Platform, envs: list[str]) -> str | None:
+    """A condition true in exactly ``envs`` (None when that is every environment),
+    named after them ('InProd', 'InDevTest'); needs the Environment input."""
+    chosen = sorted(set(envs))
+    if set(chosen) == set(spec.environments):
+        return None
+    name = "In" + "".join(naming.pascal(e) for e in chosen) if chosen else "InNoEnvironment"
+    if name not in st.t.conditions:
+        tests = [Equals(st.ref("Environment"), e) for e in chosen] or [Equals("a", "b")]
+        st.t.add_condition(name, tests[0] if len(tests) == 1 else Or(*tests))
+    return name
+
+
+def when(resource: AWSObject, cond: str | None) -> AWSObject:
+    """Gate a resource on a condition (None = always)."""
+    if cond:
+        resource.Condition = cond
     return resource

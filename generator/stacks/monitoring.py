@@ -4,12 +4,16 @@ balancer alarms (unhealthy hosts, target 5XX, response time)."""
 
 from __future__ import annotations
 
-from troposphere import Equals, If, Not, NoValue, Ref, Template, cloudwatch as cw, sns
+import json
+
+from troposphere import Equals, If, Not, NoValue, Ref, Sub, Template, cloudwatch as cw, events, logs, sns
 
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.spec import Platform
-from generator.stacks._base import Stack
+from generator.stacks._base import Stack, keep
+
+PULL_FAILURE_REASONS = ("CannotPullContainerError", "ResourceInitializationError")
 
 NAME = "monitoring"
 
@@ -24,6 +28,8 @@ def interface(spec: Platform) -> StackInterface:
     i.takes("Environment")
     i.takes("KmsKeyArn")
     i.takes("AlarmEmail", description="Email for alarm notifications ('' = none)")
+    for c in spec.clusters:
+        i.takes(naming.cluster_output(c.name, "Arn"))
     for s in spec.services:
         i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
         i.takes(naming.service_output(s.name, "Name"))
@@ -33,6 +39,7 @@ def interface(spec: Platform) -> StackInterface:
     for lb in spec.load_balancers:
         i.takes(naming.lb_output(lb.name, "FullName"))
     i.gives("AlarmTopicArn", "SNS topic that receives alarms", public=True)
+    i.gives("PullFailureLogGroupName", "Log group of tasks stopped by image-pull or secret-pull failures", public=True)
     return i.freeze()
 
 
@@ -68,6 +75,7 @@ def build(spec: Platform) -> Template:
     t = Ref(topic)
     st.output("AlarmTopicArn", t)
     a = spec.alarms
+    _pull_failures(st, spec, t)
     for s in spec.services:
         dims = {"ClusterName": st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
                 "ServiceName": st.ref(naming.service_output(s.name, "Name"))}
@@ -96,3 +104,63 @@ def build(spec: Platform) -> Template:
                "AWS/ApplicationELB", "TargetResponseTime", ldims, "Average", "GreaterThanThreshold",
                a.response_time_seconds, 2, 300, t)
     return st.t
+
+
+def _pull_failures(st: Stack, spec: Platform, topic: object) -> None:
+    """ECS tasks stopped because an image or its secrets could not be pulled (seeds/000-002):
+    EventBridge rule -> log group -> metric filter -> alarm -> topic."""
+    group = st.add(keep(logs.LogGroup(
+        "PullFailureLogGroup",
+        LogGroupName=Sub("/aws/events/${Name}-${Environment}/ecs-pull-failures"),
+        RetentionInDays=365,
+        KmsKeyId=st.ref("KmsKeyArn"),
+    )))
+    group_arn = Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${G}", G=Ref(group))
+    st.add(logs.ResourcePolicy(
+        "PullFailureLogPolicy",
+        PolicyName=Sub("${Name}-${Environment}-ecs-pull-failures"),
+        PolicyDocument=Sub(json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Sid": "EventBridgeWrites", "Effect": "Allow",
+            "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": "${Arn}:*"}]}, sort_keys=True), Arn=group_arn),
+    ))
+    st.add(events.Rule(
+        "PullFailureRule",
+        Description="ECS tasks stopped by CannotPullContainerError or ResourceInitializationError",
+        State="ENABLED",
+        EventPattern={
+            "source": ["aws.ecs"],
+            "detail-type": ["ECS Task State Change"],
+            "detail": {
+                "lastStatus": ["STOPPED"],
+                "clusterArn": [st.ref(naming.cluster_output(c.name, "Arn")) for c in spec.clusters],
+                "stoppedReason": [{"prefix": r} for r in PULL_FAILURE_REASONS],
+            },
+        },
+        Targets=[events.Target(Id="PullFailureLog", Arn=group_arn)],
+    ))
+    st.add(logs.MetricFilter(
+        "PullFailureMetricFilter",
+        LogGroupName=Ref(group),
+        FilterPattern='{ $.detail.lastStatus = "STOPPED" }',
+        MetricTransformations=[logs.MetricTransformation(
+            MetricNamespace=Sub("stackgen/${Name}-${Environment}"), MetricName="ImagePullFailures",
+            MetricValue="1", DefaultValue=0)],
+    ))
+    st.add(cw.Alarm(
+        "PullFailureAlarm",
+        AlarmDescription="A task could not pull its image or secrets: run `python -m generator diagnose` "
+                         "and read the stoppedReason in the PullFailure log group",
+        Namespace=Sub("stackgen/${Name}-${Environment}"),
+        MetricName="ImagePullFailures",
+        Statistic="Sum",
+        ComparisonOperator="GreaterThanThreshold",
+        Threshold=0,
+        EvaluationPeriods=1,
+        Period=300,
+        TreatMissingData="notBreaching",
+        AlarmActions=[topic],
+        OKActions=[topic],
+    ))
+    st.output("PullFailureLogGroupName", Ref(group))

@@ -7,13 +7,15 @@ from __future__ import annotations
 import ipaddress
 
 import awacs.logs as alogs
-from troposphere import Cidr, GetAtt, GetAZs, Join, Ref, Select, Sub, Template
+import awacs.s3 as as3
+from awacs.aws import Allow, Condition, Principal, Statement, StringEquals
+from troposphere import Cidr, GetAtt, GetAZs, If, Join, NoValue, Ref, Select, Sub, Template
 from troposphere import ec2, iam as tiam, logs as tlogs
 
 from generator import naming, policies
 from generator.contract import Interface, StackInterface
 from generator.spec import Platform
-from generator.stacks._base import Stack, keep
+from generator.stacks._base import Stack, env_condition, keep, when as _when
 
 NAME = "network"
 
@@ -22,8 +24,12 @@ def applies(spec: Platform) -> bool:
     return True
 
 
+LAYER_BUCKET = "arn:${AWS::Partition}:s3:::prod-${AWS::Region}-starport-layer-bucket/*"
+
+
 def interface_endpoints(spec: Platform) -> list[str]:
-    return list(spec.network.interface_endpoints)
+    """Every interface endpoint any environment's egress mode needs."""
+    return sorted({e for env in spec.environments for e in spec.endpoint_services(spec.network.mode(env))})
 
 
 def interface(spec: Platform) -> StackInterface:
@@ -38,7 +44,7 @@ def interface(spec: Platform) -> StackInterface:
     i.gives("PrivateRouteTableIds", "Comma-separated private route table IDs", public=True)
     if spec.network.public_tier:
         i.gives("PublicRouteTableIds", "Comma-separated public route table IDs", public=True)
-    if spec.network.nat_count:
+    if spec.network.nat_count and not spec.network.egress_by_environment:
         i.gives("NatPublicIps", "Comma-separated NAT gateway public IPs", public=True)
     i.gives("EndpointSecurityGroupId", "Security group of the interface VPC endpoints")
     return i.freeze()
@@ -86,24 +92,30 @@ def build(spec: Platform) -> Template:  # noqa: PLR0915 - one linear VPC layout
                         SubnetId=Ref(sn), RouteTableId=Ref(rt)))
         first_public = subnets[net.public_tier]
         for k in range(net.nat_count):
-            eip = st.add(ec2.EIP(f"NatEipAz{k + 1}", Domain="vpc", DependsOn=[attach.title],
-                                 Tags=naming.tags(f"nat-eip-az{k + 1}")))
-            nats.append(st.add(ec2.NatGateway(
+            cond = env_condition(st, spec, [e for e in spec.environments if net.nats_for(net.mode(e)) > k])
+            eip = st.add(_when(ec2.EIP(f"NatEipAz{k + 1}", Domain="vpc", DependsOn=[attach.title],
+                                       Tags=naming.tags(f"nat-eip-az{k + 1}")), cond))
+            nats.append(st.add(_when(ec2.NatGateway(
                 f"NatGatewayAz{k + 1}", AllocationId=GetAtt(eip, "AllocationId"),
-                SubnetId=Ref(first_public[k]), Tags=naming.tags(f"nat-az{k + 1}"))))
-        if nats:
+                SubnetId=Ref(first_public[k]), Tags=naming.tags(f"nat-az{k + 1}")), cond)))
+        if nats and not net.egress_by_environment:
             st.output("NatPublicIps", Join(",", [Ref(f"NatEipAz{k + 1}") for k in range(len(nats))]))
         st.output("PublicRouteTableIds", Join(",", [Ref(r) for r in public_rts]))
 
+    has_nat = env_condition(st, spec, [e for e in spec.environments if net.nats_for(net.mode(e))])
     private_rts = []
     for k in azs:
         rt = st.add(ec2.RouteTable(f"PrivateRouteTableAz{k + 1}", VpcId=Ref(vpc),
                                    Tags=naming.tags(f"private-rt-az{k + 1}")))
         private_rts.append(rt)
         if nats:
-            st.add(ec2.Route(f"PrivateDefaultRouteAz{k + 1}", RouteTableId=Ref(rt),
-                             DestinationCidrBlock="0.0.0.0/0",
-                             NatGatewayId=Ref(nats[k] if len(nats) > 1 else nats[0])))
+            if k == 0 or k >= len(nats):
+                target: object = Ref(nats[0])
+            else:
+                own = env_condition(st, spec, [e for e in spec.environments if net.nats_for(net.mode(e)) > k])
+                target = If(own, Ref(nats[k]), Ref(nats[0])) if own else Ref(nats[k])
+            st.add(_when(ec2.Route(f"PrivateDefaultRouteAz{k + 1}", RouteTableId=Ref(rt),
+                                   DestinationCidrBlock="0.0.0.0/0", NatGatewayId=target), has_nat))
         for tier in net.tiers:
             if not tier.public:
                 st.add(ec2.SubnetRouteTableAssociation(
@@ -122,16 +134,34 @@ def build(spec: Platform) -> Template:  # noqa: PLR0915 - one linear VPC layout
         Tags=naming.tags("endpoints-sg"),
     ))
     st.output("EndpointSecurityGroupId", GetAtt(endpoint_sg, "GroupId"))
+    endpoint_envs = [e for e in spec.environments if net.mode(e) == "vpc-endpoints"]
+    s3_kw: dict[str, object] = {}
+    if endpoint_envs:
+        # With no NAT, S3 is reachable only through this endpoint: allow the ECR layer
+        # bucket and this account's own buckets, nothing else.
+        policy = policies.doc([
+            Statement(Sid="EcrImageLayers", Effect=Allow, Principal=Principal("*"),
+                      Action=[as3.GetObject], Resource=[Sub(LAYER_BUCKET)]),
+            Statement(Sid="OwnAccountBuckets", Effect=Allow, Principal=Principal("*"),
+                      Action=[as3.GetObject, as3.PutObject, as3.ListBucket, as3.GetBucketLocation],
+                      Resource=["*"],
+                      Condition=Condition(StringEquals({"aws:ResourceAccount": Sub("${AWS::AccountId}")}))),
+        ])
+        cond = env_condition(st, spec, endpoint_envs)
+        s3_kw["PolicyDocument"] = If(cond, policy, NoValue) if cond else policy
     st.add(ec2.VPCEndpoint(
         "S3GatewayEndpoint",
         VpcId=Ref(vpc),
         ServiceName=Sub("com.amazonaws.${AWS::Region}.s3"),
         VpcEndpointType="Gateway",
         RouteTableIds=[Ref(r) for r in private_rts],
+        **s3_kw,
     ))
     private_subnets = subnets[net.default_private_tier]
     for svc in interface_endpoints(spec):
-        st.add(ec2.VPCEndpoint(
+        cond = env_condition(st, spec, [e for e in spec.environments
+                                        if svc in spec.endpoint_services(net.mode(e))])
+        st.add(_when(ec2.VPCEndpoint(
             naming.logical(svc.replace(".", "-"), "Endpoint"),
             VpcId=Ref(vpc),
             ServiceName=Sub(f"com.amazonaws.${{AWS::Region}}.{svc}"),
@@ -139,7 +169,7 @@ def build(spec: Platform) -> Template:  # noqa: PLR0915 - one linear VPC layout
             PrivateDnsEnabled=True,
             SubnetIds=[Ref(s) for s in private_subnets],
             SecurityGroupIds=[GetAtt(endpoint_sg, "GroupId")],
-        ))
+        ), cond))
 
     # Flow logs to a CMK-encrypted log group.
     flow_group = st.add(keep(tlogs.LogGroup(

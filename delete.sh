@@ -75,7 +75,10 @@ purge() {
   fi
 }
 
-STATUS="$(pydeploy events status --stack-name "$STACK" "${PY_AWS[@]}")"
+# 1. what survives (and the stack's state)
+pydeploy survivors before --stack-name "$STACK" --save "$WORK/survivors.json" \
+  --status-file "$WORK/status" ${BUCKET:+--bucket "$BUCKET"} "${PY_AWS[@]}"
+STATUS="$(cat "$WORK/status")"
 case "$STATUS" in
   NONE)
     say "Stack $STACK does not exist ($REGION${ENDPOINT:+, endpoint $ENDPOINT}); nothing to delete."
@@ -84,10 +87,6 @@ case "$STATUS" in
   DELETE_IN_PROGRESS) ;;
   *_IN_PROGRESS) die "stack $STACK is busy ($STATUS); wait for it to finish" ;;
 esac
-
-# 1. what survives
-pydeploy survivors before --stack-name "$STACK" --save "$WORK/survivors.json" \
-  ${BUCKET:+--bucket "$BUCKET"} "${PY_AWS[@]}"
 [[ $PURGE -eq 1 ]] && say "Artifacts under the stack's prefix will be purged (--purge-artifacts)."
 
 # 2. confirm

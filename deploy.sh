@@ -129,19 +129,10 @@ if [[ "$PROFILE_SOURCE" == spec ]] && "$PY" -m generator check --help >/dev/null
   "$PY" -m generator check "$SPEC" || die "preflight failed for $SPEC"
 fi
 
-# --- 2. parameters ----------------------------------------------------------------------------
-STATUS="$(pydeploy events status --stack-name "$STACK" "${PY_AWS[@]}")"
-EXISTING=()
-case "$STATUS" in
-  NONE|REVIEW_IN_PROGRESS|ROLLBACK_COMPLETE) ;;
-  *_IN_PROGRESS) die "stack $STACK is busy ($STATUS); wait for it to finish" ;;
-  ROLLBACK_FAILED|DELETE_FAILED|UPDATE_ROLLBACK_FAILED|IMPORT_ROLLBACK_FAILED)
-    die "stack $STACK is $STATUS and needs manual attention (see ./delete.sh)" ;;
-  *) EXISTING=(--stack-name "$STACK") ;;
-esac
+# --- 2. parameters (and the stack's state) ---------------------------------------------------
 validate_params() {
   pydeploy params --template "$TEMPLATE_DIR/main.yaml" --params-file "$PARAMS_FILE" \
-    "${EXISTING[@]}" "${PY_AWS[@]}" "$@"
+    --stack-name "$STACK" --status-file "$WORK/status" "${PY_AWS[@]}" "$@"
 }
 if [[ -t 0 ]]; then
   NEED="$(validate_params --interactive)" || exit $?
@@ -155,6 +146,13 @@ if [[ -t 0 ]]; then
 else
   validate_params || exit $?
 fi
+STATUS="$(cat "$WORK/status")"
+case "$STATUS" in
+  NONE|REVIEW_IN_PROGRESS|ROLLBACK_COMPLETE) ;;
+  *_IN_PROGRESS) die "stack $STACK is busy ($STATUS); wait for it to finish" ;;
+  ROLLBACK_FAILED|DELETE_FAILED|UPDATE_ROLLBACK_FAILED|IMPORT_ROLLBACK_FAILED)
+    die "stack $STACK is $STATUS and needs manual attention (see ./delete.sh)" ;;
+esac
 
 # --- 3. artifacts -----------------------------------------------------------------------------
 if [[ "$STATUS" == ROLLBACK_COMPLETE ]]; then

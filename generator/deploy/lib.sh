@@ -106,9 +106,17 @@ setup_aws() {
   fi
 }
 
-aws_cli() { "$AWS" "${AWS_ARGS[@]}" "$@"; }
+# STACKGEN_TIMING=1 prints how long each helper and aws call takes (to stderr).
+timed() {
+  if [[ "${STACKGEN_TIMING:-}" != 1 ]]; then "$@"; return; fi
+  local start=$EPOCHREALTIME rc=0
+  "$@" || rc=$?
+  printf 'timing: %6.2fs  %s\n' "$(bc <<<"$EPOCHREALTIME - $start")" "$*" | cut -c1-110 >&2
+  return "$rc"
+}
+aws_cli() { timed "$AWS" "${AWS_ARGS[@]}" "$@"; }
 pydeploy() {
   local module="$1"
   shift
-  "$PY" -m "generator.deploy.$module" "$@"
+  timed "$PY" -m "generator.deploy.$module" "$@"
 }

@@ -170,8 +170,8 @@ def resolve(template: dict, file_values: dict[str, str], *, env: dict[str, str] 
     return out
 
 
-def previous_parameters(stack_name: str, args: argparse.Namespace) -> set[str]:
-    """Parameter names of an existing, updatable stack (empty when there is none)."""
+def stack_state(stack_name: str, args: argparse.Namespace) -> tuple[str, set[str]]:
+    """(the stack's status or NONE, the parameter names an update can keep)."""
     from botocore.exceptions import ClientError
 
     cfn = client("cloudformation", args)
@@ -179,11 +179,12 @@ def previous_parameters(stack_name: str, args: argparse.Namespace) -> set[str]:
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     except ClientError as exc:
         if "does not exist" in str(exc):
-            return set()
+            return "NONE", set()
         raise
-    if stack["StackStatus"] in ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE", "DELETE_COMPLETE"):
-        return set()
-    return {p["ParameterKey"] for p in stack.get("Parameters", [])}
+    status = stack["StackStatus"]
+    if status in ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE", "DELETE_COMPLETE"):
+        return status, set()
+    return status, {p["ParameterKey"] for p in stack.get("Parameters", [])}
 
 
 def resolve_from_args(args: argparse.Namespace) -> Resolved:
@@ -192,7 +193,11 @@ def resolve_from_args(args: argparse.Namespace) -> Resolved:
         file_values = read_params_file(args.params_file)
     except ParamError as exc:
         return Resolved(problems=[str(exc)])
-    previous = previous_parameters(args.stack_name, args) if args.stack_name else set()
+    previous: set[str] = set()
+    if args.stack_name:
+        status, previous = stack_state(args.stack_name, args)
+        if args.status_file:
+            Path(args.status_file).write_text(status + "\n", encoding="utf-8")
     return resolve(template, file_values, previous=previous, interactive=args.interactive,
                    params_path=str(args.params_file))
 
@@ -206,8 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template", required=True, help="the parent template (main.yaml)")
     parser.add_argument("--params-file", required=True, help="parameters/<platform>/<env>.json")
     parser.add_argument("--stack-name",
-                        help="existing stack: NoEcho parameters without a new value keep "
-                             "their previous value")
+                        help="the stack: when it exists, NoEcho parameters without a new value "
+                             "keep their previous value")
+    parser.add_argument("--status-file",
+                        help="with --stack-name: write the stack's status (or NONE) here")
     parser.add_argument("--interactive", action="store_true",
                         help="print the NoEcho parameters that still need a value (one per "
                              "line, for the caller to prompt) instead of failing")

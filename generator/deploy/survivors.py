@@ -87,8 +87,12 @@ def _detail(args, rtype: str, pid: str) -> str:
 def before(args: argparse.Namespace) -> int:
     cfn = client("cloudformation", args)
     stack = describe(cfn, args.stack_name)
+    if args.status_file:
+        Path(args.status_file).write_text((stack["StackStatus"] if stack else "NONE") + "\n",
+                                          encoding="utf-8")
     if stack is None:
-        print(f"stack {args.stack_name} does not exist")
+        if not args.status_file:
+            print(f"stack {args.stack_name} does not exist")
         return 0
     survivors, blockers = [], []
     for path, definition, res in walk(cfn, stack["StackId"]):
@@ -257,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bucket", help="artifact bucket, to mention the stack's artifacts")
     p.add_argument("--prefix", help="artifact prefix (default: the stack name)")
     p.add_argument("--save", help="write the list to this JSON file for `after`")
+    p.add_argument("--status-file", help="write the stack's status (or NONE) here")
     add_aws_args(p)
     p = sub.add_parser("after", help="report retained / failed resources after the delete")
     p.add_argument("--stack-name", required=True, help="stack name or id")

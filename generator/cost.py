@@ -361,6 +361,8 @@ def format_estimate(e: Estimate) -> str:  # noqa: C901
             out.append(f"  {i.item:<{width - 2}}{_money(i.low):>12}{_money(i.high):>12}")
     lo, hi = e.total
     out.append(f"{'TOTAL (estimate)':<{width}}{_money(lo):>12}{_money(hi):>12}")
+    for n in e.modes[e.egress].notes:
+        out.append(f"note ({e.egress}): {n}")
     out.append("")
     out.append("Network stack per egress mode (the rest of the platform is the same in every mode):")
     out.append(f"  {'mode':<16}{'low':>12}{'high':>12}  notes")

@@ -46,6 +46,10 @@ def image_param(service: str) -> str:
     return pascal(service, "ImageUri")
 
 
+def image_tag_param(service: str) -> str:
+    return pascal(service, "ImageTag")
+
+
 def sg_output(owner: str) -> str:
     return pascal(owner, "SecurityGroupId")
 

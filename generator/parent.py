@@ -19,7 +19,7 @@ from generator import naming
 from generator.contract import ContractError, StackInterface, check_built
 from generator.spec import Platform
 from generator.stacks import STACKS
-from generator.stacks._base import keep
+from generator.stacks._base import keep, suppress
 
 LOCAL_TEMPLATE_URL = ("TemplateURL is a local path on purpose: `aws cloudformation package` (deploy.sh) "
                       "uploads the child and rewrites it, and cfn-lint can cross-check nested parameters")
@@ -77,11 +77,17 @@ def root_parameters(spec: Platform) -> dict[str, Parameter]:
                                         "empty lets task HTTPS egress go to 0.0.0.0/0, which has no route out"))
     ps.append(Parameter("AlarmEmail", Type="String", Default="", Description="Email for alarm notifications"))
     for s in spec.services:
-        if not s.image.repository:
+        if s.image.repository:
+            ps.append(Parameter(naming.image_tag_param(s.name), Type="String", Default=s.image.tag,
+                                AllowedPattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
+                                Description=f"Image tag of {s.name} in the {s.image.repository} repository "
+                                            "(tags are immutable: push a new tag per build)"))
+        else:
             desc = f"Container image URI of {s.name}"
             if s.image.fallback:
                 desc += f" (empty = {s.image.fallback})"
-            ps.append(Parameter(naming.image_param(s.name), Type="String", Default=s.image.default, Description=desc))
+            ps.append(Parameter(naming.image_param(s.name), Type="String", Default=s.image.default,
+                                Description=desc))
     for p in spec.parameters:
         kw: dict[str, object] = {"Type": p.type, "Description": p.description}
         if p.default is not None:
@@ -184,10 +190,9 @@ def build(spec: Platform, kids: list[Child] | None = None) -> Template:
             TemplateURL=naming.stack_file(c.name),
             TimeoutInMinutes=60,
             Tags=naming.tags(f"stack-{c.name}"),
-            Metadata={"cfn-lint": {"config": {"ignore_checks": ["W3002"]}},
-                      "stackgen": {"suppressions": {"W3002": LOCAL_TEMPLATE_URL}}},
             **kw,
         ))
+        suppress(child, cfn_lint={"W3002": LOCAL_TEMPLATE_URL})
         # A nested stack holds no data itself; its stateful resources carry their own
         # Retain/Snapshot policies, so deleting the stack resource is explicit and safe.
         keep(child, "Delete")

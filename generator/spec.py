@@ -502,6 +502,8 @@ class Service(Model):
     root_user_reason: str | None = None
     readonly_root_filesystem: bool = False
     writable_root_reason: str | None = None
+    scratch_paths: list[Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]+$")]] = Field(
+        default_factory=list, description="writable task-storage mounts (e.g. /tmp) for a read-only root")
     execute_command: bool = True
     deployment_min_healthy_percent: int = Field(default=100, ge=0, le=100)
     deployment_max_percent: int = Field(default=200, ge=100, le=200)
@@ -544,6 +546,10 @@ class Service(Model):
             raise ValueError("user: set a non-root user, or give root_user_reason")
         if self.user is not None and self.user.split(":")[0] in ("0", "root"):
             raise ValueError("user: must not be root; leave it unset and give root_user_reason")
+        if len(set(self.scratch_paths)) != len(self.scratch_paths):
+            raise ValueError("scratch_paths: paths must be unique")
+        if set(self.scratch_paths) & {v.path for v in self.volumes}:
+            raise ValueError("scratch_paths: a path is also an EFS volume mount")
         if not self.readonly_root_filesystem and not self.writable_root_reason:
             raise ValueError("writable_root_reason: required when readonly_root_filesystem is false")
         if self.scaling and self.desired_count is not None and not (

@@ -207,6 +207,11 @@ def test_14_unencrypted_log_group(t: Templates) -> None:
     assert_catches(inv.encrypted_with_cmk, t, "FlowLogGroup: AWS::Logs::LogGroup is not encrypted")
 
 
+def test_14_exception_still_needs_encryption(t: Templates) -> None:
+    del res(t, "alb.yaml", "AccessLogBucket")["BucketEncryption"]
+    assert_catches(inv.encrypted_with_cmk, t, "AccessLogBucket: AWS::S3::Bucket is not encrypted")
+
+
 def test_14_foreign_key(t: Templates) -> None:
     res(t, "efs.yaml", "FileSystem")["KmsKeyId"] = "arn:aws:kms:us-east-1:111122223333:key/other"
     assert_catches(inv.encrypted_with_cmk, t, "uses key efs.yaml:arn:aws:kms")
@@ -259,7 +264,7 @@ def test_18_weak_tls_policy(t: Templates) -> None:
 
 def test_18_http_without_redirect(t: Templates) -> None:
     lst = res(t, "alb.yaml", "KeycloakListener80")
-    lst["DefaultActions"] = lst["DefaultActions"]["Fn::If"][2]
+    lst["DefaultActions"] = [{"Type": "forward", "TargetGroupArn": {"Ref": "KeycloakTargetGroup"}}]
     assert_catches(inv.listener_tls, t, "HTTP listener on port 80 does not redirect to HTTPS")
 
 

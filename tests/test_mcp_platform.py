@@ -185,12 +185,23 @@ def test_alb(mcp_templates: dict) -> None:
         assert tg["HealthCheckIntervalSeconds"] == 30 and tg["HealthCheckTimeoutSeconds"] == 5
         assert tg["HealthCheckPath"] and tg["Matcher"]
     listeners = {lid: (r, props(r)) for lid, r in resources(t, "AWS::ElasticLoadBalancingV2::Listener").items()}
-    assert set(listeners) == {"MainListener80", "MainListener443", "MainListener8888", "MainListener7860",
-                              "KeycloakListener80", "KeycloakListener443"}
-    r443, p443 = listeners["KeycloakListener443"]
-    assert r443["Condition"] == "HasDomain" and p443["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
-    redirect = listeners["KeycloakListener80"][1]["DefaultActions"]["Fn::If"][1][0]
-    assert redirect["RedirectConfig"]["StatusCode"] == "HTTP_301"
+    with_domain = {"MainListener80", "MainListener443", "MainListener8888", "MainListener7860",
+                   "KeycloakListener80", "KeycloakListener443"}
+    assert set(listeners) == with_domain | {"MainListener80NoDomain", "MainListener8888NoDomain",
+                                            "MainListener7860NoDomain", "KeycloakListener80NoDomain"}
+    for lid in with_domain:
+        r, p = listeners[lid]
+        assert r["Condition"] == "HasDomain"
+        if lid.endswith("80"):
+            assert p["Protocol"] == "HTTP"
+            assert p["DefaultActions"][0]["RedirectConfig"] == {"Port": "443", "Protocol": "HTTPS",
+                                                                "StatusCode": "HTTP_301"}
+        else:
+            assert p["Protocol"] == "HTTPS" and p["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    for lid in set(listeners) - with_domain:
+        r, p = listeners[lid]
+        assert r["Condition"] == "NoDomain" and p["Protocol"] == "HTTP"
+        assert r["Metadata"]["stackgen"]["guard_allowlist"]["alb_http_to_https_redirection_check"]
 
 
 def test_domain_stacks_are_conditional(mcp_templates: dict) -> None:
@@ -222,7 +233,12 @@ def test_services(mcp_templates: dict) -> None:
         p = props(td)
         assert p["RequiresCompatibilities"] == ["FARGATE"] and p["NetworkMode"] == "awsvpc"
         for v in p.get("Volumes", []):
-            assert v["EFSVolumeConfiguration"]["TransitEncryption"] == "ENABLED"
+            if "EFSVolumeConfiguration" in v:
+                assert v["EFSVolumeConfiguration"]["TransitEncryption"] == "ENABLED"
+            else:  # task-storage scratch space for a read-only root filesystem
+                assert v["Name"].startswith("scratch")
+        for c in p["ContainerDefinitions"]:
+            assert c["ReadonlyRootFilesystem"] is True or c["Name"] in ("registry", "keycloak")
     reg = props(t["Resources"]["RegistryTaskDefinition"])["ContainerDefinitions"][0]
     assert [m["ContainerPort"] for m in reg["PortMappings"]] == [80, 443, 7860]
     assert props(t["Resources"]["FlightBookingAgentTaskDefinition"])["ContainerDefinitions"][0]["PortMappings"][0]["ContainerPort"] == 9000

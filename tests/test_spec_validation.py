@@ -54,7 +54,8 @@ BAD = [
     ("services.0.environment.SECRETISH", "${KeycloakAdminPassword}", "is a secret; pass it through secrets"),
     ("services.0.user", "root", "user: must not be root"),
     ("services.1.user", "DELETE", "user: set a non-root user, or give root_user_reason"),
-    ("services.1.writable_root_reason", "DELETE", "writable_root_reason: required"),
+    ("services.0.writable_root_reason", "DELETE", "writable_root_reason: required"),
+    ("services.1.scratch_paths", ["/tmp", "/tmp"], "scratch_paths: paths must be unique"),
     ("services.0.scaling.min", 9, "min must not exceed max"),
     ("services.0.target_groups.0.container_port", 1234, "container_port 1234 is not in ports"),
     ("efs.access_points.0.uid", 0, "efs.access_points[0].uid: Input should be greater than or equal to 1"),
@@ -68,7 +69,7 @@ BAD = [
     ("ingress_cidrs", ["300.0.0.0/8"], "'300.0.0.0/8' is not a valid CIDR"),
     ("parameters.1.no_echo", False, "a secret-looking parameter must set no_echo: true"),
     ("parameters.0.default", None, None),  # a plain parameter may lack a default: valid
-    ("repositories.0.mutable_tags_reason", "DELETE", "mutable_tags_reason: required"),
+    ("repositories.0.immutable_tags", False, "mutable_tags_reason: required"),
     ("load_balancers.0.listeners.0.target_group", "nope", "load_balancers[main].listeners[80]: unknown target group"),
     ("clusters.0.default_strategy.0.provider", "FARGATE_SPOT", None),
     ("unknown_field", 1, "unknown_field: Extra inputs are not permitted"),

@@ -5,15 +5,23 @@ they are plain HTTP so the first stage of a two-stage deploy works."""
 
 from __future__ import annotations
 
-from troposphere import Equals, GetAtt, If, Not, NoValue, Ref, Sub, Template, elasticloadbalancingv2 as elb
+from troposphere import Condition, Equals, GetAtt, If, Join, Not, Ref, Sub, Template, elasticloadbalancingv2 as elb, s3
 
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.spec import LoadBalancer, Platform
-from generator.stacks._base import TLS_POLICY, Stack
+from generator.stacks._base import DEV_ONLY, TLS_POLICY, Stack, keep, suppress
 from generator.stacks.security_groups import lb_key
 
 NAME = "alb"
+CERT_ELSEWHERE = ("The ACM certificate is created in the certificates stack and passed in as {param}; "
+                  "CT.ELASTICLOADBALANCING.PR.2 only follows same-template certificates.")
+NO_DOMAIN_YET = ("Plain HTTP exists only while BaseDomain is empty (condition NoDomain): stage one of the "
+                 "two-stage deploy, before a certificate can exist. With a domain this listener is not "
+                 "created and the port serves HTTPS or redirects to it.")
+NO_DOMAIN_IN_SPEC = ("The platform spec declares no domain, so no certificate can exist and the load balancer "
+                     "serves plain HTTP; add a domain section to the spec to get HTTPS and redirects.")
+ACCESS_LOGS = "This bucket receives the ALB access logs; logging its own access would recurse."
 
 
 def applies(spec: Platform) -> bool:
@@ -58,6 +66,7 @@ def build(spec: Platform) -> Template:  # noqa: C901
     st.t.add_condition("IsDev", Equals(st.ref("Environment"), "dev"))
     if spec.has_domain:
         st.t.add_condition("HasDomain", Not(Equals(st.ref("BaseDomain"), "")))
+        st.t.add_condition("NoDomain", Not(Condition("HasDomain")))
     tgs: dict[str, elb.TargetGroup] = {}
     for s in spec.services:
         for tg in s.target_groups:
@@ -90,9 +99,11 @@ def build(spec: Platform) -> Template:  # noqa: C901
             st.output(naming.tg_output(tg.name), Ref(tgs[tg.name]))
             st.output(naming.pascal(tg.name, "TargetGroupFullName"), GetAtt(tgs[tg.name], "TargetGroupFullName"))
 
+    logs_bucket = _access_log_bucket(st)
     for lb in spec.load_balancers:
-        alb = st.add(elb.LoadBalancer(
+        alb = st.add(suppress(elb.LoadBalancer(
             naming.logical(lb.name, "LoadBalancer"),
+            DependsOn=["AccessLogBucketPolicy"],
             Type="application",
             Scheme="internet-facing",
             Subnets=st.ref(_public(spec)),
@@ -102,32 +113,39 @@ def build(spec: Platform) -> Template:  # noqa: C901
                 elb.LoadBalancerAttributes(Key="routing.http.desync_mitigation_mode", Value="defensive"),
                 elb.LoadBalancerAttributes(Key="idle_timeout.timeout_seconds", Value=str(lb.idle_timeout)),
                 elb.LoadBalancerAttributes(Key="deletion_protection.enabled", Value=If("IsDev", "false", "true")),
+                elb.LoadBalancerAttributes(Key="access_logs.s3.enabled", Value="true"),
+                elb.LoadBalancerAttributes(Key="access_logs.s3.bucket", Value=Ref(logs_bucket)),
+                elb.LoadBalancerAttributes(Key="access_logs.s3.prefix", Value=lb.name),
             ],
             Tags=naming.tags(f"alb-{lb.name}"),
-        ))
+        ), guard={"elbv2_deletion_protection_enabled_check": DEV_ONLY}))
         capable = domain_capable(spec, lb)
         cert = [elb.Certificate(CertificateArn=st.ref(naming.cert_output(lb.name)))] if capable else []
         for x in sorted(lb.listeners, key=lambda x: x.port):
             forward = [elb.Action(Type="forward", TargetGroupArn=Ref(tgs[x.target_group]))]
             lid = naming.logical(lb.name, "Listener", str(x.port))
-            if x.mode == "https":
+            if capable and x.mode in ("https", "auto"):
+                st.add(suppress(elb.Listener(
+                    lid, Condition="HasDomain", LoadBalancerArn=Ref(alb), Port=x.port, Protocol="HTTPS",
+                    SslPolicy=TLS_POLICY, Certificates=cert, DefaultActions=forward),
+                    guard={"elbv2_acm_certificate_required_check": CERT_ELSEWHERE.format(
+                        param=naming.cert_output(lb.name))}))
+            elif capable and x.mode == "redirect":
                 st.add(elb.Listener(lid, Condition="HasDomain", LoadBalancerArn=Ref(alb), Port=x.port,
-                                    Protocol="HTTPS", SslPolicy=TLS_POLICY, Certificates=cert,
-                                    DefaultActions=forward))
-            elif x.mode == "redirect" and capable:
-                redirect = [elb.Action(Type="redirect", RedirectConfig=elb.RedirectConfig(
-                    Protocol="HTTPS", Port="443", StatusCode="HTTP_301"))]
-                st.add(elb.Listener(lid, LoadBalancerArn=Ref(alb), Port=x.port, Protocol="HTTP",
-                                    DefaultActions=If("HasDomain", redirect, forward)))
-            elif x.mode == "auto" and capable:
-                st.add(elb.Listener(lid, LoadBalancerArn=Ref(alb), Port=x.port,
-                                    Protocol=If("HasDomain", "HTTPS", "HTTP"),
-                                    SslPolicy=If("HasDomain", TLS_POLICY, NoValue),
-                                    Certificates=If("HasDomain", cert, NoValue),
-                                    DefaultActions=forward))
-            else:
-                st.add(elb.Listener(lid, LoadBalancerArn=Ref(alb), Port=x.port, Protocol="HTTP",
-                                    DefaultActions=forward))
+                                    Protocol="HTTP", DefaultActions=[elb.Action(
+                                        Type="redirect", RedirectConfig=elb.RedirectConfig(
+                                            Protocol="HTTPS", Port="443", StatusCode="HTTP_301"))]))
+            if x.mode == "https":
+                continue
+            # Plain HTTP forwarding: only while the platform has no domain (stage one of the
+            # two-stage deploy), or always when the spec declares no domain at all.
+            plain = elb.Listener(lid + ("NoDomain" if capable else ""), LoadBalancerArn=Ref(alb), Port=x.port,
+                                 Protocol="HTTP", DefaultActions=forward)
+            if capable:
+                plain.Condition = "NoDomain"
+            why = NO_DOMAIN_YET if capable else NO_DOMAIN_IN_SPEC
+            st.add(suppress(plain, guard={"alb_http_to_https_redirection_check": why},
+                            checkov={"CKV_AWS_2": why, "CKV_AWS_103": why}))
         dns = GetAtt(alb, "DNSName")
         plain = sorted(x.port for x in lb.listeners if x.mode != "https")
         port = "" if not plain or plain[0] == 80 else f":{plain[0]}"
@@ -144,3 +162,40 @@ def build(spec: Platform) -> Template:  # noqa: C901
         st.output(naming.lb_output(lb.name, "CanonicalHostedZoneId"), GetAtt(alb, "CanonicalHostedZoneID"))
         st.output(naming.lb_output(lb.name, "FullName"), GetAtt(alb, "LoadBalancerFullName"))
     return st.t
+
+
+def _access_log_bucket(st: Stack) -> s3.Bucket:
+    """The ALB access-log bucket (SSE-S3: ALB log delivery does not support SSE-KMS)."""
+    bucket = st.add(suppress(keep(s3.Bucket(
+        "AccessLogBucket",
+        BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(
+            ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))]),
+        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True),
+        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+        NotificationConfiguration=s3.NotificationConfiguration(
+            EventBridgeConfiguration=s3.EventBridgeConfiguration(EventBridgeEnabled=True)),
+        LifecycleConfiguration=s3.LifecycleConfiguration(Rules=[s3.LifecycleRule(
+            Id="expire-access-logs", Status="Enabled", ExpirationInDays=365,
+            NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=30))]),
+        Tags=naming.tags("alb-access-logs"),
+    )), checkov={"CKV_AWS_18": ACCESS_LOGS},
+        guard={"s3_bucket_logging_enabled_check": ACCESS_LOGS,
+               "s3_bucket_default_encryption_kms_check": "ALB access-log delivery supports only SSE-S3 (AES256) "
+                                                         "buckets, not SSE-KMS.",
+               "s3_bucket_object_lock_enabled_check": "Access logs expire through the lifecycle rule; object "
+                                                      "lock would block expiry."}))
+    bucket.Metadata["stackgen"]["encryption_exception"] = "ALB access-log delivery supports only SSE-S3 (AES256)."
+    arn = GetAtt(bucket, "Arn")
+    st.add(s3.BucketPolicy("AccessLogBucketPolicy", Bucket=Ref(bucket), PolicyDocument={
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AlbLogDelivery", "Effect": "Allow",
+             "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+             "Action": "s3:PutObject", "Resource": Sub("${Arn}/*/AWSLogs/${AWS::AccountId}/*", Arn=arn)},
+            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": [arn, Join("", [arn, "/*"])],
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        ]}))
+    return bucket

@@ -9,7 +9,7 @@ from troposphere import GetAtt, Ref, Sub, Template, ecs, logs, servicediscovery
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.spec import Platform
-from generator.stacks._base import Stack, keep
+from generator.stacks._base import Stack, keep, log_group_suppressions
 
 NAME = "ecs-cluster"
 EXEC_LOG_RETENTION = 365
@@ -54,12 +54,12 @@ def build(spec: Platform) -> Template:
         st.output("NamespaceId", GetAtt(ns, "Id"))
         st.output("NamespaceArn", GetAtt(ns, "Arn"))
     for c in spec.clusters:
-        group = st.add(keep(logs.LogGroup(
+        group = st.add(log_group_suppressions(keep(logs.LogGroup(
             naming.logical(c.name, "ExecLogGroup"),
             LogGroupName=exec_log_group_name(c.name),
             RetentionInDays=EXEC_LOG_RETENTION,
             KmsKeyId=st.ref("KmsKeyArn"),
-        )))
+        )), EXEC_LOG_RETENTION))
         kw: dict[str, object] = {}
         uses_sc = any(s.discovery and s.discovery.mode == "service-connect"
                       for s in spec.services if spec.cluster_of(s) == c.name)

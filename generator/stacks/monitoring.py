@@ -11,7 +11,7 @@ from troposphere import Equals, If, Not, NoValue, Ref, Sub, Template, cloudwatch
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.spec import Platform
-from generator.stacks._base import Stack, keep
+from generator.stacks._base import Stack, keep, log_group_suppressions
 
 PULL_FAILURE_REASONS = ("CannotPullContainerError", "ResourceInitializationError")
 
@@ -109,12 +109,12 @@ def build(spec: Platform) -> Template:
 def _pull_failures(st: Stack, spec: Platform, topic: object) -> None:
     """ECS tasks stopped because an image or its secrets could not be pulled (seeds/000-002):
     EventBridge rule -> log group -> metric filter -> alarm -> topic."""
-    group = st.add(keep(logs.LogGroup(
+    group = st.add(log_group_suppressions(keep(logs.LogGroup(
         "PullFailureLogGroup",
         LogGroupName=Sub("/aws/events/${Name}-${Environment}/ecs-pull-failures"),
         RetentionInDays=365,
         KmsKeyId=st.ref("KmsKeyArn"),
-    )))
+    )), 365))
     group_arn = Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${G}", G=Ref(group))
     st.add(logs.ResourcePolicy(
         "PullFailureLogPolicy",

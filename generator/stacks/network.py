@@ -15,7 +15,7 @@ from troposphere import ec2, iam as tiam, logs as tlogs
 from generator import naming, policies
 from generator.contract import Interface, StackInterface
 from generator.spec import Platform
-from generator.stacks._base import Stack, env_condition, keep, when as _when
+from generator.stacks._base import Stack, env_condition, keep, log_group_suppressions, when as _when
 
 NAME = "network"
 
@@ -172,12 +172,12 @@ def build(spec: Platform) -> Template:  # noqa: PLR0915 - one linear VPC layout
         ), cond))
 
     # Flow logs to a CMK-encrypted log group.
-    flow_group = st.add(keep(tlogs.LogGroup(
+    flow_group = st.add(log_group_suppressions(keep(tlogs.LogGroup(
         "FlowLogGroup",
         LogGroupName=Sub("/vpc/${Name}-${Environment}/flow-logs"),
         RetentionInDays=net.flow_log_retention_days,
         KmsKeyId=st.ref("KmsKeyArn"),
-    )))
+    )), net.flow_log_retention_days))
     role = st.add(tiam.Role(
         "FlowLogRole",
         AssumeRolePolicyDocument=policies.trust("vpc-flow-logs.amazonaws.com"),

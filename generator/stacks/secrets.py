@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import awacs.kms as kms
-from awacs.aws import Allow, ArnLike, Bool, Condition, PolicyDocument, Principal, Statement
+from awacs.aws import Allow, ArnLike, Bool, BoolIfExists, Condition, Deny, PolicyDocument, Principal, Statement
 from troposphere import GetAtt, Ref, Sub, Template, kms as tkms, secretsmanager as tsm, ssm as tssm
 
 from generator import naming
@@ -65,6 +65,10 @@ def _key_policy() -> PolicyDocument:
             Statement(Sid="GrantsOnlyForAwsServices", Effect=Allow, Principal=root,
                       Action=[kms.CreateGrant, kms.ListGrants, kms.RevokeGrant], Resource=["*"],
                       Condition=Condition(Bool({"kms:GrantIsForAWSResource": "true"}))),
+            Statement(Sid="DenyGrantsExceptForAwsServices", Effect=Deny, Principal=Principal("*"),
+                      Action=[kms.CreateGrant], Resource=["*"],
+                      Condition=Condition(BoolIfExists({"kms:GrantIsForAWSResource": "false",
+                                                        "aws:PrincipalIsAWSService": "false"}))),
             Statement(Sid="CloudWatchLogs", Effect=Allow, Principal=logs,
                       Action=[kms.Encrypt, kms.Decrypt, kms.Action("ReEncrypt*"),
                               kms.Action("GenerateDataKey*"), kms.DescribeKey],

@@ -12,7 +12,7 @@ from troposphere import Equals, FindInMap, GetAtt, If, Not, Ref, Sub, Template, 
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.spec import PLACEHOLDER, Platform, Service
-from generator.stacks._base import Stack, keep
+from generator.stacks._base import Stack, keep, log_group_suppressions
 from generator.stacks.iam import secret_inputs
 from generator.stacks.secrets import DB_SECRET
 from generator.stacks.security_groups import svc_key
@@ -70,6 +70,8 @@ def interface(spec: Platform) -> StackInterface:
         i.takes(naming.role_output(s.name, "Execution"))
         i.takes(naming.role_output(s.name, "Task"))
         i.takes(_image_input(s), description=f"Container image of {s.name}")
+        if s.image.repository:
+            i.takes(naming.image_tag_param(s.name), description=f"Image tag of {s.name}")
         for tg in s.target_groups:
             i.takes(naming.tg_output(tg.name))
         if s.volumes:
@@ -129,14 +131,15 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
         })
     for s in spec.services:
         sid = naming.pascal(s.name)
-        group = st.add(keep(logs.LogGroup(
+        group = st.add(log_group_suppressions(keep(logs.LogGroup(
             naming.logical(s.name, "LogGroup"),
             LogGroupName=naming.log_group_name(s.container),
             RetentionInDays=s.log_retention_days,
             KmsKeyId=st.ref("KmsKeyArn"),
-        )))
+        )), s.log_retention_days))
         if s.image.repository:
-            image: object = Sub(f"${{Uri}}:{s.image.tag}", Uri=st.ref(_image_input(s)))
+            image: object = Sub("${Uri}:${Tag}", Uri=st.ref(_image_input(s)),
+                                Tag=st.ref(naming.image_tag_param(s.name)))
         elif s.image.fallback:
             cond = f"{sid}HasImage"
             st.t.add_condition(cond, Not(Equals(st.ref(_image_input(s)), "")))
@@ -146,6 +149,11 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
         env = [ecs.Environment(Name=k, Value=Sub(_sub_text(spec, v)) if PLACEHOLDER.search(v) else v)
                for k, v in sorted(s.environment.items())]
         secrets = [ecs.Secret(Name=k, ValueFrom=_secret_value(st, spec, r)) for k, r in sorted(s.secrets.items())]
+        if s.sizing:
+            cpu: object = FindInMap("Sizing", st.ref("Environment"), naming.pascal(s.name, "Cpu"))
+            memory: object = FindInMap("Sizing", st.ref("Environment"), naming.pascal(s.name, "Memory"))
+        else:
+            cpu, memory = str(s.cpu), str(s.memory)
         hc = s.health_check
         container: dict[str, object] = {
             "Name": s.container,
@@ -159,6 +167,7 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
                 "awslogs-group": Ref(group), "awslogs-region": Ref("AWS::Region"),
                 "awslogs-stream-prefix": s.container}),
             "ReadonlyRootFilesystem": s.readonly_root_filesystem,
+            "Memory": memory if s.sizing else s.memory,
             "Privileged": False,
         }
         if env:
@@ -170,20 +179,20 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
         if s.execute_command:
             container["LinuxParameters"] = ecs.LinuxParameters(InitProcessEnabled=True)
         volumes = []
+        mounts = [ecs.MountPoint(SourceVolume=v.access_point.replace("_", "-"), ContainerPath=v.path,
+                                 ReadOnly=v.read_only) for v in s.volumes]
+        for path in s.scratch_paths:
+            name = "scratch" + path.replace("/", "-").replace("_", "-").replace(".", "-").rstrip("-")
+            volumes.append(ecs.Volume(Name=name))  # task storage, writable, lives as long as the task
+            mounts.append(ecs.MountPoint(SourceVolume=name, ContainerPath=path, ReadOnly=False))
+        if mounts:
+            container["MountPoints"] = mounts
         if s.volumes:
-            container["MountPoints"] = [ecs.MountPoint(SourceVolume=v.access_point.replace("_", "-"),
-                                                       ContainerPath=v.path, ReadOnly=v.read_only)
-                                        for v in s.volumes]
             for ap in sorted({v.access_point for v in s.volumes}):
                 volumes.append(ecs.Volume(Name=ap.replace("_", "-"), EFSVolumeConfiguration=ecs.EFSVolumeConfiguration(
                     FilesystemId=st.ref("FileSystemId"), TransitEncryption="ENABLED",
                     AuthorizationConfig=ecs.AuthorizationConfig(
                         AccessPointId=st.ref(naming.access_point_output(ap)), IAM="DISABLED"))))
-        if s.sizing:
-            cpu: object = FindInMap("Sizing", st.ref("Environment"), naming.pascal(s.name, "Cpu"))
-            memory: object = FindInMap("Sizing", st.ref("Environment"), naming.pascal(s.name, "Memory"))
-        else:
-            cpu, memory = str(s.cpu), str(s.memory)
         td_kw: dict[str, object] = {}
         if volumes:
             td_kw["Volumes"] = volumes

@@ -57,6 +57,7 @@ class Usage:
     efs_gb: float = 10.0
     database_storage_gb: float = 10.0
     database_io_million: float = 10.0
+    scheduled_run_minutes: float = 5.0
 
 
 def load_prices(region: str = "us-east-1", path: str | Path | None = None) -> dict[str, Any]:
@@ -139,9 +140,72 @@ def size_of(s: Service, env: str) -> tuple[float, float]:
     return s.cpu / 1024, s.memory / 1024
 
 
-def task_counts(s: Service) -> tuple[int, int]:
-    """(desired, maximum) running tasks."""
+MONTH_DAYS = 730 / 24
+
+
+def _cron_count(field: str, lo: int, hi: int, names: dict[str, int] | None = None) -> float:
+    """How many values of [lo, hi] a cron field selects (approximate for L, W and #)."""
+    total = 0.0
+    for part in field.split(","):
+        for name, num in (names or {}).items():
+            part = part.upper().replace(name, str(num))
+        step = 1
+        if "/" in part:
+            part, step_text = part.split("/", 1)
+            step = max(1, int(step_text))
+        if part in ("*", "?", ""):
+            a, b = lo, hi
+        elif "-" in part:
+            a, b = (int(x) for x in part.split("-", 1))
+        elif part.isdigit():
+            a, b = int(part), (hi if step > 1 else int(part))
+        else:
+            total += 1  # L, W, 3#2 ...: one day
+            continue
+        total += len(range(a, b + 1, step))
+    return total
+
+
+def runs_per_month(expression: str) -> float:
+    """Approximate runs per month of an EventBridge Scheduler rate(...) / cron(...) expression."""
+    body = expression[expression.index("(") + 1:expression.rindex(")")].strip()
+    if expression.startswith("rate"):
+        value, unit = body.split()
+        minutes = {"minute": 1, "hour": 60, "day": 1440}[unit.rstrip("s")]
+        return 730 * 60 / (int(value) * minutes)
+    minute, hour, dom, month, dow = body.split()[:5]
+    per_day = _cron_count(minute, 0, 59) * _cron_count(hour, 0, 23)
+    days = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
+    if dom not in ("*", "?"):
+        days_per_month = _cron_count(dom, 1, 31) * MONTH_DAYS / 31
+    elif dow not in ("*", "?"):
+        days_per_month = _cron_count(dow, 1, 7, days) * MONTH_DAYS / 7
+    else:
+        days_per_month = MONTH_DAYS
+    return per_day * days_per_month * _cron_count(month, 1, 12) / 12
+
+
+def task_counts(s: Service, usage: Usage | None = None) -> tuple[float, float]:
+    """(desired, maximum) running tasks; for a scheduled task the average number running."""
+    schedule = getattr(s, "schedule", None)
+    if schedule:
+        avg = runs_per_month(schedule) * (usage or Usage()).scheduled_run_minutes / 60 / 730
+        return avg, avg
     return s.desired, (s.scaling.max if s.scaling else s.desired)
+
+
+def egress_of(spec: Platform, env: str) -> str:
+    """The egress mode of an environment (per-environment overrides when the spec has them)."""
+    mode = getattr(spec.network, "mode", None)
+    return mode(env) if callable(mode) else spec.network.egress
+
+
+def endpoints_for(spec: Platform, mode: str) -> list[str]:
+    """Interface endpoints of a mode: the generator's own derivation when it has one."""
+    derive = getattr(spec, "endpoint_services", None)
+    if callable(derive):
+        return list(derive(mode))
+    return needed_endpoints(spec) if mode == "vpc-endpoints" else sorted(spec.network.interface_endpoints)
 
 
 def public_image(s: Service) -> bool:
@@ -192,7 +256,7 @@ class Estimate:
     egress: str
     prices: dict[str, Any]
     usage: Usage
-    tasks: tuple[int, int]
+    tasks: tuple[float, float]
     lines: list[Line]
     modes: dict[str, ModeCost]
     traffic_gb: tuple[float, float]  # AWS API + log traffic per month (low, high)
@@ -204,7 +268,7 @@ class Estimate:
 
 
 def network_lines(spec: Platform, prices: dict[str, Any], mode: str, usage: Usage,
-                  tasks: tuple[int, int], public_tasks: tuple[int, int]) -> ModeCost:
+                  tasks: tuple[float, float], public_tasks: tuple[float, float]) -> ModeCost:
     azs = spec.network.availability_zones
     api = [n * (usage.aws_api_gb_per_task + usage.log_gb_per_task) for n in tasks]
     pub = [n * usage.public_image_gb_per_task for n in public_tasks]
@@ -213,15 +277,14 @@ def network_lines(spec: Platform, prices: dict[str, Any], mode: str, usage: Usag
     def add(item: str, low: float, high: float | None = None) -> None:
         mc.lines.append(Line("network", item, low, low if high is None else high))
 
-    base_eps = list(spec.network.interface_endpoints)
-    eps = needed_endpoints(spec) if mode == "vpc-endpoints" else base_eps
+    eps = endpoints_for(spec, mode)
     if eps:
         add(f"interface endpoints {len(eps)} x {azs} AZs ({', '.join(eps)})", endpoints_monthly(len(eps), azs, prices))
     if mode in ("nat-per-az", "single-nat"):
         n = azs if mode == "nat-per-az" else 1
         add(f"NAT gateways {n} x {prices['hours_per_month']} h, with their public IPv4", n * nat_monthly(prices))
         rate = prices["nat_gateway"]["gb_processed"]
-        add(f"NAT data processing ({api[0] + pub[0]:.0f}-{api[1] + pub[1]:.0f} GB: AWS APIs, logs, public images)",
+        add(f"NAT data processing ({api[0] + pub[0]:.3g}-{api[1] + pub[1]:.3g} GB: AWS APIs, logs, public images)",
             rate * (api[0] + pub[0]), rate * (api[1] + pub[1]))
         if mode == "single-nat" and azs > 1:
             share = (azs - 1) / azs
@@ -231,12 +294,12 @@ def network_lines(spec: Platform, prices: dict[str, Any], mode: str, usage: Usag
             mc.notes.append("one AZ's outage cuts every task's egress")
     elif mode == "vpc-endpoints":
         rate = prices["interface_endpoint"]["gb_processed"]
-        add(f"endpoint data processing ({api[0]:.0f}-{api[1]:.0f} GB: AWS APIs, logs)", rate * api[0], rate * api[1])
+        add(f"endpoint data processing ({api[0]:.3g}-{api[1]:.3g} GB: AWS APIs, logs)", rate * api[0], rate * api[1])
         if public_tasks[1]:
             mc.notes.append(f"{sum(1 for s in spec.services if public_image(s))} services pull public images, which "
                             "need a NAT or a copy in ECR")
     elif mode == "public-ip":
-        add(f"task public IPv4 addresses ({tasks[0]}-{tasks[1]} tasks)",
+        add(f"task public IPv4 addresses ({tasks[0]:.3g}-{tasks[1]:.3g} tasks)",
             monthly(prices["public_ipv4"]["hour"], prices, tasks[0]), monthly(prices["public_ipv4"]["hour"], prices,
                                                                               tasks[1]))
         mc.notes.append("tasks are reachable from the internet; needs public_ip_reason")
@@ -256,10 +319,10 @@ def estimate(spec: Platform, prices: dict[str, Any], env: str | None = None, egr
     env = env or spec.default_environment
     if env not in spec.environments:
         raise ValueError(f"environment {env!r} is not one of {spec.environments}")
-    egress = egress or spec.network.egress
+    egress = egress or egress_of(spec, env)
     usage = usage or usage_from(prices)
     lines: list[Line] = []
-    counts = {s.name: task_counts(s) for s in spec.services}
+    counts = {s.name: task_counts(s, usage) for s in spec.services}
     tasks = (sum(c[0] for c in counts.values()), sum(c[1] for c in counts.values()))
     public_tasks = (sum(counts[s.name][0] for s in spec.services if public_image(s)),
                     sum(counts[s.name][1] for s in spec.services if public_image(s)))
@@ -275,10 +338,19 @@ def estimate(spec: Platform, prices: dict[str, Any], env: str | None = None, egr
         for n in (lo, hi):
             od, sp = spot_split(n, strat)
             costs.append(od * fargate_task_monthly(vcpu, gb, prices) + sp * fargate_task_monthly(vcpu, gb, prices, True))
-        od_hi, sp_hi = spot_split(hi, strat)
-        spot_note = f", {sp_hi / hi:.0%} Spot" if hi and sp_hi else ""
-        lines.append(Line("services", f"Fargate {s.name}: {lo}-{hi} x {vcpu:g} vCPU / {gb:g} GB{spot_note}",
-                          costs[0], costs[1]))
+        schedule = getattr(s, "schedule", None)
+        if schedule:
+            # A scheduled task: one task per run, placed by the strategy's proportions.
+            od, sp = spot_split(1, strat)
+            per = od * fargate_task_monthly(vcpu, gb, prices) + sp * fargate_task_monthly(vcpu, gb, prices, True)
+            costs = [lo * per, hi * per]
+            what = (f"Fargate {s.name}: {schedule}, ~{runs_per_month(schedule):,.0f} runs x "
+                    f"{usage.scheduled_run_minutes:g} min x {vcpu:g} vCPU / {gb:g} GB")
+        else:
+            od_hi, sp_hi = spot_split(hi, strat)
+            spot_note = f", {sp_hi / hi:.0%} Spot" if hi and sp_hi else ""
+            what = f"Fargate {s.name}: {lo:g}-{hi:g} x {vcpu:g} vCPU / {gb:g} GB{spot_note}"
+        lines.append(Line("services", what, costs[0], costs[1]))
     for s in spec.services:
         lo, hi = counts[s.name]
         per = usage.log_gb_per_task * (logs["ingest_gb"] + logs["storage_gb_month"] * usage.log_stored_ratio
@@ -320,8 +392,8 @@ def estimate(spec: Platform, prices: dict[str, Any], env: str | None = None, egr
     traffic = (tasks[0] * (usage.aws_api_gb_per_task + usage.log_gb_per_task),
                tasks[1] * (usage.aws_api_gb_per_task + usage.log_gb_per_task))
     azs = spec.network.availability_zones
-    fixed_ep = endpoints_monthly(len(needed_endpoints(spec)), azs, prices)
-    fixed_base = endpoints_monthly(len(spec.network.interface_endpoints), azs, prices)
+    fixed_ep = endpoints_monthly(len(endpoints_for(spec, "vpc-endpoints")), azs, prices)
+    fixed_base = endpoints_monthly(len(endpoints_for(spec, "nat-per-az")), azs, prices)
     nat_rate, ep_rate = prices["nat_gateway"]["gb_processed"], prices["interface_endpoint"]["gb_processed"]
     cross = 2 * prices["cross_az"]["gb_each_way"] * (azs - 1) / azs
     breakeven = {
@@ -344,8 +416,9 @@ def format_estimate(e: Estimate) -> str:  # noqa: C901
         f"Monthly cost ESTIMATE: {e.spec}, environment {e.env}, egress {e.egress}, {p['region']} ({p['currency']})",
         f"Prices: {p['source']}, recorded {p['recorded']}. Estimates only: list prices, no free tier, discounts "
         "or taxes.",
-        f"low = desired task counts ({e.tasks[0]} tasks) and minimum ACUs; high = autoscaling maximum "
-        f"({e.tasks[1]} tasks) and maximum ACUs.",
+        f"low = desired task counts ({e.tasks[0]:.3g} tasks) and minimum ACUs; high = autoscaling maximum "
+        f"({e.tasks[1]:.3g} tasks) and maximum ACUs; scheduled tasks at "
+        f"{e.usage.scheduled_run_minutes:g} min per run.",
         f"Assumed per task-month: {e.usage.aws_api_gb_per_task:g} GB AWS API, {e.usage.log_gb_per_task:g} GB logs, "
         f"{e.usage.public_image_gb_per_task:g} GB public-registry pulls (when the image is public).",
         "",
@@ -374,8 +447,8 @@ def format_estimate(e: Estimate) -> str:  # noqa: C901
             out.append(f"      {i.item}: {_money(i.low)} - {_money(i.high)}")
     out.append("  (* = this estimate's mode)")
     out.append("")
-    out.append(f"NAT vs endpoints break-even (AWS API + log traffic; this spec: {e.traffic_gb[0]:.0f}-"
-               f"{e.traffic_gb[1]:.0f} GB/month):")
+    out.append(f"NAT vs endpoints break-even (AWS API + log traffic; this spec: {e.traffic_gb[0]:.3g}-"
+               f"{e.traffic_gb[1]:.3g} GB/month):")
     for m, g in e.breakeven.items():
         if g <= 0:
             out.append(f"  vpc-endpoints cost less than {m} at any traffic volume")

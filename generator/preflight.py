@@ -305,6 +305,8 @@ class Preflight:
         self.show = Renderer(self.ts, SHOW_PSEUDO)
         self.findings: list[Finding] = []
         self.proofs: dict[str, list[str]] = {}
+        self._by_type: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+        self._memo: dict[tuple[Any, ...], Any] = {}
         self._endpoints = self._collect_endpoints()
         self._platform_seen: set[str] = set()
 
@@ -324,7 +326,9 @@ class Preflight:
         return cond is None or self.ts.condition(file, cond)
 
     def resources(self, type_: str) -> list[tuple[str, str, dict[str, Any]]]:
-        return [(f, lid, r) for f, lid, r in self.ts.resources(type_) if self.present(f, lid)]
+        if type_ not in self._by_type:
+            self._by_type[type_] = [(f, lid, r) for f, lid, r in self.ts.resources(type_) if self.present(f, lid)]
+        return self._by_type[type_]
 
     def typed(self, o: Origin | None, type_: str) -> dict[str, Any] | None:
         if o is None or o.kind != "resource" or not self.present(o.file, o.name):
@@ -390,6 +394,12 @@ class Preflight:
         return _key(self.ts.origin(o.file, p.get("VpcId"))), self.cidr(o.file, p.get("CidrBlock"))
 
     def route_table_of(self, subnet: Origin) -> tuple[str, str] | None:
+        key = ("rt", subnet)
+        if key not in self._memo:
+            self._memo[key] = self._route_table_of(subnet)
+        return self._memo[key]
+
+    def _route_table_of(self, subnet: Origin) -> tuple[str, str] | None:
         k = _key(subnet)
         for f, _lid, r in self.resources("AWS::EC2::SubnetRouteTableAssociation"):
             p = r.get("Properties", {})
@@ -398,6 +408,12 @@ class Preflight:
         return None
 
     def default_route(self, rt: tuple[str, str]) -> tuple[str, dict[str, Any]] | None:
+        key = ("dr", rt)
+        if key not in self._memo:
+            self._memo[key] = self._default_route(rt)
+        return self._memo[key]
+
+    def _default_route(self, rt: tuple[str, str]) -> tuple[str, dict[str, Any]] | None:
         for f, _lid, r in self.resources("AWS::EC2::Route"):
             p = r.get("Properties", {})
             if _key(self.ts.origin(f, p.get("RouteTableId"))) != rt:
@@ -510,6 +526,12 @@ class Preflight:
         return rule
 
     def rules(self, sg: tuple[str, str] | None, egress: bool) -> list[Rule]:
+        key = ("rules", sg, egress)
+        if key not in self._memo:
+            self._memo[key] = self._rules(sg, egress)
+        return self._memo[key]
+
+    def _rules(self, sg: tuple[str, str] | None, egress: bool) -> list[Rule]:
         if sg is None or not self.present(*sg):
             return []
         res = self.ts.resource(*sg) or {}

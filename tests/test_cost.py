@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 
@@ -166,3 +167,45 @@ def test_cli_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     assert cost.main([str(tmp_path / "missing.yaml")]) == 2
     assert cost.main([MCP, "--log-gb", "3"]) == 0
     assert "3 GB logs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("expression", "runs"), [
+    ("rate(1 hour)", 730),
+    ("rate(5 minutes)", 730 * 12),
+    ("rate(2 days)", 730 / 48),
+    ("cron(0 * * * ? *)", 730),
+    ("cron(0 2 * * ? *)", 730 / 24),
+    ("cron(0/15 * * * ? *)", 4 * 730),
+    ("cron(0 9 ? * MON-FRI *)", 5 * 730 / 24 / 7),
+    ("cron(0 9,17 ? * MON,WED *)", 2 * 2 * 730 / 24 / 7),
+    ("cron(30 1 1 * ? *)", 730 / 24 / 31),
+    ("cron(0 0 1 1 ? *)", 730 / 24 / 31 / 12),
+])
+def test_runs_per_month(expression: str, runs: float) -> None:
+    assert cost.runs_per_month(expression) == pytest.approx(runs)
+
+
+def test_scheduled_task_counts_as_its_run_time() -> None:
+    hourly = SimpleNamespace(schedule="cron(0 * * * ? *)", desired=0, scaling=None)
+    usage = cost.Usage(scheduled_run_minutes=6)
+    assert cost.task_counts(hourly, usage) == pytest.approx((0.1, 0.1))  # 730 runs x 6 min = 73 of 730 h
+    service = SimpleNamespace(schedule=None, desired=2, scaling=SimpleNamespace(max=5))
+    assert cost.task_counts(service, usage) == (2, 5)
+
+
+@pytest.mark.skipif(not (ROOT / "platforms" / "scheduled-file-writer.yaml").exists(),
+                    reason="the seeds' scheduled-file-writer platform is not in platforms/")
+def test_scheduled_file_writer_platform(prices: dict) -> None:
+    from generator.spec import load_spec
+
+    spec = load_spec(ROOT / "platforms" / "scheduled-file-writer.yaml")
+    e = cost.estimate(spec, prices)
+    assert e.egress == "vpc-endpoints"
+    writer = spec.service("writer")
+    vcpu, gb = cost.size_of(writer, e.env)
+    fargate = next(x for x in e.lines if x.item.startswith("Fargate writer"))
+    runs = cost.runs_per_month(writer.schedule)
+    assert fargate.low == pytest.approx(runs * 5 / 60 * (vcpu * 0.04048 + gb * 0.004445))
+    endpoints = next(x for x in e.lines if x.item.startswith("interface endpoints"))
+    n = int(endpoints.item.split()[2])
+    assert endpoints.low == pytest.approx(n * 3 * 0.01 * 730)

@@ -18,6 +18,8 @@ import pytest
 
 from generator import preflight, render
 from generator.preflight import ERROR, WARNING, Finding
+from generator.spec import load_spec
+from tests.helpers import PLATFORMS, ROOT
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "ssmmessages", "kms")
@@ -129,6 +131,70 @@ def test_the_proof_names_the_path_of_each_need(endpoints: Templates, nat: Templa
         "NAT gateway NatGatewayAz1, NAT gateway NatGatewayAz2, NAT gateway NatGatewayAz3",
     ]
     assert pf.task_count == 8
+
+
+@pytest.mark.parametrize("spec_path", PLATFORMS, ids=[p.stem for p in PLATFORMS])
+def test_every_platform_passes(spec_path: Path) -> None:
+    assert errors(render.synthesize(load_spec(spec_path))) == []
+
+
+WRITER = ROOT / "platforms" / "scheduled-file-writer.yaml"
+needs_writer = pytest.mark.skipif(not WRITER.exists(), reason="no scheduled-file-writer platform yet")
+
+
+@pytest.fixture(scope="module")
+def writer_base() -> Templates:
+    return render.synthesize(load_spec(WRITER))
+
+
+@pytest.fixture
+def writer(writer_base: Templates) -> Templates:
+    return copy.deepcopy(writer_base)
+
+
+def schedule_label(t: Templates) -> str:
+    [lid] = res(t["services.yaml"], "AWS::Scheduler::Schedule")
+    return f"schedule {lid}"
+
+
+@needs_writer
+def test_writer_platform_is_endpoints_only_and_passes(writer: Templates) -> None:
+    assert not res(writer["network.yaml"], "AWS::EC2::NatGateway")
+    pf = preflight.Preflight(writer)
+    assert pf.run() == []
+    assert pf.task_count == 1
+    assert pf.proofs[schedule_label(writer)][-1] == "s3 (image layers) via S3 gateway endpoint S3GatewayEndpoint"
+
+
+@needs_writer
+def test_writer_without_the_s3_endpoint(writer: Templates) -> None:
+    [gw] = [lid for lid, r in res(writer["network.yaml"], "AWS::EC2::VPCEndpoint").items()
+            if r["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"]
+    del writer["network.yaml"]["Resources"][gw]
+    assert messages(writer) == [
+        f"{schedule_label(writer)}: no route to s3 (image layers): private subnets have no NAT and no "
+        "com.amazonaws.<region>.s3 gateway endpoint on their route tables"]
+
+
+@needs_writer
+def test_writer_without_the_endpoint_sg_rule(writer: Templates) -> None:
+    rs = writer["security-groups.yaml"]["Resources"]
+    [lid] = [lid for lid, r in res(writer["security-groups.yaml"], "AWS::EC2::SecurityGroupIngress").items()
+             if r["Properties"]["GroupId"] == {"Ref": "EndpointSecurityGroupId"}]
+    task_sg = rs[lid]["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0]
+    del rs[lid]
+    assert messages(writer) == [
+        f"{schedule_label(writer)}: endpoint security group EndpointSecurityGroup does not admit tcp/443 from task "
+        f"security group {task_sg} (ecr.api, ecr.dkr, logs, secretsmanager, ssm)"]
+
+
+@needs_writer
+def test_writer_without_batch_get_image(writer: Templates) -> None:
+    [role] = [lid for lid in res(writer["iam.yaml"], "AWS::IAM::Role") if lid.endswith("ExecutionRole")]
+    statement(writer, role, "EcrPull")["Action"].remove("ecr:BatchGetImage")
+    assert messages(writer) == [
+        f"{schedule_label(writer)}: execution role {role} does not allow ecr:BatchGetImage on "
+        "arn:aws:ecr:<region>:<account>:repository/scheduled-file-writer-dev/writer, needed for the image pull"]
 
 
 # --------------------------------------------------------------------------- the four required failure classes
@@ -466,8 +532,6 @@ def test_cli_templates_dir(endpoints: Templates, tmp_path: Path, capsys: pytest.
 
 
 def test_cli_spec_and_usage(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from tests.helpers import ROOT
-
     assert preflight.main([str(ROOT / "platforms" / "mcp-gateway.yaml")]) == 0
     assert capsys.readouterr().out.strip().endswith("mcp-gateway.yaml: 8 tasks, 0 errors, 0 warnings")
     assert preflight.main([]) == 2

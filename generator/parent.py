@@ -72,9 +72,10 @@ def root_parameters(spec: Platform) -> dict[str, Parameter]:
         ps.append(Parameter("DatabaseMaxAcu", Type="Number", Default=_num(spec.database.max_acu),
                             Description="Maximum Aurora Capacity Units"))
     if "vpc-endpoints" in spec.network.modes:
-        ps.append(Parameter("S3PrefixListId", Type="String", Default="", AllowedPattern=r"^(pl-[0-9a-f]{8,17})?$",
-                            Description="Prefix list ID of com.amazonaws.<region>.s3 (aws ec2 describe-prefix-lists); "
-                                        "empty lets task HTTPS egress go to 0.0.0.0/0, which has no route out"))
+        ps.append(Parameter("S3PrefixListId", Type="String", AllowedPattern=r"^pl-[0-9a-f]{8,17}$",
+                            Description="AWS-managed prefix list of com.amazonaws.<region>.s3, the only S3 "
+                                        "address range tasks may reach without a NAT (us-east-1: pl-63a5400a; "
+                                        "aws ec2 describe-prefix-lists)"))
     ps.append(Parameter("AlarmEmail", Type="String", Default="", Description="Email for alarm notifications"))
     for s in spec.services:
         if s.image.repository:

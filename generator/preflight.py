@@ -1130,9 +1130,75 @@ def _dests(ns: list[Need]) -> str:
 # --------------------------------------------------------------------------- API and CLI
 
 
+RELEVANT = ("AWS::EC2::", "AWS::ECS::", "AWS::IAM::", "AWS::Events::Rule", "AWS::Scheduler::Schedule")
+
+
+def environments(templates: dict[str, dict[str, Any]]) -> list[str | None]:
+    """The environments to check separately: the parent's Environment values when a condition
+    that depends on the environment decides a networking, ECS or IAM resource; else [None]."""
+    env = templates.get(PARENT, {}).get("Parameters", {}).get("Environment", {})
+    values = env.get("AllowedValues") or []
+    if len(values) < 2:
+        return [None]
+    for t in templates.values():
+        conds = t.get("Conditions", {})
+        dependent = {n for n, c in conds.items() if '"Environment"' in json.dumps(c)}
+        changed = True
+        while changed:  # conditions built on environment-dependent conditions
+            more = {n for n, c in conds.items() if n not in dependent and any(f'"{d}"' in json.dumps(c)
+                                                                              for d in dependent)}
+            dependent |= more
+            changed = bool(more)
+        if not dependent:
+            continue
+        for r in t.get("Resources", {}).values():
+            if str(r.get("Type", "")).startswith(RELEVANT):
+                text = json.dumps(r)
+                if any(f'"{d}"' in text for d in dependent):
+                    return list(values)
+    return [None]
+
+
+def with_environment(templates: dict[str, dict[str, Any]], env: str) -> dict[str, dict[str, Any]]:
+    """The same set with the parent's Environment parameter defaulting to ``env``."""
+    main = templates[PARENT]
+    params = dict(main.get("Parameters", {}))
+    params["Environment"] = {**params["Environment"], "Default": env}
+    return {**templates, PARENT: {**main, "Parameters": params}}
+
+
+def check(templates: dict[str, dict[str, Any]], envs: list[str | None] | None = None
+          ) -> tuple[list[Finding], Preflight]:
+    """Findings over every environment that changes the answer. A finding that holds in
+    only some environments is prefixed with them ("environment prod: ...")."""
+    envs = envs or environments(templates)
+    runs: list[tuple[str | None, Preflight]] = []
+    for env in envs:
+        pf = Preflight(with_environment(templates, env) if env else templates)
+        pf.run()
+        runs.append((env, pf))
+    if len(runs) == 1:
+        return runs[0][1].findings, runs[0][1]
+    merged: list[Finding] = []
+    seen: set[Finding] = set()
+    for _env, pf in runs:
+        for f in pf.findings:
+            if f in seen:
+                continue
+            seen.add(f)
+            where = [e for e, other in runs if f in other.findings]
+            if len(where) == len(runs):
+                merged.append(f)
+            else:
+                merged.append(Finding(f.service, f"environment {', '.join(str(e) for e in where)}: {f.message}",
+                                      f.severity))
+    return merged, runs[0][1]
+
+
 def run(templates: dict[str, dict[str, Any]]) -> list[Finding]:
-    """All findings for a template set (dict file name -> template; 'main.yaml' is the parent)."""
-    return Preflight(templates).run()
+    """All findings for a template set (dict file name -> template; 'main.yaml' is the parent),
+    over every environment whose conditions change the networking, ECS or IAM resources."""
+    return check(templates)[0]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -1140,6 +1206,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--templates", metavar="DIR", help="check an already generated template set (DIR/main.yaml)")
     p.add_argument("--profile", choices=("aws", "emulator"), default="aws",
                    help="synthesis profile when checking a SPEC (default aws)")
+    p.add_argument("--env", metavar="ENV", help="check this environment only (default: every environment whose "
+                   "conditions change networking, ECS or IAM resources; otherwise the parameter defaults)")
     p.add_argument("--verbose", "-v", action="store_true", help="also print, per task, the path each need takes")
     p.add_argument("--json", action="store_true", help="print findings as JSON")
 
@@ -1179,8 +1247,7 @@ def cmd(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         templates = render.synthesize(spec, args.profile)
         source = args.spec
-    pf = Preflight(templates)
-    findings = pf.run()
+    findings, pf = check(templates, [args.env] if args.env else None)
     errors = [f for f in findings if f.severity == ERROR]
     warnings = [f for f in findings if f.severity == WARNING]
     if args.json:

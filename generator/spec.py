@@ -420,6 +420,15 @@ class SecretRef(Model):
         return self
 
 
+class EgressCidr(Model):
+    """Extra task egress to a CIDR that a deploy-time parameter supplies (e.g. an SMB share)."""
+
+    port: PortNumber
+    protocol: Literal["tcp", "udp"] = "tcp"
+    cidr_parameter: PascalName
+    description: str = Field(min_length=1)
+
+
 class AllowFrom(Model):
     service: Slug
     ports: list[PortNumber] = Field(min_length=1)
@@ -486,7 +495,7 @@ class Service(Model):
     cpu: int | None = None
     memory: int | None = None
     sizing: dict[str, Size] | None = None
-    ports: list[PortSpec] = Field(min_length=1)
+    ports: list[PortSpec] = Field(default_factory=list)
     health_check: ContainerHealthCheck
     environment: dict[str, str] = Field(default_factory=dict)
     secrets: dict[str, SecretRef] = Field(default_factory=dict)
@@ -508,6 +517,10 @@ class Service(Model):
     deployment_min_healthy_percent: int = Field(default=100, ge=0, le=100)
     deployment_max_percent: int = Field(default=200, ge=100, le=200)
     task_permissions: list[PermissionSpec] = Field(default_factory=list)
+    egress_cidrs: list[EgressCidr] = Field(default_factory=list)
+    schedule: Annotated[str, Field(pattern=r"^(cron|rate)\(.+\)$")] | None = Field(
+        default=None, description="run as a scheduled task (EventBridge Scheduler) instead of a service")
+    schedule_timezone: str = "UTC"
 
     @field_validator("environment", "secrets")
     @classmethod
@@ -526,6 +539,8 @@ class Service(Model):
                 raise ValueError(f"cpu {self.cpu} / memory {self.memory} is not a valid Fargate size")
         elif self.cpu is not None or self.memory is not None:
             raise ValueError("give either cpu/memory or sizing, not both")
+        if not self.ports and not self.schedule:
+            raise ValueError("ports: a service needs at least one port (only scheduled tasks may have none)")
         port_numbers = [p.port for p in self.ports]
         port_names = [p.name for p in self.ports]
         if len(set(port_numbers)) != len(port_numbers) or len(set(port_names)) != len(port_names):
@@ -552,6 +567,11 @@ class Service(Model):
             raise ValueError("scratch_paths: a path is also an EFS volume mount")
         if not self.readonly_root_filesystem and not self.writable_root_reason:
             raise ValueError("writable_root_reason: required when readonly_root_filesystem is false")
+        if self.schedule:
+            for field, value in (("target_groups", self.target_groups), ("discovery", self.discovery),
+                                 ("scaling", self.scaling), ("desired_count", self.desired_count)):
+                if value:
+                    raise ValueError(f"{field}: a scheduled task ({self.schedule}) is not a service")
         if self.scaling and self.desired_count is not None and not (
             self.scaling.min <= self.desired_count <= self.scaling.max
         ):
@@ -563,7 +583,13 @@ class Service(Model):
         return self.container_name or self.name
 
     @property
+    def is_service(self) -> bool:
+        return self.schedule is None
+
+    @property
     def desired(self) -> int:
+        if self.schedule:
+            return 0
         if self.desired_count is not None:
             return self.desired_count
         return self.scaling.min if self.scaling else 1
@@ -752,11 +778,16 @@ class Platform(Model):
                     raise ValueError(f"{where}.secrets.{k}: unknown ssm parameter {ref.ssm!r}")
                 if ref.database and self.database is None:
                     raise ValueError(f"{where}.secrets.{k}: the platform has no database")
+            for e in s.egress_cidrs:
+                if e.cidr_parameter not in params:
+                    raise ValueError(f"{where}.egress_cidrs: unknown parameter {e.cidr_parameter!r}")
             for a in s.allow_from:
                 if a.service not in svc_names:
                     raise ValueError(f"{where}.allow_from: unknown service {a.service!r}")
                 if a.service == s.name:
                     raise ValueError(f"{where}.allow_from: a service cannot allow itself")
+                if s.schedule:
+                    raise ValueError(f"{where}.allow_from: nothing can connect to a scheduled task")
             for tg in s.target_groups:
                 if tg.load_balancer not in lbs:
                     raise ValueError(f"{where}.target_groups[{tg.name}]: unknown load balancer {tg.load_balancer!r}")
@@ -774,6 +805,10 @@ class Platform(Model):
                     for ph in PLACEHOLDER.findall(r):
                         kind, _, name = ph.partition(":")
                         if kind == "bucket" and name in self.buckets:
+                            continue
+                        if kind == "ssm" and name in ssm:
+                            continue
+                        if ph == "log_group":
                             continue
                         if ph in ("AWS::Partition", "AWS::Region", "AWS::AccountId"):
                             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import ipaddress
 import os
 import sys
@@ -33,13 +34,19 @@ def add_aws_args(parser: argparse.ArgumentParser) -> None:
 
 def client(service: str, args: argparse.Namespace | None = None, *, endpoint_url: str | None = None,
            region: str | None = None):
-    """A boto3 client; ``endpoint_url`` is always passed when one is configured."""
-    import boto3
-    from botocore.config import Config
-
+    """A boto3 client; ``endpoint_url`` is always passed when one is configured. Clients
+    are cached per (service, endpoint, region): creating one costs tens of milliseconds."""
     if args is not None:
         endpoint_url = endpoint_url or getattr(args, "endpoint_url", None)
         region = region or getattr(args, "region", None)
+    return _client(service, endpoint_url, region)
+
+
+@functools.lru_cache(maxsize=None)
+def _client(service: str, endpoint_url: str | None, region: str | None):
+    import boto3
+    from botocore.config import Config
+
     kwargs: dict[str, Any] = {
         "config": Config(retries={"max_attempts": 8, "mode": "standard"},
                          connect_timeout=10, read_timeout=60),

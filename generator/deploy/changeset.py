@@ -111,6 +111,7 @@ class Row:
     properties: list[str] = field(default_factory=list)
     policy: str = ""
     predicted: bool = False
+    note: str = ""
 
     @property
     def verb(self) -> str:
@@ -137,8 +138,8 @@ def _row(change: dict, prefix: str, predicted: bool) -> Row:
                         for d in change.get("Details", []) if d.get("Target")})
     path = f"{prefix}/{change['LogicalResourceId']}" if prefix else change["LogicalResourceId"]
     return Row(change["Action"], path, change.get("ResourceType", ""),
-               change.get("Replacement", ""), [p for p in props if p], change.get("PolicyAction", ""),
-               predicted)
+               change.get("Replacement", ""), [p for p in props if p],
+               change.get("PolicyAction", ""), predicted)
 
 
 def _stack_contents(cfn, stack_id: str, prefix: str) -> list[Row]:
@@ -178,15 +179,18 @@ def collect(cfn, cs_id: str, template_path: Path | None, prefix: str = "",
     template = load_template(template_path) if template_path and template_path.exists() else None
     parent_params = {p["ParameterKey"]: p.get("ParameterValue", "")
                      for p in desc.get("Parameters", [])}
-    rows: list[Row] = []
+    # (row index, change) of the nested stacks whose inside is predicted
+    to_predict: list[tuple[int, dict]] = []
+    groups: list[list[Row]] = []
     for item in desc["Changes"]:
         change = item.get("ResourceChange") or {}
         if not change:
             continue
-        rows.append(_row(change, prefix, False))
+        group = [_row(change, prefix, False)]
+        groups.append(group)
         if change.get("ResourceType") != "AWS::CloudFormation::Stack":
             continue
-        path = rows[-1].path
+        path = group[0].path
         child_path = None
         if template is not None:
             url = str(((template.get("Resources") or {}).get(change["LogicalResourceId"], {})
@@ -195,27 +199,101 @@ def collect(cfn, cs_id: str, template_path: Path | None, prefix: str = "",
                 child_path = (template_path.parent / url).resolve()
         if change.get("ChangeSetId"):
             _, sub = collect(cfn, change["ChangeSetId"], child_path, path, notes)
-            rows += sub
+            group += sub
         elif change["Action"] == "Remove" and change.get("PhysicalResourceId"):
-            rows += _stack_contents(cfn, change["PhysicalResourceId"], path)
+            group += _stack_contents(cfn, change["PhysicalResourceId"], path)
         elif change["Action"] == "Add" and child_path and child_path.exists():
             child = load_template(child_path)
-            rows += [Row("Add", f"{path}/{k}", v.get("Type", ""), predicted=True)
-                     for k, v in (child.get("Resources") or {}).items()]
+            group += [Row("Add", f"{path}/{k}", v.get("Type", ""), predicted=True)
+                      for k, v in (child.get("Resources") or {}).items()]
         elif change["Action"] == "Modify" and template is not None and \
                 change.get("PhysicalResourceId"):
-            try:
-                predicted, more = nested.predict(
-                    cfn, parent_template_path=template_path, parent_template=template,
-                    parent_params=parent_params, parent_stack_id=desc["StackId"],
-                    logical_id=change["LogicalResourceId"],
-                    nested_stack_id=change["PhysicalResourceId"])
-            except (ClientError, OSError, ValueError) as exc:
-                notes.append(f"{path}: nested changes not predicted ({exc})")
+            to_predict.append((len(groups) - 1, change))
+    if to_predict:
+        _predict_nested(cfn, desc, template, template_path, parent_params, to_predict, groups,
+                        notes)
+    return desc, [row for group in groups for row in group]
+
+
+def _unstable(predicted: list[dict] | None) -> bool:
+    """Whether a nested stack's outputs may change: something inside is added, removed or
+    replaced for certain (or its inside is unknown). A change that is itself only
+    possible (dynamic) does not spread further, which keeps the summary readable."""
+    if predicted is None:
+        return True
+    return any(not c.get("Dynamic") and (c["Action"] != "Modify" or
+                                         c.get("Replacement") in ("True", "Conditional"))
+               for c in predicted)
+
+
+def _predict_nested(cfn, desc, template, template_path, parent_params, to_predict, groups,
+                    notes) -> None:
+    """Predict inside each modified nested stack. Outputs of a sibling that is added,
+    removed or has replacements are "dynamic" (unknown until it is updated): what uses
+    them is predicted again and its new changes are marked as such."""
+    siblings = {g[0].path.rsplit("/", 1)[-1]: g[0] for g in groups}
+    static: dict[str, list[dict] | None] = {}
+    found_notes: dict[str, list[str]] = {}
+
+    def run(change: dict, dynamic: frozenset) -> list[dict] | None:
+        try:
+            predicted, more = nested.predict(
+                cfn, parent_template_path=template_path, parent_template=template,
+                parent_params=parent_params, parent_stack_id=desc["StackId"],
+                logical_id=change["LogicalResourceId"],
+                nested_stack_id=change["PhysicalResourceId"], dynamic=dynamic)
+        except (ClientError, OSError, ValueError) as exc:
+            found_notes[change["LogicalResourceId"]] = [
+                f"{change['LogicalResourceId']}: nested changes not predicted ({exc})"]
+            return None
+        found_notes[change["LogicalResourceId"]] = more
+        return predicted
+
+    for _, change in to_predict:
+        static[change["LogicalResourceId"]] = run(change, frozenset())
+    unstable = {lid for lid, row in siblings.items() if row.action in ("Add", "Remove")}
+    unstable |= {lid for lid, pred in static.items() if _unstable(pred)}
+    final = dict(static)
+    for _ in range(len(to_predict)):  # a fixed point: dynamic outputs can cascade
+        grew = False
+        for _, change in to_predict:
+            lid = change["LogicalResourceId"]
+            if final[lid] is None or not (unstable - {lid}):
                 continue
-            notes += more
-            rows += [_row(c, path, True) for c in predicted]
-    return desc, rows
+            again = run(change, frozenset(unstable - {lid}))
+            if again is None or again == final[lid]:
+                continue
+            known = [json_key(c) for c in static[lid] or []]
+            for c in again:
+                if json_key(c) not in known:
+                    c["Dynamic"] = True
+                    if c.get("Replacement") == "True":
+                        c["Replacement"] = "Conditional"
+            final[lid] = again
+            if lid not in unstable and _unstable(again):
+                unstable.add(lid)
+                grew = True
+        if not grew:
+            break
+    for index, change in to_predict:
+        lid = change["LogicalResourceId"]
+        notes += found_notes.get(lid, [])
+        group = groups[index]
+        predicted = final[lid]
+        if predicted is None:
+            continue
+        if not predicted:
+            group[0].note = "no resource change predicted inside *"
+        for c in predicted:
+            row = _row(c, group[0].path, True)
+            if c.get("Dynamic"):
+                row.note = "if the outputs it uses change"
+            group.append(row)
+
+
+def json_key(change: dict) -> tuple:
+    return (change["LogicalResourceId"], change["Action"], change.get("Replacement"),
+            tuple(change.get("ChangedProperties", ())))
 
 
 _SYMBOL = {"Add": ("+", "green"), "Modify": ("~", "yellow"), "Remove": ("-", "red"),
@@ -243,6 +321,8 @@ def render(desc: dict, rows: list[Row], notes: list[str], out=sys.stdout,
             line += f"  policy: {row.policy}"
         if row.predicted:
             line += "  *"
+        if row.note:
+            line += f"  ({row.note})"
         if row.stateful:
             line += f"  <== STATEFUL {row.stateful.upper()}"
             color = "redbold"
@@ -263,7 +343,7 @@ def render(desc: dict, rows: list[Row], notes: list[str], out=sys.stdout,
             policy = f" (old resource: {row.policy})" if row.policy else ""
             print(paint(f"  - {row.path} ({row.rtype}, {row.stateful}): {what}{policy}",
                         "redbold", out), file=out)
-    if any(r.predicted for r in rows) and not brief:
+    if any(r.predicted or r.note for r in rows) and not brief:
         print("  * predicted from the deployed and local templates: this endpoint returned "
               "no change set for that nested stack", file=out)
     for note in notes:

@@ -285,9 +285,11 @@ def _body(cfn, stack_id: str) -> dict:
 
 def predict(cfn, *, parent_template_path: Path, parent_template: dict,
             parent_params: dict[str, str], parent_stack_id: str, logical_id: str,
-            nested_stack_id: str, depth: int = 0) -> tuple[list[dict], list[str]]:
+            nested_stack_id: str, depth: int = 0,
+            dynamic: frozenset = frozenset()) -> tuple[list[dict], list[str]]:
     """Predicted changes inside the nested stack ``logical_id`` (with nested ones below it,
-    their LogicalResourceId prefixed with their path) and notes about what was assumed."""
+    their LogicalResourceId prefixed with their path) and notes about what was assumed.
+    Outputs of the siblings in ``dynamic`` count as changed (unknown new values)."""
     notes: list[str] = []
     res = (parent_template.get("Resources") or {}).get(logical_id) or {}
     url = str((res.get("Properties") or {}).get("TemplateURL", ""))
@@ -302,6 +304,8 @@ def predict(cfn, *, parent_template_path: Path, parent_template: dict,
     outputs_cache: dict[str, dict[str, str]] = {}
 
     def get_att(resource: str, output: str) -> str:
+        if resource in dynamic:
+            return f"<new {resource}.Outputs.{output}>"
         if resource not in outputs_cache:
             try:
                 phys = cfn.describe_stack_resource(StackName=parent_stack_id,

@@ -121,7 +121,8 @@ def before(args: argparse.Namespace) -> int:
             if _protected(args, rtype, pid):
                 blockers.append(f"{path} ({rtype} {pid}): deletion protection is on; its delete "
                                 "will fail until it is turned off")
-            if rtype == "AWS::ECR::Repository" and str(props.get("EmptyOnDelete")).lower() != "true":
+            empty_on_delete = str(props.get("EmptyOnDelete")).lower() == "true"
+            if rtype == "AWS::ECR::Repository" and not empty_on_delete:
                 detail = _detail(args, rtype, pid)
                 if detail and not detail.startswith("0 "):
                     blockers.append(f"{path} ({rtype} {pid}): holds {detail} and is not "
@@ -221,11 +222,11 @@ def after(args: argparse.Namespace) -> int:
         for event in stack_events(cfn, sid, since):
             label = labels[sid]
             name = f"{label}/{event['LogicalResourceId']}" if label else event["LogicalResourceId"]
+            pid = event.get("PhysicalResourceId") or ""
             if event.get("ResourceType") == "AWS::CloudFormation::Stack" and \
-                    event.get("PhysicalResourceId", "").startswith("arn:") and \
-                    event["PhysicalResourceId"] != sid and event["PhysicalResourceId"] not in labels:
-                labels[event["PhysicalResourceId"]] = name
-                queue.append(event["PhysicalResourceId"])
+                    pid.startswith("arn:") and pid != sid and pid not in labels:
+                labels[pid] = name
+                queue.append(pid)
             if event.get("ResourceStatus") == "DELETE_SKIPPED":
                 skipped.append(f"{name} ({event.get('ResourceType')} "
                                f"{event.get('PhysicalResourceId', '')})")

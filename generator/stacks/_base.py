@@ -63,9 +63,11 @@ def env_condition(st: Stack, spec: Platform, envs: list[str]) -> str | None:
     chosen = sorted(set(envs))
     if set(chosen) == set(spec.environments):
         return None
-    name = "In" + "".join(naming.pascal(e) for e in chosen) if chosen else "InNoEnvironment"
+    if not chosen:
+        raise ValueError("env_condition: no environment; leave the resource out instead")
+    name = "In" + "".join(naming.pascal(e) for e in chosen)
     if name not in st.t.conditions:
-        tests = [Equals(st.ref("Environment"), e) for e in chosen] or [Equals("a", "b")]
+        tests = [Equals(st.ref("Environment"), e) for e in chosen]
         st.t.add_condition(name, tests[0] if len(tests) == 1 else Or(*tests))
     return name
 

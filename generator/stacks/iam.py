@@ -11,7 +11,9 @@ import re
 
 import awacs.kms as akms
 import awacs.logs as alogs
-from awacs.aws import Action
+import awacs.ecs as aecs
+import awacs.iam as aiam
+from awacs.aws import Action, ArnEquals, Condition, StringEquals
 from troposphere import GetAtt, Sub, Template, iam
 
 from generator import naming, policies
@@ -58,16 +60,27 @@ def interface(spec: Platform) -> StackInterface:
             i.takes(naming.repo_output(s.image.repository, "Arn"))
         i.gives(naming.role_output(s.name, "Execution"), f"Task execution role of {s.name}")
         i.gives(naming.role_output(s.name, "Task"), f"Task role of {s.name}", public=True)
+        if s.schedule:
+            i.takes(naming.cluster_output(spec.cluster_of(s), "Arn"))
+            i.gives(naming.role_output(s.name, "Scheduler"), f"Role EventBridge Scheduler uses to run {s.name}")
     if spec.database and spec.database.proxy:
         i.takes(naming.secret_output(DB_SECRET))
         i.gives(PROXY_ROLE, "Role the RDS Proxy assumes to read the database secret")
     return i.freeze()
 
 
-def _resource(st: Stack, r: str) -> object:
+_SSM = re.compile(r"\$\{ssm:([a-z0-9-]+)\}")
+
+
+def _resource(s: Service, r: str) -> object:
+    """A task-permission resource with its placeholders resolved:
+    ${bucket:NAME} (bucket ARN), ${ssm:NAME} (parameter ARN), ${log_group} (own log group ARN)."""
     if "${" not in r:
         return r
-    return Sub(_BUCKET.sub(lambda m: "${" + naming.bucket_output(m.group(1), "Arn") + "}", r))
+    r = _BUCKET.sub(lambda m: "${" + naming.bucket_output(m.group(1), "Arn") + "}", r)
+    r = _SSM.sub(lambda m: naming.ssm_arn(m.group(1)).data["Fn::Sub"], r)
+    r = r.replace("${log_group}", naming.log_group_pattern(s.container))
+    return Sub(r)
 
 
 def build(spec: Platform) -> Template:
@@ -109,7 +122,7 @@ def build(spec: Platform) -> Template:
             ]
         for p in s.task_permissions:
             task_stmts.append(policies.stmt(
-                p.sid, [Action(*a.split(":", 1)) for a in p.actions], [_resource(st, r) for r in p.resources]))
+                p.sid, [Action(*a.split(":", 1)) for a in p.actions], [_resource(s, r) for r in p.resources]))
         kw: dict[str, object] = {}
         if task_stmts:
             kw["Policies"] = [iam.Policy(PolicyName="task", PolicyDocument=policies.doc(task_stmts))]
@@ -122,6 +135,27 @@ def build(spec: Platform) -> Template:
         ))
         st.output(naming.role_output(s.name, "Execution"), GetAtt(execution, "Arn"))
         st.output(naming.role_output(s.name, "Task"), GetAtt(task, "Arn"))
+        if s.schedule:
+            cluster = st.ref(naming.cluster_output(spec.cluster_of(s), "Arn"))
+            family = Sub(f"arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:task-definition/"
+                         f"${{Name}}-${{Environment}}-{s.name}:*")
+            run = st.add(iam.Role(
+                naming.logical(s.name, "SchedulerRole"),
+                Description=f"EventBridge Scheduler runs the {s.name} task",
+                AssumeRolePolicyDocument=policies.trust("scheduler.amazonaws.com"),
+                Policies=[iam.Policy(PolicyName="run-task", PolicyDocument=policies.doc([
+                    policies.stmt("RunTask", [aecs.RunTask], [family],
+                                  Condition(ArnEquals({"ecs:cluster": cluster}))),
+                    policies.stmt("PassTaskRoles", [aiam.PassRole],
+                                  [GetAtt(execution, "Arn"), GetAtt(task, "Arn")],
+                                  Condition(StringEquals({"iam:PassedToService": "ecs-tasks.amazonaws.com"}))),
+                    policies.stmt("TagTasks", [aecs.TagResource],
+                                  [Sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*")],
+                                  Condition(StringEquals({"ecs:CreateAction": "RunTask"}))),
+                ]))],
+                Tags=naming.tags(f"{s.name}-scheduler-role"),
+            ))
+            st.output(naming.role_output(s.name, "Scheduler"), GetAtt(run, "Arn"))
     if spec.database and spec.database.proxy:
         secret = st.ref(naming.secret_output(DB_SECRET))
         proxy = st.add(iam.Role(

@@ -31,6 +31,8 @@ def interface(spec: Platform) -> StackInterface:
     for c in spec.clusters:
         i.takes(naming.cluster_output(c.name, "Arn"))
     for s in spec.services:
+        if not s.is_service:
+            continue
         i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
         i.takes(naming.service_output(s.name, "Name"))
         for tg in s.target_groups:
@@ -77,6 +79,8 @@ def build(spec: Platform) -> Template:
     a = spec.alarms
     _pull_failures(st, spec, t)
     for s in spec.services:
+        if not s.is_service:
+            continue
         dims = {"ClusterName": st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
                 "ServiceName": st.ref(naming.service_output(s.name, "Name"))}
         _alarm(st, naming.logical(s.name, "CpuHighAlarm"), f"{s.name}: CPU above {a.cpu_high}%",

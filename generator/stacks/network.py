@@ -102,7 +102,7 @@ def build(spec: Platform) -> Template:  # noqa: PLR0915 - one linear VPC layout
             st.output("NatPublicIps", Join(",", [Ref(f"NatEipAz{k + 1}") for k in range(len(nats))]))
         st.output("PublicRouteTableIds", Join(",", [Ref(r) for r in public_rts]))
 
-    has_nat = env_condition(st, spec, [e for e in spec.environments if net.nats_for(net.mode(e))])
+    has_nat = env_condition(st, spec, [e for e in spec.environments if net.nats_for(net.mode(e))]) if nats else None
     private_rts = []
     for k in azs:
         rt = st.add(ec2.RouteTable(f"PrivateRouteTableAz{k + 1}", VpcId=Ref(vpc),

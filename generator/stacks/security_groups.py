@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import And, Condition, Equals, GetAtt, If, Not, Ref, Select, Sub, Template, ec2
+from troposphere import GetAtt, If, Ref, Select, Sub, Template, ec2
 
 from generator import naming
 from generator.contract import Interface, StackInterface
@@ -115,7 +115,10 @@ def interface(spec: Platform) -> StackInterface:
             and not spec.network.egress_by_environment:
         i.takes("NatPublicIps", "CommaDelimitedList")
     if "vpc-endpoints" in spec.network.modes:
-        i.takes("S3PrefixListId", description="Prefix list of the S3 gateway endpoint ('' = no prefix-list rule)")
+        i.takes("S3PrefixListId", description="AWS-managed prefix list of com.amazonaws.<region>.s3")
+    for s in spec.services:
+        for e in s.egress_cidrs:
+            i.takes(e.cidr_parameter, description=e.description)
     for g in groups(spec):
         i.gives(naming.sg_output(g), f"Security group of {g}")
     return i.freeze()
@@ -125,23 +128,23 @@ def _cidr_rule(proto: str, port: int, cidr: object, desc: str) -> ec2.SecurityGr
     return ec2.SecurityGroupRule(IpProtocol=proto, FromPort=port, ToPort=port, CidrIp=cidr, Description=desc)
 
 
-def _egress_cidr(st: Stack, spec: Platform, s: Service) -> list[object]:
+def _egress_cidr(st: Stack, spec: Platform, s: Service, nat_cond: str | None) -> list[object]:
     rules: list[object] = [
         _cidr_rule("udp", 53, Ref("VpcCidr"), "DNS to the VPC resolver"),
         _cidr_rule("tcp", 53, Ref("VpcCidr"), "DNS over TCP to the VPC resolver"),
     ]
-    world = _cidr_rule("tcp", 443, "0.0.0.0/0", "HTTPS to AWS APIs and registries through the NAT"
-                       if spec.network.modes != {"vpc-endpoints"} else "HTTPS to S3 through its gateway endpoint "
-                       "(no NAT or internet route exists)")
+    world = _cidr_rule("tcp", 443, "0.0.0.0/0", "HTTPS to AWS APIs and registries through the NAT")
     if "vpc-endpoints" in spec.network.modes:
         # Endpoints only: interface endpoints are reached through the endpoint SG rule; S3
         # layers go through the gateway endpoint, whose prefix list is a deploy-time input.
         prefix = ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443,
                                        DestinationPrefixListId=st.ref("S3PrefixListId"),
                                        Description="HTTPS to S3 (ECR image layers) through the gateway endpoint")
-        rules.append(If("UseS3PrefixList", prefix, world))
+        rules.append(If(nat_cond, world, prefix) if nat_cond else prefix)
     else:
         rules.append(world)
+    for e in s.egress_cidrs:
+        rules.append(_cidr_rule(e.protocol, e.port, st.ref(e.cidr_parameter), e.description))
     if spec.network.egress != "vpc-endpoints":
         for lb_name in lb_clients(spec, s):
             for x in spec.load_balancer(lb_name).listeners:
@@ -152,11 +155,8 @@ def _egress_cidr(st: Stack, spec: Platform, s: Service) -> list[object]:
 
 def build(spec: Platform) -> Template:
     st = Stack(NAME, "security groups and the rules between them", interface(spec))
-    if "vpc-endpoints" in spec.network.modes:
-        endpoint_envs = [e for e in spec.environments if spec.network.mode(e) == "vpc-endpoints"]
-        has_pl = Not(Equals(st.ref("S3PrefixListId"), ""))
-        in_envs = env_condition(st, spec, endpoint_envs)
-        st.t.add_condition("UseS3PrefixList", And(Condition(in_envs), has_pl) if in_envs else has_pl)
+    nat_envs = [e for e in spec.environments if spec.network.mode(e) != "vpc-endpoints"]
+    nat_cond = env_condition(st, spec, nat_envs) if nat_envs and "vpc-endpoints" in spec.network.modes else None
     sgs: dict[str, ec2.SecurityGroup] = {}
     # An inline placeholder rule replaces the default allow-all egress; real egress
     # to other groups is added by the separate SecurityGroupEgress resources below.
@@ -187,7 +187,7 @@ def build(spec: Platform) -> Template:
             naming.logical(svc_key(s.name), "SecurityGroup"),
             GroupDescription=f"{s.name} ECS tasks",
             VpcId=st.ref("VpcId"),
-            SecurityGroupEgress=_egress_cidr(st, spec, s),
+            SecurityGroupEgress=_egress_cidr(st, spec, s, nat_cond),
             Tags=naming.tags(svc_key(s.name)),
         ))
     for key, desc in ((DB, "Aurora cluster"), (DB_PROXY, "RDS Proxy"), (EFS, "EFS mount targets")):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from troposphere import Equals, FindInMap, GetAtt, If, Not, Ref, Sub, Template, ecs, logs, servicediscovery
+from troposphere import Equals, FindInMap, GetAtt, If, Not, Ref, Sub, Template, ecs, logs, scheduler, servicediscovery
 
 from generator import naming
 from generator.contract import Interface, StackInterface
@@ -54,6 +54,13 @@ def _sub_text(spec: Platform, text: str) -> str:
     return _PH.sub(repl, text)
 
 
+def _env_value(spec: Platform, value: str) -> object:
+    if not PLACEHOLDER.search(value):
+        return value
+    text = _sub_text(spec, value)
+    return Sub(text) if "${" in text else text
+
+
 def _image_input(s: Service) -> str:
     return naming.repo_output(s.image.repository, "Uri") if s.image.repository else naming.image_param(s.name)
 
@@ -64,7 +71,8 @@ def interface(spec: Platform) -> StackInterface:
     i.takes("Environment")
     i.takes("KmsKeyArn")
     for s in spec.services:
-        i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
+        if s.is_service:
+            i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
         i.takes(naming.subnets_output(spec.subnets_of(s)), "CommaDelimitedList")
         i.takes(naming.sg_output(svc_key(s.name)))
         i.takes(naming.role_output(s.name, "Execution"))
@@ -85,6 +93,13 @@ def interface(spec: Platform) -> StackInterface:
                 target = _placeholder_input(spec, ph)
                 if target:
                     i.takes(target)
+        if s.schedule:
+            i.takes(naming.cluster_output(spec.cluster_of(s), "Arn"))
+            i.takes(naming.role_output(s.name, "Scheduler"))
+            i.gives(naming.pascal(s.name, "ScheduleArn"), f"EventBridge Scheduler schedule of {s.name}",
+                    public=True)
+            i.gives(naming.pascal(s.name, "TaskDefinitionArn"), f"Task definition ARN of {s.name}", public=True)
+            continue
         if s.discovery or (spec.namespace and _is_sc_client(spec, s)):
             i.takes("NamespaceArn" if _uses_sc(spec, s) else "NamespaceId")
         i.gives(naming.service_output(s.name, "Name"), f"ECS service name of {s.name}")
@@ -146,8 +161,7 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
             image = If(cond, st.ref(_image_input(s)), s.image.fallback)
         else:
             image = st.ref(_image_input(s))
-        env = [ecs.Environment(Name=k, Value=Sub(_sub_text(spec, v)) if PLACEHOLDER.search(v) else v)
-               for k, v in sorted(s.environment.items())]
+        env = [ecs.Environment(Name=k, Value=_env_value(spec, v)) for k, v in sorted(s.environment.items())]
         secrets = [ecs.Secret(Name=k, ValueFrom=_secret_value(st, spec, r)) for k, r in sorted(s.secrets.items())]
         if s.sizing:
             cpu: object = FindInMap("Sizing", st.ref("Environment"), naming.pascal(s.name, "Cpu"))
@@ -203,6 +217,12 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
             exemptions["root_user"] = [{"container": s.container, "reason": s.root_user_reason}]
         if exemptions:
             td_kw["Metadata"] = {"stackgen": exemptions}
+        if s.sizing:
+            mib = "/".join(f"{e} {s.sizing[e].memory}" for e in spec.environments)
+            td_kw.setdefault("Metadata", {}).setdefault("stackgen", {})["guard_allowlist"] = {
+                "ecs_task_definition_memory_hard_limit_check":
+                    f"Container Memory is Fn::FindInMap Sizing by Environment ({mib} MiB, all >= 4); "
+                    "cfn-guard cannot evaluate the intrinsic."}
         td = st.add(ecs.TaskDefinition(
             naming.logical(s.name, "TaskDefinition"),
             Family=naming.resource_name(s.name),
@@ -217,6 +237,10 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
             Tags=naming.tags(f"task-{s.name}"),
             **td_kw,
         ))
+        public_ip = "ENABLED" if spec.network.egress == "public-ip" else "DISABLED"
+        if s.schedule:
+            _schedule(st, spec, s, td, public_ip)
+            continue
         svc_kw: dict[str, object] = {}
         if s.target_groups:
             svc_kw["LoadBalancers"] = [ecs.LoadBalancer(ContainerName=s.container, ContainerPort=tg.container_port,
@@ -241,7 +265,6 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
                 HealthCheckCustomConfig=servicediscovery.HealthCheckCustomConfig(FailureThreshold=1),
             ))
             svc_kw["ServiceRegistries"] = [ecs.ServiceRegistry(RegistryArn=GetAtt(sd, "Arn"))]
-        public_ip = "ENABLED" if spec.network.egress == "public-ip" else "DISABLED"
         service = st.add(ecs.Service(
             naming.logical(s.name, "Service"),
             ServiceName=s.name,
@@ -270,3 +293,35 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
             st.output(naming.pascal(s.name, "DnsName"),
                       s.discovery.name if _uses_sc(spec, s) else f"{s.discovery.name}.{spec.namespace}")
     return st.t
+
+
+def _schedule(st: Stack, spec: Platform, s: Service, td: ecs.TaskDefinition, public_ip: str) -> None:
+    """A scheduled task: EventBridge Scheduler runs the task definition on the cron/rate."""
+    sched = st.add(scheduler.Schedule(
+        naming.logical(s.name, "Schedule"),
+        Description=f"Runs the {s.name} task on {s.schedule}",
+        ScheduleExpression=s.schedule,
+        ScheduleExpressionTimezone=s.schedule_timezone,
+        FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),
+        State="ENABLED",
+        Target=scheduler.Target(
+            Arn=st.ref(naming.cluster_output(spec.cluster_of(s), "Arn")),
+            RoleArn=st.ref(naming.role_output(s.name, "Scheduler")),
+            RetryPolicy=scheduler.RetryPolicy(MaximumRetryAttempts=2, MaximumEventAgeInSeconds=3600),
+            EcsParameters=scheduler.EcsParameters(
+                TaskDefinitionArn=Ref(td),
+                TaskCount=1,
+                LaunchType="FARGATE",
+                PlatformVersion="LATEST",
+                EnableECSManagedTags=True,
+                PropagateTags="TASK_DEFINITION",
+                NetworkConfiguration=scheduler.NetworkConfiguration(
+                    AwsvpcConfiguration=scheduler.AwsVpcConfiguration(
+                        Subnets=st.ref(naming.subnets_output(spec.subnets_of(s))),
+                        SecurityGroups=[st.ref(naming.sg_output(svc_key(s.name)))],
+                        AssignPublicIp=public_ip)),
+            ),
+        ),
+    ))
+    st.output(naming.pascal(s.name, "ScheduleArn"), GetAtt(sched, "Arn"))
+    st.output(naming.pascal(s.name, "TaskDefinitionArn"), Ref(td))

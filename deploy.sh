@@ -97,15 +97,39 @@ INTERVAL="${INTERVAL:-$([[ -n "$ENDPOINT" ]] && echo 0.5 || echo 1)}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/stackgen-deploy.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
-# --- 1. templates: fresh, preflight ----------------------------------------------------------
-synth() { # synth PROFILE OUTDIR
-  local args=(-m generator synth "$SPEC" --out "$2")
-  if "$PY" -m generator synth --help 2>/dev/null | grep -q -- '--profile'; then
-    args+=(--profile "$1")
-  elif [[ "$1" != aws ]]; then
-    die "this generator has no --profile $1; pass --template-dir or --profile aws"
+# --- 1. parameters (and the stack's state), before anything is rendered or created ----------
+# The parent's Parameters are the same in both profiles: validate against the committed
+# parent template (or --template-dir), else after rendering.
+validate_params() {
+  pydeploy params --template "$PARAMS_TEMPLATE" --params-file "$PARAMS_FILE" \
+    --stack-name "$STACK" --status-file "$WORK/status" "${PY_AWS[@]}" "$@"
+}
+check_params() {
+  PARAMS_TEMPLATE="$1"
+  if [[ -t 0 ]]; then
+    NEED="$(validate_params --interactive)" || exit $?
+    for name in $NEED; do
+      read -r -s -p "Value for NoEcho parameter $name (not echoed): " value
+      printf '\n' >&2
+      export "STACKGEN_PARAM_$name=$value"
+    done
+    unset value
+    if [[ -n "$NEED" ]]; then validate_params >/dev/null || exit $?; fi
+  else
+    validate_params || exit $?
   fi
-  "$PY" "${args[@]}" >"$WORK/synth.log" 2>&1 || { cat "$WORK/synth.log" >&2; die "synth failed for $SPEC"; }
+}
+PARAMS_TEMPLATE=""
+if [[ -n "$TEMPLATE_DIR" ]]; then
+  check_params "$TEMPLATE_DIR/main.yaml"
+elif [[ -f "$ROOT/templates/$PLATFORM/main.yaml" ]]; then
+  check_params "$ROOT/templates/$PLATFORM/main.yaml"
+fi
+
+# --- 2. templates: fresh, preflight ----------------------------------------------------------
+synth() { # synth PROFILE OUTDIR
+  timed "$PY" -m generator synth "$SPEC" --out "$2" --profile "$1" >"$WORK/synth.log" 2>&1 \
+    || { cat "$WORK/synth.log" >&2; die "synth failed for $SPEC"; }
 }
 PROFILE_SOURCE=spec
 if [[ -n "$TEMPLATE_DIR" ]]; then
@@ -126,26 +150,9 @@ else
   say "Templates: emulator profile of $PLATFORM rendered into a temporary directory"
 fi
 if [[ "$PROFILE_SOURCE" == spec ]] && "$PY" -m generator check --help >/dev/null 2>&1; then
-  "$PY" -m generator check "$SPEC" || die "preflight failed for $SPEC"
+  timed "$PY" -m generator check "$SPEC" || die "preflight failed for $SPEC"
 fi
-
-# --- 2. parameters (and the stack's state) ---------------------------------------------------
-validate_params() {
-  pydeploy params --template "$TEMPLATE_DIR/main.yaml" --params-file "$PARAMS_FILE" \
-    --stack-name "$STACK" --status-file "$WORK/status" "${PY_AWS[@]}" "$@"
-}
-if [[ -t 0 ]]; then
-  NEED="$(validate_params --interactive)" || exit $?
-  for name in $NEED; do
-    read -r -s -p "Value for NoEcho parameter $name (not echoed): " value
-    printf '\n' >&2
-    export "STACKGEN_PARAM_$name=$value"
-  done
-  unset value
-  if [[ -n "$NEED" ]]; then validate_params >/dev/null || exit $?; fi
-else
-  validate_params || exit $?
-fi
+[[ -n "$PARAMS_TEMPLATE" ]] || check_params "$TEMPLATE_DIR/main.yaml"
 STATUS="$(cat "$WORK/status")"
 case "$STATUS" in
   NONE|REVIEW_IN_PROGRESS|ROLLBACK_COMPLETE) ;;
@@ -153,6 +160,7 @@ case "$STATUS" in
   ROLLBACK_FAILED|DELETE_FAILED|UPDATE_ROLLBACK_FAILED|IMPORT_ROLLBACK_FAILED)
     die "stack $STACK is $STATUS and needs manual attention (see ./delete.sh)" ;;
 esac
+
 
 # --- 3. artifacts -----------------------------------------------------------------------------
 if [[ "$STATUS" == ROLLBACK_COMPLETE ]]; then

@@ -42,7 +42,7 @@ def client(service: str, args: argparse.Namespace | None = None, *, endpoint_url
     return _client(service, endpoint_url, region)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _client(service: str, endpoint_url: str | None, region: str | None):
     import boto3
     from botocore.config import Config
@@ -102,9 +102,9 @@ _CfnLoader.yaml_implicit_resolvers = {
 
 
 def load_template_text(text: str) -> dict:
-    data = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    data = yaml.load(text, Loader=_CfnLoader)
     if not isinstance(data, dict):
-        raise ValueError("template is not a mapping")
+        raise TypeError("template is not a mapping")
     return data
 
 
@@ -132,7 +132,7 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
     for row in rows:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
-    fmt = "  ".join("{:<%d}" % w for w in widths)
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*headers).rstrip(), fmt.format(*("-" * w for w in widths)).rstrip()]
     lines += [fmt.format(*row).rstrip() for row in rows]
     return "\n".join(lines)

@@ -22,8 +22,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from generator.deploy import nested, params
-from generator.deploy._aws import (EXIT_FAIL, EXIT_USAGE, add_aws_args, client, load_template,
-                                   paint)
+from generator.deploy._aws import EXIT_FAIL, EXIT_USAGE, add_aws_args, client, load_template, paint
 from generator.deploy.events import describe
 from generator.deploy.stateful import STATEFUL_TYPES
 
@@ -242,7 +241,7 @@ def _predict_nested(cfn, desc, template, template_path, parent_params, to_predic
                 parent_params=parent_params, parent_stack_id=desc["StackId"],
                 logical_id=change["LogicalResourceId"],
                 nested_stack_id=change["PhysicalResourceId"], dynamic=dynamic)
-        except (ClientError, OSError, ValueError) as exc:
+        except (ClientError, OSError, ValueError, TypeError) as exc:
             found_notes[change["LogicalResourceId"]] = [
                 f"{change['LogicalResourceId']}: nested changes not predicted ({exc})"]
             return None

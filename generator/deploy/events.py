@@ -28,8 +28,8 @@ SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMP
 # Reasons that only report another resource's failure.
 _PROPAGATED = re.compile(
     r"(Resource (creation|update|deletion) cancelled|Embedded stack .* was not successfully"
-    r"|The following resource\(s\) failed to|cancelled|Stack creation cancelled)", re.I)
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    r"|The following resource\(s\) failed to|cancelled|Stack creation cancelled)", re.IGNORECASE)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def is_terminal(status: str) -> bool:
@@ -48,8 +48,8 @@ def describe(cfn, stack: str) -> dict | None:
 def parse_ts(text: str | None) -> dt.datetime:
     if not text or text == "0":
         return EPOCH
-    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def stack_events(cfn, stack: str, since: dt.datetime) -> list[dict]:
@@ -128,7 +128,7 @@ def _status_color(status: str) -> str:
 
 
 def format_event(event: dict, label: str) -> str:
-    when = event["Timestamp"].astimezone(dt.timezone.utc).strftime("%H:%M:%S")
+    when = event["Timestamp"].astimezone(dt.UTC).strftime("%H:%M:%S")
     name = f"{label}/{event['LogicalResourceId']}" if label else event["LogicalResourceId"]
     status = event.get("ResourceStatus", "")
     line = f"{when}  {paint(f'{status:<28}', _status_color(status))}  {name:<36}  " \

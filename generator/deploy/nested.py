@@ -19,8 +19,9 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from generator.deploy._aws import load_template, load_template_text
 from generator.deploy.stateful import default_deletion_policy, replacement_for
@@ -85,7 +86,7 @@ def substitute(value: Any, template: dict, params: dict[str, str]) -> Any:
     if fn:
         key, arg = fn
         if key == "Ref":
-            return params[arg] if arg in params else {"Ref": arg}
+            return params.get(arg, {"Ref": arg})
         if key == "Fn::Sub":
             text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
             variables = substitute(variables, template, params)

@@ -60,7 +60,7 @@ def default_deletion_policy(rtype: str, props: dict | None) -> str:
 @functools.lru_cache(maxsize=1)
 def _cfnlint_schemas() -> tuple[Path, dict] | None:
     try:
-        import cfnlint.data.schemas as schemas
+        from cfnlint.data import schemas
     except ImportError:
         return None
     base = Path(schemas.__file__).parent
@@ -71,7 +71,7 @@ def _cfnlint_schemas() -> tuple[Path, dict] | None:
     return base, index
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def replacing_properties(rtype: str) -> tuple[frozenset[str], frozenset[str]] | None:
     """(properties whose change always replaces, properties that may replace), or None
     when the type is unknown."""

@@ -14,8 +14,8 @@ import os
 import boto3
 import pytest
 from botocore.config import Config
-
 from e2e_support import EMULATOR_VENV, REGION, ROOT, Scripts, _free_port, safe_env
+
 from generator.deploy import emulator
 from generator.deploy._aws import is_loopback_url
 

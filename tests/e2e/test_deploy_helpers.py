@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-
 from e2e_support import ROOT, safe_env
+
 from generator.deploy import nested, params
 from generator.deploy._aws import is_loopback_url, load_template
 
@@ -93,9 +93,9 @@ def test_secrets_come_from_the_environment_or_the_previous_stack():
     kept = params.resolve(TEMPLATE, {"Env": "dev"}, env={}, previous={"Password"})
     assert kept.problems == [] and kept.use_previous == ["Password"]
     missing = params.resolve(TEMPLATE, {"Env": "dev"}, env={})
-    assert missing.problems == ["Password is a NoEcho (secret) parameter with no value: set "
-                                "STACKGEN_PARAM_Password (stdin is not a terminal, so there is "
-                                "no prompt)"]
+    assert missing.problems == [("Password is a NoEcho (secret) parameter with no value: set "
+                                 "STACKGEN_PARAM_Password (stdin is not a terminal, so there is "
+                                 "no prompt)")]
     prompt = params.resolve(TEMPLATE, {"Env": "dev"}, env={}, interactive=True)
     assert prompt.problems == [] and prompt.need_prompt == ["Password"]
     in_file = params.resolve(TEMPLATE, {"Env": "dev", "Password": "x" * 12}, env=env)

@@ -12,8 +12,8 @@ import subprocess
 import sys
 
 import pytest
-
 from e2e_support import EMULATOR_VENV, ROOT
+
 from generator.deploy._aws import load_template
 
 pytestmark = pytest.mark.e2e

@@ -352,6 +352,11 @@ class Preflight:
             return []
         return self.ts.list_origins(file, node)
 
+    def value(self, file: str, node: Any) -> Any:
+        """A property value after Fn::If; None when it is absent or AWS::NoValue."""
+        node = self.ts.branch(file, node)
+        return None if isinstance(node, dict) and node.get("Ref") == "AWS::NoValue" else node
+
     def name_of(self, key: tuple[str, str] | None) -> str:
         return key[1] if key else "<unresolved>"
 
@@ -487,7 +492,7 @@ class Preflight:
                 f, lid, svc, kind, _key(self.ts.origin(f, p.get("VpcId"))), dns,
                 self.items(f, p.get("SubnetIds")), self.items(f, p.get("SecurityGroupIds")),
                 [_key(o) for o in self.items(f, p.get("RouteTableIds"))],
-                self.ts.branch(f, p.get("PolicyDocument")),
+                self.value(f, p.get("PolicyDocument")),
             ))
         return out
 
@@ -538,7 +543,7 @@ class Preflight:
         if res.get("Type") != "AWS::EC2::SecurityGroup":
             return []
         inline_prop = "SecurityGroupEgress" if egress else "SecurityGroupIngress"
-        inline = self.ts.branch(sg[0], res.get("Properties", {}).get(inline_prop))
+        inline = self.value(sg[0], res.get("Properties", {}).get(inline_prop))
         out: list[Rule] = []
         if egress and inline is None:
             out.append(Rule("-1", 0, 65535, cidr=ipaddress.IPv4Network("0.0.0.0/0")))  # EC2's default egress
@@ -594,14 +599,15 @@ class Preflight:
         def add_doc(file: str, doc: Any) -> None:
             doc = self.ts.branch(file, doc)
             if isinstance(doc, dict):
-                for s in _as_list(self.ts.branch(file, doc.get("Statement"))):
+                for s in _as_list(self.value(file, doc.get("Statement"))):
+                    s = self.value(file, s)
                     if isinstance(s, dict):
                         stmts.append((file, s))
 
-        for pol in _as_list(self.ts.branch(role.file, p.get("Policies"))):
+        for pol in _as_list(self.value(role.file, p.get("Policies"))):
             if isinstance(pol, dict):
                 add_doc(role.file, pol.get("PolicyDocument"))
-        for m in _as_list(self.ts.branch(role.file, p.get("ManagedPolicyArns"))):
+        for m in _as_list(self.value(role.file, p.get("ManagedPolicyArns"))):
             o = self.ts.origin(role.file, m)
             mres = self.typed(o, "AWS::IAM::ManagedPolicy")
             if mres is not None:
@@ -630,12 +636,12 @@ class Preflight:
             if any(_glob(a.lower(), action.lower()) for a in acts):
                 return False
         else:
-            acts = [self.match(file, a) or "" for a in _as_list(self.ts.branch(file, s.get("Action")))]
+            acts = [self.match(file, a) or "" for a in _as_list(self.value(file, s.get("Action")))]
             if not any(_glob(a.lower(), action.lower()) for a in acts):
                 return False
         if "NotResource" in s:
             return False  # rare; treated as not matching (conservative)
-        for r in _as_list(self.ts.branch(file, s.get("Resource"))):
+        for r in _as_list(self.value(file, s.get("Resource"))):
             text = self.match(file, r)
             if text == "*":
                 return True
@@ -673,7 +679,7 @@ class Preflight:
         for f, lid, r in self.resources("AWS::Events::Rule"):
             p = r.get("Properties", {})
             name = self.match(f, p.get("Name")) or lid
-            for tgt in _as_list(self.ts.branch(f, p.get("Targets"))):
+            for tgt in _as_list(self.value(f, p.get("Targets"))):
                 ep = (tgt or {}).get("EcsParameters")
                 if not ep:
                     continue
@@ -733,7 +739,8 @@ class Preflight:
                     o = _key(self.ts.origin(f, v))
             t.perms.append(Perm(actions, resource, shown or "<unresolved>", o, why, role, severity))
 
-        for c in _as_list(self.ts.branch(f, p.get("ContainerDefinitions"))):
+        for c in _as_list(self.value(f, p.get("ContainerDefinitions"))):
+            c = self.value(f, c)
             if not isinstance(c, dict):
                 continue
             img = self._image(f, c.get("Image"))
@@ -752,7 +759,7 @@ class Preflight:
             if creds is not None:
                 need(Need("secretsmanager", "secretsmanager"))
                 perm(("secretsmanager:GetSecretValue",), creds, "the private registry credentials", strip_secret=True)
-            lc = self.ts.branch(f, c.get("LogConfiguration")) or {}
+            lc = self.value(f, c.get("LogConfiguration")) or {}
             if self.match(f, lc.get("LogDriver")) == "awslogs":
                 need(Need("logs", "logs"))
                 opts = lc.get("Options") or {}
@@ -767,7 +774,8 @@ class Preflight:
                                     "the awslogs log driver"))
                 if self.match(f, opts.get("awslogs-create-group")) == "true":
                     t.perms.append(Perm(("logs:CreateLogGroup",), arn, shown_arn, go, "awslogs-create-group"))
-            for s in _as_list(self.ts.branch(f, c.get("Secrets"))):
+            for s in _as_list(self.value(f, c.get("Secrets"))):
+                s = self.value(f, s)
                 if not isinstance(s, dict):
                     continue
                 vf = s.get("ValueFrom")
@@ -1049,7 +1057,7 @@ class Preflight:
     def _endpoint_policy(self, t: Task, n: Need, ep: Endpoint) -> None:
         if not isinstance(ep.policy, dict):
             return
-        stmts = [(ep.file, s) for s in _as_list(self.ts.branch(ep.file, ep.policy.get("Statement")))
+        stmts = [(ep.file, s) for s in _as_list(self.value(ep.file, ep.policy.get("Statement")))
                  if isinstance(s, dict)]
         checks: list[tuple[str, Perm]] = []
         if n.dest == "s3":
@@ -1247,6 +1255,11 @@ def cmd(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         templates = render.synthesize(spec, args.profile)
         source = args.spec
+    if args.env:
+        allowed = templates[PARENT].get("Parameters", {}).get("Environment", {}).get("AllowedValues")
+        if "Environment" not in templates[PARENT].get("Parameters", {}) or (allowed and args.env not in allowed):
+            print(f"stackgen check: environment {args.env!r} is not one of {allowed}", file=sys.stderr)
+            return EXIT_USAGE
     findings, pf = check(templates, [args.env] if args.env else None)
     errors = [f for f in findings if f.severity == ERROR]
     warnings = [f for f in findings if f.severity == WARNING]

@@ -359,6 +359,30 @@ def test_vpc_without_dns_hostnames(endpoints: Templates) -> None:
         "resolve the public service names and time out"]
 
 
+def test_environment_dependent_routes_are_checked_per_environment(nat: Templates, capsys) -> None:
+    net = nat["network.yaml"]
+    net.setdefault("Conditions", {})["IsProd"] = {"Fn::Equals": [{"Ref": "Environment"}, "prod"]}
+    for i in (1, 2, 3):
+        net["Resources"][f"PrivateDefaultRouteAz{i}"]["Condition"] = "IsProd"
+    assert preflight.environments(nat) == ["dev", "test", "prod"]
+    assert messages(nat, "keycloak") == [
+        "environment dev, test: service keycloak: no route to ecr.api, ecr.dkr, logs, secretsmanager, ssm: private "
+        "subnets have no NAT and no VPC endpoints for them"]
+    assert preflight.check(nat, ["prod"])[0] == []
+
+
+def test_policy_left_out_with_novalue_is_the_default_full_access(endpoints: Templates) -> None:
+    net = endpoints["network.yaml"]
+    net.setdefault("Conditions", {})["IsProd"] = {"Fn::Equals": [{"Ref": "Environment"}, "prod"]}
+    narrow = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                             "Resource": "arn:aws:s3:::my-bucket/*"}]}
+    net["Resources"]["S3GatewayEndpoint"]["Properties"]["PolicyDocument"] = {
+        "Fn::If": ["IsProd", narrow, {"Ref": "AWS::NoValue"}]}
+    assert messages(endpoints, "registry") == [
+        "environment prod: service registry: the policy of S3 gateway endpoint S3GatewayEndpoint does not allow "
+        "s3:GetObject on arn:aws:s3:::prod-<region>-starport-layer-bucket/* (image layers)"]
+
+
 # --------------------------------------------------------------------------- security groups
 
 
@@ -537,6 +561,8 @@ def test_cli_spec_and_usage(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert preflight.main([]) == 2
     assert preflight.main([str(ROOT / "platforms" / "mcp-gateway.yaml"), "--templates", str(tmp_path)]) == 2
     assert preflight.main(["--templates", str(tmp_path / "missing")]) == 2
+    assert preflight.main([str(ROOT / "platforms" / "mcp-gateway.yaml"), "--env", "staging"]) == 2
+    assert preflight.main([str(ROOT / "platforms" / "mcp-gateway.yaml"), "--env", "prod"]) == 0
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: 1\n")
     assert preflight.main([str(bad)]) == 2

@@ -26,8 +26,9 @@ venv: $(STAMP) ## Create .venv and install the project with its pinned dev depen
 synth: $(STAMP) ## Generate templates for PLATFORM (no lint)
 	$(PY) -m generator synth $(PLATFORM) --out $(OUT)
 
-templates: synth ## Generate templates for PLATFORM into templates/<name>/ and lint them (the main command)
+templates: synth ## Generate templates for PLATFORM into templates/<name>/, lint them and run the reachability preflight (the main command)
 	$(PY) -m generator lint $(OUT)
+	$(PY) -m generator check --templates $(OUT)
 
 all-platforms: $(STAMP) ## Generate and lint every platform in platforms/
 	@set -e; for p in platforms/*.yaml; do $(MAKE) --no-print-directory templates PLATFORM=$$p; done

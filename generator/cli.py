@@ -118,6 +118,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+DELEGATED = {
+    "check": ("generator.preflight", "static reachability preflight of a spec or a template set (ECR, logs, "
+                                     "secrets: routes, endpoints, security groups, IAM)"),
+    "cost": ("generator.cost", "monthly cost estimate per stack and per egress mode"),
+    "diagnose": ("generator.diagnose", "live connectivity diagnostics of a deployed stack (boto3)"),
+}
+
+
+def cmd_delegate(args: argparse.Namespace) -> int:
+    import importlib
+
+    module = importlib.import_module(DELEGATED[args.command][0])
+    return int(module.main(args.rest))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stackgen", description="Platform spec -> CloudFormation nested stacks "
                                 "for ECS Fargate. Exit codes: 0 ok, 1 findings/generation failure, 2 usage or bad spec.")
@@ -147,6 +162,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("spec", metavar="SPEC")
     s.set_defaults(func=cmd_validate)
 
+    for name, (_, text) in DELEGATED.items():
+        s = sub.add_parser(name, help=text, add_help=False, description=text)
+        s.add_argument("rest", nargs=argparse.REMAINDER, help=f"arguments of `stackgen {name}` (see {name} --help)")
+        s.set_defaults(func=cmd_delegate)
+
     s = sub.add_parser("bench", help="print generation and lint timings",
                        description="Time load/synth/render/lint for each platform spec.")
     s.add_argument("specs", nargs="*", metavar="SPEC")
@@ -155,6 +175,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:  # these parse their own options (and --help)
+        return cmd_delegate(argparse.Namespace(command=argv[0], rest=argv[1:]))
     args = parser().parse_args(argv)
     return int(args.func(args))
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers import ROOT
 
-COMMANDS = ["synth", "lint", "schema", "validate", "bench"]
+COMMANDS = ["synth", "lint", "schema", "validate", "bench", "check", "cost", "diagnose"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -110,6 +110,7 @@ class Diagnose:
 
         self.cfn, self.ecs, self.ec2, self.iam = (client(n) for n in ("cloudformation", "ecs", "ec2", "iam"))
         self.events = client("events")
+        self.scheduler = client("scheduler")
         self.region = session.region_name or "us-east-1"
         self.findings: list[Finding] = []
         self.notes: list[str] = []
@@ -155,7 +156,26 @@ class Diagnose:
                     out.append(LiveTask(f"scheduled task {rule}", rule, tgt["Arn"].split("/")[-1],
                                         net.get("Subnets", []), net.get("SecurityGroups", []),
                                         net.get("AssignPublicIp") == "ENABLED", td, f"family:{td['family']}"))
+            elif r["ResourceType"] == "AWS::Scheduler::Schedule" and pid:
+                sched = self._schedule(pid)
+                ep = (sched or {}).get("Target", {}).get("EcsParameters")
+                if not ep:
+                    continue
+                net = ep.get("NetworkConfiguration", {}).get("awsvpcConfiguration", {})
+                td = self.ecs.describe_task_definition(taskDefinition=ep["TaskDefinitionArn"])["taskDefinition"]
+                out.append(LiveTask(f"schedule {pid}", pid, sched["Target"]["Arn"].split("/")[-1],
+                                    net.get("Subnets", []), net.get("SecurityGroups", []),
+                                    net.get("AssignPublicIp") == "ENABLED", td, f"family:{td['family']}"))
         return out
+
+    def _schedule(self, name: str) -> dict[str, Any] | None:
+        """An EventBridge Scheduler schedule by name, in whichever group holds it."""
+        name = name.split("|")[-1].split("/")[-1]
+        for page in self.scheduler.get_paginator("list_schedules").paginate(NamePrefix=name):
+            for sch in page.get("Schedules", []):
+                if sch["Name"] == name:
+                    return self.scheduler.get_schedule(Name=name, GroupName=sch.get("GroupName", "default"))
+        return None
 
     def add(self, task: LiveTask | None, check: str, problem: str, fix: str) -> None:
         name, kind = (task.name, task.label.rsplit(" ", 1)[0]) if task else ("", "service")

@@ -339,6 +339,29 @@ def test_scheduled_task_from_an_eventbridge_rule(aws: None) -> None:
         "endpoint"]
 
 
+def test_scheduled_task_from_an_eventbridge_scheduler_schedule(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    e = build("endpoints")
+    td = client("ecs").describe_services(cluster=e.cluster, services=["writer"])["services"][0]["taskDefinition"]
+    client("scheduler").create_schedule(
+        Name="writer-hourly", ScheduleExpression="cron(0 * * * ? *)", FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{e.cluster}",
+                "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/scheduler", "EcsParameters": {
+                    "TaskDefinitionArn": td, "LaunchType": "FARGATE", "NetworkConfiguration": {"awsvpcConfiguration": {
+                        "Subnets": e.subnets, "SecurityGroups": [e.task_sg], "AssignPublicIp": "DISABLED"}}}})
+    client("ec2").delete_vpc_endpoints(VpcEndpointIds=[e.endpoints["secretsmanager"]])
+    d = diagnose.Diagnose(SESSION)
+    # moto's CloudFormation cannot create AWS::Scheduler::Schedule: list the stack as CloudFormation would.
+    monkeypatch.setattr(d, "stack_resources", lambda stack: [
+        {"ResourceType": "AWS::Scheduler::Schedule", "LogicalResourceId": "WriterSchedule",
+         "PhysicalResourceId": "writer-hourly"}])
+    d.run("file-writer")
+    assert d.task_count == 1
+    assert [f.message for f in d.findings] == [
+        f"schedule writer-hourly: no route to secretsmanager from subnet {sn}: route table {rt} has no 0.0.0.0/0 "
+        f"route, and there is no com.amazonaws.{REGION}.secretsmanager interface endpoint"
+        for sn, rt in zip(e.subnets, e.route_tables)]
+
+
 @pytest.mark.parametrize(("reason", "cause"), [
     ("CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref "
      "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:v1: dial tcp 10.0.0.5:443: i/o timeout",

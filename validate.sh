@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # validate.sh: the security and lint gate over the generated templates.
-# See `./validate.sh --help` and docs/security.md.
+# See `./validate.sh --help` and README.md#security-posture.
 set -euo pipefail
 
 usage() {

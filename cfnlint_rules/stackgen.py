@@ -39,7 +39,7 @@ from cfnlint.rules import CloudFormationLintRule, RuleMatch
 ENVIRONMENT_PARAMETER = "Environment"
 DEV_ENVIRONMENTS = ("dev",)
 MIN_BACKUP_RETENTION_DAYS = 7
-SOURCE_URL = "docs/security.md"
+SOURCE_URL = "README.md#security-posture"
 
 # Values that cannot be checked statically.
 NO_VALUE = object()  # property absent or !Ref AWS::NoValue

@@ -5,7 +5,7 @@ templates found under the given directories, audits every suppression for a
 reason, prints one summary table per tool, writes SARIF to reports/ and exits
 0 (clean), 1 (findings or a scanner failure) or 2 (usage).
 
-Suppression mechanisms, each of which must carry a reason (docs/security.md):
+Suppression mechanisms, each of which must carry a reason (README.md#security-posture):
 
 - checkov:  ``Metadata.checkov.skip: [{id: CKV_..., comment: <reason>}]``
 - cfn-lint: ``Metadata.cfn-lint.config.ignore_checks: [ID]`` plus

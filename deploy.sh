@@ -149,8 +149,16 @@ else
   synth emulator "$TEMPLATE_DIR"
   say "Templates: emulator profile of $PLATFORM rendered into a temporary directory"
 fi
-if [[ "$PROFILE_SOURCE" == spec ]] && "$PY" -m generator check --help >/dev/null 2>&1; then
-  timed "$PY" -m generator check "$SPEC" || die "preflight failed for $SPEC"
+if [[ "$PROFILE_SOURCE" == spec ]]; then
+  # The preflight (python -m generator check SPEC), when the generator has one.
+  rc=0
+  timed "$PY" -m generator check "$SPEC" >"$WORK/check.log" 2>&1 || rc=$?
+  if [[ $rc -eq 0 ]]; then
+    tail -n 1 "$WORK/check.log"
+  elif ! grep -q "invalid choice: 'check'" "$WORK/check.log"; then
+    cat "$WORK/check.log" >&2
+    die "preflight failed for platforms/$PLATFORM.yaml (python -m generator check)"
+  fi
 fi
 [[ -n "$PARAMS_TEMPLATE" ]] || check_params "$TEMPLATE_DIR/main.yaml"
 STATUS="$(cat "$WORK/status")"

@@ -115,6 +115,7 @@ class Diagnose:
         self.findings: list[Finding] = []
         self.notes: list[str] = []
         self._rt_cache: dict[str, dict[str, Any] | None] = {}
+        self.task_count = 0
 
     # ---- discovery
 

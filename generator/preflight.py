@@ -41,10 +41,9 @@ import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from generator.analysis import PARENT, STACK_TYPE, Origin, TemplateSet, load_dir, sub_vars
+from generator.analysis import PARENT, Origin, TemplateSet, load_dir, sub_vars
 
 ERROR = "error"
 WARNING = "warning"
@@ -307,6 +306,7 @@ class Preflight:
         self.proofs: dict[str, list[str]] = {}
         self._by_type: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
         self._memo: dict[tuple[Any, ...], Any] = {}
+        self.task_count = 0
         self._endpoints = self._collect_endpoints()
         self._platform_seen: set[str] = set()
 

@@ -73,7 +73,7 @@ def is_loopback_url(url: str) -> bool:
 
 # --- CloudFormation templates ------------------------------------------------------------
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when present
     """YAML loader that turns CloudFormation short-form tags into their long form."""
 
 

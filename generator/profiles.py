@@ -13,6 +13,7 @@ EMULATOR_UNSUPPORTED = (
     "AWS::ApplicationAutoScaling::ScalableTarget",
     "AWS::ApplicationAutoScaling::ScalingPolicy",
     "AWS::EC2::EIP",
+    "AWS::EC2::FlowLog",
     "AWS::EC2::NatGateway",
     "AWS::EC2::SecurityGroupEgress",
     "AWS::EC2::SecurityGroupIngress",

@@ -889,7 +889,7 @@ class Platform(Model):
             if any(r.ssm for r in refs):
                 out |= {"ssm", "kms"}
             if any(s.execute_command for s in self.services):
-                out |= {"ssmmessages"}
+                out |= {"ssmmessages", "kms"}  # ECS Exec sessions are encrypted with the platform key
         return sorted(out)
 
     def service(self, name: str) -> Service:

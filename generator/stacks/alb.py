@@ -53,7 +53,7 @@ def interface(spec: Platform) -> StackInterface:
                            ("FullName", "full name (CloudWatch dimension)")):
             i.gives(naming.lb_output(lb.name, attr), f"{lb.name} load balancer {desc}")
         i.gives(naming.lb_output(lb.name, "Url"), f"Base URL of the {lb.name} load balancer", public=True)
-        i.gives(naming.lb_output(lb.name, "Host"), f"Host name clients use for {lb.name}")
+        i.gives(naming.lb_output(lb.name, "Host"), f"Host name clients use for {lb.name}", public=True)
     for s in spec.services:
         for tg in s.target_groups:
             i.gives(naming.tg_output(tg.name), f"Target group {tg.name}")

@@ -19,6 +19,10 @@ def applies(spec: Platform) -> bool:
     return True
 
 
+def _uses_service_connect(spec: Platform) -> bool:
+    return any(s.discovery and s.discovery.mode == "service-connect" for s in spec.services)
+
+
 def exec_log_group_name(cluster: str) -> Sub:
     return Sub(f"/aws/ecs/${{Name}}-${{Environment}}/{cluster}/exec")
 
@@ -36,7 +40,8 @@ def interface(spec: Platform) -> StackInterface:
     if spec.namespace:
         i.takes("VpcId")
         i.gives("NamespaceId", "Cloud Map namespace ID", public=True)
-        i.gives("NamespaceArn", "Cloud Map namespace ARN")
+        if _uses_service_connect(spec):
+            i.gives("NamespaceArn", "Cloud Map namespace ARN (Service Connect)")
     for c in spec.clusters:
         i.gives(naming.cluster_output(c.name, "Name"), f"Name of cluster {c.name}", public=True)
         i.gives(naming.cluster_output(c.name, "Arn"), f"ARN of cluster {c.name}", public=True)
@@ -52,7 +57,8 @@ def build(spec: Platform) -> Template:
             Description="Service Connect and service discovery namespace",
             Tags=naming.tags("namespace")))
         st.output("NamespaceId", GetAtt(ns, "Id"))
-        st.output("NamespaceArn", GetAtt(ns, "Arn"))
+        if _uses_service_connect(spec):
+            st.output("NamespaceArn", GetAtt(ns, "Arn"))
     for c in spec.clusters:
         group = st.add(log_group_suppressions(keep(logs.LogGroup(
             naming.logical(c.name, "ExecLogGroup"),

@@ -19,7 +19,7 @@ from e2e_support import (
     write_params,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-fixture")]  # ordered lifecycle
 
 FX = FIXTURES / "nested"
 PASSWORD = "fixture-Pa55word-never-printed"

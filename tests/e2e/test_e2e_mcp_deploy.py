@@ -25,7 +25,7 @@ from e2e_support import (
 from generator.deploy._aws import load_template
 from generator.deploy.nested import condition_value as nested_condition
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-mcp")]  # ordered lifecycle
 
 PLATFORM = "mcp-gateway"
 STACK = f"{PLATFORM}-dev"

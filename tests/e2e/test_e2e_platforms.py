@@ -4,8 +4,8 @@ suite in test_e2e_mcp_deploy.py)."""
 from __future__ import annotations
 
 import pytest
-
 from e2e_support import ROOT, stack_outputs, stack_status
+
 from generator.deploy._aws import load_template
 
 pytestmark = pytest.mark.e2e

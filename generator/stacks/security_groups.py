@@ -169,11 +169,6 @@ def build(spec: Platform) -> Template:
             for n in range(len(spec.ingress_cidrs)):
                 ingress.append(_cidr_rule("tcp", x.port, Select(n, st.ref("IngressCidrBlocks")),
                                           f"Clients (ingress CIDR {n + 1}) to listener {x.port}"))
-            if lb.allow_from_nat and spec.network.nat_count:
-                for k in range(spec.network.nat_count):
-                    ingress.append(_cidr_rule(
-                        "tcp", x.port, Sub("${Ip}/32", Ip=Select(k, st.ref("NatPublicIps"))),
-                        f"Tasks through NAT gateway {k + 1} to listener {x.port}"))
         sgs[lb_key(lb.name)] = st.add(ec2.SecurityGroup(
             naming.logical(lb_key(lb.name), "SecurityGroup"),
             GroupDescription=f"{lb.name} load balancer",
@@ -182,6 +177,17 @@ def build(spec: Platform) -> Template:
             SecurityGroupEgress=nothing_out,
             Tags=naming.tags(lb_key(lb.name)),
         ))
+    for lb in spec.load_balancers:
+        if lb.allow_from_nat and "NatPublicIps" in st.iface.input_names:
+            # Tasks calling this ALB's public address arrive from the NAT gateways' IPs.
+            for x in sorted(lb.listeners, key=lambda x: x.port):
+                for k in range(spec.network.nat_count):
+                    st.add(ec2.SecurityGroupIngress(
+                        naming.logical(lb_key(lb.name), "From", f"nat{k + 1}", str(x.port), "Ingress"),
+                        GroupId=GetAtt(sgs[lb_key(lb.name)], "GroupId"), IpProtocol="tcp",
+                        FromPort=x.port, ToPort=x.port,
+                        CidrIp=Sub("${Ip}/32", Ip=Select(k, st.ref("NatPublicIps"))),
+                        Description=f"Tasks through NAT gateway {k + 1} to listener {x.port}"))
     for s in spec.services:
         sgs[svc_key(s.name)] = st.add(ec2.SecurityGroup(
             naming.logical(svc_key(s.name), "SecurityGroup"),

@@ -2,9 +2,10 @@
 # delete.sh: delete a platform's stack and report what survives (see --help, docs/deploy.md).
 set -euo pipefail
 
-PROG=delete.sh
+export PROG=delete.sh  # read by generator/deploy/lib.sh
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=generator/deploy/lib.sh
+# (`shellcheck -x` follows the library; plain `shellcheck` is told not to)
+# shellcheck source=generator/deploy/lib.sh disable=SC1091
 source "$ROOT/generator/deploy/lib.sh"
 
 usage() {
@@ -96,7 +97,7 @@ if [[ $YES -eq 0 ]]; then
 fi
 
 # 3. delete and wait
-say "Deleting $STACK"
+say "Deleting $STACK (platform $PLATFORM, environment $ENV_NAME)"
 rc=0
 pydeploy events watch --stack-name "$STACK" --delete --mark-file "$WORK/mark" \
   --interval "$INTERVAL" "${PY_AWS[@]}" || rc=$?

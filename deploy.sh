@@ -2,9 +2,10 @@
 # deploy.sh: deploy a platform's nested CloudFormation stacks (see --help and docs/deploy.md).
 set -euo pipefail
 
-PROG=deploy.sh
+export PROG=deploy.sh  # read by generator/deploy/lib.sh
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=generator/deploy/lib.sh
+# (`shellcheck -x` follows the library; plain `shellcheck` is told not to)
+# shellcheck source=generator/deploy/lib.sh disable=SC1091
 source "$ROOT/generator/deploy/lib.sh"
 
 usage() {

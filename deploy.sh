@@ -170,7 +170,6 @@ case "$STATUS" in
     die "stack $STACK is $STATUS and needs manual attention (see ./delete.sh)" ;;
 esac
 
-
 # --- 3. artifacts -----------------------------------------------------------------------------
 if [[ "$STATUS" == ROLLBACK_COMPLETE ]]; then
   say "Stack $STACK is ROLLBACK_COMPLETE (a failed create left it empty): deleting it first"
@@ -188,7 +187,9 @@ aws_cli cloudformation package --template-file "$TEMPLATE_DIR/main.yaml" --s3-bu
 CS_NAME="stackgen-$(date -u +%Y%m%dT%H%M%SZ)"
 say "Creating change set $CS_NAME for $STACK ($REGION${ENDPOINT:+, endpoint $ENDPOINT})"
 cleanup_placeholder() { # a CREATE change set leaves an empty REVIEW_IN_PROGRESS stack
-  if [[ "$STATUS" == NONE || "$STATUS" == REVIEW_IN_PROGRESS ]]; then
+  if [[ "$STATUS" == NONE || "$STATUS" == REVIEW_IN_PROGRESS ]] && [[ "$(aws_cli cloudformation \
+      describe-stacks --stack-name "$STACK" --query 'Stacks[0].StackStatus' --output text \
+      2>/dev/null)" == REVIEW_IN_PROGRESS ]]; then
     aws_cli cloudformation delete-stack --stack-name "$STACK" || true
   fi
 }

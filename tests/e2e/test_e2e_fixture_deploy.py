@@ -187,3 +187,14 @@ def test_failed_delete_is_reported_and_exits_non_zero(scripts, aws, tmp_path):
     assert "Repo (AWS::ECR::Repository)" in failed
     assert "still exists (DELETE_FAILED)" in run.out
     assert stack_status(aws("cloudformation"), "fx-repo") == "DELETE_FAILED"
+
+
+def test_unconfirmed_first_deploy_leaves_no_stack_behind(scripts, aws, tmp_path, base_params):
+    """--review without a terminal: the CREATE change set and its placeholder stack go."""
+    params = write_params(tmp_path / "p.json", base_params)
+    run = scripts.deploy(*_args(params, "fx-unconfirmed", FX, "--review"),
+                         env={"STACKGEN_PARAM_DbMasterPassword": PASSWORD})
+    assert run.code == 1, run
+    assert "+ Add       Data/Database" in run.out  # the review lists every add
+    assert "confirmation is required" in run.out
+    assert stack_status(aws("cloudformation"), "fx-unconfirmed") in (None, "DELETE_COMPLETE")

@@ -13,7 +13,13 @@ Each module is a small command-line tool (``python -m generator.deploy.<module> 
 - ``outputs``    print a stack's outputs as a table
 - ``survivors``  list what outlives a stack delete (retained resources, final snapshots,
                  secrets in their recovery window, ...)
-- ``emulator``   start/stop the local AWS emulator (ministack) in the background
+- ``nested``     predict the changes inside a nested stack when the endpoint returns no
+                 nested change sets (the local emulator)
+- ``stateful``   the stateful resource types and the properties that replace a resource
+- ``emulator``   start/stop the local AWS emulator (ministack) in the background, through
+                 ``ministack_launch.py`` (three nested-stack fixes for ministack 1.5.33)
+
+``lib.sh`` holds the shell functions deploy.sh and delete.sh share.
 
 Every AWS client is built by :func:`generator.deploy._aws.client`, which passes
 ``endpoint_url`` explicitly whenever an endpoint is configured.

@@ -41,6 +41,8 @@ Options:
   --review             print the change set and ask before executing it
   --yes                execute without asking (also for stateful replacements)
   --interval SECONDS   event polling interval (default: 1, 0.5 with --endpoint-url)
+  --force REASON       deploy even though the reachability preflight fails; REASON is
+                       printed and recorded as the stack tag stackgen:preflight-override
   -h, --help           show this help
 
 Parameters file: a JSON list of "Key=Value" strings, the shape that
@@ -52,7 +54,7 @@ EOF
 }
 
 PLATFORM="" ENV_NAME="" STACK="" REGION="" BUCKET="" ENDPOINT="" PROFILE=""
-PARAMS_FILE="" TEMPLATE_DIR="" REVIEW=0 YES=0 INTERVAL=""
+PARAMS_FILE="" TEMPLATE_DIR="" REVIEW=0 YES=0 INTERVAL="" FORCE=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -68,6 +70,7 @@ while [[ $# -gt 0 ]]; do
     --interval) need_value "$1" "${2:-}"; INTERVAL="$2"; shift 2 ;;
     --review) REVIEW=1; shift ;;
     --yes) YES=1; shift ;;
+    --force) need_value "$1" "${2:-}"; FORCE="$2"; shift 2 ;;
     *) die_usage "unknown argument: $1" ;;
   esac
 done
@@ -158,7 +161,11 @@ if [[ "$PROFILE_SOURCE" == spec ]]; then
     tail -n 1 "$WORK/check.log"
   elif ! grep -q "invalid choice: 'check'" "$WORK/check.log"; then
     cat "$WORK/check.log" >&2
-    die "preflight failed for platforms/$PLATFORM.yaml (python -m generator check)"
+    if [[ -n "$FORCE" && $rc -eq 1 ]]; then
+      echo "WARNING: deploying despite a failed preflight (--force): $FORCE" >&2
+    else
+      die "preflight failed for platforms/$PLATFORM.yaml (python -m generator check); fix it, or --force REASON"
+    fi
   fi
 fi
 [[ -n "$PARAMS_TEMPLATE" ]] || check_params "$TEMPLATE_DIR/main.yaml"
@@ -194,6 +201,8 @@ cleanup_placeholder() { # a CREATE change set leaves an empty REVIEW_IN_PROGRESS
   fi
 }
 SUMMARY=(--summary)
+# A preflight override is recorded on the stack, so the next reader sees why.
+[[ -n "$FORCE" ]] && SUMMARY+=(--tag "stackgen:preflight-override=${FORCE:0:250}")
 # A first create lists every resource as an add: only the review shows them all.
 [[ "$STATUS" == NONE && $REVIEW -eq 0 ]] && SUMMARY+=(--brief)
 rc=0
@@ -234,3 +243,7 @@ fi
 say "Executing $CS_NAME"
 pydeploy events watch --stack-name "$STACK" --execute-change-set "$CHANGE_SET" --outputs \
   --interval "$INTERVAL" "${PY_AWS[@]}" || die "deploy of $STACK failed (see the root cause above)"
+DIAG=(python -m generator diagnose --stack "$STACK")
+[[ -n "$REGION" ]] && DIAG+=(--region "$REGION")
+[[ -n "$ENDPOINT" ]] && DIAG+=(--endpoint-url "$ENDPOINT")
+say "Check the deployed network path with: ${DIAG[*]}"

@@ -161,6 +161,13 @@ def build(spec: Platform, kids: list[Child] | None = None) -> Template:
         t.add_parameter(p)
     if any(c.iface.condition == "HasDomain" for c in kids):
         t.add_condition("HasDomain", Not(Equals(Ref("BaseDomain"), "")))
+        # Fail before anything is created: certificates cannot validate without the zone.
+        t.add_rule("DomainNeedsHostedZone", {
+            "RuleCondition": Not(Equals(Ref("BaseDomain"), "")),
+            "Assertions": [{"Assert": Not(Equals(Ref("HostedZoneId"), "")),
+                            "AssertDescription": "With BaseDomain set, HostedZoneId must name its public "
+                                                 "Route 53 hosted zone (DNS validation and alias records)."}],
+        })
     for c in kids:
         params: dict[str, object] = {}
         deps = set()

@@ -208,6 +208,9 @@ def test_domain_stacks_are_conditional(mcp_templates: dict) -> None:
     main = mcp_templates["main.yaml"]
     assert main["Conditions"]["HasDomain"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "BaseDomain"}, ""]}]}
     assert main["Resources"]["DnsStack"]["Condition"] == "HasDomain"
+    rule = main["Rules"]["DomainNeedsHostedZone"]
+    assert rule["RuleCondition"] == main["Conditions"]["HasDomain"]
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "HostedZoneId"}, ""]}]}
     assert main["Resources"]["CertificatesStack"]["Condition"] == "HasDomain"
     names = [props(r)["Name"] for r in resources(mcp_templates["dns.yaml"], "AWS::Route53::RecordSet").values()]
     assert {"Fn::Sub": "registry.${AWS::Region}.${BaseDomain}"} in names

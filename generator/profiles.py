@@ -5,6 +5,7 @@ references to them.  The list lives here and nowhere else."""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 PROFILES = ("aws", "emulator")
@@ -38,8 +39,6 @@ def references(node: Any) -> set[str]:
         if "Fn::Sub" in node:
             v = node["Fn::Sub"]
             text = v[0] if isinstance(v, list) else v
-            import re
-
             local = set(v[1]) if isinstance(v, list) and len(v) > 1 else set()
             for var in re.findall(r"\$\{([^}!]*)\}", text):
                 name = var.split(".")[0]

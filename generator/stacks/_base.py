@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import AWSObject, Equals, Or, Output, Parameter, Ref, Template
+from troposphere import AWSObject, Equals, GetAtt, Join, Or, Output, Parameter, Ref, Template, s3
 
 from generator import naming
 
@@ -113,3 +113,60 @@ def log_group_suppressions(resource: AWSObject, retention: int) -> AWSObject:
             f"Retention of {retention} days is what the platform spec asks for (log_retention_days); "
             "raise it to 365 to meet CT.CLOUDWATCH.PR.2.")
     return suppress(resource, guard=guard)
+
+
+def log_bucket(st: Stack, lid: str, component: str, delivery: str, delivery_resource: object) -> s3.Bucket:
+    """An SSE-S3 bucket that receives AWS service logs (log delivery supports only SSE-S3),
+    private, versioned, TLS-only, expiring after 365 days, with the log-bucket suppressions."""
+    why = f"This bucket receives {component}; logging its own access would recurse."
+    bucket = st.add(suppress(keep(s3.Bucket(
+        lid,
+        BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(
+            ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))]),
+        PublicAccessBlockConfiguration=private_bucket(),
+        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+        NotificationConfiguration=bucket_events(),
+        LifecycleConfiguration=bucket_lifecycle(expire_days=365),
+        Tags=naming.tags(component.replace(" ", "-")),
+    )), checkov={"CKV_AWS_18": why},
+        guard={"s3_bucket_logging_enabled_check": why,
+               "s3_bucket_default_encryption_kms_check": f"Delivery of {component} supports only SSE-S3 "
+                                                         "(AES256) buckets, not SSE-KMS.",
+               "s3_bucket_object_lock_enabled_check": "Logs expire through the lifecycle rule; object lock "
+                                                      "would block expiry."}))
+    bucket.Metadata["stackgen"]["encryption_exception"] = f"Delivery of {component} supports only SSE-S3 (AES256)."
+    tls_only_policy(st, lid + "Policy", bucket, extra=[{
+        "Sid": "LogDelivery", "Effect": "Allow", "Principal": {"Service": delivery},
+        "Action": "s3:PutObject", "Resource": delivery_resource}])
+    return bucket
+
+
+def private_bucket() -> s3.PublicAccessBlockConfiguration:
+    return s3.PublicAccessBlockConfiguration(BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True,
+                                             RestrictPublicBuckets=True)
+
+
+def bucket_events() -> s3.NotificationConfiguration:
+    return s3.NotificationConfiguration(EventBridgeConfiguration=s3.EventBridgeConfiguration(EventBridgeEnabled=True))
+
+
+def bucket_lifecycle(expire_days: int | None) -> s3.LifecycleConfiguration:
+    rule: dict[str, object] = {
+        "Id": "tidy-versions", "Status": "Enabled",
+        "NoncurrentVersionExpiration": s3.NoncurrentVersionExpiration(NoncurrentDays=90),
+        "AbortIncompleteMultipartUpload": s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
+    }
+    if expire_days:
+        rule["ExpirationInDays"] = expire_days
+    return s3.LifecycleConfiguration(Rules=[s3.LifecycleRule(**rule)])
+
+
+def tls_only_policy(st: Stack, lid: str, bucket: s3.Bucket, extra: list[dict[str, object]] | None = None) -> None:
+    """A bucket policy denying plain-HTTP access (Join form: CT.S3.PR.8 rejects Fn::Sub here)."""
+    arn = GetAtt(bucket, "Arn")
+    st.add(s3.BucketPolicy(lid, Bucket=Ref(bucket), PolicyDocument={
+        "Version": "2012-10-17",
+        "Statement": [*(extra or []), {
+            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [arn, Join("", [arn, "/*"])], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))

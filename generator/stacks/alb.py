@@ -10,7 +10,7 @@ from troposphere import Condition, Equals, GetAtt, If, Join, Not, Ref, Sub, Temp
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.spec import LoadBalancer, Platform
-from generator.stacks._base import DEV_ONLY, TLS_POLICY, Stack, keep, suppress
+from generator.stacks._base import DEV_ONLY, TLS_POLICY, Stack, log_bucket, suppress
 from generator.stacks.security_groups import lb_key
 
 NAME = "alb"
@@ -21,7 +21,6 @@ NO_DOMAIN_YET = ("Plain HTTP exists only while BaseDomain is empty (condition No
                  "created and the port serves HTTPS or redirects to it.")
 NO_DOMAIN_IN_SPEC = ("The platform spec declares no domain, so no certificate can exist and the load balancer "
                      "serves plain HTTP; add a domain section to the spec to get HTTPS and redirects.")
-ACCESS_LOGS = "This bucket receives the ALB access logs; logging its own access would recurse."
 
 
 def applies(spec: Platform) -> bool:
@@ -103,7 +102,7 @@ def build(spec: Platform) -> Template:  # noqa: C901
     for lb in spec.load_balancers:
         alb = st.add(suppress(elb.LoadBalancer(
             naming.logical(lb.name, "LoadBalancer"),
-            DependsOn=["AccessLogBucketPolicy"],
+            DependsOn=["AccessLogBucketPolicy"],  # ALB checks it may write before it enables logging
             Type="application",
             Scheme="internet-facing",
             Subnets=st.ref(_public(spec)),
@@ -165,37 +164,6 @@ def build(spec: Platform) -> Template:  # noqa: C901
 
 
 def _access_log_bucket(st: Stack) -> s3.Bucket:
-    """The ALB access-log bucket (SSE-S3: ALB log delivery does not support SSE-KMS)."""
-    bucket = st.add(suppress(keep(s3.Bucket(
-        "AccessLogBucket",
-        BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(
-            ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))]),
-        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True),
-        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-        NotificationConfiguration=s3.NotificationConfiguration(
-            EventBridgeConfiguration=s3.EventBridgeConfiguration(EventBridgeEnabled=True)),
-        LifecycleConfiguration=s3.LifecycleConfiguration(Rules=[s3.LifecycleRule(
-            Id="expire-access-logs", Status="Enabled", ExpirationInDays=365,
-            NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=30))]),
-        Tags=naming.tags("alb-access-logs"),
-    )), checkov={"CKV_AWS_18": ACCESS_LOGS},
-        guard={"s3_bucket_logging_enabled_check": ACCESS_LOGS,
-               "s3_bucket_default_encryption_kms_check": "ALB access-log delivery supports only SSE-S3 (AES256) "
-                                                         "buckets, not SSE-KMS.",
-               "s3_bucket_object_lock_enabled_check": "Access logs expire through the lifecycle rule; object "
-                                                      "lock would block expiry."}))
-    bucket.Metadata["stackgen"]["encryption_exception"] = "ALB access-log delivery supports only SSE-S3 (AES256)."
-    arn = GetAtt(bucket, "Arn")
-    st.add(s3.BucketPolicy("AccessLogBucketPolicy", Bucket=Ref(bucket), PolicyDocument={
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "AlbLogDelivery", "Effect": "Allow",
-             "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
-             "Action": "s3:PutObject", "Resource": Sub("${Arn}/*/AWSLogs/${AWS::AccountId}/*", Arn=arn)},
-            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-             "Resource": [arn, Join("", [arn, "/*"])],
-             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-        ]}))
-    return bucket
+    """The ALB access-log bucket, in this template so CT.ELASTICLOADBALANCING.PR.6 can follow it."""
+    return log_bucket(st, "AccessLogBucket", "ALB access logs", "logdelivery.elasticloadbalancing.amazonaws.com",
+                      Sub("arn:${AWS::Partition}:s3:::${B}/*/AWSLogs/${AWS::AccountId}/*", B=Ref("AccessLogBucket")))

@@ -118,6 +118,16 @@ def log_group_pattern(container: str) -> str:
     return f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/ecs/${{Name}}-${{Environment}}/{container}"
 
 
+def exec_log_group_name(cluster: str) -> Sub:
+    """ECS Exec session logs of a cluster."""
+    return Sub(f"/aws/ecs/${{Name}}-${{Environment}}/{cluster}/exec")
+
+
+def exec_log_group_arn(cluster: str) -> Sub:
+    return Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+               f"/aws/ecs/${{Name}}-${{Environment}}/{cluster}/exec:*")
+
+
 def ssm_name(param: str) -> Sub:
     return Sub(f"/${{Name}}/${{Environment}}/{param}")
 

@@ -5,7 +5,7 @@ they are plain HTTP so the first stage of a two-stage deploy works."""
 
 from __future__ import annotations
 
-from troposphere import Condition, Equals, GetAtt, If, Join, Not, Ref, Sub, Template, elasticloadbalancingv2 as elb, s3
+from troposphere import Condition, Equals, GetAtt, If, Not, Ref, Sub, Template, elasticloadbalancingv2 as elb, s3
 
 from generator import naming
 from generator.contract import Interface, StackInterface

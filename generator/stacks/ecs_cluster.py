@@ -4,7 +4,7 @@ Service Connect and service discovery use."""
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Sub, Template, ecs, logs, servicediscovery
+from troposphere import GetAtt, Ref, Template, ecs, logs, servicediscovery
 
 from generator import naming
 from generator.contract import Interface, StackInterface
@@ -21,15 +21,6 @@ def applies(spec: Platform) -> bool:
 
 def _uses_service_connect(spec: Platform) -> bool:
     return any(s.discovery and s.discovery.mode == "service-connect" for s in spec.services)
-
-
-def exec_log_group_name(cluster: str) -> Sub:
-    return Sub(f"/aws/ecs/${{Name}}-${{Environment}}/{cluster}/exec")
-
-
-def exec_log_group_arn(cluster: str) -> Sub:
-    return Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
-               f"/aws/ecs/${{Name}}-${{Environment}}/{cluster}/exec:*")
 
 
 def interface(spec: Platform) -> StackInterface:
@@ -62,7 +53,7 @@ def build(spec: Platform) -> Template:
     for c in spec.clusters:
         group = st.add(log_group_suppressions(keep(logs.LogGroup(
             naming.logical(c.name, "ExecLogGroup"),
-            LogGroupName=exec_log_group_name(c.name),
+            LogGroupName=naming.exec_log_group_name(c.name),
             RetentionInDays=EXEC_LOG_RETENTION,
             KmsKeyId=st.ref("KmsKeyArn"),
         )), EXEC_LOG_RETENTION))

@@ -20,7 +20,6 @@ from generator import naming, policies
 from generator.contract import Interface, StackInterface
 from generator.spec import Platform, Service
 from generator.stacks._base import Stack
-from generator.stacks.ecs_cluster import exec_log_group_arn
 from generator.stacks.secrets import DB_SECRET
 
 NAME = "iam"
@@ -115,7 +114,7 @@ def build(spec: Platform) -> Template:
             task_stmts += [
                 policies.exec_channels(),
                 policies.stmt("EcsExecLogs", [alogs.CreateLogStream, alogs.PutLogEvents, alogs.DescribeLogStreams],
-                              [exec_log_group_arn(spec.cluster_of(s))]),
+                              [naming.exec_log_group_arn(spec.cluster_of(s))]),
                 policies.stmt("EcsExecLogGroups", [alogs.DescribeLogGroups],
                               [policies.arn("logs:${AWS::Region}:${AWS::AccountId}:log-group:*")]),
                 policies.stmt("EcsExecSessionKey", [akms.Decrypt, akms.GenerateDataKey], [st.ref("KmsKeyArn")]),

@@ -75,3 +75,22 @@ def test_readme_example_spec_generates(tmp_path: Path) -> None:
     proc = run("synth", str(spec), "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "main.yaml").exists()
+
+
+def test_public_ip_mode_warns_and_places_tasks_in_public_subnets(tmp_path: Path) -> None:
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "platforms" / "bff-agentcore.yaml").read_text())
+    spec["network"]["egress"] = "public-ip"
+    spec["network"]["public_ip_reason"] = "short-lived demo without NAT or endpoint budget"
+    for svc in spec["services"]:
+        svc.pop("subnets", None)
+    path = tmp_path / "public.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    proc = run("synth", str(path), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert "WARNING" in proc.stderr and "public IP" in proc.stderr and "short-lived demo" in proc.stderr
+    services = yaml.safe_load((tmp_path / "out" / "services.yaml").read_text())
+    cfg = services["Resources"]["BffService"]["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert cfg["AssignPublicIp"] == "ENABLED"
+    assert cfg["Subnets"] == {"Ref": "PublicSubnetIds"}

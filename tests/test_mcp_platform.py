@@ -265,3 +265,19 @@ def test_parent_outputs(mcp_templates: dict) -> None:
     for o in ("MainLoadBalancerUrl", "KeycloakLoadBalancerUrl", "MainClusterArn", "KeycloakClusterName",
               "RegistryServiceArn", "DatabaseEndpoint", "FileSystemId", "VpcId", "KeycloakRepositoryUri"):
         assert o in outs, o
+
+
+def test_alb_access_log_delivery_principal(mcp_templates: dict) -> None:
+    """Older regions (us-east-1 among them) deliver ALB logs as a per-region ELB account;
+    regions opened since August 2022 use the log-delivery service principal."""
+    t = mcp_templates["alb.yaml"]
+    assert t["Mappings"]["ElbLogDelivery"]["us-east-1"] == {"Account": "127311923021"}
+    policy = props(t["Resources"]["AccessLogBucketPolicy"])["PolicyDocument"]["Statement"][0]
+    cond, aws, service = policy["Principal"]["Fn::If"]
+    assert cond == "ElbLogAccountRegion"
+    assert aws["AWS"]["Fn::Sub"][1]["Account"] == {"Fn::FindInMap": ["ElbLogDelivery", {"Ref": "AWS::Region"}, "Account"]}
+    assert service == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+    regions = str(t["Conditions"]["ElbLogAccountRegion"])
+    assert "us-east-1" in regions and "eu-west-1" in regions
+    for lb in ("MainLoadBalancer", "KeycloakLoadBalancer"):
+        assert t["Resources"][lb]["DependsOn"] == ["AccessLogBucketPolicy"]

@@ -115,7 +115,7 @@ def log_group_suppressions(resource: AWSObject, retention: int) -> AWSObject:
     return suppress(resource, guard=guard)
 
 
-def log_bucket(st: Stack, lid: str, component: str, delivery: str, delivery_resource: object) -> s3.Bucket:
+def log_bucket(st: Stack, lid: str, component: str, delivery: object, delivery_resource: object) -> s3.Bucket:
     """An SSE-S3 bucket that receives AWS service logs (log delivery supports only SSE-S3),
     private, versioned, TLS-only, expiring after 365 days, with the log-bucket suppressions."""
     why = f"This bucket receives {component}; logging its own access would recurse."
@@ -137,7 +137,7 @@ def log_bucket(st: Stack, lid: str, component: str, delivery: str, delivery_reso
                                                       "would block expiry."}))
     bucket.Metadata["stackgen"]["encryption_exception"] = f"Delivery of {component} supports only SSE-S3 (AES256)."
     tls_only_policy(st, lid + "Policy", bucket, extra=[{
-        "Sid": "LogDelivery", "Effect": "Allow", "Principal": {"Service": delivery},
+        "Sid": "LogDelivery", "Effect": "Allow", "Principal": delivery,
         "Action": "s3:PutObject", "Resource": delivery_resource}])
     return bucket
 

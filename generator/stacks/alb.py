@@ -5,7 +5,20 @@ they are plain HTTP so the first stage of a two-stage deploy works."""
 
 from __future__ import annotations
 
-from troposphere import Condition, Equals, GetAtt, If, Not, Ref, Sub, Template, elasticloadbalancingv2 as elb, s3
+from troposphere import (
+    Condition,
+    Equals,
+    FindInMap,
+    GetAtt,
+    If,
+    Not,
+    Or,
+    Ref,
+    Sub,
+    Template,
+    elasticloadbalancingv2 as elb,
+    s3,
+)
 
 from generator import naming
 from generator.contract import Interface, StackInterface
@@ -163,7 +176,30 @@ def build(spec: Platform) -> Template:  # noqa: C901
     return st.t
 
 
+# Regions opened before August 2022 deliver ALB access logs as a per-region Elastic Load
+# Balancing account; newer regions use the log-delivery service principal.
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
+ELB_LOG_ACCOUNTS = {
+    "af-south-1": "098369216593", "ap-east-1": "754344448648", "ap-northeast-1": "582318560864",
+    "ap-northeast-2": "600734575887", "ap-northeast-3": "383597477331", "ap-south-1": "718504428378",
+    "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266", "ap-southeast-3": "589379963580",
+    "ca-central-1": "985666609251", "eu-central-1": "054676820928", "eu-north-1": "897822967062",
+    "eu-south-1": "635631232127", "eu-west-1": "156460612806", "eu-west-2": "652711504416",
+    "eu-west-3": "009996457667", "me-south-1": "076674570225", "sa-east-1": "507241528517",
+    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
+    "us-west-2": "797873946194",
+}
+
+
 def _access_log_bucket(st: Stack) -> s3.Bucket:
     """The ALB access-log bucket, in this template so CT.ELASTICLOADBALANCING.PR.6 can follow it."""
-    return log_bucket(st, "AccessLogBucket", "ALB access logs", "logdelivery.elasticloadbalancing.amazonaws.com",
+    st.t.add_mapping("ElbLogDelivery", {r: {"Account": a} for r, a in sorted(ELB_LOG_ACCOUNTS.items())})
+    regions = [Equals(Ref("AWS::Region"), r) for r in sorted(ELB_LOG_ACCOUNTS)]
+    groups = [Or(*regions[i:i + 10]) if len(regions[i:i + 10]) > 1 else regions[i] for i in range(0, len(regions), 10)]
+    st.t.add_condition("ElbLogAccountRegion", Or(*groups) if len(groups) > 1 else groups[0])
+    principal = If("ElbLogAccountRegion",
+                   {"AWS": Sub("arn:${AWS::Partition}:iam::${Account}:root",
+                               Account=FindInMap("ElbLogDelivery", Ref("AWS::Region"), "Account"))},
+                   {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"})
+    return log_bucket(st, "AccessLogBucket", "ALB access logs", principal,
                       Sub("arn:${AWS::Partition}:s3:::${B}/*/AWSLogs/${AWS::AccountId}/*", B=Ref("AccessLogBucket")))

@@ -39,7 +39,7 @@ def interface(spec: Platform) -> StackInterface:
 
 def build(spec: Platform) -> Template:
     st = Stack(NAME, "application S3 buckets", interface(spec))
-    logs = log_bucket(st, "ServerAccessLogBucket", "S3 server access logs", "logging.s3.amazonaws.com",
+    logs = log_bucket(st, "ServerAccessLogBucket", "S3 server access logs", {"Service": "logging.s3.amazonaws.com"},
                       Sub("arn:${AWS::Partition}:s3:::${B}/*", B=Ref("ServerAccessLogBucket")))
     for b in spec.buckets:
         bucket = st.add(suppress(keep(s3.Bucket(

@@ -194,12 +194,6 @@ class TemplateSet:
         node = self.branch(file, node)
         if isinstance(node, list):
             return [self.origin(file, x) for x in node]
-        if isinstance(node, dict) and "Ref" in node:
-            o = self.origin(file, node)
-            if o.kind == "unknown" or o.kind == "parameter":
-                return [o]
-            # A CommaDelimitedList fed by a child output that Joins refs.
-            return [o]
         if isinstance(node, dict) and "Fn::Join" in node:
             return [self.origin(file, x) for x in node["Fn::Join"][1]]
         return [self.origin(file, node)]

@@ -927,7 +927,7 @@ BUILTIN_PARAMETERS = ("Name", "Environment", "VpcCidr", "IngressCidrBlocks", "Ba
 # --------------------------------------------------------------------------- loading
 
 
-def _loc(loc: tuple[Any, ...], data: Any) -> str:
+def _loc(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -967,7 +967,7 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>") -> Platform:
             msg = err["msg"]
             msg = msg.removeprefix("Value error, ")
             if loc:
-                lines.append(f"{source}: {_loc(loc, data)}: {msg}")
+                lines.append(f"{source}: {_loc(loc)}: {msg}")
             else:
                 lines.append(f"{source}: {msg}")
         raise SpecError(sorted(set(lines))) from None

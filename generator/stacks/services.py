@@ -11,7 +11,7 @@ from troposphere import Equals, FindInMap, GetAtt, If, Not, Ref, Sub, Template, 
 
 from generator import naming
 from generator.contract import Interface, StackInterface
-from generator.spec import PLACEHOLDER, Platform, Service
+from generator.spec import PLACEHOLDER, Platform, SecretRef, Service
 from generator.stacks._base import Stack, keep, log_group_suppressions
 from generator.stacks.iam import secret_inputs
 from generator.stacks.secrets import DB_SECRET
@@ -121,10 +121,7 @@ def _uses_sc(spec: Platform, s: Service) -> bool:
         s.discovery is None and bool(spec.namespace) and _is_sc_client(spec, s))
 
 
-def _secret_value(st: Stack, spec: Platform, ref: object) -> object:
-    from generator.spec import SecretRef
-
-    assert isinstance(ref, SecretRef)
+def _secret_value(st: Stack, spec: Platform, ref: SecretRef) -> object:
     if ref.ssm:
         return naming.ssm_arn(ref.ssm)
     if ref.database:

@@ -118,7 +118,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-DELEGATED = {
+# Subcommands implemented in their own modules: each exposes add_arguments(parser) and cmd(args).
+MODULE_COMMANDS = {
     "check": ("generator.preflight", "static reachability preflight of a spec or a template set (ECR, logs, "
                                      "secrets: routes, endpoints, security groups, IAM)"),
     "cost": ("generator.cost", "monthly cost estimate per stack and per egress mode"),
@@ -126,11 +127,13 @@ DELEGATED = {
 }
 
 
-def cmd_delegate(args: argparse.Namespace) -> int:
+def _module_command(module_name: str):  # noqa: ANN202
     import importlib
 
-    module = importlib.import_module(DELEGATED[args.command][0])
-    return int(module.main(args.rest))
+    def run(args: argparse.Namespace) -> int:
+        return int(importlib.import_module(module_name).cmd(args))
+
+    return run
 
 
 def parser() -> argparse.ArgumentParser:
@@ -162,10 +165,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("spec", metavar="SPEC")
     s.set_defaults(func=cmd_validate)
 
-    for name, (_, text) in DELEGATED.items():
-        s = sub.add_parser(name, help=text, add_help=False, description=text)
-        s.add_argument("rest", nargs=argparse.REMAINDER, help=f"arguments of `stackgen {name}` (see {name} --help)")
-        s.set_defaults(func=cmd_delegate)
+    import importlib
+
+    for name, (module_name, text) in MODULE_COMMANDS.items():
+        s = sub.add_parser(name, help=text, description=text)
+        importlib.import_module(module_name).add_arguments(s)
+        s.set_defaults(func=_module_command(module_name))
 
     s = sub.add_parser("bench", help="print generation and lint timings",
                        description="Time load/synth/render/lint for each platform spec.")
@@ -176,8 +181,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in DELEGATED:  # these parse their own options (and --help)
-        return cmd_delegate(argparse.Namespace(command=argv[0], rest=argv[1:]))
     args = parser().parse_args(argv)
     return int(args.func(args))
 

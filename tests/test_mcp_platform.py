@@ -271,11 +271,13 @@ def test_alb_access_log_delivery_principal(mcp_templates: dict) -> None:
     """Older regions (us-east-1 among them) deliver ALB logs as a per-region ELB account;
     regions opened since August 2022 use the log-delivery service principal."""
     t = mcp_templates["alb.yaml"]
-    assert t["Mappings"]["ElbLogDelivery"]["us-east-1"] == {"Account": "127311923021"}
+    assert t["Mappings"]["ElbLogDelivery"]["us-east-1"] == {"Principal": "arn:aws:iam::127311923021:root"}
+    # a leading-zero account stays text: the whole ARN, never a bare digit string
+    assert t["Mappings"]["ElbLogDelivery"]["eu-central-1"] == {"Principal": "arn:aws:iam::054676820928:root"}
     policy = props(t["Resources"]["AccessLogBucketPolicy"])["PolicyDocument"]["Statement"][0]
     cond, aws, service = policy["Principal"]["Fn::If"]
     assert cond == "ElbLogAccountRegion"
-    assert aws["AWS"]["Fn::Sub"][1]["Account"] == {"Fn::FindInMap": ["ElbLogDelivery", {"Ref": "AWS::Region"}, "Account"]}
+    assert aws["AWS"] == {"Fn::FindInMap": ["ElbLogDelivery", {"Ref": "AWS::Region"}, "Principal"]}
     assert service == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
     regions = str(t["Conditions"]["ElbLogAccountRegion"])
     assert "us-east-1" in regions and "eu-west-1" in regions

@@ -179,6 +179,7 @@ def build(spec: Platform) -> Template:  # noqa: C901
 # Regions opened before August 2022 deliver ALB access logs as a per-region Elastic Load
 # Balancing account; newer regions use the log-delivery service principal.
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
+# All of them are in the `aws` partition.
 ELB_LOG_ACCOUNTS = {
     "af-south-1": "098369216593", "ap-east-1": "754344448648", "ap-northeast-1": "582318560864",
     "ap-northeast-2": "600734575887", "ap-northeast-3": "383597477331", "ap-south-1": "718504428378",
@@ -191,15 +192,22 @@ ELB_LOG_ACCOUNTS = {
 }
 
 
+def elb_log_principal(account: str) -> str:
+    """The whole principal ARN: a bare 12-digit account ID with a leading 0 is read as a number
+    by YAML 1.2 readers (CloudFormation's among them), and `aws cloudformation package`
+    re-emits it unquoted even when we quote it; an ARN is text to every reader."""
+    return f"arn:aws:iam::{account}:root"
+
+
 def _access_log_bucket(st: Stack) -> s3.Bucket:
     """The ALB access-log bucket, in this template so CT.ELASTICLOADBALANCING.PR.6 can follow it."""
-    st.t.add_mapping("ElbLogDelivery", {r: {"Account": a} for r, a in sorted(ELB_LOG_ACCOUNTS.items())})
+    st.t.add_mapping("ElbLogDelivery", {r: {"Principal": elb_log_principal(a)}
+                                        for r, a in sorted(ELB_LOG_ACCOUNTS.items())})
     regions = [Equals(Ref("AWS::Region"), r) for r in sorted(ELB_LOG_ACCOUNTS)]
     groups = [Or(*regions[i:i + 10]) if len(regions[i:i + 10]) > 1 else regions[i] for i in range(0, len(regions), 10)]
     st.t.add_condition("ElbLogAccountRegion", Or(*groups) if len(groups) > 1 else groups[0])
     principal = If("ElbLogAccountRegion",
-                   {"AWS": Sub("arn:${AWS::Partition}:iam::${Account}:root",
-                               Account=FindInMap("ElbLogDelivery", Ref("AWS::Region"), "Account"))},
+                   {"AWS": FindInMap("ElbLogDelivery", Ref("AWS::Region"), "Principal")},
                    {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"})
     return log_bucket(st, "AccessLogBucket", "ALB access logs", principal,
                       Sub("arn:${AWS::Partition}:s3:::${B}/*/AWSLogs/${AWS::AccountId}/*", B=Ref("AccessLogBucket")))

@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from generator import render
+from generator.contract import ContractError
 from generator.deploy.params import ENV_PREFIX, ParamError, read_params_file, resolve
 from generator.spec import SLUG, Platform, SpecError, load_spec, parse_spec
 
@@ -362,4 +363,7 @@ def cmd_params(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    except (ContractError, ValueError, TypeError) as exc:  # as `stackgen synth` reports them
+        print(f"{args.spec}: generation failed: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
     return _finish(report)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from generator import render
+from generator import __version__, scaffold
 from generator.contract import ContractError
 from generator.profiles import PROFILES
 from generator.spec import SpecError, json_schema, load_spec
@@ -139,6 +140,7 @@ def _module_command(module_name: str):  # noqa: ANN202
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stackgen", description="Platform spec -> CloudFormation nested stacks "
                                 "for ECS Fargate. Exit codes: 0 ok, 1 findings/generation failure, 2 usage or bad spec.")
+    p.add_argument("--version", action="version", version=f"stackgen {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("synth", help="generate the nested-stack templates of a platform spec",
@@ -176,6 +178,20 @@ def parser() -> argparse.ArgumentParser:
                        description="Time load/synth/render/lint for each platform spec.")
     s.add_argument("specs", nargs="*", metavar="SPEC")
     s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("init", help="scaffold platforms/NAME.yaml and parameters/NAME/<env>.json",
+                       description="Write a commented starting spec (one public web service behind an ALB) "
+                                   "and a parameters file per environment. Refuses to overwrite (exit 2) "
+                                   "unless --force.")
+    scaffold.add_init_arguments(s)
+    s.set_defaults(func=scaffold.cmd_init)
+
+    s = sub.add_parser("params", help="regenerate or --check parameters/<spec>/<env>.json against the spec",
+                       description="Regenerate the parameters files of SPEC from its parent template's "
+                                   "Parameters (keeping their values; secrets are never written), or --check "
+                                   "them: exit 1 listing each problem, exit 0 when none.")
+    scaffold.add_params_arguments(s)
+    s.set_defaults(func=scaffold.cmd_params)
     return p
 
 

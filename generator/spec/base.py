@@ -4,18 +4,25 @@ name patterns, the Fargate size table and the secret-word heuristics."""
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from generator import awsfacts
 
 
 SLUG = r"^[a-z][a-z0-9-]{0,40}[a-z0-9]$"
 PASCAL = r"^[A-Z][A-Za-z0-9]{0,62}$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,254}$"
 
+# The Name parameter's AllowedPattern (generator.parent.root_parameters); the spec's name is its default.
+NAME_PARAMETER = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
+
 Slug = Annotated[str, Field(pattern=SLUG)]
 PascalName = Annotated[str, Field(pattern=PASCAL)]
 PortNumber = Annotated[int, Field(ge=1, le=65535, description="TCP port, 1-65535")]
+# CloudWatch Logs' allowed retention periods, from cfn-lint's AWS::Logs::LogGroup schema.
+RetentionDays = Literal[awsfacts.log_retention_days()]  # type: ignore[valid-type]
 
 # Fargate task size table (CPU units -> allowed memory MiB).
 FARGATE_SIZES: dict[int, tuple[int, ...]] = {
@@ -66,3 +73,17 @@ def description_implies_secret(description: str) -> bool:
     if words & {"arn", "name", "id", "uri", "url"}:
         return False
     return bool(words & {"password", "secret", "token", "credential", "credentials"}) or "api key" in description.lower()
+
+
+DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.I)
+
+
+def dns_name_error(name: str) -> str | None:
+    """Why ``name`` is not a DNS name (RFC 1035 as Route 53 takes it: labels of 1-63
+    letters, digits and hyphens, 253 characters in all), or None."""
+    if len(name) > 253:
+        return f"{len(name)} characters; a DNS name has at most 253"
+    for label in name.rstrip(".").split("."):
+        if not DNS_LABEL.fullmatch(label):
+            return f"label {label!r} is not 1-63 letters, digits or inner hyphens"
+    return None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from generator.spec.base import Model, PortNumber, Slug
+from generator.spec.base import Model, PortNumber, Slug, dns_name_error
 
 
 class Listener(Model):
@@ -36,6 +36,14 @@ class LoadBalancer(Model):
 
 class Domain(Model):
     base_domain: str = Field(default="", description="default of the BaseDomain parameter; '' = no domain")
+
+    @field_validator("base_domain")
+    @classmethod
+    def _dns(cls, v: str) -> str:
+        err = dns_name_error(v) if v else None
+        if err:
+            raise ValueError(f"{v!r}: {err}")
+        return v
 
 
 class Alarms(Model):

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from generator.spec.base import Model, Slug
+from generator.spec.base import Model, RetentionDays, Slug
 
 
 class SubnetTier(Model):
@@ -41,7 +41,7 @@ class Network(Model):
         default_factory=dict, description="per-environment overrides of egress (not public-ip)")
     public_ip_reason: str | None = None
     interface_endpoints: list[str] = Field(default_factory=lambda: ["sts"])
-    flow_log_retention_days: int = 365
+    flow_log_retention_days: RetentionDays = 365
 
     @field_validator("vpc_cidr")
     @classmethod

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
 from generator import naming
-from generator.spec.base import PLACEHOLDER, Model, Slug
+from generator.spec.base import NAME_PARAMETER, PLACEHOLDER, Model, Slug, dns_name_error
 from generator.spec.edge import Alarms, Domain, LoadBalancer
 from generator.spec.network import Network
 from generator.spec.parameters import ParameterSpec, SecretSpec, SsmParameterSpec
@@ -36,6 +37,22 @@ class Platform(Model):
     load_balancers: list[LoadBalancer] = Field(default_factory=list)
     services: list[Service] = Field(min_length=1, max_length=60)
     alarms: Alarms = Field(default_factory=Alarms)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.fullmatch(NAME_PARAMETER, v):
+            raise ValueError(f"{v!r} is the default of the Name parameter, which allows at most 32 characters "
+                             f"({NAME_PARAMETER})")
+        return v
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, v: str | None) -> str | None:
+        err = dns_name_error(v) if v else None
+        if err:
+            raise ValueError(f"{v!r}: {err}")
+        return v
 
     @field_validator("ingress_cidrs")
     @classmethod

@@ -7,7 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from generator.spec.base import ENV_NAME, Model, PascalName, PortNumber, Slug, fargate_size_ok
+from generator import awsfacts
+from generator.spec.base import ENV_NAME, Model, PascalName, PortNumber, RetentionDays, Slug, fargate_size_ok
+from generator.spec.schedule import check_expression, check_time_zone
 
 
 class CapacityStrategy(Model):
@@ -44,6 +46,29 @@ class TargetHealthCheck(Model):
     healthy_threshold: int = Field(default=2, ge=2, le=10)
     unhealthy_threshold: int = Field(default=2, ge=2, le=10)
     matcher: str = "200"
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        max_len, _, source = awsfacts.name_limits("AWS::ElasticLoadBalancingV2::TargetGroup", "HealthCheckPath")
+        if not v.startswith("/"):
+            raise ValueError(f"{v!r}: a health check path starts with '/'")
+        if re.search(r"\s", v):
+            raise ValueError(f"{v!r}: a health check path has no spaces")
+        if max_len is not None and len(v) > max_len:
+            raise ValueError(f"{len(v)} characters; at most {max_len} ({source})")
+        return v
+
+    @field_validator("matcher")
+    @classmethod
+    def _matcher(cls, v: str) -> str:
+        # ALB HttpCode (cfn-lint schema of AWS::ElasticLoadBalancingV2::TargetGroup Matcher):
+        # codes 200-499, as a list ("200,202") or a range ("200-299").
+        for part in v.split(","):
+            codes = part.split("-")
+            if len(codes) > 2 or not all(c.isdigit() and 200 <= int(c) <= 499 for c in codes):
+                raise ValueError(f"{v!r}: HTTP codes 200-499, as a list (200,202) or a range (200-299)")
+        return v
 
     @model_validator(mode="after")
     def _timeout(self) -> TargetHealthCheck:
@@ -185,7 +210,7 @@ class Service(Model):
     subnets: Slug | None = None
     scaling: Scaling | None = None
     desired_count: int | None = Field(default=None, ge=0)
-    log_retention_days: int = 30
+    log_retention_days: RetentionDays = 30
     user: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(:[A-Za-z0-9_-]+)?$")] | None = None
     root_user_reason: str | None = None
     readonly_root_filesystem: bool = False
@@ -197,9 +222,25 @@ class Service(Model):
     deployment_max_percent: int = Field(default=200, ge=100, le=200)
     task_permissions: list[PermissionSpec] = Field(default_factory=list)
     egress_cidrs: list[EgressCidr] = Field(default_factory=list)
-    schedule: Annotated[str, Field(pattern=r"^(cron|rate)\(.+\)$")] | None = Field(
+    schedule: str | None = Field(
         default=None, description="run as a scheduled task (EventBridge Scheduler) instead of a service")
     schedule_timezone: str = "UTC"
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str | None) -> str | None:
+        err = check_expression(v) if v is not None else None
+        if err:
+            raise ValueError(err)
+        return v
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _time_zone(cls, v: str) -> str:
+        err = check_time_zone(v)
+        if err:
+            raise ValueError(err)
+        return v
 
     @field_validator("environment", "secrets")
     @classmethod

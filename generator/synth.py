@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import awsfacts, physical_names, render
+from generator import awsfacts, naming, physical_names, render
+from generator.contract import ContractError
 from generator.spec import Platform, SpecError, load_spec
 from generator.stacks import STACKS
 
+DUPLICATE = re.compile(r'(?:output (\w+) declared twice|duplicate key "(\w+)" detected)')
 LIMIT = re.compile(r"Maximum (?:number of )?(parameters|outputs|mappings|resources) (\d+) reached")
 # The spec lists a template's size grows with; the largest is named in a limit error.
 GROWING = ("services", "parameters", "secrets", "ssm_parameters", "repositories", "buckets", "load_balancers")
@@ -39,15 +41,15 @@ class Synthesis:
 def synthesize_checked(path: str | Path, profile: str = "aws") -> Synthesis:
     """Load, validate and synthesize SPEC in memory. Raises ``SpecError`` for anything
     the spec causes; any other exception is a bug."""
-    source = str(path)
+    source = str(Path(path))  # as load_spec names it
     spec = load_spec(path)
-    problems = unused_parameters(spec, source)
-    if problems:
-        raise SpecError(problems)
     try:
+        problems = unused_parameters(spec, source)
+        if problems:
+            raise SpecError(problems)
         templates = render.synthesize(spec, profile)
-    except ValueError as exc:
-        line = template_limit(spec, source, exc)
+    except (ValueError, ContractError) as exc:
+        line = template_limit(spec, source, exc) or id_collision(spec, source, exc)
         if line is None:
             raise
         raise SpecError([line]) from None
@@ -71,7 +73,7 @@ def unused_parameters(spec: Platform, source: str) -> list[str]:
             for k, p in enumerate(spec.parameters) if p.name not in taken]
 
 
-def template_limit(spec: Platform, source: str, exc: ValueError) -> str | None:
+def template_limit(spec: Platform, source: str, exc: Exception) -> str | None:
     """The spec error for troposphere's per-template guard, or None for any other error."""
     m = LIMIT.fullmatch(str(exc))
     if m is None:
@@ -83,6 +85,36 @@ def template_limit(spec: Platform, source: str, exc: ValueError) -> str | None:
     count = len(getattr(spec, field))
     return (f"{source}: {field}: with {count} {field} the {stack} template needs more than {limit} {kind}, "
             f"CloudFormation's limit per template; split the platform into smaller specs")
+
+
+def id_collision(spec: Platform, source: str, exc: Exception) -> str | None:
+    """The spec error for a logical ID or output name that a spec name produces and the
+    generator already uses for one of its own resources, or None."""
+    m = DUPLICATE.fullmatch(str(exc))
+    if m is None:
+        return None
+    taken = m.group(1) or m.group(2)
+    owners = [(len(naming.pascal(name)), field, name) for field, name in named_items(spec)
+              if taken.startswith(naming.pascal(name))]
+    if not owners:
+        return None
+    _, field, name = max(owners)
+    return (f"{source}: {field}: {name!r} gives the id {taken}, which stackgen already uses for one of its "
+            "own resources; choose another name")
+
+
+def named_items(spec: Platform) -> list[tuple[str, str]]:
+    """(field, name) of everything the spec names that becomes part of a logical ID."""
+    out = [(f"services[{i}].name", s.name) for i, s in enumerate(spec.services)]
+    out += [(f"services[{i}].target_groups[{j}].name", tg.name)
+            for i, s in enumerate(spec.services) for j, tg in enumerate(s.target_groups)]
+    for field in ("load_balancers", "clusters", "secrets", "ssm_parameters", "repositories"):
+        out += [(f"{field}[{i}].name", x.name) for i, x in enumerate(getattr(spec, field))]
+    out += [(f"buckets[{i}]", b) for i, b in enumerate(spec.buckets)]
+    out += [(f"network.tiers[{i}].name", t.name) for i, t in enumerate(spec.network.tiers)]
+    if spec.efs:
+        out += [(f"efs.access_points[{i}].name", a.name) for i, a in enumerate(spec.efs.access_points)]
+    return out
 
 
 def _failing_stack(exc: BaseException) -> str:

@@ -86,8 +86,15 @@ class Platform(Model):
                 raise ValueError(f"network.egress_by_environment: unknown environment {env!r}")
         svc_names = [s.name for s in self.services]
         uniq(svc_names, "services")
-        pascal_uniq(svc_names, "services")
-        pascal_uniq([lb.name for lb in self.load_balancers], "load_balancers")
+        # Logical IDs and output names are PascalCase of these names ('ab-1' and 'ab1' are both 'Ab1').
+        for what, names in (("services", svc_names), ("load_balancers", [lb.name for lb in self.load_balancers]),
+                            ("clusters", [c.name for c in self.clusters]), ("secrets", [x.name for x in self.secrets]),
+                            ("ssm_parameters", [x.name for x in self.ssm_parameters]),
+                            ("repositories", [r.name for r in self.repositories]), ("buckets", self.buckets),
+                            ("network.tiers", [t.name for t in self.network.tiers]),
+                            ("efs.access_points", [a.name for a in self.efs.access_points] if self.efs else []),
+                            ("target_groups", [tg.name for x in self.services for tg in x.target_groups])):
+            pascal_uniq(names, what)
         uniq([c.name for c in self.clusters], "clusters")
         uniq([lb.name for lb in self.load_balancers], "load_balancers")
         uniq([s.name for s in self.secrets], "secrets")
@@ -146,6 +153,16 @@ class Platform(Model):
             for k, ref in s.secrets.items():
                 if ref.secret and ref.secret not in secrets:
                     raise ValueError(f"{where}.secrets.{k}: unknown secret {ref.secret!r}")
+                if ref.secret and ref.key:
+                    target = self.secret(ref.secret)
+                    json_key, generated = target.json_key, target.generate is not None
+                    if generated and json_key is None:
+                        raise ValueError(f"{where}.secrets.{k}.key: secret {ref.secret!r} is a generated plain "
+                                         f"string with no JSON key (generate.json_key), so key {ref.key!r} "
+                                         "cannot be read")
+                    if generated and ref.key != json_key:
+                        raise ValueError(f"{where}.secrets.{k}.key: secret {ref.secret!r} has only the JSON key "
+                                         f"{json_key!r} (generate.json_key), not {ref.key!r}")
                 if ref.ssm and ref.ssm not in ssm:
                     raise ValueError(f"{where}.secrets.{k}: unknown ssm parameter {ref.ssm!r}")
                 if ref.database and self.database is None:

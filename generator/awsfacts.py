@@ -107,10 +107,8 @@ DOCUMENTED_LIMITS: dict[tuple[str, str], tuple[int | None, str, str]] = {
         "hyphens; no hyphen last"),
 }
 
-# CloudFormation API reference, CreateStack StackName: a stack name (nested stacks included)
-# matches [a-zA-Z][-a-zA-Z0-9]* and is at most 128 characters.
+# CloudFormation API reference, CreateStack StackName: at most 128 characters (nested stacks included).
 STACK_NAME_MAX = 128
-STACK_NAME_PATTERN = r"^[a-zA-Z][-a-zA-Z0-9]*$"
 # A nested stack is named <parent stack>-<logical id>-<13 random characters>.
 NESTED_STACK_SUFFIX = 13
 

@@ -70,9 +70,6 @@ def _stack_lid(templates: dict[str, dict[str, Any]], file: str) -> str:
 
 
 def _stack_name_error(root: str, nested: str) -> str | None:
-    if not re.fullmatch(awsfacts.STACK_NAME_PATTERN, root):
-        return (f"deploy.sh names the stack {root!r} after the spec file, but a stack name must match "
-                f"{awsfacts.STACK_NAME_PATTERN} (CloudFormation CreateStack)")
     if len(nested) > awsfacts.STACK_NAME_MAX:
         return (f"deploy.sh names the stack {root!r} after the spec file; its nested stack {nested!r} would be "
                 f"{len(nested)} characters and CloudFormation allows {awsfacts.STACK_NAME_MAX}; shorten the file name")

@@ -218,11 +218,12 @@ class Platform(Model):
             for src in lb.allow_from_services:
                 if src not in svc_names:
                     raise ValueError(f"load_balancers[{lb.name}].allow_from_services: unknown service {src!r}")
-        for s in self.services:
-            for tg in s.target_groups:
+        for i, s in enumerate(self.services):
+            for j, tg in enumerate(s.target_groups):
                 lb = lbs[tg.load_balancer]
                 if not any(x.target_group == tg.name for x in lb.listeners):
-                    raise ValueError(f"target group {tg.name!r} is not used by any listener of {lb.name!r}")
+                    raise ValueError(f"services[{i}].target_groups[{j}]: target group {tg.name!r} is not used by "
+                                     f"any listener of {lb.name!r}")
         for p in self.ssm_parameters:
             for ph in PLACEHOLDER.findall(p.value):
                 if ph not in params and ph not in builtin and not ph.startswith("AWS::"):

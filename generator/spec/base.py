@@ -48,7 +48,7 @@ class SpecError(Exception):
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def fargate_size_ok(cpu: int, memory: int) -> bool:

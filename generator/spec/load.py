@@ -102,7 +102,11 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>") -> Platform:
 
 
 def json_schema() -> dict[str, Any]:
+    """The spec's JSON Schema (``python -m generator schema``; committed as schema/platform.schema.json).
+    Top-level ``x-`` keys are allowed, as ``parse_spec`` ignores them."""
     schema = Platform.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "stackgen platform spec"
+    schema["patternProperties"] = {
+        "^x-": {"description": "Ignored by stackgen: a place for YAML anchors (x-defaults: &defaults ...)."}}
     return schema

@@ -19,9 +19,13 @@ class SubnetTier(Model):
     """
 
     name: Slug
+    """Tier name (slug); services and the database pick their subnets by it."""
     public: bool = False
+    """Public subnets (routed to the internet gateway): load balancers and NAT gateways live here."""
     newbits: int = Field(ge=1, le=16)
+    """Prefix bits added to the VPC's: a /16 VPC with newbits 8 gives /24 subnets."""
     offset: int = Field(ge=0, le=250)
+    """Block number of the first subnet; subnet k (one per AZ) is block offset + k."""
 
 
 EgressMode = Literal["nat-per-az", "single-nat", "vpc-endpoints", "public-ip"]
@@ -29,19 +33,26 @@ EgressMode = Literal["nat-per-az", "single-nat", "vpc-endpoints", "public-ip"]
 
 class Network(Model):
     vpc_cidr: str = "10.0.0.0/16"
+    """Default of the VpcCidr parameter: an IPv4 CIDR from /16 to /24."""
     availability_zones: int = Field(default=3, ge=2, le=6)
+    """How many Availability Zones (and subnets per tier) the VPC spans."""
     tiers: list[SubnetTier] = Field(
         default_factory=lambda: [
             SubnetTier(name="private", newbits=4, offset=0),
             SubnetTier(name="public", public=True, newbits=8, offset=48),
         ]
     )
+    """Subnet tiers, each one subnet per AZ; at least one private tier."""
     egress: EgressMode = "nat-per-az"
+    """How tasks reach the internet and AWS APIs: nat-per-az, single-nat, vpc-endpoints (no NAT) or public-ip."""
     egress_by_environment: dict[str, EgressMode] = Field(
         default_factory=dict, description="per-environment overrides of egress (not public-ip)")
     public_ip_reason: str | None = None
+    """Why tasks may have public IPs; required with egress public-ip."""
     interface_endpoints: list[str] = Field(default_factory=lambda: ["sts"])
+    """Extra interface VPC endpoints (service names like 'sts', 'ecr.api'); vpc-endpoints mode adds what tasks use."""
     flow_log_retention_days: RetentionDays = 365
+    """Retention of the VPC flow logs, one of CloudWatch Logs' allowed periods."""
 
     @field_validator("vpc_cidr")
     @classmethod

@@ -19,24 +19,43 @@ from generator.spec.stores import Database, Efs, Repository
 
 class Platform(Model):
     name: Slug
+    """Platform name (slug, at most 32 characters): the default of the Name parameter."""
     description: str = Field(min_length=1)
+    """What the platform is; the parent stack's description."""
     environments: list[Slug] = Field(default_factory=lambda: ["dev", "test", "prod"])
+    """Allowed values of the Environment parameter."""
     default_environment: Slug = "dev"
+    """Default of the Environment parameter."""
     network: Network = Field(default_factory=Network)
+    """The VPC and how tasks reach the internet."""
     ingress_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1, max_length=20)
+    """Default of IngressCidrBlocks: who may reach the load balancers."""
     domain: Domain | None = None
+    """A domain: certificates, HTTPS and DNS records (BaseDomain parameter)."""
     parameters: list[ParameterSpec] = Field(default_factory=list)
+    """Deploy-time parameters the platform declares."""
     secrets: list[SecretSpec] = Field(default_factory=list)
+    """Secrets Manager secrets (generated or from a no_echo parameter)."""
     ssm_parameters: list[SsmParameterSpec] = Field(default_factory=list)
+    """Plain SSM String parameters."""
     efs: Efs | None = None
+    """An encrypted EFS file system with access points."""
     database: Database | None = None
+    """An Aurora Serverless v2 database."""
     repositories: list[Repository] = Field(default_factory=list)
+    """ECR repositories."""
     buckets: list[Slug] = Field(default_factory=list)
+    """S3 bucket names (slugs) the tasks use."""
     clusters: list[Cluster] = Field(min_length=1)
+    """ECS clusters; services run in the first unless they name one."""
     namespace: Annotated[str, Field(pattern=r"^[a-z][a-z0-9.-]{0,200}$")] | None = None
+    """Private DNS namespace (Cloud Map / Service Connect), e.g. app.local."""
     load_balancers: list[LoadBalancer] = Field(default_factory=list)
+    """Application load balancers."""
     services: list[Service] = Field(min_length=1, max_length=60)
+    """Services and scheduled tasks."""
     alarms: Alarms = Field(default_factory=Alarms)
+    """CloudWatch alarm thresholds."""
 
     @field_validator("name")
     @classmethod

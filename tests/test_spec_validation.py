@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import awsfacts, cli, parent
+from generator import awsfacts, cli, parent, physical_names, synth
 from generator.spec import SpecError, json_schema, load_spec, looks_secret, parse_spec
 from generator.spec.base import NAME_PARAMETER
 from generator.spec.schedule import check_expression
@@ -268,3 +268,39 @@ def test_valid_schedule_expressions(expr: str) -> None:
 def test_invalid_schedule_expressions(expr: str, fragment: str) -> None:
     err = check_expression(expr)
     assert err is not None and fragment in err, err
+
+
+# --------------------------------------------------------------------------- physical names
+
+
+def _named_properties(templates: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(file, logical id, property) of every Fn::Sub of ${Name} with a length or pattern limit."""
+    out = []
+    for file, t in templates.items():
+        for lid, res in t.get("Resources", {}).items():
+            for prop, value in (res.get("Properties") or {}).items():
+                if isinstance(value, dict) and "${Name}" in str(value.get("Fn::Sub", "")) and any(
+                        awsfacts.name_limits(res["Type"], prop)[:2]):
+                    out.append((file, lid, prop))
+    return out
+
+
+@pytest.mark.parametrize("path", PLATFORMS, ids=lambda p: p.stem)
+def test_physical_name_check_sees_every_name_the_templates_set(path: Path) -> None:
+    """Make the Name default absurdly long: every name built from it must be reported."""
+    result = synth.synthesize_checked(path)
+    named = _named_properties(result.templates)
+    assert named, "the templates set physical names from ${Name}"
+    spec = result.spec.model_copy(update={"name": "n" * 9000})
+    problems = physical_names.check(spec, str(path), result.templates)
+    assert len(problems) == len(named), (problems, named)
+    assert all(line.startswith(f"{path}: name: the AWS::") for line in problems)
+
+
+def test_physical_name_check_catches_a_broken_template() -> None:
+    spec = parse_spec(mutate("name", "mcp"), "platforms/x.yaml")
+    broken = {"main.yaml": {"Resources": {}}, "x.yaml": {"Resources": {"G": {
+        "Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": {"Fn::Sub": "/ecs/${Name} has spaces"}}}}}}
+    assert physical_names.check(spec, "platforms/x.yaml", broken) == [
+        "platforms/x.yaml: name: the AWS::Logs::LogGroup LogGroupName '/ecs/mcp has spaces' (Name 'mcp') does not "
+        r"match ^[.\-_/#A-Za-z0-9]{1,512}\Z (cfn-lint schema of AWS::Logs::LogGroup LogGroupName)"]

@@ -53,8 +53,6 @@ def cmd_synth(args: argparse.Namespace) -> int:
     try:
         result = _synthesize(args)
         files = render.render(result.spec, args.profile)
-    except SystemExit:
-        raise
     except Exception as exc:  # noqa: BLE001 - anything the spec did not cause is a bug
         return internal_error("synth", exc)
     if out.exists() and not out.is_dir():
@@ -119,8 +117,6 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     try:
         _synthesize(args)
-    except SystemExit:
-        raise
     except Exception as exc:  # noqa: BLE001 - anything the spec did not cause is a bug
         return internal_error("validate", exc)
     print(f"{args.spec}: valid")

@@ -6,11 +6,10 @@ import argparse
 import json
 import sys
 import time
+import traceback
 from pathlib import Path
 
-from generator import render
-from generator import __version__, scaffold
-from generator.contract import ContractError
+from generator import __version__, render, scaffold, synth
 from generator.profiles import PROFILES
 from generator.spec import SpecError, json_schema, load_spec
 
@@ -27,18 +26,43 @@ def _load(path: str):  # noqa: ANN202
         raise SystemExit(EXIT_USAGE) from None
 
 
-def cmd_synth(args: argparse.Namespace) -> int:
-    spec = _load(args.spec)
-    if spec.network.egress == "public-ip":
-        print(f"WARNING: {args.spec}: egress public-ip gives every task a public IP in a public subnet "
-              f"({spec.network.public_ip_reason}). Prefer vpc-endpoints or a NAT.", file=sys.stderr)
-    out = args.out or f"templates/{Path(args.spec).stem}"
+def internal_error(command: str, exc: BaseException) -> int:
+    """A failure the spec did not cause: one line that says it is a bug, exit 1."""
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    at = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
+    print(f"stackgen {command}: internal error (a bug in stackgen, please report): "
+          f"{type(exc).__name__}: {exc}{at}", file=sys.stderr)
+    return EXIT_FINDINGS
+
+
+def _synthesize(args: argparse.Namespace) -> synth.Synthesis:
+    """The checked synthesis both synth and validate run: spec errors exit 2."""
     try:
-        files = render.render(spec, args.profile)
-    except (ContractError, ValueError, TypeError) as exc:
-        print(f"{args.spec}: generation failed: {exc}", file=sys.stderr)
-        return EXIT_FINDINGS
-    written = render.write(files, out)
+        result = synth.synthesize_checked(args.spec, args.profile)
+    except SpecError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    for line in result.warnings:
+        print(line, file=sys.stderr)
+    return result
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    out = Path(args.out or f"templates/{Path(args.spec).stem}")
+    try:
+        result = _synthesize(args)
+        files = render.render(result.spec, args.profile)
+    except Exception as exc:  # noqa: BLE001 - anything the spec did not cause is a bug
+        return internal_error("synth", exc)
+    if out.exists() and not out.is_dir():
+        print(f"--out {out}: is a file, not a directory", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        written = render.write(files, out)
+    except OSError as exc:
+        print(f"--out {out}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     if not args.quiet:
         print(f"wrote {len(written)} templates to {out}/ ({args.profile} profile)")
     return 0
@@ -91,7 +115,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    _load(args.spec)
+    try:
+        _synthesize(args)
+    except Exception as exc:  # noqa: BLE001 - anything the spec did not cause is a bug
+        return internal_error("validate", exc)
     print(f"{args.spec}: valid")
     return 0
 
@@ -162,9 +189,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     s.set_defaults(func=cmd_schema)
 
-    s = sub.add_parser("validate", help="validate a platform spec without generating",
-                       description="Validate SPEC; errors name the file and field.")
-    s.add_argument("spec", metavar="SPEC")
+    s = sub.add_parser("validate", help="validate a platform spec: the whole synthesis, nothing written",
+                       description="Run the whole synthesis of SPEC in memory (spec model, stack contracts, "
+                                   "parent wiring, template quotas, physical names) and write nothing. "
+                                   "Exit 0 valid, 2 spec error (file: field: message), 1 a bug in stackgen.")
+    s.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
+    s.add_argument("--profile", choices=PROFILES, default="aws", help="template profile to synthesize (as synth)")
     s.set_defaults(func=cmd_validate)
 
     import importlib

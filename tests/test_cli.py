@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from generator import cli
+from generator.stacks import network
+
 from tests.helpers import ROOT
 
 COMMANDS = ["synth", "lint", "schema", "validate", "bench", "check", "cost", "diagnose"]
@@ -94,3 +97,75 @@ def test_public_ip_mode_warns_and_places_tasks_in_public_subnets(tmp_path: Path)
     cfg = services["Resources"]["BffService"]["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert cfg["AssignPublicIp"] == "ENABLED"
     assert cfg["Subnets"] == {"Ref": "PublicSubnetIds"}
+
+
+def run_in_process(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("command", ["validate", "synth"])
+def test_internal_error_is_exit_1_and_says_bug(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure the spec did not cause (here a stack's build raising) is a bug: exit 1,
+    one line that says so, nothing written."""
+    def broken_build(spec: object) -> object:
+        raise RuntimeError("network stack exploded")
+
+    monkeypatch.setattr(network, "build", broken_build)
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "out"
+    extra = ["--out", str(out)] if command == "synth" else []
+    code, stdout, stderr = run_in_process(capsys, command, "platforms/bff-agentcore.yaml", *extra)
+    assert code == 1
+    assert stdout == ""
+    lines = stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"stackgen {command}: internal error (a bug in stackgen, please report): ")
+    assert "RuntimeError: network stack exploded" in lines[0]
+    assert not out.exists()
+
+
+def test_synth_out_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    target = tmp_path / "file.yaml"
+    target.write_text("mine\n")
+    code, _, err = run_in_process(capsys, "synth", "tests/fixtures/good_specs/web.yaml", "--out", str(target))
+    assert (code, err) == (2, f"--out {target}: is a file, not a directory\n")
+    assert target.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("make", ["under-a-file", "unwritable"])
+def test_synth_out_cannot_be_written(make: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    if make == "under-a-file":
+        (tmp_path / "file").write_text("")
+        target = tmp_path / "file" / "out"
+    else:
+        target = Path("/proc/stackgen-cannot-write-here")  # not writable even for root
+    code, stdout, err = run_in_process(capsys, "synth", "tests/fixtures/good_specs/web.yaml", "--out", str(target))
+    assert code == 2
+    assert stdout == ""
+    assert err.startswith(f"--out {target}: cannot write: ") and err.count("\n") == 1
+
+
+def test_validate_writes_nothing(tmp_path: Path) -> None:
+    spec = tmp_path / "web.yaml"
+    spec.write_text((ROOT / "tests" / "fixtures" / "good_specs" / "web.yaml").read_text())
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = run("validate", str(spec))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"{spec}: valid\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert not (ROOT / "templates" / "web").exists()
+
+
+def test_schema_command_prints_the_committed_file() -> None:
+    proc = run("schema")
+    assert proc.returncode == 0
+    assert proc.stdout == (ROOT / "schema" / "platform.schema.json").read_text(encoding="utf-8")

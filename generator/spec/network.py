@@ -1,0 +1,141 @@
+"""The VPC: subnet tiers carved from the VPC CIDR, and how tasks reach the internet."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from generator.spec.base import Model, RetentionDays, Slug
+
+
+class SubnetTier(Model):
+    """A tier of subnets, one per AZ, carved from the VPC CIDR with Fn::Cidr.
+
+    Subnet k gets block number ``offset + k`` of size ``/(vpc_prefix + newbits)``,
+    so the CIDRs follow the VpcCidr parameter at deploy time.
+    """
+
+    name: Slug
+    """Tier name (slug); services and the database pick their subnets by it."""
+    public: bool = False
+    """Public subnets (routed to the internet gateway): load balancers and NAT gateways live here."""
+    newbits: int = Field(ge=1, le=16)
+    """Prefix bits added to the VPC's: a /16 VPC with newbits 8 gives /24 subnets."""
+    offset: int = Field(ge=0, le=250)
+    """Block number of the first subnet; subnet k (one per AZ) is block offset + k."""
+
+
+EgressMode = Literal["nat-per-az", "single-nat", "vpc-endpoints", "public-ip"]
+
+
+class Network(Model):
+    vpc_cidr: str = "10.0.0.0/16"
+    """Default of the VpcCidr parameter: an IPv4 CIDR from /16 to /24."""
+    availability_zones: int = Field(default=3, ge=2, le=6)
+    """How many Availability Zones (and subnets per tier) the VPC spans."""
+    tiers: list[SubnetTier] = Field(
+        default_factory=lambda: [
+            SubnetTier(name="private", newbits=4, offset=0),
+            SubnetTier(name="public", public=True, newbits=8, offset=48),
+        ]
+    )
+    """Subnet tiers, each one subnet per AZ; at least one private tier."""
+    egress: EgressMode = "nat-per-az"
+    """How tasks reach the internet and AWS APIs: nat-per-az, single-nat, vpc-endpoints (no NAT) or public-ip."""
+    egress_by_environment: dict[str, EgressMode] = Field(
+        default_factory=dict, description="per-environment overrides of egress (not public-ip)")
+    public_ip_reason: str | None = None
+    """Why tasks may have public IPs; required with egress public-ip."""
+    interface_endpoints: list[str] = Field(default_factory=lambda: ["sts"])
+    """Extra interface VPC endpoints (service names like 'sts', 'ecr.api'); vpc-endpoints mode adds what tasks use."""
+    flow_log_retention_days: RetentionDays = 365
+    """Retention of the VPC flow logs, one of CloudWatch Logs' allowed periods."""
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, v: str) -> str:
+        try:
+            net = ipaddress.ip_network(v, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"not a valid IPv4 network CIDR ({exc})") from None
+        if net.version != 4 or not 16 <= net.prefixlen <= 24:
+            raise ValueError("must be an IPv4 CIDR with a prefix between /16 and /24")
+        return v
+
+    @field_validator("interface_endpoints")
+    @classmethod
+    def _endpoints(cls, v: list[str]) -> list[str]:
+        for e in v:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", e):
+                raise ValueError(f"{e!r} is not an AWS service endpoint name like 'ecr.api'")
+        return sorted(set(v))
+
+    @model_validator(mode="after")
+    def _check(self) -> Network:
+        names = [t.name for t in self.tiers]
+        if len(set(names)) != len(names):
+            raise ValueError("tiers: names must be unique")
+        if not any(not t.public for t in self.tiers):
+            raise ValueError("tiers: at least one private tier is required")
+        for mode in self.modes:
+            if mode != "vpc-endpoints" and not any(t.public for t in self.tiers):
+                raise ValueError(f"tiers: egress {mode!r} needs a public tier")
+        if "public-ip" in self.egress_by_environment.values() or (
+                self.egress == "public-ip" and self.egress_by_environment):
+            raise ValueError("egress_by_environment: public-ip cannot vary by environment")
+        if self.egress == "public-ip" and not self.public_ip_reason:
+            raise ValueError("public_ip_reason: required when egress is 'public-ip'")
+        net = ipaddress.ip_network(self.vpc_cidr)
+        seen: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []
+        for t in self.tiers:
+            prefix = net.prefixlen + t.newbits
+            if prefix > 28:
+                raise ValueError(f"tiers[{t.name}]: /{prefix} subnets are smaller than /28")
+            blocks = 2**t.newbits
+            if t.offset + self.availability_zones > blocks:
+                raise ValueError(
+                    f"tiers[{t.name}]: offset {t.offset} + {self.availability_zones} AZs "
+                    f"exceeds the {blocks} /{prefix} blocks in {self.vpc_cidr}"
+                )
+            if t.offset + self.availability_zones > 256:
+                raise ValueError(f"tiers[{t.name}]: Fn::Cidr can carve at most 256 blocks")
+            for cidr in self.tier_cidrs(t):
+                for other_name, other in seen:
+                    if cidr.overlaps(other):
+                        raise ValueError(f"tiers[{t.name}]: {cidr} overlaps tier {other_name} ({other})")
+                seen.append((t.name, cidr))
+        return self
+
+    def tier_cidrs(self, tier: SubnetTier) -> list[ipaddress.IPv4Network]:
+        net = ipaddress.ip_network(self.vpc_cidr)
+        subnets = list(net.subnets(prefixlen_diff=tier.newbits))
+        return [subnets[tier.offset + k] for k in range(self.availability_zones)]  # type: ignore[misc]
+
+    def tier(self, name: str) -> SubnetTier:
+        return next(t for t in self.tiers if t.name == name)
+
+    @property
+    def default_private_tier(self) -> str:
+        return next(t.name for t in self.tiers if not t.public)
+
+    @property
+    def public_tier(self) -> str | None:
+        return next((t.name for t in self.tiers if t.public), None)
+
+    @property
+    def modes(self) -> set[str]:
+        return {self.egress, *self.egress_by_environment.values()}
+
+    def mode(self, environment: str) -> str:
+        return self.egress_by_environment.get(environment, self.egress)
+
+    def nats_for(self, mode: str) -> int:
+        return {"nat-per-az": self.availability_zones, "single-nat": 1}.get(mode, 0)
+
+    @property
+    def nat_count(self) -> int:
+        """NAT gateways the templates contain (the most any environment needs)."""
+        return max(self.nats_for(m) for m in self.modes)

@@ -1,0 +1,333 @@
+"""The platform: the whole spec, and the checks that span its sections."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+
+from generator import naming
+from generator.spec.base import NAME_PARAMETER, PLACEHOLDER, Model, Slug, dns_name_error
+from generator.spec.edge import Alarms, Domain, LoadBalancer
+from generator.spec.network import Network
+from generator.spec.parameters import ParameterSpec, SecretSpec, SsmParameterSpec
+from generator.spec.services import Cluster, Service, TargetGroupSpec
+from generator.spec.stores import Database, Efs, Repository
+
+
+class Platform(Model):
+    name: Slug
+    """Platform name (slug, at most 32 characters): the default of the Name parameter."""
+    description: str = Field(min_length=1)
+    """What the platform is; the parent stack's description."""
+    environments: list[Slug] = Field(default_factory=lambda: ["dev", "test", "prod"])
+    """Allowed values of the Environment parameter."""
+    default_environment: Slug = "dev"
+    """Default of the Environment parameter."""
+    network: Network = Field(default_factory=Network)
+    """The VPC and how tasks reach the internet."""
+    ingress_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1, max_length=20)
+    """Default of IngressCidrBlocks: who may reach the load balancers."""
+    domain: Domain | None = None
+    """A domain: certificates, HTTPS and DNS records (BaseDomain parameter)."""
+    parameters: list[ParameterSpec] = Field(default_factory=list)
+    """Deploy-time parameters the platform declares."""
+    secrets: list[SecretSpec] = Field(default_factory=list)
+    """Secrets Manager secrets (generated or from a no_echo parameter)."""
+    ssm_parameters: list[SsmParameterSpec] = Field(default_factory=list)
+    """Plain SSM String parameters."""
+    efs: Efs | None = None
+    """An encrypted EFS file system with access points."""
+    database: Database | None = None
+    """An Aurora Serverless v2 database."""
+    repositories: list[Repository] = Field(default_factory=list)
+    """ECR repositories."""
+    buckets: list[Slug] = Field(default_factory=list)
+    """S3 bucket names (slugs) the tasks use."""
+    clusters: list[Cluster] = Field(min_length=1)
+    """ECS clusters; services run in the first unless they name one."""
+    namespace: Annotated[str, Field(pattern=r"^[a-z][a-z0-9.-]{0,200}$")] | None = None
+    """Private DNS namespace (Cloud Map / Service Connect), e.g. app.local."""
+    load_balancers: list[LoadBalancer] = Field(default_factory=list)
+    """Application load balancers."""
+    services: list[Service] = Field(min_length=1, max_length=60)
+    """Services and scheduled tasks."""
+    alarms: Alarms = Field(default_factory=Alarms)
+    """CloudWatch alarm thresholds."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.fullmatch(NAME_PARAMETER, v):
+            raise ValueError(f"{v!r} is the default of the Name parameter, which allows at most 32 characters "
+                             f"({NAME_PARAMETER})")
+        return v
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, v: str | None) -> str | None:
+        err = dns_name_error(v) if v else None
+        if err:
+            raise ValueError(f"{v!r}: {err}")
+        return v
+
+    @field_validator("ingress_cidrs")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for c in v:
+            try:
+                ipaddress.ip_network(c, strict=True)
+            except ValueError:
+                raise ValueError(f"{c!r} is not a valid CIDR") from None
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self) -> Platform:  # noqa: C901, PLR0912 - one pass over the cross references
+        def uniq(items: list[str], what: str) -> None:
+            dup = sorted({i for i in items if items.count(i) > 1})
+            if dup:
+                raise ValueError(f"{what}: duplicate name {dup[0]!r}")
+
+        def pascal_uniq(items: list[str], what: str) -> None:
+            seen: dict[str, str] = {}
+            for i in items:
+                p = naming.pascal(i)
+                if p in seen and seen[p] != i:
+                    raise ValueError(f"{what}: {i!r} and {seen[p]!r} map to the same id {p!r}")
+                seen[p] = i
+
+        if self.default_environment not in self.environments:
+            raise ValueError("default_environment must be one of environments")
+        for env in self.network.egress_by_environment:
+            if env not in self.environments:
+                raise ValueError(f"network.egress_by_environment: unknown environment {env!r}")
+        svc_names = [s.name for s in self.services]
+        uniq(svc_names, "services")
+        # Logical IDs and output names are PascalCase of these names ('ab-1' and 'ab1' are both 'Ab1').
+        for what, names in (("services", svc_names), ("load_balancers", [lb.name for lb in self.load_balancers]),
+                            ("clusters", [c.name for c in self.clusters]), ("secrets", [x.name for x in self.secrets]),
+                            ("ssm_parameters", [x.name for x in self.ssm_parameters]),
+                            ("repositories", [r.name for r in self.repositories]), ("buckets", self.buckets),
+                            ("network.tiers", [t.name for t in self.network.tiers]),
+                            ("efs.access_points", [a.name for a in self.efs.access_points] if self.efs else []),
+                            ("target_groups", [tg.name for x in self.services for tg in x.target_groups])):
+            pascal_uniq(names, what)
+        uniq([c.name for c in self.clusters], "clusters")
+        uniq([lb.name for lb in self.load_balancers], "load_balancers")
+        uniq([s.name for s in self.secrets], "secrets")
+        uniq([p.name for p in self.ssm_parameters], "ssm_parameters")
+        uniq([r.name for r in self.repositories], "repositories")
+        uniq([p.name for p in self.parameters], "parameters")
+        uniq(self.buckets, "buckets")
+        uniq([s.container for s in self.services], "services.container_name")
+        tg_names = [tg.name for s in self.services for tg in s.target_groups]
+        uniq(tg_names, "target_groups")
+        tiers = {t.name for t in self.network.tiers}
+        clusters = {c.name for c in self.clusters}
+        lbs = {lb.name: lb for lb in self.load_balancers}
+        secrets = {s.name for s in self.secrets}
+        ssm = {p.name for p in self.ssm_parameters}
+        repos = {r.name for r in self.repositories}
+        aps = {a.name for a in self.efs.access_points} if self.efs else set()
+        params = {p.name: p for p in self.parameters}
+        builtin = set(BUILTIN_PARAMETERS)
+        clash = builtin & set(params)
+        if clash:
+            raise ValueError(f"parameters: {sorted(clash)[0]} is a built-in parameter name")
+        for s in self.secrets:
+            if s.from_parameter:
+                p = params.get(s.from_parameter)
+                if p is None:
+                    raise ValueError(f"secrets[{s.name}].from_parameter: unknown parameter {s.from_parameter!r}")
+                if not p.no_echo:
+                    raise ValueError(f"secrets[{s.name}].from_parameter: {p.name} must be no_echo")
+        if self.database and self.database.subnets and self.database.subnets not in tiers:
+            raise ValueError(f"database.subnets: unknown tier {self.database.subnets!r}")
+        if self.load_balancers and self.network.public_tier is None:
+            raise ValueError("load_balancers: need a public subnet tier")
+        if any(lb.dns_record for lb in self.load_balancers) and self.domain is None:
+            raise ValueError("load_balancers: dns_record needs a domain section")
+        if self.domain is not None:
+            for lb in self.load_balancers:
+                if lb.dns_record is None:
+                    raise ValueError(f"load_balancers[{lb.name}].dns_record: required on a platform with a domain "
+                                     "(every listener must serve or redirect to HTTPS)")
+        for i, s in enumerate(self.services):
+            where = f"services[{i}]"
+            if s.cluster and s.cluster not in clusters:
+                raise ValueError(f"{where}.cluster: unknown cluster {s.cluster!r}")
+            if s.subnets and s.subnets not in tiers:
+                raise ValueError(f"{where}.subnets: unknown tier {s.subnets!r}")
+            if s.subnets and self.network.tier(s.subnets).public and self.network.egress != "public-ip":
+                raise ValueError(f"{where}.subnets: tasks run in private tiers unless egress is public-ip")
+            if s.image.repository and s.image.repository not in repos:
+                raise ValueError(f"{where}.image.repository: unknown repository {s.image.repository!r}")
+            if s.sizing is not None and set(s.sizing) != set(self.environments):
+                raise ValueError(f"{where}.sizing: needs exactly the environments {self.environments}")
+            for v in s.volumes:
+                if v.access_point not in aps:
+                    raise ValueError(f"{where}.volumes: unknown EFS access point {v.access_point!r}")
+            for k, ref in s.secrets.items():
+                if ref.secret and ref.secret not in secrets:
+                    raise ValueError(f"{where}.secrets.{k}: unknown secret {ref.secret!r}")
+                if ref.secret and ref.key:
+                    target = self.secret(ref.secret)
+                    json_key, generated = target.json_key, target.generate is not None
+                    if generated and json_key is None:
+                        raise ValueError(f"{where}.secrets.{k}.key: secret {ref.secret!r} is a generated plain "
+                                         f"string with no JSON key (generate.json_key), so key {ref.key!r} "
+                                         "cannot be read")
+                    if generated and ref.key != json_key:
+                        raise ValueError(f"{where}.secrets.{k}.key: secret {ref.secret!r} has only the JSON key "
+                                         f"{json_key!r} (generate.json_key), not {ref.key!r}")
+                if ref.ssm and ref.ssm not in ssm:
+                    raise ValueError(f"{where}.secrets.{k}: unknown ssm parameter {ref.ssm!r}")
+                if ref.database and self.database is None:
+                    raise ValueError(f"{where}.secrets.{k}: the platform has no database")
+            for e in s.egress_cidrs:
+                if e.cidr_parameter not in params:
+                    raise ValueError(f"{where}.egress_cidrs: unknown parameter {e.cidr_parameter!r}")
+            for a in s.allow_from:
+                if a.service not in svc_names:
+                    raise ValueError(f"{where}.allow_from: unknown service {a.service!r}")
+                if a.service == s.name:
+                    raise ValueError(f"{where}.allow_from: a service cannot allow itself")
+                if s.schedule:
+                    raise ValueError(f"{where}.allow_from: nothing can connect to a scheduled task")
+            for tg in s.target_groups:
+                if tg.load_balancer not in lbs:
+                    raise ValueError(f"{where}.target_groups[{tg.name}]: unknown load balancer {tg.load_balancer!r}")
+            if s.discovery and s.discovery.mode == "service-connect" and not self.namespace:
+                raise ValueError(f"{where}.discovery: needs a platform namespace")
+            if s.discovery and s.discovery.mode == "cloud-map" and not self.namespace:
+                raise ValueError(f"{where}.discovery: needs a platform namespace")
+            for k, val in s.environment.items():
+                for ph in PLACEHOLDER.findall(val):
+                    err = self._placeholder_error(ph, params)
+                    if err:
+                        raise ValueError(f"{where}.environment.{k}: {err}")
+            for perm in s.task_permissions:
+                for r in perm.resources:
+                    for ph in PLACEHOLDER.findall(r):
+                        kind, _, name = ph.partition(":")
+                        if kind == "bucket" and name in self.buckets:
+                            continue
+                        if kind == "ssm" and name in ssm:
+                            continue
+                        if ph == "log_group":
+                            continue
+                        if ph in ("AWS::Partition", "AWS::Region", "AWS::AccountId"):
+                            continue
+                        raise ValueError(f"{where}.task_permissions[{perm.sid}]: unknown placeholder ${{{ph}}}")
+        tg_by_name = {tg.name: (s, tg) for s in self.services for tg in s.target_groups}
+        for lb in self.load_balancers:
+            for x in lb.listeners:
+                owner = tg_by_name.get(x.target_group)
+                if owner is None:
+                    raise ValueError(f"load_balancers[{lb.name}].listeners[{x.port}]: unknown target group")
+                if owner[1].load_balancer != lb.name:
+                    raise ValueError(
+                        f"load_balancers[{lb.name}].listeners[{x.port}]: target group "
+                        f"{x.target_group!r} belongs to load balancer {owner[1].load_balancer!r}"
+                    )
+                if x.mode in ("https",) and lb.dns_record is None:
+                    raise ValueError(f"load_balancers[{lb.name}].listeners[{x.port}]: https needs dns_record")
+            for src in lb.allow_from_services:
+                if src not in svc_names:
+                    raise ValueError(f"load_balancers[{lb.name}].allow_from_services: unknown service {src!r}")
+        for i, s in enumerate(self.services):
+            for j, tg in enumerate(s.target_groups):
+                lb = lbs[tg.load_balancer]
+                if not any(x.target_group == tg.name for x in lb.listeners):
+                    raise ValueError(f"services[{i}].target_groups[{j}]: target group {tg.name!r} is not used by "
+                                     f"any listener of {lb.name!r}")
+        for p in self.ssm_parameters:
+            for ph in PLACEHOLDER.findall(p.value):
+                if ph not in params and ph not in builtin and not ph.startswith("AWS::"):
+                    raise ValueError(f"ssm_parameters[{p.name}].value: unknown placeholder ${{{ph}}}")
+        return self
+
+    def _placeholder_error(self, ph: str, params: dict[str, ParameterSpec]) -> str | None:
+        if ph in ("AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::URLSuffix"):
+            return None
+        if ph in params or ph in BUILTIN_PARAMETERS:
+            if ph in params and params[ph].no_echo:
+                return f"${{{ph}}} is a secret; pass it through secrets, not environment"
+            return None
+        kind, _, rest = ph.partition(":")
+        if kind == "lb":
+            name, _, attr = rest.partition(":")
+            if name not in {lb.name for lb in self.load_balancers}:
+                return f"${{{ph}}}: unknown load balancer {name!r}"
+            if attr not in ("url", "host"):
+                return f"${{{ph}}}: load balancer attribute must be url or host"
+            return None
+        if kind == "db":
+            if self.database is None:
+                return f"${{{ph}}}: the platform has no database"
+            if rest not in ("endpoint", "port", "name"):
+                return f"${{{ph}}}: database attribute must be endpoint, port or name"
+            return None
+        if kind == "namespace" and self.namespace:
+            return None
+        return f"unknown placeholder ${{{ph}}}"
+
+    # ---- helpers used by the stack modules
+
+    def cluster_of(self, svc: Service) -> str:
+        return svc.cluster or self.clusters[0].name
+
+    def subnets_of(self, svc: Service) -> str:
+        if svc.subnets:
+            return svc.subnets
+        if self.network.egress == "public-ip" and self.network.public_tier:
+            return self.network.public_tier
+        return self.network.default_private_tier
+
+    def endpoint_services(self, mode: str) -> list[str]:
+        """Interface endpoints a mode needs: the spec's own, plus in vpc-endpoints mode
+        what the tasks use (ECR, logs, STS always; secrets, SSM, KMS, ECS Exec on use)."""
+        out = set(self.network.interface_endpoints)
+        if mode == "vpc-endpoints":
+            out |= {"ecr.api", "ecr.dkr", "logs", "sts"}
+            refs = [r for s in self.services for r in s.secrets.values()]
+            if any(r.secret or r.database for r in refs):
+                out |= {"secretsmanager", "kms"}
+            if any(r.ssm for r in refs):
+                out |= {"ssm", "kms"}
+            if any(s.execute_command for s in self.services):
+                out |= {"ssmmessages", "kms"}  # ECS Exec sessions are encrypted with the platform key
+        return sorted(out)
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    def load_balancer(self, name: str) -> LoadBalancer:
+        return next(lb for lb in self.load_balancers if lb.name == name)
+
+    def target_group(self, name: str) -> tuple[Service, TargetGroupSpec]:
+        return next((s, tg) for s in self.services for tg in s.target_groups if tg.name == name)
+
+    def secret(self, name: str) -> SecretSpec:
+        return next(s for s in self.secrets if s.name == name)
+
+    @property
+    def has_domain(self) -> bool:
+        return self.domain is not None and any(lb.dns_record for lb in self.load_balancers)
+
+    @property
+    def sized_per_environment(self) -> bool:
+        return any(s.sizing for s in self.services)
+
+    def db_clients(self) -> list[Service]:
+        return [s for s in self.services if any(r.database for r in s.secrets.values())]
+
+    def efs_clients(self) -> list[Service]:
+        return [s for s in self.services if s.volumes]
+
+
+# Parent parameters every platform may have, and the placeholders they back.
+BUILTIN_PARAMETERS = ("Name", "Environment", "VpcCidr", "IngressCidrBlocks", "BaseDomain", "HostedZoneId",
+                      "DatabaseUsername", "DatabaseMinAcu", "DatabaseMaxAcu", "AlarmEmail")

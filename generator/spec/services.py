@@ -1,0 +1,420 @@
+"""Compute: clusters, services (or scheduled tasks) and what each one declares."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from generator import awsfacts
+from generator.spec.base import ENV_NAME, Model, PascalName, PortNumber, RetentionDays, Slug, fargate_size_ok
+from generator.spec.schedule import check_expression, check_time_zone
+
+
+class CapacityStrategy(Model):
+    provider: Literal["FARGATE", "FARGATE_SPOT"]
+    """Capacity provider: FARGATE or FARGATE_SPOT."""
+    weight: int = Field(ge=0, le=1000)
+    """Relative share of tasks placed on this provider."""
+    base: int = Field(default=0, ge=0, le=100000)
+    """Tasks placed on this provider before weights apply."""
+
+
+class Cluster(Model):
+    name: Slug
+    """Cluster name (slug); created as <Name>-<Environment>-<name>."""
+    container_insights: bool = True
+    """Turn on CloudWatch Container Insights."""
+    capacity_providers: list[Literal["FARGATE", "FARGATE_SPOT"]] = Field(
+        default_factory=lambda: ["FARGATE", "FARGATE_SPOT"]
+    )
+    """Capacity providers the cluster may use."""
+    default_strategy: list[CapacityStrategy] = Field(
+        default_factory=lambda: [CapacityStrategy(provider="FARGATE", weight=1, base=1)]
+    )
+    """Default capacity provider strategy of its services."""
+
+    @model_validator(mode="after")
+    def _strategy(self) -> Cluster:
+        for s in self.default_strategy:
+            if s.provider not in self.capacity_providers:
+                raise ValueError(f"default_strategy: {s.provider} is not in capacity_providers")
+        if sum(1 for s in self.default_strategy if s.base) > 1:
+            raise ValueError("default_strategy: only one provider may have a base")
+        return self
+
+
+class TargetHealthCheck(Model):
+    path: str = "/health"
+    """HTTP path the load balancer checks; starts with '/'."""
+    port: PortNumber | None = Field(default=None, description="None means traffic-port")
+    interval: int = Field(default=30, ge=5, le=300)
+    """Seconds between health checks."""
+    timeout: int = Field(default=5, ge=2, le=120)
+    """Seconds before a check fails; less than interval."""
+    healthy_threshold: int = Field(default=2, ge=2, le=10)
+    """Consecutive successes before a target is healthy."""
+    unhealthy_threshold: int = Field(default=2, ge=2, le=10)
+    """Consecutive failures before a target is unhealthy."""
+    matcher: str = "200"
+    """HTTP codes that count as healthy: 200-499, a list (200,202) or a range (200-299)."""
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        max_len, _, source = awsfacts.name_limits("AWS::ElasticLoadBalancingV2::TargetGroup", "HealthCheckPath")
+        if not v.startswith("/"):
+            raise ValueError(f"{v!r}: a health check path starts with '/'")
+        if re.search(r"\s", v):
+            raise ValueError(f"{v!r}: a health check path has no spaces")
+        if max_len is not None and len(v) > max_len:
+            raise ValueError(f"{len(v)} characters; at most {max_len} ({source})")
+        return v
+
+    @field_validator("matcher")
+    @classmethod
+    def _matcher(cls, v: str) -> str:
+        # ALB HttpCode (cfn-lint schema of AWS::ElasticLoadBalancingV2::TargetGroup Matcher):
+        # codes 200-499, as a list ("200,202") or a range ("200-299").
+        for part in v.split(","):
+            codes = part.split("-")
+            if len(codes) > 2 or not all(c.isdigit() and 200 <= int(c) <= 499 for c in codes):
+                raise ValueError(f"{v!r}: HTTP codes 200-499, as a list (200,202) or a range (200-299)")
+        return v
+
+    @model_validator(mode="after")
+    def _timeout(self) -> TargetHealthCheck:
+        if self.timeout >= self.interval:
+            raise ValueError("timeout must be less than interval")
+        return self
+
+
+class TargetGroupSpec(Model):
+    """A target group the service registers ``container_port`` in."""
+
+    name: Slug
+    """Target group name (slug); listeners forward to it."""
+    load_balancer: Slug
+    """The load balancer whose listeners use it."""
+    container_port: PortNumber
+    """Container port registered as the target (one of the service's ports)."""
+    health_check: TargetHealthCheck = Field(default_factory=TargetHealthCheck)
+    """The load balancer's health check of the targets."""
+    deregistration_delay: int = Field(default=5, ge=0, le=3600)
+    """Seconds a target drains before deregistration."""
+    stickiness_seconds: int | None = Field(default=None, ge=1, le=604800)
+    """Turn on load-balancer cookie stickiness for this many seconds."""
+
+
+class ContainerHealthCheck(Model):
+    command: str = Field(min_length=1, description="Run with CMD-SHELL inside the container")
+    interval: int = Field(default=30, ge=5, le=300)
+    """Seconds between container health checks."""
+    timeout: int = Field(default=5, ge=2, le=60)
+    """Seconds before a check fails."""
+    retries: int = Field(default=3, ge=1, le=10)
+    """Failures before the container is unhealthy."""
+    start_period: int = Field(default=60, ge=0, le=300)
+    """Grace period in seconds before failures count."""
+
+
+class PortSpec(Model):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
+    """Port name; discovery and Service Connect refer to it."""
+    port: PortNumber
+    """Container port (TCP)."""
+
+
+class Volume(Model):
+    access_point: str
+    """The EFS access point (efs.access_points[].name) to mount."""
+    path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]*$")]
+    """Mount path in the container."""
+    read_only: bool = False
+    """Mount read-only."""
+
+
+class SecretRef(Model):
+    """Where a container secret comes from: exactly one of secret / ssm / database."""
+
+    secret: Slug | None = None
+    """A secret of this spec (secrets[].name)."""
+    key: str | None = None
+    """JSON key to read from the secret (its generate.json_key)."""
+    ssm: Slug | None = None
+    """An SSM parameter of this spec (ssm_parameters[].name)."""
+    database: Literal["username", "password"] | None = None
+    """The database master username or password."""
+
+    @model_validator(mode="after")
+    def _one(self) -> SecretRef:
+        if sum(x is not None for x in (self.secret, self.ssm, self.database)) != 1:
+            raise ValueError("exactly one of secret / ssm / database is required")
+        if self.key and not self.secret:
+            raise ValueError("key: only valid with secret")
+        return self
+
+
+class EgressCidr(Model):
+    """Extra task egress to a CIDR that a deploy-time parameter supplies (e.g. an SMB share)."""
+
+    port: PortNumber
+    """Destination port."""
+    protocol: Literal["tcp", "udp"] = "tcp"
+    """tcp or udp."""
+    cidr_parameter: PascalName
+    """Parameter (declared in parameters) that holds the destination CIDR at deploy time."""
+    description: str = Field(min_length=1)
+    """Why the task needs this egress (the security group rule's description)."""
+
+
+class AllowFrom(Model):
+    service: Slug
+    """The service allowed in."""
+    ports: list[PortNumber] = Field(min_length=1)
+    """Ports of this service it may reach."""
+
+
+class Scaling(Model):
+    min: int = Field(default=2, ge=0, le=1000)
+    """Minimum task count."""
+    max: int = Field(default=4, ge=1, le=1000)
+    """Maximum task count."""
+    cpu: int | None = Field(default=70, ge=1, le=100)
+    """Target CPU utilization in percent (none: no CPU policy)."""
+    memory: int | None = Field(default=80, ge=1, le=100)
+    """Target memory utilization in percent (none: no memory policy)."""
+    scale_in_cooldown: int = Field(default=300, ge=0)
+    """Seconds between scale-in steps."""
+    scale_out_cooldown: int = Field(default=60, ge=0)
+    """Seconds between scale-out steps."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Scaling:
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        if self.cpu is None and self.memory is None:
+            raise ValueError("at least one of cpu / memory targets is required")
+        return self
+
+
+class Size(Model):
+    cpu: int
+    """CPU units (256 = 0.25 vCPU)."""
+    memory: int
+    """Memory in MiB, a valid Fargate size for cpu."""
+
+    @model_validator(mode="after")
+    def _fargate(self) -> Size:
+        if not fargate_size_ok(self.cpu, self.memory):
+            raise ValueError(f"cpu {self.cpu} / memory {self.memory} is not a valid Fargate size")
+        return self
+
+
+class Image(Model):
+    """The container image: a URI parameter default, with a fallback when it is left empty."""
+
+    default: str = ""
+    """Default of the service's ImageUri parameter."""
+    fallback: str | None = None
+    """Image used when the ImageUri parameter is left empty."""
+    repository: Slug | None = Field(default=None, description="an ECR repository in this spec")
+    tag: str = "latest"
+    """Default of the ImageTag parameter, with repository."""
+
+    @model_validator(mode="after")
+    def _some(self) -> Image:
+        if not (self.default or self.fallback or self.repository):
+            raise ValueError("one of default / fallback / repository is required")
+        if self.repository and (self.default or self.fallback):
+            raise ValueError("repository excludes default / fallback")
+        return self
+
+
+class Discovery(Model):
+    """How other services find this one: Service Connect alias or Cloud Map A record."""
+
+    mode: Literal["service-connect", "cloud-map"] = "service-connect"
+    """service-connect (an alias in the platform namespace) or cloud-map (an A record)."""
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+    """Name other services use to reach it."""
+    port: str = Field(description="name of one of the service's ports")
+
+
+class Service(Model):
+    name: Slug
+    """Service name (slug); the ECS service and task family are named after it."""
+    container_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")] | None = None
+    """Container name (default: the service name)."""
+    cluster: Slug | None = None
+    """Cluster it runs in (default: the first)."""
+    image: Image
+    """Its container image."""
+    cpu: int | None = None
+    """CPU units of the task (with memory; or use sizing)."""
+    memory: int | None = None
+    """Memory of the task in MiB (a valid Fargate size for cpu)."""
+    sizing: dict[str, Size] | None = None
+    """Task size per environment (instead of cpu/memory), one entry per environment."""
+    ports: list[PortSpec] = Field(default_factory=list)
+    """Container ports; a service needs one, a scheduled task may have none."""
+    health_check: ContainerHealthCheck
+    """The container health check."""
+    environment: dict[str, str] = Field(default_factory=dict)
+    """Environment variables; values may use ${Parameter}, ${AWS::Region}, ${lb:NAME:url|host}, ${db:endpoint|port|name}."""
+    secrets: dict[str, SecretRef] = Field(default_factory=dict)
+    """Environment variables read from secrets, SSM parameters or the database credentials."""
+    volumes: list[Volume] = Field(default_factory=list)
+    """EFS access points mounted into the container."""
+    allow_from: list[AllowFrom] = Field(default_factory=list)
+    """Other services that may connect, and to which ports."""
+    target_groups: list[TargetGroupSpec] = Field(default_factory=list)
+    """Load balancer target groups it registers in."""
+    discovery: Discovery | None = None
+    """How other services find it."""
+    subnets: Slug | None = None
+    """Subnet tier its tasks run in (default: the first private tier)."""
+    scaling: Scaling | None = None
+    """Target-tracking autoscaling."""
+    desired_count: int | None = Field(default=None, ge=0)
+    """Task count (default: scaling.min, or 1)."""
+    log_retention_days: RetentionDays = 30
+    """Retention of its log group, one of CloudWatch Logs' allowed periods."""
+    user: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(:[A-Za-z0-9_-]+)?$")] | None = None
+    """Non-root user (uid or uid:gid) the container runs as."""
+    root_user_reason: str | None = None
+    """Why it must run as root; required when user is not set."""
+    readonly_root_filesystem: bool = False
+    """Mount the root file system read-only."""
+    writable_root_reason: str | None = None
+    """Why the root file system must be writable; required when readonly_root_filesystem is false."""
+    scratch_paths: list[Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]+$")]] = Field(
+        default_factory=list, description="writable task-storage mounts (e.g. /tmp) for a read-only root")
+    execute_command: bool = True
+    """Allow ECS Exec sessions into its tasks."""
+    deployment_min_healthy_percent: int = Field(default=100, ge=0, le=100)
+    """Minimum healthy percent during deployments."""
+    deployment_max_percent: int = Field(default=200, ge=100, le=200)
+    """Maximum percent of tasks during deployments."""
+    task_permissions: list[PermissionSpec] = Field(default_factory=list)
+    """Extra IAM statements for its task role."""
+    egress_cidrs: list[EgressCidr] = Field(default_factory=list)
+    """Extra egress to CIDRs supplied by parameters (e.g. an SMB share)."""
+    schedule: str | None = Field(
+        default=None, description="run as a scheduled task (EventBridge Scheduler) instead of a service")
+    schedule_timezone: str = "UTC"
+    """IANA time zone the schedule is evaluated in."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str | None) -> str | None:
+        err = check_expression(v) if v is not None else None
+        if err:
+            raise ValueError(err)
+        return v
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _time_zone(cls, v: str) -> str:
+        err = check_time_zone(v)
+        if err:
+            raise ValueError(err)
+        return v
+
+    @field_validator("environment", "secrets")
+    @classmethod
+    def _env_names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for k in v:
+            if not re.fullmatch(ENV_NAME, k):
+                raise ValueError(f"{k!r} is not a valid environment variable name")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> Service:
+        if self.sizing is None:
+            if self.cpu is None or self.memory is None:
+                raise ValueError("cpu and memory (or sizing per environment) are required")
+            if not fargate_size_ok(self.cpu, self.memory):
+                raise ValueError(f"cpu {self.cpu} / memory {self.memory} is not a valid Fargate size")
+        elif self.cpu is not None or self.memory is not None:
+            raise ValueError("give either cpu/memory or sizing, not both")
+        if not self.ports and not self.schedule:
+            raise ValueError("ports: a service needs at least one port (only scheduled tasks may have none)")
+        port_numbers = [p.port for p in self.ports]
+        port_names = [p.name for p in self.ports]
+        if len(set(port_numbers)) != len(port_numbers) or len(set(port_names)) != len(port_names):
+            raise ValueError("ports: names and numbers must be unique")
+        for tg in self.target_groups:
+            if tg.container_port not in port_numbers:
+                raise ValueError(f"target_groups[{tg.name}]: container_port {tg.container_port} is not in ports")
+        for a in self.allow_from:
+            for p in a.ports:
+                if p not in port_numbers:
+                    raise ValueError(f"allow_from[{a.service}]: port {p} is not in ports")
+        if self.discovery and self.discovery.port not in port_names:
+            raise ValueError(f"discovery.port: {self.discovery.port!r} is not a port name")
+        overlap = set(self.environment) & set(self.secrets)
+        if overlap:
+            raise ValueError(f"{sorted(overlap)[0]} is both an environment variable and a secret")
+        if self.user is None and not self.root_user_reason:
+            raise ValueError("user: set a non-root user, or give root_user_reason")
+        if self.user is not None and self.user.split(":")[0] in ("0", "root"):
+            raise ValueError("user: must not be root; leave it unset and give root_user_reason")
+        if len(set(self.scratch_paths)) != len(self.scratch_paths):
+            raise ValueError("scratch_paths: paths must be unique")
+        if set(self.scratch_paths) & {v.path for v in self.volumes}:
+            raise ValueError("scratch_paths: a path is also an EFS volume mount")
+        if not self.readonly_root_filesystem and not self.writable_root_reason:
+            raise ValueError("writable_root_reason: required when readonly_root_filesystem is false")
+        if self.schedule:
+            for field, value in (("target_groups", self.target_groups), ("discovery", self.discovery),
+                                 ("scaling", self.scaling), ("desired_count", self.desired_count)):
+                if value:
+                    raise ValueError(f"{field}: a scheduled task ({self.schedule}) is not a service")
+        if self.scaling and self.desired_count is not None and not (
+            self.scaling.min <= self.desired_count <= self.scaling.max
+        ):
+            raise ValueError("desired_count must lie within scaling min..max")
+        return self
+
+    @property
+    def container(self) -> str:
+        return self.container_name or self.name
+
+    @property
+    def is_service(self) -> bool:
+        return self.schedule is None
+
+    @property
+    def desired(self) -> int:
+        if self.schedule:
+            return 0
+        if self.desired_count is not None:
+            return self.desired_count
+        return self.scaling.min if self.scaling else 1
+
+    def port_by_name(self, name: str) -> int:
+        return next(p.port for p in self.ports if p.name == name)
+
+
+class PermissionSpec(Model):
+    """An extra task-role statement. Resources may use ${bucket:NAME} placeholders."""
+
+    sid: Annotated[str, Field(pattern=r"^[A-Za-z0-9]+$")]
+    """Statement id (letters and digits)."""
+    actions: list[Annotated[str, Field(pattern=r"^[a-z0-9-]+:[A-Za-z0-9*]+$")]] = Field(min_length=1)
+    """IAM actions (service:Action); no service-wide wildcards."""
+    resources: list[str] = Field(min_length=1)
+    """Resource ARNs; may use ${bucket:NAME}, ${ssm:NAME}, ${log_group} and ${AWS::...} placeholders."""
+
+    @field_validator("actions")
+    @classmethod
+    def _no_wildcards(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if a.split(":")[1] == "*":
+                raise ValueError(f"{a}: service-wide wildcards are not allowed")
+        return v
+
+
+Service.model_rebuild()

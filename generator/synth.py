@@ -1,0 +1,127 @@
+"""Synthesis with every failure a spec can cause reported against the spec.
+
+``synthesize_checked`` is the one path from a spec file to templates: ``synth`` writes
+what it returns and ``validate`` discards it, so the two cannot disagree.  It loads the
+spec (the model's validators name the field), then runs what only synthesis can know and
+maps each failure back to a spec field, as ``SpecError`` lines ``file: field: message``:
+
+- a declared parameter that no stack's interface takes (``parent.wire`` would refuse it);
+- a template over CloudFormation's per-template quotas (troposphere's guards);
+- a physical name AWS would refuse (``generator.physical_names``).
+
+Anything else that fails is a bug in stackgen and propagates unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generator import awsfacts, naming, physical_names, render
+from generator.contract import ContractError
+from generator.spec import Platform, SpecError, load_spec
+from generator.stacks import STACKS
+
+DUPLICATE = re.compile(r'(?:output (\w+) declared twice|duplicate key "(\w+)" detected)')
+LIMIT = re.compile(r"Maximum (?:number of )?(parameters|outputs|mappings|resources) (\d+) reached")
+# The spec lists a template's size grows with; the largest is named in a limit error.
+GROWING = ("services", "parameters", "secrets", "ssm_parameters", "repositories", "buckets", "load_balancers")
+
+
+@dataclass(frozen=True)
+class Synthesis:
+    spec: Platform
+    templates: dict[str, dict[str, Any]]
+    warnings: tuple[str, ...]
+
+
+def synthesize_checked(path: str | Path, profile: str = "aws") -> Synthesis:
+    """Load, validate and synthesize SPEC in memory. Raises ``SpecError`` for anything
+    the spec causes; any other exception is a bug."""
+    source = str(Path(path))  # as load_spec names it
+    spec = load_spec(path)
+    try:
+        problems = unused_parameters(spec, source)
+        if problems:
+            raise SpecError(problems)
+        templates = render.synthesize(spec, profile)
+    except (ValueError, ContractError) as exc:
+        line = template_limit(spec, source, exc) or id_collision(spec, source, exc)
+        if line is None:
+            raise
+        raise SpecError([line]) from None
+    problems = physical_names.check(spec, source, templates)
+    if problems:
+        raise SpecError(problems)
+    return Synthesis(spec, templates, tuple(warnings(spec, source)))
+
+
+def warnings(spec: Platform, source: str) -> list[str]:
+    if spec.network.egress == "public-ip":
+        return [f"WARNING: {source}: egress public-ip gives every task a public IP in a public subnet "
+                f"({spec.network.public_ip_reason}). Prefer vpc-endpoints or a NAT."]
+    return []
+
+
+def unused_parameters(spec: Platform, source: str) -> list[str]:
+    """Declared parameters that no applicable stack declares as an input."""
+    taken = {i.name for mod in STACKS if mod.applies(spec) for i in mod.interface(spec).inputs}
+    return [f"{source}: parameters[{k}] ({p.name}): declared but no stack uses it"
+            for k, p in enumerate(spec.parameters) if p.name not in taken]
+
+
+def template_limit(spec: Platform, source: str, exc: Exception) -> str | None:
+    """The spec error for troposphere's per-template guard, or None for any other error."""
+    m = LIMIT.fullmatch(str(exc))
+    if m is None:
+        return None
+    kind, limit = m.group(1), int(m.group(2))
+    assert limit == awsfacts.TEMPLATE_LIMITS[kind], f"troposphere's {kind} guard is {limit}"
+    stack = _failing_stack(exc)
+    field = max(GROWING, key=lambda f: (len(getattr(spec, f)), f == "services"))
+    count = len(getattr(spec, field))
+    return (f"{source}: {field}: with {count} {field} the {stack} template needs more than {limit} {kind}, "
+            f"CloudFormation's limit per template; split the platform into smaller specs")
+
+
+def id_collision(spec: Platform, source: str, exc: Exception) -> str | None:
+    """The spec error for a logical ID or output name that a spec name produces and the
+    generator already uses for one of its own resources, or None."""
+    m = DUPLICATE.fullmatch(str(exc))
+    if m is None:
+        return None
+    taken = m.group(1) or m.group(2)
+    owners = [(len(naming.pascal(name)), field, name) for field, name in named_items(spec)
+              if taken.startswith(naming.pascal(name))]
+    if not owners:
+        return None
+    _, field, name = max(owners)
+    return (f"{source}: {field}: {name!r} gives the id {taken}, which stackgen already uses for one of its "
+            "own resources; choose another name")
+
+
+def named_items(spec: Platform) -> list[tuple[str, str]]:
+    """(field, name) of everything the spec names that becomes part of a logical ID."""
+    out = [(f"services[{i}].name", s.name) for i, s in enumerate(spec.services)]
+    out += [(f"services[{i}].target_groups[{j}].name", tg.name)
+            for i, s in enumerate(spec.services) for j, tg in enumerate(s.target_groups)]
+    for field in ("load_balancers", "clusters", "secrets", "ssm_parameters", "repositories"):
+        out += [(f"{field}[{i}].name", x.name) for i, x in enumerate(getattr(spec, field))]
+    out += [(f"buckets[{i}]", b) for i, b in enumerate(spec.buckets)]
+    out += [(f"network.tiers[{i}].name", t.name) for i, t in enumerate(spec.network.tiers)]
+    if spec.efs:
+        out += [(f"efs.access_points[{i}].name", a.name) for i, a in enumerate(spec.efs.access_points)]
+    return out
+
+
+def _failing_stack(exc: BaseException) -> str:
+    """The nested stack (or the parent) whose build raised ``exc``."""
+    name = "parent"
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("generator.stacks.") and "NAME" in frame.f_globals:
+            name = str(frame.f_globals["NAME"])
+    return name

@@ -117,8 +117,8 @@ def test_init_rejects_a_bad_name(tmp_path: Path, name: str) -> None:
 def test_init_bad_name_is_one_line_and_exit_2(tmp_path: Path) -> None:
     proc = stackgen("init", "a" * 40, cwd=tmp_path)  # a slug, but too long for the Name parameter
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"stackgen init: NAME {'a' * 40!r}: Name: ")
-    assert "AllowedPattern" in proc.stderr
+    assert proc.stderr.startswith(f"stackgen init: NAME {'a' * 40!r}: ")
+    assert "Name parameter, which allows at most 32 characters" in proc.stderr
     assert len(proc.stderr.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
 

@@ -1,10 +1,11 @@
 """The read kernel (generator.cfn): the loader's forms, the reference walker, the
-Conditions evaluator, TemplateSet resolution and presence.
+Conditions evaluator, TemplateSet resolution and presence, and the facts tables.
 Each test states a fact that a broken kernel would get wrong."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ import yaml
 from generator.cfn import (PARENT, Conditions, Other, TemplateError, TemplateSet, depends_on, environments,
                            load_dir, load_file_with_lines, load_text, references, walk, with_environment)
 from generator.cfn.conditions import ANY_OTHER
+from generator.cfn.facts import STATEFUL_TYPES, TLS_POLICIES
 from generator.cfn.load import CfnLoader
 from generator.cfn.refs import Reference, condition_names
+from tests.helpers import ROOT
 
 # --------------------------------------------------------------------------- loader
 
@@ -279,3 +282,34 @@ def test_environments_that_change_given_resource_types() -> None:
     assert environments(t, ("AWS::ECS::",)) == [None]
     assert with_environment(t, "prod")[PARENT]["Parameters"]["Environment"]["Default"] == "prod"
     assert t[PARENT]["Parameters"]["Environment"]["Default"] == "dev"  # the original is untouched
+
+
+# --------------------------------------------------------------------------- facts
+
+
+def test_the_guard_tls_list_is_the_python_list_and_holds_the_emitted_policy() -> None:
+    from generator.stacks._base import TLS_POLICY
+
+    text = (ROOT / "guard" / "stackgen.guard").read_text()
+    block = re.search(r"let STACKGEN_TLS_POLICIES = \[(.*?)\]", text, re.S)
+    assert block is not None
+    assert set(re.findall(r'"([^"]+)"', block.group(1))) == TLS_POLICIES
+    assert TLS_POLICY in TLS_POLICIES
+    assert not any("Ext" in p for p in TLS_POLICIES)
+
+
+def test_stateful_types_that_need_policies_follow_cfn_lint() -> None:
+    import cfnlint.data.AdditionalSpecs
+    from cfnlint.helpers import load_resource
+
+    spec = load_resource(cfnlint.data.AdditionalSpecs, "StatefulResources.json")["ResourceTypes"]
+    i3011 = {t for t, d in spec.items() if not d.get("DeleteRequiresEmptyResource")}
+    documented_extras = {"AWS::ECR::Repository", "AWS::S3::Bucket"}  # see generator/cfn/facts.py
+    needing = {t for t, s in STATEFUL_TYPES.items() if s.policies}
+    assert needing - i3011 == documented_extras
+
+
+def test_deploy_and_invariants_read_the_same_stateful_table() -> None:
+    from generator.deploy.stateful import STATEFUL_TYPES as DEPLOY_VIEW
+
+    assert DEPLOY_VIEW == {t: s.what for t, s in STATEFUL_TYPES.items()}

@@ -12,6 +12,7 @@ helpers, the cfn-lint plugin's condition logic):
 - ``environments`` which values of ``Environment`` change a set of resource types
 - ``values``       ``Renderer``: a value's text after deploy (ARNs for matching/messages)
 - ``finding``      ``Finding``: the one problem type of every checker
+- ``facts``        AWS facts read by more than one checker (TLS policies, stateful types)
 
 A checker takes either the in-memory ``dict[str, dict]`` of ``render.synthesize()`` or
 ``load_dir(DIR)``: both are the same shape (file name -> template, ``main.yaml`` the parent).

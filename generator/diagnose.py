@@ -29,7 +29,8 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from generator.preflight import ECR_URI, MANAGED, _glob, _secret_arn
+from generator.reach.iam import MANAGED, glob
+from generator.reach.needs import ECR_URI, secret_arn
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 ORDER = ("ecr.api", "ecr.dkr", "s3", "logs", "secretsmanager", "ssm")
@@ -318,11 +319,11 @@ class Diagnose:
         for s in self._statements(role_arn):
             acts = s.get("Action", [])
             acts = acts if isinstance(acts, list) else [acts]
-            if not any(_glob(a.lower(), action.lower()) for a in acts):
+            if not any(glob(a.lower(), action.lower()) for a in acts):
                 continue
             res = s.get("Resource", [])
             res = res if isinstance(res, list) else [res]
-            if not any(r == "*" or _glob(r, resource) for r in res):
+            if not any(r == "*" or glob(r, resource) for r in res):
                 continue
             if s.get("Effect") == "Deny":
                 return False
@@ -362,7 +363,7 @@ class Diagnose:
                 vf = s.get("valueFrom", "")
                 if ":secretsmanager:" in vf:
                     needs["secretsmanager"] = "secretsmanager"
-                    perms.append(("secretsmanager:GetSecretValue", _secret_arn(vf) or vf, f"secret {s.get('name')}"))
+                    perms.append(("secretsmanager:GetSecretValue", secret_arn(vf) or vf, f"secret {s.get('name')}"))
                 else:
                     needs["ssm"] = "ssm"
                     arn = vf if vf.startswith("arn:") else \
@@ -497,7 +498,7 @@ class Diagnose:
                 acts = acts if isinstance(acts, list) else [acts]
                 res = s.get("Resource", [])
                 res = res if isinstance(res, list) else [res]
-                if any(_glob(a.lower(), "s3:getobject") for a in acts) and any(_glob(r, layer) for r in res):
+                if any(glob(a.lower(), "s3:getobject") for a in acts) and any(glob(r, layer) for r in res):
                     if s.get("Effect") == "Deny":
                         allow = False
                         break

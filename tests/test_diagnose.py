@@ -399,3 +399,16 @@ def test_cli(aws: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
     assert data["tasks"] == 1 and data["findings"][0]["rule"] == "route"
     assert diagnose.main(["--stack", "no-such-stack", "--region", REGION]) == 2
     assert "no-such-stack" in capsys.readouterr().err
+
+
+def test_execution_role_without_log_permissions_names_the_log_group(aws: None) -> None:
+    """The live side derives the permissions with the preflight's task_needs(): the message
+    names the log group's ARN, as the preflight's does."""
+    e = build("endpoints")
+    doc = json.loads(policy(e.secret))
+    doc["Statement"] = [s for s in doc["Statement"] if not str(s["Action"]).startswith("['logs:")]
+    client("iam").put_role_policy(RoleName="writer-execution", PolicyName="execution", PolicyDocument=json.dumps(doc))
+    assert [(f.rule, f.problem) for f in run().findings] == [
+        ("iam", f"service writer: execution role writer-execution is not allowed {a} on "
+                f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{LOG_GROUP} (the awslogs log driver)")
+        for a in ("logs:CreateLogStream", "logs:PutLogEvents")]

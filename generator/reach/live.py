@@ -317,7 +317,8 @@ class Diagnose:
         needs, all_perms = task_needs(containers(td), Account(self.region, account, self.region, account))
         aws_needs = [n for n in needs if not n.internet_only]
         public_hosts = [n.label for n in needs if n.internet_only]
-        perms = [(a, pm.resource or pm.shown, pm.why) for pm in all_perms if pm.role == "execution"
+        # (action, resource simulated, resource named in messages, why)
+        perms = [(a, pm.resource or pm.shown, pm.shown, pm.why) for pm in all_perms if pm.role == "execution"
                  for a in pm.actions]
         if not t.subnets:
             self.add(t, "discovery", "the task has no awsvpc subnets", "run the task with awsvpc networking")
@@ -414,14 +415,14 @@ class Diagnose:
         role = td.get("executionRoleArn")
         if perms and not role:
             self.add(t, "iam", "the task definition has no execution role, needed for "
-                     f"{perms[0][2]}", "set executionRoleArn to a role trusted by ecs-tasks.amazonaws.com")
+                     f"{perms[0][3]}", "set executionRoleArn to a role trusted by ecs-tasks.amazonaws.com")
         elif perms:
-            denied = self.role_allows(role, [(a, r) for a, r, _ in perms])
+            denied = self.role_allows(role, [(a, r) for a, r, _, _ in perms])
             for a, r in denied:
-                why = next(w for aa, rr, w in perms if (aa, rr) == (a, r))
-                self.add(t, "iam", f"execution role {role.split('/')[-1]} is not allowed {a} on {r} "
-                         f"({why})", f"add an Allow for {a} on {r} to the role (in the spec's generated IAM stack, "
-                         "then redeploy)")
+                shown, why = next((s, w) for aa, rr, s, w in perms if (aa, rr) == (a, r))
+                self.add(t, "iam", f"execution role {role.split('/')[-1]} is not allowed {a} on {shown} "
+                         f"({why})", f"add an Allow for {a} on {shown} to the role (in the spec's generated IAM "
+                         "stack, then redeploy)")
         self._stopped(t)
 
     def _vpc_dns(self, vpc: str) -> None:

@@ -313,3 +313,94 @@ def test_deploy_and_invariants_read_the_same_stateful_table() -> None:
     from generator.deploy.stateful import STATEFUL_TYPES as DEPLOY_VIEW
 
     assert DEPLOY_VIEW == {t: s.what for t, s in STATEFUL_TYPES.items()}
+
+
+# --------------------------------------------------------------------------- the read side's shape
+
+GENERATOR = ROOT / "generator"
+READ_SIDE = ("generator.cfn", "generator.reach", "generator.invariants", "generator.gate", "generator.deploy",
+             "generator.preflight", "generator.diagnose", "generator.cost", "generator.profiles")
+MAX_LINES = 600
+
+
+def module_imports() -> dict[str, set[str]]:
+    """generator module -> the generator modules it imports, function-local imports included."""
+    import ast
+
+    mods = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+            for p in GENERATOR.rglob("*.py")}
+    out: dict[str, set[str]] = {}
+    for name, path in mods.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("generator"):
+                deps |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in mods else node.module
+                         for a in node.names}
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name.startswith("generator")}
+        out[name] = {d for d in deps if d in mods and d != name}
+    return out
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    found: list[list[str]] = []
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(u: str) -> None:
+        state[u] = 1
+        path.append(u)
+        for v in sorted(graph.get(u, ())):
+            if state.get(v) == 1:
+                found.append(path[path.index(v):] + [v])
+            elif v not in state:
+                visit(v)
+        path.pop()
+        state[u] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return found
+
+
+def private_imports() -> list[str]:
+    import ast
+
+    out = []
+    for path in GENERATOR.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("generator"):
+                out += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names
+                        if a.name.startswith("_")]
+    return out
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_and_no_private_name_across_modules() -> None:
+    assert cycles(module_imports()) == []
+    assert private_imports() == []
+
+
+def test_the_kernel_knows_nothing_of_specs_and_reach_sits_beside_it() -> None:
+    imports = module_imports()
+    for name, deps in imports.items():
+        if name.startswith("generator.cfn"):
+            assert all(d.startswith("generator.cfn") for d in deps), (name, deps)
+        if name.startswith("generator.reach"):
+            assert all(d.startswith(("generator.cfn", "generator.reach")) for d in deps), (name, deps)
+    upward = ("generator.render", "generator.cli", "generator.parent", "generator.stacks")
+    for name, deps in imports.items():
+        if name.startswith(READ_SIDE) and name != "generator.preflight":  # the check command synthesizes a SPEC
+            assert not [d for d in deps if d.startswith(upward)], name
+
+
+def test_read_side_modules_are_readable_in_one_sitting() -> None:
+    long = {str(p.relative_to(ROOT)): n for p in GENERATOR.rglob("*.py")
+            if ".".join(p.relative_to(ROOT).with_suffix("").parts).startswith(READ_SIDE)
+            and (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert long == {}

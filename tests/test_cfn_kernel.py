@@ -372,7 +372,7 @@ def private_imports() -> list[str]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("generator"):
                 out += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names
-                        if a.name.startswith("_")]
+                        if a.name.startswith("_") and not (a.name.startswith("__") and a.name.endswith("__"))]
     return out
 
 

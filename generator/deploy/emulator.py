@@ -6,7 +6,8 @@
   stop    stop the one started by `start`
   status  print the endpoint and exit 0 when it answers, else exit 1
 
-It runs through ministack_launch.py, which fixes a ministack bug in nested-stack updates.
+It runs through ministack/launch.py, which patches ministack to behave like CloudFormation
+and AWS (nested stacks, the resource types it lacks, the rules it does not enforce).
 The emulator only ever binds a loopback address. Its environment routes any outbound HTTP
 it might attempt to a closed loopback port, and points DOCKER_HOST at a missing socket.
 """
@@ -71,7 +72,7 @@ def emulator_env(host: str, port: int, state_dir: Path) -> dict[str, str]:
     return env
 
 
-LAUNCHER = Path(__file__).with_name("ministack_launch.py")
+LAUNCHER = Path(__file__).with_name("ministack") / "launch.py"
 
 
 def command(venv: str | Path) -> list[str]:

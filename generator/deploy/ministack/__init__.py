@@ -12,6 +12,8 @@ It patches ministack in process before starting it:
 - ``strictness.py`` AWS rules ministack does not enforce (AlreadyExists for named
                     resources, deletion protection, snapshots on replace, container
                     secrets, a target group without a listener)
+- ``nested_changesets.py`` CreateChangeSet with IncludeNestedStacks creates a change set
+                    per modified nested stack, as CloudFormation does
 
 Nothing here imports ministack at module level, so the project's own venv can read the
 tables (tests compare them with cfn-lint's schemas).

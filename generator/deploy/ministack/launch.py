@@ -3,8 +3,9 @@ python (``generator.deploy.emulator`` does).
 
 Usage: .tools/ministack/bin/python generator/deploy/ministack/launch.py
 
-Before starting ministack it installs the resource types ministack lacks (providers.py) and
-the AWS rules it does not enforce (strictness.py), and applies the nested-stack fixes below.
+Before starting ministack it installs the resource types ministack lacks (providers.py), the
+AWS rules it does not enforce (strictness.py) and nested change sets (nested_changesets.py),
+and applies the nested-stack fixes below.
 
 ministack 1.5.33 handles top-level stacks like CloudFormation, but nested stacks differ.
 Each difference below breaks a deploy.sh/delete.sh behaviour the e2e tests check:
@@ -176,11 +177,12 @@ def main() -> int:
         print(f"launch.py: ministack {version('ministack')} is not {PATCHED_VERSION}, the "
               "version these patches were written for; refusing to start", file=sys.stderr)
         return 1
-    from generator.deploy.ministack import providers, strictness
+    from generator.deploy.ministack import nested_changesets, providers, strictness
 
     _patch()
     providers.install()
     strictness.install()
+    nested_changesets.install()
     from ministack.app import main as ministack_main
 
     sys.argv = ["ministack"]

@@ -15,6 +15,7 @@ it might attempt to a closed loopback port, and points DOCKER_HOST at a missing 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import ipaddress
 import os
 import signal
@@ -58,10 +59,21 @@ def wait_ready(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = 
     raise TimeoutError(f"ministack not ready at {url} after {timeout:.0f} s")
 
 
+def cfn_schemas() -> str:
+    """The directory of the resource schemas cfn-lint ships (found without importing
+    cfn-lint), for the emulator's change-set classification; "" when cfn-lint is absent."""
+    spec = importlib.util.find_spec("cfnlint")
+    if spec is None or not spec.origin:
+        return ""
+    schemas = Path(spec.origin).parent / "data" / "schemas"
+    return str(schemas) if (schemas / "providers" / "us-east-1.json").exists() else ""
+
+
 def emulator_env(host: str, port: int, state_dir: Path) -> dict[str, str]:
     tmp = state_dir / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    env["STACKGEN_CFN_SCHEMAS"] = cfn_schemas()
     env.update({
         "BIND_HOST": host, "GATEWAY_PORT": str(port), "MINISTACK_HOST": host,
         "TMPDIR": str(tmp), "HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY,

@@ -138,6 +138,12 @@ class TestLifecycle:
         line = next(x for x in run.out.splitlines()
                     if "ServicesStack/KeycloakTaskDefinition " in x)
         assert "Replace?" in line and "ContainerDefinitions" in line
+        # a new task definition updates the service in place (TaskDefinition is not
+        # create-only in the schema; ministack alone called it "may be replaced")
+        line = next(x for x in run.out.splitlines() if "ServicesStack/KeycloakService " in x)
+        assert "Modify" in line and "Replace" not in line
+        # outputs that an update in place keeps do not spread: nothing inside is changed
+        assert not [x for x in run.out.splitlines() if "AutoscalingStack/" in x]
         # the emulator returned nested change sets: nothing was predicted
         assert "predicted from the deployed and local templates" not in run.out
         assert not [x for x in run.out.splitlines() if "  *  " in x or x.endswith("  *")]

@@ -9,8 +9,8 @@ that nested stack (recursively), as CloudFormation does:
 - the child's template is the new ``TemplateURL``; its parameters are the nested stack
   resource's ``Parameters`` evaluated against the parent's new parameters and deployed
   resources (ministack's own resolver);
-- a parameter fed by an output of a sibling nested stack whose change set changes what
-  that output references cannot be known before execution: the child keeps the deployed
+- a parameter fed by an output of a sibling nested stack whose change set adds, removes or
+  (maybe) replaces what that output references cannot be known before execution: the child keeps the deployed
   value, and every resource that references the parameter (and, in turn, their referrers)
   gets a ``Dynamic`` ParameterReference detail, so its Replacement is ``Conditional`` where
   the property is create-only (CloudFormation's "may be replaced");
@@ -21,6 +21,14 @@ that nested stack (recursively), as CloudFormation does:
 - DeleteChangeSet of the root deletes its nested change sets; ExecuteChangeSet of the root
   marks them executed (the root's execution updates the nested stacks, as before).
 
+- Replacement is classified from the resource schemas cfn-lint ships (createOnlyProperties:
+  a top-level one "Always", a nested member "Conditionally", anything else "Never") for the
+  types ministack has no table for (VPC, SecurityGroup, ECS Service and TaskDefinition,
+  Listener, ...); ministack answered "Conditionally" for every property of those, so every
+  change of them read "may be replaced". generator.deploy.emulator passes the schemas'
+  directory in STACKGEN_CFN_SCHEMAS. Only the change set's classification changes; how an
+  update is executed does not.
+
 Not modelled: a nested stack that the root change set adds has no child change set (its
 resources are all adds; the review lists them from the local template).
 
@@ -30,11 +38,44 @@ Runs inside ministack's process: ministack is imported only by install().
 from __future__ import annotations
 
 import copy
+import functools
+import json
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 STACK = "AWS::CloudFormation::Stack"
 _ms: dict[str, Any] = {}
+
+
+@functools.cache
+def schema_recreation(rtype: str) -> dict[str, str] | None:
+    """{property: "Always" | "Conditionally"} from the type's createOnlyProperties in the
+    cfn-lint schemas at STACKGEN_CFN_SCHEMAS (the same reading as
+    generator.deploy.stateful.replacing_properties); None when unknown."""
+    base = Path(os.environ.get("STACKGEN_CFN_SCHEMAS", "/nonexistent"))
+    try:
+        digest = json.loads((base / "providers" / "us-east-1.json").read_text()).get(rtype)
+        schema = json.loads((base / "resources" / f"{digest}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    found: dict[str, str] = {}
+    for pointer in schema.get("createOnlyProperties", []):
+        parts = pointer.split("/")[2:]
+        if parts and found.get(parts[0]) != "Always":
+            found[parts[0]] = "Always" if len(parts) == 1 else "Conditionally"
+    return found
+
+
+def _wrap_recreation(original, known: dict):
+    def recreation(resource_type: str, name: str) -> str:
+        if resource_type not in known:
+            table = schema_recreation(resource_type)
+            if table is not None:
+                return table.get(name, "Never")
+        return original(resource_type, name)
+    return recreation
 
 
 def _p(params: dict, key: str, default: str = "") -> str:
@@ -55,9 +96,13 @@ def _child_params(name: str, cs_name: str, url: str, values: dict[str, str],
 
 
 def _outputs_that_may_change(cs: dict, old_template: dict) -> set[str]:
-    """Outputs of a child stack that reference something its change set changes."""
+    """Outputs of a child stack that may change: changed definitions, and outputs that
+    reference a resource its change set adds, removes or (maybe) replaces; an update in
+    place keeps the resource's id and attributes."""
     engine = _ms["engine"]
-    changed = {c["ResourceChange"]["LogicalResourceId"] for c in cs.get("Changes", [])}
+    changed = {c["ResourceChange"]["LogicalResourceId"] for c in cs.get("Changes", [])
+               if c["ResourceChange"].get("Action") != "Modify"
+               or c["ResourceChange"].get("Replacement", "False") != "False"}
     outputs = (cs.get("_template") or {}).get("Outputs") or {}
     old_outputs = old_template.get("Outputs") or {}
     return {name for name, out in outputs.items()
@@ -245,6 +290,8 @@ def install() -> None:
     from ministack.services.cloudformation import provisioners as prov
 
     _ms.update(engine=engine, stacks=stacks, changesets=changesets, prov=prov)
+    stacks._property_recreation = _wrap_recreation(stacks._property_recreation,
+                                                   prov._REPLACING_PROPERTIES)
     actions = handlers._ACTION_HANDLERS
     actions["CreateChangeSet"] = _wrap_create(actions["CreateChangeSet"])
     actions["DescribeChangeSet"] = _wrap_describe(actions["DescribeChangeSet"])

@@ -7,8 +7,11 @@ It patches ministack in process before starting it:
                     DeletionPolicy and events on a nested delete, rollback of a failed
                     nested create)
 - ``providers.py``  the resource types ministack lacks (security-group rules, EIPs, NAT
-                    gateways, flow logs, RDS proxies, capacity-provider associations,
-                    Application Auto Scaling), through its own service back ends
+                    gateways, flow logs, RDS proxies, capacity-provider associations), through
+                    its own service back ends, and the registration of all of them
+- ``application_autoscaling.py`` the Application Auto Scaling API ministack lacks, and the
+                    providers of ScalableTarget and ScalingPolicy
+- ``service_call.py`` calling a service's API handlers in process, as a client would
 - ``strictness.py`` AWS rules ministack does not enforce (AlreadyExists for named
                     resources, deletion protection, snapshots on replace, container
                     secrets, a target group without a listener)

@@ -9,10 +9,9 @@ client would, and parses the answer), so what a stack creates is what
 ``describe-flow-logs``, ``aws rds describe-db-proxies``/``describe-db-proxy-targets`` and
 ``aws ecs describe-clusters`` show.
 
-ministack serves no Application Auto Scaling API at all; this module adds the minimal state
-and handlers for it (RegisterScalableTarget, DescribeScalableTargets,
-DeregisterScalableTarget, PutScalingPolicy, DescribeScalingPolicies, DeleteScalingPolicy,
-DescribeScalingActivities), served as the ``application-autoscaling`` service.
+ministack serves no Application Auto Scaling API at all: application_autoscaling.py adds
+the minimal state and handlers for it and the two types' providers, which this module
+registers with the others.
 
 Ref and GetAtt return what the CloudFormation reference documents for each type. A change
 to a create-only property (CREATE_ONLY) replaces the resource (the engine creates the new
@@ -27,12 +26,14 @@ Runs inside ministack's process (its venv): ministack is imported only by instal
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
+from generator.deploy.ministack import application_autoscaling as aas
+from generator.deploy.ministack.service_call import ServiceError, call, ignore_missing
+
 # createOnlyProperties of each provided type, copied from the resource schemas cfn-lint
-# 1.58.0 ships (cfnlint/data/schemas/providers/us_east_1); tests/e2e/test_e2e_providers.py
+# 1.58.0 ships (cfnlint/data/schemas); tests/e2e/test_e2e_providers.py
 # checks this table against them.
 CREATE_ONLY: dict[str, tuple[str, ...]] = {
     "AWS::EC2::SecurityGroupIngress": (
@@ -63,74 +64,7 @@ CREATE_ONLY: dict[str, tuple[str, ...]] = {
 }
 TYPES = tuple(sorted(CREATE_ONLY))
 
-AAS = "application-autoscaling"
 _ms: dict[str, Any] = {}  # ministack modules, filled by install()
-
-
-class ServiceError(ValueError):
-    """An error answer of a service API, as CloudFormation reports it in the event."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{message} (Service: {code})")
-        self.code = code
-
-
-# --- calling ministack's service handlers in process ----------------------------------------
-
-def _coerce(shape, value):
-    """A template value (CloudFormation passes numbers and booleans as strings) in the type
-    the API shape declares."""
-    kind = shape.type_name
-    if kind == "structure" and isinstance(value, dict):
-        return {k: _coerce(shape.members[k], v) for k, v in value.items() if k in shape.members}
-    if kind == "list" and isinstance(value, list):
-        return [_coerce(shape.member, v) for v in value]
-    if kind == "boolean" and isinstance(value, str):
-        return value.lower() == "true"
-    if kind in ("integer", "long") and isinstance(value, str):
-        return int(value)
-    if kind in ("double", "float") and isinstance(value, str):
-        return float(value)
-    if kind == "string" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-def call(service: str, operation: str, **params) -> dict:
-    """Call one operation of a ministack service (or of Application Auto Scaling here) in
-    process, serialized and parsed by botocore as a client would; raise ServiceError."""
-    from botocore.parsers import create_parser
-    from botocore.serialize import create_serializer
-
-    model = _ms["session"].get_service_model(service)
-    op = model.operation_model(operation)
-    protocol = model.metadata["protocol"]
-    params = _coerce(op.input_shape, {k: v for k, v in params.items() if v is not None})
-    request = create_serializer(protocol, include_validation=True).serialize_to_request(params, op)
-    if service == AAS:
-        status, headers, body = _AAS_ACTIONS[operation](json.loads(request["body"] or b"{}"))
-    elif protocol == "json":
-        status, headers, body = _ms[service]._ACTION_MAP[operation](
-            json.loads(request["body"] or b"{}"))
-    else:  # query, ec2
-        status, headers, body = _ms[service]._ACTION_MAP[operation](
-            {k: [str(v)] for k, v in request["body"].items()})
-    response = {"status_code": status, "headers": {k.lower(): v for k, v in headers.items()},
-                "body": body if isinstance(body, bytes) else str(body).encode()}
-    parsed = create_parser(protocol).parse(response, op.output_shape)
-    if status >= 300:
-        error = parsed.get("Error", {})
-        raise ServiceError(error.get("Code", str(status)), error.get("Message", ""))
-    return parsed
-
-
-def _ignore_missing(fn, *args, **kwargs) -> None:
-    """A delete of what is already gone succeeds, as in CloudFormation."""
-    try:
-        fn(*args, **kwargs)
-    except ServiceError as exc:
-        if "NotFound" not in exc.code and "ObjectNotFound" not in exc.code:
-            raise
 
 
 def _tag_specs(resource_type: str, props: dict) -> list | None:
@@ -415,7 +349,7 @@ def _proxy_update(name, old_props, new_props, stack_name, logical_id=None):
 
 
 def _proxy_delete(name, props):
-    _ignore_missing(call, "rds", "DeleteDBProxy", DBProxyName=name)
+    ignore_missing(call, "rds", "DeleteDBProxy", DBProxyName=name)
 
 
 def _targets(props: dict) -> dict:
@@ -457,7 +391,7 @@ def _proxy_tg_update(arn, old_props, new_props, stack_name, logical_id=None):
 
 def _proxy_tg_delete(arn, props):
     if any(_targets(props).values()):
-        _ignore_missing(call, "rds", "DeregisterDBProxyTargets",
+        ignore_missing(call, "rds", "DeregisterDBProxyTargets",
                         DBProxyName=props.get("DBProxyName"),
                         TargetGroupName=props.get("TargetGroupName"), **_targets(props))
 
@@ -481,199 +415,8 @@ def _ccpa_update(cluster, old_props, new_props, stack_name, logical_id=None):
 
 
 def _ccpa_delete(cluster, props):
-    _ignore_missing(call, "ecs", "PutClusterCapacityProviders", cluster=cluster,
+    ignore_missing(call, "ecs", "PutClusterCapacityProviders", cluster=cluster,
                     capacityProviders=[], defaultCapacityProviderStrategy=[])
-
-
-# --- Application Auto Scaling: the service API (state + handlers) ---------------------------
-
-_AAS_STATE: dict[str, Any] = {}  # "targets"/"policies": ministack AccountRegionScopedDicts
-
-
-def _aas_response(data: dict | None = None, code: str = "", message: str = "") -> tuple:
-    from ministack.core.responses import error_response_json, json_response
-    content = "application/x-amz-json-1.1"
-    if code:
-        return error_response_json(code, message, 400, message_key="Message",
-                                   content_type=content)
-    return json_response(data or {}, content_type=content)
-
-
-def _target_key(data: dict) -> str:
-    return "|".join((data.get("ResourceId", ""), data.get("ScalableDimension", ""),
-                     data.get("ServiceNamespace", "")))
-
-
-def _ecs_service_missing(resource_id: str) -> bool:
-    parts = resource_id.split("/")
-    if len(parts) != 3 or parts[0] != "service":
-        return True
-    svc = _ms["ecs"]._services.get(f"{parts[1]}/{parts[2]}")
-    return not svc or svc.get("status") != "ACTIVE"
-
-
-def _register_scalable_target(data: dict) -> tuple:
-    from ministack.core.responses import get_account_id, get_region
-    key, targets = _target_key(data), _AAS_STATE["targets"]
-    if data.get("ServiceNamespace") == "ecs" and _ecs_service_missing(data.get("ResourceId", "")):
-        return _aas_response(code="ValidationException",
-                             message=f"ECS service doesn't exist: {data.get('ResourceId')}")
-    target = targets.get(key)
-    if target is None:
-        if "MinCapacity" not in data or "MaxCapacity" not in data:
-            return _aas_response(code="ValidationException", message=(
-                "MinCapacity and MaxCapacity are required to register a new scalable target"))
-        arn = (f"arn:aws:application-autoscaling:{get_region()}:{get_account_id()}:"
-               f"scalable-target/{uuid.uuid4().hex[:36]}")
-        role = (f"arn:aws:iam::{get_account_id()}:role/aws-service-role/"
-                "ecs.application-autoscaling.amazonaws.com/"
-                "AWSServiceRoleForApplicationAutoScaling_ECSService")
-        target = {k: data[k] for k in ("ServiceNamespace", "ResourceId", "ScalableDimension")}
-        target.update(RoleARN=data.get("RoleARN") or role, CreationTime=time.time(),
-                      ScalableTargetARN=arn,
-                      SuspendedState={"DynamicScalingInSuspended": False,
-                                      "DynamicScalingOutSuspended": False,
-                                      "ScheduledScalingSuspended": False})
-        targets[key] = target
-    for field in ("MinCapacity", "MaxCapacity", "SuspendedState", "RoleARN"):
-        if field in data:
-            target[field] = data[field]
-    if target["MinCapacity"] > target["MaxCapacity"]:
-        return _aas_response(code="ValidationException",
-                             message="Minimum capacity cannot be greater than maximum capacity")
-    return _aas_response({"ScalableTargetARN": target["ScalableTargetARN"]})
-
-
-def _describe_scalable_targets(data: dict) -> tuple:
-    found = [t for t in _AAS_STATE["targets"].values()
-             if t["ServiceNamespace"] == data.get("ServiceNamespace")
-             and (not data.get("ResourceIds") or t["ResourceId"] in data["ResourceIds"])
-             and data.get("ScalableDimension", t["ScalableDimension"]) == t["ScalableDimension"]]
-    return _aas_response({"ScalableTargets": found})
-
-
-def _deregister_scalable_target(data: dict) -> tuple:
-    key = _target_key(data)
-    if _AAS_STATE["targets"].pop(key, None) is None:
-        return _aas_response(code="ObjectNotFoundException",
-                             message=f"No scalable target registered for {key}")
-    for name in [n for n, p in _AAS_STATE["policies"].items() if _target_key(p) == key]:
-        _AAS_STATE["policies"].pop(name)  # AWS deletes a target's policies with it
-    return _aas_response({})
-
-
-def _put_scaling_policy(data: dict) -> tuple:
-    from ministack.core.responses import get_account_id, get_region
-    key = _target_key(data)
-    if key not in _AAS_STATE["targets"]:
-        return _aas_response(code="ObjectNotFoundException", message=(
-            f"No scalable target registered for service namespace: {data.get('ServiceNamespace')}"
-            f", resource ID: {data.get('ResourceId')}, scalable dimension: "
-            f"{data.get('ScalableDimension')}"))
-    pkey = f"{key}|{data.get('PolicyName')}"
-    policy = _AAS_STATE["policies"].get(pkey)
-    arn = policy["PolicyARN"] if policy else (
-        f"arn:aws:autoscaling:{get_region()}:{get_account_id()}:scalingPolicy:{uuid.uuid4()}:"
-        f"resource/{data['ServiceNamespace']}/{data['ResourceId']}:policyName/{data['PolicyName']}")
-    policy = {k: v for k, v in data.items() if k in (
-        "PolicyName", "ServiceNamespace", "ResourceId", "ScalableDimension", "PolicyType",
-        "StepScalingPolicyConfiguration", "TargetTrackingScalingPolicyConfiguration",
-        "PredictiveScalingPolicyConfiguration")}
-    policy.update(PolicyARN=arn, CreationTime=time.time(), Alarms=[])
-    policy.setdefault("PolicyType", "StepScaling")
-    _AAS_STATE["policies"][pkey] = policy
-    return _aas_response({"PolicyARN": arn, "Alarms": []})
-
-
-def _describe_scaling_policies(data: dict) -> tuple:
-    found = [p for p in _AAS_STATE["policies"].values()
-             if p["ServiceNamespace"] == data.get("ServiceNamespace")
-             and (not data.get("PolicyNames") or p["PolicyName"] in data["PolicyNames"])
-             and data.get("ResourceId", p["ResourceId"]) == p["ResourceId"]
-             and data.get("ScalableDimension", p["ScalableDimension"]) == p["ScalableDimension"]]
-    return _aas_response({"ScalingPolicies": found})
-
-
-def _delete_scaling_policy(data: dict) -> tuple:
-    if _AAS_STATE["policies"].pop(f"{_target_key(data)}|{data.get('PolicyName')}", None) is None:
-        return _aas_response(code="ObjectNotFoundException",
-                             message=f"No scaling policy found for {data.get('PolicyName')}")
-    return _aas_response({})
-
-
-_AAS_ACTIONS = {
-    "RegisterScalableTarget": _register_scalable_target,
-    "DescribeScalableTargets": _describe_scalable_targets,
-    "DeregisterScalableTarget": _deregister_scalable_target,
-    "PutScalingPolicy": _put_scaling_policy,
-    "DescribeScalingPolicies": _describe_scaling_policies,
-    "DeleteScalingPolicy": _delete_scaling_policy,
-    "DescribeScalingActivities": lambda data: _aas_response({"ScalingActivities": []}),
-}
-
-
-async def _aas_handle_request(method, path, headers, body, query_params):
-    target = headers.get("x-amz-target", "") or headers.get("X-Amz-Target", "")
-    handler = _AAS_ACTIONS.get(target.split(".")[-1])
-    if handler is None:
-        return _aas_response(code="UnknownOperationException",
-                             message=f"{target} is not emulated")
-    try:
-        data = json.loads(body or b"{}")
-    except ValueError:
-        return _aas_response(code="SerializationException", message="body is not JSON")
-    return handler(data)
-
-
-# --- ApplicationAutoScaling::ScalableTarget / ScalingPolicy ---------------------------------
-
-_TARGET_FIELDS = ("ServiceNamespace", "ResourceId", "ScalableDimension")
-
-
-def _target_create(logical_id, props, stack_name):
-    if props.get("ScheduledActions"):
-        raise ServiceError("ValidationError",
-                           "ScheduledActions of a ScalableTarget are not emulated")
-    call(AAS, "RegisterScalableTarget", **{k: props.get(k) for k in (
-        *_TARGET_FIELDS, "MinCapacity", "MaxCapacity", "RoleARN", "SuspendedState")})
-    # Ref (and GetAtt Id) is "ResourceId|ScalableDimension|ServiceNamespace".
-    key = _target_key(props)
-    return key, {"Id": key}
-
-
-def _target_update(key, old_props, new_props, stack_name, logical_id=None):
-    return _target_create(logical_id, new_props, stack_name)
-
-
-def _target_delete(key, props):
-    _ignore_missing(call, AAS, "DeregisterScalableTarget",
-                    **{k: props.get(k) for k in _TARGET_FIELDS})
-
-
-def _policy_target(props: dict) -> dict:
-    if props.get("ScalingTargetId"):
-        resource_id, dimension, namespace = str(props["ScalingTargetId"]).split("|")
-        return {"ResourceId": resource_id, "ScalableDimension": dimension,
-                "ServiceNamespace": namespace}
-    return {k: props.get(k) for k in _TARGET_FIELDS}
-
-
-def _policy_create(logical_id, props, stack_name):
-    answer = call(AAS, "PutScalingPolicy", PolicyName=props.get("PolicyName"),
-                  PolicyType=props.get("PolicyType"), **_policy_target(props),
-                  **{k: props.get(k) for k in (
-                      "StepScalingPolicyConfiguration", "TargetTrackingScalingPolicyConfiguration",
-                      "PredictiveScalingPolicyConfiguration")})
-    return answer["PolicyARN"], {"Arn": answer["PolicyARN"]}
-
-
-def _policy_update(arn, old_props, new_props, stack_name, logical_id=None):
-    return _policy_create(logical_id, new_props, stack_name)
-
-
-def _policy_delete(arn, props):
-    _ignore_missing(call, AAS, "DeleteScalingPolicy", PolicyName=props.get("PolicyName"),
-                    **_policy_target(props))
 
 
 # --- registration ------------------------------------------------------------------------------
@@ -691,23 +434,20 @@ HANDLERS = {
                                      "delete": _proxy_tg_delete},
     "AWS::ECS::ClusterCapacityProviderAssociations": {
         "create": _ccpa_create, "update": _ccpa_update, "delete": _ccpa_delete},
-    "AWS::ApplicationAutoScaling::ScalableTarget": {
-        "create": _target_create, "update": _target_update, "delete": _target_delete},
-    "AWS::ApplicationAutoScaling::ScalingPolicy": {
-        "create": _policy_create, "update": _policy_update, "delete": _policy_delete},
+    **aas.HANDLERS,
 }
 
 
 def install() -> None:
     """Register the providers and the Application Auto Scaling API in ministack."""
-    import botocore.session
-    from ministack import app
-    from ministack.core.responses import AccountRegionScopedDict
     from ministack.services import ec2, ecs, rds
     from ministack.services.cloudformation import provisioners as prov
 
-    _ms.update(session=botocore.session.get_session(), ec2=ec2, ecs=ecs, rds=rds)
-    _AAS_STATE.update(targets=AccountRegionScopedDict(), policies=AccountRegionScopedDict())
+    from generator.deploy.ministack import service_call
+
+    _ms.update(ec2=ec2, ecs=ecs, rds=rds)
+    service_call.register(ec2=ec2, ecs=ecs, rds=rds)
+    aas.install(ecs)
     for rtype, handler in HANDLERS.items():
         assert rtype not in prov._RESOURCE_HANDLERS, f"ministack now provides {rtype}"
         handler = dict(handler)
@@ -715,4 +455,3 @@ def install() -> None:
             handler["update_with_logical_id"] = True
         prov._RESOURCE_HANDLERS[rtype] = handler
         prov._REPLACING_PROPERTIES[rtype] = CREATE_ONLY[rtype]
-    app.SERVICE_HANDLERS[AAS] = _aas_handle_request

@@ -1,6 +1,6 @@
 """deploy.sh / delete.sh end to end on a small hand-made nested-stack set (tests/e2e/fixtures).
 
-The fixture holds what the MCP platform's emulator profile cannot show cheaply: a NoEcho
+The fixture holds what the MCP platform cannot show cheaply: a NoEcho
 parameter kept across updates, an SSM value to read back, a database whose replacement is
 driven by a parameter, retained EFS/log group/ECR, a final DB snapshot, a failed delete.
 """

@@ -241,3 +241,26 @@ def test_duplicate_security_group_rule_fails(aws, duplicate):
         assert status == "CREATE_COMPLETE", failure_reasons(cfn, stack)
     assert delete_stack(cfn, stack) is None
     assert stack_status(cfn, stack) is None
+
+
+def test_ref_of_a_secret_is_its_arn(aws):
+    """CloudFormation documents Ref of AWS::SecretsManager::Secret as the secret's ARN;
+    ministack returned its name."""
+    cfn, sm = aws("cloudformation"), aws("secretsmanager")
+
+    def res(description):
+        return {"Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {
+            "Name": "strict/ref-secret", "Description": description, "SecretString": "s"}}}
+    outputs = {"Ref": {"Value": {"Ref": "Secret"}},
+               "Arn": {"Value": {"Fn::GetAtt": ["Secret", "Id"]}}}
+    assert apply_stack(cfn, "strict-secret-ref", res("one"), outputs) == "CREATE_COMPLETE"
+    out = stack_outputs(cfn, "strict-secret-ref")
+    assert out["Ref"].startswith("arn:aws:secretsmanager:us-east-1:") and \
+        ":secret:strict/ref-secret-" in out["Ref"]
+    assert out["Ref"] == out["Arn"] == sm.describe_secret(SecretId=out["Ref"])["ARN"]
+    assert apply_stack(cfn, "strict-secret-ref", res("two"), outputs) == "UPDATE_COMPLETE"
+    assert stack_outputs(cfn, "strict-secret-ref")["Ref"] == out["Ref"]  # updated in place
+    assert sm.describe_secret(SecretId=out["Ref"])["Description"] == "two"
+    assert delete_stack(cfn, "strict-secret-ref") is None
+    with pytest.raises(sm.exceptions.ResourceNotFoundException):
+        sm.describe_secret(SecretId="strict/ref-secret")

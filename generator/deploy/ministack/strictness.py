@@ -24,6 +24,10 @@ passing case of each.
 5. A service whose target group no listener forwards to fails to create: "The target group
    with targetGroupArn ... does not have an associated load balancer." (ECS
    InvalidParameterException). ministack accepted it.
+6. Ref of an AWS::SecretsManager::Secret is its ARN, as CloudFormation documents; ministack
+   returned the name, so a task definition's ``valueFrom: !Ref Secret`` (or ``${Arn}:key::``)
+   held a name, which ECS and IAM read as an SSM parameter. The secret's physical id is now
+   its ARN; its update and delete handlers get the name back from the ARN.
 
 Runs inside ministack's process: ministack is imported only by install().
 """
@@ -178,6 +182,29 @@ def _policy_lookup(stack_name: str, logical_id: str) -> str | None:
                             template.get("Mappings", {}), stack_name, stack.get("StackId", ""))
 
 
+def _secret_by_arn(handlers: dict) -> None:
+    """Rule 6: the secret's physical id (its Ref) is the ARN."""
+    sm = _ms["sm"]
+    create, update, delete = handlers["create"], handlers["update"], handlers["delete"]
+
+    def name(physical_id: str) -> str:
+        key, _ = sm._resolve(physical_id)
+        return key or physical_id
+
+    def created(logical_id, props, stack_name):
+        _, attrs = create(logical_id, props, stack_name)
+        return attrs["Arn"], attrs
+
+    def updated(physical_id, old_props, new_props, stack_name, logical_id=None):
+        new_id, attrs = update(name(physical_id), old_props, new_props, stack_name, logical_id)
+        return attrs.get("Arn") or new_id, attrs
+
+    def deleted(physical_id, props, *rest):
+        return delete(name(physical_id), props, *rest)
+
+    handlers.update(create=created, update=updated, delete=deleted)
+
+
 def install() -> None:
     from ministack.services import alb, cloudwatch_logs, ecr, ecs, iam, kms, rds, secretsmanager
     from ministack.services.cloudformation import provisioners as prov
@@ -192,6 +219,7 @@ def install() -> None:
                   "AWS::ElasticLoadBalancingV2::LoadBalancer"):
         handlers[rtype]["delete"] = _refuse_protected(rtype, handlers[rtype]["delete"])
     prov._normalize_container_defs = _normalize_container_defs(prov._normalize_container_defs)
+    _secret_by_arn(handlers["AWS::SecretsManager::Secret"])
     service = handlers["AWS::ECS::Service"]
     service["create"] = _refuse_unattached_target_group(service["create"])
     prov._update_resource = _snapshot_on_replace(prov._update_resource, _policy_lookup)

@@ -173,8 +173,9 @@ class TestLifecycle:
         print(f"\nMCP delete: {run.seconds:.1f} s")
 
     @pytest.mark.xfail(strict=True, reason=(
-        "generator defect (issue 11 item 3): retained log groups and the Keycloak ECR "
-        "repository have fixed names, so the re-create fails with AlreadyExists, as on AWS"))
+        "generator defect (issue 11 item 3): the retained Keycloak ECR repository has the "
+        "fixed name mcp-gateway-dev/keycloak, so the re-create fails with AlreadyExists, as "
+        "on AWS"))
     def test_recreate_after_delete(self, scripts, aws):
         assert stack_status(aws("cloudformation"), STACK) is None, "test_delete did not run"
         run = scripts.deploy("--platform", PLATFORM, "--env", "dev", env=SECRET)

@@ -444,7 +444,8 @@ def _what(c: Change) -> str:
     return "; ".join(parts)
 
 
-def render_text(plan: Plan, out: Any = sys.stdout) -> None:
+def render_text(plan: Plan, out: Any = None) -> None:
+    out = out or sys.stdout
     scope = f"environment {plan.env}" if plan.env else "all environments (conditions as written)"
     print(f"stackgen plan: {plan.spec} against {plan.against}, {scope}", file=out)
     if plan.parameters:

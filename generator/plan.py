@@ -232,13 +232,17 @@ class View:
 
 
 def view(templates: Templates, env: str | None, values: dict[str, str]) -> View:
-    ts = TemplateSet(templates, parameters={**values, "Environment": env} if env else None)
+    """The set as ``env`` with parameter ``values`` deploys it (resolved), or, with neither,
+    as written."""
+    given = {**values, "Environment": env} if env else dict(values)
+    ts = TemplateSet(templates, parameters=given or None)
+    env = env or ("" if values else None)  # resolve whenever anything is given
     stack_file = {PARENT_STACK: PARENT}
     stack_resources: dict[str, dict[str, Any]] = {}
     for lid, res in sorted((templates[PARENT].get("Resources") or {}).items()):
         if res.get("Type") == STACK_TYPE and (env is None or present(ts, PARENT, res)):
             stack_file[lid] = child_file((res.get("Properties") or {}).get("TemplateURL"), lid)
-            stack_resources[lid] = resolve(ts, PARENT, res) if env else res
+            stack_resources[lid] = resolve(ts, PARENT, res) if env is not None else res
     resources: dict[Key, dict[str, Any]] = {}
     for stack, file in stack_file.items():
         for lid, res in sorted((templates.get(file, {}).get("Resources") or {}).items()):

@@ -114,6 +114,10 @@ class LoadBalancer(Model):
         """The ingress_sources set a listener admits, or None for ingress_cidrs (IngressCidrBlocks)."""
         return listener.sources or self.sources
 
+    def ingress(self) -> list[tuple[str | None, int]]:
+        """(ingress_sources set, or None for IngressCidrBlocks; port) of each listener, by port."""
+        return [(self.sources_of(x), x.port) for x in sorted(self.listeners, key=lambda x: x.port)]
+
 
 class Domain(Model):
     base_domain: str = Field(default="", description="default of the BaseDomain parameter; '' = no domain")
@@ -163,17 +167,12 @@ def forwards(mode: str, domain_capable: bool) -> tuple[bool, bool]:
     return mode != "https", mode != "redirect"
 
 
-def lb_ingress(spec: EdgeSpec, lb: LoadBalancer) -> list[tuple[str | None, int]]:
-    """(source set or None for IngressCidrBlocks, port) of every CIDR-fed listener rule set."""
-    return [(lb.sources_of(x), x.port) for x in sorted(lb.listeners, key=lambda x: x.port)]
-
-
 def lb_inbound_rules(spec: EdgeSpec, lb: LoadBalancer) -> int:
     """Inbound rules of the load balancer's security group, as generator.stacks.security_groups
     emits them: one per CIDR and listener port, per NAT gateway address and port, and per
     calling service and port."""
     sizes = {s.name: len(s.cidrs) for s in spec.ingress_sources}
-    cidrs = sum(sizes[src] if src else len(spec.ingress_cidrs) for src, _ in lb_ingress(spec, lb))
+    cidrs = sum(sizes[src] if src else len(spec.ingress_cidrs) for src, _ in lb.ingress())
     return cidrs + spec.lb_nat_rules(lb) + len(set(lb.allow_from_services)) * len(lb.listeners)
 
 

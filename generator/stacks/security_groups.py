@@ -21,7 +21,7 @@ from troposphere import GetAtt, Ref, Select, Sub, Template, ec2
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.spec import PLACEHOLDER, Platform, Service
-from generator.spec.edge import lb_ingress, source_ports
+from generator.spec.edge import source_ports
 from generator.stacks._base import Stack, env_condition, when
 
 NAME = "security-groups"
@@ -198,7 +198,7 @@ def build(spec: Platform) -> Template:
     sizes = {src.name: len(src.cidrs) for src in spec.ingress_sources}
     for lb in spec.load_balancers:
         ingress = []
-        for src, port in lb_ingress(spec, lb):
+        for src, port in lb.ingress():
             if src is None:
                 ingress += [_cidr_rule("tcp", port, Select(n, st.ref("IngressCidrBlocks")),
                                        f"Clients (ingress CIDR {n + 1}) to listener {port}")

@@ -19,16 +19,23 @@ TOP_ORDER = ("AWSTemplateFormatVersion", "Description", "Metadata", "Parameters"
              "Conditions", "Resources", "Outputs")
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
 def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     style = "|" if "\n" in data else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
-_Dumper.add_representer(str, _str)
+class PureDumper(yaml.SafeDumper):
+    """PyYAML's pure-Python emitter: the reference the libyaml emitter is tested against."""
+
+
+# libyaml (C) emitter with the same representers: the same bytes, several times faster.
+# PyYAML wheels ship it; a build without libyaml falls back to the pure emitter.
+class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """The emitter ``to_yaml`` uses."""
+
+
+for _dumper in (PureDumper, Dumper):
+    _dumper.add_representer(str, _str)
 
 
 def _sorted(node: Any) -> Any:
@@ -39,12 +46,12 @@ def _sorted(node: Any) -> Any:
     return node
 
 
-def to_yaml(template: dict[str, Any]) -> str:
+def to_yaml(template: dict[str, Any], dumper: type[Any] = Dumper) -> str:
     ordered = {k: _sorted(template[k]) for k in TOP_ORDER if k in template}
     extra = sorted(set(template) - set(TOP_ORDER))
     if extra:
         raise ValueError(f"unexpected top-level keys {extra}")
-    return yaml.dump(ordered, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100000,
+    return yaml.dump(ordered, Dumper=dumper, sort_keys=False, default_flow_style=False, width=100000,
                      allow_unicode=True)
 
 

@@ -37,6 +37,7 @@ TARGETS = (
     ("synth wall", "synth", "wall", 0.5),
     ("synth peak RSS (MB)", "synth", "rss", 60.0),
     ("synth / import troposphere (wall)", "synth", "wall/floor", 5.0),
+    ("synth / import troposphere (CPU; steadier when loaded)", "synth", "cpu/floor", 5.0),
     ("no-op `make templates` wall", "templates no-op", "wall", 0.5),
     ("gate after a one-service change wall", "templates 1-service change", "wall", 3.0),
     ("cold gate CPU / cdk synth (default) CPU", "templates cold", "cpu/cdk", 0.5),
@@ -53,10 +54,12 @@ class Sample:
     rc: int = 0
     note: str = ""
 
-    def cell(self, floor: float) -> str:
+    def cell(self, floor: Sample) -> str:
+        """wall, CPU, peak RSS, and wall and CPU as multiples of the floor's."""
         if self.rc:
             return f"FAILED (exit {self.rc}: {self.note[:60]})"
-        return f"{self.wall:5.2f}s {self.cpu:5.2f}c {self.rss:4.0f}MB {self.wall / floor:5.1f}x"
+        return (f"{self.wall:5.2f}s {self.cpu:5.2f}c {self.rss:4.0f}MB "
+                f"{self.wall / floor.wall:5.1f}x {self.cpu / max(floor.cpu, 1e-3):5.1f}xc")
 
 
 def run_once(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> Sample:
@@ -239,6 +242,8 @@ def _ratio(row: Sample, measure_: str, floor: Sample, cdk: Sample | None) -> flo
         return row.rss
     if measure_ == "wall/floor":
         return row.wall / floor.wall
+    if measure_ == "cpu/floor":
+        return row.cpu / max(floor.cpu, 1e-3)
     if measure_ == "cpu/cdk":
         return row.cpu / cdk.cpu if cdk and not cdk.rc else None
     raise ValueError(measure_)
@@ -247,20 +252,20 @@ def _ratio(row: Sample, measure_: str, floor: Sample, cdk: Sample | None) -> flo
 def report(columns: dict[str, tuple[dict[str, Sample], int]], floor: Sample, anchor: dict[str, Sample],
            notes: list[str]) -> list[str]:
     lines = [f"import troposphere floor: {floor.wall:.3f}s wall, {floor.cpu:.3f}s CPU, {floor.rss:.0f} MB",
-             "cells: wall, user+sys CPU (c), peak RSS, wall / floor"]
+             "cells: wall, user+sys CPU (c), peak RSS, wall / floor wall (x), CPU / floor CPU (xc)"]
     cdk = anchor.get("cdk synth (default)")
     for name, s in anchor.items():
-        lines.append(f"{name}: {s.cell(floor.wall)}")
+        lines.append(f"{name}: {s.cell(floor)}")
     if not anchor:
         lines.append("cdk synth: not installed (make bench-anchor)")
-    width = 36
+    width = 46
     header = f"{'':<28}" + "".join(f"{f'{c} ({n} resources)':<{width}}" for c, (_, n) in columns.items())
     lines += ["", header]
     for row in ROWS:
         cells = []
         for rows, _ in columns.values():
             s = rows.get(row)
-            text = s.cell(floor.wall) if s else "-"
+            text = s.cell(floor) if s else "-"
             if s and cdk and not s.rc and not cdk.rc and row.startswith("templates"):
                 text += f" {s.cpu / cdk.cpu:4.2f}cdk"
             cells.append(f"{text:<{width}}")
@@ -274,10 +279,44 @@ def report(columns: dict[str, tuple[dict[str, Sample], int]], floor: Sample, anc
             s = rows.get(row)
             value = _ratio(s, measure_, floor, cdk) if s and not s.rc else None
             if value is None:
-                lines.append(f"  {what:<44} {'n/a':>8}  (limit {limit:g})")
+                lines.append(f"  {what:<56} {'n/a':>8}  (limit {limit:g})")
             else:
                 verdict = "ok" if value <= limit else "MISSED"
-                lines.append(f"  {what:<44} {value:8.2f}  (limit {limit:g}) {verdict}")
+                lines.append(f"  {what:<56} {value:8.2f}  (limit {limit:g}) {verdict}")
+    return lines
+
+
+def lint_breakdown(spec: Path, work: Path, repeat: int) -> list[str]:
+    """Where lint's cost goes: plain cfn-lint (no config), cfn-lint with the project's
+    .cfnlintrc and rules, the one-Runner in-process lint `lint` used to be, and `lint` now."""
+    py = sys.executable
+    out = work / "why" / spec.stem
+    subprocess.run([py, "-m", "generator", "synth", str(spec), "--out", str(out), "--quiet"], cwd=ROOT, check=True)
+    files = sorted(str(p) for p in out.glob("*.yaml"))
+    plain_dir = work / "why-plain"  # no .cfnlintrc here or in HOME
+    plain_dir.mkdir(exist_ok=True)
+    env = {**os.environ, "HOME": str(plain_dir), "STACKGEN_CACHE_DIR": str(work / "why-cache")}
+    cfnlint = str(Path(py).parent / "cfn-lint")
+    one_runner = ("import sys; from cfnlint.api import ConfigMixIn, Runner; "
+                  "list(Runner(ConfigMixIn(['--template', *sys.argv[1:]])).run())")
+    runs = {
+        "cfn-lint --version (start-up)": (measure([cfnlint, "--version"], env, repeat, cwd=plain_dir)),
+        "cfn-lint, no config": measure([cfnlint, *files], env, repeat, cwd=plain_dir),
+        "cfn-lint, project .cfnlintrc + rules": measure([cfnlint, *files], env, repeat),
+        "cfn-lint, project, E3043 off": measure([cfnlint, "--ignore-checks", "E3043", "--", *files], env, repeat),
+        "one in-process Runner (old lint)": measure([py, "-c", one_runner, *files], env, repeat),
+        "lint --no-cache --jobs 1": measure([py, "-m", "generator", "lint", str(out), "--no-cache", "--jobs", "1"],
+                                            env, repeat),
+        "lint --no-cache (all cores)": measure([py, "-m", "generator", "lint", str(out), "--no-cache"], env, repeat),
+    }
+    resources = _resources(out)
+    size = sum(Path(f).stat().st_size for f in files) / 1024
+    plain = runs["cfn-lint, no config"].cpu - runs["cfn-lint --version (start-up)"].cpu
+    lines = [f"lint breakdown, {spec.stem}: {len(files)} templates, {resources} resources, {size:.0f} KB "
+             f"({1024 * size / resources:.0f} B per resource); cfn-lint CPU past start-up: "
+             f"{1000 * plain / resources:.1f} ms per resource, {1000 * plain / size:.1f} ms per KB"]
+    lines += [f"  {name:<40} {s.wall:6.2f}s wall {s.cpu:6.2f}s CPU {s.rss:5.0f} MB" + (f"  FAILED: {s.note}" if s.rc else "")
+              for name, s in runs.items()]
     return lines
 
 
@@ -287,6 +326,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="services in the generated scale spec (default 300; 0 leaves it out)")
     p.add_argument("--repeat", type=int, default=3, metavar="K", help="runs per figure (median; default 3)")
     p.add_argument("--no-anchor", action="store_true", help="skip cdk synth even when it is installed")
+    p.add_argument("--why", action="store_true",
+                   help=f"also break lint's cost down on {TARGET_PLATFORM} (plain cfn-lint, config, runner)")
 
 
 def cmd(args: argparse.Namespace) -> int:
@@ -314,5 +355,7 @@ def cmd(args: argparse.Namespace) -> int:
             spec_work.mkdir()
             print(f"bench: {spec.stem} ...", file=sys.stderr, flush=True)
             columns[spec.stem] = bench_spec(spec, spec_work, args.repeat)
-    print("\n".join(report(columns, floor, anchor, notes)))
+        why = (lint_breakdown(ROOT / "platforms" / f"{TARGET_PLATFORM}.yaml", work, args.repeat)
+               if args.why else [])
+    print("\n".join(report(columns, floor, anchor, notes) + why))
     return 0

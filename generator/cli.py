@@ -107,6 +107,13 @@ def _lint_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, metavar="N", help="cores to lint on (default: all of them)")
 
 
+def lint_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("dirs", nargs="+", metavar="DIR")
+    _lint_options(p)
+    p.set_defaults(func=cmd_lint)
+    return p
+
+
 def templates_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
     p.add_argument("--out", metavar="DIR", help="output directory (default templates/<spec name>)")
@@ -226,6 +233,17 @@ def cmd_templates(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if result.findings or checked else 0
 
 
+LINT_HELP = "run cfn-lint over generated templates"
+LINT_MORE = ("Runs cfn-lint in process over every *.yaml in DIR(s). A template whose bytes, nested children, "
+             "cfn-lint install, .cfnlintrc and project rules are unchanged answers from .cache/lint; the rest "
+             "run on every core")
+# Commands main() parses without building the full parser: (help, description, arguments).
+FAST_COMMANDS = {
+    "lint": (LINT_HELP, LINT_MORE, lint_arguments),
+    "templates": (TEMPLATES_HELP, TEMPLATES_MORE, templates_arguments),
+}
+
+
 # Subcommands implemented in their own modules: each exposes add_arguments(parser) and cmd(args).
 MODULE_COMMANDS = {
     "check": ("generator.preflight", "static reachability preflight of a spec or a template set (ECR, logs, "
@@ -258,16 +276,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="print nothing on success")
     s.set_defaults(func=cmd_synth)
 
-    s = sub.add_parser("lint", help="run cfn-lint over generated templates",
-                       description="Run cfn-lint in process over every *.yaml in DIR(s). Templates whose "
-                                   "bytes, nested children, cfn-lint install, .cfnlintrc and project rules "
-                                   "are unchanged answer from .cache/lint; the rest run on every core.")
-    s.add_argument("dirs", nargs="+", metavar="DIR")
-    _lint_options(s)
-    s.set_defaults(func=cmd_lint)
-
-    s = sub.add_parser("templates", help=TEMPLATES_HELP, description=TEMPLATES_HELP + ". " + TEMPLATES_MORE)
-    templates_arguments(s)
+    for name, (text, more, arguments) in FAST_COMMANDS.items():
+        arguments(sub.add_parser(name, help=text, description=f"{text}. {more}"))
 
     s = sub.add_parser("schema", help="print the platform spec JSON Schema",
                        description="Print the JSON Schema of platform specs.")
@@ -306,11 +316,12 @@ def _bench(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["templates"]:
-        # The edit loop's command: its own parser, so an unchanged spec does not pay for the
-        # imports the other commands' parsers make (cost -> spec -> pydantic).
-        args = templates_arguments(argparse.ArgumentParser(prog="stackgen templates", description=TEMPLATES_HELP
-                                                           + ". " + TEMPLATES_MORE)).parse_args(argv[1:])
+    if argv[:1] and argv[0] in FAST_COMMANDS:
+        # The edit loop's commands parse on their own, so an answer from the cache does not
+        # wait for the imports the other commands' parsers make (cost -> spec -> pydantic).
+        text, more, arguments = FAST_COMMANDS[argv[0]]
+        p = arguments(argparse.ArgumentParser(prog=f"stackgen {argv[0]}", description=f"{text}. {more}"))
+        args = p.parse_args(argv[1:])
         return int(args.func(args))
     args = parser().parse_args(argv)
     return int(args.func(args))

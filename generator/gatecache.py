@@ -122,14 +122,19 @@ def run(args: argparse.Namespace) -> int:
             if proc.returncode == 2:
                 sys.stdout.write(proc.stdout)
                 return 2
-            summary = json.loads((Path(tmp) / "gate-summary.json").read_text())
+            try:
+                summary = json.loads((Path(tmp) / "gate-summary.json").read_text())
+            except (OSError, ValueError):  # the gate died before its summary: show what it said
+                sys.stdout.write(proc.stdout)
+                return proc.returncode or 1
             sections = _sections(proc.stdout)
             for result in summary["results"]:
                 tool = result["tool"]
                 sarif = Path(tmp) / SARIF.get(tool, "-")
                 entries[tool] = {"section": sections.get(tool, ""), "result": result,
                                  "sarif": sarif.read_text() if sarif.is_file() else None}
-                store.put(keys[tool], entries[tool])
+                if not result["errors"]:  # a scanner failure may be passing: never replay it
+                    store.put(keys[tool], entries[tool])
     return _report(args, paths, tools, entries, missing, started)
 
 

@@ -336,8 +336,12 @@ def lint(paths: Sequence[str | os.PathLike[str]], *, use_cache: bool = True, job
     return result
 
 
-def lint_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """cfn-lint over ``paths`` in this process (no cache, one core), one line per finding:
-    ``path:line:column: RULE message``. The rule set is built once per process."""
+def lint_paths(paths: Iterable[str | os.PathLike[str]], use_cache: bool = False) -> list[str]:
+    """cfn-lint over ``paths`` in this process on one core, one line per finding:
+    ``path:line:column: RULE message``. The rule set is built once per process; with
+    ``use_cache``, templates whose key is in the cache (STACKGEN_CACHE_DIR) are not linted
+    again (the property tests lint many random specs that share templates)."""
+    if use_cache:
+        return [str(f) for f in lint(list(paths), jobs=1).findings]
     linter = shared_linter()
     return [str(f) for p in sorted({str(p) for p in paths}) for f in linter.lint_file(p)]

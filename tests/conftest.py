@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from typing import Any
 
 import pytest
@@ -26,6 +28,23 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-snapshots", action="store_true", help="rewrite snapshot files")
+
+
+_OWN_CACHE: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One result cache (STACKGEN_CACHE_DIR) per test run, shared by every xdist worker and
+    every command a test starts, never the developer's .cache/: a run starts cold, and a
+    template linted by one test is not linted again by another with the same bytes."""
+    if "STACKGEN_CACHE_DIR" not in os.environ:  # xdist workers inherit the controller's
+        _OWN_CACHE.append(tempfile.mkdtemp(prefix="stackgen-test-cache-"))
+        os.environ["STACKGEN_CACHE_DIR"] = _OWN_CACHE[0]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for path in _OWN_CACHE:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ TRICKY = [
     ":", "a: b", "- x", "-", "?", "? x", "#", "a #b", "@at", "`tick", "!tag", "&anchor", "*alias", "%",
     "|", ">", "'single'", '"double"', "{a: 1}", "[1, 2]", "a,b", "${Name}-${Environment}",
     "arn:${AWS::Partition}:s3:::x/*", "curl -f http://localhost:8080/ || exit 1", "key: value\n  - item\n",
+    "k" * 99, "k" * 100, "k" * 127, "k" * 128, "k" * 129, "é" * 64, "é" * 65, "é" * 127, "日" * 43,
 ]
 
 
@@ -63,10 +64,25 @@ def test_committed_platforms_come_out_byte_identical() -> None:
             assert render.to_yaml(template) == render.to_yaml(template, render.PureDumper), (path.stem, name)
 
 
-@given(spec=valid_platforms())
+@given(spec=valid_platforms(8))
 def test_random_specs_come_out_byte_identical(spec: Platform) -> None:
     for template in render.synthesize(spec).values():
         _same(template)
+
+
+def test_every_printable_bmp_character_comes_out_byte_identical() -> None:
+    """render.plain_text lets the C emitter write any printable BMP character: check them all,
+    alone and amid text, through the raw emitters (no fallback)."""
+    def dump(value: object, dumper: type) -> list[str]:
+        return yaml.dump({"k": value}, Dumper=dumper, default_flow_style=False, allow_unicode=True,
+                         width=100000).splitlines()
+
+    chars = [chr(cp) for cp in range(0x20, 0x10000) if chr(cp).isprintable()]
+    # Each list item is a scalar of its own: every character alone, then amid text.
+    for value in (chars, " ".join(chars), "x".join(chars), "\n".join(chars[::97])):
+        fast, pure = dump(value, render.Dumper), dump(value, render.PureDumper)
+        assert len(fast) == len(pure)
+        assert [a for a, b in zip(fast, pure) if a != b] == []
 
 
 def test_the_comparison_can_fail() -> None:
@@ -77,3 +93,14 @@ def test_the_comparison_can_fail() -> None:
 
     template = _doc("multi\nline\n")
     assert render.to_yaml(template, Default) != render.to_yaml(template)
+
+
+def test_keys_the_emitters_disagree_on_go_through_the_pure_emitter() -> None:
+    """Why render.plain_key exists: libyaml writes these keys differently from PyYAML."""
+    for key, value in (("", 1), ("k" * 128, 1), ("é" * 65, 1), ("k", "next\x85line"), ("k", "emoji \U0001F680")):
+        raw = {"Resources": {key: value}}
+        c = yaml.dump(raw, Dumper=render.Dumper, default_flow_style=False, allow_unicode=True, width=100000)
+        pure = yaml.dump(raw, Dumper=render.PureDumper, default_flow_style=False, allow_unicode=True, width=100000)
+        assert c != pure, key
+        assert not (render.plain_key(key) and render.plain_text(str(value)))
+        assert render.to_yaml(raw) == render.to_yaml(raw, render.PureDumper)

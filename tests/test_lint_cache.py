@@ -6,6 +6,7 @@ templates), with HOME and the cache directory in tmp, so nothing outside can lea
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def test_rule_config_template_and_child_changes_each_invalidate_what_they_should
     (project / "t" / "child.yaml").write_text(CHILD.replace("Parameters:\n  Retention: {Type: Number}\n", "")
                                               .replace("!Ref Retention", "345600"))
     nested = lint.lint(paths, jobs=1, linter=linter)
-    assert nested.linted == ["t/child.yaml", "t/main.yaml"]
+    assert nested.linted == ["t/child.yaml"] and nested.crossed == ["t/main.yaml"]
     assert _rules(nested.findings) == [("main.yaml", "E3043")]
     assert "Retention" in nested.findings[0].message
 
@@ -146,9 +147,11 @@ def test_a_corrupt_entry_is_a_miss(tmp_path: Path) -> None:
 
 def test_keys_follow_the_inputs(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = lint.environment()
-    main = project / "t" / "main.yaml"
-    key = lint.template_key(main, env)
-    assert lint.template_key(main, env) == key
+    main, db = project / "t" / "main.yaml", project / "t" / "db.yaml"
+    keys = lint.jobs_of(str(main), env)
+    assert set(keys) == {(str(main), lint.LOCAL), (str(main), lint.CROSS)}
+    assert lint.jobs_of(str(main), env) == keys
+    assert set(lint.jobs_of(str(db), env)) == {(str(db), lint.ALL)}
     # the region default, when the config names none
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     assert lint.environment() != env
@@ -158,9 +161,32 @@ def test_keys_follow_the_inputs(project: Path, monkeypatch: pytest.MonkeyPatch) 
     assert lint.environment() != env
     (project / ".cfnlintrc.yaml").unlink()
     assert lint.environment() == env
-    # a sibling of a parent changes the parent's key, not a leaf's
-    db = project / "t" / "db.yaml"
-    leaf = lint.template_key(db, env)
+    # a child changes the parent's cross-template key only, and no leaf's key
+    leaf = lint.jobs_of(str(db), env)
     (project / "t" / "child.yaml").write_text(CHILD + "# changed\n")
-    assert lint.template_key(main, env) != key
-    assert lint.template_key(db, env) == leaf
+    changed = lint.jobs_of(str(main), env)
+    assert changed[(str(main), lint.LOCAL)] == keys[(str(main), lint.LOCAL)]
+    assert changed[(str(main), lint.CROSS)] != keys[(str(main), lint.CROSS)]
+    assert lint.jobs_of(str(db), env) == leaf
+
+
+# What a rule must not do unless it is in lint.CROSS_RULES: read a file besides its template.
+READS_FILES = re.compile(r"\bdecode\(|\bopen\(|\.read_text\(|\.read_bytes\(|os\.path\.(?:exists|isfile)\(")
+RULE_ID = re.compile(r"^\s+id = \"([EWI]\d{4})\"", re.M)
+
+
+def file_reading_rules(sources: dict[str, str]) -> set[str]:
+    """Rule ids defined in sources that read files (cfn-lint's own loader excluded)."""
+    return {rid for name, text in sources.items() if name != "_rules.py" and READS_FILES.search(text)
+            for rid in RULE_ID.findall(text)}
+
+
+def test_only_the_cross_rules_read_other_files() -> None:
+    import cfnlint.rules
+
+    roots = [Path(cfnlint.rules.__file__).parent, ROOT / "cfnlint_rules"]
+    sources = {str(p.relative_to(root)): p.read_text() for root in roots for p in root.rglob("*.py")}
+    assert file_reading_rules(sources) == set(lint.CROSS_RULES)
+    # ... and the scan sees a rule that starts reading a sibling template.
+    sneaky = 'class R:\n    id = "E9999"\n    def match(self, cfn):\n        return decode("other.yaml")\n'
+    assert file_reading_rules({**sources, "sneaky.py": sneaky}) == {*lint.CROSS_RULES, "E9999"}

@@ -54,8 +54,9 @@ snapshots: $(STAMP) ## Rewrite the snapshots (the committed templates/<platform>
 	$(PY) -m pytest -q tests/test_snapshots.py --update-snapshots
 
 BENCH_SERVICES ?= 300
-bench: $(STAMP) ## Time synth, lint, make templates and the preflight per platform and for BENCH_SERVICES services, against the floors
-	$(PY) -m generator bench --services $(BENCH_SERVICES)
+BENCH_ARGS     ?=
+bench: $(STAMP) ## Time synth, lint, make templates and the preflight per platform and for BENCH_SERVICES services, against the floors (targets on PLATFORM)
+	$(PY) -m generator bench --services $(BENCH_SERVICES) --target $(PLATFORM) $(BENCH_ARGS)
 
 # The CDK anchor: aws-cdk-lib/constructs pinned in pyproject.toml (extra `anchor`), the CDK CLI
 # pinned here (npm's `latest` is a 3.0.0 build that rejects aws-cdk-lib 2.275's cloud assembly).
@@ -80,7 +81,7 @@ $(ANCHOR_DIR)/app.py: scripts/cdk-anchor/app.py scripts/cdk-anchor/cdk.json $(AN
 	cp scripts/cdk-anchor/app.py scripts/cdk-anchor/cdk.json $(ANCHOR_DIR)/
 
 bench-anchor: $(STAMP) $(ANCHOR_DIR)/app.py ## Install the CDK anchor (aws-cdk-lib, CDK CLI, an 8-service app) into .tools/cdk/ and run make bench
-	$(PY) -m generator bench --services $(BENCH_SERVICES)
+	$(PY) -m generator bench --services $(BENCH_SERVICES) --target $(PLATFORM) $(BENCH_ARGS)
 
 clean: ## Remove the venv, tool installs and caches
 	rm -rf $(VENV) .tools build reports .pytest_cache .hypothesis .cache

@@ -31,7 +31,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 ANCHOR = ROOT / ".tools" / "cdk"
 ANCHOR_APP = ROOT / "scripts" / "cdk-anchor"
-TARGET_PLATFORM = "mcp-gateway"
 # Issue 13's targets: (what, row, measure, limit); "floor"/"cdk" limits are ratios.
 TARGETS = (
     ("synth wall", "synth", "wall", 0.5),
@@ -250,7 +249,7 @@ def _ratio(row: Sample, measure_: str, floor: Sample, cdk: Sample | None) -> flo
 
 
 def report(columns: dict[str, tuple[dict[str, Sample], int]], floor: Sample, anchor: dict[str, Sample],
-           notes: list[str]) -> list[str]:
+           notes: list[str], target: str) -> list[str]:
     lines = [f"import troposphere floor: {floor.wall:.3f}s wall, {floor.cpu:.3f}s CPU, {floor.rss:.0f} MB",
              "cells: wall, user+sys CPU (c), peak RSS, wall / floor wall (x), CPU / floor CPU (xc)"]
     cdk = anchor.get("cdk synth (default)")
@@ -271,10 +270,10 @@ def report(columns: dict[str, tuple[dict[str, Sample], int]], floor: Sample, anc
             cells.append(f"{text:<{width}}")
         lines.append(f"{row:<28}" + "".join(cells))
     lines += ["", *notes, ""]
-    if TARGET_PLATFORM in columns:
-        rows = columns[TARGET_PLATFORM][0]
+    if target in columns:
+        rows = columns[target][0]
         load = os.getloadavg()[0]
-        lines.append(f"targets ({TARGET_PLATFORM}; they hold on an idle machine; load average now {load:.1f}):")
+        lines.append(f"targets ({target}; they hold on an idle machine; load average now {load:.1f}):")
         for what, row, measure_, limit in TARGETS:
             s = rows.get(row)
             value = _ratio(s, measure_, floor, cdk) if s and not s.rc else None
@@ -315,8 +314,9 @@ def lint_breakdown(spec: Path, work: Path, repeat: int) -> list[str]:
     lines = [f"lint breakdown, {spec.stem}: {len(files)} templates, {resources} resources, {size:.0f} KB "
              f"({1024 * size / resources:.0f} B per resource); cfn-lint CPU past start-up: "
              f"{1000 * plain / resources:.1f} ms per resource, {1000 * plain / size:.1f} ms per KB"]
-    lines += [f"  {name:<40} {s.wall:6.2f}s wall {s.cpu:6.2f}s CPU {s.rss:5.0f} MB" + (f"  FAILED: {s.note}" if s.rc else "")
-              for name, s in runs.items()]
+    for name, s in runs.items():
+        failed = f"  FAILED: {s.note}" if s.rc else ""
+        lines.append(f"  {name:<40} {s.wall:6.2f}s wall {s.cpu:6.2f}s CPU {s.rss:5.0f} MB{failed}")
     return lines
 
 
@@ -326,14 +326,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="services in the generated scale spec (default 300; 0 leaves it out)")
     p.add_argument("--repeat", type=int, default=3, metavar="K", help="runs per figure (median; default 3)")
     p.add_argument("--no-anchor", action="store_true", help="skip cdk synth even when it is installed")
+    p.add_argument("--target", metavar="SPEC", help="the spec the targets are checked on (make bench: PLATFORM)")
     p.add_argument("--why", action="store_true",
-                   help=f"also break lint's cost down on {TARGET_PLATFORM} (plain cfn-lint, config, runner)")
+                   help="also break lint's cost down on the target spec (plain cfn-lint, config, runner)")
 
 
 def cmd(args: argparse.Namespace) -> int:
     import yaml
 
     specs = [Path(s).resolve() for s in args.specs] or sorted((ROOT / "platforms").glob("*.yaml"))
+    target = Path(args.target).resolve() if args.target else specs[0]
+    if target not in specs:
+        specs.insert(0, target)
     env = dict(os.environ)
     notes = []
     floor = measure([sys.executable, "-c", "import troposphere"], env, max(5, args.repeat))
@@ -355,7 +359,6 @@ def cmd(args: argparse.Namespace) -> int:
             spec_work.mkdir()
             print(f"bench: {spec.stem} ...", file=sys.stderr, flush=True)
             columns[spec.stem] = bench_spec(spec, spec_work, args.repeat)
-        why = (lint_breakdown(ROOT / "platforms" / f"{TARGET_PLATFORM}.yaml", work, args.repeat)
-               if args.why else [])
-    print("\n".join(report(columns, floor, anchor, notes) + why))
+        why = lint_breakdown(target, work, args.repeat) if args.why else []
+    print("\n".join(report(columns, floor, anchor, notes, target.stem) + why))
     return 0

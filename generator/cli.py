@@ -171,8 +171,8 @@ def read_set(out: Path, files: dict[str, bytes]) -> dict[str, dict]:
     main = yaml.load(files["main.yaml"], Loader=loader)  # noqa: S506 - a safe loader
     out_set = {"main.yaml": main}
     for res in main.get("Resources", {}).values():
-        url = res.get("Properties", {}).get("TemplateURL") if res.get("Type") == "AWS::CloudFormation::Stack" else None
-        if isinstance(url, str):
+        url = res.get("Properties", {}).get("TemplateURL")
+        if res.get("Type") == "AWS::CloudFormation::Stack" and isinstance(url, str):
             name = url.removeprefix("./")
             out_set[name] = yaml.load(files.get(name) or (out / name).read_bytes(), Loader=loader)  # noqa: S506
     return out_set
@@ -214,7 +214,8 @@ def cmd_templates(args: argparse.Namespace) -> int:
     out = Path(args.out or f"templates/{Path(args.spec).stem}")
     started: list[lint.Server] = []
     try:
-        rc, files = synth_cached(args, out, use, on_miss=lambda: started.append(lint.Server(args.jobs or lint.cores())))
+        rc, files = synth_cached(args, out, use,
+                                 on_miss=lambda: started.append(lint.Server(args.jobs or lint.cores())))
         if rc != 0:
             return rc
         checked, report = 0, io.StringIO()

@@ -6,6 +6,7 @@ templates), with HOME and the cache directory in tmp, so nothing outside can lea
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -153,9 +154,10 @@ def test_keys_follow_the_inputs(project: Path, monkeypatch: pytest.MonkeyPatch) 
     assert lint.jobs_of(str(main), env) == keys
     assert set(lint.jobs_of(str(db), env)) == {(str(db), lint.ALL)}
     # the region default, when the config names none
-    monkeypatch.setenv("AWS_REGION", "eu-west-1")
-    assert lint.environment() != env
-    monkeypatch.delenv("AWS_REGION")
+    with monkeypatch.context() as m:
+        m.setenv("AWS_REGION", "eu-west-1" if os.environ.get("AWS_REGION") != "eu-west-1" else "us-west-2")
+        assert lint.environment() != env
+    assert lint.environment() == env
     # a user-level config
     (project / ".cfnlintrc.yaml").write_text("regions: [eu-west-1]\n")
     assert lint.environment() != env

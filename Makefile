@@ -45,7 +45,7 @@ test: test-prereqs ## Run the test suite (hypothesis profile "ci") on every core
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 test-serial: test-prereqs ## Run the test suite in one process (no xdist)
-	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -p no:xdist
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -n 0
 
 test-deep: test-prereqs ## Run the property suite with thousands of examples (profile "deep")
 	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -q tests -m "not e2e"

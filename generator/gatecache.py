@@ -30,13 +30,25 @@ import time
 from pathlib import Path
 
 from generator import cache, lint
-from generator.gate.cli import DEFAULTS, TOOLS
+# Not generator.gate.cli or .templates: they import cfn-lint (about 1 s), which an answer
+# from the cache does not need. Their defaults are mirrored here (a test holds them equal).
 from generator.gate.model import ToolResult, relpath, summary_table, write_json
-from generator.gate.templates import discover
 
 GATE = Path(__file__).resolve().parent / "gate"
 SECTION = re.compile(r"^== (\S+) ==$", re.M)
 SARIF = {"cfn-lint": "cfn-lint.sarif", "checkov": "checkov.sarif", "cfn-guard": "cfn-guard.sarif"}
+TOOLS = ("cfn-lint", "checkov", "cfn-guard", "reasons")  # = generator.gate.cli.TOOLS
+DEFAULTS = {  # = generator.gate.cli.DEFAULTS
+    "checkov": ".tools/checkov/bin/checkov",
+    "cfn_guard": ".tools/cfn-guard/bin/cfn-guard",
+    "ct_rules": ".tools/cfn-guard/ct-rules",
+    "rules": "guard",
+    "allowlist": "guard/allowlist.yaml",
+    "cfnlintrc": ".cfnlintrc",
+    "checkov_config": ".checkov.yaml",
+    "reports": "reports",
+}
+TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")  # what generator.gate.templates may scan
 
 
 def parser() -> argparse.ArgumentParser:
@@ -77,6 +89,16 @@ def tool_inputs(args: argparse.Namespace) -> dict[str, str]:
     }
 
 
+def candidates(targets: list[str]) -> list[Path]:
+    """Every file the gate could scan under the targets (a superset of what it does scan):
+    the key covers their bytes, so no scanned template can change unseen."""
+    found: set[Path] = set()
+    for target in targets:
+        p = Path(target)
+        found |= {p} if p.is_file() else {x for x in p.rglob("*") if x.is_file() and x.suffix in TEMPLATE_SUFFIXES}
+    return sorted(found)
+
+
 def _sections(stdout: str) -> dict[str, str]:
     """The gate's report split into its per-tool sections (up to the summary)."""
     body = stdout.split("\n== summary ==", 1)[0]
@@ -101,13 +123,13 @@ def run(args: argparse.Namespace) -> int:
     asked = {t.strip() for t in args.tools.split(",") if t.strip()}
     if not asked or asked - set(TOOLS) or not all(Path(t).exists() for t in args.targets):
         return _delegate(args)  # the gate prints the usage error
-    paths = discover(args.targets)
-    if not paths:
-        return _delegate(args)
+    files = candidates(args.targets)
+    if not files:
+        return _delegate(args)  # the gate says there is nothing to scan
     tools = [t for t in TOOLS if t in asked]  # the gate's order
     inputs = tool_inputs(args)
     common: list[bytes | str] = [b"gate", cache.tree_digest(GATE, (".py",)), str(args.verbose)]
-    for p in paths:
+    for p in files:
         common += [relpath(p), p.read_bytes()]
     keys = {t: cache.digest(*common, t, inputs[t]) for t in tools}
     store = cache.Store("gate", use=not args.no_cache)
@@ -119,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
                                    *_gate_args(args, ",".join(missing), tmp)],
                                   capture_output=True, text=True, check=False)
             sys.stderr.write(proc.stderr)
-            if proc.returncode == 2:
+            if proc.returncode == 2:  # usage: e.g. no template among the files
                 sys.stdout.write(proc.stdout)
                 return 2
             try:
@@ -131,16 +153,16 @@ def run(args: argparse.Namespace) -> int:
             for result in summary["results"]:
                 tool = result["tool"]
                 sarif = Path(tmp) / SARIF.get(tool, "-")
-                entries[tool] = {"section": sections.get(tool, ""), "result": result,
+                entries[tool] = {"section": sections.get(tool, ""), "result": result, "scanned": summary["templates"],
                                  "sarif": sarif.read_text() if sarif.is_file() else None}
                 if not result["errors"]:  # a scanner failure may be passing: never replay it
                     store.put(keys[tool], entries[tool])
-    return _report(args, paths, tools, entries, missing, started)
+    return _report(args, tools, entries, missing, started)
 
 
-def _report(args: argparse.Namespace, paths: list[Path], tools: list[str], entries: dict, ran: list[str],
-            started: float) -> int:
-    print(f"security gate: {len(paths)} template(s) under {' '.join(args.targets)}")
+def _report(args: argparse.Namespace, tools: list[str], entries: dict, ran: list[str], started: float) -> int:
+    scanned = entries[tools[0]]["scanned"]
+    print(f"security gate: {len(scanned)} template(s) under {' '.join(args.targets)}")
     results = []
     for tool in tools:
         entry = entries[tool]
@@ -164,7 +186,7 @@ def _report(args: argparse.Namespace, paths: list[Path], tools: list[str], entri
                 (reports / SARIF[tool]).parent.mkdir(parents=True, exist_ok=True)
                 (reports / SARIF[tool]).write_text(sarif)
         write_json(reports / "gate-summary.json", {
-            "ok": ok, "seconds": round(elapsed, 2), "templates": [relpath(p) for p in paths],
+            "ok": ok, "seconds": round(elapsed, 2), "templates": scanned,
             "results": [entries[t]["result"] for t in tools], "cached": cached})
     return 0 if ok else 1
 

@@ -47,6 +47,30 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def xdist_groups(item: pytest.Item) -> list[str]:
+    return sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                   for m in item.iter_markers("xdist_group")})
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep each xdist_group on one worker, in order (the e2e lifecycles need it).
+
+    With `--dist loadgroup`, pytest-xdist 3.8 tags a grouped test by assigning
+    ``item._nodeid = nodeid + "@group"`` on the worker; pytest 9 builds ``nodeid`` from
+    ``item._id`` instead, so the tag is lost and a lifecycle is spread over the workers
+    (tests/test_xdist_groups.py shows it). This applies the same tag where pytest 9 reads
+    it; it does nothing outside an xdist worker running loadgroup."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        groups = xdist_groups(item)
+        if groups and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
+
+
 @pytest.fixture(scope="session")
 def mcp_spec() -> Platform:
     return load_spec(ROOT / "platforms" / "mcp-gateway.yaml")

@@ -64,6 +64,7 @@ def test_committed_platforms_come_out_byte_identical() -> None:
             assert render.to_yaml(template) == render.to_yaml(template, render.PureDumper), (path.stem, name)
 
 
+@settings(max_examples=10)  # the pure emitter is the slow side; the scalar tests above go wider
 @given(spec=valid_platforms(8))
 def test_random_specs_come_out_byte_identical(spec: Platform) -> None:
     for template in render.synthesize(spec).values():

@@ -18,12 +18,12 @@ from tests.helpers import ROOT
 CLEAN = ROOT / "tests" / "gate" / "fixtures" / "clean"
 
 
-def validate(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def validate(tmp: Path, *args: str, tools: str = "cfn-lint,reasons") -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "STACKGEN_CACHE_DIR": str(tmp / "cache"),
            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"}
-    return subprocess.run([str(ROOT / "validate.sh"), "--no-remote", "--tools", "cfn-lint,reasons",
-                           "--reports", str(tmp / "reports"), *args], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=300, check=False)
+    return subprocess.run([str(ROOT / "validate.sh"), "--no-remote", "--tools", tools,
+                           "--reports", str(tmp / "reports"), *args, "--", str(tmp / "t")], capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=300, check=False)
 
 
 def rows(out: str) -> dict[str, tuple[str, ...]]:
@@ -41,14 +41,13 @@ def cached(out: str) -> list[str]:
 @pytest.mark.slow
 def test_the_gate_reruns_only_the_tools_a_change_affects(tmp_path: Path) -> None:
     shutil.copytree(CLEAN, tmp_path / "t")
-    target = ("--", str(tmp_path / "t"))
 
-    first = validate(tmp_path, *target)
+    first = validate(tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
     assert cached(first.stdout) == [] and set(rows(first.stdout)) == {"cfn-lint", "reasons"}
     sarif = (tmp_path / "reports" / "cfn-lint.sarif").read_text()
 
-    again = validate(tmp_path, *target)
+    again = validate(tmp_path)
     assert again.returncode == 0
     assert cached(again.stdout) == ["cfn-lint", "reasons"]
     assert rows(again.stdout) == rows(first.stdout)
@@ -56,18 +55,23 @@ def test_the_gate_reruns_only_the_tools_a_change_affects(tmp_path: Path) -> None
     assert (tmp_path / "reports" / "cfn-lint.sarif").read_text() == sarif
     assert json.loads((tmp_path / "reports" / "gate-summary.json").read_text())["ok"] is True
 
-    # --no-cache runs both again.
-    assert cached(validate(tmp_path, "--no-cache", *target).stdout) == []
+    # --no-cache runs the tool again.
+    assert cached(validate(tmp_path, "--no-cache", tools="reasons").stdout) == []
 
-    # A template breaks a project rule: both tools run again, and the failure is replayed.
-    app = tmp_path / "t" / "demo" / "app.yaml"
-    app.write_text(app.read_text().replace("BackupRetentionPeriod: 7", "BackupRetentionPeriod: 1"))
-    broken = validate(tmp_path, *target)
+    # A suppression loses its reason: the tools run again on the changed template, and the
+    # failure is replayed from the cache on the next run, not hidden.
+    main = tmp_path / "t" / "demo" / "main.yaml"
+    text = main.read_text()
+    unreasoned = re.sub(r"      stackgen:\n        suppressions:\n          W3002: .*\n", "", text, count=1)
+    assert unreasoned != text
+    main.write_text(unreasoned)
+    broken = validate(tmp_path, tools="reasons")
     assert broken.returncode == 1 and cached(broken.stdout) == []
-    assert re.search(r"FAIL  E9101 .*DbCluster", broken.stdout)
-    replayed = validate(tmp_path, *target)
-    assert replayed.returncode == 1 and cached(replayed.stdout) == ["cfn-lint", "reasons"]
-    assert re.search(r"FAIL  E9101 .*DbCluster", replayed.stdout) and "security gate: FAIL" in replayed.stdout
+    assert re.search(r"FAIL  W3002 .*no reason given", broken.stdout)
+    replayed = validate(tmp_path, tools="reasons")
+    assert replayed.returncode == 1 and cached(replayed.stdout) == ["reasons"]
+    assert re.search(r"FAIL  W3002 .*no reason given", replayed.stdout)
+    assert "security gate: FAIL" in replayed.stdout
 
 
 def sections(out: str) -> str:
@@ -91,3 +95,13 @@ def test_each_tools_key_follows_its_own_inputs(tmp_path: Path) -> None:
         files[name].write_text(files[name].read_text() + "# changed\n")
         after = gatecache.tool_inputs(args)
         assert [t for t in before if before[t] != after[t]] == tools, name
+
+
+def test_the_mirrored_gate_defaults_and_templates_match_the_gate() -> None:
+    from generator import gatecache
+    from generator.gate import cli as gate_cli
+    from generator.gate.templates import discover
+
+    assert gatecache.DEFAULTS == gate_cli.DEFAULTS and gatecache.TOOLS == gate_cli.TOOLS
+    for targets in ([str(CLEAN)], [str(ROOT / "templates")], [str(ROOT / "tests" / "gate" / "fixtures")]):
+        assert set(discover(targets)) <= set(gatecache.candidates(targets))

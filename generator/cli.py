@@ -180,8 +180,8 @@ def read_set(out: Path, files: dict[str, bytes]) -> dict[str, dict]:
 
 def preflight_cached(out: Path, files: dict[str, bytes], use: bool) -> int:
     """generator.preflight.run over the set, unless the same bytes were checked by the same
-    generator source before (then its findings are replayed)."""
-    parts: list[bytes | str] = [b"preflight", cache.generator_digest()]
+    generator source (and YAML reader) before: then its findings are replayed."""
+    parts: list[bytes | str] = [b"preflight", cache.generator_digest(), cache.dist_digest("PyYAML")]
     for name in sorted(files):
         parts += [name, files[name]]
     key = cache.digest(*parts)

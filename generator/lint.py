@@ -336,11 +336,12 @@ def lint(paths: Sequence[str | os.PathLike[str]], *, use_cache: bool = True, job
     return result
 
 
-def lint_paths(paths: Iterable[str | os.PathLike[str]], use_cache: bool = False) -> list[str]:
+def lint_paths(paths: Iterable[str | os.PathLike[str]], use_cache: bool = True) -> list[str]:
     """cfn-lint over ``paths`` in this process on one core, one line per finding:
-    ``path:line:column: RULE message``. The rule set is built once per process; with
-    ``use_cache``, templates whose key is in the cache (STACKGEN_CACHE_DIR) are not linted
-    again (the property tests lint many random specs that share templates)."""
+    ``path:line:column: RULE message``. The rule set is built once per process, and a
+    template whose key is in the cache (STACKGEN_CACHE_DIR; the tests get one per run) is
+    not linted again: the tests lint the same templates many times (the committed
+    platforms, the property tests' seeds, one broken copy at a time)."""
     if use_cache:
         return [str(f) for f in lint(list(paths), jobs=1).findings]
     linter = shared_linter()

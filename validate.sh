@@ -12,7 +12,9 @@ Runs the whole gate over templates/** (or the given directories/templates):
   checkov    (.checkov.yaml: cloudformation + secrets, hard fail, no skip-check)
   cfn-guard  (AWS Control Tower rules + guard/*.guard, allow-list guard/allowlist.yaml)
   reasons    (every suppression carries a reason)
-and prints one summary table per tool. SARIF goes to reports/.
+and prints one summary table per tool. SARIF goes to reports/. A tool whose
+inputs (the templates, its version, its rules and config, the allow-lists) did
+not change since the last run answers from .cache/gate (see generator/gatecache.py).
 
 When AWS credentials or --endpoint-url are present, it then runs
 `aws cloudformation validate-template` on every template (and, with --bucket,
@@ -29,6 +31,7 @@ Options:
   --no-remote         skip validate-template even when credentials exist
   --tools LIST        comma-separated subset of cfn-lint,checkov,cfn-guard,reasons
   --reports DIR       where SARIF and gate-summary.json go (default: reports)
+  --no-cache          run every scanner again, ignoring .cache/gate
   -v, --verbose       also list the suppressed findings with their reasons
   -h, --help          show this help
 
@@ -51,6 +54,7 @@ REMOTE=auto
 TOOLS=""
 REPORTS=reports
 VERBOSE=()
+NO_CACHE=()
 TARGETS=()
 
 while (($#)); do
@@ -68,6 +72,7 @@ while (($#)); do
     --reports) [[ $# -ge 2 ]] || die_usage "--reports needs a directory"; REPORTS=$2; shift 2 ;;
     --reports=*) REPORTS=${1#*=}; shift ;;
     -v | --verbose) VERBOSE=(--verbose); shift ;;
+    --no-cache) NO_CACHE=(--no-cache); shift ;;
     --) shift; TARGETS+=("$@"); break ;;
     -*) die_usage "unknown option: $1" ;;
     *) TARGETS+=("$1"); shift ;;
@@ -89,10 +94,10 @@ fi
 [[ -x $PY ]] || die_usage "$PY not found: run 'make venv' (or 'make gate-tools') first"
 
 # ---------------------------------------------------------------- scanners
-gate_args=(run "${TARGETS[@]}" --reports "$REPORTS" "${VERBOSE[@]}")
+gate_args=("${TARGETS[@]}" --reports "$REPORTS" "${VERBOSE[@]}" "${NO_CACHE[@]}")
 if [[ -n $TOOLS ]]; then gate_args+=(--tools "$TOOLS"); fi
 status=0
-"$PY" -m generator.gate "${gate_args[@]}" || status=$?
+"$PY" -m generator.gatecache "${gate_args[@]}" || status=$?
 if ((status == 2)); then
   exit 2
 fi

@@ -5,19 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from generator import __version__, render, scaffold, synth
+from generator import __version__, lint, make_templates
 from generator.profiles import PROFILES
-from generator.spec import SpecError, json_schema, load_spec
+
+if TYPE_CHECKING:
+    from generator import synth
+
+# The generator's heavy imports (render -> troposphere, spec -> pydantic) are made in the
+# commands that need them, so `templates` on an unchanged spec answers from the cache
+# without paying them.
 
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 
 
 def _load(path: str):  # noqa: ANN202
+    from generator.spec import SpecError, load_spec
+
     try:
         return load_spec(path)
     except SpecError as exc:
@@ -37,6 +45,9 @@ def internal_error(command: str, exc: BaseException) -> int:
 
 def _synthesize(args: argparse.Namespace) -> synth.Synthesis:
     """The checked synthesis both synth and validate run: spec errors exit 2."""
+    from generator import synth
+    from generator.spec import SpecError
+
     try:
         result = synth.synthesize_checked(args.spec, args.profile)
     except SpecError as exc:
@@ -49,6 +60,8 @@ def _synthesize(args: argparse.Namespace) -> synth.Synthesis:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
+    from generator import render
+
     out = Path(args.out or f"templates/{Path(args.spec).stem}")
     try:
         result = _synthesize(args)
@@ -66,15 +79,6 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"wrote {len(written)} templates to {out}/ ({args.profile} profile)")
     return 0
-
-
-def lint_paths(paths: list[Path]) -> list[str]:
-    """cfn-lint, in process, over all templates at once (so nested-stack checks apply)."""
-    from cfnlint.api import ConfigMixIn, Runner
-
-    files = sorted(str(p) for p in paths)
-    runner = Runner(ConfigMixIn(["--template", *files]))
-    return [f"{m.filename}:{m.linenumber}:{m.columnnumber}: {m.rule.id} {m.message}" for m in runner.run()]
 
 
 def _templates_in(dirs: list[str]) -> list[Path]:
@@ -95,17 +99,20 @@ def _templates_in(dirs: list[str]) -> list[Path]:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    paths = _templates_in(args.dirs)
-    start = time.perf_counter()
-    findings = lint_paths(paths)
-    for f in findings:
+    result = lint.lint(_templates_in(args.dirs), use_cache=not args.no_cache, jobs=args.jobs)
+    for f in result.findings:
         print(f)
-    took = time.perf_counter() - start
-    print(f"cfn-lint: {len(paths)} templates, {len(findings)} findings ({took:.1f}s)")
-    return EXIT_FINDINGS if findings else 0
+    print(result.summary())
+    return EXIT_FINDINGS if result.findings else 0
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    return make_templates.run(args, cmd_synth)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from generator.spec import json_schema
+
     text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -124,26 +131,41 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    import tempfile
+    from generator import bench
 
-    specs = args.specs or sorted(str(p) for p in Path("platforms").glob("*.yaml"))
-    print(f"{'platform':<28}{'load':>8}{'synth':>8}{'render':>8}{'lint':>8}{'resources':>11}")
-    for path in specs:
-        t0 = time.perf_counter()
-        spec = _load(path)
-        t1 = time.perf_counter()
-        templates = render.synthesize(spec)
-        t2 = time.perf_counter()
-        files = render.render(spec)
-        t3 = time.perf_counter()
-        with tempfile.TemporaryDirectory() as tmp:
-            render.write(files, tmp)
-            lint = lint_paths(sorted(Path(tmp).glob("*.yaml")))
-        t4 = time.perf_counter()
-        count = sum(len(t.get("Resources", {})) for t in templates.values())
-        print(f"{spec.name:<28}{t1 - t0:>7.2f}s{t2 - t1:>7.2f}s{t3 - t2:>7.2f}s{t4 - t3:>7.2f}s{count:>11}"
-              + (f"  ({len(lint)} lint findings)" if lint else ""))
-    return 0
+    return bench.cmd(args)
+
+
+def _lint_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-cache", action="store_true", help="run everything; ignore what .cache/ holds")
+    p.add_argument("--jobs", type=int, metavar="N", help="cores to lint on (default: all of them)")
+
+
+def lint_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("dirs", nargs="+", metavar="DIR")
+    _lint_options(p)
+    p.set_defaults(func=cmd_lint)
+    return p
+
+
+def templates_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default templates/<spec name>)")
+    p.add_argument("--profile", choices=PROFILES, default="aws", help="aws (default) or emulator")
+    _lint_options(p)
+    p.set_defaults(func=cmd_templates)
+    return p
+
+
+LINT_HELP = "run cfn-lint over generated templates"
+LINT_MORE = ("Runs cfn-lint in process over every *.yaml in DIR(s). A template whose bytes, nested children, "
+             "cfn-lint install, .cfnlintrc and project rules are unchanged answers from .cache/lint; the rest "
+             "run on every core")
+# Commands main() parses without building the full parser: (help, description, arguments).
+FAST_COMMANDS = {
+    "lint": (LINT_HELP, LINT_MORE, lint_arguments),
+    "templates": (make_templates.HELP, make_templates.MORE, templates_arguments),
+}
 
 
 # Subcommands implemented in their own modules: each exposes add_arguments(parser) and cmd(args).
@@ -183,10 +205,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="print nothing on success")
     s.set_defaults(func=cmd_synth)
 
-    s = sub.add_parser("lint", help="run cfn-lint over generated templates",
-                       description="Run cfn-lint in-process over every *.yaml in DIR(s), in one call.")
-    s.add_argument("dirs", nargs="+", metavar="DIR")
-    s.set_defaults(func=cmd_lint)
+    for name, (text, more, arguments) in FAST_COMMANDS.items():
+        arguments(sub.add_parser(name, help=text, description=f"{text}. {more}".rstrip(". ")))
 
     s = sub.add_parser("schema", help="print the platform spec JSON Schema",
                        description="Print the JSON Schema of platform specs.")
@@ -208,9 +228,14 @@ def parser() -> argparse.ArgumentParser:
         importlib.import_module(module_name).add_arguments(s)
         s.set_defaults(func=_module_command(module_name))
 
-    s = sub.add_parser("bench", help="print generation and lint timings",
-                       description="Time load/synth/render/lint for each platform spec.")
-    s.add_argument("specs", nargs="*", metavar="SPEC")
+    from generator import bench, scaffold
+
+    s = sub.add_parser("bench", help="time synth, lint, make templates and the preflight against their floors",
+                       description="Time synth, lint (cold, warm), `make templates` (cold, no-op) and the "
+                                   "preflight per platform and for an N-service spec, as ratios of the "
+                                   "`import troposphere` floor and of `cdk synth` (when `make bench-anchor` "
+                                   "installed it).")
+    bench.add_arguments(s)
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("init", help="scaffold platforms/NAME.yaml and parameters/NAME/<env>.json",
@@ -231,7 +256,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser().parse_args(argv)
+    if argv[:1] and argv[0] in FAST_COMMANDS:
+        # The edit loop's commands parse on their own, so an answer from the cache does not
+        # wait for the imports the other commands' parsers make (cost -> spec -> pydantic).
+        text, more, arguments = FAST_COMMANDS[argv[0]]
+        args = arguments(argparse.ArgumentParser(prog=f"stackgen {argv[0]}",
+                                                 description=f"{text}. {more}".rstrip(". "))).parse_args(argv[1:])
+    else:
+        args = parser().parse_args(argv)
     try:
         return int(args.func(args))
     except BrokenPipeError:

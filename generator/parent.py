@@ -121,9 +121,10 @@ def children(spec: Platform) -> list[Child]:
     return out
 
 
-def wire(spec: Platform, kids: list[Child]) -> list[Edge]:
-    """Derive every edge; raise ContractError on a missing, ambiguous or unknown one."""
-    root = root_parameters(spec)
+def wire(spec: Platform, kids: list[Child], root: dict[str, Parameter] | None = None) -> list[Edge]:
+    """Derive every edge; raise ContractError on a missing, ambiguous or unknown one.
+    ``root`` is ``root_parameters(spec)`` when the caller already built it."""
+    root = root if root is not None else root_parameters(spec)
     producers: dict[str, str] = {}
     edges: list[Edge] = []
     consumed: set[str] = set()
@@ -155,12 +156,12 @@ def wire(spec: Platform, kids: list[Child]) -> list[Edge]:
 
 def build(spec: Platform, kids: list[Child] | None = None) -> Template:
     kids = kids if kids is not None else children(spec)
-    edges = wire(spec, kids)
+    root = root_parameters(spec)
+    edges = wire(spec, kids, root)
     by_name = {c.name: c for c in kids}
     t = Template()
     t.set_version("2010-09-09")
     t.set_description(f"stackgen parent stack of the {spec.name} platform: {spec.description}")
-    root = root_parameters(spec)
     for p in root.values():
         t.add_parameter(p)
     if any(c.iface.condition == "HasDomain" for c in kids):

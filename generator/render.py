@@ -19,32 +19,66 @@ TOP_ORDER = ("AWSTemplateFormatVersion", "Description", "Metadata", "Parameters"
              "Conditions", "Resources", "Outputs")
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
 def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     style = "|" if "\n" in data else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
-_Dumper.add_representer(str, _str)
+class PureDumper(yaml.SafeDumper):
+    """PyYAML's pure-Python emitter: the reference the libyaml emitter is tested against."""
 
 
-def _sorted(node: Any) -> Any:
+# libyaml (C) emitter with the same representers: the same bytes, several times faster.
+# PyYAML wheels ship it; a build without libyaml falls back to the pure emitter.
+class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """The emitter ``to_yaml`` uses (see ``plain_key`` for the one place it differs)."""
+
+
+for _dumper in (PureDumper, Dumper):
+    _dumper.add_representer(str, _str)
+
+
+def plain_key(key: object) -> bool:
+    """A mapping key both emitters write alike (a simple key). They disagree on an empty key
+    (PyYAML writes `? ''`, libyaml `'':`) and on a key near 128 long, which PyYAML counts in
+    characters (< 128) and libyaml in UTF-8 bytes (<= 128)."""
+    return isinstance(key, str) and 0 < len(key) < 100 and key.isascii() and key.isprintable()
+
+
+def plain_text(value: str) -> bool:
+    """A string both emitters write alike: printable characters of the Basic Multilingual
+    Plane (every one checked, tests/test_emitter.py), newlines and tabs. They disagree on
+    characters beyond it (libyaml writes an emoji, PyYAML escapes it), on U+0085 and on
+    control characters."""
+    if value.isascii():
+        return value.isprintable() or value.replace("\n", "").replace("\t", "").isprintable()
+    return all(ch in "\n\t" or (ch.isprintable() and ch <= "\uffff") for ch in value)
+
+
+def _sorted(node: Any, odd: list[object]) -> Any:
     if isinstance(node, dict):
-        return {k: _sorted(node[k]) for k in sorted(node)}
+        odd.extend(k for k in node if not plain_key(k))
+        return {k: _sorted(node[k], odd) for k in sorted(node)}
     if isinstance(node, list):
-        return [_sorted(v) for v in node]
+        return [_sorted(v, odd) for v in node]
+    if isinstance(node, str) and not plain_text(node):
+        odd.append(node)
     return node
 
 
-def to_yaml(template: dict[str, Any]) -> str:
-    ordered = {k: _sorted(template[k]) for k in TOP_ORDER if k in template}
+def to_yaml(template: dict[str, Any], dumper: type[Any] = Dumper) -> str:
+    """Deterministic YAML: top-level keys in TOP_ORDER, every mapping sorted. A document
+    with a key or string the emitters disagree on (``plain_key``, ``plain_text``; none in
+    any template generated so far) goes through the pure emitter, so the bytes never
+    depend on the emitter."""
+    odd: list[object] = []
+    ordered = {k: _sorted(template[k], odd) for k in TOP_ORDER if k in template}
     extra = sorted(set(template) - set(TOP_ORDER))
     if extra:
         raise ValueError(f"unexpected top-level keys {extra}")
-    return yaml.dump(ordered, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100000,
+    if odd and dumper is Dumper:
+        dumper = PureDumper
+    return yaml.dump(ordered, Dumper=dumper, sort_keys=False, default_flow_style=False, width=100000,
                      allow_unicode=True)
 
 

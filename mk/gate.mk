@@ -61,8 +61,8 @@ $(CFNGUARD_STAMP): mk/gate.mk
 
 gate-tools: $(STAMP) $(GATE_STAMPS) ## Install the security-gate tools (checkov venv, cfn-guard + Control Tower rules) into .tools/
 
-validate: gate-tools ## Run the security gate (cfn-lint, checkov, cfn-guard) over templates/**
-	./validate.sh
+validate: gate-tools ## Run the security gate (cfn-lint, checkov, cfn-guard) over templates/**; unchanged tools answer from .cache/gate (NO_CACHE=1 runs all)
+	./validate.sh$(if $(NO_CACHE), --no-cache)
 
 GATE_RANDOM_DIR   ?= build/gate-random
 GATE_RANDOM_COUNT ?= 10

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from typing import Any
 
 import pytest
@@ -26,6 +28,47 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-snapshots", action="store_true", help="rewrite snapshot files")
+
+
+_OWN_CACHE: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One result cache (STACKGEN_CACHE_DIR) per test run, shared by every xdist worker and
+    every command a test starts, never the developer's .cache/: a run starts cold, and a
+    template linted by one test is not linted again by another with the same bytes."""
+    if "STACKGEN_CACHE_DIR" not in os.environ:  # xdist workers inherit the controller's
+        _OWN_CACHE.append(tempfile.mkdtemp(prefix="stackgen-test-cache-"))
+        os.environ["STACKGEN_CACHE_DIR"] = _OWN_CACHE[0]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for path in _OWN_CACHE:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def xdist_groups(item: pytest.Item) -> list[str]:
+    return sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                   for m in item.iter_markers("xdist_group")})
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep each xdist_group on one worker, in order (the e2e lifecycles need it).
+
+    With `--dist loadgroup`, pytest-xdist 3.8 tags a grouped test by assigning
+    ``item._nodeid = nodeid + "@group"`` on the worker; pytest 9 builds ``nodeid`` from
+    ``item._id`` instead, so the tag is lost and a lifecycle is spread over the workers
+    (tests/test_xdist_groups.py shows it). This applies the same tag where pytest 9 reads
+    it; it does nothing outside an xdist worker running loadgroup."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        groups = xdist_groups(item)
+        if groups and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
 
 
 @pytest.fixture(scope="session")

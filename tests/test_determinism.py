@@ -19,12 +19,13 @@ def _digest(out: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("spec_path", PLATFORMS, ids=[p.stem for p in PLATFORMS])
 def test_byte_identical_under_hash_seeds(spec_path: Path, tmp_path: Path) -> None:
-    digests = []
-    for seed in ("0", "12345"):
-        out = tmp_path / seed
+    runs = {}
+    for seed in ("0", "12345"):  # both at once: the two processes are independent
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        subprocess.run([sys.executable, "-m", "generator", "synth", str(spec_path), "--out", str(out), "--quiet"],
-                       check=True, cwd=ROOT, env=env)
-        digests.append(_digest(out))
+        runs[seed] = subprocess.Popen([sys.executable, "-m", "generator", "synth", str(spec_path), "--out",
+                                       str(tmp_path / seed), "--quiet"], cwd=ROOT, env=env)
+    for seed, proc in runs.items():
+        assert proc.wait() == 0, seed
+    digests = [_digest(tmp_path / seed) for seed in runs]
     assert digests[0] == digests[1]
     assert digests[0], "nothing generated"

@@ -293,7 +293,7 @@ def test_19_database_rule_removed(t: Templates) -> None:
 
 @pytest.mark.slow
 def test_20_cfn_lint_catches_a_break(t: Templates, tmp_path: Any) -> None:
-    from generator.cli import lint_paths
+    from generator.lint import lint_paths
     from generator.render import to_yaml
 
     res(t, "services.yaml", "AuthTaskDefinition")["Cpu"] = "3"

@@ -1,10 +1,17 @@
-"""cfn-lint (with the project's .cfnlintrc) reports nothing on every committed platform."""
+"""cfn-lint (with the project's .cfnlintrc) reports nothing on every committed platform, and
+`python -m generator templates` (make templates) runs synth, lint and the preflight in one
+process, re-running only what a change can affect."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
-from generator.cli import lint_paths
+from generator import bench, cli, make_templates
+from generator.cfn.load import load_dir
+from generator.lint import lint_paths
 from tests.helpers import PLATFORMS, ROOT
 
 
@@ -24,3 +31,86 @@ def test_lint_catches_a_broken_template(tmp_path, monkeypatch: pytest.MonkeyPatc
     bad.write_text("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n"
                    "    Properties:\n      VisibilityTimeout: not-a-number\n")
     assert lint_paths([bad])
+
+
+@pytest.fixture
+def in_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("STACKGEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("STACKGEN_NO_CACHE", raising=False)
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_templates_reruns_only_what_a_change_affects(in_root: Path, capsys: pytest.CaptureFixture) -> None:
+    spec = in_root / "scheduled-file-writer.yaml"
+    shutil.copy(ROOT / "platforms" / spec.name, spec)
+    out = in_root / "out"
+    argv = ["templates", str(spec), "--out", str(out), "--jobs", "1"]
+
+    assert cli.main(argv) == 0
+    cold = capsys.readouterr().out
+    assert f"wrote 9 templates to {out}/" in cold
+    assert "(9 linted, 0 unchanged), 0 findings" in cold and "preflight passed" in cold
+    committed = ROOT / "templates" / "scheduled-file-writer"
+    assert {p.name: p.read_text() for p in out.glob("*.yaml")} == {p.name: p.read_text()
+                                                                   for p in committed.glob("*.yaml")}
+
+    assert cli.main(argv) == 0
+    noop = capsys.readouterr().out
+    assert "unchanged: 9 templates" in noop and "(0 linted, 9 unchanged)" in noop
+    assert "preflight: unchanged templates (cached)" in noop
+
+    # A generated file edited by hand is not "as written": synth runs again.
+    (out / "ecr.yaml").write_text((out / "ecr.yaml").read_text() + "# edited\n")
+    assert cli.main(argv) == 0
+    assert "wrote 9 templates" in capsys.readouterr().out
+
+    # One service changes (an environment variable): synth runs, only the template whose
+    # bytes changed is linted, its parent's cross-template rules run again, and the
+    # preflight checks the new set.
+    bench.one_service_change(spec, spec)
+    assert cli.main(argv) == 0
+    edit = capsys.readouterr().out
+    assert "wrote 9 templates" in edit
+    assert "(1 linted, 1 re-checked against changed children, 7 unchanged), 0 findings" in edit
+    assert "preflight: unchanged" not in edit and "preflight passed" in edit
+
+    # --no-cache runs every step.
+    assert cli.main([*argv, "--no-cache"]) == 0
+    forced = capsys.readouterr().out
+    assert "wrote 9 templates" in forced and "(9 linted, 0 unchanged)" in forced
+    assert "preflight: unchanged" not in forced
+
+
+def test_templates_reports_a_bad_spec_in_one_line(in_root: Path, capsys: pytest.CaptureFixture) -> None:
+    spec = in_root / "bad.yaml"
+    spec.write_text("name: Bad Name\n")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["templates", str(spec), "--out", str(in_root / "out")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{spec}: ") and "Traceback" not in err
+    assert not (in_root / "out").exists()
+
+
+def test_preflight_findings_are_replayed_not_hidden(in_root: Path, capsys: pytest.CaptureFixture) -> None:
+    out = in_root / "t"
+    shutil.copytree(ROOT / "templates" / "scheduled-file-writer", out)
+    network = out / "network.yaml"
+    # The task's subnets lose their ECR API endpoint: the task cannot pull its image.
+    network.write_text(network.read_text().replace(".ecr.api", ".ecr.apiX"))
+    files = {p.name: p.read_bytes() for p in sorted(out.glob("*.yaml"))}
+    assert make_templates.preflight_cached(out, files, use=True) == make_templates.EXIT_FINDINGS
+    first = capsys.readouterr().out
+    assert "error: " in first and "preflight FAILED" in first
+    assert make_templates.preflight_cached(out, files, use=True) == make_templates.EXIT_FINDINGS
+    again = capsys.readouterr().out
+    assert again.replace("preflight: unchanged templates (cached)\n", "") == first
+
+
+@pytest.mark.parametrize("spec_path", PLATFORMS, ids=[p.stem for p in PLATFORMS])
+def test_the_one_process_preflight_reads_what_check_reads(spec_path: Path) -> None:
+    out = ROOT / "templates" / spec_path.stem
+    files = {p.name: p.read_bytes() for p in sorted(out.glob("*.yaml"))}
+    assert make_templates.read_set(out, files) == load_dir(out)

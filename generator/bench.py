@@ -1,0 +1,364 @@
+"""`make bench`: the edit loop's timings, side by side, against two floors.
+
+Every figure is one or more fresh processes, timed from outside (wall clock, and user+sys
+CPU and peak RSS of the whole process tree from ``wait4``), with a private cache
+directory, so "cold" means an empty ``.cache`` and "warm"/"no-op" means the cache that
+the run just before it left. Columns are each platform spec and a generated N-service
+spec (``--services N``, default 300; the largest N that generates today is used when N
+does not, and the table says so). Ratios are to the ``import troposphere`` floor measured
+in the same run and, when ``make bench-anchor`` installed it, to ``cdk synth`` of the
+equivalent 8-service CDK app (``scripts/cdk-anchor/app.py``).
+
+Speed targets (issue 13) are checked here and only here, never in timed tests: they hold
+on an idle machine, so the load average is printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ANCHOR = ROOT / ".tools" / "cdk"
+ANCHOR_APP = ROOT / "scripts" / "cdk-anchor"
+# Issue 13's targets: (what, row, measure, limit); "floor"/"cdk" limits are ratios.
+TARGETS = (
+    ("synth wall", "synth", "wall", 0.5),
+    ("synth peak RSS (MB)", "synth", "rss", 60.0),
+    ("synth / import troposphere (wall)", "synth", "wall/floor", 5.0),
+    ("synth / import troposphere (CPU; steadier when loaded)", "synth", "cpu/floor", 5.0),
+    ("no-op `make templates` wall", "templates no-op", "wall", 0.5),
+    ("gate after a one-service change wall", "templates 1-service change", "wall", 3.0),
+    ("cold gate CPU / cdk synth (default) CPU", "templates cold", "cpu/cdk", 0.5),
+)
+ROWS = ("synth", "lint cold", "lint warm", "preflight", "templates cold", "templates no-op",
+        "templates 1-service change")
+
+
+@dataclass
+class Sample:
+    wall: float
+    cpu: float
+    rss: float  # MB, the largest process of the tree
+    rc: int = 0
+    note: str = ""
+
+    def cell(self, floor: Sample) -> str:
+        """wall, CPU, peak RSS, and wall and CPU as multiples of the floor's."""
+        if self.rc:
+            return f"FAILED (exit {self.rc}: {self.note[:60]})"
+        return (f"{self.wall:5.2f}s {self.cpu:5.2f}c {self.rss:4.0f}MB "
+                f"{self.wall / floor.wall:5.1f}x {self.cpu / max(floor.cpu, 1e-3):5.1f}xc")
+
+
+def run_once(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> Sample:
+    """One process tree: wall, user+sys CPU and peak RSS (children included, from wait4)."""
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = rc = os.waitstatus_to_exitcode(status)
+        note = ""
+        if rc:
+            out.seek(0)
+            lines = out.read().decode(errors="replace").strip().splitlines()
+            note = lines[-1] if lines else ""
+    return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, rc, note)
+
+
+def measure(cmd: list[str], env: dict[str, str], repeat: int, before: Any = None, cwd: Path = ROOT) -> Sample:
+    """Median wall and CPU, largest RSS, over ``repeat`` runs (``before()`` runs untimed first)."""
+    samples = []
+    for _ in range(repeat):
+        if before:
+            before()
+        s = run_once(cmd, env, cwd)
+        if s.rc:
+            return s
+        samples.append(s)
+    return Sample(statistics.median(s.wall for s in samples), statistics.median(s.cpu for s in samples),
+                  max(s.rss for s in samples))
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def scale_spec(n: int) -> dict[str, Any]:
+    """An N-service platform in the reference doc's shape: 3 AZs with a NAT each, Aurora,
+    EFS with an access point per service, one ALB; every service with a generated secret,
+    an EFS volume, Service Connect and CPU/memory auto scaling; the first behind the ALB."""
+    services = []
+    for i in range(n):
+        name = f"svc{i:03d}"
+        svc: dict[str, Any] = {
+            "name": name, "cluster": "main", "image": {"default": f"public.ecr.aws/nginx/nginx:1.27-{i}"},
+            "cpu": 256, "memory": 512, "ports": [{"name": "http", "port": 8080}],
+            "health_check": {"command": "curl -f http://localhost:8080/health || exit 1"},
+            "user": "1000:1000", "readonly_root_filesystem": True, "scratch_paths": ["/tmp"],
+            "environment": {"DB_HOST": "${db:endpoint}", "SERVICE": name},
+            "secrets": {"API_KEY": {"secret": "api-key"}},
+            "volumes": [{"access_point": f"ap{i:03d}", "path": "/data"}],
+            "discovery": {"name": name, "port": "http"},
+            "scaling": {"min": 1, "max": 4, "cpu": 70, "memory": 80},
+        }
+        if i == 0:
+            svc["target_groups"] = [{"name": "web", "load_balancer": "web", "container_port": 8080}]
+        else:
+            svc["allow_from"] = [{"service": "svc000", "ports": [8080]}]
+        services.append(svc)
+    return {
+        "name": f"scale-{n}", "description": f"{n} services for make bench",
+        "network": {"availability_zones": 3, "egress": "nat-per-az"},
+        "secrets": [{"name": "api-key", "description": "API key", "generate": {"length": 32}}],
+        "efs": {"access_points": [{"name": f"ap{i:03d}", "path": f"/svc{i:03d}"} for i in range(n)]},
+        "database": {"engine": "aurora-postgresql", "engine_version": "16.9", "database_name": "app"},
+        "clusters": [{"name": "main"}], "namespace": "scale.local",
+        "load_balancers": [{"name": "web", "listeners": [{"port": 80, "mode": "auto", "target_group": "web"}]}],
+        "services": services,
+    }
+
+
+def _generates(data: dict[str, Any]) -> str:
+    """'' when the spec validates and synthesizes, else the first line of the error."""
+    from generator import render
+    from generator.spec import SpecError, parse_spec
+
+    try:
+        render.synthesize(parse_spec(data))
+    except SpecError as exc:
+        return exc.lines[0]
+    except Exception as exc:  # noqa: BLE001 - any generation failure counts
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return ""
+
+
+def largest_scale(n: int) -> tuple[int, str]:
+    """The largest k <= n whose scale_spec(k) generates, and why n does not ('' when it does)."""
+    why = _generates(scale_spec(n))
+    if not why:
+        return n, ""
+    lo, hi = 1, n  # scale_spec(lo) is assumed to work; hi does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _generates(scale_spec(mid)):
+            hi = mid
+        else:
+            lo = mid
+    return lo, why
+
+
+def one_service_change(spec_path: Path, dest: Path) -> Path | None:
+    """A copy of the spec with one environment variable added to its first service
+    (a change to that service's task definition only); None without services."""
+    import yaml
+
+    data = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    if not data.get("services"):
+        return None
+    changed = copy.deepcopy(data)
+    changed["services"][0].setdefault("environment", {})["BENCH_CHANGE"] = "1"
+    dest.write_text(yaml.safe_dump(changed, sort_keys=False), encoding="utf-8")
+    return dest
+
+
+# --------------------------------------------------------------------------- the runs
+
+
+def _resources(out: Path) -> int:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return sum(len((yaml.load(p.read_bytes(), Loader=loader) or {}).get("Resources", {}))  # noqa: S506
+               for p in out.glob("*.yaml"))
+
+
+def bench_spec(spec: Path, work: Path, repeat: int) -> tuple[dict[str, Sample], int]:
+    py = sys.executable
+    cache_dir = work / "cache"
+    env = {**os.environ, "STACKGEN_CACHE_DIR": str(cache_dir)}
+    out, made = work / "synth", work / "made"
+
+    def cold() -> None:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+    def fresh() -> None:
+        cold()
+        shutil.rmtree(made, ignore_errors=True)
+
+    make = ["make", "-s", "--no-print-directory", "templates", f"PLATFORM={spec}", f"OUT={made}"]
+    rows: dict[str, Sample] = {}
+    rows["synth"] = measure([py, "-m", "generator", "synth", str(spec), "--out", str(out), "--quiet"], env, repeat)
+    lint = [py, "-m", "generator", "lint", str(out)]
+    rows["lint cold"] = measure(lint, env, repeat, before=cold)
+    rows["lint warm"] = measure(lint, env, repeat)
+    rows["preflight"] = measure([py, "-m", "generator", "check", "--templates", str(out)], env, repeat)
+    rows["templates cold"] = measure(make, env, repeat, before=fresh)
+    rows["templates no-op"] = measure(make, env, repeat)
+    changed = one_service_change(spec, work / f"{spec.stem}.yaml")
+    if changed:
+        edit = ["make", "-s", "--no-print-directory", "templates", f"PLATFORM={changed}", f"OUT={made}"]
+
+        def baseline() -> None:  # the unchanged platform, fully cached, before each timed edit
+            run_once(make, env)
+
+        rows["templates 1-service change"] = measure(edit, env, repeat, before=baseline)
+    return rows, _resources(out)
+
+
+def bench_anchor(repeat: int) -> dict[str, Sample]:
+    """`cdk synth` of the 8-service CDK app, with CDK's validator (default) and without."""
+    cdk = ANCHOR / "cli" / "node_modules" / ".bin" / "cdk"
+    env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": "us-east-1",
+           "AWS_DEFAULT_REGION": "us-east-1", "CDK_DISABLE_VERSION_CHECK": "1"}
+    cmd = [str(cdk), "synth", "-q", "--no-notices", "--output", str(ANCHOR / "cdk.out")]
+    return {"cdk synth (default)": measure(cmd, env, repeat, cwd=ANCHOR),
+            "cdk synth (CDK_VALIDATION=false)": measure(cmd, {**env, "CDK_VALIDATION": "false"}, repeat,
+                                                        cwd=ANCHOR)}
+
+
+def anchor_installed() -> bool:
+    return (ANCHOR / ".installed").is_file() and (ANCHOR / "app.py").is_file()
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def _ratio(row: Sample, measure_: str, floor: Sample, cdk: Sample | None) -> float | None:
+    if measure_ == "wall":
+        return row.wall
+    if measure_ == "rss":
+        return row.rss
+    if measure_ == "wall/floor":
+        return row.wall / floor.wall
+    if measure_ == "cpu/floor":
+        return row.cpu / max(floor.cpu, 1e-3)
+    if measure_ == "cpu/cdk":
+        return row.cpu / cdk.cpu if cdk and not cdk.rc else None
+    raise ValueError(measure_)
+
+
+def report(columns: dict[str, tuple[dict[str, Sample], int]], floor: Sample, anchor: dict[str, Sample],
+           notes: list[str], target: str) -> list[str]:
+    lines = [f"import troposphere floor: {floor.wall:.3f}s wall, {floor.cpu:.3f}s CPU, {floor.rss:.0f} MB",
+             "cells: wall, user+sys CPU (c), peak RSS, wall / floor wall (x), CPU / floor CPU (xc)"]
+    cdk = anchor.get("cdk synth (default)")
+    for name, s in anchor.items():
+        lines.append(f"{name}: {s.cell(floor)}")
+    if not anchor:
+        lines.append("cdk synth: not installed (make bench-anchor)")
+    width = 46
+    header = f"{'':<28}" + "".join(f"{f'{c} ({n} resources)':<{width}}" for c, (_, n) in columns.items())
+    lines += ["", header]
+    for row in ROWS:
+        cells = []
+        for rows, _ in columns.values():
+            s = rows.get(row)
+            text = s.cell(floor) if s else "-"
+            if s and cdk and not s.rc and not cdk.rc and row.startswith("templates"):
+                text += f" {s.cpu / cdk.cpu:4.2f}cdk"
+            cells.append(f"{text:<{width}}")
+        lines.append(f"{row:<28}" + "".join(cells))
+    lines += ["", *notes, ""]
+    if target in columns:
+        rows = columns[target][0]
+        load = os.getloadavg()[0]
+        lines.append(f"targets ({target}; they hold on an idle machine; load average now {load:.1f}):")
+        for what, row, measure_, limit in TARGETS:
+            s = rows.get(row)
+            value = _ratio(s, measure_, floor, cdk) if s and not s.rc else None
+            if value is None:
+                lines.append(f"  {what:<56} {'n/a':>8}  (limit {limit:g})")
+            else:
+                verdict = "ok" if value <= limit else "MISSED"
+                lines.append(f"  {what:<56} {value:8.2f}  (limit {limit:g}) {verdict}")
+    return lines
+
+
+def lint_breakdown(spec: Path, work: Path, repeat: int) -> list[str]:
+    """Where lint's cost goes: plain cfn-lint (no config), cfn-lint with the project's
+    .cfnlintrc and rules, the one-Runner in-process lint `lint` used to be, and `lint` now."""
+    py = sys.executable
+    out = work / "why" / spec.stem
+    subprocess.run([py, "-m", "generator", "synth", str(spec), "--out", str(out), "--quiet"], cwd=ROOT, check=True)
+    files = sorted(str(p) for p in out.glob("*.yaml"))
+    plain_dir = work / "why-plain"  # no .cfnlintrc here or in HOME
+    plain_dir.mkdir(exist_ok=True)
+    env = {**os.environ, "HOME": str(plain_dir), "STACKGEN_CACHE_DIR": str(work / "why-cache")}
+    cfnlint = str(Path(py).parent / "cfn-lint")
+    one_runner = ("import sys; from cfnlint.api import ConfigMixIn, Runner; "
+                  "list(Runner(ConfigMixIn(['--template', *sys.argv[1:]])).run())")
+    runs = {
+        "cfn-lint --version (start-up)": (measure([cfnlint, "--version"], env, repeat, cwd=plain_dir)),
+        "cfn-lint, no config": measure([cfnlint, *files], env, repeat, cwd=plain_dir),
+        "cfn-lint, project .cfnlintrc + rules": measure([cfnlint, *files], env, repeat),
+        "cfn-lint, project, E3043 off": measure([cfnlint, "--ignore-checks", "E3043", "--", *files], env, repeat),
+        "one in-process Runner (old lint)": measure([py, "-c", one_runner, *files], env, repeat),
+        "lint --no-cache --jobs 1": measure([py, "-m", "generator", "lint", str(out), "--no-cache", "--jobs", "1"],
+                                            env, repeat),
+        "lint --no-cache (all cores)": measure([py, "-m", "generator", "lint", str(out), "--no-cache"], env, repeat),
+    }
+    resources = _resources(out)
+    size = sum(Path(f).stat().st_size for f in files) / 1024
+    plain = runs["cfn-lint, no config"].cpu - runs["cfn-lint --version (start-up)"].cpu
+    lines = [f"lint breakdown, {spec.stem}: {len(files)} templates, {resources} resources, {size:.0f} KB "
+             f"({1024 * size / resources:.0f} B per resource); cfn-lint CPU past start-up: "
+             f"{1000 * plain / resources:.1f} ms per resource, {1000 * plain / size:.1f} ms per KB"]
+    for name, s in runs.items():
+        failed = f"  FAILED: {s.note}" if s.rc else ""
+        lines.append(f"  {name:<40} {s.wall:6.2f}s wall {s.cpu:6.2f}s CPU {s.rss:5.0f} MB{failed}")
+    return lines
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("specs", nargs="*", metavar="SPEC", help="platform specs (default: platforms/*.yaml)")
+    p.add_argument("--services", type=int, default=300, metavar="N",
+                   help="services in the generated scale spec (default 300; 0 leaves it out)")
+    p.add_argument("--repeat", type=int, default=3, metavar="K", help="runs per figure (median; default 3)")
+    p.add_argument("--no-anchor", action="store_true", help="skip cdk synth even when it is installed")
+    p.add_argument("--target", metavar="SPEC", help="the spec the targets are checked on (make bench: PLATFORM)")
+    p.add_argument("--why", action="store_true",
+                   help="also break lint's cost down on the target spec (plain cfn-lint, config, runner)")
+
+
+def cmd(args: argparse.Namespace) -> int:
+    import yaml
+
+    specs = [Path(s).resolve() for s in args.specs] or sorted((ROOT / "platforms").glob("*.yaml"))
+    target = Path(args.target).resolve() if args.target else specs[0]
+    if target not in specs:
+        specs.insert(0, target)
+    env = dict(os.environ)
+    notes = []
+    floor = measure([sys.executable, "-c", "import troposphere"], env, max(5, args.repeat))
+    anchor = bench_anchor(args.repeat) if anchor_installed() and not args.no_anchor else {}
+    columns: dict[str, tuple[dict[str, Sample], int]] = {}
+    with tempfile.TemporaryDirectory(prefix="stackgen-bench-") as tmp:
+        work = Path(tmp)
+        if args.services > 0:
+            n, why = largest_scale(args.services)
+            if why:
+                notes.append(f"{args.services} services do not generate today ({why}); the scale column is "
+                             f"the largest that does, {n} (the sharding issue lifts this; rerun with "
+                             f"--services {args.services}).")
+            scale = work / f"scale-{n}.yaml"
+            scale.write_text(yaml.safe_dump(scale_spec(n), sort_keys=False), encoding="utf-8")
+            specs.append(scale)
+        for spec in specs:
+            spec_work = work / spec.stem
+            spec_work.mkdir()
+            print(f"bench: {spec.stem} ...", file=sys.stderr, flush=True)
+            columns[spec.stem] = bench_spec(spec, spec_work, args.repeat)
+        why = lint_breakdown(target, work, args.repeat) if args.why else []
+    print("\n".join(report(columns, floor, anchor, notes, target.stem) + why))
+    return 0

@@ -1,0 +1,352 @@
+"""cfn-lint over template sets: in process, incremental (a per-template cache) and
+parallel across the machine's cores.
+
+**The cache key of a template** is the SHA-256 of everything that can change its
+verdict (``environment`` + ``jobs_of``):
+
+- the template's bytes (which include its own ``Metadata.cfn-lint`` config);
+- for a template with nested stacks (``AWS::CloudFormation::Stack``,
+  ``AWS::Serverless::Application``), the findings of the cross-template rules
+  (``CROSS_RULES``: E3043 reads the children's Parameters from disk) are kept apart,
+  keyed also on the bytes of every template in its directory and of every local
+  ``TemplateURL``/``Location`` it names: a changed child re-runs those rules on its
+  parent, and the parent's other findings stay cached;
+- the installed cfn-lint and the distributions it requires (name, version and the
+  pip RECORD of installed files, so an upgrade or an edited install changes it), and
+  the Python version;
+- ``~/.cfnlintrc`` and ``./.cfnlintrc`` (and their ``.yaml``/``.yml`` forms), every
+  file or directory they name in ``append_rules``, ``override_spec``,
+  ``custom_rules`` and ``registry_schemas`` (the project rules in
+  ``cfnlint_rules/``), ``AWS_REGION``/``AWS_DEFAULT_REGION`` (the default regions),
+  and this module's source.
+
+A finding is stored without its path and re-attached to the path linted now, so
+the same bytes in another directory are not linted twice.
+
+**Why lint costs what it does** (cfn-lint 1.58, mcp-gateway, ``make bench``): about
+80 % of the CPU is cfn-lint's JSON-schema walk of the resource properties, which grows
+with the number of property nodes, not resources; a stackgen resource carries about
+2.5x the YAML of the reference doc's benchmark resources (IAM policy documents, tags,
+rule lists, suppression metadata). E3043 decodes every child again for the parent.
+Building cfn-lint's rule set costs about 1 s and is paid once per ``Linter``
+(``lint_paths`` used to pay it on every call). The project rules, the region and the
+two included I-rules each cost under 2 % (bench: ``lint breakdown``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator import cache
+
+NESTED_TYPES = ("AWS::CloudFormation::Stack", "AWS::Serverless::Application")
+TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
+CONFIG_NAMES = (".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml")
+# .cfnlintrc keys whose values name files or directories that change a verdict.
+CONFIG_PATH_KEYS = ("append_rules", "override_spec", "custom_rules", "registry_schemas")
+REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
+# `TemplateURL: x.yaml` (YAML block style) or `"TemplateURL": "x.yaml"` (JSON).
+LOCATION = re.compile(r"""^\s*["']?(?:TemplateURL|Location)["']?\s*:\s*["']?([^"'\s,{}\[\]]+)""", re.M)
+PATH_MARK = "\x00path\x00"
+# The rules that read files other than the template they lint (cfn-lint 1.58: E3043,
+# NestedStackParameters, decodes each local TemplateURL for its Parameters; the project
+# rules read none). tests/test_lint_cache.py fails when another rule's source reads files.
+CROSS_RULES = frozenset({"E3043"})
+ALL, LOCAL, CROSS = "all", "local", "cross"  # which rules a unit of lint work runs
+Job = tuple[str, str]  # (template path, ALL | LOCAL | CROSS)
+
+
+@dataclass(frozen=True, order=True)
+class Match:
+    """One cfn-lint match as `stackgen lint` prints and caches it: cfn-lint's own Match, made
+    orderable and picklable (the security gate turns cfn-lint matches into the kernel's
+    :class:`generator.cfn.Finding`)."""
+
+    path: str
+    line: int
+    column: int
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.rule} {self.message}"
+
+
+@dataclass
+class Result:
+    findings: list[Match] = field(default_factory=list)
+    linted: list[str] = field(default_factory=list)  # linted in this run
+    crossed: list[str] = field(default_factory=list)  # only the cross-template rules ran
+    cached: list[str] = field(default_factory=list)  # answered from the cache
+    jobs: int = 1
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        crossed = f", {len(self.crossed)} re-checked against changed children" if self.crossed else ""
+        return (f"cfn-lint: {len(self.linted) + len(self.crossed) + len(self.cached)} templates "
+                f"({len(self.linted)} linted{f' on {self.jobs} cores' if self.jobs > 1 else ''}{crossed}, "
+                f"{len(self.cached)} unchanged), {len(self.findings)} findings ({self.seconds:.1f}s)")
+
+
+# --------------------------------------------------------------------------- cache keys
+
+
+def _cfnlint_dists() -> list[str]:
+    return sorted({"cfn-lint", "aws-sam-translator", *cache.requirements("cfn-lint")})
+
+
+def _config_paths(config: Path) -> list[str]:
+    """The files and directories a .cfnlintrc names under CONFIG_PATH_KEYS."""
+    import yaml
+
+    try:
+        data = yaml.load(config.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    if not isinstance(data, dict):
+        return []
+    out: list[str] = []
+    for key in CONFIG_PATH_KEYS:
+        value = data.get(key)
+        values = value if isinstance(value, list) else [value]
+        out += [str(v) for v in values if isinstance(v, str | os.PathLike)]
+    return out
+
+
+def environment(cwd: str | os.PathLike[str] | None = None) -> str:
+    """Digest of everything outside a template that can change its verdict."""
+    here = Path(cwd or os.getcwd())
+    parts: list[bytes | str] = [b"lint-env", cache.dist_digest(*_cfnlint_dists()),
+                                cache.file_digest(__file__)]
+    for var in REGION_VARIABLES:
+        parts += [var, os.environ.get(var, "\x00unset")]
+    for base in (Path.home(), here):
+        for name in CONFIG_NAMES:
+            config = base / name
+            parts += [str(config), cache.file_digest(config)]
+            if config.is_file():
+                for ref in _config_paths(config):
+                    target = Path(os.path.expanduser(ref))
+                    target = target if target.is_absolute() else here / target
+                    parts += [ref, cache.tree_digest(target)]
+    return cache.digest(*parts)
+
+
+def _is_template(p: Path) -> bool:
+    return p.suffix in TEMPLATE_SUFFIXES and p.is_file()
+
+
+
+def is_nested(body: bytes) -> bool:
+    """A template that names a nested stack type (so the cross-template rules can find something)."""
+    return any(t.encode() in body for t in NESTED_TYPES)
+
+
+def set_digest(path: str | os.PathLike[str], body: bytes) -> str:
+    """What the cross-template rules read besides the template: every template in its
+    directory and every local TemplateURL/Location target it names."""
+    p = Path(path)
+    here = p.resolve().parent
+    parts: list[bytes | str] = [b"set"]
+    for sibling in sorted(x for x in here.iterdir() if _is_template(x) and x.name != p.name):
+        parts += [sibling.name, cache.file_digest(sibling)]
+    for ref in sorted(set(LOCATION.findall(body.decode("utf-8", "replace")))):
+        if "://" not in ref:
+            parts += [ref, cache.file_digest(os.path.normpath(os.path.join(here, ref)))]
+    return cache.digest(*parts)
+
+
+def jobs_of(path: str, env: str) -> dict[Job, str]:
+    """The units of lint work of one template, each with its cache key. A template without
+    nested stacks is one unit (every rule, keyed on its bytes); a parent is two: its own
+    rules (keyed on its bytes) and the cross-template rules (keyed on its bytes and the
+    set's), so a changed child re-runs only those on the parent."""
+    body = Path(path).read_bytes()
+    if not is_nested(body):
+        return {(path, ALL): cache.digest(b"lint", ALL, env, body)}
+    return {(path, LOCAL): cache.digest(b"lint", LOCAL, env, body),
+            (path, CROSS): cache.digest(b"lint", CROSS, env, body, set_digest(path, body))}
+
+
+# --------------------------------------------------------------------------- running cfn-lint
+
+
+class Linter:
+    """cfn-lint's configuration (.cfnlintrc in the working directory) and rule set, built
+    once (cfn-lint's imports, every rule module executed and its data files parsed: about
+    1.7 s of CPU) and reused for every template after that."""
+
+    def __init__(self) -> None:
+        from cfnlint.config import ConfigMixIn
+        from cfnlint.rules import Rules
+        from cfnlint.runner import Runner
+
+        self.cwd = os.getcwd()
+        self._config = ConfigMixIn
+        every = Runner(ConfigMixIn(["--template", os.devnull])).rules
+        self.rules = {
+            ALL: every,
+            LOCAL: Rules({k: r for k, r in every.items() if k not in CROSS_RULES}),
+            CROSS: Rules({k: r for k, r in every.items() if k in CROSS_RULES}),
+        }
+
+    def lint_file(self, path: str, part: str = ALL) -> list[Match]:
+        """Findings of one template, linted as ``cfn-lint PATH`` does in ``cwd`` (``part``:
+        every rule, every rule but the cross-template ones, or only those)."""
+        from cfnlint.runner.template.runner import run_template_by_file_paths
+
+        if os.getcwd() != self.cwd:
+            raise RuntimeError(f"bug: a Linter built in {self.cwd} used in {os.getcwd()}")
+        config = self._config(["--template", path])
+        found = {Match(m.filename or path, m.linenumber, m.columnnumber, m.rule.id, m.message)
+                 for m in run_template_by_file_paths(config, self.rules[part])}
+        return sorted(found)
+
+
+_SHARED: dict[str, Linter] = {}
+
+
+def shared_linter() -> Linter:
+    """One Linter per working directory for the life of the process."""
+    cwd = os.getcwd()
+    if cwd not in _SHARED:
+        _SHARED[cwd] = Linter()
+    return _SHARED[cwd]
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# Set in a process just before it forks its workers, read by them (shared copy-on-write).
+_WORKER_LINTER: Linter | None = None
+
+
+def _lint_in_worker(job: Job) -> tuple[Job, list[Match]]:
+    assert _WORKER_LINTER is not None
+    return job, _WORKER_LINTER.lint_file(*job)
+
+
+def run_jobs(linter: Linter, jobs: list[Job], n: int) -> dict[Job, list[Match]]:
+    """Lint ``jobs``, on ``n`` forked workers when that is more than one."""
+    global _WORKER_LINTER
+    if n <= 1 or len(jobs) <= 1:
+        return {j: linter.lint_file(*j) for j in jobs}
+    import multiprocessing
+
+    # Largest first, one at a time, so the slow templates do not end up on one core.
+    order = sorted(jobs, key=lambda j: (j[1] == CROSS, -os.path.getsize(j[0]), j))
+    _WORKER_LINTER = linter
+    try:
+        with multiprocessing.get_context("fork").Pool(n) as pool:
+            return dict(pool.imap_unordered(_lint_in_worker, order, chunksize=1))
+    finally:
+        _WORKER_LINTER = None
+
+
+class Server:
+    """A process that builds a Linter while its parent does something else (synth), then
+    lints the jobs it is sent on up to ``n`` cores. ``close()`` before ``run()`` stops it."""
+
+    def __init__(self, n: int) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        # Not a daemon (it forks its own workers); it ends when its pipe closes.
+        self._proc = ctx.Process(target=_serve, args=(child, n))
+        self._proc.start()
+        child.close()
+
+    def run(self, jobs: list[Job]) -> dict[Job, list[Match]]:
+        try:
+            self._conn.send(jobs)
+            return self._conn.recv()
+        except (EOFError, OSError):
+            raise RuntimeError(f"bug: the lint process died (exit {self._proc.exitcode})") from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._proc.exitcode is None:
+            self._proc.terminate()
+        self._proc.join()
+        self._conn.close()
+
+
+def _serve(conn: Any, n: int) -> None:
+    linter = Linter()
+    try:
+        jobs = conn.recv()
+    except EOFError:  # the parent went away
+        return
+    conn.send(run_jobs(linter, jobs, min(n, len(jobs))))
+
+
+def _store(findings: list[Match], path: str) -> list[list[object]]:
+    return [[f.line, f.column, f.rule, f.message.replace(path, PATH_MARK)] for f in findings]
+
+
+def _load(rows: list[list[object]], path: str) -> list[Match]:
+    return [Match(path, int(str(line)), int(str(col)), str(rule), str(msg).replace(PATH_MARK, path))
+            for line, col, rule, msg in rows]
+
+
+def lint(paths: Sequence[str | os.PathLike[str]], *, use_cache: bool = True, jobs: int | None = None,
+         store: cache.Store | None = None, linter: Linter | None = None, server: Server | None = None) -> Result:
+    """Lint ``paths`` in the working directory's cfn-lint configuration. What is cached is
+    not linted again; the rest runs on up to ``jobs`` cores (default: all), on ``server``
+    when one was started, else in this process. Findings are sorted by path, line, column,
+    rule and message."""
+    start = time.perf_counter()
+    names = sorted(dict.fromkeys(str(p) for p in paths))
+    result = Result()
+    store = store or cache.Store("lint", use=use_cache)
+    env = environment() if names else ""
+    keys = {job: key for p in names for job, key in jobs_of(p, env).items()}
+    todo: list[Job] = []
+    for job, key in keys.items():
+        rows = store.get(key) if use_cache else None
+        if rows is None:
+            todo.append(job)
+        else:
+            result.findings += _load(rows, job[0])
+    if todo:
+        result.jobs = max(1, min(jobs or cores(), len(todo)))
+        if server is not None:
+            found = server.run(todo)
+        else:
+            found = run_jobs(linter or shared_linter(), todo, result.jobs)
+        for job in todo:
+            store.put(keys[job], _store(found[job], job[0]))
+            result.findings += found[job]
+    elif server is not None:
+        server.close()
+    full = {p for p, part in todo if part != CROSS}
+    result.linted = sorted(full)
+    result.crossed = sorted({p for p, _ in todo} - full)
+    result.cached = sorted(set(names) - full - set(result.crossed))
+    result.findings.sort()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def lint_paths(paths: Iterable[str | os.PathLike[str]], use_cache: bool = True) -> list[str]:
+    """cfn-lint over ``paths`` in this process on one core, one line per finding:
+    ``path:line:column: RULE message``. The rule set is built once per process, and a
+    template whose key is in the cache (STACKGEN_CACHE_DIR; the tests get one per run) is
+    not linted again: the tests lint the same templates many times (the committed
+    platforms, the property tests' seeds, one broken copy at a time)."""
+    if use_cache:
+        return [str(f) for f in lint(list(paths), jobs=1).findings]
+    linter = shared_linter()
+    return [str(f) for p in sorted({str(p) for p in paths}) for f in linter.lint_file(p)]

@@ -17,6 +17,9 @@ import yaml
 
 PARENT = "main.yaml"
 STACK_TYPE = "AWS::CloudFormation::Stack"
+# A template set describes no deployed stack: AWS::StackId is read as this stand-in, so
+# values derived from it (the parent's StackUid, Fn::Select over Fn::Split) have a text.
+STAND_IN_STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/stack/5eed0000-0000-4000-8000-000000000000"
 
 
 class _Loader(yaml.SafeLoader):
@@ -187,6 +190,9 @@ class TemplateSet:
                     return Origin("unknown", child, attr)
                 return self.origin(child, out["Value"])
             return Origin("resource", file, lid, attr)
+        derived = _split_select(node)
+        if isinstance(derived, str):
+            return Origin("literal", file, derived)
         return Origin("unknown", file, repr(node)[:60])
 
     def origins(self, file: str, node: Any) -> list[Origin]:
@@ -241,3 +247,22 @@ def sub_vars(node: Any) -> tuple[str, dict[str, Any]]:
     if isinstance(v, list):
         return v[0], v[1] if len(v) > 1 else {}
     return v, {}
+
+
+def _split_select(node: Any) -> str | list[str] | None:
+    """Fn::Select / Fn::Split over literals and AWS::StackId (the stand-in), else None."""
+    if isinstance(node, str):
+        return node
+    if not isinstance(node, dict) or len(node) != 1:
+        return None
+    ((k, v),) = node.items()
+    if k == "Ref":
+        return STAND_IN_STACK_ID if v == "AWS::StackId" else None
+    if k == "Fn::Split" and isinstance(v, list) and len(v) == 2 and isinstance(v[0], str):
+        text = _split_select(v[1])
+        return text.split(v[0]) if isinstance(text, str) else None
+    if k == "Fn::Select" and isinstance(v, list) and len(v) == 2 and isinstance(v[0], (int, str)):
+        items = _split_select(v[1])
+        index = int(v[0]) if str(v[0]).isdigit() else -1
+        return items[index] if isinstance(items, list) and 0 <= index < len(items) else None
+    return None

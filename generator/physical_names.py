@@ -65,7 +65,7 @@ def fixed_identifiers(templates: dict[str, dict[str, Any]]) -> list[str]:
     for file, template in sorted(templates.items()):
         for lid, res in sorted((template.get("Resources") or {}).items()):
             rtype = str(res.get("Type", ""))
-            parts = _identifier(rtype)
+            parts = identifier_properties(rtype)
             props = res.get("Properties") or {}
             if rtype in SHARED_IDENTIFIERS or not parts or not any(p in props for p in parts):
                 continue
@@ -75,7 +75,7 @@ def fixed_identifiers(templates: dict[str, dict[str, Any]]) -> list[str]:
     return out
 
 
-def _identifier(rtype: str) -> list[str]:
+def identifier_properties(rtype: str) -> list[str]:
     """The properties that make up a type's primary identifier, or [] when AWS generates part of it."""
     schema = awsfacts.resource_schema(rtype) or {}
     parts = [str(p) for p in schema.get("primaryIdentifier", [])]

@@ -14,7 +14,7 @@ Usage: ./deploy.sh --platform NAME --env dev|test|prod [options]
 
 Deploy platforms/NAME.yaml as nested CloudFormation stacks:
   1. check that templates/NAME/ is fresh (and run the preflight when the generator has one);
-     with --profile emulator, render the emulator profile instead
+     the same templates go to AWS and to the local emulator
   2. validate parameters/NAME/ENV.json against the template's Parameters; NoEcho (secret)
      parameters come from the environment, STACKGEN_PARAM_<Name>, or a prompt on a terminal
   3. ensure the artifact bucket (encrypted, public access blocked, versioned, TLS only) and
@@ -33,9 +33,8 @@ Options:
   --endpoint-url URL   AWS endpoint, e.g. the local emulator http://127.0.0.1:4566; passed
                        explicitly to every aws call. A loopback endpoint also gets dummy
                        credentials and a proxy guard so nothing can reach real AWS.
-  --profile P          template profile: aws (templates/NAME/, committed) or emulator
-                       (rendered now, without the types the emulator rejects).
-                       Default: emulator for a loopback endpoint, else aws.
+  --profile aws        template profile (the only one: templates/NAME/, committed; the
+                       local emulator deploys the same bytes as AWS)
   --params-file FILE   parameters file (default: parameters/NAME/ENV.json)
   --template-dir DIR   deploy pre-rendered templates from DIR (DIR/main.yaml) instead
   --review             print the change set and ask before executing it
@@ -81,11 +80,8 @@ SPEC="$ROOT/platforms/$PLATFORM.yaml"
 if [[ -z "$TEMPLATE_DIR" && ! -f "$SPEC" ]]; then
   die_usage "unknown platform: $PLATFORM (no platforms/$PLATFORM.yaml; known: $(known_platforms))"
 fi
-if [[ -z "$PROFILE" ]]; then
-  PROFILE=aws
-  if [[ -n "$ENDPOINT" ]] && is_loopback "$ENDPOINT"; then PROFILE=emulator; fi
-fi
-[[ "$PROFILE" == aws || "$PROFILE" == emulator ]] || die_usage "unknown --profile: $PROFILE (aws or emulator)"
+PROFILE="${PROFILE:-aws}"
+[[ "$PROFILE" == aws ]] || die_usage "unknown --profile: $PROFILE (aws is the only profile: the emulator deploys the same templates)"
 PARAMS_FILE="${PARAMS_FILE:-$ROOT/parameters/$PLATFORM/$ENV_NAME.json}"
 [[ -f "$PARAMS_FILE" ]] || die_usage "parameters file not found: $PARAMS_FILE"
 if [[ -n "$INTERVAL" && ! "$INTERVAL" =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
@@ -102,8 +98,7 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/stackgen-deploy.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
 # --- 1. parameters (and the stack's state), before anything is rendered or created ----------
-# The parent's Parameters are the same in both profiles: validate against the committed
-# parent template (or --template-dir), else after rendering.
+# Validate against the committed parent template (or --template-dir), else after rendering.
 validate_params() {
   pydeploy params --template "$PARAMS_TEMPLATE" --params-file "$PARAMS_FILE" \
     --stack-name "$STACK" --status-file "$WORK/status" "${PY_AWS[@]}" "$@"
@@ -131,29 +126,25 @@ elif [[ -f "$ROOT/templates/$PLATFORM/main.yaml" ]]; then
 fi
 
 # --- 2. templates: fresh, preflight ----------------------------------------------------------
-synth() { # synth PROFILE OUTDIR
-  timed "$PY" -m generator synth "$SPEC" --out "$2" --profile "$1" >"$WORK/synth.log" 2>&1 \
+synth() { # synth OUTDIR
+  timed "$PY" -m generator synth "$SPEC" --out "$1" >"$WORK/synth.log" 2>&1 \
     || { cat "$WORK/synth.log" >&2; die "synth failed for $SPEC"; }
 }
-PROFILE_SOURCE=spec
+TEMPLATE_SOURCE=spec
 if [[ -n "$TEMPLATE_DIR" ]]; then
-  PROFILE_SOURCE=dir
+  TEMPLATE_SOURCE=dir
   say "Templates: $TEMPLATE_DIR (pre-rendered)"
-elif [[ "$PROFILE" == aws ]]; then
+else
   TEMPLATE_DIR="$ROOT/templates/$PLATFORM"
   [[ -f "$TEMPLATE_DIR/main.yaml" ]] || die "no templates/$PLATFORM/main.yaml: run make templates PLATFORM=platforms/$PLATFORM.yaml"
-  synth aws "$WORK/fresh"
+  synth "$WORK/fresh"
   if ! diff -r -q "$TEMPLATE_DIR" "$WORK/fresh" >"$WORK/stale.txt" 2>&1; then
     sed 's/^/  /' "$WORK/stale.txt" >&2
     die "templates/$PLATFORM is stale (differs from the spec): run make templates PLATFORM=platforms/$PLATFORM.yaml"
   fi
   say "Templates: templates/$PLATFORM (fresh)"
-else
-  TEMPLATE_DIR="$WORK/templates"
-  synth emulator "$TEMPLATE_DIR"
-  say "Templates: emulator profile of $PLATFORM rendered into a temporary directory"
 fi
-if [[ "$PROFILE_SOURCE" == spec ]]; then
+if [[ "$TEMPLATE_SOURCE" == spec ]]; then
   # The preflight (python -m generator check SPEC), when the generator has one.
   rc=0
   timed "$PY" -m generator check "$SPEC" >"$WORK/check.log" 2>&1 || rc=$?

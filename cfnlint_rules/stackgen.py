@@ -25,9 +25,16 @@ All four are listed as mandatory_checks in .cfnlintrc, so a resource-level
 `Metadata.cfn-lint.config.ignore_checks` cannot switch them off; the only
 exception is the reasoned writable_root entry above.
 
-Everything lives in this one file: cfn-lint imports each *.py here as a plugin
-and instantiates every CloudFormationLintRule subclass it finds, so there are
-no shared base classes and no helper modules.
+cfn-lint imports each ``[A-Za-z1-9]*.py`` here by path (``cfnlint.helpers.load_plugins``:
+``importlib`` with a ``FileFinder`` on this directory, no package) and instantiates every
+CloudFormationLintRule subclass it finds; the module runs with the interpreter's normal
+``sys.path``.  That does not force an evaluator of its own: the rules decide conditions
+with the read kernel's one evaluator, ``generator.cfn.conditions``, which is importable
+wherever cfn-lint runs from the project's environment (``.venv``, where the package is
+installed editable: ``make``, ``validate.sh``, ``python -m generator.gate``).  A cfn-lint
+outside that environment cannot load these rules and fails with the ImportError.
+What stays here is cfn-lint-specific: which Environment values to try for one template
+and what a value "can be" for a rule (a parameter, AWS::NoValue, a non-literal).
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
+
+from generator.cfn.conditions import Conditions, Other, Value, text_of
 
 ENVIRONMENT_PARAMETER = "Environment"
 DEV_ENVIRONMENTS = ("dev",)
@@ -68,8 +77,8 @@ class _ParamRef:
 
 
 # ---------------------------------------------------------------------------
-# A tiny evaluator of Conditions / Fn::If for each value of the Environment
-# parameter. Anything it cannot decide is treated as "either branch".
+# Conditions / Fn::If for each value of the Environment parameter (the kernel's
+# evaluator). Anything it cannot decide is treated as "either branch".
 # ---------------------------------------------------------------------------
 
 
@@ -87,76 +96,37 @@ def environments(template: dict, parameter: str = ENVIRONMENT_PARAMETER) -> list
     return [*DEV_ENVIRONMENTS, OTHER_ENVIRONMENT]
 
 
-def _scalar(template: dict, value: Any, env: str | None, parameter: str) -> str | None:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    if isinstance(value, dict) and list(value) == ["Ref"] and value["Ref"] == parameter:
-        if env is None or env == OTHER_ENVIRONMENT:
-            return None
-        return env
-    return None
+def evaluator(template: dict, env: str | None, parameter: str = ENVIRONMENT_PARAMETER) -> Conditions:
+    """The template's conditions with ``parameter`` at ``env`` (the stand-in: any non-dev
+    value) and every other parameter unknown."""
+    def value(node: Any) -> Value:
+        text = text_of(node)
+        if text is not None:
+            return text
+        if isinstance(node, dict) and list(node) == ["Ref"] and node["Ref"] == parameter and env is not None:
+            return Other(frozenset(DEV_ENVIRONMENTS)) if env == OTHER_ENVIRONMENT else env
+        return None
 
-
-def condition_value(
-    template: dict, name: Any, env: str | None, parameter: str = ENVIRONMENT_PARAMETER,
-    _seen: frozenset = frozenset(),
-) -> bool | None:
-    """True/False if the named condition is decided by the environment value, else None."""
     conditions = template.get("Conditions")
-    if not isinstance(name, str) or not isinstance(conditions, dict) or name in _seen:
-        return None
-    return _eval(template, conditions.get(name), env, parameter, _seen | {name})
+    return Conditions(conditions if isinstance(conditions, dict) else {}, value)
 
 
-def _eval(template: dict, expr: Any, env: str | None, parameter: str, seen: frozenset) -> bool | None:
-    if not isinstance(expr, dict) or len(expr) != 1:
-        return None
-    (fn, args), = expr.items()
-    if fn == "Condition":
-        return condition_value(template, args, env, parameter, seen)
-    if fn == "Fn::Equals" and isinstance(args, list) and len(args) == 2:
-        left, right = (_scalar(template, a, env, parameter) for a in args)
-        if left is not None and right is not None:
-            return left == right
-        # `!Equals [!Ref Environment, dev]` when env stands for "any other value"
-        if env == OTHER_ENVIRONMENT:
-            refs_env = [isinstance(a, dict) and a.get("Ref") == parameter for a in args]
-            other = right if refs_env[0] else left if refs_env[1] else None
-            if any(refs_env) and other in DEV_ENVIRONMENTS:
-                return False
-        return None
-    if fn == "Fn::Not" and isinstance(args, list) and len(args) == 1:
-        inner = _eval(template, args[0], env, parameter, seen)
-        return None if inner is None else not inner
-    if fn in ("Fn::And", "Fn::Or") and isinstance(args, list):
-        values = [_eval(template, a, env, parameter, seen) for a in args]
-        if fn == "Fn::And":
-            if False in values:
-                return False
-            return True if all(v is True for v in values) else None
-        if True in values:
-            return True
-        return False if all(v is False for v in values) else None
-    return None
+def condition_value(template: dict, name: Any, env: str | None,
+                    parameter: str = ENVIRONMENT_PARAMETER) -> bool | None:
+    """True/False if the named condition is decided by the environment value, else None."""
+    return evaluator(template, env, parameter).decide(name)
 
 
 def possible_values(
     template: dict, value: Any, env: str | None, parameter: str = ENVIRONMENT_PARAMETER
 ) -> list[Any]:
     """The literal values `value` can take for this environment value."""
+    return [x for v in evaluator(template, env, parameter).possible(value) for x in _leaf(template, v, env, parameter)]
+
+
+def _leaf(template: dict, value: Any, env: str | None, parameter: str) -> list[Any]:
     if isinstance(value, dict) and len(value) == 1:
         (fn, args), = value.items()
-        if fn == "Fn::If" and isinstance(args, list) and len(args) == 3:
-            decided = condition_value(template, args[0], env, parameter)
-            if decided is True:
-                return possible_values(template, args[1], env, parameter)
-            if decided is False:
-                return possible_values(template, args[2], env, parameter)
-            return possible_values(template, args[1], env, parameter) + possible_values(
-                template, args[2], env, parameter
-            )
         if fn == "Ref":
             if args == "AWS::NoValue":
                 return [NO_VALUE]

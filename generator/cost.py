@@ -34,7 +34,8 @@ from typing import Any
 
 import yaml
 
-from generator.spec import Platform, Service
+from generator.reach.needs import image_source
+from generator.spec import Platform, Service, SpecError, load_spec
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 MODES = ("nat-per-az", "single-nat", "vpc-endpoints", "public-ip")
@@ -196,37 +197,20 @@ def task_counts(s: Service, usage: Usage | None = None) -> tuple[float, float]:
 
 def egress_of(spec: Platform, env: str) -> str:
     """The egress mode of an environment (per-environment overrides when the spec has them)."""
-    mode = getattr(spec.network, "mode", None)
-    return mode(env) if callable(mode) else spec.network.egress
+    return spec.network.mode(env)
 
 
 def endpoints_for(spec: Platform, mode: str) -> list[str]:
-    """Interface endpoints of a mode: the generator's own derivation when it has one."""
-    derive = getattr(spec, "endpoint_services", None)
-    if callable(derive):
-        return list(derive(mode))
-    return needed_endpoints(spec) if mode == "vpc-endpoints" else sorted(spec.network.interface_endpoints)
+    """Interface endpoints of a mode: the generator's own derivation (``Platform.endpoint_services``)."""
+    return list(spec.endpoint_services(mode))
 
 
 def public_image(s: Service) -> bool:
-    """True when the image comes from a public registry (not ECR) at the spec's defaults."""
+    """True when the image comes from a public registry (not ECR) at the spec's defaults,
+    classified as the preflight classifies it (``reach.needs.image_source``)."""
     if s.image.repository:
         return False
-    uri = s.image.default or s.image.fallback or ""
-    return ".dkr.ecr." not in uri
-
-
-def needed_endpoints(spec: Platform) -> list[str]:
-    """Interface endpoints a vpc-endpoints platform needs for what its tasks use (issue 6 part 1)."""
-    out = {"ecr.api", "ecr.dkr", "logs", "sts"}
-    refs = [r for s in spec.services for r in s.secrets.values()]
-    if any(r.secret or r.database for r in refs):
-        out |= {"secretsmanager", "kms"}  # the generator encrypts every secret with the platform CMK
-    if any(r.ssm for r in refs):
-        out.add("ssm")
-    if any(s.execute_command for s in spec.services):
-        out |= {"ssmmessages", "kms"}  # ECS Exec sessions are encrypted with the platform CMK
-    return sorted(out | set(spec.network.interface_endpoints))
+    return image_source(s.image.default or s.image.fallback or "").public
 
 
 # --------------------------------------------------------------------------- the estimate
@@ -483,8 +467,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def cmd(args: argparse.Namespace) -> int:
-    from generator.spec import SpecError, load_spec
-
+    """Entry point for an argparse subcommand built with ``add_arguments``."""
     try:
         spec = load_spec(args.spec)
     except SpecError as exc:

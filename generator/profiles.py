@@ -5,8 +5,9 @@ references to them.  The list lives here and nowhere else."""
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
+
+from generator.cfn.refs import depends_on, references
 
 PROFILES = ("aws", "emulator")
 
@@ -25,32 +26,6 @@ EMULATOR_UNSUPPORTED = (
 
 # What an Output that referenced a left-out resource says instead.
 OMITTED = ""
-
-
-def references(node: Any) -> set[str]:
-    """Logical IDs a template fragment references (Ref, GetAtt, Sub, DependsOn lists excluded)."""
-    found: set[str] = set()
-    if isinstance(node, dict):
-        if "Ref" in node and isinstance(node["Ref"], str):
-            found.add(node["Ref"])
-        if "Fn::GetAtt" in node:
-            v = node["Fn::GetAtt"]
-            found.add(v[0] if isinstance(v, list) else str(v).split(".")[0])
-        if "Fn::Sub" in node:
-            v = node["Fn::Sub"]
-            text = v[0] if isinstance(v, list) else v
-            local = set(v[1]) if isinstance(v, list) and len(v) > 1 else set()
-            for var in re.findall(r"\$\{([^}!]*)\}", text):
-                name = var.split(".")[0]
-                if name not in local and not name.startswith("AWS::"):
-                    found.add(name)
-        for k, v in node.items():
-            if k != "Fn::Sub" or isinstance(v, list):
-                found |= references(v)
-    elif isinstance(node, list):
-        for v in node:
-            found |= references(v)
-    return found
 
 
 def apply(profile: str, templates: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -78,8 +53,7 @@ def strip(template: dict[str, Any], types: tuple[str, ...]) -> dict[str, Any]:
         del res[k]
     for v in res.values():
         if "DependsOn" in v:
-            deps = [d for d in ([v["DependsOn"]] if isinstance(v["DependsOn"], str) else v["DependsOn"])
-                    if d not in dropped]
+            deps = [d for d in depends_on(v) if d not in dropped]
             if deps:
                 v["DependsOn"] = deps
             else:

@@ -30,7 +30,7 @@ emulator-stop: ## Stop the background emulator started by deploy-local
 deploy-local: $(STAMP) $(EMULATOR_STAMP) ## Start the emulator in the background and deploy PLATFORM (ENV=dev) to it
 	$(PY) -m generator.deploy.emulator start --state-dir $(EMULATOR_VENV)/run \
 	    --venv $(EMULATOR_VENV) --host $(EMULATOR_HOST) --port $(EMULATOR_PORT)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./deploy.sh --platform $(PLATFORM_NAME) --env $(ENV) --endpoint-url $(EMULATOR_URL) --profile emulator --yes
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./deploy.sh --platform $(PLATFORM_NAME) --env $(ENV) --endpoint-url $(EMULATOR_URL) --yes
 
 delete-local: $(STAMP) ## Delete the PLATFORM stack (ENV=dev) from the local emulator
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./delete.sh --platform $(PLATFORM_NAME) --env $(ENV) --endpoint-url $(EMULATOR_URL) --yes

@@ -169,3 +169,20 @@ def test_schema_command_prints_the_committed_file() -> None:
     proc = run("schema")
     assert proc.returncode == 0
     assert proc.stdout == (ROOT / "schema" / "platform.schema.json").read_text(encoding="utf-8")
+
+
+def test_output_to_a_closed_pipe_is_no_traceback() -> None:
+    """`stackgen schema | head -1`: the reader has gone away; stop quietly, no BrokenPipeError traceback."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    try:
+        proc = subprocess.run([sys.executable, "-m", "generator", "schema"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, check=False)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr

@@ -6,10 +6,11 @@ import math
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
-from generator import cost
-from generator.spec import Platform, parse_spec
-from tests.helpers import ROOT
+from generator import cost, render
+from generator.spec import Platform, load_spec, parse_spec
+from tests.helpers import PLATFORMS, ROOT
 
 MCP = str(ROOT / "platforms" / "mcp-gateway.yaml")
 
@@ -123,8 +124,8 @@ def test_mcp_egress_modes(mcp_spec: Platform, prices: dict) -> None:
     assert nat.low == pytest.approx(sts + 3 * 36.5 + 100 * 0.045 + flow)
     assert single.low == pytest.approx(sts + 36.5 + 100 * 0.045 + 100 * 0.02 * 2 / 3 + flow)
     # ecr.api, ecr.dkr, kms, logs, secretsmanager, ssm, ssmmessages, sts in 3 AZs; 30 GB API + logs at $0.01.
-    assert cost.needed_endpoints(mcp_spec) == ["ecr.api", "ecr.dkr", "kms", "logs", "secretsmanager", "ssm",
-                                               "ssmmessages", "sts"]
+    assert cost.endpoints_for(mcp_spec, "vpc-endpoints") == ["ecr.api", "ecr.dkr", "kms", "logs", "secretsmanager",
+                                                             "ssm", "ssmmessages", "sts"]
     assert eps.low == pytest.approx(8 * 3 * 7.3 + 30 * 0.01 + flow)
     assert any("public images" in n for n in eps.notes)
     assert pub.low == pytest.approx(sts + 15 * 3.65 + flow)
@@ -142,10 +143,32 @@ def test_environment_sizing_and_spot(writer: Platform, prices: dict) -> None:
     assert "67% Spot" in line(prod, "Fargate writer").item
     assert line(dev, "Fargate writer").low == pytest.approx(
         2 * cost.fargate_task_monthly(0.25, 0.5, prices) + 3 * cost.fargate_task_monthly(0.25, 0.5, prices, True))
-    assert cost.needed_endpoints(writer) == ["ecr.api", "ecr.dkr", "kms", "logs", "secretsmanager", "sts"]
+    assert cost.endpoints_for(writer, "vpc-endpoints") == ["ecr.api", "ecr.dkr", "kms", "logs", "secretsmanager", "sts"]
     assert "needs a public subnet tier" in prod.modes["nat-per-az"].notes
     with pytest.raises(ValueError, match="environment 'staging'"):
         cost.estimate(writer, prices, env="staging")
+
+
+def emitted_endpoints(spec: Platform) -> list[str]:
+    """The interface endpoints the generated network stack holds."""
+    net = render.synthesize(spec)["network.yaml"]["Resources"]
+    names = [r["Properties"]["ServiceName"] for r in net.values() if r["Type"] == "AWS::EC2::VPCEndpoint"
+             and r["Properties"].get("VpcEndpointType") == "Interface"]
+    return sorted((n["Fn::Sub"] if isinstance(n, dict) else n).rsplit("}.", 1)[-1] for n in names)
+
+
+def test_cost_prices_the_endpoints_the_generator_emits() -> None:
+    """One derivation: cost prices Platform.endpoint_services, which the network stack emits
+    (a drifted copy in cost.py once left out kms for SSM-only tasks)."""
+    for path in PLATFORMS:
+        spec = load_spec(path)
+        if spec.network.egress == "vpc-endpoints":
+            assert cost.endpoints_for(spec, "vpc-endpoints") == emitted_endpoints(spec), path
+    data = yaml.safe_load((ROOT / "platforms" / "scheduled-file-writer.yaml").read_text())
+    data["services"][0]["secrets"] = {"SHARE_PATH": {"ssm": "share-path"}}  # SSM only: the key is still needed
+    ssm_only = parse_spec(data)
+    assert "kms" in cost.endpoints_for(ssm_only, "vpc-endpoints")
+    assert cost.endpoints_for(ssm_only, "vpc-endpoints") == emitted_endpoints(ssm_only)
 
 
 # --------------------------------------------------------------------------- CLI

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from generator import naming, physical_names, synth
-from generator.analysis import load_dir
+from generator.cfn.load import load_dir
 from generator.physical_names import FixedIdentifierError, fixed_identifiers
 from tests.helpers import PLATFORMS, ROOT
 
@@ -156,3 +156,17 @@ def test_names_of_one_instance_differ_from_another() -> None:
     values = {"Name": "mcp-gateway", "Environment": "dev"}
     assert _sub_text(naming.log_group_name("registry").to_dict(), {**values, "StackUid": first}) != _sub_text(
         naming.log_group_name("registry").to_dict(), {**values, "StackUid": second})
+
+
+def test_the_template_reader_renders_names_with_the_token(mcp_templates: dict[str, dict[str, Any]]) -> None:
+    """The preflight matches IAM patterns against rendered names: the reader evaluates
+    StackUid from the parent's Fn::Select/Fn::Split of AWS::StackId (a stand-in when no
+    stack is given, else the given stack's ID)."""
+    from generator.cfn.templateset import TemplateSet
+    from generator.cfn.values import MATCH_PSEUDO, Renderer
+
+    group = mcp_templates["services.yaml"]["Resources"]["RegistryLogGroup"]["Properties"]["LogGroupName"]
+    assert Renderer(TemplateSet(mcp_templates), MATCH_PSEUDO)("services.yaml", group) == \
+        "/ecs/mcp-gateway-dev-5eed0000/registry"
+    given = TemplateSet(mcp_templates, pseudo={"AWS::StackId": STACK_ID})
+    assert Renderer(given, MATCH_PSEUDO)("services.yaml", group) == "/ecs/mcp-gateway-dev-1c2fa620/registry"

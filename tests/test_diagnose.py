@@ -134,7 +134,7 @@ def run() -> diagnose.Diagnose:
 
 
 def problems(d: diagnose.Diagnose) -> list[tuple[str, str]]:
-    return [(f.check, f.message) for f in d.findings]
+    return [(f.rule, f.problem) for f in d.findings]
 
 
 @pytest.fixture
@@ -185,7 +185,7 @@ def test_missing_ecr_dkr_endpoint(aws: None) -> None:
     e = build("endpoints")
     client("ec2").delete_vpc_endpoints(VpcEndpointIds=[e.endpoints["ecr.dkr"]])
     f = run().findings
-    assert [x.message for x in f] == [
+    assert [x.problem for x in f] == [
         f"service writer: no route to ecr.dkr from subnet {sn}: route table {rt} has no 0.0.0.0/0 route, and there "
         f"is no com.amazonaws.{REGION}.ecr.dkr interface endpoint" for sn, rt in zip(e.subnets, e.route_tables)]
     assert f[0].fix.startswith(f"aws ec2 create-vpc-endpoint --vpc-id {e.vpc} --vpc-endpoint-type Interface "
@@ -197,7 +197,7 @@ def test_endpoint_sg_does_not_admit_the_task(aws: None) -> None:
     client("ec2").revoke_security_group_ingress(GroupId=e.endpoint_sg, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "UserIdGroupPairs": [{"GroupId": e.task_sg}]}])
     [f] = run().findings
-    assert (f.check, f.message) == ("security-group", f"service writer: endpoint security group {e.endpoint_sg} "
+    assert (f.rule, f.problem) == ("security-group", f"service writer: endpoint security group {e.endpoint_sg} "
                                     f"does not admit tcp/443 from task security groups {e.task_sg} (ecr.api, ecr.dkr, "
                                     "logs, secretsmanager)")
     assert f.fix == (f"aws ec2 authorize-security-group-ingress --group-id {e.endpoint_sg} --protocol tcp --port 443 "
@@ -212,7 +212,7 @@ def test_task_egress_to_the_s3_prefix_list_missing(aws: None) -> None:
     ec2.revoke_security_group_egress(GroupId=e.task_sg, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListIds": [{"PrefixListId": pl}]}])
     [f] = run().findings
-    assert f.message == (f"service writer: task security groups {e.task_sg} allow no tcp/443 egress to the S3 "
+    assert f.problem == (f"service writer: task security groups {e.task_sg} allow no tcp/443 egress to the S3 "
                          f"prefix list {pl} (image layers through {e.endpoints['s3']})")
 
 
@@ -221,7 +221,7 @@ def test_execution_role_without_batch_get_image(aws: None) -> None:
     client("iam").put_role_policy(RoleName="writer-execution", PolicyName="execution",
                                         PolicyDocument=policy(e.secret, pull=("ecr:GetDownloadUrlForLayer",)))
     [f] = run().findings
-    assert (f.check, f.message) == ("iam", "service writer: execution role writer-execution is not allowed "
+    assert (f.rule, f.problem) == ("iam", "service writer: execution role writer-execution is not allowed "
                                     f"ecr:BatchGetImage on {REPO_ARN} (the image pull)")
 
 
@@ -247,8 +247,8 @@ def test_iam_policy_simulation_is_used_when_available(aws: None) -> None:
 
     d.iam = Simulating(d.iam)
     d.run("file-writer")
-    assert [f.check for f in d.findings] == ["iam"]
-    assert d.findings[0].message.startswith("service writer: execution role writer-execution is not allowed "
+    assert [f.rule for f in d.findings] == ["iam"]
+    assert d.findings[0].problem.startswith("service writer: execution role writer-execution is not allowed "
                                             "secretsmanager:GetSecretValue on arn:aws:secretsmanager:")
     assert ("ecr:BatchGetImage", REPO_ARN) in calls
     assert d.notes == [f"arn:aws:iam::{ACCOUNT}:role/writer-execution: permissions from IAM policy simulation"]
@@ -257,18 +257,18 @@ def test_iam_policy_simulation_is_used_when_available(aws: None) -> None:
 def test_endpoint_without_private_dns(aws: None) -> None:
     e = build("endpoints", private_dns=False)
     f = run().findings
-    assert (f[0].check, f[0].message) == (
+    assert (f[0].rule, f[0].problem) == (
         "endpoint", f"service writer: interface endpoint {e.endpoints['ecr.dkr']} (com.amazonaws.{REGION}.ecr.dkr) "
                     "has private DNS disabled, so tasks resolve the public name and bypass it")
     assert f[0].fix == f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {e.endpoints['ecr.dkr']} --private-dns-enabled"
-    assert [x.check for x in f[1:]] == ["route", "route"]  # and with no NAT, ecr.dkr is unreachable
+    assert [x.rule for x in f[1:]] == ["route", "route"]  # and with no NAT, ecr.dkr is unreachable
 
 
 def test_vpc_without_dns_hostnames(aws: None) -> None:
     e = build("endpoints", dns_hostnames=False)
     [f] = run().findings
-    assert (f.check, f.service) == ("dns", "")
-    assert f.message == (f"vpc {e.vpc}: enableDnsHostnames is false, so the private DNS names of the interface "
+    assert (f.rule, f.where) == ("dns", "")
+    assert f.problem == (f"vpc {e.vpc}: enableDnsHostnames is false, so the private DNS names of the interface "
                          "endpoints do not resolve")
     assert f.fix == f"aws ec2 modify-vpc-attribute --vpc-id {e.vpc} --enable-dns-hostnames '{{\"Value\":true}}'"
 
@@ -277,7 +277,7 @@ def test_nat_route_missing_in_one_az(aws: None) -> None:
     e = build("nat")
     client("ec2").delete_route(RouteTableId=e.route_tables[1],
                                                          DestinationCidrBlock="0.0.0.0/0")
-    msgs = [f.message for f in run().findings]
+    msgs = [f.problem for f in run().findings]
     assert msgs == [f"service writer: no route to {d} from subnet {e.subnets[1]}: route table {e.route_tables[1]} "
                     "has no 0.0.0.0/0 route" + (", and no S3 gateway endpoint is on that route table" if d.startswith(
                         "s3") else f", and there is no com.amazonaws.{REGION}.{d} interface endpoint")
@@ -289,7 +289,7 @@ def test_nat_gateway_deleted(aws: None) -> None:
     client("ec2").delete_nat_gateway(NatGatewayId=e.nats[0])
     f = run().findings
     assert len(f) == 10  # five destinations from two subnets
-    assert f[0].message == (f"service writer: no route to ecr.api from subnet {e.subnets[0]}: route table "
+    assert f[0].problem == (f"service writer: no route to ecr.api from subnet {e.subnets[0]}: route table "
                             f"{e.route_tables[0]} sends 0.0.0.0/0 to NAT gateway {e.nats[0]}, which is deleted, and "
                             f"there is no com.amazonaws.{REGION}.ecr.api interface endpoint")
 
@@ -312,8 +312,8 @@ def test_stopped_task_reasons(aws: None) -> None:
         ecs.stop_task(cluster=e.cluster, task=arn, reason=reason)
         ids.append(arn.split("/")[-1])
     [f] = run().findings
-    assert f.check == "stopped-task"
-    assert f.message == (f"service writer: task {ids[1]} stopped: {reasons[1]} -> the ECS agent could not fetch the "
+    assert f.rule == "stopped-task"
+    assert f.problem == (f"service writer: task {ids[1]} stopped: {reasons[1]} -> the ECS agent could not fetch the "
                          "registry auth token or a secret before starting the task")
     assert "scripts/ecr-connectivity-check.sh" in f.fix
 
@@ -333,7 +333,7 @@ def test_scheduled_task_from_an_eventbridge_rule(aws: None) -> None:
     d = diagnose.Diagnose(SESSION)
     d.run("schedules")
     assert d.task_count == 1
-    assert [f.message for f in d.findings] == [
+    assert [f.problem for f in d.findings] == [
         f"scheduled task nightly-export: no route to ecr.api from subnet {e.subnets[0]}: route table "
         f"{e.route_tables[0]} has no 0.0.0.0/0 route, and there is no com.amazonaws.{REGION}.ecr.api interface "
         "endpoint"]
@@ -356,7 +356,7 @@ def test_scheduled_task_from_an_eventbridge_scheduler_schedule(aws: None, monkey
          "PhysicalResourceId": "writer-hourly"}])
     d.run("file-writer")
     assert d.task_count == 1
-    assert [f.message for f in d.findings] == [
+    assert [f.problem for f in d.findings] == [
         f"schedule writer-hourly: no route to secretsmanager from subnet {sn}: route table {rt} has no 0.0.0.0/0 "
         f"route, and there is no com.amazonaws.{REGION}.secretsmanager interface endpoint"
         for sn, rt in zip(e.subnets, e.route_tables)]
@@ -396,6 +396,19 @@ def test_cli(aws: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
     assert out[1].startswith("     fix: aws ec2 create-vpc-endpoint")
     assert diagnose.main(["--stack", "file-writer", "--region", REGION, "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
-    assert data["tasks"] == 1 and data["findings"][0]["check"] == "route"
+    assert data["tasks"] == 1 and data["findings"][0]["rule"] == "route"
     assert diagnose.main(["--stack", "no-such-stack", "--region", REGION]) == 2
     assert "no-such-stack" in capsys.readouterr().err
+
+
+def test_execution_role_without_log_permissions_names_the_log_group(aws: None) -> None:
+    """The live side derives the permissions with the preflight's task_needs(): the message
+    names the log group's ARN, as the preflight's does."""
+    e = build("endpoints")
+    doc = json.loads(policy(e.secret))
+    doc["Statement"] = [s for s in doc["Statement"] if not str(s["Action"]).startswith("['logs:")]
+    client("iam").put_role_policy(RoleName="writer-execution", PolicyName="execution", PolicyDocument=json.dumps(doc))
+    assert [(f.rule, f.problem) for f in run().findings] == [
+        ("iam", f"service writer: execution role writer-execution is not allowed {a} on "
+                f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{LOG_GROUP} (the awslogs log driver)")
+        for a in ("logs:CreateLogStream", "logs:PutLogEvents")]

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from generator import naming, parent
-from generator.analysis import load_dir
+from generator.cfn.load import load_dir
 from generator.spec import load_spec, parse_spec
 from tests.helpers import PLATFORMS, ROOT, props, resources
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from generator import invariants as inv
-from generator.analysis import TemplateSet
+from generator.cfn import Finding, TemplateSet
 from tests.test_parameter_defaults import TERRAFORM_V1_0_8
 
 Templates = dict[str, dict[str, Any]]
@@ -29,9 +29,9 @@ def container(t: Templates, svc: str) -> dict[str, Any]:
     return res(t, "services.yaml", f"{svc}TaskDefinition")["ContainerDefinitions"][0]
 
 
-def assert_catches(check: Callable[[TemplateSet], list[str]], t: Templates, needle: str) -> None:
+def assert_catches(check: Callable[[TemplateSet], list[Finding]], t: Templates, needle: str) -> None:
     found = check(TemplateSet(t))
-    assert any(needle in v for v in found), found
+    assert any(needle in v.problem for v in found), found
 
 
 def test_baseline_is_clean(mcp_templates: Templates, mcp_spec: Any) -> None:
@@ -143,7 +143,7 @@ def test_9_remove_retention(t: Templates) -> None:
 def test_9_retention_differs_from_spec(t: Templates, mcp_spec: Any) -> None:
     res(t, "services.yaml", "KeycloakLogGroup")["RetentionInDays"] = 30
     found = inv.log_groups(TemplateSet(t), mcp_spec)
-    assert any("retention 30 != spec 7" in v for v in found), found
+    assert any("retention 30 != spec 7" in v.problem for v in found), found
 
 
 def test_10_world_on_task_sg(t: Templates) -> None:
@@ -167,7 +167,7 @@ def test_10_port_nobody_listens_on(t: Templates) -> None:
 def test_11_default_differs_from_terraform(t: Templates) -> None:
     t["main.yaml"]["Parameters"]["DatabaseMaxAcu"]["Default"] = "4"
     found = inv.parameter_defaults(TemplateSet(t), {cfn: d for _, cfn, d in TERRAFORM_V1_0_8})
-    assert found == ["parameter DatabaseMaxAcu defaults to '4', not '2'"]
+    assert [f.problem for f in found] == ["parameter DatabaseMaxAcu defaults to '4', not '2'"]
 
 
 def test_12_getatt_of_missing_output(t: Templates) -> None:
@@ -181,15 +181,16 @@ def test_12_unfed_and_extra_child_parameters(t: Templates) -> None:
     del params["KmsKeyArn"]
     params["Bogus"] = "x"
     found = inv.references_resolve(TemplateSet(t))
-    assert any("child parameter KmsKeyArn is not fed" in v for v in found), found
-    assert any("feeds Bogus, which the child does not declare" in v for v in found), found
+    assert any("child parameter KmsKeyArn is not fed" in v.problem for v in found), found
+    assert any("feeds Bogus, which the child does not declare" in v.problem for v in found), found
 
 
 def test_12_dangling_ref_and_depends_on(t: Templates) -> None:
     t["network.yaml"]["Resources"]["Vpc"]["DependsOn"] = ["Ghost"]
     res(t, "network.yaml", "Vpc")["CidrBlock"] = {"Ref": "Nope"}
     found = inv.references_resolve(TemplateSet(t))
-    assert any("DependsOn unknown Ghost" in v for v in found) and any("references unknown Nope" in v for v in found)
+    assert any("DependsOn unknown Ghost" in v.problem for v in found) and any(
+        "references unknown Nope" in v.problem for v in found)
 
 
 def test_13_database_delete_policy(t: Templates) -> None:
@@ -200,6 +201,12 @@ def test_13_database_delete_policy(t: Templates) -> None:
 def test_13_missing_update_replace_policy(t: Templates) -> None:
     del t["efs.yaml"]["Resources"]["FileSystem"]["UpdateReplacePolicy"]
     assert_catches(inv.stateful_policies, t, "AWS::EFS::FileSystem has no UpdateReplacePolicy")
+
+
+def test_13_database_instance_needs_both_policies(t: Templates) -> None:
+    """The merged stateful table (generator.cfn.facts) holds DB instances to I3011's rule too."""
+    del t["database.yaml"]["Resources"]["DatabaseInstance"]["UpdateReplacePolicy"]
+    assert_catches(inv.stateful_policies, t, "AWS::RDS::DBInstance has no UpdateReplacePolicy")
 
 
 def test_14_unencrypted_log_group(t: Templates) -> None:
@@ -260,6 +267,12 @@ def test_17_dynamic_references(t: Templates) -> None:
 def test_18_weak_tls_policy(t: Templates) -> None:
     res(t, "alb.yaml", "MainListener443")["SslPolicy"] = "ELBSecurityPolicy-2016-08"
     assert_catches(inv.listener_tls, t, "policy ELBSecurityPolicy-2016-08 is not in the TLS 1.2+ allow-list")
+
+
+def test_18_ext_policy_is_not_allowed(t: Templates) -> None:
+    """The one TLS allow-list (generator.cfn.facts, mirrored by guard/stackgen.guard) has no Ext policies."""
+    res(t, "alb.yaml", "MainListener443")["SslPolicy"] = "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06"
+    assert_catches(inv.listener_tls, t, "policy ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06 is not in the TLS 1.2+")
 
 
 def test_18_http_without_redirect(t: Templates) -> None:

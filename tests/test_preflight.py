@@ -89,8 +89,8 @@ def endpoints(endpoints_base: Templates) -> Templates:
 
 
 def messages(templates: Templates, service: str | None = None, severity: str = ERROR) -> list[str]:
-    return [f.message for f in preflight.run(templates)
-            if f.severity == severity and (service is None or f.service == service)]
+    return [f.problem for f in preflight.run(templates)
+            if f.severity == severity and (service is None or f.where == service)]
 
 
 def errors(templates: Templates) -> list[Finding]:
@@ -233,7 +233,7 @@ def test_removing_a_nat_route(nat: Templates) -> None:
         "service keycloak: no route to ecr.api, ecr.dkr, logs, secretsmanager, ssm from subnet PrivateSubnetAz2: "
         "route table PrivateRouteTableAz2 has no 0.0.0.0/0 route to a NAT gateway, and the VPC has no endpoint for "
         "any of them"]
-    assert {f.service for f in errors(nat)} == {
+    assert {f.where for f in errors(nat)} == {
         "auth", "currenttime", "flight-booking-agent", "keycloak", "mcpgw", "realserverfaketools", "registry",
         "travel-assistant-agent"}
 
@@ -570,3 +570,15 @@ def test_cli_spec_and_usage(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
         preflight.main(["--help"])
     assert exc.value.code == 0
     assert "Exit 0: passes; 1: findings" in capsys.readouterr().out.replace("\n", " ")
+
+
+def test_cli_refuses_a_template_with_a_duplicate_key(endpoints: Templates, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The loader rejects what YAML would silently resolve to the last value (a bug fix of
+    the kernel: the old loader kept the second ``ServiceName`` and checked a different set)."""
+    d = write(endpoints, tmp_path)
+    text = (d / "network.yaml").read_text()
+    (d / "network.yaml").write_text(text.replace("Resources:\n", "Resources:\n  Vpc:\n    Type: AWS::EC2::VPC\n", 1))
+    assert preflight.main(["--templates", str(d)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"network\.yaml: line \d+: duplicate key 'Vpc' \(first on line \d+\)", err), err

@@ -4,7 +4,8 @@ emulator rejects and by the references to them (issue 4)."""
 from __future__ import annotations
 
 from generator import render
-from generator.profiles import EMULATOR_UNSUPPORTED, OMITTED, references, strip
+from generator.cfn.refs import references
+from generator.profiles import EMULATOR_UNSUPPORTED, OMITTED, strip
 from generator.spec import load_spec
 from tests.helpers import PLATFORMS
 

@@ -15,7 +15,7 @@ from hypothesis import example, given, settings
 
 from generator import invariants as inv
 from generator import render
-from generator.analysis import TemplateSet
+from generator.cfn import TemplateSet
 from generator.spec import Platform, load_spec
 from tests.helpers import PLATFORMS
 from tests.strategies import valid_platforms

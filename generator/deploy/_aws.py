@@ -1,4 +1,5 @@
-"""Shared plumbing: boto3 clients with an explicit endpoint, template loading, output."""
+"""Shared plumbing: boto3 clients with an explicit endpoint, describing a stack, reading
+templates (the read kernel's loader, ``generator.cfn.load``), output."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ import functools
 import ipaddress
 import os
 import sys
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import yaml
+from generator.cfn.load import load_file, load_text
 
 # Exit codes shared by the modules and the scripts.
 EXIT_OK = 0
@@ -71,45 +71,23 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-# --- CloudFormation templates ------------------------------------------------------------
+# --- CloudFormation stacks and templates -------------------------------------------------
 
-class _CfnLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when present
-    """YAML loader that turns CloudFormation short-form tags into their long form."""
-
-
-def _construct_tag(loader: yaml.Loader, tag_suffix: str, node: yaml.Node) -> dict:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "Condition":
-        return {"Condition": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{tag_suffix}": value}
+# Templates are read with the one loader of the read kernel; these names stay for callers.
+load_template = load_file
+load_template_text = load_text
 
 
-_CfnLoader.add_multi_constructor("!", _construct_tag)
-# Keep timestamps/dates as text, as CloudFormation does (e.g. "2010-09-09").
-_CfnLoader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+def describe(cfn, stack: str) -> dict | None:
+    """The stack's description, or None when it does not exist."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - botocore is slow to import; only API users need it
 
-
-def load_template_text(text: str) -> dict:
-    data = yaml.load(text, Loader=_CfnLoader)
-    if not isinstance(data, dict):
-        raise TypeError("template is not a mapping")
-    return data
-
-
-def load_template(path: str | Path) -> dict:
-    return load_template_text(Path(path).read_text(encoding="utf-8"))
+    try:
+        return cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise
 
 
 # --- output ------------------------------------------------------------------------------

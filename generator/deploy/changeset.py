@@ -22,8 +22,8 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from generator.deploy import nested, params
-from generator.deploy._aws import EXIT_FAIL, EXIT_USAGE, add_aws_args, client, load_template, paint
-from generator.deploy.events import describe
+from generator.cfn.load import load_file
+from generator.deploy._aws import EXIT_FAIL, EXIT_USAGE, add_aws_args, client, describe, paint
 from generator.deploy.stateful import STATEFUL_TYPES
 
 EXIT_STATEFUL = 10
@@ -43,7 +43,7 @@ def _wait_change_set(cfn, cs_id: str, interval: float, timeout: float) -> dict:
 
 
 def create(args: argparse.Namespace) -> int:
-    template = load_template(args.template)
+    template = load_file(args.template)
     try:
         file_values = params.read_params_file(args.params_file)
     except params.ParamError as exc:
@@ -175,7 +175,7 @@ def collect(cfn, cs_id: str, template_path: Path | None, prefix: str = "",
     predicted from the local templates when the endpoint has no nested change sets)."""
     notes = [] if notes is None else notes
     desc = _describe_all(cfn, cs_id)
-    template = load_template(template_path) if template_path and template_path.exists() else None
+    template = load_file(template_path) if template_path and template_path.exists() else None
     parent_params = {p["ParameterKey"]: p.get("ParameterValue", "")
                      for p in desc.get("Parameters", [])}
     # (row index, change) of the nested stacks whose inside is predicted
@@ -202,7 +202,7 @@ def collect(cfn, cs_id: str, template_path: Path | None, prefix: str = "",
         elif change["Action"] == "Remove" and change.get("PhysicalResourceId"):
             group += _stack_contents(cfn, change["PhysicalResourceId"], path)
         elif change["Action"] == "Add" and child_path and child_path.exists():
-            child = load_template(child_path)
+            child = load_file(child_path)
             group += [Row("Add", f"{path}/{k}", v.get("Type", ""), predicted=True)
                       for k, v in (child.get("Resources") or {}).items()]
         elif change["Action"] == "Modify" and template is not None and \

@@ -6,7 +6,8 @@
   stop    stop the one started by `start`
   status  print the endpoint and exit 0 when it answers, else exit 1
 
-It runs through ministack_launch.py, which fixes a ministack bug in nested-stack updates.
+It runs through ministack/launch.py, which patches ministack to behave like CloudFormation
+and AWS (nested stacks, the resource types it lacks, the rules it does not enforce).
 The emulator only ever binds a loopback address. Its environment routes any outbound HTTP
 it might attempt to a closed loopback port, and points DOCKER_HOST at a missing socket.
 """
@@ -14,6 +15,7 @@ it might attempt to a closed loopback port, and points DOCKER_HOST at a missing 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import ipaddress
 import os
 import signal
@@ -57,10 +59,21 @@ def wait_ready(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = 
     raise TimeoutError(f"ministack not ready at {url} after {timeout:.0f} s")
 
 
+def cfn_schemas() -> str:
+    """The directory of the resource schemas cfn-lint ships (found without importing
+    cfn-lint), for the emulator's change-set classification; "" when cfn-lint is absent."""
+    spec = importlib.util.find_spec("cfnlint")
+    if spec is None or not spec.origin:
+        return ""
+    schemas = Path(spec.origin).parent / "data" / "schemas"
+    return str(schemas) if (schemas / "providers" / "us-east-1.json").exists() else ""
+
+
 def emulator_env(host: str, port: int, state_dir: Path) -> dict[str, str]:
     tmp = state_dir / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    env["STACKGEN_CFN_SCHEMAS"] = cfn_schemas()
     env.update({
         "BIND_HOST": host, "GATEWAY_PORT": str(port), "MINISTACK_HOST": host,
         "TMPDIR": str(tmp), "HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY,
@@ -71,7 +84,7 @@ def emulator_env(host: str, port: int, state_dir: Path) -> dict[str, str]:
     return env
 
 
-LAUNCHER = Path(__file__).with_name("ministack_launch.py")
+LAUNCHER = Path(__file__).with_name("ministack") / "launch.py"
 
 
 def command(venv: str | Path) -> list[str]:

@@ -22,7 +22,8 @@ import time
 
 from botocore.exceptions import ClientError
 
-from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, paint
+from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, describe, paint
+from generator.deploy.outputs import print_outputs
 
 SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"}
 # Reasons that only report another resource's failure.
@@ -34,15 +35,6 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 def is_terminal(status: str) -> bool:
     return not status.endswith("_IN_PROGRESS")
-
-
-def describe(cfn, stack: str) -> dict | None:
-    try:
-        return cfn.describe_stacks(StackName=stack)["Stacks"][0]
-    except ClientError as exc:
-        if "does not exist" in str(exc):
-            return None
-        raise
 
 
 def parse_ts(text: str | None) -> dt.datetime:
@@ -262,7 +254,6 @@ def watch(args: argparse.Namespace) -> int:
     if status in SUCCESS:
         print(paint(f"{name}: {status}", "green"))
         if args.outputs and stack is not None:
-            from generator.deploy.outputs import print_outputs
             print_outputs(stack)
         return 0
     print(paint(f"{name}: {status}", "redbold"))

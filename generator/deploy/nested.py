@@ -23,10 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from generator.deploy._aws import load_template, load_template_text
+from generator.cfn.conditions import Conditions
+from generator.cfn.load import load_file, load_text
+from generator.cfn.refs import SUB_VARIABLE, references
 from generator.deploy.stateful import default_deletion_policy, replacement_for
-
-_SUB_VAR = re.compile(r"\$\{([^}!]+)\}")
 _LIST_TYPES = ("CommaDelimitedList",)
 
 
@@ -53,31 +53,12 @@ def _is_fn(value: Any) -> tuple[str, Any] | None:
 # --- symbolic substitution (inside one template) -------------------------------------------
 
 def condition_value(name: str, template: dict, params: dict[str, str]) -> bool | None:
-    definition = (template.get("Conditions") or {}).get(name)
-    return _eval_condition(definition, template, params) if definition is not None else None
+    """A condition of ``template`` under parameter values (None: it cannot be decided)."""
+    def value(node: Any) -> str | None:
+        v = substitute(node, template, params)
+        return v if isinstance(v, str) else None
 
-
-def _eval_condition(expr: Any, template: dict, params: dict[str, str]) -> bool | None:
-    fn = _is_fn(expr)
-    if not fn:
-        return None
-    key, arg = fn
-    if key == "Condition":
-        return condition_value(arg, template, params)
-    if key == "Fn::Equals":
-        left, right = (substitute(a, template, params) for a in arg)
-        if isinstance(left, str) and isinstance(right, str):
-            return left == right
-        return None
-    if key == "Fn::Not":
-        inner = _eval_condition(arg[0], template, params)
-        return None if inner is None else not inner
-    if key in ("Fn::And", "Fn::Or"):
-        values = [_eval_condition(a, template, params) for a in arg]
-        if key == "Fn::And":
-            return False if False in values else (None if None in values else True)
-        return True if True in values else (None if None in values else False)
-    return None
+    return Conditions(template.get("Conditions"), value).decide(name)
 
 
 def substitute(value: Any, template: dict, params: dict[str, str]) -> Any:
@@ -93,12 +74,14 @@ def substitute(value: Any, template: dict, params: dict[str, str]) -> Any:
 
             def repl(match: re.Match) -> str:
                 name = match.group(1)
+                if name.startswith("!"):
+                    return match.group(0)
                 if isinstance(variables, dict) and isinstance(variables.get(name), str):
                     return variables[name]
                 if name in params and not (isinstance(variables, dict) and name in variables):
                     return str(params[name])
                 return match.group(0)
-            return {"Fn::Sub": [_SUB_VAR.sub(repl, text), variables]}
+            return {"Fn::Sub": [SUB_VARIABLE.sub(repl, text), variables]}
         if key == "Fn::If":
             chosen = condition_value(arg[0], template, params)
             if chosen is not None:
@@ -111,31 +94,6 @@ def substitute(value: Any, template: dict, params: dict[str, str]) -> Any:
     if isinstance(value, list):
         return [substitute(v, template, params) for v in value]
     return _scalar(value)
-
-
-def references(value: Any) -> set[str]:
-    """Logical ids that ``value`` references through Ref, GetAtt or Sub."""
-    found: set[str] = set()
-    fn = _is_fn(value)
-    if fn:
-        key, arg = fn
-        if key == "Ref" and isinstance(arg, str):
-            found.add(arg)
-        elif key == "Fn::GetAtt":
-            parts = arg.split(".", 1) if isinstance(arg, str) else arg
-            if parts and isinstance(parts[0], str):
-                found.add(parts[0])
-        elif key == "Fn::Sub":
-            text = arg if isinstance(arg, str) else arg[0]
-            found |= {m.group(1).split(".")[0] for m in _SUB_VAR.finditer(text)}
-        found |= references(arg)
-    elif isinstance(value, dict):
-        for v in value.values():
-            found |= references(v)
-    elif isinstance(value, list):
-        for v in value:
-            found |= references(v)
-    return found
 
 
 def _params_with_defaults(template: dict, given: dict[str, str]) -> dict[str, str]:
@@ -238,6 +196,8 @@ def evaluate(value: Any, params: dict[str, Any], get_att: Callable[[str, str], s
 
         def repl(match: re.Match) -> str:
             name = match.group(1)
+            if name.startswith("!"):
+                return match.group(0)
             if name in local:
                 return str(local[name])
             if name in params:
@@ -247,7 +207,7 @@ def evaluate(value: Any, params: dict[str, Any], get_att: Callable[[str, str], s
                 res, out = name.split(".Outputs.", 1)
                 return get_att(res, out)
             raise Unresolvable(f"Sub ${{{name}}}")
-        return _SUB_VAR.sub(repl, text)
+        return SUB_VARIABLE.sub(repl, text)
     raise Unresolvable(key)
 
 
@@ -281,7 +241,7 @@ def typed_params(template: dict, values: dict[str, str]) -> dict[str, Any]:
 
 def _body(cfn, stack_id: str) -> dict:
     body = cfn.get_template(StackName=stack_id, TemplateStage="Original")["TemplateBody"]
-    return body if isinstance(body, dict) else load_template_text(body)
+    return body if isinstance(body, dict) else load_text(body, stack_id)
 
 
 def predict(cfn, *, parent_template_path: Path, parent_template: dict,
@@ -297,7 +257,7 @@ def predict(cfn, *, parent_template_path: Path, parent_template: dict,
     if not url or "://" in url or depth > 5:
         return [], [f"{logical_id}: no local template to compare ({url or 'none'})"]
     child_path = (parent_template_path.parent / url).resolve()
-    new_tpl = load_template(child_path)
+    new_tpl = load_file(child_path)
     old_tpl = _body(cfn, nested_stack_id)
     nested = cfn.describe_stacks(StackName=nested_stack_id)["Stacks"][0]
     old_params = {p["ParameterKey"]: p.get("ParameterValue", "")
@@ -377,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def kv(items: list[str]) -> dict[str, str]:
         return dict(item.split("=", 1) for item in items)
-    changes = diff_templates(load_template(args.old), load_template(args.new),
+    changes = diff_templates(load_file(args.old), load_file(args.new),
                              kv(args.old_param), kv(args.new_param))
     print(json.dumps(changes, indent=2))
     return 0

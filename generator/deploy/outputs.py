@@ -6,8 +6,7 @@ import argparse
 import json
 import sys
 
-from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, table
-from generator.deploy.events import describe
+from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, describe, table
 
 
 def main(argv: list[str] | None = None) -> int:

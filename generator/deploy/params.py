@@ -25,7 +25,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator.deploy._aws import EXIT_USAGE, add_aws_args, client, load_template
+from generator.cfn.load import load_file
+from generator.deploy._aws import EXIT_USAGE, add_aws_args, client
 
 ENV_PREFIX = "STACKGEN_PARAM_"
 
@@ -188,7 +189,7 @@ def stack_state(stack_name: str, args: argparse.Namespace) -> tuple[str, set[str
 
 
 def resolve_from_args(args: argparse.Namespace) -> Resolved:
-    template = load_template(args.template)
+    template = load_file(args.template)
     try:
         file_values = read_params_file(args.params_file)
     except ParamError as exc:

@@ -1,8 +1,9 @@
 """Which resource types hold state, and which property changes replace a resource.
 
-One place for both lists: the change-set summary highlights replacement or removal of
-these types, and the delete report lists what of them outlives a stack delete.
-``python -m generator.deploy.stateful`` prints the table.
+The stateful types are the one table in ``generator.cfn.facts`` (the invariants read it
+too); the change-set summary highlights replacement or removal of these types, and the
+delete report lists what of them outlives a stack delete.  Replacing properties come from
+cfn-lint's bundled resource schemas.  ``python -m generator.deploy.stateful`` prints the table.
 """
 
 from __future__ import annotations
@@ -13,20 +14,11 @@ import json
 import sys
 from pathlib import Path
 
-# type -> what it is, in the words of the warning
-STATEFUL_TYPES: dict[str, str] = {
-    "AWS::RDS::DBCluster": "database",
-    "AWS::RDS::DBInstance": "database",
-    "AWS::DynamoDB::Table": "database",
-    "AWS::ElastiCache::ReplicationGroup": "cache cluster",
-    "AWS::EFS::FileSystem": "file system",
-    "AWS::KMS::Key": "KMS key",
-    "AWS::SecretsManager::Secret": "secret",
-    "AWS::ECR::Repository": "container registry",
-    "AWS::Logs::LogGroup": "log group",
-    "AWS::ElasticLoadBalancingV2::LoadBalancer": "load balancer",
-    "AWS::S3::Bucket": "bucket",
-}
+from generator.cfn.facts import STATEFUL_TYPES as FACTS
+
+# type -> what it is, in the words of the warning: a view of the one table,
+# generator.cfn.facts.STATEFUL_TYPES (its source is named there).
+STATEFUL_TYPES: dict[str, str] = {rtype: kind.what for rtype, kind in FACTS.items()}
 
 # Fallback when cfn-lint's resource schemas are not installed: the "Update requires:
 # Replacement" properties of the stateful types (AWS resource reference).

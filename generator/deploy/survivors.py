@@ -21,8 +21,9 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, load_template_text, paint
-from generator.deploy.events import describe, parse_ts, stack_events
+from generator.cfn.load import load_text
+from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, describe, paint
+from generator.deploy.events import parse_ts, stack_events
 from generator.deploy.stateful import default_deletion_policy
 
 RETAIN = ("Retain", "RetainExceptOnCreate")
@@ -30,7 +31,7 @@ RETAIN = ("Retain", "RetainExceptOnCreate")
 
 def _template(cfn, stack_id: str) -> dict:
     body = cfn.get_template(StackName=stack_id, TemplateStage="Original")["TemplateBody"]
-    return body if isinstance(body, dict) else load_template_text(body)
+    return body if isinstance(body, dict) else load_text(body, stack_id)
 
 
 def walk(cfn, stack_id: str, path: str = ""):

@@ -19,7 +19,7 @@ from cfnlint.config import ConfigMixIn
 from cfnlint.formatters import SARIFFormatter
 from cfnlint.runner import Runner
 
-from generator.gate.model import Finding, ToolResult, relpath
+from generator.gate.model import ToolResult, finding, relpath
 
 
 @contextlib.contextmanager
@@ -80,12 +80,12 @@ def run(templates: list[Path], config_file: Path, sarif: Path | None) -> ToolRes
     suppressed_pairs: set[tuple[str, str]] = set()
     for match in matches:
         name = relpath(match.filename or "")
-        result.findings.append(Finding("cfn-lint", name, match.rule.id, _logical_id(match),
+        result.findings.append(finding("cfn-lint", name, match.rule.id, _logical_id(match),
                                        match.message, match.linenumber))
         failed_pairs.add((name, match.rule.id))
     for match, cfn in suppressed:
         name = relpath(match.filename or "")
-        result.findings.append(Finding("cfn-lint", name, match.rule.id, _logical_id(match),
+        result.findings.append(finding("cfn-lint", name, match.rule.id, _logical_id(match),
                                        match.message, match.linenumber, _reason(cfn, match)))
         suppressed_pairs.add((name, match.rule.id))
     suppressed_pairs -= failed_pairs

@@ -11,9 +11,10 @@ import json
 import subprocess
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from generator.gate.model import Finding, ToolResult, relpath
+from generator.gate.model import Finding, ToolResult, finding, relpath
 from generator.gate.suppressions import reason_problem
 
 
@@ -82,19 +83,19 @@ def parse(data: dict | list, result: ToolResult) -> None:
         for check in results.get("skipped_checks", []):
             comment = (check.get("check_result") or {}).get("suppress_comment")
             problem = reason_problem(comment)
-            finding = _finding(check)
+            found = _finding(check)
             if problem:
-                finding.message += f" (skipped, but {problem}: a suppression needs a reason)"
+                found = replace(found, problem=f"{found.problem} (skipped, but {problem}: a suppression needs a reason)")
                 result.failed += 1
             else:
-                finding.reason = comment.strip()
+                found = replace(found, suppressed=comment.strip())
                 result.suppressed += 1
-            result.findings.append(finding)
+            result.findings.append(found)
 
 
 def _finding(check: dict) -> Finding:
     resource = str(check.get("resource") or "")
     logical_id = resource.split(".", 1)[1] if "." in resource else resource
     lines = check.get("file_line_range") or [None]
-    return Finding("checkov", _where(check), check.get("check_id", "?"), logical_id,
+    return finding("checkov", _where(check), check.get("check_id", "?"), logical_id,
                    check.get("check_name", ""), lines[0] or None)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from generator.gate.model import Finding, ToolResult, relpath, write_json
+from generator.gate.model import ToolResult, finding, relpath, write_json
 from generator.gate.suppressions import (AllowList, inline_guard_reason, never_allowed,
                                          reason_problem)
 from generator.gate.templates import Template
@@ -209,7 +209,7 @@ def evaluate(reports: list, loaded: dict[str, Template], allowlist: AllowList,
                         reason = inline_guard_reason(tpl.resources.get(logical_id), rule)
                 line = tpl.line_of("Resources", logical_id) if (tpl and logical_id) else None
                 label = f"{failure.tag} {failure.message}".strip() or rule
-                result.findings.append(Finding("cfn-guard", name, rule, logical_id, label,
+                result.findings.append(finding("cfn-guard", name, rule, logical_id, label,
                                                line, reason))
                 open_ids += reason is None
             if open_ids:
@@ -231,14 +231,14 @@ def to_sarif(result: ToolResult) -> dict:
         entry: dict[str, Any] = {
             "ruleId": f.rule,
             "level": "error",
-            "message": {"text": f"{f.logical_id}: {f.message}" if f.logical_id else f.message},
+            "message": {"text": f"{f.resource}: {f.problem}" if f.resource else f.problem},
             "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": f.template, "uriBaseId": "EXECUTIONROOT"},
+                "artifactLocation": {"uri": f.where, "uriBaseId": "EXECUTIONROOT"},
                 "region": {"startLine": f.line or 1},
             }}],
         }
-        if f.suppressed:
-            entry["suppressions"] = [{"kind": "external", "justification": f.reason}]
+        if f.suppressed is not None:
+            entry["suppressions"] = [{"kind": "external", "justification": f.suppressed}]
         out.append(entry)
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

@@ -1,42 +1,42 @@
-"""Result types and the per-tool summary table."""
+"""Result types and the per-tool summary table.
+
+A scanner's finding is the kernel's ``Finding`` (``generator.cfn.finding``): ``source``
+is the tool, ``where`` the template, ``resource`` the logical id, ``problem`` the
+message and ``suppressed`` the reason of the suppression that accepts it.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+
+from generator.cfn.finding import Finding
 
 
-@dataclass
-class Finding:
-    """One failed check: a rule that failed for one resource of one template."""
+def finding(tool: str, template: str, rule: str, logical_id: str, message: str, line: int | None = None,
+            reason: str | None = None) -> Finding:
+    """One failed check of a scanner: ``rule`` of ``tool`` failed for one resource of one
+    template; ``reason`` is set when a suppression with that reason accepts it."""
+    return Finding(message, template, rule=rule, source=tool, resource=logical_id, line=line, suppressed=reason)
 
-    tool: str
-    template: str
-    rule: str
-    logical_id: str
-    message: str
-    line: int | None = None
-    reason: str | None = None  # set when the finding is suppressed
 
-    @property
-    def suppressed(self) -> bool:
-        return self.reason is not None
+def location(f: Finding) -> str:
+    return f"{f.where}:{f.line}" if f.line else f.where
 
-    def location(self) -> str:
-        return f"{self.template}:{self.line}" if self.line else self.template
 
-    def describe(self) -> str:
-        where = f"{self.location()} {self.logical_id}".rstrip()
-        message = self.message
-        if self.logical_id and message.startswith(f"{self.logical_id}: "):
-            message = message[len(self.logical_id) + 2:]
-        text = f"{self.rule:<45} {where}: {message}"
-        if self.suppressed:
-            text += f"  [suppressed: {self.reason}]"
-        return text
+def describe(f: Finding) -> str:
+    """The line the gate prints for a finding: rule, where, message, and the suppression's reason."""
+    where = f"{location(f)} {f.resource}".rstrip()
+    message = f.problem
+    if f.resource and message.startswith(f"{f.resource}: "):
+        message = message[len(f.resource) + 2:]
+    text = f"{f.rule:<45} {where}: {message}"
+    if f.suppressed is not None:
+        text += f"  [suppressed: {f.suppressed}]"
+    return text
 
 
 @dataclass
@@ -63,10 +63,10 @@ class ToolResult:
         return self.failed == 0 and not self.errors
 
     def open_findings(self) -> list[Finding]:
-        return [f for f in self.findings if not f.suppressed]
+        return [f for f in self.findings if f.suppressed is None]
 
     def suppressed_findings(self) -> list[Finding]:
-        return [f for f in self.findings if f.suppressed]
+        return [f for f in self.findings if f.suppressed is not None]
 
     def as_dict(self) -> dict:
         return {
@@ -77,7 +77,7 @@ class ToolResult:
             "suppressed": self.suppressed,
             "seconds": round(self.seconds, 2),
             "errors": self.errors,
-            "findings": [f.__dict__ for f in self.findings],
+            "findings": [f.as_dict() for f in self.findings],
         }
 
 
@@ -107,10 +107,10 @@ def print_result(result: ToolResult, verbose: bool = False) -> None:
     for error in result.errors:
         print(f"  ERROR {error}")
     for finding in result.open_findings():
-        print(f"  FAIL  {finding.describe()}")
+        print(f"  FAIL  {describe(finding)}")
     if verbose:
         for finding in result.suppressed_findings():
-            print(f"  SKIP  {finding.describe()}")
+            print(f"  SKIP  {describe(finding)}")
     elif result.suppressed_findings():
         print(f"  ({len(result.suppressed_findings())} suppressed findings with reasons; "
               "--verbose lists them)")

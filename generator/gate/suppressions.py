@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from generator.gate.model import Finding, ToolResult, relpath
+from generator.gate.model import Finding, ToolResult, finding, relpath
 from generator.gate.templates import Template
 
 # Reasons that only say "no reason".
@@ -178,17 +178,17 @@ def audit_template(tpl: Template) -> tuple[list[Suppression], list[Finding]]:
 
     def fail(logical_id: str, rule: str, message: str, *keys: Any) -> None:
         line = tpl.line_of("Resources", logical_id, *keys) if logical_id else None
-        bad.append(Finding("reasons", name, rule, logical_id, message, line))
+        bad.append(finding("reasons", name, rule, logical_id, message, line))
 
     top_meta = (tpl.data or {}).get("Metadata")
     if _get(top_meta, "cfn-lint", "config"):
-        bad.append(Finding("reasons", name, "cfn-lint", "", "template-level Metadata.cfn-lint.config "
+        bad.append(finding("reasons", name, "cfn-lint", "", "template-level Metadata.cfn-lint.config "
                            "is not allowed (it overrides .cfnlintrc for the whole template); "
                            "suppress on the resource with a reason", tpl.line_of("Metadata")))
 
     for text_line, text in enumerate(tpl.path.read_text(errors="replace").splitlines(), 1):
         if COMMENT_SUPPRESSION.search(text):
-            bad.append(Finding("reasons", name, "checkov", "", "comment suppressions are not "
+            bad.append(finding("reasons", name, "checkov", "", "comment suppressions are not "
                                "allowed; use Metadata.checkov.skip with a comment", text_line))
 
     for logical_id, resource in tpl.resources.items():
@@ -302,7 +302,7 @@ def audit(templates: list[Template], allowlist: AllowList) -> tuple[ToolResult, 
         suppressions.append(Suppression(allowlist.source[(rule, logical_id)], logical_id,
                                         "allowlist", rule, reason))
     for problem in allowlist.problems:
-        result.findings.append(Finding("reasons", problem.split(":", 1)[0], "allowlist", "",
+        result.findings.append(finding("reasons", problem.split(":", 1)[0], "allowlist", "",
                                        problem.split(":", 1)[-1].strip()))
     result.passed = len(suppressions)
     result.failed = len(result.findings)

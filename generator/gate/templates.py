@@ -1,12 +1,13 @@
-"""Finding and reading the CloudFormation templates the gate scans."""
+"""Finding and reading the CloudFormation templates the gate scans (with the read kernel's
+loader, ``generator.cfn.load``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import decode
+from generator.cfn.load import Lines, TemplateError, load_file, load_file_with_lines
 
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
 
@@ -16,6 +17,7 @@ class Template:
     path: Path
     data: dict | None  # None when the file does not parse
     error: str | None = None
+    lines: Lines = field(default_factory=lambda: Lines(None))
 
     @property
     def resources(self) -> dict[str, dict]:
@@ -25,22 +27,8 @@ class Template:
         return {k: v for k, v in resources.items() if isinstance(v, dict)}
 
     def line_of(self, *keys: Any) -> int | None:
-        """1-based line of the node at Resources/<keys...> (cfn-lint nodes keep marks)."""
-        node: Any = self.data
-        line = None
-        for key in keys:
-            if isinstance(node, dict) and key in node:
-                for k in node:
-                    if k == key and hasattr(k, "start_mark"):
-                        line = k.start_mark.line + 1
-                node = node[key]
-            elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
-                node = node[key]
-                if hasattr(node, "start_mark"):
-                    line = node.start_mark.line + 1
-            else:
-                break
-        return line
+        """1-based line of the node at ``keys`` (the deepest one that exists)."""
+        return self.lines.line_of(*keys)
 
 
 def is_template_file(path: Path) -> bool:
@@ -50,8 +38,10 @@ def is_template_file(path: Path) -> bool:
 def discover(targets: list[str]) -> list[Path]:
     """Template files under the given files/directories, sorted, without duplicates.
 
-    A file counts as a template when it parses to a mapping with `Resources`
-    (parameter files, allow-lists and other YAML/JSON next to templates are skipped).
+    A file counts as a template when it parses to a mapping with ``Resources``; one that
+    does not parse counts when its text looks like a template, so that the gate reports
+    it instead of skipping it (parameter files, allow-lists and other YAML/JSON next to
+    templates are skipped).
     """
     found: list[Path] = []
     resolved: set[Path] = set()
@@ -59,10 +49,19 @@ def discover(targets: list[str]) -> list[Path]:
         p = Path(target)
         candidates = [p] if p.is_file() else sorted(x for x in p.rglob("*") if is_template_file(x))
         for c in candidates:
-            if c.resolve() not in resolved and looks_like_template(c):
+            if c.resolve() not in resolved and is_template(c):
                 resolved.add(c.resolve())
                 found.append(c)
     return found
+
+
+def is_template(path: Path) -> bool:
+    try:
+        return "Resources" in load_file(path)
+    except TemplateError:
+        return looks_like_template(path)
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def looks_like_template(path: Path) -> bool:
@@ -77,8 +76,8 @@ def looks_like_template(path: Path) -> bool:
 
 
 def load(path: Path) -> Template:
-    data, matches = decode(str(path))
-    if matches or not isinstance(data, dict):
-        msg = "; ".join(m.message for m in matches) or "not a mapping"
-        return Template(path, None, f"cannot parse: {msg}")
-    return Template(path, data)
+    try:
+        data, lines = load_file_with_lines(path)
+    except (TemplateError, OSError, UnicodeDecodeError) as exc:
+        return Template(path, None, f"cannot parse: {exc}")
+    return Template(path, data, lines=lines)

@@ -22,7 +22,7 @@ from generator.deploy._aws import is_loopback_url
 
 @pytest.fixture(scope="session")
 def endpoint(tmp_path_factory: pytest.TempPathFactory):
-    """Start ministack (patched, see generator/deploy/ministack_launch.py) for the session."""
+    """Start ministack (patched, see generator/deploy/ministack/) for the session."""
     if not (EMULATOR_VENV / "bin" / "python").exists():
         pytest.fail(f"{EMULATOR_VENV} is missing: run `make test` (or make "
                     f"{EMULATOR_VENV.relative_to(ROOT)}/.installed) to install ministack")

@@ -130,3 +130,48 @@ def inject_broken_resource(template_path: Path, logical_id: str = "BrokenParamet
     template_path.write_text(yaml.safe_dump(template, sort_keys=False))
 
 
+
+
+def wait_stack(cfn, name: str, timeout: float = 120) -> str | None:
+    """Poll until the stack is no longer *_IN_PROGRESS; its status (None once deleted)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = stack_status(cfn, name)
+        if status is None or not status.endswith("_IN_PROGRESS"):
+            return status
+        time.sleep(0.1)
+    raise TimeoutError(f"{name} still in progress after {timeout:.0f} s")
+
+
+def apply_stack(cfn, name: str, resources: dict, outputs: dict | None = None) -> str | None:
+    """Create the stack, or update it when it exists; its final status."""
+    body = json.dumps({"Resources": resources, **({"Outputs": outputs} if outputs else {})})
+    kwargs = {"StackName": name, "TemplateBody": body, "Capabilities": ["CAPABILITY_NAMED_IAM"]}
+    if stack_status(cfn, name) is None:
+        cfn.create_stack(**kwargs)
+    else:
+        cfn.update_stack(**kwargs)
+    return wait_stack(cfn, name)
+
+
+def delete_stack(cfn, name: str) -> str | None:
+    cfn.delete_stack(StackName=name)
+    return wait_stack(cfn, name)
+
+
+def failure_reasons(cfn, name: str) -> list[str]:
+    """The ResourceStatusReason of every *_FAILED event of the stack."""
+    return [e.get("ResourceStatusReason", "") for e in
+            cfn.describe_stack_events(StackName=name)["StackEvents"]
+            if e["ResourceStatus"].endswith("_FAILED")]
+
+
+def deployed_resources(cfn, name: str, path: str = "") -> dict[str, str]:
+    """Every resource of the stack and of its nested stacks: {"Nested/Logical": type}."""
+    found: dict[str, str] = {}
+    for res in cfn.describe_stack_resources(StackName=name)["StackResources"]:
+        key = f"{path}{res['LogicalResourceId']}"
+        found[key] = res["ResourceType"]
+        if res["ResourceType"] == "AWS::CloudFormation::Stack":
+            found.update(deployed_resources(cfn, res["PhysicalResourceId"], f"{key}/"))
+    return found

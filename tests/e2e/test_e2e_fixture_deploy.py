@@ -1,6 +1,6 @@
 """deploy.sh / delete.sh end to end on a small hand-made nested-stack set (tests/e2e/fixtures).
 
-The fixture holds what the MCP platform's emulator profile cannot show cheaply: a NoEcho
+The fixture holds what the MCP platform cannot show cheaply: a NoEcho
 parameter kept across updates, an SSM value to read back, a database whose replacement is
 driven by a parameter, retained EFS/log group/ECR, a final DB snapshot, a failed delete.
 """
@@ -111,6 +111,10 @@ class TestLifecycle:
         after = {c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]}
         assert after != before  # really replaced, as the summary said
         assert any(c["DatabaseName"] == "otherdb" for c in rds.describe_db_clusters()["DBClusters"])
+        # UpdateReplacePolicy: Snapshot left a snapshot of the replaced cluster
+        snapshots = {s["DBClusterIdentifier"]
+                     for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]}
+        assert before - after <= snapshots, (before - after, snapshots)
 
     def test_delete_reports_what_survives(self, scripts, aws):
         cfn = aws("cloudformation")
@@ -181,10 +185,10 @@ def test_failed_delete_is_reported_and_exits_non_zero(scripts, aws, tmp_path):
                          "--yes")
     assert run.code == 1, run
     assert "WARNING: Repo (AWS::ECR::Repository fx-delete-fails): holds 1 image(s)" in run.out
-    # (the emulator does not enforce RDS deletion protection; AWS would fail that delete too)
     assert "WARNING: Db (AWS::RDS::DBCluster" in run.out and "deletion protection is on" in run.out
     failed = run.out.split("DELETE_FAILED:", 1)[1]
     assert "Repo (AWS::ECR::Repository)" in failed
+    assert "Db (AWS::RDS::DBCluster)" in failed and "Cannot delete protected Cluster" in failed
     assert "still exists (DELETE_FAILED)" in run.out
     assert stack_status(aws("cloudformation"), "fx-repo") == "DELETE_FAILED"
 

@@ -1,13 +1,10 @@
-"""deploy.sh / delete.sh end to end on the MCP Gateway platform (emulator profile).
-
-deploy.sh renders `--profile emulator` itself when the endpoint is loopback; the tests
-that need a modified template render the same profile into a temporary directory.
-"""
+"""deploy.sh / delete.sh end to end on the MCP Gateway platform, from the committed
+templates/mcp-gateway/ (the bytes that go to AWS); the tests that need a modified template
+change a copy of them."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import shutil
 
 import pytest
 import yaml
@@ -34,11 +31,9 @@ DEV_PARAMS = ROOT / "parameters" / PLATFORM / "dev.json"
 
 
 @pytest.fixture(scope="module")
-def emulator_templates(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mcp-emulator") / "templates"
-    subprocess.run([sys.executable, "-m", "generator", "synth", str(ROOT / "platforms" /
-                    f"{PLATFORM}.yaml"), "--out", str(out), "--profile", "emulator",
-                    "--quiet"], check=True, cwd=ROOT)
+def aws_templates(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mcp-aws") / "templates"
+    shutil.copytree(ROOT / "templates" / PLATFORM, out)
     return out
 
 
@@ -65,12 +60,12 @@ def created(aws):
 
 
 class TestLifecycle:
-    """Ordered: create, update, no-op, review, delete of mcp-gateway-dev."""
+    """Ordered: create, update, no-op, review, delete, re-create of mcp-gateway-dev."""
 
     def test_create(self, scripts, aws):
         run = scripts.deploy("--platform", PLATFORM, "--env", "dev", env=SECRET)
         assert run.code == 0, run
-        assert "emulator profile" in run.out
+        assert f"Templates: templates/{PLATFORM} (fresh)" in run.out
         cfn = aws("cloudformation")
         assert stack_status(cfn, STACK) == "CREATE_COMPLETE"
         outputs = stack_outputs(cfn, STACK)
@@ -89,6 +84,16 @@ class TestLifecycle:
                     if "Condition" not in r
                     or nested_condition(r["Condition"], main, values) is not False]
         assert len(nested) == len(expected), (expected, [s["StackName"] for s in nested])
+        # what the emulator profile used to leave out is there, through the service APIs
+        ec2 = aws("ec2")
+        assert len([n for n in ec2.describe_nat_gateways()["NatGateways"]
+                    if n["State"] == "available"]) == 3
+        assert aws("rds").describe_db_proxies(DBProxyName=f"{STACK}-db-proxy")["DBProxies"]
+        assert aws("rds").describe_db_proxy_targets(DBProxyName=f"{STACK}-db-proxy")["Targets"]
+        targets = aws("application-autoscaling").describe_scalable_targets(
+            ServiceNamespace="ecs")["ScalableTargets"]
+        assert len([t for t in targets if t["ResourceId"].startswith(f"service/{STACK}-")]) == 8
+        assert len(ec2.describe_security_group_rules()["SecurityGroupRules"]) >= 62
         print(f"\nMCP create: {run.seconds:.1f} s")
 
     def test_parameter_change_is_visible_through_the_rds_api(self, created, scripts, aws,
@@ -114,8 +119,8 @@ class TestLifecycle:
         assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["LastUpdatedTime"] == before
 
     def test_review_flags_a_replaced_database(self, created, scripts, aws, tmp_path,
-                                              emulator_templates, updated_params):
-        changed = copy_templates(emulator_templates, tmp_path / "templates")
+                                              aws_templates, updated_params):
+        changed = copy_templates(aws_templates, tmp_path / "templates")
         database = load_template(changed / "database.yaml")
         database["Resources"]["DatabaseCluster"]["Properties"]["DatabaseName"] = "keycloak2"
         (changed / "database.yaml").write_text(yaml.safe_dump(database, sort_keys=False))
@@ -128,10 +133,20 @@ class TestLifecycle:
         # the instance follows its cluster (DBClusterIdentifier is create-only)
         line = next(x for x in run.out.splitlines() if "DatabaseStack/DatabaseInstance " in x)
         assert "Replace" in line and "STATEFUL DATABASE" in line
-        # the new cluster endpoint reaches Keycloak's task definition through the outputs
+        # the new cluster endpoint reaches Keycloak's task definition through the outputs:
+        # in the real nested change set of ServicesStack it may be replaced
         line = next(x for x in run.out.splitlines()
                     if "ServicesStack/KeycloakTaskDefinition " in x)
-        assert "Replace?" in line and "if the outputs it uses change" in line
+        assert "Replace?" in line and "ContainerDefinitions" in line
+        # a new task definition updates the service in place (TaskDefinition is not
+        # create-only in the schema; ministack alone called it "may be replaced")
+        line = next(x for x in run.out.splitlines() if "ServicesStack/KeycloakService " in x)
+        assert "Modify" in line and "Replace" not in line
+        # outputs that an update in place keeps do not spread: nothing inside is changed
+        assert not [x for x in run.out.splitlines() if "AutoscalingStack/" in x]
+        # the emulator returned nested change sets: nothing was predicted
+        assert "predicted from the deployed and local templates" not in run.out
+        assert not [x for x in run.out.splitlines() if "  *  " in x or x.endswith("  *")]
         assert "not executed" in run.out and "re-run with --yes" in run.out
         assert _cluster(aws)["DBClusterIdentifier"] == cluster
         assert _cluster(aws)["DatabaseName"] == "keycloak"
@@ -157,9 +172,18 @@ class TestLifecycle:
             logGroupNamePrefix=f"/ecs/{STACK}/")["logGroups"]
         print(f"\nMCP delete: {run.seconds:.1f} s")
 
+    @pytest.mark.xfail(strict=True, reason=(
+        "generator defect (issue 11 item 3): the retained Keycloak ECR repository has the "
+        "fixed name mcp-gateway-dev/keycloak, so the re-create fails with AlreadyExists, as "
+        "on AWS"))
+    def test_recreate_after_delete(self, scripts, aws):
+        assert stack_status(aws("cloudformation"), STACK) is None, "test_delete did not run"
+        run = scripts.deploy("--platform", PLATFORM, "--env", "dev", env=SECRET)
+        assert run.code == 0, run
 
-def test_broken_nested_template_rolls_back(scripts, aws, tmp_path, emulator_templates):
-    broken = copy_templates(emulator_templates, tmp_path / "broken")
+
+def test_broken_nested_template_rolls_back(scripts, aws, tmp_path, aws_templates):
+    broken = copy_templates(aws_templates, tmp_path / "broken")
     inject_broken_resource(broken / "database.yaml")
     params = write_params(tmp_path / "p.json", {**read_params(DEV_PARAMS), "Name": "mcp-broken"})
     run = scripts.deploy("--platform", PLATFORM, "--env", "dev", "--stack-name", "mcp-broken",

@@ -4,6 +4,8 @@ gives a reason (issue 6, part 6); after a deploy it prints the diagnose command.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,10 @@ def broken_root(tmp_path: Path) -> Path:
     spec["services"][0]["image"] = {"default": "docker.io/library/busybox:1.36"}
     (root / "platforms" / "pulls-public.yaml").write_text(yaml.safe_dump(spec))
     shutil.copytree(ROOT / "parameters" / "scheduled-file-writer", root / "parameters" / "pulls-public")
+    # its committed templates, as `make templates` writes them (deploy.sh deploys those)
+    subprocess.run([sys.executable, "-m", "generator", "synth",
+                    str(root / "platforms" / "pulls-public.yaml"), "--out",
+                    str(root / "templates" / "pulls-public"), "--quiet"], check=True, cwd=ROOT)
     return root
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from generator.cfn import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -23,26 +24,8 @@ CT_RULES = ROOT / ".tools/cfn-guard/ct-rules"
 CHECKOV = ROOT / ".tools/checkov/bin/checkov"
 
 
-class CfnLoader(yaml.SafeLoader):
-    """YAML loader that keeps CloudFormation short-form tags as plain data."""
-
-
-def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if suffix == "GetAtt" and isinstance(node, yaml.ScalarNode):
-        return {name: loader.construct_scalar(node).split(".", 1)}
-    if isinstance(node, yaml.ScalarNode):
-        return {name: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {name: loader.construct_sequence(node, deep=True)}
-    return {name: loader.construct_mapping(node, deep=True)}
-
-
-CfnLoader.add_multi_constructor("!", _construct_tag)
-
-
 def load_yaml(path: Path) -> Any:
-    return yaml.load(path.read_text(), Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return load_file(path)
 
 
 def expectation(path: Path) -> tuple[str, set[str]]:

@@ -174,9 +174,9 @@ def test_writable_root_exemption_covers_only_listed_containers(tmp_path, cfn_gua
         report["name"] = str(path)
     evaluate(reports, loaded, load_allowlists([Path(empty_allowlist)]), result)
     [finding] = [f for f in result.findings if f.rule == "ecs_containers_readonly_access_check"]
-    assert finding.suppressed is suppressed
+    assert (finding.suppressed is not None) is suppressed
     if suppressed:
-        assert "app:" in finding.reason and "side:" in finding.reason
+        assert "app:" in finding.suppressed and "side:" in finding.suppressed
 
 
 @pytest.mark.parametrize("exempted, suppressed", [((), False), (("app",), True)])
@@ -197,7 +197,7 @@ def test_root_user_exemption_covers_the_ct_non_root_rule(tmp_path, cfn_guard, ex
     result = ToolResult("cfn-guard")
     evaluate(reports, {str(path): load(path)}, load_allowlists([Path(empty_allowlist)]), result)
     [finding] = [f for f in result.findings if f.rule == "ecs_task_definition_nonroot_user_check"]
-    assert finding.suppressed is suppressed
+    assert (finding.suppressed is not None) is suppressed
 
 
 def test_container_rules_cannot_be_allowlisted_wholesale(tmp_path, cfn_guard):
@@ -214,7 +214,7 @@ def test_container_rules_cannot_be_allowlisted_wholesale(tmp_path, cfn_guard):
     result = ToolResult("cfn-guard")
     evaluate(reports, {str(path): load(path)}, loaded, result)
     [finding] = [f for f in result.findings if f.rule == "ecs_containers_readonly_access_check"]
-    assert not finding.suppressed
+    assert finding.suppressed is None
 
 
 def _guard_json(cfn_guard: Path, path: Path) -> str:

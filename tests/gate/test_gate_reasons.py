@@ -56,7 +56,7 @@ def test_bridgecrew_alias_is_audited_too(tmp_path):
 
 def test_cfnlint_ignore_needs_a_reason(tmp_path):
     _, bad = audit(tmp_path, resource("      cfn-lint: {config: {ignore_checks: [W3005]}}\n"))
-    assert len(bad) == 1 and "stackgen.suppressions.W3005" in bad[0].message
+    assert len(bad) == 1 and "stackgen.suppressions.W3005" in bad[0].problem
 
 
 def test_cfnlint_ignore_with_reason_is_a_suppression(tmp_path):
@@ -68,34 +68,34 @@ def test_cfnlint_ignore_with_reason_is_a_suppression(tmp_path):
 
 def test_reason_for_a_check_that_is_not_ignored_fails(tmp_path):
     _, bad = audit(tmp_path, resource(f"      stackgen: {{suppressions: {{W3005: \"{GOOD}\"}}}}\n"))
-    assert len(bad) == 1 and "not in ignore_checks" in bad[0].message
+    assert len(bad) == 1 and "not in ignore_checks" in bad[0].problem
 
 
 def test_template_level_cfnlint_config_fails(tmp_path):
     _, bad = audit(tmp_path, "Metadata:\n  cfn-lint: {config: {ignore_checks: [E3012]}}\n"
                    + resource("      other: {}\n"))
-    assert len(bad) == 1 and "template-level" in bad[0].message
+    assert len(bad) == 1 and "template-level" in bad[0].problem
 
 
 def test_comment_suppression_fails(tmp_path):
     _, bad = audit(tmp_path, "# checkov:skip=CKV_AWS_260: it is fine\n" + resource("      other: {}\n"))
-    assert len(bad) == 1 and "comment suppressions are not allowed" in bad[0].message
+    assert len(bad) == 1 and "comment suppressions are not allowed" in bad[0].problem
 
 
 def test_guard_registry_style_suppression_is_not_honoured(tmp_path):
     _, bad = audit(tmp_path, resource("      guard: {SuppressedRules: [SG_OPEN_TO_WORLD]}\n"))
-    assert len(bad) == 1 and "has no effect" in bad[0].message
+    assert len(bad) == 1 and "has no effect" in bad[0].problem
 
 
 def test_writable_root_without_reason_fails(tmp_path):
     _, bad = audit(tmp_path, resource("      stackgen: {writable_root: [{container: app}]}\n"))
-    assert len(bad) == 1 and "writable root for app" in bad[0].message
+    assert len(bad) == 1 and "writable root for app" in bad[0].problem
 
 
 def test_inline_guard_allowlist_for_a_never_allowed_rule_fails(tmp_path):
     _, bad = audit(tmp_path, resource(
         f"      stackgen: {{guard_allowlist: {{vpc_sg_open_only_to_authorized_ports_check: \"{GOOD}\"}}}}\n"))
-    assert len(bad) == 1 and "can never be allow-listed" in bad[0].message
+    assert len(bad) == 1 and "can never be allow-listed" in bad[0].problem
 
 
 def _check(cid: str, result: str, comment: str | None = None) -> dict:
@@ -119,7 +119,7 @@ def test_checkov_report_counts_and_reasonless_skips():
     assert (result.passed, result.failed, result.suppressed) == (1, 2, 1)
     open_ids = {f.rule for f in result.open_findings()}
     assert open_ids == {"CKV_AWS_24", "CKV_AWS_25"}
-    assert result.findings[0].logical_id == "Sg"
+    assert result.findings[0].resource == "Sg"
 
 
 def test_checkov_parsing_error_fails_the_gate():

@@ -68,7 +68,7 @@ def cfnlint_results() -> dict[str, dict[str, set[str]]]:
     assert not result.errors, result.errors
     found: dict[str, dict[str, set[str]]] = {p.name: {} for p in CFNLINT_FIXTURES}
     for f in result.findings:
-        found[Path(f.template).name].setdefault(f.rule, set()).add(f.logical_id)
+        found[Path(f.where).name].setdefault(f.rule, set()).add(f.resource)
     return found
 
 

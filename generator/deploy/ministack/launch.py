@@ -1,6 +1,11 @@
-"""Run ministack with three nested-stack fixes; run by the ministack venv's python.
+"""Run ministack patched to behave like CloudFormation and AWS; run by the ministack venv's
+python (``generator.deploy.emulator`` does).
 
-Usage: .tools/ministack/bin/python generator/deploy/ministack_launch.py
+Usage: .tools/ministack/bin/python generator/deploy/ministack/launch.py
+
+Before starting ministack it installs the resource types ministack lacks (providers.py), the
+AWS rules it does not enforce (strictness.py) and nested change sets (nested_changesets.py),
+and applies the nested-stack fixes below.
 
 ministack 1.5.33 handles top-level stacks like CloudFormation, but nested stacks differ.
 Each difference below breaks a deploy.sh/delete.sh behaviour the e2e tests check:
@@ -28,6 +33,11 @@ from __future__ import annotations
 
 import sys
 from importlib.metadata import version
+from pathlib import Path
+
+# The checkout's root, so that the sibling modules import as generator.deploy.ministack.*
+# (this file runs as a script, with ministack's venv, which has no stackgen installed).
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 PATCHED_VERSION = "1.5.33"
 STACK = "AWS::CloudFormation::Stack"
@@ -163,11 +173,16 @@ def _patch() -> None:
 
 
 def main() -> int:
-    if version("ministack") == PATCHED_VERSION:
-        _patch()
-    else:
-        print(f"ministack_launch: ministack {version('ministack')} is not {PATCHED_VERSION}; "
-              "running it unpatched (re-check the nested-stack fixes)", file=sys.stderr)
+    if version("ministack") != PATCHED_VERSION:
+        print(f"launch.py: ministack {version('ministack')} is not {PATCHED_VERSION}, the "
+              "version these patches were written for; refusing to start", file=sys.stderr)
+        return 1
+    from generator.deploy.ministack import nested_changesets, providers, strictness
+
+    _patch()
+    providers.install()
+    strictness.install()
+    nested_changesets.install()
     from ministack.app import main as ministack_main
 
     sys.argv = ["ministack"]

@@ -1,0 +1,62 @@
+"""Invariants of a generated template set (seeds/003 Properties 1-11 and more).
+
+Each checker takes a ``TemplateSet`` (and, where the rule depends on intent, the spec)
+and returns a list of ``Finding`` s (``generator.cfn.Finding``: the problem starts with
+``file:LogicalId``, ``rule`` is the checker's name); an empty list means the invariant
+holds.  ``tests/test_invariant_mutations.py`` proves each one can fail.  Nothing here
+imports the stack modules: the checks read templates only.  By what they check:
+
+- ``tasks``      task definitions (Fargate size, awslogs, health checks), target groups,
+                 EFS access points, log groups (Properties 1-5, 9)
+- ``security``   least-privilege IAM, NoEcho secrets, stateful policies, CMK encryption (7, 8, 13, 14)
+- ``network``    security-group ingress, private services, HTTPS listeners, data paths (10, 15, 18, 19)
+- ``structure``  domain names, parameter defaults, references, logical ids, quotas (6, 11, 12, 16, 17)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from generator.cfn.templateset import TemplateSet
+from generator.invariants.base import Violations
+from generator.invariants.network import data_reachability, listener_tls, private_services, security_group_ingress
+from generator.invariants.security import encrypted_with_cmk, iam_least_privilege, noecho_secrets, stateful_policies
+from generator.invariants.structure import (domain_names, logical_ids, parameter_defaults, quotas, references_resolve,
+                                            stable_ids)
+from generator.invariants.tasks import (awslogs_logging, container_health_checks, efs_access_points,
+                                        fargate_task_definitions, log_groups, target_group_health_checks)
+from generator.spec import Platform
+
+TEMPLATE_ONLY: dict[str, Callable[[TemplateSet], Violations]] = {
+    "fargate_task_definitions": fargate_task_definitions,
+    "awslogs_logging": awslogs_logging,
+    "container_health_checks": container_health_checks,
+    "target_group_health_checks": target_group_health_checks,
+    "efs_access_points": efs_access_points,
+    "domain_names": domain_names,
+    "iam_least_privilege": iam_least_privilege,
+    "noecho_secrets": noecho_secrets,
+    "log_groups": log_groups,
+    "security_group_ingress": security_group_ingress,
+    "references_resolve": references_resolve,
+    "stateful_policies": stateful_policies,
+    "encrypted_with_cmk": encrypted_with_cmk,
+    "private_services": private_services,
+    "logical_ids": logical_ids,
+    "quotas": quotas,
+    "listener_tls": listener_tls,
+    "data_reachability": data_reachability,
+}
+
+__all__ = ["TEMPLATE_ONLY", "Violations", "check_all", "parameter_defaults", "stable_ids", *TEMPLATE_ONLY]
+
+
+def check_all(templates: dict[str, dict[str, Any]], spec: Platform | None = None) -> dict[str, Violations]:
+    """Run every template-only invariant (plus spec-aware ones when a spec is given)."""
+    ts = TemplateSet(templates)
+    out = {name: fn(ts) for name, fn in TEMPLATE_ONLY.items()}
+    if spec is not None:
+        out["log_groups"] = log_groups(ts, spec)
+        out["private_services"] = private_services(ts, allow_public_ip=spec.network.egress == "public-ip")
+    return {k: v for k, v in out.items() if v}

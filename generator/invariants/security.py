@@ -1,0 +1,139 @@
+"""Invariants of access and data at rest: least-privilege IAM, NoEcho secrets, stateful
+resource policies, CMK encryption (seeds/003 Properties 7-8 and the project's 13-14)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from generator.cfn.facts import STATEFUL_TYPES
+from generator.cfn.refs import references
+from generator.cfn.templateset import TemplateSet
+from generator.invariants.base import invariant, secret_identity, secrets_read
+from generator.policies import STAR_RESOURCE_ALLOWED
+from generator.reach.iam import as_list
+from generator.reach.tasks import TaskReader
+from generator.spec import description_implies_secret, looks_secret
+
+
+# 7 ------------------------------------------------------------------------------------
+def _statements(r: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for pol in r.get("Properties", {}).get("Policies", []):
+        out += pol.get("PolicyDocument", {}).get("Statement", [])
+    return out
+
+
+@invariant
+def iam_least_privilege(ts: TemplateSet) -> list[str]:
+    """Property 7: no '*' or 'svc:*' actions; Resource '*' only for actions without
+    resource-level permissions; execution roles read exactly the secrets their tasks use."""
+    v = []
+    for f, lid, r in ts.resources("AWS::IAM::Role") + ts.resources("AWS::IAM::ManagedPolicy") + \
+            ts.resources("AWS::IAM::Policy"):
+        stmts = _statements(r) + r.get("Properties", {}).get("PolicyDocument", {}).get("Statement", [])
+        for s in stmts:
+            if s.get("Effect") != "Allow":
+                continue
+            actions = [str(a) for a in as_list(s.get("Action", []))]
+            for a in actions:
+                if a == "*" or a.endswith(":*"):
+                    v.append(f"{f}:{lid}: statement {s.get('Sid')} allows {a}")
+            if "*" in as_list(s.get("Resource", [])):
+                bad = sorted(a for a in actions if a not in STAR_RESOURCE_ALLOWED)
+                if bad:
+                    v.append(f"{f}:{lid}: statement {s.get('Sid')} allows {bad} on Resource '*'")
+    reader = TaskReader(ts)
+    for f, lid, r in ts.resources("AWS::ECS::TaskDefinition"):
+        read = set(secrets_read(reader, f, lid))
+        role = ts.origin(f, r["Properties"].get("ExecutionRoleArn"))
+        role_r = ts.resource(role.file, role.name)
+        granted: set[str] = set()
+        if role_r:
+            for s in _statements(role_r):
+                acts = {str(a) for a in as_list(s.get("Action", []))}
+                if acts & {"secretsmanager:GetSecretValue", "ssm:GetParameters", "ssm:GetParameter"}:
+                    granted |= {secret_identity(reader, role.file, x) for x in as_list(s.get("Resource", []))}
+        for miss in sorted(read - granted):
+            v.append(f"{f}:{lid}: execution role {role.name} cannot read {miss}")
+        for extra in sorted(granted - read):
+            v.append(f"{f}:{lid}: execution role {role.name} may read {extra}, which the task does not use")
+    return v
+
+
+# 8 ------------------------------------------------------------------------------------
+@invariant
+def noecho_secrets(ts: TemplateSet) -> list[str]:
+    """Property 8: secret-looking parameters are NoEcho without Default; no Output leaks one."""
+    v = []
+    for f, t in sorted(ts.t.items()):
+        params = t.get("Parameters", {})
+        noecho = set()
+        for name, p in params.items():
+            secret = looks_secret(name) or description_implies_secret(str(p.get("Description", "")))
+            if p.get("NoEcho") in (True, "true", "True"):
+                noecho.add(name)
+            elif secret:
+                v.append(f"{f}: parameter {name} looks secret but is not NoEcho")
+            if (secret or name in noecho) and "Default" in p:
+                v.append(f"{f}: secret parameter {name} has a Default")
+        for oname, o in t.get("Outputs", {}).items():
+            leaked = references(o.get("Value")) & noecho
+            if leaked:
+                v.append(f"{f}: output {oname} leaks NoEcho parameter {sorted(leaked)[0]}")
+    return v
+
+
+# 13 -----------------------------------------------------------------------------------
+@invariant
+def stateful_policies(ts: TemplateSet) -> list[str]:
+    """Stateful resources carry DeletionPolicy and UpdateReplacePolicy; data-bearing ones not
+    Delete (the table: ``generator.cfn.facts.STATEFUL_TYPES``)."""
+    v = []
+    for f, lid, r in ts.resources():
+        kind = STATEFUL_TYPES.get(r.get("Type", ""))
+        if kind is None or not kind.policies:
+            continue
+        for k in ("DeletionPolicy", "UpdateReplacePolicy"):
+            if k not in r:
+                v.append(f"{f}:{lid}: {r['Type']} has no {k}")
+            elif kind.holds_data and r[k] == "Delete":
+                v.append(f"{f}:{lid}: {r['Type']} has {k} Delete")
+    return v
+
+
+# 14 -----------------------------------------------------------------------------------
+@invariant
+def encrypted_with_cmk(ts: TemplateSet) -> list[str]:
+    """Everything that can be encrypted at rest uses the project's one CMK."""
+    v = []
+    keys = {(f, lid) for f, lid, _ in ts.resources("AWS::KMS::Key")}
+    checks: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
+        ("AWS::EFS::FileSystem", lambda p: p.get("KmsKeyId") if p.get("Encrypted") is True else None),
+        ("AWS::RDS::DBCluster", lambda p: p.get("KmsKeyId") if p.get("StorageEncrypted") is True else None),
+        ("AWS::SecretsManager::Secret", lambda p: p.get("KmsKeyId")),
+        ("AWS::Logs::LogGroup", lambda p: p.get("KmsKeyId")),
+        ("AWS::ECR::Repository", lambda p: (p.get("EncryptionConfiguration") or {}).get("KmsKey")
+         if (p.get("EncryptionConfiguration") or {}).get("EncryptionType") == "KMS" else None),
+        ("AWS::SNS::Topic", lambda p: p.get("KmsMasterKeyId")),
+        ("AWS::S3::Bucket", lambda p: ((p.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration")
+                                       or [{}])[0].get("ServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")),
+    ]
+    for type_, get in checks:
+        for f, lid, r in ts.resources(type_):
+            key = get(r.get("Properties", {}))
+            reason = (r.get("Metadata") or {}).get("stackgen", {}).get("encryption_exception")
+            if key is None and reason and _s3_encrypted(r.get("Properties", {})):
+                continue  # a documented exception (e.g. ALB access logs accept only SSE-S3), still encrypted
+            if key is None:
+                v.append(f"{f}:{lid}: {type_} is not encrypted with a KMS key")
+                continue
+            o = ts.origin(f, key)
+            if (o.file, o.name) not in keys:
+                v.append(f"{f}:{lid}: {type_} uses key {o}, not the platform CMK")
+    return v
+
+
+def _s3_encrypted(p: dict[str, Any]) -> bool:
+    rules = (p.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration") or []
+    return any(r.get("ServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for r in rules)

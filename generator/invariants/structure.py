@@ -1,0 +1,143 @@
+"""Invariants of the templates as CloudFormation documents: domain names, parameter
+defaults, references, logical ids, quotas (seeds/003 Properties 6 and 11, the project's
+12, 16 and 17)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from generator.cfn.load import PARENT, STACK_TYPE
+from generator.cfn.refs import PSEUDO_PARAMETERS, depends_on, references, sub_parts, walk
+from generator.cfn.templateset import TemplateSet
+from generator.invariants.base import invariant
+
+# CloudFormation quotas, from "AWS CloudFormation quotas",
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+QUOTAS = {"resources": 500, "parameters": 200, "outputs": 200, "dynamic_refs": 60, "bytes": 1_000_000,
+          "hierarchy_resources": 2500}
+LOGICAL_ID = re.compile(r"^[A-Za-z0-9]{1,255}$")
+
+# 6 ------------------------------------------------------------------------------------
+DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.\$\{AWS::Region\}\.\$\{BaseDomain\}$")
+
+
+@invariant
+def domain_names(ts: TemplateSet) -> list[str]:
+    """Property 6: names follow {service}.{region}.{base_domain}."""
+    v = []
+    checks = [("AWS::Route53::RecordSet", "Name"), ("AWS::CertificateManager::Certificate", "DomainName")]
+    for type_, prop in checks:
+        for f, lid, r in ts.resources(type_):
+            name = r.get("Properties", {}).get(prop)
+            text = sub_parts(name)[0] if isinstance(name, dict) and "Fn::Sub" in name else name
+            if not isinstance(text, str) or not DOMAIN.match(text):
+                v.append(f"{f}:{lid}: {prop} {text!r} does not follow {{service}}.{{region}}.{{base_domain}}")
+    return v
+
+
+# 11 -----------------------------------------------------------------------------------
+@invariant
+def parameter_defaults(ts: TemplateSet, expected: dict[str, str]) -> list[str]:
+    """Property 11: parent parameter defaults equal the given (Terraform v1.0.8) values."""
+    params = ts.parent.get("Parameters", {})
+    v = []
+    for name, want in sorted(expected.items()):
+        if name not in params:
+            v.append(f"parameter {name} is missing")
+        elif str(params[name].get("Default")) != want:
+            v.append(f"parameter {name} defaults to {params[name].get('Default')!r}, not {want!r}")
+    return v
+
+
+# 12 -----------------------------------------------------------------------------------
+
+@invariant
+def references_resolve(ts: TemplateSet) -> list[str]:
+    """Every Ref/GetAtt/Sub variable/DependsOn target exists; every GetAtt Child.Outputs.X
+    names an output of that child; every child parameter is fed and nothing extra."""
+    v = []
+    for f, t in sorted(ts.t.items()):
+        known = set(t.get("Resources", {})) | set(t.get("Parameters", {})) | PSEUDO_PARAMETERS
+        for lid, r in t.get("Resources", {}).items():
+            for name in sorted(references(r.get("Properties", {})) | references(r.get("Metadata", {})) - {"stackgen"}):
+                if name not in known:
+                    v.append(f"{f}:{lid}: references unknown {name}")
+            for d in depends_on(r):
+                if d not in t.get("Resources", {}):
+                    v.append(f"{f}:{lid}: DependsOn unknown {d}")
+            if r.get("Condition") and r["Condition"] not in t.get("Conditions", {}):
+                v.append(f"{f}:{lid}: unknown condition {r['Condition']}")
+        for oname, o in t.get("Outputs", {}).items():
+            for name in sorted(references(o.get("Value"))):
+                if name not in known:
+                    v.append(f"{f}: output {oname} references unknown {name}")
+        for lid, atts in sorted({(ref.name, ref.attr) for ref in walk(t) if ref.via != "Ref"}):
+            res = t.get("Resources", {}).get(lid)
+            if res and res.get("Type") == STACK_TYPE and atts.startswith("Outputs."):
+                child = ts.file_of_stack(lid)
+                if child is None or atts.removeprefix("Outputs.") not in ts.t.get(child, {}).get("Outputs", {}):
+                    v.append(f"{f}: GetAtt {lid}.{atts} names no output of {child}")
+    for lid, r in ts.parent.get("Resources", {}).items():
+        if r.get("Type") != STACK_TYPE:
+            continue
+        child = ts.t.get(r["Properties"]["TemplateURL"].removeprefix("./"))
+        if child is None:
+            v.append(f"{PARENT}:{lid}: child template {r['Properties']['TemplateURL']} missing")
+            continue
+        fed = set(r["Properties"].get("Parameters", {}))
+        declared = child.get("Parameters", {})
+        for p in sorted(fed - set(declared)):
+            v.append(f"{PARENT}:{lid}: feeds {p}, which the child does not declare")
+        for p in sorted(set(declared) - fed):
+            if "Default" not in declared[p]:
+                v.append(f"{PARENT}:{lid}: child parameter {p} is not fed")
+    return v
+
+
+# 16 -----------------------------------------------------------------------------------
+@invariant
+def logical_ids(ts: TemplateSet) -> list[str]:
+    """Logical IDs are alphanumeric (uniqueness is given by the mappings)."""
+    v = []
+    for f, t in sorted(ts.t.items()):
+        for section in ("Resources", "Parameters", "Outputs", "Conditions", "Mappings"):
+            for name in t.get(section, {}):
+                if not LOGICAL_ID.match(name):
+                    v.append(f"{f}: {section} id {name!r} is not alphanumeric")
+    return v
+
+
+@invariant
+def stable_ids(a: TemplateSet, b: TemplateSet) -> list[str]:
+    """Two generations of the same spec have the same logical IDs."""
+    v = []
+    for f in sorted(set(a.t) | set(b.t)):
+        ra, rb = set(a.t.get(f, {}).get("Resources", {})), set(b.t.get(f, {}).get("Resources", {}))
+        if ra != rb:
+            v.append(f"{f}: logical IDs differ: {sorted(ra ^ rb)[:5]}")
+    return v
+
+
+# 17 -----------------------------------------------------------------------------------
+@invariant
+def quotas(ts: TemplateSet, rendered: dict[str, str] | None = None) -> list[str]:
+    """CloudFormation quotas per template and for the whole hierarchy."""
+    v = []
+    total = 0
+    for f, t in sorted(ts.t.items()):
+        n = len(t.get("Resources", {}))
+        total += n
+        for what, count in (("resources", n), ("parameters", len(t.get("Parameters", {}))),
+                            ("outputs", len(t.get("Outputs", {})))):
+            if count > QUOTAS[what]:
+                v.append(f"{f}: {count} {what} > {QUOTAS[what]}")
+        body = rendered[f] if rendered and f in rendered else json.dumps(t)
+        dyn = body.count("{{resolve:")
+        if dyn > QUOTAS["dynamic_refs"]:
+            v.append(f"{f}: {dyn} dynamic references > {QUOTAS['dynamic_refs']}")
+        if len(body.encode()) > QUOTAS["bytes"]:
+            v.append(f"{f}: body is {len(body.encode())} bytes > {QUOTAS['bytes']}")
+    if total > QUOTAS["hierarchy_resources"]:
+        v.append(f"hierarchy: {total} resources > {QUOTAS['hierarchy_resources']}")
+    return v

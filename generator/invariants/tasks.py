@@ -1,0 +1,166 @@
+"""Invariants of task definitions, their logs and health checks, target groups and EFS
+access points (seeds/003 Properties 1-5 and 9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.cfn.templateset import TemplateSet
+from generator.invariants.base import invariant, services, task_of, td_containers
+from generator.spec import FARGATE_SIZES, Platform
+
+
+# 1 ------------------------------------------------------------------------------------
+@invariant
+def fargate_task_definitions(ts: TemplateSet) -> list[str]:
+    """Property 1: FARGATE, awsvpc, and a valid Fargate CPU/memory pair."""
+    v = []
+    for f, lid, r in ts.resources("AWS::ECS::TaskDefinition"):
+        p = r.get("Properties", {})
+        if p.get("RequiresCompatibilities") != ["FARGATE"]:
+            v.append(f"{f}:{lid}: RequiresCompatibilities is {p.get('RequiresCompatibilities')}, not [FARGATE]")
+        if p.get("NetworkMode") != "awsvpc":
+            v.append(f"{f}:{lid}: NetworkMode is {p.get('NetworkMode')}, not awsvpc")
+        for cpu, mem in _sizes(ts, f, p.get("Cpu"), p.get("Memory")):
+            try:
+                ok = int(mem) in FARGATE_SIZES.get(int(cpu), ())
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                v.append(f"{f}:{lid}: cpu {cpu} / memory {mem} is not a valid Fargate size")
+    return v
+
+
+def _sizes(ts: TemplateSet, f: str, cpu: Any, mem: Any) -> list[tuple[Any, Any]]:
+    """All (cpu, memory) combinations, expanding FindInMap over every top-level key."""
+    if isinstance(cpu, dict) and "Fn::FindInMap" in cpu and isinstance(mem, dict) and "Fn::FindInMap" in mem:
+        m, _, ckey = cpu["Fn::FindInMap"]
+        m2, _, mkey = mem["Fn::FindInMap"]
+        table = ts.t[f].get("Mappings", {}).get(m, {})
+        table2 = ts.t[f].get("Mappings", {}).get(m2, {})
+        return [(table[k].get(ckey), table2.get(k, {}).get(mkey)) for k in sorted(table)] or [(None, None)]
+    return [(cpu, mem)]
+
+
+# 2 ------------------------------------------------------------------------------------
+@invariant
+def awslogs_logging(ts: TemplateSet) -> list[str]:
+    """Property 2: awslogs with group, region and stream prefix; the group exists in the set."""
+    v = []
+    groups = {(f, lid) for f, lid, _ in ts.resources("AWS::Logs::LogGroup")}
+    for f, lid, r in ts.resources("AWS::ECS::TaskDefinition"):
+        for c in td_containers(r):
+            where = f"{f}:{lid}/{c.get('Name')}"
+            lc = c.get("LogConfiguration") or {}
+            if lc.get("LogDriver") != "awslogs":
+                v.append(f"{where}: log driver is {lc.get('LogDriver')}, not awslogs")
+                continue
+            opts = lc.get("Options", {})
+            for k in ("awslogs-group", "awslogs-region", "awslogs-stream-prefix"):
+                if not opts.get(k):
+                    v.append(f"{where}: awslogs option {k} is missing")
+            if opts.get("awslogs-group"):
+                o = ts.origin(f, opts["awslogs-group"])
+                if (o.file, o.name) not in groups:
+                    v.append(f"{where}: log group {o} is not a log group of this set")
+    return v
+
+
+# 3 ------------------------------------------------------------------------------------
+@invariant
+def container_health_checks(ts: TemplateSet) -> list[str]:
+    """Property 3: essential containers have a full health check; ALB services' grace
+    period is at least the container start period."""
+    v = []
+    start: dict[tuple[str, str], int] = {}
+    for f, lid, r in ts.resources("AWS::ECS::TaskDefinition"):
+        for c in td_containers(r):
+            if c.get("Essential", True) is False:
+                continue
+            hc = c.get("HealthCheck")
+            if not hc or not hc.get("Command"):
+                v.append(f"{f}:{lid}/{c.get('Name')}: essential container has no health check")
+                continue
+            for k in ("Interval", "Timeout", "Retries", "StartPeriod"):
+                if k not in hc:
+                    v.append(f"{f}:{lid}/{c.get('Name')}: health check lacks {k}")
+            start[(f, lid)] = max(start.get((f, lid), 0), int(hc.get("StartPeriod", 0)))
+    for f, lid, r in services(ts):
+        p = r.get("Properties", {})
+        if not p.get("LoadBalancers"):
+            continue
+        task = task_of(ts, f, r)
+        need = start.get((task[0], task[1]), 0) if task else 0
+        grace = p.get("HealthCheckGracePeriodSeconds")
+        if grace is None or int(grace) < need:
+            v.append(f"{f}:{lid}: HealthCheckGracePeriodSeconds {grace} is below the start period {need}")
+    return v
+
+
+# 4 ------------------------------------------------------------------------------------
+@invariant
+def target_group_health_checks(ts: TemplateSet) -> list[str]:
+    """Property 4: explicit target-group health checks; TG port = registered container port."""
+    v = []
+    for f, lid, r in ts.resources("AWS::ElasticLoadBalancingV2::TargetGroup"):
+        p = r.get("Properties", {})
+        if not (p.get("HealthCheckPath") or p.get("HealthCheckPort")):
+            v.append(f"{f}:{lid}: no health check path or port")
+        for k in ("HealthCheckIntervalSeconds", "HealthyThresholdCount", "UnhealthyThresholdCount", "Matcher"):
+            if k not in p:
+                v.append(f"{f}:{lid}: health check lacks {k}")
+    for f, lid, r in services(ts):
+        for lb in r.get("Properties", {}).get("LoadBalancers", []):
+            o = ts.origin(f, lb.get("TargetGroupArn"))
+            tg = ts.resource(o.file, o.name)
+            if tg is None:
+                v.append(f"{f}:{lid}: target group {o} not found")
+            elif tg["Properties"].get("Port") != lb.get("ContainerPort"):
+                v.append(f"{f}:{lid}: registers container port {lb.get('ContainerPort')} in {o.name} "
+                         f"whose port is {tg['Properties'].get('Port')}")
+    return v
+
+
+# 5 ------------------------------------------------------------------------------------
+@invariant
+def efs_access_points(ts: TemplateSet, permissions: str = "755") -> list[str]:
+    """Property 5: non-root POSIX user, creation owner equal to it, permissions 755."""
+    v = []
+    for f, lid, r in ts.resources("AWS::EFS::AccessPoint"):
+        p = r.get("Properties", {})
+        pu = p.get("PosixUser") or {}
+        ci = (p.get("RootDirectory") or {}).get("CreationInfo") or {}
+        uid, gid = str(pu.get("Uid", "")), str(pu.get("Gid", ""))
+        if not uid or not gid:
+            v.append(f"{f}:{lid}: no PosixUser")
+            continue
+        if uid == "0" or gid == "0":
+            v.append(f"{f}:{lid}: PosixUser {uid}:{gid} is root")
+        if (str(ci.get("OwnerUid")), str(ci.get("OwnerGid"))) != (uid, gid):
+            v.append(f"{f}:{lid}: CreationInfo owner {ci.get('OwnerUid')}:{ci.get('OwnerGid')} != PosixUser {uid}:{gid}")
+        if str(ci.get("Permissions")) != permissions:
+            v.append(f"{f}:{lid}: CreationInfo permissions {ci.get('Permissions')} != {permissions}")
+    return v
+
+
+# 9 ------------------------------------------------------------------------------------
+@invariant
+def log_groups(ts: TemplateSet, spec: Platform | None = None) -> list[str]:
+    """Property 9: every log group has a retention and a KMS key; service groups use the spec's retention."""
+    v = []
+    for f, lid, r in ts.resources("AWS::Logs::LogGroup"):
+        p = r.get("Properties", {})
+        if "RetentionInDays" not in p:
+            v.append(f"{f}:{lid}: no RetentionInDays")
+        if "KmsKeyId" not in p:
+            v.append(f"{f}:{lid}: no KmsKeyId")
+    if spec is not None:
+        want = {s.container: s.log_retention_days for s in spec.services}
+        for f, lid, r in ts.resources("AWS::ECS::TaskDefinition"):
+            for c in td_containers(r):
+                opts = (c.get("LogConfiguration") or {}).get("Options", {})
+                o = ts.origin(f, opts.get("awslogs-group"))
+                g = ts.resource(o.file, o.name)
+                if g and c.get("Name") in want and g["Properties"].get("RetentionInDays") != want[c["Name"]]:
+                    v.append(f"{o}: retention {g['Properties'].get('RetentionInDays')} != spec {want[c['Name']]}")
+    return v

@@ -1,0 +1,238 @@
+"""Network facts of a template set: subnets and their CIDRs, route tables, the path to
+the internet (NAT gateway or internet gateway), VPC endpoints, and security-group rules.
+
+Everything is read under the set's parameter values and only from resources that are
+present (their conditions hold).  Network ACLs are not read.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from generator.cfn.templateset import Origin, TemplateSet
+from generator.cfn.values import Renderer
+from generator.reach.iam import as_list
+from generator.reach.model import Endpoint, InternetPath, Rule, allows_443
+
+Key = tuple[str, str]
+ANYWHERE = ipaddress.IPv4Network("0.0.0.0/0")
+
+
+class Network:
+    def __init__(self, ts: TemplateSet, match: Renderer):
+        self.ts = ts
+        self.match = match
+        self._memo: dict[tuple[Any, ...], Any] = {}
+        self.endpoints = self._collect_endpoints()
+
+    def _cached(self, key: tuple[Any, ...], compute: Any) -> Any:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    # ---- subnets and routes
+
+    def cidr(self, file: str, node: Any, depth: int = 0) -> ipaddress.IPv4Network | None:
+        """Evaluate a CIDR value (literal, parameter default, Select over Fn::Cidr)."""
+        node = self.ts.branch(file, node)
+        if depth > 10:
+            return None
+        if isinstance(node, dict) and "Fn::Select" in node:
+            idx, lst = node["Fn::Select"]
+            lst = self.ts.branch(file, lst)
+            if isinstance(lst, dict) and "Fn::Cidr" in lst and isinstance(idx, int):
+                block, count, bits = lst["Fn::Cidr"]
+                base = self.cidr(file, block, depth + 1)
+                try:
+                    n, b = int(self.match(file, count) or ""), int(self.match(file, bits) or "")
+                except ValueError:
+                    return None
+                if base is None or idx >= n:
+                    return None
+                subs = list(base.subnets(new_prefix=32 - b))
+                return subs[idx] if idx < len(subs) else None
+        text = self.match(file, node)
+        if text is None:
+            return None
+        try:
+            net = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            return None
+        return net if isinstance(net, ipaddress.IPv4Network) else None
+
+    def subnet_info(self, o: Origin) -> tuple[Key | None, ipaddress.IPv4Network | None]:
+        """(vpc identity, CIDR) of a subnet origin."""
+        r = self.ts.typed(o, "AWS::EC2::Subnet")
+        if r is None:
+            return None, None
+        p = r.get("Properties", {})
+        return self.ts.origin(o.file, p.get("VpcId")).key, self.cidr(o.file, p.get("CidrBlock"))
+
+    def route_table_of(self, subnet: Origin) -> Key | None:
+        return self._cached(("rt", subnet), lambda: self._route_table_of(subnet))
+
+    def _route_table_of(self, subnet: Origin) -> Key | None:
+        for f, _lid, r in self.ts.present_resources("AWS::EC2::SubnetRouteTableAssociation"):
+            p = r.get("Properties", {})
+            if self.ts.origin(f, p.get("SubnetId")).key == subnet.key:
+                return self.ts.origin(f, p.get("RouteTableId")).key
+        return None
+
+    def default_route(self, rt: Key) -> tuple[str, dict[str, Any]] | None:
+        return self._cached(("dr", rt), lambda: self._default_route(rt))
+
+    def _default_route(self, rt: Key) -> tuple[str, dict[str, Any]] | None:
+        for f, _lid, r in self.ts.present_resources("AWS::EC2::Route"):
+            p = r.get("Properties", {})
+            if self.ts.origin(f, p.get("RouteTableId")).key != rt:
+                continue
+            if self.match(f, p.get("DestinationCidrBlock")) == "0.0.0.0/0":
+                return f, p
+        return None
+
+    def igw_attached(self, igw: Key, vpc: Key | None) -> bool:
+        for f, _lid, r in self.ts.present_resources("AWS::EC2::VPCGatewayAttachment"):
+            p = r.get("Properties", {})
+            if self.ts.origin(f, p.get("InternetGatewayId")).key == igw and (
+                    vpc is None or self.ts.origin(f, p.get("VpcId")).key == vpc):
+                return True
+        return False
+
+    def internet_path(self, subnet: Origin, public_ip: bool) -> InternetPath:  # noqa: PLR0911
+        """How a subnet reaches the internet, in the words of the preflight's messages."""
+        vpc, _ = self.subnet_info(subnet)
+        rt = self.route_table_of(subnet)
+        if rt is None:
+            return InternetPath("no-rt", "")
+        route = self.default_route(rt)
+        if route is None:
+            return InternetPath("none", rt[1])
+        f, p = route
+        if "NatGatewayId" in p:
+            return self._via_nat(rt, self.ts.origin(f, p["NatGatewayId"]), vpc)
+        if "GatewayId" in p:
+            g = self.ts.origin(f, p["GatewayId"])
+            if self.ts.typed(g, "AWS::EC2::InternetGateway") is not None:
+                if not self.igw_attached(g.key, vpc):  # type: ignore[arg-type]
+                    return InternetPath("broken", rt[1], f"route table {rt[1]} sends 0.0.0.0/0 to internet gateway "
+                                        f"{g.name}, which is not attached to the VPC")
+                if not public_ip:
+                    return InternetPath("igw-no-public-ip", rt[1], f"internet gateway {g.name}")
+                return InternetPath("igw", rt[1], f"internet gateway {g.name}")
+        target = next((k for k in p if k.endswith("Id") and k != "RouteTableId"), "an unknown target")
+        return InternetPath("other", rt[1], target)
+
+    def _via_nat(self, rt: Key, nat_o: Origin, vpc: Key | None) -> InternetPath:
+        nat = self.ts.typed(nat_o, "AWS::EC2::NatGateway")
+        if nat is None:
+            return InternetPath("broken", rt[1], f"route table {rt[1]} sends 0.0.0.0/0 to a NAT gateway that "
+                                f"is not in the template set ({nat_o})")
+        np = nat.get("Properties", {})
+        if self.match(nat_o.file, np.get("ConnectivityType", "public")) == "private":
+            return InternetPath("broken", rt[1], f"route table {rt[1]} sends 0.0.0.0/0 to NAT gateway "
+                                f"{nat_o.name}, which is a private NAT gateway (no internet access)")
+        nat_subnet = self.ts.origin(nat_o.file, np.get("SubnetId"))
+        nat_rt = self.route_table_of(nat_subnet)
+        up = self.default_route(nat_rt) if nat_rt else None
+        if up is None or "GatewayId" not in up[1]:
+            return InternetPath("broken", rt[1], f"route table {rt[1]} sends 0.0.0.0/0 to NAT gateway "
+                                f"{nat_o.name}, but the NAT's subnet {nat_subnet.name} has no 0.0.0.0/0 route to an "
+                                "internet gateway")
+        igw = self.ts.origin(up[0], up[1]["GatewayId"]).key
+        if not self.igw_attached(igw, vpc) if igw else True:
+            return InternetPath("broken", rt[1], f"route table {rt[1]} sends 0.0.0.0/0 to NAT gateway "
+                                f"{nat_o.name}, whose subnet routes to an internet gateway that is not attached to "
+                                "the VPC")
+        return InternetPath("nat", rt[1], f"NAT gateway {nat_o.name}")
+
+    # ---- VPC endpoints
+
+    def _collect_endpoints(self) -> list[Endpoint]:
+        out = []
+        for f, lid, r in self.ts.present_resources("AWS::EC2::VPCEndpoint"):
+            p = r.get("Properties", {})
+            name = self.match(f, p.get("ServiceName")) or ""
+            m = re.match(r"^com\.amazonaws\.[a-z0-9-]+\.(.+)$", name)
+            svc = m.group(1) if m else name
+            kind = self.match(f, p.get("VpcEndpointType", "Gateway")) or "Gateway"
+            dns = self.match(f, p.get("PrivateDnsEnabled", False)) == "true"
+            out.append(Endpoint(
+                f, lid, svc, kind, self.ts.origin(f, p.get("VpcId")).key, dns,
+                self.ts.items(f, p.get("SubnetIds")), self.ts.items(f, p.get("SecurityGroupIds")),
+                [o.key for o in self.ts.items(f, p.get("RouteTableIds"))],
+                self.ts.effective(f, p.get("PolicyDocument")),
+            ))
+        return out
+
+    def interface_endpoint(self, svc: str, vpc: Key | None) -> Endpoint | None:
+        for e in self.endpoints:
+            if e.kind == "Interface" and e.service == svc and e.private_dns and (vpc is None or e.vpc == vpc):
+                return e
+        return None
+
+    def gateway_endpoint(self, svc: str, rt: Key | None) -> Endpoint | None:
+        for e in self.endpoints:
+            if e.kind == "Gateway" and e.service == svc and rt is not None and rt in e.route_tables:
+                return e
+        return None
+
+    # ---- security groups
+
+    def _rule(self, file: str, p: dict[str, Any], egress: bool) -> Rule:
+        proto = str(self.match(file, p.get("IpProtocol", "-1")) or "-1").lower()
+        try:
+            lo = int(self.match(file, p.get("FromPort", 0)) or 0)
+            hi = int(self.match(file, p.get("ToPort", 65535)) or 65535)
+        except ValueError:
+            lo, hi = 0, 65535
+        if lo == -1:
+            lo, hi = 0, 65535
+        sg_prop = "DestinationSecurityGroupId" if egress else "SourceSecurityGroupId"
+        pl_prop = "DestinationPrefixListId" if egress else "SourcePrefixListId"
+        rule = Rule(proto, lo, hi)
+        if "CidrIp" in p:
+            rule.cidr = self.cidr(file, p["CidrIp"])
+        if sg_prop in p:
+            rule.sg = self.ts.origin(file, p[sg_prop]).key
+        if pl_prop in p:
+            rule.prefix_list = self.match(file, p[pl_prop]) or ""
+        return rule
+
+    def rules(self, sg: Key | None, egress: bool) -> list[Rule]:
+        """The rules of one group: inline, standalone, and EC2's default egress when none is inline."""
+        return self._cached(("rules", sg, egress), lambda: self._rules(sg, egress))
+
+    def _rules(self, sg: Key | None, egress: bool) -> list[Rule]:
+        if sg is None or not self.ts.present(*sg):
+            return []
+        res = self.ts.resource(*sg) or {}
+        if res.get("Type") != "AWS::EC2::SecurityGroup":
+            return []
+        inline_prop = "SecurityGroupEgress" if egress else "SecurityGroupIngress"
+        inline = self.ts.effective(sg[0], res.get("Properties", {}).get(inline_prop))
+        out: list[Rule] = []
+        if egress and inline is None:
+            out.append(Rule("-1", 0, 65535, cidr=ANYWHERE))  # EC2's default egress
+        for x in as_list(inline):
+            x = self.ts.branch(sg[0], x)
+            if isinstance(x, dict) and x.get("Ref") != "AWS::NoValue":
+                out.append(self._rule(sg[0], x, egress))
+        rtype = "AWS::EC2::SecurityGroupEgress" if egress else "AWS::EC2::SecurityGroupIngress"
+        for f, _lid, r in self.ts.present_resources(rtype):
+            p = r.get("Properties", {})
+            if self.ts.origin(f, p.get("GroupId")).key == sg:
+                out.append(self._rule(f, p, egress))
+        return out
+
+    def egress_allows(self, sgs: list[Key | None], *, to_sg: Iterable[Key | None] = (),
+                      to_nets: Iterable[ipaddress.IPv4Network] = (), prefix_list: bool = False) -> bool:
+        rules = [r for sg in sgs for r in self.rules(sg, egress=True)]
+        return allows_443(rules, peers={s for s in to_sg if s}, nets=list(to_nets), prefix_list=prefix_list)
+
+    def ingress_admits(self, groups: list[Key | None], from_sgs: list[Key | None],
+                       from_nets: list[ipaddress.IPv4Network]) -> bool:
+        rules = [r for g in groups for r in self.rules(g, egress=False)]
+        return allows_443(rules, peers={s for s in from_sgs if s}, nets=from_nets)

@@ -169,13 +169,9 @@ class TestLifecycle:
         assert "Retained by CloudFormation (DELETE_SKIPPED)" in after
         assert aws("efs").describe_file_systems(FileSystemId=fs_id)["FileSystems"]
         assert aws("logs").describe_log_groups(
-            logGroupNamePrefix=f"/ecs/{STACK}/")["logGroups"]
+            logGroupNamePrefix=f"/ecs/{STACK}-")["logGroups"]  # /ecs/<stack>-<StackUid>/...
         print(f"\nMCP delete: {run.seconds:.1f} s")
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "generator defect (issue 11 item 3): the retained Keycloak ECR repository has the "
-        "fixed name mcp-gateway-dev/keycloak, so the re-create fails with AlreadyExists, as "
-        "on AWS"))
     def test_recreate_after_delete(self, scripts, aws):
         assert stack_status(aws("cloudformation"), STACK) is None, "test_delete did not run"
         run = scripts.deploy("--platform", PLATFORM, "--env", "dev", env=SECRET)

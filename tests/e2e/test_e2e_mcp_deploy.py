@@ -88,8 +88,10 @@ class TestLifecycle:
         ec2 = aws("ec2")
         assert len([n for n in ec2.describe_nat_gateways()["NatGateways"]
                     if n["State"] == "available"]) == 3
-        assert aws("rds").describe_db_proxies(DBProxyName=f"{STACK}-db-proxy")["DBProxies"]
-        assert aws("rds").describe_db_proxy_targets(DBProxyName=f"{STACK}-db-proxy")["Targets"]
+        # physical names carry StackUid: the first block of the UUID in the root stack's ID
+        uid = cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackId"].split("/")[2].split("-")[0]
+        assert aws("rds").describe_db_proxies(DBProxyName=f"{STACK}-{uid}-db-proxy")["DBProxies"]
+        assert aws("rds").describe_db_proxy_targets(DBProxyName=f"{STACK}-{uid}-db-proxy")["Targets"]
         targets = aws("application-autoscaling").describe_scalable_targets(
             ServiceNamespace="ecs")["ScalableTargets"]
         assert len([t for t in targets if t["ResourceId"].startswith(f"service/{STACK}-")]) == 8
@@ -175,6 +177,11 @@ class TestLifecycle:
     def test_recreate_after_delete(self, scripts, aws):
         assert stack_status(aws("cloudformation"), STACK) is None, "test_delete did not run"
         run = scripts.deploy("--platform", PLATFORM, "--env", "dev", env=SECRET)
+        assert run.code == 0, run
+        # leave the emulator as the failing re-create used to: the tests below deploy other
+        # copies of this platform, and ministack refuses a second private DNS namespace of
+        # the same name even in another VPC
+        run = scripts.delete("--platform", PLATFORM, "--env", "dev", "--yes", "--purge-artifacts")
         assert run.code == 0, run
 
 

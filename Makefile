@@ -47,6 +47,11 @@ test-deep: test-prereqs ## Run the property suite with thousands of examples (pr
 snapshots: $(STAMP) ## Rewrite the snapshots (the committed templates/<platform>/ of every platform)
 	$(PY) -m pytest -q tests/test_snapshots.py --update-snapshots
 
+.PHONY: docs
+docs: $(STAMP) ## Regenerate docs/platforms/<name>.md and .svg of every platform from its committed templates (needs graphviz)
+	@command -v dot >/dev/null || { echo "make docs: graphviz's dot is missing: apt-get install graphviz fonts-dejavu-core" >&2; exit 2; }
+	@set -e; for p in platforms/*.yaml; do n=$$(basename $$p .yaml); $(PY) -m generator docs --templates templates/$$n; done
+
 bench: $(STAMP) ## Print generation and lint timings
 	$(PY) -m generator bench
 

@@ -152,6 +152,10 @@ MODULE_COMMANDS = {
                                      "secrets: routes, endpoints, security groups, IAM)"),
     "cost": ("generator.cost", "monthly cost estimate per stack and per egress mode"),
     "diagnose": ("generator.diagnose", "live connectivity diagnostics of a deployed stack (boto3)"),
+    "docs": ("generator.docgen", "write docs/platforms/<name>.md (parameters, outputs, nested stacks, "
+                                 "environments) and <name>.svg (architecture diagram) from the templates"),
+    "plan": ("generator.plan", "offline: what a spec change does to the templates (added, changed, replaced, "
+                               "removed resources per nested stack). Exit 0 no changes, 1 changes, 2 usage/spec error"),
 }
 
 

@@ -55,9 +55,13 @@ def root_parameters(spec: Platform) -> dict[str, Parameter]:
     ps.append(Parameter("VpcCidr", Type="String", Default=spec.network.vpc_cidr,
                         AllowedPattern=rf"^(\d{{1,3}}\.){{3}}\d{{1,3}}/{prefix}$",
                         Description=f"CIDR block for the VPC (a /{prefix}; subnets are carved from it)"))
-    if spec.load_balancers:
+    if spec.uses_ingress_cidrs:
         ps.append(Parameter("IngressCidrBlocks", Type="CommaDelimitedList", Default=",".join(spec.ingress_cidrs),
-                            Description=f"Exactly {len(spec.ingress_cidrs)} CIDR(s) allowed to reach the load balancers"))
+                            Description=f"Exactly {len(spec.ingress_cidrs)} CIDR(s), comma-separated, that may reach "
+                                        "the load balancers on ports 80 and 443"))
+    for name, default, pattern, description in spec.ingress_parameters():
+        ps.append(Parameter(name, Type="CommaDelimitedList", Default=default, AllowedPattern=pattern,
+                            Description=description))
     if spec.has_domain:
         assert spec.domain
         ps.append(Parameter("BaseDomain", Type="String", Default=spec.domain.base_domain,

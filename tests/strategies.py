@@ -5,7 +5,9 @@ Varied: 1-40 services with random names, ports, Fargate sizes, health checks (HT
 path or command), EFS volumes, secrets, environment variables, reachability (ALB
 target group, other services, none) and scaling bounds; with or without a domain,
 a database, EFS; the egress mode (``EGRESS_MODES``: the hook for the connectivity
-work); per-environment sizing.
+work); per-environment sizing; listeners on ports other than 80/443 with their own
+ingress source set (1-3 CIDRs, named on the listener or the load balancer); an
+application bucket that some services read or write (KMS on the data path).
 """
 
 from __future__ import annotations
@@ -121,6 +123,9 @@ def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
         services.append(svc)
 
     load_balancers = []
+    n_cidrs = draw(st.integers(1, 3))
+    sources = {"name": "ClientCidrBlocks", "description": "clients of the other ports",
+               "cidrs": [f"192.0.{k}.0/24" for k in range(n_cidrs)]}
     for lb in lbs:
         tgs = tg_by_lb[lb]
         if not tgs:
@@ -129,8 +134,12 @@ def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
         if with_domain:
             listeners.append({"port": 443, "mode": "https", "target_group": tgs[0]})
         for k, tg in enumerate(tgs[1:4]):
-            listeners.append({"port": 8000 + k, "mode": "auto", "target_group": tg})
+            listeners.append({"port": 8000 + k, "mode": "auto", "target_group": tg, "sources": sources["name"]})
         entry: dict[str, Any] = {"name": lb, "listeners": listeners}
+        if len(listeners) > 1 and draw(st.booleans()):  # the load balancer's default set instead
+            entry["sources"] = sources["name"]
+            for x in listeners:
+                x.pop("sources", None)
         if with_domain:
             entry["dns_record"] = lb
         load_balancers.append(entry)
@@ -142,6 +151,13 @@ def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
                 svc["environment"]["LB_URL"].split(":")[1] not in used_lbs:
             del svc["environment"]["LB_URL"]
 
+    bucket_users = [svc for svc in services if draw(st.integers(0, 3)) == 0]
+    for svc in bucket_users:
+        actions = draw(st.sampled_from([["s3:GetObject"], ["s3:PutObject"], ["s3:GetObject", "s3:PutObject"],
+                                        ["s3:Get*"], ["s3:ListBucket"]]))
+        svc["task_permissions"] = [{"sid": "DataObjects", "actions": actions,
+                                    "resources": ["${bucket:data}" if actions == ["s3:ListBucket"]
+                                                  else "${bucket:data}/*"]}]
     data: dict[str, Any] = {
         "name": "prop-platform",
         "description": "random platform",
@@ -157,6 +173,10 @@ def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
         "secrets": [{"name": s, "description": f"secret {s}", "generate": {"length": 32}} for s in secrets],
         "namespace": "prop.local",
     }
+    if any("sources" in x or "sources" in lb for lb in load_balancers for x in lb["listeners"]):
+        data["ingress_sources"] = [sources]
+    if bucket_users:
+        data["buckets"] = ["data"]
     if with_domain and load_balancers:
         data["domain"] = {"base_domain": "example.com"}
     else:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from generator import parent
+from generator.cfn.refs import walk
 from generator.contract import ContractError, Input, Output, check_built
 from generator.spec import Platform
 
@@ -18,16 +19,8 @@ def _stacks(main: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _getatts(node: Any) -> list[list[str]]:
-    found = []
-    if isinstance(node, dict):
-        if "Fn::GetAtt" in node:
-            found.append(node["Fn::GetAtt"])
-        for v in node.values():
-            found += _getatts(v)
-    elif isinstance(node, list):
-        for v in node:
-            found += _getatts(v)
-    return found
+    """[logical id, attribute] of every Fn::GetAtt, through the kernel's one reference walker."""
+    return [[r.name, r.attr] for r in walk(node) if r.via == "Fn::GetAtt"]
 
 
 def test_every_child_parameter_is_fed_and_nothing_extra(platform_templates: tuple[str, dict]) -> None:

@@ -151,8 +151,7 @@ def test_bff_iam(bff: dict) -> None:
     assert _policy_actions(roles["BffTaskRole"]) == {
         "logs:CreateLogStream", "logs:PutLogEvents", "ssm:GetParameter", "ssm:GetParameters",
         "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel",
-        "ssmmessages:OpenDataChannel", "logs:DescribeLogStreams", "logs:DescribeLogGroups", "kms:Decrypt",
-        "kms:GenerateDataKey"}
+        "ssmmessages:OpenDataChannel", "logs:DescribeLogStreams", "logs:DescribeLogGroups", "kms:Decrypt"}
     agent = _policy_actions(roles["AgentcoreTaskRole"])
     assert {"bedrock:InvokeModel", "bedrock:InvokeAgent", "s3:GetObject", "s3:PutObject", "s3:ListBucket",
             "ssm:GetParameter"} <= agent

@@ -17,7 +17,8 @@ Each module is a small command-line tool (``python -m generator.deploy.<module> 
                  nested change sets (the local emulator)
 - ``stateful``   the stateful resource types and the properties that replace a resource
 - ``emulator``   start/stop the local AWS emulator (ministack) in the background, through
-                 ``ministack_launch.py`` (three nested-stack fixes for ministack 1.5.33)
+                 ``ministack/launch.py`` (nested-stack fixes, providers for the types ministack
+                 lacks, AWS-like strictness and nested change sets; ministack 1.5.33 only)
 
 ``lib.sh`` holds the shell functions deploy.sh and delete.sh share.
 

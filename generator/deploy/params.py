@@ -75,6 +75,11 @@ def read_params_file(path: str | Path) -> dict[str, str]:
     return values
 
 
+# "Exactly N CIDR(s) ..." -- the description stackgen writes for a list parameter whose
+# entries each become a generated resource (security-group rules), so the count is fixed.
+LIST_COUNT = re.compile(r"Exactly (\d+) ")
+
+
 def _check_value(name: str, spec: dict, value: str, secret: bool) -> list[str]:
     """Constraint violations of one value; a secret's value is never quoted."""
     shown = "the value" if secret else repr(value)
@@ -105,6 +110,17 @@ def _check_value(name: str, spec: dict, value: str, secret: bool) -> list[str]:
             if not ok:
                 choices = ", ".join(str(a) for a in allowed)
                 problems.append(f"{name}: {shown} is not one of the AllowedValues [{choices}]")
+    if ptype == "CommaDelimitedList":
+        # CloudFormation matches AllowedPattern against each value of a CommaDelimitedList.
+        pattern = spec.get("AllowedPattern")
+        for item in items:
+            if pattern is not None and re.fullmatch(str(pattern), item) is None:
+                problems.append(f"{name}: {item if not secret else 'a value'!r} does not match AllowedPattern {pattern}")
+        # stackgen generates one rule per list entry; the description states how many there are.
+        count = LIST_COUNT.match(str(spec.get("Description", "")))
+        if count and len(items) != int(count.group(1)):
+            problems.append(f"{name}: {len(items)} value(s) given, but the template was generated for exactly "
+                            f"{count.group(1)} (one rule per entry); change the spec's list and regenerate")
     if ptype == "String" or secret:
         if "MinLength" in spec and len(value) < int(spec["MinLength"]):
             problems.append(f"{name}: {shown} is shorter than MinLength {spec['MinLength']}")

@@ -24,7 +24,7 @@ from generator.spec.base import (
     fargate_size_ok,
     looks_secret,
 )
-from generator.spec.edge import Alarms, Domain, Listener, LoadBalancer
+from generator.spec.edge import Alarms, Domain, IngressSource, Listener, LoadBalancer
 from generator.spec.load import json_schema, load_spec, parse_spec
 from generator.spec.network import EgressMode, Network, SubnetTier
 from generator.spec.parameters import GenerateSpec, ParameterSpec, SecretSpec, SsmParameterSpec
@@ -52,7 +52,7 @@ from generator.spec.stores import AccessPoint, Database, Efs, Repository
 __all__ = [
     "BUILTIN_PARAMETERS", "FARGATE_SIZES", "PASCAL", "PLACEHOLDER", "SLUG", "AccessPoint", "Alarms", "AllowFrom",
     "CapacityStrategy", "Cluster", "ContainerHealthCheck", "Database", "Discovery", "Domain", "EgressCidr",
-    "EgressMode", "Efs", "GenerateSpec", "Image", "Listener", "LoadBalancer", "Model", "Network",
+    "EgressMode", "Efs", "GenerateSpec", "Image", "IngressSource", "Listener", "LoadBalancer", "Model", "Network",
     "ParameterSpec", "PermissionSpec", "Platform", "PortSpec", "Repository", "Scaling", "SecretRef",
     "SecretSpec", "Service", "Size", "SpecError", "SsmParameterSpec", "SubnetTier", "TargetGroupSpec",
     "TargetHealthCheck", "Volume", "description_implies_secret", "fargate_size_ok", "json_schema", "load_spec",

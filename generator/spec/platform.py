@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Annotated, Literal
 
@@ -10,7 +9,8 @@ from pydantic import Field, field_validator, model_validator
 
 from generator import naming
 from generator.spec.base import NAME_PARAMETER, PLACEHOLDER, Model, Slug, dns_name_error
-from generator.spec.edge import Alarms, Domain, LoadBalancer
+from generator.spec.edge import (Alarms, Domain, IngressSource, LoadBalancer, check_edge, ipv4_cidr_error,
+                                  parameter_pattern, source_ports)
 from generator.spec.network import Network
 from generator.spec.parameters import ParameterSpec, SecretSpec, SsmParameterSpec
 from generator.spec.services import Cluster, Service, TargetGroupSpec
@@ -29,7 +29,9 @@ class Platform(Model):
     network: Network = Field(default_factory=Network)
     """The VPC and how tasks reach the internet."""
     ingress_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1, max_length=20)
-    """Default of IngressCidrBlocks: who may reach the load balancers."""
+    """Default of IngressCidrBlocks: who may reach ports 80 and 443 of the load balancers (the templates have one rule per CIDR and port)."""
+    ingress_sources: list[IngressSource] = Field(default_factory=list)
+    """Named sets of client CIDRs, each a parameter of its own, for listeners that must not admit ingress_cidrs: every port but 80 and 443."""
     domain: Domain | None = None
     """A domain: certificates, HTTPS and DNS records (BaseDomain parameter)."""
     parameters: list[ParameterSpec] = Field(default_factory=list)
@@ -85,10 +87,11 @@ class Platform(Model):
     @classmethod
     def _cidrs(cls, v: list[str]) -> list[str]:
         for c in v:
-            try:
-                ipaddress.ip_network(c, strict=True)
-            except ValueError:
-                raise ValueError(f"{c!r} is not a valid CIDR") from None
+            err = ipv4_cidr_error(c)
+            if err:
+                raise ValueError(err)
+        if len(set(v)) != len(v):
+            raise ValueError("CIDRs must be unique")
         return v
 
     @model_validator(mode="after")
@@ -227,6 +230,12 @@ class Platform(Model):
                     err = self._placeholder_error(ph, params)
                     if err:
                         raise ValueError(f"{where}.environment.{k}: {err}")
+            sids = [p.sid for p in s.task_permissions]
+            uniq(sids, f"{where}.task_permissions (sid)")
+            for sid in sids:
+                if any(sid == other + suffix for other in sids for suffix in ("BucketKey", "SecretKey")):
+                    raise ValueError(f"{where}.task_permissions[{sid}]: the sid is the one stackgen gives the KMS "
+                                     "statement it derives from another permission; choose another")
             for perm in s.task_permissions:
                 for r in perm.resources:
                     for ph in PLACEHOLDER.findall(r):
@@ -234,6 +243,8 @@ class Platform(Model):
                         if kind == "bucket" and name in self.buckets:
                             continue
                         if kind == "ssm" and name in ssm:
+                            continue
+                        if kind == "secret" and name in secrets:
                             continue
                         if ph == "log_group":
                             continue
@@ -256,12 +267,19 @@ class Platform(Model):
             for src in lb.allow_from_services:
                 if src not in svc_names:
                     raise ValueError(f"load_balancers[{lb.name}].allow_from_services: unknown service {src!r}")
+            if lb.allow_from_nat and self.network.egress_by_environment:
+                raise ValueError(f"load_balancers[{lb.name}].allow_from_nat: the NAT gateways differ by environment "
+                                 "(network.egress_by_environment), so their addresses cannot be admitted")
+        for src_set in self.ingress_sources:
+            if src_set.name in builtin or src_set.name in params:
+                raise ValueError(f"ingress_sources[{src_set.name}]: the name is already a parameter")
         for i, s in enumerate(self.services):
             for j, tg in enumerate(s.target_groups):
                 lb = lbs[tg.load_balancer]
                 if not any(x.target_group == tg.name for x in lb.listeners):
                     raise ValueError(f"services[{i}].target_groups[{j}]: target group {tg.name!r} is not used by "
                                      f"any listener of {lb.name!r}")
+        check_edge(self)
         for p in self.ssm_parameters:
             for ph in PLACEHOLDER.findall(p.value):
                 if ph not in params and ph not in builtin and not ph.startswith("AWS::"):
@@ -335,6 +353,29 @@ class Platform(Model):
     def retains_data(self, env: str) -> bool:
         """Whether a delete in ``env`` keeps the platform's data (``data_retention``; default yes)."""
         return self.data_retention.get(env, "retain") == "retain"
+
+    @property
+    def uses_ingress_cidrs(self) -> bool:
+        """Whether a listener admits ingress_cidrs (the IngressCidrBlocks parameter)."""
+        return any(lb.sources_of(x) is None for lb in self.load_balancers for x in lb.listeners)
+
+    @property
+    def nat_ingress(self) -> bool:
+        """Whether allow_from_nat admits the NAT gateways' addresses (NatPublicIps): only when
+        every environment has the same NAT gateways."""
+        return bool(self.network.nat_count) and not self.network.egress_by_environment
+
+    def lb_nat_rules(self, lb: LoadBalancer) -> int:
+        """Inbound rules that admit the NAT gateways' addresses to a load balancer."""
+        return self.network.nat_count * len(lb.listeners) if lb.allow_from_nat and self.nat_ingress else 0
+
+    def ingress_parameters(self) -> list[tuple[str, str, str, str]]:
+        """(name, default, AllowedPattern, description) of each ingress_sources parameter."""
+        out = []
+        for s in self.ingress_sources:
+            ports = source_ports(self.load_balancers, s.name)
+            out.append((s.name, ",".join(s.cidrs), parameter_pattern(ports), s.parameter_description(ports)))
+        return out
 
     @property
     def has_domain(self) -> bool:

@@ -406,7 +406,7 @@ class PermissionSpec(Model):
     actions: list[Annotated[str, Field(pattern=r"^[a-z0-9-]+:[A-Za-z0-9*]+$")]] = Field(min_length=1)
     """IAM actions (service:Action); no service-wide wildcards."""
     resources: list[str] = Field(min_length=1)
-    """Resource ARNs; may use ${bucket:NAME}, ${ssm:NAME}, ${log_group} and ${AWS::...} placeholders."""
+    """Resource ARNs; may use ${bucket:NAME}, ${secret:NAME}, ${ssm:NAME}, ${log_group} and ${AWS::...} placeholders (the KMS actions a bucket or secret needs are added)."""
 
     @field_validator("actions")
     @classmethod

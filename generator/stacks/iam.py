@@ -3,28 +3,32 @@
 Execution roles get ECR pull (``ecr:GetAuthorizationToken`` is the only
 ``Resource: "*"``), writes to the service's own log group, and reads of exactly
 the secrets and SSM parameters the service's containers reference.  Task roles
-get ECS Exec channels plus the spec's extra statements."""
+get ECS Exec channels (with ``kms:Decrypt`` on the platform key for ECS Exec sessions
+of their own cluster only) plus the spec's extra statements, each followed by the KMS
+actions its encrypted stores need (``generator.kms_actions``)."""
 
 from __future__ import annotations
 
 import re
 
-import awacs.kms as akms
 import awacs.logs as alogs
 import awacs.ecs as aecs
 import awacs.iam as aiam
-from awacs.aws import Action, ArnEquals, Condition, StringEquals
+from awacs.aws import Action, ArnEquals, ArnLike, Condition, Statement, StringEquals, StringLike
 from troposphere import GetAtt, Sub, Template, iam
 
-from generator import naming, policies
+from generator import kms_actions, naming, policies
 from generator.contract import Interface, StackInterface
-from generator.spec import Platform, Service
+from generator.spec import PermissionSpec, Platform, Service
 from generator.stacks._base import Stack
 from generator.stacks.secrets import DB_SECRET
 
 NAME = "iam"
 PROXY_ROLE = "DatabaseProxyRoleArn"
 _BUCKET = re.compile(r"\$\{bucket:([a-z0-9-]+)\}")
+_SECRET = re.compile(r"\$\{secret:([a-z0-9-]+)\}")
+# Sid suffix of the KMS statement derived from a task permission, per kind of store.
+KMS_SID = {"bucket": "BucketKey", "secret": "SecretKey"}
 
 
 def applies(spec: Platform) -> bool:
@@ -47,14 +51,23 @@ def _bucket_inputs(s: Service) -> list[str]:
                    for b in _BUCKET.findall(r)})
 
 
+def _secret_refs(s: Service) -> list[str]:
+    """Secret ARNs the task permissions name (${secret:NAME})."""
+    return sorted({naming.secret_output(x) for p in s.task_permissions for r in p.resources
+                   for x in _SECRET.findall(r)})
+
+
 def interface(spec: Platform) -> StackInterface:
     i = Interface()
     i.takes("Name")
     i.takes("Environment")
     i.takes("KmsKeyArn")
     for s in spec.services:
-        for n in secret_inputs(spec, s) + _bucket_inputs(s):
+        for n in sorted(set(secret_inputs(spec, s) + _secret_refs(s) + _bucket_inputs(s))):
             i.takes(n)
+        if s.execute_command:
+            i.takes(naming.cluster_output(spec.cluster_of(s), "Name"),
+                    description=f"Name of cluster {spec.cluster_of(s)} (the target of ECS Exec sessions)")
         if s.image.repository:
             i.takes(naming.repo_output(s.image.repository, "Arn"))
         i.gives(naming.role_output(s.name, "Execution"), f"Task execution role of {s.name}")
@@ -72,14 +85,50 @@ _SSM = re.compile(r"\$\{ssm:([a-z0-9-]+)\}")
 
 
 def _resource(s: Service, r: str) -> object:
-    """A task-permission resource with its placeholders resolved:
-    ${bucket:NAME} (bucket ARN), ${ssm:NAME} (parameter ARN), ${log_group} (own log group ARN)."""
+    """A task-permission resource with its placeholders resolved: ${bucket:NAME} (bucket ARN),
+    ${secret:NAME} (secret ARN), ${ssm:NAME} (parameter ARN), ${log_group} (own log group ARN)."""
     if "${" not in r:
         return r
     r = _BUCKET.sub(lambda m: "${" + naming.bucket_output(m.group(1), "Arn") + "}", r)
+    r = _SECRET.sub(lambda m: "${" + naming.secret_output(m.group(1)) + "}", r)
     r = _SSM.sub(lambda m: naming.ssm_arn(m.group(1)).data["Fn::Sub"], r)
     r = r.replace("${log_group}", naming.log_group_pattern(s.container))
     return Sub(r)
+
+
+def _exec_session_key(st: Stack, spec: Platform, s: Service) -> Statement:
+    """kms:Decrypt on the platform key for ECS Exec sessions into this service's cluster only: the
+    session's encryption context names the target, so no data path (S3, Secrets Manager) matches."""
+    cluster = naming.cluster_output(spec.cluster_of(s), "Name")
+    target = Sub(f"{kms_actions.EXEC_TARGET_PREFIX}${{{cluster}}}_*")
+    return policies.stmt("EcsExecSessionKey", [Action(*a.split(":", 1)) for a in kms_actions.EXEC_ACTIONS],
+                         [st.ref("KmsKeyArn")],
+                         Condition(StringLike({f"kms:EncryptionContext:{kms_actions.EXEC_CONTEXT_KEY}": target})))
+
+
+def _data_keys(st: Stack, p: PermissionSpec) -> list[Statement]:
+    """The KMS statements a task permission needs for the encrypted stores it names: the actions
+    of ``kms_actions.STORES``, through that store's service, for exactly those stores."""
+    named = {"bucket": sorted({b for r in p.resources for b in _BUCKET.findall(r)}),
+             "secret": sorted({x for r in p.resources for x in _SECRET.findall(r)})}
+    out = []
+    for kind, names in named.items():
+        store = kms_actions.STORES[kind]
+        needed = kms_actions.kms_actions(kind, p.actions)
+        if not names or not needed:
+            continue
+        assert store.via and store.context_key
+        via = StringEquals({"kms:ViaService": Sub(f"{store.via}.${{AWS::Region}}.amazonaws.com")})
+        context = f"kms:EncryptionContext:{store.context_key}"
+        if kind == "bucket":
+            arns = [naming.bucket_output(b, "Arn") for b in names]
+            # The bucket ARN with an S3 Bucket Key (generator.stacks.storage), the object ARN without.
+            which = ArnLike({context: [x for a in arns for x in (st.ref(a), Sub(f"${{{a}}}/*"))]})
+        else:
+            which = StringEquals({context: [st.ref(naming.secret_output(x)) for x in names]})
+        out.append(policies.stmt(p.sid + KMS_SID[kind], [Action(*a.split(":", 1)) for a in needed],
+                                 [st.ref("KmsKeyArn")], Condition([via, which])))
+    return out
 
 
 def build(spec: Platform) -> Template:
@@ -117,11 +166,12 @@ def build(spec: Platform) -> Template:
                               [naming.exec_log_group_arn(spec.cluster_of(s))]),
                 policies.stmt("EcsExecLogGroups", [alogs.DescribeLogGroups],
                               [policies.arn("logs:${AWS::Region}:${AWS::AccountId}:log-group:*")]),
-                policies.stmt("EcsExecSessionKey", [akms.Decrypt, akms.GenerateDataKey], [st.ref("KmsKeyArn")]),
+                _exec_session_key(st, spec, s),
             ]
         for p in s.task_permissions:
             task_stmts.append(policies.stmt(
                 p.sid, [Action(*a.split(":", 1)) for a in p.actions], [_resource(s, r) for r in p.resources]))
+            task_stmts += _data_keys(st, p)
         kw: dict[str, object] = {}
         if task_stmts:
             kw["Policies"] = [iam.Policy(PolicyName="task", PolicyDocument=policies.doc(task_stmts))]

@@ -2,20 +2,27 @@
 data store, with every rule derived from the spec's reachability and described.
 
 SG-to-SG rules are separate Ingress/Egress resources (mutual references between
-groups would otherwise form a cycle); CIDR rules are inline.  No task security
-group admits a CIDR.
+groups would otherwise form a cycle); CIDR rules are inline, except those that exist
+only in some environments (``network.egress_by_environment``): those are separate
+Egress resources with a Condition, so every rule keeps a literal Description that
+scanners can read.  No task security group admits a CIDR.
+
+A load balancer admits, per listener, one rule per CIDR of its source set: the
+``IngressCidrBlocks`` parameter (ports 80 and 443 only) or the listener's own
+``ingress_sources`` parameter (generator.spec.edge).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import GetAtt, If, Ref, Select, Sub, Template, ec2
+from troposphere import GetAtt, Ref, Select, Sub, Template, ec2
 
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.spec import PLACEHOLDER, Platform, Service
-from generator.stacks._base import Stack, env_condition
+from generator.spec.edge import source_ports
+from generator.stacks._base import Stack, env_condition, when
 
 NAME = "security-groups"
 DB = "database"
@@ -109,10 +116,11 @@ def interface(spec: Platform) -> StackInterface:
     i.takes("VpcId")
     i.takes("VpcCidr")
     i.takes("EndpointSecurityGroupId")
-    if spec.load_balancers:
-        i.takes("IngressCidrBlocks", "CommaDelimitedList", "CIDRs allowed to reach the load balancers")
-    if any(lb.allow_from_nat for lb in spec.load_balancers) and spec.network.nat_count \
-            and not spec.network.egress_by_environment:
+    if spec.uses_ingress_cidrs:
+        i.takes("IngressCidrBlocks", "CommaDelimitedList", "CIDRs allowed to reach ports 80 and 443")
+    for src in spec.ingress_sources:
+        i.takes(src.name, "CommaDelimitedList", src.parameter_description(source_ports(spec.load_balancers, src.name)))
+    if any(spec.lb_nat_rules(lb) for lb in spec.load_balancers):
         i.takes("NatPublicIps", "CommaDelimitedList")
     if "vpc-endpoints" in spec.network.modes:
         i.takes("S3PrefixListId", description="AWS-managed prefix list of com.amazonaws.<region>.s3")
@@ -128,47 +136,76 @@ def _cidr_rule(proto: str, port: int, cidr: object, desc: str) -> ec2.SecurityGr
     return ec2.SecurityGroupRule(IpProtocol=proto, FromPort=port, ToPort=port, CidrIp=cidr, Description=desc)
 
 
-def _egress_cidr(st: Stack, spec: Platform, s: Service, nat_cond: str | None) -> list[object]:
-    rules: list[object] = [
+@dataclass(frozen=True)
+class EgressPlan:
+    """A task group's CIDR egress: rules in every environment (inline), and rules that exist
+    only in the environments that reach the internet (``nat``) or only use VPC endpoints
+    (``endpoints``) when the egress mode differs by environment."""
+
+    always: list[ec2.SecurityGroupRule]
+    nat: list[ec2.SecurityGroupRule]
+    endpoints: list[ec2.SecurityGroupRule]
+
+
+def _egress_plan(st: Stack, spec: Platform, s: Service) -> EgressPlan:
+    modes = spec.network.modes
+    dns = [
         _cidr_rule("udp", 53, Ref("VpcCidr"), "DNS to the VPC resolver"),
         _cidr_rule("tcp", 53, Ref("VpcCidr"), "DNS over TCP to the VPC resolver"),
     ]
-    world = _cidr_rule("tcp", 443, "0.0.0.0/0", "HTTPS to AWS APIs and registries through the NAT")
-    if "vpc-endpoints" in spec.network.modes:
-        # Endpoints only: interface endpoints are reached through the endpoint SG rule; S3
-        # layers go through the gateway endpoint, whose prefix list is a deploy-time input.
-        prefix = ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443,
-                                       DestinationPrefixListId=st.ref("S3PrefixListId"),
-                                       Description="HTTPS to S3 (ECR image layers) through the gateway endpoint")
-        rules.append(If(nat_cond, world, prefix) if nat_cond else prefix)
-    else:
-        rules.append(world)
-    for e in s.egress_cidrs:
-        rules.append(_cidr_rule(e.protocol, e.port, st.ref(e.cidr_parameter), e.description))
-    if spec.network.egress != "vpc-endpoints":
-        for lb_name in lb_clients(spec, s):
-            for x in spec.load_balancer(lb_name).listeners:
-                if x.port != 443:
-                    rules.append(_cidr_rule("tcp", x.port, "0.0.0.0/0", f"{lb_name} ALB public address, port {x.port}"))
-    return rules
+    own = [_cidr_rule(e.protocol, e.port, st.ref(e.cidr_parameter), e.description) for e in s.egress_cidrs]
+    # Through the internet (a NAT or a public IP): AWS APIs, registries, and the public
+    # addresses of the platform's load balancers the service calls; one rule per port (EC2
+    # keeps one of two identical rules, and CloudFormation then drifts from the template).
+    world = [_cidr_rule("tcp", 443, "0.0.0.0/0", "HTTPS to AWS APIs and registries through the NAT")]
+    callers: dict[int, list[str]] = {}
+    for lb_name in lb_clients(spec, s):
+        for x in spec.load_balancer(lb_name).listeners:
+            callers.setdefault(x.port, []).append(lb_name)
+    lbs = [_cidr_rule("tcp", port, "0.0.0.0/0", f"{' and '.join(names)} ALB public address, port {port}")
+           for port, names in sorted(callers.items()) if port != 443]
+    if "vpc-endpoints" not in modes:
+        return EgressPlan(dns + world + own + lbs, [], [])
+    # Endpoints only: interface endpoints are reached through the endpoint SG rule; S3
+    # layers go through the gateway endpoint, whose prefix list is a deploy-time input.
+    prefix = [ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443,
+                                    DestinationPrefixListId=st.ref("S3PrefixListId"),
+                                    Description="HTTPS to S3 (ECR image layers) through the gateway endpoint")]
+    if modes == {"vpc-endpoints"}:
+        return EgressPlan(dns + prefix + own, [], [])
+    return EgressPlan(dns + own, world + lbs, prefix)
+
+
+def _conditional_egress(st: Stack, group: ec2.SecurityGroup, owner: str, rules: list[ec2.SecurityGroupRule],
+                        cond: str | None) -> None:
+    """Egress rules that exist only under ``cond``, as separate resources with a literal Description."""
+    for r in rules:
+        p = r.properties
+        dest = "s3-prefix-list" if "DestinationPrefixListId" in p else "internet"
+        st.add(when(ec2.SecurityGroupEgress(
+            naming.logical(owner, "To", dest, str(p["FromPort"]), "Egress"),
+            GroupId=GetAtt(group, "GroupId"), **p), cond))
 
 
 def build(spec: Platform) -> Template:
     st = Stack(NAME, "security groups and the rules between them", interface(spec))
-    nat_envs = [e for e in spec.environments if spec.network.mode(e) != "vpc-endpoints"]
-    nat_cond = env_condition(st, spec, nat_envs) if nat_envs and "vpc-endpoints" in spec.network.modes else None
     sgs: dict[str, ec2.SecurityGroup] = {}
     # An inline placeholder rule replaces the default allow-all egress; real egress
     # to other groups is added by the separate SecurityGroupEgress resources below.
     nothing_out = [ec2.SecurityGroupRule(IpProtocol="-1", CidrIp="127.0.0.1/32",
                                          Description="No outbound traffic except the rules below")]
 
+    sizes = {src.name: len(src.cidrs) for src in spec.ingress_sources}
     for lb in spec.load_balancers:
         ingress = []
-        for x in sorted(lb.listeners, key=lambda x: x.port):
-            for n in range(len(spec.ingress_cidrs)):
-                ingress.append(_cidr_rule("tcp", x.port, Select(n, st.ref("IngressCidrBlocks")),
-                                          f"Clients (ingress CIDR {n + 1}) to listener {x.port}"))
+        for src, port in lb.ingress():
+            if src is None:
+                ingress += [_cidr_rule("tcp", port, Select(n, st.ref("IngressCidrBlocks")),
+                                       f"Clients (ingress CIDR {n + 1}) to listener {port}")
+                            for n in range(len(spec.ingress_cidrs))]
+            else:
+                ingress += [_cidr_rule("tcp", port, Select(n, st.ref(src)), f"{src} CIDR {n + 1} to listener {port}")
+                            for n in range(sizes[src])]
         sgs[lb_key(lb.name)] = st.add(ec2.SecurityGroup(
             naming.logical(lb_key(lb.name), "SecurityGroup"),
             GroupDescription=f"{lb.name} load balancer",
@@ -178,7 +215,7 @@ def build(spec: Platform) -> Template:
             Tags=naming.tags(lb_key(lb.name)),
         ))
     for lb in spec.load_balancers:
-        if lb.allow_from_nat and "NatPublicIps" in st.iface.input_names:
+        if spec.lb_nat_rules(lb):
             # Tasks calling this ALB's public address arrive from the NAT gateways' IPs.
             for x in sorted(lb.listeners, key=lambda x: x.port):
                 for k in range(spec.network.nat_count):
@@ -188,14 +225,21 @@ def build(spec: Platform) -> Template:
                         FromPort=x.port, ToPort=x.port,
                         CidrIp=Sub("${Ip}/32", Ip=Select(k, st.ref("NatPublicIps"))),
                         Description=f"Tasks through NAT gateway {k + 1} to listener {x.port}"))
+    nat_envs = [e for e in spec.environments if spec.network.mode(e) != "vpc-endpoints"]
+    endpoint_envs = [e for e in spec.environments if spec.network.mode(e) == "vpc-endpoints"]
     for s in spec.services:
-        sgs[svc_key(s.name)] = st.add(ec2.SecurityGroup(
+        plan = _egress_plan(st, spec, s)
+        group = sgs[svc_key(s.name)] = st.add(ec2.SecurityGroup(
             naming.logical(svc_key(s.name), "SecurityGroup"),
             GroupDescription=f"{s.name} ECS tasks",
             VpcId=st.ref("VpcId"),
-            SecurityGroupEgress=_egress_cidr(st, spec, s, nat_cond),
+            SecurityGroupEgress=plan.always,
             Tags=naming.tags(svc_key(s.name)),
         ))
+        if plan.nat:
+            _conditional_egress(st, group, svc_key(s.name), plan.nat, env_condition(st, spec, nat_envs))
+        if plan.endpoints:
+            _conditional_egress(st, group, svc_key(s.name), plan.endpoints, env_condition(st, spec, endpoint_envs))
     for key, desc in ((DB, "Aurora cluster"), (DB_PROXY, "RDS Proxy"), (EFS, "EFS mount targets")):
         if key in groups(spec):
             sgs[key] = st.add(ec2.SecurityGroup(

@@ -14,7 +14,7 @@ import os
 import boto3
 import pytest
 from botocore.config import Config
-from e2e_support import EMULATOR_VENV, REGION, ROOT, Scripts, _free_port, safe_env
+from e2e_support import EMULATOR_VENV, REGION, ROOT, Scripts, free_port, safe_env
 
 from generator.deploy import emulator
 from generator.deploy._aws import is_loopback_url
@@ -26,7 +26,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory):
     if not (EMULATOR_VENV / "bin" / "python").exists():
         pytest.fail(f"{EMULATOR_VENV} is missing: run `make test` (or make "
                     f"{EMULATOR_VENV.relative_to(ROOT)}/.installed) to install ministack")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     assert is_loopback_url(url), url  # the hard rule: nothing but 127.0.0.1
     state = tmp_path_factory.mktemp("ministack")

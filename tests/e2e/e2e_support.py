@@ -23,7 +23,7 @@ REGION = "us-east-1"
 DEAD_PROXY = emulator.DEAD_PROXY
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -92,8 +92,8 @@ def root_parameters(spec: Platform) -> dict[str, Parameter]:
             ps.append(Parameter(naming.image_ready_param(s.name), Type="String", Default="true",
                                 AllowedValues=["true", "false"],
                                 Description=f"false: {s.name} {runs} until its image is pushed to the "
-                                            f"{s.image.repository} repository, which this stack creates empty "
-                                            "(deploy.sh sets it on a first deploy)"))
+                                            f"{s.image.repository} repository, which this stack creates empty; "
+                                            "false on a first deploy (docs/platforms-post-deploy.md)"))
         else:
             desc = f"Container image URI of {s.name}"
             if s.image.fallback:

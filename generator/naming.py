@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from troposphere import Sub, Tags
+from troposphere import Ref, Select, Split, Sub, Tags
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 
@@ -48,6 +48,16 @@ def image_param(service: str) -> str:
 
 def image_tag_param(service: str) -> str:
     return pascal(service, "ImageTag")
+
+
+def image_ready_param(service: str) -> str:
+    """'true'/'false': whether the image of a service built from a platform repository has been pushed."""
+    return pascal(service, "ImageReady")
+
+
+def image_ready_condition(service: str) -> str:
+    """The condition, in each stack that reads ``image_ready_param``, that it is 'true'."""
+    return pascal(service, "ImageIsReady")
 
 
 def sg_output(owner: str) -> str:
@@ -106,38 +116,97 @@ def bucket_output(bucket: str, attr: str = "Name") -> str:
     return pascal(bucket, "Bucket", attr)
 
 
-# ---- physical names (always scoped by the Name and Environment parameters)
+# ---- physical names
+#
+# Every name the generator sets is scoped by the Name and Environment parameters and by
+# StackUid, a token unique per root stack instance: the first 8 hex characters of the UUID
+# in the root stack's AWS::StackId (fixed for the life of a stack, new on every create).
+# So a re-create after a delete never meets the names its predecessor retained, and two
+# copies of one platform and environment (deploy.sh --stack-name) do not clash.
+
+STACK_UID = "StackUid"
+STACK_UID_DESCRIPTION = "Token unique per root stack instance (8 hex characters of its stack ID), in physical names"
+INSTANCE = "${Name}-${Environment}-${StackUid}"
+# The token is 8 characters: IAM patterns written where StackUid is not an input match any
+# instance's token ("?" is IAM's one-character wildcard).
+ANY_INSTANCE = "${Name}-${Environment}-" + "?" * 8
+
+
+def stack_uid() -> Select:
+    """The parent's value of every child's StackUid input: 'arn:...:stack/NAME/1a2b3c4d-...' -> '1a2b3c4d'."""
+    return Select(0, Split("-", Select(2, Split("/", Ref("AWS::StackId")))))
 
 
 def log_group_name(container: str) -> Sub:
-    return Sub(f"/ecs/${{Name}}-${{Environment}}/{container}")
+    """A service's log group: /ecs/<Name>-<Environment>-<StackUid>/<container>."""
+    return Sub(f"/ecs/{INSTANCE}/{container}")
 
 
 def log_group_pattern(container: str) -> str:
-    """The Sub string of a log group's ARN (for IAM)."""
-    return f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/ecs/${{Name}}-${{Environment}}/{container}"
+    """The Sub string of a service log group's ARN (for IAM, in any instance)."""
+    return f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/ecs/{ANY_INSTANCE}/{container}"
 
 
 def exec_log_group_name(cluster: str) -> Sub:
     """ECS Exec session logs of a cluster."""
-    return Sub(f"/aws/ecs/${{Name}}-${{Environment}}/{cluster}/exec")
+    return Sub(f"/aws/ecs/{INSTANCE}/{cluster}/exec")
 
 
 def exec_log_group_arn(cluster: str) -> Sub:
+    """IAM resource of a cluster's ECS Exec log group (any instance)."""
     return Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
-               f"/aws/ecs/${{Name}}-${{Environment}}/{cluster}/exec:*")
+               f"/aws/ecs/{ANY_INSTANCE}/{cluster}/exec:*")
+
+
+def flow_log_group_name() -> Sub:
+    return Sub(f"/vpc/{INSTANCE}/flow-logs")
+
+
+def events_log_group_name(purpose: str) -> Sub:
+    """A log group EventBridge writes to: /aws/events/<instance>/<purpose>."""
+    return Sub(f"/aws/events/{INSTANCE}/{purpose}")
 
 
 def ssm_name(param: str) -> Sub:
-    return Sub(f"/${{Name}}/${{Environment}}/{param}")
+    """/<Name>/<Environment>/<StackUid>/<param>: a path per instance, so GetParametersByPath works."""
+    return Sub(f"/${{Name}}/${{Environment}}/${{StackUid}}/{param}")
+
+
+def ssm_parameter_arn(param: str) -> Sub:
+    """The exact ARN of an SSM parameter of this instance (a container's ValueFrom)."""
+    return Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/${{Name}}/"
+               f"${{Environment}}/${{StackUid}}/{param}")
 
 
 def ssm_arn(param: str) -> Sub:
-    return Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/${{Name}}/${{Environment}}/{param}")
+    """IAM resource of an SSM parameter (any instance)."""
+    return Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/${{Name}}/"
+               f"${{Environment}}/{'?' * 8}/{param}")
+
+
+def kms_alias_name() -> Sub:
+    return Sub(f"alias/{INSTANCE}")
+
+
+def repository_name(repo: str) -> Sub:
+    """An ECR repository: <Name>-<Environment>-<StackUid>/<repo>."""
+    return Sub(f"{INSTANCE}/{repo}")
+
+
+def unique_name(suffix: str) -> Sub:
+    """A name AWS requires unique in the account and region (ECS clusters, the RDS proxy,
+    log resource policies, metric namespaces): '<Name>-<Environment>-<StackUid>-<suffix>'."""
+    return Sub(f"{INSTANCE}-{suffix}")
+
+
+def metric_namespace() -> Sub:
+    """The CloudWatch namespace of the platform's own metrics (alarms of one instance watch only its own)."""
+    return Sub(f"stackgen/{INSTANCE}")
 
 
 def resource_name(suffix: str) -> Sub:
-    """A physical name like 'mcp-gateway-dev-registry' (for tags, clusters, secrets)."""
+    """'<Name>-<Environment>-<suffix>': Name tags, and task-definition families (a family is a
+    revision series, not a unique name: a second registration adds a revision)."""
     return Sub(f"${{Name}}-${{Environment}}-{suffix}")
 
 

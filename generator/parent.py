@@ -2,7 +2,8 @@
 all wiring derived from the children's declared interfaces.
 
 An input named X is fed by the one earlier child that declares output X, or else
-by the parent parameter X.  Generation fails on an input nobody feeds, an input
+by the parent parameter X, or else by the parent's derived value X (``derived``: values
+the parent computes, like StackUid).  Generation fails on an input nobody feeds, an input
 two sources could feed, an output two children declare, a parent parameter no
 child consumes, and (via ``contract.check_built``) a child whose template does not
 match its declaration."""
@@ -87,6 +88,12 @@ def root_parameters(spec: Platform) -> dict[str, Parameter]:
                                 AllowedPattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
                                 Description=f"Image tag of {s.name} in the {s.image.repository} repository "
                                             "(tags are immutable: push a new tag per build)"))
+            runs = "runs no task" if s.is_service else "keeps its schedule disabled"
+            ps.append(Parameter(naming.image_ready_param(s.name), Type="String", Default="true",
+                                AllowedValues=["true", "false"],
+                                Description=f"false: {s.name} {runs} until its image is pushed to the "
+                                            f"{s.image.repository} repository, which this stack creates empty; "
+                                            "false on a first deploy (docs/platforms-post-deploy.md)"))
         else:
             desc = f"Container image URI of {s.name}"
             if s.image.fallback:
@@ -103,6 +110,29 @@ def root_parameters(spec: Platform) -> dict[str, Parameter]:
             kw["NoEcho"] = True
         ps.append(Parameter(p.name, **kw))
     return {p.title: p for p in ps}
+
+
+def metadata(spec: Platform) -> dict[str, object]:
+    """What deploy.sh and delete.sh read from the parent template (Metadata.stackgen), so they
+    need not know the spec: the images a first deploy must wait for, and per environment
+    whether a delete keeps the platform's data."""
+    images = [{
+        "service": s.name,
+        "kind": "service" if s.is_service else "scheduled-task",
+        "parameter": naming.image_ready_param(s.name),
+        "repository": s.image.repository,
+        "repository_output": naming.repo_output(s.image.repository, "Uri"),
+        "tag_parameter": naming.image_tag_param(s.name),
+    } for s in spec.services if s.image.repository]
+    return {"stackgen": {
+        "images": images,
+        "retain_on_delete": {env: spec.retains_data(env) for env in spec.environments},
+    }}
+
+
+def derived() -> dict[str, object]:
+    """Values the parent computes and passes to the children that declare them as inputs."""
+    return {naming.STACK_UID: naming.stack_uid()}
 
 
 def _num(x: float) -> str:
@@ -125,14 +155,18 @@ def wire(spec: Platform, kids: list[Child], root: dict[str, Parameter] | None = 
     """Derive every edge; raise ContractError on a missing, ambiguous or unknown one.
     ``root`` is ``root_parameters(spec)`` when the caller already built it."""
     root = root if root is not None else root_parameters(spec)
+    computed = derived()
+    clash = sorted(set(root) & set(computed))
+    if clash:
+        raise ContractError(f"parent parameters {clash} have the names of values the parent derives")
     producers: dict[str, str] = {}
     edges: list[Edge] = []
     consumed: set[str] = set()
     for c in kids:
         for i in c.iface.inputs:
             from_child = producers.get(i.name)
-            if from_child and i.name in root:
-                raise ContractError(f"stack {c.name}: input {i.name} is both a parent parameter and an output of {from_child}")
+            if from_child and (i.name in root or i.name in computed):
+                raise ContractError(f"stack {c.name}: input {i.name} is both a parent value and an output of {from_child}")
             if from_child:
                 edges.append(Edge(c.name, i.name, from_child))
             elif i.name in root:
@@ -141,6 +175,10 @@ def wire(spec: Platform, kids: list[Child], root: dict[str, Parameter] | None = 
                     raise ContractError(f"stack {c.name}: input {i.name} is {i.type} but the parent parameter is {rtype}")
                 edges.append(Edge(c.name, i.name, ""))
                 consumed.add(i.name)
+            elif i.name in computed:
+                if i.type != "String":
+                    raise ContractError(f"stack {c.name}: input {i.name} is {i.type} but the parent derives a String")
+                edges.append(Edge(c.name, i.name, ""))
             else:
                 raise ContractError(
                     f"stack {c.name}: input {i.name} is fed by no earlier stack's output and no parent parameter")
@@ -162,6 +200,8 @@ def build(spec: Platform, kids: list[Child] | None = None) -> Template:
     t = Template()
     t.set_version("2010-09-09")
     t.set_description(f"stackgen parent stack of the {spec.name} platform: {spec.description}")
+    t.set_metadata(metadata(spec))
+    computed = derived()
     for p in root.values():
         t.add_parameter(p)
     if any(c.iface.condition == "HasDomain" for c in kids):
@@ -185,6 +225,8 @@ def build(spec: Platform, kids: list[Child] | None = None) -> Template:
                 if prod.iface.condition and prod.iface.condition != c.iface.condition:
                     value = If(prod.iface.condition, value, "")
                 deps.add(e.producer)
+            elif e.name in computed:
+                value = computed[e.name]
             elif root[e.name].properties["Type"] == "CommaDelimitedList":
                 value = Join(",", Ref(e.name))
             else:

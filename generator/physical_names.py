@@ -1,12 +1,18 @@
 """Would AWS accept the names the templates set?  Every string property a resource sets
-to a literal or an ``Fn::Sub`` of the Name / Environment parameters (and the stack name,
-region and base domain) is evaluated with the spec's defaults, for every allowed
-Environment, and held to the property's length and pattern from the resource schemas
-(``generator.awsfacts``).  Nested stacks are named ``<root>-<LogicalId>-<13 characters>``
-and must fit CloudFormation's stack-name limit.
+to a literal or an ``Fn::Sub`` of the Name / Environment parameters (and the StackUid
+token, the stack name, region and base domain) is evaluated with the spec's defaults, for
+every allowed Environment, and held to the property's length and pattern from the resource
+schemas (``generator.awsfacts``).  Nested stacks are named ``<root>-<LogicalId>-<13
+characters>`` and must fit CloudFormation's stack-name limit.
 
 A problem is reported against the spec field whose value appears in the name (the
 longest one), else against ``name`` (the Name parameter's default).
+
+Would a second create meet the names of the first?  A resource whose identifier (the
+schema's ``primaryIdentifier``) the template sets to a value that is the same for every
+stack instance of one platform and environment (literals, parent parameters, region and
+account) fails with AlreadyExists when an earlier instance retained it, or when a second
+copy runs beside it.  ``fixed_identifiers`` finds them; only ``SHARED_IDENTIFIERS`` may be.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ from generator import awsfacts
 from generator.spec import Platform
 
 PLACEHOLDER = re.compile(r"\$\{([^}!]*)\}")
-CONTEXT = {"Name": "Name", "Environment": "Environment", "AWS::Region": "in region", "BaseDomain": "BaseDomain"}
+CONTEXT = {"Name": "Name", "Environment": "Environment", "AWS::Region": "in region", "BaseDomain": "BaseDomain",
+           "StackUid": "StackUid"}
+# StackUid is always 8 hexadecimal characters (generator.naming.stack_uid).
+STACK_UID_SAMPLE = "1a2b3c4d"
 # Spec values shorter than this are too common to name a field by ("dev", "app").
 MIN_CANDIDATE = 3
 
@@ -31,6 +40,93 @@ def root_stack_names(source: str, spec: Platform) -> dict[str, str]:
     """deploy.sh's default stack name, ``<spec file name>-<environment>``, per environment."""
     stem = Path(source).stem
     return {env: f"{stem}-{env}" for env in spec.environments}
+
+
+# Identifiers that may be the same in every instance, each with the reason.
+SHARED_IDENTIFIERS = {
+    "AWS::Route53::RecordSet": "DNS records are {record}.{region}.{BaseDomain}, names users reach the platform "
+                               "by; a second copy in the same hosted zone sets its own BaseDomain (or none)",
+}
+# Pseudo parameters that differ between stack instances.
+PER_INSTANCE_PSEUDO = ("AWS::StackId", "AWS::StackName")
+
+
+class FixedIdentifierError(RuntimeError):
+    """A bug in stackgen: a generated template names a resource the same in every instance."""
+
+
+def fixed_identifiers(templates: dict[str, dict[str, Any]]) -> list[str]:
+    """``file: LogicalId (Type): Property = value`` for every resource whose whole identifier the
+    template fixes for all instances of a platform and environment (not in SHARED_IDENTIFIERS)."""
+    parent = templates.get("main.yaml", {})
+    feeds = {str(r.get("Properties", {}).get("TemplateURL")): r.get("Properties", {}).get("Parameters") or {}
+             for r in parent.get("Resources", {}).values() if r.get("Type") == "AWS::CloudFormation::Stack"}
+    out = []
+    for file, template in sorted(templates.items()):
+        for lid, res in sorted((template.get("Resources") or {}).items()):
+            rtype = str(res.get("Type", ""))
+            parts = identifier_properties(rtype)
+            props = res.get("Properties") or {}
+            if rtype in SHARED_IDENTIFIERS or not parts or not any(p in props for p in parts):
+                continue
+            if all(p not in props or _fixed(props[p], file, templates, feeds) for p in parts):
+                shown = ", ".join(f"{p} = {props[p]!r}" for p in parts if p in props)
+                out.append(f"{file}: {lid} ({rtype}): {shown}")
+    return out
+
+
+def identifier_properties(rtype: str) -> list[str]:
+    """The properties that make up a type's primary identifier, or [] when AWS generates part of it."""
+    schema = awsfacts.resource_schema(rtype) or {}
+    parts = [str(p) for p in schema.get("primaryIdentifier", [])]
+    if not parts or any(p in schema.get("readOnlyProperties", []) for p in parts):
+        return []
+    return [p.removeprefix("/properties/") for p in parts]
+
+
+def _fixed(node: Any, file: str, templates: dict[str, dict[str, Any]],  # noqa: C901, PLR0911
+           feeds: dict[str, dict[str, Any]]) -> bool:
+    """Whether a value is the same for every stack instance: built only from literals, the parent's
+    parameters and pseudo parameters other than the stack's own ID and name."""
+    def fixed(n: Any, f: str = file) -> bool:
+        return _fixed(n, f, templates, feeds)
+
+    if isinstance(node, (str, int, float, bool)) or node is None:
+        return True
+    if isinstance(node, list):
+        return all(fixed(x) for x in node)
+    if not isinstance(node, dict):
+        return False
+    if set(node) == {"Ref"}:
+        name = str(node["Ref"])
+        if name.startswith("AWS::"):
+            return name not in PER_INSTANCE_PSEUDO
+        template = templates.get(file, {})
+        if name in (template.get("Resources") or {}):
+            return False
+        fed = feeds.get(file, {}).get(name)
+        return True if fed is None or file == "main.yaml" else fixed(fed, "main.yaml")
+    if set(node) == {"Fn::GetAtt"}:
+        return False
+    if set(node) == {"Fn::Sub"}:
+        raw = node["Fn::Sub"]
+        text, variables = (raw, {}) if isinstance(raw, str) else (raw[0], raw[1])
+        for var in PLACEHOLDER.findall(text):
+            if var.startswith("!"):
+                continue
+            value = variables.get(var, {"Fn::GetAtt": var.split(".", 1)} if "." in var else {"Ref": var})
+            if not fixed(value):
+                return False
+        return True
+    return all(fixed(v) for v in node.values())
+
+
+def require_instance_scoped(templates: dict[str, dict[str, Any]]) -> None:
+    """Raise ``FixedIdentifierError`` (a bug: no spec can cause it) for ``fixed_identifiers``."""
+    fixed = fixed_identifiers(templates)
+    if fixed:
+        raise FixedIdentifierError("resources named the same in every stack instance (a re-create after a delete, "
+                                   "or a second copy, fails with AlreadyExists): " + "; ".join(fixed))
 
 
 def check(spec: Platform, source: str, templates: dict[str, dict[str, Any]]) -> list[str]:
@@ -47,6 +143,7 @@ def check(spec: Platform, source: str, templates: dict[str, dict[str, Any]]) -> 
         for file, template in sorted(templates.items()):
             stack_lid = _stack_lid(templates, file)
             values = {"Name": spec.name, "Environment": env, "AWS::Region": awsfacts.longest_region(),
+                      "StackUid": STACK_UID_SAMPLE,
                       "AWS::StackName": f"{root}-{stack_lid}-" + "X" * awsfacts.NESTED_STACK_SUFFIX,
                       "_index": str(index)}
             if spec.domain and spec.domain.base_domain:

@@ -9,7 +9,8 @@ maps each failure back to a spec field, as ``SpecError`` lines ``file: field: me
 - a template over CloudFormation's per-template quotas (troposphere's guards);
 - a physical name AWS would refuse (``generator.physical_names``).
 
-Anything else that fails is a bug in stackgen and propagates unchanged.
+Anything else that fails is a bug in stackgen and propagates unchanged, among them a
+resource named the same in every stack instance (``physical_names.require_instance_scoped``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def synthesize_checked(path: str | Path, profile: str = "aws") -> Synthesis:
         if line is None:
             raise
         raise SpecError([line]) from None
+    physical_names.require_instance_scoped(templates)
     problems = physical_names.check(spec, source, templates)
     if problems:
         raise SpecError(problems)

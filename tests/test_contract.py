@@ -141,3 +141,44 @@ def test_list_string_shape_mismatch_fails(mcp_spec: Platform) -> None:
     inputs = tuple(Input(i.name, "String") if i.name == "IngressCidrBlocks" else i for i in sg.iface.inputs)
     with pytest.raises(ContractError, match="IngressCidrBlocks is String but the parent parameter is CommaDelimitedList"):
         parent.wire(mcp_spec, _replace_iface(kids, "security-groups", inputs=inputs))
+
+
+# ---- values the parent derives (StackUid)
+
+
+def test_derived_value_feeds_every_child_that_declares_it(platform_templates: tuple[str, dict]) -> None:
+    _, ts = platform_templates
+    fed = {lid: res["Properties"]["Parameters"]["StackUid"] for lid, res in _stacks(ts["main.yaml"]).items()
+           if "StackUid" in res["Properties"].get("Parameters", {})}
+    assert fed, "no child takes StackUid"
+    assert all(v == parent.derived()["StackUid"] for v in fed.values()), fed
+    assert "StackUid" not in ts["main.yaml"]["Parameters"]  # derived, not a knob
+
+
+def test_parent_parameter_with_a_derived_name_fails(mcp_spec: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = parent.root_parameters
+
+    def clash(spec: Platform) -> dict:
+        from troposphere import Parameter
+
+        return {**real(spec), "StackUid": Parameter("StackUid", Type="String", Default="x")}
+
+    monkeypatch.setattr(parent, "root_parameters", clash)
+    with pytest.raises(ContractError, match=r"parent parameters \['StackUid'\] have the names of values the parent"):
+        parent.wire(mcp_spec, _kids(mcp_spec))
+
+
+def test_child_output_with_a_derived_name_fails(mcp_spec: Platform) -> None:
+    kids = _kids(mcp_spec)
+    sec = next(c for c in kids if c.name == "secrets")
+    kids = _replace_iface(kids, "secrets", outputs=(*sec.iface.outputs, Output("StackUid", "shadow")))
+    with pytest.raises(ContractError, match="input StackUid is both a parent value and an output of secrets"):
+        parent.wire(mcp_spec, kids)
+
+
+def test_derived_value_is_a_string(mcp_spec: Platform) -> None:
+    kids = _kids(mcp_spec)
+    net = next(c for c in kids if c.name == "network")
+    inputs = tuple(Input(i.name, "CommaDelimitedList") if i.name == "StackUid" else i for i in net.iface.inputs)
+    with pytest.raises(ContractError, match="input StackUid is CommaDelimitedList but the parent derives a String"):
+        parent.wire(mcp_spec, _replace_iface(kids, "network", inputs=inputs))

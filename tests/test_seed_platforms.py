@@ -92,7 +92,10 @@ def test_bff_cluster_and_deployments(bff: dict) -> None:
 
 def test_bff_autoscaling(bff: dict) -> None:
     targets = resources(bff["autoscaling.yaml"], "AWS::ApplicationAutoScaling::ScalableTarget")
-    assert {(props(t)["MinCapacity"], props(t)["MaxCapacity"]) for t in targets.values()} == {(2, 10)}
+    # Both images come from the platform's repositories: 2..10 once pushed, 0..0 before.
+    assert {lid: (props(t)["MinCapacity"], props(t)["MaxCapacity"]) for lid, t in targets.items()} == {
+        f"{s}ScalableTarget": ({"Fn::If": [f"{s}ImageIsReady", 2, 0]}, {"Fn::If": [f"{s}ImageIsReady", 10, 0]})
+        for s in ("Agentcore", "Bff")}
     for p in resources(bff["autoscaling.yaml"], "AWS::ApplicationAutoScaling::ScalingPolicy").values():
         cfg = props(p)["TargetTrackingScalingPolicyConfiguration"]
         assert cfg["ScaleInCooldown"] == cfg["ScaleOutCooldown"] == 300

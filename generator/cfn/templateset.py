@@ -30,6 +30,10 @@ Key = tuple[str, str]  # (file, logical id)
 Scenario = dict[str, str | Other]  # parent parameter or pseudo parameter -> value
 
 MAX_SCENARIOS = 4096
+# A template set describes no deployed stack: unless ``pseudo`` gives AWS::StackId, it is
+# read as this stand-in, so values derived from it (the parent's StackUid, Fn::Select
+# over Fn::Split of the stack ID) have a text.
+STAND_IN_STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/stack/5eed0000-0000-4000-8000-000000000000"
 
 
 @dataclass(frozen=True)
@@ -232,7 +236,27 @@ class TemplateSet:
                     return Origin("unknown", child, attr)
                 return self.origin(child, out["Value"])
             return Origin("resource", file, lid, attr)
+        derived = self._split_select(node)
+        if isinstance(derived, str):
+            return Origin("literal", file, derived)
         return Origin("unknown", file, repr(node)[:60])
+
+    def _split_select(self, node: Any) -> str | list[str] | None:
+        """Fn::Select / Fn::Split over literals and AWS::StackId, else None."""
+        if isinstance(node, str):
+            return node
+        if not isinstance(node, dict) or len(node) != 1:
+            return None
+        ((k, v),) = node.items()
+        if k == "Ref":
+            return self.pseudo.get("AWS::StackId", STAND_IN_STACK_ID) if v == "AWS::StackId" else None
+        if k == "Fn::Split" and isinstance(v, list) and len(v) == 2 and isinstance(v[0], str):
+            text = self._split_select(v[1])
+            return text.split(v[0]) if isinstance(text, str) else None
+        if k == "Fn::Select" and isinstance(v, list) and len(v) == 2 and str(v[0]).isdigit():
+            items = self._split_select(v[1])
+            return items[int(v[0])] if isinstance(items, list) and int(v[0]) < len(items) else None
+        return None
 
     def origins(self, file: str, node: Any) -> list[Origin]:
         """Origins of a list-valued node (a list, a CommaDelimitedList Ref, a Join)."""

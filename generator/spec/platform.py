@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -58,6 +58,14 @@ class Platform(Model):
     """Services and scheduled tasks."""
     alarms: Alarms = Field(default_factory=Alarms)
     """CloudWatch alarm thresholds."""
+    data_retention: dict[Slug, Literal["retain", "delete"]] = Field(
+        default_factory=dict,
+        description="Per environment, what a stack delete does with the platform's data (log groups, ECR "
+                    "repositories, the KMS key, secrets, EFS, buckets, database snapshots): 'retain' (the default "
+                    "in every environment not listed) keeps it; 'delete' has delete.sh purge what the stack "
+                    "retained, after confirmation. The templates keep DeletionPolicy Retain either way; the "
+                    "choice is recorded in the parent template's Metadata.stackgen.retain_on_delete. "
+                    "Example: {dev: delete}")
 
     @field_validator("name")
     @classmethod
@@ -103,6 +111,9 @@ class Platform(Model):
 
         if self.default_environment not in self.environments:
             raise ValueError("default_environment must be one of environments")
+        for env in self.data_retention:
+            if env not in self.environments:
+                raise ValueError(f"data_retention: unknown environment {env!r} (environments: {self.environments})")
         for env in self.network.egress_by_environment:
             if env not in self.environments:
                 raise ValueError(f"network.egress_by_environment: unknown environment {env!r}")
@@ -139,6 +150,14 @@ class Platform(Model):
         clash = builtin & set(params)
         if clash:
             raise ValueError(f"parameters: {sorted(clash)[0]} is a built-in parameter name")
+        generated = {naming.STACK_UID: "the token unique per stack instance that the parent derives"}
+        for s in self.services:
+            generated[naming.image_param(s.name)] = f"the image URI parameter of service {s.name}"
+            generated[naming.image_tag_param(s.name)] = f"the image tag parameter of service {s.name}"
+            generated[naming.image_ready_param(s.name)] = f"the image-ready parameter of service {s.name}"
+        for p in self.parameters:
+            if p.name in generated:
+                raise ValueError(f"parameters: {p.name} is the name of {generated[p.name]}; choose another name")
         for s in self.secrets:
             if s.from_parameter:
                 p = params.get(s.from_parameter)
@@ -330,6 +349,10 @@ class Platform(Model):
 
     def secret(self, name: str) -> SecretSpec:
         return next(s for s in self.secrets if s.name == name)
+
+    def retains_data(self, env: str) -> bool:
+        """Whether a delete in ``env`` keeps the platform's data (``data_retention``; default yes)."""
+        return self.data_retention.get(env, "retain") == "retain"
 
     @property
     def uses_ingress_cidrs(self) -> bool:

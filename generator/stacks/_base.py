@@ -9,8 +9,8 @@ from troposphere import AWSObject, Equals, GetAtt, Join, Or, Output, Parameter, 
 
 from generator import naming
 
-from generator.contract import ContractError, StackInterface
-from generator.spec import Platform
+from generator.contract import ContractError, Interface, StackInterface
+from generator.spec import Platform, Service
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 DEV_ONLY = ("deletion_protection.enabled is !If [IsDev, false, true]: on in test and prod (verified by "
@@ -69,6 +69,24 @@ def env_condition(st: Stack, spec: Platform, envs: list[str]) -> str | None:
     if name not in st.t.conditions:
         tests = [Equals(st.ref("Environment"), e) for e in chosen]
         st.t.add_condition(name, tests[0] if len(tests) == 1 else Or(*tests))
+    return name
+
+
+def takes_image_ready(i: Interface, s: Service) -> None:
+    """Declare the ImageReady input of a service whose image comes from a platform repository."""
+    if s.image.repository:
+        i.takes(naming.image_ready_param(s.name), description=f"'true' once the image of {s.name} is pushed")
+
+
+def image_ready(st: Stack, s: Service) -> str | None:
+    """The condition that the image of ``s`` is in its platform repository (None when its image is a
+    URI: nothing to wait for).  A first deploy creates the repository empty, so a service that had to
+    start from it would fail its circuit breaker and roll the stack back."""
+    if not s.image.repository:
+        return None
+    name = naming.image_ready_condition(s.name)
+    if name not in st.t.conditions:
+        st.t.add_condition(name, Equals(st.ref(naming.image_ready_param(s.name)), "true"))
     return name
 
 

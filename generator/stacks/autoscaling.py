@@ -3,12 +3,12 @@ policies on average CPU and/or memory utilisation."""
 
 from __future__ import annotations
 
-from troposphere import Ref, Sub, Template, applicationautoscaling as aas
+from troposphere import If, Ref, Sub, Template, applicationautoscaling as aas
 
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.spec import Platform
-from generator.stacks._base import Stack
+from generator.stacks._base import Stack, image_ready, takes_image_ready
 
 NAME = "autoscaling"
 
@@ -23,6 +23,7 @@ def interface(spec: Platform) -> StackInterface:
         if s.scaling:
             i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
             i.takes(naming.service_output(s.name, "Name"))
+            takes_image_ready(i, s)
     return i.freeze()
 
 
@@ -32,6 +33,10 @@ def build(spec: Platform) -> Template:
         sc = s.scaling
         if sc is None:
             continue
+        # Until the image is pushed the service runs no task, and scaling may not raise it: the
+        # target stays registered with capacity 0..0 (no resource here is conditional, so this
+        # stack is never created empty when every scaled service waits for its image).
+        ready = image_ready(st, s)
         target = st.add(aas.ScalableTarget(
             naming.logical(s.name, "ScalableTarget"),
             ServiceNamespace="ecs",
@@ -39,8 +44,8 @@ def build(spec: Platform) -> Template:
             ResourceId=Sub("service/${Cluster}/${Service}",
                            Cluster=st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
                            Service=st.ref(naming.service_output(s.name, "Name"))),
-            MinCapacity=sc.min,
-            MaxCapacity=sc.max,
+            MinCapacity=If(ready, sc.min, 0) if ready else sc.min,
+            MaxCapacity=If(ready, sc.max, 0) if ready else sc.max,
         ))
         for metric, value in (("CPU", sc.cpu), ("Memory", sc.memory)):
             if value is None:

@@ -39,6 +39,7 @@ def interface(spec: Platform) -> StackInterface:
     i.takes("DatabaseMaxAcu", "Number", "Aurora Serverless v2 maximum capacity (ACU)")
     if spec.database.proxy:
         i.takes(naming.sg_output(DB_PROXY))
+        i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
         i.takes(PROXY_ROLE)
         i.gives("DatabaseProxyEndpoint", "RDS Proxy endpoint", public=True)
     i.gives("DatabaseEndpoint", "Endpoint clients connect to (the proxy when there is one)", public=True)
@@ -121,7 +122,7 @@ def build(spec: Platform) -> Template:
     if db.proxy:
         proxy = st.add(rds.DBProxy(
             "DatabaseProxy",
-            DBProxyName=naming.resource_name("db-proxy"),
+            DBProxyName=naming.unique_name("db-proxy"),
             EngineFamily="MYSQL" if db.engine == "aurora-mysql" else "POSTGRESQL",
             Auth=[rds.AuthFormat(AuthScheme="SECRETS", SecretArn=secret, IAMAuth="DISABLED")],
             RequireTLS=True,

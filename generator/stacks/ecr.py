@@ -24,6 +24,7 @@ def interface(spec: Platform) -> StackInterface:
     i = Interface()
     i.takes("Name")
     i.takes("Environment")
+    i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
     i.takes("KmsKeyArn")
     for r in spec.repositories:
         i.gives(naming.repo_output(r.name, "Uri"), f"URI of repository {r.name}", public=True)
@@ -48,7 +49,7 @@ def build(spec: Platform) -> Template:
     for r in spec.repositories:
         repo = st.add(keep(ecr.Repository(
             naming.logical(r.name, "Repository"),
-            RepositoryName=Sub(f"${{Name}}-${{Environment}}/{r.name}"),
+            RepositoryName=naming.repository_name(r.name),
             ImageScanningConfiguration=ecr.ImageScanningConfiguration(ScanOnPush=r.scan_on_push),
             ImageTagMutability="IMMUTABLE" if r.immutable_tags else "MUTABLE",
             EncryptionConfiguration=ecr.EncryptionConfiguration(EncryptionType="KMS", KmsKey=st.ref("KmsKeyArn")),

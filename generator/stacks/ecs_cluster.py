@@ -27,6 +27,7 @@ def interface(spec: Platform) -> StackInterface:
     i = Interface()
     i.takes("Name")
     i.takes("Environment")
+    i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
     i.takes("KmsKeyArn")
     if spec.namespace:
         i.takes("VpcId")
@@ -64,7 +65,7 @@ def build(spec: Platform) -> Template:
             kw["ServiceConnectDefaults"] = ecs.ServiceConnectDefaults(Namespace=GetAtt(ns, "Arn"))
         cluster = st.add(ecs.Cluster(
             naming.logical(c.name, "Cluster"),
-            ClusterName=naming.resource_name(c.name),
+            ClusterName=naming.unique_name(c.name),
             ClusterSettings=[ecs.ClusterSetting(Name="containerInsights",
                                                 Value="enabled" if c.container_insights else "disabled")],
             CapacityProviders=list(c.capacity_providers),

@@ -11,7 +11,7 @@ from troposphere import Equals, If, Not, NoValue, Ref, Sub, Template, cloudwatch
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.spec import Platform
-from generator.stacks._base import Stack, keep, log_group_suppressions
+from generator.stacks._base import Stack, image_ready, keep, log_group_suppressions, takes_image_ready, when
 
 PULL_FAILURE_REASONS = ("CannotPullContainerError", "ResourceInitializationError")
 
@@ -26,6 +26,7 @@ def interface(spec: Platform) -> StackInterface:
     i = Interface()
     i.takes("Name")
     i.takes("Environment")
+    i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
     i.takes("KmsKeyArn")
     i.takes("AlarmEmail", description="Email for alarm notifications ('' = none)")
     for c in spec.clusters:
@@ -35,6 +36,8 @@ def interface(spec: Platform) -> StackInterface:
             continue
         i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
         i.takes(naming.service_output(s.name, "Name"))
+        if s.desired:
+            takes_image_ready(i, s)
         for tg in s.target_groups:
             i.takes(naming.pascal(tg.name, "TargetGroupFullName"))
             i.takes(naming.lb_output(tg.load_balancer, "FullName"))
@@ -46,8 +49,8 @@ def interface(spec: Platform) -> StackInterface:
 
 
 def _alarm(st: Stack, lid: str, desc: str, ns: str, metric: str, dims: dict[str, object], stat: str,
-           op: str, threshold: float, periods: int, period: int, topic: object) -> None:
-    st.add(cw.Alarm(
+           op: str, threshold: float, periods: int, period: int, topic: object, condition: str | None = None) -> None:
+    st.add(when(cw.Alarm(
         lid,
         AlarmDescription=desc,
         Namespace=ns,
@@ -61,7 +64,7 @@ def _alarm(st: Stack, lid: str, desc: str, ns: str, metric: str, dims: dict[str,
         TreatMissingData="notBreaching",
         AlarmActions=[topic],
         OKActions=[topic],
-    ))
+    ), condition))
 
 
 def build(spec: Platform) -> Template:
@@ -88,10 +91,11 @@ def build(spec: Platform) -> Template:
         _alarm(st, naming.logical(s.name, "MemoryHighAlarm"), f"{s.name}: memory above {a.memory_high}%",
                "AWS/ECS", "MemoryUtilization", dims, "Average", "GreaterThanThreshold", a.memory_high, 2, 300, t)
         if s.desired:
+            # No task runs until an image from a platform repository is pushed: no alarm either.
             _alarm(st, naming.logical(s.name, "RunningTasksLowAlarm"),
                    f"{s.name}: fewer running tasks than the desired {s.desired}",
                    "ECS/ContainerInsights", "RunningTaskCount", dims, "Minimum", "LessThanThreshold",
-                   s.desired, 3, 60, t)
+                   s.desired, 3, 60, t, image_ready(st, s))
         for tg in s.target_groups:
             tdims = {"TargetGroup": st.ref(naming.pascal(tg.name, "TargetGroupFullName")),
                      "LoadBalancer": st.ref(naming.lb_output(tg.load_balancer, "FullName"))}
@@ -115,14 +119,14 @@ def _pull_failures(st: Stack, spec: Platform, topic: object) -> None:
     EventBridge rule -> log group -> metric filter -> alarm -> topic."""
     group = st.add(log_group_suppressions(keep(logs.LogGroup(
         "PullFailureLogGroup",
-        LogGroupName=Sub("/aws/events/${Name}-${Environment}/ecs-pull-failures"),
+        LogGroupName=naming.events_log_group_name("ecs-pull-failures"),
         RetentionInDays=365,
         KmsKeyId=st.ref("KmsKeyArn"),
     )), 365))
     group_arn = Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${G}", G=Ref(group))
     st.add(logs.ResourcePolicy(
         "PullFailureLogPolicy",
-        PolicyName=Sub("${Name}-${Environment}-ecs-pull-failures"),
+        PolicyName=naming.unique_name("ecs-pull-failures"),
         PolicyDocument=Sub(json.dumps({"Version": "2012-10-17", "Statement": [{
             "Sid": "EventBridgeWrites", "Effect": "Allow",
             "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
@@ -149,14 +153,14 @@ def _pull_failures(st: Stack, spec: Platform, topic: object) -> None:
         LogGroupName=Ref(group),
         FilterPattern='{ $.detail.lastStatus = "STOPPED" }',
         MetricTransformations=[logs.MetricTransformation(
-            MetricNamespace=Sub("stackgen/${Name}-${Environment}"), MetricName="ImagePullFailures",
+            MetricNamespace=naming.metric_namespace(), MetricName="ImagePullFailures",
             MetricValue="1", DefaultValue=0)],
     ))
     st.add(cw.Alarm(
         "PullFailureAlarm",
         AlarmDescription="A task could not pull its image or secrets: run `python -m generator diagnose` "
                          "and read the stoppedReason in the PullFailure log group",
-        Namespace=Sub("stackgen/${Name}-${Environment}"),
+        Namespace=naming.metric_namespace(),
         MetricName="ImagePullFailures",
         Statistic="Sum",
         ComparisonOperator="GreaterThanThreshold",

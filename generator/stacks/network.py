@@ -36,6 +36,7 @@ def interface(spec: Platform) -> StackInterface:
     i = Interface()
     i.takes("Name")
     i.takes("Environment")
+    i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
     i.takes("VpcCidr", description="CIDR block of the VPC")
     i.takes("KmsKeyArn", description="CMK for the flow-log group")
     i.gives("VpcId", "VPC ID", public=True)
@@ -174,7 +175,7 @@ def build(spec: Platform) -> Template:  # noqa: PLR0915 - one linear VPC layout
     # Flow logs to a CMK-encrypted log group.
     flow_group = st.add(log_group_suppressions(keep(tlogs.LogGroup(
         "FlowLogGroup",
-        LogGroupName=Sub("/vpc/${Name}-${Environment}/flow-logs"),
+        LogGroupName=naming.flow_log_group_name(),
         RetentionInDays=net.flow_log_retention_days,
         KmsKeyId=st.ref("KmsKeyArn"),
     )), net.flow_log_retention_days))

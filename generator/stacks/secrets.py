@@ -38,6 +38,7 @@ def interface(spec: Platform) -> StackInterface:
     i = Interface()
     i.takes("Name", description="Platform name used in physical names")
     i.takes("Environment", description="Deployment environment")
+    i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
     for s in spec.secrets:
         if s.from_parameter:
             i.takes(s.from_parameter, description=f"Value of secret {s.name}", no_echo=True)
@@ -92,7 +93,7 @@ def build(spec: Platform) -> Template:
         KeyPolicy=_key_policy(),
         Tags=naming.tags("platform-key"),
     )))
-    st.add(tkms.Alias("PlatformKeyAlias", AliasName=Sub("alias/${Name}-${Environment}"), TargetKeyId=Ref(key)))
+    st.add(tkms.Alias("PlatformKeyAlias", AliasName=naming.kms_alias_name(), TargetKeyId=Ref(key)))
     for s in spec.secrets:
         kw: dict[str, object] = {"Description": s.description, "KmsKeyId": Ref(key),
                                  "Tags": naming.tags(f"secret-{s.name}")}

@@ -12,7 +12,7 @@ from troposphere import Equals, FindInMap, GetAtt, If, Not, Ref, Sub, Template, 
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.spec import PLACEHOLDER, Platform, SecretRef, Service
-from generator.stacks._base import Stack, keep, log_group_suppressions
+from generator.stacks._base import Stack, image_ready, keep, log_group_suppressions, takes_image_ready
 from generator.stacks.iam import secret_inputs
 from generator.stacks.secrets import DB_SECRET
 from generator.stacks.security_groups import svc_key
@@ -69,6 +69,7 @@ def interface(spec: Platform) -> StackInterface:
     i = Interface()
     i.takes("Name")
     i.takes("Environment")
+    i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
     i.takes("KmsKeyArn")
     for s in spec.services:
         if s.is_service:
@@ -80,6 +81,7 @@ def interface(spec: Platform) -> StackInterface:
         i.takes(_image_input(s), description=f"Container image of {s.name}")
         if s.image.repository:
             i.takes(naming.image_tag_param(s.name), description=f"Image tag of {s.name}")
+        takes_image_ready(i, s)
         for tg in s.target_groups:
             i.takes(naming.tg_output(tg.name))
         if s.volumes:
@@ -123,7 +125,7 @@ def _uses_sc(spec: Platform, s: Service) -> bool:
 
 def _secret_value(st: Stack, spec: Platform, ref: SecretRef) -> object:
     if ref.ssm:
-        return naming.ssm_arn(ref.ssm)
+        return naming.ssm_parameter_arn(ref.ssm)
     if ref.database:
         return Sub(f"${{Arn}}:{ref.database}::", Arn=st.ref(naming.secret_output(DB_SECRET)))
     assert ref.secret
@@ -235,8 +237,9 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
             **td_kw,
         ))
         public_ip = "ENABLED" if spec.network.egress == "public-ip" else "DISABLED"
+        ready = image_ready(st, s)
         if s.schedule:
-            _schedule(st, spec, s, td, public_ip)
+            _schedule(st, spec, s, td, public_ip, ready)
             continue
         svc_kw: dict[str, object] = {}
         if s.target_groups:
@@ -267,7 +270,7 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
             ServiceName=s.name,
             Cluster=st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
             TaskDefinition=Ref(td),
-            DesiredCount=s.desired,
+            DesiredCount=If(ready, s.desired, 0) if ready else s.desired,
             PlatformVersion="LATEST",
             NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=ecs.AwsvpcConfiguration(
                 Subnets=st.ref(naming.subnets_output(spec.subnets_of(s))),
@@ -292,15 +295,17 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
     return st.t
 
 
-def _schedule(st: Stack, spec: Platform, s: Service, td: ecs.TaskDefinition, public_ip: str) -> None:
-    """A scheduled task: EventBridge Scheduler runs the task definition on the cron/rate."""
+def _schedule(st: Stack, spec: Platform, s: Service, td: ecs.TaskDefinition, public_ip: str,
+              ready: str | None) -> None:
+    """A scheduled task: EventBridge Scheduler runs the task definition on the cron/rate (the
+    schedule stays disabled until the image is pushed, when it comes from a platform repository)."""
     sched = st.add(scheduler.Schedule(
         naming.logical(s.name, "Schedule"),
         Description=f"Runs the {s.name} task on {s.schedule}",
         ScheduleExpression=s.schedule,
         ScheduleExpressionTimezone=s.schedule_timezone,
         FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),
-        State="ENABLED",
+        State=If(ready, "ENABLED", "DISABLED") if ready else "ENABLED",
         Target=scheduler.Target(
             Arn=st.ref(naming.cluster_output(spec.cluster_of(s), "Arn")),
             RoleArn=st.ref(naming.role_output(s.name, "Scheduler")),

@@ -22,13 +22,6 @@ OTHERS = sorted(p.stem for p in (ROOT / "platforms").glob("*.yaml") if p.stem !=
 # The parameter each platform's update step changes, and its new value.
 UPDATE = {"bff-agentcore": ("DatabaseMaxAcu", "4"),
           "scheduled-file-writer": ("SmbSharePath", "//fileserver/reports-dev2")}
-# Generator defects that make the re-create fail with AlreadyExists, as it would on AWS.
-RECREATE_DEFECT = {
-    "scheduled-file-writer": "generator defect (issue 11 item 3): the retained ECR repository "
-                             "has the fixed name scheduled-file-writer-dev/writer",
-    "bff-agentcore": "generator defect (issue 11 item 3): the retained ECR repository has the "
-                     "fixed name bff-agentcore-dev/agentcore",
-}
 
 
 def _secrets(platform: str) -> dict[str, str]:
@@ -91,9 +84,7 @@ def test_platform_lifecycle(platform, scripts, aws, tmp_path):
     assert stack_status(cfn, stack) is None
 
 
-@pytest.mark.parametrize("platform", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=RECREATE_DEFECT[p]))
-    if p in RECREATE_DEFECT else p for p in OTHERS])
+@pytest.mark.parametrize("platform", OTHERS)
 def test_platform_recreates_after_delete(platform, scripts, aws):
     """Runs after test_platform_lifecycle deleted the stack: the same create again."""
     cfn = aws("cloudformation")

@@ -127,9 +127,6 @@ def bucket_output(bucket: str, attr: str = "Name") -> str:
 STACK_UID = "StackUid"
 STACK_UID_DESCRIPTION = "Token unique per root stack instance (8 hex characters of its stack ID), in physical names"
 INSTANCE = "${Name}-${Environment}-${StackUid}"
-# The token is 8 characters: IAM patterns written where StackUid is not an input match any
-# instance's token ("?" is IAM's one-character wildcard).
-ANY_INSTANCE = "${Name}-${Environment}-" + "?" * 8
 
 
 def stack_uid() -> Select:
@@ -143,8 +140,8 @@ def log_group_name(container: str) -> Sub:
 
 
 def log_group_pattern(container: str) -> str:
-    """The Sub string of a service log group's ARN (for IAM, in any instance)."""
-    return f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/ecs/{ANY_INSTANCE}/{container}"
+    """The Sub string of a service log group's ARN (for IAM: this stack instance's group only)."""
+    return f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/ecs/{INSTANCE}/{container}"
 
 
 def exec_log_group_name(cluster: str) -> Sub:
@@ -153,9 +150,9 @@ def exec_log_group_name(cluster: str) -> Sub:
 
 
 def exec_log_group_arn(cluster: str) -> Sub:
-    """IAM resource of a cluster's ECS Exec log group (any instance)."""
+    """IAM resource of a cluster's ECS Exec log group (this stack instance's only)."""
     return Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
-               f"/aws/ecs/{ANY_INSTANCE}/{cluster}/exec:*")
+               f"/aws/ecs/{INSTANCE}/{cluster}/exec:*")
 
 
 def flow_log_group_name() -> Sub:
@@ -179,9 +176,9 @@ def ssm_parameter_arn(param: str) -> Sub:
 
 
 def ssm_arn(param: str) -> Sub:
-    """IAM resource of an SSM parameter (any instance)."""
+    """IAM resource of an SSM parameter (this stack instance's only)."""
     return Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/${{Name}}/"
-               f"${{Environment}}/{'?' * 8}/{param}")
+               f"${{Environment}}/${{StackUid}}/{param}")
 
 
 def kms_alias_name() -> Sub:

@@ -132,20 +132,22 @@ def _sub_text(node: Any, values: dict[str, str]) -> str:
     return re.sub(r"\$\{([^}]*)\}", lambda m: values.get(m.group(1), m.group(0)), text)
 
 
-@pytest.mark.parametrize("token, matches", [("1c2fa620", True), ("1c2fa62", False), ("1c2fa6200", False)])
-def test_iam_patterns_match_exactly_one_token(token: str, matches: bool) -> None:
-    """The iam stack does not take StackUid: its patterns match the 8 characters of any
-    instance's token, and nothing shorter or longer."""
-    values = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012",
-              "Name": "mcp-gateway", "Environment": "dev", "StackUid": token}
-    group = _sub_text(naming.log_group_name("registry").to_dict(), values)
+@pytest.mark.parametrize("other, matches", [("1c2fa620", True), ("7d41b0e3", False), ("1c2fa62", False),
+                                            ("1c2fa6200", False)])
+def test_iam_patterns_name_this_instance_only(other: str, matches: bool) -> None:
+    """The iam stack takes StackUid: a role of one stack instance may touch that instance's
+    log groups and parameters, never another copy's (a second copy or a re-create)."""
+    base = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012",
+            "Name": "mcp-gateway", "Environment": "dev"}
+    mine, theirs = {**base, "StackUid": "1c2fa620"}, {**base, "StackUid": other}
+    group = _sub_text(naming.log_group_name("registry").to_dict(), theirs)
     arn = f"arn:aws:logs:eu-west-1:123456789012:log-group:{group}"
-    assert fnmatch.fnmatchcase(arn, _sub_text({"Fn::Sub": naming.log_group_pattern("registry")}, values)) == matches
-    exec_group = _sub_text(naming.exec_log_group_name("main").to_dict(), values)
+    assert fnmatch.fnmatchcase(arn, _sub_text({"Fn::Sub": naming.log_group_pattern("registry")}, mine)) == matches
+    exec_group = _sub_text(naming.exec_log_group_name("main").to_dict(), theirs)
     assert fnmatch.fnmatchcase(f"arn:aws:logs:eu-west-1:123456789012:log-group:{exec_group}:*",
-                               _sub_text(naming.exec_log_group_arn("main").to_dict(), values)) == matches
-    assert fnmatch.fnmatchcase(_sub_text(naming.ssm_parameter_arn("keycloak-admin").to_dict(), values),
-                               _sub_text(naming.ssm_arn("keycloak-admin").to_dict(), values)) == matches
+                               _sub_text(naming.exec_log_group_arn("main").to_dict(), mine)) == matches
+    assert fnmatch.fnmatchcase(_sub_text(naming.ssm_parameter_arn("keycloak-admin").to_dict(), theirs),
+                               _sub_text(naming.ssm_arn("keycloak-admin").to_dict(), mine)) == matches
 
 
 def test_names_of_one_instance_differ_from_another() -> None:

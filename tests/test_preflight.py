@@ -194,7 +194,7 @@ def test_writer_without_batch_get_image(writer: Templates) -> None:
     statement(writer, role, "EcrPull")["Action"].remove("ecr:BatchGetImage")
     assert messages(writer) == [
         f"{schedule_label(writer)}: execution role {role} does not allow ecr:BatchGetImage on "
-        "arn:aws:ecr:<region>:<account>:repository/scheduled-file-writer-dev/writer, needed for the image pull"]
+        "arn:aws:ecr:<region>:<account>:repository/scheduled-file-writer-dev-5eed0000/writer, needed for the image pull"]
 
 
 # --------------------------------------------------------------------------- the four required failure classes
@@ -242,7 +242,7 @@ def test_dropping_ecr_batch_get_image(nat: Templates) -> None:
     statement(nat, "KeycloakExecutionRole", "EcrPull")["Action"].remove("ecr:BatchGetImage")
     assert messages(nat) == [
         "service keycloak: execution role KeycloakExecutionRole does not allow ecr:BatchGetImage on "
-        "arn:aws:ecr:<region>:<account>:repository/mcp-gateway-dev/keycloak, needed for the image pull"]
+        "arn:aws:ecr:<region>:<account>:repository/mcp-gateway-dev-5eed0000/keycloak, needed for the image pull"]
 
 
 # --------------------------------------------------------------------------- more routes
@@ -454,7 +454,7 @@ def test_logs_permission_on_another_group_is_not_enough(nat: Templates) -> None:
     s["Resource"] = [{"Fn::Sub": s["Resource"][0]["Fn::Sub"].replace("auth-server", "other")}]
     assert messages(nat) == [
         "service auth: execution role AuthExecutionRole does not allow logs:CreateLogStream, logs:PutLogEvents on "
-        "arn:aws:logs:<region>:<account>:log-group:/ecs/mcp-gateway-dev/auth-server, needed for the awslogs log "
+        "arn:aws:logs:<region>:<account>:log-group:/ecs/mcp-gateway-dev-5eed0000/auth-server, needed for the awslogs log "
         "driver"]
 
 
@@ -465,7 +465,7 @@ def test_deny_statement_wins(nat: Templates) -> None:
         "service keycloak: execution role KeycloakExecutionRole does not allow ecr:GetAuthorizationToken on *, "
         "needed for the image pull",
         "service keycloak: execution role KeycloakExecutionRole does not allow ecr:BatchGetImage, "
-        "ecr:GetDownloadUrlForLayer on arn:aws:ecr:<region>:<account>:repository/mcp-gateway-dev/keycloak, needed "
+        "ecr:GetDownloadUrlForLayer on arn:aws:ecr:<region>:<account>:repository/mcp-gateway-dev-5eed0000/keycloak, needed "
         "for the image pull"]
 
 

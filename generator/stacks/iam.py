@@ -61,6 +61,7 @@ def interface(spec: Platform) -> StackInterface:
     i = Interface()
     i.takes("Name")
     i.takes("Environment")
+    i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
     i.takes("KmsKeyArn")
     for s in spec.services:
         for n in sorted(set(secret_inputs(spec, s) + _secret_refs(s) + _bucket_inputs(s))):

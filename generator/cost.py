@@ -317,9 +317,10 @@ def network_lines(spec: Platform, prices: dict[str, Any], mode: str, usage: Usag
     if mode != "vpc-endpoints" and spec.network.public_tier is None:
         mc.notes.append("needs a public subnet tier")
     logs = prices["cloudwatch_logs"]
-    add(f"VPC flow logs ({usage.flow_log_gb:g} GB/month, {spec.network.flow_log_retention_days} d retention)",
-        lambda: 2 * (usage.flow_log_gb * (logs["ingest_gb"] + logs["storage_gb_month"] * usage.log_stored_ratio
-                                          * spec.network.flow_log_retention_days / 30.4),))
+    days = spec.network.flow_log_retention_days
+    add(f"VPC flow logs ({usage.flow_log_gb:g} GB/month ingested)", lambda: 2 * (usage.flow_log_gb * logs["ingest_gb"],))
+    add(f"VPC flow log storage ({days} d retention)",
+        lambda: 2 * (usage.flow_log_gb * logs["storage_gb_month"] * usage.log_stored_ratio * days / 30.4,))
     mc.low = sum(x.low for x in mc.lines)
     mc.high = sum(x.high for x in mc.lines)
     return mc
@@ -354,14 +355,14 @@ def service_lines(spec: Platform, prices: dict[str, Any], env: str, usage: Usage
             lines.append(priced("services", what, lambda lo=lo, hi=hi, f=task_cost: (f(lo), f(hi))))
     for s in spec.services:
         lo, hi = counts[s.name]
-
-        def log_cost(lo: float = lo, hi: float = hi, days: int = s.log_retention_days) -> tuple[float, float]:
-            per = usage.log_gb_per_task * (logs["ingest_gb"] + logs["storage_gb_month"] * usage.log_stored_ratio
-                                           * days / 30.4)
-            return lo * per, hi * per
-
-        lines.append(priced("services", f"logs {s.name} ({usage.log_gb_per_task:g} GB/task, {s.log_retention_days} d)",
-                            log_cost))
+        lines.append(priced("services", f"logs {s.name} ({usage.log_gb_per_task:g} GB/task ingested)",
+                            lambda lo=lo, hi=hi: (lo * usage.log_gb_per_task * logs["ingest_gb"],
+                                                  hi * usage.log_gb_per_task * logs["ingest_gb"])))
+    # Stored log GB-months: each service's ingestion x the stored ratio x its retention.
+    stored = [sum(counts[s.name][i] * usage.log_gb_per_task * usage.log_stored_ratio * s.log_retention_days / 30.4
+                  for s in spec.services) for i in (0, 1)]
+    lines.append(priced("services", f"log storage ({usage.log_stored_ratio:g} of ingested, each service's retention)",
+                        lambda: (stored[0] * logs["storage_gb_month"], stored[1] * logs["storage_gb_month"])))
     return lines
 
 
@@ -371,9 +372,11 @@ def platform_lines(spec: Platform, prices: dict[str, Any], usage: Usage, deploye
     azs = spec.network.availability_zones
     for lb in spec.load_balancers:
         alb = prices["alb"]
-        lines.append(priced("alb", f"ALB {lb.name} ({usage.alb_lcu:g} LCU, {azs} public IPv4)",
-                            lambda alb=alb: 2 * (monthly(alb["hour"] + usage.alb_lcu * alb["lcu_hour"], prices)
+        lines.append(priced("alb", f"ALB {lb.name} (with {azs} public IPv4)",
+                            lambda alb=alb: 2 * (monthly(alb["hour"], prices)
                                                  + monthly(prices["public_ipv4"]["hour"], prices, azs),)))
+        lines.append(priced("alb", f"ALB {lb.name} capacity units ({usage.alb_lcu:g} LCU)",
+                            lambda alb=alb: 2 * (monthly(usage.alb_lcu * alb["lcu_hour"], prices),)))
     if spec.database:
         db = spec.database
         lo_acu = db.min_acu if deployed.min_acu is None else deployed.min_acu
@@ -396,9 +399,9 @@ def platform_lines(spec: Platform, prices: dict[str, Any], usage: Usage, deploye
                             lambda: 2 * (usage.efs_gb * prices["efs_standard"]["gb_month"],)))
     n_secrets = len(spec.secrets) + (1 if spec.database else 0)
     if n_secrets:
-        lines.append(priced("secrets", f"Secrets Manager {n_secrets} secrets + 1 KMS key",
-                            lambda: 2 * (n_secrets * prices["secrets_manager"]["secret_month"]
-                                         + prices["kms"]["key_month"],)))
+        lines.append(priced("secrets", f"Secrets Manager {n_secrets} secrets",
+                            lambda: 2 * (n_secrets * prices["secrets_manager"]["secret_month"],)))
+        lines.append(priced("secrets", "KMS key (1)", lambda: 2 * (prices["kms"]["key_month"],)))
     return lines
 
 

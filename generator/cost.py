@@ -571,12 +571,18 @@ def cmd(args: argparse.Namespace) -> int:
             raise ValueError(f"--env {args.env}: not one of {', '.join(spec.environments)}")
         path = Path(args.params) if args.params else params_path(args.spec, args.env or spec.default_environment)
         deployed = deployment(spec, args.env, path, required=bool(args.params))
-        e = estimate(spec, prices, egress=args.egress, usage=usage, deployed=deployed)
     except ValueError as exc:
         print(f"stackgen cost: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(format_estimate(e, "from --prices" if args.prices else
-                          {"default": "the default"}.get(region_from, f"from {region_from}")))
+    try:
+        e = estimate(spec, prices, egress=args.egress, usage=usage, deployed=deployed)
+        text = format_estimate(e, "from --prices" if args.prices else
+                               {"default": "the default"}.get(region_from, f"from {region_from}"))
+    except Exception as exc:  # noqa: BLE001 - the spec, prices and parameters were checked: anything else is a bug
+        print(f"stackgen cost: internal error (a bug in stackgen, please report): {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 1
+    print(text)
     return 0
 
 

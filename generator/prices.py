@@ -25,9 +25,23 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_REGION = "us-east-1"
 REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
 FILE_KEYS = ("region", "currency", "recorded", "source", "hours_per_month")
-PRICE_ITEMS = ("nat_gateway", "public_ipv4", "interface_endpoint", "gateway_endpoint", "cross_az", "alb",
-               "fargate", "fargate_spot", "aurora_serverless_v2", "rds_proxy_serverless", "efs_standard",
-               "cloudwatch_logs", "secrets_manager", "kms")
+# item -> its prices (the fields generator.cost reads)
+PRICE_ITEMS: dict[str, tuple[str, ...]] = {
+    "nat_gateway": ("hour", "gb_processed"),
+    "public_ipv4": ("hour",),
+    "interface_endpoint": ("hour_per_az", "gb_processed"),
+    "gateway_endpoint": ("hour", "gb_processed"),
+    "cross_az": ("gb_each_way",),
+    "alb": ("hour", "lcu_hour"),
+    "fargate": ("vcpu_hour", "gb_hour"),
+    "fargate_spot": ("vcpu_hour", "gb_hour"),
+    "aurora_serverless_v2": ("acu_hour", "storage_gb_month", "io_million"),
+    "rds_proxy_serverless": ("acu_hour", "min_acus"),
+    "efs_standard": ("gb_month",),
+    "cloudwatch_logs": ("ingest_gb", "storage_gb_month"),
+    "secrets_manager": ("secret_month",),
+    "kms": ("key_month",),
+}
 ITEM_FACTS = ("source", "recorded", "evidence")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -100,6 +114,9 @@ def load_prices(region: str = DEFAULT_REGION, path: str | Path | None = None) ->
         if not DATE.match(str(item["recorded"])):
             raise ValueError(f"{p}: {name}.recorded: {item['recorded']!r} is not a YYYY-MM-DD date")
         data[name] = PriceItem(name, item)
+        fields = sorted(data[name].prices())
+        if fields != sorted(PRICE_ITEMS[name]):
+            raise ValueError(f"{p}: {name}: prices {', '.join(fields)}; expected {', '.join(PRICE_ITEMS[name])}")
         for field, value in data[name].prices().items():
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
                 raise ValueError(f"{p}: {name}.{field}: {value!r} is not a number or null")

@@ -265,9 +265,10 @@ def test_every_region_has_a_price_file_with_the_same_keys() -> None:
     assert set(REGIONS) <= set(price_files.regions())
     files = {r: price_files.load_prices(r) for r in price_files.regions()}
     reference = files["us-east-1"]
+    assert price_fields(reference) == {k: sorted(v) for k, v in price_files.PRICE_ITEMS.items()}
     for region, data in files.items():
         assert data["region"] == region
-        assert sorted(k for k in data if k != "assumptions") == sorted(k for k in reference if k != "assumptions")
+        assert sorted(data) == sorted(reference), region
         assert price_fields(data) == price_fields(reference), region
         assert data["assumptions"] == reference["assumptions"], region  # usage is not a regional fact
         assert data["hours_per_month"] == 730
@@ -297,6 +298,8 @@ def test_every_price_names_its_aws_page_a_date_and_what_was_read() -> None:
     (lambda d: d["alb"].update(hour="0.0225"), "alb.hour: '0.0225' is not a number or null"),
     (lambda d: d.pop("efs_standard"), "missing efs_standard"),
     (lambda d: d.pop("recorded"), "missing recorded"),
+    (lambda d: d["nat_gateway"].pop("gb_processed"), "nat_gateway: prices hour; expected hour, gb_processed"),
+    (lambda d: d["kms"].update(key_year=12), "kms: prices key_month, key_year; expected key_month"),
 ])
 def test_a_broken_price_file_is_refused(tmp_path: Path, change, message: str) -> None:
     data = yaml.safe_load(price_files.price_path("us-east-1").read_text(encoding="utf-8"))
@@ -467,3 +470,16 @@ def test_a_bad_parameters_file_is_one_line_and_exit_2(tmp_path: Path, capsys: py
 def test_params_option_must_name_an_existing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cost.main([MCP, "--params", str(tmp_path / "absent.json")]) == 2
     assert capsys.readouterr().err.strip() == f"stackgen cost: {tmp_path / 'absent.json'}: parameters file not found"
+
+
+def test_a_failure_the_inputs_did_not_cause_is_a_bug_exit_1(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("hours_per_month")
+
+    monkeypatch.setattr(cost, "estimate", broken)
+    assert cost.main([WRITER]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == ("stackgen cost: internal error (a bug in stackgen, please report): "
+                            "KeyError: 'hours_per_month'\n")

@@ -17,7 +17,7 @@ given, a resource attribute) compares unequal to every literal.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,6 +188,10 @@ class TemplateSet:
                 return o.name
         return None
 
+    def fed(self, file: str, name: str) -> Any:
+        """What the parent passes to a child's parameter (None if nothing, or in the parent)."""
+        return self._fed(file, name)
+
     def _fed(self, file: str, name: str) -> Any:
         """What the parent passes to a child's parameter (None if nothing)."""
         stack = self.child_of.get(file)
@@ -266,6 +270,18 @@ class TemplateSet:
             return [self.origin(file, x) for x in node["Fn::Join"][1]]
         return [self.origin(file, node)]
 
+    def resolved(self, file: str, node: Any) -> Any:
+        """A fragment with every ``Fn::If`` in it (not only the outer one) decided under the
+        set's values and ``AWS::NoValue`` left out: what CloudFormation would see."""
+        node = self.branch(file, node)
+        if isinstance(node, list):
+            out = [self.resolved(file, x) for x in node]
+            return [x for x in out if not _no_value(x)]
+        if isinstance(node, dict):
+            out_d = {k: self.resolved(file, v) for k, v in node.items()}
+            return {k: v for k, v in out_d.items() if not _no_value(v)}
+        return node
+
     def effective(self, file: str, node: Any) -> Any:
         """A property value after Fn::If; None when it is absent or AWS::NoValue."""
         node = self.branch(file, node)
@@ -343,11 +359,14 @@ class TemplateSet:
             visit(file, t.get("Conditions") or {})
         return out
 
-    def scenarios(self, keys: list[Key]) -> Iterator[Scenario]:
-        """Every combination of the values that the conditions deciding ``keys`` compare:
+    def scenarios(self, keys: list[Key], conditions: Iterable[tuple[str, str]] = ()) -> Iterator[Scenario]:
+        """Every combination of the values that the conditions deciding ``keys`` (and the
+        named ``(file, condition)`` pairs, such as the ``Fn::If`` s in a resource) compare:
         a parameter's AllowedValues, else each literal it is compared with, its default,
         and one value unequal to all of them."""
         inputs: set[str] = set()
+        for file, name in conditions:
+            inputs |= self._condition_inputs(file, {name})
         for file, lid in keys:
             cond = (self.resource(file, lid) or {}).get("Condition")
             if isinstance(cond, str):
@@ -385,3 +404,7 @@ class TemplateSet:
             if ts.present(*user) and not ts.present(*needed):
                 out.append(scenario)
         return out
+
+
+def _no_value(node: Any) -> bool:
+    return isinstance(node, dict) and node.get("Ref") == "AWS::NoValue"

@@ -46,7 +46,7 @@ def check(inp: Inputs) -> list[Finding]:
         out += _size(file, len(body.encode("utf-8")))
     q = QUOTAS["hierarchy_resources"]
     if total > q.value:
-        out.append(finding("template-quota", "main.yaml", "", f"the stack and its nested stacks hold {total} resources; "
+        out.append(finding("template-quota", "main.yaml", "", f"the stack and its nested stacks hold {total:,} resources; "
                            "a first create creates all of them in one operation", q.cite()))
     return out
 

@@ -34,8 +34,21 @@ def assert_catches(check: Callable[[TemplateSet], list[Finding]], t: Templates, 
     assert any(needle in v.problem for v in found), found
 
 
+# Invariants the committed mcp-gateway breaks today, fixed on another branch (the lead merges it).
+KNOWN_DEFECTS = {
+    "world_ingress": ("issue 11 defect 6: the main ALB admits IngressCidrBlocks (default 0.0.0.0/0) on 7860 and "
+                      "8888; per-listener sources (branch secure11) fix it"),
+}
+
+
 def test_baseline_is_clean(mcp_templates: Templates, mcp_spec: Any) -> None:
-    assert inv.check_all(mcp_templates, mcp_spec) == {}
+    found = inv.check_all(mcp_templates, mcp_spec)
+    assert {k: v for k, v in found.items() if k not in KNOWN_DEFECTS} == {}
+
+
+@pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS["world_ingress"])
+def test_baseline_has_no_world_open_port_but_80_and_443(mcp_templates: Templates) -> None:
+    assert inv.world_ingress(TemplateSet(mcp_templates)) == []
 
 
 def test_1_non_fargate_size(t: Templates) -> None:
@@ -289,6 +302,35 @@ def test_19_efs_rule_removed(t: Templates) -> None:
 def test_19_database_rule_removed(t: Templates) -> None:
     del t["security-groups.yaml"]["Resources"]["KeycloakServiceToDatabaseProxy3306Ingress"]
     assert_catches(inv.data_reachability, t, "KeycloakService: reads the database secret but cannot reach")
+
+
+def _private_default(t: Templates) -> None:
+    t["main.yaml"]["Parameters"]["IngressCidrBlocks"]["Default"] = "10.0.0.0/8"
+
+
+def test_21_world_through_a_parameter_default(t: Templates) -> None:
+    _private_default(t)
+    assert inv.world_ingress(TemplateSet(t)) == []
+    t["main.yaml"]["Parameters"]["IngressCidrBlocks"]["Default"] = "0.0.0.0/0"
+    assert_catches(inv.world_ingress, t, "MainLoadBalancerSecurityGroup: admits 0.0.0.0/0 on tcp/7860 under the "
+                   "parameter defaults")
+
+
+def test_21_world_through_a_parameters_file(t: Templates) -> None:
+    _private_default(t)
+    found = inv.world_ingress(TemplateSet(t), {"parameters/mcp-gateway/prod.json": {"IngressCidrBlocks": "0.0.0.0/0"}})
+    assert [v.problem for v in found] == [
+        "security-groups.yaml:MainLoadBalancerSecurityGroup: admits 0.0.0.0/0 on tcp/7860 under "
+        "parameters/mcp-gateway/prod.json",
+        "security-groups.yaml:MainLoadBalancerSecurityGroup: admits 0.0.0.0/0 on tcp/8888 under "
+        "parameters/mcp-gateway/prod.json"]
+
+
+def test_21_world_literal_on_an_admin_port(t: Templates) -> None:
+    _private_default(t)
+    rules = res(t, "security-groups.yaml", "KeycloakLoadBalancerSecurityGroup")["SecurityGroupIngress"]
+    rules.append({"IpProtocol": "tcp", "FromPort": 9000, "ToPort": 9000, "CidrIpv6": "::/0"})
+    assert_catches(inv.world_ingress, t, "KeycloakLoadBalancerSecurityGroup: admits ::/0 on tcp/9000")
 
 
 @pytest.mark.slow

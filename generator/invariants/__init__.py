@@ -9,7 +9,7 @@ imports the stack modules: the checks read templates only.  By what they check:
 - ``tasks``      task definitions (Fargate size, awslogs, health checks), target groups,
                  EFS access points, log groups (Properties 1-5, 9)
 - ``security``   least-privilege IAM, NoEcho secrets, stateful policies, CMK encryption,
-                 world-open ingress through parameter defaults (7, 8, 13, 14, 20)
+                 world-open ingress through parameter defaults (7, 8, 13, 14, 21)
 - ``network``    security-group ingress, private services, HTTPS listeners, data paths (10, 15, 18, 19)
 - ``structure``  domain names, parameter defaults, references, logical ids, quotas (6, 11, 12, 16, 17)
 """

@@ -1,6 +1,6 @@
 """Invariants of access and data at rest: least-privilege IAM, NoEcho secrets, stateful
 resource policies, CMK encryption, world-open ingress through parameters (seeds/003
-Properties 7-8 and the project's 13-14 and 20)."""
+Properties 7-8 and the project's 13-14 and 21)."""
 
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def _s3_encrypted(p: dict[str, Any]) -> bool:
     return any(r.get("ServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for r in rules)
 
 
-# 20 -----------------------------------------------------------------------------------
+# 21 -----------------------------------------------------------------------------------
 @invariant
 def world_ingress(ts: TemplateSet, parameter_sets: dict[str, dict[str, str]] | None = None) -> list[str]:
     """No ingress rule admits 0.0.0.0/0 or ::/0 on a port other than tcp 80/443, with the

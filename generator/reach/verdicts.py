@@ -19,7 +19,6 @@ resolver, so DNS needs no rule; the VPC needs ``EnableDnsSupport`` and
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from typing import Any
 
 from generator.cfn.environments import environments, with_environment

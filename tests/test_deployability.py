@@ -164,6 +164,18 @@ def test_an_error_finding_is_a_spec_error_naming_file_field_and_aws_rule(tmp_pat
         assert not out.exists()
 
 
+def test_a_spec_parameter_default_is_named_by_the_parameter(tmp_path: Path) -> None:
+    def rate(d: dict[str, Any]) -> None:
+        d["parameters"] = [{"name": "SampleRate", "description": "sampling rate", "default": "1e5"}]
+        d["services"][0]["environment"] = {"SAMPLE_RATE": "${SampleRate}"}
+
+    path = _spec_file(tmp_path, rate)
+    with pytest.raises(SpecError) as err:
+        synth.synthesize_checked(path)
+    assert [line.split(": ", 2)[1] for line in err.value.lines] == ["parameters[SampleRate]"]
+    assert "main.yaml:Parameters.SampleRate.Default is the string '1e5'" in err.value.lines[0]
+
+
 def test_per_environment_parameters_files_beside_the_spec_are_read(tmp_path: Path) -> None:
     """parameters/<spec name>/<env>.json: a value there is checked like the default."""
     def app_port(d: dict[str, Any]) -> None:
@@ -236,9 +248,11 @@ def test_committed_platforms_pass_every_rule(platform: str) -> None:
     assert [f.problem for f in findings if f.severity == ERROR] == []
 
 
-def test_committed_mcp_gateway_findings_are_the_known_ones() -> None:
-    """What the check finds in mcp-gateway today, exactly: the two world-open listener ports,
-    and the services template's thin margin under the TemplateBody limit."""
+def test_mcp_gateway_today_has_exactly_the_known_defects() -> None:
+    """What the check finds in mcp-gateway today, exactly (the xfail above hides the detail):
+    the two world-open listener ports, and the services template's thin margin under the
+    TemplateBody limit (a warning).  Delete this test with the KNOWN entry once the fix is
+    merged (it then fails: no errors are left)."""
     source = "platforms/mcp-gateway.yaml"
     spec = load_spec(ROOT / source)
     findings = deployability.check(render.synthesize(spec), spec, rendered=render.render(spec),

@@ -6,9 +6,10 @@ is listener 7860 of load balancer ``main``, ``AgentcoreTaskRole`` the task role 
 PascalCase name starts ``lid`` (the longest, of the kind the rest of the id names), and
 refined by the rest of the id and the finding's ``path``:
 ``load_balancers[main].listeners[7860]``, ``services[agentcore].task_permissions``,
-``services[web].environment.PORT``.  What no spec name explains is named by its template
-location (``network.yaml:NatGatewayAz1``); a template as a whole by the spec list it
-grows with.
+``services[web].environment.PORT``; a value of the spec's own parameter is named
+``parameters[NAME]``.  What no spec name explains is named by the spec section that asks
+for it (``network``, ``database``) or its template location; a template as a whole by the
+spec list it grows with.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ def spec_field(spec: Platform, f: Finding, items: list[tuple[str, str, str]] | N
     """The spec field a finding is about (see the module doc)."""
     lid = f.resource
     if not lid:
+        parameter = f.path.split(".")[1] if f.path.startswith("Parameters.") and f.path.count(".") >= 1 else None
+        if parameter and parameter in {p.name for p in spec.parameters}:
+            return f"parameters[{parameter}]"
         return FILES.get(f.where, f.where or "(templates)")
     items = _items(spec) if items is None else items
     best: tuple[int, int, str, str] | None = None

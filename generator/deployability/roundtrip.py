@@ -107,7 +107,7 @@ def check(inp: Inputs) -> list[Finding]:
             for lid, prefix, node in parts:
                 for path, text in strings(node, prefix):
                     if changes_type(text):
-                        inner = path.removeprefix(f"{lid}.") if lid else path
+                        inner = path.removeprefix(f"{lid}.")
                         out.append(finding(
                             "yaml-roundtrip", file, lid,
                             f"{file}:{path} is the string {text!r}, which CloudFormation would read as "

@@ -49,7 +49,7 @@ def test_every_kind_of_reference_has_a_failing_and_a_passing_fixture() -> None:
     kinds = {p.name: expectation(p)[1:] for p in PRESENCE}
     failing = {name for name, (_, expect) in kinds.items() if expect != "none"}
     assert {"ref-conditional", "getatt-across-stacks", "sub-variable", "depends-on", "stack-condition",
-            "listener-default-action", "ecs-https-only"} <= failing
+            "listener-default-action", "ecs-https-only", "output-if"} <= failing
     assert {"ref-guarded", "ecs-https-degrades", "ecs-listener-rule"} <= set(kinds) - failing
 
 

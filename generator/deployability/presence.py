@@ -46,12 +46,16 @@ def check(inp: Inputs) -> list[Finding]:
 
 # ---- following references ----------------------------------------------------------------
 
-def targets(ts: TemplateSet, file: str, node: Any, *, resolve: bool, depth: int = 0) -> dict[Key, str]:
+def targets(ts: TemplateSet, file: str, node: Any, *, resolve: bool, depth: int = 0,
+            conditions: list[tuple[str, str]] | None = None) -> dict[Key, str]:
     """Resources a fragment of ``file`` refers to -> how ('Ref X', 'GetAtt X.Arn', ...),
     through child parameters and child outputs.  ``resolve``: only what is in force under
-    the set's values (``Fn::If`` decided); else every branch."""
+    the set's values (``Fn::If`` decided); else every branch.  ``conditions`` collects the
+    ``Fn::If`` conditions met on the way (in the fragment, the feeds, the outputs)."""
     if depth > 10:
         return {}
+    if conditions is not None:
+        conditions += if_conditions(ts, file, node)
     if resolve:
         node = ts.resolved(file, node)
     out: dict[Key, str] = {}
@@ -69,19 +73,22 @@ def targets(ts: TemplateSet, file: str, node: Any, *, resolve: bool, depth: int 
                 output = ((ts.t.get(child or "", {}).get("Outputs") or {}).get(ref.attr.removeprefix("Outputs."))
                           or {})
                 if child and "Value" in output:
-                    for k, h in targets(ts, child, output["Value"], resolve=resolve, depth=depth + 1).items():
+                    for k, h in targets(ts, child, output["Value"], resolve=resolve, depth=depth + 1,
+                                        conditions=conditions).items():
                         out.setdefault(k, f"{how} ({child} output: {h})")
         elif ref.name in (tmpl.get("Parameters") or {}) and file != PARENT:
             fed = ts.fed(file, ref.name)
             if fed is not None:
-                for k, h in targets(ts, PARENT, fed, resolve=resolve, depth=depth + 1).items():
+                for k, h in targets(ts, PARENT, fed, resolve=resolve, depth=depth + 1,
+                                    conditions=conditions).items():
                     out.setdefault(k, f"parameter {ref.name} ({h})")
     return out
 
 
-def resource_targets(ts: TemplateSet, file: str, res: dict[str, Any], *, resolve: bool) -> dict[Key, str]:
+def resource_targets(ts: TemplateSet, file: str, res: dict[str, Any], *, resolve: bool,
+                     conditions: list[tuple[str, str]] | None = None) -> dict[Key, str]:
     """What a resource refers to: its Properties and its DependsOn."""
-    out = targets(ts, file, res.get("Properties") or {}, resolve=resolve)
+    out = targets(ts, file, res.get("Properties") or {}, resolve=resolve, conditions=conditions)
     for dep in depends_on(res):
         if dep in (ts.t[file].get("Resources") or {}):
             out.setdefault((file, dep), f"DependsOn {dep}")
@@ -114,11 +121,12 @@ def references(ts: TemplateSet) -> list[Finding]:
     out: list[Finding] = []
     for file, lid, res in ts.resources():
         user = (file, lid)
-        candidates = {k: how for k, how in resource_targets(ts, file, res, resolve=False).items()
+        conds: list[tuple[str, str]] = []
+        candidates = {k: how for k, how in resource_targets(ts, file, res, resolve=False, conditions=conds).items()
                       if k != user and maybe_absent(ts, *k)}
         if not candidates:
             continue
-        conds = if_conditions(ts, file, res.get("Properties")) + _feed_conditions(ts, file)
+        conds = sorted(set(conds + _feed_conditions(ts, file)))
         reported: set[Key] = set()
         for scenario in ts.scenarios([user, *sorted(candidates)], conds):
             under = ts.under(scenario)
@@ -161,10 +169,11 @@ def load_balancer_association(ts: TemplateSet) -> list[Finding]:
     by_tg = forwarders(ts)
     for file, lid, svc in ts.resources("AWS::ECS::Service"):
         lbs = (svc.get("Properties") or {}).get("LoadBalancers")
-        for tg in sorted(k for k in targets(ts, file, lbs, resolve=False)
+        lb_conds: list[tuple[str, str]] = []
+        for tg in sorted(k for k in targets(ts, file, lbs, resolve=False, conditions=lb_conds)
                          if (ts.resource(*k) or {}).get("Type") == TARGET_GROUP):
             fws = by_tg.get(tg, [])
-            conds = if_conditions(ts, file, lbs) + _feed_conditions(ts, file)
+            conds = lb_conds + _feed_conditions(ts, file)
             for (ff, fl), prop in fws:
                 conds += if_conditions(ts, ff, (ts.resource(ff, fl) or {}).get("Properties", {}).get(prop))
             for scenario in ts.scenarios([(file, lid), tg, *[k for k, _ in fws]], conds):

@@ -8,7 +8,9 @@ output), evaluates conditions under parameter values (the parameters' defaults u
 given), decides whether a resource is present (its own condition and its stack's), and
 answers, in one call, whether resource X is present whenever resource Y is, under
 every combination of the parameter values its conditions compare
-(:meth:`TemplateSet.present_with`).
+(:meth:`TemplateSet.present_with`; :meth:`TemplateSet.scenarios` lists the combinations for
+any resources and ``Fn::If`` conditions, :meth:`TemplateSet.under` evaluates under one, and
+:meth:`TemplateSet.resolved` gives a fragment with its ``Fn::If`` s decided).
 
 A value the set cannot know (a parameter without a default, a pseudo parameter not
 given, a resource attribute) compares unequal to every literal.

@@ -185,3 +185,56 @@ def test_a_separate_ingress_resource_and_a_literal_are_read() -> None:
         "FromPort": 9090, "ToPort": 9090, "CidrIp": "0.0.0.0/0"}}
     found = ingress.check(Inputs(t))
     assert len(found) == 1 and "0.0.0.0/0 on tcp/9090" in found[0].problem
+
+
+# ---- the grant is judged in the context of the KMS call the store makes ---------------------------
+
+EXEC_ONLY = {"StringLike": {"kms:EncryptionContext:aws:ssm:TargetId": {"Fn::Sub": "ecs:main_*"}}}
+
+
+def _bucket_key_grant(condition: dict[str, Any]) -> dict[str, Any]:
+    return {"Sid": "AgentDataKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": [{"Ref": "KmsKeyArn"}], "Condition": condition}
+
+
+def _via_s3(bucket_arn: Any) -> dict[str, Any]:
+    return {"StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}},
+            "ArnLike": {"kms:EncryptionContext:aws:s3:arn": bucket_arn}}
+
+
+def test_an_ecs_exec_key_grant_does_not_serve_a_data_path(bff: Templates) -> None:
+    """The session-key grant, conditioned on ECS Exec's encryption context, was what let the
+    agentcore role write its bucket: granted by accident. Judged in S3's context, it does not."""
+    t = _drop_kms(bff, "AgentcoreTaskRole")
+    stmts = _statements(t, "AgentcoreTaskRole")
+    stmts.append({**_bucket_key_grant(EXEC_ONLY), "Sid": "EcsExecSessionKey"})
+    found = data_paths.check(Inputs(t))
+    assert len(found) == 2 and all("but not kms:" in f.problem for f in found)
+    stmts.append(_bucket_key_grant(_via_s3([{"Ref": "AgentDataBucketArn"}, {"Fn::Sub": "${AgentDataBucketArn}/*"}])))
+    assert data_paths.check(Inputs(t)) == []
+
+
+@pytest.mark.parametrize(("condition", "serves"), [
+    (_via_s3({"Ref": "AgentDataBucketArn"}), True),  # a Bucket Key: the context is the bucket's ARN
+    (_via_s3("arn:aws:s3:::another-bucket"), False),
+    ({"StringEquals": {"kms:ViaService": {"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"}}}, False),
+    ({"StringEqualsIfExists": {"kms:ViaService": "ec2.us-east-1.amazonaws.com"}}, False),
+    ({"StringNotEquals": {"kms:ViaService": "ec2.us-east-1.amazonaws.com"}}, True),
+    ({"Bool": {"aws:SecureTransport": "true"}}, True),  # a key the check does not model: not decided here
+    ({"StringEquals": {"aws:PrincipalTag/team": "data"}}, True),
+])
+def test_conditions_on_the_key_grant(bff: Templates, condition: dict[str, Any], serves: bool) -> None:
+    t = _drop_kms(bff, "AgentcoreTaskRole")
+    _statements(t, "AgentcoreTaskRole").append(_bucket_key_grant(condition))
+    assert (data_paths.check(Inputs(t)) == []) is serves
+
+
+def test_without_a_bucket_key_the_context_is_the_object() -> None:
+    from generator.reach.datapaths import STORES as stores
+
+    s3 = stores["AWS::S3::Bucket"]
+    enc = {"BucketEncryption": {"ServerSideEncryptionConfiguration": [{
+        "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k"}}]}}
+    assert s3.context(enc, "arn:aws:s3:::b") == {"kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::b/object"}
+    enc["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["BucketKeyEnabled"] = True
+    assert s3.context(enc, "arn:aws:s3:::b") == {"kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::b"}

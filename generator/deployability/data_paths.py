@@ -2,8 +2,9 @@
 is allowed the KMS actions that access needs on the store's key.
 
 The data paths and the table of KMS actions are the reachability model's
-(``generator.reach.datapaths``), evaluated with its IAM evaluation (``generator.reach.iam``),
-the same that the preflight (``python -m generator check``) runs for them.
+(``generator.reach.datapaths``), evaluated with its IAM evaluation (``generator.reach.iam``)
+in the context of the KMS call the store makes for the caller (``kms:ViaService``, the
+encryption context), the same that the preflight (``python -m generator check``) runs.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def check(inp: Inputs) -> list[Finding]:
         role = task_role(ts, by_label[path.task])
         assert role is not None  # data_paths found the path through this role
         stmts, _unknown = policies.role(role)
-        missing = [a for a in path.kms_actions if not allows(stmts, a, path.key_match, path.key)]
+        missing = [a for a in path.kms_actions if not allows(stmts, a, path.key_match, path.key, dict(path.context))]
         if missing:
             out.append(finding(
                 "kms-data-path", role.file, role.name,

@@ -39,6 +39,7 @@ class Perm:
     why: str
     role: str = "execution"  # execution | task
     severity: str = ERROR
+    context: dict[str, str] | None = None  # the request's condition keys, when known (a data path's KMS call)
 
 
 @dataclass

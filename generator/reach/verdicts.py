@@ -311,7 +311,7 @@ class Preflight:
             missing: dict[tuple[str, str, str], list[str]] = {}
             for pm in perms:
                 for a in pm.actions:
-                    if not allows(stmts, a, pm.resource, pm.origin):
+                    if not allows(stmts, a, pm.resource, pm.origin, pm.context):
                         missing.setdefault((pm.severity, pm.shown, pm.why), []).append(a)
             for (sev, shown, why), acts in missing.items():
                 note = f" (managed policies not evaluated: {', '.join(unknown)})" if unknown else ""

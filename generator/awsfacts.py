@@ -63,6 +63,16 @@ def create_only_paths(resource_type: str) -> tuple[tuple[str, ...], ...] | None:
                  if p.startswith("/properties/"))
 
 
+@functools.cache
+def conditional_create_only_properties(resource_type: str) -> set[str]:
+    """The schema's ``conditionalCreateOnlyProperties``: top-level properties whose change
+    may replace the resource, depending on the change (AWS::RDS::DBCluster ``Engine``);
+    empty when the type is unknown or has none."""
+    schema = resource_schema(resource_type) or {}
+    return {p.split("/")[2] for p in schema.get("conditionalCreateOnlyProperties", [])
+            if p.startswith("/properties/") and len(p.split("/")) > 2}
+
+
 def create_only_properties(resource_type: str) -> set[str]:
     """The top-level properties a change of which (or of the part a create-only pointer
     names inside them) replaces a resource of this type; empty when the type is unknown.

@@ -25,6 +25,16 @@ def test_create_only_properties_are_the_schemas(rtype: str) -> None:
     assert awsfacts.create_only_paths(rtype) == tuple(tuple(p.split("/")[2:]) for p in pointers)
 
 
+def test_conditional_create_only_properties_are_the_schemas() -> None:
+    """Engine of a DB cluster may replace it (an in-place upgrade is possible): the schema's
+    conditionalCreateOnlyProperties, read beside the create-only ones."""
+    pointers = (awsfacts.resource_schema("AWS::RDS::DBCluster") or {})["conditionalCreateOnlyProperties"]
+    assert awsfacts.conditional_create_only_properties("AWS::RDS::DBCluster") == {p.split("/")[2] for p in pointers}
+    assert "Engine" in awsfacts.conditional_create_only_properties("AWS::RDS::DBCluster")
+    assert "Engine" not in awsfacts.create_only_properties("AWS::RDS::DBCluster")
+    assert awsfacts.conditional_create_only_properties("AWS::Nothing::Such") == set()
+
+
 def test_known_replacements() -> None:
     assert {"DBClusterIdentifier", "StorageEncrypted", "KmsKeyId"} <= awsfacts.create_only_properties(
         "AWS::RDS::DBCluster")
@@ -57,7 +67,8 @@ def test_without_cfn_lint_the_schemas_come_from_the_environment(monkeypatch: pyt
     real = awsfacts.schemas_dir()
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "cfnlint" else find_spec(name, *a))
-    for cached in (awsfacts.schemas_dir, awsfacts.resource_schema, awsfacts.create_only_paths):
+    for cached in (awsfacts.schemas_dir, awsfacts.resource_schema, awsfacts.create_only_paths,
+                   awsfacts.conditional_create_only_properties):
         cached.cache_clear()
     try:
         monkeypatch.delenv(awsfacts.SCHEMAS_ENV, raising=False)
@@ -69,5 +80,6 @@ def test_without_cfn_lint_the_schemas_come_from_the_environment(monkeypatch: pyt
         assert "AWS::S3::Bucket" in index
         assert "BucketName" in awsfacts.create_only_properties("AWS::S3::Bucket")
     finally:
-        for cached in (awsfacts.schemas_dir, awsfacts.resource_schema, awsfacts.create_only_paths):
+        for cached in (awsfacts.schemas_dir, awsfacts.resource_schema, awsfacts.create_only_paths,
+                   awsfacts.conditional_create_only_properties):
             cached.cache_clear()

@@ -8,7 +8,9 @@
   rule per CIDR, IPv6 CIDR, referenced group or prefix list, per port range; inline and
   separate SecurityGroupIngress/Egress resources; EC2's default egress rule when a group
   declares none inline; IPv4 and IPv6 counted apart, a group or prefix-list peer in
-  both); security groups per network interface (tasks, load balancers, endpoints,
+  both; a prefix list counts as one rule, a lower bound: AWS counts a customer-managed
+  list by its maximum entries and an AWS-managed one by its weight, which the templates
+  do not state); security groups per network interface (tasks, load balancers, endpoints,
   databases, file-system mount targets) and the rules those groups hold together;
   interface endpoints per VPC.
 

@@ -5,11 +5,12 @@ size; across the hierarchy: the resources one stack operation creates (a first c
 creates every resource of every template).  The figures are the one table,
 ``generator.deployability.quotas``.
 
-Body size: ``deploy.sh`` packages the templates and passes them by S3 URL (1 MB), so that
-is the error; ``validate.sh``'s remote step sends each template as ``TemplateBody``
-(51,200 bytes), so a template above that is a warning (the remote validation fails for
-it), and so is one within the warning share of it (the margin is gone).  The size is
-counted on the text written (``Inputs.rendered``), or on compact JSON when there is none.
+Body size: ``deploy.sh`` packages the templates and passes them by S3 URL, and
+``validate.sh``'s remote step uploads any template over the 51,200-byte ``TemplateBody``
+limit to the artifact bucket and validates it by URL too; so the binding limit is the
+1 MB of a template in S3: over it is an error, within the warning share of it a warning.
+The size is counted on the text written (``Inputs.rendered``), or on compact JSON when
+there is none.
 """
 
 from __future__ import annotations
@@ -52,16 +53,11 @@ def check(inp: Inputs) -> list[Finding]:
 
 
 def _size(file: str, size: int) -> list[Finding]:
-    s3, inline = QUOTAS["template_bytes_s3"], QUOTAS["template_bytes_inline"]
+    s3 = QUOTAS["template_bytes_s3"]
     if size > s3.value:
         return [finding("template-size", file, "", f"{file} is {size:,} bytes, more than a template may be even "
                         "from S3", s3.cite())]
-    if size > inline.value:
-        return [finding("template-size", file, "", f"{file} is {size:,} bytes: deploy.sh uploads it through S3, but "
-                        "validate.sh's remote step (aws cloudformation validate-template --template-body) fails "
-                        "for it", inline.cite(), severity=WARNING)]
-    if size > WARNING_SHARE * inline.value:
-        return [finding("template-size", file, "", f"{file} is {size:,} bytes, {inline.value - size:,} under the "
-                        "limit of validate.sh's remote step (validate-template --template-body); a little more "
-                        "and that step fails", inline.cite(), severity=WARNING)]
+    if size > WARNING_SHARE * s3.value:
+        return [finding("template-size", file, "", f"{file} is {size:,} bytes, {s3.value - size:,} under the "
+                        "limit of a template in S3", s3.cite(), severity=WARNING)]
     return []

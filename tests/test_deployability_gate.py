@@ -56,10 +56,6 @@ KNOWN = (
           frozenset({"ecs_service_assign_public_ip_disabled_check"}),
           "issue 11 defect 7: egress public-ip always fails CT.ECS.PR.9 (no suppression carrying the spec's "
           "public_ip_reason); fixed on another branch"),
-    Known("egress_by_environment", lambda d: bool(d["network"].get("egress_by_environment")),
-          frozenset({"CKV_AWS_23"}),
-          "issue 11 defect 7: per-environment egress puts the rule descriptions inside Fn::If, which checkov "
-          "cannot read (CKV_AWS_23); fixed on another branch"),
     Known("egress_by_environment with a NAT in some environments",
           lambda d: "nat-per-az" in (d["network"].get("egress_by_environment") or {}).values(),
           frozenset({"W1028"}),
@@ -137,10 +133,8 @@ def _per_environment(d: dict[str, Any]) -> None:
 @pytest.mark.parametrize(("known", "edit", "tools"), [
     pytest.param(KNOWN[0], _public_ip, "cfn-guard", id="public-ip",
                  marks=pytest.mark.xfail(strict=True, reason=KNOWN[0].reason)),
-    pytest.param(KNOWN[1], _per_environment, "checkov", id="per-environment-egress",
+    pytest.param(KNOWN[1], _per_environment, "cfn-lint", id="per-environment-nat",
                  marks=pytest.mark.xfail(strict=True, reason=KNOWN[1].reason)),
-    pytest.param(KNOWN[2], _per_environment, "cfn-lint", id="per-environment-nat",
-                 marks=pytest.mark.xfail(strict=True, reason=KNOWN[2].reason)),
 ])
 def test_known_defect(known: Known, edit: Callable[[dict[str, Any]], None], tools: str, tmp_path: Path) -> None:
     data = web(edit)
@@ -151,6 +145,16 @@ def test_known_defect(known: Known, edit: Callable[[dict[str, Any]], None], tool
     code, fails, output = gate(tmp_path / "templates", tmp_path / "reports", tools)
     assert {f[0] for f in fails} <= known.rules, output  # nothing but the known defect, even while it is open
     assert code == 0, [f for f in fails if f[0] in known.rules]
+
+
+def test_per_environment_egress_passes_checkov(tmp_path: Path) -> None:
+    """Once a known defect (CKV_AWS_23: rule descriptions inside Fn::If): per-environment egress
+    is written as separate conditional rules, each with its description, which checkov reads."""
+    result = accepted(web(_per_environment), tmp_path)
+    assert result is not None
+    render.write(result.aws_files or {}, tmp_path / "templates")
+    code, fails, output = gate(tmp_path / "templates", tmp_path / "reports", "checkov")
+    assert (code, fails) == (0, []), output
 
 
 def test_the_gate_parser_reads_validate_sh(tmp_path: Path) -> None:

@@ -34,19 +34,11 @@ def assert_catches(check: Callable[[TemplateSet], list[Finding]], t: Templates, 
     assert any(needle in v.problem for v in found), found
 
 
-# Invariants the committed mcp-gateway breaks today, fixed on another branch (the lead merges it).
-KNOWN_DEFECTS = {
-    "world_ingress": ("issue 11 defect 6: the main ALB admits IngressCidrBlocks (default 0.0.0.0/0) on 7860 and "
-                      "8888; per-listener sources (branch secure11) fix it"),
-}
-
-
 def test_baseline_is_clean(mcp_templates: Templates, mcp_spec: Any) -> None:
     found = inv.check_all(mcp_templates, mcp_spec)
-    assert {k: v for k, v in found.items() if k not in KNOWN_DEFECTS} == {}
+    assert found == {}
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS["world_ingress"])
 def test_baseline_has_no_world_open_port_but_80_and_443(mcp_templates: Templates) -> None:
     assert inv.world_ingress(TemplateSet(mcp_templates)) == []
 

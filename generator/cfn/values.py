@@ -15,7 +15,7 @@ from typing import Any
 
 from generator.cfn.load import PARENT
 from generator.cfn.refs import SUB_VARIABLE, sub_parts
-from generator.cfn.templateset import Origin, TemplateSet
+from generator.cfn.templateset import STAND_IN_STACK_ID, Origin, TemplateSet
 
 MATCH_PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
                 "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "stack", "SUFFIX": "AbCdEf"}
@@ -44,6 +44,8 @@ class Renderer:
             return None
         ((k, v),) = node.items()
         if k == "Ref" and isinstance(v, str) and v.startswith("AWS::"):
+            if v == "AWS::StackId" and v not in self.p:  # the set's stack ID, or its stand-in
+                return self.ts.pseudo.get(v, STAND_IN_STACK_ID)
             return self.p.get(v)
         if k == "Ref" and isinstance(v, str):
             fed = self.ts.fed(file, v) if v in (self.ts.t[file].get("Parameters") or {}) else None

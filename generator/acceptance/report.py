@@ -16,6 +16,7 @@ import datetime as dt
 import os
 import re
 import tempfile
+import textwrap
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,17 +182,33 @@ def _duration(seconds: float) -> str:
 
 def summary(report: Report, extra: list[str] | None = None, width: int = 110) -> str:
     """One screen: a line per check (status, what, duration, why), the verdict, then ``extra``
-    (cost, survivors, the report's path)."""
+    (cost, survivors, the report's path). A reason shared by several checks is printed once,
+    as a numbered note; a long one continues on the next lines."""
     where = f"endpoint {report.endpoint} (emulator)" if report.emulated else \
         (f"endpoint {report.endpoint}" if report.endpoint else "AWS")
     lines = [f"Acceptance of {report.platform} ({report.env}): stack {report.stack}, "
              f"{report.region}, {where}"]
-    title_width = min(max((len(c.title) for c in report.checks), default=10), 48)
+    reasons = [c.message for c in report.checks if c.status != PASSED]
+    shared = list(dict.fromkeys(r for r in reasons if reasons.count(r) > 1))
+    title_width = min(max((len(c.title) for c in report.checks), default=10), 56)
     for c in report.checks:
-        head = f"  {MARKS[c.status]}  {_clip(c.title, title_width):<{title_width}}  " \
-               f"{_duration(c.seconds):>10}"
-        reason = c.message if c.status != PASSED else ""
-        lines.append(head + (f"  {_clip(reason, max(width - len(head) - 2, 20))}" if reason else ""))
+        head = f"  {MARKS[c.status]}  {_clip(c.title, title_width):<{title_width}}  {_duration(c.seconds):>10}"
+        if c.status == PASSED:
+            lines.append(head)
+        elif c.message in shared:
+            lines.append(f"{head}  [{shared.index(c.message) + 1}]")
+        else:
+            room = width - len(head) - 2
+            text = " ".join(c.message.split())
+            if len(text) <= room:
+                lines.append(f"{head}  {text}")
+            else:
+                lines.append(head)
+                lines += textwrap.wrap(text, width, initial_indent=" " * 8, subsequent_indent=" " * 8,
+                                       max_lines=3, placeholder=" ...")
+    for i, reason in enumerate(shared, 1):
+        lines += textwrap.wrap(" ".join(reason.split()), width, initial_indent=f"  [{i}] ",
+                               subsequent_indent=" " * 6, max_lines=3, placeholder=" ...")
     counts = report.counts()
     result = "FAILED" if report.failed else "PASSED"
     lines.append(f"Result: {result}: {counts[FAILED]} failed, {counts[PASSED]} passed, "

@@ -46,23 +46,23 @@ class RunCost:
         prorated, bound = self.for_run(seconds)
         c = self.currency
         return [
-            f"Cost ({self.command}; {self.prices}): {self.monthly_low:,.2f}-{self.monthly_high:,.2f} {c}/month, "
-            f"{self.hourly:,.4f} {c}/hour at desired counts",
-            f"  this run: {seconds / 60:.1f} min x {self.hourly:,.4f} {c}/hour = {prorated:,.4f} {c}; billed at most "
-            f"{bound:,.4f} {c} (hourly-billed resources round up to whole hours)",
+            f"Cost ({self.command}):",
+            f"  {self.monthly_low:,.2f}-{self.monthly_high:,.2f} {c}/month, {self.hourly:,.4f} {c}/hour at desired "
+            f"counts ({self.prices})",
+            f"  this run: {seconds / 60:.1f} min = {prorated:,.4f} {c}; billed at most {bound:,.4f} {c} "
+            "(hourly-billed resources round up to whole hours)",
         ]
 
     def survivors_line(self, survivors: list[dict]) -> str | None:
         """The monthly cost of the retained KMS keys and secrets in ``survivors``."""
         kept = [s for s in survivors if s.get("policy") in ("Retain", "RetainExceptOnCreate")]
-        keys = sum(1 for s in kept if s.get("type") == "AWS::KMS::Key")
-        secrets = sum(1 for s in kept if s.get("type") == "AWS::SecretsManager::Secret")
         if not kept:
             return None
+        keys = sum(1 for s in kept if s.get("type") == "AWS::KMS::Key")
+        secrets = sum(1 for s in kept if s.get("type") == "AWS::SecretsManager::Secret")
         monthly = keys * self.key_month + secrets * self.secret_month
-        return (f"  after the run: {len(kept)} retained resource(s) keep costing until deleted: "
-                f"{keys} KMS key(s) and {secrets} secret(s) = {monthly:,.2f} {self.currency}/month, plus the "
-                "storage of retained logs, images, buckets and snapshots (see the survivors check)")
+        return (f"  after the run: {keys} KMS key(s) and {secrets} secret(s) retained = {monthly:,.2f} "
+                f"{self.currency}/month until deleted, plus retained storage")
 
 
 def run_cost(spec_path: Path, env: str, region: str, root: Path = Path()) -> RunCost | str:

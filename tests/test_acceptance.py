@@ -547,3 +547,88 @@ def test_make_acceptance_runs_the_module():
     command = out.replace("\\\n", " ")
     assert "-m generator.acceptance --platform scheduled-file-writer --env test" in command
     assert "--endpoint-url http://127.0.0.1:4599" in command and "--keep-stack" in command
+
+
+class FakeScripts:
+    """deploy.sh / delete.sh / survivors stand-ins that record what ran."""
+
+    calls: list[str] = []
+    deploy_code = 0
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        FakeScripts.calls = []
+
+    def deploy(self) -> Run:
+        self.calls.append("deploy")
+        return Run([], self.deploy_code, "deploy.sh: error: bad input" if self.deploy_code else "ok", 1.0)
+
+    def delete(self) -> Run:
+        self.calls.append("delete")
+        return Run([], 0, "Deleted.", 1.0)
+
+    def mark(self) -> str:
+        return "0"
+
+    def survivors_before(self, save: Path) -> tuple[Run, list[dict]]:
+        return Run([], 0, "What survives deleting web-dev:", 0.1), []
+
+    def survivors_after(self, stack_id: str, load: Path, since: str) -> Run:
+        return Run([], 0, "", 0.1)
+
+
+@pytest.fixture
+def fake_run(monkeypatch: pytest.MonkeyPatch):
+    """run.run with fake scripts and a stack that exists until deleted."""
+    state = {"deleted": False}
+    monkeypatch.setattr(run, "Scripts", FakeScripts)
+    monkeypatch.setattr(run, "describe", lambda cfn, stack: None if state["deleted"] else
+                        {"StackId": PARENT, "StackStatus": "CREATE_COMPLETE"})
+    original_delete = FakeScripts.delete
+
+    def delete(self: FakeScripts) -> Run:
+        state["deleted"] = True
+        return original_delete(self)
+    monkeypatch.setattr(FakeScripts, "delete", delete)
+    monkeypatch.setattr(run, "client", lambda service, **kw: world()[service] if service in world() else Fake())
+    return run.Options("web", "dev", "web-dev", "us-east-1", "http://127.0.0.1:4566")
+
+
+def test_a_bug_mid_run_is_reported_and_the_stack_still_deleted(fake_run: run.Options,
+                                                              monkeypatch: pytest.MonkeyPatch):
+    def broken(aws: Any, stack: str) -> Any:
+        raise KeyError("boom")
+    monkeypatch.setattr(run, "discover", broken)
+    outcome = run.run(fake_run, {}, say=lambda _: None)
+    assert FakeScripts.calls == ["deploy", "delete"]
+    assert outcome.bug == "KeyError: 'boom'"
+    bug = next(c for c in outcome.report.checks if c.group == "internal error")
+    assert bug.status == FAILED and "Traceback" in bug.output
+    assert {c.group: c.status for c in outcome.report.checks}["delete"] == PASSED
+
+
+def test_deploy_refusing_its_input_creates_and_deletes_nothing(fake_run: run.Options):
+    FakeScripts.deploy_code = 2
+    try:
+        with pytest.raises(run.DeployRefused, match="bad input"):
+            run.run(fake_run, {}, say=lambda _: None)
+    finally:
+        FakeScripts.deploy_code = 0
+    assert FakeScripts.calls == ["deploy"]
+
+
+def test_keep_stack_leaves_it_and_says_how_to_delete(fake_run: run.Options, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(run, "diagnose_check", lambda opts: Check("diagnose", "", PASSED, "no findings"))
+    fake_run.keep_stack = True
+    outcome = run.run(fake_run, {}, say=lambda _: None)
+    assert FakeScripts.calls == ["deploy"]
+    delete = next(c for c in outcome.report.checks if c.group == "delete")
+    assert delete.status == NOT_RUN and "./delete.sh --platform web --env dev --stack-name web-dev" in delete.message
+
+
+def test_an_internal_error_is_one_line_exit_1(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
+    def broken(args: Any) -> int:
+        raise RuntimeError("unexpected")
+    monkeypatch.setattr(cli, "accept", broken)
+    assert cli.main(["--platform", "web", "--env", "dev"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "internal error (a bug in stackgen" in err and "RuntimeError" in err

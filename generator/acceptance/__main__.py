@@ -6,6 +6,7 @@ import argparse
 import os
 import re
 import sys
+import traceback
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
@@ -121,7 +122,7 @@ def options(args: argparse.Namespace) -> Options:
         raise Usage(f"--stack-name: invalid stack name {stack!r}")
     return Options(platform, args.env, stack, resolve_region(args),
                    args.endpoint_url.rstrip("/") if args.endpoint_url else None,
-                   str(params) if args.params_file else None,
+                   str(params.resolve()) if args.params_file else None,
                    args.wait_timeout, args.poll_interval, args.probe_window, args.keep_stack)
 
 
@@ -139,8 +140,28 @@ def refuse_existing(opts: Options) -> None:
                     "creates and deletes its own stack: pass another --stack-name, or delete it first")
 
 
+def internal_error(exc: BaseException) -> int:
+    """A failure the user did not cause: one line that says it is a bug, exit 1."""
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    at = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
+    print(f"acceptance: internal error (a bug in stackgen, please report it): {type(exc).__name__}: {exc}{at}",
+          file=sys.stderr)
+    return EXIT_FAILED
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    try:
+        return accept(args)
+    except KeyboardInterrupt:
+        print("acceptance: interrupted; the stack may still exist (./delete.sh removes it)", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - anything the user did not cause is a bug
+        return internal_error(exc)
+
+
+def accept(args: argparse.Namespace) -> int:
+    """Check the inputs, run, write the report and print the summary; the exit status."""
     try:
         opts = options(args)
         environ = process_environment(opts)
@@ -177,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(summary(report, extra))
     if outcome.bug:
-        print(f"acceptance: internal error (a bug in stackgen, please report it): {outcome.bug}", file=sys.stderr)
+        print(f"acceptance: internal error (a bug in stackgen, please report it): {outcome.bug} "
+              f"(traceback in {shown}, testcase 'internal error')", file=sys.stderr)
         return EXIT_FAILED
     return exit_code(report.checks)
 

@@ -1,13 +1,12 @@
 """The acceptance run (generator/acceptance/) without AWS: the verdict, the JUnit XML report and
-its shape, the summary, the checks' logic on fake API answers, the probes against a local HTTP
-server, the emulator's not-applicable checks, the command line's usage errors and the make
-target. The run against the emulator is tests/e2e/test_e2e_acceptance.py."""
+its shape, the summary, the run's order on fake API answers (the emulator's not-applicable
+checks, a bug mid-run, --keep-stack), the cost, the command line's usage errors and the make
+target. The checks themselves: tests/test_acceptance_checks.py; the run against the emulator:
+tests/e2e/test_e2e_acceptance.py."""
 
 from __future__ import annotations
 
-import http.server
 import subprocess
-import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,13 @@ from typing import Any
 import pytest
 
 from generator.acceptance import __main__ as cli
-from generator.acceptance import costs, probes, report, run, services
+from generator.acceptance import costs, report, run
 from generator.acceptance.report import FAILED, NOT_APPLICABLE, NOT_RUN, PASSED, Check, Report
 from generator.acceptance.scripts import Run
-from generator.acceptance.stack import Listener, discover, template_desired_count
 from generator.cost import estimate, load_prices, usage_from
 from generator.spec import load_spec
 
+from tests.acceptance_fakes import PARENT, Fake, fake_aws, world
 from tests.helpers import ROOT
 
 # --------------------------------------------------------------------------- JUnit shape
@@ -152,293 +151,6 @@ def test_summary_is_one_screen_with_each_reason_once():
     assert "  [1] the emulator runs no containers" in text
     assert lines[1].startswith("  PASS  deploy") and "FAIL  diagnose" in text and "N/A   probe: Lb0" in text
     assert "Result: FAILED: 1 failed, 1 passed, 4 not applicable" in text and lines[-1] == "Cost: ..."
-
-
-# --------------------------------------------------------------------------- fake AWS
-
-
-class Fake:
-    """A boto3 client stand-in: the methods given, and paginators over them (one page)."""
-
-    def __init__(self, **methods: Any):
-        self.methods = methods
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.methods[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def get_paginator(self, name: str) -> Any:
-        fn = self.methods[name]
-
-        class Pages:
-            def paginate(self, **kw: Any) -> list[Any]:
-                return [fn(**kw)]
-        return Pages()
-
-
-PARENT = "arn:aws:cloudformation:us-east-1:1:stack/web-dev/1"
-NESTED = "arn:aws:cloudformation:us-east-1:1:stack/web-dev-ServicesStack/2"
-SERVICE = "arn:aws:ecs:us-east-1:1:service/web-dev-main/web"
-LB = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/web/1"
-TG = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1"
-LISTENER = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/web/1/80"
-SERVICES_TEMPLATE = """
-Parameters: {Count: {Type: Number}}
-Resources:
-  WebService: {Type: AWS::ECS::Service, Properties: {DesiredCount: !Ref Count}}
-"""
-
-
-def world(running: int = 2, rollout: str = "COMPLETED", health: tuple[str, ...] = ("healthy", "healthy"),
-          desired: int = 2, lb_dns: str = "web-1.us-east-1.elb.amazonaws.com", port: int = 80,
-          default_action: dict | None = None) -> dict[str, Fake]:
-    """A deployed stack: one service behind one load balancer listener, in a nested stack."""
-    live = {"serviceArn": SERVICE, "status": "ACTIVE", "desiredCount": desired, "runningCount": running,
-            "pendingCount": 0, "loadBalancers": [{"targetGroupArn": TG}],
-            "deployments": [{"status": "PRIMARY", "rolloutState": rollout}],
-            "events": [{"message": "(service web) has started 1 tasks"}]}
-    resources = {
-        PARENT: [{"LogicalResourceId": "ServicesStack", "ResourceType": "AWS::CloudFormation::Stack",
-                  "PhysicalResourceId": NESTED},
-                 {"LogicalResourceId": "Lb", "ResourceType": "AWS::ElasticLoadBalancingV2::LoadBalancer",
-                  "PhysicalResourceId": LB},
-                 {"LogicalResourceId": "WebTargetGroup", "ResourceType": "AWS::ElasticLoadBalancingV2::TargetGroup",
-                  "PhysicalResourceId": TG}],
-        NESTED: [{"LogicalResourceId": "WebService", "ResourceType": "AWS::ECS::Service",
-                  "PhysicalResourceId": SERVICE}],
-    }
-    stacks = {"web-dev": {"StackId": PARENT, "StackStatus": "CREATE_COMPLETE",
-                          "Outputs": [{"OutputKey": "Url", "OutputValue": f"http://{lb_dns}"}]},
-              NESTED: {"StackId": NESTED, "Parameters": [{"ParameterKey": "Count", "ParameterValue": "2"}]}}
-    return {
-        "cloudformation": Fake(
-            describe_stacks=lambda StackName: {"Stacks": [stacks[StackName]]},
-            list_stack_resources=lambda StackName: {"StackResourceSummaries": resources[StackName]},
-            get_template=lambda StackName, TemplateStage: {"TemplateBody": SERVICES_TEMPLATE}),
-        "ecs": Fake(describe_services=lambda cluster, services: {"services": [live]}),
-        "elbv2": Fake(
-            describe_load_balancers=lambda LoadBalancerArns: {"LoadBalancers": [
-                {"LoadBalancerArn": LB, "DNSName": lb_dns, "Scheme": "internet-facing", "Type": "application"}]},
-            describe_listeners=lambda LoadBalancerArn: {"Listeners": [
-                {"ListenerArn": LISTENER, "Port": port, "Protocol": "HTTP",
-                 "DefaultActions": [default_action or {"Type": "forward", "TargetGroupArn": TG}]}]},
-            describe_rules=lambda ListenerArn: {"Rules": [{"Priority": "default", "IsDefault": True}]},
-            describe_target_groups=lambda TargetGroupArns: {"TargetGroups": [
-                {"TargetGroupArn": TG, "HealthCheckProtocol": "HTTP", "HealthCheckPath": "/health",
-                 "Matcher": {"HttpCode": "200"}}]},
-            describe_target_health=lambda TargetGroupArn: {"TargetHealthDescriptions": [
-                {"TargetHealth": {"State": s, **({"Reason": "Target.ResponseCodeMismatch",
-                                                  "Description": "Health checks failed with these codes: [404]"}
-                                                 if s == "unhealthy" else {})}} for s in health]}),
-        "application-autoscaling": Fake(describe_scalable_targets=lambda **kw: {"ScalableTargets": [
-            {"ResourceId": "service/web-dev-main/web", "MinCapacity": 2, "MaxCapacity": 4}]}),
-    }
-
-
-def fake_aws(clients: dict[str, Fake]):
-    return lambda service: clients[service]
-
-
-def test_discover_reads_the_stack_back():
-    d = discover(fake_aws(world()), "web-dev")
-    assert [s.path for s in d.services] == ["ServicesStack/WebService"]
-    assert d.services[0].template_desired == 2  # Ref to the nested stack's parameter
-    assert [t.path for t in d.target_groups] == ["WebTargetGroup"]
-    assert [ls.title for ls in d.listeners] == ["Lb HTTP:80"]
-
-
-@pytest.mark.parametrize(("props", "params", "want"), [
-    ({"DesiredCount": 3}, {}, 3), ({"DesiredCount": {"Ref": "N"}}, {"N": "4"}, 4), ({}, {}, 1),
-    ({"DesiredCount": {"Fn::If": ["C", 1, 2]}}, {}, None)])
-def test_template_desired_count(props: dict, params: dict, want: int | None):
-    assert template_desired_count({"Properties": props}, params)[0] == want
-
-
-def test_created_checks_compare_with_the_template():
-    clients = world(desired=2)
-    d = discover(fake_aws(clients), "web-dev")
-    assert [c.status for c in services.created_checks(fake_aws(clients), d)] == [PASSED, PASSED]
-    d.services[0].live["desiredCount"] = 7  # outside the template's 2 and the autoscaling range 2-4
-    check = services.service_created(d.services[0], {"service/web-dev-main/web": (2, 4)})
-    assert check.status == FAILED and "template deploys 2" in check.message
-    d.services[0].live["desiredCount"] = 3
-    assert services.service_created(d.services[0], {"service/web-dev-main/web": (2, 4)}).status == PASSED
-    d.services[0].live = {}
-    assert services.service_created(d.services[0], {}).status == FAILED
-
-
-def test_a_target_group_without_listener_or_service_fails():
-    d = discover(fake_aws(world()), "web-dev")
-    tg = d.target_groups[0]
-    assert services.target_group_attached(tg, d.listeners, d.services).status == PASSED
-    lonely = services.target_group_attached(tg, [], d.services)
-    assert lonely.status == FAILED and "no listener" in lonely.message
-    unused = services.target_group_attached(tg, d.listeners, [])
-    assert unused.status == FAILED and "no ECS service" in unused.message
-
-
-@pytest.mark.parametrize(("live", "state"), [
-    ({"status": "ACTIVE", "desiredCount": 2, "runningCount": 2, "deployments": [
-        {"status": "PRIMARY", "rolloutState": "COMPLETED"}]}, services.READY),
-    ({"status": "ACTIVE", "desiredCount": 2, "runningCount": 1, "deployments": [
-        {"status": "PRIMARY", "rolloutState": "IN_PROGRESS"}]}, services.WAITING),
-    ({"status": "ACTIVE", "desiredCount": 2, "runningCount": 2, "deployments": [
-        {"status": "PRIMARY", "rolloutState": "COMPLETED"}, {"status": "ACTIVE"}]}, services.WAITING),
-    ({"status": "ACTIVE", "desiredCount": 2, "runningCount": 0, "deployments": [
-        {"status": "PRIMARY", "rolloutState": "FAILED", "rolloutStateReason": "circuit breaker"}]}, services.BROKEN),
-    ({"status": "DRAINING", "desiredCount": 0, "runningCount": 0}, services.BROKEN),
-    ({}, services.BROKEN),
-])
-def test_steady_state(live: dict, state: str):
-    assert services.steady_state(live)[0] == state
-
-
-def test_health_state():
-    def th(*states: str) -> list[dict]:
-        return [{"TargetHealth": {"State": s}} for s in states]
-    assert services.health_state(th(), 2)[0] == services.WAITING
-    assert services.health_state(th("healthy", "healthy"), 2)[0] == services.READY
-    assert services.health_state(th("healthy", "initial"), 1)[0] == services.WAITING
-    assert services.health_state(th("healthy", "draining"), 1)[0] == services.READY
-    assert services.health_state(th("healthy"), 0)[0] == services.READY
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def test_wait_passes_once_steady_and_healthy():
-    clients = world()
-    answers = iter([1, 1, 2])  # the second task starts on the third poll
-
-    def describe_services(cluster: str, services: list[str]) -> dict:
-        return {"services": [{**live, "runningCount": next(answers, 2)}]}
-    live = clients["ecs"].describe_services(cluster="", services=[])["services"][0]
-    clients["ecs"].methods["describe_services"] = describe_services
-    d = discover(fake_aws(world()), "web-dev")
-    clock = Clock()
-    checks = services.wait_ready(fake_aws(clients), d, timeout=600, interval=10, clock=clock, sleep=clock.sleep,
-                                 say=lambda _: None)
-    assert [(c.group, c.status) for c in checks] == [("service steady", PASSED), ("target group healthy", PASSED)]
-    assert checks[0].seconds == 20.0
-
-
-def test_wait_is_bounded_and_says_why():
-    clients = world(running=1, rollout="IN_PROGRESS", health=("healthy", "unhealthy"))
-    d = discover(fake_aws(clients), "web-dev")
-    clock = Clock()
-    checks = services.wait_ready(fake_aws(clients), d, timeout=300, interval=10, clock=clock, sleep=clock.sleep,
-                                 say=lambda _: None)
-    assert clock.now == 300
-    assert [c.status for c in checks] == [FAILED, FAILED]
-    assert "timed out after 300 s" in checks[0].message and "running 1 of 2" in checks[0].message
-    assert "has started 1 tasks" in checks[0].message
-    assert "Target.ResponseCodeMismatch" in checks[1].message
-
-
-# --------------------------------------------------------------------------- probes
-
-
-@pytest.mark.parametrize(("status", "matcher", "ok"), [
-    (200, "200", True), (204, "200", False), (302, "200-399", True), (404, "200-399", False),
-    (302, "200,302", True), (301, "200,302", False)])
-def test_status_matches(status: int, matcher: str, ok: bool):
-    assert probes.status_matches(status, matcher) is ok
-
-
-def listener(rules: list[dict], default: dict) -> Listener:
-    return Listener("Lb", LB, "lb.example", "internet-facing", "application", LISTENER, 443, "HTTPS",
-                    [default], rules)
-
-
-def test_rules_route_like_the_load_balancer():
-    api = {"Type": "forward", "TargetGroupArn": "api"}
-    rules = [
-        {"Priority": "5", "Conditions": [{"Field": "http-header", "HttpHeaderConfig": {
-            "HttpHeaderName": "X-Canary", "Values": ["1"]}}], "Actions": [{"Type": "forward", "TargetGroupArn": "c"}]},
-        {"Priority": "10", "Conditions": [{"Field": "host-header", "HostHeaderConfig": {"Values": ["*.api.example"]}},
-                                          {"Field": "path-pattern", "Values": ["/v?/*"]}], "Actions": [api]},
-    ]
-    ls = listener(rules, {"Type": "forward", "TargetGroupArn": "web"})
-    assert probes.route(ls, "eu.API.example", "/v1/health") == [api]
-    assert probes.route(ls, "eu.api.example", "/v12/health")[0]["TargetGroupArn"] == "web"
-    assert probes.route(ls, "www.example", "/v1/health")[0]["TargetGroupArn"] == "web"
-
-
-@pytest.mark.parametrize(("response", "wrong"), [
-    (probes.Response(301, "https://web.example/"), None),
-    (probes.Response(301, "http://web.example/"), "not to HTTPS"),
-    (probes.Response(200), "not a redirect"),
-])
-def test_a_redirect_must_go_to_https(response: probes.Response, wrong: str | None):
-    _, verdict = probes.expectation({"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS"}})
-    result = verdict(response)
-    assert (result is None) if wrong is None else (wrong in result)
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    routes: dict[str, tuple[int, dict]] = {}
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        status, headers = self.routes.get(self.path, (404, {}))
-        self.send_response(status)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def server():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv.server_address[1]
-    srv.shutdown()
-    srv.server_close()
-
-
-@pytest.mark.parametrize(("routes", "action", "statuses"), [
-    ({"/": (200, {}), "/health": (200, {})}, None, [PASSED, PASSED]),
-    ({"/": (503, {}), "/health": (503, {})}, None, [FAILED, FAILED]),
-    ({"/": (301, {"Location": "https://web.example/"})}, {"Type": "redirect"}, [PASSED, NOT_APPLICABLE]),
-    ({"/": (301, {"Location": "http://web.example/"})}, {"Type": "redirect"}, [FAILED, NOT_APPLICABLE]),
-])
-def test_probes_against_a_server(server: int, routes: dict, action: dict | None, statuses: list[str]):
-    Handler.routes = routes
-    d = discover(fake_aws(world(lb_dns="127.0.0.1", port=server, default_action=action)), "web-dev")
-    checks = probes.run(d, acm=None, window=0)
-    assert [(c.group, c.status) for c in checks] == list(zip(["probe", "health path"], statuses, strict=True))
-    assert all(c.message for c in checks)
-
-
-def test_a_probe_without_answer_fails(server: int):
-    d = discover(fake_aws(world(lb_dns="127.0.0.1", port=1)), "web-dev")  # nothing listens on port 1
-    clock = Clock()
-    checks = probes.run(d, acm=None, window=15, interval=5, clock=clock, sleep=clock.sleep)
-    assert [c.status for c in checks] == [FAILED, FAILED] and "no HTTP answer" in checks[0].message
-    assert clock.now == 15  # retried for the window, then given up
-
-
-def test_emulated_probes_are_not_applicable():
-    d = discover(fake_aws(world()), "web-dev")
-    checks = probes.emulated_checks(d)
-    assert [c.status for c in checks] == [NOT_APPLICABLE, NOT_APPLICABLE]
-    assert all("not network endpoints" in c.message for c in checks)
-    d.listeners, d.target_groups = [], []
-    assert [(c.status, c.message) for c in probes.emulated_checks(d)] == [
-        (NOT_APPLICABLE, "the stack has no load balancer listener")]
 
 
 # --------------------------------------------------------------------------- the run

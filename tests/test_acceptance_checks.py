@@ -14,7 +14,7 @@ from generator.acceptance import probes, services
 from generator.acceptance.report import FAILED, NOT_APPLICABLE, PASSED
 from generator.acceptance.stack import Listener, discover, template_desired_count
 
-from tests.acceptance_fakes import LB, LISTENER, Clock, fake_aws, world
+from tests.acceptance_fakes import LB, LISTENER, Clock, Fake, fake_aws, world
 
 
 def test_discover_reads_the_stack_back():
@@ -204,3 +204,25 @@ def test_emulated_probes_are_not_applicable():
     d.listeners, d.target_groups = [], []
     assert [(c.status, c.message) for c in probes.emulated_checks(d)] == [
         (NOT_APPLICABLE, "the stack has no load balancer listener")]
+
+
+@pytest.mark.parametrize(("state", "task_status", "status"), [
+    ("ENABLED", "ACTIVE", PASSED), ("DISABLED", "ACTIVE", FAILED), ("ENABLED", "INACTIVE", FAILED)])
+def test_a_schedule_on_an_event_bus(state: str, task_status: str, status: str):
+    clients = world()
+    clients["cloudformation"].methods["list_stack_resources"] = lambda StackName: {"StackResourceSummaries": [
+        {"LogicalResourceId": "Nightly", "ResourceType": "AWS::Events::Rule", "PhysicalResourceId": "ops|nightly"}]}
+    seen: dict[str, Any] = {}
+
+    def describe_rule(Name: str, EventBusName: str = "default") -> dict:  # noqa: N803 - boto3's names
+        seen["bus"] = EventBusName
+        return {"Name": Name, "State": state}
+    clients["events"] = Fake(describe_rule=describe_rule, list_targets_by_rule=lambda Rule, EventBusName: {
+        "Targets": [{"Arn": "arn:aws:ecs:us-east-1:1:cluster/main",
+                     "EcsParameters": {"TaskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/job:1"}}]})
+    clients["ecs"].methods["describe_clusters"] = lambda clusters: {"clusters": [{"status": "ACTIVE"}]}
+    clients["ecs"].methods["describe_task_definition"] = lambda taskDefinition: {
+        "taskDefinition": {"status": task_status}}
+    d = discover(fake_aws(clients), "web-dev")
+    assert seen["bus"] == "ops" and [(s.kind, s.name) for s in d.schedules] == [("rule", "nightly")]
+    assert services.schedule_enabled(fake_aws(clients), d.schedules[0]).status == status

@@ -223,10 +223,13 @@ def _schedules(aws: Aws, found: list[Resource]) -> list[Schedule]:
                 out.append(Schedule(r.path, "schedule", name, sched.get("State", ""), target.get("Arn", ""),
                                     ecs.get("TaskDefinitionArn", "")))
         elif r.type == RULE and r.physical_id:
-            name = r.physical_id.split("|")[-1].split("/")[-1]
+            # The Ref of a rule is its name, or "bus|name" on another event bus than the default.
+            bus, _, name = r.physical_id.rpartition("|")
+            name = name.split("/")[-1]
+            on_bus = {"EventBusName": bus} if bus else {}
             events = aws("events")
-            rule = events.describe_rule(Name=name)
-            for tgt in events.list_targets_by_rule(Rule=name).get("Targets", []):
+            rule = events.describe_rule(Name=name, **on_bus)
+            for tgt in events.list_targets_by_rule(Rule=name, **on_bus).get("Targets", []):
                 ecs = tgt.get("EcsParameters")
                 if ecs:
                     out.append(Schedule(r.path, "rule", name, rule.get("State", ""), tgt.get("Arn", ""),

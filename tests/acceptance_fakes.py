@@ -41,7 +41,8 @@ Resources:
 
 def world(running: int = 2, rollout: str = "COMPLETED", health: tuple[str, ...] = ("healthy", "healthy"),
           desired: int = 2, lb_dns: str = "web-1.us-east-1.elb.amazonaws.com", port: int = 80,
-          default_action: dict | None = None) -> dict[str, Fake]:
+          default_action: dict | None = None, protocol: str = "HTTP", url: str = "",
+          certificates: tuple[str, ...] = ()) -> dict[str, Fake]:
     """A deployed stack: one service behind one load balancer listener, in a nested stack."""
     live = {"serviceArn": SERVICE, "status": "ACTIVE", "desiredCount": desired, "runningCount": running,
             "pendingCount": 0, "loadBalancers": [{"targetGroupArn": TG}],
@@ -58,7 +59,7 @@ def world(running: int = 2, rollout: str = "COMPLETED", health: tuple[str, ...] 
                   "PhysicalResourceId": SERVICE}],
     }
     stacks = {"web-dev": {"StackId": PARENT, "StackStatus": "CREATE_COMPLETE",
-                          "Outputs": [{"OutputKey": "Url", "OutputValue": f"http://{lb_dns}"}]},
+                          "Outputs": [{"OutputKey": "Url", "OutputValue": url or f"http://{lb_dns}"}]},
               NESTED: {"StackId": NESTED, "Parameters": [{"ParameterKey": "Count", "ParameterValue": "2"}]}}
     return {
         "cloudformation": Fake(
@@ -70,7 +71,8 @@ def world(running: int = 2, rollout: str = "COMPLETED", health: tuple[str, ...] 
             describe_load_balancers=lambda LoadBalancerArns: {"LoadBalancers": [
                 {"LoadBalancerArn": LB, "DNSName": lb_dns, "Scheme": "internet-facing", "Type": "application"}]},
             describe_listeners=lambda LoadBalancerArn: {"Listeners": [
-                {"ListenerArn": LISTENER, "Port": port, "Protocol": "HTTP",
+                {"ListenerArn": LISTENER, "Port": port, "Protocol": protocol,
+                 "Certificates": [{"CertificateArn": c} for c in certificates],
                  "DefaultActions": [default_action or {"Type": "forward", "TargetGroupArn": TG}]}]},
             describe_rules=lambda ListenerArn: {"Rules": [{"Priority": "default", "IsDefault": True}]},
             describe_target_groups=lambda TargetGroupArns: {"TargetGroups": [

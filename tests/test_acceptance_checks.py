@@ -4,8 +4,11 @@ the probes (routing, matchers, redirects) against a local HTTP server."""
 
 from __future__ import annotations
 
+import datetime
 import http.server
+import ssl
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,8 +155,10 @@ def test_a_redirect_must_go_to_https(response: probes.Response, wrong: str | Non
 
 class Handler(http.server.BaseHTTPRequestHandler):
     routes: dict[str, tuple[int, dict]] = {}
+    hosts: list[str] = []
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.hosts.append(self.headers.get("Host", ""))
         status, headers = self.routes.get(self.path, (404, {}))
         self.send_response(status)
         for k, v in headers.items():
@@ -226,3 +231,61 @@ def test_a_schedule_on_an_event_bus(state: str, task_status: str, status: str):
     d = discover(fake_aws(clients), "web-dev")
     assert seen["bus"] == "ops" and [(s.kind, s.name) for s in d.schedules] == [("rule", "nightly")]
     assert services.schedule_enabled(fake_aws(clients), d.schedules[0]).status == status
+
+
+def self_signed(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for ``name`` (its own CA) and its key, as PEM files."""
+    from cryptography import x509  # noqa: PLC0415 - moto's dependency, only this test needs it
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An HTTPS server on 127.0.0.1 with a certificate for web.example, which the probes trust."""
+    cert, key = self_signed(tmp_path, "web.example")
+    monkeypatch.setattr(probes, "tls_context", lambda: ssl.create_default_context(cafile=str(cert)))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    srv.socket = context.wrap_socket(srv.socket, server_side=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv.server_address[1]
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.mark.parametrize(("cert_name", "status"), [("web.example", PASSED), ("other.example", FAILED)])
+def test_https_probes_send_the_users_host_name(tls_server: int, cert_name: str, status: str):
+    """SNI and Host are the output URL's host (covered by the listener's certificate) while the
+    connection goes to the load balancer's address; a certificate for another name fails."""
+    Handler.routes = {"/": (200, {}), "/health": (200, {})}
+    Handler.hosts = []
+    clients = world(lb_dns="127.0.0.1", port=tls_server, protocol="HTTPS", url="https://web.example",
+                    certificates=("arn:aws:acm:us-east-1:1:certificate/1",))
+    acm = Fake(describe_certificate=lambda CertificateArn: {"Certificate": {  # noqa: N803 - boto3's name
+        "DomainName": cert_name, "SubjectAlternativeNames": [cert_name]}})
+    checks = probes.run(discover(fake_aws(clients), "web-dev"), acm, window=0)
+    assert [c.status for c in checks] == [status, status], [c.message for c in checks]
+    if status == PASSED:
+        assert Handler.hosts == ["web.example", "web.example"]
+        assert checks[0].message.startswith(f"https://web.example:{tls_server}/ via 127.0.0.1")
+    else:
+        assert "CERTIFICATE_VERIFY_FAILED" in checks[0].message or "doesn't match" in checks[0].message

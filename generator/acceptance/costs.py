@@ -18,7 +18,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.cost import DATA, estimate, load_prices, usage_from
+from generator.cost import estimate, usage_from
+from generator.prices import load_prices, price_path
 from generator.spec import SpecError, load_spec
 
 
@@ -72,7 +73,7 @@ def run_cost(spec_path: Path, env: str, region: str, root: Path = Path()) -> Run
         spec = load_spec(root / spec_path)
     except SpecError as exc:
         return f"Cost: no estimate: {'; '.join(exc.lines)[:200]}"
-    price_region = region if (DATA / f"prices-{region}.yaml").exists() else "us-east-1"
+    price_region = region if price_path(region).exists() else "us-east-1"
     try:
         prices = load_prices(price_region)
         e = estimate(spec, prices, env, None, usage_from(prices))

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from generator import __version__, lint, make_templates
-from generator.profiles import PROFILES
 
 if TYPE_CHECKING:
     from generator import synth
@@ -49,7 +48,7 @@ def _synthesize(args: argparse.Namespace) -> synth.Synthesis:
     from generator.spec import SpecError
 
     try:
-        result = synth.synthesize_checked(args.spec, args.profile)
+        result = synth.synthesize_checked(args.spec)
     except SpecError as exc:
         for line in exc.lines:
             print(line, file=sys.stderr)
@@ -65,7 +64,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     out = Path(args.out or f"templates/{Path(args.spec).stem}")
     try:
         result = _synthesize(args)
-        files = render.render(result.spec, args.profile)
+        files = result.aws_files if result.aws_files is not None else render.render(result.spec)
     except Exception as exc:  # noqa: BLE001 - anything the spec did not cause is a bug
         return internal_error("synth", exc)
     if out.exists() and not out.is_dir():
@@ -77,7 +76,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         print(f"--out {out}: cannot write: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     if not args.quiet:
-        print(f"wrote {len(written)} templates to {out}/ ({args.profile} profile)")
+        print(f"wrote {len(written)} templates to {out}/")
     return 0
 
 
@@ -151,7 +150,6 @@ def lint_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def templates_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
     p.add_argument("--out", metavar="DIR", help="output directory (default templates/<spec name>)")
-    p.add_argument("--profile", choices=PROFILES, default="aws", help="aws (default) or emulator")
     _lint_options(p)
     p.set_defaults(func=cmd_templates)
     return p
@@ -200,8 +198,6 @@ def parser() -> argparse.ArgumentParser:
                        description="Generate templates/<platform>/main.yaml and its children from SPEC.")
     s.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
     s.add_argument("--out", metavar="DIR", help="output directory (default templates/<spec name>)")
-    s.add_argument("--profile", choices=PROFILES, default="aws",
-                   help="aws (default) or emulator: leaves out the resource types the local emulator rejects")
     s.add_argument("--quiet", action="store_true", help="print nothing on success")
     s.set_defaults(func=cmd_synth)
 
@@ -218,7 +214,6 @@ def parser() -> argparse.ArgumentParser:
                                    "parent wiring, template quotas, physical names) and write nothing. "
                                    "Exit 0 valid, 2 spec error (file: field: message), 1 a bug in stackgen.")
     s.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
-    s.add_argument("--profile", choices=PROFILES, default="aws", help="template profile to synthesize (as synth)")
     s.set_defaults(func=cmd_validate)
 
     import importlib

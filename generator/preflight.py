@@ -40,8 +40,6 @@ def environments(templates: dict[str, dict[str, Any]]) -> list[str | None]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", nargs="?", help="platform spec: synthesize in memory and check")
     p.add_argument("--templates", metavar="DIR", help="check an already generated template set (DIR/main.yaml)")
-    p.add_argument("--profile", choices=("aws", "emulator"), default="aws",
-                   help="synthesis profile when checking a SPEC (default aws)")
     p.add_argument("--env", metavar="ENV", help="check this environment only (default: every environment whose "
                    "conditions change networking, ECS or IAM resources; otherwise the parameter defaults)")
     p.add_argument("--verbose", "-v", action="store_true", help="also print, per task, the path each need takes")
@@ -78,7 +76,7 @@ def cmd(args: argparse.Namespace) -> int:
             for line in exc.lines:
                 print(line, file=sys.stderr)
             return EXIT_USAGE
-        templates = render.synthesize(spec, args.profile)
+        templates = render.synthesize(spec)
         source = args.spec
     if args.env:
         allowed = templates[PARENT].get("Parameters", {}).get("Environment", {}).get("AllowedValues")

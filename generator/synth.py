@@ -10,8 +10,7 @@ maps each failure back to a spec field, as ``SpecError`` lines ``file: field: me
 - a physical name AWS would refuse (``generator.physical_names``);
 - anything the deployability check finds (``generator.deployability``): a reference to a
   resource that can be absent, a quota, a value YAML readers change, KMS on a data path,
-  world-open ingress.  It runs on the templates of the ``aws`` profile (what AWS gets,
-  whatever profile is asked for), on the text ``synth`` writes, and with the
+  world-open ingress.  It runs on the templates AWS gets, on the text ``synth`` writes, and with the
   per-environment parameters files (``parameters/<spec file name>/<env>.json`` beside the
   spec's folder) when they exist.  Its errors are spec errors; its warnings come back in
   ``Synthesis.warnings``.
@@ -28,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import deployability, naming, physical_names, profiles, render
+from generator import deployability, naming, paramfiles, physical_names, render
 from generator.contract import ContractError
 from generator.deploy.params import ParamError, read_params_file
 from generator.deployability.quotas import QUOTAS
@@ -43,7 +42,7 @@ GROWING = ("services", "parameters", "secrets", "ssm_parameters", "repositories"
 
 @dataclass(frozen=True)
 class Synthesis:
-    """A checked synthesis: the templates of the profile asked for, the warnings to print,
+    """A checked synthesis: the templates, the warnings to print,
     and the text of each ``aws`` template as ``synth`` writes it (the deployability check
     counted its bytes)."""
 
@@ -53,7 +52,7 @@ class Synthesis:
     aws_files: dict[str, str] | None = None
 
 
-def synthesize_checked(path: str | Path, profile: str = "aws") -> Synthesis:
+def synthesize_checked(path: str | Path) -> Synthesis:
     """Load, validate and synthesize SPEC in memory. Raises ``SpecError`` for anything
     the spec causes; any other exception is a bug."""
     source = str(Path(path))  # as load_spec names it
@@ -72,12 +71,12 @@ def synthesize_checked(path: str | Path, profile: str = "aws") -> Synthesis:
     problems = physical_names.check(spec, source, templates)
     if problems:
         raise SpecError(problems)
-    header = render.HEADER.format(name=spec.name, profile="aws")
+    header = render.HEADER.format(name=spec.name)
     files = {name: header + render.to_yaml(t) for name, t in sorted(templates.items())}
     errors, notes = deployable(spec, source, templates, files)
     if errors:
         raise SpecError(errors)
-    return Synthesis(spec, profiles.apply(profile, templates), tuple(warnings(spec, source) + notes), files)
+    return Synthesis(spec, templates, tuple(warnings(spec, source) + notes), files)
 
 
 def deployable(spec: Platform, source: str, templates: dict[str, dict[str, Any]],
@@ -92,11 +91,10 @@ def parameter_files(source: str) -> dict[str, dict[str, str]]:
     """label -> values of each ``parameters/<spec file name>/<env>.json`` beside the spec's
     folder (``platforms/x.yaml`` -> ``parameters/x/``); a file that cannot be read is skipped
     (``stackgen params --check`` reports it)."""
-    folder = Path(source).resolve().parent.parent / "parameters" / Path(source).stem
     out = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for path in paramfiles.files(source):
         try:
-            out[f"parameters/{Path(source).stem}/{path.name}"] = read_params_file(path)
+            out[paramfiles.label(source, path)] = read_params_file(path)
         except ParamError:
             continue
     return out

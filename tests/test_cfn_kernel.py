@@ -319,7 +319,7 @@ def test_deploy_and_invariants_read_the_same_stateful_table() -> None:
 
 GENERATOR = ROOT / "generator"
 READ_SIDE = ("generator.cfn", "generator.reach", "generator.invariants", "generator.gate", "generator.deploy",
-             "generator.preflight", "generator.diagnose", "generator.cost", "generator.profiles")
+             "generator.preflight", "generator.diagnose", "generator.cost")
 MAX_LINES = 600
 
 

@@ -2,7 +2,7 @@
 
     python -m tests.gate.random_specs --count 10 --out build/gate-random [--seed N]
 
-writes build/gate-random/<nn>-<name>/*.yaml (AWS profile). `make validate-random`
+writes build/gate-random/<nn>-<name>/*.yaml. `make validate-random`
 then runs ./validate.sh over that folder, so the gate sees suppressions the
 generator produced for specs nobody hand-checked. The seed (default: from the
 environment variable STACKGEN_GATE_SEED, else 0) is printed, so a failure can be

@@ -83,6 +83,32 @@ def test_templates_reruns_only_what_a_change_affects(in_root: Path, capsys: pyte
     assert "preflight: unchanged" not in forced
 
 
+def test_a_changed_parameters_file_reruns_synthesis(in_root: Path, capsys: pytest.CaptureFixture) -> None:
+    """Synthesis checks the values of parameters/<spec>/<env>.json, so the synth cache is keyed on them."""
+    import yaml
+
+    data = yaml.safe_load((ROOT / "tests" / "fixtures" / "good_specs" / "web.yaml").read_text())
+    data["ingress_sources"] = [{"name": "AdminCidrBlocks", "description": "admins", "cidrs": ["10.0.0.0/8"]}]
+    data["load_balancers"][0]["listeners"].append(
+        {"port": 8080, "mode": "auto", "target_group": "web", "sources": "AdminCidrBlocks"})
+    spec = in_root / "platforms" / "web.yaml"
+    spec.parent.mkdir()
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    params = in_root / "parameters" / "web"
+    params.mkdir(parents=True)
+    (params / "dev.json").write_text('["Environment=dev"]')
+    out = in_root / "out"
+    argv = ["templates", str(spec), "--out", str(out), "--jobs", "1"]
+    assert cli.main(argv) == 0
+    assert cli.main(argv) == 0
+    assert "unchanged: " in capsys.readouterr().out
+    (params / "dev.json").write_text('["Environment=dev", "AdminCidrBlocks=0.0.0.0/0"]')
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    assert "admits 0.0.0.0/0 on tcp/8080 under parameters/web/dev.json" in capsys.readouterr().err
+
+
 def test_templates_reports_a_bad_spec_in_one_line(in_root: Path, capsys: pytest.CaptureFixture) -> None:
     spec = in_root / "bad.yaml"
     spec.write_text("name: Bad Name\n")

@@ -221,3 +221,15 @@ def test_permission_sids_and_placeholders(perms: list[dict[str, Any]], message: 
     with pytest.raises(SpecError) as exc:
         parse_spec(with_permissions(perms, buckets=["data"], secrets=[API_KEY]), "spec.yaml")
     assert message in exc.value.lines[0]
+
+
+def test_the_generator_and_the_read_side_share_one_table() -> None:
+    """What the generator grants and what the preflight/deployability check demand are one
+    table (generator.cfn.facts.KMS_DATA_PATHS), not two copies that can drift."""
+    from generator.cfn.facts import KMS_DATA_PATHS
+    from generator.reach.datapaths import STORES as read_side
+
+    for kind, type_ in kms_actions.KIND_TYPES.items():
+        assert kms_actions.STORES[kind] is KMS_DATA_PATHS[type_]
+    assert set(read_side) == set(KMS_DATA_PATHS)
+    assert all(read_side[t].facts is KMS_DATA_PATHS[t] for t in read_side)

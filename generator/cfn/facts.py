@@ -65,3 +65,72 @@ STATEFUL_TYPES: dict[str, Stateful] = {
     "AWS::ElasticLoadBalancingV2::LoadBalancer": Stateful("load balancer", policies=False, holds_data=False),
     "AWS::S3::Bucket": Stateful("bucket"),
 }
+
+
+@dataclass(frozen=True)
+class KmsUse:
+    """How a store encrypted with a customer managed key uses the key on a caller's behalf."""
+
+    what: str
+    """How messages name the store."""
+    via: str | None
+    """The service whose calls to KMS carry the caller's identity (kms:ViaService
+    <via>.<region>.amazonaws.com); None: the caller needs no permission on the key."""
+    context_key: str | None
+    """The encryption-context key whose value names the store (kms:EncryptionContext:<key>)."""
+    actions: dict[str, tuple[str, ...]]
+    """IAM action on the store -> the KMS actions the caller needs on its key."""
+    sources: tuple[str, ...]
+    """The AWS documents the row is taken from."""
+
+
+# KMS on the data path, by store type: the one table.  The generator grants the task roles
+# these actions (generator.kms_actions, by spec store kind) and the read side proves a role
+# has them (generator.reach.datapaths, by resource type).
+KMS_DATA_PATHS: dict[str, KmsUse] = {
+    # SSE-KMS with S3 Bucket Keys. "To upload an object encrypted with an AWS KMS key to
+    # Amazon S3, you need kms:GenerateDataKey permissions on the key. To download ..., you
+    # need kms:Decrypt"; a multipart upload (authorized by s3:PutObject: CreateMultipartUpload,
+    # UploadPart, CompleteMultipartUpload) needs both. CopyObject is s3:GetObject on the
+    # source plus s3:PutObject on the target. The encryption context is aws:s3:arn: the
+    # bucket ARN with a Bucket Key, the object ARN without one.
+    "AWS::S3::Bucket": KmsUse(
+        "bucket", "s3", "aws:s3:arn",
+        {"s3:GetObject": ("kms:Decrypt",), "s3:GetObjectVersion": ("kms:Decrypt",),
+         "s3:PutObject": ("kms:Decrypt", "kms:GenerateDataKey")},
+        ("https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html",
+         "https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions",
+         "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html")),
+    # "To retrieve a secret, the user must have kms:Decrypt permission ... To update the
+    # secret, ... both kms:Decrypt and kms:GenerateDataKey"; the encryption context holds SecretARN.
+    "AWS::SecretsManager::Secret": KmsUse(
+        "secret", "secretsmanager", "SecretARN",
+        {"secretsmanager:GetSecretValue": ("kms:Decrypt",),
+         "secretsmanager:PutSecretValue": ("kms:Decrypt", "kms:GenerateDataKey"),
+         "secretsmanager:UpdateSecret": ("kms:Decrypt", "kms:GenerateDataKey")},
+        ("https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",)),
+    # Producers need kms:GenerateDataKey and kms:Decrypt, consumers kms:Decrypt.
+    "AWS::SQS::Queue": KmsUse(
+        "queue", "sqs", "aws:sqs:arn",
+        {"sqs:SendMessage": ("kms:Decrypt", "kms:GenerateDataKey"), "sqs:ReceiveMessage": ("kms:Decrypt",)},
+        ("https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html",)),
+    "AWS::SNS::Topic": KmsUse(
+        "topic", "sns", "aws:sns:topicArn",
+        {"sns:Publish": ("kms:Decrypt", "kms:GenerateDataKey")},
+        ("https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html",)),
+    # CloudWatch Logs uses the key as its own service principal (the key policy's
+    # CloudWatchLogs statement), not with the caller's permissions.
+    "AWS::Logs::LogGroup": KmsUse(
+        "log group", None, None, {},
+        ("https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html",)),
+    # Parameters a template creates are never SecureString (CloudFormation cannot create one):
+    # reading them needs no key.
+    "AWS::SSM::Parameter": KmsUse(
+        "SSM parameter", None, None, {},
+        ("https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-securestring.html",
+         "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ssm-parameter.html")),
+    # Encryption at rest is transparent to NFS clients.
+    "AWS::EFS::FileSystem": KmsUse(
+        "file system", None, None, {},
+        ("https://docs.aws.amazon.com/efs/latest/ug/encryption-at-rest.html",)),
+}

@@ -4,7 +4,7 @@ and the KMS permissions that access needs on the store's key.
 A data path is declared by the task role: an Allow statement whose action is one a store
 of the set serves (``s3:PutObject``) on that store (its bucket's objects).  When the store
 is encrypted with a customer managed key, the caller also needs the KMS actions of
-:data:`STORES` on that key, or the call is denied at run time (a task can start and
+:data:`STORES` (``KMS_DATA_PATHS``) on that key, or the call is denied at run time (a task can start and
 still fail to write).  The store calls KMS on the caller's behalf, so the grant is judged
 in that call's context (``kms:ViaService`` and the store's encryption context, as
 ``reach.iam`` evaluates conditions): a key grant conditioned for another use (ECS Exec's
@@ -16,8 +16,9 @@ page that says so: CloudWatch Logs encrypts with the key as its own service prin
 SSM parameters a template creates are never SecureString (CloudFormation cannot create
 one); EFS encryption at rest is transparent to NFS clients.
 
-The table is this package's until the generator's own (``generator/kms_actions.py`` on
-the branch that adds the statements) and this one are made one; the rows agree.
+The facts are the one table ``generator.cfn.facts.KMS_DATA_PATHS``, from which the
+generator grants the same actions (``generator.kms_actions``); this module adds how to
+read each type's key and encryption context from a resource.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from generator.cfn.facts import KMS_DATA_PATHS, KmsUse
 from generator.cfn.templateset import Origin, TemplateSet
 from generator.cfn.values import Renderer
 from generator.reach.iam import Statement, TemplatePolicies, allows
@@ -50,68 +52,51 @@ def _s3_key(p: dict[str, Any]) -> Any:
 def _s3_context(p: dict[str, Any], arn: str) -> dict[str, str]:
     """S3's encryption context: the bucket's ARN with an S3 Bucket Key, else the object's."""
     bucket_key = _s3_rule(p).get("BucketKeyEnabled") in (True, "true")
-    return {"kms:EncryptionContext:aws:s3:arn": arn if bucket_key else f"{arn}/object"}
+    key = KMS_DATA_PATHS["AWS::S3::Bucket"].context_key
+    return {f"kms:EncryptionContext:{key}": arn if bucket_key else f"{arn}/object"}
 
 
 @dataclass(frozen=True)
 class Store:
-    """How a resource type uses its key on a caller's behalf."""
+    """How a resource type uses its key on a caller's behalf: the facts of
+    ``generator.cfn.facts.KMS_DATA_PATHS`` and how to read them from a resource."""
 
-    what: str  # how messages name it
+    facts: KmsUse
     key: Callable[[dict[str, Any]], Any]  # the key in the resource's properties (None: not a CMK)
-    actions: dict[str, tuple[str, ...]]  # IAM action on the store -> KMS actions the caller needs
-    sample: str  # the resource an action is evaluated on: {arn} is the store's ARN
-    sources: tuple[str, ...]
-    via: str = ""  # the service that calls KMS on the caller's behalf (kms:ViaService <via>.<region>...)
+    sample: str = "{arn}"  # the resource an action is evaluated on: {arn} is the store's ARN
     context: Callable[[dict[str, Any], str], dict[str, str]] = lambda p, arn: {}  # its encryption context
 
+    @property
+    def what(self) -> str:
+        return self.facts.what
 
-STORES: dict[str, Store] = {
-    # "To upload an object encrypted with an AWS KMS key to Amazon S3, you need kms:GenerateDataKey
-    # permissions on the key. To download an object encrypted with an AWS KMS key, you need
-    # kms:Decrypt"; a multipart upload (allowed by s3:PutObject) needs both.
-    "AWS::S3::Bucket": Store(
-        "bucket", _s3_key,
-        {"s3:GetObject": ("kms:Decrypt",), "s3:GetObjectVersion": ("kms:Decrypt",),
-         "s3:PutObject": ("kms:Decrypt", "kms:GenerateDataKey")},
-        "{arn}/object",
-        ("https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html",
-         "https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions",
-         "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html"),
-        "s3", _s3_context),
-    # "To retrieve a secret, the user must have kms:Decrypt ... To update the secret ... both
-    # kms:Decrypt and kms:GenerateDataKey".
-    "AWS::SecretsManager::Secret": Store(
-        "secret", lambda p: p.get("KmsKeyId"),
-        {"secretsmanager:GetSecretValue": ("kms:Decrypt",),
-         "secretsmanager:PutSecretValue": ("kms:Decrypt", "kms:GenerateDataKey"),
-         "secretsmanager:UpdateSecret": ("kms:Decrypt", "kms:GenerateDataKey")},
-        "{arn}",
-        ("https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",),
-        "secretsmanager", lambda p, arn: {"kms:EncryptionContext:SecretARN": arn}),
-    # Producers need kms:GenerateDataKey and kms:Decrypt, consumers kms:Decrypt.
-    "AWS::SQS::Queue": Store(
-        "queue", lambda p: p.get("KmsMasterKeyId"),
-        {"sqs:SendMessage": ("kms:Decrypt", "kms:GenerateDataKey"), "sqs:ReceiveMessage": ("kms:Decrypt",)},
-        "{arn}",
-        ("https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html",),
-        "sqs", lambda p, arn: {"kms:EncryptionContext:aws:sqs:arn": arn}),
-    "AWS::SNS::Topic": Store(
-        "topic", lambda p: p.get("KmsMasterKeyId"),
-        {"sns:Publish": ("kms:Decrypt", "kms:GenerateDataKey")},
-        "{arn}",
-        ("https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html",),
-        "sns", lambda p, arn: {"kms:EncryptionContext:aws:sns:topicArn": arn}),
-    "AWS::Logs::LogGroup": Store(
-        "log group", lambda p: None, {}, "{arn}",
-        ("https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html",)),
-    "AWS::SSM::Parameter": Store(
-        "SSM parameter", lambda p: None, {}, "{arn}",
-        ("https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ssm-parameter.html",)),
-    "AWS::EFS::FileSystem": Store(
-        "file system", lambda p: None, {}, "{arn}",
-        ("https://docs.aws.amazon.com/efs/latest/ug/encryption-at-rest.html",)),
+    @property
+    def actions(self) -> dict[str, tuple[str, ...]]:
+        return self.facts.actions
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return self.facts.sources
+
+    @property
+    def via(self) -> str:
+        return self.facts.via or ""
+
+
+def _context_of(type_: str) -> Callable[[dict[str, Any], str], dict[str, str]]:
+    key = KMS_DATA_PATHS[type_].context_key
+    return lambda p, arn: {f"kms:EncryptionContext:{key}": arn}
+
+
+_READERS: dict[str, tuple[Callable[[dict[str, Any]], Any], str, Callable[[dict[str, Any], str], dict[str, str]]]] = {
+    "AWS::S3::Bucket": (_s3_key, "{arn}/object", _s3_context),
+    "AWS::SecretsManager::Secret": (lambda p: p.get("KmsKeyId"), "{arn}", _context_of("AWS::SecretsManager::Secret")),
+    "AWS::SQS::Queue": (lambda p: p.get("KmsMasterKeyId"), "{arn}", _context_of("AWS::SQS::Queue")),
+    "AWS::SNS::Topic": (lambda p: p.get("KmsMasterKeyId"), "{arn}", _context_of("AWS::SNS::Topic")),
 }
+STORES: dict[str, Store] = {
+    t: Store(facts, *_READERS[t]) if t in _READERS else Store(facts, lambda p: None)
+    for t, facts in KMS_DATA_PATHS.items()}
 
 
 @dataclass(frozen=True)

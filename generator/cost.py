@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,7 +99,7 @@ def endpoints_monthly(endpoints: int, azs: int, prices: dict[str, Any]) -> float
     return monthly(prices["interface_endpoint"]["hour_per_az"], prices, endpoints * azs)
 
 
-def spot_split(tasks: float, strategy: list[tuple[str, int, int]]) -> tuple[float, float]:
+def spot_split(tasks: float, strategy: Sequence[tuple[str, int, int]]) -> tuple[float, float]:
     """(on-demand, spot) task counts for a capacity provider strategy [(provider, weight, base)]."""
     if tasks <= 0:
         return 0.0, 0.0
@@ -266,6 +266,16 @@ class Estimate:
         return [x for x in self.lines if x.missing]
 
 
+def _between(cost: Callable[[float], float], low: float, high: float) -> Callable[[], tuple[float, float]]:
+    """The (low, high) costs of ``cost`` at the low and high task counts, computed when priced."""
+    return lambda: (cost(low), cost(high))
+
+
+def _times_one(cost: Callable[[float], float]) -> Callable[[float], float]:
+    """n runs of one task each (a scheduled task) rather than n tasks at once."""
+    return lambda n: n * cost(1)
+
+
 def priced(stack: str, item: str, cost: Callable[[], tuple[float, float]]) -> Line:
     """A line, or the line marked unpriced (0, left out of totals) when a price it needs is missing."""
     try:
@@ -337,7 +347,8 @@ def service_lines(spec: Platform, prices: dict[str, Any], env: str, usage: Usage
         strat = strategies[spec.cluster_of(s)]
         lo, hi = counts[s.name]
 
-        def task_cost(n: float, vcpu: float = vcpu, gb: float = gb, strat: list = strat) -> float:
+        def task_cost(n: float, vcpu: float = vcpu, gb: float = gb,
+                      strat: Sequence[tuple[str, int, int]] = strat) -> float:
             od, sp = spot_split(n, strat)
             return (od * fargate_task_monthly(vcpu, gb, prices)
                     + (sp * fargate_task_monthly(vcpu, gb, prices, True) if sp else 0.0))
@@ -347,17 +358,16 @@ def service_lines(spec: Platform, prices: dict[str, Any], env: str, usage: Usage
             # A scheduled task: one task per run, placed by the strategy's proportions.
             what = (f"Fargate {s.name}: {schedule}, ~{runs_per_month(schedule):,.0f} runs x "
                     f"{usage.scheduled_run_minutes:g} min x {vcpu:g} vCPU / {gb:g} GB")
-            lines.append(priced("services", what, lambda lo=lo, hi=hi, f=task_cost: (lo * f(1), hi * f(1))))
+            lines.append(priced("services", what, _between(_times_one(task_cost), lo, hi)))
         else:
             _od_hi, sp_hi = spot_split(hi, strat)
             spot_note = f", {sp_hi / hi:.0%} Spot" if hi and sp_hi else ""
             what = f"Fargate {s.name}: {lo:g}-{hi:g} x {vcpu:g} vCPU / {gb:g} GB{spot_note}"
-            lines.append(priced("services", what, lambda lo=lo, hi=hi, f=task_cost: (f(lo), f(hi))))
+            lines.append(priced("services", what, _between(task_cost, lo, hi)))
     for s in spec.services:
         lo, hi = counts[s.name]
         lines.append(priced("services", f"logs {s.name} ({usage.log_gb_per_task:g} GB/task ingested)",
-                            lambda lo=lo, hi=hi: (lo * usage.log_gb_per_task * logs["ingest_gb"],
-                                                  hi * usage.log_gb_per_task * logs["ingest_gb"])))
+                            _between(lambda n: n * usage.log_gb_per_task * logs["ingest_gb"], lo, hi)))
     # Stored log GB-months: each service's ingestion x the stored ratio x its retention.
     stored = [sum(counts[s.name][i] * usage.log_gb_per_task * usage.log_stored_ratio * s.log_retention_days / 30.4
                   for s in spec.services) for i in (0, 1)]
@@ -371,12 +381,11 @@ def platform_lines(spec: Platform, prices: dict[str, Any], usage: Usage, deploye
     lines: list[Line] = []
     azs = spec.network.availability_zones
     for lb in spec.load_balancers:
-        alb = prices["alb"]
         lines.append(priced("alb", f"ALB {lb.name} (with {azs} public IPv4)",
-                            lambda alb=alb: 2 * (monthly(alb["hour"], prices)
-                                                 + monthly(prices["public_ipv4"]["hour"], prices, azs),)))
+                            lambda: 2 * (monthly(prices["alb"]["hour"], prices)
+                                         + monthly(prices["public_ipv4"]["hour"], prices, azs),)))
         lines.append(priced("alb", f"ALB {lb.name} capacity units ({usage.alb_lcu:g} LCU)",
-                            lambda alb=alb: 2 * (monthly(usage.alb_lcu * alb["lcu_hour"], prices),)))
+                            lambda: 2 * (monthly(usage.alb_lcu * prices["alb"]["lcu_hour"], prices),)))
     if spec.database:
         db = spec.database
         lo_acu = db.min_acu if deployed.min_acu is None else deployed.min_acu

@@ -412,7 +412,7 @@ def compare(old_templates: Templates, new_templates: Templates, *, env: str | No
 
 def _moves(rows: dict[Key, Change], old: View) -> None:
     """A logical id removed from one stack and added (same type) to another moved."""
-    removed = {}
+    removed: dict[str, list[Key]] = {}
     for key, c in rows.items():
         if c.action == "remove":
             removed.setdefault(key[1], []).append(key)

@@ -64,10 +64,10 @@ def assert_junit_shape(root: ET.Element) -> None:
         cases = suite.findall("testcase")
         outcome = [[c for c in case if c.tag in ("failure", "error", "skipped")] for case in cases]
         assert all(len(o) <= 1 for o in outcome), "a testcase with more than one outcome"
-        assert int(suite.get("tests")) == len(cases)
+        assert int(suite.get("tests", "")) == len(cases)
         for tag, attr in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
             if suite.get(attr) is not None:
-                assert int(suite.get(attr)) == sum(1 for o in outcome if o and o[0].tag == tag), attr
+                assert int(suite.get(attr, "")) == sum(1 for o in outcome if o and o[0].tag == tag), attr
 
 
 def sample_report() -> Report:

@@ -231,9 +231,10 @@ def test_runs_per_month(expression: str, runs: float) -> None:
 def test_scheduled_task_counts_as_its_run_time() -> None:
     hourly = SimpleNamespace(schedule="cron(0 * * * ? *)", desired=0, scaling=None)
     usage = cost.Usage(scheduled_run_minutes=6)
-    assert cost.task_counts(hourly, usage) == pytest.approx((0.1, 0.1))  # 730 runs x 6 min = 73 of 730 h
+    # 730 runs x 6 min = 73 of 730 h
+    assert cost.task_counts(hourly, usage) == pytest.approx((0.1, 0.1))  # type: ignore[arg-type]  # a stand-in Service
     service = SimpleNamespace(schedule=None, desired=2, scaling=SimpleNamespace(max=5))
-    assert cost.task_counts(service, usage) == (2, 5)
+    assert cost.task_counts(service, usage) == (2, 5)  # type: ignore[arg-type]  # a stand-in Service
 
 
 @pytest.mark.skipif(not (ROOT / "platforms" / "scheduled-file-writer.yaml").exists(),
@@ -247,6 +248,7 @@ def test_scheduled_file_writer_platform(prices: dict) -> None:
     writer = spec.service("writer")
     vcpu, gb = cost.size_of(writer, e.env)
     fargate = next(x for x in e.lines if x.item.startswith("Fargate writer"))
+    assert writer.schedule is not None
     runs = cost.runs_per_month(writer.schedule)
     assert fargate.low == pytest.approx(runs * 5 / 60 * (vcpu * 0.04048 + gb * 0.004445))
     endpoints = next(x for x in e.lines if x.item.startswith("interface endpoints"))

@@ -120,7 +120,7 @@ def test_the_name_check_evaluates_the_token() -> None:
     from generator.spec import load_spec
 
     spec = load_spec(ROOT / "platforms" / "scheduled-file-writer.yaml")
-    bad = {"main.yaml": {"Resources": {}}, "x.yaml": {"Resources": {"G": {"Type": "AWS::Logs::LogGroup",
+    bad: dict[str, Any] = {"main.yaml": {"Resources": {}}, "x.yaml": {"Resources": {"G": {"Type": "AWS::Logs::LogGroup",
            "Properties": {"LogGroupName": {"Fn::Sub": "/ecs/${Name}-${StackUid} x"}}}}}}
     [line] = physical_names.check(spec, "platforms/x.yaml", bad)
     assert f"'/ecs/scheduled-file-writer-{physical_names.STACK_UID_SAMPLE} x'" in line

@@ -233,7 +233,7 @@ def test_without_a_bucket_key_the_context_is_the_object() -> None:
     from generator.reach.datapaths import STORES as stores
 
     s3 = stores["AWS::S3::Bucket"]
-    enc = {"BucketEncryption": {"ServerSideEncryptionConfiguration": [{
+    enc: dict[str, Any] = {"BucketEncryption": {"ServerSideEncryptionConfiguration": [{
         "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k"}}]}}
     assert s3.context(enc, "arn:aws:s3:::b") == {"kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::b/object"}
     enc["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["BucketKeyEnabled"] = True

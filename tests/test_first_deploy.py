@@ -69,7 +69,8 @@ def first_deploy_problems(ts: Templates) -> list[str]:
     images = {i["service"]: i for i in ts["main.yaml"].get("Metadata", {}).get("stackgen", {}).get("images", [])}
     for file, t in sorted(ts.items()):
         tds = resources(t, "AWS::ECS::TaskDefinition")
-        runners = [(lid, props(r).get("TaskDefinition", {}).get("Ref"), "DesiredCount", 0)
+        runners: list[tuple[str, Any, str, int | str]] = [
+            (lid, props(r).get("TaskDefinition", {}).get("Ref"), "DesiredCount", 0)
                    for lid, r in resources(t, "AWS::ECS::Service").items()]
         runners += [(lid, props(r)["Target"]["EcsParameters"]["TaskDefinitionArn"].get("Ref"), "State", "DISABLED")
                     for lid, r in resources(t, "AWS::Scheduler::Schedule").items()]
@@ -186,5 +187,5 @@ def test_metadata_without_repository_services() -> None:
     data = yaml.safe_load((ROOT / "platforms" / "mcp-gateway.yaml").read_text())
     next(s for s in data["services"] if s["name"] == "keycloak")["image"] = {"default": "quay.io/keycloak/keycloak:23.0"}
     spec = parse_spec(data, "platforms/x.yaml")
-    assert parent.metadata(spec)["stackgen"]["images"] == []
+    assert parent.metadata(spec)["stackgen"]["images"] == []  # type: ignore[index]  # metadata() is a JSON object
     assert not [p for p in parent.root_parameters(spec) if p.endswith("ImageReady")]

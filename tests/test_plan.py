@@ -54,8 +54,8 @@ def test_add_a_service(bff: dict[str, Any], tmp_path: Path) -> None:
     spec = copy.deepcopy(bff)
     worker = copy.deepcopy(next(s for s in spec["services"] if s["name"] == "agentcore"))
     worker.update(name="worker")
-    for key in ("discovery", "allow_from"):
-        worker.pop(key)
+    for field in ("discovery", "allow_from"):
+        worker.pop(field)
     spec["services"].append(worker)
     p = plan_of(spec, tmp_path)
     got = actions(p)

@@ -299,7 +299,7 @@ def test_physical_name_check_sees_every_name_the_templates_set(path: Path) -> No
 
 def test_physical_name_check_catches_a_broken_template() -> None:
     spec = parse_spec(mutate("name", "mcp"), "platforms/x.yaml")
-    broken = {"main.yaml": {"Resources": {}}, "x.yaml": {"Resources": {"G": {
+    broken: dict[str, Any] = {"main.yaml": {"Resources": {}}, "x.yaml": {"Resources": {"G": {
         "Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": {"Fn::Sub": "/ecs/${Name} has spaces"}}}}}}
     assert physical_names.check(spec, "platforms/x.yaml", broken) == [
         "platforms/x.yaml: name: the AWS::Logs::LogGroup LogGroupName '/ecs/mcp has spaces' (Name 'mcp') does not "

@@ -127,6 +127,13 @@ def status_matches(status: int, matcher: str) -> bool:
     return False
 
 
+def _status_verdict(matcher: str) -> Callable[[Response], str | None]:
+    """A probe verdict: None when the answer's status matches the health check's matcher."""
+    def verdict(r: Response) -> str | None:
+        return None if status_matches(r.status, matcher) else f"answered {r.status}, the matcher wants {matcher}"
+    return verdict
+
+
 def expectation(action: dict[str, Any]) -> tuple[str, Callable[[Response], str | None]]:
     """What the answer to a request routed to ``action`` must be: (description, verdict),
     where verdict returns None when the response is right, else what is wrong."""
@@ -191,12 +198,13 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
     """HTTPS to ``address`` with SNI and certificate verification for ``host``."""
 
     def __init__(self, host: str, port: int, address: str, timeout: float):
-        super().__init__(host, port, timeout=timeout, context=tls_context())
+        self._tls = tls_context()
+        super().__init__(host, port, timeout=timeout, context=self._tls)
         self._address = address
 
     def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def fetch(req: Request, timeout: float) -> Response:
@@ -266,9 +274,7 @@ def _plan_health(tg: TargetGroup, listeners: list[Listener], names: dict[str, li
         for host in dict.fromkeys(hosts):
             if forwards(final_action(route(ls, host, path))) == [tg.arn]:
                 req = Request(ls.lb_dns, ls.port, ls.protocol, host, path)
-                return Probe("health path", tg.path, req, f"status {matcher}",
-                             lambda r, m=matcher: None if status_matches(r.status, m) else
-                             f"answered {r.status}, the matcher wants {m}")
+                return Probe("health path", tg.path, req, f"status {matcher}", _status_verdict(matcher))
     return f"no public listener routes {path} to this target group"
 
 

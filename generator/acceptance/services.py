@@ -70,7 +70,7 @@ def service_created(s: Service, ranges: dict[str, tuple[int, int]]) -> Check:
     if desired == s.template_desired:
         return Check("service created", name, PASSED, f"ACTIVE, desired count {desired} as in the template")
     low, high = ranges.get(s.resource_id, (None, None))
-    if low is not None and low <= desired <= high:
+    if low is not None and high is not None and low <= desired <= high:
         return Check("service created", name, PASSED,
                      f"ACTIVE, desired count {desired}: inside its autoscaling range {low}-{high} "
                      f"(the template deploys {s.template_desired})")
@@ -156,7 +156,7 @@ def steady_state(live: dict[str, Any]) -> tuple[str, str]:
     desired, running = int(live.get("desiredCount", 0)), int(live.get("runningCount", 0))
     pending = int(live.get("pendingCount", 0))
     deployments = live.get("deployments", [])
-    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
+    primary: dict[str, Any] = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
     rollout = primary.get("rolloutState", "")
     state = f"running {running} of {desired}, pending {pending}"
     if live.get("status") != "ACTIVE":

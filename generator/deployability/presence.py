@@ -180,7 +180,7 @@ def load_balancer_association(ts: TemplateSet) -> list[Finding]:
                 under = ts.under(scenario)
                 if not under.present(file, lid) or tg not in targets(under, file, lbs, resolve=True):
                     continue
-                if any(under.present(*k) and tg in forwarded(under, k[0], under.resource(*k)["Properties"].get(p),
+                if any(under.present(*k) and tg in forwarded(under, k[0], (under.resource(*k) or {}).get("Properties", {}).get(p),
                                                                resolve=True) for k, p in fws):
                     continue
                 how = "no listener or listener rule forwards to it" if not fws else \

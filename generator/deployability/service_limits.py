@@ -110,9 +110,9 @@ def load_balancers(ts: TemplateSet) -> list[Finding]:
         def groups(under: TemplateSet, mine: list[Key] = mine, my_rules: list[Key] = my_rules) -> set[Key]:
             found: set[Key] = set()
             for k in present(under, mine):
-                found |= forwarded(under, k[0], under.resource(*k)["Properties"].get("DefaultActions"), resolve=True)
+                found |= forwarded(under, k[0], (under.resource(*k) or {}).get("Properties", {}).get("DefaultActions"), resolve=True)
             for k in present(under, my_rules):
-                found |= forwarded(under, k[0], under.resource(*k)["Properties"].get("Actions"), resolve=True)
+                found |= forwarded(under, k[0], (under.resource(*k) or {}).get("Properties", {}).get("Actions"), resolve=True)
             return found
 
         keys = [lb, *mine, *my_rules]

@@ -47,13 +47,13 @@ def generate(templates: dict[str, dict[str, Any]], name: str) -> dict[str, str]:
 def write(files: dict[str, str], out: Path) -> list[Path]:
     """Write every file or none (each lands by an atomic rename)."""
     out.mkdir(parents=True, exist_ok=True)
-    staged = []
+    staged: list[tuple[Path, Path]] = []
     try:
         for name, text in sorted(files.items()):
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", dir=out)
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(text)
-            staged.append((Path(tmp), out / name))
+            staged.append((Path(tmp_name), out / name))
         for tmp, final in staged:
             os.replace(tmp, final)
     finally:

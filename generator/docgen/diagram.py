@@ -97,7 +97,8 @@ def to_dot(arch: Architecture) -> str:
     for dst in sorted(arch.ingress):  # the ports are a line of the box: a label here would cross tiers
         out.append(f'  internet -> {_q(dst)} [color="#b91c1c"];')
     anchor = next((n.id for n in sorted(arch.nodes, key=lambda n: n.id) if n.kind == "task"), None)
-    for n in sorted(outside, key=lambda n: n.id) if anchor else []:  # outside boxes to the right of the tasks
+    for n in sorted(outside, key=lambda n: n.id) if anchor is not None else []:  # outside boxes right of the tasks
+        assert anchor is not None
         out.append(f"  {_q(anchor)} -> {_q(n.id)} [style=invis];")
     for (src, dst), ports in sorted(arch.edges.items()):
         out.append(f"  {_q(src)} -> {_q(dst)} [label={_q(', '.join(sorted(ports, key=_port_key)))}];")

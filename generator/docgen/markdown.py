@@ -154,7 +154,7 @@ def _plain(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
-def differences(views: dict[str, View]) -> list[str]:
+def differences(views: dict[str, View]) -> list[list[str]]:
     """Rows: resources present in some of the views only, and property values that differ."""
     names = list(views)
     keys = sorted(set().union(*(v.resources for v in views.values())))

@@ -270,7 +270,7 @@ class Reader:
                     for dst in owners:
                         cidr = rule.cidr
                         label = ANYWHERE if cidr == ipaddress.IPv4Network("0.0.0.0/0") or cidr is None else str(cidr)
-                        if label == ANYWHERE or not cidr.is_private:
+                        if label == ANYWHERE or (cidr is not None and not cidr.is_private):
                             open_to.setdefault(dst, set()).add(ports)
         self.fold_endpoint_edges(edges)
         return edges, open_to

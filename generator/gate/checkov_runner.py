@@ -84,7 +84,7 @@ def parse(data: dict | list, result: ToolResult) -> None:
             comment = (check.get("check_result") or {}).get("suppress_comment")
             problem = reason_problem(comment)
             found = _finding(check)
-            if problem:
+            if problem or comment is None:
                 found = replace(found, problem=f"{found.problem} (skipped, but {problem}: a suppression needs a reason)")
                 result.failed += 1
             else:

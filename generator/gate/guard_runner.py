@@ -170,7 +170,7 @@ def _container_reason(tpl: Template | None, logical_id: str, paths: set[str],
         container = containers[int(m.group(2))]
         name = container.get("Name") if isinstance(container, dict) else None
         reason = reasons.get(name)
-        if reason_problem(reason):
+        if reason is None or reason_problem(reason):
             return None
         found.append(f"{name}: {reason.strip()}")
     return f"{kind} " + "; ".join(sorted(set(found))) if found else None

@@ -165,7 +165,7 @@ def inline_guard_reason(resource: Any, rule: str) -> str | None:
     """The reason of a valid ``Metadata.stackgen.guard_allowlist`` entry for rule, if any."""
     entries = _get(resource, "Metadata", "stackgen", "guard_allowlist")
     reason = entries.get(rule) if isinstance(entries, dict) else None
-    if reason_problem(reason) or never_allowed(rule):
+    if not isinstance(reason, str) or reason_problem(reason) or never_allowed(rule):
         return None
     return reason.strip()
 

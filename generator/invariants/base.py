@@ -53,7 +53,8 @@ def secret_identity(reader: TaskReader, f: str, node: Any) -> str:
     if key is not None:
         return f"{key[0]}:{key[1]}"
     text = reader.match(f, node)
-    return secret_arn(text) if text else str(reader.ts.origin(f, node))
+    arn = secret_arn(text) if text else None
+    return arn if arn is not None else str(reader.ts.origin(f, node))
 
 
 def secrets_read(reader: TaskReader, f: str, lid: str) -> dict[str, Secret]:

@@ -78,12 +78,12 @@ def references_resolve(ts: TemplateSet) -> list[str]:
     for lid, r in ts.parent.get("Resources", {}).items():
         if r.get("Type") != STACK_TYPE:
             continue
-        child = ts.t.get(r["Properties"]["TemplateURL"].removeprefix("./"))
-        if child is None:
+        child_t = ts.t.get(r["Properties"]["TemplateURL"].removeprefix("./"))
+        if child_t is None:
             v.append(f"{PARENT}:{lid}: child template {r['Properties']['TemplateURL']} missing")
             continue
         fed = set(r["Properties"].get("Parameters", {}))
-        declared = child.get("Parameters", {})
+        declared = child_t.get("Parameters", {})
         for p in sorted(fed - set(declared)):
             v.append(f"{PARENT}:{lid}: feeds {p}, which the child does not declare")
         for p in sorted(set(declared) - fed):

@@ -161,8 +161,8 @@ def data_paths(ts: TemplateSet, tasks: list[Task], policies: TemplatePolicies, m
                 key_match, key_shown = match.origin_value(ko), show.origin_value(ko) or str(ko)
             else:
                 key_match, key_shown = match(f, key), show(f, key) or str(ko)
-            context = {"kms:ViaService": f"{store.via}.{region}.amazonaws.com", **store.context(props, arn or "")}
-            stores.append(((f, lid), store, arn, ko.key, key_match, key_shown, tuple(sorted(context.items()))))
+            request = {"kms:ViaService": f"{store.via}.{region}.amazonaws.com", **store.context(props, arn or "")}
+            stores.append(((f, lid), store, arn, ko.key, key_match, key_shown, tuple(sorted(request.items()))))
     out: list[DataPath] = []
     seen: set[tuple[str, str, Key]] = set()
     for task in tasks:

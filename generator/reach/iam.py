@@ -64,7 +64,7 @@ def condition_holds(op: str, key: str, values: tuple[str | None, ...], context: 
         return True  # a value the templates cannot render: not decided here
     kind = POSITIVE.get(base) or NEGATIVE[base]
     if kind == "eq":
-        hit = any(v == actual for v in values)  # type: ignore[comparison-overlap]
+        hit = any(v == actual for v in values)
     elif kind == "ieq":
         hit = any((v or "").lower() == actual.lower() for v in values)
     else:

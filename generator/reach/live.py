@@ -182,7 +182,7 @@ class Diagnose:
             elif r["ResourceType"] == "AWS::Scheduler::Schedule" and pid:
                 sched = self._schedule(pid)
                 ep = (sched or {}).get("Target", {}).get("EcsParameters")
-                if not ep:
+                if not ep or sched is None:
                     continue
                 net = ep.get("NetworkConfiguration", {}).get("awsvpcConfiguration", {})
                 td = self.ecs.describe_task_definition(taskDefinition=ep["TaskDefinitionArn"])["taskDefinition"]
@@ -416,7 +416,7 @@ class Diagnose:
         if perms and not role:
             self.add(t, "iam", "the task definition has no execution role, needed for "
                      f"{perms[0][3]}", "set executionRoleArn to a role trusted by ecs-tasks.amazonaws.com")
-        elif perms:
+        elif perms and role:
             denied = self.role_allows(role, [(a, r) for a, r, _, _ in perms])
             for a, r in denied:
                 shown, why = next((s, w) for aa, rr, s, w in perms if (aa, rr) == (a, r))

@@ -149,7 +149,7 @@ class Preflight:
         grouped: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], list[Need]] = {}
         for (dest, kind, detail), sks in subnets_of.items():
             n = need_of[dest]
-            ordered = tuple(k for k in subnet_keys if k in sks)  # type: ignore[misc]
+            ordered = tuple(k for k in subnet_keys if k in sks)
             grouped.setdefault((n.severity, kind, detail, ordered), []).append(n)
         for (sev, kind, detail, sks_t), ns in grouped.items():
             ns.sort(key=t.needs.index)
@@ -206,8 +206,8 @@ class Preflight:
         by_hows: dict[tuple[str, ...], list[str]] = {}
         for need_label, hows in hows_of.items():
             by_hows.setdefault(tuple(hows), []).append(need_label)
-        for hows, labels in by_hows.items():
-            proof.append(f"{', '.join(labels)} via {', '.join(hows)}")
+        for ways, labels in by_hows.items():
+            proof.append(f"{', '.join(labels)} via {', '.join(ways)}")
 
         proof += self._iam(t)
         self.proofs[t.label] = proof

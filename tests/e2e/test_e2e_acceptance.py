@@ -55,12 +55,12 @@ def cases(report: Path) -> dict[str, tuple[str, str]]:
     for case in ET.parse(report).getroot().iter("testcase"):
         failure, skipped = case.find("failure"), case.find("skipped")
         if failure is not None:
-            out[case.get("name")] = ("failed", failure.get("message"))
+            out[case.get("name", "")] = ("failed", failure.get("message", ""))
         elif skipped is not None:
-            status, _, why = skipped.get("message").partition(": ")
-            out[case.get("name")] = (status, why)
+            status, _, why = skipped.get("message", "").partition(": ")
+            out[case.get("name", "")] = (status, why)
         else:
-            out[case.get("name")] = ("passed", "")
+            out[case.get("name", "")] = ("passed", "")
     return out
 
 

@@ -188,7 +188,10 @@ def _expand(cs: dict, root_id: str, create) -> None:
                                                cs.get("Capabilities", [])))
         if status != 200:
             raise ValueError(f"nested change set for {lid} failed: {body[:300]!r}")
-        child_id = re.search(rb"<Id>([^<]+)</Id>", body).group(1).decode()
+        found = re.search(rb"<Id>([^<]+)</Id>", body)
+        if found is None:
+            raise ValueError(f"nested change set for {lid}: no Id in the answer: {body[:300]!r}")
+        child_id = found.group(1).decode()
         child_cs = _change_sets[child_id]
         if dynamic:
             _add_dynamic(child_cs, child, dynamic)

@@ -98,7 +98,7 @@ def _permission(props: dict, egress: bool) -> dict:
         raise ServiceError("ValidationError", (
             f"AWS::EC2::SecurityGroup{kind} needs exactly one of CidrIp, CidrIpv6, "
             f"{prefix}PrefixListId or {prefix}SecurityGroupId; got {given}"))
-    perm = {"IpProtocol": protocol, **{k: v for k, v in sources.items() if v}}
+    perm: dict[str, Any] = {"IpProtocol": protocol, **{k: v for k, v in sources.items() if v}}
     if protocol != "-1":
         for port in ("FromPort", "ToPort"):
             if port in props:

@@ -45,14 +45,14 @@ from typing import Any
 import yaml
 
 from generator.billing_params import Deployment, deployment, deployment_lines, params_path
-from generator.prices import MissingPrice, load_prices, price_path, resolve_region
+from generator.prices import MissingPrice, load_prices, price_path, resolve_region, spot_split
 from generator.reach.needs import image_source
 from generator.spec import Platform, Service, SpecError, load_spec
 
 MODES = ("nat-per-az", "single-nat", "vpc-endpoints", "public-ip")
 EXIT_USAGE = 2
 
-__all__ = ["Deployment", "deployment", "load_prices", "params_path"]  # re-exported from their modules
+__all__ = ["Deployment", "deployment", "load_prices", "params_path", "spot_split"]  # re-exported from their modules
 
 
 # --------------------------------------------------------------------------- inputs
@@ -97,30 +97,6 @@ def endpoints_monthly(endpoints: int, azs: int, prices: dict[str, Any]) -> float
     if not endpoints:
         return 0.0
     return monthly(prices["interface_endpoint"]["hour_per_az"], prices, endpoints * azs)
-
-
-def spot_split(tasks: float, strategy: Sequence[tuple[str, int, int]]) -> tuple[float, float]:
-    """(on-demand, spot) task counts for a capacity provider strategy [(provider, weight, base)]."""
-    if tasks <= 0:
-        return 0.0, 0.0
-    on_demand = spot = 0.0
-    rest = float(tasks)
-    for provider, _w, base in strategy:
-        if base:
-            n = min(float(base), rest)
-            rest -= n
-            if provider == "FARGATE_SPOT":
-                spot += n
-            else:
-                on_demand += n
-    total_weight = sum(w for _p, w, _b in strategy)
-    if rest > 0:
-        if total_weight == 0:
-            on_demand += rest
-        else:
-            spot += rest * sum(w for p, w, _b in strategy if p == "FARGATE_SPOT") / total_weight
-            on_demand += rest * sum(w for p, w, _b in strategy if p != "FARGATE_SPOT") / total_weight
-    return on_demand, spot
 
 
 def fargate_task_monthly(vcpu: float, gb: float, prices: dict[str, Any], spot: bool = False) -> float:

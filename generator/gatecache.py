@@ -30,25 +30,14 @@ import time
 from pathlib import Path
 
 from generator import cache, lint
+from generator.cfn.load import TEMPLATE_SUFFIXES
 # Not generator.gate.cli or .templates: they import cfn-lint (about 1 s), which an answer
-# from the cache does not need. Their defaults are mirrored here (a test holds them equal).
-from generator.gate.model import ToolResult, relpath, summary_table, write_json
+# from the cache does not need; the tools and their defaults live in the light gate.model.
+from generator.gate.model import DEFAULTS, TOOLS, ToolResult, relpath, summary_table, write_json
 
 GATE = Path(__file__).resolve().parent / "gate"
 SECTION = re.compile(r"^== (\S+) ==$", re.M)
 SARIF = {"cfn-lint": "cfn-lint.sarif", "checkov": "checkov.sarif", "cfn-guard": "cfn-guard.sarif"}
-TOOLS = ("cfn-lint", "checkov", "cfn-guard", "reasons")  # = generator.gate.cli.TOOLS
-DEFAULTS = {  # = generator.gate.cli.DEFAULTS
-    "checkov": ".tools/checkov/bin/checkov",
-    "cfn_guard": ".tools/cfn-guard/bin/cfn-guard",
-    "ct_rules": ".tools/cfn-guard/ct-rules",
-    "rules": "guard",
-    "allowlist": "guard/allowlist.yaml",
-    "cfnlintrc": ".cfnlintrc",
-    "checkov_config": ".checkov.yaml",
-    "reports": "reports",
-}
-TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")  # what generator.gate.templates may scan
 
 
 def parser() -> argparse.ArgumentParser:

@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from generator import cache
+from generator.cfn.load import TEMPLATE_SUFFIXES
 
 NESTED_TYPES = ("AWS::CloudFormation::Stack", "AWS::Serverless::Application")
-TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
 CONFIG_NAMES = (".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml")
 # .cfnlintrc keys whose values name files or directories that change a verdict.
 CONFIG_PATH_KEYS = ("append_rules", "override_spec", "custom_rules", "registry_schemas")

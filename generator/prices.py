@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +127,27 @@ def missing_prices(prices: Mapping[str, Any]) -> list[str]:
     """The prices a file records as not found, as ``item.field``."""
     return [f"{name}.{field}" for name in PRICE_ITEMS for field, value in prices[name].prices().items()
             if value is None]
+
+
+def spot_split(tasks: float, strategy: Sequence[tuple[str, int, int]]) -> tuple[float, float]:
+    """(on-demand, spot) task counts for a capacity provider strategy [(provider, weight, base)]."""
+    if tasks <= 0:
+        return 0.0, 0.0
+    on_demand = spot = 0.0
+    rest = float(tasks)
+    for provider, _w, base in strategy:
+        if base:
+            n = min(float(base), rest)
+            rest -= n
+            if provider == "FARGATE_SPOT":
+                spot += n
+            else:
+                on_demand += n
+    total_weight = sum(w for _p, w, _b in strategy)
+    if rest > 0:
+        if total_weight == 0:
+            on_demand += rest
+        else:
+            spot += rest * sum(w for p, w, _b in strategy if p == "FARGATE_SPOT") / total_weight
+            on_demand += rest * sum(w for p, w, _b in strategy if p != "FARGATE_SPOT") / total_weight
+    return on_demand, spot

@@ -7,7 +7,6 @@ finding it must produce ('none' for the passing twin)."""
 
 from __future__ import annotations
 
-import copy
 import subprocess
 import sys
 from pathlib import Path

@@ -23,6 +23,9 @@ import yaml
 
 PARENT = "main.yaml"
 STACK_TYPE = "AWS::CloudFormation::Stack"
+# The file suffixes a CloudFormation template may have: what the linter, the gate and their
+# caches scan in a folder.
+TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
 
 KeyPath = tuple[Any, ...]
 

@@ -16,20 +16,9 @@ from pathlib import Path
 from generator.gate import cfnlint_runner, suppressions
 from generator.gate.checkov_runner import CheckovRun
 from generator.gate.guard_runner import GuardRun
-from generator.gate.model import ToolResult, print_result, relpath, summary_table, write_json
+from generator.gate.model import DEFAULTS, TOOLS, ToolResult, print_result, relpath, summary_table, write_json
 from generator.gate.templates import discover, load
 
-TOOLS = ("cfn-lint", "checkov", "cfn-guard", "reasons")
-DEFAULTS = {
-    "checkov": ".tools/checkov/bin/checkov",
-    "cfn_guard": ".tools/cfn-guard/bin/cfn-guard",
-    "ct_rules": ".tools/cfn-guard/ct-rules",
-    "rules": "guard",
-    "allowlist": "guard/allowlist.yaml",
-    "cfnlintrc": ".cfnlintrc",
-    "checkov_config": ".checkov.yaml",
-    "reports": "reports",
-}
 
 
 class UsageError(Exception):

@@ -15,6 +15,20 @@ from pathlib import Path
 
 from generator.cfn.finding import Finding
 
+# The gate's tools, in its order, and where it finds their inputs (the defaults of
+# `python -m generator.gate run` and of validate.sh's cache, generator.gatecache).
+TOOLS = ("cfn-lint", "checkov", "cfn-guard", "reasons")
+DEFAULTS = {
+    "checkov": ".tools/checkov/bin/checkov",
+    "cfn_guard": ".tools/cfn-guard/bin/cfn-guard",
+    "ct_rules": ".tools/cfn-guard/ct-rules",
+    "rules": "guard",
+    "allowlist": "guard/allowlist.yaml",
+    "cfnlintrc": ".cfnlintrc",
+    "checkov_config": ".checkov.yaml",
+    "reports": "reports",
+}
+
 
 def finding(tool: str, template: str, rule: str, logical_id: str, message: str, line: int | None = None,
             reason: str | None = None) -> Finding:

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.cfn.load import Lines, TemplateError, load_file, load_file_with_lines
+from generator.cfn.load import TEMPLATE_SUFFIXES, Lines, TemplateError, load_file, load_file_with_lines
 
-TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
 
 
 @dataclass

@@ -10,7 +10,7 @@ PLATFORM_NAME = $(basename $(notdir $(PLATFORM)))
 OUT      ?= templates/$(PLATFORM_NAME)
 STAMP    := $(VENV)/.installed
 
-.PHONY: help venv templates synth lint test test-serial test-deep snapshots schema bench bench-anchor all-platforms clean test-prereqs
+.PHONY: help venv templates synth lint test test-serial test-deep snapshots schema bench bench-anchor all-platforms clean test-prereqs check-code format
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -38,6 +38,15 @@ schema: $(STAMP) ## Print the platform spec JSON Schema
 	$(PY) -m generator schema
 
 test-prereqs:: $(STAMP)
+
+check-code: $(STAMP) ## Lint (ruff), check the formatting (ruff format) and type-check (mypy) generator/ and tests/
+	$(VENV)/bin/ruff check generator tests
+	$(VENV)/bin/ruff format --check generator tests
+	$(VENV)/bin/mypy
+
+format: $(STAMP) ## Format generator/ and tests/ (ruff format) and apply ruff's safe fixes
+	$(VENV)/bin/ruff check --fix generator tests
+	$(VENV)/bin/ruff format generator tests
 
 # Both cores (pytest-xdist); --dist loadgroup keeps each e2e lifecycle (xdist_group) on one worker, in order.
 TEST_WORKERS ?= auto

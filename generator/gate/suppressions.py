@@ -32,13 +32,9 @@ import yaml
 
 from generator.gate.model import Finding, ToolResult, finding, relpath
 from generator.gate.templates import Template
-
-# Reasons that only say "no reason".
-PLACEHOLDER_REASONS = {
-    "", "no comment provided", "todo", "tbd", "fixme", "n/a", "na", "none", "-", "reason",
-    "suppressed", "ignore", "skip", "false positive", "...",
-}
-MIN_REASON_LENGTH = 12
+# Why a reason is not acceptable, or None: the one rule, which every `*_reason` field of the
+# spec uses too (generator.spec.base.Reason), so a spec that validates passes this audit.
+from generator.reasons import reason_error as reason_problem
 
 # cfn-guard rules that no allow-list entry can switch off (security-gates.md,
 # "Never suppress"), plus every project rule (stackgen_*): fix the template.
@@ -77,18 +73,6 @@ def never_allowed(rule: str) -> bool:
 
 COMMENT_SUPPRESSION = re.compile(r"(checkov|bridgecrew|cortex):skip=", re.IGNORECASE)
 ALLOWLIST_KEY = re.compile(r"^[A-Za-z0-9_.\-]+@[A-Za-z0-9]+$")
-
-
-def reason_problem(reason: Any) -> str | None:
-    """Why `reason` is not acceptable as a suppression reason, or None if it is."""
-    if not isinstance(reason, str):
-        return "no reason given"
-    text = reason.strip()
-    if text.lower().rstrip(".") in PLACEHOLDER_REASONS:
-        return f"placeholder reason {reason!r}"
-    if len(text) < MIN_REASON_LENGTH:
-        return f"reason {reason!r} is too short to explain anything"
-    return None
 
 
 @dataclass

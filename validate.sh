@@ -18,7 +18,10 @@ not change since the last run answers from .cache/gate (see generator/gatecache.
 
 When AWS credentials or --endpoint-url are present, it then runs
 `aws cloudformation validate-template` on every template (and, with --bucket,
-on the packaged parent stacks). Otherwise that step is skipped.
+on the packaged parent stacks). A template over the 51,200-byte TemplateBody
+limit is uploaded to the artifact bucket (--bucket, or the one deploy.sh uses,
+created if missing) and validated by --template-url, as deploy.sh deploys it.
+Otherwise that step is skipped.
 
 Nothing is installed here: run `make gate-tools` (or `make validate`) first.
 
@@ -27,7 +30,8 @@ Options:
                       passed explicitly on every aws call
   --region REGION     region for validate-template (default: $AWS_REGION, us-east-1)
   --bucket BUCKET     package each main.yaml with `aws cloudformation package`
-                      into BUCKET and validate the packaged template too
+                      into BUCKET and validate the packaged template too; also
+                      where templates over 51,200 bytes are uploaded
   --no-remote         skip validate-template even when credentials exist
   --tools LIST        comma-separated subset of cfn-lint,checkov,cfn-guard,reasons
   --reports DIR       where SARIF and gate-summary.json go (default: reports)
@@ -128,6 +132,11 @@ else
   aws_args=(--region "$REGION" --output text)
   if [[ -n $ENDPOINT_URL ]]; then aws_args+=(--endpoint-url "$ENDPOINT_URL"); fi
   mapfile -t templates < <("$PY" -m generator.gate templates "${TARGETS[@]}")
+  py_aws=(--region "$REGION")
+  if [[ -n $ENDPOINT_URL ]]; then py_aws+=(--endpoint-url "$ENDPOINT_URL"); fi
+  INLINE_LIMIT=51200   # TemplateBody limit (CloudFormation quotas; generator/deployability/quotas.py)
+  upload_bucket=""
+  url=""
   remote_failed=0
   workdir=$(mktemp -d)
   trap 'rm -rf "$workdir"' EXIT
@@ -145,16 +154,28 @@ else
       fi
     fi
     for file in "${to_check[@]}"; do
-      if (($(wc -c <"$file") > 51200)); then
-        echo "validate-template: FAIL $file is larger than the 51,200-byte TemplateBody limit" >&2
-        remote_failed=1
-      elif "$AWS" "${aws_args[@]}" cloudformation validate-template \
-        --template-body "file://$file" >/dev/null 2>"$workdir/err"; then
-        echo "validate-template: ok   $file"
+      source_args=(--template-body "file://$file")
+      if (($(wc -c <"$file") > INLINE_LIMIT)); then
+        # Over the inline TemplateBody limit: validate from S3 (1 MB), as deploy.sh deploys it.
+        if [[ -z $upload_bucket ]]; then
+          upload_bucket=$("$PY" -m generator.deploy.artifacts ensure ${BUCKET:+--bucket "$BUCKET"} "${py_aws[@]}" \
+            2>"$workdir/err") || { echo "validate-template: FAIL artifact bucket: $(tr '\n' ' ' <"$workdir/err")" >&2
+                                   remote_failed=1; continue; }
+        fi
+        url=$("$PY" -m generator.deploy.artifacts upload --bucket "$upload_bucket" --prefix validate \
+          --file "$file" "${py_aws[@]}" 2>"$workdir/err") \
+          || { echo "validate-template: FAIL uploading $file: $(tr '\n' ' ' <"$workdir/err")" >&2
+               remote_failed=1; continue; }
+        source_args=(--template-url "$url")
+      fi
+      if "$AWS" "${aws_args[@]}" cloudformation validate-template \
+        "${source_args[@]}" >/dev/null 2>"$workdir/err"; then
+        echo "validate-template: ok   $file${url:+ (from S3: over the inline limit)}"
       else
         echo "validate-template: FAIL $file: $(tr '\n' ' ' <"$workdir/err")" >&2
         remote_failed=1
       fi
+      url=""
     done
   done
   ((remote_failed == 0)) || status=1

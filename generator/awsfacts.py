@@ -12,25 +12,29 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
-
-# troposphere's guards (troposphere/__init__.py MAX_*) are CloudFormation's per-template
-# quotas; cfn-lint's helpers.LIMITS states the same numbers.
-TEMPLATE_LIMITS = {"parameters": 200, "outputs": 200, "resources": 500, "mappings": 200}
 
 # The schema region whose provider index is read (resource schemas differ little by region).
 SCHEMA_REGION = "us-east-1"
 
 
+# Where a process without cfn-lint (the emulator's own venv) finds the same schemas: the
+# emulator launcher sets it to the directory of the cfn-lint that .venv holds.
+SCHEMAS_ENV = "STACKGEN_CFN_SCHEMAS"
+
+
 @functools.cache
 def schemas_dir() -> Path:
     spec = importlib.util.find_spec("cfnlint")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("cfn-lint is not installed: its bundled resource schemas hold the AWS limits "
-                           "stackgen checks specs against (make venv installs it)")
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / "schemas"
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))) / "data" / "schemas"
+    if os.environ.get(SCHEMAS_ENV):
+        return Path(os.environ[SCHEMAS_ENV])
+    raise RuntimeError("cfn-lint is not installed: its bundled resource schemas hold the AWS limits "
+                       f"stackgen checks specs against (make venv installs it; or set {SCHEMAS_ENV})")
 
 
 @functools.cache
@@ -45,6 +49,36 @@ def resource_schema(resource_type: str) -> dict[str, Any] | None:
     if digest is None:
         return None
     return dict(json.loads((schemas_dir() / "resources" / f"{digest}.json").read_text(encoding="utf-8")))
+
+
+@functools.cache
+def create_only_paths(resource_type: str) -> tuple[tuple[str, ...], ...] | None:
+    """The schema's ``createOnlyProperties`` as property paths (``/properties/A/B`` is
+    ``("A", "B")``): a change to one of them replaces the resource.  None when cfn-lint
+    has no schema for the type."""
+    schema = resource_schema(resource_type)
+    if schema is None:
+        return None
+    return tuple(tuple(p.split("/")[2:]) for p in schema.get("createOnlyProperties", [])
+                 if p.startswith("/properties/"))
+
+
+@functools.cache
+def conditional_create_only_properties(resource_type: str) -> set[str]:
+    """The schema's ``conditionalCreateOnlyProperties``: top-level properties whose change
+    may replace the resource, depending on the change (AWS::RDS::DBCluster ``Engine``);
+    empty when the type is unknown or has none."""
+    schema = resource_schema(resource_type) or {}
+    return {p.split("/")[2] for p in schema.get("conditionalCreateOnlyProperties", [])
+            if p.startswith("/properties/") and len(p.split("/")) > 2}
+
+
+def create_only_properties(resource_type: str) -> set[str]:
+    """The top-level properties a change of which (or of the part a create-only pointer
+    names inside them) replaces a resource of this type; empty when the type is unknown.
+    The one create-only lookup: the change-set review, the stateful table and the
+    emulator's providers read it."""
+    return {path[0] for path in create_only_paths(resource_type) or () if path}
 
 
 def property_schema(resource_type: str, prop: str) -> dict[str, Any]:

@@ -7,7 +7,14 @@ maps each failure back to a spec field, as ``SpecError`` lines ``file: field: me
 
 - a declared parameter that no stack's interface takes (``parent.wire`` would refuse it);
 - a template over CloudFormation's per-template quotas (troposphere's guards);
-- a physical name AWS would refuse (``generator.physical_names``).
+- a physical name AWS would refuse (``generator.physical_names``);
+- anything the deployability check finds (``generator.deployability``): a reference to a
+  resource that can be absent, a quota, a value YAML readers change, KMS on a data path,
+  world-open ingress.  It runs on the templates of the ``aws`` profile (what AWS gets,
+  whatever profile is asked for), on the text ``synth`` writes, and with the
+  per-environment parameters files (``parameters/<spec file name>/<env>.json`` beside the
+  spec's folder) when they exist.  Its errors are spec errors; its warnings come back in
+  ``Synthesis.warnings``.
 
 Anything else that fails is a bug in stackgen and propagates unchanged, among them a
 resource named the same in every stack instance (``physical_names.require_instance_scoped``).
@@ -21,8 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import awsfacts, naming, physical_names, render
+from generator import deployability, naming, physical_names, profiles, render
 from generator.contract import ContractError
+from generator.deploy.params import ParamError, read_params_file
+from generator.deployability.quotas import QUOTAS
 from generator.spec import Platform, SpecError, load_spec
 from generator.stacks import STACKS
 
@@ -34,9 +43,14 @@ GROWING = ("services", "parameters", "secrets", "ssm_parameters", "repositories"
 
 @dataclass(frozen=True)
 class Synthesis:
+    """A checked synthesis: the templates of the profile asked for, the warnings to print,
+    and the text of each ``aws`` template as ``synth`` writes it (the deployability check
+    counted its bytes)."""
+
     spec: Platform
     templates: dict[str, dict[str, Any]]
     warnings: tuple[str, ...]
+    aws_files: dict[str, str] | None = None
 
 
 def synthesize_checked(path: str | Path, profile: str = "aws") -> Synthesis:
@@ -48,7 +62,7 @@ def synthesize_checked(path: str | Path, profile: str = "aws") -> Synthesis:
         problems = unused_parameters(spec, source)
         if problems:
             raise SpecError(problems)
-        templates = render.synthesize(spec, profile)
+        templates = render.synthesize(spec)
     except (ValueError, ContractError) as exc:
         line = template_limit(spec, source, exc) or id_collision(spec, source, exc)
         if line is None:
@@ -58,7 +72,34 @@ def synthesize_checked(path: str | Path, profile: str = "aws") -> Synthesis:
     problems = physical_names.check(spec, source, templates)
     if problems:
         raise SpecError(problems)
-    return Synthesis(spec, templates, tuple(warnings(spec, source)))
+    header = render.HEADER.format(name=spec.name, profile="aws")
+    files = {name: header + render.to_yaml(t) for name, t in sorted(templates.items())}
+    errors, notes = deployable(spec, source, templates, files)
+    if errors:
+        raise SpecError(errors)
+    return Synthesis(spec, profiles.apply(profile, templates), tuple(warnings(spec, source) + notes), files)
+
+
+def deployable(spec: Platform, source: str, templates: dict[str, dict[str, Any]],
+               files: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The deployability check's (error lines, warning lines) for the ``aws`` templates and
+    their text."""
+    findings = deployability.check(templates, spec, rendered=files, parameter_sets=parameter_files(source))
+    return deployability.spec_lines(findings, spec, source)
+
+
+def parameter_files(source: str) -> dict[str, dict[str, str]]:
+    """label -> values of each ``parameters/<spec file name>/<env>.json`` beside the spec's
+    folder (``platforms/x.yaml`` -> ``parameters/x/``); a file that cannot be read is skipped
+    (``stackgen params --check`` reports it)."""
+    folder = Path(source).resolve().parent.parent / "parameters" / Path(source).stem
+    out = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            out[f"parameters/{Path(source).stem}/{path.name}"] = read_params_file(path)
+        except ParamError:
+            continue
+    return out
 
 
 def warnings(spec: Platform, source: str) -> list[str]:
@@ -81,7 +122,7 @@ def template_limit(spec: Platform, source: str, exc: Exception) -> str | None:
     if m is None:
         return None
     kind, limit = m.group(1), int(m.group(2))
-    assert limit == awsfacts.TEMPLATE_LIMITS[kind], f"troposphere's {kind} guard is {limit}"
+    assert limit == QUOTAS[kind].value, f"troposphere's {kind} guard is {limit}"
     stack = _failing_stack(exc)
     field = max(GROWING, key=lambda f: (len(getattr(spec, f)), f == "services"))
     count = len(getattr(spec, field))

@@ -1,13 +1,17 @@
 """Hypothesis strategies that build valid random platform specs through the public
 spec model (``generator.spec.parse_spec``).
 
-Varied: 1-40 services with random names, ports, Fargate sizes, health checks (HTTP
+Varied: 1-40 services with random names, 1-4 ports, Fargate sizes, health checks (HTTP
 path or command), EFS volumes, secrets, environment variables, reachability (ALB
 target group, other services, none) and scaling bounds; with or without a domain,
 a database, EFS; the egress mode (``EGRESS_MODES``: the hook for the connectivity
-work); per-environment sizing; listeners on ports other than 80/443 with their own
-ingress source set (1-3 CIDRs, named on the listener or the load balancer); an
-application bucket that some services read or write (KMS on the data path).
+work, public-ip with its reason included), per-environment egress overrides;
+per-environment sizing.  The shapes the deployability check judges: listeners whose
+existence depends on the domain (a domain with a base domain, a domain whose base
+domain is empty until stage two, none; https / redirect / auto mixes on 80, 443 and
+extra ports), 1-20 ingress CIDRs for 80/443 and a named ingress source set (1-3 CIDRs, on
+the listener or the load balancer) for the other ports, application buckets (encrypted
+with the platform key) with services that read and write them through task permissions.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from hypothesis import strategies as st
 from generator.spec import FARGATE_SIZES, Platform, parse_spec
 
 # The egress modes the strategy draws from. The connectivity issue adds modes here.
-EGRESS_MODES = ("nat-per-az", "single-nat", "vpc-endpoints")
+EGRESS_MODES = ("nat-per-az", "single-nat", "vpc-endpoints", "public-ip")
+PUBLIC_IP_REASON = "a throw-away dev platform without NAT or endpoint costs"
+# A domain: none; a base domain; declared but empty until stage two of the deploy.
+DOMAINS = (None, "example.com", "")
 
 SIZES = [(c, m) for c, ms in FARGATE_SIZES.items() if c <= 4096 for m in ms]
 WORDS = ["api", "web", "auth", "worker", "cache", "search", "billing", "report", "agent", "gateway",
@@ -40,7 +47,8 @@ def service_names(draw: st.DrawFn, n: int) -> list[str]:
 def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
     n = draw(st.integers(1, max_services))
     names = draw(service_names(n))
-    with_domain = draw(st.booleans())
+    base_domain = draw(st.sampled_from(DOMAINS))
+    with_domain = base_domain is not None
     with_db = draw(st.booleans())
     with_efs = draw(st.booleans())
     egress = draw(st.sampled_from(EGRESS_MODES))
@@ -50,11 +58,12 @@ def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
     lbs = [f"edge{i}" for i in range(n_lbs)]
     secrets = [f"secret-{i}" for i in range(draw(st.integers(0, 3)))]
     aps = [f"data{i}" for i in range(draw(st.integers(1, 3)))] if with_efs else []
+    buckets = [f"files-{i}" for i in range(draw(st.integers(0, 2)))]
 
     services: list[dict[str, Any]] = []
     tg_by_lb: dict[str, list[str]] = {lb: [] for lb in lbs}
     for i, name in enumerate(names):
-        nports = draw(st.integers(1, 2))
+        nports = draw(st.integers(1, 4))
         ports = draw(st.lists(st.integers(1024, 65000), min_size=nports, max_size=nports, unique=True))
         ports = [p for p in ports if p != 2049] or [8080]
         port_specs = [{"name": f"p{j}", "port": p} for j, p in enumerate(ports)]
@@ -106,6 +115,13 @@ def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
             svc["target_groups"] = [{"name": tg, "load_balancer": lb, "container_port": ports[0],
                                      "health_check": {"path": "/health", "port": hc_port}}]
             tg_by_lb[lb].append(tg)
+        if buckets and draw(st.booleans()):
+            bucket = draw(st.sampled_from(buckets))
+            actions = draw(st.sampled_from([["s3:GetObject"], ["s3:PutObject"], ["s3:GetObject", "s3:PutObject"],
+                                            ["s3:Get*"]]))
+            svc["task_permissions"] = [
+                {"sid": "Objects", "actions": actions, "resources": [f"${{bucket:{bucket}}}/*"]},
+                {"sid": "List", "actions": ["s3:ListBucket"], "resources": [f"${{bucket:{bucket}}}"]}]
         others = [o for o in names[:i]]
         if others and draw(st.booleans()):
             srcs = draw(st.lists(st.sampled_from(others), min_size=1, max_size=2, unique=True))
@@ -130,10 +146,12 @@ def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
         tgs = tg_by_lb[lb]
         if not tgs:
             continue
-        listeners = [{"port": 80, "mode": "redirect", "target_group": tgs[0]}]
+        listeners = [{"port": 80, "mode": draw(st.sampled_from(["redirect", "auto"])), "target_group": tgs[0]}]
         if with_domain:
-            listeners.append({"port": 443, "mode": "https", "target_group": tgs[0]})
+            listeners.append({"port": 443, "mode": draw(st.sampled_from(["https", "auto"])), "target_group": tgs[0]})
         for k, tg in enumerate(tgs[1:4]):
+            # a target group reached only through https listeners is refused (no listener
+            # forwards to it before a domain exists), so a port of its own is auto
             listeners.append({"port": 8000 + k, "mode": "auto", "target_group": tg, "sources": sources["name"]})
         entry: dict[str, Any] = {"name": lb, "listeners": listeners}
         if len(listeners) > 1 and draw(st.booleans()):  # the load balancer's default set instead
@@ -151,34 +169,38 @@ def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
                 svc["environment"]["LB_URL"].split(":")[1] not in used_lbs:
             del svc["environment"]["LB_URL"]
 
-    bucket_users = [svc for svc in services if draw(st.integers(0, 3)) == 0]
-    for svc in bucket_users:
-        actions = draw(st.sampled_from([["s3:GetObject"], ["s3:PutObject"], ["s3:GetObject", "s3:PutObject"],
-                                        ["s3:Get*"], ["s3:ListBucket"]]))
-        svc["task_permissions"] = [{"sid": "DataObjects", "actions": actions,
-                                    "resources": ["${bucket:data}" if actions == ["s3:ListBucket"]
-                                                  else "${bucket:data}/*"]}]
+    network: dict[str, Any] = {
+        "availability_zones": azs,
+        "tiers": [{"name": "private", "newbits": 4, "offset": 0},
+                  {"name": "public", "public": True, "newbits": 8, "offset": 200}],
+        "egress": egress,
+    }
+    if egress == "public-ip":
+        network["public_ip_reason"] = PUBLIC_IP_REASON
+    elif draw(st.booleans()):
+        modes = [m for m in EGRESS_MODES if m != "public-ip"]
+        envs = draw(st.lists(st.sampled_from(["dev", "test", "prod"]), unique=True, max_size=2))
+        network["egress_by_environment"] = {e: draw(st.sampled_from(modes)) for e in envs}
+    cidrs = draw(st.lists(st.integers(0, 255), min_size=1, max_size=20, unique=True))
+    ingress = [f"198.51.{c}.0/24" for c in cidrs]
+    if draw(st.booleans()):
+        ingress[0] = "0.0.0.0/0"
     data: dict[str, Any] = {
         "name": "prop-platform",
         "description": "random platform",
-        "network": {
-            "availability_zones": azs,
-            "tiers": [{"name": "private", "newbits": 4, "offset": 0},
-                      {"name": "public", "public": True, "newbits": 8, "offset": 200}],
-            "egress": egress,
-        },
+        "network": network,
+        "ingress_cidrs": ingress,
         "clusters": [{"name": "main"}],
         "services": services,
         "load_balancers": load_balancers,
         "secrets": [{"name": s, "description": f"secret {s}", "generate": {"length": 32}} for s in secrets],
         "namespace": "prop.local",
+        "buckets": buckets,
     }
     if any("sources" in x or "sources" in lb for lb in load_balancers for x in lb["listeners"]):
         data["ingress_sources"] = [sources]
-    if bucket_users:
-        data["buckets"] = ["data"]
     if with_domain and load_balancers:
-        data["domain"] = {"base_domain": "example.com"}
+        data["domain"] = {"base_domain": base_domain}
     else:
         for lb in load_balancers:
             lb.pop("dns_record", None)

@@ -35,7 +35,12 @@ def assert_catches(check: Callable[[TemplateSet], list[Finding]], t: Templates, 
 
 
 def test_baseline_is_clean(mcp_templates: Templates, mcp_spec: Any) -> None:
-    assert inv.check_all(mcp_templates, mcp_spec) == {}
+    found = inv.check_all(mcp_templates, mcp_spec)
+    assert found == {}
+
+
+def test_baseline_has_no_world_open_port_but_80_and_443(mcp_templates: Templates) -> None:
+    assert inv.world_ingress(TemplateSet(mcp_templates)) == []
 
 
 def test_1_non_fargate_size(t: Templates) -> None:
@@ -289,6 +294,45 @@ def test_19_efs_rule_removed(t: Templates) -> None:
 def test_19_database_rule_removed(t: Templates) -> None:
     del t["security-groups.yaml"]["Resources"]["KeycloakServiceToDatabaseProxy3306Ingress"]
     assert_catches(inv.data_reachability, t, "KeycloakService: reads the database secret but cannot reach")
+
+
+def _feeding(t: Templates, port: int) -> str:
+    """The parent parameter whose default feeds the CIDR of the main load balancer's ingress
+    rule on ``port`` (through the child parameter and the parent's Join)."""
+    rules = res(t, "security-groups.yaml", "MainLoadBalancerSecurityGroup")["SecurityGroupIngress"]
+    cidr = next(r["CidrIp"] for r in rules if r["FromPort"] == port)
+    child = cidr["Fn::Select"][1]["Ref"]
+    fed = TemplateSet(t).fed("security-groups.yaml", child)
+    return str((fed["Fn::Join"][1] if "Fn::Join" in fed else fed)["Ref"])
+
+
+def _private_defaults(t: Templates) -> None:
+    for p in t["main.yaml"]["Parameters"].values():
+        if p.get("Type") == "CommaDelimitedList" and "0.0.0.0/0" in str(p.get("Default", "")):
+            p["Default"] = "10.0.0.0/8"
+
+
+def test_21_world_through_a_parameter_default(t: Templates) -> None:
+    _private_defaults(t)
+    assert inv.world_ingress(TemplateSet(t)) == []
+    t["main.yaml"]["Parameters"][_feeding(t, 7860)]["Default"] = "0.0.0.0/0"
+    assert_catches(inv.world_ingress, t, "MainLoadBalancerSecurityGroup: admits 0.0.0.0/0 on tcp/7860 under the "
+                   "parameter defaults")
+
+
+def test_21_world_through_a_parameters_file(t: Templates) -> None:
+    _private_defaults(t)
+    found = inv.world_ingress(TemplateSet(t), {"parameters/mcp-gateway/prod.json": {_feeding(t, 8888): "0.0.0.0/0"}})
+    assert "security-groups.yaml:MainLoadBalancerSecurityGroup: admits 0.0.0.0/0 on tcp/8888 under " \
+        "parameters/mcp-gateway/prod.json" in [v.problem for v in found]
+    assert all("parameters/mcp-gateway/prod.json" in v.problem for v in found)
+
+
+def test_21_world_literal_on_an_admin_port(t: Templates) -> None:
+    _private_defaults(t)
+    rules = res(t, "security-groups.yaml", "KeycloakLoadBalancerSecurityGroup")["SecurityGroupIngress"]
+    rules.append({"IpProtocol": "tcp", "FromPort": 9000, "ToPort": 9000, "CidrIpv6": "::/0"})
+    assert_catches(inv.world_ingress, t, "KeycloakLoadBalancerSecurityGroup: admits ::/0 on tcp/9000")
 
 
 @pytest.mark.slow

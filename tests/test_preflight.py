@@ -582,3 +582,27 @@ def test_cli_refuses_a_template_with_a_duplicate_key(endpoints: Templates, tmp_p
     assert preflight.main(["--templates", str(d)]) == 2
     err = capsys.readouterr().err
     assert re.search(r"network\.yaml: line \d+: duplicate key 'Vpc' \(first on line \d+\)", err), err
+
+
+# --------------------------------------------------------------------------- data paths
+
+
+def test_a_data_path_needs_the_kms_actions_of_its_store() -> None:
+    """A task role that writes a KMS-encrypted bucket but may not use the key: the task
+    starts, the write is denied. The preflight proves data paths, not only the start."""
+    t = render.synthesize(load_spec(ROOT / "platforms" / "bff-agentcore.yaml"))
+    _findings, pf = preflight.check(t)
+    assert [p for p in pf.proofs["service agentcore"] if "data path" in p] == [
+        "the data path s3:GetObject on bucket AgentDataBucket, which is encrypted with PlatformKey: task role "
+        "AgentcoreTaskRole allows kms:Decrypt on arn:aws:kms:<region>:<account>:key/<PlatformKey>",
+        "the data path s3:PutObject on bucket AgentDataBucket, which is encrypted with PlatformKey: task role "
+        "AgentcoreTaskRole allows kms:Decrypt, kms:GenerateDataKey on arn:aws:kms:<region>:<account>:key/<PlatformKey>"]
+    doc = t["iam.yaml"]["Resources"]["AgentcoreTaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    doc["Statement"] = [s for s in doc["Statement"] if "kms:GenerateDataKey" not in s["Action"]]
+    assert messages(t) == [
+        "service agentcore: task role AgentcoreTaskRole does not allow kms:Decrypt on "
+        "arn:aws:kms:<region>:<account>:key/<PlatformKey>, needed for the data path s3:GetObject on bucket "
+        "AgentDataBucket, which is encrypted with PlatformKey",
+        "service agentcore: task role AgentcoreTaskRole does not allow kms:Decrypt, kms:GenerateDataKey on "
+        "arn:aws:kms:<region>:<account>:key/<PlatformKey>, needed for the data path s3:PutObject on bucket "
+        "AgentDataBucket, which is encrypted with PlatformKey"]

@@ -38,12 +38,23 @@ def _ts(spec: Platform) -> TemplateSet:
     return TemplateSet(render.synthesize(spec))
 
 
+# Invariants the generator breaks today for specs the model accepts, fixed on another branch.
+KNOWN_DEFECTS = {
+    "world_ingress": ("issue 11 defect 6: a listener on a port other than 80/443 admits IngressCidrBlocks "
+                      "(0.0.0.0/0 by default), for mcp-gateway's 7860/8888 and for the random specs' extra "
+                      "listeners; per-listener sources (branch secure11) fix the generator, then "
+                      "tests/strategies.py draws them"),
+}
+
+
 @settings(max_examples=COMBINED)
 @seeded
 @given(spec=valid_platforms())
 def test_every_invariant_on_random_specs(spec: Platform) -> None:
-    """All invariants (seeds/003 Properties 1-10 and the project's 12-19) on one spec."""
+    """All invariants (seeds/003 Properties 1-10 and the project's 12-19 and 21) on one spec,
+    but those with a known defect (each has its own test below, marked)."""
     violations = inv.check_all(render.synthesize(spec), spec)
+    violations = {k: v for k, v in violations.items() if k not in KNOWN_DEFECTS}
     assert not violations, violations
 
 
@@ -111,6 +122,13 @@ def test_security_group_ingress(spec: Platform) -> None:
     assert inv.security_group_ingress(_ts(spec)) == []
 
 
+@pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS["world_ingress"])
+@each
+def test_world_ingress(spec: Platform) -> None:
+    """Invariant 21: 0.0.0.0/0 and ::/0 only on tcp 80/443, parameter defaults included."""
+    assert inv.world_ingress(_ts(spec)) == []
+
+
 def test_parameter_defaults_match_terraform() -> None:
     """seeds/003 Property 11 (Req 13.3): parent defaults = Terraform v1.0.8 (MCP platform)."""
     from tests.test_parameter_defaults import TERRAFORM_V1_0_8
@@ -139,8 +157,9 @@ def test_encrypted_with_cmk(spec: Platform) -> None:
 
 @each
 def test_private_services(spec: Platform) -> None:
-    """Invariant 15: no public IP, private subnets, circuit breaker with rollback."""
-    assert inv.private_services(_ts(spec)) == []
+    """Invariant 15: no public IP, private subnets, circuit breaker with rollback (public IPs
+    only where the spec chose egress public-ip, as check_all reads it)."""
+    assert inv.private_services(_ts(spec), allow_public_ip=spec.network.egress == "public-ip") == []
 
 
 @each

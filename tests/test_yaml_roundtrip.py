@@ -4,46 +4,23 @@ CloudFormation reads templates as YAML 1.2, where a plain scalar such as ``05467
 is an integer (the leading zero is lost); PyYAML (YAML 1.1) reads and writes it as a plain
 string.  `aws cloudformation package` parses our template with PyYAML and re-emits it with
 its own dumper, so quoting on our side does not survive: such a value must not be a string
-in the template at all (the ALB log-delivery principal is therefore a whole ARN)."""
+in the template at all (the ALB log-delivery principal is therefore a whole ARN).
+
+The detector lives in ``generator.deployability.roundtrip``, which synthesis runs on every
+template it writes; here it is run on the committed templates and on what awscli's own
+packaging code makes of them."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
-import yaml
 from awscli.customizations.cloudformation import yamlhelper
+
+from generator.deployability.roundtrip import ambiguous_plain_scalars, changes_type
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = sorted((ROOT / "templates").glob("*/*.yaml"))
-
-# YAML 1.2 core schema: what a 1.2 reader resolves a plain scalar to, besides a string.
-YAML12_NUMBER = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
-                           r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
-YAML12_OTHER = re.compile(r"true|True|TRUE|false|False|FALSE|null|Null|NULL|~")
-
-
-def ambiguous_plain_scalars(text: str) -> list[str]:
-    """Plain (unquoted) scalars that PyYAML reads as strings but a YAML 1.2 reader does not."""
-    out = []
-    for node in _scalars(yaml.compose(text, Loader=yaml.SafeLoader)):
-        if node.style is None and node.tag == "tag:yaml.org,2002:str" and (
-                YAML12_NUMBER.fullmatch(node.value) or YAML12_OTHER.fullmatch(node.value)):
-            out.append(node.value)
-    return out
-
-
-def _scalars(node: yaml.Node):  # noqa: ANN202
-    if isinstance(node, yaml.ScalarNode):
-        yield node
-    elif isinstance(node, yaml.SequenceNode):
-        for n in node.value:
-            yield from _scalars(n)
-    elif isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            yield from _scalars(k)
-            yield from _scalars(v)
 
 
 def test_detector_catches_a_leading_zero_account() -> None:
@@ -52,6 +29,21 @@ def test_detector_catches_a_leading_zero_account() -> None:
     # quoting does not survive awscli's re-emission
     dumped = yamlhelper.yaml_dump(yamlhelper.yaml_parse("Account: '054676820928'\n"))
     assert ambiguous_plain_scalars(dumped) == ["054676820928"]
+
+
+@pytest.mark.parametrize("value", ["054676820928", "08000", "1e3", "0o17", "+12", ".5", "-.inf", "1.", "TRUE"])
+def test_the_value_rule_agrees_with_awscli_on_what_changes_type(value: str) -> None:
+    """What synthesis refuses is exactly what loses its type after awscli re-emits it."""
+    packaged = yamlhelper.yaml_dump(yamlhelper.yaml_parse(yamlhelper.yaml_dump({"V": value})))
+    assert changes_type(value) == (ambiguous_plain_scalars(packaged) == [value])
+
+
+@pytest.mark.parametrize("value", ["0123", "8000", "true", "1:30", "0x1F", "2010-09-09", "arn:aws:iam::054676820928:root",
+                                   "~", "null", "1_000"])
+def test_values_that_survive_are_not_refused(value: str) -> None:
+    packaged = yamlhelper.yaml_dump(yamlhelper.yaml_parse(yamlhelper.yaml_dump({"V": value})))
+    assert not changes_type(value)
+    assert ambiguous_plain_scalars(packaged) == []
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -8,7 +8,9 @@ helpers, the cfn-lint plugin's condition logic):
 - ``refs``         the one reference walker (Ref, GetAtt, Sub variables, DependsOn)
 - ``conditions``   the one Conditions evaluator (three-valued, values from the caller)
 - ``templateset``  ``TemplateSet``: parent + children, cross-stack origins, presence,
-                   ``present_with`` (is X there whenever Y is, under every condition)
+                   ``present_with`` (is X there whenever Y is, under every condition),
+                   ``scenarios``/``under``/``resolved`` (the values conditions compare,
+                   a set under one combination, a fragment with its Fn::If decided)
 - ``environments`` which values of ``Environment`` change a set of resource types
 - ``values``       ``Renderer``: a value's text after deploy (ARNs for matching/messages)
 - ``finding``      ``Finding``: the one problem type of every checker

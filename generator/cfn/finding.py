@@ -21,6 +21,8 @@ class Finding:
     found it (``route``, ``E9101``, ``CKV_AWS_18``, an invariant's name) and ``source``
     the checker (``preflight``, ``diagnose``, ``invariants``, ``cfn-lint``, ...).
     ``suppressed`` holds the reason of the suppression that accepts it (the gate).
+    ``path`` is where inside the resource, when a checker knows it
+    (``ContainerDefinitions[0].Environment[PORT]``).
     """
 
     problem: str
@@ -32,6 +34,7 @@ class Finding:
     resource: str = ""
     line: int | None = None
     suppressed: str | None = None
+    path: str = ""
 
     def __str__(self) -> str:
         return self.problem

@@ -8,7 +8,9 @@ output), evaluates conditions under parameter values (the parameters' defaults u
 given), decides whether a resource is present (its own condition and its stack's), and
 answers, in one call, whether resource X is present whenever resource Y is, under
 every combination of the parameter values its conditions compare
-(:meth:`TemplateSet.present_with`).
+(:meth:`TemplateSet.present_with`; :meth:`TemplateSet.scenarios` lists the combinations for
+any resources and ``Fn::If`` conditions, :meth:`TemplateSet.under` evaluates under one, and
+:meth:`TemplateSet.resolved` gives a fragment with its ``Fn::If`` s decided).
 
 A value the set cannot know (a parameter without a default, a pseudo parameter not
 given, a resource attribute) compares unequal to every literal.
@@ -17,7 +19,7 @@ given, a resource attribute) compares unequal to every literal.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,6 +194,10 @@ class TemplateSet:
                 return o.name
         return None
 
+    def fed(self, file: str, name: str) -> Any:
+        """What the parent passes to a child's parameter (None if nothing, or in the parent)."""
+        return self._fed(file, name)
+
     def _fed(self, file: str, name: str) -> Any:
         """What the parent passes to a child's parameter (None if nothing)."""
         stack = self.child_of.get(file)
@@ -290,6 +296,18 @@ class TemplateSet:
             return [self.origin(file, x) for x in node["Fn::Join"][1]]
         return [self.origin(file, node)]
 
+    def resolved(self, file: str, node: Any) -> Any:
+        """A fragment with every ``Fn::If`` in it (not only the outer one) decided under the
+        set's values and ``AWS::NoValue`` left out: what CloudFormation would see."""
+        node = self.branch(file, node)
+        if isinstance(node, list):
+            out = [self.resolved(file, x) for x in node]
+            return [x for x in out if not _no_value(x)]
+        if isinstance(node, dict):
+            out_d = {k: self.resolved(file, v) for k, v in node.items()}
+            return {k: v for k, v in out_d.items() if not _no_value(v)}
+        return node
+
     def effective(self, file: str, node: Any) -> Any:
         """A property value after Fn::If; None when it is absent or AWS::NoValue."""
         node = self.branch(file, node)
@@ -367,11 +385,14 @@ class TemplateSet:
             visit(file, t.get("Conditions") or {})
         return out
 
-    def scenarios(self, keys: list[Key]) -> Iterator[Scenario]:
-        """Every combination of the values that the conditions deciding ``keys`` compare:
+    def scenarios(self, keys: list[Key], conditions: Iterable[tuple[str, str]] = ()) -> Iterator[Scenario]:
+        """Every combination of the values that the conditions deciding ``keys`` (and the
+        named ``(file, condition)`` pairs, such as the ``Fn::If`` s in a resource) compare:
         a parameter's AllowedValues, else each literal it is compared with, its default,
         and one value unequal to all of them."""
         inputs: set[str] = set()
+        for file, name in conditions:
+            inputs |= self._condition_inputs(file, {name})
         for file, lid in keys:
             cond = (self.resource(file, lid) or {}).get("Condition")
             if isinstance(cond, str):
@@ -409,3 +430,7 @@ class TemplateSet:
             if ts.present(*user) and not ts.present(*needed):
                 out.append(scenario)
         return out
+
+
+def _no_value(node: Any) -> bool:
+    return isinstance(node, dict) and node.get("Ref") == "AWS::NoValue"

@@ -1,7 +1,9 @@
 """Rendering a template value to text, as it would be after deploy.
 
 ``Renderer(ts, pseudo)`` evaluates ``Ref``/``GetAtt`` (across stacks), ``Fn::Sub``,
-``Fn::Join``, ``Fn::Select`` and ``Fn::If`` with parameters at the set's values, pseudo
+``Fn::Join``, ``Fn::Select`` (over a literal list, ``Fn::GetAZs``, a CommaDelimitedList
+parameter or ``Fn::Split``) and ``Fn::If`` with parameters at the set's values (a child
+parameter through whatever its parent feeds it), pseudo
 parameters from ``pseudo``, and the ``Ref``/``Arn`` of common resource types synthesized
 from their name properties.  ``MATCH_PSEUDO`` is a concrete stand-in account for matching
 ARNs against policies; ``SHOW_PSEUDO`` writes placeholders for messages.
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.cfn.load import PARENT
 from generator.cfn.refs import SUB_VARIABLE, sub_parts
-from generator.cfn.templateset import Origin, TemplateSet
+from generator.cfn.templateset import STAND_IN_STACK_ID, Origin, TemplateSet
 
 MATCH_PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
                 "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "stack", "SUFFIX": "AbCdEf"}
@@ -41,12 +44,21 @@ class Renderer:
             return None
         ((k, v),) = node.items()
         if k == "Ref" and isinstance(v, str) and v.startswith("AWS::"):
+            if v == "AWS::StackId" and v not in self.p:  # the set's stack ID, or its stand-in
+                return self.ts.pseudo.get(v, STAND_IN_STACK_ID)
             return self.p.get(v)
+        if k == "Ref" and isinstance(v, str):
+            fed = self.ts.fed(file, v) if v in (self.ts.t[file].get("Parameters") or {}) else None
+            if isinstance(fed, dict) and not ({"Ref", "Fn::GetAtt"} & set(fed)):
+                return self(PARENT, fed, depth + 1)  # a child parameter the parent feeds a Join, a Sub...
         if k in ("Ref", "Fn::GetAtt"):
             return self.origin_value(self.ts.origin(file, node), depth + 1)
         if k == "Fn::Sub":
             return self._sub(file, node, depth)
-        if k == "Fn::Join" and isinstance(v, list) and len(v) == 2 and isinstance(v[1], list):
+        if k == "Fn::Join" and isinstance(v, list) and len(v) == 2:
+            if not isinstance(v[1], list):  # a list parameter: its text is the items joined by commas
+                text = self(file, v[1], depth + 1)
+                return None if text is None else str(v[0]).join(text.split(","))
             parts = [self(file, x, depth + 1) for x in v[1]]
             return None if any(x is None for x in parts) else str(v[0]).join(parts)  # type: ignore[arg-type]
         if k == "Fn::Select" and isinstance(v, list) and len(v) == 2:
@@ -58,7 +70,24 @@ class Renderer:
                 return self(file, lst[int(idx)], depth + 1)
             if isinstance(lst, dict) and "Fn::GetAZs" in lst:
                 return f"{self.p['AWS::Region']}{'abcdef'[int(idx) % 6]}"
+            if isinstance(lst, dict) and ({"Ref", "Fn::Split"} & set(lst)):
+                items = self.items(file, lst, depth + 1)
+                return items[int(idx)] if items is not None and int(idx) < len(items) else None
         return None
+
+    def items(self, file: str, node: Any, depth: int = 0) -> list[str] | None:
+        """The texts of a list value: a literal list, a CommaDelimitedList parameter (its
+        value split at commas, as CloudFormation splits it) or an ``Fn::Split``."""
+        node = self.ts.branch(file, node)
+        if isinstance(node, list):
+            texts = [self(file, x, depth + 1) for x in node]
+            return None if any(x is None for x in texts) else texts  # type: ignore[return-value]
+        if isinstance(node, dict) and "Fn::Split" in node and isinstance(node["Fn::Split"], list):
+            sep, src = node["Fn::Split"]
+            text = self(file, src, depth + 1)
+            return None if text is None else text.split(str(sep))
+        text = self(file, node, depth + 1)
+        return None if text is None else text.split(",")
 
     def _sub(self, file: str, node: dict[str, Any], depth: int) -> str | None:
         text, variables = sub_parts(node)

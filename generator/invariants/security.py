@@ -1,5 +1,6 @@
 """Invariants of access and data at rest: least-privilege IAM, NoEcho secrets, stateful
-resource policies, CMK encryption (seeds/003 Properties 7-8 and the project's 13-14)."""
+resource policies, CMK encryption, world-open ingress through parameters (seeds/003
+Properties 7-8 and the project's 13-14 and 21)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from generator.cfn.facts import STATEFUL_TYPES
 from generator.cfn.refs import references
 from generator.cfn.templateset import TemplateSet
+from generator.deployability.ingress import openings
 from generator.invariants.base import invariant, secret_identity, secrets_read
 from generator.policies import STAR_RESOURCE_ALLOWED
 from generator.reach.iam import as_list
@@ -137,3 +139,18 @@ def encrypted_with_cmk(ts: TemplateSet) -> list[str]:
 def _s3_encrypted(p: dict[str, Any]) -> bool:
     rules = (p.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration") or []
     return any(r.get("ServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for r in rules)
+
+
+# 21 -----------------------------------------------------------------------------------
+@invariant
+def world_ingress(ts: TemplateSet, parameter_sets: dict[str, dict[str, str]] | None = None) -> list[str]:
+    """No ingress rule admits 0.0.0.0/0 or ::/0 on a port other than tcp 80/443, with the
+    parameter defaults (a CIDR fed by a parameter or a list parameter's item, across the
+    parent/child boundary, as much as a literal) and with each set of ``parameter_sets``
+    (a per-environment parameters file).  The deployability check runs the same function
+    (``generator.deployability.ingress.openings``)."""
+    v = []
+    for label, values in [("the parameter defaults", {}), *sorted((parameter_sets or {}).items())]:
+        for o in openings(ts.under(values) if values else ts):
+            v.append(f"{o.group[0]}:{o.group[1]}: admits {o.source} on {o.ports} under {label}")
+    return v

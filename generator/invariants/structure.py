@@ -10,12 +10,9 @@ import re
 from generator.cfn.load import PARENT, STACK_TYPE
 from generator.cfn.refs import PSEUDO_PARAMETERS, depends_on, references, sub_parts, walk
 from generator.cfn.templateset import TemplateSet
+from generator.deployability.quotas import QUOTAS
 from generator.invariants.base import invariant
 
-# CloudFormation quotas, from "AWS CloudFormation quotas",
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
-QUOTAS = {"resources": 500, "parameters": 200, "outputs": 200, "dynamic_refs": 60, "bytes": 1_000_000,
-          "hierarchy_resources": 2500}
 LOGICAL_ID = re.compile(r"^[A-Za-z0-9]{1,255}$")
 
 # 6 ------------------------------------------------------------------------------------
@@ -122,22 +119,23 @@ def stable_ids(a: TemplateSet, b: TemplateSet) -> list[str]:
 # 17 -----------------------------------------------------------------------------------
 @invariant
 def quotas(ts: TemplateSet, rendered: dict[str, str] | None = None) -> list[str]:
-    """CloudFormation quotas per template and for the whole hierarchy."""
+    """CloudFormation quotas per template and for the whole hierarchy (the figures: the one
+    table, ``generator.deployability.quotas``, which the deployability check reads too)."""
     v = []
     total = 0
     for f, t in sorted(ts.t.items()):
         n = len(t.get("Resources", {}))
         total += n
         for what, count in (("resources", n), ("parameters", len(t.get("Parameters", {}))),
-                            ("outputs", len(t.get("Outputs", {})))):
-            if count > QUOTAS[what]:
-                v.append(f"{f}: {count} {what} > {QUOTAS[what]}")
+                            ("outputs", len(t.get("Outputs", {}))), ("mappings", len(t.get("Mappings", {})))):
+            if count > QUOTAS[what].value:
+                v.append(f"{f}: {count} {what} > {QUOTAS[what].value}")
         body = rendered[f] if rendered and f in rendered else json.dumps(t)
         dyn = body.count("{{resolve:")
-        if dyn > QUOTAS["dynamic_refs"]:
-            v.append(f"{f}: {dyn} dynamic references > {QUOTAS['dynamic_refs']}")
-        if len(body.encode()) > QUOTAS["bytes"]:
-            v.append(f"{f}: body is {len(body.encode())} bytes > {QUOTAS['bytes']}")
-    if total > QUOTAS["hierarchy_resources"]:
-        v.append(f"hierarchy: {total} resources > {QUOTAS['hierarchy_resources']}")
+        if dyn > QUOTAS["dynamic_references"].value:
+            v.append(f"{f}: {dyn} dynamic references > {QUOTAS['dynamic_references'].value}")
+        if len(body.encode()) > QUOTAS["template_bytes_s3"].value:
+            v.append(f"{f}: body is {len(body.encode())} bytes > {QUOTAS['template_bytes_s3'].value}")
+    if total > QUOTAS["hierarchy_resources"].value:
+        v.append(f"hierarchy: {total} resources > {QUOTAS['hierarchy_resources'].value}")
     return v

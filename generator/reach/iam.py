@@ -3,9 +3,16 @@ action on a resource?
 
 Statements are normalized first (:class:`Statement`), from a template (actions and
 resources rendered to text, resources also kept as their identity in the set) or from
-a live policy document; :func:`allows` then decides the same way for both.  Conditions
-and principals are not evaluated (an Allow with a condition counts as an Allow); a Deny
-on a matching action and resource wins; ``NotResource`` never matches (conservative).
+a live policy document; :func:`allows` then decides the same way for both.  Principals
+are not evaluated; a Deny on a matching action and resource wins; ``NotResource`` never
+matches (conservative).
+
+Conditions are evaluated only when the caller knows the request's context (a data path
+knows the KMS call S3 makes on its behalf: ``kms:ViaService`` and the encryption
+context): the string and ARN operators on the keys of that context; a key the caller
+models (:data:`MODELED`) but the request lacks fails unless ``...IfExists``; any other
+key or operator counts as satisfied.  Without a context an Allow with a condition counts
+as an Allow.
 """
 
 from __future__ import annotations
@@ -30,6 +37,39 @@ MANAGED = {
 }
 
 Key = tuple[str, str]
+Context = dict[str, str]
+Condition = tuple[str, str, tuple[str | None, ...]]  # (operator, key, values)
+
+# Condition keys a request context states completely: when the context lacks one, the
+# request does not carry it (so a condition on it fails).
+MODELED = ("kms:viaservice", "kms:encryptioncontext:")
+POSITIVE = {"StringEquals": "eq", "ArnEquals": "eq", "StringEqualsIgnoreCase": "ieq", "StringLike": "like",
+            "ArnLike": "like"}
+NEGATIVE = {"StringNotEquals": "eq", "ArnNotEquals": "eq", "StringNotEqualsIgnoreCase": "ieq",
+            "StringNotLike": "like", "ArnNotLike": "like"}
+
+
+def condition_holds(op: str, key: str, values: tuple[str | None, ...], context: Context) -> bool:
+    """One condition under a request context (see the module doc)."""
+    base = op.removeprefix("ForAnyValue:").removeprefix("ForAllValues:")
+    if_exists = base.endswith("IfExists")
+    base = base.removesuffix("IfExists")
+    if base not in POSITIVE and base not in NEGATIVE:
+        return True
+    ctx = {k.lower(): v for k, v in context.items()}
+    if key.lower() not in ctx:
+        return if_exists or not key.lower().startswith(MODELED)
+    actual = ctx[key.lower()]
+    if any(v is None for v in values):
+        return True  # a value the templates cannot render: not decided here
+    kind = POSITIVE.get(base) or NEGATIVE[base]
+    if kind == "eq":
+        hit = any(v == actual for v in values)  # type: ignore[comparison-overlap]
+    elif kind == "ieq":
+        hit = any((v or "").lower() == actual.lower() for v in values)
+    else:
+        hit = any(glob(v or "", actual) for v in values)
+    return hit if base in POSITIVE else not hit
 
 
 def glob(pattern: str, value: str) -> bool:
@@ -52,8 +92,14 @@ class Statement:
     not_actions: tuple[str, ...] | None
     resources: tuple[tuple[str | None, Key | None], ...]  # (text, identity in the template set)
     not_resource: bool = False
+    conditions: tuple[Condition, ...] = ()
 
-    def matches(self, action: str, resource: str | None, origin: Key | None) -> bool:
+    def matches(self, action: str, resource: str | None, origin: Key | None, context: Context | None = None) -> bool:
+        if context is not None and not all(condition_holds(op, k, v, context) for op, k, v in self.conditions):
+            return False
+        return self._matches(action, resource, origin)
+
+    def _matches(self, action: str, resource: str | None, origin: Key | None) -> bool:
         if self.not_actions is not None:
             if any(glob(a.lower(), action.lower()) for a in self.not_actions):
                 return False
@@ -71,11 +117,12 @@ class Statement:
         return False
 
 
-def allows(statements: Iterable[Statement], action: str, resource: str | None, origin: Key | None = None) -> bool:
-    """An Allow matches and no Deny does."""
+def allows(statements: Iterable[Statement], action: str, resource: str | None, origin: Key | None = None,
+           context: Context | None = None) -> bool:
+    """An Allow matches and no Deny does (conditions under ``context``, when given)."""
     allow = False
     for s in statements:
-        if not s.matches(action, resource, origin):
+        if not s.matches(action, resource, origin, context):
             continue
         if s.effect == "Deny":
             return False
@@ -90,10 +137,13 @@ def document_statements(doc: Any) -> list[Statement]:
     out = []
     for s in as_list((doc or {}).get("Statement")):
         if isinstance(s, dict):
+            conds = tuple((str(op), str(k), tuple(str(v) for v in as_list(vals)))
+                          for op, block in (s.get("Condition") or {}).items() if isinstance(block, dict)
+                          for k, vals in block.items())
             out.append(Statement(
                 s.get("Effect"), tuple(str(a) for a in as_list(s.get("Action"))),
                 tuple(str(a) for a in as_list(s["NotAction"])) if "NotAction" in s else None,
-                tuple((str(r), None) for r in as_list(s.get("Resource"))), "NotResource" in s))
+                tuple((str(r), None) for r in as_list(s.get("Resource"))), "NotResource" in s, conds))
     return out
 
 
@@ -117,7 +167,11 @@ class TemplatePolicies:
             not_actions = None
         resources = tuple((self.match(file, r), self.ts.origin(file, r).key)
                           for r in as_list(self.value(file, s.get("Resource"))))
-        return Statement(effect, actions, not_actions, resources, "NotResource" in s)
+        block = self.value(file, s.get("Condition"))
+        conds = tuple((str(op), str(k), tuple(self.match(file, v) for v in as_list(self.value(file, vals))))
+                      for op, keys in (block.items() if isinstance(block, dict) else ())
+                      if isinstance(keys, dict) for k, vals in keys.items())
+        return Statement(effect, actions, not_actions, resources, "NotResource" in s, conds)
 
     def document(self, file: str, doc: Any) -> list[Statement]:
         """The statements of a policy document in a template."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.cfn.finding import Finding
-from generator.reach.iam import MANAGED, Statement, allows, as_list, document_statements
+from generator.reach.iam import MANAGED, Statement, allows, document_statements
 from generator.reach.model import Rule, allows_443
 from generator.reach.needs import Account, Container, Logs, Secret, Value, task_needs
 

@@ -39,6 +39,7 @@ class Perm:
     why: str
     role: str = "execution"  # execution | task
     severity: str = ERROR
+    context: dict[str, str] | None = None  # the request's condition keys, when known (a data path's KMS call)
 
 
 @dataclass
@@ -85,6 +86,15 @@ class Rule:
     cidr: ipaddress.IPv4Network | None = None
     sg: Any = None  # the peer group: (file, logical id) in templates, a group id live
     prefix_list: str | None = None  # the peer prefix list ('' when its id is not known)
+    cidr_ipv6: str | None = None  # an IPv6 peer (its text; '' when not known)
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The address families the rule counts in against a group's quota: a group or
+        prefix-list peer counts once for IPv4 and once for IPv6."""
+        if self.sg is not None or self.prefix_list is not None:
+            return ("ipv4", "ipv6")
+        return ("ipv6",) if self.cidr_ipv6 is not None else ("ipv4",)
 
     def allows_443(self) -> bool:
         if self.proto in ("-1", "all"):

@@ -195,6 +195,8 @@ class Network:
         rule = Rule(proto, lo, hi)
         if "CidrIp" in p:
             rule.cidr = self.cidr(file, p["CidrIp"])
+        if "CidrIpv6" in p:
+            rule.cidr_ipv6 = self.match(file, p["CidrIpv6"]) or ""
         if sg_prop in p:
             rule.sg = self.ts.origin(file, p[sg_prop]).key
         if pl_prop in p:

@@ -19,13 +19,13 @@ resolver, so DNS needs no rule; the VPC needs ``EnableDnsSupport`` and
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from typing import Any
 
 from generator.cfn.environments import environments, with_environment
 from generator.cfn.finding import ERROR, WARNING, Finding
 from generator.cfn.templateset import TemplateSet
 from generator.cfn.values import MATCH_PSEUDO, SHOW_PSEUDO, Renderer
+from generator.reach.datapaths import DATA_PATH, data_paths
 from generator.reach.iam import TemplatePolicies, allows
 from generator.reach.model import Endpoint, InternetPath, Need, Perm, Task
 from generator.reach.network import ANYWHERE, Network
@@ -69,6 +69,9 @@ class Preflight:
     def run(self) -> list[Finding]:
         reader = TaskReader(self.ts, self.match, self.show)
         tasks = reader.tasks()
+        by_label = {t.label: t for t in tasks}
+        for path in data_paths(self.ts, tasks, self.policies, self.match, self.show):
+            by_label[path.task].perms.append(path.perm())
         for f in reader.findings:
             self.add(f.problem, f.where, f.severity, "discovery")
         self.task_count = len(tasks)
@@ -206,7 +209,7 @@ class Preflight:
         for hows, labels in by_hows.items():
             proof.append(f"{', '.join(labels)} via {', '.join(hows)}")
 
-        self._iam(t)
+        proof += self._iam(t)
         self.proofs[t.label] = proof
 
     def _route_message(self, t: Task, ns: list[Need], kind: str, detail: str, sks: list[Any],
@@ -285,7 +288,9 @@ class Preflight:
                 self.add(f"{t.label}: the policy of {kind} endpoint {ep.lid} does not allow {action} on {pm.shown} "
                          f"({pm.why})", t.name, n.severity, "endpoint")
 
-    def _iam(self, t: Task) -> None:
+    def _iam(self, t: Task) -> list[str]:
+        """Check the role permissions; the proof lines of the data paths that hold."""
+        proof: list[str] = []
         td = (self.ts.resource(t.td_file, t.td_lid) or {}).get("Properties", {})
         for role_kind, prop in (("execution", "ExecutionRoleArn"), ("task", "TaskRoleArn")):
             perms = [pm for pm in t.perms if pm.role == role_kind]
@@ -306,12 +311,15 @@ class Preflight:
             missing: dict[tuple[str, str, str], list[str]] = {}
             for pm in perms:
                 for a in pm.actions:
-                    if not allows(stmts, a, pm.resource, pm.origin):
+                    if not allows(stmts, a, pm.resource, pm.origin, pm.context):
                         missing.setdefault((pm.severity, pm.shown, pm.why), []).append(a)
             for (sev, shown, why), acts in missing.items():
                 note = f" (managed policies not evaluated: {', '.join(unknown)})" if unknown else ""
                 self.add(f"{t.label}: {role_kind} role {ro.name} does not allow {', '.join(acts)} on {shown}, needed "
                          f"for {why}{note}", t.name, sev, "iam")
+            proof += [f"{pm.why}: {role_kind} role {ro.name} allows {', '.join(pm.actions)} on {pm.shown}"
+                      for pm in perms if pm.why.startswith(DATA_PATH) and (pm.severity, pm.shown, pm.why) not in missing]
+        return proof
 
 
 def check(templates: dict[str, dict[str, Any]], envs: list[str | None] | None = None

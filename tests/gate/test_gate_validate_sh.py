@@ -175,3 +175,20 @@ def test_validate_template_runs_against_an_endpoint(tmp_path, emulator, gate_env
                     env=env)
     assert proc.returncode == 1
     assert "validate-template: FAIL" in proc.stderr
+
+
+@pytest.mark.e2e
+def test_a_template_over_the_inline_limit_is_validated_from_s3(tmp_path, emulator, gate_env):
+    """Over 51,200 bytes, --template-body would be refused: the remote step uploads the
+    template to the artifact bucket and validates it by URL, as deploy.sh deploys it."""
+    big = tmp_path / "big"
+    big.mkdir()
+    topics = "".join(f"  Topic{i}:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: t{i}-{'x' * 120}\n"
+                     for i in range(400))
+    (big / "many.yaml").write_text('AWSTemplateFormatVersion: "2010-09-09"\nResources:\n' + topics)
+    assert (big / "many.yaml").stat().st_size > 51200
+    env = dict(gate_env, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+               PATH=f"{ROOT / '.venv/bin'}:{gate_env['PATH']}")
+    proc = validate("--tools", "reasons", "--reports", "", "--endpoint-url", emulator, str(big), env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"validate-template: ok .*many.yaml \(from S3: over the inline limit\)", proc.stdout)

@@ -1,7 +1,7 @@
 """The resource types ministack 1.5.33 lacks, provided at launch through its own back ends.
 
 ministack 1.5.33 (the newest on PyPI) has no CloudFormation provisioner for the ten types
-in CREATE_ONLY below, so CreateChangeSet rejects them ("Unrecognized resource types").
+in PROVIDED below, so CreateChangeSet rejects them ("Unrecognized resource types").
 Each provider here creates, updates and deletes its resource by calling ministack's own
 service API handlers in process (:func:`call` serializes the request with botocore, as a
 client would, and parses the answer), so what a stack creates is what
@@ -29,39 +29,21 @@ import json
 import uuid
 from typing import Any
 
+from generator import awsfacts
 from generator.deploy.ministack import application_autoscaling as aas
 from generator.deploy.ministack.service_call import ServiceError, call, ignore_missing
 
-# createOnlyProperties of each provided type, copied from the resource schemas cfn-lint
-# 1.58.0 ships (cfnlint/data/schemas); tests/e2e/test_e2e_providers.py
-# checks this table against them.
+# The types provided here. Their createOnlyProperties come from the one create-only
+# lookup, generator.awsfacts (cfn-lint's resource schemas; the launcher passes their
+# directory in STACKGEN_CFN_SCHEMAS, since ministack's venv has no cfn-lint).
+PROVIDED = (
+    "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress", "AWS::EC2::EIP",
+    "AWS::EC2::NatGateway", "AWS::EC2::FlowLog", "AWS::RDS::DBProxy", "AWS::RDS::DBProxyTargetGroup",
+    "AWS::ECS::ClusterCapacityProviderAssociations", "AWS::ApplicationAutoScaling::ScalableTarget",
+    "AWS::ApplicationAutoScaling::ScalingPolicy",
+)
 CREATE_ONLY: dict[str, tuple[str, ...]] = {
-    "AWS::EC2::SecurityGroupIngress": (
-        "CidrIp", "CidrIpv6", "FromPort", "GroupId", "GroupName", "IpProtocol",
-        "SourcePrefixListId", "SourceSecurityGroupId", "SourceSecurityGroupName",
-        "SourceSecurityGroupOwnerId", "ToPort"),
-    "AWS::EC2::SecurityGroupEgress": (
-        "CidrIp", "CidrIpv6", "DestinationPrefixListId", "DestinationSecurityGroupId",
-        "FromPort", "GroupId", "IpProtocol", "ToPort"),
-    "AWS::EC2::EIP": ("Address", "IpamPoolId", "NetworkBorderGroup", "TransferAddress"),
-    "AWS::EC2::NatGateway": (
-        "AllocationId", "AvailabilityMode", "ConnectivityType", "PrivateIpAddress", "SubnetId",
-        "VpcId"),
-    "AWS::EC2::FlowLog": (
-        "DeliverCrossAccountRole", "DeliverLogsPermissionArn", "DestinationOptions",
-        "LogDestination", "LogDestinationType", "LogFormat", "LogGroupName",
-        "MaxAggregationInterval", "ResourceId", "ResourceType", "TagFieldSpecifications",
-        "TrafficType"),
-    "AWS::RDS::DBProxy": (
-        "DBProxyName", "EndpointNetworkType", "EngineFamily", "TargetConnectionNetworkType",
-        "VpcSubnetIds"),
-    "AWS::RDS::DBProxyTargetGroup": ("DBProxyName", "TargetGroupName"),
-    "AWS::ECS::ClusterCapacityProviderAssociations": ("Cluster",),
-    "AWS::ApplicationAutoScaling::ScalableTarget": (
-        "ResourceId", "ScalableDimension", "ServiceNamespace"),
-    "AWS::ApplicationAutoScaling::ScalingPolicy": (
-        "PolicyName", "ResourceId", "ScalableDimension", "ScalingTargetId", "ServiceNamespace"),
-}
+    rtype: tuple(sorted(awsfacts.create_only_properties(rtype))) for rtype in PROVIDED}
 TYPES = tuple(sorted(CREATE_ONLY))
 
 _ms: dict[str, Any] = {}  # ministack modules, filled by install()

@@ -1,0 +1,233 @@
+"""Service quotas a platform's resources must fit, counted at generation, per platform.
+
+- Application Load Balancers: listeners, target groups, rules (excluding default rules),
+  certificates (excluding default certificates) per load balancer; target groups per
+  forward action; load balancers per target group.
+- ECS: target groups per service.
+- VPC: inbound and outbound rules per security group, counted as EC2 creates them (one
+  rule per CIDR, IPv6 CIDR, referenced group or prefix list, per port range; inline and
+  separate SecurityGroupIngress/Egress resources; EC2's default egress rule when a group
+  declares none inline; IPv4 and IPv6 counted apart, a group or prefix-list peer in
+  both; a prefix list counts as one rule, a lower bound: AWS counts a customer-managed
+  list by its maximum entries and an AWS-managed one by its weight, which the templates
+  do not state); security groups per network interface (tasks, load balancers, endpoints,
+  databases, file-system mount targets) and the rules those groups hold together;
+  interface endpoints per VPC.
+
+Counts are taken under every combination of the parameter values the resources'
+conditions compare (``TemplateSet.scenarios``), and the largest is held to the quota
+(the one table: ``generator.deployability.quotas``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from generator.cfn.finding import Finding
+from generator.cfn.refs import condition_names
+from generator.cfn.templateset import Key, Scenario, TemplateSet
+from generator.cfn.values import MATCH_PSEUDO, Renderer
+from generator.deployability.base import Inputs, describe, finding
+from generator.deployability.presence import LISTENER, LISTENER_RULE, TARGET_GROUP, forwarded, targets
+from generator.deployability.quotas import QUOTAS
+from generator.reach.iam import as_list
+from generator.reach.network import Network
+
+LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+SECURITY_GROUP = "AWS::EC2::SecurityGroup"
+# Where a resource type puts the security groups of its network interfaces.
+INTERFACE_GROUPS = {
+    "AWS::ECS::Service": ("NetworkConfiguration", "AwsvpcConfiguration", "SecurityGroups"),
+    LOAD_BALANCER: ("SecurityGroups",),
+    "AWS::EC2::VPCEndpoint": ("SecurityGroupIds",),
+    "AWS::RDS::DBCluster": ("VpcSecurityGroupIds",),
+    "AWS::RDS::DBInstance": ("VPCSecurityGroups",),
+    "AWS::RDS::DBProxy": ("VpcSecurityGroupIds",),
+    "AWS::EFS::MountTarget": ("SecurityGroups",),
+}
+
+
+def check(inp: Inputs) -> list[Finding]:
+    ts = inp.ts
+    return load_balancers(ts) + services(ts) + security_groups(ts) + interfaces(ts) + endpoints(ts)
+
+
+def _worst(ts: TemplateSet, keys: list[Key], count: Any) -> tuple[int, Scenario]:
+    """The largest ``count(template set under a scenario)`` over the scenarios of ``keys``
+    (and the Fn::If conditions in them), with the scenario that gives it."""
+    conds = [(f, c) for f, lid in keys for c in sorted(condition_names((ts.resource(f, lid) or {}).get("Properties")))
+             if c in (ts.t[f].get("Conditions") or {})]
+    best: tuple[int, Scenario] = (-1, {})
+    for scenario in ts.scenarios(sorted(set(keys)), conds):
+        n = count(ts.under(scenario))
+        if n > best[0]:
+            best = (n, scenario)
+    return best
+
+
+def _over(rule: str, key: Key, what: str, n: int, scenario: Scenario, quota: str) -> Finding | None:
+    q = QUOTAS[quota]
+    if n <= q.value:
+        return None
+    when = "" if not scenario else f" when {describe(scenario)}"
+    return finding(rule, key[0], key[1], f"{key[0]}:{key[1]} {what} {n}{when}", q.cite())
+
+
+# ---- load balancers -----------------------------------------------------------------------
+
+def _on(ts: TemplateSet, file: str, node: Any, wanted: set[Key]) -> Key | None:
+    """The one of ``wanted`` that a property (LoadBalancerArn, ListenerArn) names, if any."""
+    return next((k for k in targets(ts, file, node, resolve=False) if k in wanted), None)
+
+
+def load_balancers(ts: TemplateSet) -> list[Finding]:
+    out: list[Finding | None] = []
+    lbs = {(f, lid) for f, lid, _ in ts.resources(LOAD_BALANCER)}
+    listeners: dict[Key, Key] = {}  # listener -> its load balancer
+    for f, lid, r in ts.resources(LISTENER):
+        lb = _on(ts, f, r["Properties"].get("LoadBalancerArn"), lbs)
+        if lb:
+            listeners[(f, lid)] = lb
+    rules: dict[Key, Key] = {}  # rule -> its listener
+    for f, lid, r in ts.resources(LISTENER_RULE):
+        listener = _on(ts, f, r["Properties"].get("ListenerArn"), set(listeners))
+        if listener:
+            rules[(f, lid)] = listener
+    certificates: dict[Key, int] = {}  # listener -> additional certificates
+    for f, _lid, r in ts.resources("AWS::ElasticLoadBalancingV2::ListenerCertificate"):
+        listener = _on(ts, f, r["Properties"].get("ListenerArn"), set(listeners))
+        if listener:
+            certificates[listener] = certificates.get(listener, 0) + len(as_list(r["Properties"].get("Certificates")))
+    tg_lbs: dict[Key, set[Key]] = {}
+    for lb in sorted(lbs):
+        mine = sorted(k for k, v in listeners.items() if v == lb)
+        my_rules = sorted(k for k, v in rules.items() if v in mine)
+
+        def present(under: TemplateSet, keys: Iterable[Key]) -> list[Key]:
+            return [k for k in keys if under.present(*k)]
+
+        def groups(under: TemplateSet, mine: list[Key] = mine, my_rules: list[Key] = my_rules) -> set[Key]:
+            found: set[Key] = set()
+            for k in present(under, mine):
+                found |= forwarded(under, k[0], under.resource(*k)["Properties"].get("DefaultActions"), resolve=True)
+            for k in present(under, my_rules):
+                found |= forwarded(under, k[0], under.resource(*k)["Properties"].get("Actions"), resolve=True)
+            return found
+
+        keys = [lb, *mine, *my_rules]
+        n, sc = _worst(ts, keys, lambda u, mine=mine: len(present(u, mine)))
+        out.append(_over("alb-quota", lb, "has listeners:", n, sc, "listeners_per_alb"))
+        n, sc = _worst(ts, keys, lambda u, my_rules=my_rules: len(present(u, my_rules)))
+        out.append(_over("alb-quota", lb, "has listener rules (besides the default rules):", n, sc, "rules_per_alb"))
+        n, sc = _worst(ts, keys, lambda u, groups=groups: len(groups(u)))
+        out.append(_over("alb-quota", lb, "forwards to target groups:", n, sc, "target_groups_per_alb"))
+        n = sum(certificates.get(k, 0) for k in mine)
+        out.append(_over("alb-quota", lb, "has certificates besides the listeners' default ones:", n, {},
+                         "certificates_per_alb"))
+        for tg in groups(ts):
+            tg_lbs.setdefault(tg, set()).add(lb)
+    for tg, owners in sorted(tg_lbs.items()):
+        out.append(_over("alb-quota", tg, f"is forwarded to by the listeners of load balancers "
+                         f"{', '.join(sorted(k[1] for k in owners))}:", len(owners), {},
+                         "load_balancers_per_target_group"))
+    for type_, prop in ((LISTENER, "DefaultActions"), (LISTENER_RULE, "Actions")):
+        for f, lid, r in ts.resources(type_):
+            for action in as_list(ts.resolved(f, r["Properties"].get(prop))):
+                tgs = as_list(((action or {}).get("ForwardConfig") or {}).get("TargetGroups"))
+                out.append(_over("alb-quota", (f, lid), "forwards in one action to target groups:", len(tgs), {},
+                                 "target_groups_per_action"))
+    return [f for f in out if f]
+
+
+# ---- ECS services -------------------------------------------------------------------------
+
+def services(ts: TemplateSet) -> list[Finding]:
+    out: list[Finding | None] = []
+    for f, lid, r in ts.resources("AWS::ECS::Service"):
+        lbs = r["Properties"].get("LoadBalancers")
+
+        def attached(under: TemplateSet, f: str = f, lbs: Any = lbs) -> int:
+            return len({k for k in targets(under, f, lbs, resolve=True)
+                        if (under.resource(*k) or {}).get("Type") == TARGET_GROUP})
+
+        n, sc = _worst(ts, [(f, lid)], attached)
+        out.append(_over("ecs-quota", (f, lid), "is attached to target groups:", n, sc, "target_groups_per_service"))
+    return [x for x in out if x]
+
+
+# ---- security groups ----------------------------------------------------------------------
+
+def _rule_counts(net: Network, sg: Key, egress: bool) -> int:
+    """The rules of a group in one direction, the larger of its IPv4 and IPv6 counts."""
+    counts = {"ipv4": 0, "ipv6": 0}
+    for rule in net.rules(sg, egress):
+        for family in rule.families:
+            counts[family] += 1
+    return max(counts.values())
+
+
+def _rule_keys(ts: TemplateSet, sg: Key) -> list[Key]:
+    """The group and its separate rule resources (their conditions decide the count too)."""
+    keys = [sg]
+    for type_ in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+        for f, lid, r in ts.resources(type_):
+            if sg in targets(ts, f, r["Properties"].get("GroupId"), resolve=False):
+                keys.append((f, lid))
+    return keys
+
+
+def security_groups(ts: TemplateSet) -> list[Finding]:
+    out: list[Finding | None] = []
+    for f, lid, _r in ts.resources(SECURITY_GROUP):
+        sg = (f, lid)
+        keys = _rule_keys(ts, sg)
+        for egress, quota, what in ((False, "inbound_rules_per_sg", "has inbound rules:"),
+                                    (True, "outbound_rules_per_sg", "has outbound rules:")):
+            n, sc = _worst(ts, keys, lambda u, egress=egress: _rule_counts(_network(u), sg, egress))
+            out.append(_over("sg-quota", sg, what, n, sc, quota))
+    return [x for x in out if x]
+
+
+def _groups_of(ts: TemplateSet, file: str, res: dict[str, Any]) -> list[Key | None]:
+    node: Any = ts.resolved(file, res.get("Properties") or {})
+    for part in INTERFACE_GROUPS[res["Type"]]:
+        node = node.get(part) if isinstance(node, dict) else None
+    return [o.key for o in ts.items(file, node)]
+
+
+def _network(under: TemplateSet) -> Network:
+    return Network(under, Renderer(under, MATCH_PSEUDO))
+
+
+def interfaces(ts: TemplateSet) -> list[Finding]:
+    """Security groups per network interface, and the rules they hold together."""
+    out: list[Finding | None] = []
+    for type_ in INTERFACE_GROUPS:
+        for f, lid, r in ts.resources(type_):
+            groups = _groups_of(ts, f, r)
+            out.append(_over("eni-quota", (f, lid), "puts on its network interfaces security groups:", len(groups),
+                             {}, "sgs_per_network_interface"))
+            known = [g for g in groups if g is not None]
+            keys = [(f, lid), *[k for g in known for k in _rule_keys(ts, g)]]
+            for egress, what in ((False, "inbound"), (True, "outbound")):
+                n, sc = _worst(ts, keys, lambda u, known=known, egress=egress: (
+                    lambda net: sum(_rule_counts(net, g, egress) for g in known))(_network(u)))
+                out.append(_over("eni-quota", (f, lid), f"has, in its security groups together, {what} rules:", n,
+                                 sc, "rules_per_network_interface"))
+    return [x for x in out if x]
+
+
+def endpoints(ts: TemplateSet) -> list[Finding]:
+    """Interface (and Gateway Load Balancer) endpoints per VPC."""
+    per_vpc: dict[Key | None, list[Key]] = {}
+    for f, lid, r in ts.resources("AWS::EC2::VPCEndpoint"):
+        kind = ts.resolved(f, r["Properties"].get("VpcEndpointType", "Gateway"))
+        if kind in ("Interface", "GatewayLoadBalancer"):
+            per_vpc.setdefault(ts.origin(f, r["Properties"].get("VpcId")).key, []).append((f, lid))
+    out: list[Finding | None] = []
+    for vpc, eps in sorted(per_vpc.items(), key=lambda kv: str(kv[0])):
+        n, sc = _worst(ts, eps, lambda u, eps=eps: sum(1 for k in eps if u.present(*k)))
+        where = vpc or eps[0]
+        out.append(_over("vpc-quota", where, "has interface endpoints:", n, sc, "interface_endpoints_per_vpc"))
+    return [x for x in out if x]

@@ -266,17 +266,30 @@ def test_a_redirect_only_target_group_is_refused() -> None:
         in msg
 
 
+def stage(node: Any, domain: bool) -> Any:
+    """``node`` with every Fn::If on HasDomain resolved for the stage (BaseDomain set or empty)."""
+    if isinstance(node, dict) and list(node) == ["Fn::If"]:
+        cond, yes, no = node["Fn::If"]
+        assert cond == "HasDomain", node
+        return stage(yes if domain else no, domain)
+    if isinstance(node, dict):
+        return {k: stage(v, domain) for k, v in node.items()
+                if stage(v, domain) != {"Ref": "AWS::NoValue"}}
+    if isinstance(node, list):
+        return [stage(v, domain) for v in node]
+    return node
+
+
+def listeners(alb: dict[str, Any], domain: bool) -> dict[str, dict[str, Any]]:
+    """The listeners that exist when BaseDomain is set (domain) or empty, as that stage sees them."""
+    return {lid: stage(props(r), domain) for lid, r in resources(alb, "AWS::ElasticLoadBalancingV2::Listener").items()
+            if r.get("Condition") in (None, "HasDomain" if domain else "NoDomain")}
+
+
 def forwarded(alb: dict[str, Any], domain: bool) -> set[str]:
     """Target groups some listener forwards to when BaseDomain is set (domain) or empty."""
-    out = set()
-    for r in resources(alb, "AWS::ElasticLoadBalancingV2::Listener").values():
-        cond = r.get("Condition")
-        if cond and (cond == "HasDomain") != domain:
-            continue
-        for a in props(r)["DefaultActions"]:
-            if a["Type"] == "forward":
-                out.add(a["TargetGroupArn"]["Ref"])
-    return out
+    return {a["TargetGroupArn"]["Ref"] for p in listeners(alb, domain).values() for a in p["DefaultActions"]
+            if a["Type"] == "forward"}
 
 
 WITH_LBS = [p for p in PLATFORMS if load_spec(p).load_balancers]

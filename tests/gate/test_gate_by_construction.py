@@ -65,11 +65,13 @@ CLEAN_SHAPES = {
     "endpoints-except-prod": spec("endpoints-except-prod", {"egress": "vpc-endpoints",
                                                             "egress_by_environment": {"prod": "single-nat"}}),
     "sources-and-data": with_sources_and_data("sources-and-data"),
+    # once a gap (cfn-lint W1028): NAT per AZ in some environments, VPC endpoints in others; the AZ 2/3
+    # default routes no longer carry an Fn::If whose single-nat branch no environment takes
+    "nat-except-dev": spec("nat-except-dev", {"egress": "nat-per-az", "egress_by_environment": {"dev": "vpc-endpoints"}}),
 }
 
 
 KNOWN_GAP_SHAPES = {
-    "nat-except-dev": spec("nat-except-dev", {"egress": "nat-per-az", "egress_by_environment": {"dev": "vpc-endpoints"}}),
     "public-ip": spec("public-ip", {"egress": "public-ip",
                                     "public_ip_reason": "short-lived demo without NAT or endpoint budget"}),
 }
@@ -111,16 +113,6 @@ def assert_known_gap(gate_run: tuple[int, str], shape: str, expected: set[tuple[
         return  # the gap is closed: strict xfail turns this into a failure, remove the marker
     assert got == expected, gate_run[1]
     raise KnownGap(f"{shape}: the gate fails with exactly the known findings {sorted(got)}")
-
-
-@pytest.mark.xfail(strict=True, raises=KnownGap, reason=(
-    "generator/stacks/network.py (not this change's module): with NAT per AZ in some environments and "
-    "VPC endpoints in others, PrivateDefaultRouteAz2/3 carry Condition InProdTest and inside it "
-    "Fn::If [InProdTest, NatGatewayAzN, NatGatewayAz1], whose false branch cfn-lint W1028 reports as "
-    "unreachable. Fix there: emit that Fn::If only when some environment uses single-nat."))
-def test_nat_per_az_except_in_one_environment(gate_run: tuple[int, str]) -> None:
-    assert_known_gap(gate_run, "nat-except-dev", {("W1028", "network.yaml", "PrivateDefaultRouteAz2"),
-                                                  ("W1028", "network.yaml", "PrivateDefaultRouteAz3")})
 
 
 @pytest.mark.xfail(strict=True, raises=KnownGap, reason=(

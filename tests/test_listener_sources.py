@@ -312,6 +312,49 @@ def test_random_target_groups_have_a_listener_in_both_stages(spec: Platform) -> 
         assert forwarded(t["alb.yaml"], domain=False) == tgs == forwarded(t["alb.yaml"], domain=True)
 
 
+def ports(alb: dict[str, Any]) -> dict[tuple[str, int], list[str]]:
+    """(load balancer, port) -> the listener resources on it, whatever their conditions."""
+    out: dict[tuple[str, int], list[str]] = {}
+    for lid, r in resources(alb, "AWS::ElasticLoadBalancingV2::Listener").items():
+        out.setdefault((props(r)["LoadBalancerArn"]["Ref"], props(r)["Port"]), []).append(lid)
+    return out
+
+
+def assert_one_listener_per_port(alb: dict[str, Any]) -> None:
+    """One listener resource per (load balancer, port), and every listener of stage one is still
+    there, under the same logical id, in stage two: setting BaseDomain never creates a listener on
+    a port that already has one (ELB refuses it, DuplicateListener, and CloudFormation creates a
+    new resource before it deletes the old one)."""
+    assert all(len(lids) == 1 for lids in ports(alb).values()), ports(alb)
+    assert set(listeners(alb, domain=False)) <= set(listeners(alb, domain=True))
+    for lid, r in resources(alb, "AWS::ElasticLoadBalancingV2::Listener").items():
+        assert r.get("Condition") in (None, "HasDomain"), (lid, r.get("Condition"))
+
+
+@pytest.mark.parametrize("path", WITH_LBS, ids=lambda p: p.stem)
+def test_one_listener_per_port_in_both_stages(path: Any) -> None:
+    assert_one_listener_per_port(render.synthesize(load_spec(path))["alb.yaml"])
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(spec=valid_platforms(8))
+def test_random_specs_have_one_listener_per_port_in_both_stages(spec: Platform) -> None:
+    t = render.synthesize(spec)
+    if "alb.yaml" in t:
+        assert_one_listener_per_port(t["alb.yaml"])
+
+
+def test_the_stage_check_catches_a_listener_swapped_by_the_stage() -> None:
+    """The shape this fix removed: a NoDomain listener and a HasDomain one on the same port."""
+    alb = copy.deepcopy(render.synthesize(load_spec(ROOT / "platforms" / "bff-agentcore.yaml"))["alb.yaml"])
+    res = alb["Resources"]
+    res["PublicListener80NoDomain"] = copy.deepcopy(res["PublicListener80"])
+    res["PublicListener80NoDomain"]["Condition"] = "NoDomain"
+    res["PublicListener80"]["Condition"] = "HasDomain"
+    with pytest.raises(AssertionError):
+        assert_one_listener_per_port(alb)
+
+
 # ---------------------------------------------------------------- per-environment egress (item 7a)
 
 

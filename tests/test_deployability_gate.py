@@ -51,12 +51,7 @@ class Known:
     reason: str
 
 
-KNOWN = (
-    Known("egress public-ip", lambda d: d["network"].get("egress") == "public-ip",
-          frozenset({"ecs_service_assign_public_ip_disabled_check"}),
-          "issue 11 defect 7: egress public-ip always fails CT.ECS.PR.9 (no suppression carrying the spec's "
-          "public_ip_reason); fixed on another branch"),
-)
+KNOWN: tuple[Known, ...] = ()  # none open: public-ip (CT.ECS.PR.9) and per-environment NAT (W1028) are fixed
 
 
 def gate_env() -> dict[str, str]:
@@ -124,19 +119,14 @@ def _per_environment(d: dict[str, Any]) -> None:
     d["network"]["availability_zones"] = 2
 
 
-@pytest.mark.parametrize(("known", "edit", "tools"), [
-    pytest.param(KNOWN[0], _public_ip, "cfn-guard", id="public-ip",
-                 marks=pytest.mark.xfail(strict=True, reason=KNOWN[0].reason)),
-])
-def test_known_defect(known: Known, edit: Callable[[dict[str, Any]], None], tools: str, tmp_path: Path) -> None:
-    data = web(edit)
-    assert known.applies(data)
-    result = accepted(data, tmp_path)
-    assert result is not None, "validate refuses the spec: the defect is now caught by the model, drop KNOWN entry"
+def test_public_ip_passes_cfn_guard(tmp_path: Path) -> None:
+    """Once a known defect (CT.ECS.PR.9): egress public-ip with the spec's public_ip_reason passes
+    cfn-guard through the exemption the generator writes next to each ECS service."""
+    result = accepted(web(_public_ip), tmp_path)
+    assert result is not None
     render.write(result.aws_files or {}, tmp_path / "templates")
-    code, fails, output = gate(tmp_path / "templates", tmp_path / "reports", tools)
-    assert {f[0] for f in fails} <= known.rules, output  # nothing but the known defect, even while it is open
-    assert code == 0, [f for f in fails if f[0] in known.rules]
+    code, fails, output = gate(tmp_path / "templates", tmp_path / "reports", "cfn-guard,reasons")
+    assert (code, fails) == (0, []), output
 
 
 def test_per_environment_nat_passes_cfn_lint(tmp_path: Path) -> None:

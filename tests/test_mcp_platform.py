@@ -190,10 +190,9 @@ def test_alb(mcp_templates: dict) -> None:
                               "KeycloakListener80", "KeycloakListener443"}
     policy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
     for lid, (r, p) in listeners.items():
-        tg = p["DefaultActions"][0]["TargetGroupArn"] if lid.endswith("443") else None
         if lid.endswith("443"):  # https: only with a domain
             assert r["Condition"] == "HasDomain" and p["Protocol"] == "HTTPS" and p["SslPolicy"] == policy
-            assert tg and p["Certificates"]
+            assert p["DefaultActions"][0]["TargetGroupArn"] and p["Certificates"]
         elif lid.endswith("80"):  # redirect: forwards plain HTTP in stage one, redirects in stage two
             assert "Condition" not in r and p["Protocol"] == "HTTP"
             cond, redirect, forward = p["DefaultActions"]["Fn::If"]

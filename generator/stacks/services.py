@@ -239,8 +239,9 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
         public_ip = "ENABLED" if spec.network.egress == "public-ip" else "DISABLED"
         # The spec's reason for public IPs, next to every resource that assigns one: the gate accepts it
         # for Control Tower ECS.PR.9 on ECS services (and only there), deploy tools read it to warn.
-        exposure = ({"Metadata": {"stackgen": {"public_ip": {"reason": spec.network.public_ip_reason}}}}
-                    if public_ip == "ENABLED" else {})
+        exposure: dict[str, object] = (
+            {"Metadata": {"stackgen": {"public_ip": {"reason": spec.network.public_ip_reason}}}}
+            if public_ip == "ENABLED" else {})
         ready = image_ready(st, s)
         if s.schedule:
             _schedule(st, spec, s, td, public_ip, ready, exposure)

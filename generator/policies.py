@@ -30,6 +30,23 @@ STAR_RESOURCE_ALLOWED = frozenset(
 
 ECR_PULL = [ecr.BatchCheckLayerAvailability, ecr.GetDownloadUrlForLayer, ecr.BatchGetImage]
 
+# Statement ids stackgen writes itself. The task role's policy holds the ECS Exec statements
+# (generator.stacks.iam) and the spec's task permissions; IAM requires unique Sids within a
+# policy, so a task permission's sid may be none of TASK_ROLE_SIDS
+# (generator.spec.services.PermissionSpec). tests/test_permission_sids.py proves TASK_ROLE_SIDS is
+# exactly what a rendered task role holds besides the spec's own statements.
+SID_ECR_AUTH = "EcrAuthToken"
+SID_ECR_PULL = "EcrPull"
+SID_LOGS_WRITE = "LogsWrite"
+SID_SECRETS_READ = "SecretsRead"
+SID_SSM_READ = "SsmRead"
+SID_KMS_DECRYPT = "KmsDecrypt"
+SID_EXEC_CHANNELS = "EcsExecChannels"
+SID_EXEC_LOGS = "EcsExecLogs"
+SID_EXEC_LOG_GROUPS = "EcsExecLogGroups"
+SID_EXEC_SESSION_KEY = "EcsExecSessionKey"
+TASK_ROLE_SIDS = frozenset({SID_EXEC_CHANNELS, SID_EXEC_LOGS, SID_EXEC_LOG_GROUPS, SID_EXEC_SESSION_KEY})
+
 
 def arn(body: str) -> Sub:
     """Sub('arn:${AWS::Partition}:' + body)."""
@@ -64,33 +81,33 @@ def stmt(sid: str, actions: Iterable[Action], resources: Sequence[Any], conditio
 
 
 def ecr_auth() -> Statement:
-    return stmt("EcrAuthToken", [ecr.GetAuthorizationToken], ["*"])
+    return stmt(SID_ECR_AUTH, [ecr.GetAuthorizationToken], ["*"])
 
 
 def ecr_pull(resources: Sequence[Any]) -> Statement:
-    return stmt("EcrPull", ECR_PULL, resources)
+    return stmt(SID_ECR_PULL, ECR_PULL, resources)
 
 
-def logs_write(log_group_arns: Sequence[Any], sid: str = "LogsWrite") -> Statement:
+def logs_write(log_group_arns: Sequence[Any], sid: str = SID_LOGS_WRITE) -> Statement:
     return stmt(sid, [logs.CreateLogStream, logs.PutLogEvents], log_group_arns)
 
 
 def secrets_read(secret_arns: Sequence[Any]) -> Statement:
-    return stmt("SecretsRead", [sm.GetSecretValue], secret_arns)
+    return stmt(SID_SECRETS_READ, [sm.GetSecretValue], secret_arns)
 
 
 def ssm_read(param_arns: Sequence[Any]) -> Statement:
-    return stmt("SsmRead", [ssm.GetParameters, ssm.GetParameter], param_arns)
+    return stmt(SID_SSM_READ, [ssm.GetParameters, ssm.GetParameter], param_arns)
 
 
-def kms_decrypt_via(key_arn: Any, services: Sequence[str], sid: str = "KmsDecrypt") -> Statement:
+def kms_decrypt_via(key_arn: Any, services: Sequence[str], sid: str = SID_KMS_DECRYPT) -> Statement:
     via = [Sub(f"{s}.${{AWS::Region}}.amazonaws.com") for s in sorted(services)]
     return stmt(sid, [kms.Decrypt], [key_arn], Condition(StringEquals({"kms:ViaService": via})))
 
 
 def exec_channels() -> Statement:
     return stmt(
-        "EcsExecChannels",
+        SID_EXEC_CHANNELS,
         [ssmmessages.CreateControlChannel, ssmmessages.CreateDataChannel,
          ssmmessages.OpenControlChannel, ssmmessages.OpenDataChannel],
         ["*"],

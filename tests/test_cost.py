@@ -50,7 +50,7 @@ def writer() -> Platform:
             "sizing": {"dev": {"cpu": 256, "memory": 512}, "test": {"cpu": 256, "memory": 512},
                        "prod": {"cpu": 1024, "memory": 2048}},
             "ports": [{"name": "http", "port": 8080}], "health_check": {"command": "true"}, "user": "1000",
-            "writable_root_reason": "tmp", "execute_command": False, "secrets": {"TOKEN": {"secret": "api-token"}},
+            "writable_root_reason": "writes its output under /tmp", "execute_command": False, "secrets": {"TOKEN": {"secret": "api-token"}},
             "scaling": {"min": 5, "max": 9}}],
     })
 

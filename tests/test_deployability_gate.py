@@ -51,18 +51,7 @@ class Known:
     reason: str
 
 
-KNOWN = (
-    Known("egress public-ip", lambda d: d["network"].get("egress") == "public-ip",
-          frozenset({"ecs_service_assign_public_ip_disabled_check"}),
-          "issue 11 defect 7: egress public-ip always fails CT.ECS.PR.9 (no suppression carrying the spec's "
-          "public_ip_reason); fixed on another branch"),
-    Known("egress_by_environment with a NAT in some environments",
-          lambda d: "nat-per-az" in (d["network"].get("egress_by_environment") or {}).values(),
-          frozenset({"W1028"}),
-          "found by this test: with nat-per-az in one environment only, network.yaml's PrivateDefaultRouteAz2+ "
-          "has Condition InProd and inside it Fn::If [InProd, ...], whose else branch cfn-lint reports as "
-          "unreachable (W1028)"),
-)
+KNOWN: tuple[Known, ...] = ()  # none open: public-ip (CT.ECS.PR.9) and per-environment NAT (W1028) are fixed
 
 
 def gate_env() -> dict[str, str]:
@@ -130,21 +119,24 @@ def _per_environment(d: dict[str, Any]) -> None:
     d["network"]["availability_zones"] = 2
 
 
-@pytest.mark.parametrize(("known", "edit", "tools"), [
-    pytest.param(KNOWN[0], _public_ip, "cfn-guard", id="public-ip",
-                 marks=pytest.mark.xfail(strict=True, reason=KNOWN[0].reason)),
-    pytest.param(KNOWN[1], _per_environment, "cfn-lint", id="per-environment-nat",
-                 marks=pytest.mark.xfail(strict=True, reason=KNOWN[1].reason)),
-])
-def test_known_defect(known: Known, edit: Callable[[dict[str, Any]], None], tools: str, tmp_path: Path) -> None:
-    data = web(edit)
-    assert known.applies(data)
-    result = accepted(data, tmp_path)
-    assert result is not None, "validate refuses the spec: the defect is now caught by the model, drop KNOWN entry"
+def test_public_ip_passes_cfn_guard(tmp_path: Path) -> None:
+    """Once a known defect (CT.ECS.PR.9): egress public-ip with the spec's public_ip_reason passes
+    cfn-guard through the exemption the generator writes next to each ECS service."""
+    result = accepted(web(_public_ip), tmp_path)
+    assert result is not None
     render.write(result.aws_files or {}, tmp_path / "templates")
-    code, fails, output = gate(tmp_path / "templates", tmp_path / "reports", tools)
-    assert {f[0] for f in fails} <= known.rules, output  # nothing but the known defect, even while it is open
-    assert code == 0, [f for f in fails if f[0] in known.rules]
+    code, fails, output = gate(tmp_path / "templates", tmp_path / "reports", "cfn-guard,reasons")
+    assert (code, fails) == (0, []), output
+
+
+def test_per_environment_nat_passes_cfn_lint(tmp_path: Path) -> None:
+    """Once a known defect (W1028): with nat-per-az in one environment only, network.yaml's
+    AZ 2/3 default routes carried an Fn::If whose single-nat branch no environment takes."""
+    result = accepted(web(_per_environment), tmp_path)
+    assert result is not None
+    render.write(result.aws_files or {}, tmp_path / "templates")
+    code, fails, output = gate(tmp_path / "templates", tmp_path / "reports", "cfn-lint")
+    assert (code, fails) == (0, []), output
 
 
 def test_per_environment_egress_passes_checkov(tmp_path: Path) -> None:

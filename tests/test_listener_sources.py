@@ -266,17 +266,30 @@ def test_a_redirect_only_target_group_is_refused() -> None:
         in msg
 
 
+def stage(node: Any, domain: bool) -> Any:
+    """``node`` with every Fn::If on HasDomain resolved for the stage (BaseDomain set or empty)."""
+    if isinstance(node, dict) and list(node) == ["Fn::If"]:
+        cond, yes, no = node["Fn::If"]
+        assert cond == "HasDomain", node
+        return stage(yes if domain else no, domain)
+    if isinstance(node, dict):
+        return {k: stage(v, domain) for k, v in node.items()
+                if stage(v, domain) != {"Ref": "AWS::NoValue"}}
+    if isinstance(node, list):
+        return [stage(v, domain) for v in node]
+    return node
+
+
+def listeners(alb: dict[str, Any], domain: bool) -> dict[str, dict[str, Any]]:
+    """The listeners that exist when BaseDomain is set (domain) or empty, as that stage sees them."""
+    return {lid: stage(props(r), domain) for lid, r in resources(alb, "AWS::ElasticLoadBalancingV2::Listener").items()
+            if r.get("Condition") in (None, "HasDomain" if domain else "NoDomain")}
+
+
 def forwarded(alb: dict[str, Any], domain: bool) -> set[str]:
     """Target groups some listener forwards to when BaseDomain is set (domain) or empty."""
-    out = set()
-    for r in resources(alb, "AWS::ElasticLoadBalancingV2::Listener").values():
-        cond = r.get("Condition")
-        if cond and (cond == "HasDomain") != domain:
-            continue
-        for a in props(r)["DefaultActions"]:
-            if a["Type"] == "forward":
-                out.add(a["TargetGroupArn"]["Ref"])
-    return out
+    return {a["TargetGroupArn"]["Ref"] for p in listeners(alb, domain).values() for a in p["DefaultActions"]
+            if a["Type"] == "forward"}
 
 
 WITH_LBS = [p for p in PLATFORMS if load_spec(p).load_balancers]
@@ -297,6 +310,49 @@ def test_random_target_groups_have_a_listener_in_both_stages(spec: Platform) -> 
     if "alb.yaml" in t:
         tgs = set(resources(t["alb.yaml"], "AWS::ElasticLoadBalancingV2::TargetGroup"))
         assert forwarded(t["alb.yaml"], domain=False) == tgs == forwarded(t["alb.yaml"], domain=True)
+
+
+def ports(alb: dict[str, Any]) -> dict[tuple[str, int], list[str]]:
+    """(load balancer, port) -> the listener resources on it, whatever their conditions."""
+    out: dict[tuple[str, int], list[str]] = {}
+    for lid, r in resources(alb, "AWS::ElasticLoadBalancingV2::Listener").items():
+        out.setdefault((props(r)["LoadBalancerArn"]["Ref"], props(r)["Port"]), []).append(lid)
+    return out
+
+
+def assert_one_listener_per_port(alb: dict[str, Any]) -> None:
+    """One listener resource per (load balancer, port), and every listener of stage one is still
+    there, under the same logical id, in stage two: setting BaseDomain never creates a listener on
+    a port that already has one (ELB refuses it, DuplicateListener, and CloudFormation creates a
+    new resource before it deletes the old one)."""
+    assert all(len(lids) == 1 for lids in ports(alb).values()), ports(alb)
+    assert set(listeners(alb, domain=False)) <= set(listeners(alb, domain=True))
+    for lid, r in resources(alb, "AWS::ElasticLoadBalancingV2::Listener").items():
+        assert r.get("Condition") in (None, "HasDomain"), (lid, r.get("Condition"))
+
+
+@pytest.mark.parametrize("path", WITH_LBS, ids=lambda p: p.stem)
+def test_one_listener_per_port_in_both_stages(path: Any) -> None:
+    assert_one_listener_per_port(render.synthesize(load_spec(path))["alb.yaml"])
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(spec=valid_platforms(8))
+def test_random_specs_have_one_listener_per_port_in_both_stages(spec: Platform) -> None:
+    t = render.synthesize(spec)
+    if "alb.yaml" in t:
+        assert_one_listener_per_port(t["alb.yaml"])
+
+
+def test_the_stage_check_catches_a_listener_swapped_by_the_stage() -> None:
+    """The shape this fix removed: a NoDomain listener and a HasDomain one on the same port."""
+    alb = copy.deepcopy(render.synthesize(load_spec(ROOT / "platforms" / "bff-agentcore.yaml"))["alb.yaml"])
+    res = alb["Resources"]
+    res["PublicListener80NoDomain"] = copy.deepcopy(res["PublicListener80"])
+    res["PublicListener80NoDomain"]["Condition"] = "NoDomain"
+    res["PublicListener80"]["Condition"] = "HasDomain"
+    with pytest.raises(AssertionError):
+        assert_one_listener_per_port(alb)
 
 
 # ---------------------------------------------------------------- per-environment egress (item 7a)

@@ -185,23 +185,28 @@ def test_alb(mcp_templates: dict) -> None:
         assert tg["HealthCheckIntervalSeconds"] == 30 and tg["HealthCheckTimeoutSeconds"] == 5
         assert tg["HealthCheckPath"] and tg["Matcher"]
     listeners = {lid: (r, props(r)) for lid, r in resources(t, "AWS::ElasticLoadBalancingV2::Listener").items()}
-    with_domain = {"MainListener80", "MainListener443", "MainListener8888", "MainListener7860",
-                   "KeycloakListener80", "KeycloakListener443"}
-    assert set(listeners) == with_domain | {"MainListener80NoDomain", "MainListener8888NoDomain",
-                                            "MainListener7860NoDomain", "KeycloakListener80NoDomain"}
-    for lid in with_domain:
-        r, p = listeners[lid]
-        assert r["Condition"] == "HasDomain"
-        if lid.endswith("80"):
-            assert p["Protocol"] == "HTTP"
-            assert p["DefaultActions"][0]["RedirectConfig"] == {"Port": "443", "Protocol": "HTTPS",
-                                                                "StatusCode": "HTTP_301"}
-        else:
-            assert p["Protocol"] == "HTTPS" and p["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
-    for lid in set(listeners) - with_domain:
-        r, p = listeners[lid]
-        assert r["Condition"] == "NoDomain" and p["Protocol"] == "HTTP"
-        assert r["Metadata"]["stackgen"]["guard_allowlist"]["alb_http_to_https_redirection_check"]
+    # One listener per (load balancer, port): setting BaseDomain updates it in place (no DuplicateListener).
+    assert set(listeners) == {"MainListener80", "MainListener443", "MainListener8888", "MainListener7860",
+                              "KeycloakListener80", "KeycloakListener443"}
+    policy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    for lid, (r, p) in listeners.items():
+        if lid.endswith("443"):  # https: only with a domain
+            assert r["Condition"] == "HasDomain" and p["Protocol"] == "HTTPS" and p["SslPolicy"] == policy
+            assert p["DefaultActions"][0]["TargetGroupArn"] and p["Certificates"]
+        elif lid.endswith("80"):  # redirect: forwards plain HTTP in stage one, redirects in stage two
+            assert "Condition" not in r and p["Protocol"] == "HTTP"
+            cond, redirect, forward = p["DefaultActions"]["Fn::If"]
+            assert cond == "HasDomain" and forward[0]["Type"] == "forward"
+            assert redirect == [{"RedirectConfig": {"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"},
+                                 "Type": "redirect"}]
+            assert r["Metadata"]["stackgen"]["guard_allowlist"]["alb_http_to_https_redirection_check"]
+        else:  # auto: HTTPS with a domain, plain HTTP before
+            assert "Condition" not in r
+            assert p["Protocol"] == {"Fn::If": ["HasDomain", "HTTPS", "HTTP"]}
+            assert p["SslPolicy"] == {"Fn::If": ["HasDomain", policy, {"Ref": "AWS::NoValue"}]}
+            assert p["Certificates"]["Fn::If"][0] == "HasDomain"
+            assert p["Certificates"]["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+            assert {s["id"] for s in r["Metadata"]["checkov"]["skip"]} == {"CKV_AWS_2", "CKV_AWS_103"}
 
 
 def test_domain_stacks_are_conditional(mcp_templates: dict) -> None:

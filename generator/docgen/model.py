@@ -131,21 +131,13 @@ class Reader:
             lb = self.ts.origin(f, p.get("LoadBalancerArn")).key
             if lb is None:
                 continue
-            port, proto = self.match(f, p.get("Port")) or "?", self.match(f, p.get("Protocol")) or "?"
-            action = ""
-            for a in p.get("DefaultActions") or []:
-                kind = a.get("Type")
-                if kind == "redirect":
-                    rc = a.get("RedirectConfig") or {}
-                    action = f"redirect to {self.match(f, rc.get('Protocol')) or ''} {self.match(f, rc.get('Port')) or ''}"
-                elif kind == "forward":
-                    tg = self.ts.origin(f, a.get("TargetGroupArn"))
-                    action = f"forward to {_short(tg.name, 'TargetGroup')}" if tg.kind == "resource" else "forward"
-                elif kind == "fixed-response":
-                    action = "fixed response"
-            cond = r.get("Condition")
-            text = f"{port} {proto}: {action.strip()}" + (f" (if {cond})" if cond else "")
-            listeners.setdefault(lb, []).append(text)
+            # A two-stage listener (generator/stacks/alb.py) is one resource whose protocol and default
+            # action are Fn::If on a condition: one line per branch.
+            stage = _stage_condition(p)
+            stages = [(p, r.get("Condition"))] if stage is None else \
+                [(_branch(p, stage, True), stage), (_branch(p, stage, False), f"not {stage}")]
+            for q, cond in stages:
+                listeners.setdefault(lb, []).append(self._listener_line(f, q, cond))
         for f, lid, r in self.ts.resources("AWS::ElasticLoadBalancingV2::LoadBalancer"):
             p = r.get("Properties") or {}
             scheme = self.match(f, p.get("Scheme")) or "internet-facing"
@@ -154,6 +146,21 @@ class Reader:
             lines = [f"{kind}, {scheme}", *sorted(listeners.get((f, lid), []), key=_listener_order)]
             self.add(Node(f"lb_{lid}", "lb", title, lines, self.tier_of(f, p.get("Subnets"))), f,
                      p.get("SecurityGroups"))
+
+    def _listener_line(self, f: str, p: dict[str, Any], cond: str | None) -> str:
+        port, proto = self.match(f, p.get("Port")) or "?", self.match(f, p.get("Protocol")) or "?"
+        action = ""
+        for a in p.get("DefaultActions") or []:
+            kind = a.get("Type")
+            if kind == "redirect":
+                rc = a.get("RedirectConfig") or {}
+                action = f"redirect to {self.match(f, rc.get('Protocol')) or ''} {self.match(f, rc.get('Port')) or ''}"
+            elif kind == "forward":
+                tg = self.ts.origin(f, a.get("TargetGroupArn"))
+                action = f"forward to {_short(tg.name, 'TargetGroup')}" if tg.kind == "resource" else "forward"
+            elif kind == "fixed-response":
+                action = "fixed response"
+        return f"{port} {proto}: {action.strip()}" + (f" (if {cond})" if cond else "")
 
     def tasks(self) -> None:
         for f, lid, r in self.ts.resources("AWS::ECS::Service"):
@@ -292,6 +299,27 @@ class Reader:
                 who = "every task" if set(sources) >= tasks and len(tasks) > 1 else \
                     ", ".join(sorted(titles[s] for s in sources))
                 n.lines += _wrap([f"{ports} from {who}"], 48)
+
+
+def _stage_condition(props: dict[str, Any]) -> str | None:
+    """The condition of an Fn::If that chooses a listener's Protocol or DefaultActions, if any."""
+    for key in ("Protocol", "DefaultActions"):
+        node = props.get(key)
+        if isinstance(node, dict) and isinstance(node.get("Fn::If"), list) and node["Fn::If"]:
+            return str(node["Fn::If"][0])
+    return None
+
+
+def _branch(node: Any, cond: str, value: bool) -> Any:
+    """``node`` with every Fn::If on ``cond`` replaced by its branch for ``value``."""
+    if isinstance(node, dict) and isinstance(node.get("Fn::If"), list) and len(node["Fn::If"]) == 3 \
+            and node["Fn::If"][0] == cond:
+        return _branch(node["Fn::If"][1 if value else 2], cond, value)
+    if isinstance(node, dict):
+        return {k: _branch(v, cond, value) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_branch(v, cond, value) for v in node]
+    return node
 
 
 def _listener_order(text: str) -> tuple[int, str]:

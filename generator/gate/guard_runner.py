@@ -11,7 +11,11 @@ A (rule, logical id) failure is suppressed, unless the rule is in NEVER_ALLOW, w
 - the rule is the Control Tower read-only-root (or non-root user) rule and every
   failing container of that task definition is listed with a reason in
   ``Metadata.stackgen.writable_root`` (``root_user``): the per-container
-  exemptions that cfn-lint E9104 (E9103) accept. These two rules accept nothing else.
+  exemptions that cfn-lint E9104 (E9103) accept. These two rules accept nothing else; or
+- the rule is Control Tower ECS.PR.9 (no public IP on an ECS service) and the service
+  carries ``Metadata.stackgen.public_ip: {reason: ...}`` (suppressions.RESOURCE_EXEMPTIONS),
+  which the generator writes from the spec's network.public_ip_reason. Nothing else
+  switches that rule off.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from generator.gate.model import ToolResult, finding, relpath, write_json
-from generator.gate.suppressions import (AllowList, inline_guard_reason, never_allowed,
-                                         reason_problem)
+from generator.gate.suppressions import (RESOURCE_EXEMPTIONS, AllowList, exemption_reason,
+                                         inline_guard_reason, never_allowed, reason_problem)
 from generator.gate.templates import Template
 
 GUARD_PASS, GUARD_FAIL = 0, 19
@@ -201,6 +205,8 @@ def evaluate(reports: list, loaded: dict[str, Template], allowlist: AllowList,
                 reason = None
                 if logical_id and rule in CONTAINER_EXEMPTIONS:
                     reason = _container_reason(tpl, logical_id, paths, CONTAINER_EXEMPTIONS[rule])
+                elif logical_id and rule in RESOURCE_EXEMPTIONS:
+                    reason = exemption_reason(tpl.resources.get(logical_id), rule) if tpl else None
                 elif logical_id and not never_allowed(rule):
                     reason = allowlist.reason(rule, logical_id)
                     if reason is not None:

@@ -16,6 +16,9 @@ scanner reports (or silently applies) a suppression. It fails on:
   project rules read it, so it would only look like a suppression;
 - a ``Metadata.stackgen.writable_root`` / ``root_user`` entry without a container
   or a reason;
+- a ``Metadata.stackgen.public_ip`` entry that is not ``{reason: <reason>}`` (the spec's
+  ``network.public_ip_reason``, which the generator writes on every ECS service and schedule
+  of a ``public-ip`` platform), or one on a resource that is neither;
 - an allow-list entry (guard/allowlist.yaml, or ``Metadata.stackgen.guard_allowlist``
   on the resource) whose key is not ``rule@LogicalId`` / a rule name, whose
   reason is empty, or whose rule is in NEVER_ALLOW.
@@ -32,13 +35,9 @@ import yaml
 
 from generator.gate.model import Finding, ToolResult, finding, relpath
 from generator.gate.templates import Template
-
-# Reasons that only say "no reason".
-PLACEHOLDER_REASONS = {
-    "", "no comment provided", "todo", "tbd", "fixme", "n/a", "na", "none", "-", "reason",
-    "suppressed", "ignore", "skip", "false positive", "...",
-}
-MIN_REASON_LENGTH = 12
+# Why a reason is not acceptable, or None: the one rule, which every `*_reason` field of the
+# spec uses too (generator.spec.base.Reason), so a spec that validates passes this audit.
+from generator.reasons import reason_error as reason_problem
 
 # cfn-guard rules that no allow-list entry can switch off (security-gates.md,
 # "Never suppress"), plus every project rule (stackgen_*): fix the template.
@@ -69,6 +68,14 @@ NEVER_ALLOW = frozenset({
     "kms_key_rotation_enabled_check",
 })
 PROJECT_RULE_PREFIX = "stackgen_"
+# Never-allow-listable rules that one resource-level exemption, and nothing else, accepts:
+# rule -> the Metadata.stackgen key whose reason it accepts on the failing resource.
+# Control Tower ECS.PR.9 (no public IP on an ECS service): a platform with
+# network.egress public-ip, whose reason the spec requires (network.public_ip_reason).
+RESOURCE_EXEMPTIONS = {"ecs_service_assign_public_ip_disabled_check": "public_ip"}
+# Resource types an exemption may sit on (a schedule carries it for deploy tools; ECS.PR.9
+# reads services only).
+EXEMPTION_TYPES = {"public_ip": ("AWS::ECS::Service", "AWS::Scheduler::Schedule")}
 
 
 def never_allowed(rule: str) -> bool:
@@ -77,18 +84,6 @@ def never_allowed(rule: str) -> bool:
 
 COMMENT_SUPPRESSION = re.compile(r"(checkov|bridgecrew|cortex):skip=", re.IGNORECASE)
 ALLOWLIST_KEY = re.compile(r"^[A-Za-z0-9_.\-]+@[A-Za-z0-9]+$")
-
-
-def reason_problem(reason: Any) -> str | None:
-    """Why `reason` is not acceptable as a suppression reason, or None if it is."""
-    if not isinstance(reason, str):
-        return "no reason given"
-    text = reason.strip()
-    if text.lower().rstrip(".") in PLACEHOLDER_REASONS:
-        return f"placeholder reason {reason!r}"
-    if len(text) < MIN_REASON_LENGTH:
-        return f"reason {reason!r} is too short to explain anything"
-    return None
 
 
 @dataclass
@@ -168,6 +163,15 @@ def inline_guard_reason(resource: Any, rule: str) -> str | None:
     if not isinstance(reason, str) or reason_problem(reason) or never_allowed(rule):
         return None
     return reason.strip()
+
+
+def exemption_reason(resource: Any, rule: str) -> str | None:
+    """The reason a resource-level exemption (RESOURCE_EXEMPTIONS) gives for ``rule``, if valid."""
+    key = RESOURCE_EXEMPTIONS.get(rule)
+    if key is None or not isinstance(resource, dict) or resource.get("Type") not in EXEMPTION_TYPES[key]:
+        return None
+    reason = _get(resource, "Metadata", "stackgen", key, "reason")
+    return None if reason_problem(reason) else reason.strip()
 
 
 def audit_template(tpl: Template) -> tuple[list[Suppression], list[Finding]]:
@@ -285,6 +289,23 @@ def audit_template(tpl: Template) -> tuple[list[Suppression], list[Finding]]:
                 else:
                     good.append(Suppression(name, logical_id, kind, container,
                                             entry["reason"].strip()))
+        # resource-level exemptions of a never-allow-listable rule: public IPs
+        for key, types in EXEMPTION_TYPES.items():
+            entry = _get(meta, "stackgen", key)
+            if entry is None:
+                continue
+            problem = reason_problem(entry.get("reason")) if isinstance(entry, dict) else "not {reason: ...}"
+            if resource.get("Type") not in types:
+                fail(logical_id, key, f"Metadata.stackgen.{key} on a {resource.get('Type')}; only "
+                     f"{' and '.join(types)} take it", "Metadata", "stackgen", key)
+            elif not isinstance(entry, dict) or set(entry) != {"reason"}:
+                fail(logical_id, key, f"Metadata.stackgen.{key} must be {{reason: <reason>}}",
+                     "Metadata", "stackgen", key)
+            elif problem:
+                fail(logical_id, key, f"{key}: {problem} (a suppression needs a reason)",
+                     "Metadata", "stackgen", key)
+            else:
+                good.append(Suppression(name, logical_id, key, key, entry["reason"].strip()))
     return good, bad
 
 

@@ -1,15 +1,16 @@
 """Shared building blocks of the spec model: the error type, the frozen base model,
-name patterns, the Fargate size table and the secret-word heuristics."""
+name patterns, the reason type of every ``*_reason`` field, the Fargate size table and the
+secret-word heuristics."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from generator import awsfacts
-
+from generator.reasons import reason_error
 
 SLUG = r"^[a-z][a-z0-9-]{0,40}[a-z0-9]$"
 PASCAL = r"^[A-Z][A-Za-z0-9]{0,62}$"
@@ -21,6 +22,19 @@ NAME_PARAMETER = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 Slug = Annotated[str, Field(pattern=SLUG)]
 PascalName = Annotated[str, Field(pattern=PASCAL)]
 PortNumber = Annotated[int, Field(ge=1, le=65535, description="TCP port, 1-65535")]
+
+
+def _reason(value: str) -> str:
+    err = reason_error(value)
+    if err:
+        raise ValueError(err)
+    return value
+
+
+# Every `*_reason` field of the spec: it becomes the reason of a generated suppression, so it
+# must be one the gate's reasons audit accepts (the one rule, generator.reasons.reason_error).
+Reason = Annotated[str, AfterValidator(_reason)]
+
 # CloudWatch Logs' allowed retention periods, from cfn-lint's AWS::Logs::LogGroup schema.
 RetentionDays = Literal[awsfacts.log_retention_days()]  # type: ignore[valid-type]
 

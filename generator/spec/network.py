@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from generator.spec.base import Model, RetentionDays, Slug
+from generator.spec.base import Model, Reason, RetentionDays, Slug
 
 
 class SubnetTier(Model):
@@ -30,24 +30,6 @@ class SubnetTier(Model):
 
 EgressMode = Literal["nat-per-az", "single-nat", "vpc-endpoints", "public-ip"]
 
-# public_ip_reason is copied into the suppression of Control Tower ECS.PR.9 (no public IP)
-# next to each service, and the gate's reasons audit (generator.gate.suppressions) refuses a
-# reason shorter than this or one of these placeholders; the spec refuses what it would.
-REASON_MIN_LENGTH = 12
-NOT_A_REASON = frozenset({"", "no comment provided", "todo", "tbd", "fixme", "n/a", "na", "none", "-",
-                          "reason", "suppressed", "ignore", "skip", "false positive", "..."})
-
-
-def reason_error(reason: str) -> str | None:
-    """Why ``reason`` would not pass as a suppression reason, or None."""
-    text = reason.strip()
-    if text.lower().rstrip(".") in NOT_A_REASON:
-        return f"{reason!r} is a placeholder, not a reason"
-    if len(text) < REASON_MIN_LENGTH:
-        return f"{reason!r} is too short to explain anything (at least {REASON_MIN_LENGTH} characters)"
-    return None
-
-
 class Network(Model):
     vpc_cidr: str = "10.0.0.0/16"
     """Default of the VpcCidr parameter: an IPv4 CIDR from /16 to /24."""
@@ -64,8 +46,8 @@ class Network(Model):
     """How tasks reach the internet and AWS APIs: nat-per-az, single-nat, vpc-endpoints (no NAT) or public-ip."""
     egress_by_environment: dict[str, EgressMode] = Field(
         default_factory=dict, description="per-environment overrides of egress (not public-ip)")
-    public_ip_reason: str | None = None
-    """Why tasks may have public IPs; required with egress public-ip (it becomes the reason of the generated suppression of Control Tower ECS.PR.9). public-ip applies to every environment."""
+    public_ip_reason: Reason | None = None
+    """Why tasks may have public IPs; required with egress public-ip (it becomes the reason of the generated suppression of Control Tower ECS.PR.9 next to each service). public-ip applies to every environment."""
     interface_endpoints: list[str] = Field(default_factory=lambda: ["sts"])
     """Extra interface VPC endpoints (service names like 'sts', 'ecr.api'); vpc-endpoints mode adds what tasks use."""
     flow_log_retention_days: RetentionDays = 365
@@ -105,12 +87,8 @@ class Network(Model):
             raise ValueError("egress_by_environment: public-ip cannot vary by environment")
         if self.egress == "public-ip" and not self.public_ip_reason:
             raise ValueError("public_ip_reason: required when egress is 'public-ip'")
-        if self.public_ip_reason is not None:
-            if self.egress != "public-ip":
-                raise ValueError("public_ip_reason: only with egress 'public-ip'")
-            err = reason_error(self.public_ip_reason)
-            if err:
-                raise ValueError(f"public_ip_reason: {err}")
+        if self.public_ip_reason is not None and self.egress != "public-ip":
+            raise ValueError("public_ip_reason: only with egress 'public-ip'")
         net = ipaddress.ip_network(self.vpc_cidr)
         seen: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []
         for t in self.tiers:

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from generator import awsfacts
-from generator.spec.base import ENV_NAME, Model, PascalName, PortNumber, RetentionDays, Slug, fargate_size_ok
+from generator import awsfacts, policies
+from generator.spec.base import (ENV_NAME, Model, PascalName, PortNumber, Reason, RetentionDays, Slug,
+                                 fargate_size_ok)
 from generator.spec.schedule import check_expression, check_time_zone
 
 
@@ -283,11 +284,11 @@ class Service(Model):
     """Retention of its log group, one of CloudWatch Logs' allowed periods."""
     user: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(:[A-Za-z0-9_-]+)?$")] | None = None
     """Non-root user (uid or uid:gid) the container runs as."""
-    root_user_reason: str | None = None
+    root_user_reason: Reason | None = None
     """Why it must run as root; required when user is not set."""
     readonly_root_filesystem: bool = False
     """Mount the root file system read-only."""
-    writable_root_reason: str | None = None
+    writable_root_reason: Reason | None = None
     """Why the root file system must be writable; required when readonly_root_filesystem is false."""
     scratch_paths: list[Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]+$")]] = Field(
         default_factory=list, description="writable task-storage mounts (e.g. /tmp) for a read-only root")
@@ -407,6 +408,14 @@ class PermissionSpec(Model):
     """IAM actions (service:Action); no service-wide wildcards."""
     resources: list[str] = Field(min_length=1)
     """Resource ARNs; may use ${bucket:NAME}, ${secret:NAME}, ${ssm:NAME}, ${log_group} and ${AWS::...} placeholders (the KMS actions a bucket or secret needs are added)."""
+
+    @field_validator("sid")
+    @classmethod
+    def _not_a_generated_sid(cls, v: str) -> str:
+        if v in policies.TASK_ROLE_SIDS:
+            raise ValueError(f"{v!r} is the id of a statement stackgen writes in the task role itself "
+                             "(IAM requires unique Sids in a policy); choose another")
+        return v
 
     @field_validator("actions")
     @classmethod

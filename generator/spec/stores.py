@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from generator.spec.base import Model, Slug
+from generator.spec.base import Model, Reason, Slug
 
 
 class AccessPoint(Model):
@@ -85,7 +85,7 @@ class Repository(Model):
     """Scan images for vulnerabilities when pushed."""
     immutable_tags: bool = True
     """Tags cannot be overwritten (push a new tag per build)."""
-    mutable_tags_reason: str | None = None
+    mutable_tags_reason: Reason | None = None
     """Why tags may be overwritten; required when immutable_tags is false."""
     keep_last_tagged: int = Field(default=10, ge=1)
     """Lifecycle: keep this many images tagged with tag_prefix."""

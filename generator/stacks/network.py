@@ -110,11 +110,17 @@ def build(spec: Platform) -> Template:  # noqa: PLR0915 - one linear VPC layout
                                    Tags=naming.tags(f"private-rt-az{k + 1}")))
         private_rts.append(rt)
         if nats:
+            own_envs = [e for e in spec.environments if net.nats_for(net.mode(e)) > k]
+            shared_envs = [e for e in spec.environments if 0 < net.nats_for(net.mode(e)) <= k]
             if k == 0 or k >= len(nats):
                 target: object = Ref(nats[0])
+            elif shared_envs:
+                # Some environment with a NAT has none in this AZ (single-nat): it routes to AZ 1's.
+                target = If(env_condition(st, spec, own_envs), Ref(nats[k]), Ref(nats[0]))
             else:
-                own = env_condition(st, spec, [e for e in spec.environments if net.nats_for(net.mode(e)) > k])
-                target = If(own, Ref(nats[k]), Ref(nats[0])) if own else Ref(nats[k])
+                # Every environment this route exists in has a NAT in this AZ: an Fn::If would have a
+                # branch no environment takes (cfn-lint W1028).
+                target = Ref(nats[k])
             st.add(_when(ec2.Route(f"PrivateDefaultRouteAz{k + 1}", RouteTableId=Ref(rt),
                                    DestinationCidrBlock="0.0.0.0/0", NatGatewayId=target), has_nat))
         for tier in net.tiers:

@@ -237,9 +237,14 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
             **td_kw,
         ))
         public_ip = "ENABLED" if spec.network.egress == "public-ip" else "DISABLED"
+        # The spec's reason for public IPs, next to every resource that assigns one: the gate accepts it
+        # for Control Tower ECS.PR.9 on ECS services (and only there), deploy tools read it to warn.
+        exposure: dict[str, object] = (
+            {"Metadata": {"stackgen": {"public_ip": {"reason": spec.network.public_ip_reason}}}}
+            if public_ip == "ENABLED" else {})
         ready = image_ready(st, s)
         if s.schedule:
-            _schedule(st, spec, s, td, public_ip, ready)
+            _schedule(st, spec, s, td, public_ip, ready, exposure)
             continue
         svc_kw: dict[str, object] = {}
         if s.target_groups:
@@ -285,6 +290,7 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
             PropagateTags="SERVICE",
             Tags=naming.tags(f"service-{s.name}"),
             **svc_kw,
+            **exposure,
         ))
         st.output(naming.service_output(s.name, "Name"), GetAtt(service, "Name"))
         st.output(naming.service_output(s.name, "Arn"), Ref(service))
@@ -296,7 +302,7 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
 
 
 def _schedule(st: Stack, spec: Platform, s: Service, td: ecs.TaskDefinition, public_ip: str,
-              ready: str | None) -> None:
+              ready: str | None, exposure: dict[str, object]) -> None:
     """A scheduled task: EventBridge Scheduler runs the task definition on the cron/rate (the
     schedule stays disabled until the image is pushed, when it comes from a platform repository)."""
     sched = st.add(scheduler.Schedule(
@@ -324,6 +330,7 @@ def _schedule(st: Stack, spec: Platform, s: Service, td: ecs.TaskDefinition, pub
                         AssignPublicIp=public_ip)),
             ),
         ),
+        **exposure,
     ))
     st.output(naming.pascal(s.name, "ScheduleArn"), GetAtt(sched, "Arn"))
     st.output(naming.pascal(s.name, "TaskDefinitionArn"), Ref(td))

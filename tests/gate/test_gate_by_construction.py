@@ -4,10 +4,10 @@ Each spec below is a shape the generator used to emit templates its own gate rej
 shape issue 11 added, rendered with the real generator and run through the real gate
 (cfn-lint, checkov, cfn-guard and the reasons audit; `make gate-tools` installs them).
 
-Two shapes still fail for reasons outside the generator modules this test's author owns;
-each is an ``xfail(strict=True, raises=KnownGap)``: it is expected to fail with exactly the
-findings named (any other finding fails the test for real), and it turns red the day the
-gap is closed, so the marker is removed with the fix.
+Two shapes once failed (W1028 with NAT per AZ in some environments only; Control Tower
+ECS.PR.9 with egress public-ip); both are clean shapes now.  ``public-ip`` passes through
+exactly one exemption, the spec's reason written next to each ECS service; the test checks
+the gate reports it as a suppression with that reason.
 """
 
 from __future__ import annotations
@@ -27,10 +27,6 @@ from generator.spec import parse_spec
 from tests.gate.conftest import ROOT
 
 WEB = yaml.safe_load((ROOT / "tests" / "fixtures" / "good_specs" / "web.yaml").read_text())
-
-
-class KnownGap(AssertionError):
-    """The gate fails with exactly the findings of a known, reported gap."""
 
 
 def spec(name: str, network: dict[str, Any] | None = None, **platform: Any) -> dict[str, Any]:
@@ -60,18 +56,18 @@ def with_sources_and_data(name: str) -> dict[str, Any]:
     return data
 
 
+PUBLIC_IP_REASON = "short-lived demo without NAT or endpoint budget"
 CLEAN_SHAPES = {
     # per-environment egress: the S3 prefix-list and internet rules differ by environment
     "endpoints-except-prod": spec("endpoints-except-prod", {"egress": "vpc-endpoints",
                                                             "egress_by_environment": {"prod": "single-nat"}}),
     "sources-and-data": with_sources_and_data("sources-and-data"),
-}
-
-
-KNOWN_GAP_SHAPES = {
+    # once a gap (cfn-lint W1028): NAT per AZ in some environments, VPC endpoints in others; the AZ 2/3
+    # default routes no longer carry an Fn::If whose single-nat branch no environment takes
     "nat-except-dev": spec("nat-except-dev", {"egress": "nat-per-az", "egress_by_environment": {"dev": "vpc-endpoints"}}),
-    "public-ip": spec("public-ip", {"egress": "public-ip",
-                                    "public_ip_reason": "short-lived demo without NAT or endpoint budget"}),
+    # once a gap (CT.ECS.PR.9): public IPs with the spec's reason, which the generator writes next to
+    # each ECS service as the one exemption the gate accepts for that rule
+    "public-ip": spec("public-ip", {"egress": "public-ip", "public_ip_reason": PUBLIC_IP_REASON}),
 }
 
 
@@ -88,12 +84,13 @@ def failures(out: str) -> set[tuple[str, str, str, str]]:
 def gate_run(tmp_path_factory: pytest.TempPathFactory, cfn_guard: Path, checkov: Path) -> tuple[int, str]:
     """One gate run over every shape (the scanners start once): (exit code, output)."""
     out = tmp_path_factory.mktemp("gate-by-construction")
-    for name, data in {**CLEAN_SHAPES, **KNOWN_GAP_SHAPES}.items():
+    for name, data in CLEAN_SHAPES.items():
         render.write(render.render(parse_spec(data, f"{name}.yaml")), out / "t" / name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_EC2_METADATA_DISABLED="true", AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
                AWS_CONFIG_FILE="/nonexistent")
-    proc = subprocess.run([str(ROOT / "validate.sh"), "--no-remote", "--reports", str(out / "r"), str(out / "t")],
+    proc = subprocess.run([str(ROOT / "validate.sh"), "--no-remote", "--verbose", "--reports", str(out / "r"),
+                           str(out / "t")],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=900, check=False)
     assert "+error" not in proc.stdout and "security gate:" in proc.stdout, proc.stdout + proc.stderr
     return proc.returncode, proc.stdout + proc.stderr
@@ -105,30 +102,9 @@ def test_generated_shapes_pass_the_gate(gate_run: tuple[int, str]) -> None:
     assert {f for f in failures(out) if f[0] in CLEAN_SHAPES} == set(), out
 
 
-def assert_known_gap(gate_run: tuple[int, str], shape: str, expected: set[tuple[str, str, str]]) -> None:
-    got = {f[1:] for f in failures(gate_run[1]) if f[0] == shape}
-    if not got:
-        return  # the gap is closed: strict xfail turns this into a failure, remove the marker
-    assert got == expected, gate_run[1]
-    raise KnownGap(f"{shape}: the gate fails with exactly the known findings {sorted(got)}")
-
-
-@pytest.mark.xfail(strict=True, raises=KnownGap, reason=(
-    "generator/stacks/network.py (not this change's module): with NAT per AZ in some environments and "
-    "VPC endpoints in others, PrivateDefaultRouteAz2/3 carry Condition InProdTest and inside it "
-    "Fn::If [InProdTest, NatGatewayAzN, NatGatewayAz1], whose false branch cfn-lint W1028 reports as "
-    "unreachable. Fix there: emit that Fn::If only when some environment uses single-nat."))
-def test_nat_per_az_except_in_one_environment(gate_run: tuple[int, str]) -> None:
-    assert_known_gap(gate_run, "nat-except-dev", {("W1028", "network.yaml", "PrivateDefaultRouteAz2"),
-                                                  ("W1028", "network.yaml", "PrivateDefaultRouteAz3")})
-
-
-@pytest.mark.xfail(strict=True, raises=KnownGap, reason=(
-    "public-ip (allowed with network.public_ip_reason, the same in every environment) always fails "
-    "Control Tower ECS.PR.9: generator/stacks/services.py must put the spec's reason next to each "
-    "ECS service (Metadata.stackgen.public_ip: {reason: ...}), and generator/gate (which lists "
-    "ecs_service_assign_public_ip_disabled_check in NEVER_ALLOW) must accept exactly that exemption; "
-    "neither module is this change's."))
-def test_public_ip_with_a_reason(gate_run: tuple[int, str]) -> None:
-    assert_known_gap(gate_run, "public-ip",
-                     {("ecs_service_assign_public_ip_disabled_check", "services.yaml", "WebService")})
+def test_public_ip_passes_through_the_specs_reason(gate_run: tuple[int, str]) -> None:
+    """The ECS.PR.9 finding on the public-ip shape's service is suppressed with the spec's reason."""
+    _, out = gate_run
+    lines = [x for x in out.splitlines() if "ecs_service_assign_public_ip_disabled_check" in x]
+    assert lines and all("public-ip/services.yaml" in x for x in lines), out
+    assert any(PUBLIC_IP_REASON in x for x in lines), lines

@@ -3,7 +3,7 @@
 Each rule below was checked against ministack first (a stack that breaks it was created,
 deleted or updated and the result compared with what AWS documents); only the ones where
 ministack differed are here. tests/e2e/test_e2e_strictness.py has the failing and the
-passing case of each.
+passing case of each (rule 7: tests/e2e/test_e2e_listener_stages.py).
 
 1. AlreadyExists. A create whose explicit physical name already exists fails, as
    CloudFormation's does ("Resource of type 'T' with identifier 'N' already exists."),
@@ -28,6 +28,14 @@ passing case of each.
    returned the name, so a task definition's ``valueFrom: !Ref Secret`` (or ``${Arn}:key::``)
    held a name, which ECS and IAM read as an SSM parameter. The secret's physical id is now
    its ARN; its update and delete handlers get the name back from the ARN.
+7. DuplicateListener. A listener on a port its load balancer already listens on fails to
+   create: "A listener already exists on this port for this load balancer '<arn>'" (ELB
+   CreateListener's DuplicateListener error; the terraform report hashicorp/terraform#26407
+   quotes it). This is what breaks a stack update that swaps one listener resource for
+   another on the same port: CloudFormation creates the new one before it deletes the old
+   one (aws/aws-cdk#13901). ministack accepted a second listener on the port. (ELB returns
+   the existing listener when every setting is identical; CloudFormation would then delete
+   it with the old resource, so no template may rely on that, and the rule refuses it too.)
 
 Runs inside ministack's process: ministack is imported only by install().
 """
@@ -152,6 +160,20 @@ def _refuse_unattached_target_group(create):
     return checked
 
 
+def _refuse_duplicate_listener(create):
+    """Rule 7: one listener per (load balancer, port)."""
+    def checked(logical_id, props, stack_name):
+        lb_arn = props.get("LoadBalancerArn", "")
+        port = int(props.get("Port", 80) or 80)
+        if any(x.get("LoadBalancerArn") == lb_arn and int(x.get("Port") or 0) == port
+               for x in list(_ms["alb"]._listeners.values())):
+            raise ValueError(
+                f"A listener already exists on this port for this load balancer '{lb_arn}' "
+                "(Service: ElasticLoadBalancingV2, Status Code: 400, DuplicateListener)")
+        return create(logical_id, props, stack_name)
+    return checked
+
+
 def _snapshot_on_replace(update, lookup_policy):
     """Wrap an ``_update_resource``: when the update replaces a resource whose
     UpdateReplacePolicy is Snapshot, snapshot the old one first (it still exists)."""
@@ -222,5 +244,7 @@ def install() -> None:
     _secret_by_arn(handlers["AWS::SecretsManager::Secret"])
     service = handlers["AWS::ECS::Service"]
     service["create"] = _refuse_unattached_target_group(service["create"])
+    listener = handlers["AWS::ElasticLoadBalancingV2::Listener"]
+    listener["create"] = _refuse_duplicate_listener(listener["create"])
     prov._update_resource = _snapshot_on_replace(prov._update_resource, _policy_lookup)
     stacks._update_resource = _snapshot_on_replace(stacks._update_resource, _policy_lookup)

@@ -7,7 +7,7 @@ holds.  ``tests/test_invariant_mutations.py`` proves each one can fail.  Nothing
 imports the stack modules: the checks read templates only.  By what they check:
 
 - ``tasks``      task definitions (Fargate size, awslogs, health checks), target groups,
-                 EFS access points, log groups (Properties 1-5, 9)
+                 EFS access points, log groups, ports a service routes to (Properties 1-5, 9, 22)
 - ``security``   least-privilege IAM, NoEcho secrets, stateful policies, CMK encryption,
                  world-open ingress through parameter defaults (7, 8, 13, 14, 21)
 - ``network``    security-group ingress, private services, HTTPS listeners, data paths (10, 15, 18, 19)
@@ -27,7 +27,8 @@ from generator.invariants.security import (encrypted_with_cmk, iam_least_privile
 from generator.invariants.structure import (domain_names, logical_ids, parameter_defaults, quotas, references_resolve,
                                             stable_ids)
 from generator.invariants.tasks import (awslogs_logging, container_health_checks, efs_access_points,
-                                        fargate_task_definitions, log_groups, target_group_health_checks)
+                                        fargate_task_definitions, log_groups, service_ports_mapped,
+                                        target_group_health_checks)
 from generator.spec import Platform
 
 TEMPLATE_ONLY: dict[str, Callable[[TemplateSet], Violations]] = {
@@ -50,6 +51,7 @@ TEMPLATE_ONLY: dict[str, Callable[[TemplateSet], Violations]] = {
     "listener_tls": listener_tls,
     "data_reachability": data_reachability,
     "world_ingress": world_ingress,
+    "service_ports_mapped": service_ports_mapped,
 }
 
 __all__ = ["TEMPLATE_ONLY", "Violations", "check_all", "parameter_defaults", "stable_ids", *TEMPLATE_ONLY]

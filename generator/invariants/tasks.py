@@ -164,3 +164,30 @@ def log_groups(ts: TemplateSet, spec: Platform | None = None) -> list[str]:
                 if g and c.get("Name") in want and g["Properties"].get("RetentionInDays") != want[c["Name"]]:
                     v.append(f"{o}: retention {g['Properties'].get('RetentionInDays')} != spec {want[c['Name']]}")
     return v
+
+
+# 22 -----------------------------------------------------------------------------------
+@invariant
+def service_ports_mapped(ts: TemplateSet) -> list[str]:
+    """An ECS service routes only to ports its task definition maps: every load-balancer
+    attachment names a container and one of its PortMappings, and every Service Connect
+    entry a named port mapping (ECS refuses the service otherwise). A worker, whose task maps
+    no port, so has no load balancer and no Service Connect entry."""
+    v = []
+    for f, lid, r in services(ts):
+        task = task_of(ts, f, r)
+        if task is None:
+            continue
+        p = r.get("Properties", {})
+        mapped = {c.get("Name"): c.get("PortMappings", []) for c in td_containers(task[2])}
+        for lb in p.get("LoadBalancers", []):
+            name, port = lb.get("ContainerName"), lb.get("ContainerPort")
+            if name not in mapped:
+                v.append(f"{f}:{lid}: load balancer attachment names container {name}, not in {task[1]}")
+            elif port not in {m.get("ContainerPort") for m in mapped[name]}:
+                v.append(f"{f}:{lid}: load balancer attachment to {name}:{port}, a port {task[1]} does not map")
+        names = {m.get("Name") for ms in mapped.values() for m in ms}
+        for sc in (p.get("ServiceConnectConfiguration") or {}).get("Services", []):
+            if sc.get("PortName") not in names:
+                v.append(f"{f}:{lid}: Service Connect publishes port {sc.get('PortName')}, which {task[1]} does not map")
+    return v

@@ -250,3 +250,16 @@ def test_a_scheduled_task_has_no_per_environment_counts() -> None:
     data = spec_data(ROOT / "platforms" / "scheduled-file-writer.yaml")
     data["services"][0]["desired_count_by_environment"] = {"prod": 2}
     assert "desired_count_by_environment: a scheduled task" in refusal(data)
+
+
+def test_parameter_resources_bounded_catches_a_parameter_that_admits_star(worker: Templates) -> None:
+    assert inv.parameter_resources_bounded(TemplateSet(worker)) == []
+    t = copy.deepcopy(worker)
+    del t["main.yaml"]["Parameters"]["OrderQueueArn"]["AllowedPattern"]
+    found = inv.parameter_resources_bounded(TemplateSet(t))
+    assert any("iam.yaml:ConsumerTaskRole: statement ConsumeOrders has parameter OrderQueueArn alone as a Resource"
+               in f.problem for f in found), found
+    t["main.yaml"]["Parameters"]["OrderQueueArn"]["AllowedPattern"] = "^arn:.*|\\*$"
+    assert inv.parameter_resources_bounded(TemplateSet(t)) != []
+    t["main.yaml"]["Parameters"]["OrderQueueArn"]["AllowedValues"] = ["arn:aws:sqs:us-east-1:123456789012:a"]
+    assert inv.parameter_resources_bounded(TemplateSet(t)) == []

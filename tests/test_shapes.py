@@ -263,3 +263,24 @@ def test_parameter_resources_bounded_catches_a_parameter_that_admits_star(worker
     assert inv.parameter_resources_bounded(TemplateSet(t)) != []
     t["main.yaml"]["Parameters"]["OrderQueueArn"]["AllowedValues"] = ["arn:aws:sqs:us-east-1:123456789012:a"]
     assert inv.parameter_resources_bounded(TemplateSet(t)) == []
+
+
+def test_desired_within_scaling_reads_the_mappings_per_environment(uploads: Templates) -> None:
+    assert inv.desired_within_scaling(TemplateSet(uploads)) == []
+    t = copy.deepcopy(uploads)
+    t["services.yaml"]["Mappings"]["DesiredCount"]["prod"]["Web"] = "20"
+    t["autoscaling.yaml"]["Mappings"]["Capacity"]["dev"]["WebMax"] = "0"
+    problems = [f.problem for f in inv.desired_within_scaling(TemplateSet(t))]
+    assert "services.yaml:WebService: DesiredCount 20 is outside WebScalableTarget's 3..12 in environment prod" \
+        in problems, problems
+    assert "services.yaml:WebService: DesiredCount 1 is outside WebScalableTarget's 1..0 in environment dev" \
+        in problems, problems
+    assert len(problems) == 2
+
+
+def test_desired_within_scaling_catches_a_literal_count(mcp_templates: Templates) -> None:
+    t = copy.deepcopy(mcp_templates)
+    props(t["services.yaml"]["Resources"]["RegistryService"])["DesiredCount"] = 9
+    problems = [f.problem for f in inv.desired_within_scaling(TemplateSet(t))]
+    assert "services.yaml:RegistryService: DesiredCount 9 is outside RegistryScalableTarget's 2..4 in environment prod" \
+        in problems, problems

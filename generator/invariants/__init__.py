@@ -7,7 +7,8 @@ holds.  ``tests/test_invariant_mutations.py`` proves each one can fail.  Nothing
 imports the stack modules: the checks read templates only.  By what they check:
 
 - ``tasks``      task definitions (Fargate size, awslogs, health checks), target groups,
-                 EFS access points, log groups, ports a service routes to (Properties 1-5, 9, 22)
+                 EFS access points, log groups, ports a service routes to, task counts
+                 within the scaling range per environment (Properties 1-5, 9, 22, 24)
 - ``security``   least-privilege IAM, NoEcho secrets, stateful policies, CMK encryption,
                  world-open ingress through parameter defaults, policy resources a parameter
                  could widen to '*' (7, 8, 13, 14, 21, 23)
@@ -27,9 +28,9 @@ from generator.invariants.security import (encrypted_with_cmk, iam_least_privile
                                            parameter_resources_bounded, stateful_policies, world_ingress)
 from generator.invariants.structure import (domain_names, logical_ids, parameter_defaults, quotas, references_resolve,
                                             stable_ids)
-from generator.invariants.tasks import (awslogs_logging, container_health_checks, efs_access_points,
-                                        fargate_task_definitions, log_groups, service_ports_mapped,
-                                        target_group_health_checks)
+from generator.invariants.tasks import (awslogs_logging, container_health_checks, desired_within_scaling,
+                                        efs_access_points, fargate_task_definitions, log_groups,
+                                        service_ports_mapped, target_group_health_checks)
 from generator.spec import Platform
 
 TEMPLATE_ONLY: dict[str, Callable[[TemplateSet], Violations]] = {
@@ -54,6 +55,7 @@ TEMPLATE_ONLY: dict[str, Callable[[TemplateSet], Violations]] = {
     "world_ingress": world_ingress,
     "service_ports_mapped": service_ports_mapped,
     "parameter_resources_bounded": parameter_resources_bounded,
+    "desired_within_scaling": desired_within_scaling,
 }
 
 __all__ = ["TEMPLATE_ONLY", "Violations", "check_all", "parameter_defaults", "stable_ids", *TEMPLATE_ONLY]

@@ -62,6 +62,7 @@ def test_worker_has_a_service_and_scaling_but_no_ports_ingress_or_discovery(work
                    if props(r)["GroupId"] == {"Fn::GetAtt": ["ConsumerServiceSecurityGroup", "GroupId"]}]
     assert into_worker == []
     assert inv.check_all(worker, load_spec(WORKER)) == {}
+    assert load_spec(WORKER).services[0].is_worker and not load_spec(UPLOADS).services[0].is_worker
 
 
 def test_worker_in_a_service_connect_cluster_is_a_client_only() -> None:

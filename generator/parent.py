@@ -106,6 +106,10 @@ def root_parameters(spec: Platform) -> dict[str, Parameter]:
             kw["Default"] = p.default
         if p.allowed_values:
             kw["AllowedValues"] = list(p.allowed_values)
+        if p.allowed_pattern is not None:
+            kw["AllowedPattern"] = p.allowed_pattern
+        if p.constraint_description is not None:
+            kw["ConstraintDescription"] = p.constraint_description
         if p.no_echo:
             kw["NoEcho"] = True
         ps.append(Parameter(p.name, **kw))

@@ -1,7 +1,7 @@
 """Hypothesis strategies that build valid random platform specs through the public
 spec model (``generator.spec.parse_spec``).
 
-Varied: 1-40 services with random names, 1-4 ports, Fargate sizes, health checks (HTTP
+Varied: 1-40 services with random names, 1-4 ports (or none: a worker), Fargate sizes, health checks (HTTP
 path or command), EFS volumes, secrets, environment variables, reachability (ALB
 target group, other services, none) and scaling bounds; with or without a domain,
 a database, EFS; the egress mode (``EGRESS_MODES``: the hook for the connectivity
@@ -11,7 +11,9 @@ existence depends on the domain (a domain with a base domain, a domain whose bas
 domain is empty until stage two, none; https / redirect / auto mixes on 80, 443 and
 extra ports), 1-20 ingress CIDRs for 80/443 and a named ingress source set (1-3 CIDRs, on
 the listener or the load balancer) for the other ports, application buckets (encrypted
-with the platform key) with services that read and write them through task permissions.
+with the platform key) with services that read and write them through task permissions (and
+find their names in their environment), a queue ARN parameter with an allowed_pattern named in
+task permissions, and per-environment scaling ranges and desired counts.
 """
 
 from __future__ import annotations
@@ -62,11 +64,15 @@ def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
 
     services: list[dict[str, Any]] = []
     tg_by_lb: dict[str, list[str]] = {lb: [] for lb in lbs}
+    workers: set[str] = set()  # services with no ports (queue consumers): nothing reaches them
     for i, name in enumerate(names):
         nports = draw(st.integers(1, 4))
         ports = draw(st.lists(st.integers(1024, 65000), min_size=nports, max_size=nports, unique=True))
         ports = [p for p in ports if p != 2049] or [8080]
         port_specs = [{"name": f"p{j}", "port": p} for j, p in enumerate(ports)]
+        if draw(st.integers(0, 5)) == 0:
+            workers.add(name)
+            port_specs = []
         svc: dict[str, Any] = {
             "name": name,
             "image": {"default": f"registry.example/{name}:1.0"},
@@ -85,7 +91,9 @@ def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
             cpu, mem = draw(st.sampled_from(SIZES))
             svc["cpu"], svc["memory"] = cpu, mem
         start = draw(st.integers(0, 120))
-        if draw(st.booleans()):
+        if name in workers:
+            cmd = "kill -0 1 || exit 1"
+        elif draw(st.booleans()):
             path = draw(st.sampled_from(["/health", "/healthz", "/ping", "/"]))
             cmd = f"curl -f http://localhost:{ports[0]}{path} || exit 1"
         else:
@@ -108,7 +116,7 @@ def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
         if aps and draw(st.booleans()):
             chosen = draw(st.lists(st.sampled_from(aps), min_size=1, unique=True))
             svc["volumes"] = [{"access_point": a, "path": f"/mnt/{a}"} for a in chosen]
-        if lbs and draw(st.integers(0, 2)) == 0:
+        if lbs and name not in workers and draw(st.integers(0, 2)) == 0:
             lb = draw(st.sampled_from(lbs))
             tg = f"tg-{name}"
             hc_port = draw(st.sampled_from([None, ports[-1]]))
@@ -122,8 +130,13 @@ def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
             svc["task_permissions"] = [
                 {"sid": "Objects", "actions": actions, "resources": [f"${{bucket:{bucket}}}/*"]},
                 {"sid": "List", "actions": ["s3:ListBucket"], "resources": [f"${{bucket:{bucket}}}"]}]
+            if draw(st.booleans()):  # the bucket's name in the environment
+                svc["environment"]["BUCKET"] = f"${{bucket:{bucket}}}"
+        if draw(st.integers(0, 3)) == 0:  # a queue outside the platform, named by a parameter
+            svc.setdefault("task_permissions", []).append(
+                {"sid": "Queue", "actions": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "resources": ["${QueueArn}"]})
         others = [o for o in names[:i]]
-        if others and draw(st.booleans()):
+        if others and name not in workers and draw(st.booleans()):
             srcs = draw(st.lists(st.sampled_from(others), min_size=1, max_size=2, unique=True))
             svc["allow_from"] = [{"service": s, "ports": [ports[0]]} for s in srcs]
         if draw(st.booleans()):
@@ -133,7 +146,11 @@ def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
                               "memory": draw(st.sampled_from([None, 80]))}
             if svc["scaling"]["cpu"] is None and svc["scaling"]["memory"] is None:
                 svc["scaling"]["cpu"] = 60
-        if draw(st.integers(0, 3)) == 0:
+            if draw(st.booleans()):  # per-environment ranges and counts
+                hi = svc["scaling"]["max"]
+                svc["scaling_by_environment"] = {"prod": {"min": hi, "max": hi + 2}, "dev": {"min": 1, "max": hi}}
+                svc["desired_count_by_environment"] = {"prod": hi + draw(st.integers(0, 2))}
+        if name not in workers and draw(st.integers(0, 3)) == 0:
             svc["discovery"] = {"mode": draw(st.sampled_from(["service-connect", "cloud-map"])),
                                 "name": name, "port": "p0"}
         services.append(svc)
@@ -197,6 +214,10 @@ def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
         "namespace": "prop.local",
         "buckets": buckets,
     }
+    if any(r == "${QueueArn}" for s in services for p in s.get("task_permissions", []) for r in p["resources"]):
+        data["parameters"] = [{"name": "QueueArn", "description": "ARN of the queue the workers read",
+                               "allowed_pattern": r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$",
+                               "constraint_description": "an SQS queue ARN"}]
     if any("sources" in x or "sources" in lb for lb in load_balancers for x in lb["listeners"]):
         data["ingress_sources"] = [sources]
     if with_domain and load_balancers:

@@ -7,9 +7,11 @@ holds.  ``tests/test_invariant_mutations.py`` proves each one can fail.  Nothing
 imports the stack modules: the checks read templates only.  By what they check:
 
 - ``tasks``      task definitions (Fargate size, awslogs, health checks), target groups,
-                 EFS access points, log groups (Properties 1-5, 9)
+                 EFS access points, log groups, ports a service routes to, task counts
+                 within the scaling range per environment (Properties 1-5, 9, 22, 24)
 - ``security``   least-privilege IAM, NoEcho secrets, stateful policies, CMK encryption,
-                 world-open ingress through parameter defaults (7, 8, 13, 14, 21)
+                 world-open ingress through parameter defaults, policy resources a parameter
+                 could widen to '*' (7, 8, 13, 14, 21, 23)
 - ``network``    security-group ingress, private services, HTTPS listeners, data paths (10, 15, 18, 19)
 - ``structure``  domain names, parameter defaults, references, logical ids, quotas (6, 11, 12, 16, 17)
 """
@@ -22,12 +24,13 @@ from typing import Any
 from generator.cfn.templateset import TemplateSet
 from generator.invariants.base import Violations
 from generator.invariants.network import data_reachability, listener_tls, private_services, security_group_ingress
-from generator.invariants.security import (encrypted_with_cmk, iam_least_privilege, noecho_secrets, stateful_policies,
-                                           world_ingress)
+from generator.invariants.security import (encrypted_with_cmk, iam_least_privilege, noecho_secrets,
+                                           parameter_resources_bounded, stateful_policies, world_ingress)
 from generator.invariants.structure import (domain_names, logical_ids, parameter_defaults, quotas, references_resolve,
                                             stable_ids)
-from generator.invariants.tasks import (awslogs_logging, container_health_checks, efs_access_points,
-                                        fargate_task_definitions, log_groups, target_group_health_checks)
+from generator.invariants.tasks import (awslogs_logging, container_health_checks, desired_within_scaling,
+                                        efs_access_points, fargate_task_definitions, log_groups,
+                                        service_ports_mapped, target_group_health_checks)
 from generator.spec import Platform
 
 TEMPLATE_ONLY: dict[str, Callable[[TemplateSet], Violations]] = {
@@ -50,6 +53,9 @@ TEMPLATE_ONLY: dict[str, Callable[[TemplateSet], Violations]] = {
     "listener_tls": listener_tls,
     "data_reachability": data_reachability,
     "world_ingress": world_ingress,
+    "service_ports_mapped": service_ports_mapped,
+    "parameter_resources_bounded": parameter_resources_bounded,
+    "desired_within_scaling": desired_within_scaling,
 }
 
 __all__ = ["TEMPLATE_ONLY", "Violations", "check_all", "parameter_defaults", "stable_ids", *TEMPLATE_ONLY]

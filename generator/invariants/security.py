@@ -1,9 +1,10 @@
 """Invariants of access and data at rest: least-privilege IAM, NoEcho secrets, stateful
 resource policies, CMK encryption, world-open ingress through parameters (seeds/003
-Properties 7-8 and the project's 13-14 and 21)."""
+Properties 7-8 and the project's 13-14, 21 and 23)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -154,3 +155,46 @@ def world_ingress(ts: TemplateSet, parameter_sets: dict[str, dict[str, str]] | N
         for o in openings(ts.under(values) if values else ts):
             v.append(f"{o.group[0]}:{o.group[1]}: admits {o.source} on {o.ports} under {label}")
     return v
+
+
+# 23 -----------------------------------------------------------------------------------
+_WHOLE_PARAMETER = re.compile(r"^\$\{([A-Za-z0-9]+)\}$")
+
+
+@invariant
+def parameter_resources_bounded(ts: TemplateSet) -> list[str]:
+    """A policy Resource that is a deploy-time parameter alone (``Ref: X`` or ``Fn::Sub: ${X}``)
+    cannot become '*' at deploy time: the parent parameter it comes from has AllowedValues or an
+    AllowedPattern, and neither admits '*' (CloudFormation refuses a value they do not admit)."""
+    v = []
+    for f, lid, r in ts.resources("AWS::IAM::Role") + ts.resources("AWS::IAM::ManagedPolicy") + \
+            ts.resources("AWS::IAM::Policy"):
+        stmts = _statements(r) + r.get("Properties", {}).get("PolicyDocument", {}).get("Statement", [])
+        for s in stmts:
+            if s.get("Effect") != "Allow":
+                continue
+            for res in as_list(s.get("Resource", [])):
+                name = _parameter_alone(res)
+                if name is None or name not in (ts.t[f].get("Parameters") or {}):
+                    continue
+                root = ts.parameter_origin(f, name)
+                if root is None:  # fed by another stack's output (a resource's ARN), not chosen at deploy time
+                    continue
+                p = (ts.parent.get("Parameters") or {}).get(root, {})
+                values, pattern = p.get("AllowedValues"), p.get("AllowedPattern")
+                bounded = (values is not None and "*" not in values) or (
+                    pattern is not None and re.fullmatch(str(pattern), "*") is None)
+                if not bounded:
+                    v.append(f"{f}:{lid}: statement {s.get('Sid')} has parameter {name} alone as a Resource, and "
+                             f"parameter {root} admits '*' (no AllowedValues or AllowedPattern refuses it)")
+    return v
+
+
+def _parameter_alone(node: Any) -> str | None:
+    """X when a Resource is ``{Ref: X}`` or ``{Fn::Sub: '${X}'}``, else None."""
+    if isinstance(node, dict) and isinstance(node.get("Ref"), str):
+        return str(node["Ref"])
+    if isinstance(node, dict) and isinstance(node.get("Fn::Sub"), str):
+        m = _WHOLE_PARAMETER.match(node["Fn::Sub"])
+        return m.group(1) if m else None
+    return None

@@ -164,3 +164,77 @@ def log_groups(ts: TemplateSet, spec: Platform | None = None) -> list[str]:
                 if g and c.get("Name") in want and g["Properties"].get("RetentionInDays") != want[c["Name"]]:
                     v.append(f"{o}: retention {g['Properties'].get('RetentionInDays')} != spec {want[c['Name']]}")
     return v
+
+
+# 22 -----------------------------------------------------------------------------------
+@invariant
+def service_ports_mapped(ts: TemplateSet) -> list[str]:
+    """An ECS service routes only to ports its task definition maps: every load-balancer
+    attachment names a container and one of its PortMappings, and every Service Connect
+    entry a named port mapping (ECS refuses the service otherwise). A worker, whose task maps
+    no port, so has no load balancer and no Service Connect entry."""
+    v = []
+    for f, lid, r in services(ts):
+        task = task_of(ts, f, r)
+        if task is None:
+            continue
+        p = r.get("Properties", {})
+        mapped = {c.get("Name"): c.get("PortMappings", []) for c in td_containers(task[2])}
+        for lb in p.get("LoadBalancers", []):
+            name, port = lb.get("ContainerName"), lb.get("ContainerPort")
+            if name not in mapped:
+                v.append(f"{f}:{lid}: load balancer attachment names container {name}, not in {task[1]}")
+            elif port not in {m.get("ContainerPort") for m in mapped[name]}:
+                v.append(f"{f}:{lid}: load balancer attachment to {name}:{port}, a port {task[1]} does not map")
+        names = {m.get("Name") for ms in mapped.values() for m in ms}
+        for sc in (p.get("ServiceConnectConfiguration") or {}).get("Services", []):
+            if sc.get("PortName") not in names:
+                v.append(f"{f}:{lid}: Service Connect publishes port {sc.get('PortName')}, which {task[1]} does not map")
+    return v
+
+
+# 24 -----------------------------------------------------------------------------------
+@invariant
+def desired_within_scaling(ts: TemplateSet) -> list[str]:
+    """In every environment (each AllowedValue of the parent's Environment, the other parameters
+    at their defaults) a scaled ECS service's DesiredCount lies within its scalable target's
+    MinCapacity..MaxCapacity; per-environment values are read through their Mappings. Outside
+    it, every deploy sets a count that Application Auto Scaling then moves back."""
+    v = []
+    envs = ((ts.parent.get("Parameters") or {}).get("Environment") or {}).get("AllowedValues") or [None]
+    for env in envs:
+        u = ts.under({"Environment": env}) if env else ts
+        for f, lid, r in u.resources("AWS::ApplicationAutoScaling::ScalableTarget"):
+            p = r.get("Properties", {})
+            rid = p.get("ResourceId")
+            sub = rid.get("Fn::Sub") if isinstance(rid, dict) else None
+            if not (isinstance(sub, list) and isinstance(sub[1], dict) and "Service" in sub[1]):
+                continue
+            o = u.origin(f, sub[1]["Service"])
+            svc = u.typed(o, "AWS::ECS::Service")
+            if svc is None:
+                continue
+            count = _number(u, o.file, svc.get("Properties", {}).get("DesiredCount"))
+            lo, hi = _number(u, f, p.get("MinCapacity")), _number(u, f, p.get("MaxCapacity"))
+            if None in (count, lo, hi):
+                continue
+            assert count is not None and lo is not None and hi is not None
+            if not lo <= count <= hi:
+                v.append(f"{o.file}:{o.name}: DesiredCount {count} is outside {lid}'s {lo}..{hi}"
+                         + (f" in environment {env}" if env else ""))
+    return v
+
+
+def _number(ts: TemplateSet, f: str, node: Any) -> int | None:
+    """An integer property's value under the set's parameters, through Fn::If and Fn::FindInMap."""
+    node = ts.branch(f, node)
+    if isinstance(node, dict) and "Fn::FindInMap" in node:
+        name, key, attr = node["Fn::FindInMap"]
+        key = ts.value(f, key) if isinstance(key, dict) else key
+        node = (ts.t[f].get("Mappings") or {}).get(name, {}).get(str(key), {}).get(attr)
+    else:
+        node = ts.literal(f, node)
+    try:
+        return int(node) if node is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from generator.spec.base import Model, PascalName, Slug, looks_secret
 
@@ -24,6 +25,20 @@ class ParameterSpec(Model):
     """The only values CloudFormation accepts for it."""
     no_echo: bool = False
     """A secret: CloudFormation hides it; it may have no default. Secret-looking names must set it."""
+    allowed_pattern: str | None = Field(default=None, min_length=1)
+    """A regular expression the whole value must match (CloudFormation's AllowedPattern; String parameters only); the default must match it."""
+    constraint_description: str | None = Field(default=None, min_length=1)
+    """What CloudFormation says when a value breaks allowed_pattern or allowed_values (its ConstraintDescription)."""
+
+    @field_validator("allowed_pattern")
+    @classmethod
+    def _pattern(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"{v!r} is not a regular expression ({exc})") from None
+        return v
 
     @model_validator(mode="after")
     def _secret_rules(self) -> ParameterSpec:
@@ -33,6 +48,16 @@ class ParameterSpec(Model):
             raise ValueError(f"{self.name}: a no_echo parameter must not have a default")
         if self.allowed_values and self.default is not None and self.default not in self.allowed_values:
             raise ValueError(f"{self.name}: default {self.default!r} is not in allowed_values")
+        if self.allowed_pattern is not None:
+            if self.type != "String":
+                raise ValueError(f"{self.name}: allowed_pattern applies to String parameters only "
+                                 "(CloudFormation's AllowedPattern)")
+            # CloudFormation matches AllowedPattern against the whole value (as deploy/params.py does).
+            if self.default is not None and re.fullmatch(self.allowed_pattern, self.default) is None:
+                raise ValueError(f"{self.name}: default {self.default!r} does not match allowed_pattern "
+                                 f"{self.allowed_pattern!r}")
+        if self.constraint_description and not (self.allowed_pattern or self.allowed_values):
+            raise ValueError(f"{self.name}: constraint_description needs allowed_pattern or allowed_values")
         return self
 
 

@@ -14,6 +14,8 @@ from generator.spec.edge import (Alarms, Domain, IngressSource, LoadBalancer, ch
 from generator.spec.network import Network
 from generator.spec.parameters import ParameterSpec, SecretSpec, SsmParameterSpec
 from generator.spec.services import Cluster, Service, TargetGroupSpec
+from generator.spec.shapes import (PERMISSION_BUILTINS, environment_bucket_error, per_environment_error,
+                                    resource_parameter_error)
 from generator.spec.stores import Database, Efs, Repository
 
 
@@ -227,7 +229,9 @@ class Platform(Model):
                 raise ValueError(f"{where}.discovery: needs a platform namespace")
             for k, val in s.environment.items():
                 for ph in PLACEHOLDER.findall(val):
-                    err = self._placeholder_error(ph, params)
+                    kind, _, bucket = ph.partition(":")
+                    err = (environment_bucket_error(s, bucket, self.buckets) if kind == "bucket"
+                           else self._placeholder_error(ph, params))
                     if err:
                         raise ValueError(f"{where}.environment.{k}: {err}")
             sids = [p.sid for p in s.task_permissions]
@@ -250,7 +254,15 @@ class Platform(Model):
                             continue
                         if ph in ("AWS::Partition", "AWS::Region", "AWS::AccountId"):
                             continue
+                        if ph in params or ph in PERMISSION_BUILTINS:
+                            continue
                         raise ValueError(f"{where}.task_permissions[{perm.sid}]: unknown placeholder ${{{ph}}}")
+                    err = resource_parameter_error(r, params)
+                    if err:
+                        raise ValueError(f"{where}.task_permissions[{perm.sid}]: {err}")
+            err = per_environment_error(s, self.environments)
+            if err:
+                raise ValueError(f"{where}.{err}")
         tg_by_name = {tg.name: (s, tg) for s in self.services for tg in s.target_groups}
         for lb in self.load_balancers:
             for x in lb.listeners:

@@ -200,6 +200,15 @@ class Scaling(Model):
         return self
 
 
+class ScalingRange(Model):
+    """Per-environment bounds that replace scaling.min / scaling.max in one environment."""
+
+    min: int | None = Field(default=None, ge=0, le=1000)
+    """Minimum task count in this environment (default: scaling.min)."""
+    max: int | None = Field(default=None, ge=1, le=1000)
+    """Maximum task count in this environment (default: scaling.max)."""
+
+
 class Size(Model):
     cpu: int
     """CPU units (256 = 0.25 vCPU)."""
@@ -259,11 +268,11 @@ class Service(Model):
     sizing: dict[str, Size] | None = None
     """Task size per environment (instead of cpu/memory), one entry per environment."""
     ports: list[PortSpec] = Field(default_factory=list)
-    """Container ports; a service needs one, a scheduled task may have none."""
+    """Container ports (TCP). Empty for a worker (a queue consumer) or a scheduled task: nothing may reach it (no target_groups, allow_from or discovery)."""
     health_check: ContainerHealthCheck
     """The container health check."""
     environment: dict[str, str] = Field(default_factory=dict)
-    """Environment variables; values may use ${Parameter}, ${AWS::Region}, ${lb:NAME:url|host}, ${db:endpoint|port|name}."""
+    """Environment variables; values may use ${Parameter}, ${AWS::Region}, ${lb:NAME:url|host}, ${db:endpoint|port|name}, ${bucket:NAME} (the bucket's name; the task needs a task_permissions statement on it)."""
     secrets: dict[str, SecretRef] = Field(default_factory=dict)
     """Environment variables read from secrets, SSM parameters or the database credentials."""
     volumes: list[Volume] = Field(default_factory=list)
@@ -280,6 +289,10 @@ class Service(Model):
     """Target-tracking autoscaling."""
     desired_count: int | None = Field(default=None, ge=0)
     """Task count (default: scaling.min, or 1)."""
+    desired_count_by_environment: dict[Slug, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    """Per-environment overrides of desired_count, e.g. {dev: 1, prod: 3}; other environments keep desired_count."""
+    scaling_by_environment: dict[Slug, ScalingRange] = Field(default_factory=dict)
+    """Per-environment overrides of scaling.min / scaling.max, e.g. {dev: {min: 1, max: 2}}; needs scaling."""
     log_retention_days: RetentionDays = 30
     """Retention of its log group, one of CloudWatch Logs' allowed periods."""
     user: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(:[A-Za-z0-9_-]+)?$")] | None = None
@@ -341,7 +354,7 @@ class Service(Model):
         elif self.cpu is not None or self.memory is not None:
             raise ValueError("give either cpu/memory or sizing, not both")
         if not self.ports and not self.schedule:
-            raise ValueError("ports: a service needs at least one port (only scheduled tasks may have none)")
+            self._check_worker()
         port_numbers = [p.port for p in self.ports]
         port_names = [p.name for p in self.ports]
         if len(set(port_numbers)) != len(port_numbers) or len(set(port_names)) != len(port_names):
@@ -370,14 +383,32 @@ class Service(Model):
             raise ValueError("writable_root_reason: required when readonly_root_filesystem is false")
         if self.schedule:
             for field, value in (("target_groups", self.target_groups), ("discovery", self.discovery),
-                                 ("scaling", self.scaling), ("desired_count", self.desired_count)):
+                                 ("scaling", self.scaling), ("desired_count", self.desired_count),
+                                 ("desired_count_by_environment", self.desired_count_by_environment),
+                                 ("scaling_by_environment", self.scaling_by_environment)):
                 if value:
                     raise ValueError(f"{field}: a scheduled task ({self.schedule}) is not a service")
         if self.scaling and self.desired_count is not None and not (
             self.scaling.min <= self.desired_count <= self.scaling.max
         ):
             raise ValueError("desired_count must lie within scaling min..max")
+        if self.scaling_by_environment and self.scaling is None:
+            raise ValueError("scaling_by_environment: overrides scaling, which the service does not declare")
         return self
+
+    def _check_worker(self) -> None:
+        """A service with no ports (a worker, e.g. a queue consumer) listens on nothing: nothing may
+        route to it or connect to it, and it has no name to be found by."""
+        for field, value in (("target_groups", self.target_groups), ("allow_from", self.allow_from),
+                             ("discovery", self.discovery)):
+            if value:
+                raise ValueError(f"{field}: a service with no ports (a worker) cannot be reached; "
+                                 "declare the port it listens on in ports")
+
+    @property
+    def is_worker(self) -> bool:
+        """A service that listens on no port (a queue consumer): no ingress, no discovery entry."""
+        return self.is_service and not self.ports
 
     @property
     def container(self) -> str:
@@ -389,25 +420,48 @@ class Service(Model):
 
     @property
     def desired(self) -> int:
+        """The task count; with per-environment counts the lowest of any environment (the alarm on
+        too few running tasks must not fire where fewer are wanted)."""
         if self.schedule:
             return 0
+        return min([self.desired_in(""), *(self.desired_in(e) for e in self.counted_environments)])
+
+    @property
+    def counted_environments(self) -> list[str]:
+        """Environments whose task counts or scaling range differ from the service's own."""
+        return sorted(set(self.desired_count_by_environment) | set(self.scaling_by_environment))
+
+    def desired_in(self, env: str) -> int:
+        """The task count in environment ``env`` ('' or an environment with no override: the service's own)."""
+        if self.schedule:
+            return 0
+        if env in self.desired_count_by_environment:
+            return self.desired_count_by_environment[env]
         if self.desired_count is not None:
             return self.desired_count
-        return self.scaling.min if self.scaling else 1
+        return self.scaling_range(env)[0] if self.scaling else 1
+
+    def scaling_range(self, env: str) -> tuple[int, int]:
+        """(min, max) task count of autoscaling in environment ``env``; needs scaling."""
+        assert self.scaling is not None
+        o = self.scaling_by_environment.get(env)
+        lo = o.min if o is not None and o.min is not None else self.scaling.min
+        hi = o.max if o is not None and o.max is not None else self.scaling.max
+        return lo, hi
 
     def port_by_name(self, name: str) -> int:
         return next(p.port for p in self.ports if p.name == name)
 
 
 class PermissionSpec(Model):
-    """An extra task-role statement. Resources may use ${bucket:NAME} placeholders."""
+    """An extra task-role statement. Resources may use placeholders (see resources)."""
 
     sid: Annotated[str, Field(pattern=r"^[A-Za-z0-9]+$")]
     """Statement id (letters and digits)."""
     actions: list[Annotated[str, Field(pattern=r"^[a-z0-9-]+:[A-Za-z0-9*]+$")]] = Field(min_length=1)
     """IAM actions (service:Action); no service-wide wildcards."""
     resources: list[str] = Field(min_length=1)
-    """Resource ARNs; may use ${bucket:NAME}, ${secret:NAME}, ${ssm:NAME}, ${log_group} and ${AWS::...} placeholders (the KMS actions a bucket or secret needs are added)."""
+    """Resource ARNs; may use ${bucket:NAME}, ${secret:NAME}, ${ssm:NAME}, ${log_group}, ${AWS::...}, ${Name}, ${Environment} and ${Parameter} of a declared parameter (the KMS actions a bucket or secret needs are added)."""
 
     @field_validator("sid")
     @classmethod

@@ -3,11 +3,11 @@ policies on average CPU and/or memory utilisation."""
 
 from __future__ import annotations
 
-from troposphere import If, Ref, Sub, Template, applicationautoscaling as aas
+from troposphere import FindInMap, If, Ref, Sub, Template, applicationautoscaling as aas
 
 from generator import naming
 from generator.contract import Interface, StackInterface
-from generator.spec import Platform
+from generator.spec import Platform, Service
 from generator.stacks._base import Stack, image_ready, takes_image_ready
 
 NAME = "autoscaling"
@@ -19,6 +19,8 @@ def applies(spec: Platform) -> bool:
 
 def interface(spec: Platform) -> StackInterface:
     i = Interface()
+    if any(s.scaling_by_environment for s in spec.services):
+        i.takes("Environment")
     for s in spec.services:
         if s.scaling:
             i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
@@ -27,8 +29,27 @@ def interface(spec: Platform) -> StackInterface:
     return i.freeze()
 
 
+def _capacity(st: Stack, spec: Platform) -> None:
+    """The Capacity Mapping (by Environment) of the services whose scaling range varies by environment."""
+    varied = [s for s in spec.services if s.scaling_by_environment]
+    if varied:
+        # Mapping values are strings or lists (AWS docs, Mappings syntax).
+        st.t.add_mapping("Capacity", {env: {naming.pascal(s.name, k): str(v) for s in varied
+                                            for k, v in zip(("Min", "Max"), s.scaling_range(env), strict=True)}
+                                      for env in spec.environments})
+
+
+def _bound(st: Stack, s: Service, which: str) -> object:
+    """MinCapacity or MaxCapacity of a scaled service: its bound, or its entry in the Capacity Mapping."""
+    if s.scaling_by_environment:
+        return FindInMap("Capacity", st.ref("Environment"), naming.pascal(s.name, which))
+    assert s.scaling
+    return s.scaling.min if which == "Min" else s.scaling.max
+
+
 def build(spec: Platform) -> Template:
     st = Stack(NAME, "ECS service auto scaling", interface(spec))
+    _capacity(st, spec)
     for s in spec.services:
         sc = s.scaling
         if sc is None:
@@ -44,8 +65,8 @@ def build(spec: Platform) -> Template:
             ResourceId=Sub("service/${Cluster}/${Service}",
                            Cluster=st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
                            Service=st.ref(naming.service_output(s.name, "Name"))),
-            MinCapacity=If(ready, sc.min, 0) if ready else sc.min,
-            MaxCapacity=If(ready, sc.max, 0) if ready else sc.max,
+            MinCapacity=If(ready, _bound(st, s, "Min"), 0) if ready else _bound(st, s, "Min"),
+            MaxCapacity=If(ready, _bound(st, s, "Max"), 0) if ready else _bound(st, s, "Max"),
         ))
         for metric, value in (("CPU", sc.cpu), ("Memory", sc.memory)):
             if value is None:

@@ -19,7 +19,7 @@ from troposphere import GetAtt, Sub, Template, iam
 
 from generator import kms_actions, naming, policies
 from generator.contract import Interface, StackInterface
-from generator.spec import PermissionSpec, Platform, Service
+from generator.spec import PLACEHOLDER, PermissionSpec, Platform, Service
 from generator.stacks._base import Stack
 from generator.stacks.secrets import DB_SECRET
 
@@ -57,6 +57,14 @@ def _secret_refs(s: Service) -> list[str]:
                    for x in _SECRET.findall(r)})
 
 
+def _parameter_inputs(spec: Platform, s: Service) -> list[str]:
+    """Parent parameters of the spec its task permissions name (``${OrderQueueArn}``): the
+    statement's Fn::Sub resolves them against the stack parameter of that name."""
+    declared = {p.name for p in spec.parameters}
+    return sorted({ph for p in s.task_permissions for r in p.resources for ph in PLACEHOLDER.findall(r)
+                   if ph in declared})
+
+
 def interface(spec: Platform) -> StackInterface:
     i = Interface()
     i.takes("Name")
@@ -64,6 +72,8 @@ def interface(spec: Platform) -> StackInterface:
     i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
     i.takes("KmsKeyArn")
     for s in spec.services:
+        for n in _parameter_inputs(spec, s):
+            i.takes(n, description=f"Parameter {n} (named in the task permissions of {s.name})")
         for n in sorted(set(secret_inputs(spec, s) + _secret_refs(s) + _bucket_inputs(s))):
             i.takes(n)
         if s.execute_command:

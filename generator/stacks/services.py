@@ -37,6 +37,8 @@ def _placeholder_input(spec: Platform, ph: str) -> str | None:
         return {"endpoint": "DatabaseEndpoint", "port": "DatabasePort"}.get(rest)
     if kind == "namespace":
         return None
+    if kind == "bucket":
+        return naming.bucket_output(rest, "Name")
     return ph
 
 
@@ -143,6 +145,7 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
                 (naming.pascal(s.name, "Memory"), str(s.sizing[env].memory)))}  # type: ignore[index]
             for env in spec.environments
         })
+    _desired_counts(st, spec)
     for s in spec.services:
         sid = naming.pascal(s.name)
         group = st.add(log_group_suppressions(keep(logs.LogGroup(
@@ -275,7 +278,7 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
             ServiceName=s.name,
             Cluster=st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
             TaskDefinition=Ref(td),
-            DesiredCount=If(ready, s.desired, 0) if ready else s.desired,
+            DesiredCount=If(ready, _desired(st, s), 0) if ready else _desired(st, s),
             PlatformVersion="LATEST",
             NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=ecs.AwsvpcConfiguration(
                 Subnets=st.ref(naming.subnets_output(spec.subnets_of(s))),
@@ -299,6 +302,22 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
             st.output(naming.pascal(s.name, "DnsName"),
                       s.discovery.name if _uses_sc(spec, s) else f"{s.discovery.name}.{spec.namespace}")
     return st.t
+
+
+def _desired_counts(st: Stack, spec: Platform) -> None:
+    """The DesiredCount Mapping (by Environment) of the services whose count varies by environment."""
+    varied = [s for s in spec.services if s.is_service and s.counted_environments]
+    if varied:
+        # Mapping values are strings or lists (AWS docs, Mappings syntax); ECS reads the count as an integer.
+        st.t.add_mapping("DesiredCount", {env: {naming.pascal(s.name): str(s.desired_in(env)) for s in varied}
+                                          for env in spec.environments})
+
+
+def _desired(st: Stack, s: Service) -> object:
+    """The DesiredCount of a service: its count, or its entry in the DesiredCount Mapping."""
+    if s.counted_environments:
+        return FindInMap("DesiredCount", st.ref("Environment"), naming.pascal(s.name))
+    return s.desired
 
 
 def _schedule(st: Stack, spec: Platform, s: Service, td: ecs.TaskDefinition, public_ip: str,

@@ -1,0 +1,76 @@
+"""Every example spec under examples/ generates, lints clean, passes the reachability preflight
+and (slow) the security gate, exactly as a user runs them:
+
+    python -m generator synth examples/X.yaml --out DIR
+    python -m generator lint DIR
+    python -m generator check --templates DIR
+    ./validate.sh --no-remote DIR
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from generator import cli
+from tests.helpers import ROOT
+
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+VALIDATE = ROOT / "validate.sh"
+TOOLS = (ROOT / ".tools" / "checkov" / "bin" / "checkov", ROOT / ".tools" / "cfn-guard" / "bin" / "cfn-guard")
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    """``python -m generator ARGV`` in process: (exit code, stdout + stderr)."""
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_there_are_examples() -> None:
+    assert len(EXAMPLES) >= 2, EXAMPLES
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each example synthesized once, by the CLI, into its own folder."""
+    out = {}
+    for spec in EXAMPLES:
+        folder = tmp_path_factory.mktemp(spec.stem)
+        code = cli.main(["synth", str(spec.relative_to(ROOT)), "--out", str(folder), "--quiet"])
+        assert code in (0, None), spec
+        out[spec.stem] = folder
+    return out
+
+
+@pytest.mark.parametrize("spec", EXAMPLES, ids=lambda p: p.stem)
+def test_example_generates_lints_and_passes_the_preflight(spec: Path, generated: dict[str, Path],
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    folder = generated[spec.stem]
+    assert (folder / "main.yaml").is_file()
+    code, out = run_cli(capsys, "lint", str(folder))
+    assert code == 0 and ", 0 findings" in out, out
+    code, out = run_cli(capsys, "check", "--templates", str(folder))
+    assert code == 0 and "preflight passed" in out and ", 0 errors" in out, out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not all(p.exists() for p in TOOLS), reason="the gate's scanners are not installed (make gate-tools)")
+@pytest.mark.parametrize("spec", EXAMPLES, ids=lambda p: p.stem)
+def test_example_passes_the_security_gate(spec: Path, generated: dict[str, Path], tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_EC2_METADATA_DISABLED="true", AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+               AWS_CONFIG_FILE="/nonexistent")
+    proc = subprocess.run([str(VALIDATE), "--no-remote", "--reports", str(tmp_path / "reports"),
+                           str(generated[spec.stem])], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "security gate: PASS" in proc.stdout

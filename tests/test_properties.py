@@ -38,23 +38,12 @@ def _ts(spec: Platform) -> TemplateSet:
     return TemplateSet(render.synthesize(spec))
 
 
-# Invariants the generator breaks today for specs the model accepts, fixed on another branch.
-KNOWN_DEFECTS = {
-    "world_ingress": ("issue 11 defect 6: a listener on a port other than 80/443 admits IngressCidrBlocks "
-                      "(0.0.0.0/0 by default), for mcp-gateway's 7860/8888 and for the random specs' extra "
-                      "listeners; per-listener sources (branch secure11) fix the generator, then "
-                      "tests/strategies.py draws them"),
-}
-
-
 @settings(max_examples=COMBINED)
 @seeded
 @given(spec=valid_platforms())
 def test_every_invariant_on_random_specs(spec: Platform) -> None:
-    """All invariants (seeds/003 Properties 1-10 and the project's 12-19 and 21) on one spec,
-    but those with a known defect (each has its own test below, marked)."""
+    """All invariants (seeds/003 Properties 1-10 and the project's 12-24) on one spec."""
     violations = inv.check_all(render.synthesize(spec), spec)
-    violations = {k: v for k, v in violations.items() if k not in KNOWN_DEFECTS}
     assert not violations, violations
 
 
@@ -122,7 +111,6 @@ def test_security_group_ingress(spec: Platform) -> None:
     assert inv.security_group_ingress(_ts(spec)) == []
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS["world_ingress"])
 @each
 def test_world_ingress(spec: Platform) -> None:
     """Invariant 21: 0.0.0.0/0 and ::/0 only on tcp 80/443, parameter defaults included."""

@@ -168,13 +168,15 @@ def runs_per_month(expression: str) -> float:
     return per_day * days_per_month * _cron_count(month, 1, 12) / 12
 
 
-def task_counts(s: Service, usage: Usage | None = None) -> tuple[float, float]:
-    """(desired, maximum) running tasks; for a scheduled task the average number running."""
+def task_counts(s: Service, usage: Usage | None = None, env: str = "") -> tuple[float, float]:
+    """(desired, maximum) running tasks in ``env`` (its per-environment counts and scaling range
+    when the spec has them); for a scheduled task the average number running."""
     schedule = getattr(s, "schedule", None)
     if schedule:
         avg = runs_per_month(schedule) * (usage or Usage()).scheduled_run_minutes / 60 / 730
         return avg, avg
-    return s.desired, (s.scaling.max if s.scaling else s.desired)
+    desired = s.desired_in(env)
+    return desired, (s.scaling_range(env)[1] if s.scaling else desired)
 
 
 def egress_of(spec: Platform, env: str) -> str:
@@ -420,7 +422,7 @@ def estimate(spec: Platform, prices: dict[str, Any], env: str | None = None, egr
     env = deployed.environment
     egress = egress or egress_of(spec, env)
     usage = usage or usage_from(prices)
-    counts = {s.name: task_counts(s, usage) for s in spec.services}
+    counts = {s.name: task_counts(s, usage, env) for s in spec.services}
     tasks = (sum(c[0] for c in counts.values()), sum(c[1] for c in counts.values()))
     public = [s.name for s in spec.services if public_image(s, deployed)]
     public_tasks = (sum(counts[n][0] for n in public), sum(counts[n][1] for n in public))

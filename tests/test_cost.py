@@ -233,7 +233,8 @@ def test_scheduled_task_counts_as_its_run_time() -> None:
     usage = cost.Usage(scheduled_run_minutes=6)
     # 730 runs x 6 min = 73 of 730 h
     assert cost.task_counts(hourly, usage) == pytest.approx((0.1, 0.1))  # type: ignore[arg-type]  # a stand-in Service
-    service = SimpleNamespace(schedule=None, desired=2, scaling=SimpleNamespace(max=5))
+    service = SimpleNamespace(schedule=None, desired_in=lambda env: 2, scaling=SimpleNamespace(max=5),
+                              scaling_range=lambda env: (1, 5))
     assert cost.task_counts(service, usage) == (2, 5)  # type: ignore[arg-type]  # a stand-in Service
 
 
@@ -485,3 +486,20 @@ def test_a_failure_the_inputs_did_not_cause_is_a_bug_exit_1(monkeypatch: pytest.
     assert captured.out == ""
     assert captured.err == ("stackgen cost: internal error (a bug in stackgen, please report): "
                             "KeyError: 'hours_per_month'\n")
+
+
+def test_per_environment_counts_are_priced_per_environment(prices: dict) -> None:
+    """desired_count_by_environment / scaling_by_environment: prod is priced at prod's counts."""
+    from generator.spec import load_spec
+
+    spec = load_spec(ROOT / "examples" / "uploads.yaml")
+    s = next(x for x in spec.services if x.desired_count_by_environment)
+    lows = {}
+    for env in ("dev", "prod"):
+        assert cost.task_counts(s, None, env) == (s.desired_in(env), s.scaling_range(env)[1])
+        e = cost.estimate(spec, prices, env)
+        line = next(x for x in e.lines if x.item.startswith(f"Fargate {s.name}:"))
+        assert f" {s.desired_in(env):g}-{s.scaling_range(env)[1]:g} x " in line.item
+        lows[env] = line.low
+    assert cost.task_counts(s, None, "prod") == (3, 12)
+    assert lows["prod"] == pytest.approx(3 * lows["dev"] / s.desired_in("dev"))

@@ -159,7 +159,6 @@ def build(spec: Platform) -> Template:  # noqa: C901
     return st.t
 
 
-
 def _listener(st: Stack, lb: LoadBalancer, x: Listener, alb: elb.LoadBalancer, tg: Ref,
               capable: bool) -> elb.Listener:
     """The one listener of ``lb`` on port ``x.port``.  Modes with a domain: ``https`` is HTTPS and

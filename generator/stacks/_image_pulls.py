@@ -113,10 +113,9 @@ def add_image_pulls(st: Stack, spec: Platform, topic: object) -> None:
         "CKV_AWS_173": "The only variable is the metric namespace, a public name; Lambda encrypts the "
                        "environment at rest with its AWS managed key.",
     }, guard={
-        "lambda_concurrency_check": "Reserving concurrency fails in accounts under 100 unreserved executions "
-                                    "(new accounts); see the checkov CKV_AWS_115 reason.",
-        "lambda_dlq_check": "See the checkov CKV_AWS_116 reason: PullTimerErrorsAlarm reports failed invocations.",
-        "lambda_inside_vpc": "See the checkov CKV_AWS_117 reason: it calls only the CloudWatch API.",
+        "lambda_inside_vpc_check": "It calls only the CloudWatch API and holds no data (see the checkov "
+                                   "CKV_AWS_117 reason); a VPC would add network interfaces and a monitoring "
+                                   "endpoint for no gain.",
     }))
     rule = st.add(events.Rule(
         "PullTimerRule",

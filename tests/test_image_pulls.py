@@ -20,6 +20,9 @@ import pytest
 from moto import mock_aws
 
 from generator import naming
+from generator.acceptance import pulls as acceptance_pulls
+from generator.acceptance.report import FAILED, NOT_APPLICABLE, PASSED
+from generator.acceptance.stack import Deployed, Resource, Service
 from generator.cfn.load import load_file
 from generator.reach.live import Diagnose
 from generator.reach.iam import allows, document_statements
@@ -302,6 +305,56 @@ def test_diagnose_reads_the_stack_alarms_namespace(aws: None, monkeypatch: pytes
     assert f is not None and (f.pulls, f.failures) == (1, 0)
     assert [x.problem for x in d.findings] == [
         "the slowest image pull of the last hour took 417.4 s, over the 300 s of alarms.image_pull_seconds"]
+
+
+def deployed_with(p: Platform, desired: int) -> Deployed:
+    """A deployed stack with the two pull alarms (created in moto) and one service."""
+    res = []
+    for lid in ("PullFailureAlarm", "PullSlowAlarm"):
+        a = p.res[lid]["Properties"]
+        p.cw.client.put_metric_alarm(AlarmName=f"writer-{lid}", Namespace=a["Namespace"], MetricName=a["MetricName"],
+                                     Statistic=a["Statistic"], ComparisonOperator=a["ComparisonOperator"],
+                                     Threshold=float(a["Threshold"]), EvaluationPeriods=1, Period=300)
+        res.append(Resource(f"MonitoringStack/{lid}", lid, "AWS::CloudWatch::Alarm", f"writer-{lid}", "monitoring"))
+    svc = Service("ServicesStack/Api", "arn:aws:ecs:us-east-1:123456789012:service/main/api", "main", "api", desired,
+                  live={"status": "ACTIVE", "desiredCount": desired})
+    return Deployed("writer", "CREATE_COMPLETE", {}, res, [svc], [], [], [], {})
+
+
+@pytest.mark.parametrize("names, desired, status, message", [
+    (["normal_start"], 1, PASSED, "1 pull(s), 0 failure(s), max 12.4 s, avg 12.4 s (alarm above 300 s); none failed"),
+    (["normal_start", "slow_pull"], 1, FAILED, "the slowest pull took 417.4 s, over the 300 s"),
+    (["normal_start", "failed_pull"], 1, FAILED, "1 image pull(s) failed"),
+    ([], 1, FAILED, "no completed pull recorded within 30 s though 1 service(s) run tasks"),
+    ([], 0, NOT_APPLICABLE, "no service runs a task"),
+])
+def test_acceptance_image_pulls_check(aws: None, monkeypatch: pytest.MonkeyPatch, names: list[str], desired: int,
+                                      status: str, message: str) -> None:
+    p = Platform(writer_template())
+    for name in names:
+        p.deliver(event(name), monkeypatch)
+    since = datetime(2026, 11, 30, 8, 55, tzinfo=timezone.utc)
+    ticks = iter(range(0, 1000, 15))
+    sleeps: list[float] = []
+    c = acceptance_pulls.check(p.cw, deployed_with(p, desired), since, wait=30, interval=15,
+                               now=lambda: datetime(2026, 11, 30, 11, 30, tzinfo=timezone.utc),
+                               clock=lambda: float(next(ticks)), sleep=sleeps.append)
+    assert (c.group, c.status) == ("image pulls", status)
+    assert c.message.startswith(message)
+    assert sleeps == ([15] if desired and not names else [])  # the clock moves 15 s per reading: waits 30 s
+
+
+def test_acceptance_image_pulls_on_the_emulator_is_never_passed() -> None:
+    c = acceptance_pulls.emulated_check()
+    assert (c.group, c.status) == ("image pulls", NOT_APPLICABLE) and "emulator" in c.message
+
+
+def test_acceptance_image_pulls_fails_without_the_alarms(aws: None) -> None:
+    p = Platform(writer_template())
+    d = deployed_with(p, 1)
+    d.resources = [r for r in d.resources if r.logical_id != "PullSlowAlarm"]
+    c = acceptance_pulls.check(p.cw, d, datetime(2026, 11, 30, tzinfo=timezone.utc), wait=0)
+    assert c.status == FAILED and "does not measure image pulls" in c.message
 
 
 # --------------------------------------------------------------------------- mutants

@@ -122,19 +122,20 @@ class ExactCloudWatch:
     def get_metric_statistics(self, Namespace: str, MetricName: str, StartTime: datetime,  # noqa: N803
                               EndTime: datetime, Period: int, Statistics: list[str],  # noqa: N803
                               Dimensions: list[dict[str, str]] | None = None) -> dict[str, Any]:  # noqa: N803
-        from moto.cloudwatch.models import cloudwatch_backends  # noqa: PLC0415 - moto's store, inside mock_aws
+        from moto.cloudwatch.models import MetricDatum, cloudwatch_backends  # noqa: PLC0415 - moto's store
 
         want = sorted((d["Name"], d["Value"]) for d in Dimensions or [])
         buckets: dict[datetime, list[float]] = {}
         for md in cloudwatch_backends[ACCOUNT][REGION].get_all_metrics():
             when = md.timestamp if md.timestamp.tzinfo else md.timestamp.replace(tzinfo=timezone.utc)
-            if md.namespace != Namespace or md.name != MetricName or not StartTime <= when < EndTime:
+            if not isinstance(md, MetricDatum) or md.namespace != Namespace or md.name != MetricName \
+                    or not StartTime <= when < EndTime:
                 continue
             if sorted((d.name, d.value) for d in md.dimensions) != want:
                 continue
             start = StartTime + timedelta(seconds=Period * ((when - StartTime).total_seconds() // Period))
             buckets.setdefault(start, []).append(float(md.value))
-        stats = {"Sum": sum, "SampleCount": lambda v: float(len(v)), "Maximum": max, "Minimum": min,
+        stats: dict[str, Callable[[list[float]], float]] = {"Sum": sum, "SampleCount": lambda v: float(len(v)), "Maximum": max, "Minimum": min,
                  "Average": lambda v: sum(v) / len(v)}
         return {"Datapoints": [{"Timestamp": t, **{s: stats[s](v) for s in Statistics}}
                                for t, v in sorted(buckets.items())]}

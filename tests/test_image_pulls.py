@@ -308,6 +308,20 @@ def test_diagnose_reads_the_stack_alarms_namespace(aws: None, monkeypatch: pytes
         "the slowest image pull of the last hour took 417.4 s, over the 300 s of alarms.image_pull_seconds"]
 
 
+def test_diagnose_without_cloudwatch_access_notes_it_and_goes_on(aws: None) -> None:
+    class Denied:
+        def describe_alarms(self, **kw: Any) -> Any:
+            raise PermissionError("AccessDenied: cloudwatch:DescribeAlarms")
+
+    d = Diagnose(boto3.Session(region_name=REGION))
+    d.cloudwatch = Denied()
+    d.resources = [{"LogicalResourceId": "PullFailureAlarm", "ResourceType": "AWS::CloudWatch::Alarm",
+                    "PhysicalResourceId": "writer-PullFailureAlarm"}]
+    assert d.image_pulls() is None and d.findings == []
+    assert d.notes == ["image pulls: no figures: CloudWatch answered PermissionError: AccessDenied: "
+                       "cloudwatch:DescribeAlarms"]
+
+
 def deployed_with(p: Platform, desired: int) -> Deployed:
     """A deployed stack with the two pull alarms (created in moto) and one service."""
     res = []

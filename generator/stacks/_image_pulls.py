@@ -13,11 +13,14 @@ cannot do:
   -> ``PullSlowAlarm`` (Maximum above ``alarms.image_pull_seconds``) -> the alarm topic.
 
 Event fields: "Amazon ECS task state change events",
-https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html — its
-example event is a task whose lastStatus is RUNNING and that carries pullStartedAt and
-pullStoppedAt ("ISO string timestamps"), plus group, clusterArn and taskDefinitionArn;
-pullStoppedAt is "the Unix timestamp for the time when the container image pull
-completed" (API_Task, https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Task.html).
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html — events are
+sent when a task changes state (PENDING to RUNNING, RUNNING to STOPPED, a container's change),
+and createdAt, pullStartedAt, startedAt, pullStoppedAt and updatedAt are "ISO string
+timestamps"; detail also carries lastStatus, desiredStatus, group (service:NAME or
+family:NAME), clusterArn and taskDefinitionArn. pullStoppedAt is "the Unix timestamp for the
+time when the container image pull completed" (API_Task,
+https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Task.html). A task turns RUNNING
+only after its images are pulled, so its RUNNING event carries both pull timestamps.
 A task reports RUNNING more than once (a container change, for instance), so ``desiredStatus``
 RUNNING drops the events of a task that is being stopped; a repeated RUNNING event of a running
 task still adds a second datapoint of the same duration (Maximum unchanged, the count one high).

@@ -4,7 +4,9 @@ Why can't its tasks pull or start?  The checks are the live side of the reachabi
 model (``generator.reach.live``): VPC endpoints (state, private DNS, the S3 gateway's
 route tables and policy), route tables, security groups along the path, execution-role
 permissions (IAM policy simulation, or a local evaluation where it is unavailable) and
-the latest stopped tasks' reasons, each finding with the fix.  Read-only.
+the latest stopped tasks' reasons, each finding with the fix, and the image pulls of the
+last hour (count, failures, maximum and average seconds, from the platform's metric
+namespace: ``generator.reach.pulls``; failed or slow pulls are findings).  Read-only.
 
 Exit 0 when nothing is wrong, 1 with findings, 2 on usage errors or an unknown stack.
 With ``--json`` each finding is the common ``Finding`` (problem, where, fix, severity,
@@ -37,7 +39,8 @@ def parser() -> argparse.ArgumentParser:
         prog="stackgen diagnose",
         description="Live diagnostics of a deployed stack: VPC endpoints (state, private DNS), route tables, "
                     "security groups along the path, execution-role permissions (IAM policy simulation) and the "
-                    "latest stopped tasks' reasons, each with the fix. Read-only. Exit 0: nothing wrong; 1: "
+                    "latest stopped tasks' reasons, each with the fix, and the last hour's image pulls (count, failures, max/avg "
+                    "seconds). Read-only. Exit 0: nothing wrong; 1: "
                     "findings; 2: usage error or unknown stack.")
     add_arguments(p)
     return p
@@ -65,7 +68,7 @@ def cmd(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.json:
         print(json.dumps({"stack": args.stack, "tasks": d.task_count, "findings": [f.as_dict() for f in findings],
-                          "notes": d.notes}, indent=2))
+                          "image_pulls": d.pulls.as_dict() if d.pulls else None, "notes": d.notes}, indent=2))
     else:
         for f in findings:
             print(f"FAIL [{f.rule}] {f.problem}")

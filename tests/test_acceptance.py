@@ -166,7 +166,7 @@ def test_on_the_emulator_traffic_checks_are_never_passed(monkeypatch: pytest.Mon
     by = {c.group: c.status for c in checks}
     assert by == {"service created": PASSED, "target group attached": PASSED, "service steady": NOT_APPLICABLE,
                   "target group healthy": NOT_APPLICABLE, "probe": NOT_APPLICABLE, "health path": NOT_APPLICABLE,
-                  "diagnose": PASSED}
+                  "image pulls": NOT_APPLICABLE, "diagnose": PASSED}
 
 
 def test_on_aws_the_same_checks_are_answered(monkeypatch: pytest.MonkeyPatch):
@@ -174,9 +174,12 @@ def test_on_aws_the_same_checks_are_answered(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(run.probes, "run", lambda deployed, acm, window: [Check("probe", "Lb HTTP:80", PASSED)])
     opts = run.Options("web", "dev", "web-dev", "us-east-1", None, wait_timeout=0)
     assert not opts.emulated and not run.Options("w", "dev", "w", "us-east-1", "https://cfn.example").emulated
-    clients = {**world(), "acm": Fake()}
+    clients = {**world(), "acm": Fake(), "cloudwatch": Fake()}
     checks = run._checks_after_deploy(opts, fake_aws(clients), say=lambda _: None)
     assert {c.group: c.status for c in checks}["service steady"] == PASSED
+    # The fake stack has no monitoring stack: nothing measures its image pulls (tests/test_image_pulls.py
+    # runs the check on real pull metrics).
+    assert {c.group: c.status for c in checks}["image pulls"] == FAILED
     assert NOT_APPLICABLE not in {c.status for c in checks}
 
 

@@ -157,7 +157,8 @@ def test_endpoints_deployment_is_clean(aws: None) -> None:
     assert d.task_count == 1
     assert d.findings == []
     assert d.notes == [f"arn:aws:iam::{ACCOUNT}:role/writer-execution: IAM policy simulation unavailable "
-                       "(NotImplementedError); evaluated the role's policies locally"]
+                       "(NotImplementedError); evaluated the role's policies locally",
+                       "image pulls: the stack has no PullFailureAlarm; no pull figures"]
 
 
 def test_nat_deployment_is_clean(aws: None) -> None:
@@ -251,7 +252,8 @@ def test_iam_policy_simulation_is_used_when_available(aws: None) -> None:
     assert d.findings[0].problem.startswith("service writer: execution role writer-execution is not allowed "
                                             "secretsmanager:GetSecretValue on arn:aws:secretsmanager:")
     assert ("ecr:BatchGetImage", REPO_ARN) in calls
-    assert d.notes == [f"arn:aws:iam::{ACCOUNT}:role/writer-execution: permissions from IAM policy simulation"]
+    assert d.notes == [f"arn:aws:iam::{ACCOUNT}:role/writer-execution: permissions from IAM policy simulation",
+                       "image pulls: the stack has no PullFailureAlarm; no pull figures"]
 
 
 def test_endpoint_without_private_dns(aws: None) -> None:

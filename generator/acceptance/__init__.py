@@ -11,6 +11,7 @@ the local emulator), in the manner of taskcat and widdix's acceptance tests.
                load balancers and listeners, schedules
 - ``services`` service created / steady, target group attached / healthy, schedules
 - ``probes``   HTTP(S) probes of the public listeners and the health paths
+- ``pulls``    image pulls since the deploy: recorded, none failed, none slow (AWS only)
 - ``costs``    what the run costs, from ``python -m generator cost``
 - ``report``   the checks, the verdict, the JUnit XML report and the one-screen summary
 """

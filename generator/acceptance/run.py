@@ -10,11 +10,12 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from generator.acceptance import probes, services
+from generator.acceptance import probes, pulls, services
 from generator.acceptance.report import FAILED, NOT_RUN, PASSED, Check, Report
 from generator.acceptance.scripts import Run, Scripts
 from generator.acceptance.stack import Deployed, discover
@@ -40,6 +41,7 @@ class Options:
     wait_timeout: float = 900.0
     poll_interval: float = 10.0
     probe_window: float = 60.0
+    pull_wait: float = 180.0
     keep_stack: bool = False
 
     @property
@@ -128,8 +130,11 @@ def survivor_kinds(listed: list[dict]) -> str:
     return ", ".join(f"{n} {t}" for t, n in sorted(kinds.items(), key=lambda x: (-x[1], x[0])))
 
 
-def _checks_after_deploy(opts: Options, aws: Callable[[str], object], say: Callable[[str], None]) -> list[Check]:
-    """Everything between the deploy and the delete."""
+def _checks_after_deploy(opts: Options, aws: Callable[[str], object], say: Callable[[str], None],
+                         since: datetime | None = None) -> list[Check]:
+    """Everything between the deploy and the delete; ``since`` is when the run began (image pulls
+    are counted from there; default: the last hour)."""
+    since = since or datetime.now(timezone.utc) - timedelta(hours=1)
     checks: list[Check] = []
     try:
         deployed: Deployed = discover(aws, opts.stack)
@@ -143,8 +148,14 @@ def _checks_after_deploy(opts: Options, aws: Callable[[str], object], say: Calla
     elif deployed.services or deployed.target_groups:
         say(f"==> waiting (at most {opts.wait_timeout:.0f} s) for services to be steady and targets healthy")
         checks += services.wait_ready(aws, deployed, opts.wait_timeout, opts.poll_interval, say=say)
-    # Image pulls (issue 15 item 5): the pull checks of every task start go here, between the
-    # steady services and the probes, once the pull metrics exist.
+    if opts.emulated:
+        checks.append(pulls.emulated_check())
+    else:
+        say(f"==> image pulls: the pull metrics since the deploy (waiting at most {opts.pull_wait:.0f} s)")
+        try:
+            checks.append(pulls.check(aws("cloudwatch"), deployed, since, opts.pull_wait))
+        except (ClientError, BotoCoreError) as exc:
+            checks.append(Check(pulls.GROUP, "", FAILED, services.api_error(exc)))
     if opts.emulated:
         checks += probes.emulated_checks(deployed)
     else:
@@ -194,6 +205,7 @@ def run(opts: Options, environ: dict[str, str], say: Callable[[str], None] = pri
         return client(service, endpoint_url=opts.endpoint, region=opts.region)
 
     delete_it = not opts.keep_stack
+    started = datetime.now(timezone.utc)
     try:
         say(f"==> deploy: ./deploy.sh --platform {opts.platform} --env {opts.env} --stack-name {opts.stack} --yes")
         r = scripts.deploy()
@@ -204,7 +216,7 @@ def run(opts: Options, environ: dict[str, str], say: Callable[[str], None] = pri
         deployed = deploy_check(opts, r, status)
         report.add(deployed)
         if deployed.status == PASSED:
-            report.add(*_checks_after_deploy(opts, aws, say))
+            report.add(*_checks_after_deploy(opts, aws, say, started))
         else:
             report.add(Check("diagnose", "", NOT_RUN, "the deploy failed"))
     except DeployRefused:

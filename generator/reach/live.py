@@ -15,7 +15,10 @@ policy statements), and checks, with read-only calls on the account:
 * the execution role's permissions with IAM policy simulation
   (``SimulatePrincipalPolicy``), or, where the API is unavailable (emulators), a
   local evaluation of the role's inline and managed policies;
-* the ``stoppedReason`` of the most recent stopped tasks, mapped to the likely cause.
+* the ``stoppedReason`` of the most recent stopped tasks, mapped to the likely cause;
+* the image pulls of the last hour (seeds/001 1.2 and 5.3): count, failures, maximum and
+  average seconds, from CloudWatch ``GetMetricStatistics`` on the namespace of the stack's
+  pull alarms (generator/stacks/_image_pulls.py), slow or failed pulls as findings.
 
 Every finding carries the fix to apply (seeds/001, requirements 4 and 5).
 """
@@ -25,12 +28,14 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from generator.cfn.finding import Finding
 from generator.reach.iam import MANAGED, Statement, allows, document_statements
 from generator.reach.model import Rule, allows_443
 from generator.reach.needs import Account, Container, Logs, Secret, Value, task_needs
+from generator.reach.pulls import PULL_ALARMS, PullFigures, pull_figures
 
 INTERNET = ipaddress.IPv4Network("0.0.0.0/0")
 LAYER_BUCKET_OBJECT = "arn:aws:s3:::prod-{region}-starport-layer-bucket/sha256/0"
@@ -132,12 +137,15 @@ class Diagnose:
 
         self.cfn, self.ecs, self.ec2, self.iam = (client(n) for n in ("cloudformation", "ecs", "ec2", "iam"))
         self.events = client("events")
+        self.cloudwatch = client("cloudwatch")
         self.scheduler = client("scheduler")
         self.region = session.region_name or "us-east-1"
         self.findings: list[Finding] = []
         self.notes: list[str] = []
         self._rt_cache: dict[str, dict[str, Any] | None] = {}
         self.task_count = 0
+        self.resources: list[dict[str, Any]] = []
+        self.pulls: PullFigures | None = None
 
     # ---- discovery
 
@@ -153,7 +161,8 @@ class Diagnose:
 
     def tasks(self, stack: str) -> list[LiveTask]:
         out: list[LiveTask] = []
-        for r in self.stack_resources(stack):
+        self.resources = self.stack_resources(stack)
+        for r in self.resources:
             pid = r.get("PhysicalResourceId") or ""
             if r["ResourceType"] == "AWS::ECS::Service" and pid.startswith("arn:"):
                 cluster, name = pid.split("/")[-2], pid.split("/")[-1]
@@ -470,9 +479,44 @@ class Diagnose:
                 self.add(t, "stopped-task", f"task {tid} stopped: {text}",
                          "read the task's containers[].reason and the container logs")
 
+    def image_pulls(self, now: datetime | None = None) -> PullFigures | None:
+        """The last hour's pull figures, on the namespace of the stack's pull alarms (None, with a
+        note, for a stack deployed before they existed)."""
+        names = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in self.resources
+                 if r["ResourceType"] == "AWS::CloudWatch::Alarm" and r["LogicalResourceId"] in PULL_ALARMS}
+        if not names.get("PullFailureAlarm"):
+            self.notes.append("image pulls: the stack has no PullFailureAlarm; no pull figures")
+            return None
+        try:
+            alarms = {a["AlarmName"]: a for a in self.cloudwatch.describe_alarms(
+                AlarmNames=[n for n in names.values() if n]).get("MetricAlarms", [])}
+            found = {k: alarms[v] for k, v in names.items() if v in alarms}
+            slow = found.get("PullSlowAlarm")
+            figures = pull_figures(self.cloudwatch, found["PullFailureAlarm"]["Namespace"],
+                                   now or datetime.now(timezone.utc),
+                                   threshold=slow.get("Threshold") if slow else None)
+        except Exception as exc:  # noqa: BLE001 - AccessDenied, an emulator without the API: the other checks stand
+            self.notes.append(f"image pulls: no figures: CloudWatch answered {type(exc).__name__}: {exc}")
+            return None
+        self.notes.append(f"image pulls (last hour, {figures.namespace}): {figures.line()}")
+        if figures.failures:
+            self.add(None, "image-pulls", f"{figures.failures} image pull(s) failed in the last hour",
+                     "read the stoppedReason in the PullFailure log group (stack output PullFailureLogGroupName) "
+                     "and apply the stopped-task fixes above")
+        if slow is None:
+            self.notes.append("image pulls: the stack has no PullSlowAlarm (deployed before pull durations)")
+        elif figures.max_seconds is not None and figures.threshold is not None \
+                and figures.max_seconds > figures.threshold:
+            self.add(None, "image-pulls", f"the slowest image pull of the last hour took {figures.max_seconds:.1f} s, "
+                     f"over the {figures.threshold:g} s of alarms.image_pull_seconds",
+                     "compare ImagePullSeconds per ServiceName/TaskFamily; a slow path to ECR or S3 (NAT instead of "
+                     "the ecr.dkr and S3 gateway endpoints) or a large image are the usual causes")
+        return figures
+
     def run(self, stack: str) -> list[Finding]:
         tasks = self.tasks(stack)
         self.task_count = len(tasks)
         for t in tasks:
             self.check(t)
+        self.pulls = self.image_pulls()
         return self.findings

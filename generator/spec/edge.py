@@ -140,6 +140,9 @@ class Alarms(Model):
     """Alarm when targets return more 5xx responses than this per period."""
     response_time_seconds: float = Field(default=1.0, gt=0)
     """Alarm when the target response time exceeds this many seconds."""
+    image_pull_seconds: int = Field(default=300, ge=1)
+    """Alarm when a task's image pull takes longer than this many seconds (seeds/001 requirement 1.2:
+    within 5 minutes); measured from the ECS task state change events' pullStartedAt/pullStoppedAt."""
 
 
 # --------------------------------------------------------------------------- cross checks

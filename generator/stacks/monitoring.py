@@ -1,6 +1,7 @@
 """monitoring: an encrypted SNS alarm topic (email subscription when AlarmEmail is
-set), CPU/memory alarms per service, running-below-desired alarms, and load
-balancer alarms (unhealthy hosts, target 5XX, response time)."""
+set), CPU/memory alarms per service, running-below-desired alarms, load
+balancer alarms (unhealthy hosts, target 5XX, response time), and image pulls:
+failures here, durations and successes in generator/stacks/_image_pulls.py."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from troposphere import Equals, If, Not, NoValue, Ref, Sub, Template, cloudwatch
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.spec import Platform
+from generator.stacks._image_pulls import add_image_pulls
 from generator.stacks._base import Stack, image_ready, keep, log_group_suppressions, takes_image_ready, when
 
 PULL_FAILURE_REASONS = ("CannotPullContainerError", "ResourceInitializationError")
@@ -81,6 +83,7 @@ def build(spec: Platform) -> Template:
     st.output("AlarmTopicArn", t)
     a = spec.alarms
     _pull_failures(st, spec, t)
+    add_image_pulls(st, spec, t)
     for s in spec.services:
         if not s.is_service:
             continue

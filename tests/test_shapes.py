@@ -217,15 +217,6 @@ def test_per_environment_counts_are_mappings_by_environment(uploads: Templates) 
         "Ref": "Environment"}
 
 
-def test_running_tasks_alarm_uses_the_lowest_count(uploads: Templates) -> None:
-    """The monitoring stack's threshold is one number: the lowest environment's count, so the alarm
-    never fires where fewer tasks are wanted."""
-    spec = load_spec(UPLOADS)
-    assert spec.services[0].desired == 1
-    alarm = props(uploads["monitoring.yaml"]["Resources"]["WebRunningTasksLowAlarm"])
-    assert alarm["Threshold"] == 1.0
-
-
 def test_desired_count_defaults_to_the_environments_scaling_minimum() -> None:
     data = spec_data(UPLOADS)
     svc = data["services"][0]
@@ -285,3 +276,29 @@ def test_desired_within_scaling_catches_a_literal_count(mcp_templates: Templates
     problems = [f.problem for f in inv.desired_within_scaling(TemplateSet(t))]
     assert "services.yaml:RegistryService: DesiredCount 9 is outside RegistryScalableTarget's 2..4 in environment prod" \
         in problems, problems
+
+
+def test_running_tasks_alarm_follows_the_per_environment_count(uploads: Templates) -> None:
+    """The too-few-running-tasks alarm compares with each environment's count, not the lowest."""
+    spec = load_spec(UPLOADS)
+    s = next(x for x in spec.services if x.desired_count_by_environment)
+    mon = uploads["monitoring.yaml"]
+    alarm = props(resources(mon, "AWS::CloudWatch::Alarm")[f"{s.name.capitalize()}RunningTasksLowAlarm"])
+    assert alarm["Threshold"] == {"Fn::FindInMap": ["DesiredCount", {"Ref": "Environment"}, s.name.capitalize()]}
+    assert {env: int(v[s.name.capitalize()]) for env, v in mon["Mappings"]["DesiredCount"].items()} == {
+        env: s.desired_in(env) for env in spec.environments}
+
+
+def test_an_environment_without_tasks_keeps_the_alarm_of_the_others() -> None:
+    """desired 0 in dev and 3 in prod: prod still has its alarm (threshold 0 never fires in dev)."""
+    data = spec_data(UPLOADS)
+    svc = next(x for x in data["services"] if x.get("desired_count_by_environment"))
+    svc["desired_count_by_environment"] = {"dev": 0, "prod": 3}
+    svc.pop("scaling_by_environment", None)
+    svc.pop("scaling", None)
+    svc["desired_count"] = 0
+    spec = parse_spec(data, "x.yaml")
+    mon = render.synthesize(spec)["monitoring.yaml"]
+    lid = f"{svc['name'].capitalize()}RunningTasksLowAlarm"
+    assert lid in resources(mon, "AWS::CloudWatch::Alarm")
+    assert mon["Mappings"]["DesiredCount"]["prod"][svc["name"].capitalize()] == "3"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import AWSObject, Equals, GetAtt, Join, Or, Output, Parameter, Ref, Template, s3
+from troposphere import AWSObject, Equals, FindInMap, GetAtt, Join, Or, Output, Parameter, Ref, Template, s3
 
 from generator import naming
 
@@ -88,6 +88,22 @@ def image_ready(st: Stack, s: Service) -> str | None:
     if name not in st.t.conditions:
         st.t.add_condition(name, Equals(st.ref(naming.image_ready_param(s.name)), "true"))
     return name
+
+
+def desired_count_mapping(st: Stack, spec: Platform) -> None:
+    """The DesiredCount Mapping (by Environment) of the services whose count varies by environment."""
+    varied = [s for s in spec.services if s.is_service and s.counted_environments]
+    if varied:
+        # Mapping values are strings or lists (AWS docs, Mappings syntax); ECS and CloudWatch read numbers.
+        st.t.add_mapping("DesiredCount", {env: {naming.pascal(s.name): str(s.desired_in(env)) for s in varied}
+                                          for env in spec.environments})
+
+
+def desired_count(st: Stack, s: Service) -> object:
+    """A service's desired task count: its count, or its entry in the DesiredCount Mapping."""
+    if s.counted_environments:
+        return FindInMap("DesiredCount", st.ref("Environment"), naming.pascal(s.name))
+    return s.desired
 
 
 def when(resource: AWSObject, cond: str | None) -> AWSObject:

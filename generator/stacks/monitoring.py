@@ -11,9 +11,10 @@ from troposphere import Equals, If, Not, NoValue, Ref, Sub, Template, cloudwatch
 
 from generator import naming
 from generator.contract import Interface, StackInterface
-from generator.spec import Platform
+from generator.spec import Platform, Service
 from generator.stacks._image_pulls import add_image_pulls
-from generator.stacks._base import Stack, image_ready, keep, log_group_suppressions, takes_image_ready, when
+from generator.stacks._base import (
+    Stack, desired_count, desired_count_mapping, image_ready, keep, log_group_suppressions, takes_image_ready, when)
 
 PULL_FAILURE_REASONS = ("CannotPullContainerError", "ResourceInitializationError")
 
@@ -38,7 +39,7 @@ def interface(spec: Platform) -> StackInterface:
             continue
         i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
         i.takes(naming.service_output(s.name, "Name"))
-        if s.desired:
+        if _ever_runs(spec, s):
             takes_image_ready(i, s)
         for tg in s.target_groups:
             i.takes(naming.pascal(tg.name, "TargetGroupFullName"))
@@ -48,6 +49,11 @@ def interface(spec: Platform) -> StackInterface:
     i.gives("AlarmTopicArn", "SNS topic that receives alarms", public=True)
     i.gives("PullFailureLogGroupName", "Log group of tasks stopped by image-pull or secret-pull failures", public=True)
     return i.freeze()
+
+
+def _ever_runs(spec: Platform, s: Service) -> bool:
+    """Whether some environment runs tasks of the service (its RunningTasksLow alarm exists)."""
+    return any(s.desired_in(e) for e in ["", *spec.environments])
 
 
 def _alarm(st: Stack, lid: str, desc: str, ns: str, metric: str, dims: dict[str, object], stat: str,
@@ -71,6 +77,7 @@ def _alarm(st: Stack, lid: str, desc: str, ns: str, metric: str, dims: dict[str,
 
 def build(spec: Platform) -> Template:
     st = Stack(NAME, "alarms and the alarm topic", interface(spec))
+    desired_count_mapping(st, spec)
     st.t.add_condition("HasAlarmEmail", Not(Equals(st.ref("AlarmEmail"), "")))
     topic = st.add(sns.Topic(
         "AlarmTopic",
@@ -93,12 +100,13 @@ def build(spec: Platform) -> Template:
                "AWS/ECS", "CPUUtilization", dims, "Average", "GreaterThanThreshold", a.cpu_high, 2, 300, t)
         _alarm(st, naming.logical(s.name, "MemoryHighAlarm"), f"{s.name}: memory above {a.memory_high}%",
                "AWS/ECS", "MemoryUtilization", dims, "Average", "GreaterThanThreshold", a.memory_high, 2, 300, t)
-        if s.desired:
+        if _ever_runs(spec, s):
             # No task runs until an image from a platform repository is pushed: no alarm either.
-            _alarm(st, naming.logical(s.name, "RunningTasksLowAlarm"),
-                   f"{s.name}: fewer running tasks than the desired {s.desired}",
+            # A per-environment count is the threshold in each environment (0: never fires).
+            wanted = "the desired count" if s.counted_environments else f"the desired {s.desired}"
+            _alarm(st, naming.logical(s.name, "RunningTasksLowAlarm"), f"{s.name}: fewer running tasks than {wanted}",
                    "ECS/ContainerInsights", "RunningTaskCount", dims, "Minimum", "LessThanThreshold",
-                   s.desired, 3, 60, t, image_ready(st, s))
+                   desired_count(st, s), 3, 60, t, image_ready(st, s))
         for tg in s.target_groups:
             tdims = {"TargetGroup": st.ref(naming.pascal(tg.name, "TargetGroupFullName")),
                      "LoadBalancer": st.ref(naming.lb_output(tg.load_balancer, "FullName"))}

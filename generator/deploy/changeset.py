@@ -207,7 +207,9 @@ def schema_replacement(change: dict) -> str:
 _ORDER = {"": 0, "False": 0, "Conditional": 1, "True": 2}
 
 
-def _row(change: dict, prefix: str, predicted: bool) -> Row:
+def row_of(change: dict, prefix: str, predicted: bool) -> Row:
+    """The summary row of one ResourceChange; "replaces" from the change set's Replacement
+    or, when stronger, from the resource schema (:func:`schema_replacement`)."""
     props = change.get("ChangedProperties")
     if props is None:
         props = sorted({d["Target"].get("Name") or d["Target"].get("Attribute", "")
@@ -270,7 +272,7 @@ def collect(cfn, cs_id: str, template_path: Path | None, prefix: str = "",
         change = item.get("ResourceChange") or {}
         if not change:
             continue
-        group = [_row(change, prefix, False)]
+        group = [row_of(change, prefix, False)]
         groups.append(group)
         if change.get("ResourceType") != "AWS::CloudFormation::Stack":
             continue
@@ -369,7 +371,7 @@ def _predict_nested(cfn, desc, template, template_path, parent_params, to_predic
         if not predicted:
             group[0].note = "no resource change predicted inside *"
         for c in predicted:
-            row = _row(c, group[0].path, True)
+            row = row_of(c, group[0].path, True)
             if c.get("Dynamic"):
                 row.note = "if the outputs it uses change"
             group.append(row)

@@ -29,19 +29,19 @@ def _change(rtype: str, props: list[str], replacement: str = "False", evaluation
 
 def test_a_modify_of_a_create_only_property_is_a_replacement() -> None:
     # the change set says Modify / Replacement False; DatabaseName is create-only in the schema
-    row = changeset._row(_change("AWS::RDS::DBCluster", ["DatabaseName"]), "DatabaseStack", False)
+    row = changeset.row_of(_change("AWS::RDS::DBCluster", ["DatabaseName"]), "DatabaseStack", False)
     assert (row.verb, row.stateful) == ("Replace", "database")
     assert "create-only in the resource schema; the change set said Replacement False" in row.note
 
 
 def test_an_engine_change_may_replace_the_database() -> None:
     # Engine is conditionally create-only (aurora-mysql -> aurora-postgresql replaces)
-    row = changeset._row(_change("AWS::RDS::DBCluster", ["Engine"]), "DatabaseStack", False)
+    row = changeset.row_of(_change("AWS::RDS::DBCluster", ["Engine"]), "DatabaseStack", False)
     assert (row.verb, row.stateful) == ("Replace?", "database")
 
 
 def test_a_mutable_property_stays_a_modify() -> None:
-    row = changeset._row(_change("AWS::RDS::DBCluster", ["BackupRetentionPeriod"]), "DatabaseStack", False)
+    row = changeset.row_of(_change("AWS::RDS::DBCluster", ["BackupRetentionPeriod"]), "DatabaseStack", False)
     assert (row.verb, row.stateful) == ("Modify", None)
 
 
@@ -54,7 +54,7 @@ def test_a_mutable_property_stays_a_modify() -> None:
     ("AWS::Logs::LogGroup", "LogGroupName", "log group"),
 ])
 def test_each_stateful_kind_is_flagged_on_replacement(rtype: str, prop: str, kind: str | None) -> None:
-    row = changeset._row(_change(rtype, [prop]), "S", False)
+    row = changeset.row_of(_change(rtype, [prop]), "S", False)
     if kind is None:
         assert row.stateful is None
     else:
@@ -63,7 +63,7 @@ def test_each_stateful_kind_is_flagged_on_replacement(rtype: str, prop: str, kin
 
 
 def test_a_removed_stateful_resource_is_a_risk() -> None:
-    row = changeset._row({"Action": "Remove", "LogicalResourceId": "Key", "ResourceType": "AWS::KMS::Key"},
+    row = changeset.row_of({"Action": "Remove", "LogicalResourceId": "Key", "ResourceType": "AWS::KMS::Key"},
                          "SecretsStack", False)
     assert row.stateful
 

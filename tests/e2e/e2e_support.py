@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -202,3 +204,18 @@ def push_images(aws, stack: str, template_dir: Path) -> list[str]:
         aws("ecr").put_image(repositoryName=uri.split("/", 1)[1], imageTag=tag, imageManifest=MANIFEST)
         pushed.append(f"{uri}:{tag}")
     return pushed
+
+
+def run_printed(command: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run a command line exactly as a script printed it (VAR=value prefixes included), from
+    the directory the scripts run in, stdin never a terminal."""
+    words = shlex.split(command)
+    extra = {}
+    while words and re.fullmatch(r"[A-Z_]+=.*", words[0]):
+        key, value = words.pop(0).split("=", 1)
+        extra[key] = value
+    full = safe_env()
+    full.update(env or {})
+    full.update(extra)
+    return subprocess.run(words, cwd=ROOT, env=full, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout, check=False)

@@ -218,3 +218,15 @@ def test_a_change_set_of_ours_in_progress_means_another_deploy() -> None:
                          "ExecutionStatus": "EXECUTE_IN_PROGRESS"}])
     assert changeset.busy_change_sets(running, "s") == ["stackgen-3 (CREATE_COMPLETE, EXECUTE_IN_PROGRESS)"]
     assert changeset.busy_change_sets(_FakeCfn([]), "s") == []
+
+
+# --- 2. retain_on_delete -----------------------------------------------------------------------
+
+def test_retain_on_delete_is_read_per_environment() -> None:
+    from generator.deploy import survivors
+
+    main = {"Metadata": {"stackgen": {"retain_on_delete": {"dev": False, "prod": True}}}}
+    assert survivors.retain_on_delete(main, "dev") == "false"
+    assert survivors.retain_on_delete(main, "prod") == "true"
+    assert survivors.retain_on_delete(main, "test") == "unknown"  # not stated: nothing is purged
+    assert survivors.retain_on_delete({}, "dev") == "unknown"

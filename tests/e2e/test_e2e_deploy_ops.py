@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import shlex
 import subprocess
 
 import pytest
@@ -24,6 +23,7 @@ from e2e_support import (
     free_port,
     inject_broken_resource,
     push_images,
+    run_printed,
     safe_env,
     stack_outputs,
     stack_status,
@@ -40,20 +40,6 @@ SFW = ROOT / "templates" / PLATFORM
 
 def _line(out: str, start: str) -> str:
     return next(x for x in out.splitlines() if x.strip().startswith(start))
-
-
-def _run_printed(command: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run a command line exactly as a script printed it (VAR=value prefixes included)."""
-    words = shlex.split(command)
-    extra = {}
-    while words and re.fullmatch(r"[A-Z_]+=.*", words[0]):
-        key, value = words.pop(0).split("=", 1)
-        extra[key] = value
-    full = safe_env()
-    full.update(env or {})
-    full.update(extra)
-    return subprocess.run(words, cwd=ROOT, env=full, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=timeout, check=False)
 
 
 def _params(stack_params: dict) -> dict:
@@ -77,18 +63,18 @@ def test_unreachable_endpoint_is_one_line_and_the_start_and_stop_hints_run_as_pr
     assert start == f"make emulator-start EMULATOR_PORT={port}"
     run = scripts.delete("--platform", PLATFORM, "--env", "dev", "--yes", "--endpoint-url", url, endpoint=False)
     assert run.code == 2 and len(run.out.strip().splitlines()) == 1, run
-    started = _run_printed(start)
+    started = run_printed(start)
     try:
         assert started.returncode == 0, started
         stop = started.stdout.strip().splitlines()[-1].split("stop: ", 1)[1].rstrip(")")
         assert stop == f"make emulator-stop EMULATOR_PORT={port}"
         # the wrong port: an error naming the port that runs, and how to stop it
-        wrong = _run_printed(f"make emulator-stop EMULATOR_PORT={free_port()}")
+        wrong = run_printed(f"make emulator-stop EMULATOR_PORT={free_port()}")
         assert wrong.returncode != 0, wrong
         assert f"port {port}" in wrong.stderr and stop in wrong.stderr, wrong
         assert "nothing to stop" not in wrong.stdout
     finally:
-        stopped = _run_printed(stop) if started.returncode == 0 else started
+        stopped = run_printed(stop) if started.returncode == 0 else started
     assert stopped.returncode == 0 and f"stopped the emulator on {url}" in stopped.stdout, stopped
 
 
@@ -169,11 +155,11 @@ def test_two_copies_side_by_side_and_images_pushed_between_deploys(scripts, aws)
     image = f"{a['WriterRepositoryUri']}:1.0.0"
     assert f"docker push {image}" in first.out
     login = _line(first.out, "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws ecr get-login-password")
-    password = _run_printed(login.split(" | docker login", 1)[0])
+    password = run_printed(login.split(" | docker login", 1)[0])
     assert password.returncode == 0 and password.stdout.strip(), password
     again = _line(first.out, "then run the same deploy.sh command again: ").split("again: ", 1)[1]
     # not pushed yet: the same command refuses, with the push commands, and changes nothing
-    refused = _run_printed(again, env=SECRET)
+    refused = run_printed(again, env=SECRET)
     assert refused.returncode == 2, refused
     assert f"docker push {image}" in refused.stderr and "--allow-missing-images" in refused.stderr
     # --allow-missing-images deploys with the service at 0, and says so
@@ -183,13 +169,13 @@ def test_two_copies_side_by_side_and_images_pushed_between_deploys(scripts, aws)
     assert f"WARNING: {image} is not in its repository: WriterImageReady=false" in allowed.out
     # pushed: the printed command, run again as printed, turns the schedule on
     assert push_images(aws, "sfw-a", SFW) == [image]
-    done = _run_printed(again, env=SECRET)
+    done = run_printed(again, env=SECRET)
     assert done.returncode == 0, done
     assert _stack_params(cfn, "sfw-a")["WriterImageReady"] == "true"
     assert "Images to push" not in done.stdout
     # the diagnose hint runs as printed
     diagnose = _line(done.stdout, "==> Check the deployed network path with: ").split("with: ", 1)[1]
-    ran = _run_printed(diagnose)
+    ran = run_printed(diagnose)
     assert "Traceback" not in ran.stderr and ran.returncode in (0, 1), ran
     assert "sfw-a" in ran.stdout + ran.stderr
     # delete one copy: the other is intact
@@ -296,3 +282,27 @@ def test_a_frozen_endpoint_mid_deploy_is_one_line_within_a_bounded_wait(tmp_path
     assert len(errors) == 1, rest
     assert errors[0].startswith(f"deploy.sh: error: {url}") and "did not answer in time" in errors[0], rest
     assert "run the same deploy.sh command again" in errors[0]
+
+
+# --- 2. an environment that does not retain data ----------------------------------------------
+
+def test_delete_purges_where_the_environment_does_not_retain_data(scripts, aws, tmp_path):
+    tdir = copy_templates(SFW, tmp_path / "no-retain")
+    main = load_template(tdir / "main.yaml")
+    main["Metadata"]["stackgen"]["retain_on_delete"]["dev"] = False  # data_retention of dev
+    (tdir / "main.yaml").write_text(yaml.safe_dump(main, sort_keys=False))
+    common = ("--platform", PLATFORM, "--env", "dev", "--stack-name", "sfw-noretain")
+    run = scripts.deploy(*common, "--template-dir", str(tdir), "--params-file",
+                         str(ROOT / "parameters" / PLATFORM / "dev.json"), env=SECRET)
+    assert run.code == 0, run
+    repo = stack_outputs(aws("cloudformation"), "sfw-noretain")["WriterRepositoryUri"].split("/", 1)[1]
+    run = scripts.delete(*common, "--yes", "--purge-artifacts")
+    assert run.code == 0, run
+    said, rest = run.out.split("==> Deleting", 1)
+    assert "The dev environment does not retain data (data_retention; retain_on_delete is false): what is " \
+           "listed above as retained is purged after the stack delete." in said
+    assert "Artifacts: " in said  # the packaged templates are listed without --bucket
+    assert f"deleted repository {repo}" in rest and "scheduled key" in rest and "deleted log group" in rest
+    assert repo not in {r["repositoryName"] for r in aws("ecr").describe_repositories()["repositories"]}
+    run = scripts.delete(*common, "--yes")
+    assert run.code == 0 and "Left behind" not in run.out, run

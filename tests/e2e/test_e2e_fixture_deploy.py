@@ -14,6 +14,7 @@ from e2e_support import (
     inject_broken_resource,
     pending_change_sets,
     read_params,
+    run_printed,
     stack_outputs,
     stack_status,
     write_params,
@@ -111,10 +112,12 @@ class TestLifecycle:
         run = scripts.deploy(*_args(params_dir / "v3.json", STACK, FX, "--review", "--yes"))
         assert run.code == 1, run  # --yes alone never accepts a stateful replacement
         assert "not executed: stateful resources would be replaced" in run.out
-        run = scripts.deploy(*_args(params_dir / "v3.json", STACK, FX, "--review", "--yes",
-                                    "--accept-replacement", "Data/Database"))
-        assert run.code == 0, run
-        assert "accepted (--accept-replacement Data/Database)" in run.out
+        # the refusal ends with the command to run, flag included: run it as printed
+        printed = run.out.split("re-run with --accept-replacement Data/Database: ", 1)[1].splitlines()[0]
+        assert printed.endswith(" --accept-replacement Data/Database")
+        done = run_printed(printed)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "accepted (--accept-replacement Data/Database)" in done.stdout
         after = {c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]}
         assert after != before  # really replaced, as the summary said
         assert any(c["DatabaseName"] == "otherdb" for c in rds.describe_db_clusters()["DBClusters"])

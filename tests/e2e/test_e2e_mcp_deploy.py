@@ -222,7 +222,8 @@ def _nothing_created(aws) -> None:
 
 
 @pytest.mark.parametrize("case", ["unknown-platform", "unknown-env", "unknown-key",
-                                  "not-a-list", "secret-in-file", "missing-secret"])
+                                  "not-a-list", "secret-in-file", "missing-secret",
+                                  "domain-without-zone"])
 def test_bad_input_exits_2_and_creates_nothing(case, scripts, aws, tmp_path):
     params = read_params(DEV_PARAMS)
     platform, env, extra, secret = PLATFORM, "dev", [], SECRET
@@ -243,6 +244,11 @@ def test_bad_input_exits_2_and_creates_nothing(case, scripts, aws, tmp_path):
         extra = ["--params-file", str(write_params(
             tmp_path / "p.json", {**params, "KeycloakAdminPassword": "in-a-file-1"}))]
         expected = "secrets are never read from files"
+    elif case == "domain-without-zone":
+        extra = ["--params-file", str(write_params(
+            tmp_path / "p.json", {**params, "BaseDomain": "example.com", "HostedZoneId": ""}))]
+        expected = (f"deploy.sh: error: {tmp_path / 'p.json'}: BaseDomain, HostedZoneId: With BaseDomain set, "
+                    "HostedZoneId must name its public Route 53 hosted zone")
     else:
         secret = {}
         expected = ("KeycloakAdminPassword is a NoEcho (secret) parameter with no value: set "
@@ -251,4 +257,12 @@ def test_bad_input_exits_2_and_creates_nothing(case, scripts, aws, tmp_path):
                          env=secret)
     assert run.code == 2, run
     assert expected in run.out, run
+    assert "Traceback" not in run.out
+    if case == "domain-without-zone":  # one line, before anything is uploaded
+        assert [x for x in run.out.splitlines() if x.startswith("deploy.sh:")] == [_line_with(run.out, expected)]
+        assert "Packaging" not in run.out
     _nothing_created(aws)
+
+
+def _line_with(out: str, text: str) -> str:
+    return next(x for x in out.splitlines() if text in x)

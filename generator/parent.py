@@ -78,9 +78,8 @@ def root_parameters(spec: Platform) -> dict[str, Parameter]:
                             Description="Maximum Aurora Capacity Units"))
     if "vpc-endpoints" in spec.network.modes:
         ps.append(Parameter("S3PrefixListId", Type="String", AllowedPattern=r"^pl-[0-9a-f]{8,17}$",
-                            Description="AWS-managed prefix list of com.amazonaws.<region>.s3, the only S3 "
-                                        "address range tasks may reach without a NAT (us-east-1: pl-63a5400a; "
-                                        "aws ec2 describe-prefix-lists)"))
+                            Description="AWS-managed prefix list of com.amazonaws.<region>.s3 (the only S3 address "
+                                        "range tasks may reach without a NAT); deploy.sh looks it up in the region"))
     ps.append(Parameter("AlarmEmail", Type="String", Default="", Description="Email for alarm notifications"))
     for s in spec.services:
         if s.image.repository:

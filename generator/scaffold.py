@@ -11,7 +11,10 @@ A parameters file is what deploy.sh reads (``generator.deploy.params``): a JSON 
   so a prod file without it would deploy with dev's settings;
 - the values the file already has for parameters of the template (regeneration keeps them);
 - never a NoEcho parameter: a secret comes from ``STACKGEN_PARAM_<Name>`` or deploy.sh's
-  prompt, so the commands list the secrets on the terminal instead.
+  prompt, so the commands list the secrets on the terminal instead;
+- not a deploy-filled parameter (``generator.deploy.filled.DEPLOY_FILLED``, e.g.
+  ``S3PrefixListId``, different in every region): deploy.sh looks it up in the region it
+  deploys to, so a file need not hold it (a value a file sets is kept: it pins it).
 
 Every other parameter takes its template Default; a required one (no Default) that a file
 lacks is reported, to be filled in by hand.
@@ -33,6 +36,7 @@ import yaml
 
 from generator import render
 from generator.contract import ContractError
+from generator.deploy.filled import DEPLOY_FILLED
 from generator.deploy.params import ENV_PREFIX, ParamError, read_params_file, resolve
 from generator.spec import SLUG, Platform, SpecError, load_spec, parse_spec
 
@@ -163,7 +167,7 @@ def check_values(parameters: dict[str, dict[str, Any]], env: str, values: dict[s
             problems.append(f"{path}: {key}: NoEcho (secret) parameter in a file; remove it and set "
                             f"{ENV_PREFIX}{key} when deploying")
     for name, spec in parameters.items():
-        if name not in values and not is_secret(spec) and "Default" not in spec:
+        if name not in values and not is_secret(spec) and "Default" not in spec and name not in DEPLOY_FILLED:
             problems.append(f"{path}: {name}: missing (required: the template has no Default)")
     if ENVIRONMENT in parameters:
         if ENVIRONMENT not in values:
@@ -183,6 +187,11 @@ def secrets_note(parameters: dict[str, dict[str, Any]]) -> list[str]:
     names = [n for n, p in parameters.items() if is_secret(p)]
     return [f"secret {n} (NoEcho): never written to a file; set {ENV_PREFIX}{n} or answer deploy.sh's prompt"
             for n in names]
+
+
+def filled_note(parameters: dict[str, dict[str, Any]], written: set[str]) -> list[str]:
+    return [f"{n}: filled in by deploy.sh ({DEPLOY_FILLED[n]})" for n in parameters
+            if n in DEPLOY_FILLED and n not in written]
 
 
 def defaults_note(parameters: dict[str, dict[str, Any]], written: set[str]) -> list[str]:
@@ -259,6 +268,7 @@ def init(name: str, root: Path = Path("."), force: bool = False) -> Report:
     write_all({root / p: t for p, t in files.items()})
     report.lines += [f"wrote {p}" for p in files]
     report.lines += secrets_note(parameters)
+    report.lines += filled_note(parameters, {ENVIRONMENT})
     report.lines += defaults_note(parameters, {ENVIRONMENT})
     report.lines += ["next:",
                      f"  .venv/bin/stackgen validate {spec_path}",
@@ -316,6 +326,7 @@ def params(spec_path: str, *, check: bool = False, env: str | None = None,
         report.lines.append(f"{folder}: {', '.join(f'{e}.json' for e in envs)} match {spec_path}")
     if not check:
         report.lines += secrets_note(parameters)
+        report.lines += filled_note(parameters, written_keys)
         report.lines += defaults_note(parameters, written_keys)
     return report
 

@@ -3,12 +3,13 @@
 
 EMULATOR_VENV  := .tools/ministack
 EMULATOR_STAMP := $(EMULATOR_VENV)/.installed
+EMULATOR_STATE ?= $(EMULATOR_VENV)/run
 EMULATOR_HOST  ?= 127.0.0.1
 EMULATOR_PORT  ?= 4566
 EMULATOR_URL   := http://$(EMULATOR_HOST):$(EMULATOR_PORT)
 ENV            ?= dev
 
-.PHONY: emulator emulator-stop deploy-local delete-local deploy
+.PHONY: emulator emulator-start emulator-stop deploy-local delete-local deploy
 
 # ministack pins its own botocore, so it lives in its own venv. The pin is read
 # from pyproject.toml ([project.optional-dependencies] emulator), never repeated here.
@@ -21,19 +22,25 @@ $(EMULATOR_STAMP): pyproject.toml
 test-prereqs:: $(EMULATOR_STAMP)
 
 emulator: $(STAMP) $(EMULATOR_STAMP) ## Run the local AWS emulator (ministack) in the foreground on 127.0.0.1:4566 (EMULATOR_PORT=)
-	$(PY) -m generator.deploy.emulator run --venv $(EMULATOR_VENV) --state-dir $(EMULATOR_VENV)/run \
+	$(PY) -m generator.deploy.emulator run --venv $(EMULATOR_VENV) --state-dir $(EMULATOR_STATE) \
 	    --host $(EMULATOR_HOST) --port $(EMULATOR_PORT)
 
-emulator-stop: ## Stop the background emulator started by deploy-local
-	$(PY) -m generator.deploy.emulator stop --state-dir $(EMULATOR_VENV)/run --port $(EMULATOR_PORT)
-
-deploy-local: $(STAMP) $(EMULATOR_STAMP) ## Start the emulator in the background and deploy PLATFORM (ENV=dev) to it
-	$(PY) -m generator.deploy.emulator start --state-dir $(EMULATOR_VENV)/run \
+emulator-start: $(STAMP) $(EMULATOR_STAMP) ## Start the local emulator in the background (EMULATOR_PORT=, default 4566); prints how to stop it
+	$(PY) -m generator.deploy.emulator start --state-dir $(EMULATOR_STATE) \
 	    --venv $(EMULATOR_VENV) --host $(EMULATOR_HOST) --port $(EMULATOR_PORT)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./deploy.sh --platform $(PLATFORM_NAME) --env $(ENV) --endpoint-url $(EMULATOR_URL) --yes
+
+emulator-stop: ## Stop the background emulator on EMULATOR_PORT (default 4566); says so when it runs on another port
+	$(PY) -m generator.deploy.emulator stop --state-dir $(EMULATOR_STATE) --host $(EMULATOR_HOST) --port $(EMULATOR_PORT)
+
+# PLATFORM is a name (mcp-gateway), platforms/NAME.yaml, or any spec file: a spec outside
+# platforms/ is rendered into a temporary directory by deploy.sh, no copy needed.
+deploy-local: $(STAMP) $(EMULATOR_STAMP) ## Start the emulator in the background and deploy PLATFORM (a name or any spec file; ENV=dev) to it
+	$(PY) -m generator.deploy.emulator start --state-dir $(EMULATOR_STATE) \
+	    --venv $(EMULATOR_VENV) --host $(EMULATOR_HOST) --port $(EMULATOR_PORT)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./deploy.sh --platform $(PLATFORM) --env $(ENV) --endpoint-url $(EMULATOR_URL) --yes
 
 delete-local: $(STAMP) ## Delete the PLATFORM stack (ENV=dev) from the local emulator
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./delete.sh --platform $(PLATFORM_NAME) --env $(ENV) --endpoint-url $(EMULATOR_URL) --yes
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./delete.sh --platform $(PLATFORM) --env $(ENV) --endpoint-url $(EMULATOR_URL) --yes
 
 deploy: $(STAMP) ## Deploy PLATFORM to the real AWS account of your credentials (ENV=dev|test|prod; review first)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./deploy.sh --platform $(PLATFORM_NAME) --env $(ENV) --review
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./deploy.sh --platform $(PLATFORM) --env $(ENV) --review

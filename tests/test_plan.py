@@ -88,8 +88,6 @@ def test_create_only_property_of_the_database_replaces_it(bff: dict[str, Any], t
     assert p.summary()["needs_confirmation"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="generator/deploy/stateful.py reads createOnlyProperties only, not the "
-                   "schema's conditionalCreateOnlyProperties (Engine of AWS::RDS::DBCluster); reported to the lead")
 def test_engine_change_may_replace_the_database(bff: dict[str, Any], tmp_path: Path) -> None:
     spec = copy.deepcopy(bff)
     spec["database"].update(engine="aurora-mysql", engine_version="8.0.mysql_aurora.3.08.2")

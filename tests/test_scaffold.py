@@ -271,3 +271,35 @@ def test_committed_parameters_files_check_clean_and_regenerate_unchanged(
 
 def render_parent(spec_path: Path) -> dict:
     return render.synthesize(load_spec(spec_path))["main.yaml"]
+
+
+def test_s3_prefix_list_is_deploy_filled_not_required_in_a_file(tmp_path: Path) -> None:
+    """S3PrefixListId differs per region: deploy.sh looks it up (generator.deploy.filled), so a
+    parameters file need not hold it; --check does not report it, params names who fills it,
+    and a file that pins it keeps its value. Any other required parameter is still reported."""
+    spec = str(ROOT / "platforms" / "scheduled-file-writer.yaml")
+    parameters = scaffold.parent_parameters(load_spec(spec))
+    assert "Default" not in parameters["S3PrefixListId"]  # required by the template, filled at deploy
+    folder = tmp_path / "p"
+    folder.mkdir()
+    for env in ("dev", "test", "prod"):
+        (folder / f"{env}.json").write_text(scaffold.render_file({"Environment": env}))
+    assert scaffold.params(spec, check=True, directory=str(folder)).problems == []
+    report = scaffold.params(spec, directory=str(folder))
+    assert any(line.startswith("S3PrefixListId: filled in by deploy.sh") for line in report.lines), report.lines
+    assert all("S3PrefixListId" not in f.read_text() for f in folder.glob("*.json"))
+    (folder / "dev.json").write_text(scaffold.render_file({"Environment": "dev", "S3PrefixListId": "pl-0123abcd"}))
+    report = scaffold.params(spec, directory=str(folder), env="dev")
+    assert "S3PrefixListId=pl-0123abcd" in (folder / "dev.json").read_text()
+    assert not [line for line in report.lines if line.startswith("S3PrefixListId: filled")]
+    # the table is what makes the difference: without it the parameter is missing
+    values = {"Environment": "dev"}
+    problems = scaffold.check_values(parameters, "dev", values, "f.json")
+    assert problems == []
+    problems = scaffold.check_values({**parameters, "Other": {"Type": "String"}}, "dev", values, "f.json")
+    assert problems == ["f.json: Other: missing (required: the template has no Default)"]
+
+
+def test_committed_parameters_files_leave_the_prefix_list_to_deploy() -> None:
+    for path in sorted((ROOT / "parameters").glob("*/*.json")):
+        assert "S3PrefixListId" not in deploy_params.read_params_file(path), path

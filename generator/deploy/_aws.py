@@ -1,5 +1,7 @@
-"""Shared plumbing: boto3 clients with an explicit endpoint, describing a stack, reading
-templates (the read kernel's loader, ``generator.cfn.load``), output."""
+"""Shared plumbing: boto3 clients with an explicit endpoint and bounded waits, describing a
+stack, reading templates (the read kernel's loader, ``generator.cfn.load``), output, and
+:func:`guard`, which turns a dead or frozen endpoint, missing credentials or an AWS refusal
+into one line instead of a traceback."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import functools
 import ipaddress
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -17,6 +21,18 @@ from generator.cfn.load import load_file, load_text
 EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
+# The endpoint stopped answering (or never did): the message is printed; the scripts stop
+# without adding a line of their own.
+EXIT_ENDPOINT = 3
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# How long one call may wait. A loopback endpoint (the local emulator) answers in
+# milliseconds, so a frozen one is given up on after ~35 s; AWS gets more patience.
+# (connect timeout s, read timeout s, attempts); botocore's standard retry mode retries
+# throttling, 5xx and connection errors with backoff.
+TIMEOUTS_LOOPBACK = (3, 10, 3)
+TIMEOUTS_AWS = (10, 30, 6)
 
 
 def add_aws_args(parser: argparse.ArgumentParser) -> None:
@@ -47,9 +63,11 @@ def _client(service: str, endpoint_url: str | None, region: str | None):
     import boto3
     from botocore.config import Config
 
+    connect, read, attempts = TIMEOUTS_LOOPBACK if endpoint_url and is_loopback_url(endpoint_url) \
+        else TIMEOUTS_AWS
     kwargs: dict[str, Any] = {
-        "config": Config(retries={"max_attempts": 8, "mode": "standard"},
-                         connect_timeout=10, read_timeout=60),
+        "config": Config(retries={"max_attempts": attempts, "mode": "standard"},
+                         connect_timeout=connect, read_timeout=read),
     }
     if region:
         kwargs["region_name"] = region
@@ -119,3 +137,87 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
 def die(message: str, code: int = EXIT_FAIL) -> None:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+def prog() -> str:
+    """The script the helper runs for (deploy.sh or delete.sh export PROG), for messages."""
+    return os.environ.get("PROG") or "stackgen"
+
+
+def shown_path(path: Path) -> str:
+    """A path as a user types it from the current directory: relative below it, else absolute."""
+    try:
+        rel = path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return str(path)
+    text = str(rel)
+    return text if "/" in text else f"./{text}"
+
+
+def make_command(*words: str) -> str:
+    """``make WORDS`` as typed from the current directory (``make -C ROOT`` elsewhere)."""
+    here = Path.cwd().resolve() == ROOT
+    return " ".join(["make", *([] if here else ["-C", str(ROOT)]), *words])
+
+
+def cli_prefix(endpoint_url: str | None) -> str:
+    """What a printed AWS command needs in front against a loopback endpoint: the dummy
+    credentials the local emulator accepts (never a user's real ones)."""
+    if endpoint_url and is_loopback_url(endpoint_url):
+        return "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+    return ""
+
+
+_LOST = ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError",
+         "ConnectionClosedError", "ProxyConnectionError")
+_NO_CREDENTIALS = ("NoCredentialsError", "PartialCredentialsError", "NoRegionError")
+_BAD_CREDENTIALS = ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
+                    "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure")
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def explain(exc: BaseException) -> tuple[str, int] | None:
+    """(one line, exit status) for an exception a user can act on, else None (a bug)."""
+    name = type(exc).__name__
+    if name in _LOST:
+        url = getattr(exc, "kwargs", {}).get("endpoint_url") or "the AWS endpoint"
+        what = "did not answer in time" if "Timeout" in name else "cannot be reached"
+        nxt = os.environ.get("STACKGEN_ON_ENDPOINT_LOSS") or \
+            "check the endpoint (and the network), then run the same command again"
+        return f"{url} {what} ({one_line(exc)}); {nxt}", EXIT_ENDPOINT
+    if name in _NO_CREDENTIALS:
+        return (f"no AWS credentials or region ({one_line(exc)}): configure them "
+                "(aws configure, AWS_PROFILE) or pass --endpoint-url for the local emulator",
+                EXIT_USAGE)
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = str(response.get("Error", {}).get("Code", ""))
+        op = getattr(exc, "operation_name", "") or "the call"
+        if code in _BAD_CREDENTIALS:
+            return f"AWS rejected the credentials ({code}: {one_line(exc)})", EXIT_USAGE
+        return f"AWS refused {op}: {one_line(exc)}", EXIT_FAIL
+    return None
+
+
+def guard(main: Callable[[], int]) -> int:
+    """Run a helper's main: a lost endpoint, missing credentials or an AWS refusal is one
+    line on stderr (never a traceback); anything else is a bug and says so."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print(f"{prog()}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place errors become messages
+        known = explain(exc)
+        if known is not None:
+            print(f"{prog()}: error: {known[0]}", file=sys.stderr)
+            return known[1]
+        if os.environ.get("STACKGEN_DEBUG") == "1":
+            raise
+        print(f"{prog()}: internal error (a bug in stackgen, please report it): "
+              f"{type(exc).__name__}: {one_line(exc)} (STACKGEN_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return EXIT_FAIL

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from generator.deploy._aws import EXIT_FAIL, add_aws_args, client
+from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, guard
+from generator.deploy.retained import empty_bucket
 
 _ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
                           "BucketKeyEnabled": True}]}
@@ -134,20 +135,24 @@ def upload(args: argparse.Namespace) -> int:
     return 0
 
 
-def purge(args: argparse.Namespace) -> int:
-    s3 = client("s3", args)
-    prefix = args.prefix.strip("/") + "/"
-    deleted = 0
+def list_keys(args: argparse.Namespace, bucket: str, prefix: str) -> list[str] | str:
+    """The keys of the current objects under ``prefix`` (none when the bucket is missing),
+    or the error code when they cannot be listed."""
+    keys: list[str] = []
     try:
-        pages = s3.get_paginator("list_object_versions").paginate(Bucket=args.bucket,
-                                                                  Prefix=prefix)
-        for page in pages:
-            batch = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                     for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-            for i in range(0, len(batch), 1000):
-                s3.delete_objects(Bucket=args.bucket,
-                                  Delete={"Objects": batch[i:i + 1000], "Quiet": True})
-                deleted += len(batch[i:i + 1000])
+        for page in client("s3", args).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+    except ClientError as exc:
+        if _code(exc) in ("NoSuchBucket", "404"):
+            return []
+        return _code(exc) or "error"
+    return sorted(keys)
+
+
+def purge(args: argparse.Namespace) -> int:
+    prefix = args.prefix.strip("/") + "/"
+    try:
+        deleted = empty_bucket(args, args.bucket, prefix)
     except ClientError as exc:
         if _code(exc) in ("NoSuchBucket", "404"):
             print(f"artifact bucket s3://{args.bucket} does not exist; nothing to purge")
@@ -183,4 +188,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guard(main))

@@ -3,12 +3,21 @@
 Subcommands:
   create   validate the parameters (NoEcho values from STACKGEN_PARAM_<Name>), upload the
            packaged parent template, create the change set and wait until it is ready;
-           print "<id> <number of stateful risks>" (with --summary, after the summary), or
-           "NO_CHANGES 0" after deleting a change set that holds no changes
+           print "<id> <number of stateful risks> <the risks not accepted, comma-separated,
+           or ->" (with --summary, after the summary), or "NO_CHANGES 0 -" after deleting
+           a change set that holds no changes. It refuses while another change set of
+           stackgen's is being created or executed on the stack, and records the stack ID
+           of a stack it creates (generator.deploy.leftovers).
   summary  print adds, modifies, removes and replacements, the nested stacks' included;
            replacement or removal of a stateful resource (database, EFS, KMS key, secret,
            ECR repository, log group, load balancer, ...) is highlighted and makes the
            exit status 10
+
+"Replaces" is decided from the change set's Replacement field and from the resource
+schemas' create-only properties (generator.deploy.stateful.replacement_for): a row the
+change set calls Modify whose changed properties (Details[].Target.Name) include a
+create-only one is a replacement, and one whose properties may be create-only is a
+possible replacement.
 """
 
 from __future__ import annotations
@@ -21,12 +30,14 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from generator.deploy import nested, params
 from generator.cfn.load import load_file
-from generator.deploy._aws import EXIT_FAIL, EXIT_USAGE, add_aws_args, client, describe, paint
-from generator.deploy.stateful import STATEFUL_TYPES
+from generator.deploy import leftovers, nested, params
+from generator.deploy._aws import EXIT_FAIL, EXIT_USAGE, add_aws_args, client, describe, guard, paint, prog
+from generator.deploy.stateful import STATEFUL_TYPES, replacement_for
 
 EXIT_STATEFUL = 10
+OURS = "stackgen-"  # the prefix of the change sets deploy.sh creates
+BUSY = ("CREATE_PENDING", "CREATE_IN_PROGRESS")
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 
@@ -42,6 +53,20 @@ def _wait_change_set(cfn, cs_id: str, interval: float, timeout: float) -> dict:
         time.sleep(interval)
 
 
+def busy_change_sets(cfn, stack: str) -> list[str]:
+    """Change sets of stackgen on ``stack`` that are being created or executed: another
+    deploy is running."""
+    try:
+        summaries = cfn.list_change_sets(StackName=stack).get("Summaries", [])
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            return []
+        raise
+    return [f"{c['ChangeSetName']} ({c.get('Status')}, {c.get('ExecutionStatus')})" for c in summaries
+            if c.get("ChangeSetName", "").startswith(OURS)
+            and (c.get("Status") in BUSY or c.get("ExecutionStatus") == "EXECUTE_IN_PROGRESS")]
+
+
 def create(args: argparse.Namespace) -> int:
     template = load_file(args.template)
     try:
@@ -52,6 +77,11 @@ def create(args: argparse.Namespace) -> int:
     cfn = client("cloudformation", args)
     stack = describe(cfn, args.stack_name)
     status = stack["StackStatus"] if stack else "NONE"
+    others = busy_change_sets(cfn, args.stack_name) if stack else []
+    if others:
+        print(f"{prog()}: error: another deploy of {args.stack_name} is running (change set "
+              f"{', '.join(others)}); run the same command again once it has finished", file=sys.stderr)
+        return EXIT_FAIL
     cs_type = "CREATE" if status in ("NONE", "REVIEW_IN_PROGRESS") else "UPDATE"
     previous = {p["ParameterKey"] for p in stack.get("Parameters", [])} \
         if cs_type == "UPDATE" else set()
@@ -74,27 +104,47 @@ def create(args: argparse.Namespace) -> int:
         IncludeNestedStacks=True, Tags=tags,
         Description=f"stackgen deploy.sh ({cs_type.lower()})")
     cs_id = response["Id"]
+    if cs_type == "CREATE" and response.get("StackId"):
+        leftovers.record(args.stack_name, response["StackId"], args.region, args.endpoint_url)
     desc = _wait_change_set(cfn, cs_id, args.interval, args.timeout)
     if desc["Status"] == "FAILED":
         reason = desc.get("StatusReason", "")
         if any(text in reason for text in _NO_CHANGES):
             cfn.delete_change_set(ChangeSetName=cs_id)
-            _result(args, "NO_CHANGES", 0)
+            _result(args, "NO_CHANGES", [], [])
             return 0
-        print(f"error: change set failed: {reason}", file=sys.stderr)
+        print(f"{prog()}: error: change set failed: {reason}", file=sys.stderr)
         return EXIT_FAIL
-    risky = 0
+    notes: list[str] = []
+    desc, rows = collect(cfn, cs_id, Path(args.template), notes=notes)
     if args.summary:
-        notes: list[str] = []
-        desc, rows = collect(cfn, cs_id, Path(args.template), notes=notes)
-        risky = render(desc, rows, notes, brief=args.brief)
-    _result(args, cs_id, risky)
+        render(desc, rows, notes, brief=args.brief)
+    risky = [r.path for r in rows if r.stateful]
+    _result(args, cs_id, risky, unaccepted(risky, args.accept_replacement))
     return 0
 
 
-def _result(args: argparse.Namespace, change_set: str, risky: int) -> None:
-    """The machine-readable result: "<change set id or NO_CHANGES> <stateful risks>"."""
-    line = f"{change_set} {risky}\n"
+def accepted_names(values: list[str]) -> list[str]:
+    """The names given to --accept-replacement (repeatable, comma-separated)."""
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
+
+
+def unaccepted(risky: list[str], accept: list[str]) -> list[str]:
+    """The stateful replacements/removals not named by --accept-replacement: a name is a
+    row's path (Stack/Logical) or, when exactly one risky row has it, its logical ID."""
+    names = set(accepted_names(accept))
+    last = {}
+    for path in risky:
+        last.setdefault(path.rsplit("/", 1)[-1], []).append(path)
+    ok = {p for p in risky if p in names}
+    ok |= {paths[0] for name, paths in last.items() if name in names and len(paths) == 1}
+    return [p for p in risky if p not in ok]
+
+
+def _result(args: argparse.Namespace, change_set: str, risky: list[str], todo: list[str]) -> None:
+    """The machine-readable result: "<change set id or NO_CHANGES> <stateful risks>
+    <the risks not accepted, comma-separated, or ->"."""
+    line = f"{change_set} {len(risky)} {','.join(todo) or '-'}\n"
     if args.result_file:
         Path(args.result_file).write_text(line, encoding="utf-8")
     else:
@@ -130,15 +180,52 @@ class Row:
         return None
 
 
-def _row(change: dict, prefix: str, predicted: bool) -> Row:
+def schema_replacement(change: dict) -> str:
+    """Replacement as the resource schema's create-only properties decide it for the
+    changed properties of a row (True / Conditional / False): a property changed for
+    certain (Static) that is create-only replaces; one that only may change (Dynamic)
+    may replace."""
+    rtype = change.get("ResourceType", "")
+    if change.get("Action") != "Modify" or rtype == "AWS::CloudFormation::Stack":
+        return "False"
+    static, dynamic = set(), set()
+    for detail in change.get("Details", []):
+        target = detail.get("Target") or {}
+        if target.get("Attribute") == "Properties" and target.get("Name"):
+            (dynamic if detail.get("Evaluation") == "Dynamic" else static).add(target["Name"])
+    if "ChangedProperties" in change and not change.get("Details"):
+        static |= set(change["ChangedProperties"])
+    if not static and not dynamic:
+        return "False"
+    certain = replacement_for(rtype, static) if static else "False"
+    if certain == "True":
+        return "True"
+    maybe = replacement_for(rtype, dynamic) if dynamic else "False"
+    return "Conditional" if "Conditional" in (certain, maybe) or maybe == "True" else "False"
+
+
+_ORDER = {"": 0, "False": 0, "Conditional": 1, "True": 2}
+
+
+def row_of(change: dict, prefix: str, predicted: bool) -> Row:
+    """The summary row of one ResourceChange; "replaces" from the change set's Replacement
+    or, when stronger, from the resource schema (:func:`schema_replacement`)."""
     props = change.get("ChangedProperties")
     if props is None:
         props = sorted({d["Target"].get("Name") or d["Target"].get("Attribute", "")
                         for d in change.get("Details", []) if d.get("Target")})
     path = f"{prefix}/{change['LogicalResourceId']}" if prefix else change["LogicalResourceId"]
-    return Row(change["Action"], path, change.get("ResourceType", ""),
-               change.get("Replacement", ""), [p for p in props if p],
-               change.get("PolicyAction", ""), predicted)
+    row = Row(change["Action"], path, change.get("ResourceType", ""),
+              change.get("Replacement", ""), [p for p in props if p],
+              change.get("PolicyAction", ""), predicted)
+    schema = schema_replacement(change)
+    if _ORDER[schema] > _ORDER.get(row.replacement, 0):
+        said = row.replacement or "none"
+        row.replacement = schema
+        row.note = (f"create-only in the resource schema; the change set said Replacement {said}"
+                    if schema == "True" else
+                    f"may be create-only in the resource schema; the change set said Replacement {said}")
+    return row
 
 
 def _stack_contents(cfn, stack_id: str, prefix: str) -> list[Row]:
@@ -185,7 +272,7 @@ def collect(cfn, cs_id: str, template_path: Path | None, prefix: str = "",
         change = item.get("ResourceChange") or {}
         if not change:
             continue
-        group = [_row(change, prefix, False)]
+        group = [row_of(change, prefix, False)]
         groups.append(group)
         if change.get("ResourceType") != "AWS::CloudFormation::Stack":
             continue
@@ -284,7 +371,7 @@ def _predict_nested(cfn, desc, template, template_path, parent_params, to_predic
         if not predicted:
             group[0].note = "no resource change predicted inside *"
         for c in predicted:
-            row = _row(c, group[0].path, True)
+            row = row_of(c, group[0].path, True)
             if c.get("Dynamic"):
                 row.note = "if the outputs it uses change"
             group.append(row)
@@ -375,9 +462,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--template", required=True, help="local parent template (its Parameters)")
     p.add_argument("--summary", action="store_true", help="print the summary once it is ready")
     p.add_argument("--brief", action="store_true", help="summary: list only stateful risks")
-    p.add_argument("--result-file", help='write "<change set id|NO_CHANGES> <stateful risks>" '
-                                         "here instead of to stdout")
+    p.add_argument("--result-file", help='write "<change set id|NO_CHANGES> <stateful risks> '
+                                         '<not accepted|->" here instead of to stdout')
     p.add_argument("--params-file", required=True)
+    p.add_argument("--accept-replacement", action="append", default=[], metavar="PATH[,PATH...]",
+                   help="stateful replacements/removals accepted (Stack/LogicalId as the summary prints "
+                        "it, or a logical ID that names one); the rest are listed as not accepted")
     p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--interval", type=float, default=1.0)
     p.add_argument("--timeout", type=float, default=900.0)
@@ -394,4 +484,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guard(main))

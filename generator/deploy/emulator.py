@@ -2,8 +2,10 @@
 
   run     run it in the foreground (what `make emulator` does)
   start   start it in the background (pid and log in --state-dir); no-op when it already
-          answers on --host:--port
-  stop    stop the one started by `start`
+          answers on --host:--port. It prints the command that stops it, with the port.
+  stop    stop the one `start` started on --port. When none runs there but one started by
+          `start` runs on another port (its pid file is in --state-dir), or something else
+          answers on the port, it says so and exits 1 instead of claiming there is nothing
   status  print the endpoint and exit 0 when it answers, else exit 1
 
 It runs through ministack/launch.py, which patches ministack to behave like CloudFormation
@@ -26,7 +28,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from generator.deploy._aws import ROOT, make_command
+
 HEALTH = "/_ministack/health"
+DEFAULT_STATE_DIR = ".tools/ministack/run"  # mk/deploy.mk's EMULATOR_STATE
+DEFAULT_PORT = 4566
 # A closed loopback port: anything that tries a proxy fails at once, without a packet
 # leaving the machine.
 DEAD_PROXY = "http://127.0.0.1:9"
@@ -129,14 +135,68 @@ def stop_process(proc_pid: int, timeout: float = 10.0) -> None:
         pass
 
 
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a running emulator (our launcher; a reused pid is not)."""
+    try:
+        os.kill(pid, 0)
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (ProcessLookupError, PermissionError, FileNotFoundError, OSError):
+        return False
+    return LAUNCHER.name.encode() in cmdline
+
+
+def running(state: Path) -> dict[int, int]:
+    """{port: pid} of the emulators `start` started that still run (stale pid files go)."""
+    found: dict[int, int] = {}
+    for pid_file in sorted(state.glob("ministack-*.pid")):
+        try:
+            port, pid = int(pid_file.stem.split("-", 1)[1]), int(pid_file.read_text())
+        except ValueError:
+            continue
+        if _alive(pid):
+            found[port] = pid
+        else:
+            pid_file.unlink(missing_ok=True)
+    return found
+
+
+def stop_hint(port: int, state: Path) -> str:
+    """The command that stops the emulator on ``port``, as a user types it."""
+    words = ["emulator-stop", f"EMULATOR_PORT={port}"]
+    if state.resolve() != (ROOT / DEFAULT_STATE_DIR).resolve():
+        words.append(f"EMULATOR_STATE={state.resolve()}")
+    return make_command(*words)
+
+
+def stop(state: Path, host: str, port: int) -> int:
+    url = f"http://{host}:{port}"
+    others = running(state)
+    if port in others:
+        stop_process(others[port])
+        (state / f"ministack-{port}.pid").unlink(missing_ok=True)
+        print(f"stopped the emulator on {url}")
+        return 0
+    if others:
+        listed = "; ".join(f"port {p} (pid {pid}): {stop_hint(p, state)}" for p, pid in others.items())
+        print(f"error: no emulator started in the background runs on port {port}, but one does on {listed}",
+              file=sys.stderr)
+        return 1
+    if is_up(url):
+        print(f"error: an emulator answers on {url} but was not started in the background (no pid file in "
+              f"{state}): stop it where it runs (Ctrl-C in the terminal of `make emulator`)", file=sys.stderr)
+        return 1
+    print(f"no emulator runs on port {port}: nothing to stop")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m generator.deploy.emulator",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["run", "start", "stop", "status"])
-    parser.add_argument("--state-dir", default=".tools/ministack/run")
+    parser.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
     parser.add_argument("--venv", default=".tools/ministack", help="ministack's venv")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     args = parser.parse_args(argv)
     check_loopback(args.host)
     url = f"http://{args.host}:{args.port}"
@@ -152,15 +212,12 @@ def main(argv: list[str] | None = None) -> int:
         print(url if up else f"no emulator at {url}")
         return 0 if up else 1
     if args.command == "stop":
-        if not pid_file.exists():
-            print(f"no emulator started by `make deploy-local` on port {args.port}")
-            return 0
-        stop_process(int(pid_file.read_text()))
-        pid_file.unlink()
-        print(f"stopped the emulator on {url}")
-        return 0
+        return stop(state, args.host, args.port)
     if is_up(url):
-        print(f"emulator already running at {url}")
+        known = running(state)
+        how = f"stop: {stop_hint(args.port, state)}" if args.port in known else \
+            "not started in the background: stop it where it runs"
+        print(f"emulator already running at {url} ({how})")
         return 0
     log = state / f"ministack-{args.port}.log"
     proc = spawn(args.venv, args.host, args.port, state, log)
@@ -172,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_process(proc.pid)
         pid_file.unlink(missing_ok=True)
         return 1
-    print(f"emulator running at {url} (pid {proc.pid}, log {log}; stop: make emulator-stop)")
+    print(f"emulator running at {url} (pid {proc.pid}, log {log}; stop: {stop_hint(args.port, state)})")
     return 0
 
 

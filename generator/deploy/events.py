@@ -22,7 +22,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, describe, paint
+from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, describe, guard, one_line, paint, prog
 from generator.deploy.outputs import print_outputs
 
 SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"}
@@ -232,10 +232,18 @@ def watch(args: argparse.Namespace) -> int:
         if args.mark_file:
             with open(args.mark_file, "w", encoding="utf-8") as out:
                 out.write(args.since)
-        if args.execute_change_set:
-            cfn.execute_change_set(ChangeSetName=args.execute_change_set)
-        else:
-            cfn.delete_stack(StackName=root)
+        try:
+            if args.execute_change_set:
+                cfn.execute_change_set(ChangeSetName=args.execute_change_set)
+            else:
+                cfn.delete_stack(StackName=root)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            what = "execute the change set" if args.execute_change_set else "delete the stack"
+            print(f"{prog()}: error: cannot {what} of {name} ({code}: {one_line(exc)}): another deploy or "
+                  "delete of it has started in the meantime; run the same command again once it has "
+                  "finished", file=sys.stderr)
+            return EXIT_FAIL
     since = parse_ts(args.since)
     tree = Tree(cfn, root, since)
     deadline = time.monotonic() + args.timeout
@@ -304,4 +312,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guard(main))

@@ -20,9 +20,21 @@ need_value() {
 }
 
 # validate_common: platform, environment, stack name, endpoint (sets STACK default).
+# --platform is a name (platforms/NAME.yaml) or a spec file anywhere: SPEC_PATH is then set
+# (USER_SPEC=1 when it is not platforms/NAME.yaml of this checkout) and PLATFORM is its stem.
 validate_common() {
   [[ -n "$PLATFORM" ]] || die_usage "--platform is required"
   [[ -n "$ENV_NAME" ]] || die_usage "--env is required"
+  # shellcheck disable=SC2034  # USER_SPEC is read by the scripts that source this library
+  SPEC_PATH="" USER_SPEC=0
+  if [[ "$PLATFORM" == */* || "$PLATFORM" == *.yaml || "$PLATFORM" == *.yml ]]; then
+    [[ -f "$PLATFORM" ]] || die_usage "spec file not found: $PLATFORM"
+    SPEC_PATH="$(cd "$(dirname "$PLATFORM")" && pwd)/$(basename "$PLATFORM")"
+    PLATFORM="$(basename "$PLATFORM")"
+    PLATFORM="${PLATFORM%.*}"
+    # shellcheck disable=SC2034  # (as above)
+    [[ "$SPEC_PATH" == "$ROOT/platforms/$PLATFORM.yaml" ]] || USER_SPEC=1
+  fi
   [[ "$PLATFORM" =~ ^[a-z0-9][a-z0-9-]*$ ]] || die_usage "invalid platform name: $PLATFORM"
   if [[ " $ENVIRONMENTS " != *" $ENV_NAME "* ]]; then
     die_usage "unknown environment: $ENV_NAME (expected one of: $ENVIRONMENTS)"
@@ -69,6 +81,44 @@ setup_tools() {
   export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 }
 
+# shown PATH: a path as the user types it from the current directory (relative below it,
+# ./NAME for a file in it, else absolute), as generator.deploy._aws.shown_path does.
+shown() {
+  local rel
+  case "$1" in
+    "$PWD"/*/*) printf '%s' "${1#"$PWD"/}" ;;
+    "$PWD"/*) rel="${1#"$PWD"/}"; printf './%s' "$rel" ;;
+    *) printf '%s' "$1" ;;
+  esac
+}
+
+# The exact command line this script was started with (to print "run it again").
+command_line() {
+  printf '%s' "$0"
+  [[ $# -gt 0 ]] && printf ' %q' "$@"
+  printf '\n'
+}
+
+# lock_stack: one deploy.sh/delete.sh per stack (and endpoint, region) on this machine at a
+# time; another one is refused at once. The lock goes with the process (flock on fd 9).
+lock_stack() {
+  STATE_DIR="${STACKGEN_STATE_DIR:-$ROOT/.stackgen}"
+  mkdir -p "$STATE_DIR/locks"
+  [[ -f "$STATE_DIR/.gitignore" ]] || printf '# local deploy state of stackgen (stack IDs, locks): never committed\n*\n' >"$STATE_DIR/.gitignore"
+  local key="${ENDPOINT:-aws}-$REGION-$STACK"
+  LOCK="$STATE_DIR/locks/${key//[^A-Za-z0-9._-]/_}.lock"
+  exec 9>"$LOCK"
+  if ! flock -n 9; then
+    die "another deploy.sh or delete.sh of $STACK ($REGION${ENDPOINT:+, $ENDPOINT}) is running on this machine; run the same command again once it has finished"
+  fi
+}
+
+# check_endpoint: one bounded call before anything else; one line and exit 2 when the
+# endpoint does not answer or the credentials are missing.
+check_endpoint() {
+  timed "$PY" -m generator.deploy.endpoint check "${PY_AWS[@]}" >/dev/null || exit 2
+}
+
 # setup_aws: region, endpoint and the argument arrays every aws/python call gets.
 setup_aws() {
   export AWS_PAGER=""
@@ -95,7 +145,10 @@ setup_aws() {
     if is_loopback "$ENDPOINT"; then
       # Local emulator: dummy credentials (never the user's real ones), no instance
       # metadata probe, and any request that would bypass the endpoint goes to a closed
-      # loopback port instead of the internet.
+      # loopback port instead of the internet. A frozen emulator is given up on quickly
+      # (as generator/deploy/_aws.py does for boto3).
+      AWS_ARGS+=(--cli-connect-timeout 3 --cli-read-timeout 10)
+      export AWS_MAX_ATTEMPTS=3
       export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
       unset AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE
       export AWS_EC2_METADATA_DISABLED=true
@@ -115,8 +168,13 @@ timed() {
   return "$rc"
 }
 aws_cli() { timed "$AWS" "${AWS_ARGS[@]}" "$@"; }
+# pydeploy MODULE ARGS: a helper of generator/deploy/. Exit status 3 means the endpoint
+# stopped answering and the helper printed the one line about it: stop here, adding
+# nothing (exit LOST_EXIT: 2 while nothing was uploaded yet, else 1).
 pydeploy() {
-  local module="$1"
+  local module="$1" rc=0
   shift
-  timed "$PY" -m "generator.deploy.$module" "$@"
+  timed "$PY" -m "generator.deploy.$module" "$@" || rc=$?
+  [[ $rc -eq 3 ]] && exit "${LOST_EXIT:-1}"
+  return "$rc"
 }

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, describe, table
+from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, describe, guard, table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,4 +40,4 @@ def print_outputs(stack: dict) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guard(main))

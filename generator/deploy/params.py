@@ -11,7 +11,12 @@ Rules (each violation is reported, and the exit status is 2):
   calling script), and on an update of an existing stack the previous value is kept;
 - every parameter without a Default gets a value;
 - values meet the template's constraints (AllowedValues, AllowedPattern, Min/MaxLength,
-  Min/MaxValue, Number).
+  Min/MaxValue, Number);
+- the template's ``Rules`` hold (CloudFormation checks them when the change set is
+  created; checked here first, so e.g. BaseDomain without HostedZoneId is one line
+  before anything is uploaded). Rules are decided with the one Conditions evaluator
+  (``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or``); a rule it cannot decide is left
+  to CloudFormation.
 Secret values are never printed: messages name the parameter, never its value.
 """
 
@@ -25,8 +30,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator.cfn.conditions import ANY_OTHER, Conditions, text_of
 from generator.cfn.load import load_file
-from generator.deploy._aws import EXIT_USAGE, add_aws_args, client
+from generator.cfn.refs import references
+from generator.deploy._aws import EXIT_USAGE, add_aws_args, client, guard, prog
 
 ENV_PREFIX = "STACKGEN_PARAM_"
 
@@ -187,6 +194,36 @@ def resolve(template: dict, file_values: dict[str, str], *, env: dict[str, str] 
     return out
 
 
+def rule_problems(template: dict, values: dict[str, str], params_path: str = "parameters file") -> list[str]:
+    """The template's Rules that the values break, one line each naming the file and the
+    parameters the rule reads (its condition and the assertion). ``values`` are the file's; the rest take their Default,
+    and a parameter with neither (a secret) is a value that cannot be compared."""
+    specs = template.get("Parameters") or {}
+    known = {n: str(text_of(s.get("Default"))) for n, s in specs.items()
+             if isinstance(s, dict) and "Default" in s and text_of(s.get("Default")) is not None}
+    known.update(values)
+
+    def value(node):
+        if isinstance(node, dict) and set(node) == {"Ref"}:
+            return known.get(node["Ref"], ANY_OTHER)
+        return text_of(node)
+
+    evaluator = Conditions({}, value)
+    problems = []
+    for name, rule in (template.get("Rules") or {}).items():
+        if not isinstance(rule, dict):
+            continue
+        if "RuleCondition" in rule and evaluator.evaluate(rule["RuleCondition"]) is not True:
+            continue
+        for assertion in rule.get("Assertions") or []:
+            if evaluator.evaluate(assertion.get("Assert")) is False:
+                read = references(assertion.get("Assert")) | references(rule.get("RuleCondition"))
+                fields = ", ".join(sorted(read & set(specs))) or name
+                why = str(assertion.get("AssertDescription") or f"the template's rule {name} does not hold").rstrip(".")
+                problems.append(f"{params_path}: {fields}: {why} (rule {name} of the template)")
+    return problems
+
+
 def stack_state(stack_name: str, args: argparse.Namespace) -> tuple[str, set[str]]:
     """(the stack's status or NONE, the parameter names an update can keep)."""
     from botocore.exceptions import ClientError
@@ -215,8 +252,11 @@ def resolve_from_args(args: argparse.Namespace) -> Resolved:
         status, previous = stack_state(args.stack_name, args)
         if args.status_file:
             Path(args.status_file).write_text(status + "\n", encoding="utf-8")
-    return resolve(template, file_values, previous=previous, interactive=args.interactive,
-                   params_path=str(args.params_file))
+    shown = args.shown_as or str(args.params_file)
+    result = resolve(template, file_values, previous=previous, interactive=args.interactive,
+                     params_path=shown)
+    result.problems += rule_problems(template, file_values, shown)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
                              "keep their previous value")
     parser.add_argument("--status-file",
                         help="with --stack-name: write the stack's status (or NONE) here")
+    parser.add_argument("--shown-as", metavar="NAME",
+                        help="the file's name in messages (deploy.sh passes the user's file when it "
+                             "validates the copy it filled in)")
     parser.add_argument("--interactive", action="store_true",
                         help="print the NoEcho parameters that still need a value (one per "
                              "line, for the caller to prompt) instead of failing")
@@ -240,19 +283,23 @@ def main(argv: list[str] | None = None) -> int:
     result = resolve_from_args(args)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    shown = args.shown_as or args.params_file
+    if len(result.problems) == 1:
+        print(f"{prog()}: error: {result.problems[0]}", file=sys.stderr)
+        return EXIT_USAGE
     if result.problems:
-        print(f"error: invalid parameters ({args.params_file}):", file=sys.stderr)
+        print(f"{prog()}: error: invalid parameters ({shown}):", file=sys.stderr)
         for problem in result.problems:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_USAGE
     for name in result.need_prompt:
         print(name)
     if not result.need_prompt:
-        print(f"parameters ok: {len(result.values)} from {args.params_file}, "
+        print(f"parameters ok: {len(result.values)} from {shown}, "
               f"{len(result.secrets)} secret(s) from {ENV_PREFIX}* or the prompt, "
               f"{len(result.use_previous)} secret(s) kept from the stack", file=sys.stderr)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guard(main))

@@ -20,7 +20,7 @@ import argparse
 import re
 import sys
 
-from generator.deploy._aws import EXIT_USAGE, add_aws_args, client
+from generator.deploy._aws import EXIT_USAGE, add_aws_args, client, guard
 
 PREFIX_LIST_ID = re.compile(r"^pl-[0-9a-f]{8,17}$")  # the S3PrefixListId parameter's AllowedPattern
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")      # us-east-1, ap-southeast-1, us-gov-west-1, ...
@@ -75,4 +75,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guard(main))

@@ -32,12 +32,14 @@ def default_deletion_policy(rtype: str, props: dict | None) -> str:
 def replacing_properties(rtype: str) -> tuple[frozenset[str], frozenset[str]] | None:
     """(properties whose change always replaces, properties that may replace), or None
     when the type is unknown: the create-only properties of the resource schemas
-    (``generator.awsfacts.create_only_paths``), a whole property or a part of one."""
+    (``generator.awsfacts.create_only_paths``), a whole property or a part of one, and
+    the conditionally create-only ones (``conditionalCreateOnlyProperties``: a DB
+    cluster's Engine is replaced or upgraded in place depending on the change)."""
     paths = awsfacts.create_only_paths(rtype)
     if paths is None:
         return None
     always = {p[0] for p in paths if len(p) == 1}
-    maybe = {p[0] for p in paths if len(p) > 1}
+    maybe = {p[0] for p in paths if len(p) > 1} | awsfacts.conditional_create_only_properties(rtype)
     return frozenset(always), frozenset(maybe - always)
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +24,14 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 EMULATOR_VENV = ROOT / ".tools" / "ministack"
 REGION = "us-east-1"
 DEAD_PROXY = emulator.DEAD_PROXY
+# deploy.sh's local state (recorded stack IDs, locks) of the e2e runs: never the checkout's
+STATE_DIR = tempfile.mkdtemp(prefix="stackgen-e2e-state-")
+# An image manifest ECR accepts with put-image (what `docker push` leaves in the registry).
+MANIFEST = json.dumps({
+    "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+    "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
+               "digest": "sha256:" + "0" * 64},
+    "layers": []})
 
 
 def free_port() -> int:
@@ -44,6 +55,7 @@ def safe_env(endpoint: str | None = None) -> dict[str, str]:
         "http_proxy": DEAD_PROXY, "https_proxy": DEAD_PROXY,
         "NO_PROXY": emulator.NO_PROXY, "no_proxy": emulator.NO_PROXY,
         "NO_COLOR": "1",
+        "STACKGEN_STATE_DIR": STATE_DIR,
         "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
     })
     return env
@@ -175,3 +187,35 @@ def deployed_resources(cfn, name: str, path: str = "") -> dict[str, str]:
         if res["ResourceType"] == "AWS::CloudFormation::Stack":
             found.update(deployed_resources(cfn, res["PhysicalResourceId"], f"{key}/"))
     return found
+
+
+def push_images(aws, stack: str, template_dir: Path) -> list[str]:
+    """Put an image manifest for every Metadata.stackgen.images entry of the parent into its
+    repository (the stack's output), as `docker push` would; the image URIs pushed."""
+    cfn = aws("cloudformation")
+    main = load_template(template_dir / "main.yaml")
+    outputs = stack_outputs(cfn, stack)
+    params = {p["ParameterKey"]: p.get("ParameterValue", "")
+              for p in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Parameters"]}
+    pushed = []
+    for entry in main["Metadata"]["stackgen"].get("images", []):
+        uri = outputs[entry["repository_output"]]
+        tag = params.get(entry["tag_parameter"]) or str(main["Parameters"][entry["tag_parameter"]]["Default"])
+        aws("ecr").put_image(repositoryName=uri.split("/", 1)[1], imageTag=tag, imageManifest=MANIFEST)
+        pushed.append(f"{uri}:{tag}")
+    return pushed
+
+
+def run_printed(command: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run a command line exactly as a script printed it (VAR=value prefixes included), from
+    the directory the scripts run in, stdin never a terminal."""
+    words = shlex.split(command)
+    extra = {}
+    while words and re.fullmatch(r"[A-Z_]+=.*", words[0]):
+        key, value = words.pop(0).split("=", 1)
+        extra[key] = value
+    full = safe_env()
+    full.update(env or {})
+    full.update(extra)
+    return subprocess.run(words, cwd=ROOT, env=full, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout, check=False)

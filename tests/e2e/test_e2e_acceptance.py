@@ -77,7 +77,6 @@ def test_acceptance_of_scheduled_file_writer(writer_run):
     assert found["deploy"][0] == "passed", found
     assert found["delete"][0] == "passed", found
     assert found["survivors"][0] == "passed", found
-    assert found["schedule: ServicesStack/WriterSchedule"][0] == "passed", found
     probes = {name: v for name, v in found.items() if name.split(":")[0] in ("probe", "health path")}
     assert probes and all(status == "not applicable" and why for status, why in probes.values()), probes
     assert found["diagnose"][0] in ("passed", "failed")  # really run, never not applicable
@@ -86,6 +85,18 @@ def test_acceptance_of_scheduled_file_writer(writer_run):
     assert proc.returncode == (1 if failed else 0), proc.stdout + proc.stderr
     assert f"Result: {'FAILED' if failed else 'PASSED'}: {len(failed)} failed" in proc.stdout
     assert "this run:" in proc.stdout and SECRETS["STACKGEN_PARAM_SmbPassword"] not in report.read_text()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "deploy.sh keeps a service or schedule whose image is in the platform's own repository at 0 / DISABLED on a "
+    "first deploy (<Service>ImageReady=false, issue 11 item 2; the repository is created empty), and the "
+    "acceptance run deploys once and checks the schedule is ENABLED; generator/acceptance should report such a "
+    "schedule as not applicable (image not pushed: Metadata.stackgen.images and the stack's WriterImageReady) "
+    "or push an image first. Reported to the lead (outside the deploy branch's files)."))
+def test_acceptance_schedule_of_a_first_deploy(writer_run):
+    _, report = writer_run
+    found = cases(report)
+    assert found["schedule: ServicesStack/WriterSchedule"][0] in ("passed", "not applicable"), found
 
 
 @pytest.mark.xfail(strict=True, reason="ministack 1.5.33's AWS::Scheduler::Schedule provisioner drops "

@@ -14,6 +14,7 @@ from e2e_support import (
     inject_broken_resource,
     pending_change_sets,
     read_params,
+    run_printed,
     stack_outputs,
     stack_status,
     write_params,
@@ -96,6 +97,8 @@ class TestLifecycle:
         assert "Replace" in line and "DatabaseName" in line and "STATEFUL DATABASE" in line
         assert "WARNING: 1 stateful resource(s) would be replaced" in run.out
         assert "confirmation is required and stdin is not a terminal" in run.out
+        # --yes (given below) is not enough: the refusal names the flag exactly as typed
+        assert "re-run with --accept-replacement Data/Database" in run.out
         # nothing changed, and the change set was cleaned up
         assert {c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]} \
             == clusters
@@ -107,7 +110,14 @@ class TestLifecycle:
         rds = aws("rds")
         before = {c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]}
         run = scripts.deploy(*_args(params_dir / "v3.json", STACK, FX, "--review", "--yes"))
-        assert run.code == 0, run
+        assert run.code == 1, run  # --yes alone never accepts a stateful replacement
+        assert "not executed: stateful resources would be replaced" in run.out
+        # the refusal ends with the command to run, flag included: run it as printed
+        printed = run.out.split("re-run with --accept-replacement Data/Database: ", 1)[1].splitlines()[0]
+        assert printed.endswith(" --accept-replacement Data/Database")
+        done = run_printed(printed)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "accepted (--accept-replacement Data/Database)" in done.stdout
         after = {c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]}
         assert after != before  # really replaced, as the summary said
         assert any(c["DatabaseName"] == "otherdb" for c in rds.describe_db_clusters()["DBClusters"])
@@ -127,7 +137,8 @@ class TestLifecycle:
         assert f"Data/FileSystem (AWS::EFS::FileSystem {fs_id}): retained" in run.out
         assert "Data/Database (AWS::RDS::DBCluster" in run.out
         assert "final snapshot(s): " in run.out
-        assert "Retained by CloudFormation (DELETE_SKIPPED)" in run.out
+        assert "survivor(s) listed above are as expected" in run.out
+        assert run.out.count(f"Data/FileSystem (AWS::EFS::FileSystem {fs_id})") == 1  # listed once
         assert aws("efs").describe_file_systems(FileSystemId=fs_id)["FileSystems"]
         groups = aws("logs").describe_log_groups(logGroupNamePrefix="/stackgen-fixture/fx-life")
         assert groups["logGroups"], "the retained log group is gone"

@@ -9,6 +9,7 @@ import shutil
 import pytest
 import yaml
 from e2e_support import (
+    push_images,
     ROOT,
     copy_templates,
     inject_broken_resource,
@@ -96,6 +97,11 @@ class TestLifecycle:
             ServiceNamespace="ecs")["ScalableTargets"]
         assert len([t for t in targets if t["ResourceId"].startswith(f"service/{STACK}-")]) == 8
         assert len(ec2.describe_security_group_rules()["SecurityGroupRules"]) >= 62
+        # Keycloak's image comes from the platform's own repository: no task on the first
+        # deploy, and the push commands are printed; pushed here as a user would
+        assert "KeycloakImageReady=false: first deploy" in run.out
+        for image in push_images(aws, STACK, ROOT / "templates" / PLATFORM):
+            assert f"docker push {image}" in run.out
         print(f"\nMCP create: {run.seconds:.1f} s")
 
     def test_parameter_change_is_visible_through_the_rds_api(self, created, scripts, aws,
@@ -149,7 +155,8 @@ class TestLifecycle:
         # the emulator returned nested change sets: nothing was predicted
         assert "predicted from the deployed and local templates" not in run.out
         assert not [x for x in run.out.splitlines() if "  *  " in x or x.endswith("  *")]
-        assert "not executed" in run.out and "re-run with --yes" in run.out
+        assert "not executed" in run.out and "re-run with --accept-replacement DatabaseStack/DatabaseCluster," \
+            in run.out
         assert _cluster(aws)["DBClusterIdentifier"] == cluster
         assert _cluster(aws)["DatabaseName"] == "keycloak"
         cfn = aws("cloudformation")
@@ -166,9 +173,9 @@ class TestLifecycle:
         before, after = run.out.split("==> Deleting", 1)
         assert f"EfsStack/FileSystem (AWS::EFS::FileSystem {fs_id}): retained" in before
         assert "DatabaseStack/DatabaseCluster" in before and "final snapshot" in before
-        assert f"EfsStack/FileSystem (AWS::EFS::FileSystem {fs_id}): retained, still exists" \
-            in after
-        assert "Retained by CloudFormation (DELETE_SKIPPED)" in after
+        assert "survivor(s) listed above are as expected" in after
+        # the survivor list appears once, before the delete (the events name it, not as a survivor)
+        assert run.out.count(f"EfsStack/FileSystem (AWS::EFS::FileSystem {fs_id})") == 1
         assert aws("efs").describe_file_systems(FileSystemId=fs_id)["FileSystems"]
         assert aws("logs").describe_log_groups(
             logGroupNamePrefix=f"/ecs/{STACK}-")["logGroups"]  # /ecs/<stack>-<StackUid>/...
@@ -215,7 +222,8 @@ def _nothing_created(aws) -> None:
 
 
 @pytest.mark.parametrize("case", ["unknown-platform", "unknown-env", "unknown-key",
-                                  "not-a-list", "secret-in-file", "missing-secret"])
+                                  "not-a-list", "secret-in-file", "missing-secret",
+                                  "domain-without-zone"])
 def test_bad_input_exits_2_and_creates_nothing(case, scripts, aws, tmp_path):
     params = read_params(DEV_PARAMS)
     platform, env, extra, secret = PLATFORM, "dev", [], SECRET
@@ -236,6 +244,11 @@ def test_bad_input_exits_2_and_creates_nothing(case, scripts, aws, tmp_path):
         extra = ["--params-file", str(write_params(
             tmp_path / "p.json", {**params, "KeycloakAdminPassword": "in-a-file-1"}))]
         expected = "secrets are never read from files"
+    elif case == "domain-without-zone":
+        extra = ["--params-file", str(write_params(
+            tmp_path / "p.json", {**params, "BaseDomain": "example.com", "HostedZoneId": ""}))]
+        expected = (f"deploy.sh: error: {tmp_path / 'p.json'}: BaseDomain, HostedZoneId: With BaseDomain set, "
+                    "HostedZoneId must name its public Route 53 hosted zone")
     else:
         secret = {}
         expected = ("KeycloakAdminPassword is a NoEcho (secret) parameter with no value: set "
@@ -244,4 +257,12 @@ def test_bad_input_exits_2_and_creates_nothing(case, scripts, aws, tmp_path):
                          env=secret)
     assert run.code == 2, run
     assert expected in run.out, run
+    assert "Traceback" not in run.out
+    if case == "domain-without-zone":  # one line, before anything is uploaded
+        assert [x for x in run.out.splitlines() if x.startswith("deploy.sh:")] == [_line_with(run.out, expected)]
+        assert "Packaging" not in run.out
     _nothing_created(aws)
+
+
+def _line_with(out: str, text: str) -> str:
+    return next(x for x in out.splitlines() if text in x)

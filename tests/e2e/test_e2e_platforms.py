@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from e2e_support import (
+    push_images,
     ROOT,
     deployed_resources,
     read_params,
@@ -63,6 +64,10 @@ def test_platform_lifecycle(platform, scripts, aws, tmp_path):
     # every type of the committed templates was deployed (no profile leaves any out)
     deployed = set(deployed_resources(cfn, stack).values())
     assert _unconditional_types(platform) <= deployed, _unconditional_types(platform) - deployed
+    # a first deploy starts no task of an image from the platform's own (empty) repository
+    # and prints how to push it; the user pushes, then deploys again
+    for image in push_images(aws, stack, ROOT / "templates" / platform):
+        assert f"docker push {image}" in run.out, run
 
     key, value = UPDATE[platform]
     params = read_params(ROOT / "parameters" / platform / "dev.json")

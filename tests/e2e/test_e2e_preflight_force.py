@@ -65,7 +65,8 @@ def test_failing_preflight_blocks_then_force_deploys(broken_root: Path, endpoint
                          env=SECRET)
     assert run.code == 0, run
     assert "deploying despite a failed preflight (--force): image mirrored to ECR next sprint" in run.out
-    assert "python -m generator diagnose --stack pulls-public-dev" in run.out
+    assert "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing .venv/bin/stackgen diagnose " \
+           "--stack pulls-public-dev --region us-east-1 --endpoint-url http://127.0.0.1:" in run.out
     tags = {t["Key"]: t["Value"] for t in cfn.describe_stacks(StackName="pulls-public-dev")["Stacks"][0]["Tags"]}
     assert tags.get("stackgen:preflight-override") == "image mirrored to ECR next sprint"
     assert scripts.delete("--platform", "pulls-public", "--env", "dev", "--yes").code == 0

@@ -61,6 +61,7 @@ def world(running: int = 2, rollout: str = "COMPLETED", health: tuple[str, ...] 
     stacks = {"web-dev": {"StackId": PARENT, "StackStatus": "CREATE_COMPLETE",
                           "Outputs": [{"OutputKey": "Url", "OutputValue": url or f"http://{lb_dns}"}]},
               NESTED: {"StackId": NESTED, "Parameters": [{"ParameterKey": "Count", "ParameterValue": "2"}]}}
+    stacks[PARENT] = stacks["web-dev"]  # describe-stacks takes a name or an ID
     return {
         "cloudformation": Fake(
             describe_stacks=lambda StackName: {"Stacks": [stacks[StackName]]},

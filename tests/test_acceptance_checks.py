@@ -289,3 +289,27 @@ def test_https_probes_send_the_users_host_name(tls_server: int, cert_name: str, 
         assert checks[0].message.startswith(f"https://web.example:{tls_server}/ via 127.0.0.1")
     else:
         assert "CERTIFICATE_VERIFY_FAILED" in checks[0].message or "doesn't match" in checks[0].message
+
+
+@pytest.mark.parametrize(("ready", "deployed", "status"), [
+    ("false", "DISABLED", NOT_APPLICABLE), ("true", "ENABLED", PASSED), ("true", "DISABLED", FAILED)])
+def test_a_schedule_held_back_until_its_image_is_pushed(ready: str, deployed: str, status: str):
+    """A first deploy keeps a schedule whose image is in the platform's own repository DISABLED
+    (<Service>ImageReady=false): not applicable, with what to do; once ready, DISABLED fails."""
+    from generator.acceptance.stack import Schedule, template_state
+
+    template = {"Conditions": {"WriterImageIsReady": {"Fn::Equals": [{"Ref": "WriterImageReady"}, "true"]}},
+                "Resources": {"WriterSchedule": {"Type": "AWS::Scheduler::Schedule", "Properties": {
+                    "State": {"Fn::If": ["WriterImageIsReady", "ENABLED", "DISABLED"]}}}}}
+    params = {"WriterImageReady": ready}
+    state = template_state(template["Resources"]["WriterSchedule"], template, params)
+    assert state == ("ENABLED" if ready == "true" else "DISABLED")
+    clients = world()
+    clients["ecs"].methods["describe_clusters"] = lambda clusters: {"clusters": [{"status": "ACTIVE"}]}
+    clients["ecs"].methods["describe_task_definition"] = lambda taskDefinition: {"taskDefinition": {"status": "ACTIVE"}}
+    sched = Schedule("ServicesStack/WriterSchedule", "schedule", "writer", deployed, "arn:aws:ecs:::cluster/main",
+                     "arn:aws:ecs:::task-definition/writer:1", state, "WriterImageReady=false" if ready == "false" else "")
+    check = services.schedule_enabled(fake_aws(clients), sched)
+    assert check.status == status
+    if status == NOT_APPLICABLE:
+        assert "WriterImageReady=false" in check.message and "push the image" in check.message

@@ -109,6 +109,10 @@ def target_group_attached(tg: TargetGroup, listeners: list[Listener], services: 
 
 def schedule_enabled(aws: Aws, sched: Schedule) -> Check:
     what = "schedule" if sched.kind == "schedule" else "EventBridge rule"
+    if sched.template_state == "DISABLED" and sched.state == "DISABLED":
+        why = f" ({sched.template_note}: its image is not pushed yet)" if sched.template_note else ""
+        return Check("schedule", sched.path, NOT_APPLICABLE,
+                     f"the template deploys the {what} DISABLED{why}; push the image and deploy again")
     problems = []
     if sched.state != "ENABLED":
         problems.append(f"the {what} is {sched.state or 'without a state'}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generator.cfn import load_text
+from generator.cfn.conditions import Conditions, text_of
 
 Aws = Callable[[str], Any]
 
@@ -90,6 +91,8 @@ class Schedule:
     state: str
     cluster_arn: str
     task_definition: str
+    template_state: str | None = None  # the State the deployed template gives it (None: not known)
+    template_note: str = ""            # the stack parameters that decided it
 
 
 @dataclass
@@ -206,7 +209,28 @@ def _listeners(aws: Aws, found: list[Resource]) -> tuple[list[Listener], dict[st
     return listeners, described
 
 
-def _schedules(aws: Aws, found: list[Resource]) -> list[Schedule]:
+def template_state(definition: dict[str, Any], template: dict[str, Any], params: dict[str, str]) -> str | None:
+    """The State a schedule resource was deployed with: a literal, or an ``Fn::If`` decided by
+    the stack's parameter values (``<Service>ImageReady=false`` keeps a schedule DISABLED)."""
+    def value(node: Any) -> str | None:
+        if isinstance(node, dict) and set(node) == {"Ref"}:
+            return params.get(str(node["Ref"]))
+        return text_of(node)
+
+    conditions = Conditions(template.get("Conditions"), value)
+    state = conditions.branch((definition.get("Properties") or {}).get("State", "ENABLED"))
+    return state if isinstance(state, str) else None
+
+
+def _deployed_state(r: Resource, templates: _Templates) -> tuple[str | None, str]:
+    """(the State the template gives the resource, the image-readiness parameters held false)."""
+    template, params = templates.get(r.stack_id)
+    held = sorted(k for k, v in params.items() if k.endswith("ImageReady") and v == "false")
+    state = template_state((template.get("Resources") or {}).get(r.logical_id, {}), template, params)
+    return state, ", ".join(f"{k}=false" for k in held)
+
+
+def _schedules(aws: Aws, found: list[Resource], templates: _Templates) -> list[Schedule]:
     out: list[Schedule] = []
     for r in found:
         if r.type == SCHEDULE and r.physical_id:
@@ -221,7 +245,7 @@ def _schedules(aws: Aws, found: list[Resource]) -> list[Schedule]:
             ecs = target.get("EcsParameters")
             if ecs:
                 out.append(Schedule(r.path, "schedule", name, sched.get("State", ""), target.get("Arn", ""),
-                                    ecs.get("TaskDefinitionArn", "")))
+                                    ecs.get("TaskDefinitionArn", ""), *_deployed_state(r, templates)))
         elif r.type == RULE and r.physical_id:
             # The Ref of a rule is its name, or "bus|name" on another event bus than the default.
             bus, _, name = r.physical_id.rpartition("|")
@@ -233,7 +257,7 @@ def _schedules(aws: Aws, found: list[Resource]) -> list[Schedule]:
                 ecs = tgt.get("EcsParameters")
                 if ecs:
                     out.append(Schedule(r.path, "rule", name, rule.get("State", ""), tgt.get("Arn", ""),
-                                        ecs.get("TaskDefinitionArn", "")))
+                                        ecs.get("TaskDefinitionArn", ""), *_deployed_state(r, templates)))
     return out
 
 
@@ -244,8 +268,9 @@ def discover(aws: Aws, stack: str) -> Deployed:
     outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in desc.get("Outputs", [])}
     found = sorted(resources(cfn, desc["StackId"]), key=lambda r: r.path)
     listeners, lbs = _listeners(aws, found)
-    return Deployed(stack, desc["StackStatus"], outputs, found, _services(aws, found, _Templates(cfn)),
-                    _target_groups(aws, found), listeners, _schedules(aws, found), lbs)
+    templates = _Templates(cfn)
+    return Deployed(stack, desc["StackStatus"], outputs, found, _services(aws, found, templates),
+                    _target_groups(aws, found), listeners, _schedules(aws, found, templates), lbs)
 
 
 def forwards(action: dict[str, Any]) -> list[str]:

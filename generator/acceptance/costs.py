@@ -30,7 +30,7 @@ class RunCost:
     hours_per_month: float
     currency: str
     prices: str        # which price file, and its date
-    command: str       # the equivalent `python -m generator cost` command
+    command: str       # the equivalent `.venv/bin/stackgen cost` command
     key_month: float
     secret_month: float
 
@@ -84,5 +84,5 @@ def run_cost(spec_path: Path, env: str, region: str, root: Path = Path()) -> Run
     if price_region != region:
         where += f"; no price file for {region}: us-east-1 list prices"
     return RunCost(low, high, float(prices["hours_per_month"]), prices.get("currency", "USD"), where,
-                   f"python -m generator cost {spec_path} --env {env}",
+                   f".venv/bin/stackgen cost {spec_path} --env {env}",
                    float(prices["kms"]["key_month"]), float(prices["secrets_manager"]["secret_month"]))

@@ -137,7 +137,7 @@ def add_image_pulls(st: Stack, spec: Platform, topic: object) -> None:
     limit = spec.alarms.image_pull_seconds
     st.add(cw.Alarm(
         "PullSlowAlarm",
-        AlarmDescription=f"An image pull took longer than {limit} s: run `python -m generator diagnose` (pull "
+        AlarmDescription=f"An image pull took longer than {limit} s: run `.venv/bin/stackgen diagnose --stack <stack>` (pull "
                          "figures, endpoints, routes) and compare ImagePullSeconds per ServiceName/TaskFamily",
         Namespace=ns,
         MetricName=SECONDS,

@@ -36,6 +36,11 @@ passing case of each (rule 7: tests/e2e/test_e2e_listener_stages.py).
    one (aws/aws-cdk#13901). ministack accepted a second listener on the port. (ELB returns
    the existing listener when every setting is identical; CloudFormation would then delete
    it with the old resource, so no template may rely on that, and the rule refuses it too.)
+8. A schedule's ECS network configuration. CloudFormation's ``AWS::Scheduler::Schedule``
+   writes ``Target.EcsParameters.NetworkConfiguration.AwsvpcConfiguration``; the Scheduler
+   API (CreateSchedule, GetSchedule) names it ``awsvpcConfiguration``, as CloudFormation
+   passes it on. ministack stored the template's spelling, so ``get-schedule`` had no
+   ``awsvpcConfiguration`` and a scheduled task looked as if it had no subnets.
 
 Runs inside ministack's process: ministack is imported only by install().
 """
@@ -43,6 +48,7 @@ Runs inside ministack's process: ministack is imported only by install().
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 # Type -> the property holding its explicit physical name (rule 1).
@@ -227,6 +233,34 @@ def _secret_by_arn(handlers: dict) -> None:
     handlers.update(create=created, update=updated, delete=deleted)
 
 
+def scheduler_target(target: Any) -> Any:
+    """A schedule's Target as the Scheduler API holds it: the network configuration's
+    ``AwsvpcConfiguration`` (CloudFormation's spelling) becomes ``awsvpcConfiguration``."""
+    if not isinstance(target, dict) or not isinstance(target.get("EcsParameters"), dict):
+        return target
+    ecs = dict(target["EcsParameters"])
+    net = ecs.get("NetworkConfiguration")
+    if isinstance(net, dict) and "AwsvpcConfiguration" in net:
+        net = {("awsvpcConfiguration" if k == "AwsvpcConfiguration" else k): v for k, v in net.items()}
+        ecs["NetworkConfiguration"] = net
+    return {**target, "EcsParameters": ecs}
+
+
+def _schedule_as_the_api_holds_it(create: Callable[..., Any], update: Callable[..., Any]
+                                  ) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    def with_target(props: Any) -> Any:
+        return {**props, "Target": scheduler_target(props["Target"])} if isinstance(props, dict) and \
+            "Target" in props else props
+
+    def create_(logical_id: str, props: Any, stack_name: str) -> Any:
+        return create(logical_id, with_target(props), stack_name)
+
+    def update_(physical_id: str, old_props: Any, new_props: Any, *args: Any, **kw: Any) -> Any:
+        return update(physical_id, with_target(old_props), with_target(new_props), *args, **kw)
+
+    return create_, update_
+
+
 def install() -> None:
     from ministack.services import alb, cloudwatch_logs, ecr, ecs, iam, kms, rds, secretsmanager
     from ministack.services.cloudformation import provisioners as prov
@@ -246,5 +280,7 @@ def install() -> None:
     service["create"] = _refuse_unattached_target_group(service["create"])
     listener = handlers["AWS::ElasticLoadBalancingV2::Listener"]
     listener["create"] = _refuse_duplicate_listener(listener["create"])
+    schedule = handlers["AWS::Scheduler::Schedule"]
+    schedule["create"], schedule["update"] = _schedule_as_the_api_holds_it(schedule["create"], schedule["update"])
     prov._update_resource = _snapshot_on_replace(prov._update_resource, _policy_lookup)
     stacks._update_resource = _snapshot_on_replace(stacks._update_resource, _policy_lookup)

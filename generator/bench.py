@@ -96,8 +96,10 @@ def measure(cmd: list[str], env: dict[str, str], repeat: int, before: Any = None
 
 def scale_spec(n: int) -> dict[str, Any]:
     """An N-service platform in the reference doc's shape: 3 AZs with a NAT each, Aurora,
-    EFS with an access point per service, one ALB; every service with a generated secret,
-    an EFS volume, Service Connect and CPU/memory auto scaling; the first behind the ALB."""
+    EFS with an access point per ten services (the EFS stack outputs one per access point), one ALB; every service with a generated secret,
+    an EFS volume, Service Connect and CPU/memory auto scaling; the first behind the ALB, and
+    the first of every ten admitting the other nine (a hub per ten: one security group holds
+    at most 60 rules per direction, so no service can call all 300)."""
     services = []
     for i in range(n):
         name = f"svc{i:03d}"
@@ -108,20 +110,20 @@ def scale_spec(n: int) -> dict[str, Any]:
             "user": "1000:1000", "readonly_root_filesystem": True, "scratch_paths": ["/tmp"],
             "environment": {"DB_HOST": "${db:endpoint}", "SERVICE": name},
             "secrets": {"API_KEY": {"secret": "api-key"}},
-            "volumes": [{"access_point": f"ap{i:03d}", "path": "/data"}],
+            "volumes": [{"access_point": f"ap{i // 10:03d}", "path": "/data"}],
             "discovery": {"name": name, "port": "http"},
             "scaling": {"min": 1, "max": 4, "cpu": 70, "memory": 80},
         }
         if i == 0:
             svc["target_groups"] = [{"name": "web", "load_balancer": "web", "container_port": 8080}]
-        else:
-            svc["allow_from"] = [{"service": "svc000", "ports": [8080]}]
+        elif i % 10:
+            svc["allow_from"] = [{"service": f"svc{i - i % 10:03d}", "ports": [8080]}]
         services.append(svc)
     return {
         "name": f"scale-{n}", "description": f"{n} services for make bench",
         "network": {"availability_zones": 3, "egress": "nat-per-az"},
         "secrets": [{"name": "api-key", "description": "API key", "generate": {"length": 32}}],
-        "efs": {"access_points": [{"name": f"ap{i:03d}", "path": f"/svc{i:03d}"} for i in range(n)]},
+        "efs": {"access_points": [{"name": f"ap{k:03d}", "path": f"/team{k:03d}"} for k in range((n + 9) // 10)]},
         "database": {"engine": "aurora-postgresql", "engine_version": "16.9", "database_name": "app"},
         "clusters": [{"name": "main"}], "namespace": "scale.local",
         "load_balancers": [{"name": "web", "listeners": [{"port": 80, "mode": "auto", "target_group": "web"}]}],

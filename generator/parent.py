@@ -17,9 +17,10 @@ from types import ModuleType
 from troposphere import Equals, GetAtt, If, Join, Not, Output, Parameter, Ref, Template, cloudformation
 
 from generator import naming
-from generator.contract import ContractError, StackInterface, check_built
+from generator.contract import ContractError, Part, StackInterface, check_built
+from generator.placement import place
 from generator.spec import Platform
-from generator.stacks import STACKS
+from generator.stacks import GROUPED, STACKS
 from generator.stacks._base import keep, suppress
 
 LOCAL_TEMPLATE_URL = ("TemplateURL is a local path on purpose: `aws cloudformation package` (deploy.sh) "
@@ -32,6 +33,14 @@ class Child:
     module: ModuleType
     iface: StackInterface
     template: Template
+    # The service group of a grouped module's instance (None: not grouped).
+    part: Part | None = None
+
+    @property
+    def reexports(self) -> bool:
+        """Whether the parent re-exports its public outputs: every child's but a later service
+        group's, whose per-service outputs stay in its own stack (the parent's 200 outputs)."""
+        return self.part is None or self.part.shared
 
 
 @dataclass(frozen=True)
@@ -139,16 +148,26 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def children(spec: Platform) -> list[Child]:
+def children(spec: Platform, parts: list[Part] | None = None) -> list[Child]:
+    """Every applicable child in creation order; a grouped module once per service group
+    (``parts``: ``placement.place(spec)`` when the caller already has it)."""
+    parts = parts if parts is not None else place(spec)
     out = []
     for mod in STACKS:
-        if not mod.applies(spec):
+        if mod not in GROUPED:
+            if mod.applies(spec):
+                out.append(_child(mod.NAME, mod, mod.interface(spec), mod.build(spec)))
             continue
-        iface = mod.interface(spec)
-        template = mod.build(spec)
-        check_built(mod.NAME, iface, template)
-        out.append(Child(mod.NAME, mod, iface, template))
+        for part in parts:
+            if mod.applies(spec, part):
+                out.append(_child(part.stack(mod.NAME), mod, mod.interface(spec, part), mod.build(spec, part), part))
     return out
+
+
+def _child(name: str, mod: ModuleType, iface: StackInterface, template: Template,
+           part: Part | None = None) -> Child:
+    check_built(name, iface, template)
+    return Child(name, mod, iface, template, part)
 
 
 def wire(spec: Platform, kids: list[Child], root: dict[str, Parameter] | None = None) -> list[Edge]:
@@ -252,7 +271,7 @@ def build(spec: Platform, kids: list[Child] | None = None) -> Template:
         # Retain/Snapshot policies, so deleting the stack resource is explicit and safe.
         keep(child, "Delete")
         for o in c.iface.outputs:
-            if o.public:
+            if o.public and c.reexports:
                 okw: dict[str, object] = {}
                 if c.iface.condition:
                     okw["Condition"] = c.iface.condition

@@ -1,25 +1,26 @@
 """autoscaling: a scalable target per scaled ECS service with target-tracking
-policies on average CPU and/or memory utilisation."""
+policies on average CPU and/or memory utilisation.  One instance per service group that
+scales a service (``generator.contract.Part``): ``autoscaling``, ``autoscaling-<group>``."""
 
 from __future__ import annotations
 
 from troposphere import If, Ref, Sub, Template, applicationautoscaling as aas
 
 from generator import naming
-from generator.contract import Interface, StackInterface
+from generator.contract import Interface, Part, StackInterface, whole
 from generator.spec import Platform
 from generator.stacks._base import Stack, image_ready, takes_image_ready
 
 NAME = "autoscaling"
 
 
-def applies(spec: Platform) -> bool:
-    return any(s.scaling for s in spec.services)
+def applies(spec: Platform, part: Part | None = None) -> bool:
+    return any(s.scaling for s in (part or whole(spec)).members(spec))
 
 
-def interface(spec: Platform) -> StackInterface:
+def interface(spec: Platform, part: Part | None = None) -> StackInterface:
     i = Interface()
-    for s in spec.services:
+    for s in (part or whole(spec)).members(spec):
         if s.scaling:
             i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
             i.takes(naming.service_output(s.name, "Name"))
@@ -27,9 +28,10 @@ def interface(spec: Platform) -> StackInterface:
     return i.freeze()
 
 
-def build(spec: Platform) -> Template:
-    st = Stack(NAME, "ECS service auto scaling", interface(spec))
-    for s in spec.services:
+def build(spec: Platform, part: Part | None = None) -> Template:
+    part = part or whole(spec)
+    st = Stack(part.stack(NAME), "ECS service auto scaling", interface(spec, part))
+    for s in part.members(spec):
         sc = s.scaling
         if sc is None:
             continue

@@ -10,19 +10,19 @@ import re
 from troposphere import Equals, FindInMap, GetAtt, If, Not, Ref, Sub, Template, ecs, logs, scheduler, servicediscovery
 
 from generator import naming
-from generator.contract import Interface, StackInterface
+from generator.contract import Interface, Part, StackInterface, whole
 from generator.spec import PLACEHOLDER, Platform, SecretRef, Service
 from generator.stacks._base import Stack, image_ready, keep, log_group_suppressions, takes_image_ready
 from generator.stacks.iam import secret_inputs
 from generator.stacks.secrets import DB_SECRET
-from generator.stacks.security_groups import svc_key
+from generator.stacks.security_groups import client_groups, svc_key
 
 NAME = "services"
 _PH = re.compile(r"\$\{([^}]*)\}")
 
 
-def applies(spec: Platform) -> bool:
-    return True
+def applies(spec: Platform, part: Part | None = None) -> bool:
+    return bool((part or whole(spec)).services)
 
 
 def _placeholder_input(spec: Platform, ph: str) -> str | None:
@@ -65,17 +65,19 @@ def _image_input(s: Service) -> str:
     return naming.repo_output(s.image.repository, "Uri") if s.image.repository else naming.image_param(s.name)
 
 
-def interface(spec: Platform) -> StackInterface:
+def interface(spec: Platform, part: Part | None = None) -> StackInterface:
+    part = part or whole(spec)
     i = Interface()
     i.takes("Name")
     i.takes("Environment")
     i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
     i.takes("KmsKeyArn")
-    for s in spec.services:
+    for s in part.members(spec):
         if s.is_service:
             i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
         i.takes(naming.subnets_output(spec.subnets_of(s)), "CommaDelimitedList")
-        i.takes(naming.sg_output(svc_key(s.name)))
+        for g in _security_groups(spec, part, s):
+            i.takes(naming.sg_output(g))
         i.takes(naming.role_output(s.name, "Execution"))
         i.takes(naming.role_output(s.name, "Task"))
         i.takes(_image_input(s), description=f"Container image of {s.name}")
@@ -133,9 +135,17 @@ def _secret_value(st: Stack, spec: Platform, ref: SecretRef) -> object:
     return Sub(f"${{Arn}}:{ref.key}::", Arn=arn) if ref.key else arn
 
 
-def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
-    st = Stack(NAME, "log groups, task definitions and ECS services", interface(spec))
-    sized = [s for s in spec.services if s.sizing]
+def _security_groups(spec: Platform, part: Part, s: Service) -> list[str]:
+    """The security groups a service's tasks carry: its own, and in a later service group the
+    client groups through which it reaches shared ones (generator.stacks.security_groups)."""
+    return [svc_key(s.name)] + client_groups(spec, part, s)
+
+
+def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, PLR0915
+    part = part or whole(spec)
+    members = part.members(spec)
+    st = Stack(part.stack(NAME), "log groups, task definitions and ECS services", interface(spec, part))
+    sized = [s for s in members if s.sizing]
     if sized:
         st.t.add_mapping("Sizing", {
             env: {k: v for s in sized for k, v in (
@@ -143,7 +153,7 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
                 (naming.pascal(s.name, "Memory"), str(s.sizing[env].memory)))}  # type: ignore[index]
             for env in spec.environments
         })
-    for s in spec.services:
+    for s in members:
         sid = naming.pascal(s.name)
         group = st.add(log_group_suppressions(keep(logs.LogGroup(
             naming.logical(s.name, "LogGroup"),
@@ -239,7 +249,7 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
         public_ip = "ENABLED" if spec.network.egress == "public-ip" else "DISABLED"
         ready = image_ready(st, s)
         if s.schedule:
-            _schedule(st, spec, s, td, public_ip, ready)
+            _schedule(st, spec, part, s, td, public_ip, ready)
             continue
         svc_kw: dict[str, object] = {}
         if s.target_groups:
@@ -274,7 +284,7 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
             PlatformVersion="LATEST",
             NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=ecs.AwsvpcConfiguration(
                 Subnets=st.ref(naming.subnets_output(spec.subnets_of(s))),
-                SecurityGroups=[st.ref(naming.sg_output(svc_key(s.name)))],
+                SecurityGroups=[st.ref(naming.sg_output(g)) for g in _security_groups(spec, part, s)],
                 AssignPublicIp=public_ip)),
             DeploymentConfiguration=ecs.DeploymentConfiguration(
                 DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True),
@@ -295,7 +305,7 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
     return st.t
 
 
-def _schedule(st: Stack, spec: Platform, s: Service, td: ecs.TaskDefinition, public_ip: str,
+def _schedule(st: Stack, spec: Platform, part: Part, s: Service, td: ecs.TaskDefinition, public_ip: str,
               ready: str | None) -> None:
     """A scheduled task: EventBridge Scheduler runs the task definition on the cron/rate (the
     schedule stays disabled until the image is pushed, when it comes from a platform repository)."""
@@ -320,7 +330,7 @@ def _schedule(st: Stack, spec: Platform, s: Service, td: ecs.TaskDefinition, pub
                 NetworkConfiguration=scheduler.NetworkConfiguration(
                     AwsvpcConfiguration=scheduler.AwsVpcConfiguration(
                         Subnets=st.ref(naming.subnets_output(spec.subnets_of(s))),
-                        SecurityGroups=[st.ref(naming.sg_output(svc_key(s.name)))],
+                        SecurityGroups=[st.ref(naming.sg_output(g)) for g in _security_groups(spec, part, s)],
                         AssignPublicIp=public_ip)),
             ),
         ),

@@ -114,6 +114,12 @@ class Part:
         return self.index == 0
 
     @property
+    def overflow(self) -> bool:
+        """Whether it continues a full group (``<key>-2``, ``<key>-3``, ...: the only group
+        names that end in a digit)."""
+        return self.group[-1:].isdigit()
+
+    @property
     def clients(self) -> bool:
         """Whether its services reach shared security groups through per-group client groups."""
         return self.index > 0

@@ -21,6 +21,7 @@ from generator.contract import ContractError, Part, StackInterface, check_built
 from generator.placement import place
 from generator.spec import Platform
 from generator.stacks import GROUPED, STACKS
+from generator.stacks.services import takes_image_uri
 from generator.stacks._base import keep, suppress
 
 LOCAL_TEMPLATE_URL = ("TemplateURL is a local path on purpose: `aws cloudformation package` (deploy.sh) "
@@ -38,9 +39,11 @@ class Child:
 
     @property
     def reexports(self) -> bool:
-        """Whether the parent re-exports its public outputs: every child's but a later service
-        group's, whose per-service outputs stay in its own stack (the parent's 200 outputs)."""
-        return self.part is None or self.part.shared
+        """Whether the parent re-exports its public outputs: every child's but those of the
+        groups that continue a full one (``default-2``, ...), whose per-service outputs stay in
+        their own stacks, so the parent's outputs do not grow with the number of services
+        (CloudFormation's 200 per template)."""
+        return self.part is None or not self.part.overflow
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,11 @@ class Edge:
     producer: str
 
 
-def root_parameters(spec: Platform) -> dict[str, Parameter]:
-    """Every deploy-time knob of the platform, with its default."""
+def root_parameters(spec: Platform, parts: list[Part] | None = None) -> dict[str, Parameter]:
+    """Every deploy-time knob of the platform, with its default (``parts``: the service
+    groups, ``placement.place(spec)`` when the caller has not)."""
+    parts = parts if parts is not None else place(spec)
+    part_of = {n: p for p in parts for n in p.services}
     ps: list[Parameter] = [
         Parameter("Name", Type="String", Default=spec.name, AllowedPattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$",
                   Description="Name of the deployment, used in physical resource names"),
@@ -103,7 +109,7 @@ def root_parameters(spec: Platform) -> dict[str, Parameter]:
                                 Description=f"false: {s.name} {runs} until its image is pushed to the "
                                             f"{s.image.repository} repository, which this stack creates empty; "
                                             "false on a first deploy (docs/platforms-post-deploy.md)"))
-        else:
+        elif takes_image_uri(part_of[s.name], s):
             desc = f"Container image URI of {s.name}"
             if s.image.fallback:
                 desc += f" (empty = {s.image.fallback})"

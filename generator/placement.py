@@ -7,7 +7,11 @@ alarms live in five per-group stacks: ``security-groups``, ``iam``, ``services``
 delete and re-create of the running service, so placement is a pure function of the spec
 that never moves a service when services are appended:
 
-- a service's *group key* is its ``group:`` field, else ``default``;
+- a service's *group key* is its ``group:`` field, else ``default``.  A services stack
+  waits for the database stack only when one of its services uses the database
+  (``Service.uses_database``), so pinning the services that use it to a group of their own
+  (``group: database``) lets every other service be created while Aurora is (the estimate:
+  ``generator.critical_path``, printed by ``make bench``);
 - within a key, services fill groups greedily in spec order: a service joins the key's
   last group while the group's estimated size stays within ``BUDGET``, else it opens the
   next group of that key, named ``<key>-2``, ``<key>-3``, ... (names a spec cannot give,

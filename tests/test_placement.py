@@ -189,3 +189,23 @@ def test_a_service_too_large_for_a_group_opens_its_own(monkeypatch: pytest.Monke
     spec = parse_spec(with_services(3))
     assert [(p.group, p.services) for p in placement.place(spec)] == [
         ("default", ("svc000",)), ("default-2", ("svc001",)), ("default-3", ("svc002",))]
+
+
+def test_the_parents_parameters_and_outputs_do_not_grow_with_overflow_groups() -> None:
+    """A service in a group that continues a full one has its image written into its services
+    stack, not a root parameter, and its outputs stay in its stack: the parent keeps within
+    its 200 parameters and outputs however many services there are."""
+    spec = parse_spec(with_services(150))
+    templates = render.synthesize(spec)
+    parts = placement.place(spec)
+    root = templates["main.yaml"]
+    first, later = parts[0].services[0], parts[2].services[0]
+    assert naming_of(first, "ImageUri") in root["Parameters"]
+    assert naming_of(later, "ImageUri") not in root["Parameters"]
+    td = templates[f"{parts[2].stack('services')}.yaml"]["Resources"][naming_of(later, "TaskDefinition")]
+    image = td["Properties"]["ContainerDefinitions"][0]["Image"]
+    assert image == next(s for s in spec.services if s.name == later).image.default
+    assert naming_of(later, "ServiceArn") not in root.get("Outputs", {})
+    assert naming_of(first, "ServiceArn") in root["Outputs"]
+    grown = render.synthesize(parse_spec(with_services(300)))["main.yaml"]
+    assert (len(grown["Parameters"]), len(grown["Outputs"])) == (len(root["Parameters"]), len(root["Outputs"]))

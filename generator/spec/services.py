@@ -254,7 +254,7 @@ class Service(Model):
     cluster: Slug | None = None
     """Cluster it runs in (default: the first)."""
     group: Annotated[str, Field(pattern=GROUP_NAME)] | None = None
-    """The service group it is placed in (generator.placement): its security group, roles, log group, task definition, service, scaling and alarms are in the stacks security-groups-<group>, iam-<group>, services-<group>, autoscaling-<group> and monitoring-<group> (the group 'default': security-groups, iam, services, autoscaling, monitoring). Default: 'default'. A full group continues as <group>-2, <group>-3, ... Changing a deployed service's group moves it to other stacks, which deletes and re-creates it."""
+    """The service group it is placed in (generator.placement): its security group, roles, log group, task definition, service, scaling and alarms are in the stacks security-groups-<group>, iam-<group>, services-<group>, autoscaling-<group> and monitoring-<group> (the group 'default': security-groups, iam, services, autoscaling, monitoring). Default: 'default'. A services stack waits for the database stack when one of its services uses the database: put those in a group of their own ('database') and the others are created while the database is. A full group continues as <group>-2, <group>-3, ... Changing a deployed service's group moves it to other stacks, which deletes and re-creates it."""
     image: Image
     """Its container image."""
     cpu: int | None = None

@@ -103,26 +103,38 @@ def clients_key(group: str, target: str) -> str:
     return f"{group}-{target}-clients"
 
 
+def _uses_efs(s: Service) -> bool:
+    return bool(s.volumes)  # as Platform.efs_clients
+
+
+def _uses_db(s: Service) -> bool:
+    return any(r.database for r in s.secrets.values())  # as Platform.db_clients
+
+
 def client_targets(spec: Platform, part: Part) -> list[tuple[str, str, int]]:
     """(target, shared security group, port) a later group reaches through client groups: the
     interface endpoints always, the file system and the database when a member uses them."""
     if not part.clients:
         return []
-    names = set(part.services)
+    members = part.members(spec)
     out = [(ENDPOINTS, ENDPOINTS, 443)]
-    if spec.efs and any(s.name in names for s in spec.efs_clients()):
+    if spec.efs and any(_uses_efs(s) for s in members):
         out.append((EFS, EFS, 2049))
-    if spec.database and any(s.name in names for s in spec.db_clients()):
+    if spec.database and any(_uses_db(s) for s in members):
         out.append((DB, db_entry(spec), spec.database.port))
     return out
 
 
 def client_groups(spec: Platform, part: Part, s: Service) -> list[str]:
     """The client security groups a service of a later group carries (besides its own)."""
-    uses = {ENDPOINTS: True,
-            EFS: any(x.name == s.name for x in spec.efs_clients()) if spec.efs else False,
-            DB: any(x.name == s.name for x in spec.db_clients()) if spec.database else False}
-    return [clients_key(part.group, target) for target, _, _ in client_targets(spec, part) if uses[target]]
+    if not part.clients:
+        return []
+    out = [clients_key(part.group, ENDPOINTS)]
+    if spec.efs and _uses_efs(s):
+        out.append(clients_key(part.group, EFS))
+    if spec.database and _uses_db(s):
+        out.append(clients_key(part.group, DB))
+    return out
 
 
 def _service_of(key: str) -> str | None:
@@ -161,8 +173,20 @@ def sg_input(key: str) -> str:
     return INPUT_OF.get(key) or naming.sg_output(key)
 
 
+_LAST: list[tuple[Platform, list[Edge]]] = []
+
+
 def edges(spec: Platform) -> list[Edge]:
-    """Every SG-to-SG edge of the platform, sorted."""
+    """Every SG-to-SG edge of the platform, sorted (remembered for the last spec asked about:
+    every service group's stack reads them)."""
+    if _LAST and _LAST[0][0] is spec:
+        return list(_LAST[0][1])
+    out = _edges(spec)
+    _LAST[:] = [(spec, out)]
+    return list(out)
+
+
+def _edges(spec: Platform) -> list[Edge]:
     out: dict[tuple[str, str, int], Edge] = {}
 
     def add(e: Edge) -> None:

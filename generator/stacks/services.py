@@ -65,6 +65,21 @@ def _image_input(s: Service) -> str:
     return naming.repo_output(s.image.repository, "Uri") if s.image.repository else naming.image_param(s.name)
 
 
+def takes_image_uri(part: Part, s: Service) -> bool:
+    """Whether the service's image URI is a deploy-time parameter (``<Service>ImageUri``):
+    for an image not in a platform repository, except in a group that continues a full one
+    (``default-2``, ...), where the image is the spec's, written into the template, so that
+    the parent's parameters do not grow with the number of services (200 per template)."""
+    return not s.image.repository and not part.overflow
+
+
+def _literal_image(part: Part, s: Service) -> str | None:
+    """The image written into the template for a service whose URI is not a parameter."""
+    if s.image.repository or takes_image_uri(part, s):
+        return None
+    return s.image.default or s.image.fallback
+
+
 def interface(spec: Platform, part: Part | None = None) -> StackInterface:
     part = part or whole(spec)
     i = Interface()
@@ -80,7 +95,8 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
             i.takes(naming.sg_output(g))
         i.takes(naming.role_output(s.name, "Execution"))
         i.takes(naming.role_output(s.name, "Task"))
-        i.takes(_image_input(s), description=f"Container image of {s.name}")
+        if _literal_image(part, s) is None:
+            i.takes(_image_input(s), description=f"Container image of {s.name}")
         if s.image.repository:
             i.takes(naming.image_tag_param(s.name), description=f"Image tag of {s.name}")
         takes_image_ready(i, s)
@@ -111,7 +127,10 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
         i.gives(naming.pascal(s.name, "TaskDefinitionArn"), f"Task definition ARN of {s.name}", public=True)
         if s.discovery:
             i.gives(naming.pascal(s.name, "DnsName"), f"Name other services use to reach {s.name}", public=True)
-    return i.freeze()
+    # A service that uses the database starts once it exists, even when it reads only the
+    # credentials (the secrets stack's) and not its address.
+    waits = spec.database is not None and any(s.uses_database for s in part.members(spec))
+    return i.freeze(after=("database",) if waits else ())
 
 
 def _is_sc_client(spec: Platform, s: Service) -> bool:
@@ -161,8 +180,11 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
             RetentionInDays=s.log_retention_days,
             KmsKeyId=st.ref("KmsKeyArn"),
         )), s.log_retention_days))
-        if s.image.repository:
-            image: object = Sub("${Uri}:${Tag}", Uri=st.ref(_image_input(s)),
+        literal = _literal_image(part, s)
+        if literal is not None:
+            image: object = literal
+        elif s.image.repository:
+            image = Sub("${Uri}:${Tag}", Uri=st.ref(_image_input(s)),
                                 Tag=st.ref(naming.image_tag_param(s.name)))
         elif s.image.fallback:
             cond = f"{sid}HasImage"

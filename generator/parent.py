@@ -127,10 +127,11 @@ def root_parameters(spec: Platform, parts: list[Part] | None = None) -> dict[str
     return {p.title: p for p in ps}
 
 
-def metadata(spec: Platform) -> dict[str, object]:
+def metadata(spec: Platform, kids: list[Child] | None = None) -> dict[str, object]:
     """What deploy.sh and delete.sh read from the parent template (Metadata.stackgen), so they
     need not know the spec: the images a first deploy must wait for, and per environment
-    whether a delete keeps the platform's data."""
+    whether a delete keeps the platform's data; with more than one service group, each
+    group's stacks and services (a platform of one group has only the unsuffixed stacks)."""
     images = [{
         "service": s.name,
         "kind": "service" if s.is_service else "scheduled-task",
@@ -139,10 +140,18 @@ def metadata(spec: Platform) -> dict[str, object]:
         "repository_output": naming.repo_output(s.image.repository, "Uri"),
         "tag_parameter": naming.image_tag_param(s.name),
     } for s in spec.services if s.image.repository]
-    return {"stackgen": {
+    out: dict[str, object] = {
         "images": images,
         "retain_on_delete": {env: spec.retains_data(env) for env in spec.environments},
-    }}
+    }
+    parts = place(spec)
+    if len(parts) > 1:
+        # Where a reviewer finds a service: its group's stacks (generator.placement).
+        built = {c.name for c in kids} if kids is not None else None
+        out["service_groups"] = {p.group: {
+            "stacks": [p.stack(m.NAME) for m in GROUPED if built is None or p.stack(m.NAME) in built],
+            "services": list(p.services)} for p in parts}
+    return {"stackgen": out}
 
 
 def derived() -> dict[str, object]:
@@ -225,7 +234,7 @@ def build(spec: Platform, kids: list[Child] | None = None) -> Template:
     t = Template()
     t.set_version("2010-09-09")
     t.set_description(f"stackgen parent stack of the {spec.name} platform: {spec.description}")
-    t.set_metadata(metadata(spec))
+    t.set_metadata(metadata(spec, kids))
     computed = derived()
     for p in root.values():
         t.add_parameter(p)

@@ -209,3 +209,11 @@ def test_the_parents_parameters_and_outputs_do_not_grow_with_overflow_groups() -
     assert naming_of(first, "ServiceArn") in root["Outputs"]
     grown = render.synthesize(parse_spec(with_services(300)))["main.yaml"]
     assert (len(grown["Parameters"]), len(grown["Outputs"])) == (len(root["Parameters"]), len(root["Outputs"]))
+
+
+def test_the_parent_maps_each_service_to_its_groups_stacks() -> None:
+    spec = parse_spec(with_services(60))
+    groups = render.synthesize(spec)["main.yaml"]["Metadata"]["stackgen"]["service_groups"]
+    assert groups["default-2"]["stacks"] == [f"{s}-default-2" for s in GROUPED]
+    assert sorted(n for g in groups.values() for n in g["services"]) == sorted(s.name for s in spec.services)
+    assert "service_groups" not in render.synthesize(parse_spec(with_services(2)))["main.yaml"]["Metadata"]["stackgen"]

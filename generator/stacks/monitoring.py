@@ -26,10 +26,10 @@ def applies(spec: Platform, part: Part | None = None) -> bool:
 def interface(spec: Platform, part: Part | None = None) -> StackInterface:
     part = part or whole(spec)
     i = Interface()
-    i.takes("Name")
-    i.takes("Environment")
-    i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
-    if part.shared:
+    if part.shared:  # the topic's and the pull-failure log group's names and tags
+        i.takes("Name")
+        i.takes("Environment")
+        i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
         i.takes("KmsKeyArn")
         i.takes("AlarmEmail", description="Email for alarm notifications ('' = none)")
         for c in spec.clusters:

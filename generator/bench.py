@@ -273,8 +273,9 @@ def scale_table(work: Path, repeat: int, ns: tuple[int, ...] = SCALE_NS) -> list
     import yaml
 
     lines = ["", "scale (generation only: render.synthesize + YAML; largest = most resources, R/P/O/bytes):",
-             f"  {'N':>4} {'wall':>7} {'RSS':>7} {'templates':>9} {'resources':>9}  largest"]
+             f"  {'N':>4} {'wall':>7} {'CPU':>7} {'RSS':>7} {'templates':>9} {'resources':>9}  largest"]
     walls: dict[int, float] = {}
+    cpus: dict[int, float] = {}
     for n in ns:
         spec = work / f"gen-{n}.yaml"
         spec.write_text(yaml.safe_dump(scale_spec(n), sort_keys=False), encoding="utf-8")
@@ -284,15 +285,16 @@ def scale_table(work: Path, repeat: int, ns: tuple[int, ...] = SCALE_NS) -> list
         if s.rc:
             lines.append(f"  {n:>4} does not generate: {s.note}")
             continue
-        walls[n] = s.wall
+        walls[n], cpus[n] = s.wall, s.cpu
         templates, resources, big = _largest(out)
-        lines.append(f"  {n:>4} {s.wall:6.2f}s {s.rss:5.0f}MB {templates:>9} {resources:>9}  {big}")
+        lines.append(f"  {n:>4} {s.wall:6.2f}s {s.cpu:6.2f}c {s.rss:5.0f}MB {templates:>9} {resources:>9}  {big}")
         if n == 300:
             for (what, limit), value in zip(SCALE_TARGETS, (s.wall, s.rss), strict=True):
                 lines.append(f"       {what}: {value:.2f} (limit {limit:g}) {'ok' if value <= limit else 'MISSED'}"
                              f" (load average {os.getloadavg()[0]:.1f})")
     if 30 in walls and 300 in walls:
-        lines.append(f"  t(300)/t(30) = {walls[300] / walls[30]:.2f} (linear growth would be 10)")
+        lines.append(f"  t(300)/t(30) = {walls[300] / walls[30]:.2f} wall, {cpus[300] / cpus[30]:.2f} CPU "
+                     "(linear growth would be 10)")
     return lines
 
 

@@ -96,8 +96,10 @@ def measure(cmd: list[str], env: dict[str, str], repeat: int, before: Any = None
 
 def scale_spec(n: int) -> dict[str, Any]:
     """An N-service platform in the reference doc's shape: 3 AZs with a NAT each, Aurora,
-    EFS with an access point per service, one ALB; every service with a generated secret,
-    an EFS volume, Service Connect and CPU/memory auto scaling; the first behind the ALB."""
+    EFS with an access point per ten services (the EFS stack outputs one per access point), one ALB; every service with a generated secret,
+    an EFS volume, Service Connect and CPU/memory auto scaling; the first behind the ALB, and
+    the first of every ten admitting the other nine (a hub per ten: one security group holds
+    at most 60 rules per direction, so no service can call all 300)."""
     services = []
     for i in range(n):
         name = f"svc{i:03d}"
@@ -108,20 +110,20 @@ def scale_spec(n: int) -> dict[str, Any]:
             "user": "1000:1000", "readonly_root_filesystem": True, "scratch_paths": ["/tmp"],
             "environment": {"DB_HOST": "${db:endpoint}", "SERVICE": name},
             "secrets": {"API_KEY": {"secret": "api-key"}},
-            "volumes": [{"access_point": f"ap{i:03d}", "path": "/data"}],
+            "volumes": [{"access_point": f"ap{i // 10:03d}", "path": "/data"}],
             "discovery": {"name": name, "port": "http"},
             "scaling": {"min": 1, "max": 4, "cpu": 70, "memory": 80},
         }
         if i == 0:
             svc["target_groups"] = [{"name": "web", "load_balancer": "web", "container_port": 8080}]
-        else:
-            svc["allow_from"] = [{"service": "svc000", "ports": [8080]}]
+        elif i % 10:
+            svc["allow_from"] = [{"service": f"svc{i - i % 10:03d}", "ports": [8080]}]
         services.append(svc)
     return {
         "name": f"scale-{n}", "description": f"{n} services for make bench",
         "network": {"availability_zones": 3, "egress": "nat-per-az"},
         "secrets": [{"name": "api-key", "description": "API key", "generate": {"length": 32}}],
-        "efs": {"access_points": [{"name": f"ap{i:03d}", "path": f"/svc{i:03d}"} for i in range(n)]},
+        "efs": {"access_points": [{"name": f"ap{k:03d}", "path": f"/team{k:03d}"} for k in range((n + 9) // 10)]},
         "database": {"engine": "aurora-postgresql", "engine_version": "16.9", "database_name": "app"},
         "clusters": [{"name": "main"}], "namespace": "scale.local",
         "load_balancers": [{"name": "web", "listeners": [{"port": 80, "mode": "auto", "target_group": "web"}]}],
@@ -231,6 +233,103 @@ def anchor_installed() -> bool:
     return (ANCHOR / ".installed").is_file() and (ANCHOR / "app.py").is_file()
 
 
+# --------------------------------------------------------------------------- scale and deploy time
+
+SCALE_NS = (8, 30, 100, 300)
+# Issue 12's targets for generating 300 services (render.synthesize and the YAML written;
+# the deployability check synthesis runs after it is timed in the synth row above).
+SCALE_TARGETS = (("generate 300 services wall (s)", 3.0), ("generate 300 services peak RSS (MB)", 150.0))
+
+
+def generate(spec_path: str, out: str) -> None:
+    """Generate SPEC's templates into OUT without the checks (``python -c`` entry point)."""
+    from generator import render
+    from generator.spec import load_spec
+
+    spec = load_spec(spec_path)
+    header = render.HEADER.format(name=spec.name)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    for name, t in sorted(render.synthesize(spec).items()):
+        (Path(out) / name).write_text(header + render.to_yaml(t), encoding="utf-8")
+
+
+def _largest(out: Path) -> tuple[int, int, str]:
+    """(templates, resources, 'file R/P/O/bytes' of the template with the most resources)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    rows = []
+    for p in sorted(out.glob("*.yaml")):
+        t = yaml.load(p.read_bytes(), Loader=loader) or {}  # noqa: S506
+        rows.append((len(t.get("Resources") or {}), len(t.get("Parameters") or {}), len(t.get("Outputs") or {}),
+                     p.stat().st_size, p.name))
+    big = max(rows)
+    return len(rows), sum(r[0] for r in rows), f"{big[4]} {big[0]}/{big[1]}/{big[2]}/{big[3]:,}"
+
+
+def scale_table(work: Path, repeat: int, ns: tuple[int, ...] = SCALE_NS) -> list[str]:
+    """Generation of scale_spec(N) per N: wall, peak RSS, templates, resources, the largest
+    template's resources/parameters/outputs/bytes, and t(300)/t(30)."""
+    import yaml
+
+    lines = ["", "scale (generation only: render.synthesize + YAML; largest = most resources, R/P/O/bytes):",
+             f"  {'N':>4} {'wall':>7} {'CPU':>7} {'RSS':>7} {'templates':>9} {'resources':>9}  largest"]
+    walls: dict[int, float] = {}
+    cpus: dict[int, float] = {}
+    for n in ns:
+        spec = work / f"gen-{n}.yaml"
+        spec.write_text(yaml.safe_dump(scale_spec(n), sort_keys=False), encoding="utf-8")
+        out = work / f"gen-{n}"
+        code = f"from generator.bench import generate; generate({str(spec)!r}, {str(out)!r})"
+        s = measure([sys.executable, "-c", code], dict(os.environ), repeat)
+        if s.rc:
+            lines.append(f"  {n:>4} does not generate: {s.note}")
+            continue
+        walls[n], cpus[n] = s.wall, s.cpu
+        templates, resources, big = _largest(out)
+        lines.append(f"  {n:>4} {s.wall:6.2f}s {s.cpu:6.2f}c {s.rss:5.0f}MB {templates:>9} {resources:>9}  {big}")
+        if n == 300:
+            for (what, limit), value in zip(SCALE_TARGETS, (s.wall, s.rss), strict=True):
+                lines.append(f"       {what}: {value:.2f} (limit {limit:g}) {'ok' if value <= limit else 'MISSED'}"
+                             f" (load average {os.getloadavg()[0]:.1f})")
+    if 30 in walls and 300 in walls:
+        lines.append(f"  t(300)/t(30) = {walls[300] / walls[30]:.2f} wall, {cpus[300] / cpus[30]:.2f} CPU "
+                     "(linear growth would be 10)")
+    return lines
+
+
+def critical_paths(specs: list[Path]) -> list[str]:
+    """Per platform, the estimated first-create critical path (generator.critical_path) as
+    generated, and with the services that use the database pinned to ``group: database``."""
+    import yaml
+
+    from generator import critical_path, render
+    from generator.spec import SpecError, load_spec, parse_spec
+
+    lines = ["", "estimated first create (minutes; generator.critical_path.TYPICAL_MINUTES, sources there):"]
+    for path in specs:
+        try:
+            spec = load_spec(path)
+            before = critical_path.estimate(render.synthesize(spec))
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            users = {s.name for s in spec.services if s.uses_database and not s.group}
+            for svc in data["services"]:
+                if svc["name"] in users:
+                    svc["group"] = "database"
+            after = critical_path.estimate(render.synthesize(parse_spec(data, str(path)))) if users else before
+        except (SpecError, ValueError) as exc:
+            lines.append(f"  {path.stem}: does not generate ({str(exc).splitlines()[0]})")
+            continue
+        lines.append(f"  {path.stem}: {critical_path.describe(before)}")
+        stable = ", ".join(f"{k} {v:.1f}" for k, v in sorted(before.services_stable().items()))
+        lines.append(f"    services stable: {stable}")
+        if users:
+            stable = ", ".join(f"{k} {v:.1f}" for k, v in sorted(after.services_stable().items()))
+            lines.append(f"    with {', '.join(sorted(users))} in group database: {critical_path.describe(after)}")
+            lines.append(f"    services stable: {stable}")
+    return lines
+
+
 # --------------------------------------------------------------------------- the report
 
 
@@ -327,6 +426,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeat", type=int, default=3, metavar="K", help="runs per figure (median; default 3)")
     p.add_argument("--no-anchor", action="store_true", help="skip cdk synth even when it is installed")
     p.add_argument("--target", metavar="SPEC", help="the spec the targets are checked on (make bench: PLATFORM)")
+    p.add_argument("--scale-only", action="store_true",
+                   help="only the scale table (N = 8, 30, 100, 300) and the critical paths, not the timings")
     p.add_argument("--why", action="store_true",
                    help="also break lint's cost down on the target spec (plain cfn-lint, config, runner)")
 
@@ -340,6 +441,10 @@ def cmd(args: argparse.Namespace) -> int:
         specs.insert(0, target)
     env = dict(os.environ)
     notes = []
+    if args.scale_only:
+        with tempfile.TemporaryDirectory(prefix="stackgen-bench-") as tmp:
+            print("\n".join(scale_table(Path(tmp), args.repeat) + critical_paths(specs)))
+        return 0
     floor = measure([sys.executable, "-c", "import troposphere"], env, max(5, args.repeat))
     anchor = bench_anchor(args.repeat) if anchor_installed() and not args.no_anchor else {}
     columns: dict[str, tuple[dict[str, Sample], int]] = {}
@@ -360,5 +465,6 @@ def cmd(args: argparse.Namespace) -> int:
             print(f"bench: {spec.stem} ...", file=sys.stderr, flush=True)
             columns[spec.stem] = bench_spec(spec, spec_work, args.repeat)
         why = lint_breakdown(target, work, args.repeat) if args.why else []
-    print("\n".join(report(columns, floor, anchor, notes, target.stem) + why))
+        scale = scale_table(work, args.repeat)
+    print("\n".join(report(columns, floor, anchor, notes, target.stem) + why + scale + critical_paths(specs)))
     return 0

@@ -8,9 +8,13 @@ built template has exactly the declared Parameters and Outputs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from troposphere import Template
+
+from generator.spec import Platform, Service
 
 
 class ContractError(Exception):
@@ -79,6 +83,57 @@ class Interface:
             after=tuple(sorted(after)),
             condition=condition,
         )
+
+
+@dataclass(frozen=True)
+class Part:
+    """The slice of a platform that one instance of a grouped stack builds (security-groups,
+    iam, services, autoscaling, monitoring: one instance per service group, see
+    ``generator.placement``).
+
+    ``index`` is the group's place in creation order: group 0 also holds the platform-wide
+    resources of its concern (the load balancers' and data stores' security groups, the
+    database proxy's role, the alarm topic) and reaches the shared security groups with a
+    rule per service, as a platform of one group always has; every later group reaches them
+    through one client security group per shared target.  ``group_of`` maps every service
+    of the platform to its group's index (security-group rules between two services are
+    held by the later of their two groups)."""
+
+    group: str
+    index: int
+    services: tuple[str, ...]
+    group_of: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    def stack(self, base: str) -> str:
+        """The instance's stack name: ``base`` for the default group, else ``base-<group>``."""
+        return base if self.group in ("", "default") else f"{base}-{self.group}"
+
+    @property
+    def shared(self) -> bool:
+        """Whether this instance also holds its concern's platform-wide resources."""
+        return self.index == 0
+
+    @property
+    def overflow(self) -> bool:
+        """Whether it continues a full group (``<key>-2``, ``<key>-3``, ...: the only group
+        names that end in a digit)."""
+        return self.group[-1:].isdigit()
+
+    @property
+    def clients(self) -> bool:
+        """Whether its services reach shared security groups through per-group client groups."""
+        return self.index > 0
+
+    def members(self, spec: Platform) -> list[Service]:
+        """The services of this part, in spec order."""
+        names = set(self.services)
+        return [s for s in spec.services if s.name in names]
+
+
+def whole(spec: Platform) -> Part:
+    """The whole platform as one part (one group): every service, and the shared resources."""
+    return Part("default", 0, tuple(s.name for s in spec.services),
+                MappingProxyType({s.name: 0 for s in spec.services}))
 
 
 def check_built(stack: str, iface: StackInterface, template: Template) -> None:

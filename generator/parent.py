@@ -17,9 +17,11 @@ from types import ModuleType
 from troposphere import Equals, GetAtt, If, Join, Not, Output, Parameter, Ref, Template, cloudformation
 
 from generator import naming
-from generator.contract import ContractError, StackInterface, check_built
+from generator.contract import ContractError, Part, StackInterface, check_built
+from generator.placement import place
 from generator.spec import Platform
-from generator.stacks import STACKS
+from generator.stacks import GROUPED, STACKS
+from generator.stacks.services import takes_image_uri
 from generator.stacks._base import keep, suppress
 
 LOCAL_TEMPLATE_URL = ("TemplateURL is a local path on purpose: `aws cloudformation package` (deploy.sh) "
@@ -32,6 +34,16 @@ class Child:
     module: ModuleType
     iface: StackInterface
     template: Template
+    # The service group of a grouped module's instance (None: not grouped).
+    part: Part | None = None
+
+    @property
+    def reexports(self) -> bool:
+        """Whether the parent re-exports its public outputs: every child's but those of the
+        groups that continue a full one (``default-2``, ...), whose per-service outputs stay in
+        their own stacks, so the parent's outputs do not grow with the number of services
+        (CloudFormation's 200 per template)."""
+        return self.part is None or not self.part.overflow
 
 
 @dataclass(frozen=True)
@@ -43,8 +55,11 @@ class Edge:
     producer: str
 
 
-def root_parameters(spec: Platform) -> dict[str, Parameter]:
-    """Every deploy-time knob of the platform, with its default."""
+def root_parameters(spec: Platform, parts: list[Part] | None = None) -> dict[str, Parameter]:
+    """Every deploy-time knob of the platform, with its default (``parts``: the service
+    groups, ``placement.place(spec)`` when the caller has not)."""
+    parts = parts if parts is not None else place(spec)
+    part_of = {n: p for p in parts for n in p.services}
     ps: list[Parameter] = [
         Parameter("Name", Type="String", Default=spec.name, AllowedPattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$",
                   Description="Name of the deployment, used in physical resource names"),
@@ -93,7 +108,7 @@ def root_parameters(spec: Platform) -> dict[str, Parameter]:
                                 Description=f"false: {s.name} {runs} until its image is pushed to the "
                                             f"{s.image.repository} repository, which this stack creates empty; "
                                             "false on a first deploy (docs/platforms-post-deploy.md)"))
-        else:
+        elif takes_image_uri(part_of[s.name], s):
             desc = f"Container image URI of {s.name}"
             if s.image.fallback:
                 desc += f" (empty = {s.image.fallback})"
@@ -115,10 +130,11 @@ def root_parameters(spec: Platform) -> dict[str, Parameter]:
     return {p.title: p for p in ps}
 
 
-def metadata(spec: Platform) -> dict[str, object]:
+def metadata(spec: Platform, kids: list[Child] | None = None) -> dict[str, object]:
     """What deploy.sh and delete.sh read from the parent template (Metadata.stackgen), so they
     need not know the spec: the images a first deploy must wait for, and per environment
-    whether a delete keeps the platform's data."""
+    whether a delete keeps the platform's data; with more than one service group, each
+    group's stacks and services (a platform of one group has only the unsuffixed stacks)."""
     images = [{
         "service": s.name,
         "kind": "service" if s.is_service else "scheduled-task",
@@ -127,10 +143,18 @@ def metadata(spec: Platform) -> dict[str, object]:
         "repository_output": naming.repo_output(s.image.repository, "Uri"),
         "tag_parameter": naming.image_tag_param(s.name),
     } for s in spec.services if s.image.repository]
-    return {"stackgen": {
+    out: dict[str, object] = {
         "images": images,
         "retain_on_delete": {env: spec.retains_data(env) for env in spec.environments},
-    }}
+    }
+    parts = place(spec)
+    if len(parts) > 1:
+        # Where a reviewer finds a service: its group's stacks (generator.placement).
+        built = {c.name for c in kids} if kids is not None else None
+        out["service_groups"] = {p.group: {
+            "stacks": [p.stack(m.NAME) for m in GROUPED if built is None or p.stack(m.NAME) in built],
+            "services": list(p.services)} for p in parts}
+    return {"stackgen": out}
 
 
 def derived() -> dict[str, object]:
@@ -142,16 +166,26 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def children(spec: Platform) -> list[Child]:
+def children(spec: Platform, parts: list[Part] | None = None) -> list[Child]:
+    """Every applicable child in creation order; a grouped module once per service group
+    (``parts``: ``placement.place(spec)`` when the caller already has it)."""
+    parts = parts if parts is not None else place(spec)
     out = []
     for mod in STACKS:
-        if not mod.applies(spec):
+        if mod not in GROUPED:
+            if mod.applies(spec):
+                out.append(_child(mod.NAME, mod, mod.interface(spec), mod.build(spec)))
             continue
-        iface = mod.interface(spec)
-        template = mod.build(spec)
-        check_built(mod.NAME, iface, template)
-        out.append(Child(mod.NAME, mod, iface, template))
+        for part in parts:
+            if mod.applies(spec, part):
+                out.append(_child(part.stack(mod.NAME), mod, mod.interface(spec, part), mod.build(spec, part), part))
     return out
+
+
+def _child(name: str, mod: ModuleType, iface: StackInterface, template: Template,
+           part: Part | None = None) -> Child:
+    check_built(name, iface, template)
+    return Child(name, mod, iface, template, part)
 
 
 def wire(spec: Platform, kids: list[Child], root: dict[str, Parameter] | None = None) -> list[Edge]:
@@ -203,7 +237,7 @@ def build(spec: Platform, kids: list[Child] | None = None) -> Template:
     t = Template()
     t.set_version("2010-09-09")
     t.set_description(f"stackgen parent stack of the {spec.name} platform: {spec.description}")
-    t.set_metadata(metadata(spec))
+    t.set_metadata(metadata(spec, kids))
     computed = derived()
     for p in root.values():
         t.add_parameter(p)
@@ -255,7 +289,7 @@ def build(spec: Platform, kids: list[Child] | None = None) -> Template:
         # Retain/Snapshot policies, so deleting the stack resource is explicit and safe.
         keep(child, "Delete")
         for o in c.iface.outputs:
-            if o.public:
+            if o.public and c.reexports:
                 okw: dict[str, object] = {}
                 if c.iface.condition:
                     okw["Condition"] = c.iface.condition

@@ -1,7 +1,9 @@
 """Hypothesis strategies that build valid random platform specs through the public
 spec model (``generator.spec.parse_spec``).
 
-Varied: 1-40 services with random names, 1-4 ports (or none: a worker), Fargate sizes, health checks (HTTP
+Varied: 1-40 services (``large_platforms``: 100-150 in the ``ci`` profile, 100-300 in
+``deep``, for the service-group property test) with random names, 1-4 ports (or none: a worker),
+Fargate sizes, health checks (HTTP
 path or command), EFS volumes, secrets, environment variables, reachability (ALB
 target group, other services, none) and scaling bounds; with or without a domain,
 a database, EFS; the egress mode (``EGRESS_MODES``: the hook for the connectivity
@@ -18,6 +20,7 @@ task permissions, and per-environment scaling ranges and desired counts.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from hypothesis import strategies as st
@@ -46,8 +49,8 @@ def service_names(draw: st.DrawFn, n: int) -> list[str]:
 
 
 @st.composite
-def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
-    n = draw(st.integers(1, max_services))
+def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) -> dict[str, Any]:
+    n = draw(st.integers(min_services, max_services))
     names = draw(service_names(n))
     base_domain = draw(st.sampled_from(DOMAINS))
     with_domain = base_domain is not None
@@ -236,5 +239,14 @@ def platforms(draw: st.DrawFn, max_services: int = 40) -> dict[str, Any]:
     return data
 
 
-def valid_platforms(max_services: int = 40) -> st.SearchStrategy[Platform]:
-    return platforms(max_services).map(lambda d: parse_spec(d, "<hypothesis>"))
+def valid_platforms(max_services: int = 40, min_services: int = 1) -> st.SearchStrategy[Platform]:
+    return platforms(max_services, min_services).map(lambda d: parse_spec(d, "<hypothesis>"))
+
+
+# Large platforms: the sizes service groups exist for (generator.placement).  ``deep`` draws
+# up to 300 services; ``ci`` stays at 150 so that ``make test`` does not grow much.
+LARGE = {"deep": 300}.get(os.environ.get("HYPOTHESIS_PROFILE", "dev"), 150)
+
+
+def large_platforms() -> st.SearchStrategy[Platform]:
+    return valid_platforms(LARGE, 100)

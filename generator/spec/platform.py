@@ -56,8 +56,8 @@ class Platform(Model):
     """Private DNS namespace (Cloud Map / Service Connect), e.g. app.local."""
     load_balancers: list[LoadBalancer] = Field(default_factory=list)
     """Application load balancers."""
-    services: list[Service] = Field(min_length=1, max_length=60)
-    """Services and scheduled tasks."""
+    services: list[Service] = Field(min_length=1)
+    """Services and scheduled tasks. Their resources are split into service groups (generator.placement): append new services at the end, so that none already deployed moves to another stack."""
     alarms: Alarms = Field(default_factory=Alarms)
     """CloudWatch alarm thresholds."""
     data_retention: dict[Slug, Literal["retain", "delete"]] = Field(
@@ -128,7 +128,8 @@ class Platform(Model):
                             ("repositories", [r.name for r in self.repositories]), ("buckets", self.buckets),
                             ("network.tiers", [t.name for t in self.network.tiers]),
                             ("efs.access_points", [a.name for a in self.efs.access_points] if self.efs else []),
-                            ("target_groups", [tg.name for x in self.services for tg in x.target_groups])):
+                            ("target_groups", [tg.name for x in self.services for tg in x.target_groups]),
+                            ("services.group", sorted({x.group for x in self.services if x.group}))):
             pascal_uniq(names, what)
         uniq([c.name for c in self.clusters], "clusters")
         uniq([lb.name for lb in self.load_balancers], "load_balancers")

@@ -12,6 +12,10 @@ from generator.spec.base import (ENV_NAME, Model, PascalName, PortNumber, Reason
                                  fargate_size_ok)
 from generator.spec.schedule import check_expression, check_time_zone
 
+# A service group's name: a slug of at most 32 characters that does not end in a digit (a full
+# group continues as <group>-2, <group>-3, ..., names no spec may give).
+GROUP_NAME = r"^[a-z][a-z0-9-]{0,30}[a-z]$"
+
 
 class CapacityStrategy(Model):
     provider: Literal["FARGATE", "FARGATE_SPOT"]
@@ -259,6 +263,8 @@ class Service(Model):
     """Container name (default: the service name)."""
     cluster: Slug | None = None
     """Cluster it runs in (default: the first)."""
+    group: Annotated[str, Field(pattern=GROUP_NAME)] | None = None
+    """The service group it is placed in (generator.placement): its security group, roles, log group, task definition, service, scaling and alarms are in the stacks security-groups-<group>, iam-<group>, services-<group>, autoscaling-<group> and monitoring-<group> (the group 'default': security-groups, iam, services, autoscaling, monitoring). Default: 'default'. A services stack waits for the database stack when one of its services uses the database: put those in a group of their own ('database') and the others are created while the database is. A full group continues as <group>-2, <group>-3, ... Changing a deployed service's group moves it to other stacks, which deletes and re-creates it."""
     image: Image
     """Its container image."""
     cpu: int | None = None
@@ -413,6 +419,12 @@ class Service(Model):
     @property
     def container(self) -> str:
         return self.container_name or self.name
+
+    @property
+    def uses_database(self) -> bool:
+        """Whether it reads the database credentials or its address (${db:...}): it waits for the database."""
+        return any(r.database for r in self.secrets.values()) or any(
+            "${db:" in v for v in self.environment.values())
 
     @property
     def is_service(self) -> bool:

@@ -1,5 +1,9 @@
 """One module per nested stack. ``STACKS`` is the creation order the parent follows;
-each module exposes ``NAME``, ``applies(spec)``, ``interface(spec)`` and ``build(spec)``."""
+each module exposes ``NAME``, ``applies(spec)``, ``interface(spec)`` and ``build(spec)``.
+
+``GROUPED`` are the modules built once per service group (``generator.placement``): their
+three functions also take the group (``generator.contract.Part``), and the instance for
+group ``g`` is the stack ``<NAME>-g`` (``NAME`` for the group ``default``)."""
 
 from __future__ import annotations
 
@@ -40,3 +44,5 @@ STACKS: tuple[ModuleType, ...] = (
     autoscaling,
     monitoring,
 )
+
+GROUPED: tuple[ModuleType, ...] = (security_groups, iam, services, autoscaling, monitoring)

@@ -90,9 +90,9 @@ def image_ready(st: Stack, s: Service) -> str | None:
     return name
 
 
-def desired_count_mapping(st: Stack, spec: Platform) -> None:
-    """The DesiredCount Mapping (by Environment) of the services whose count varies by environment."""
-    varied = [s for s in spec.services if s.is_service and s.counted_environments]
+def desired_count_mapping(st: Stack, spec: Platform, services: list[Service]) -> None:
+    """The DesiredCount Mapping (by Environment) of those ``services`` whose count varies by environment."""
+    varied = [s for s in services if s.is_service and s.counted_environments]
     if varied:
         # Mapping values are strings or lists (AWS docs, Mappings syntax); ECS and CloudWatch read numbers.
         st.t.add_mapping("DesiredCount", {env: {naming.pascal(s.name): str(s.desired_in(env)) for s in varied}

@@ -1,27 +1,29 @@
 """autoscaling: a scalable target per scaled ECS service with target-tracking
-policies on average CPU and/or memory utilisation."""
+policies on average CPU and/or memory utilisation.  One instance per service group that
+scales a service (``generator.contract.Part``): ``autoscaling``, ``autoscaling-<group>``."""
 
 from __future__ import annotations
 
 from troposphere import FindInMap, If, Ref, Sub, Template, applicationautoscaling as aas
 
 from generator import naming
-from generator.contract import Interface, StackInterface
+from generator.contract import Interface, Part, StackInterface, whole
 from generator.spec import Platform, Service
 from generator.stacks._base import Stack, image_ready, takes_image_ready
 
 NAME = "autoscaling"
 
 
-def applies(spec: Platform) -> bool:
-    return any(s.scaling for s in spec.services)
+def applies(spec: Platform, part: Part | None = None) -> bool:
+    return any(s.scaling for s in (part or whole(spec)).members(spec))
 
 
-def interface(spec: Platform) -> StackInterface:
+def interface(spec: Platform, part: Part | None = None) -> StackInterface:
     i = Interface()
-    if any(s.scaling_by_environment for s in spec.services):
+    members = (part or whole(spec)).members(spec)
+    if any(s.scaling_by_environment for s in members):
         i.takes("Environment")
-    for s in spec.services:
+    for s in members:
         if s.scaling:
             i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
             i.takes(naming.service_output(s.name, "Name"))
@@ -29,9 +31,9 @@ def interface(spec: Platform) -> StackInterface:
     return i.freeze()
 
 
-def _capacity(st: Stack, spec: Platform) -> None:
+def _capacity(st: Stack, spec: Platform, services: list[Service]) -> None:
     """The Capacity Mapping (by Environment) of the services whose scaling range varies by environment."""
-    varied = [s for s in spec.services if s.scaling_by_environment]
+    varied = [s for s in services if s.scaling_by_environment]
     if varied:
         # Mapping values are strings or lists (AWS docs, Mappings syntax).
         st.t.add_mapping("Capacity", {env: {naming.pascal(s.name, k): str(v) for s in varied
@@ -47,10 +49,11 @@ def _bound(st: Stack, s: Service, which: str) -> object:
     return s.scaling.min if which == "Min" else s.scaling.max
 
 
-def build(spec: Platform) -> Template:
-    st = Stack(NAME, "ECS service auto scaling", interface(spec))
-    _capacity(st, spec)
-    for s in spec.services:
+def build(spec: Platform, part: Part | None = None) -> Template:
+    part = part or whole(spec)
+    st = Stack(part.stack(NAME), "ECS service auto scaling", interface(spec, part))
+    _capacity(st, spec, list(part.members(spec)))
+    for s in part.members(spec):
         sc = s.scaling
         if sc is None:
             continue

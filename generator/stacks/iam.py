@@ -5,7 +5,10 @@ Execution roles get ECR pull (``ecr:GetAuthorizationToken`` is the only
 the secrets and SSM parameters the service's containers reference.  Task roles
 get ECS Exec channels (with ``kms:Decrypt`` on the platform key for ECS Exec sessions
 of their own cluster only) plus the spec's extra statements, each followed by the KMS
-actions its encrypted stores need (``generator.kms_actions``)."""
+actions its encrypted stores need (``generator.kms_actions``).
+
+One instance per service group (``generator.contract.Part``): ``iam`` holds the first
+group's roles and the RDS Proxy role, ``iam-<group>`` the roles of that group's services."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from awacs.aws import Action, ArnEquals, ArnLike, Condition, Statement, StringEq
 from troposphere import GetAtt, Sub, Template, iam
 
 from generator import kms_actions, naming, policies
-from generator.contract import Interface, StackInterface
+from generator.contract import Interface, Part, StackInterface, whole
 from generator.spec import PLACEHOLDER, PermissionSpec, Platform, Service
 from generator.stacks._base import Stack
 from generator.stacks.secrets import DB_SECRET
@@ -31,8 +34,9 @@ _SECRET = re.compile(r"\$\{secret:([a-z0-9-]+)\}")
 KMS_SID = {"bucket": "BucketKey", "secret": "SecretKey"}
 
 
-def applies(spec: Platform) -> bool:
-    return True
+def applies(spec: Platform, part: Part | None = None) -> bool:
+    part = part or whole(spec)
+    return bool(part.services) or (part.shared and bool(spec.database and spec.database.proxy))
 
 
 def secret_inputs(spec: Platform, s: Service) -> list[str]:
@@ -65,13 +69,14 @@ def _parameter_inputs(spec: Platform, s: Service) -> list[str]:
                    if ph in declared})
 
 
-def interface(spec: Platform) -> StackInterface:
+def interface(spec: Platform, part: Part | None = None) -> StackInterface:
+    part = part or whole(spec)
     i = Interface()
     i.takes("Name")
     i.takes("Environment")
     i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
     i.takes("KmsKeyArn")
-    for s in spec.services:
+    for s in part.members(spec):
         for n in _parameter_inputs(spec, s):
             i.takes(n, description=f"Parameter {n} (named in the task permissions of {s.name})")
         for n in sorted(set(secret_inputs(spec, s) + _secret_refs(s) + _bucket_inputs(s))):
@@ -86,7 +91,7 @@ def interface(spec: Platform) -> StackInterface:
         if s.schedule:
             i.takes(naming.cluster_output(spec.cluster_of(s), "Arn"))
             i.gives(naming.role_output(s.name, "Scheduler"), f"Role EventBridge Scheduler uses to run {s.name}")
-    if spec.database and spec.database.proxy:
+    if part.shared and spec.database and spec.database.proxy:
         i.takes(naming.secret_output(DB_SECRET))
         i.gives(PROXY_ROLE, "Role the RDS Proxy assumes to read the database secret")
     return i.freeze()
@@ -142,9 +147,10 @@ def _data_keys(st: Stack, p: PermissionSpec) -> list[Statement]:
     return out
 
 
-def build(spec: Platform) -> Template:
-    st = Stack(NAME, "IAM roles for tasks and the RDS Proxy", interface(spec))
-    for s in spec.services:
+def build(spec: Platform, part: Part | None = None) -> Template:
+    part = part or whole(spec)
+    st = Stack(part.stack(NAME), "IAM roles for tasks and the RDS Proxy", interface(spec, part))
+    for s in part.members(spec):
         if s.image.repository:
             repos: list[object] = [st.ref(naming.repo_output(s.image.repository, "Arn"))]
         else:
@@ -216,7 +222,7 @@ def build(spec: Platform) -> Template:
                 Tags=naming.tags(f"{s.name}-scheduler-role"),
             ))
             st.output(naming.role_output(s.name, "Scheduler"), GetAtt(run, "Arn"))
-    if spec.database and spec.database.proxy:
+    if part.shared and spec.database and spec.database.proxy:
         secret = st.ref(naming.secret_output(DB_SECRET))
         proxy = st.add(iam.Role(
             "DatabaseProxyRole",

@@ -10,31 +10,38 @@ import json
 from troposphere import Equals, If, Not, NoValue, Ref, Sub, Template, cloudwatch as cw, events, logs, sns
 
 from generator import naming
-from generator.contract import Interface, StackInterface
+from generator.contract import Interface, Part, StackInterface, whole
 from generator.spec import Platform, Service
-from generator.stacks._image_pulls import add_image_pulls
 from generator.stacks._base import (
     Stack, desired_count, desired_count_mapping, image_ready, keep, log_group_suppressions, takes_image_ready, when)
+from generator.stacks._image_pulls import add_image_pulls
 
 PULL_FAILURE_REASONS = ("CannotPullContainerError", "ResourceInitializationError")
 
 NAME = "monitoring"
 
 
-def applies(spec: Platform) -> bool:
-    return True
+def applies(spec: Platform, part: Part | None = None) -> bool:
+    part = part or whole(spec)
+    return part.shared or any(s.is_service for s in part.members(spec))
 
 
-def interface(spec: Platform) -> StackInterface:
+def interface(spec: Platform, part: Part | None = None) -> StackInterface:
+    part = part or whole(spec)
     i = Interface()
-    i.takes("Name")
-    i.takes("Environment")
-    i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
-    i.takes("KmsKeyArn")
-    i.takes("AlarmEmail", description="Email for alarm notifications ('' = none)")
-    for c in spec.clusters:
-        i.takes(naming.cluster_output(c.name, "Arn"))
-    for s in spec.services:
+    if part.shared:  # the topic's and the pull-failure log group's names and tags
+        i.takes("Name")
+        i.takes("Environment")
+        i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
+        i.takes("KmsKeyArn")
+        i.takes("AlarmEmail", description="Email for alarm notifications ('' = none)")
+        for c in spec.clusters:
+            i.takes(naming.cluster_output(c.name, "Arn"))
+    else:
+        i.takes("AlarmTopicArn", description="SNS topic that receives alarms (the monitoring stack's)")
+        if any(s.is_service and s.counted_environments for s in part.members(spec)):
+            i.takes("Environment")  # the DesiredCount Mapping's key
+    for s in part.members(spec):
         if not s.is_service:
             continue
         i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
@@ -44,10 +51,12 @@ def interface(spec: Platform) -> StackInterface:
         for tg in s.target_groups:
             i.takes(naming.pascal(tg.name, "TargetGroupFullName"))
             i.takes(naming.lb_output(tg.load_balancer, "FullName"))
-    for lb in spec.load_balancers:
-        i.takes(naming.lb_output(lb.name, "FullName"))
-    i.gives("AlarmTopicArn", "SNS topic that receives alarms", public=True)
-    i.gives("PullFailureLogGroupName", "Log group of tasks stopped by image-pull or secret-pull failures", public=True)
+    if part.shared:
+        for lb in spec.load_balancers:
+            i.takes(naming.lb_output(lb.name, "FullName"))
+        i.gives("AlarmTopicArn", "SNS topic that receives alarms", public=True)
+        i.gives("PullFailureLogGroupName", "Log group of tasks stopped by image-pull or secret-pull failures",
+                public=True)
     return i.freeze()
 
 
@@ -75,9 +84,15 @@ def _alarm(st: Stack, lid: str, desc: str, ns: str, metric: str, dims: dict[str,
     ), condition))
 
 
-def build(spec: Platform) -> Template:
-    st = Stack(NAME, "alarms and the alarm topic", interface(spec))
-    desired_count_mapping(st, spec)
+def build(spec: Platform, part: Part | None = None) -> Template:
+    part = part or whole(spec)
+    if not part.shared:
+        st = Stack(part.stack(NAME), "alarms of the services of one service group", interface(spec, part))
+        desired_count_mapping(st, spec, part.members(spec))
+        _service_alarms(st, spec, part, st.ref("AlarmTopicArn"))
+        return st.t
+    st = Stack(NAME, "alarms and the alarm topic", interface(spec, part))
+    desired_count_mapping(st, spec, part.members(spec))
     st.t.add_condition("HasAlarmEmail", Not(Equals(st.ref("AlarmEmail"), "")))
     topic = st.add(sns.Topic(
         "AlarmTopic",
@@ -88,10 +103,26 @@ def build(spec: Platform) -> Template:
     ))
     t = Ref(topic)
     st.output("AlarmTopicArn", t)
-    a = spec.alarms
     _pull_failures(st, spec, t)
     add_image_pulls(st, spec, t)
-    for s in spec.services:
+    _service_alarms(st, spec, part, t)
+    a = spec.alarms
+    for lb in spec.load_balancers:
+        ldims = {"LoadBalancer": st.ref(naming.lb_output(lb.name, "FullName"))}
+        _alarm(st, naming.logical(lb.name, "Target5xxAlarm"), f"{lb.name}: target 5XX above {a.target_5xx}",
+               "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", ldims, "Sum", "GreaterThanThreshold",
+               a.target_5xx, 2, 300, t)
+        _alarm(st, naming.logical(lb.name, "ResponseTimeAlarm"),
+               f"{lb.name}: target response time above {a.response_time_seconds}s",
+               "AWS/ApplicationELB", "TargetResponseTime", ldims, "Average", "GreaterThanThreshold",
+               a.response_time_seconds, 2, 300, t)
+    return st.t
+
+
+def _service_alarms(st: Stack, spec: Platform, part: Part, t: object) -> None:
+    """CPU, memory, running-task and unhealthy-target alarms of the part's services."""
+    a = spec.alarms
+    for s in part.members(spec):
         if not s.is_service:
             continue
         dims = {"ClusterName": st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
@@ -113,16 +144,6 @@ def build(spec: Platform) -> Template:
             _alarm(st, naming.logical(tg.name, "UnhealthyHostsAlarm"), f"{tg.name}: unhealthy targets",
                    "AWS/ApplicationELB", "UnHealthyHostCount", tdims, "Maximum", "GreaterThanThreshold",
                    0, 2, 60, t)
-    for lb in spec.load_balancers:
-        ldims = {"LoadBalancer": st.ref(naming.lb_output(lb.name, "FullName"))}
-        _alarm(st, naming.logical(lb.name, "Target5xxAlarm"), f"{lb.name}: target 5XX above {a.target_5xx}",
-               "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", ldims, "Sum", "GreaterThanThreshold",
-               a.target_5xx, 2, 300, t)
-        _alarm(st, naming.logical(lb.name, "ResponseTimeAlarm"),
-               f"{lb.name}: target response time above {a.response_time_seconds}s",
-               "AWS/ApplicationELB", "TargetResponseTime", ldims, "Average", "GreaterThanThreshold",
-               a.response_time_seconds, 2, 300, t)
-    return st.t
 
 
 def _pull_failures(st: Stack, spec: Platform, topic: object) -> None:

@@ -10,6 +10,19 @@ scanners can read.  No task security group admits a CIDR.
 A load balancer admits, per listener, one rule per CIDR of its source set: the
 ``IngressCidrBlocks`` parameter (ports 80 and 443 only) or the listener's own
 ``ingress_sources`` parameter (generator.spec.edge).
+
+One instance per service group (``generator.contract.Part``): ``security-groups`` holds the
+shared groups (load balancers, database, proxy, file system), the groups of the first
+service group's services and their rules; ``security-groups-<group>`` the groups of that
+group's services and the rules it hosts.  The rules of an edge between two services are
+held by the later of their two groups (so a stack only reads groups of earlier stacks, and
+no two depend on each other), those of an edge between a service and a shared group by the
+service's group.  The first group admits each of its services to the shared groups (the
+database or its proxy, the file system, the interface endpoints) with a rule per service,
+as a platform of one group always has; every later group admits them through one client
+group per target (``<group>-<target>-clients``) that its services carry, so a shared group
+gains one rule per service group, not per service, and stays within the 60 inbound rules
+of a security group.
 """
 
 from __future__ import annotations
@@ -19,7 +32,7 @@ from dataclasses import dataclass
 from troposphere import GetAtt, Ref, Select, Sub, Template, ec2
 
 from generator import naming
-from generator.contract import Interface, StackInterface
+from generator.contract import Interface, Part, StackInterface, whole
 from generator.spec import PLACEHOLDER, Platform, Service
 from generator.spec.edge import source_ports
 from generator.stacks._base import Stack, env_condition, when
@@ -28,10 +41,14 @@ NAME = "security-groups"
 DB = "database"
 DB_PROXY = "database-proxy"
 EFS = "file-system"
+ENDPOINTS = "endpoints"
+# The parameter that carries a security group a stack reads but does not create, by key
+# (every other key ``k``: ``naming.sg_output(k)``).
+INPUT_OF = {ENDPOINTS: "EndpointSecurityGroupId"}
 
 
-def applies(spec: Platform) -> bool:
-    return True
+def applies(spec: Platform, part: Part | None = None) -> bool:
+    return bool(groups(spec, part))
 
 
 def svc_key(name: str) -> str:
@@ -52,8 +69,9 @@ class Edge:
     why: str
 
 
-def groups(spec: Platform) -> list[str]:
-    out = [lb_key(lb.name) for lb in spec.load_balancers] + [svc_key(s.name) for s in spec.services]
+def shared_groups(spec: Platform) -> list[str]:
+    """The security groups every service group shares: load balancers and data stores."""
+    out = [lb_key(lb.name) for lb in spec.load_balancers]
     if spec.database:
         out.append(DB)
         if spec.database.proxy:
@@ -63,8 +81,112 @@ def groups(spec: Platform) -> list[str]:
     return out
 
 
+def groups(spec: Platform, part: Part | None = None) -> list[str]:
+    """The security groups one instance creates (the whole platform's without a part)."""
+    part = part or whole(spec)
+    out = [lb_key(lb.name) for lb in spec.load_balancers] if part.shared else []
+    out += [svc_key(s.name) for s in part.members(spec)]
+    if part.shared:
+        out += [k for k in shared_groups(spec) if k not in out]
+    out += [clients_key(part.group, target) for target, _, _ in client_targets(spec, part)]
+    return out
+
+
+def db_entry(spec: Platform) -> str:
+    """The security group database clients connect to: the proxy's, else the cluster's."""
+    assert spec.database
+    return DB_PROXY if spec.database.proxy else DB
+
+
+def clients_key(group: str, target: str) -> str:
+    """The client security group through which the services of ``group`` reach ``target``."""
+    return f"{group}-{target}-clients"
+
+
+def _uses_efs(s: Service) -> bool:
+    return bool(s.volumes)  # as Platform.efs_clients
+
+
+def _uses_db(s: Service) -> bool:
+    return any(r.database for r in s.secrets.values())  # as Platform.db_clients
+
+
+def client_targets(spec: Platform, part: Part) -> list[tuple[str, str, int]]:
+    """(target, shared security group, port) a later group reaches through client groups: the
+    interface endpoints always, the file system and the database when a member uses them."""
+    if not part.clients:
+        return []
+    members = part.members(spec)
+    out = [(ENDPOINTS, ENDPOINTS, 443)]
+    if spec.efs and any(_uses_efs(s) for s in members):
+        out.append((EFS, EFS, 2049))
+    if spec.database and any(_uses_db(s) for s in members):
+        out.append((DB, db_entry(spec), spec.database.port))
+    return out
+
+
+def client_groups(spec: Platform, part: Part, s: Service) -> list[str]:
+    """The client security groups a service of a later group carries (besides its own)."""
+    if not part.clients:
+        return []
+    out = [clients_key(part.group, ENDPOINTS)]
+    if spec.efs and _uses_efs(s):
+        out.append(clients_key(part.group, EFS))
+    if spec.database and _uses_db(s):
+        out.append(clients_key(part.group, DB))
+    return out
+
+
+def _service_of(key: str) -> str | None:
+    return key.removesuffix("-service") if key.endswith("-service") else None
+
+
+def host(group_of: dict[str, int] | Part, e: Edge) -> int:
+    """The index of the group whose stack holds an edge's rules: the later of its services' groups."""
+    index = group_of.group_of if isinstance(group_of, Part) else group_of
+    return max((index[n] for n in (_service_of(e.src), _service_of(e.dst)) if n is not None), default=0)
+
+
+def hosted(spec: Platform, part: Part | None = None) -> list[Edge]:
+    """The edges whose rules this instance holds, sorted: the platform's edges it hosts (in a
+    later group, its services' edges to the shared data stores become client-group edges),
+    its services' endpoint edges, and its client groups' edges."""
+    part = part or whole(spec)
+    out = []
+    stores = {DB, DB_PROXY, EFS}
+    for e in edges(spec):
+        if part.clients and e.dst in stores and _service_of(e.src) is not None:
+            continue
+        if host(part, e) == part.index:
+            out.append(e)
+    if not part.clients:
+        out += [Edge(svc_key(s.name), ENDPOINTS, 443, f"{s.name} tasks to the interface VPC endpoints")
+                for s in part.members(spec)]
+    for target, entry, port in client_targets(spec, part):
+        what = {ENDPOINTS: "the interface VPC endpoints", EFS: "EFS (NFS)", DB: "the database"}[target]
+        out.append(Edge(clients_key(part.group, target), entry, port, f"tasks of group {part.group} to {what}"))
+    return sorted(out)
+
+
+def sg_input(key: str) -> str:
+    """The stack parameter that carries a security group created elsewhere."""
+    return INPUT_OF.get(key) or naming.sg_output(key)
+
+
+_LAST: list[tuple[Platform, list[Edge]]] = []
+
+
 def edges(spec: Platform) -> list[Edge]:
-    """Every SG-to-SG edge of the platform, sorted."""
+    """Every SG-to-SG edge of the platform, sorted (remembered for the last spec asked about:
+    every service group's stack reads them)."""
+    if _LAST and _LAST[0][0] is spec:
+        return list(_LAST[0][1])
+    out = _edges(spec)
+    _LAST[:] = [(spec, out)]
+    return list(out)
+
+
+def _edges(spec: Platform) -> list[Edge]:
     out: dict[tuple[str, str, int], Edge] = {}
 
     def add(e: Edge) -> None:
@@ -109,25 +231,32 @@ def lb_clients(spec: Platform, s: Service) -> list[str]:
     return sorted(names)
 
 
-def interface(spec: Platform) -> StackInterface:
+def interface(spec: Platform, part: Part | None = None) -> StackInterface:
+    part = part or whole(spec)
     i = Interface()
     i.takes("Name")
     i.takes("Environment")
     i.takes("VpcId")
     i.takes("VpcCidr")
-    i.takes("EndpointSecurityGroupId")
-    if spec.uses_ingress_cidrs:
-        i.takes("IngressCidrBlocks", "CommaDelimitedList", "CIDRs allowed to reach ports 80 and 443")
-    for src in spec.ingress_sources:
-        i.takes(src.name, "CommaDelimitedList", src.parameter_description(source_ports(spec.load_balancers, src.name)))
-    if any(spec.lb_nat_rules(lb) for lb in spec.load_balancers):
-        i.takes("NatPublicIps", "CommaDelimitedList")
+    if part.shared:
+        if spec.uses_ingress_cidrs:
+            i.takes("IngressCidrBlocks", "CommaDelimitedList", "CIDRs allowed to reach ports 80 and 443")
+        for src in spec.ingress_sources:
+            i.takes(src.name, "CommaDelimitedList",
+                    src.parameter_description(source_ports(spec.load_balancers, src.name)))
+        if any(spec.lb_nat_rules(lb) for lb in spec.load_balancers):
+            i.takes("NatPublicIps", "CommaDelimitedList")
     if "vpc-endpoints" in spec.network.modes:
         i.takes("S3PrefixListId", description="AWS-managed prefix list of com.amazonaws.<region>.s3")
-    for s in spec.services:
+    for s in part.members(spec):
         for e in s.egress_cidrs:
             i.takes(e.cidr_parameter, description=e.description)
-    for g in groups(spec):
+    own = set(groups(spec, part))
+    for e in hosted(spec, part):
+        for key in (e.src, e.dst):
+            if key not in own:
+                i.takes(sg_input(key), description="" if key in INPUT_OF else f"Security group of {key}")
+    for g in groups(spec, part):
         i.gives(naming.sg_output(g), f"Security group of {g}")
     return i.freeze()
 
@@ -187,8 +316,9 @@ def _conditional_egress(st: Stack, group: ec2.SecurityGroup, owner: str, rules: 
             GroupId=GetAtt(group, "GroupId"), **p), cond))
 
 
-def build(spec: Platform) -> Template:
-    st = Stack(NAME, "security groups and the rules between them", interface(spec))
+def build(spec: Platform, part: Part | None = None) -> Template:
+    part = part or whole(spec)
+    st = Stack(part.stack(NAME), "security groups and the rules between them", interface(spec, part))
     sgs: dict[str, ec2.SecurityGroup] = {}
     # An inline placeholder rule replaces the default allow-all egress; real egress
     # to other groups is added by the separate SecurityGroupEgress resources below.
@@ -196,7 +326,8 @@ def build(spec: Platform) -> Template:
                                          Description="No outbound traffic except the rules below")]
 
     sizes = {src.name: len(src.cidrs) for src in spec.ingress_sources}
-    for lb in spec.load_balancers:
+    lbs = spec.load_balancers if part.shared else []
+    for lb in lbs:
         ingress = []
         for src, port in lb.ingress():
             if src is None:
@@ -214,7 +345,7 @@ def build(spec: Platform) -> Template:
             SecurityGroupEgress=nothing_out,
             Tags=naming.tags(lb_key(lb.name)),
         ))
-    for lb in spec.load_balancers:
+    for lb in lbs:
         if spec.lb_nat_rules(lb):
             # Tasks calling this ALB's public address arrive from the NAT gateways' IPs.
             for x in sorted(lb.listeners, key=lambda x: x.port):
@@ -227,7 +358,7 @@ def build(spec: Platform) -> Template:
                         Description=f"Tasks through NAT gateway {k + 1} to listener {x.port}"))
     nat_envs = [e for e in spec.environments if spec.network.mode(e) != "vpc-endpoints"]
     endpoint_envs = [e for e in spec.environments if spec.network.mode(e) == "vpc-endpoints"]
-    for s in spec.services:
+    for s in part.members(spec):
         plan = _egress_plan(st, spec, s)
         group = sgs[svc_key(s.name)] = st.add(ec2.SecurityGroup(
             naming.logical(svc_key(s.name), "SecurityGroup"),
@@ -240,8 +371,9 @@ def build(spec: Platform) -> Template:
             _conditional_egress(st, group, svc_key(s.name), plan.nat, env_condition(st, spec, nat_envs))
         if plan.endpoints:
             _conditional_egress(st, group, svc_key(s.name), plan.endpoints, env_condition(st, spec, endpoint_envs))
+    own = groups(spec, part)
     for key, desc in ((DB, "Aurora cluster"), (DB_PROXY, "RDS Proxy"), (EFS, "EFS mount targets")):
-        if key in groups(spec):
+        if key in own:
             sgs[key] = st.add(ec2.SecurityGroup(
                 naming.logical(key, "SecurityGroup"),
                 GroupDescription=desc,
@@ -249,24 +381,35 @@ def build(spec: Platform) -> Template:
                 SecurityGroupEgress=nothing_out,
                 Tags=naming.tags(key),
             ))
+    for target, entry, _ in client_targets(spec, part):
+        key = clients_key(part.group, target)
+        sgs[key] = st.add(ec2.SecurityGroup(
+            naming.logical(key, "SecurityGroup"),
+            GroupDescription=f"Tasks of service group {part.group} that reach {entry}",
+            VpcId=st.ref("VpcId"),
+            SecurityGroupEgress=nothing_out,
+            Tags=naming.tags(key),
+        ))
 
-    for e in edges(spec):
-        src, dst = GetAtt(sgs[e.src], "GroupId"), GetAtt(sgs[e.dst], "GroupId")
+    def group_id(key: str) -> object:
+        return GetAtt(sgs[key], "GroupId") if key in sgs else st.ref(sg_input(key))
+
+    for e in hosted(spec, part):
+        src, dst = group_id(e.src), group_id(e.dst)
+        if e.dst == ENDPOINTS and not part.clients:
+            # The first group's endpoint rules, as a platform of one group has always had them.
+            base = naming.logical(e.src, "To", "endpoints")
+            st.add(ec2.SecurityGroupIngress(base + "Ingress", GroupId=dst, SourceSecurityGroupId=src,
+                                            IpProtocol="tcp", FromPort=443, ToPort=443, Description=e.why))
+            st.add(ec2.SecurityGroupEgress(base + "Egress", GroupId=src, DestinationSecurityGroupId=dst,
+                                           IpProtocol="tcp", FromPort=443, ToPort=443,
+                                           Description="HTTPS to the interface VPC endpoints"))
+            continue
         base = naming.logical(e.src, "To", e.dst, str(e.port))
         st.add(ec2.SecurityGroupIngress(base + "Ingress", GroupId=dst, SourceSecurityGroupId=src,
                                         IpProtocol="tcp", FromPort=e.port, ToPort=e.port, Description=e.why))
         st.add(ec2.SecurityGroupEgress(base + "Egress", GroupId=src, DestinationSecurityGroupId=dst,
                                        IpProtocol="tcp", FromPort=e.port, ToPort=e.port, Description=e.why))
-    for s in spec.services:
-        g = GetAtt(sgs[svc_key(s.name)], "GroupId")
-        base = naming.logical(svc_key(s.name), "To", "endpoints")
-        st.add(ec2.SecurityGroupIngress(base + "Ingress", GroupId=st.ref("EndpointSecurityGroupId"),
-                                        SourceSecurityGroupId=g, IpProtocol="tcp", FromPort=443, ToPort=443,
-                                        Description=f"{s.name} tasks to the interface VPC endpoints"))
-        st.add(ec2.SecurityGroupEgress(base + "Egress", GroupId=g,
-                                       DestinationSecurityGroupId=st.ref("EndpointSecurityGroupId"),
-                                       IpProtocol="tcp", FromPort=443, ToPort=443,
-                                       Description="HTTPS to the interface VPC endpoints"))
     for key, sg in sgs.items():
         st.output(naming.sg_output(key), GetAtt(sg, "GroupId"))
     return st.t

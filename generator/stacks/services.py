@@ -10,19 +10,20 @@ import re
 from troposphere import Equals, FindInMap, GetAtt, If, Not, Ref, Sub, Template, ecs, logs, scheduler, servicediscovery
 
 from generator import naming
-from generator.contract import Interface, StackInterface
+from generator.contract import Interface, Part, StackInterface, whole
 from generator.spec import PLACEHOLDER, Platform, SecretRef, Service
-from generator.stacks._base import Stack, image_ready, keep, log_group_suppressions, takes_image_ready
+from generator.stacks._base import (
+    Stack, desired_count, desired_count_mapping, image_ready, keep, log_group_suppressions, takes_image_ready)
 from generator.stacks.iam import secret_inputs
 from generator.stacks.secrets import DB_SECRET
-from generator.stacks.security_groups import svc_key
+from generator.stacks.security_groups import client_groups, svc_key
 
 NAME = "services"
 _PH = re.compile(r"\$\{([^}]*)\}")
 
 
-def applies(spec: Platform) -> bool:
-    return True
+def applies(spec: Platform, part: Part | None = None) -> bool:
+    return bool((part or whole(spec)).services)
 
 
 def _placeholder_input(spec: Platform, ph: str) -> str | None:
@@ -67,20 +68,38 @@ def _image_input(s: Service) -> str:
     return naming.repo_output(s.image.repository, "Uri") if s.image.repository else naming.image_param(s.name)
 
 
-def interface(spec: Platform) -> StackInterface:
+def takes_image_uri(part: Part, s: Service) -> bool:
+    """Whether the service's image URI is a deploy-time parameter (``<Service>ImageUri``):
+    for an image not in a platform repository, except in a group that continues a full one
+    (``default-2``, ...), where the image is the spec's, written into the template, so that
+    the parent's parameters do not grow with the number of services (200 per template)."""
+    return not s.image.repository and not part.overflow
+
+
+def _literal_image(part: Part, s: Service) -> str | None:
+    """The image written into the template for a service whose URI is not a parameter."""
+    if s.image.repository or takes_image_uri(part, s):
+        return None
+    return s.image.default or s.image.fallback
+
+
+def interface(spec: Platform, part: Part | None = None) -> StackInterface:
+    part = part or whole(spec)
     i = Interface()
     i.takes("Name")
     i.takes("Environment")
     i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
     i.takes("KmsKeyArn")
-    for s in spec.services:
+    for s in part.members(spec):
         if s.is_service:
             i.takes(naming.cluster_output(spec.cluster_of(s), "Name"))
         i.takes(naming.subnets_output(spec.subnets_of(s)), "CommaDelimitedList")
-        i.takes(naming.sg_output(svc_key(s.name)))
+        for g in _security_groups(spec, part, s):
+            i.takes(naming.sg_output(g))
         i.takes(naming.role_output(s.name, "Execution"))
         i.takes(naming.role_output(s.name, "Task"))
-        i.takes(_image_input(s), description=f"Container image of {s.name}")
+        if _literal_image(part, s) is None:
+            i.takes(_image_input(s), description=f"Container image of {s.name}")
         if s.image.repository:
             i.takes(naming.image_tag_param(s.name), description=f"Image tag of {s.name}")
         takes_image_ready(i, s)
@@ -111,7 +130,10 @@ def interface(spec: Platform) -> StackInterface:
         i.gives(naming.pascal(s.name, "TaskDefinitionArn"), f"Task definition ARN of {s.name}", public=True)
         if s.discovery:
             i.gives(naming.pascal(s.name, "DnsName"), f"Name other services use to reach {s.name}", public=True)
-    return i.freeze()
+    # A service that uses the database starts once it exists, even when it reads only the
+    # credentials (the secrets stack's) and not its address.
+    waits = spec.database is not None and any(s.uses_database for s in part.members(spec))
+    return i.freeze(after=("database",) if waits else ())
 
 
 def _is_sc_client(spec: Platform, s: Service) -> bool:
@@ -135,9 +157,17 @@ def _secret_value(st: Stack, spec: Platform, ref: SecretRef) -> object:
     return Sub(f"${{Arn}}:{ref.key}::", Arn=arn) if ref.key else arn
 
 
-def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
-    st = Stack(NAME, "log groups, task definitions and ECS services", interface(spec))
-    sized = [s for s in spec.services if s.sizing]
+def _security_groups(spec: Platform, part: Part, s: Service) -> list[str]:
+    """The security groups a service's tasks carry: its own, and in a later service group the
+    client groups through which it reaches shared ones (generator.stacks.security_groups)."""
+    return [svc_key(s.name)] + client_groups(spec, part, s)
+
+
+def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, PLR0915
+    part = part or whole(spec)
+    members = part.members(spec)
+    st = Stack(part.stack(NAME), "log groups, task definitions and ECS services", interface(spec, part))
+    sized = [s for s in members if s.sizing]
     if sized:
         st.t.add_mapping("Sizing", {
             env: {k: v for s in sized for k, v in (
@@ -145,8 +175,8 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
                 (naming.pascal(s.name, "Memory"), str(s.sizing[env].memory)))}  # type: ignore[index]
             for env in spec.environments
         })
-    _desired_counts(st, spec)
-    for s in spec.services:
+    desired_count_mapping(st, spec, members)
+    for s in members:
         sid = naming.pascal(s.name)
         group = st.add(log_group_suppressions(keep(logs.LogGroup(
             naming.logical(s.name, "LogGroup"),
@@ -154,8 +184,11 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
             RetentionInDays=s.log_retention_days,
             KmsKeyId=st.ref("KmsKeyArn"),
         )), s.log_retention_days))
-        if s.image.repository:
-            image: object = Sub("${Uri}:${Tag}", Uri=st.ref(_image_input(s)),
+        literal = _literal_image(part, s)
+        if literal is not None:
+            image: object = literal
+        elif s.image.repository:
+            image = Sub("${Uri}:${Tag}", Uri=st.ref(_image_input(s)),
                                 Tag=st.ref(naming.image_tag_param(s.name)))
         elif s.image.fallback:
             cond = f"{sid}HasImage"
@@ -247,7 +280,7 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
             if public_ip == "ENABLED" else {})
         ready = image_ready(st, s)
         if s.schedule:
-            _schedule(st, spec, s, td, public_ip, ready, exposure)
+            _schedule(st, spec, part, s, td, public_ip, ready, exposure)
             continue
         svc_kw: dict[str, object] = {}
         if s.target_groups:
@@ -278,11 +311,11 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
             ServiceName=s.name,
             Cluster=st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
             TaskDefinition=Ref(td),
-            DesiredCount=If(ready, _desired(st, s), 0) if ready else _desired(st, s),
+            DesiredCount=If(ready, desired_count(st, s), 0) if ready else desired_count(st, s),
             PlatformVersion="LATEST",
             NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=ecs.AwsvpcConfiguration(
                 Subnets=st.ref(naming.subnets_output(spec.subnets_of(s))),
-                SecurityGroups=[st.ref(naming.sg_output(svc_key(s.name)))],
+                SecurityGroups=[st.ref(naming.sg_output(g)) for g in _security_groups(spec, part, s)],
                 AssignPublicIp=public_ip)),
             DeploymentConfiguration=ecs.DeploymentConfiguration(
                 DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True),
@@ -304,23 +337,7 @@ def build(spec: Platform) -> Template:  # noqa: C901, PLR0915
     return st.t
 
 
-def _desired_counts(st: Stack, spec: Platform) -> None:
-    """The DesiredCount Mapping (by Environment) of the services whose count varies by environment."""
-    varied = [s for s in spec.services if s.is_service and s.counted_environments]
-    if varied:
-        # Mapping values are strings or lists (AWS docs, Mappings syntax); ECS reads the count as an integer.
-        st.t.add_mapping("DesiredCount", {env: {naming.pascal(s.name): str(s.desired_in(env)) for s in varied}
-                                          for env in spec.environments})
-
-
-def _desired(st: Stack, s: Service) -> object:
-    """The DesiredCount of a service: its count, or its entry in the DesiredCount Mapping."""
-    if s.counted_environments:
-        return FindInMap("DesiredCount", st.ref("Environment"), naming.pascal(s.name))
-    return s.desired
-
-
-def _schedule(st: Stack, spec: Platform, s: Service, td: ecs.TaskDefinition, public_ip: str,
+def _schedule(st: Stack, spec: Platform, part: Part, s: Service, td: ecs.TaskDefinition, public_ip: str,
               ready: str | None, exposure: dict[str, object]) -> None:
     """A scheduled task: EventBridge Scheduler runs the task definition on the cron/rate (the
     schedule stays disabled until the image is pushed, when it comes from a platform repository)."""
@@ -345,7 +362,7 @@ def _schedule(st: Stack, spec: Platform, s: Service, td: ecs.TaskDefinition, pub
                 NetworkConfiguration=scheduler.NetworkConfiguration(
                     AwsvpcConfiguration=scheduler.AwsVpcConfiguration(
                         Subnets=st.ref(naming.subnets_output(spec.subnets_of(s))),
-                        SecurityGroups=[st.ref(naming.sg_output(svc_key(s.name)))],
+                        SecurityGroups=[st.ref(naming.sg_output(g)) for g in _security_groups(spec, part, s)],
                         AssignPublicIp=public_ip)),
             ),
         ),

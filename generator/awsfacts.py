@@ -33,8 +33,10 @@ def schemas_dir() -> Path:
         return Path(next(iter(spec.submodule_search_locations))) / "data" / "schemas"
     if os.environ.get(SCHEMAS_ENV):
         return Path(os.environ[SCHEMAS_ENV])
-    raise RuntimeError("cfn-lint is not installed: its bundled resource schemas hold the AWS limits "
-                       f"stackgen checks specs against (make venv installs it; or set {SCHEMAS_ENV})")
+    raise RuntimeError(
+        "cfn-lint is not installed: its bundled resource schemas hold the AWS limits "
+        f"stackgen checks specs against (make venv installs it; or set {SCHEMAS_ENV})"
+    )
 
 
 @functools.cache
@@ -59,8 +61,9 @@ def create_only_paths(resource_type: str) -> tuple[tuple[str, ...], ...] | None:
     schema = resource_schema(resource_type)
     if schema is None:
         return None
-    return tuple(tuple(p.split("/")[2:]) for p in schema.get("createOnlyProperties", [])
-                 if p.startswith("/properties/"))
+    return tuple(
+        tuple(p.split("/")[2:]) for p in schema.get("createOnlyProperties", []) if p.startswith("/properties/")
+    )
 
 
 @functools.cache
@@ -69,8 +72,11 @@ def conditional_create_only_properties(resource_type: str) -> set[str]:
     may replace the resource, depending on the change (AWS::RDS::DBCluster ``Engine``);
     empty when the type is unknown or has none."""
     schema = resource_schema(resource_type) or {}
-    return {p.split("/")[2] for p in schema.get("conditionalCreateOnlyProperties", [])
-            if p.startswith("/properties/") and len(p.split("/")) > 2}
+    return {
+        p.split("/")[2]
+        for p in schema.get("conditionalCreateOnlyProperties", [])
+        if p.startswith("/properties/") and len(p.split("/")) > 2
+    }
 
 
 def create_only_properties(resource_type: str) -> set[str]:
@@ -109,8 +115,9 @@ OTHER_PARTITIONS = ("cn-", "us-gov-", "us-iso", "eu-isoe-", "eusc-")
 def regions() -> tuple[str, ...]:
     """The aws partition's regions that cfn-lint has schemas for (one provider file each)."""
     names = (p.stem for p in (schemas_dir() / "providers").glob("*.json"))
-    return tuple(sorted(r for r in names if re.fullmatch(r"[a-z]{2}-[a-z]+-\d+", r)
-                        and not r.startswith(OTHER_PARTITIONS)))
+    return tuple(
+        sorted(r for r in names if re.fullmatch(r"[a-z]{2}-[a-z]+-\d+", r) and not r.startswith(OTHER_PARTITIONS))
+    )
 
 
 def longest_region() -> str:
@@ -122,23 +129,32 @@ def longest_region() -> str:
 # (type, property) -> (max length or None = the schema's, pattern or "" = the schema's, source).
 DOCUMENTED_LIMITS: dict[tuple[str, str], tuple[int | None, str, str]] = {
     ("AWS::ECS::Cluster", "ClusterName"): (
-        255, r"^[A-Za-z0-9_-]+$",
-        "Amazon ECS API reference, CreateCluster clusterName: up to 255 letters, numbers, underscores, hyphens"),
+        255,
+        r"^[A-Za-z0-9_-]+$",
+        "Amazon ECS API reference, CreateCluster clusterName: up to 255 letters, numbers, underscores, hyphens",
+    ),
     ("AWS::ECS::TaskDefinition", "Family"): (
-        255, r"^[A-Za-z0-9_-]+$",
-        "Amazon ECS API reference, RegisterTaskDefinition family: up to 255 letters, numbers, hyphens, "
-        "underscores"),
+        255,
+        r"^[A-Za-z0-9_-]+$",
+        "Amazon ECS API reference, RegisterTaskDefinition family: up to 255 letters, numbers, hyphens, underscores",
+    ),
     ("AWS::ECS::Service", "ServiceName"): (
-        255, r"^[A-Za-z0-9_-]+$",
-        "Amazon ECS API reference, CreateService serviceName: up to 255 letters, numbers, underscores, hyphens"),
+        255,
+        r"^[A-Za-z0-9_-]+$",
+        "Amazon ECS API reference, CreateService serviceName: up to 255 letters, numbers, underscores, hyphens",
+    ),
     ("AWS::CertificateManager::Certificate", "DomainName"): (
-        64, "",
+        64,
+        "",
         "ACM API reference, RequestCertificate DomainName: the domain name (the certificate's Common Name) "
-        "cannot exceed 64 octets (RFC 5280)"),
+        "cannot exceed 64 octets (RFC 5280)",
+    ),
     ("AWS::RDS::DBProxy", "DBProxyName"): (
-        None, r"^[A-Za-z](?!.*--)[A-Za-z0-9-]*(?<!-)$",
+        None,
+        r"^[A-Za-z](?!.*--)[A-Za-z0-9-]*(?<!-)$",
         "Amazon RDS API reference, CreateDBProxy DBProxyName: a letter first, then letters, digits, single "
-        "hyphens; no hyphen last"),
+        "hyphens; no hyphen last",
+    ),
 }
 
 # CloudFormation API reference, CreateStack StackName: at most 128 characters (nested stacks included).

@@ -41,8 +41,15 @@ TARGETS = (
     ("gate after a one-service change wall", "templates 1-service change", "wall", 3.0),
     ("cold gate CPU / cdk synth (default) CPU", "templates cold", "cpu/cdk", 0.5),
 )
-ROWS = ("synth", "lint cold", "lint warm", "preflight", "templates cold", "templates no-op",
-        "templates 1-service change")
+ROWS = (
+    "synth",
+    "lint cold",
+    "lint warm",
+    "preflight",
+    "templates cold",
+    "templates no-op",
+    "templates 1-service change",
+)
 
 
 @dataclass
@@ -57,8 +64,10 @@ class Sample:
         """wall, CPU, peak RSS, and wall and CPU as multiples of the floor's."""
         if self.rc:
             return f"FAILED (exit {self.rc}: {self.note[:60]})"
-        return (f"{self.wall:5.2f}s {self.cpu:5.2f}c {self.rss:4.0f}MB "
-                f"{self.wall / floor.wall:5.1f}x {self.cpu / max(floor.cpu, 1e-3):5.1f}xc")
+        return (
+            f"{self.wall:5.2f}s {self.cpu:5.2f}c {self.rss:4.0f}MB "
+            f"{self.wall / floor.wall:5.1f}x {self.cpu / max(floor.cpu, 1e-3):5.1f}xc"
+        )
 
 
 def run_once(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> Sample:
@@ -87,8 +96,11 @@ def measure(cmd: list[str], env: dict[str, str], repeat: int, before: Any = None
         if s.rc:
             return s
         samples.append(s)
-    return Sample(statistics.median(s.wall for s in samples), statistics.median(s.cpu for s in samples),
-                  max(s.rss for s in samples))
+    return Sample(
+        statistics.median(s.wall for s in samples),
+        statistics.median(s.cpu for s in samples),
+        max(s.rss for s in samples),
+    )
 
 
 # --------------------------------------------------------------------------- specs
@@ -104,10 +116,16 @@ def scale_spec(n: int) -> dict[str, Any]:
     for i in range(n):
         name = f"svc{i:03d}"
         svc: dict[str, Any] = {
-            "name": name, "cluster": "main", "image": {"default": f"public.ecr.aws/nginx/nginx:1.27-{i}"},
-            "cpu": 256, "memory": 512, "ports": [{"name": "http", "port": 8080}],
+            "name": name,
+            "cluster": "main",
+            "image": {"default": f"public.ecr.aws/nginx/nginx:1.27-{i}"},
+            "cpu": 256,
+            "memory": 512,
+            "ports": [{"name": "http", "port": 8080}],
             "health_check": {"command": "curl -f http://localhost:8080/health || exit 1"},
-            "user": "1000:1000", "readonly_root_filesystem": True, "scratch_paths": ["/tmp"],
+            "user": "1000:1000",
+            "readonly_root_filesystem": True,
+            "scratch_paths": ["/tmp"],
             "environment": {"DB_HOST": "${db:endpoint}", "SERVICE": name},
             "secrets": {"API_KEY": {"secret": "api-key"}},
             "volumes": [{"access_point": f"ap{i // 10:03d}", "path": "/data"}],
@@ -120,12 +138,14 @@ def scale_spec(n: int) -> dict[str, Any]:
             svc["allow_from"] = [{"service": f"svc{i - i % 10:03d}", "ports": [8080]}]
         services.append(svc)
     return {
-        "name": f"scale-{n}", "description": f"{n} services for make bench",
+        "name": f"scale-{n}",
+        "description": f"{n} services for make bench",
         "network": {"availability_zones": 3, "egress": "nat-per-az"},
         "secrets": [{"name": "api-key", "description": "API key", "generate": {"length": 32}}],
         "efs": {"access_points": [{"name": f"ap{k:03d}", "path": f"/team{k:03d}"} for k in range((n + 9) // 10)]},
         "database": {"engine": "aurora-postgresql", "engine_version": "16.9", "database_name": "app"},
-        "clusters": [{"name": "main"}], "namespace": "scale.local",
+        "clusters": [{"name": "main"}],
+        "namespace": "scale.local",
         "load_balancers": [{"name": "web", "listeners": [{"port": 80, "mode": "auto", "target_group": "web"}]}],
         "services": services,
     }
@@ -181,8 +201,10 @@ def _resources(out: Path) -> int:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return sum(len((yaml.load(p.read_bytes(), Loader=loader) or {}).get("Resources", {}))  # noqa: S506
-               for p in out.glob("*.yaml"))
+    return sum(
+        len((yaml.load(p.read_bytes(), Loader=loader) or {}).get("Resources", {}))  # noqa: S506
+        for p in out.glob("*.yaml")
+    )
 
 
 def bench_spec(spec: Path, work: Path, repeat: int) -> tuple[dict[str, Sample], int]:
@@ -221,12 +243,18 @@ def bench_spec(spec: Path, work: Path, repeat: int) -> tuple[dict[str, Sample], 
 def bench_anchor(repeat: int) -> dict[str, Sample]:
     """`cdk synth` of the 8-service CDK app, with CDK's validator (default) and without."""
     cdk = ANCHOR / "cli" / "node_modules" / ".bin" / "cdk"
-    env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": "us-east-1",
-           "AWS_DEFAULT_REGION": "us-east-1", "CDK_DISABLE_VERSION_CHECK": "1"}
+    env = {
+        **os.environ,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "CDK_DISABLE_VERSION_CHECK": "1",
+    }
     cmd = [str(cdk), "synth", "-q", "--no-notices", "--output", str(ANCHOR / "cdk.out")]
-    return {"cdk synth (default)": measure(cmd, env, repeat, cwd=ANCHOR),
-            "cdk synth (CDK_VALIDATION=false)": measure(cmd, {**env, "CDK_VALIDATION": "false"}, repeat,
-                                                        cwd=ANCHOR)}
+    return {
+        "cdk synth (default)": measure(cmd, env, repeat, cwd=ANCHOR),
+        "cdk synth (CDK_VALIDATION=false)": measure(cmd, {**env, "CDK_VALIDATION": "false"}, repeat, cwd=ANCHOR),
+    }
 
 
 def anchor_installed() -> bool:
@@ -261,8 +289,15 @@ def _largest(out: Path) -> tuple[int, int, str]:
     rows = []
     for p in sorted(out.glob("*.yaml")):
         t = yaml.load(p.read_bytes(), Loader=loader) or {}  # noqa: S506
-        rows.append((len(t.get("Resources") or {}), len(t.get("Parameters") or {}), len(t.get("Outputs") or {}),
-                     p.stat().st_size, p.name))
+        rows.append(
+            (
+                len(t.get("Resources") or {}),
+                len(t.get("Parameters") or {}),
+                len(t.get("Outputs") or {}),
+                p.stat().st_size,
+                p.name,
+            )
+        )
     big = max(rows)
     return len(rows), sum(r[0] for r in rows), f"{big[4]} {big[0]}/{big[1]}/{big[2]}/{big[3]:,}"
 
@@ -272,8 +307,11 @@ def scale_table(work: Path, repeat: int, ns: tuple[int, ...] = SCALE_NS) -> list
     template's resources/parameters/outputs/bytes, and t(300)/t(30)."""
     import yaml
 
-    lines = ["", "scale (generation only: render.synthesize + YAML; largest = most resources, R/P/O/bytes):",
-             f"  {'N':>4} {'wall':>7} {'CPU':>7} {'RSS':>7} {'templates':>9} {'resources':>9}  largest"]
+    lines = [
+        "",
+        "scale (generation only: render.synthesize + YAML; largest = most resources, R/P/O/bytes):",
+        f"  {'N':>4} {'wall':>7} {'CPU':>7} {'RSS':>7} {'templates':>9} {'resources':>9}  largest",
+    ]
     walls: dict[int, float] = {}
     cpus: dict[int, float] = {}
     for n in ns:
@@ -290,11 +328,15 @@ def scale_table(work: Path, repeat: int, ns: tuple[int, ...] = SCALE_NS) -> list
         lines.append(f"  {n:>4} {s.wall:6.2f}s {s.cpu:6.2f}c {s.rss:5.0f}MB {templates:>9} {resources:>9}  {big}")
         if n == 300:
             for (what, limit), value in zip(SCALE_TARGETS, (s.wall, s.rss), strict=True):
-                lines.append(f"       {what}: {value:.2f} (limit {limit:g}) {'ok' if value <= limit else 'MISSED'}"
-                             f" (load average {os.getloadavg()[0]:.1f})")
+                lines.append(
+                    f"       {what}: {value:.2f} (limit {limit:g}) {'ok' if value <= limit else 'MISSED'}"
+                    f" (load average {os.getloadavg()[0]:.1f})"
+                )
     if 30 in walls and 300 in walls:
-        lines.append(f"  t(300)/t(30) = {walls[300] / walls[30]:.2f} wall, {cpus[300] / cpus[30]:.2f} CPU "
-                     "(linear growth would be 10)")
+        lines.append(
+            f"  t(300)/t(30) = {walls[300] / walls[30]:.2f} wall, {cpus[300] / cpus[30]:.2f} CPU "
+            "(linear growth would be 10)"
+        )
     return lines
 
 
@@ -347,10 +389,17 @@ def _ratio(row: Sample, measure_: str, floor: Sample, cdk: Sample | None) -> flo
     raise ValueError(measure_)
 
 
-def report(columns: dict[str, tuple[dict[str, Sample], int]], floor: Sample, anchor: dict[str, Sample],
-           notes: list[str], target: str) -> list[str]:
-    lines = [f"import troposphere floor: {floor.wall:.3f}s wall, {floor.cpu:.3f}s CPU, {floor.rss:.0f} MB",
-             "cells: wall, user+sys CPU (c), peak RSS, wall / floor wall (x), CPU / floor CPU (xc)"]
+def report(
+    columns: dict[str, tuple[dict[str, Sample], int]],
+    floor: Sample,
+    anchor: dict[str, Sample],
+    notes: list[str],
+    target: str,
+) -> list[str]:
+    lines = [
+        f"import troposphere floor: {floor.wall:.3f}s wall, {floor.cpu:.3f}s CPU, {floor.rss:.0f} MB",
+        "cells: wall, user+sys CPU (c), peak RSS, wall / floor wall (x), CPU / floor CPU (xc)",
+    ]
     cdk = anchor.get("cdk synth (default)")
     for name, s in anchor.items():
         lines.append(f"{name}: {s.cell(floor)}")
@@ -395,24 +444,29 @@ def lint_breakdown(spec: Path, work: Path, repeat: int) -> list[str]:
     plain_dir.mkdir(exist_ok=True)
     env = {**os.environ, "HOME": str(plain_dir), "STACKGEN_CACHE_DIR": str(work / "why-cache")}
     cfnlint = str(Path(py).parent / "cfn-lint")
-    one_runner = ("import sys; from cfnlint.api import ConfigMixIn, Runner; "
-                  "list(Runner(ConfigMixIn(['--template', *sys.argv[1:]])).run())")
+    one_runner = (
+        "import sys; from cfnlint.api import ConfigMixIn, Runner; "
+        "list(Runner(ConfigMixIn(['--template', *sys.argv[1:]])).run())"
+    )
     runs = {
         "cfn-lint --version (start-up)": (measure([cfnlint, "--version"], env, repeat, cwd=plain_dir)),
         "cfn-lint, no config": measure([cfnlint, *files], env, repeat, cwd=plain_dir),
         "cfn-lint, project .cfnlintrc + rules": measure([cfnlint, *files], env, repeat),
         "cfn-lint, project, E3043 off": measure([cfnlint, "--ignore-checks", "E3043", "--", *files], env, repeat),
         "one in-process Runner (old lint)": measure([py, "-c", one_runner, *files], env, repeat),
-        "lint --no-cache --jobs 1": measure([py, "-m", "generator", "lint", str(out), "--no-cache", "--jobs", "1"],
-                                            env, repeat),
+        "lint --no-cache --jobs 1": measure(
+            [py, "-m", "generator", "lint", str(out), "--no-cache", "--jobs", "1"], env, repeat
+        ),
         "lint --no-cache (all cores)": measure([py, "-m", "generator", "lint", str(out), "--no-cache"], env, repeat),
     }
     resources = _resources(out)
     size = sum(Path(f).stat().st_size for f in files) / 1024
     plain = runs["cfn-lint, no config"].cpu - runs["cfn-lint --version (start-up)"].cpu
-    lines = [f"lint breakdown, {spec.stem}: {len(files)} templates, {resources} resources, {size:.0f} KB "
-             f"({1024 * size / resources:.0f} B per resource); cfn-lint CPU past start-up: "
-             f"{1000 * plain / resources:.1f} ms per resource, {1000 * plain / size:.1f} ms per KB"]
+    lines = [
+        f"lint breakdown, {spec.stem}: {len(files)} templates, {resources} resources, {size:.0f} KB "
+        f"({1024 * size / resources:.0f} B per resource); cfn-lint CPU past start-up: "
+        f"{1000 * plain / resources:.1f} ms per resource, {1000 * plain / size:.1f} ms per KB"
+    ]
     for name, s in runs.items():
         failed = f"  FAILED: {s.note}" if s.rc else ""
         lines.append(f"  {name:<40} {s.wall:6.2f}s wall {s.cpu:6.2f}s CPU {s.rss:5.0f} MB{failed}")
@@ -421,15 +475,26 @@ def lint_breakdown(spec: Path, work: Path, repeat: int) -> list[str]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("specs", nargs="*", metavar="SPEC", help="platform specs (default: platforms/*.yaml)")
-    p.add_argument("--services", type=int, default=300, metavar="N",
-                   help="services in the generated scale spec (default 300; 0 leaves it out)")
+    p.add_argument(
+        "--services",
+        type=int,
+        default=300,
+        metavar="N",
+        help="services in the generated scale spec (default 300; 0 leaves it out)",
+    )
     p.add_argument("--repeat", type=int, default=3, metavar="K", help="runs per figure (median; default 3)")
     p.add_argument("--no-anchor", action="store_true", help="skip cdk synth even when it is installed")
     p.add_argument("--target", metavar="SPEC", help="the spec the targets are checked on (make bench: PLATFORM)")
-    p.add_argument("--scale-only", action="store_true",
-                   help="only the scale table (N = 8, 30, 100, 300) and the critical paths, not the timings")
-    p.add_argument("--why", action="store_true",
-                   help="also break lint's cost down on the target spec (plain cfn-lint, config, runner)")
+    p.add_argument(
+        "--scale-only",
+        action="store_true",
+        help="only the scale table (N = 8, 30, 100, 300) and the critical paths, not the timings",
+    )
+    p.add_argument(
+        "--why",
+        action="store_true",
+        help="also break lint's cost down on the target spec (plain cfn-lint, config, runner)",
+    )
 
 
 def cmd(args: argparse.Namespace) -> int:
@@ -453,9 +518,11 @@ def cmd(args: argparse.Namespace) -> int:
         if args.services > 0:
             n, why = largest_scale(args.services)
             if why:
-                notes.append(f"{args.services} services do not generate today ({why}); the scale column is "
-                             f"the largest that does, {n} (the sharding issue lifts this; rerun with "
-                             f"--services {args.services}).")
+                notes.append(
+                    f"{args.services} services do not generate today ({why}); the scale column is "
+                    f"the largest that does, {n} (the sharding issue lifts this; rerun with "
+                    f"--services {args.services})."
+                )
             scale = work / f"scale-{n}.yaml"
             scale.write_text(yaml.safe_dump(scale_spec(n), sort_keys=False), encoding="utf-8")
             specs.append(scale)

@@ -37,9 +37,9 @@ class Deployment:
     min_acu: float | None = None
     max_acu: float | None = None
     images: dict[str, str] = field(default_factory=dict)  # service -> ImageUri value (no ECR repository)
-    path: Path | None = None                              # the parameters file read, if any
+    path: Path | None = None  # the parameters file read, if any
     from_file: dict[str, str] = field(default_factory=dict)
-    defaulted: list[str] = field(default_factory=list)    # billing parameters at their template default
+    defaulted: list[str] = field(default_factory=list)  # billing parameters at their template default
     notes: list[str] = field(default_factory=list)
 
 
@@ -67,8 +67,7 @@ def acu_value(path: Path | None, name: str, value: str) -> float:
         raise ParamsError(f"{path}: {name}: {value!r} is not a number") from None
 
 
-def deployment(spec: Platform, env: str | None = None, path: Path | None = None,
-               required: bool = False) -> Deployment:
+def deployment(spec: Platform, env: str | None = None, path: Path | None = None, required: bool = False) -> Deployment:
     """The billing values an environment deploys with: the parameters file's, else the template defaults.
 
     ``path`` missing is a note (template defaults priced as ``env``), or a ParamsError when
@@ -102,10 +101,21 @@ def deployment(spec: Platform, env: str | None = None, path: Path | None = None,
         max_acu = acu_value(path, "DatabaseMaxAcu", billing.get("DatabaseMaxAcu", defaults["DatabaseMaxAcu"]))
         if min_acu > max_acu:
             raise ParamsError(f"{path}: DatabaseMinAcu {min_acu:g} is above DatabaseMaxAcu {max_acu:g}")
-    images = {s.name: billing.get(naming.image_param(s.name), s.image.default)
-              for s in spec.services if not s.image.repository}
-    return Deployment(environment, min_acu, max_acu, images, path if read else None, billing,
-                      [k for k in defaults if k not in billing], notes)
+    images = {
+        s.name: billing.get(naming.image_param(s.name), s.image.default)
+        for s in spec.services
+        if not s.image.repository
+    }
+    return Deployment(
+        environment,
+        min_acu,
+        max_acu,
+        images,
+        path if read else None,
+        billing,
+        [k for k in defaults if k not in billing],
+        notes,
+    )
 
 
 def shown(path: Path | None) -> str:

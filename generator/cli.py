@@ -37,8 +37,10 @@ def internal_error(command: str, exc: BaseException) -> int:
     """A failure the spec did not cause: one line that says it is a bug, exit 1."""
     where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     at = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
-    print(f"stackgen {command}: internal error (a bug in stackgen, please report): "
-          f"{type(exc).__name__}: {exc}{at}", file=sys.stderr)
+    print(
+        f"stackgen {command}: internal error (a bug in stackgen, please report): {type(exc).__name__}: {exc}{at}",
+        file=sys.stderr,
+    )
     return EXIT_FINDINGS
 
 
@@ -156,9 +158,11 @@ def templates_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 LINT_HELP = "run cfn-lint over generated templates"
-LINT_MORE = ("Runs cfn-lint in process over every *.yaml in DIR(s). A template whose bytes, nested children, "
-             "cfn-lint install, .cfnlintrc and project rules are unchanged answers from .cache/lint; the rest "
-             "run on every core")
+LINT_MORE = (
+    "Runs cfn-lint in process over every *.yaml in DIR(s). A template whose bytes, nested children, "
+    "cfn-lint install, .cfnlintrc and project rules are unchanged answers from .cache/lint; the rest "
+    "run on every core"
+)
 # Commands main() parses without building the full parser: (help, description, arguments).
 FAST_COMMANDS = {
     "lint": (LINT_HELP, LINT_MORE, lint_arguments),
@@ -168,14 +172,23 @@ FAST_COMMANDS = {
 
 # Subcommands implemented in their own modules: each exposes add_arguments(parser) and cmd(args).
 MODULE_COMMANDS = {
-    "check": ("generator.preflight", "static reachability preflight of a spec or a template set (ECR, logs, "
-                                     "secrets: routes, endpoints, security groups, IAM)"),
+    "check": (
+        "generator.preflight",
+        "static reachability preflight of a spec or a template set (ECR, logs, "
+        "secrets: routes, endpoints, security groups, IAM)",
+    ),
     "cost": ("generator.cost", "monthly cost estimate per stack and per egress mode"),
     "diagnose": ("generator.diagnose", "live connectivity diagnostics of a deployed stack (boto3)"),
-    "docs": ("generator.docgen", "write docs/platforms/<name>.md (parameters, outputs, nested stacks, "
-                                 "environments) and <name>.svg (architecture diagram) from the templates"),
-    "plan": ("generator.plan", "offline: what a spec change does to the templates (added, changed, replaced, "
-                               "removed resources per nested stack). Exit 0 no changes, 1 changes, 2 usage/spec error"),
+    "docs": (
+        "generator.docgen",
+        "write docs/platforms/<name>.md (parameters, outputs, nested stacks, "
+        "environments) and <name>.svg (architecture diagram) from the templates",
+    ),
+    "plan": (
+        "generator.plan",
+        "offline: what a spec change does to the templates (added, changed, replaced, "
+        "removed resources per nested stack). Exit 0 no changes, 1 changes, 2 usage/spec error",
+    ),
 }
 
 
@@ -189,13 +202,19 @@ def _module_command(module_name: str):  # noqa: ANN202
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="stackgen", description="Platform spec -> CloudFormation nested stacks "
-                                "for ECS Fargate. Exit codes: 0 ok, 1 findings/generation failure, 2 usage or bad spec.")
+    p = argparse.ArgumentParser(
+        prog="stackgen",
+        description="Platform spec -> CloudFormation nested stacks "
+        "for ECS Fargate. Exit codes: 0 ok, 1 findings/generation failure, 2 usage or bad spec.",
+    )
     p.add_argument("--version", action="version", version=f"stackgen {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("synth", help="generate the nested-stack templates of a platform spec",
-                       description="Generate templates/<platform>/main.yaml and its children from SPEC.")
+    s = sub.add_parser(
+        "synth",
+        help="generate the nested-stack templates of a platform spec",
+        description="Generate templates/<platform>/main.yaml and its children from SPEC.",
+    )
     s.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
     s.add_argument("--out", metavar="DIR", help="output directory (default templates/<spec name>)")
     s.add_argument("--quiet", action="store_true", help="print nothing on success")
@@ -204,15 +223,19 @@ def parser() -> argparse.ArgumentParser:
     for name, (text, more, arguments) in FAST_COMMANDS.items():
         arguments(sub.add_parser(name, help=text, description=f"{text}. {more}".rstrip(". ")))
 
-    s = sub.add_parser("schema", help="print the platform spec JSON Schema",
-                       description="Print the JSON Schema of platform specs.")
+    s = sub.add_parser(
+        "schema", help="print the platform spec JSON Schema", description="Print the JSON Schema of platform specs."
+    )
     s.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     s.set_defaults(func=cmd_schema)
 
-    s = sub.add_parser("validate", help="validate a platform spec: the whole synthesis, nothing written",
-                       description="Run the whole synthesis of SPEC in memory (spec model, stack contracts, "
-                                   "parent wiring, template quotas, physical names) and write nothing. "
-                                   "Exit 0 valid, 2 spec error (file: field: message), 1 a bug in stackgen.")
+    s = sub.add_parser(
+        "validate",
+        help="validate a platform spec: the whole synthesis, nothing written",
+        description="Run the whole synthesis of SPEC in memory (spec model, stack contracts, "
+        "parent wiring, template quotas, physical names) and write nothing. "
+        "Exit 0 valid, 2 spec error (file: field: message), 1 a bug in stackgen.",
+    )
     s.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
     s.set_defaults(func=cmd_validate)
 
@@ -225,25 +248,34 @@ def parser() -> argparse.ArgumentParser:
 
     from generator import bench, scaffold
 
-    s = sub.add_parser("bench", help="time synth, lint, make templates and the preflight against their floors",
-                       description="Time synth, lint (cold, warm), `make templates` (cold, no-op) and the "
-                                   "preflight per platform and for an N-service spec, as ratios of the "
-                                   "`import troposphere` floor and of `cdk synth` (when `make bench-anchor` "
-                                   "installed it).")
+    s = sub.add_parser(
+        "bench",
+        help="time synth, lint, make templates and the preflight against their floors",
+        description="Time synth, lint (cold, warm), `make templates` (cold, no-op) and the "
+        "preflight per platform and for an N-service spec, as ratios of the "
+        "`import troposphere` floor and of `cdk synth` (when `make bench-anchor` "
+        "installed it).",
+    )
     bench.add_arguments(s)
     s.set_defaults(func=cmd_bench)
 
-    s = sub.add_parser("init", help="scaffold platforms/NAME.yaml and parameters/NAME/<env>.json",
-                       description="Write a commented starting spec (one public web service behind an ALB) "
-                                   "and a parameters file per environment. Refuses to overwrite (exit 2) "
-                                   "unless --force.")
+    s = sub.add_parser(
+        "init",
+        help="scaffold platforms/NAME.yaml and parameters/NAME/<env>.json",
+        description="Write a commented starting spec (one public web service behind an ALB) "
+        "and a parameters file per environment. Refuses to overwrite (exit 2) "
+        "unless --force.",
+    )
     scaffold.add_init_arguments(s)
     s.set_defaults(func=scaffold.cmd_init)
 
-    s = sub.add_parser("params", help="regenerate or --check parameters/<spec>/<env>.json against the spec",
-                       description="Regenerate the parameters files of SPEC from its parent template's "
-                                   "Parameters (keeping their values; secrets are never written), or --check "
-                                   "them: exit 1 listing each problem, exit 0 when none.")
+    s = sub.add_parser(
+        "params",
+        help="regenerate or --check parameters/<spec>/<env>.json against the spec",
+        description="Regenerate the parameters files of SPEC from its parent template's "
+        "Parameters (keeping their values; secrets are never written), or --check "
+        "them: exit 1 listing each problem, exit 0 when none.",
+    )
     scaffold.add_params_arguments(s)
     s.set_defaults(func=scaffold.cmd_params)
     return p
@@ -255,8 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         # The edit loop's commands parse on their own, so an answer from the cache does not
         # wait for the imports the other commands' parsers make (cost -> spec -> pydantic).
         text, more, arguments = FAST_COMMANDS[argv[0]]
-        args = arguments(argparse.ArgumentParser(prog=f"stackgen {argv[0]}",
-                                                 description=f"{text}. {more}".rstrip(". "))).parse_args(argv[1:])
+        args = arguments(
+            argparse.ArgumentParser(prog=f"stackgen {argv[0]}", description=f"{text}. {more}".rstrip(". "))
+        ).parse_args(argv[1:])
     else:
         args = parser().parse_args(argv)
     try:

@@ -132,8 +132,9 @@ class Part:
 
 def whole(spec: Platform) -> Part:
     """The whole platform as one part (one group): every service, and the shared resources."""
-    return Part("default", 0, tuple(s.name for s in spec.services),
-                MappingProxyType({s.name: 0 for s in spec.services}))
+    return Part(
+        "default", 0, tuple(s.name for s in spec.services), MappingProxyType({s.name: 0 for s in spec.services})
+    )
 
 
 def check_built(stack: str, iface: StackInterface, template: Template) -> None:

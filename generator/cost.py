@@ -151,7 +151,7 @@ def _cron_count(field: str, lo: int, hi: int, names: dict[str, int] | None = Non
 
 def runs_per_month(expression: str) -> float:
     """Approximate runs per month of an EventBridge Scheduler rate(...) / cron(...) expression."""
-    body = expression[expression.index("(") + 1:expression.rindex(")")].strip()
+    body = expression[expression.index("(") + 1 : expression.rindex(")")].strip()
     if expression.startswith("rate"):
         value, unit = body.split()
         minutes = {"minute": 1, "hour": 60, "day": 1440}[unit.rstrip("s")]
@@ -263,8 +263,14 @@ def priced(stack: str, item: str, cost: Callable[[], tuple[float, float]]) -> Li
     return Line(stack, item, low, high)
 
 
-def network_lines(spec: Platform, prices: dict[str, Any], mode: str, usage: Usage,
-                  tasks: tuple[float, float], public_tasks: tuple[float, float]) -> ModeCost:
+def network_lines(
+    spec: Platform,
+    prices: dict[str, Any],
+    mode: str,
+    usage: Usage,
+    tasks: tuple[float, float],
+    public_tasks: tuple[float, float],
+) -> ModeCost:
     azs = spec.network.availability_zones
     api = [n * (usage.aws_api_gb_per_task + usage.log_gb_per_task) for n in tasks]
     pub = [n * usage.public_image_gb_per_task for n in public_tasks]
@@ -275,47 +281,74 @@ def network_lines(spec: Platform, prices: dict[str, Any], mode: str, usage: Usag
 
     eps = endpoints_for(spec, mode)
     if eps:
-        add(f"interface endpoints {len(eps)} x {azs} AZs ({', '.join(eps)})",
-            lambda: 2 * (endpoints_monthly(len(eps), azs, prices),))
+        add(
+            f"interface endpoints {len(eps)} x {azs} AZs ({', '.join(eps)})",
+            lambda: 2 * (endpoints_monthly(len(eps), azs, prices),),
+        )
     if mode in ("nat-per-az", "single-nat"):
         n = azs if mode == "nat-per-az" else 1
-        add(f"NAT gateways {n} x {prices['hours_per_month']} h, with their public IPv4",
-            lambda: 2 * (n * nat_monthly(prices),))
-        add(f"NAT data processing ({api[0] + pub[0]:.3g}-{api[1] + pub[1]:.3g} GB: AWS APIs, logs, public images)",
-            lambda: (prices["nat_gateway"]["gb_processed"] * (api[0] + pub[0]),
-                     prices["nat_gateway"]["gb_processed"] * (api[1] + pub[1])))
+        add(
+            f"NAT gateways {n} x {prices['hours_per_month']} h, with their public IPv4",
+            lambda: 2 * (n * nat_monthly(prices),),
+        )
+        add(
+            f"NAT data processing ({api[0] + pub[0]:.3g}-{api[1] + pub[1]:.3g} GB: AWS APIs, logs, public images)",
+            lambda: (
+                prices["nat_gateway"]["gb_processed"] * (api[0] + pub[0]),
+                prices["nat_gateway"]["gb_processed"] * (api[1] + pub[1]),
+            ),
+        )
         if mode == "single-nat" and azs > 1:
             share = (azs - 1) / azs
-            add(f"cross-AZ transfer to the single NAT ({share:.0%} of the traffic)",
-                lambda: (2 * prices["cross_az"]["gb_each_way"] * share * (api[0] + pub[0]),
-                         2 * prices["cross_az"]["gb_each_way"] * share * (api[1] + pub[1])))
+            add(
+                f"cross-AZ transfer to the single NAT ({share:.0%} of the traffic)",
+                lambda: (
+                    2 * prices["cross_az"]["gb_each_way"] * share * (api[0] + pub[0]),
+                    2 * prices["cross_az"]["gb_each_way"] * share * (api[1] + pub[1]),
+                ),
+            )
             mc.notes.append("one AZ's outage cuts every task's egress")
     elif mode == "vpc-endpoints":
-        add(f"endpoint data processing ({api[0]:.3g}-{api[1]:.3g} GB: AWS APIs, logs)",
-            lambda: (prices["interface_endpoint"]["gb_processed"] * api[0],
-                     prices["interface_endpoint"]["gb_processed"] * api[1]))
+        add(
+            f"endpoint data processing ({api[0]:.3g}-{api[1]:.3g} GB: AWS APIs, logs)",
+            lambda: (
+                prices["interface_endpoint"]["gb_processed"] * api[0],
+                prices["interface_endpoint"]["gb_processed"] * api[1],
+            ),
+        )
         if public_tasks[1]:
-            mc.notes.append(f"{sum(1 for s in spec.services if public_image(s))} services pull public images, which "
-                            "need a NAT or a copy in ECR")
+            mc.notes.append(
+                f"{sum(1 for s in spec.services if public_image(s))} services pull public images, which "
+                "need a NAT or a copy in ECR"
+            )
     elif mode == "public-ip":
-        add(f"task public IPv4 addresses ({tasks[0]:.3g}-{tasks[1]:.3g} tasks)",
-            lambda: (monthly(prices["public_ipv4"]["hour"], prices, tasks[0]),
-                     monthly(prices["public_ipv4"]["hour"], prices, tasks[1])))
+        add(
+            f"task public IPv4 addresses ({tasks[0]:.3g}-{tasks[1]:.3g} tasks)",
+            lambda: (
+                monthly(prices["public_ipv4"]["hour"], prices, tasks[0]),
+                monthly(prices["public_ipv4"]["hour"], prices, tasks[1]),
+            ),
+        )
         mc.notes.append("tasks are reachable from the internet; needs public_ip_reason")
     if mode != "vpc-endpoints" and spec.network.public_tier is None:
         mc.notes.append("needs a public subnet tier")
     logs = prices["cloudwatch_logs"]
     days = spec.network.flow_log_retention_days
-    add(f"VPC flow logs ({usage.flow_log_gb:g} GB/month ingested)", lambda: 2 * (usage.flow_log_gb * logs["ingest_gb"],))
-    add(f"VPC flow log storage ({days} d retention)",
-        lambda: 2 * (usage.flow_log_gb * logs["storage_gb_month"] * usage.log_stored_ratio * days / 30.4,))
+    add(
+        f"VPC flow logs ({usage.flow_log_gb:g} GB/month ingested)", lambda: 2 * (usage.flow_log_gb * logs["ingest_gb"],)
+    )
+    add(
+        f"VPC flow log storage ({days} d retention)",
+        lambda: 2 * (usage.flow_log_gb * logs["storage_gb_month"] * usage.log_stored_ratio * days / 30.4,),
+    )
     mc.low = sum(x.low for x in mc.lines)
     mc.high = sum(x.high for x in mc.lines)
     return mc
 
 
-def service_lines(spec: Platform, prices: dict[str, Any], env: str, usage: Usage,
-                  counts: dict[str, tuple[float, float]]) -> list[Line]:
+def service_lines(
+    spec: Platform, prices: dict[str, Any], env: str, usage: Usage, counts: dict[str, tuple[float, float]]
+) -> list[Line]:
     """Fargate per service (on-demand vs Spot from the cluster's default strategy), then its logs."""
     strategies = {c.name: [(x.provider, x.weight, x.base) for x in c.default_strategy] for c in spec.clusters}
     logs = prices["cloudwatch_logs"]
@@ -325,17 +358,21 @@ def service_lines(spec: Platform, prices: dict[str, Any], env: str, usage: Usage
         strat = strategies[spec.cluster_of(s)]
         lo, hi = counts[s.name]
 
-        def task_cost(n: float, vcpu: float = vcpu, gb: float = gb,
-                      strat: Sequence[tuple[str, int, int]] = strat) -> float:
+        def task_cost(
+            n: float, vcpu: float = vcpu, gb: float = gb, strat: Sequence[tuple[str, int, int]] = strat
+        ) -> float:
             od, sp = spot_split(n, strat)
-            return (od * fargate_task_monthly(vcpu, gb, prices)
-                    + (sp * fargate_task_monthly(vcpu, gb, prices, True) if sp else 0.0))
+            return od * fargate_task_monthly(vcpu, gb, prices) + (
+                sp * fargate_task_monthly(vcpu, gb, prices, True) if sp else 0.0
+            )
 
         schedule = getattr(s, "schedule", None)
         if schedule:
             # A scheduled task: one task per run, placed by the strategy's proportions.
-            what = (f"Fargate {s.name}: {schedule}, ~{runs_per_month(schedule):,.0f} runs x "
-                    f"{usage.scheduled_run_minutes:g} min x {vcpu:g} vCPU / {gb:g} GB")
+            what = (
+                f"Fargate {s.name}: {schedule}, ~{runs_per_month(schedule):,.0f} runs x "
+                f"{usage.scheduled_run_minutes:g} min x {vcpu:g} vCPU / {gb:g} GB"
+            )
             lines.append(priced("services", what, _between(_times_one(task_cost), lo, hi)))
         else:
             _od_hi, sp_hi = spot_split(hi, strat)
@@ -344,13 +381,28 @@ def service_lines(spec: Platform, prices: dict[str, Any], env: str, usage: Usage
             lines.append(priced("services", what, _between(task_cost, lo, hi)))
     for s in spec.services:
         lo, hi = counts[s.name]
-        lines.append(priced("services", f"logs {s.name} ({usage.log_gb_per_task:g} GB/task ingested)",
-                            _between(lambda n: n * usage.log_gb_per_task * logs["ingest_gb"], lo, hi)))
+        lines.append(
+            priced(
+                "services",
+                f"logs {s.name} ({usage.log_gb_per_task:g} GB/task ingested)",
+                _between(lambda n: n * usage.log_gb_per_task * logs["ingest_gb"], lo, hi),
+            )
+        )
     # Stored log GB-months: each service's ingestion x the stored ratio x its retention.
-    stored = [sum(counts[s.name][i] * usage.log_gb_per_task * usage.log_stored_ratio * s.log_retention_days / 30.4
-                  for s in spec.services) for i in (0, 1)]
-    lines.append(priced("services", f"log storage ({usage.log_stored_ratio:g} of ingested, each service's retention)",
-                        lambda: (stored[0] * logs["storage_gb_month"], stored[1] * logs["storage_gb_month"])))
+    stored = [
+        sum(
+            counts[s.name][i] * usage.log_gb_per_task * usage.log_stored_ratio * s.log_retention_days / 30.4
+            for s in spec.services
+        )
+        for i in (0, 1)
+    ]
+    lines.append(
+        priced(
+            "services",
+            f"log storage ({usage.log_stored_ratio:g} of ingested, each service's retention)",
+            lambda: (stored[0] * logs["storage_gb_month"], stored[1] * logs["storage_gb_month"]),
+        )
+    )
     return lines
 
 
@@ -359,35 +411,74 @@ def platform_lines(spec: Platform, prices: dict[str, Any], usage: Usage, deploye
     lines: list[Line] = []
     azs = spec.network.availability_zones
     for lb in spec.load_balancers:
-        lines.append(priced("alb", f"ALB {lb.name} (with {azs} public IPv4)",
-                            lambda: 2 * (monthly(prices["alb"]["hour"], prices)
-                                         + monthly(prices["public_ipv4"]["hour"], prices, azs),)))
-        lines.append(priced("alb", f"ALB {lb.name} capacity units ({usage.alb_lcu:g} LCU)",
-                            lambda: 2 * (monthly(usage.alb_lcu * prices["alb"]["lcu_hour"], prices),)))
+        lines.append(
+            priced(
+                "alb",
+                f"ALB {lb.name} (with {azs} public IPv4)",
+                lambda: (
+                    2 * (monthly(prices["alb"]["hour"], prices) + monthly(prices["public_ipv4"]["hour"], prices, azs),)
+                ),
+            )
+        )
+        lines.append(
+            priced(
+                "alb",
+                f"ALB {lb.name} capacity units ({usage.alb_lcu:g} LCU)",
+                lambda: 2 * (monthly(usage.alb_lcu * prices["alb"]["lcu_hour"], prices),),
+            )
+        )
     if spec.database:
         db = spec.database
         lo_acu = db.min_acu if deployed.min_acu is None else deployed.min_acu
         hi_acu = db.max_acu if deployed.max_acu is None else deployed.max_acu
         a = prices["aurora_serverless_v2"]
-        lines.append(priced("database", f"Aurora Serverless v2 {lo_acu:g}-{hi_acu:g} ACU",
-                            lambda: (monthly(a["acu_hour"], prices, lo_acu), monthly(a["acu_hour"], prices, hi_acu))))
-        lines.append(priced("database", f"Aurora storage {usage.database_storage_gb:g} GB + "
-                            f"{usage.database_io_million:g} M I/O",
-                            lambda: 2 * (usage.database_storage_gb * a["storage_gb_month"]
-                                         + usage.database_io_million * a["io_million"],)))
+        lines.append(
+            priced(
+                "database",
+                f"Aurora Serverless v2 {lo_acu:g}-{hi_acu:g} ACU",
+                lambda: (monthly(a["acu_hour"], prices, lo_acu), monthly(a["acu_hour"], prices, hi_acu)),
+            )
+        )
+        lines.append(
+            priced(
+                "database",
+                f"Aurora storage {usage.database_storage_gb:g} GB + {usage.database_io_million:g} M I/O",
+                lambda: (
+                    2
+                    * (usage.database_storage_gb * a["storage_gb_month"] + usage.database_io_million * a["io_million"],)
+                ),
+            )
+        )
         if db.proxy:
             p = prices["rds_proxy_serverless"]
-            lines.append(priced("database", f"RDS Proxy (billed on at least {p['min_acus']} ACUs)",
-                                lambda: (monthly(p["acu_hour"], prices, max(p["min_acus"], lo_acu)),
-                                         monthly(p["acu_hour"], prices, max(p["min_acus"], hi_acu)))))
+            lines.append(
+                priced(
+                    "database",
+                    f"RDS Proxy (billed on at least {p['min_acus']} ACUs)",
+                    lambda: (
+                        monthly(p["acu_hour"], prices, max(p["min_acus"], lo_acu)),
+                        monthly(p["acu_hour"], prices, max(p["min_acus"], hi_acu)),
+                    ),
+                )
+            )
     if spec.efs:
         note = " (+ elastic throughput per GB transferred)" if spec.efs.throughput_mode == "elastic" else ""
-        lines.append(priced("efs", f"EFS Standard {usage.efs_gb:g} GB{note}",
-                            lambda: 2 * (usage.efs_gb * prices["efs_standard"]["gb_month"],)))
+        lines.append(
+            priced(
+                "efs",
+                f"EFS Standard {usage.efs_gb:g} GB{note}",
+                lambda: 2 * (usage.efs_gb * prices["efs_standard"]["gb_month"],),
+            )
+        )
     n_secrets = len(spec.secrets) + (1 if spec.database else 0)
     if n_secrets:
-        lines.append(priced("secrets", f"Secrets Manager {n_secrets} secrets",
-                            lambda: 2 * (n_secrets * prices["secrets_manager"]["secret_month"],)))
+        lines.append(
+            priced(
+                "secrets",
+                f"Secrets Manager {n_secrets} secrets",
+                lambda: 2 * (n_secrets * prices["secrets_manager"]["secret_month"],),
+            )
+        )
         lines.append(priced("secrets", "KMS key (1)", lambda: 2 * (prices["kms"]["key_month"],)))
     return lines
 
@@ -411,8 +502,14 @@ def breakevens(spec: Platform, prices: dict[str, Any]) -> tuple[dict[str, float 
     return {"nat-per-az": per_az, "single-nat": single}, missing
 
 
-def estimate(spec: Platform, prices: dict[str, Any], env: str | None = None, egress: str | None = None,
-             usage: Usage | None = None, deployed: Deployment | None = None) -> Estimate:
+def estimate(
+    spec: Platform,
+    prices: dict[str, Any],
+    env: str | None = None,
+    egress: str | None = None,
+    usage: Usage | None = None,
+    deployed: Deployment | None = None,
+) -> Estimate:
     """The estimate of ``spec`` as ``deployed`` (default: the template defaults in ``env``)."""
     if deployed is None:
         env = env or spec.default_environment
@@ -430,11 +527,14 @@ def estimate(spec: Platform, prices: dict[str, Any], env: str | None = None, egr
     mode_costs = {m: network_lines(spec, prices, m, usage, tasks, public_tasks) for m in MODES}
     lines.extend(mode_costs[egress].lines)
     lines.extend(platform_lines(spec, prices, usage, deployed))
-    traffic = (tasks[0] * (usage.aws_api_gb_per_task + usage.log_gb_per_task),
-               tasks[1] * (usage.aws_api_gb_per_task + usage.log_gb_per_task))
+    traffic = (
+        tasks[0] * (usage.aws_api_gb_per_task + usage.log_gb_per_task),
+        tasks[1] * (usage.aws_api_gb_per_task + usage.log_gb_per_task),
+    )
     breakeven, breakeven_missing = breakevens(spec, prices)
-    return Estimate(spec.name, env, egress, prices, usage, tasks, lines, mode_costs, traffic, breakeven,
-                    deployed, breakeven_missing)
+    return Estimate(
+        spec.name, env, egress, prices, usage, tasks, lines, mode_costs, traffic, breakeven, deployed, breakeven_missing
+    )
 
 
 # --------------------------------------------------------------------------- output
@@ -478,8 +578,10 @@ def format_estimate(e: Estimate, region_from: str = "") -> str:  # noqa: C901
     lo, hi = e.total
     out.append(f"{'TOTAL (estimate)':<{width}}{_money(lo):>12}{_money(hi):>12}")
     if e.unpriced:
-        out.append(f"not priced ({len(e.unpriced)} lines, left out of the totals): no {p['region']} price for "
-                   f"{', '.join(sorted({x.missing for x in e.unpriced}))} in {price_path(p['region']).name}")
+        out.append(
+            f"not priced ({len(e.unpriced)} lines, left out of the totals): no {p['region']} price for "
+            f"{', '.join(sorted({x.missing for x in e.unpriced}))} in {price_path(p['region']).name}"
+        )
     for n in e.modes[e.egress].notes:
         out.append(f"note ({e.egress}): {n}")
     out.append("")
@@ -495,8 +597,10 @@ def format_estimate(e: Estimate, region_from: str = "") -> str:  # noqa: C901
             out.append(f"      {i.item}: {shown}")
     out.append("  (* = this estimate's mode)")
     out.append("")
-    out.append(f"NAT vs endpoints break-even (AWS API + log traffic; this spec: {e.traffic_gb[0]:.3g}-"
-               f"{e.traffic_gb[1]:.3g} GB/month):")
+    out.append(
+        f"NAT vs endpoints break-even (AWS API + log traffic; this spec: {e.traffic_gb[0]:.3g}-"
+        f"{e.traffic_gb[1]:.3g} GB/month):"
+    )
     for m, g in e.breakeven.items():
         if g is None:
             out.append(f"  vpc-endpoints vs {m}: not computed, no {p['region']} price for {e.breakeven_missing}")
@@ -504,8 +608,7 @@ def format_estimate(e: Estimate, region_from: str = "") -> str:  # noqa: C901
             out.append(f"  vpc-endpoints cost less than {m} at any traffic volume")
         else:
             verdict = "endpoints are cheaper" if e.traffic_gb[0] > g else f"{m} is cheaper"
-            out.append(f"  vpc-endpoints cost less than {m} above {g:,.0f} GB/month ({verdict} at this spec's "
-                       "traffic)")
+            out.append(f"  vpc-endpoints cost less than {m} above {g:,.0f} GB/month ({verdict} at this spec's traffic)")
     if any("public images" in n for n in e.modes["vpc-endpoints"].notes):
         out.append("  (public-registry pulls cannot use endpoints: mirror those images to ECR first)")
     return "\n".join(line.rstrip() for line in out)
@@ -513,13 +616,19 @@ def format_estimate(e: Estimate, region_from: str = "") -> str:  # noqa: C901
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", help="platform spec (platforms/*.yaml)")
-    p.add_argument("--env", metavar="ENV", help="environment to price: its parameters/<spec file stem>/ENV.json "
-                   "gives the billing values (default: the spec's default_environment)")
+    p.add_argument(
+        "--env",
+        metavar="ENV",
+        help="environment to price: its parameters/<spec file stem>/ENV.json "
+        "gives the billing values (default: the spec's default_environment)",
+    )
     p.add_argument("--params", metavar="FILE", help="read the deployment's values from this parameters file instead")
-    p.add_argument("--egress", choices=MODES, help="price the platform in this egress mode (default: the "
-                   "environment's)")
-    p.add_argument("--region", help="price file data/prices-REGION.yaml (default: AWS_REGION, AWS_DEFAULT_REGION, "
-                   "else us-east-1)")
+    p.add_argument(
+        "--egress", choices=MODES, help="price the platform in this egress mode (default: the environment's)"
+    )
+    p.add_argument(
+        "--region", help="price file data/prices-REGION.yaml (default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)"
+    )
     p.add_argument("--prices", metavar="FILE", help="use this price file instead")
     p.add_argument("--api-gb", type=float, metavar="GB", help="AWS API traffic per task-month")
     p.add_argument("--log-gb", type=float, metavar="GB", help="log ingestion per task-month")
@@ -530,9 +639,10 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="stackgen cost",
         description="Monthly cost ESTIMATE of a platform per stack and per egress mode (NAT, VPC endpoints, "
-                    "public IP), with the NAT vs endpoints break-even, for one environment as its parameters file "
-                    "deploys it and one region's list prices (each from a data file that names its sources and "
-                    "dates). Usage assumptions are in that file and overridable here.")
+        "public IP), with the NAT vs endpoints break-even, for one environment as its parameters file "
+        "deploys it and one region's list prices (each from a data file that names its sources and "
+        "dates). Usage assumptions are in that file and overridable here.",
+    )
     add_arguments(p)
     return p
 
@@ -551,8 +661,12 @@ def cmd(args: argparse.Namespace) -> int:
     except (OSError, ValueError, yaml.YAMLError) as exc:
         print(f"stackgen cost: no usable price file: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    usage = usage_from(prices, aws_api_gb_per_task=args.api_gb, log_gb_per_task=args.log_gb,
-                       public_image_gb_per_task=args.public_image_gb)
+    usage = usage_from(
+        prices,
+        aws_api_gb_per_task=args.api_gb,
+        log_gb_per_task=args.log_gb,
+        public_image_gb_per_task=args.public_image_gb,
+    )
     try:
         if args.env and args.env not in spec.environments:
             raise ValueError(f"--env {args.env}: not one of {', '.join(spec.environments)}")
@@ -563,11 +677,14 @@ def cmd(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         e = estimate(spec, prices, egress=args.egress, usage=usage, deployed=deployed)
-        text = format_estimate(e, "from --prices" if args.prices else
-                               {"default": "the default"}.get(region_from, f"from {region_from}"))
+        text = format_estimate(
+            e, "from --prices" if args.prices else {"default": "the default"}.get(region_from, f"from {region_from}")
+        )
     except Exception as exc:  # noqa: BLE001 - the spec, prices and parameters were checked: anything else is a bug
-        print(f"stackgen cost: internal error (a bug in stackgen, please report): {type(exc).__name__}: {exc}",
-              file=sys.stderr)
+        print(
+            f"stackgen cost: internal error (a bug in stackgen, please report): {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
         return 1
     print(text)
     return 0

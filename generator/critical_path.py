@@ -25,24 +25,39 @@ PERF = "../shared/reference/performance-and-limits.md section 6"
 ESTIMATE = "estimate: no published figure; resources of this kind are created in seconds to a minute"
 TYPICAL_MINUTES: dict[str, tuple[float, str]] = {
     "secrets": (1.0, f"{ESTIMATE} (a KMS key and secrets)"),
-    "network": (3.5, f"{PERF}: NAT gateway 2-5 min (kubernetes/kops PR #944 'up to 10 min'; the SDK "
-                     "NatGatewayAvailable waiter allows 10 min; hashicorp/terraform #8687 still creating at 3m40s)"),
+    "network": (
+        3.5,
+        f"{PERF}: NAT gateway 2-5 min (kubernetes/kops PR #944 'up to 10 min'; the SDK "
+        "NatGatewayAvailable waiter allows 10 min; hashicorp/terraform #8687 still creating at 3m40s)",
+    ),
     "security-groups": (1.0, ESTIMATE),
-    "efs": (3.0, "EFS mount targets: AWS recommends waiting 90 s after creating one before mounting "
-                 "(docs.aws.amazon.com/efs/latest/ug/mounting-fs-mount-cmd-dns-name.html); creating one can "
-                 "take over 10 min (hashicorp/terraform-provider-aws #15278); estimate 3 min"),
+    "efs": (
+        3.0,
+        "EFS mount targets: AWS recommends waiting 90 s after creating one before mounting "
+        "(docs.aws.amazon.com/efs/latest/ug/mounting-fs-mount-cmd-dns-name.html); creating one can "
+        "take over 10 min (hashicorp/terraform-provider-aws #15278); estimate 3 min",
+    ),
     "storage": (1.0, ESTIMATE),
     "ecr": (1.0, ESTIMATE),
     "ecs-cluster": (1.0, ESTIMATE),
     "iam": (1.0, f"{ESTIMATE} (IAM roles)"),
-    "database": (12.5, f"{PERF}: Aurora cluster + instance 10-15 min (tungbq/aws-lab-with-terraform #100: "
-                       "instance operations about 12 min)"),
-    "certificates": (5.0, f"{PERF}: ACM DNS validation 'usually minutes' with an unbounded tail "
-                          "(terraform-provider-aws #9338); estimate 5 min"),
+    "database": (
+        12.5,
+        f"{PERF}: Aurora cluster + instance 10-15 min (tungbq/aws-lab-with-terraform #100: "
+        "instance operations about 12 min)",
+    ),
+    "certificates": (
+        5.0,
+        f"{PERF}: ACM DNS validation 'usually minutes' with an unbounded tail "
+        "(terraform-provider-aws #9338); estimate 5 min",
+    ),
     "alb": (2.5, f"{PERF}: ALB about 2-3 min"),
     "dns": (1.0, f"{PERF}: alias records, minutes at most; estimate 1 min"),
-    "services": (4.0, f"{PERF}: ECS service steady state 3-5 min (default health checks 5 x 30 s: "
-                      "nathanpeck.com, 'Speeding up Amazon ECS container deployments')"),
+    "services": (
+        4.0,
+        f"{PERF}: ECS service steady state 3-5 min (default health checks 5 x 30 s: "
+        "nathanpeck.com, 'Speeding up Amazon ECS container deployments')",
+    ),
     "autoscaling": (1.0, ESTIMATE),
     "monitoring": (1.0, ESTIMATE),
 }
@@ -89,8 +104,11 @@ def _stack_deps(resource: dict[str, Any], stacks: dict[str, str]) -> set[str]:
 def estimate(templates: dict[str, dict[str, Any]]) -> Estimate:
     """The estimate for a template set (``main.yaml`` the parent)."""
     resources = templates["main.yaml"].get("Resources") or {}
-    stacks = {lid: str(r["Properties"]["TemplateURL"]).removesuffix(".yaml")
-              for lid, r in resources.items() if r.get("Type") == "AWS::CloudFormation::Stack"}
+    stacks = {
+        lid: str(r["Properties"]["TemplateURL"]).removesuffix(".yaml")
+        for lid, r in resources.items()
+        if r.get("Type") == "AWS::CloudFormation::Stack"
+    }
     deps = {stacks[lid]: _stack_deps(resources[lid], stacks) for lid in stacks}
     finish: dict[str, float] = {}
     before: dict[str, str] = {}

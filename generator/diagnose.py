@@ -38,10 +38,11 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="stackgen diagnose",
         description="Live diagnostics of a deployed stack: VPC endpoints (state, private DNS), route tables, "
-                    "security groups along the path, execution-role permissions (IAM policy simulation) and the "
-                    "latest stopped tasks' reasons, each with the fix, and the last hour's image pulls (count, failures, max/avg "
-                    "seconds). Read-only. Exit 0: nothing wrong; 1: "
-                    "findings; 2: usage error or unknown stack.")
+        "security groups along the path, execution-role permissions (IAM policy simulation) and the "
+        "latest stopped tasks' reasons, each with the fix, and the last hour's image pulls (count, failures, max/avg "
+        "seconds). Read-only. Exit 0: nothing wrong; 1: "
+        "findings; 2: usage error or unknown stack.",
+    )
     add_arguments(p)
     return p
 
@@ -67,16 +68,28 @@ def cmd(args: argparse.Namespace) -> int:
         print(f"stackgen diagnose: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
-        print(json.dumps({"stack": args.stack, "tasks": d.task_count, "findings": [f.as_dict() for f in findings],
-                          "image_pulls": d.pulls.as_dict() if d.pulls else None, "notes": d.notes}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "stack": args.stack,
+                    "tasks": d.task_count,
+                    "findings": [f.as_dict() for f in findings],
+                    "image_pulls": d.pulls.as_dict() if d.pulls else None,
+                    "notes": d.notes,
+                },
+                indent=2,
+            )
+        )
     else:
         for f in findings:
             print(f"FAIL [{f.rule}] {f.problem}")
             print(f"     fix: {f.fix}")
         for n in d.notes:
             print(f"note: {n}")
-        print(f"diagnose {'found problems' if findings else 'passed'}: stack {args.stack}: {d.task_count} tasks, "
-              f"{len(findings)} findings")
+        print(
+            f"diagnose {'found problems' if findings else 'passed'}: stack {args.stack}: {d.task_count} tasks, "
+            f"{len(findings)} findings"
+        )
     return EXIT_FINDINGS if findings else EXIT_OK
 
 

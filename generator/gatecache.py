@@ -31,6 +31,7 @@ from pathlib import Path
 
 from generator import cache, lint
 from generator.cfn.load import TEMPLATE_SUFFIXES
+
 # Not generator.gate.cli or .templates: they import cfn-lint (about 1 s), which an answer
 # from the cache does not need; the tools and their defaults live in the light gate.model.
 from generator.gate.model import DEFAULTS, TOOLS, ToolResult, relpath, summary_table, write_json
@@ -41,8 +42,9 @@ SARIF = {"cfn-lint": "cfn-lint.sarif", "checkov": "checkov.sarif", "cfn-guard": 
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m generator.gatecache", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m generator.gatecache", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("targets", nargs="*", default=["templates"])
     p.add_argument("--tools", default=",".join(TOOLS))
     p.add_argument("--checkov", default=DEFAULTS["checkov"])
@@ -72,8 +74,9 @@ def tool_inputs(args: argparse.Namespace) -> dict[str, str]:
     return {
         "cfn-lint": cache.digest(lint.environment(), cache.file_digest(args.cfnlintrc)),
         "checkov": cache.digest(_checkov_install(args.checkov), cache.file_digest(args.checkov_config)),
-        "cfn-guard": cache.digest(cache.file_digest(args.cfn_guard), cache.tree_digest(args.ct_rules),
-                                  *rules, *allowlists),
+        "cfn-guard": cache.digest(
+            cache.file_digest(args.cfn_guard), cache.tree_digest(args.ct_rules), *rules, *allowlists
+        ),
         "reasons": cache.digest(*allowlists),
     }
 
@@ -92,14 +95,30 @@ def _sections(stdout: str) -> dict[str, str]:
     """The gate's report split into its per-tool sections (up to the summary)."""
     body = stdout.split("\n== summary ==", 1)[0]
     marks = list(SECTION.finditer(body))
-    return {m.group(1): body[m.start():marks[i + 1].start() if i + 1 < len(marks) else len(body)].rstrip("\n")
-            for i, m in enumerate(marks)}
+    return {
+        m.group(1): body[m.start() : marks[i + 1].start() if i + 1 < len(marks) else len(body)].rstrip("\n")
+        for i, m in enumerate(marks)
+    }
 
 
 def _gate_args(args: argparse.Namespace, tools: str, reports: str) -> list[str]:
-    out = [*args.targets, "--tools", tools, "--reports", reports, "--checkov", args.checkov,
-           "--cfn-guard", args.cfn_guard, "--ct-rules", args.ct_rules, "--cfnlintrc", args.cfnlintrc,
-           "--checkov-config", args.checkov_config]
+    out = [
+        *args.targets,
+        "--tools",
+        tools,
+        "--reports",
+        reports,
+        "--checkov",
+        args.checkov,
+        "--cfn-guard",
+        args.cfn_guard,
+        "--ct-rules",
+        args.ct_rules,
+        "--cfnlintrc",
+        args.cfnlintrc,
+        "--checkov-config",
+        args.checkov_config,
+    ]
     for r in args.rules or []:
         out += ["--rules", r]
     for a in args.allowlist or []:
@@ -126,9 +145,12 @@ def run(args: argparse.Namespace) -> int:
     missing = [t for t in tools if entries[t] is None]
     if missing:
         with tempfile.TemporaryDirectory(prefix="stackgen-gate-") as tmp:
-            proc = subprocess.run([sys.executable, "-m", "generator.gate", "run",
-                                   *_gate_args(args, ",".join(missing), tmp)],
-                                  capture_output=True, text=True, check=False)
+            proc = subprocess.run(
+                [sys.executable, "-m", "generator.gate", "run", *_gate_args(args, ",".join(missing), tmp)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             sys.stderr.write(proc.stderr)
             if proc.returncode == 2:  # usage: e.g. no template among the files
                 sys.stdout.write(proc.stdout)
@@ -142,8 +164,12 @@ def run(args: argparse.Namespace) -> int:
             for result in summary["results"]:
                 tool = result["tool"]
                 sarif = Path(tmp) / SARIF.get(tool, "-")
-                entries[tool] = {"section": sections.get(tool, ""), "result": result, "scanned": summary["templates"],
-                                 "sarif": sarif.read_text() if sarif.is_file() else None}
+                entries[tool] = {
+                    "section": sections.get(tool, ""),
+                    "result": result,
+                    "scanned": summary["templates"],
+                    "sarif": sarif.read_text() if sarif.is_file() else None,
+                }
                 if not result["errors"]:  # a scanner failure may be passing: never replay it
                     store.put(keys[tool], entries[tool])
     return _report(args, tools, entries, missing, started)
@@ -157,8 +183,17 @@ def _report(args: argparse.Namespace, tools: list[str], entries: dict, ran: list
         entry = entries[tool]
         print(f"\n{entry['section']}")
         r = entry["result"]
-        results.append(ToolResult(r["tool"], r["templates"], r["passed"], r["failed"], r["suppressed"],
-                                  errors=list(r["errors"]), seconds=r["seconds"] if tool in ran else 0.0))
+        results.append(
+            ToolResult(
+                r["tool"],
+                r["templates"],
+                r["passed"],
+                r["failed"],
+                r["suppressed"],
+                errors=list(r["errors"]),
+                seconds=r["seconds"] if tool in ran else 0.0,
+            )
+        )
     cached = [t for t in tools if t not in ran]
     print("\n== summary ==")
     print(summary_table(results))
@@ -174,15 +209,23 @@ def _report(args: argparse.Namespace, tools: list[str], entries: dict, ran: list
             if sarif is not None:
                 (reports / SARIF[tool]).parent.mkdir(parents=True, exist_ok=True)
                 (reports / SARIF[tool]).write_text(sarif)
-        write_json(reports / "gate-summary.json", {
-            "ok": ok, "seconds": round(elapsed, 2), "templates": scanned,
-            "results": [entries[t]["result"] for t in tools], "cached": cached})
+        write_json(
+            reports / "gate-summary.json",
+            {
+                "ok": ok,
+                "seconds": round(elapsed, 2),
+                "templates": scanned,
+                "results": [entries[t]["result"] for t in tools],
+                "cached": cached,
+            },
+        )
     return 0 if ok else 1
 
 
 def _delegate(args: argparse.Namespace) -> int:
-    return subprocess.run([sys.executable, "-m", "generator.gate", "run",
-                           *_gate_args(args, args.tools, args.reports)], check=False).returncode
+    return subprocess.run(
+        [sys.executable, "-m", "generator.gate", "run", *_gate_args(args, args.tools, args.reports)], check=False
+    ).returncode
 
 
 def main(argv: list[str] | None = None) -> int:

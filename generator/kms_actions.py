@@ -20,7 +20,6 @@ from collections.abc import Iterable
 
 from generator.cfn.facts import KMS_DATA_PATHS, KmsUse
 
-
 # The spec's store kinds (``${bucket:NAME}``...) and the resource type each is created as;
 # the facts are the one table, ``generator.cfn.facts.KMS_DATA_PATHS``.
 KIND_TYPES = {

@@ -89,9 +89,11 @@ class Result:
 
     def summary(self) -> str:
         crossed = f", {len(self.crossed)} re-checked against changed children" if self.crossed else ""
-        return (f"cfn-lint: {len(self.linted) + len(self.crossed) + len(self.cached)} templates "
-                f"({len(self.linted)} linted{f' on {self.jobs} cores' if self.jobs > 1 else ''}{crossed}, "
-                f"{len(self.cached)} unchanged), {len(self.findings)} findings ({self.seconds:.1f}s)")
+        return (
+            f"cfn-lint: {len(self.linted) + len(self.crossed) + len(self.cached)} templates "
+            f"({len(self.linted)} linted{f' on {self.jobs} cores' if self.jobs > 1 else ''}{crossed}, "
+            f"{len(self.cached)} unchanged), {len(self.findings)} findings ({self.seconds:.1f}s)"
+        )
 
 
 # --------------------------------------------------------------------------- cache keys
@@ -122,8 +124,7 @@ def _config_paths(config: Path) -> list[str]:
 def environment(cwd: str | os.PathLike[str] | None = None) -> str:
     """Digest of everything outside a template that can change its verdict."""
     here = Path(cwd or os.getcwd())
-    parts: list[bytes | str] = [b"lint-env", cache.dist_digest(*_cfnlint_dists()),
-                                cache.file_digest(__file__)]
+    parts: list[bytes | str] = [b"lint-env", cache.dist_digest(*_cfnlint_dists()), cache.file_digest(__file__)]
     for var in REGION_VARIABLES:
         parts += [var, os.environ.get(var, "\x00unset")]
     for base in (Path.home(), here):
@@ -140,7 +141,6 @@ def environment(cwd: str | os.PathLike[str] | None = None) -> str:
 
 def _is_template(p: Path) -> bool:
     return p.suffix in TEMPLATE_SUFFIXES and p.is_file()
-
 
 
 def is_nested(body: bytes) -> bool:
@@ -170,8 +170,10 @@ def jobs_of(path: str, env: str) -> dict[Job, str]:
     body = Path(path).read_bytes()
     if not is_nested(body):
         return {(path, ALL): cache.digest(b"lint", ALL, env, body)}
-    return {(path, LOCAL): cache.digest(b"lint", LOCAL, env, body),
-            (path, CROSS): cache.digest(b"lint", CROSS, env, body, set_digest(path, body))}
+    return {
+        (path, LOCAL): cache.digest(b"lint", LOCAL, env, body),
+        (path, CROSS): cache.digest(b"lint", CROSS, env, body, set_digest(path, body)),
+    }
 
 
 # --------------------------------------------------------------------------- running cfn-lint
@@ -204,8 +206,10 @@ class Linter:
         if os.getcwd() != self.cwd:
             raise RuntimeError(f"bug: a Linter built in {self.cwd} used in {os.getcwd()}")
         config = self._config(["--template", path])
-        found = {Match(m.filename or path, m.linenumber, m.columnnumber, m.rule.id, m.message)
-                 for m in run_template_by_file_paths(config, self.rules[part])}
+        found = {
+            Match(m.filename or path, m.linenumber, m.columnnumber, m.rule.id, m.message)
+            for m in run_template_by_file_paths(config, self.rules[part])
+        }
         return sorted(found)
 
 
@@ -297,12 +301,21 @@ def _store(findings: list[Match], path: str) -> list[list[object]]:
 
 
 def _load(rows: list[list[object]], path: str) -> list[Match]:
-    return [Match(path, int(str(line)), int(str(col)), str(rule), str(msg).replace(PATH_MARK, path))
-            for line, col, rule, msg in rows]
+    return [
+        Match(path, int(str(line)), int(str(col)), str(rule), str(msg).replace(PATH_MARK, path))
+        for line, col, rule, msg in rows
+    ]
 
 
-def lint(paths: Sequence[str | os.PathLike[str]], *, use_cache: bool = True, jobs: int | None = None,
-         store: cache.Store | None = None, linter: Linter | None = None, server: Server | None = None) -> Result:
+def lint(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    use_cache: bool = True,
+    jobs: int | None = None,
+    store: cache.Store | None = None,
+    linter: Linter | None = None,
+    server: Server | None = None,
+) -> Result:
     """Lint ``paths`` in the working directory's cfn-lint configuration. What is cached is
     not linted again; the rest runs on up to ``jobs`` cores (default: all), on ``server``
     when one was started, else in this process. Findings are sorted by path, line, column,

@@ -151,8 +151,10 @@ def exec_log_group_name(cluster: str) -> Sub:
 
 def exec_log_group_arn(cluster: str) -> Sub:
     """IAM resource of a cluster's ECS Exec log group (this stack instance's only)."""
-    return Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
-               f"/aws/ecs/{INSTANCE}/{cluster}/exec:*")
+    return Sub(
+        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+        f"/aws/ecs/{INSTANCE}/{cluster}/exec:*"
+    )
 
 
 def flow_log_group_name() -> Sub:
@@ -171,14 +173,18 @@ def ssm_name(param: str) -> Sub:
 
 def ssm_parameter_arn(param: str) -> Sub:
     """The exact ARN of an SSM parameter of this instance (a container's ValueFrom)."""
-    return Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/${{Name}}/"
-               f"${{Environment}}/${{StackUid}}/{param}")
+    return Sub(
+        f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/${{Name}}/"
+        f"${{Environment}}/${{StackUid}}/{param}"
+    )
 
 
 def ssm_arn(param: str) -> Sub:
     """IAM resource of an SSM parameter (this stack instance's only)."""
-    return Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/${{Name}}/"
-               f"${{Environment}}/${{StackUid}}/{param}")
+    return Sub(
+        f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/${{Name}}/"
+        f"${{Environment}}/${{StackUid}}/{param}"
+    )
 
 
 def kms_alias_name() -> Sub:

@@ -21,11 +21,13 @@ from generator.contract import ContractError, Part, StackInterface, check_built
 from generator.placement import place
 from generator.spec import Platform
 from generator.stacks import GROUPED, STACKS
-from generator.stacks.services import takes_image_uri
 from generator.stacks._base import keep, suppress
+from generator.stacks.services import takes_image_uri
 
-LOCAL_TEMPLATE_URL = ("TemplateURL is a local path on purpose: `aws cloudformation package` (deploy.sh) "
-                      "uploads the child and rewrites it, and cfn-lint can cross-check nested parameters")
+LOCAL_TEMPLATE_URL = (
+    "TemplateURL is a local path on purpose: `aws cloudformation package` (deploy.sh) "
+    "uploads the child and rewrites it, and cfn-lint can cross-check nested parameters"
+)
 
 
 @dataclass(frozen=True)
@@ -61,59 +63,129 @@ def root_parameters(spec: Platform, parts: list[Part] | None = None) -> dict[str
     parts = parts if parts is not None else place(spec)
     part_of = {n: p for p in parts for n in p.services}
     ps: list[Parameter] = [
-        Parameter("Name", Type="String", Default=spec.name, AllowedPattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$",
-                  Description="Name of the deployment, used in physical resource names"),
-        Parameter("Environment", Type="String", Default=spec.default_environment,
-                  AllowedValues=list(spec.environments), Description="Deployment environment"),
+        Parameter(
+            "Name",
+            Type="String",
+            Default=spec.name,
+            AllowedPattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$",
+            Description="Name of the deployment, used in physical resource names",
+        ),
+        Parameter(
+            "Environment",
+            Type="String",
+            Default=spec.default_environment,
+            AllowedValues=list(spec.environments),
+            Description="Deployment environment",
+        ),
     ]
     prefix = ipaddress.ip_network(spec.network.vpc_cidr).prefixlen
-    ps.append(Parameter("VpcCidr", Type="String", Default=spec.network.vpc_cidr,
-                        AllowedPattern=rf"^(\d{{1,3}}\.){{3}}\d{{1,3}}/{prefix}$",
-                        Description=f"CIDR block for the VPC (a /{prefix}; subnets are carved from it)"))
+    ps.append(
+        Parameter(
+            "VpcCidr",
+            Type="String",
+            Default=spec.network.vpc_cidr,
+            AllowedPattern=rf"^(\d{{1,3}}\.){{3}}\d{{1,3}}/{prefix}$",
+            Description=f"CIDR block for the VPC (a /{prefix}; subnets are carved from it)",
+        )
+    )
     if spec.uses_ingress_cidrs:
-        ps.append(Parameter("IngressCidrBlocks", Type="CommaDelimitedList", Default=",".join(spec.ingress_cidrs),
-                            Description=f"Exactly {len(spec.ingress_cidrs)} CIDR(s), comma-separated, that may reach "
-                                        "the load balancers on ports 80 and 443"))
+        ps.append(
+            Parameter(
+                "IngressCidrBlocks",
+                Type="CommaDelimitedList",
+                Default=",".join(spec.ingress_cidrs),
+                Description=f"Exactly {len(spec.ingress_cidrs)} CIDR(s), comma-separated, that may reach "
+                "the load balancers on ports 80 and 443",
+            )
+        )
     for name, default, pattern, description in spec.ingress_parameters():
-        ps.append(Parameter(name, Type="CommaDelimitedList", Default=default, AllowedPattern=pattern,
-                            Description=description))
+        ps.append(
+            Parameter(name, Type="CommaDelimitedList", Default=default, AllowedPattern=pattern, Description=description)
+        )
     if spec.has_domain:
         assert spec.domain
-        ps.append(Parameter("BaseDomain", Type="String", Default=spec.domain.base_domain,
-                            Description="Base domain; records are {service}.{region}.{base_domain}. "
-                                        "Empty deploys without DNS and certificates (HTTP only)"))
-        ps.append(Parameter("HostedZoneId", Type="String", Default="",
-                            Description="Route 53 public hosted zone ID of BaseDomain (required with a domain)"))
+        ps.append(
+            Parameter(
+                "BaseDomain",
+                Type="String",
+                Default=spec.domain.base_domain,
+                Description="Base domain; records are {service}.{region}.{base_domain}. "
+                "Empty deploys without DNS and certificates (HTTP only)",
+            )
+        )
+        ps.append(
+            Parameter(
+                "HostedZoneId",
+                Type="String",
+                Default="",
+                Description="Route 53 public hosted zone ID of BaseDomain (required with a domain)",
+            )
+        )
     if spec.database:
-        ps.append(Parameter("DatabaseUsername", Type="String", Default=spec.database.username,
-                            Description="Database master username"))
-        ps.append(Parameter("DatabaseMinAcu", Type="Number", Default=_num(spec.database.min_acu),
-                            Description="Minimum Aurora Capacity Units"))
-        ps.append(Parameter("DatabaseMaxAcu", Type="Number", Default=_num(spec.database.max_acu),
-                            Description="Maximum Aurora Capacity Units"))
+        ps.append(
+            Parameter(
+                "DatabaseUsername",
+                Type="String",
+                Default=spec.database.username,
+                Description="Database master username",
+            )
+        )
+        ps.append(
+            Parameter(
+                "DatabaseMinAcu",
+                Type="Number",
+                Default=_num(spec.database.min_acu),
+                Description="Minimum Aurora Capacity Units",
+            )
+        )
+        ps.append(
+            Parameter(
+                "DatabaseMaxAcu",
+                Type="Number",
+                Default=_num(spec.database.max_acu),
+                Description="Maximum Aurora Capacity Units",
+            )
+        )
     if "vpc-endpoints" in spec.network.modes:
-        ps.append(Parameter("S3PrefixListId", Type="String", AllowedPattern=r"^pl-[0-9a-f]{8,17}$",
-                            Description="AWS-managed prefix list of com.amazonaws.<region>.s3 (the only S3 address "
-                                        "range tasks may reach without a NAT); deploy.sh looks it up in the region"))
+        ps.append(
+            Parameter(
+                "S3PrefixListId",
+                Type="String",
+                AllowedPattern=r"^pl-[0-9a-f]{8,17}$",
+                Description="AWS-managed prefix list of com.amazonaws.<region>.s3 (the only S3 address "
+                "range tasks may reach without a NAT); deploy.sh looks it up in the region",
+            )
+        )
     ps.append(Parameter("AlarmEmail", Type="String", Default="", Description="Email for alarm notifications"))
     for s in spec.services:
         if s.image.repository:
-            ps.append(Parameter(naming.image_tag_param(s.name), Type="String", Default=s.image.tag,
-                                AllowedPattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
-                                Description=f"Image tag of {s.name} in the {s.image.repository} repository "
-                                            "(tags are immutable: push a new tag per build)"))
+            ps.append(
+                Parameter(
+                    naming.image_tag_param(s.name),
+                    Type="String",
+                    Default=s.image.tag,
+                    AllowedPattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
+                    Description=f"Image tag of {s.name} in the {s.image.repository} repository "
+                    "(tags are immutable: push a new tag per build)",
+                )
+            )
             runs = "runs no task" if s.is_service else "keeps its schedule disabled"
-            ps.append(Parameter(naming.image_ready_param(s.name), Type="String", Default="true",
-                                AllowedValues=["true", "false"],
-                                Description=f"false: {s.name} {runs} until its image is pushed to the "
-                                            f"{s.image.repository} repository, which this stack creates empty; "
-                                            "false on a first deploy (docs/platforms-post-deploy.md)"))
+            ps.append(
+                Parameter(
+                    naming.image_ready_param(s.name),
+                    Type="String",
+                    Default="true",
+                    AllowedValues=["true", "false"],
+                    Description=f"false: {s.name} {runs} until its image is pushed to the "
+                    f"{s.image.repository} repository, which this stack creates empty; "
+                    "false on a first deploy (docs/platforms-post-deploy.md)",
+                )
+            )
         elif takes_image_uri(part_of[s.name], s):
             desc = f"Container image URI of {s.name}"
             if s.image.fallback:
                 desc += f" (empty = {s.image.fallback})"
-            ps.append(Parameter(naming.image_param(s.name), Type="String", Default=s.image.default,
-                                Description=desc))
+            ps.append(Parameter(naming.image_param(s.name), Type="String", Default=s.image.default, Description=desc))
     for p in spec.parameters:
         kw: dict[str, object] = {"Type": p.type, "Description": p.description}
         if p.default is not None:
@@ -135,14 +207,18 @@ def metadata(spec: Platform, kids: list[Child] | None = None) -> dict[str, objec
     need not know the spec: the images a first deploy must wait for, and per environment
     whether a delete keeps the platform's data; with more than one service group, each
     group's stacks and services (a platform of one group has only the unsuffixed stacks)."""
-    images = [{
-        "service": s.name,
-        "kind": "service" if s.is_service else "scheduled-task",
-        "parameter": naming.image_ready_param(s.name),
-        "repository": s.image.repository,
-        "repository_output": naming.repo_output(s.image.repository, "Uri"),
-        "tag_parameter": naming.image_tag_param(s.name),
-    } for s in spec.services if s.image.repository]
+    images = [
+        {
+            "service": s.name,
+            "kind": "service" if s.is_service else "scheduled-task",
+            "parameter": naming.image_ready_param(s.name),
+            "repository": s.image.repository,
+            "repository_output": naming.repo_output(s.image.repository, "Uri"),
+            "tag_parameter": naming.image_tag_param(s.name),
+        }
+        for s in spec.services
+        if s.image.repository
+    ]
     out: dict[str, object] = {
         "images": images,
         "retain_on_delete": {env: spec.retains_data(env) for env in spec.environments},
@@ -151,9 +227,13 @@ def metadata(spec: Platform, kids: list[Child] | None = None) -> dict[str, objec
     if len(parts) > 1:
         # Where a reviewer finds a service: its group's stacks (generator.placement).
         built = {c.name for c in kids} if kids is not None else None
-        out["service_groups"] = {p.group: {
-            "stacks": [p.stack(m.NAME) for m in GROUPED if built is None or p.stack(m.NAME) in built],
-            "services": list(p.services)} for p in parts}
+        out["service_groups"] = {
+            p.group: {
+                "stacks": [p.stack(m.NAME) for m in GROUPED if built is None or p.stack(m.NAME) in built],
+                "services": list(p.services),
+            }
+            for p in parts
+        }
     return {"stackgen": out}
 
 
@@ -182,8 +262,7 @@ def children(spec: Platform, parts: list[Part] | None = None) -> list[Child]:
     return out
 
 
-def _child(name: str, mod: ModuleType, iface: StackInterface, template: Template,
-           part: Part | None = None) -> Child:
+def _child(name: str, mod: ModuleType, iface: StackInterface, template: Template, part: Part | None = None) -> Child:
     check_built(name, iface, template)
     return Child(name, mod, iface, template, part)
 
@@ -203,13 +282,17 @@ def wire(spec: Platform, kids: list[Child], root: dict[str, Parameter] | None = 
         for i in c.iface.inputs:
             from_child = producers.get(i.name)
             if from_child and (i.name in root or i.name in computed):
-                raise ContractError(f"stack {c.name}: input {i.name} is both a parent value and an output of {from_child}")
+                raise ContractError(
+                    f"stack {c.name}: input {i.name} is both a parent value and an output of {from_child}"
+                )
             if from_child:
                 edges.append(Edge(c.name, i.name, from_child))
             elif i.name in root:
                 rtype = root[i.name].properties["Type"]
                 if (rtype == "CommaDelimitedList") != (i.type == "CommaDelimitedList"):
-                    raise ContractError(f"stack {c.name}: input {i.name} is {i.type} but the parent parameter is {rtype}")
+                    raise ContractError(
+                        f"stack {c.name}: input {i.name} is {i.type} but the parent parameter is {rtype}"
+                    )
                 edges.append(Edge(c.name, i.name, ""))
                 consumed.add(i.name)
             elif i.name in computed:
@@ -218,7 +301,8 @@ def wire(spec: Platform, kids: list[Child], root: dict[str, Parameter] | None = 
                 edges.append(Edge(c.name, i.name, ""))
             else:
                 raise ContractError(
-                    f"stack {c.name}: input {i.name} is fed by no earlier stack's output and no parent parameter")
+                    f"stack {c.name}: input {i.name} is fed by no earlier stack's output and no parent parameter"
+                )
         for o in c.iface.outputs:
             if o.name in producers:
                 raise ContractError(f"output {o.name} is declared by both {producers[o.name]} and {c.name}")
@@ -244,12 +328,19 @@ def build(spec: Platform, kids: list[Child] | None = None) -> Template:
     if any(c.iface.condition == "HasDomain" for c in kids):
         t.add_condition("HasDomain", Not(Equals(Ref("BaseDomain"), "")))
         # Fail before anything is created: certificates cannot validate without the zone.
-        t.add_rule("DomainNeedsHostedZone", {
-            "RuleCondition": Not(Equals(Ref("BaseDomain"), "")),
-            "Assertions": [{"Assert": Not(Equals(Ref("HostedZoneId"), "")),
-                            "AssertDescription": "With BaseDomain set, HostedZoneId must name its public "
-                                                 "Route 53 hosted zone (DNS validation and alias records)."}],
-        })
+        t.add_rule(
+            "DomainNeedsHostedZone",
+            {
+                "RuleCondition": Not(Equals(Ref("BaseDomain"), "")),
+                "Assertions": [
+                    {
+                        "Assert": Not(Equals(Ref("HostedZoneId"), "")),
+                        "AssertDescription": "With BaseDomain set, HostedZoneId must name its public "
+                        "Route 53 hosted zone (DNS validation and alias records).",
+                    }
+                ],
+            },
+        )
     for c in kids:
         params: dict[str, object] = {}
         deps = set()
@@ -277,13 +368,15 @@ def build(spec: Platform, kids: list[Child] | None = None) -> Template:
             kw["Condition"] = c.iface.condition
         if params:
             kw["Parameters"] = dict(sorted(params.items()))
-        child = t.add_resource(cloudformation.Stack(
-            naming.stack_id(c.name),
-            TemplateURL=naming.stack_file(c.name),
-            TimeoutInMinutes=60,
-            Tags=naming.tags(f"stack-{c.name}"),
-            **kw,
-        ))
+        child = t.add_resource(
+            cloudformation.Stack(
+                naming.stack_id(c.name),
+                TemplateURL=naming.stack_file(c.name),
+                TimeoutInMinutes=60,
+                Tags=naming.tags(f"stack-{c.name}"),
+                **kw,
+            )
+        )
         suppress(child, cfn_lint={"W3002": LOCAL_TEMPLATE_URL})
         # A nested stack holds no data itself; its stateful resources carry their own
         # Retain/Snapshot policies, so deleting the stack resource is explicit and safe.
@@ -293,6 +386,12 @@ def build(spec: Platform, kids: list[Child] | None = None) -> Template:
                 okw: dict[str, object] = {}
                 if c.iface.condition:
                     okw["Condition"] = c.iface.condition
-                t.add_output(Output(o.name, Description=o.description,
-                                    Value=GetAtt(naming.stack_id(c.name), f"Outputs.{o.name}"), **okw))
+                t.add_output(
+                    Output(
+                        o.name,
+                        Description=o.description,
+                        Value=GetAtt(naming.stack_id(c.name), f"Outputs.{o.name}"),
+                        **okw,
+                    )
+                )
     return t

@@ -28,8 +28,13 @@ from generator import awsfacts
 from generator.spec import Platform
 
 PLACEHOLDER = re.compile(r"\$\{([^}!]*)\}")
-CONTEXT = {"Name": "Name", "Environment": "Environment", "AWS::Region": "in region", "BaseDomain": "BaseDomain",
-           "StackUid": "StackUid"}
+CONTEXT = {
+    "Name": "Name",
+    "Environment": "Environment",
+    "AWS::Region": "in region",
+    "BaseDomain": "BaseDomain",
+    "StackUid": "StackUid",
+}
 # StackUid is always 8 hexadecimal characters (generator.naming.stack_uid).
 STACK_UID_SAMPLE = "1a2b3c4d"
 # Spec values shorter than this are too common to name a field by ("dev", "app").
@@ -45,7 +50,7 @@ def root_stack_names(source: str, spec: Platform) -> dict[str, str]:
 # Identifiers that may be the same in every instance, each with the reason.
 SHARED_IDENTIFIERS = {
     "AWS::Route53::RecordSet": "DNS records are {record}.{region}.{BaseDomain}, names users reach the platform "
-                               "by; a second copy in the same hosted zone sets its own BaseDomain (or none)",
+    "by; a second copy in the same hosted zone sets its own BaseDomain (or none)",
 }
 # Pseudo parameters that differ between stack instances.
 PER_INSTANCE_PSEUDO = ("AWS::StackId", "AWS::StackName")
@@ -59,8 +64,11 @@ def fixed_identifiers(templates: dict[str, dict[str, Any]]) -> list[str]:
     """``file: LogicalId (Type): Property = value`` for every resource whose whole identifier the
     template fixes for all instances of a platform and environment (not in SHARED_IDENTIFIERS)."""
     parent = templates.get("main.yaml", {})
-    feeds = {str(r.get("Properties", {}).get("TemplateURL")): r.get("Properties", {}).get("Parameters") or {}
-             for r in parent.get("Resources", {}).values() if r.get("Type") == "AWS::CloudFormation::Stack"}
+    feeds = {
+        str(r.get("Properties", {}).get("TemplateURL")): r.get("Properties", {}).get("Parameters") or {}
+        for r in parent.get("Resources", {}).values()
+        if r.get("Type") == "AWS::CloudFormation::Stack"
+    }
     out = []
     for file, template in sorted(templates.items()):
         for lid, res in sorted((template.get("Resources") or {}).items()):
@@ -84,10 +92,15 @@ def identifier_properties(rtype: str) -> list[str]:
     return [p.removeprefix("/properties/") for p in parts]
 
 
-def _fixed(node: Any, file: str, templates: dict[str, dict[str, Any]],  # noqa: C901, PLR0911
-           feeds: dict[str, dict[str, Any]]) -> bool:
+def _fixed(
+    node: Any,
+    file: str,
+    templates: dict[str, dict[str, Any]],  # noqa: C901, PLR0911
+    feeds: dict[str, dict[str, Any]],
+) -> bool:
     """Whether a value is the same for every stack instance: built only from literals, the parent's
     parameters and pseudo parameters other than the stack's own ID and name."""
+
     def fixed(n: Any, f: str = file) -> bool:
         return _fixed(n, f, templates, feeds)
 
@@ -125,8 +138,10 @@ def require_instance_scoped(templates: dict[str, dict[str, Any]]) -> None:
     """Raise ``FixedIdentifierError`` (a bug: no spec can cause it) for ``fixed_identifiers``."""
     fixed = fixed_identifiers(templates)
     if fixed:
-        raise FixedIdentifierError("resources named the same in every stack instance (a re-create after a delete, "
-                                   "or a second copy, fails with AlreadyExists): " + "; ".join(fixed))
+        raise FixedIdentifierError(
+            "resources named the same in every stack instance (a re-create after a delete, "
+            "or a second copy, fails with AlreadyExists): " + "; ".join(fixed)
+        )
 
 
 def check(spec: Platform, source: str, templates: dict[str, dict[str, Any]]) -> list[str]:
@@ -142,10 +157,14 @@ def check(spec: Platform, source: str, templates: dict[str, dict[str, Any]]) -> 
                     problems.setdefault(("main.yaml", "", "StackName"), f"{source}: (file name): {err}")
         for file, template in sorted(templates.items()):
             stack_lid = _stack_lid(templates, file)
-            values = {"Name": spec.name, "Environment": env, "AWS::Region": awsfacts.longest_region(),
-                      "StackUid": STACK_UID_SAMPLE,
-                      "AWS::StackName": f"{root}-{stack_lid}-" + "X" * awsfacts.NESTED_STACK_SUFFIX,
-                      "_index": str(index)}
+            values = {
+                "Name": spec.name,
+                "Environment": env,
+                "AWS::Region": awsfacts.longest_region(),
+                "StackUid": STACK_UID_SAMPLE,
+                "AWS::StackName": f"{root}-{stack_lid}-" + "X" * awsfacts.NESTED_STACK_SUFFIX,
+                "_index": str(index),
+            }
             if spec.domain and spec.domain.base_domain:
                 values["BaseDomain"] = spec.domain.base_domain
             for lid, res in sorted(template.get("Resources", {}).items()):
@@ -168,8 +187,10 @@ def _stack_lid(templates: dict[str, dict[str, Any]], file: str) -> str:
 
 def _stack_name_error(root: str, nested: str) -> str | None:
     if len(nested) > awsfacts.STACK_NAME_MAX:
-        return (f"deploy.sh names the stack {root!r} after the spec file; its nested stack {nested!r} would be "
-                f"{len(nested)} characters and CloudFormation allows {awsfacts.STACK_NAME_MAX}; shorten the file name")
+        return (
+            f"deploy.sh names the stack {root!r} after the spec file; its nested stack {nested!r} would be "
+            f"{len(nested)} characters and CloudFormation allows {awsfacts.STACK_NAME_MAX}; shorten the file name"
+        )
     return None
 
 
@@ -186,8 +207,15 @@ def _evaluate(raw: Any, values: dict[str, str]) -> tuple[str, str] | None:
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], text), PLACEHOLDER.sub("\0", text)
 
 
-def _check_value(rtype: str, prop: str, raw: Any, values: dict[str, str],  # noqa: PLR0913
-                 candidates: list[tuple[str, str]], source: str, env: str) -> str | None:
+def _check_value(
+    rtype: str,
+    prop: str,
+    raw: Any,
+    values: dict[str, str],  # noqa: PLR0913
+    candidates: list[tuple[str, str]],
+    source: str,
+    env: str,
+) -> str | None:
     max_len, pattern, where = awsfacts.name_limits(rtype, prop)
     if max_len is None and not pattern:
         return None
@@ -208,14 +236,16 @@ def _check_value(rtype: str, prop: str, raw: Any, values: dict[str, str],  # noq
     return f"{source}: {field}: the {rtype} {prop} {value!r}{context} {problem} ({where})"
 
 
-def _culprit(raw: Any, literal: str, values: dict[str, str], candidates: list[tuple[str, str]],
-             env: str) -> str:
+def _culprit(raw: Any, literal: str, values: dict[str, str], candidates: list[tuple[str, str]], env: str) -> str:
     """The spec field that contributes most to a name: a spec value written into the
     template, or the spec default behind one of its parameters."""
     parts = [(len(text), path) for path, text in candidates if text in literal][:1]
     used = set(PLACEHOLDER.findall(raw["Fn::Sub"])) if isinstance(raw, dict) else set()
-    for placeholder, path in (("Name", "name"), ("Environment", f"environments[{values.get('_index', '')}]"),
-                              ("BaseDomain", "domain.base_domain")):
+    for placeholder, path in (
+        ("Name", "name"),
+        ("Environment", f"environments[{values.get('_index', '')}]"),
+        ("BaseDomain", "domain.base_domain"),
+    ):
         if placeholder in used:
             parts.append((len(values[placeholder]), path))
     return max(parts)[1] if parts else "name"

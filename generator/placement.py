@@ -64,8 +64,11 @@ class Size:
         return Size(self.resources + o.resources, self.parameters + o.parameters, self.outputs + o.outputs)
 
     def fits(self) -> bool:
-        return (self.resources <= BUDGET["resources"] and self.parameters <= BUDGET["parameters"]
-                and self.outputs <= BUDGET["outputs"])
+        return (
+            self.resources <= BUDGET["resources"]
+            and self.parameters <= BUDGET["parameters"]
+            and self.outputs <= BUDGET["outputs"]
+        )
 
 
 def key_of(s: Service) -> str:
@@ -86,8 +89,11 @@ def size(s: Service, rules: int) -> Size:
     cidrs = 2 * len(s.egress_cidrs)
     resources = max(1 + 2 * rules + 2 + cidrs + 2, 4, 3 + len(s.target_groups))
     placeholders = sum(v.count("${") for v in s.environment.values())
-    parameters = max(10 + len(s.target_groups) + len(s.secrets) + placeholders + len(s.volumes) + 1,
-                     rules + len(s.egress_cidrs) + 2, 3 + 2 * len(s.target_groups))
+    parameters = max(
+        10 + len(s.target_groups) + len(s.secrets) + placeholders + len(s.volumes) + 1,
+        rules + len(s.egress_cidrs) + 2,
+        3 + 2 * len(s.target_groups),
+    )
     return Size(resources, parameters, 5)
 
 

@@ -55,8 +55,15 @@ Templates = dict[str, dict[str, Any]]
 Key = tuple[str, str]  # (nested stack logical id or PARENT_STACK, logical id)
 
 PARENT_STACK = "(parent)"
-ATTRIBUTES = ("Condition", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "UpdatePolicy",
-              "CreationPolicy", "Metadata")
+ATTRIBUTES = (
+    "Condition",
+    "DependsOn",
+    "DeletionPolicy",
+    "UpdateReplacePolicy",
+    "UpdatePolicy",
+    "CreationPolicy",
+    "Metadata",
+)
 SECTIONS = ("Parameters", "Mappings", "Conditions", "Rules", "Outputs")
 # Actions whose stateful resource loses its live instance (deploy.sh asks before these).
 DESTRUCTIVE = ("remove", "replace", "replace-conditional", "move-out", "type-change")
@@ -111,24 +118,33 @@ class Plan:
 
     def summary(self) -> dict[str, int]:
         rows = self.rows()
-        out = {a: sum(1 for c in rows if c.action == a)
-               for a in ("add", "modify", "replace", "replace-conditional", "remove", "move-out",
-                         "type-change")}
+        out = {
+            a: sum(1 for c in rows if c.action == a)
+            for a in ("add", "modify", "replace", "replace-conditional", "remove", "move-out", "type-change")
+        }
         out["stacks_added"] = sum(1 for s in self.stacks if s.status == "added")
         out["stacks_removed"] = sum(1 for s in self.stacks if s.status == "removed")
         out["needs_confirmation"] = sum(1 for c in rows if c.needs_confirmation)
         return out
 
     def as_dict(self) -> dict[str, Any]:
-        return {"spec": self.spec, "against": self.against, "env": self.env, "changed": self.changed,
-                "summary": self.summary(), "parameters": self.parameters,
-                "stacks": [asdict(s) for s in self.stacks]}
+        return {
+            "spec": self.spec,
+            "against": self.against,
+            "env": self.env,
+            "changed": self.changed,
+            "summary": self.summary(),
+            "parameters": self.parameters,
+            "stacks": [asdict(s) for s in self.stacks],
+        }
 
 
 # ---- reading the template set to compare with ----------------------------------------------
 
+
 def read_git(ref: str, directory: str) -> Templates:
     """``DIR/main.yaml`` and its children as committed at ``ref`` (``git show``)."""
+
     def show(name: str) -> str:
         path = f"{ref}:./{directory}/{name}"
         try:
@@ -149,8 +165,12 @@ def read_git(ref: str, directory: str) -> Templates:
 
 def is_git_ref(ref: str) -> bool:
     try:
-        done = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     except OSError:
         return False
     return done.returncode == 0
@@ -164,13 +184,14 @@ def read_against(against: str | None, stem: str) -> tuple[Templates, str]:
         try:
             return load_dir(target), f"{target.rstrip('/')}/"
         except FileNotFoundError:
-            raise PlanError(f"--against {target}: no main.yaml there (a directory of generated templates)") \
-                from None
+            raise PlanError(f"--against {target}: no main.yaml there (a directory of generated templates)") from None
         except (TemplateError, OSError) as exc:
             raise PlanError(f"--against {target}: {exc}") from None
     if against is None:
-        raise PlanError(f"{directory}/: no committed templates of this platform; run `stackgen synth` first, "
-                        "or give --against DIR|GIT-REF")
+        raise PlanError(
+            f"{directory}/: no committed templates of this platform; run `stackgen synth` first, "
+            "or give --against DIR|GIT-REF"
+        )
     if not is_git_ref(against):
         raise PlanError(f"--against {against}: neither a directory nor a git commit, branch or tag")
     try:
@@ -180,6 +201,7 @@ def read_against(against: str | None, stem: str) -> tuple[Templates, str]:
 
 
 # ---- one environment's view ------------------------------------------------------------------
+
 
 def resolve(ts: TemplateSet, file: str, node: Any) -> Any:
     """``node`` as an environment deploys it: decided ``Fn::If`` resolved, ``AWS::NoValue``
@@ -257,6 +279,7 @@ def view(templates: Templates, env: str | None, values: dict[str, str]) -> View:
 
 # ---- comparing ---------------------------------------------------------------------------------
 
+
 def _changed(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
@@ -270,17 +293,23 @@ def _stateful(change: Change) -> Change:
 
 def _removal_note(res: dict[str, Any]) -> str:
     policy = res.get("DeletionPolicy") or default_deletion_policy(str(res.get("Type")), res.get("Properties"))
-    return {"Retain": "DeletionPolicy Retain: the old resource is kept, outside the stack",
-            "RetainExceptOnCreate": "DeletionPolicy RetainExceptOnCreate: the old resource is kept",
-            "Snapshot": "DeletionPolicy Snapshot: a final snapshot is kept"}.get(str(policy), "")
+    return {
+        "Retain": "DeletionPolicy Retain: the old resource is kept, outside the stack",
+        "RetainExceptOnCreate": "DeletionPolicy RetainExceptOnCreate: the old resource is kept",
+        "Snapshot": "DeletionPolicy Snapshot: a final snapshot is kept",
+    }.get(str(policy), "")
 
 
 def _modify(lid: str, old: dict[str, Any], new: dict[str, Any]) -> Change | None:
     rtype = str(new.get("Type"))
     if old.get("Type") != rtype:
-        return Change(lid, rtype, "type-change",
-                      note=f"type {old.get('Type')} -> {rtype}: CloudFormation refuses to change a resource's "
-                           "type in place (the update fails); give the new resource another logical id")
+        return Change(
+            lid,
+            rtype,
+            "type-change",
+            note=f"type {old.get('Type')} -> {rtype}: CloudFormation refuses to change a resource's "
+            "type in place (the update fails); give the new resource another logical id",
+        )
     props = _changed(old.get("Properties") or {}, new.get("Properties") or {})
     attrs = [a for a in ATTRIBUTES if old.get(a) != new.get(a)]
     if not props and not attrs:
@@ -300,8 +329,11 @@ def _classify(change: Change, maybe: set[str], old: dict[str, Any] | None) -> No
     change.action = {"True": "replace", "Conditional": "replace-conditional"}.get(verdict, "modify")
     policy = (old or {}).get("UpdateReplacePolicy")
     if change.action != "modify" and policy in ("Retain", "Snapshot"):
-        change.note = f"UpdateReplacePolicy {policy}: the old resource is " + \
-                      ("kept" if policy == "Retain" else "snapshotted") + " when replaced"
+        change.note = (
+            f"UpdateReplacePolicy {policy}: the old resource is "
+            + ("kept" if policy == "Retain" else "snapshotted")
+            + " when replaced"
+        )
 
 
 def _reference_node(name: str, attr: str, via: str) -> dict[str, Any]:
@@ -327,8 +359,9 @@ def _follow(new: View, rows: dict[Key, Change], old: View) -> None:
                 origins[(key, prop)] = found
     maybe: dict[Key, set[str]] = {}
     while True:
-        gone = {k: c for k, c in rows.items()
-                if c.action in ("replace", "replace-conditional", "move-in", "type-change")}
+        gone = {
+            k: c for k, c in rows.items() if c.action in ("replace", "replace-conditional", "move-in", "type-change")
+        }
         grew = False
         for (key, prop), sources in sorted(origins.items()):
             hit = sorted(s for s in sources if s in gone and s != key)
@@ -363,16 +396,28 @@ def _parameters(old: Templates, new: Templates) -> list[dict[str, Any]]:
             note = "" if "Default" in after[name] else "no default: every deploy must give a value"
             out.append({"name": name, "action": "add", "fields": [], "note": note})
         elif name not in after:
-            out.append({"name": name, "action": "remove", "fields": [],
-                        "note": "a parameters file that still gives it is refused"})
+            out.append(
+                {
+                    "name": name,
+                    "action": "remove",
+                    "fields": [],
+                    "note": "a parameters file that still gives it is refused",
+                }
+            )
         elif before[name] != after[name]:
-            out.append({"name": name, "action": "modify", "fields": _changed(before[name], after[name]),
-                        "note": ""})
+            out.append({"name": name, "action": "modify", "fields": _changed(before[name], after[name]), "note": ""})
     return out
 
 
-def compare(old_templates: Templates, new_templates: Templates, *, env: str | None = None,
-            values: dict[str, str] | None = None, spec: str = "", against: str = "") -> Plan:
+def compare(
+    old_templates: Templates,
+    new_templates: Templates,
+    *,
+    env: str | None = None,
+    values: dict[str, str] | None = None,
+    spec: str = "",
+    against: str = "",
+) -> Plan:
     """The plan of replacing ``old_templates`` with ``new_templates`` (both as
     ``render.synthesize`` returns them, ``main.yaml`` the parent)."""
     old = view(old_templates, env, values or {})
@@ -400,8 +445,10 @@ def compare(old_templates: Templates, new_templates: Templates, *, env: str | No
             t_old, t_new = old_templates[old.stack_file[stack]], new_templates[file]
             plan.sections = [s for s in SECTIONS if (t_old.get(s) or {}) != (t_new.get(s) or {})]
             if stack != PARENT_STACK:
-                props = _changed(old.stack_resources[stack].get("Properties") or {},
-                                 new.stack_resources[stack].get("Properties") or {})
+                props = _changed(
+                    old.stack_resources[stack].get("Properties") or {},
+                    new.stack_resources[stack].get("Properties") or {},
+                )
                 plan.stack_properties = props
         plan.changes = [_stateful(c) for k, c in sorted(rows.items()) if k[0] == stack]
         if plan.status == "unchanged" and (plan.sections or plan.stack_properties or plan.changes):
@@ -427,14 +474,23 @@ def _moves(rows: dict[Key, Change], old: View) -> None:
         out = rows[source]
         out.action = "move-out"
         policy = _removal_note(old.resources[source])
-        out.note = f"moved to {key[0]}: CloudFormation deletes the live resource here" + \
-                   (f" ({policy})" if policy else "")
+        out.note = f"moved to {key[0]}: CloudFormation deletes the live resource here" + (
+            f" ({policy})" if policy else ""
+        )
 
 
 # ---- output --------------------------------------------------------------------------------------
 
-SYMBOL = {"add": "+", "modify": "~", "replace": "!", "replace-conditional": "!?", "remove": "-",
-          "move-out": "->", "move-in": "<-", "type-change": "x"}
+SYMBOL = {
+    "add": "+",
+    "modify": "~",
+    "replace": "!",
+    "replace-conditional": "!?",
+    "remove": "-",
+    "move-out": "->",
+    "move-in": "<-",
+    "type-change": "x",
+}
 
 
 def _what(c: Change) -> str:
@@ -481,35 +537,51 @@ def render_text(plan: Plan, out: Any = None) -> None:
     if unchanged:
         print(f"\nUnchanged: {', '.join(unchanged)}", file=out)
     n = plan.summary()
-    print(f"\nPlan: {n['add']} to add, {n['modify']} to modify, "
-          f"{n['replace'] + n['replace-conditional']} to replace ({n['replace-conditional']} conditionally), "
-          f"{n['remove']} to remove, {n['move-out']} to move between stacks (delete + create), "
-          f"{n['type-change']} refused type changes; nested stacks: {n['stacks_added']} added, "
-          f"{n['stacks_removed']} removed.", file=out)
+    print(
+        f"\nPlan: {n['add']} to add, {n['modify']} to modify, "
+        f"{n['replace'] + n['replace-conditional']} to replace ({n['replace-conditional']} conditionally), "
+        f"{n['remove']} to remove, {n['move-out']} to move between stacks (delete + create), "
+        f"{n['type-change']} refused type changes; nested stacks: {n['stacks_added']} added, "
+        f"{n['stacks_removed']} removed.",
+        file=out,
+    )
     if n["needs_confirmation"]:
-        print(f"WARNING: {n['needs_confirmation']} stateful resource(s) would be removed or replaced; "
-              "deploy.sh asks for confirmation before it executes such a change set.", file=out)
+        print(
+            f"WARNING: {n['needs_confirmation']} stateful resource(s) would be removed or replaced; "
+            "deploy.sh asks for confirmation before it executes such a change set.",
+            file=out,
+        )
     if not plan.changed:
         print("No changes: the templates are what the spec generates.", file=out)
 
 
 # ---- command -------------------------------------------------------------------------------------
 
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
-    p.add_argument("--against", metavar="DIR|GIT-REF",
-                   help="template set to compare with: a directory, or a git ref whose committed "
-                        "templates/<spec stem>/ is read with git show (default: templates/<spec stem>/)")
-    p.add_argument("--env", metavar="ENV", help="evaluate conditions, Fn::If and per-environment mappings as "
-                   "ENV deploys them (Environment=ENV and parameters/<spec stem>/ENV.json)")
+    p.add_argument(
+        "--against",
+        metavar="DIR|GIT-REF",
+        help="template set to compare with: a directory, or a git ref whose committed "
+        "templates/<spec stem>/ is read with git show (default: templates/<spec stem>/)",
+    )
+    p.add_argument(
+        "--env",
+        metavar="ENV",
+        help="evaluate conditions, Fn::If and per-environment mappings as "
+        "ENV deploys them (Environment=ENV and parameters/<spec stem>/ENV.json)",
+    )
     p.add_argument("--json", action="store_true", help="print the plan as JSON (for CI)")
 
 
 def _env_values(args: argparse.Namespace, templates: Templates, stem: str) -> dict[str, str]:
     if not args.env:
         return {}
-    allowed = [str(v) for v in ((templates[PARENT].get("Parameters") or {}).get("Environment") or {})
-               .get("AllowedValues") or []]
+    allowed = [
+        str(v)
+        for v in ((templates[PARENT].get("Parameters") or {}).get("Environment") or {}).get("AllowedValues") or []
+    ]
     if allowed and args.env not in allowed:
         raise PlanError(f"--env {args.env}: not one of {', '.join(allowed)}")
     path = Path("parameters") / stem / f"{args.env}.json"
@@ -542,8 +614,10 @@ def cmd(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - anything the spec did not cause is a bug
-        print(f"stackgen plan: internal error (a bug in stackgen, please report): {type(exc).__name__}: {exc}",
-              file=sys.stderr)
+        print(
+            f"stackgen plan: internal error (a bug in stackgen, please report): {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
         return EXIT_CHANGES
     if args.json:
         print(json.dumps(plan.as_dict(), indent=2, sort_keys=True))

@@ -72,7 +72,9 @@ def doc(statements: Sequence[Statement]) -> PolicyDocument:
     return PolicyDocument(Version="2012-10-17", Statement=list(statements))
 
 
-def stmt(sid: str, actions: Iterable[Action], resources: Sequence[Any], condition: Condition | None = None) -> Statement:
+def stmt(
+    sid: str, actions: Iterable[Action], resources: Sequence[Any], condition: Condition | None = None
+) -> Statement:
     acts = sorted(actions, key=lambda a: a.JSONrepr())
     kw: dict[str, Any] = {"Sid": sid, "Effect": Allow, "Action": acts, "Resource": list(resources)}
     if condition is not None:
@@ -108,7 +110,11 @@ def kms_decrypt_via(key_arn: Any, services: Sequence[str], sid: str = SID_KMS_DE
 def exec_channels() -> Statement:
     return stmt(
         SID_EXEC_CHANNELS,
-        [ssmmessages.CreateControlChannel, ssmmessages.CreateDataChannel,
-         ssmmessages.OpenControlChannel, ssmmessages.OpenDataChannel],
+        [
+            ssmmessages.CreateControlChannel,
+            ssmmessages.CreateDataChannel,
+            ssmmessages.OpenControlChannel,
+            ssmmessages.OpenDataChannel,
+        ],
         ["*"],
     )

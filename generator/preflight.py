@@ -27,8 +27,19 @@ from generator.spec import SpecError, load_spec
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
-__all__ = ["ERROR", "WARNING", "Finding", "Preflight", "add_arguments", "check", "cmd", "environments", "main",
-           "parser", "run"]
+__all__ = [
+    "ERROR",
+    "WARNING",
+    "Finding",
+    "Preflight",
+    "add_arguments",
+    "check",
+    "cmd",
+    "environments",
+    "main",
+    "parser",
+    "run",
+]
 
 
 def environments(templates: dict[str, dict[str, Any]]) -> list[str | None]:
@@ -40,8 +51,12 @@ def environments(templates: dict[str, dict[str, Any]]) -> list[str | None]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", nargs="?", help="platform spec: synthesize in memory and check")
     p.add_argument("--templates", metavar="DIR", help="check an already generated template set (DIR/main.yaml)")
-    p.add_argument("--env", metavar="ENV", help="check this environment only (default: every environment whose "
-                   "conditions change networking, ECS or IAM resources; otherwise the parameter defaults)")
+    p.add_argument(
+        "--env",
+        metavar="ENV",
+        help="check this environment only (default: every environment whose "
+        "conditions change networking, ECS or IAM resources; otherwise the parameter defaults)",
+    )
     p.add_argument("--verbose", "-v", action="store_true", help="also print, per task, the path each need takes")
     p.add_argument("--json", action="store_true", help="print findings as JSON")
 
@@ -50,9 +65,10 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="stackgen check",
         description="Static reachability preflight: prove from the templates alone that every ECS task can reach "
-                    "ECR (ecr.api, ecr.dkr, S3 layers), CloudWatch Logs and its secrets through a NAT, VPC endpoints "
-                    "or a public IP, that security groups allow it, and that the execution role permits it. "
-                    "Exit 0: passes; 1: findings (errors); 2: usage error.")
+        "ECR (ecr.api, ecr.dkr, S3 layers), CloudWatch Logs and its secrets through a NAT, VPC endpoints "
+        "or a public IP, that security groups allow it, and that the execution role permits it. "
+        "Exit 0: passes; 1: findings (errors); 2: usage error.",
+    )
     add_arguments(p)
     return p
 
@@ -87,9 +103,17 @@ def cmd(args: argparse.Namespace) -> int:
     errors = [f for f in findings if f.severity == ERROR]
     warnings = [f for f in findings if f.severity == WARNING]
     if args.json:
-        print(json.dumps({"source": source, "tasks": pf.task_count, "passed": not errors,
-                          "findings": [{"severity": f.severity, "service": f.where, "message": f.problem}
-                                       for f in findings]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "source": source,
+                    "tasks": pf.task_count,
+                    "passed": not errors,
+                    "findings": [{"severity": f.severity, "service": f.where, "message": f.problem} for f in findings],
+                },
+                indent=2,
+            )
+        )
         return EXIT_FINDINGS if errors else EXIT_OK
     for f in errors + warnings:
         print(f"{f.severity}: {f.problem}")

@@ -125,8 +125,9 @@ def load_prices(region: str = DEFAULT_REGION, path: str | Path | None = None) ->
 
 def missing_prices(prices: Mapping[str, Any]) -> list[str]:
     """The prices a file records as not found, as ``item.field``."""
-    return [f"{name}.{field}" for name in PRICE_ITEMS for field, value in prices[name].prices().items()
-            if value is None]
+    return [
+        f"{name}.{field}" for name in PRICE_ITEMS for field, value in prices[name].prices().items() if value is None
+    ]
 
 
 def spot_split(tasks: float, strategy: Sequence[tuple[str, int, int]]) -> tuple[float, float]:

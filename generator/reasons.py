@@ -18,10 +18,25 @@ from typing import Any
 # At least this many characters (after stripping): shorter text explains nothing.
 REASON_MIN_LENGTH = 12
 # Texts that only say "no reason" (compared lower-cased, without a trailing full stop).
-NOT_A_REASON = frozenset({
-    "", "no comment provided", "todo", "tbd", "fixme", "n/a", "na", "none", "-", "reason",
-    "suppressed", "ignore", "skip", "false positive", "...",
-})
+NOT_A_REASON = frozenset(
+    {
+        "",
+        "no comment provided",
+        "todo",
+        "tbd",
+        "fixme",
+        "n/a",
+        "na",
+        "none",
+        "-",
+        "reason",
+        "suppressed",
+        "ignore",
+        "skip",
+        "false positive",
+        "...",
+    }
+)
 
 
 def reason_error(reason: Any) -> str | None:

@@ -135,8 +135,9 @@ def render_file(values: dict[str, str]) -> str:
     return json.dumps([f"{k}={v}" for k, v in values.items()], indent=2) + "\n"
 
 
-def file_values(parameters: dict[str, dict[str, Any]], env: str,
-                existing: dict[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
+def file_values(
+    parameters: dict[str, dict[str, Any]], env: str, existing: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
     """The values a file of ``env`` should hold, and notes on what changed from ``existing``."""
     notes: list[str] = []
     values = {ENVIRONMENT: env}
@@ -153,8 +154,7 @@ def file_values(parameters: dict[str, dict[str, Any]], env: str,
     return values, notes
 
 
-def check_values(parameters: dict[str, dict[str, Any]], env: str, values: dict[str, str],
-                 path: str) -> list[str]:
+def check_values(parameters: dict[str, dict[str, Any]], env: str, values: dict[str, str], path: str) -> list[str]:
     """Every problem of one file's values, as ``path: Parameter: problem``."""
     problems = []
     lowered = {p.lower(): p for p in parameters}
@@ -164,15 +164,19 @@ def check_values(parameters: dict[str, dict[str, Any]], env: str, values: dict[s
             hint = f" (did you mean {near}?)" if near else ""
             problems.append(f"{path}: {key}: unknown parameter{hint}")
         elif is_secret(parameters[key]):
-            problems.append(f"{path}: {key}: NoEcho (secret) parameter in a file; remove it and set "
-                            f"{ENV_PREFIX}{key} when deploying")
+            problems.append(
+                f"{path}: {key}: NoEcho (secret) parameter in a file; remove it and set "
+                f"{ENV_PREFIX}{key} when deploying"
+            )
     for name, spec in parameters.items():
         if name not in values and not is_secret(spec) and "Default" not in spec and name not in DEPLOY_FILLED:
             problems.append(f"{path}: {name}: missing (required: the template has no Default)")
     if ENVIRONMENT in parameters:
         if ENVIRONMENT not in values:
-            problems.append(f"{path}: {ENVIRONMENT}: missing (without it the stack deploys as "
-                            f"{parameters[ENVIRONMENT].get('Default')!r})")
+            problems.append(
+                f"{path}: {ENVIRONMENT}: missing (without it the stack deploys as "
+                f"{parameters[ENVIRONMENT].get('Default')!r})"
+            )
         elif values[ENVIRONMENT] != env:
             problems.append(f"{path}: {ENVIRONMENT}: {values[ENVIRONMENT]!r} in the file of environment {env!r}")
     # Type, AllowedValues, AllowedPattern, lengths and bounds: deploy.sh's own checks, run on
@@ -185,20 +189,24 @@ def check_values(parameters: dict[str, dict[str, Any]], env: str, values: dict[s
 
 def secrets_note(parameters: dict[str, dict[str, Any]]) -> list[str]:
     names = [n for n, p in parameters.items() if is_secret(p)]
-    return [f"secret {n} (NoEcho): never written to a file; set {ENV_PREFIX}{n} or answer deploy.sh's prompt"
-            for n in names]
+    return [
+        f"secret {n} (NoEcho): never written to a file; set {ENV_PREFIX}{n} or answer deploy.sh's prompt" for n in names
+    ]
 
 
 def filled_note(parameters: dict[str, dict[str, Any]], written: set[str]) -> list[str]:
-    return [f"{n}: filled in by deploy.sh ({DEPLOY_FILLED[n]})" for n in parameters
-            if n in DEPLOY_FILLED and n not in written]
+    return [
+        f"{n}: filled in by deploy.sh ({DEPLOY_FILLED[n]})"
+        for n in parameters
+        if n in DEPLOY_FILLED and n not in written
+    ]
 
 
 def defaults_note(parameters: dict[str, dict[str, Any]], written: set[str]) -> list[str]:
     rest = [n for n, p in parameters.items() if n not in written and not is_secret(p) and "Default" in p]
     if not rest:
         return []
-    return [f"template defaults apply to {', '.join(rest)} (add \"Key=Value\" to a file to override one)"]
+    return [f'template defaults apply to {", ".join(rest)} (add "Key=Value" to a file to override one)']
 
 
 def write_all(files: dict[Path, str]) -> None:
@@ -257,8 +265,10 @@ def init(name: str, root: Path = Path("."), force: bool = False) -> Report:
         files[Path("parameters") / name / f"{env}.json"] = render_file(values)
     existing = [p for p in files if (root / p).exists()]
     if existing and not force:
-        raise UsageError(f"{existing[0]}: exists; stackgen init never overwrites (use --force to replace "
-                         f"{', '.join(str(p) for p in existing)})")
+        raise UsageError(
+            f"{existing[0]}: exists; stackgen init never overwrites (use --force to replace "
+            f"{', '.join(str(p) for p in existing)})"
+        )
     report = Report()
     for env in spec.environments:
         path = str(Path("parameters") / name / f"{env}.json")
@@ -270,18 +280,19 @@ def init(name: str, root: Path = Path("."), force: bool = False) -> Report:
     report.lines += secrets_note(parameters)
     report.lines += filled_note(parameters, {ENVIRONMENT})
     report.lines += defaults_note(parameters, {ENVIRONMENT})
-    report.lines += ["next:",
-                     f"  .venv/bin/stackgen validate {spec_path}",
-                     f"  make templates PLATFORM={spec_path}",
-                     f"  make deploy-local PLATFORM={spec_path}"]
+    report.lines += [
+        "next:",
+        f"  .venv/bin/stackgen validate {spec_path}",
+        f"  make templates PLATFORM={spec_path}",
+        f"  make deploy-local PLATFORM={spec_path}",
+    ]
     return report
 
 
 # --------------------------------------------------------------------------- params
 
 
-def params(spec_path: str, *, check: bool = False, env: str | None = None,
-           directory: str | None = None) -> Report:
+def params(spec_path: str, *, check: bool = False, env: str | None = None, directory: str | None = None) -> Report:
     """Regenerate (or, with ``check``, check) the parameters files of a spec."""
     spec = _load(spec_path)
     envs = _environments(spec, env, spec_path)
@@ -319,8 +330,10 @@ def params(spec_path: str, *, check: bool = False, env: str | None = None,
     if env is None and folder.is_dir():
         for stray in sorted(folder.glob("*.json")):
             if stray.stem not in spec.environments:
-                report.problems.append(f"{stray}: {stray.stem} is not an environment of {spec_path} "
-                                       f"({', '.join(spec.environments)}); delete it or add the environment")
+                report.problems.append(
+                    f"{stray}: {stray.stem} is not an environment of {spec_path} "
+                    f"({', '.join(spec.environments)}); delete it or add the environment"
+                )
     write_all(writes)
     if check and not report.problems:
         report.lines.append(f"{folder}: {', '.join(f'{e}.json' for e in envs)} match {spec_path}")
@@ -335,16 +348,22 @@ def params(spec_path: str, *, check: bool = False, env: str | None = None,
 
 
 def add_init_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", metavar="NAME", help="platform name (lower-case slug): writes platforms/NAME.yaml "
-                                                "and parameters/NAME/<env>.json")
+    p.add_argument(
+        "name",
+        metavar="NAME",
+        help="platform name (lower-case slug): writes platforms/NAME.yaml and parameters/NAME/<env>.json",
+    )
     p.add_argument("--force", action="store_true", help="overwrite files that exist")
 
 
 def add_params_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
-    p.add_argument("--check", action="store_true",
-                   help="write nothing; list every problem (missing, unknown, wrong type, not in "
-                        "AllowedValues, not matching AllowedPattern) and exit 1 if there is one")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; list every problem (missing, unknown, wrong type, not in "
+        "AllowedValues, not matching AllowedPattern) and exit 1 if there is one",
+    )
     p.add_argument("--env", metavar="ENV", help="only this environment's file")
     p.add_argument("--dir", metavar="DIR", help="the parameters folder (default parameters/<spec file name>)")
 

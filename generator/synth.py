@@ -79,8 +79,9 @@ def synthesize_checked(path: str | Path) -> Synthesis:
     return Synthesis(spec, templates, tuple(warnings(spec, source) + notes), files)
 
 
-def deployable(spec: Platform, source: str, templates: dict[str, dict[str, Any]],
-               files: dict[str, str]) -> tuple[list[str], list[str]]:
+def deployable(
+    spec: Platform, source: str, templates: dict[str, dict[str, Any]], files: dict[str, str]
+) -> tuple[list[str], list[str]]:
     """The deployability check's (error lines, warning lines) for the ``aws`` templates and
     their text."""
     findings = deployability.check(templates, spec, rendered=files, parameter_sets=parameter_files(source))
@@ -102,16 +103,21 @@ def parameter_files(source: str) -> dict[str, dict[str, str]]:
 
 def warnings(spec: Platform, source: str) -> list[str]:
     if spec.network.egress == "public-ip":
-        return [f"WARNING: {source}: egress public-ip gives every task a public IP in a public subnet "
-                f"({spec.network.public_ip_reason}). Prefer vpc-endpoints or a NAT."]
+        return [
+            f"WARNING: {source}: egress public-ip gives every task a public IP in a public subnet "
+            f"({spec.network.public_ip_reason}). Prefer vpc-endpoints or a NAT."
+        ]
     return []
 
 
 def unused_parameters(spec: Platform, source: str) -> list[str]:
     """Declared parameters that no applicable stack declares as an input."""
     taken = {i.name for mod in STACKS if mod.applies(spec) for i in mod.interface(spec).inputs}
-    return [f"{source}: parameters[{k}] ({p.name}): declared but no stack uses it"
-            for k, p in enumerate(spec.parameters) if p.name not in taken]
+    return [
+        f"{source}: parameters[{k}] ({p.name}): declared but no stack uses it"
+        for k, p in enumerate(spec.parameters)
+        if p.name not in taken
+    ]
 
 
 def template_limit(spec: Platform, source: str, exc: Exception) -> str | None:
@@ -124,8 +130,10 @@ def template_limit(spec: Platform, source: str, exc: Exception) -> str | None:
     stack = _failing_stack(exc)
     field = max(GROWING, key=lambda f: (len(getattr(spec, f)), f == "services"))
     count = len(getattr(spec, field))
-    return (f"{source}: {field}: with {count} {field} the {stack} template needs more than {limit} {kind}, "
-            f"CloudFormation's limit per template; split the platform into smaller specs")
+    return (
+        f"{source}: {field}: with {count} {field} the {stack} template needs more than {limit} {kind}, "
+        f"CloudFormation's limit per template; split the platform into smaller specs"
+    )
 
 
 def id_collision(spec: Platform, source: str, exc: Exception) -> str | None:
@@ -135,20 +143,28 @@ def id_collision(spec: Platform, source: str, exc: Exception) -> str | None:
     if m is None:
         return None
     taken = m.group(1) or m.group(2)
-    owners = [(len(naming.pascal(name)), field, name) for field, name in named_items(spec)
-              if taken.startswith(naming.pascal(name))]
+    owners = [
+        (len(naming.pascal(name)), field, name)
+        for field, name in named_items(spec)
+        if taken.startswith(naming.pascal(name))
+    ]
     if not owners:
         return None
     _, field, name = max(owners)
-    return (f"{source}: {field}: {name!r} gives the id {taken}, which stackgen already uses for one of its "
-            "own resources; choose another name")
+    return (
+        f"{source}: {field}: {name!r} gives the id {taken}, which stackgen already uses for one of its "
+        "own resources; choose another name"
+    )
 
 
 def named_items(spec: Platform) -> list[tuple[str, str]]:
     """(field, name) of everything the spec names that becomes part of a logical ID."""
     out = [(f"services[{i}].name", s.name) for i, s in enumerate(spec.services)]
-    out += [(f"services[{i}].target_groups[{j}].name", tg.name)
-            for i, s in enumerate(spec.services) for j, tg in enumerate(s.target_groups)]
+    out += [
+        (f"services[{i}].target_groups[{j}].name", tg.name)
+        for i, s in enumerate(spec.services)
+        for j, tg in enumerate(s.target_groups)
+    ]
     for field in ("load_balancers", "clusters", "secrets", "ssm_parameters", "repositories"):
         out += [(f"{field}[{i}].name", x.name) for i, x in enumerate(getattr(spec, field))]
     out += [(f"buckets[{i}]", b) for i, b in enumerate(spec.buckets)]

@@ -12,17 +12,23 @@ from hypothesis import HealthCheck, settings
 
 from generator import render
 from generator.spec import Platform, load_spec
-
 from tests.helpers import PLATFORMS, ROOT
 
 # ci: a fixed seed, so a red CI is reproducible and does not depend on luck;
 # deep (make test-deep) explores new random specs on every run.
-settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("deep", max_examples=1000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("dev", max_examples=10, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile(
+    "ci",
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "deep", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.register_profile(
+    "dev", max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
@@ -48,8 +54,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def xdist_groups(item: pytest.Item) -> list[str]:
-    return sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
-                   for m in item.iter_markers("xdist_group")})
+    return sorted(
+        {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
+    )
 
 
 @pytest.hookimpl(trylast=True)

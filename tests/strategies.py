@@ -34,8 +34,28 @@ PUBLIC_IP_REASON = "a throw-away dev platform without NAT or endpoint costs"
 DOMAINS = (None, "example.com", "")
 
 SIZES = [(c, m) for c, ms in FARGATE_SIZES.items() if c <= 4096 for m in ms]
-WORDS = ["api", "web", "auth", "worker", "cache", "search", "billing", "report", "agent", "gateway",
-         "ingest", "notify", "orders", "users", "media", "admin", "feed", "mail", "queue", "store"]
+WORDS = [
+    "api",
+    "web",
+    "auth",
+    "worker",
+    "cache",
+    "search",
+    "billing",
+    "report",
+    "agent",
+    "gateway",
+    "ingest",
+    "notify",
+    "orders",
+    "users",
+    "media",
+    "admin",
+    "feed",
+    "mail",
+    "queue",
+    "store",
+]
 
 
 @st.composite
@@ -87,8 +107,10 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
         if not svc["readonly_root_filesystem"]:
             svc["writable_root_reason"] = "the image writes to its root filesystem"
         if per_env:
-            sizes = {env: dict(zip(("cpu", "memory"), draw(st.sampled_from(SIZES)), strict=True))
-                     for env in ("dev", "test", "prod")}
+            sizes = {
+                env: dict(zip(("cpu", "memory"), draw(st.sampled_from(SIZES)), strict=True))
+                for env in ("dev", "test", "prod")
+            }
             svc["sizing"] = sizes
         else:
             cpu, mem = draw(st.sampled_from(SIZES))
@@ -101,11 +123,16 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
             cmd = f"curl -f http://localhost:{ports[0]}{path} || exit 1"
         else:
             cmd = f"nc -z localhost {ports[0]} || exit 1"
-        svc["health_check"] = {"command": cmd, "start_period": start,
-                               "interval": draw(st.sampled_from([10, 30, 60])), "retries": draw(st.integers(1, 5))}
+        svc["health_check"] = {
+            "command": cmd,
+            "start_period": start,
+            "interval": draw(st.sampled_from([10, 30, 60])),
+            "retries": draw(st.integers(1, 5)),
+        }
         env_n = draw(st.integers(0, 3))
-        svc["environment"] = {f"VAR_{k}": draw(st.sampled_from(["x", "${AWS::Region}", "${Name}", "1"]))
-                              for k in range(env_n)}
+        svc["environment"] = {
+            f"VAR_{k}": draw(st.sampled_from(["x", "${AWS::Region}", "${Name}", "1"])) for k in range(env_n)
+        }
         if lbs and draw(st.booleans()):
             lb = draw(st.sampled_from(lbs))
             svc["environment"]["LB_URL"] = f"${{lb:{lb}:url}}"
@@ -123,30 +150,42 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
             lb = draw(st.sampled_from(lbs))
             tg = f"tg-{name}"
             hc_port = draw(st.sampled_from([None, ports[-1]]))
-            svc["target_groups"] = [{"name": tg, "load_balancer": lb, "container_port": ports[0],
-                                     "health_check": {"path": "/health", "port": hc_port}}]
+            svc["target_groups"] = [
+                {
+                    "name": tg,
+                    "load_balancer": lb,
+                    "container_port": ports[0],
+                    "health_check": {"path": "/health", "port": hc_port},
+                }
+            ]
             tg_by_lb[lb].append(tg)
         if buckets and draw(st.booleans()):
             bucket = draw(st.sampled_from(buckets))
-            actions = draw(st.sampled_from([["s3:GetObject"], ["s3:PutObject"], ["s3:GetObject", "s3:PutObject"],
-                                            ["s3:Get*"]]))
+            actions = draw(
+                st.sampled_from([["s3:GetObject"], ["s3:PutObject"], ["s3:GetObject", "s3:PutObject"], ["s3:Get*"]])
+            )
             svc["task_permissions"] = [
                 {"sid": "Objects", "actions": actions, "resources": [f"${{bucket:{bucket}}}/*"]},
-                {"sid": "List", "actions": ["s3:ListBucket"], "resources": [f"${{bucket:{bucket}}}"]}]
+                {"sid": "List", "actions": ["s3:ListBucket"], "resources": [f"${{bucket:{bucket}}}"]},
+            ]
             if draw(st.booleans()):  # the bucket's name in the environment
                 svc["environment"]["BUCKET"] = f"${{bucket:{bucket}}}"
         if draw(st.integers(0, 3)) == 0:  # a queue outside the platform, named by a parameter
             svc.setdefault("task_permissions", []).append(
-                {"sid": "Queue", "actions": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "resources": ["${QueueArn}"]})
+                {"sid": "Queue", "actions": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "resources": ["${QueueArn}"]}
+            )
         others = [o for o in names[:i]]
         if others and name not in workers and draw(st.booleans()):
             srcs = draw(st.lists(st.sampled_from(others), min_size=1, max_size=2, unique=True))
             svc["allow_from"] = [{"service": s, "ports": [ports[0]]} for s in srcs]
         if draw(st.booleans()):
             lo = draw(st.integers(1, 3))
-            svc["scaling"] = {"min": lo, "max": draw(st.integers(lo, 10)),
-                              "cpu": draw(st.sampled_from([None, 50, 70])),
-                              "memory": draw(st.sampled_from([None, 80]))}
+            svc["scaling"] = {
+                "min": lo,
+                "max": draw(st.integers(lo, 10)),
+                "cpu": draw(st.sampled_from([None, 50, 70])),
+                "memory": draw(st.sampled_from([None, 80])),
+            }
             if svc["scaling"]["cpu"] is None and svc["scaling"]["memory"] is None:
                 svc["scaling"]["cpu"] = 60
             if draw(st.booleans()):  # per-environment ranges and counts
@@ -154,14 +193,20 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
                 svc["scaling_by_environment"] = {"prod": {"min": hi, "max": hi + 2}, "dev": {"min": 1, "max": hi}}
                 svc["desired_count_by_environment"] = {"prod": hi + draw(st.integers(0, 2))}
         if name not in workers and draw(st.integers(0, 3)) == 0:
-            svc["discovery"] = {"mode": draw(st.sampled_from(["service-connect", "cloud-map"])),
-                                "name": name, "port": "p0"}
+            svc["discovery"] = {
+                "mode": draw(st.sampled_from(["service-connect", "cloud-map"])),
+                "name": name,
+                "port": "p0",
+            }
         services.append(svc)
 
     load_balancers = []
     n_cidrs = draw(st.integers(1, 3))
-    sources = {"name": "ClientCidrBlocks", "description": "clients of the other ports",
-               "cidrs": [f"192.0.{k}.0/24" for k in range(n_cidrs)]}
+    sources = {
+        "name": "ClientCidrBlocks",
+        "description": "clients of the other ports",
+        "cidrs": [f"192.0.{k}.0/24" for k in range(n_cidrs)],
+    }
     for lb in lbs:
         tgs = tg_by_lb[lb]
         if not tgs:
@@ -185,14 +230,18 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
     for svc in services:  # drop target groups no listener serves and LB placeholders of unused LBs
         served = {x["target_group"] for lb in load_balancers for x in lb["listeners"]}
         svc["target_groups"] = [tg for tg in svc.get("target_groups", []) if tg["name"] in served]
-        if svc["environment"].get("LB_URL", "").split(":")[1:2] and \
-                svc["environment"]["LB_URL"].split(":")[1] not in used_lbs:
+        if (
+            svc["environment"].get("LB_URL", "").split(":")[1:2]
+            and svc["environment"]["LB_URL"].split(":")[1] not in used_lbs
+        ):
             del svc["environment"]["LB_URL"]
 
     network: dict[str, Any] = {
         "availability_zones": azs,
-        "tiers": [{"name": "private", "newbits": 4, "offset": 0},
-                  {"name": "public", "public": True, "newbits": 8, "offset": 200}],
+        "tiers": [
+            {"name": "private", "newbits": 4, "offset": 0},
+            {"name": "public", "public": True, "newbits": 8, "offset": 200},
+        ],
         "egress": egress,
     }
     if egress == "public-ip":
@@ -218,9 +267,14 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
         "buckets": buckets,
     }
     if any(r == "${QueueArn}" for s in services for p in s.get("task_permissions", []) for r in p["resources"]):
-        data["parameters"] = [{"name": "QueueArn", "description": "ARN of the queue the workers read",
-                               "allowed_pattern": r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$",
-                               "constraint_description": "an SQS queue ARN"}]
+        data["parameters"] = [
+            {
+                "name": "QueueArn",
+                "description": "ARN of the queue the workers read",
+                "allowed_pattern": r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$",
+                "constraint_description": "an SQS queue ARN",
+            }
+        ]
     if any("sources" in x or "sources" in lb for lb in load_balancers for x in lb["listeners"]):
         data["ingress_sources"] = [sources]
     if with_domain and load_balancers:
@@ -230,8 +284,11 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
             lb.pop("dns_record", None)
             lb["listeners"] = [x for x in lb["listeners"] if x["mode"] != "https"]
     if with_db:
-        data["database"] = {"engine": draw(st.sampled_from(["aurora-mysql", "aurora-postgresql"])),
-                            "engine_version": "8.0.mysql_aurora.3.08.2", "database_name": "app"}
+        data["database"] = {
+            "engine": draw(st.sampled_from(["aurora-mysql", "aurora-postgresql"])),
+            "engine_version": "8.0.mysql_aurora.3.08.2",
+            "database_name": "app",
+        }
         if data["database"]["engine"] == "aurora-postgresql":
             data["database"]["engine_version"] = "16.9"
     if aps:

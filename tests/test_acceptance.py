@@ -19,7 +19,6 @@ from generator.acceptance.report import FAILED, NOT_APPLICABLE, NOT_RUN, PASSED,
 from generator.acceptance.scripts import Run
 from generator.cost import estimate, load_prices, usage_from
 from generator.spec import load_spec
-
 from tests.acceptance_fakes import PARENT, Fake, fake_aws, world
 from tests.helpers import ROOT
 
@@ -29,13 +28,30 @@ from tests.helpers import ROOT
 # and attributes each element may have, and which attributes it must have.
 SHAPE = {
     "testsuites": ({"testsuite"}, {"name", "tests", "failures", "errors", "skipped", "time", "disabled"}, set()),
-    "testsuite": ({"properties", "testcase", "system-out", "system-err"},
-                  {"name", "tests", "failures", "errors", "skipped", "time", "timestamp", "hostname", "id",
-                   "package", "disabled"}, {"name", "tests"}),
+    "testsuite": (
+        {"properties", "testcase", "system-out", "system-err"},
+        {
+            "name",
+            "tests",
+            "failures",
+            "errors",
+            "skipped",
+            "time",
+            "timestamp",
+            "hostname",
+            "id",
+            "package",
+            "disabled",
+        },
+        {"name", "tests"},
+    ),
     "properties": ({"property"}, set(), set()),
     "property": (set(), {"name", "value"}, {"name", "value"}),
-    "testcase": ({"failure", "error", "skipped", "system-out", "system-err"},
-                 {"name", "classname", "time", "assertions", "status"}, {"name", "classname"}),
+    "testcase": (
+        {"failure", "error", "skipped", "system-out", "system-err"},
+        {"name", "classname", "time", "assertions", "status"},
+        {"name", "classname"},
+    ),
     "failure": (set(), {"message", "type"}, {"message"}),
     "error": (set(), {"message", "type"}, {"message"}),
     "skipped": (set(), {"message"}, set()),
@@ -72,10 +88,12 @@ def assert_junit_shape(root: ET.Element) -> None:
 
 def sample_report() -> Report:
     r = Report("web", "dev", "web-dev", "us-east-1", "http://127.0.0.1:4566", True, seconds=12.5)
-    r.add(Check("deploy", "", PASSED, "web-dev CREATE_COMPLETE", "deploy log\x1b[0m with a control character", 8.0),
-          Check("service steady", "ServicesStack/Web", NOT_APPLICABLE, "the emulator runs no containers"),
-          Check("diagnose", "", FAILED, "1 finding(s): no route", "FAIL [route] no route", 1.0),
-          Check("survivors", "", NOT_RUN, "nothing was deployed"))
+    r.add(
+        Check("deploy", "", PASSED, "web-dev CREATE_COMPLETE", "deploy log\x1b[0m with a control character", 8.0),
+        Check("service steady", "ServicesStack/Web", NOT_APPLICABLE, "the emulator runs no containers"),
+        Check("diagnose", "", FAILED, "1 finding(s): no route", "FAIL [route] no route", 1.0),
+        Check("survivors", "", NOT_RUN, "nothing was deployed"),
+    )
     return r
 
 
@@ -90,23 +108,28 @@ def test_junit_report_has_the_common_shape(tmp_path: Path):
     cases = {c.get("name"): c for c in suite.iter("testcase")}
     assert cases["deploy"].find("failure") is None and cases["deploy"].find("skipped") is None
     assert cases["diagnose"].find("failure").get("message").startswith("1 finding(s)")
-    assert cases["service steady: ServicesStack/Web"].find("skipped").get("message") == \
-        "not applicable: the emulator runs no containers"
+    assert (
+        cases["service steady: ServicesStack/Web"].find("skipped").get("message")
+        == "not applicable: the emulator runs no containers"
+    )
     assert cases["survivors"].find("skipped").get("message") == "not run: nothing was deployed"
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props["emulated"] == "true" and props["platform"] == "web"
 
 
-@pytest.mark.parametrize("broken", [
-    '<testsuite name="s" tests="1"><testcase name="a" classname="c"><failure message="x"/><skipped/>'
-    '</testcase></testsuite>',                                                 # two outcomes
-    '<testsuite name="s" tests="1"><testcase classname="c"/></testsuite>',      # no name
-    '<testsuite name="s" tests="2"><testcase name="a" classname="c"/></testsuite>',  # wrong count
-    '<testsuite name="s" tests="1" failures="0"><testcase name="a" classname="c"><failure message="x"/>'
-    '</testcase></testsuite>',                                                 # failures miscounted
-    '<testsuite name="s" tests="1"><testcase name="a" classname="c"><passed/></testcase></testsuite>',
-    '<report><testcase name="a" classname="c"/></report>',
-])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        '<testsuite name="s" tests="1"><testcase name="a" classname="c"><failure message="x"/><skipped/>'
+        "</testcase></testsuite>",  # two outcomes
+        '<testsuite name="s" tests="1"><testcase classname="c"/></testsuite>',  # no name
+        '<testsuite name="s" tests="2"><testcase name="a" classname="c"/></testsuite>',  # wrong count
+        '<testsuite name="s" tests="1" failures="0"><testcase name="a" classname="c"><failure message="x"/>'
+        "</testcase></testsuite>",  # failures miscounted
+        '<testsuite name="s" tests="1"><testcase name="a" classname="c"><passed/></testcase></testsuite>',
+        '<report><testcase name="a" classname="c"/></report>',
+    ],
+)
 def test_the_shape_check_catches_broken_reports(broken: str):
     with pytest.raises(AssertionError):
         assert_junit_shape(ET.fromstring(broken))
@@ -164,9 +187,16 @@ def test_on_the_emulator_traffic_checks_are_never_passed(monkeypatch: pytest.Mon
     assert opts.emulated
     checks = run._checks_after_deploy(opts, fake_aws(world()), say=lambda _: None)
     by = {c.group: c.status for c in checks}
-    assert by == {"service created": PASSED, "target group attached": PASSED, "service steady": NOT_APPLICABLE,
-                  "target group healthy": NOT_APPLICABLE, "probe": NOT_APPLICABLE, "health path": NOT_APPLICABLE,
-                  "image pulls": NOT_APPLICABLE, "diagnose": PASSED}
+    assert by == {
+        "service created": PASSED,
+        "target group attached": PASSED,
+        "service steady": NOT_APPLICABLE,
+        "target group healthy": NOT_APPLICABLE,
+        "probe": NOT_APPLICABLE,
+        "health path": NOT_APPLICABLE,
+        "image pulls": NOT_APPLICABLE,
+        "diagnose": PASSED,
+    }
 
 
 def test_on_aws_the_same_checks_are_answered(monkeypatch: pytest.MonkeyPatch):
@@ -187,8 +217,13 @@ def test_deploy_and_survivor_verdicts():
     opts = run.Options("web", "dev", "web-dev", "us-east-1")
     ok = Run([], 0, "web-dev: CREATE_COMPLETE", 3.0)
     assert run.deploy_check(opts, ok, "CREATE_COMPLETE").status == PASSED
-    failed = Run([], 1, "Root cause (first failure, in nested stack X):\n  X/Y (T): CREATE_FAILED: boom\n"
-                        "deploy.sh: error: deploy failed", 3.0)
+    failed = Run(
+        [],
+        1,
+        "Root cause (first failure, in nested stack X):\n  X/Y (T): CREATE_FAILED: boom\n"
+        "deploy.sh: error: deploy failed",
+        3.0,
+    )
     check = run.deploy_check(opts, failed, "ROLLBACK_COMPLETE")
     assert check.status == FAILED and "X/Y (T): CREATE_FAILED: boom" in check.message
     before = Run([], 0, "What survives deleting web-dev:", 1.0)
@@ -206,9 +241,21 @@ def test_run_cost_is_the_cost_commands_estimate():
     prices = load_prices("us-east-1")
     e = estimate(load_spec(ROOT / "platforms/scheduled-file-writer.yaml"), prices, "dev", None, usage_from(prices))
     assert (c.monthly_low, c.monthly_high) == e.total
-    printed = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "generator", "cost",
-                              "platforms/scheduled-file-writer.yaml", "--env", "dev"], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout
+    printed = subprocess.run(
+        [
+            str(ROOT / ".venv/bin/python"),
+            "-m",
+            "generator",
+            "cost",
+            "platforms/scheduled-file-writer.yaml",
+            "--env",
+            "dev",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert f"{c.monthly_low:,.2f}" in next(line for line in printed.splitlines() if line.startswith("TOTAL"))
     assert c.for_run(1800) == pytest.approx((c.hourly / 2, c.hourly))
     assert c.for_run(3700)[1] == pytest.approx(2 * c.hourly)
@@ -226,24 +273,30 @@ def usage(capsys: pytest.CaptureFixture, *argv: str) -> str:
     return err
 
 
-def test_usage_errors_name_the_file_and_field(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
-                                              tmp_path: Path):
+def test_usage_errors_name_the_file_and_field(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
     monkeypatch.delenv("STACKGEN_PARAM_SmbPassword", raising=False)
     report_file = tmp_path / "r.xml"
     common = ["--report", str(report_file), "--endpoint-url", "http://127.0.0.1:9"]
     assert "platforms/nope.yaml: no such platform" in usage(capsys, "--platform", "nope", "--env", "dev", *common)
     assert "--env: unknown environment 'qa'" in usage(
-        capsys, "--platform", "scheduled-file-writer", "--env", "qa", *common)
+        capsys, "--platform", "scheduled-file-writer", "--env", "qa", *common
+    )
     err = usage(capsys, "--platform", "platforms/scheduled-file-writer.yaml", "--env", "dev", *common)
-    assert "templates/scheduled-file-writer/main.yaml: NoEcho parameter(s) SmbPassword: set " \
-           "STACKGEN_PARAM_SmbPassword" in err
+    assert (
+        "templates/scheduled-file-writer/main.yaml: NoEcho parameter(s) SmbPassword: set "
+        "STACKGEN_PARAM_SmbPassword" in err
+    )
     monkeypatch.setenv("STACKGEN_PARAM_SmbPassword", "x")
     assert "nope.json: parameters file not found" in usage(
-        capsys, "--platform", "scheduled-file-writer", "--env", "dev", "--params-file", "nope.json", *common)
+        capsys, "--platform", "scheduled-file-writer", "--env", "dev", "--params-file", "nope.json", *common
+    )
     monkeypatch.setattr(cli, "describe", lambda cfn, stack: {"StackStatus": "CREATE_COMPLETE"})
     monkeypatch.setattr(cli, "process_environment", lambda opts: {})
     assert "stack scheduled-file-writer-dev already exists" in usage(
-        capsys, "--platform", "scheduled-file-writer", "--env", "dev", *common)
+        capsys, "--platform", "scheduled-file-writer", "--env", "dev", *common
+    )
     assert not report_file.exists()  # nothing half-written
 
 
@@ -256,9 +309,21 @@ def test_help(capsys: pytest.CaptureFixture):
 
 
 def test_make_acceptance_runs_the_module():
-    out = subprocess.run(["make", "-n", "acceptance", "PLATFORM=platforms/scheduled-file-writer.yaml",
-                          "ENV=test", "ENDPOINT_URL=http://127.0.0.1:4599", "ACCEPTANCE_ARGS=--keep-stack"],
-                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "make",
+            "-n",
+            "acceptance",
+            "PLATFORM=platforms/scheduled-file-writer.yaml",
+            "ENV=test",
+            "ENDPOINT_URL=http://127.0.0.1:4599",
+            "ACCEPTANCE_ARGS=--keep-stack",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     command = out.replace("\\\n", " ")
     assert "-m generator.acceptance --platform scheduled-file-writer --env test" in command
     assert "--endpoint-url http://127.0.0.1:4599" in command and "--keep-stack" in command
@@ -296,22 +361,26 @@ def fake_run(monkeypatch: pytest.MonkeyPatch):
     """run.run with fake scripts and a stack that exists until deleted."""
     state = {"deleted": False}
     monkeypatch.setattr(run, "Scripts", FakeScripts)
-    monkeypatch.setattr(run, "describe", lambda cfn, stack: None if state["deleted"] else
-                        {"StackId": PARENT, "StackStatus": "CREATE_COMPLETE"})
+    monkeypatch.setattr(
+        run,
+        "describe",
+        lambda cfn, stack: None if state["deleted"] else {"StackId": PARENT, "StackStatus": "CREATE_COMPLETE"},
+    )
     original_delete = FakeScripts.delete
 
     def delete(self: FakeScripts) -> Run:
         state["deleted"] = True
         return original_delete(self)
+
     monkeypatch.setattr(FakeScripts, "delete", delete)
     monkeypatch.setattr(run, "client", lambda service, **kw: world()[service] if service in world() else Fake())
     return run.Options("web", "dev", "web-dev", "us-east-1", "http://127.0.0.1:4566")
 
 
-def test_a_bug_mid_run_is_reported_and_the_stack_still_deleted(fake_run: run.Options,
-                                                              monkeypatch: pytest.MonkeyPatch):
+def test_a_bug_mid_run_is_reported_and_the_stack_still_deleted(fake_run: run.Options, monkeypatch: pytest.MonkeyPatch):
     def broken(aws: Any, stack: str) -> Any:
         raise KeyError("boom")
+
     monkeypatch.setattr(run, "discover", broken)
     outcome = run.run(fake_run, {}, say=lambda _: None)
     assert FakeScripts.calls == ["deploy", "delete"]
@@ -343,6 +412,7 @@ def test_keep_stack_leaves_it_and_says_how_to_delete(fake_run: run.Options, monk
 def test_an_internal_error_is_one_line_exit_1(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
     def broken(args: Any) -> int:
         raise RuntimeError("unexpected")
+
     monkeypatch.setattr(cli, "accept", broken)
     assert cli.main(["--platform", "web", "--env", "dev"]) == 1
     err = capsys.readouterr().err.strip()

@@ -12,8 +12,21 @@ from typing import Any
 import pytest
 import yaml
 
-from generator.cfn import (PARENT, Conditions, Other, TemplateError, TemplateSet, depends_on, environments,
-                           load_dir, load_file_with_lines, load_text, references, walk, with_environment)
+from generator.cfn import (
+    PARENT,
+    Conditions,
+    Other,
+    TemplateError,
+    TemplateSet,
+    depends_on,
+    environments,
+    load_dir,
+    load_file_with_lines,
+    load_text,
+    references,
+    walk,
+    with_environment,
+)
 from generator.cfn.conditions import ANY_OTHER
 from generator.cfn.facts import STATEFUL_TYPES, TLS_POLICIES
 from generator.cfn.load import CfnLoader
@@ -84,11 +97,14 @@ def test_json_loads_like_yaml() -> None:
     assert load_text(json.dumps(load_text(LONG)), "t.json") == load_text(LONG)
 
 
-@pytest.mark.parametrize("text", [
-    "Resources:\n  A: {Type: X}\n  A: {Type: Y}\n",
-    "Resources:\n  A:\n    Type: X\n    Properties: !If [C, {k: 1, k: 2}, {}]\n",
-    '{"Resources": {"A": {"Type": "X"}, "A": {"Type": "Y"}}}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Resources:\n  A: {Type: X}\n  A: {Type: Y}\n",
+        "Resources:\n  A:\n    Type: X\n    Properties: !If [C, {k: 1, k: 2}, {}]\n",
+        '{"Resources": {"A": {"Type": "X"}, "A": {"Type": "Y"}}}',
+    ],
+)
 def test_a_duplicate_key_is_an_error_naming_it(text: str) -> None:
     with pytest.raises(TemplateError, match=r"t\.yaml: .*duplicate key '(A|k)'"):
         load_text(text, "t.yaml")
@@ -124,11 +140,13 @@ def test_line_index(tmp_path: Path) -> None:
 
 def test_load_dir_reads_the_parent_and_its_local_children(tmp_path: Path) -> None:
     (tmp_path / "main.yaml").write_text(
-        "Resources:\n  Net: {Type: AWS::CloudFormation::Stack, Properties: {TemplateURL: ./network.yaml}}\n")
+        "Resources:\n  Net: {Type: AWS::CloudFormation::Stack, Properties: {TemplateURL: ./network.yaml}}\n"
+    )
     (tmp_path / "network.yaml").write_text("Resources:\n  Vpc: {Type: AWS::EC2::VPC}\n")
     assert set(load_dir(tmp_path)) == {"main.yaml", "network.yaml"}
     (tmp_path / "main.yaml").write_text(
-        "Resources:\n  Net: {Type: AWS::CloudFormation::Stack, Properties: {TemplateURL: https://x/n.yaml}}\n")
+        "Resources:\n  Net: {Type: AWS::CloudFormation::Stack, Properties: {TemplateURL: https://x/n.yaml}}\n"
+    )
     with pytest.raises(TemplateError, match="TemplateURL must be a local file name"):
         load_dir(tmp_path)
     with pytest.raises(FileNotFoundError):
@@ -139,16 +157,30 @@ def test_load_dir_reads_the_parent_and_its_local_children(tmp_path: Path) -> Non
 
 
 def test_walker_finds_every_form_of_reference() -> None:
-    node = {"A": {"Ref": "Param"}, "B": {"Fn::GetAtt": ["Res", "Arn"]}, "C": {"Fn::GetAtt": "Other.Outputs.X"},
-            "D": {"Fn::Sub": "${AWS::Region}/${Sub1}/${Sub2.Attr}/${!Literal}/${Local}"},
-            "E": {"Fn::Sub": ["${Local}-${Mapped}", {"Local": {"Ref": "FromMap"}, "Mapped": "x"}]},
-            "F": [{"Fn::If": ["Cond", {"Ref": "InIf"}, {"Ref": "AWS::NoValue"}]}]}
+    node = {
+        "A": {"Ref": "Param"},
+        "B": {"Fn::GetAtt": ["Res", "Arn"]},
+        "C": {"Fn::GetAtt": "Other.Outputs.X"},
+        "D": {"Fn::Sub": "${AWS::Region}/${Sub1}/${Sub2.Attr}/${!Literal}/${Local}"},
+        "E": {"Fn::Sub": ["${Local}-${Mapped}", {"Local": {"Ref": "FromMap"}, "Mapped": "x"}]},
+        "F": [{"Fn::If": ["Cond", {"Ref": "InIf"}, {"Ref": "AWS::NoValue"}]}],
+    }
     found = set(walk(node))
     assert Reference("Res", "Arn", "Fn::GetAtt") in found
     assert Reference("Other", "Outputs.X", "Fn::GetAtt") in found
     assert Reference("Sub2", "Attr", "Fn::Sub") in found
-    assert references(node) == {"Param", "Res", "Other", "AWS::Region", "Sub1", "Sub2", "Local", "FromMap", "InIf",
-                                "AWS::NoValue"}
+    assert references(node) == {
+        "Param",
+        "Res",
+        "Other",
+        "AWS::Region",
+        "Sub1",
+        "Sub2",
+        "Local",
+        "FromMap",
+        "InIf",
+        "AWS::NoValue",
+    }
     # 'Local' above is the string Sub's variable; in E it is the map's name, not a reference:
     assert references(node["E"]) == {"FromMap"}
     assert "Literal" not in references(node) and "!Literal" not in references(node)
@@ -159,9 +191,12 @@ def test_depends_on_and_condition_names() -> None:
     assert depends_on({"DependsOn": ["A", "B"]}) == ["A", "B"]
     assert depends_on({}) == []
     assert references({"DependsOn": ["A"]}) == set()  # DependsOn is read explicitly, not walked
-    assert condition_names({"Condition": "C1", "Properties": {"X": {"Fn::If": ["C2", 1, 2]},
-                                                             "Policy": {"Condition": {"StringEquals": {}}}}}) \
-        == {"C1", "C2"}
+    assert condition_names(
+        {
+            "Condition": "C1",
+            "Properties": {"X": {"Fn::If": ["C2", 1, 2]}, "Policy": {"Condition": {"StringEquals": {}}}},
+        }
+    ) == {"C1", "C2"}
 
 
 # --------------------------------------------------------------------------- evaluator
@@ -182,11 +217,19 @@ def evaluator(values: dict[str, Any]) -> Conditions:
 
 def test_conditions_decide_under_values() -> None:
     c = evaluator({"Env": "prod", "Name": "x"})
-    assert (c.decide("IsProd"), c.decide("NotProd"), c.decide("ProdAndName"), c.decide("ProdOrName")) == \
-        (True, False, True, True)
+    assert (c.decide("IsProd"), c.decide("NotProd"), c.decide("ProdAndName"), c.decide("ProdOrName")) == (
+        True,
+        False,
+        True,
+        True,
+    )
     c = evaluator({"Env": "dev", "Name": ""})
-    assert (c.decide("IsProd"), c.decide("NotProd"), c.decide("ProdAndName"), c.decide("ProdOrName")) == \
-        (False, True, False, False)
+    assert (c.decide("IsProd"), c.decide("NotProd"), c.decide("ProdAndName"), c.decide("ProdOrName")) == (
+        False,
+        True,
+        False,
+        False,
+    )
 
 
 def test_conditions_are_three_valued() -> None:
@@ -219,32 +262,51 @@ def test_branch_and_possible_values() -> None:
 
 def template_set() -> dict[str, dict[str, Any]]:
     main = {
-        "Parameters": {"Environment": {"Type": "String", "Default": "dev", "AllowedValues": ["dev", "prod"]},
-                       "BaseDomain": {"Type": "String", "Default": ""}},
+        "Parameters": {
+            "Environment": {"Type": "String", "Default": "dev", "AllowedValues": ["dev", "prod"]},
+            "BaseDomain": {"Type": "String", "Default": ""},
+        },
         "Conditions": {"HasDomain": {"Fn::Not": [{"Fn::Equals": [{"Ref": "BaseDomain"}, ""]}]}},
         "Resources": {
-            "NetworkStack": {"Type": "AWS::CloudFormation::Stack",
-                             "Properties": {"TemplateURL": "./network.yaml",
-                                            "Parameters": {"Environment": {"Ref": "Environment"}}}},
-            "DnsStack": {"Type": "AWS::CloudFormation::Stack", "Condition": "HasDomain",
-                         "Properties": {"TemplateURL": "./dns.yaml",
-                                        "Parameters": {"VpcId": {"Fn::GetAtt": ["NetworkStack", "Outputs.VpcId"]},
-                                                       "SubnetIds": {"Fn::GetAtt": ["NetworkStack",
-                                                                                    "Outputs.SubnetIds"]}}}}}}
+            "NetworkStack": {
+                "Type": "AWS::CloudFormation::Stack",
+                "Properties": {"TemplateURL": "./network.yaml", "Parameters": {"Environment": {"Ref": "Environment"}}},
+            },
+            "DnsStack": {
+                "Type": "AWS::CloudFormation::Stack",
+                "Condition": "HasDomain",
+                "Properties": {
+                    "TemplateURL": "./dns.yaml",
+                    "Parameters": {
+                        "VpcId": {"Fn::GetAtt": ["NetworkStack", "Outputs.VpcId"]},
+                        "SubnetIds": {"Fn::GetAtt": ["NetworkStack", "Outputs.SubnetIds"]},
+                    },
+                },
+            },
+        },
+    }
     network = {
         "Parameters": {"Environment": {"Type": "String"}},
         "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Environment"}, "prod"]}},
-        "Resources": {"Vpc": {"Type": "AWS::EC2::VPC"},
-                      "SubnetA": {"Type": "AWS::EC2::Subnet"}, "SubnetB": {"Type": "AWS::EC2::Subnet"},
-                      "Nat": {"Type": "AWS::EC2::NatGateway", "Condition": "IsProd"},
-                      "Route": {"Type": "AWS::EC2::Route", "Condition": "IsProd",
-                                "Properties": {"NatGatewayId": {"Ref": "Nat"}}},
-                      "Endpoint": {"Type": "AWS::EC2::VPCEndpoint"}},
-        "Outputs": {"VpcId": {"Value": {"Ref": "Vpc"}},
-                    "SubnetIds": {"Value": {"Fn::Join": [",", [{"Ref": "SubnetA"}, {"Ref": "SubnetB"}]]}}}}
-    dns = {"Parameters": {"VpcId": {"Type": "String"}, "SubnetIds": {"Type": "CommaDelimitedList"}},
-           "Resources": {"Zone": {"Type": "AWS::Route53::HostedZone",
-                                  "Properties": {"VPCs": [{"VPCId": {"Ref": "VpcId"}}]}}}}
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC"},
+            "SubnetA": {"Type": "AWS::EC2::Subnet"},
+            "SubnetB": {"Type": "AWS::EC2::Subnet"},
+            "Nat": {"Type": "AWS::EC2::NatGateway", "Condition": "IsProd"},
+            "Route": {"Type": "AWS::EC2::Route", "Condition": "IsProd", "Properties": {"NatGatewayId": {"Ref": "Nat"}}},
+            "Endpoint": {"Type": "AWS::EC2::VPCEndpoint"},
+        },
+        "Outputs": {
+            "VpcId": {"Value": {"Ref": "Vpc"}},
+            "SubnetIds": {"Value": {"Fn::Join": [",", [{"Ref": "SubnetA"}, {"Ref": "SubnetB"}]]}},
+        },
+    }
+    dns = {
+        "Parameters": {"VpcId": {"Type": "String"}, "SubnetIds": {"Type": "CommaDelimitedList"}},
+        "Resources": {
+            "Zone": {"Type": "AWS::Route53::HostedZone", "Properties": {"VPCs": [{"VPCId": {"Ref": "VpcId"}}]}}
+        },
+    }
     return {PARENT: main, "network.yaml": network, "dns.yaml": dns}
 
 
@@ -318,8 +380,16 @@ def test_deploy_and_invariants_read_the_same_stateful_table() -> None:
 # --------------------------------------------------------------------------- the read side's shape
 
 GENERATOR = ROOT / "generator"
-READ_SIDE = ("generator.cfn", "generator.reach", "generator.invariants", "generator.gate", "generator.deploy",
-             "generator.preflight", "generator.diagnose", "generator.cost")
+READ_SIDE = (
+    "generator.cfn",
+    "generator.reach",
+    "generator.invariants",
+    "generator.gate",
+    "generator.deploy",
+    "generator.preflight",
+    "generator.diagnose",
+    "generator.cost",
+)
 MAX_LINES = 600
 
 
@@ -327,15 +397,18 @@ def module_imports() -> dict[str, set[str]]:
     """generator module -> the generator modules it imports, function-local imports included."""
     import ast
 
-    mods = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
-            for p in GENERATOR.rglob("*.py")}
+    mods = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in GENERATOR.rglob("*.py")
+    }
     out: dict[str, set[str]] = {}
     for name, path in mods.items():
         deps = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("generator"):
-                deps |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in mods else node.module
-                         for a in node.names}
+                deps |= {
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in mods else node.module for a in node.names
+                }
             elif isinstance(node, ast.Import):
                 deps |= {a.name for a in node.names if a.name.startswith("generator")}
         out[name] = {d for d in deps if d in mods and d != name}
@@ -352,7 +425,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         path.append(u)
         for v in sorted(graph.get(u, ())):
             if state.get(v) == 1:
-                found.append(path[path.index(v):] + [v])
+                found.append(path[path.index(v) :] + [v])
             elif v not in state:
                 visit(v)
         path.pop()
@@ -371,8 +444,11 @@ def private_imports() -> list[str]:
     for path in GENERATOR.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("generator"):
-                out += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names
-                        if a.name.startswith("_") and not (a.name.startswith("__") and a.name.endswith("__"))]
+                out += [
+                    f"{path.relative_to(ROOT)}: {node.module}.{a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not (a.name.startswith("__") and a.name.endswith("__"))
+                ]
     return out
 
 
@@ -400,7 +476,10 @@ def test_the_kernel_knows_nothing_of_specs_and_reach_sits_beside_it() -> None:
 
 
 def test_read_side_modules_are_readable_in_one_sitting() -> None:
-    long = {str(p.relative_to(ROOT)): n for p in GENERATOR.rglob("*.py")
-            if ".".join(p.relative_to(ROOT).with_suffix("").parts).startswith(READ_SIDE)
-            and (n := len(p.read_text().splitlines())) > MAX_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in GENERATOR.rglob("*.py")
+        if ".".join(p.relative_to(ROOT).with_suffix("").parts).startswith(READ_SIDE)
+        and (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
     assert long == {}

@@ -11,15 +11,15 @@ import pytest
 
 from generator import cli
 from generator.stacks import network
-
 from tests.helpers import ROOT
 
 COMMANDS = ["synth", "lint", "schema", "validate", "bench", "check", "cost", "diagnose"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True,
-                          cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args], capture_output=True, text=True, cwd=ROOT, check=False
+    )
 
 
 def test_top_level_help_lists_subcommands() -> None:
@@ -109,10 +109,12 @@ def run_in_process(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int,
 
 
 @pytest.mark.parametrize("command", ["validate", "synth"])
-def test_internal_error_is_exit_1_and_says_bug(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_internal_error_is_exit_1_and_says_bug(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A failure the spec did not cause (here a stack's build raising) is a bug: exit 1,
     one line that says so, nothing written."""
+
     def broken_build(spec: object) -> object:
         raise RuntimeError("network stack exploded")
 
@@ -130,7 +132,9 @@ def test_internal_error_is_exit_1_and_says_bug(command: str, tmp_path: Path, cap
     assert not out.exists()
 
 
-def test_synth_out_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_synth_out_is_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)
     target = tmp_path / "file.yaml"
     target.write_text("mine\n")
@@ -140,8 +144,9 @@ def test_synth_out_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
 
 
 @pytest.mark.parametrize("make", ["under-a-file", "unwritable"])
-def test_synth_out_cannot_be_written(make: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_synth_out_cannot_be_written(
+    make: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)
     if make == "under-a-file":
         (tmp_path / "file").write_text("")
@@ -180,8 +185,13 @@ def test_output_to_a_closed_pipe_is_no_traceback() -> None:
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before anything is written
     try:
-        proc = subprocess.run([sys.executable, "-m", "generator", "schema"], stdout=write_end,
-                              stderr=subprocess.PIPE, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "generator", "schema"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
     finally:
         os.close(write_end)
     assert proc.returncode == 0

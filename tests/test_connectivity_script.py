@@ -21,8 +21,7 @@ SCRIPT = ROOT / "scripts" / "ecr-connectivity-check.sh"
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "ECS_CONTAINER_METADATA_URI_V4"}
     e.update(env or {})
-    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=e, timeout=60,
-                          check=False)
+    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=e, timeout=60, check=False)
 
 
 @pytest.fixture
@@ -52,7 +51,9 @@ def fake_aws(tmp_path: Path, body: str) -> dict[str, str]:
     return {"PATH": f"{d}:{os.environ['PATH']}"}
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed (apt-get install shellcheck)")
+@pytest.mark.skipif(
+    shutil.which("shellcheck") is None, reason="shellcheck is not installed (apt-get install shellcheck)"
+)
 def test_shellcheck_clean() -> None:
     r = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stdout
@@ -66,8 +67,9 @@ def test_strict_mode_and_help() -> None:
     assert "--no-auth" in r.stdout
 
 
-@pytest.mark.parametrize("args", [["--bogus"], ["--port", "https"], ["--image", "docker.io/library/nginx"],
-                                  ["--region"]])
+@pytest.mark.parametrize(
+    "args", [["--bogus"], ["--port", "https"], ["--image", "docker.io/library/nginx"], ["--region"]]
+)
 def test_usage_errors(args: list[str]) -> None:
     r = run(*args)
     assert r.returncode == 2
@@ -84,9 +86,12 @@ def test_hosts_derived_from_the_image() -> None:
     r = run("--image", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/writer:v1", "--services", "logs kms", "--list")
     assert r.returncode == 0
     assert r.stdout.split() == [
-        "api.ecr.eu-west-1.amazonaws.com", "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
-        "prod-eu-west-1-starport-layer-bucket.s3.eu-west-1.amazonaws.com", "logs.eu-west-1.amazonaws.com",
-        "kms.eu-west-1.amazonaws.com"]
+        "api.ecr.eu-west-1.amazonaws.com",
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+        "prod-eu-west-1-starport-layer-bucket.s3.eu-west-1.amazonaws.com",
+        "logs.eu-west-1.amazonaws.com",
+        "kms.eu-west-1.amazonaws.com",
+    ]
 
 
 def test_tcp_open(listener: int) -> None:
@@ -112,8 +117,11 @@ def test_auth_token_ok(listener: int, tmp_path: Path) -> None:
 
 
 def test_auth_token_denied(listener: int, tmp_path: Path) -> None:
-    env = fake_aws(tmp_path, 'echo "An error occurred (AccessDeniedException) when calling the GetAuthorizationToken '
-                             'operation: not authorized" >&2; exit 254')
+    env = fake_aws(
+        tmp_path,
+        'echo "An error occurred (AccessDeniedException) when calling the GetAuthorizationToken '
+        'operation: not authorized" >&2; exit 254',
+    )
     r = run("--hosts", "localhost", "--port", str(listener), "--region", "eu-west-1", env=env)
     assert r.returncode == 1
     assert "FAIL  auth  ecr:GetAuthorizationToken was denied: An error occurred (AccessDeniedException)" in r.stdout

@@ -139,7 +139,9 @@ def test_list_string_shape_mismatch_fails(mcp_spec: Platform) -> None:
     kids = _kids(mcp_spec)
     sg = next(c for c in kids if c.name == "security-groups")
     inputs = tuple(Input(i.name, "String") if i.name == "IngressCidrBlocks" else i for i in sg.iface.inputs)
-    with pytest.raises(ContractError, match="IngressCidrBlocks is String but the parent parameter is CommaDelimitedList"):
+    with pytest.raises(
+        ContractError, match="IngressCidrBlocks is String but the parent parameter is CommaDelimitedList"
+    ):
         parent.wire(mcp_spec, _replace_iface(kids, "security-groups", inputs=inputs))
 
 
@@ -148,8 +150,11 @@ def test_list_string_shape_mismatch_fails(mcp_spec: Platform) -> None:
 
 def test_derived_value_feeds_every_child_that_declares_it(platform_templates: tuple[str, dict]) -> None:
     _, ts = platform_templates
-    fed = {lid: res["Properties"]["Parameters"]["StackUid"] for lid, res in _stacks(ts["main.yaml"]).items()
-           if "StackUid" in res["Properties"].get("Parameters", {})}
+    fed = {
+        lid: res["Properties"]["Parameters"]["StackUid"]
+        for lid, res in _stacks(ts["main.yaml"]).items()
+        if "StackUid" in res["Properties"].get("Parameters", {})
+    }
     assert fed, "no child takes StackUid"
     assert all(v == parent.derived()["StackUid"] for v in fed.values()), fed
     assert "StackUid" not in ts["main.yaml"]["Parameters"]  # derived, not a knob

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from generator import cost, naming, prices as price_files, render
+from generator import cost, naming, render
+from generator import prices as price_files
 from generator.deploy.params import read_params_file
 from generator.spec import Platform, load_spec, parse_spec
 from tests.helpers import PLATFORMS, ROOT
@@ -37,22 +38,47 @@ def prices() -> dict:
 @pytest.fixture(scope="module")
 def writer() -> Platform:
     """The seeds' scheduled-file-writer shape: endpoints only, ECR image, a secret, Spot-heavy cluster."""
-    return parse_spec({
-        "name": "file-writer", "description": "scheduled file writer",
-        "network": {"egress": "vpc-endpoints", "availability_zones": 3, "interface_endpoints": [],
-                    "tiers": [{"name": "private", "newbits": 4, "offset": 0}]},
-        "repositories": [{"name": "writer"}],
-        "secrets": [{"name": "api-token", "description": "token", "generate": {"length": 32}}],
-        "clusters": [{"name": "main", "default_strategy": [{"provider": "FARGATE", "weight": 1, "base": 1},
-                                                           {"provider": "FARGATE_SPOT", "weight": 3}]}],
-        "services": [{
-            "name": "writer", "image": {"repository": "writer", "tag": "v1"},
-            "sizing": {"dev": {"cpu": 256, "memory": 512}, "test": {"cpu": 256, "memory": 512},
-                       "prod": {"cpu": 1024, "memory": 2048}},
-            "ports": [{"name": "http", "port": 8080}], "health_check": {"command": "true"}, "user": "1000",
-            "writable_root_reason": "writes its output under /tmp", "execute_command": False, "secrets": {"TOKEN": {"secret": "api-token"}},
-            "scaling": {"min": 5, "max": 9}}],
-    })
+    return parse_spec(
+        {
+            "name": "file-writer",
+            "description": "scheduled file writer",
+            "network": {
+                "egress": "vpc-endpoints",
+                "availability_zones": 3,
+                "interface_endpoints": [],
+                "tiers": [{"name": "private", "newbits": 4, "offset": 0}],
+            },
+            "repositories": [{"name": "writer"}],
+            "secrets": [{"name": "api-token", "description": "token", "generate": {"length": 32}}],
+            "clusters": [
+                {
+                    "name": "main",
+                    "default_strategy": [
+                        {"provider": "FARGATE", "weight": 1, "base": 1},
+                        {"provider": "FARGATE_SPOT", "weight": 3},
+                    ],
+                }
+            ],
+            "services": [
+                {
+                    "name": "writer",
+                    "image": {"repository": "writer", "tag": "v1"},
+                    "sizing": {
+                        "dev": {"cpu": 256, "memory": 512},
+                        "test": {"cpu": 256, "memory": 512},
+                        "prod": {"cpu": 1024, "memory": 2048},
+                    },
+                    "ports": [{"name": "http", "port": 8080}],
+                    "health_check": {"command": "true"},
+                    "user": "1000",
+                    "writable_root_reason": "writes its output under /tmp",
+                    "execute_command": False,
+                    "secrets": {"TOKEN": {"secret": "api-token"}},
+                    "scaling": {"min": 5, "max": 9},
+                }
+            ],
+        }
+    )
 
 
 def line(e: cost.Estimate, start: str) -> cost.Line:
@@ -89,13 +115,16 @@ def test_fargate_task_prices(prices: dict) -> None:
     assert cost.fargate_task_monthly(0.25, 0.5, prices) < cost.fargate_task_monthly(1, 2, prices) / 3
 
 
-@pytest.mark.parametrize(("tasks", "strategy", "expected"), [
-    (4, [("FARGATE", 1, 1)], (4, 0)),
-    (5, [("FARGATE", 1, 1), ("FARGATE_SPOT", 3, 0)], (2, 3)),
-    (1, [("FARGATE", 1, 2), ("FARGATE_SPOT", 3, 0)], (1, 0)),
-    (6, [("FARGATE_SPOT", 1, 2), ("FARGATE", 1, 0)], (2, 4)),
-    (0, [("FARGATE", 1, 1)], (0, 0)),
-])
+@pytest.mark.parametrize(
+    ("tasks", "strategy", "expected"),
+    [
+        (4, [("FARGATE", 1, 1)], (4, 0)),
+        (5, [("FARGATE", 1, 1), ("FARGATE_SPOT", 3, 0)], (2, 3)),
+        (1, [("FARGATE", 1, 2), ("FARGATE_SPOT", 3, 0)], (1, 0)),
+        (6, [("FARGATE_SPOT", 1, 2), ("FARGATE", 1, 0)], (2, 4)),
+        (0, [("FARGATE", 1, 1)], (0, 0)),
+    ],
+)
 def test_spot_split(tasks: int, strategy: list, expected: tuple) -> None:
     assert cost.spot_split(tasks, strategy) == pytest.approx(expected)
 
@@ -144,8 +173,16 @@ def test_mcp_egress_modes(mcp_spec: Platform, prices: dict) -> None:
     assert nat.low == pytest.approx(sts + 3 * 36.5 + 100 * 0.045 + flow)
     assert single.low == pytest.approx(sts + 36.5 + 100 * 0.045 + 100 * 0.02 * 2 / 3 + flow)
     # ecr.api, ecr.dkr, kms, logs, secretsmanager, ssm, ssmmessages, sts in 3 AZs; 30 GB API + logs at $0.01.
-    assert cost.endpoints_for(mcp_spec, "vpc-endpoints") == ["ecr.api", "ecr.dkr", "kms", "logs", "secretsmanager",
-                                                             "ssm", "ssmmessages", "sts"]
+    assert cost.endpoints_for(mcp_spec, "vpc-endpoints") == [
+        "ecr.api",
+        "ecr.dkr",
+        "kms",
+        "logs",
+        "secretsmanager",
+        "ssm",
+        "ssmmessages",
+        "sts",
+    ]
     assert eps.low == pytest.approx(8 * 3 * 7.3 + 30 * 0.01 + flow)
     assert any("public images" in n for n in eps.notes)
     assert pub.low == pytest.approx(sts + 15 * 3.65 + flow)
@@ -162,7 +199,8 @@ def test_environment_sizing_and_spot(writer: Platform, prices: dict) -> None:
     assert line(prod, "Fargate writer").high == pytest.approx(3 * od + 6 * spot)
     assert "67% Spot" in line(prod, "Fargate writer").item
     assert line(dev, "Fargate writer").low == pytest.approx(
-        2 * cost.fargate_task_monthly(0.25, 0.5, prices) + 3 * cost.fargate_task_monthly(0.25, 0.5, prices, True))
+        2 * cost.fargate_task_monthly(0.25, 0.5, prices) + 3 * cost.fargate_task_monthly(0.25, 0.5, prices, True)
+    )
     assert cost.endpoints_for(writer, "vpc-endpoints") == ["ecr.api", "ecr.dkr", "kms", "logs", "secretsmanager", "sts"]
     assert "needs a public subnet tier" in prod.modes["nat-per-az"].notes
     with pytest.raises(ValueError, match="environment 'staging'"):
@@ -172,8 +210,11 @@ def test_environment_sizing_and_spot(writer: Platform, prices: dict) -> None:
 def emitted_endpoints(spec: Platform) -> list[str]:
     """The interface endpoints the generated network stack holds."""
     net = render.synthesize(spec)["network.yaml"]["Resources"]
-    names = [r["Properties"]["ServiceName"] for r in net.values() if r["Type"] == "AWS::EC2::VPCEndpoint"
-             and r["Properties"].get("VpcEndpointType") == "Interface"]
+    names = [
+        r["Properties"]["ServiceName"]
+        for r in net.values()
+        if r["Type"] == "AWS::EC2::VPCEndpoint" and r["Properties"].get("VpcEndpointType") == "Interface"
+    ]
     return sorted((n["Fn::Sub"] if isinstance(n, dict) else n).rsplit("}.", 1)[-1] for n in names)
 
 
@@ -212,18 +253,21 @@ def test_cli_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     assert "3 GB logs" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("expression", "runs"), [
-    ("rate(1 hour)", 730),
-    ("rate(5 minutes)", 730 * 12),
-    ("rate(2 days)", 730 / 48),
-    ("cron(0 * * * ? *)", 730),
-    ("cron(0 2 * * ? *)", 730 / 24),
-    ("cron(0/15 * * * ? *)", 4 * 730),
-    ("cron(0 9 ? * MON-FRI *)", 5 * 730 / 24 / 7),
-    ("cron(0 9,17 ? * MON,WED *)", 2 * 2 * 730 / 24 / 7),
-    ("cron(30 1 1 * ? *)", 730 / 24 / 31),
-    ("cron(0 0 1 1 ? *)", 730 / 24 / 31 / 12),
-])
+@pytest.mark.parametrize(
+    ("expression", "runs"),
+    [
+        ("rate(1 hour)", 730),
+        ("rate(5 minutes)", 730 * 12),
+        ("rate(2 days)", 730 / 48),
+        ("cron(0 * * * ? *)", 730),
+        ("cron(0 2 * * ? *)", 730 / 24),
+        ("cron(0/15 * * * ? *)", 4 * 730),
+        ("cron(0 9 ? * MON-FRI *)", 5 * 730 / 24 / 7),
+        ("cron(0 9,17 ? * MON,WED *)", 2 * 2 * 730 / 24 / 7),
+        ("cron(30 1 1 * ? *)", 730 / 24 / 31),
+        ("cron(0 0 1 1 ? *)", 730 / 24 / 31 / 12),
+    ],
+)
 def test_runs_per_month(expression: str, runs: float) -> None:
     assert cost.runs_per_month(expression) == pytest.approx(runs)
 
@@ -233,13 +277,16 @@ def test_scheduled_task_counts_as_its_run_time() -> None:
     usage = cost.Usage(scheduled_run_minutes=6)
     # 730 runs x 6 min = 73 of 730 h
     assert cost.task_counts(hourly, usage) == pytest.approx((0.1, 0.1))  # type: ignore[arg-type]  # a stand-in Service
-    service = SimpleNamespace(schedule=None, desired_in=lambda env: 2, scaling=SimpleNamespace(max=5),
-                              scaling_range=lambda env: (1, 5))
+    service = SimpleNamespace(
+        schedule=None, desired_in=lambda env: 2, scaling=SimpleNamespace(max=5), scaling_range=lambda env: (1, 5)
+    )
     assert cost.task_counts(service, usage) == (2, 5)  # type: ignore[arg-type]  # a stand-in Service
 
 
-@pytest.mark.skipif(not (ROOT / "platforms" / "scheduled-file-writer.yaml").exists(),
-                    reason="the seeds' scheduled-file-writer platform is not in platforms/")
+@pytest.mark.skipif(
+    not (ROOT / "platforms" / "scheduled-file-writer.yaml").exists(),
+    reason="the seeds' scheduled-file-writer platform is not in platforms/",
+)
 def test_scheduled_file_writer_platform(prices: dict) -> None:
     from generator.spec import load_spec
 
@@ -295,15 +342,18 @@ def test_every_price_names_its_aws_page_a_date_and_what_was_read() -> None:
             assert "Prices not found: none." in header, region
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda d: d["nat_gateway"].pop("source"), "nat_gateway: missing source"),
-    (lambda d: d["kms"].update(recorded="last year"), "kms.recorded: 'last year' is not a YYYY-MM-DD date"),
-    (lambda d: d["alb"].update(hour="0.0225"), "alb.hour: '0.0225' is not a number or null"),
-    (lambda d: d.pop("efs_standard"), "missing efs_standard"),
-    (lambda d: d.pop("recorded"), "missing recorded"),
-    (lambda d: d["nat_gateway"].pop("gb_processed"), "nat_gateway: prices hour; expected hour, gb_processed"),
-    (lambda d: d["kms"].update(key_year=12), "kms: prices key_month, key_year; expected key_month"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["nat_gateway"].pop("source"), "nat_gateway: missing source"),
+        (lambda d: d["kms"].update(recorded="last year"), "kms.recorded: 'last year' is not a YYYY-MM-DD date"),
+        (lambda d: d["alb"].update(hour="0.0225"), "alb.hour: '0.0225' is not a number or null"),
+        (lambda d: d.pop("efs_standard"), "missing efs_standard"),
+        (lambda d: d.pop("recorded"), "missing recorded"),
+        (lambda d: d["nat_gateway"].pop("gb_processed"), "nat_gateway: prices hour; expected hour, gb_processed"),
+        (lambda d: d["kms"].update(key_year=12), "kms: prices key_month, key_year; expected key_month"),
+    ],
+)
 def test_a_broken_price_file_is_refused(tmp_path: Path, change, message: str) -> None:
     data = yaml.safe_load(price_files.price_path("us-east-1").read_text(encoding="utf-8"))
     change(data)
@@ -323,7 +373,9 @@ def test_a_missing_price_raises_instead_of_reading_zero() -> None:
 def test_region_comes_from_the_option_then_the_aws_variables() -> None:
     assert price_files.resolve_region("eu-west-1", {"AWS_REGION": "us-west-2"}) == ("eu-west-1", "--region")
     assert price_files.resolve_region(None, {"AWS_REGION": "us-west-2", "AWS_DEFAULT_REGION": "eu-west-1"}) == (
-        "us-west-2", "AWS_REGION")
+        "us-west-2",
+        "AWS_REGION",
+    )
     assert price_files.resolve_region(None, {"AWS_DEFAULT_REGION": "eu-west-1"}) == ("eu-west-1", "AWS_DEFAULT_REGION")
     assert price_files.resolve_region(None, {}) == ("us-east-1", "default")
 
@@ -346,22 +398,30 @@ def test_the_estimate_follows_the_region_where_prices_differ(mcp_spec: Platform)
     assert singapore.total[0] != east.total[0] != ireland.total[0]
 
 
-def test_an_unfound_price_is_listed_and_left_out_of_the_totals(mcp_spec: Platform,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unfound_price_is_listed_and_left_out_of_the_totals(
+    mcp_spec: Platform, capsys: pytest.CaptureFixture[str]
+) -> None:
     e = cost.estimate(mcp_spec, price_files.load_prices("ap-southeast-1"), egress="single-nat")
     aurora = line(e, "Aurora Serverless v2")
     assert (aurora.low, aurora.high, aurora.missing) == (0, 0, "aurora_serverless_v2.acu_hour")
-    assert {x.missing for x in e.unpriced} == {"aurora_serverless_v2.acu_hour", "aurora_serverless_v2.storage_gb_month",
-                                               "rds_proxy_serverless.acu_hour", "cross_az.gb_each_way"}
+    assert {x.missing for x in e.unpriced} == {
+        "aurora_serverless_v2.acu_hour",
+        "aurora_serverless_v2.storage_gb_month",
+        "rds_proxy_serverless.acu_hour",
+        "cross_az.gb_each_way",
+    }
     assert e.total[0] == pytest.approx(sum(x.low for x in e.lines if not x.missing))
     assert e.breakeven["single-nat"] is None and e.breakeven_missing == "cross_az.gb_each_way"
-    assert e.breakeven["nat-per-az"] == pytest.approx((8 * 3 * 0.013 * 730 - (3 * 0.013 * 730 + 3 * 0.064 * 730))
-                                                      / (0.059 - 0.01))
+    assert e.breakeven["nat-per-az"] == pytest.approx(
+        (8 * 3 * 0.013 * 730 - (3 * 0.013 * 730 + 3 * 0.064 * 730)) / (0.059 - 0.01)
+    )
     text = cost.format_estimate(e)
     assert re.search(r"Aurora Serverless v2 0.5-2 ACU +n/a +n/a", text)
-    assert ("not priced (4 lines, left out of the totals): no ap-southeast-1 price for aurora_serverless_v2.acu_hour, "
-            "aurora_serverless_v2.storage_gb_month, cross_az.gb_each_way, rds_proxy_serverless.acu_hour in "
-            "prices-ap-southeast-1.yaml") in text
+    assert (
+        "not priced (4 lines, left out of the totals): no ap-southeast-1 price for aurora_serverless_v2.acu_hour, "
+        "aurora_serverless_v2.storage_gb_month, cross_az.gb_each_way, rds_proxy_serverless.acu_hour in "
+        "prices-ap-southeast-1.yaml"
+    ) in text
     assert "vpc-endpoints vs single-nat: not computed, no ap-southeast-1 price for cross_az.gb_each_way" in text
 
 
@@ -371,8 +431,9 @@ def test_cli_region_option_and_default(monkeypatch: pytest.MonkeyPatch, capsys: 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     assert cost.main([WRITER]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Monthly cost ESTIMATE: scheduled-file-writer, environment dev, egress vpc-endpoints, "
-                          "eu-west-1 (USD)")
+    assert out.startswith(
+        "Monthly cost ESTIMATE: scheduled-file-writer, environment dev, egress vpc-endpoints, eu-west-1 (USD)"
+    )
     assert "Prices: eu-west-1 (from AWS_DEFAULT_REGION)," in out
     monkeypatch.setenv("AWS_REGION", "ap-southeast-1")
     assert cost.main([WRITER]) == 0
@@ -381,8 +442,10 @@ def test_cli_region_option_and_default(monkeypatch: pytest.MonkeyPatch, capsys: 
     assert "Prices: us-west-2 (from --region)," in capsys.readouterr().out
     assert cost.main([WRITER, "--region", "mars-1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("stackgen cost: no usable price file: no price file for region 'mars-1' (prices-mars-1.yaml); "
-                   "recorded regions: ap-southeast-1, eu-west-1, us-east-1, us-west-2")
+    assert err == (
+        "stackgen cost: no usable price file: no price file for region 'mars-1' (prices-mars-1.yaml); "
+        "recorded regions: ap-southeast-1, eu-west-1, us-east-1, us-west-2"
+    )
 
 
 # --------------------------------------------------------------------------- the environment's parameters file
@@ -400,16 +463,27 @@ def test_env_prices_the_values_its_parameters_file_deploys(capsys: pytest.Captur
     assert (lo, hi) != (0.5, 2)
     assert cost.main([MCP, "--env", "prod"]) == 0
     out = capsys.readouterr().out
-    assert (f"Deployment values from parameters/mcp-gateway/prod.json: Environment=prod, "
-            f"DatabaseMinAcu={committed['DatabaseMinAcu']}, DatabaseMaxAcu={committed['DatabaseMaxAcu']}") in out
+    assert (
+        f"Deployment values from parameters/mcp-gateway/prod.json: Environment=prod, "
+        f"DatabaseMinAcu={committed['DatabaseMinAcu']}, DatabaseMaxAcu={committed['DatabaseMaxAcu']}"
+    ) in out
     assert "  template defaults: RegistryImageUri, AuthImageUri," in out
     assert re.search(rf"Aurora Serverless v2 {lo:g}-{hi:g} ACU +{lo * 0.12 * 730:,.2f} +{hi * 0.12 * 730:,.2f}", out)
 
 
 def test_params_file_values_reach_every_billing_line(mcp_spec: Platform, tmp_path: Path) -> None:
-    path = write_params(tmp_path / "p.json", "Environment=test", "DatabaseMinAcu=2", "DatabaseMaxAcu=16",
-                        "BaseDomain=", *(f"{naming.image_param(s.name)}=123456789012.dkr.ecr.us-east-1."
-                                         f"amazonaws.com/{s.name}:1" for s in mcp_spec.services if not s.image.repository))
+    path = write_params(
+        tmp_path / "p.json",
+        "Environment=test",
+        "DatabaseMinAcu=2",
+        "DatabaseMaxAcu=16",
+        "BaseDomain=",
+        *(
+            f"{naming.image_param(s.name)}=123456789012.dkr.ecr.us-east-1.amazonaws.com/{s.name}:1"
+            for s in mcp_spec.services
+            if not s.image.repository
+        ),
+    )
     deployed = cost.deployment(mcp_spec, "test", path, required=True)
     assert deployed.environment == "test" and (deployed.min_acu, deployed.max_acu) == (2, 16)
     assert deployed.defaulted == [] and deployed.path == path
@@ -432,35 +506,43 @@ def test_environment_comes_from_the_file_as_deploy_would_use_it(writer: Platform
     silent = write_params(tmp_path / "silent.json", "AlarmEmail=")  # no Environment: the template default, dev
     d = cost.deployment(writer, "prod", silent)
     assert d.environment == "dev" and d.defaulted == ["Environment"]
-    assert d.notes == [f"{silent} leaves out Environment, so the stack deploys with Environment=dev: priced as dev, "
-                       "not prod"]
+    assert d.notes == [
+        f"{silent} leaves out Environment, so the stack deploys with Environment=dev: priced as dev, not prod"
+    ]
 
 
-def test_a_missing_parameters_file_is_a_note_and_defaults_are_priced(tmp_path: Path,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_parameters_file_is_a_note_and_defaults_are_priced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec = tmp_path / "no-params-here.yaml"
     spec.write_text((ROOT / "platforms" / "mcp-gateway.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     assert not cost.params_path(spec, "prod").exists()
     assert cost.main([str(spec), "--env", "prod"]) == 0
     out = capsys.readouterr().out
     assert "Deployment values: no parameters file read" in out
-    assert "  note: no parameters file " in out and "parameters/no-params-here/prod.json: template defaults priced" in out
+    assert (
+        "  note: no parameters file " in out and "parameters/no-params-here/prod.json: template defaults priced" in out
+    )
     assert out.startswith("Monthly cost ESTIMATE: mcp-gateway, environment prod,")
     assert re.search(r"Aurora Serverless v2 0.5-2 ACU", out)
 
 
-@pytest.mark.parametrize(("entries", "message"), [
-    (["DatabaseMinAcu=lots"], "DatabaseMinAcu: 'lots' is not a number"),
-    (["DatabaseMinAcu=4", "DatabaseMaxAcu=2"], "DatabaseMinAcu 4 is above DatabaseMaxAcu 2"),
-    (["Environment=staging"], "Environment: environment 'staging' is not one of ['dev', 'test', 'prod']"),
-    (["Environment=dev", "Environment=prod"], "parameter Environment is given twice"),
-    (None, "not valid JSON"),
-])
-def test_a_bad_parameters_file_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                      entries: list[str] | None, message: str) -> None:
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        (["DatabaseMinAcu=lots"], "DatabaseMinAcu: 'lots' is not a number"),
+        (["DatabaseMinAcu=4", "DatabaseMaxAcu=2"], "DatabaseMinAcu 4 is above DatabaseMaxAcu 2"),
+        (["Environment=staging"], "Environment: environment 'staging' is not one of ['dev', 'test', 'prod']"),
+        (["Environment=dev", "Environment=prod"], "parameter Environment is given twice"),
+        (None, "not valid JSON"),
+    ],
+)
+def test_a_bad_parameters_file_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], entries: list[str] | None, message: str
+) -> None:
     path = tmp_path / "bad.json"
     if entries is None:
-        path.write_text("[\"Environment=dev\",", encoding="utf-8")
+        path.write_text('["Environment=dev",', encoding="utf-8")
     else:
         write_params(path, *entries)
     assert cost.main([MCP, "--params", str(path)]) == 2
@@ -475,8 +557,9 @@ def test_params_option_must_name_an_existing_file(tmp_path: Path, capsys: pytest
     assert capsys.readouterr().err.strip() == f"stackgen cost: {tmp_path / 'absent.json'}: parameters file not found"
 
 
-def test_a_failure_the_inputs_did_not_cause_is_a_bug_exit_1(monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_failure_the_inputs_did_not_cause_is_a_bug_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("hours_per_month")
 
@@ -484,8 +567,9 @@ def test_a_failure_the_inputs_did_not_cause_is_a_bug_exit_1(monkeypatch: pytest.
     assert cost.main([WRITER]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == ("stackgen cost: internal error (a bug in stackgen, please report): "
-                            "KeyError: 'hours_per_month'\n")
+    assert captured.err == (
+        "stackgen cost: internal error (a bug in stackgen, please report): KeyError: 'hours_per_month'\n"
+    )
 
 
 def test_per_environment_counts_are_priced_per_environment(prices: dict) -> None:

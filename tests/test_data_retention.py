@@ -25,7 +25,9 @@ def _spec(**changes: Any) -> dict[str, Any]:
 
 
 def _retain(data: dict[str, Any]) -> dict[str, bool]:
-    return render.synthesize(parse_spec(data, "platforms/x.yaml"))["main.yaml"]["Metadata"]["stackgen"]["retain_on_delete"]
+    return render.synthesize(parse_spec(data, "platforms/x.yaml"))["main.yaml"]["Metadata"]["stackgen"][
+        "retain_on_delete"
+    ]
 
 
 def test_default_is_retain_everywhere() -> None:
@@ -34,8 +36,11 @@ def test_default_is_retain_everywhere() -> None:
 
 def test_dev_may_delete_its_data() -> None:
     assert _retain(_spec(data_retention={"dev": "delete"})) == {"dev": False, "test": True, "prod": True}
-    assert _retain(_spec(data_retention={"dev": "delete", "prod": "retain"})) == {"dev": False, "test": True,
-                                                                               "prod": True}
+    assert _retain(_spec(data_retention={"dev": "delete", "prod": "retain"})) == {
+        "dev": False,
+        "test": True,
+        "prod": True,
+    }
 
 
 def test_templates_keep_their_deletion_policies() -> None:
@@ -48,10 +53,13 @@ def test_templates_keep_their_deletion_policies() -> None:
     assert all("Transform" not in t for t in purge.values())
 
 
-@pytest.mark.parametrize("value, message", [
-    ({"qa": "delete"}, "data_retention: unknown environment 'qa'"),
-    ({"dev": "purge"}, "data_retention.dev: Input should be 'retain' or 'delete'"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ({"qa": "delete"}, "data_retention: unknown environment 'qa'"),
+        ({"dev": "purge"}, "data_retention.dev: Input should be 'retain' or 'delete'"),
+    ],
+)
 def test_bad_values_name_the_field(value: dict[str, str], message: str) -> None:
     with pytest.raises(SpecError) as err:
         parse_spec(_spec(data_retention=value), "platforms/x.yaml")

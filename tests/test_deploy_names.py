@@ -71,9 +71,15 @@ def test_the_check_finds_every_name_without_the_token(stem: str) -> None:
     """Today's templates with the token taken out are the templates before this change:
     the check names every resource whose identifier carried the token."""
     ts = _committed(stem)
-    carried = sorted(f"{f}: {lid} ({r['Type']})" for f, t in ts.items() for lid, r in t.get("Resources", {}).items()
-                     if any("${StackUid}" in str(r.get("Properties", {}).get(p))
-                            for p in physical_names.identifier_properties(r["Type"])))
+    carried = sorted(
+        f"{f}: {lid} ({r['Type']})"
+        for f, t in ts.items()
+        for lid, r in t.get("Resources", {}).items()
+        if any(
+            "${StackUid}" in str(r.get("Properties", {}).get(p))
+            for p in physical_names.identifier_properties(r["Type"])
+        )
+    )
     assert carried, f"{stem}: no identifier carries StackUid"
     found = sorted(": ".join(line.split(": ")[:2]) for line in fixed_identifiers(_strip_token(ts)))
     assert found == carried
@@ -82,27 +88,43 @@ def test_the_check_finds_every_name_without_the_token(stem: str) -> None:
 def test_fixed_identifier_kinds() -> None:
     """Literals and parent parameters are the same in every instance; resources, other
     stacks' outputs, StackUid and the stack's own name are not; DNS records are allowed."""
-    main = {"Parameters": {"Name": {"Type": "String"}}, "Resources": {
-        "ChildStack": {"Type": "AWS::CloudFormation::Stack", "Properties": {
-            "TemplateURL": "child.yaml", "Parameters": {
-                "Name": {"Ref": "Name"}, "StackUid": naming.stack_uid().to_dict(),
-                "Other": {"Fn::GetAtt": ["OtherStack", "Outputs.X"]}}}}}}
+    main = {
+        "Parameters": {"Name": {"Type": "String"}},
+        "Resources": {
+            "ChildStack": {
+                "Type": "AWS::CloudFormation::Stack",
+                "Properties": {
+                    "TemplateURL": "child.yaml",
+                    "Parameters": {
+                        "Name": {"Ref": "Name"},
+                        "StackUid": naming.stack_uid().to_dict(),
+                        "Other": {"Fn::GetAtt": ["OtherStack", "Outputs.X"]},
+                    },
+                },
+            }
+        },
+    }
 
     def group(name: Any) -> dict[str, Any]:
         return {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": name}}
 
-    child = {"Parameters": {"Name": {}, "StackUid": {}, "Other": {}}, "Resources": {
-        "Literal": group("/fixed/name"),
-        "FromParameter": group({"Fn::Sub": "/ecs/${Name}-${AWS::Region}/x"}),
-        "Joined": group({"Fn::Join": ["-", [{"Ref": "Name"}, "x"]]}),
-        "WithToken": group({"Fn::Sub": "/ecs/${Name}-${StackUid}/x"}),
-        "WithStackName": group({"Fn::Sub": "${AWS::StackName}-x"}),
-        "FromOutput": group({"Ref": "Other"}),
-        "Generated": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7}},
-        "Family": {"Type": "AWS::ECS::TaskDefinition", "Properties": {"Family": "fixed"}},
-        "Record": {"Type": "AWS::Route53::RecordSet", "Properties": {
-            "Name": "a.example.com", "HostedZoneId": "Z1", "Type": "A"}},
-    }}
+    child = {
+        "Parameters": {"Name": {}, "StackUid": {}, "Other": {}},
+        "Resources": {
+            "Literal": group("/fixed/name"),
+            "FromParameter": group({"Fn::Sub": "/ecs/${Name}-${AWS::Region}/x"}),
+            "Joined": group({"Fn::Join": ["-", [{"Ref": "Name"}, "x"]]}),
+            "WithToken": group({"Fn::Sub": "/ecs/${Name}-${StackUid}/x"}),
+            "WithStackName": group({"Fn::Sub": "${AWS::StackName}-x"}),
+            "FromOutput": group({"Ref": "Other"}),
+            "Generated": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7}},
+            "Family": {"Type": "AWS::ECS::TaskDefinition", "Properties": {"Family": "fixed"}},
+            "Record": {
+                "Type": "AWS::Route53::RecordSet",
+                "Properties": {"Name": "a.example.com", "HostedZoneId": "Z1", "Type": "A"},
+            },
+        },
+    }
     found = {line.split(" ")[1] for line in fixed_identifiers({"main.yaml": main, "child.yaml": child})}
     assert found == {"Literal", "FromParameter", "Joined"}
 
@@ -120,8 +142,17 @@ def test_the_name_check_evaluates_the_token() -> None:
     from generator.spec import load_spec
 
     spec = load_spec(ROOT / "platforms" / "scheduled-file-writer.yaml")
-    bad: dict[str, Any] = {"main.yaml": {"Resources": {}}, "x.yaml": {"Resources": {"G": {"Type": "AWS::Logs::LogGroup",
-           "Properties": {"LogGroupName": {"Fn::Sub": "/ecs/${Name}-${StackUid} x"}}}}}}
+    bad: dict[str, Any] = {
+        "main.yaml": {"Resources": {}},
+        "x.yaml": {
+            "Resources": {
+                "G": {
+                    "Type": "AWS::Logs::LogGroup",
+                    "Properties": {"LogGroupName": {"Fn::Sub": "/ecs/${Name}-${StackUid} x"}},
+                }
+            }
+        },
+    }
     [line] = physical_names.check(spec, "platforms/x.yaml", bad)
     assert f"'/ecs/scheduled-file-writer-{physical_names.STACK_UID_SAMPLE} x'" in line
     assert "StackUid '1a2b3c4d'" in line
@@ -132,22 +163,38 @@ def _sub_text(node: Any, values: dict[str, str]) -> str:
     return re.sub(r"\$\{([^}]*)\}", lambda m: values.get(m.group(1), m.group(0)), text)
 
 
-@pytest.mark.parametrize("other, matches", [("1c2fa620", True), ("7d41b0e3", False), ("1c2fa62", False),
-                                            ("1c2fa6200", False)])
+@pytest.mark.parametrize(
+    "other, matches", [("1c2fa620", True), ("7d41b0e3", False), ("1c2fa62", False), ("1c2fa6200", False)]
+)
 def test_iam_patterns_name_this_instance_only(other: str, matches: bool) -> None:
     """The iam stack takes StackUid: a role of one stack instance may touch that instance's
     log groups and parameters, never another copy's (a second copy or a re-create)."""
-    base = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012",
-            "Name": "mcp-gateway", "Environment": "dev"}
+    base = {
+        "AWS::Partition": "aws",
+        "AWS::Region": "eu-west-1",
+        "AWS::AccountId": "123456789012",
+        "Name": "mcp-gateway",
+        "Environment": "dev",
+    }
     mine, theirs = {**base, "StackUid": "1c2fa620"}, {**base, "StackUid": other}
     group = _sub_text(naming.log_group_name("registry").to_dict(), theirs)
     arn = f"arn:aws:logs:eu-west-1:123456789012:log-group:{group}"
     assert fnmatch.fnmatchcase(arn, _sub_text({"Fn::Sub": naming.log_group_pattern("registry")}, mine)) == matches
     exec_group = _sub_text(naming.exec_log_group_name("main").to_dict(), theirs)
-    assert fnmatch.fnmatchcase(f"arn:aws:logs:eu-west-1:123456789012:log-group:{exec_group}:*",
-                               _sub_text(naming.exec_log_group_arn("main").to_dict(), mine)) == matches
-    assert fnmatch.fnmatchcase(_sub_text(naming.ssm_parameter_arn("keycloak-admin").to_dict(), theirs),
-                               _sub_text(naming.ssm_arn("keycloak-admin").to_dict(), mine)) == matches
+    assert (
+        fnmatch.fnmatchcase(
+            f"arn:aws:logs:eu-west-1:123456789012:log-group:{exec_group}:*",
+            _sub_text(naming.exec_log_group_arn("main").to_dict(), mine),
+        )
+        == matches
+    )
+    assert (
+        fnmatch.fnmatchcase(
+            _sub_text(naming.ssm_parameter_arn("keycloak-admin").to_dict(), theirs),
+            _sub_text(naming.ssm_arn("keycloak-admin").to_dict(), mine),
+        )
+        == matches
+    )
 
 
 def test_names_of_one_instance_differ_from_another() -> None:
@@ -157,7 +204,8 @@ def test_names_of_one_instance_differ_from_another() -> None:
     assert (first, second) == ("1c2fa620", "7d41b0e3")
     values = {"Name": "mcp-gateway", "Environment": "dev"}
     assert _sub_text(naming.log_group_name("registry").to_dict(), {**values, "StackUid": first}) != _sub_text(
-        naming.log_group_name("registry").to_dict(), {**values, "StackUid": second})
+        naming.log_group_name("registry").to_dict(), {**values, "StackUid": second}
+    )
 
 
 def test_the_template_reader_renders_names_with_the_token(mcp_templates: dict[str, dict[str, Any]]) -> None:
@@ -168,7 +216,9 @@ def test_the_template_reader_renders_names_with_the_token(mcp_templates: dict[st
     from generator.cfn.values import MATCH_PSEUDO, Renderer
 
     group = mcp_templates["services.yaml"]["Resources"]["RegistryLogGroup"]["Properties"]["LogGroupName"]
-    assert Renderer(TemplateSet(mcp_templates), MATCH_PSEUDO)("services.yaml", group) == \
-        "/ecs/mcp-gateway-dev-5eed0000/registry"
+    assert (
+        Renderer(TemplateSet(mcp_templates), MATCH_PSEUDO)("services.yaml", group)
+        == "/ecs/mcp-gateway-dev-5eed0000/registry"
+    )
     given = TemplateSet(mcp_templates, pseudo={"AWS::StackId": STACK_ID})
     assert Renderer(given, MATCH_PSEUDO)("services.yaml", group) == "/ecs/mcp-gateway-dev-1c2fa620/registry"

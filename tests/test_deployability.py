@@ -47,8 +47,16 @@ def test_presence_fixture(case: Path) -> None:
 def test_every_kind_of_reference_has_a_failing_and_a_passing_fixture() -> None:
     kinds = {p.name: expectation(p)[1:] for p in PRESENCE}
     failing = {name for name, (_, expect) in kinds.items() if expect != "none"}
-    assert {"ref-conditional", "getatt-across-stacks", "sub-variable", "depends-on", "stack-condition",
-            "listener-default-action", "ecs-https-only", "output-if"} <= failing
+    assert {
+        "ref-conditional",
+        "getatt-across-stacks",
+        "sub-variable",
+        "depends-on",
+        "stack-condition",
+        "listener-default-action",
+        "ecs-https-only",
+        "output-if",
+    } <= failing
     assert {"ref-guarded", "ecs-https-degrades", "ecs-listener-rule"} <= set(kinds) - failing
 
 
@@ -62,10 +70,14 @@ def test_mcp_gateway_with_a_target_group_reached_only_by_https_is_caught() -> No
     listener does: the gradio target group is then reached by no listener without a domain."""
     t = _mcp()
     alb = t["alb.yaml"]["Resources"]
-    both_stages = [lid for lid, r in list(alb.items())
-                   if r["Type"] == "AWS::ElasticLoadBalancingV2::Listener" and "Condition" not in r
-                   and isinstance(r["Properties"]["DefaultActions"], list)
-                   and r["Properties"]["DefaultActions"][0].get("TargetGroupArn") == {"Ref": "GradioTargetGroup"}]
+    both_stages = [
+        lid
+        for lid, r in list(alb.items())
+        if r["Type"] == "AWS::ElasticLoadBalancingV2::Listener"
+        and "Condition" not in r
+        and isinstance(r["Properties"]["DefaultActions"], list)
+        and r["Properties"]["DefaultActions"][0].get("TargetGroupArn") == {"Ref": "GradioTargetGroup"}
+    ]
     assert both_stages, "the mcp-gateway templates no longer have a listener for gradio in both stages"
     for lid in both_stages:
         alb[lid]["Condition"] = "HasDomain"
@@ -82,37 +94,44 @@ def test_a_reference_made_conditional_in_the_committed_templates_is_caught() -> 
     found = {(f.where, f.resource) for f in presence.check(Inputs(t)) if f.rule == "presence"}
     # the listeners that forward to it, the service attached to it (across stacks), and the
     # parent's stacks that take its outputs
-    assert {("alb.yaml", "MainListener8888"), ("services.yaml", "AuthService"),
-            ("main.yaml", "ServicesStack")} <= found
+    assert {("alb.yaml", "MainListener8888"), ("services.yaml", "AuthService"), ("main.yaml", "ServicesStack")} <= found
 
 
 # ---- the spec-field mapping -----------------------------------------------------------------
+
 
 def _finding(where: str, lid: str, path: str = "", severity: str = ERROR) -> Finding:
     return Finding("p", where, severity=severity, rule="r", source="deployability", resource=lid, path=path)
 
 
-@pytest.mark.parametrize(("where", "lid", "path", "field"), [
-    ("alb.yaml", "MainListener7860", "", "load_balancers[main].listeners[7860]"),
-    ("alb.yaml", "MainListener7860NoDomain", "", "load_balancers[main].listeners[7860]"),
-    ("alb.yaml", "GradioTargetGroup", "", "services[registry].target_groups[gradio]"),
-    ("alb.yaml", "KeycloakTargetGroup", "", "services[keycloak].target_groups[keycloak]"),
-    ("alb.yaml", "KeycloakLoadBalancer", "", "load_balancers[keycloak]"),
-    ("security-groups.yaml", "MainLoadBalancerSecurityGroup", "port 8888", "load_balancers[main].listeners[8888]"),
-    ("security-groups.yaml", "AuthServiceSecurityGroup", "", "services[auth]"),
-    ("iam.yaml", "RegistryTaskRole", "", "services[registry].task_permissions"),
-    ("services.yaml", "McpgwTaskDefinition", "ContainerDefinitions[mcpgw-server].Environment[PORT].Value",
-     "services[mcpgw].environment.PORT"),
-    ("services.yaml", "KeycloakService", "", "services[keycloak]"),
-    ("ecs-cluster.yaml", "MainCluster", "", "clusters[main]"),
-    ("ecr.yaml", "KeycloakRepository", "", "repositories[keycloak]"),
-    ("secrets.yaml", "AdminPasswordSecret", "", "secrets[admin-password]"),
-    ("efs.yaml", "ServersAccessPoint", "", "efs.access_points[servers]"),
-    ("database.yaml", "DatabaseProxy", "", "database"),
-    ("network.yaml", "NatGatewayAz1", "", "network"),
-    ("services.yaml", "", "", "services"),
-    ("main.yaml", "", "", "services"),
-])
+@pytest.mark.parametrize(
+    ("where", "lid", "path", "field"),
+    [
+        ("alb.yaml", "MainListener7860", "", "load_balancers[main].listeners[7860]"),
+        ("alb.yaml", "MainListener7860NoDomain", "", "load_balancers[main].listeners[7860]"),
+        ("alb.yaml", "GradioTargetGroup", "", "services[registry].target_groups[gradio]"),
+        ("alb.yaml", "KeycloakTargetGroup", "", "services[keycloak].target_groups[keycloak]"),
+        ("alb.yaml", "KeycloakLoadBalancer", "", "load_balancers[keycloak]"),
+        ("security-groups.yaml", "MainLoadBalancerSecurityGroup", "port 8888", "load_balancers[main].listeners[8888]"),
+        ("security-groups.yaml", "AuthServiceSecurityGroup", "", "services[auth]"),
+        ("iam.yaml", "RegistryTaskRole", "", "services[registry].task_permissions"),
+        (
+            "services.yaml",
+            "McpgwTaskDefinition",
+            "ContainerDefinitions[mcpgw-server].Environment[PORT].Value",
+            "services[mcpgw].environment.PORT",
+        ),
+        ("services.yaml", "KeycloakService", "", "services[keycloak]"),
+        ("ecs-cluster.yaml", "MainCluster", "", "clusters[main]"),
+        ("ecr.yaml", "KeycloakRepository", "", "repositories[keycloak]"),
+        ("secrets.yaml", "AdminPasswordSecret", "", "secrets[admin-password]"),
+        ("efs.yaml", "ServersAccessPoint", "", "efs.access_points[servers]"),
+        ("database.yaml", "DatabaseProxy", "", "database"),
+        ("network.yaml", "NatGatewayAz1", "", "network"),
+        ("services.yaml", "", "", "services"),
+        ("main.yaml", "", "", "services"),
+    ],
+)
 def test_a_finding_is_named_by_the_spec_field_it_comes_from(where: str, lid: str, path: str, field: str) -> None:
     spec = load_spec(ROOT / "platforms" / "mcp-gateway.yaml")
     assert fields.spec_field(spec, _finding(where, lid, path)) == field
@@ -120,9 +139,15 @@ def test_a_finding_is_named_by_the_spec_field_it_comes_from(where: str, lid: str
 
 def test_spec_lines_split_errors_from_warnings() -> None:
     spec = load_spec(ROOT / "platforms" / "mcp-gateway.yaml")
-    errors, warnings = fields.spec_lines([_finding("alb.yaml", "MainListener443"),
-                                          _finding("services.yaml", "", severity=WARNING),
-                                          _finding("alb.yaml", "MainListener443")], spec, "platforms/m.yaml")
+    errors, warnings = fields.spec_lines(
+        [
+            _finding("alb.yaml", "MainListener443"),
+            _finding("services.yaml", "", severity=WARNING),
+            _finding("alb.yaml", "MainListener443"),
+        ],
+        spec,
+        "platforms/m.yaml",
+    )
     assert errors == ["platforms/m.yaml: load_balancers[main].listeners[443]: p"]
     assert warnings == ["WARNING: platforms/m.yaml: services: p"]
 
@@ -143,8 +168,9 @@ def _spec_file(tmp_path: Path, edit: Any, name: str = "web.yaml") -> Path:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True, cwd=ROOT,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args], capture_output=True, text=True, cwd=ROOT, check=False
+    )
 
 
 def test_an_error_finding_is_a_spec_error_naming_file_field_and_aws_rule(tmp_path: Path) -> None:
@@ -178,10 +204,12 @@ def test_a_spec_parameter_default_is_named_by_the_parameter(tmp_path: Path) -> N
 
 def test_per_environment_parameters_files_beside_the_spec_are_read(tmp_path: Path) -> None:
     """parameters/<spec name>/<env>.json: a value there is checked like the default."""
+
     def app_port(d: dict[str, Any]) -> None:
         d["ingress_sources"] = [{"name": "AdminCidrBlocks", "description": "admins", "cidrs": ["10.0.0.0/8"]}]
         d["load_balancers"][0]["listeners"].append(
-            {"port": 8080, "mode": "auto", "target_group": "web", "sources": "AdminCidrBlocks"})
+            {"port": 8080, "mode": "auto", "target_group": "web", "sources": "AdminCidrBlocks"}
+        )
 
     path = _spec_file(tmp_path, app_port)
     assert synth.synthesize_checked(path)  # the default is a private range
@@ -189,7 +217,8 @@ def test_per_environment_parameters_files_beside_the_spec_are_read(tmp_path: Pat
     params.mkdir(parents=True)
     (params / "dev.json").write_text('["Environment=dev", "AdminCidrBlocks=0.0.0.0/0"]')
     assert synth.parameter_files(str(path)) == {
-        "parameters/web/dev.json": {"Environment": "dev", "AdminCidrBlocks": "0.0.0.0/0"}}
+        "parameters/web/dev.json": {"Environment": "dev", "AdminCidrBlocks": "0.0.0.0/0"}
+    }
     with pytest.raises(SpecError) as err:
         synth.synthesize_checked(path)
     assert len(err.value.lines) == 1
@@ -198,8 +227,9 @@ def test_per_environment_parameters_files_beside_the_spec_are_read(tmp_path: Pat
     assert "admits 0.0.0.0/0 on tcp/8080 under parameters/web/dev.json (AWS: " in line
 
 
-def test_warnings_print_and_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_warnings_print_and_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A warning (a template within the warning share of S3's 1 MB, here with the share
     lowered so the small web spec reaches it) is printed by validate, which still exits 0."""
     from generator import cli

@@ -17,8 +17,17 @@ def schema_pointers(rtype: str) -> list[str]:
     return list((awsfacts.resource_schema(rtype) or {}).get("createOnlyProperties", []))
 
 
-@pytest.mark.parametrize("rtype", ["AWS::RDS::DBCluster", "AWS::S3::Bucket", "AWS::EFS::FileSystem",
-                                   "AWS::SecretsManager::Secret", "AWS::ECS::Service", "AWS::KMS::Key"])
+@pytest.mark.parametrize(
+    "rtype",
+    [
+        "AWS::RDS::DBCluster",
+        "AWS::S3::Bucket",
+        "AWS::EFS::FileSystem",
+        "AWS::SecretsManager::Secret",
+        "AWS::ECS::Service",
+        "AWS::KMS::Key",
+    ],
+)
 def test_create_only_properties_are_the_schemas(rtype: str) -> None:
     pointers = schema_pointers(rtype)
     assert awsfacts.create_only_properties(rtype) == {p.split("/")[2] for p in pointers}
@@ -37,7 +46,8 @@ def test_conditional_create_only_properties_are_the_schemas() -> None:
 
 def test_known_replacements() -> None:
     assert {"DBClusterIdentifier", "StorageEncrypted", "KmsKeyId"} <= awsfacts.create_only_properties(
-        "AWS::RDS::DBCluster")
+        "AWS::RDS::DBCluster"
+    )
     assert "BucketName" in awsfacts.create_only_properties("AWS::S3::Bucket")
     assert awsfacts.create_only_properties("AWS::Nothing::Such") == set()
     assert awsfacts.create_only_paths("AWS::Nothing::Such") is None
@@ -66,9 +76,15 @@ def test_without_cfn_lint_the_schemas_come_from_the_environment(monkeypatch: pyt
     """ministack's own venv has no cfn-lint: the launcher passes the schema directory."""
     real = awsfacts.schemas_dir()
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "cfnlint" else find_spec(name, *a))
-    for cached in (awsfacts.schemas_dir, awsfacts.resource_schema, awsfacts.create_only_paths,
-                   awsfacts.conditional_create_only_properties):
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "cfnlint" else find_spec(name, *a)
+    )
+    for cached in (
+        awsfacts.schemas_dir,
+        awsfacts.resource_schema,
+        awsfacts.create_only_paths,
+        awsfacts.conditional_create_only_properties,
+    ):
         cached.cache_clear()
     try:
         monkeypatch.delenv(awsfacts.SCHEMAS_ENV, raising=False)
@@ -80,6 +96,10 @@ def test_without_cfn_lint_the_schemas_come_from_the_environment(monkeypatch: pyt
         assert "AWS::S3::Bucket" in index
         assert "BucketName" in awsfacts.create_only_properties("AWS::S3::Bucket")
     finally:
-        for cached in (awsfacts.schemas_dir, awsfacts.resource_schema, awsfacts.create_only_paths,
-                   awsfacts.conditional_create_only_properties):
+        for cached in (
+            awsfacts.schemas_dir,
+            awsfacts.resource_schema,
+            awsfacts.create_only_paths,
+            awsfacts.conditional_create_only_properties,
+        ):
             cached.cache_clear()

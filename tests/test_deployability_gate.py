@@ -37,8 +37,12 @@ PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
 GATED = {"ci": 4, "deep": 60}.get(PROFILE, 2)
 FAIL = re.compile(r"^\s*FAIL\s+(\S+)\s+(\S+?):(\d+) (\S+?): (.*)$")
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not all(p.exists() for p in TOOLS),
-                                                    reason="the gate's scanners are not installed (make gate-tools)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not all(p.exists() for p in TOOLS), reason="the gate's scanners are not installed (make gate-tools)"
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,9 @@ KNOWN: tuple[Known, ...] = ()  # none open: public-ip (CT.ECS.PR.9) and per-envi
 def gate_env() -> dict[str, str]:
     """validate.sh without AWS credentials: the remote step is skipped, nothing leaves the machine."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_EC2_METADATA_DISABLED="true", AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
-               AWS_CONFIG_FILE="/nonexistent")
+    env.update(
+        AWS_EC2_METADATA_DISABLED="true", AWS_SHARED_CREDENTIALS_FILE="/nonexistent", AWS_CONFIG_FILE="/nonexistent"
+    )
     return env
 
 
@@ -81,11 +86,16 @@ def accepted(data: dict[str, Any], folder: Path) -> synth.Synthesis | None:
         return None
 
 
-@settings(max_examples=GATED, phases=[Phase.explicit, Phase.reuse, Phase.generate], deadline=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=GATED,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(data=platforms(6))
-def test_a_spec_validate_accepts_passes_the_gate(data: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
-                                                 ) -> None:
+def test_a_spec_validate_accepts_passes_the_gate(
+    data: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     folder = tmp_path_factory.mktemp("spec")
     result = accepted(data, folder)
     if result is None:
@@ -96,7 +106,8 @@ def test_a_spec_validate_accepts_passes_the_gate(data: dict[str, Any], tmp_path_
     explained = {rule for k in KNOWN if k.applies(data) for rule in k.rules}
     unexplained = [f for f in fails if f[0] not in explained]
     assert code == 0 or (fails and not unexplained), (
-        f"a spec validate accepts fails the gate:\n{yaml.safe_dump(data, sort_keys=False)}\n{unexplained or output}")
+        f"a spec validate accepts fails the gate:\n{yaml.safe_dump(data, sort_keys=False)}\n{unexplained or output}"
+    )
 
 
 # ---- the known defects, each on a minimal spec ----------------------------------------------------
@@ -157,8 +168,13 @@ def test_the_gate_parser_reads_validate_sh(tmp_path: Path) -> None:
     render.write(result.aws_files or {}, tmp_path / "templates")
     alb = tmp_path / "templates" / "alb.yaml"
     text = alb.read_text()
-    alb.write_text(text.replace("      checkov:\n        skip:\n        - comment:", "      checkov:\n        skip:\n"
-                                "        - id: CKV_AWS_91\n        - comment:", 1))
+    alb.write_text(
+        text.replace(
+            "      checkov:\n        skip:\n        - comment:",
+            "      checkov:\n        skip:\n        - id: CKV_AWS_91\n        - comment:",
+            1,
+        )
+    )
     code, fails, output = gate(tmp_path / "templates", tmp_path / "reports", "reasons")
     assert code == 1, output
     assert fails, output

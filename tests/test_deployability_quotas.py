@@ -35,22 +35,43 @@ def only(found: list[tuple[str, str]], needle: str, severity: str = ERROR) -> No
 
 # ---- the table ------------------------------------------------------------------------------
 
+
 def test_every_quota_has_a_value_an_adjustable_flag_and_an_aws_page() -> None:
     for name, q in QUOTAS.items():
         assert isinstance(q, Quota) and q.value > 0, name
         assert q.source.startswith("https://docs.aws.amazon.com/"), name
         assert f"{q.value:,}" in q.cite() and ("not adjustable" in q.cite()) == (not q.adjustable)
-    assert {"resources", "parameters", "outputs", "mappings", "template_bytes_s3", "template_bytes_inline",
-            "dynamic_references", "hierarchy_resources", "listeners_per_alb", "target_groups_per_alb", "rules_per_alb",
-            "certificates_per_alb", "target_groups_per_service", "inbound_rules_per_sg", "outbound_rules_per_sg",
-            "sgs_per_network_interface", "rules_per_network_interface", "interface_endpoints_per_vpc"} <= set(QUOTAS)
+    assert {
+        "resources",
+        "parameters",
+        "outputs",
+        "mappings",
+        "template_bytes_s3",
+        "template_bytes_inline",
+        "dynamic_references",
+        "hierarchy_resources",
+        "listeners_per_alb",
+        "target_groups_per_alb",
+        "rules_per_alb",
+        "certificates_per_alb",
+        "target_groups_per_service",
+        "inbound_rules_per_sg",
+        "outbound_rules_per_sg",
+        "sgs_per_network_interface",
+        "rules_per_network_interface",
+        "interface_endpoints_per_vpc",
+    } <= set(QUOTAS)
 
 
 def test_no_other_module_writes_a_quota() -> None:
     """The numbers live in the table only: the invariants, synthesis and awsfacts read it."""
     figures = re.compile(r"\b(500|51_?200|1_?000_?000|2_?500)\b")
-    for path in [GENERATOR / "invariants" / "structure.py", GENERATOR / "synth.py", GENERATOR / "awsfacts.py",
-                 *sorted((GENERATOR / "deployability").glob("*.py"))]:
+    for path in [
+        GENERATOR / "invariants" / "structure.py",
+        GENERATOR / "synth.py",
+        GENERATOR / "awsfacts.py",
+        *sorted((GENERATOR / "deployability").glob("*.py")),
+    ]:
         if path.name == "quotas.py":
             continue
         assert not figures.search(path.read_text()), path
@@ -68,24 +89,32 @@ def test_troposphere_guards_are_the_table() -> None:
     """synth maps troposphere's guard to a spec error only after checking it is the table's figure."""
     import troposphere
 
-    for kind, attr in (("parameters", "MAX_PARAMETERS"), ("outputs", "MAX_OUTPUTS"), ("resources", "MAX_RESOURCES"),
-                       ("mappings", "MAX_MAPPINGS")):
+    for kind, attr in (
+        ("parameters", "MAX_PARAMETERS"),
+        ("outputs", "MAX_OUTPUTS"),
+        ("resources", "MAX_RESOURCES"),
+        ("mappings", "MAX_MAPPINGS"),
+    ):
         assert getattr(troposphere, attr) == QUOTAS[kind].value
     assert synth.QUOTAS is QUOTAS
 
 
 # ---- per template -----------------------------------------------------------------------------
 
+
 def _section(n: int, make: Any) -> dict[str, Any]:
     return {f"X{i}": make(i) for i in range(n)}
 
 
-@pytest.mark.parametrize(("section", "name", "make"), [
-    ("Resources", "resources", lambda i: {"Type": "AWS::SNS::Topic"}),
-    ("Parameters", "parameters", lambda i: {"Type": "String", "Default": "x"}),
-    ("Outputs", "outputs", lambda i: {"Value": "x"}),
-    ("Mappings", "mappings", lambda i: {"k": {"v": "x"}}),
-])
+@pytest.mark.parametrize(
+    ("section", "name", "make"),
+    [
+        ("Resources", "resources", lambda i: {"Type": "AWS::SNS::Topic"}),
+        ("Parameters", "parameters", lambda i: {"Type": "String", "Default": "x"}),
+        ("Outputs", "outputs", lambda i: {"Value": "x"}),
+        ("Mappings", "mappings", lambda i: {"k": {"v": "x"}}),
+    ],
+)
 def test_template_counts(section: str, name: str, make: Any) -> None:
     limit = QUOTAS[name].value
     assert problems({"main.yaml": {section: _section(limit, make)}}) == []
@@ -94,30 +123,50 @@ def test_template_counts(section: str, name: str, make: Any) -> None:
 
 def test_dynamic_references() -> None:
     def t(n: int) -> Templates:
-        return {"main.yaml": {"Resources": {f"P{i}": {"Type": "AWS::SSM::Parameter", "Properties": {
-            "Type": "String", "Value": f"{{{{resolve:secretsmanager:s{i}}}}}"}} for i in range(n)}}}
+        return {
+            "main.yaml": {
+                "Resources": {
+                    f"P{i}": {
+                        "Type": "AWS::SSM::Parameter",
+                        "Properties": {"Type": "String", "Value": f"{{{{resolve:secretsmanager:s{i}}}}}"},
+                    }
+                    for i in range(n)
+                }
+            }
+        }
+
     assert problems(t(60)) == []
     only(problems(t(61)), "main.yaml holds 61 dynamic references")
 
 
 def test_resources_per_operation_across_the_hierarchy() -> None:
     def t(per_child: int) -> Templates:
-        out: Templates = {"main.yaml": {"Resources": {f"C{c}Stack": {
-            "Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": f"./c{c}.yaml"}} for c in range(5)}}}
+        out: Templates = {
+            "main.yaml": {
+                "Resources": {
+                    f"C{c}Stack": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": f"./c{c}.yaml"}}
+                    for c in range(5)
+                }
+            }
+        }
         for c in range(5):
             out[f"c{c}.yaml"] = {"Resources": _section(per_child, lambda i: {"Type": "AWS::SNS::Topic"})}
         return out
+
     assert problems(t(499)) == []  # 5 + 5 x 499 = 2,500
     only(problems(t(500)), "the stack and its nested stacks hold 2,505 resources")
 
 
-@pytest.mark.parametrize(("size", "severity", "needle"), [
-    # over the inline TemplateBody limit is fine: deploy.sh and validate.sh both go through S3
-    (51_201, None, ""),
-    (900_000, None, ""),
-    (900_001, WARNING, "main.yaml is 900,001 bytes, 99,999 under the limit of a template in S3"),
-    (1_000_001, ERROR, "main.yaml is 1,000,001 bytes, more than a template may be even from S3"),
-])
+@pytest.mark.parametrize(
+    ("size", "severity", "needle"),
+    [
+        # over the inline TemplateBody limit is fine: deploy.sh and validate.sh both go through S3
+        (51_201, None, ""),
+        (900_000, None, ""),
+        (900_001, WARNING, "main.yaml is 900,001 bytes, 99,999 under the limit of a template in S3"),
+        (1_000_001, ERROR, "main.yaml is 1,000,001 bytes, more than a template may be even from S3"),
+    ],
+)
 def test_template_body_size(size: int, severity: str | None, needle: str) -> None:
     found = problems({"main.yaml": {"Resources": {}}}, {"main.yaml": "#" * size})
     if severity is None:
@@ -128,8 +177,10 @@ def test_template_body_size(size: int, severity: str | None, needle: str) -> Non
 
 # ---- load balancers -----------------------------------------------------------------------------
 
-def alb(listeners: dict[str, Any], extra: dict[str, Any] | None = None, conditions: dict[str, Any] | None = None
-        ) -> Templates:
+
+def alb(
+    listeners: dict[str, Any], extra: dict[str, Any] | None = None, conditions: dict[str, Any] | None = None
+) -> Templates:
     res: dict[str, Any] = {"Lb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {}}}
     res.update(listeners)
     res.update(extra or {})
@@ -140,10 +191,15 @@ def alb(listeners: dict[str, Any], extra: dict[str, Any] | None = None, conditio
 
 
 def listener(port: int, tg: str | None = None, condition: str | None = None) -> dict[str, Any]:
-    action = {"Type": "forward", "TargetGroupArn": {"Ref": tg}} if tg else {
-        "Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}
-    r = {"Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": {
-        "LoadBalancerArn": {"Ref": "Lb"}, "Port": port, "Protocol": "HTTP", "DefaultActions": [action]}}
+    action = (
+        {"Type": "forward", "TargetGroupArn": {"Ref": tg}}
+        if tg
+        else {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}
+    )
+    r = {
+        "Type": "AWS::ElasticLoadBalancingV2::Listener",
+        "Properties": {"LoadBalancerArn": {"Ref": "Lb"}, "Port": port, "Protocol": "HTTP", "DefaultActions": [action]},
+    }
     if condition:
         r["Condition"] = condition
     return r
@@ -159,8 +215,10 @@ def test_listeners_per_alb() -> None:
 
 
 def test_listeners_that_never_coexist_are_not_added_up() -> None:
-    conds = {"HasDomain": {"Fn::Not": [{"Fn::Equals": [{"Ref": "BaseDomain"}, ""]}]},
-             "NoDomain": {"Fn::Equals": [{"Ref": "BaseDomain"}, ""]}}
+    conds = {
+        "HasDomain": {"Fn::Not": [{"Fn::Equals": [{"Ref": "BaseDomain"}, ""]}]},
+        "NoDomain": {"Fn::Equals": [{"Ref": "BaseDomain"}, ""]},
+    }
     ls = {f"L{p}": listener(p, condition="HasDomain") for p in range(1000, 1040)}
     ls.update({f"N{p}": listener(p, condition="NoDomain") for p in range(1000, 1040)})
     assert problems(alb(ls, conditions=conds)) == []
@@ -172,10 +230,15 @@ def rules(n: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for i in range(n):
         out[f"Tg{i}"] = tg()
-        out[f"Rule{i}"] = {"Type": "AWS::ElasticLoadBalancingV2::ListenerRule", "Properties": {
-            "ListenerArn": {"Ref": "L80"}, "Priority": i + 1,
-            "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": [f"/{i}/*"]}}],
-            "Actions": [{"Type": "forward", "TargetGroupArn": {"Ref": f"Tg{i}"}}]}}
+        out[f"Rule{i}"] = {
+            "Type": "AWS::ElasticLoadBalancingV2::ListenerRule",
+            "Properties": {
+                "ListenerArn": {"Ref": "L80"},
+                "Priority": i + 1,
+                "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": [f"/{i}/*"]}}],
+                "Actions": [{"Type": "forward", "TargetGroupArn": {"Ref": f"Tg{i}"}}],
+            },
+        }
     return out
 
 
@@ -188,21 +251,42 @@ def test_rules_and_target_groups_per_alb() -> None:
 
 def test_certificates_per_alb() -> None:
     def certs(n: int) -> dict[str, Any]:
-        return {"Extra": {"Type": "AWS::ElasticLoadBalancingV2::ListenerCertificate", "Properties": {
-            "ListenerArn": {"Ref": "L443"},
-            "Certificates": [{"CertificateArn": f"arn:aws:acm:us-east-1:111111111111:certificate/{i}"}
-                             for i in range(n)]}}}
+        return {
+            "Extra": {
+                "Type": "AWS::ElasticLoadBalancingV2::ListenerCertificate",
+                "Properties": {
+                    "ListenerArn": {"Ref": "L443"},
+                    "Certificates": [
+                        {"CertificateArn": f"arn:aws:acm:us-east-1:111111111111:certificate/{i}"} for i in range(n)
+                    ],
+                },
+            }
+        }
+
     assert problems(alb({"L443": listener(443)}, certs(25))) == []
-    only(problems(alb({"L443": listener(443)}, certs(26))),
-         "main.yaml:Lb has certificates besides the listeners' default ones: 26")
+    only(
+        problems(alb({"L443": listener(443)}, certs(26))),
+        "main.yaml:Lb has certificates besides the listeners' default ones: 26",
+    )
 
 
 def test_a_target_group_serves_one_load_balancer() -> None:
-    t = alb({"L80": listener(80, "Web")}, {"Web": tg(), "Lb2": {
-        "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {}}, "L2": {
-        "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": {
-            "LoadBalancerArn": {"Ref": "Lb2"}, "Port": 80, "Protocol": "HTTP",
-            "DefaultActions": [{"Type": "forward", "TargetGroupArn": {"Ref": "Web"}}]}}})
+    t = alb(
+        {"L80": listener(80, "Web")},
+        {
+            "Web": tg(),
+            "Lb2": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {}},
+            "L2": {
+                "Type": "AWS::ElasticLoadBalancingV2::Listener",
+                "Properties": {
+                    "LoadBalancerArn": {"Ref": "Lb2"},
+                    "Port": 80,
+                    "Protocol": "HTTP",
+                    "DefaultActions": [{"Type": "forward", "TargetGroupArn": {"Ref": "Web"}}],
+                },
+            },
+        },
+    )
     only(problems(t), "main.yaml:Web is forwarded to by the listeners of load balancers Lb, Lb2: 2")
     del t["main.yaml"]["Resources"]["L2"]
     assert problems(t) == []
@@ -212,9 +296,16 @@ def test_target_groups_per_forward_action() -> None:
     def fw(n: int) -> Templates:
         extra = {f"Tg{i}": tg() for i in range(n)}
         lst = listener(80)
-        lst["Properties"]["DefaultActions"] = [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
-            {"TargetGroupArn": {"Ref": f"Tg{i}"}, "Weight": 1} for i in range(n)]}}]
+        lst["Properties"]["DefaultActions"] = [
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [{"TargetGroupArn": {"Ref": f"Tg{i}"}, "Weight": 1} for i in range(n)]
+                },
+            }
+        ]
         return alb({"L80": lst}, extra)
+
     assert problems(fw(5)) == []
     only(problems(fw(6)), "main.yaml:L80 forwards in one action to target groups: 6")
 
@@ -222,14 +313,23 @@ def test_target_groups_per_forward_action() -> None:
 def test_target_groups_per_ecs_service() -> None:
     def svc(n: int) -> Templates:
         extra = {f"Tg{i}": tg() for i in range(n)}
-        extra["Svc"] = {"Type": "AWS::ECS::Service", "Properties": {"LoadBalancers": [
-            {"ContainerName": "c", "ContainerPort": 80 + i, "TargetGroupArn": {"Ref": f"Tg{i}"}} for i in range(n)]}}
+        extra["Svc"] = {
+            "Type": "AWS::ECS::Service",
+            "Properties": {
+                "LoadBalancers": [
+                    {"ContainerName": "c", "ContainerPort": 80 + i, "TargetGroupArn": {"Ref": f"Tg{i}"}}
+                    for i in range(n)
+                ]
+            },
+        }
         return alb({"L80": listener(80)}, extra)
+
     assert problems(svc(5)) == []
     only(problems(svc(6)), "main.yaml:Svc is attached to target groups: 6")
 
 
 # ---- security groups --------------------------------------------------------------------------
+
 
 def sg(ingress: Any = None, egress: Any = None) -> dict[str, Any]:  # a rule list, or an Fn::If of two
     props: dict[str, Any] = {"GroupDescription": "g", "VpcId": "vpc-1"}
@@ -241,32 +341,56 @@ def sg(ingress: Any = None, egress: Any = None) -> dict[str, Any]:  # a rule lis
 
 
 def cidr_rules(cidrs: int, ports: list[int], key: str = "CidrIp") -> list[dict[str, Any]]:
-    return [{"IpProtocol": "tcp", "FromPort": p, "ToPort": p,
-             key: f"10.{i}.0.0/16" if key == "CidrIp" else f"2001:db8:{i:x}::/48"} for i in range(cidrs) for p in ports]
+    return [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": p,
+            "ToPort": p,
+            key: f"10.{i}.0.0/16" if key == "CidrIp" else f"2001:db8:{i:x}::/48",
+        }
+        for i in range(cidrs)
+        for p in ports
+    ]
 
 
 def test_twenty_cidrs_on_four_ports_are_eighty_inbound_rules() -> None:
     """The issue's case: 20 ingress CIDRs x 4 listener ports on one ALB security group."""
     assert problems({"main.yaml": {"Resources": {"Sg": sg(cidr_rules(15, [80, 443, 7860, 8888]))}}}) == []
-    only(problems({"main.yaml": {"Resources": {"Sg": sg(cidr_rules(20, [80, 443, 7860, 8888]))}}}),
-         "main.yaml:Sg has inbound rules: 80")
+    only(
+        problems({"main.yaml": {"Resources": {"Sg": sg(cidr_rules(20, [80, 443, 7860, 8888]))}}}),
+        "main.yaml:Sg has inbound rules: 80",
+    )
 
 
 def test_ipv4_and_ipv6_count_apart_and_a_group_peer_counts_in_both() -> None:
     both = cidr_rules(40, [443]) + cidr_rules(40, [443], "CidrIpv6")
     assert problems({"main.yaml": {"Resources": {"Sg": sg(both)}}}) == []
-    peers = cidr_rules(30, [443]) + [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-                                      "SourceSecurityGroupId": f"sg-{i:08x}"} for i in range(31)]
+    peers = cidr_rules(30, [443]) + [
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "SourceSecurityGroupId": f"sg-{i:08x}"} for i in range(31)
+    ]
     only(problems({"main.yaml": {"Resources": {"Sg": sg(peers)}}}), "main.yaml:Sg has inbound rules: 61")
 
 
 def test_separate_rule_resources_count_with_the_inline_ones() -> None:
     def t(separate: int) -> Templates:
         res = {"Sg": sg(cidr_rules(30, [443]))}
-        res.update({f"In{i}": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
-            "GroupId": {"Fn::GetAtt": ["Sg", "GroupId"]}, "IpProtocol": "tcp", "FromPort": 9000 + i,
-            "ToPort": 9000 + i, "CidrIp": "10.0.0.0/8"}} for i in range(separate)})
+        res.update(
+            {
+                f"In{i}": {
+                    "Type": "AWS::EC2::SecurityGroupIngress",
+                    "Properties": {
+                        "GroupId": {"Fn::GetAtt": ["Sg", "GroupId"]},
+                        "IpProtocol": "tcp",
+                        "FromPort": 9000 + i,
+                        "ToPort": 9000 + i,
+                        "CidrIp": "10.0.0.0/8",
+                    },
+                }
+                for i in range(separate)
+            }
+        )
         return {"main.yaml": {"Resources": res}}
+
     assert problems(t(30)) == []
     only(problems(t(31)), "main.yaml:Sg has inbound rules: 61")
 
@@ -274,23 +398,42 @@ def test_separate_rule_resources_count_with_the_inline_ones() -> None:
 def test_outbound_rules_and_the_default_egress_rule() -> None:
     def t(separate: int, inline: list[dict[str, Any]] | None) -> Templates:
         res = {"Sg": sg(egress=inline)}
-        res.update({f"Out{i}": {"Type": "AWS::EC2::SecurityGroupEgress", "Properties": {
-            "GroupId": {"Ref": "Sg"}, "IpProtocol": "tcp", "FromPort": 9000 + i, "ToPort": 9000 + i,
-            "CidrIp": "10.0.0.0/8"}} for i in range(separate)})
+        res.update(
+            {
+                f"Out{i}": {
+                    "Type": "AWS::EC2::SecurityGroupEgress",
+                    "Properties": {
+                        "GroupId": {"Ref": "Sg"},
+                        "IpProtocol": "tcp",
+                        "FromPort": 9000 + i,
+                        "ToPort": 9000 + i,
+                        "CidrIp": "10.0.0.0/8",
+                    },
+                }
+                for i in range(separate)
+            }
+        )
         return {"main.yaml": {"Resources": res}}
+
     assert problems(t(59, None)) == []  # EC2's default all-traffic rule + 59
     only(problems(t(60, None)), "main.yaml:Sg has outbound rules: 61")
     assert problems(t(59, cidr_rules(1, [443]))) == []  # an inline rule replaces the default one
-    only(problems({"main.yaml": {"Resources": {"Sg": sg(egress=cidr_rules(61, [443]))}}}),
-         "main.yaml:Sg has outbound rules: 61")
+    only(
+        problems({"main.yaml": {"Resources": {"Sg": sg(egress=cidr_rules(61, [443]))}}}),
+        "main.yaml:Sg has outbound rules: 61",
+    )
 
 
 def test_rules_in_environments_that_never_coexist_are_not_added_up() -> None:
     conds = {"IsProd": {"Fn::Equals": [{"Ref": "Environment"}, "prod"]}}
     per_env = {"Fn::If": ["IsProd", cidr_rules(40, [443]), cidr_rules(50, [443])]}
-    t: dict[str, Any] = {"main.yaml": {"Parameters": {"Environment": {"Type": "String", "Default": "dev",
-                                                      "AllowedValues": ["dev", "prod"]}},
-                       "Conditions": conds, "Resources": {"Sg": sg(egress=per_env)}}}
+    t: dict[str, Any] = {
+        "main.yaml": {
+            "Parameters": {"Environment": {"Type": "String", "Default": "dev", "AllowedValues": ["dev", "prod"]}},
+            "Conditions": conds,
+            "Resources": {"Sg": sg(egress=per_env)},
+        }
+    }
     assert problems(t) == []
     t["main.yaml"]["Resources"]["Sg"]["Properties"]["SecurityGroupEgress"]["Fn::If"][1] = cidr_rules(61, [443])
     only(problems(t), "main.yaml:Sg has outbound rules: 61 when Environment is 'prod'")
@@ -299,9 +442,19 @@ def test_rules_in_environments_that_never_coexist_are_not_added_up() -> None:
 def test_security_groups_per_interface_and_their_rules_together() -> None:
     def t(groups: int, rules_each: int) -> Templates:
         res: dict[str, Any] = {f"Sg{i}": sg(cidr_rules(rules_each, [443])) for i in range(groups)}
-        res["Svc"] = {"Type": "AWS::ECS::Service", "Properties": {"NetworkConfiguration": {"AwsvpcConfiguration": {
-            "Subnets": ["subnet-1"], "SecurityGroups": [{"Ref": f"Sg{i}"} for i in range(groups)]}}}}
+        res["Svc"] = {
+            "Type": "AWS::ECS::Service",
+            "Properties": {
+                "NetworkConfiguration": {
+                    "AwsvpcConfiguration": {
+                        "Subnets": ["subnet-1"],
+                        "SecurityGroups": [{"Ref": f"Sg{i}"} for i in range(groups)],
+                    }
+                }
+            },
+        }
         return {"main.yaml": {"Resources": res}}
+
     assert problems(t(5, 60)) == []
     only(problems(t(6, 1)), "main.yaml:Svc puts on its network interfaces security groups: 6")
     only(problems(t(5, 201)), "main.yaml:Svc has, in its security groups together, inbound rules: 1005")
@@ -310,12 +463,25 @@ def test_security_groups_per_interface_and_their_rules_together() -> None:
 def test_interface_endpoints_per_vpc() -> None:
     def t(n: int) -> Templates:
         res: dict[str, Any] = {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}}}
-        res.update({f"Ep{i}": {"Type": "AWS::EC2::VPCEndpoint", "Properties": {
-            "VpcId": {"Ref": "Vpc"}, "VpcEndpointType": "Interface",
-            "ServiceName": f"com.amazonaws.us-east-1.svc{i}"}} for i in range(n)})
-        res["S3"] = {"Type": "AWS::EC2::VPCEndpoint", "Properties": {
-            "VpcId": {"Ref": "Vpc"}, "ServiceName": "com.amazonaws.us-east-1.s3"}}  # a gateway endpoint: not counted
+        res.update(
+            {
+                f"Ep{i}": {
+                    "Type": "AWS::EC2::VPCEndpoint",
+                    "Properties": {
+                        "VpcId": {"Ref": "Vpc"},
+                        "VpcEndpointType": "Interface",
+                        "ServiceName": f"com.amazonaws.us-east-1.svc{i}",
+                    },
+                }
+                for i in range(n)
+            }
+        )
+        res["S3"] = {
+            "Type": "AWS::EC2::VPCEndpoint",
+            "Properties": {"VpcId": {"Ref": "Vpc"}, "ServiceName": "com.amazonaws.us-east-1.s3"},
+        }  # a gateway endpoint: not counted
         return {"main.yaml": {"Resources": res}}
+
     assert problems(t(50)) == []
     only(problems(t(51)), "main.yaml:Vpc has interface endpoints: 51")
 

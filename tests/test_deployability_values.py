@@ -21,22 +21,36 @@ Templates = dict[str, dict[str, Any]]
 
 
 def task(env_value: Any) -> Templates:
-    return {"main.yaml": {"Resources": {"WebTaskDefinition": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
-        "ContainerDefinitions": [{"Name": "web", "Image": "nginx",
-                                  "Environment": [{"Name": "PORT", "Value": env_value}]}]}}}}}
+    return {
+        "main.yaml": {
+            "Resources": {
+                "WebTaskDefinition": {
+                    "Type": "AWS::ECS::TaskDefinition",
+                    "Properties": {
+                        "ContainerDefinitions": [
+                            {"Name": "web", "Image": "nginx", "Environment": [{"Name": "PORT", "Value": env_value}]}
+                        ]
+                    },
+                }
+            }
+        }
+    }
 
 
 # ---- values that survive every YAML round trip -------------------------------------------------
+
 
 @pytest.mark.parametrize("value", ["08000", "054676820928", "1e3", "0o17"])
 def test_a_string_cloudformation_reads_as_a_number_is_refused(value: str) -> None:
     found = roundtrip.check(Inputs(task(value)))
     assert [(f.rule, f.resource, f.path, f.severity) for f in found] == [
-        ("yaml-roundtrip", "WebTaskDefinition", "Properties.ContainerDefinitions[web].Environment[PORT].Value", ERROR)]
+        ("yaml-roundtrip", "WebTaskDefinition", "Properties.ContainerDefinitions[web].Environment[PORT].Value", ERROR)
+    ]
     assert found[0].problem.startswith(
         f"main.yaml:WebTaskDefinition.Properties.ContainerDefinitions[web].Environment[PORT].Value is the string "
         f"{value!r}, which CloudFormation would read as a number; no YAML form of it survives aws cloudformation "
-        "package")
+        "package"
+    )
     assert "(AWS: YAML 1.2" in found[0].problem
 
 
@@ -46,11 +60,11 @@ def test_a_value_that_survives_passes(value: Any) -> None:
 
 
 def test_keys_and_other_sections_are_read_too() -> None:
-    t = {"main.yaml": {"Mappings": {"ElbLogDelivery": {"eu-central-1": {"Account": "054676820928"}}},
-                       "Resources": {}}}
+    t = {"main.yaml": {"Mappings": {"ElbLogDelivery": {"eu-central-1": {"Account": "054676820928"}}}, "Resources": {}}}
     found = roundtrip.check(Inputs(t))
     assert [f.problem.split(" is the string")[0] for f in found] == [
-        "main.yaml:Mappings.ElbLogDelivery.eu-central-1.Account"]
+        "main.yaml:Mappings.ElbLogDelivery.eu-central-1.Account"
+    ]
 
 
 def test_committed_templates_hold_no_such_value() -> None:
@@ -59,6 +73,7 @@ def test_committed_templates_hold_no_such_value() -> None:
 
 
 # ---- KMS on the data path ------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def bff() -> Templates:
@@ -85,14 +100,16 @@ def test_a_writer_without_the_key_is_caught(bff: Templates) -> None:
         "storage.yaml:AgentDataBucket, which is encrypted with arn:aws:kms:<region>:<account>:key/<PlatformKey>, but "
         "not kms:Decrypt, kms:GenerateDataKey on that key: the call is denied at run time (AWS: s3:PutObject on a "
         "store encrypted with a customer managed key needs kms:Decrypt, kms:GenerateDataKey on the key, "
-        "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html")
+        "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
+    )
     assert "allows s3:GetObject" in get.problem and "but not kms:Decrypt on that key" in get.problem
 
 
 def test_only_the_missing_action_is_named(bff: Templates) -> None:
     t = _drop_kms(bff, "AgentcoreTaskRole")
-    _statements(t, "AgentcoreTaskRole").append({"Sid": "Read", "Effect": "Allow", "Action": ["kms:Decrypt"],
-                                                "Resource": [{"Ref": "KmsKeyArn"}]})
+    _statements(t, "AgentcoreTaskRole").append(
+        {"Sid": "Read", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [{"Ref": "KmsKeyArn"}]}
+    )
     found = data_paths.check(Inputs(t))
     assert len(found) == 1 and "allows s3:PutObject" in found[0].problem
     assert "but not kms:GenerateDataKey on that key" in found[0].problem
@@ -123,6 +140,7 @@ def test_every_store_row_names_its_source() -> None:
 
 # ---- world-open ingress through parameters ---------------------------------------------------------
 
+
 def ingress_set(port: int, default: str, *, ipv6: bool = False) -> Templates:
     """A parent feeding its CIDR list parameter, joined, to a child security group that
     takes the first item: the shape of IngressCidrBlocks."""
@@ -130,43 +148,77 @@ def ingress_set(port: int, default: str, *, ipv6: bool = False) -> Templates:
     return {
         "main.yaml": {
             "Parameters": {"IngressCidrBlocks": {"Type": "CommaDelimitedList", "Default": default}},
-            "Resources": {"SecurityGroupsStack": {"Type": "AWS::CloudFormation::Stack", "Properties": {
-                "TemplateURL": "./security-groups.yaml",
-                "Parameters": {"IngressCidrBlocks": {"Fn::Join": [",", {"Ref": "IngressCidrBlocks"}]}}}}}},
+            "Resources": {
+                "SecurityGroupsStack": {
+                    "Type": "AWS::CloudFormation::Stack",
+                    "Properties": {
+                        "TemplateURL": "./security-groups.yaml",
+                        "Parameters": {"IngressCidrBlocks": {"Fn::Join": [",", {"Ref": "IngressCidrBlocks"}]}},
+                    },
+                }
+            },
+        },
         "security-groups.yaml": {
             "Parameters": {"IngressCidrBlocks": {"Type": "CommaDelimitedList"}},
-            "Resources": {"WebLoadBalancerSecurityGroup": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
-                "GroupDescription": "lb", "SecurityGroupIngress": [{
-                    "IpProtocol": "tcp", "FromPort": port, "ToPort": port,
-                    key: {"Fn::Select": [0, {"Ref": "IngressCidrBlocks"}]}}]}}}}}
+            "Resources": {
+                "WebLoadBalancerSecurityGroup": {
+                    "Type": "AWS::EC2::SecurityGroup",
+                    "Properties": {
+                        "GroupDescription": "lb",
+                        "SecurityGroupIngress": [
+                            {
+                                "IpProtocol": "tcp",
+                                "FromPort": port,
+                                "ToPort": port,
+                                key: {"Fn::Select": [0, {"Ref": "IngressCidrBlocks"}]},
+                            }
+                        ],
+                    },
+                }
+            },
+        },
+    }
 
 
-@pytest.mark.parametrize(("port", "default", "ipv6", "opens"), [
-    (8080, "0.0.0.0/0", False, "0.0.0.0/0 on tcp/8080"),
-    (8080, "10.0.0.0/8,0.0.0.0/0", False, None),  # only the first item is selected
-    (22, "::/0", True, "::/0 on tcp/22"),
-    (443, "0.0.0.0/0", False, None),
-    (80, "0.0.0.0/0", False, None),
-    (8080, "203.0.113.0/24", False, None),
-])
-def test_a_parameter_default_is_evaluated_across_the_boundary(port: int, default: str, ipv6: bool,
-                                                             opens: str | None) -> None:
+@pytest.mark.parametrize(
+    ("port", "default", "ipv6", "opens"),
+    [
+        (8080, "0.0.0.0/0", False, "0.0.0.0/0 on tcp/8080"),
+        (8080, "10.0.0.0/8,0.0.0.0/0", False, None),  # only the first item is selected
+        (22, "::/0", True, "::/0 on tcp/22"),
+        (443, "0.0.0.0/0", False, None),
+        (80, "0.0.0.0/0", False, None),
+        (8080, "203.0.113.0/24", False, None),
+    ],
+)
+def test_a_parameter_default_is_evaluated_across_the_boundary(
+    port: int, default: str, ipv6: bool, opens: str | None
+) -> None:
     found = ingress.check(Inputs(ingress_set(port, default, ipv6=ipv6)))
     if opens is None:
         assert found == []
     else:
         assert [f.problem.split(" (AWS: ")[0] for f in found] == [
-            f"security-groups.yaml:WebLoadBalancerSecurityGroup admits {opens} under the parameter defaults"]
+            f"security-groups.yaml:WebLoadBalancerSecurityGroup admits {opens} under the parameter defaults"
+        ]
         assert "Security Hub EC2.18" in found[0].problem and found[0].path == f"port {port}"
 
 
 def test_a_parameters_file_value_is_evaluated_too() -> None:
     t = ingress_set(8080, "10.0.0.0/8")
     assert ingress.check(Inputs(t)) == []
-    found = ingress.check(Inputs(t, parameter_sets={"parameters/web/prod.json": {"IngressCidrBlocks": "0.0.0.0/0"},
-                                                    "parameters/web/dev.json": {"IngressCidrBlocks": "10.1.0.0/16"}}))
+    found = ingress.check(
+        Inputs(
+            t,
+            parameter_sets={
+                "parameters/web/prod.json": {"IngressCidrBlocks": "0.0.0.0/0"},
+                "parameters/web/dev.json": {"IngressCidrBlocks": "10.1.0.0/16"},
+            },
+        )
+    )
     assert [f.problem.split(" (AWS: ")[0] for f in found] == [
-        "security-groups.yaml:WebLoadBalancerSecurityGroup admits 0.0.0.0/0 on tcp/8080 under parameters/web/prod.json"]
+        "security-groups.yaml:WebLoadBalancerSecurityGroup admits 0.0.0.0/0 on tcp/8080 under parameters/web/prod.json"
+    ]
 
 
 def test_all_traffic_and_port_ranges_are_not_authorized() -> None:
@@ -180,9 +232,16 @@ def test_all_traffic_and_port_ranges_are_not_authorized() -> None:
 
 def test_a_separate_ingress_resource_and_a_literal_are_read() -> None:
     t = ingress_set(443, "0.0.0.0/0")
-    t["security-groups.yaml"]["Resources"]["Admin"] = {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
-        "GroupId": {"Fn::GetAtt": ["WebLoadBalancerSecurityGroup", "GroupId"]}, "IpProtocol": "tcp",
-        "FromPort": 9090, "ToPort": 9090, "CidrIp": "0.0.0.0/0"}}
+    t["security-groups.yaml"]["Resources"]["Admin"] = {
+        "Type": "AWS::EC2::SecurityGroupIngress",
+        "Properties": {
+            "GroupId": {"Fn::GetAtt": ["WebLoadBalancerSecurityGroup", "GroupId"]},
+            "IpProtocol": "tcp",
+            "FromPort": 9090,
+            "ToPort": 9090,
+            "CidrIp": "0.0.0.0/0",
+        },
+    }
     found = ingress.check(Inputs(t))
     assert len(found) == 1 and "0.0.0.0/0 on tcp/9090" in found[0].problem
 
@@ -193,13 +252,20 @@ EXEC_ONLY = {"StringLike": {"kms:EncryptionContext:aws:ssm:TargetId": {"Fn::Sub"
 
 
 def _bucket_key_grant(condition: dict[str, Any]) -> dict[str, Any]:
-    return {"Sid": "AgentDataKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": [{"Ref": "KmsKeyArn"}], "Condition": condition}
+    return {
+        "Sid": "AgentDataKey",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": [{"Ref": "KmsKeyArn"}],
+        "Condition": condition,
+    }
 
 
 def _via_s3(bucket_arn: Any) -> dict[str, Any]:
-    return {"StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}},
-            "ArnLike": {"kms:EncryptionContext:aws:s3:arn": bucket_arn}}
+    return {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}},
+        "ArnLike": {"kms:EncryptionContext:aws:s3:arn": bucket_arn},
+    }
 
 
 def test_an_ecs_exec_key_grant_does_not_serve_a_data_path(bff: Templates) -> None:
@@ -214,15 +280,18 @@ def test_an_ecs_exec_key_grant_does_not_serve_a_data_path(bff: Templates) -> Non
     assert data_paths.check(Inputs(t)) == []
 
 
-@pytest.mark.parametrize(("condition", "serves"), [
-    (_via_s3({"Ref": "AgentDataBucketArn"}), True),  # a Bucket Key: the context is the bucket's ARN
-    (_via_s3("arn:aws:s3:::another-bucket"), False),
-    ({"StringEquals": {"kms:ViaService": {"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"}}}, False),
-    ({"StringEqualsIfExists": {"kms:ViaService": "ec2.us-east-1.amazonaws.com"}}, False),
-    ({"StringNotEquals": {"kms:ViaService": "ec2.us-east-1.amazonaws.com"}}, True),
-    ({"Bool": {"aws:SecureTransport": "true"}}, True),  # a key the check does not model: not decided here
-    ({"StringEquals": {"aws:PrincipalTag/team": "data"}}, True),
-])
+@pytest.mark.parametrize(
+    ("condition", "serves"),
+    [
+        (_via_s3({"Ref": "AgentDataBucketArn"}), True),  # a Bucket Key: the context is the bucket's ARN
+        (_via_s3("arn:aws:s3:::another-bucket"), False),
+        ({"StringEquals": {"kms:ViaService": {"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"}}}, False),
+        ({"StringEqualsIfExists": {"kms:ViaService": "ec2.us-east-1.amazonaws.com"}}, False),
+        ({"StringNotEquals": {"kms:ViaService": "ec2.us-east-1.amazonaws.com"}}, True),
+        ({"Bool": {"aws:SecureTransport": "true"}}, True),  # a key the check does not model: not decided here
+        ({"StringEquals": {"aws:PrincipalTag/team": "data"}}, True),
+    ],
+)
 def test_conditions_on_the_key_grant(bff: Templates, condition: dict[str, Any], serves: bool) -> None:
     t = _drop_kms(bff, "AgentcoreTaskRole")
     _statements(t, "AgentcoreTaskRole").append(_bucket_key_grant(condition))
@@ -233,8 +302,13 @@ def test_without_a_bucket_key_the_context_is_the_object() -> None:
     from generator.reach.datapaths import STORES as stores
 
     s3 = stores["AWS::S3::Bucket"]
-    enc: dict[str, Any] = {"BucketEncryption": {"ServerSideEncryptionConfiguration": [{
-        "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k"}}]}}
+    enc: dict[str, Any] = {
+        "BucketEncryption": {
+            "ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k"}}
+            ]
+        }
+    }
     assert s3.context(enc, "arn:aws:s3:::b") == {"kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::b/object"}
     enc["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["BucketKeyEnabled"] = True
     assert s3.context(enc, "arn:aws:s3:::b") == {"kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::b"}

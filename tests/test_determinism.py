@@ -22,8 +22,11 @@ def test_byte_identical_under_hash_seeds(spec_path: Path, tmp_path: Path) -> Non
     runs = {}
     for seed in ("0", "12345"):  # both at once: the two processes are independent
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        runs[seed] = subprocess.Popen([sys.executable, "-m", "generator", "synth", str(spec_path), "--out",
-                                       str(tmp_path / seed), "--quiet"], cwd=ROOT, env=env)
+        runs[seed] = subprocess.Popen(
+            [sys.executable, "-m", "generator", "synth", str(spec_path), "--out", str(tmp_path / seed), "--quiet"],
+            cwd=ROOT,
+            env=env,
+        )
     for seed, proc in runs.items():
         assert proc.wait() == 0, seed
     digests = [_digest(tmp_path / seed) for seed in runs]

@@ -21,8 +21,10 @@ from tests.helpers import PLATFORMS, ROOT
 
 DOCS = ROOT / "docs" / "platforms"
 HAS_DOT = shutil.which("dot") is not None
-needs_dot = pytest.mark.skipif(not HAS_DOT and os.environ.get("STACKGEN_REQUIRE_GRAPHVIZ") != "1",
-                               reason="graphviz `dot` is not installed (CI installs it and requires it)")
+needs_dot = pytest.mark.skipif(
+    not HAS_DOT and os.environ.get("STACKGEN_REQUIRE_GRAPHVIZ") != "1",
+    reason="graphviz `dot` is not installed (CI installs it and requires it)",
+)
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -33,8 +35,11 @@ def templates(name: str) -> dict[str, dict[str, Any]]:
 def test_bff_architecture_exact() -> None:
     arch = model.read(templates("bff-agentcore"), "bff-agentcore")
     assert [(t.name, t.egress) for t in arch.tiers] == [
-        ("public", "internet via internet gateway"), ("private-agent", "no route to the internet"),
-        ("private-app", "no route to the internet"), ("private-data", "no route to the internet")]
+        ("public", "internet via internet gateway"),
+        ("private-agent", "no route to the internet"),
+        ("private-app", "no route to the internet"),
+        ("private-data", "no route to the internet"),
+    ]
     assert arch.tiers[0].subnets == [("az1", "10.0.1.0/24"), ("az2", "10.0.2.0/24")]
     assert arch.edges == {
         ("lb_PublicLoadBalancer", "task_BffService"): {"3000"},
@@ -56,7 +61,8 @@ def test_edges_follow_the_security_group_rules() -> None:
     sgs = t["security-groups.yaml"]["Resources"]
     del sgs["BffServiceToAgentcoreService8080Ingress"]
     sgs["AgentcoreServiceSecurityGroup"]["Properties"]["SecurityGroupIngress"] = [
-        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "CidrIp": "0.0.0.0/0"}]
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "CidrIp": "0.0.0.0/0"}
+    ]
     arch = model.read(t, "x")
     assert ("task_BffService", "task_AgentcoreService") not in arch.edges
     assert arch.ingress["task_AgentcoreService"] == {"8080"}
@@ -75,8 +81,10 @@ def test_page_sections() -> None:
     page = markdown.page(templates("mcp-gateway"), "mcp-gateway")
     assert "| `KeycloakAdminPassword` | String | (none: required) |  | yes | Keycloak admin password |" in page
     assert "| `Environment` | String | `dev` | `dev`, `test`, `prod` |  | Deployment environment |" in page
-    assert "| `DatabaseStack/DatabaseCluster` | RDS::DBCluster | `DeletionProtection` | `false` | `true` | `true` |" \
+    assert (
+        "| `DatabaseStack/DatabaseCluster` | RDS::DBCluster | `DeletionProtection` | `false` | `true` | `true` |"
         in page
+    )
     assert "Nested stacks only when `BaseDomain` is set: `CertificatesStack`, `DnsStack`" in page
     assert "| NAT gateways | 3 | 3 | 3 |" in page
     bff = markdown.page(templates("bff-agentcore"), "bff-agentcore")
@@ -116,8 +124,11 @@ def test_committed_docs_are_fresh_and_readable(spec: Path) -> None:
     texts = " ".join(b[0] for b in boxes)
     for node in model.read(templates(spec.stem), spec.stem).nodes:  # every box is labelled
         assert node.title in texts, node.title
-    overlaps = [(a[0], b[0]) for a, b in itertools.combinations(boxes, 2)
-                if a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]]
+    overlaps = [
+        (a[0], b[0])
+        for a, b in itertools.combinations(boxes, 2)
+        if a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]
+    ]
     assert overlaps == []
 
 
@@ -129,11 +140,11 @@ def test_svg_is_deterministic_and_version_free() -> None:
     assert a == b and not re.search(r"graphviz version", a)
 
 
-def test_missing_dot_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                                             tmp_path: Path) -> None:
+def test_missing_dot_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     monkeypatch.setattr(diagram.shutil, "which", lambda _name: None)
-    assert main(["docs", "--templates", str(ROOT / "templates" / "scheduled-file-writer"),
-                 "--out", str(tmp_path)]) == 2
+    assert main(["docs", "--templates", str(ROOT / "templates" / "scheduled-file-writer"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("stackgen docs: graphviz's `dot` is not installed: apt-get install graphviz")
     assert err.count("\n") == 1 and list(tmp_path.iterdir()) == []
@@ -151,5 +162,6 @@ def test_cli_writes_both_files(tmp_path: Path, capsys: pytest.CaptureFixture[str
     spec = ROOT / "platforms" / "scheduled-file-writer.yaml"
     assert main(["docs", str(spec), "--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scheduled-file-writer.md", "scheduled-file-writer.svg"]
-    assert (tmp_path / "scheduled-file-writer.md").read_text(encoding="utf-8") == \
-        (DOCS / "scheduled-file-writer.md").read_text(encoding="utf-8")
+    assert (tmp_path / "scheduled-file-writer.md").read_text(encoding="utf-8") == (
+        DOCS / "scheduled-file-writer.md"
+    ).read_text(encoding="utf-8")

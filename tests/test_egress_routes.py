@@ -32,22 +32,45 @@ def network(egress: str, by_env: dict[str, str]) -> dict[str, Any]:
 
 CASES = {
     # (egress, by environment): {route: (its Condition, its NatGatewayId)}
-    "nat-except-dev": ("nat-per-az", {"dev": "vpc-endpoints"}, {
-        "PrivateDefaultRouteAz1": ("InProdTest", {"Ref": "NatGatewayAz1"}),
-        "PrivateDefaultRouteAz2": ("InProdTest", {"Ref": "NatGatewayAz2"}),
-        "PrivateDefaultRouteAz3": ("InProdTest", {"Ref": "NatGatewayAz3"})}),
-    "single-nat-in-dev": ("nat-per-az", {"dev": "single-nat"}, {
-        "PrivateDefaultRouteAz1": (None, {"Ref": "NatGatewayAz1"}),
-        "PrivateDefaultRouteAz2": (None, {"Fn::If": ["InProdTest", {"Ref": "NatGatewayAz2"},
-                                                     {"Ref": "NatGatewayAz1"}]}),
-        "PrivateDefaultRouteAz3": (None, {"Fn::If": ["InProdTest", {"Ref": "NatGatewayAz3"},
-                                                     {"Ref": "NatGatewayAz1"}]})}),
-    "all-three": ("nat-per-az", {"dev": "vpc-endpoints", "test": "single-nat"}, {
-        "PrivateDefaultRouteAz1": ("InProdTest", {"Ref": "NatGatewayAz1"}),
-        "PrivateDefaultRouteAz2": ("InProdTest", {"Fn::If": ["InProd", {"Ref": "NatGatewayAz2"},
-                                                             {"Ref": "NatGatewayAz1"}]}),
-        "PrivateDefaultRouteAz3": ("InProdTest", {"Fn::If": ["InProd", {"Ref": "NatGatewayAz3"},
-                                                             {"Ref": "NatGatewayAz1"}]})}),
+    "nat-except-dev": (
+        "nat-per-az",
+        {"dev": "vpc-endpoints"},
+        {
+            "PrivateDefaultRouteAz1": ("InProdTest", {"Ref": "NatGatewayAz1"}),
+            "PrivateDefaultRouteAz2": ("InProdTest", {"Ref": "NatGatewayAz2"}),
+            "PrivateDefaultRouteAz3": ("InProdTest", {"Ref": "NatGatewayAz3"}),
+        },
+    ),
+    "single-nat-in-dev": (
+        "nat-per-az",
+        {"dev": "single-nat"},
+        {
+            "PrivateDefaultRouteAz1": (None, {"Ref": "NatGatewayAz1"}),
+            "PrivateDefaultRouteAz2": (
+                None,
+                {"Fn::If": ["InProdTest", {"Ref": "NatGatewayAz2"}, {"Ref": "NatGatewayAz1"}]},
+            ),
+            "PrivateDefaultRouteAz3": (
+                None,
+                {"Fn::If": ["InProdTest", {"Ref": "NatGatewayAz3"}, {"Ref": "NatGatewayAz1"}]},
+            ),
+        },
+    ),
+    "all-three": (
+        "nat-per-az",
+        {"dev": "vpc-endpoints", "test": "single-nat"},
+        {
+            "PrivateDefaultRouteAz1": ("InProdTest", {"Ref": "NatGatewayAz1"}),
+            "PrivateDefaultRouteAz2": (
+                "InProdTest",
+                {"Fn::If": ["InProd", {"Ref": "NatGatewayAz2"}, {"Ref": "NatGatewayAz1"}]},
+            ),
+            "PrivateDefaultRouteAz3": (
+                "InProdTest",
+                {"Fn::If": ["InProd", {"Ref": "NatGatewayAz3"}, {"Ref": "NatGatewayAz1"}]},
+            ),
+        },
+    ),
 }
 
 
@@ -55,8 +78,11 @@ CASES = {
 def test_private_default_routes(case: str) -> None:
     egress, by_env, routes = CASES[case]
     res = network(egress, by_env)["Resources"]
-    got = {lid: (r.get("Condition"), r["Properties"]["NatGatewayId"]) for lid, r in res.items()
-           if lid.startswith("PrivateDefaultRoute")}
+    got = {
+        lid: (r.get("Condition"), r["Properties"]["NatGatewayId"])
+        for lid, r in res.items()
+        if lid.startswith("PrivateDefaultRoute")
+    }
     assert got == routes
 
 

@@ -16,16 +16,93 @@ from tests.helpers import PLATFORMS
 from tests.strategies import valid_platforms
 
 TRICKY = [
-    "", " ", "plain", "two words", "multi\nline\n", "no trailing newline\nhere", "trailing space \nline",
-    " leading space", "trailing space ", "\tTab", "tab\tinside", "line\r\nwindows", "next\x85line", "sep\u2028",
-    "ünïcödé", "日本語", "emoji 🚀", "zero\u200bwidth", "\ufeffbom", "a" * 5000, "word " * 1000,
-    "0", "0123", "012345678912", "123456789012", "1e3", "1_000", "0x1F", "0o17", ".5", "+1", "-0", "1.0",
-    "yes", "No", "on", "OFF", "y", "n", "true", "False", "null", "Null", "~", ".inf", "-.Inf", ".nan",
-    "2026-12-01", "2026-12-01T10:00:00Z", "12:30", "1:2:3", "=", "<<",
-    ":", "a: b", "- x", "-", "?", "? x", "#", "a #b", "@at", "`tick", "!tag", "&anchor", "*alias", "%",
-    "|", ">", "'single'", '"double"', "{a: 1}", "[1, 2]", "a,b", "${Name}-${Environment}",
-    "arn:${AWS::Partition}:s3:::x/*", "curl -f http://localhost:8080/ || exit 1", "key: value\n  - item\n",
-    "k" * 99, "k" * 100, "k" * 127, "k" * 128, "k" * 129, "é" * 64, "é" * 65, "é" * 127, "日" * 43,
+    "",
+    " ",
+    "plain",
+    "two words",
+    "multi\nline\n",
+    "no trailing newline\nhere",
+    "trailing space \nline",
+    " leading space",
+    "trailing space ",
+    "\tTab",
+    "tab\tinside",
+    "line\r\nwindows",
+    "next\x85line",
+    "sep\u2028",
+    "ünïcödé",
+    "日本語",
+    "emoji 🚀",
+    "zero\u200bwidth",
+    "\ufeffbom",
+    "a" * 5000,
+    "word " * 1000,
+    "0",
+    "0123",
+    "012345678912",
+    "123456789012",
+    "1e3",
+    "1_000",
+    "0x1F",
+    "0o17",
+    ".5",
+    "+1",
+    "-0",
+    "1.0",
+    "yes",
+    "No",
+    "on",
+    "OFF",
+    "y",
+    "n",
+    "true",
+    "False",
+    "null",
+    "Null",
+    "~",
+    ".inf",
+    "-.Inf",
+    ".nan",
+    "2026-12-01",
+    "2026-12-01T10:00:00Z",
+    "12:30",
+    "1:2:3",
+    "=",
+    "<<",
+    ":",
+    "a: b",
+    "- x",
+    "-",
+    "?",
+    "? x",
+    "#",
+    "a #b",
+    "@at",
+    "`tick",
+    "!tag",
+    "&anchor",
+    "*alias",
+    "%",
+    "|",
+    ">",
+    "'single'",
+    '"double"',
+    "{a: 1}",
+    "[1, 2]",
+    "a,b",
+    "${Name}-${Environment}",
+    "arn:${AWS::Partition}:s3:::x/*",
+    "curl -f http://localhost:8080/ || exit 1",
+    "key: value\n  - item\n",
+    "k" * 99,
+    "k" * 100,
+    "k" * 127,
+    "k" * 128,
+    "k" * 129,
+    "é" * 64,
+    "é" * 65,
+    "é" * 127,
+    "日" * 43,
 ]
 
 
@@ -51,9 +128,13 @@ def test_tricky_scalars_come_out_byte_identical() -> None:
 
 
 @settings(max_examples=50)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-                    max_leaves=20))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=20,
+    )
+)
 def test_random_documents_come_out_byte_identical(value: object) -> None:
     _same(_doc(value))
 
@@ -74,9 +155,11 @@ def test_random_specs_come_out_byte_identical(spec: Platform) -> None:
 def test_every_printable_bmp_character_comes_out_byte_identical() -> None:
     """render.plain_text lets the C emitter write any printable BMP character: check them all,
     alone and amid text, through the raw emitters (no fallback)."""
+
     def dump(value: object, dumper: type) -> list[str]:
-        return yaml.dump({"k": value}, Dumper=dumper, default_flow_style=False, allow_unicode=True,
-                         width=100000).splitlines()
+        return yaml.dump(
+            {"k": value}, Dumper=dumper, default_flow_style=False, allow_unicode=True, width=100000
+        ).splitlines()
 
     chars = [chr(cp) for cp in range(0x20, 0x10000) if chr(cp).isprintable()]
     # Each list item is a scalar of its own: every character alone, then amid text.
@@ -98,7 +181,7 @@ def test_the_comparison_can_fail() -> None:
 
 def test_keys_the_emitters_disagree_on_go_through_the_pure_emitter() -> None:
     """Why render.plain_key exists: libyaml writes these keys differently from PyYAML."""
-    for key, value in (("", 1), ("k" * 128, 1), ("é" * 65, 1), ("k", "next\x85line"), ("k", "emoji \U0001F680")):
+    for key, value in (("", 1), ("k" * 128, 1), ("é" * 65, 1), ("k", "next\x85line"), ("k", "emoji \U0001f680")):
         raw = {"Resources": {key: value}}
         c = yaml.dump(raw, Dumper=render.Dumper, default_flow_style=False, allow_unicode=True, width=100000)
         pure = yaml.dump(raw, Dumper=render.PureDumper, default_flow_style=False, allow_unicode=True, width=100000)

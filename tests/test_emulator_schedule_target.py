@@ -8,8 +8,11 @@ from generator.deploy.ministack.strictness import scheduler_target
 
 def test_the_network_configuration_takes_the_api_spelling() -> None:
     net = {"Subnets": ["subnet-1"], "SecurityGroups": ["sg-1"], "AssignPublicIp": "DISABLED"}
-    target = {"Arn": "arn:aws:ecs:::cluster/c", "RoleArn": "r",
-              "EcsParameters": {"TaskDefinitionArn": "td", "NetworkConfiguration": {"AwsvpcConfiguration": net}}}
+    target = {
+        "Arn": "arn:aws:ecs:::cluster/c",
+        "RoleArn": "r",
+        "EcsParameters": {"TaskDefinitionArn": "td", "NetworkConfiguration": {"AwsvpcConfiguration": net}},
+    }
     out = scheduler_target(target)
     assert out["EcsParameters"]["NetworkConfiguration"] == {"awsvpcConfiguration": net}
     assert target["EcsParameters"]["NetworkConfiguration"] == {"AwsvpcConfiguration": net}  # not mutated

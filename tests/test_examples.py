@@ -50,9 +50,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("spec", EXAMPLES, ids=lambda p: p.stem)
-def test_example_generates_lints_and_passes_the_preflight(spec: Path, generated: dict[str, Path],
-                                                          capsys: pytest.CaptureFixture[str],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_example_generates_lints_and_passes_the_preflight(
+    spec: Path, generated: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)
     folder = generated[spec.stem]
     assert (folder / "main.yaml").is_file()
@@ -63,14 +63,23 @@ def test_example_generates_lints_and_passes_the_preflight(spec: Path, generated:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not all(p.exists() for p in TOOLS), reason="the gate's scanners are not installed (make gate-tools)")
+@pytest.mark.skipif(
+    not all(p.exists() for p in TOOLS), reason="the gate's scanners are not installed (make gate-tools)"
+)
 @pytest.mark.parametrize("spec", EXAMPLES, ids=lambda p: p.stem)
 def test_example_passes_the_security_gate(spec: Path, generated: dict[str, Path], tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_EC2_METADATA_DISABLED="true", AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
-               AWS_CONFIG_FILE="/nonexistent")
-    proc = subprocess.run([str(VALIDATE), "--no-remote", "--reports", str(tmp_path / "reports"),
-                           str(generated[spec.stem])], capture_output=True, text=True, env=env, cwd=ROOT,
-                          timeout=900, check=False)
+    env.update(
+        AWS_EC2_METADATA_DISABLED="true", AWS_SHARED_CREDENTIALS_FILE="/nonexistent", AWS_CONFIG_FILE="/nonexistent"
+    )
+    proc = subprocess.run(
+        [str(VALIDATE), "--no-remote", "--reports", str(tmp_path / "reports"), str(generated[spec.stem])],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=900,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "security gate: PASS" in proc.stdout

@@ -28,18 +28,31 @@ Templates = dict[str, dict[str, Any]]
 
 def _stacks(ts: Templates) -> dict[str, tuple[str, dict[str, Any]]]:
     """file -> (stack logical id, parameters the parent feeds it)."""
-    return {r["Properties"]["TemplateURL"]: (lid, r["Properties"].get("Parameters", {}))
-            for lid, r in ts["main.yaml"]["Resources"].items() if r["Type"] == "AWS::CloudFormation::Stack"}
+    return {
+        r["Properties"]["TemplateURL"]: (lid, r["Properties"].get("Parameters", {}))
+        for lid, r in ts["main.yaml"]["Resources"].items()
+        if r["Type"] == "AWS::CloudFormation::Stack"
+    }
 
 
 def _from_platform_repository(ts: Templates, file: str, image: Any) -> bool:
     """Whether a container image reads a repository URI that the platform's ECR stack outputs."""
     stacks = _stacks(ts)
-    ecr = [lid for f, (lid, _) in stacks.items() if any(
-        r["Type"] == "AWS::ECR::Repository" for r in ts[f].get("Resources", {}).values())]
+    ecr = [
+        lid
+        for f, (lid, _) in stacks.items()
+        if any(r["Type"] == "AWS::ECR::Repository" for r in ts[f].get("Resources", {}).values())
+    ]
     fed = stacks[file][1]
-    refs = [v["Ref"] for v in (image["Fn::Sub"][1].values() if isinstance(image, dict) and "Fn::Sub" in image
-                               and isinstance(image["Fn::Sub"], list) else [image]) if isinstance(v, dict) and "Ref" in v]
+    refs = [
+        v["Ref"]
+        for v in (
+            image["Fn::Sub"][1].values()
+            if isinstance(image, dict) and "Fn::Sub" in image and isinstance(image["Fn::Sub"], list)
+            else [image]
+        )
+        if isinstance(v, dict) and "Ref" in v
+    ]
     return any(fed.get(r, {}).get("Fn::GetAtt", [None])[0] in ecr for r in refs)
 
 
@@ -71,9 +84,12 @@ def first_deploy_problems(ts: Templates) -> list[str]:
         tds = resources(t, "AWS::ECS::TaskDefinition")
         runners: list[tuple[str, Any, str, int | str]] = [
             (lid, props(r).get("TaskDefinition", {}).get("Ref"), "DesiredCount", 0)
-                   for lid, r in resources(t, "AWS::ECS::Service").items()]
-        runners += [(lid, props(r)["Target"]["EcsParameters"]["TaskDefinitionArn"].get("Ref"), "State", "DISABLED")
-                    for lid, r in resources(t, "AWS::Scheduler::Schedule").items()]
+            for lid, r in resources(t, "AWS::ECS::Service").items()
+        ]
+        runners += [
+            (lid, props(r)["Target"]["EcsParameters"]["TaskDefinitionArn"].get("Ref"), "State", "DISABLED")
+            for lid, r in resources(t, "AWS::Scheduler::Schedule").items()
+        ]
         for lid, td, prop, off in runners:
             image = props(tds[td])["ContainerDefinitions"][0]["Image"]
             if not _from_platform_repository(ts, file, image):
@@ -86,8 +102,10 @@ def first_deploy_problems(ts: Templates) -> list[str]:
             entry = next((i for i in images.values() if i["parameter"] == ready), None)
             if entry is None:
                 problems.append(f"main.yaml: Metadata.stackgen.images does not list {ready}")
-            elif entry["repository_output"] not in ts["main.yaml"].get("Outputs", {}) or \
-                    entry["tag_parameter"] not in ts["main.yaml"]["Parameters"]:
+            elif (
+                entry["repository_output"] not in ts["main.yaml"].get("Outputs", {})
+                or entry["tag_parameter"] not in ts["main.yaml"]["Parameters"]
+            ):
                 problems.append(f"main.yaml: Metadata.stackgen.images: {ready}: no such output or tag parameter")
     by_lid = {lid: f for f, (lid, _) in _stacks(ts).items()}
     for file, t in sorted(ts.items()):
@@ -135,8 +153,9 @@ def test_missing_metadata_is_caught(committed: tuple[str, Templates]) -> None:
     _, ts = committed
     broken = copy.deepcopy(ts)
     del broken["main.yaml"]["Metadata"]
-    assert first_deploy_problems(broken) and all("Metadata.stackgen.images does not list" in p
-                                                  for p in first_deploy_problems(broken))
+    assert first_deploy_problems(broken) and all(
+        "Metadata.stackgen.images does not list" in p for p in first_deploy_problems(broken)
+    )
 
 
 def test_scaling_that_would_start_the_service_is_caught(mcp_templates: Templates) -> None:
@@ -144,7 +163,8 @@ def test_scaling_that_would_start_the_service_is_caught(mcp_templates: Templates
     target = props(broken["autoscaling.yaml"]["Resources"]["KeycloakScalableTarget"])
     target["MinCapacity"] = 1
     assert first_deploy_problems(broken) == [
-        "autoscaling.yaml: KeycloakScalableTarget: scaling would start the service before its image exists"]
+        "autoscaling.yaml: KeycloakScalableTarget: scaling would start the service before its image exists"
+    ]
 
 
 def test_the_default_keeps_a_running_platform_running(mcp_templates: Templates) -> None:
@@ -163,12 +183,18 @@ def test_metadata_names_what_deploy_sh_needs(platform_templates: tuple[str, Temp
     stem, ts = platform_templates
     spec = load_spec(ROOT / "platforms" / f"{stem}.yaml")
     meta = ts["main.yaml"]["Metadata"]["stackgen"]
-    assert meta["images"] == [{
-        "service": s.name, "kind": "service" if s.is_service else "scheduled-task",
-        "parameter": naming.image_ready_param(s.name), "repository": s.image.repository,
-        "repository_output": naming.repo_output(s.image.repository, "Uri"),
-        "tag_parameter": naming.image_tag_param(s.name)}
-        for s in spec.services if s.image.repository]
+    assert meta["images"] == [
+        {
+            "service": s.name,
+            "kind": "service" if s.is_service else "scheduled-task",
+            "parameter": naming.image_ready_param(s.name),
+            "repository": s.image.repository,
+            "repository_output": naming.repo_output(s.image.repository, "Uri"),
+            "tag_parameter": naming.image_tag_param(s.name),
+        }
+        for s in spec.services
+        if s.image.repository
+    ]
     assert meta["images"], f"{stem}: no service from a platform repository"
     for image in meta["images"]:
         assert image["parameter"] in ts["main.yaml"]["Parameters"]
@@ -185,7 +211,9 @@ def test_services_with_uri_images_get_no_ready_parameter(mcp_templates: Template
 
 def test_metadata_without_repository_services() -> None:
     data = yaml.safe_load((ROOT / "platforms" / "mcp-gateway.yaml").read_text())
-    next(s for s in data["services"] if s["name"] == "keycloak")["image"] = {"default": "quay.io/keycloak/keycloak:23.0"}
+    next(s for s in data["services"] if s["name"] == "keycloak")["image"] = {
+        "default": "quay.io/keycloak/keycloak:23.0"
+    }
     spec = parse_spec(data, "platforms/x.yaml")
     assert parent.metadata(spec)["stackgen"]["images"] == []  # type: ignore[index]  # metadata() is a JSON object
     assert not [p for p in parent.root_parameters(spec) if p.endswith("ImageReady")]

@@ -19,18 +19,41 @@ CLEAN = ROOT / "tests" / "gate" / "fixtures" / "clean"
 
 
 def validate(tmp: Path, *args: str, tools: str = "cfn-lint,reasons") -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "STACKGEN_CACHE_DIR": str(tmp / "cache"),
-           "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"}
-    return subprocess.run([str(ROOT / "validate.sh"), "--no-remote", "--tools", tools,
-                           "--reports", str(tmp / "reports"), *args, "--", str(tmp / "t")], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=300, check=False)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp),
+        "STACKGEN_CACHE_DIR": str(tmp / "cache"),
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        "AWS_CONFIG_FILE": "/nonexistent",
+    }
+    return subprocess.run(
+        [
+            str(ROOT / "validate.sh"),
+            "--no-remote",
+            "--tools",
+            tools,
+            "--reports",
+            str(tmp / "reports"),
+            *args,
+            "--",
+            str(tmp / "t"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
 
 
 def rows(out: str) -> dict[str, tuple[str, ...]]:
     """tool -> (templates, passed, failed, suppressed) of the summary table (seconds left out)."""
     table = out.split("== summary ==", 1)[1]
-    return {m.group(1): m.groups()[1:5] for m in re.finditer(
-        r"^(\S+)\s+\|\s+(\d+) \|\s+(\d+) \|\s+(\d+(?: \+error)?) \|\s+(\d+) \|", table, re.M)}
+    return {
+        m.group(1): m.groups()[1:5]
+        for m in re.finditer(r"^(\S+)\s+\|\s+(\d+) \|\s+(\d+) \|\s+(\d+(?: \+error)?) \|\s+(\d+) \|", table, re.M)
+    }
 
 
 def cached(out: str) -> list[str]:
@@ -85,11 +108,25 @@ def test_each_tools_key_follows_its_own_inputs(tmp_path: Path) -> None:
     files = {name: tmp_path / name for name in ("allowlist.yaml", "checkov.yaml", "cfnlintrc", "rules.guard")}
     for f in files.values():
         f.write_text("{}\n")
-    args = gatecache.parser().parse_args([str(CLEAN), "--allowlist", str(files["allowlist.yaml"]),
-                                          "--checkov-config", str(files["checkov.yaml"]),
-                                          "--cfnlintrc", str(files["cfnlintrc"]), "--rules", str(files["rules.guard"])])
-    expected = {"allowlist.yaml": ["cfn-guard", "reasons"], "checkov.yaml": ["checkov"],
-                "cfnlintrc": ["cfn-lint"], "rules.guard": ["cfn-guard"]}
+    args = gatecache.parser().parse_args(
+        [
+            str(CLEAN),
+            "--allowlist",
+            str(files["allowlist.yaml"]),
+            "--checkov-config",
+            str(files["checkov.yaml"]),
+            "--cfnlintrc",
+            str(files["cfnlintrc"]),
+            "--rules",
+            str(files["rules.guard"]),
+        ]
+    )
+    expected = {
+        "allowlist.yaml": ["cfn-guard", "reasons"],
+        "checkov.yaml": ["checkov"],
+        "cfnlintrc": ["cfn-lint"],
+        "rules.guard": ["cfn-guard"],
+    }
     for name, tools in expected.items():
         before = gatecache.tool_inputs(args)
         files[name].write_text(files[name].read_text() + "# changed\n")

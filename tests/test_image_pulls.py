@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 import pytest
@@ -24,18 +25,25 @@ from generator.acceptance import pulls as acceptance_pulls
 from generator.acceptance.report import FAILED, NOT_APPLICABLE, PASSED
 from generator.acceptance.stack import Deployed, Resource, Service
 from generator.cfn.load import load_file
-from generator.reach.live import Diagnose
 from generator.reach.iam import allows, document_statements
+from generator.reach.live import Diagnose
 from generator.reach.pulls import pull_figures
 from generator.spec.load import load_spec, parse_spec, read_yaml
-from generator.stacks import _image_pulls as image_pulls, monitoring, pull_timer_code
+from generator.stacks import _image_pulls as image_pulls
+from generator.stacks import monitoring, pull_timer_code
 from tests.helpers import PLATFORMS, ROOT
 
 EVENTS = ROOT / "tests" / "fixtures" / "ecs_events"
 REGION, ACCOUNT = "us-east-1", "123456789012"
-PARAMS = {"Name": "writer", "Environment": "dev", "StackUid": "1a2b3c4d", "AWS::Region": REGION,
-          "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
-          "MainClusterArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/writer-dev-1a2b3c4d-main"}
+PARAMS = {
+    "Name": "writer",
+    "Environment": "dev",
+    "StackUid": "1a2b3c4d",
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Partition": "aws",
+    "MainClusterArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/writer-dev-1a2b3c4d-main",
+}
 NAMESPACE = "stackgen/writer-dev-1a2b3c4d"
 Template = dict[str, Any]
 
@@ -102,8 +110,11 @@ def metric_filter_value(pattern: str, event: dict[str, Any]) -> bool:
 
 
 COMPARE: dict[str, Callable[[float, float], bool]] = {
-    "GreaterThanThreshold": lambda v, t: v > t, "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
-    "LessThanThreshold": lambda v, t: v < t, "LessThanOrEqualToThreshold": lambda v, t: v <= t}
+    "GreaterThanThreshold": lambda v, t: v > t,
+    "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
+    "LessThanThreshold": lambda v, t: v < t,
+    "LessThanOrEqualToThreshold": lambda v, t: v <= t,
+}
 
 
 class ExactCloudWatch:
@@ -119,26 +130,43 @@ class ExactCloudWatch:
     def put_metric_data(self, **kw: Any) -> Any:
         return self.client.put_metric_data(**kw)
 
-    def get_metric_statistics(self, Namespace: str, MetricName: str, StartTime: datetime,  # noqa: N803
-                              EndTime: datetime, Period: int, Statistics: list[str],  # noqa: N803
-                              Dimensions: list[dict[str, str]] | None = None) -> dict[str, Any]:  # noqa: N803
+    def get_metric_statistics(
+        self,
+        Namespace: str,
+        MetricName: str,
+        StartTime: datetime,  # noqa: N803
+        EndTime: datetime,
+        Period: int,
+        Statistics: list[str],  # noqa: N803
+        Dimensions: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:  # noqa: N803
         from moto.cloudwatch.models import MetricDatum, cloudwatch_backends  # noqa: PLC0415 - moto's store
 
         want = sorted((d["Name"], d["Value"]) for d in Dimensions or [])
         buckets: dict[datetime, list[float]] = {}
         for md in cloudwatch_backends[ACCOUNT][REGION].get_all_metrics():
-            when = md.timestamp if md.timestamp.tzinfo else md.timestamp.replace(tzinfo=timezone.utc)
-            if not isinstance(md, MetricDatum) or md.namespace != Namespace or md.name != MetricName \
-                    or not StartTime <= when < EndTime:
+            when = md.timestamp if md.timestamp.tzinfo else md.timestamp.replace(tzinfo=UTC)
+            if (
+                not isinstance(md, MetricDatum)
+                or md.namespace != Namespace
+                or md.name != MetricName
+                or not StartTime <= when < EndTime
+            ):
                 continue
             if sorted((d.name, d.value) for d in md.dimensions) != want:
                 continue
             start = StartTime + timedelta(seconds=Period * ((when - StartTime).total_seconds() // Period))
             buckets.setdefault(start, []).append(float(md.value))
-        stats: dict[str, Callable[[list[float]], float]] = {"Sum": sum, "SampleCount": lambda v: float(len(v)), "Maximum": max, "Minimum": min,
-                 "Average": lambda v: sum(v) / len(v)}
-        return {"Datapoints": [{"Timestamp": t, **{s: stats[s](v) for s in Statistics}}
-                               for t, v in sorted(buckets.items())]}
+        stats: dict[str, Callable[[list[float]], float]] = {
+            "Sum": sum,
+            "SampleCount": lambda v: float(len(v)),
+            "Maximum": max,
+            "Minimum": min,
+            "Average": lambda v: sum(v) / len(v),
+        }
+        return {
+            "Datapoints": [{"Timestamp": t, **{s: stats[s](v) for s in Statistics}} for t, v in sorted(buckets.items())]
+        }
 
     def describe_alarms(self, **kw: Any) -> Any:
         return self.client.describe_alarms(**kw)
@@ -150,8 +178,7 @@ class RoleGatedCloudWatch:
 
     def __init__(self, cw: Any, role: dict[str, Any]):
         self.cw = cw
-        self.statements = [s for p in role["Properties"]["Policies"]
-                           for s in document_statements(p["PolicyDocument"])]
+        self.statements = [s for p in role["Properties"]["Policies"] for s in document_statements(p["PolicyDocument"])]
 
     def put_metric_data(self, Namespace: str, MetricData: list[dict[str, Any]]) -> Any:  # noqa: N803 - boto3's names
         if not allows(self.statements, "cloudwatch:PutMetricData", None, context={"cloudwatch:namespace": Namespace}):
@@ -181,19 +208,30 @@ class Platform:
             f = self.res["PullFailureMetricFilter"]["Properties"]
             if metric_filter_value(f["FilterPattern"], ev):
                 for mt in f["MetricTransformations"]:
-                    self.cw.put_metric_data(Namespace=mt["MetricNamespace"], MetricData=[{
-                        "MetricName": mt["MetricName"], "Value": float(mt["MetricValue"]),
-                        "Timestamp": pull_timer_code.stamp(ev["time"])}])
+                    self.cw.put_metric_data(
+                        Namespace=mt["MetricNamespace"],
+                        MetricData=[
+                            {
+                                "MetricName": mt["MetricName"],
+                                "Value": float(mt["MetricValue"]),
+                                "Timestamp": pull_timer_code.stamp(ev["time"]),
+                            }
+                        ],
+                    )
 
     def alarm(self, lid: str, end: datetime) -> bool:
         """Whether the alarm breaches in its last EvaluationPeriods periods before ``end``."""
         p = self.res[lid]["Properties"]
         period = int(p["Period"])
         points = self.cw.get_metric_statistics(
-            Namespace=p["Namespace"], MetricName=p["MetricName"],
+            Namespace=p["Namespace"],
+            MetricName=p["MetricName"],
             Dimensions=[{"Name": d["Name"], "Value": d["Value"]} for d in p.get("Dimensions", [])],
-            StartTime=end - timedelta(seconds=period * int(p["EvaluationPeriods"])), EndTime=end, Period=period,
-            Statistics=[p["Statistic"]])["Datapoints"]
+            StartTime=end - timedelta(seconds=period * int(p["EvaluationPeriods"])),
+            EndTime=end,
+            Period=period,
+            Statistics=[p["Statistic"]],
+        )["Datapoints"]
         # TreatMissingData notBreaching: no datapoint is not a breach.
         return any(COMPARE[p["ComparisonOperator"]](pt[p["Statistic"]], float(p["Threshold"])) for pt in points)
 
@@ -205,8 +243,12 @@ def at(ev: dict[str, Any]) -> datetime:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch):
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
-                 "AWS_EC2_METADATA_DISABLED": "true"}.items():
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
         monkeypatch.setenv(k, v)
     with mock_aws():
         yield
@@ -230,13 +272,24 @@ def test_normal_start_is_counted_and_does_not_alarm(aws: None, monkeypatch: pyte
     p.deliver(ev, monkeypatch)
     assert p.invocations == 1
     end = at(ev)
-    got = p.cw.get_metric_statistics(Namespace=NAMESPACE, MetricName="ImagePullSeconds", StartTime=end - timedelta(
-        hours=1), EndTime=end, Period=3600, Statistics=["Maximum", "SampleCount"])["Datapoints"]
+    got = p.cw.get_metric_statistics(
+        Namespace=NAMESPACE,
+        MetricName="ImagePullSeconds",
+        StartTime=end - timedelta(hours=1),
+        EndTime=end,
+        Period=3600,
+        Statistics=["Maximum", "SampleCount"],
+    )["Datapoints"]
     assert [(round(x["Maximum"], 3), x["SampleCount"]) for x in got] == [(12.368, 1.0)]
     per_service = p.cw.get_metric_statistics(
-        Namespace=NAMESPACE, MetricName="ImagePullSucceeded", Dimensions=[
-            {"Name": "ServiceName", "Value": "writer-dev-api"}], StartTime=end - timedelta(hours=1), EndTime=end,
-        Period=3600, Statistics=["Sum"])["Datapoints"]
+        Namespace=NAMESPACE,
+        MetricName="ImagePullSucceeded",
+        Dimensions=[{"Name": "ServiceName", "Value": "writer-dev-api"}],
+        StartTime=end - timedelta(hours=1),
+        EndTime=end,
+        Period=3600,
+        Statistics=["Sum"],
+    )["Datapoints"]
     assert [x["Sum"] for x in per_service] == [1.0]
     assert not p.alarm("PullSlowAlarm", end)
     assert not p.alarm("PullFailureAlarm", end)
@@ -247,9 +300,14 @@ def test_slow_pull_breaches_the_slow_alarm(aws: None, monkeypatch: pytest.Monkey
     slow_pull_is_caught(p, monkeypatch)
     end = at(event("slow_pull"))
     family = p.cw.get_metric_statistics(
-        Namespace=NAMESPACE, MetricName="ImagePullSeconds",
+        Namespace=NAMESPACE,
+        MetricName="ImagePullSeconds",
         Dimensions=[{"Name": "TaskFamily", "Value": "writer-dev-file-writer"}],
-        StartTime=end - timedelta(hours=1), EndTime=end, Period=3600, Statistics=["Maximum"])["Datapoints"]
+        StartTime=end - timedelta(hours=1),
+        EndTime=end,
+        Period=3600,
+        Statistics=["Maximum"],
+    )["Datapoints"]
     assert [round(x["Maximum"], 2) for x in family] == [417.39]
     assert not p.alarm("PullFailureAlarm", end)
 
@@ -276,10 +334,14 @@ def test_figures_diagnose_shows(aws: None, monkeypatch: pytest.MonkeyPatch) -> N
     p = Platform(writer_template())
     for name in ("normal_start", "slow_pull", "failed_pull", "normal_stop"):
         p.deliver(event(name), monkeypatch)
-    end = datetime(2026, 11, 30, 13, 0, tzinfo=timezone.utc)
+    end = datetime(2026, 11, 30, 13, 0, tzinfo=UTC)
     f = pull_figures(p.cw, NAMESPACE, end, window=timedelta(hours=5), threshold=300)
-    assert (f.pulls, f.failures, round(f.max_seconds or 0, 2), round(f.avg_seconds or 0, 3)) == \
-        (2, 1, 417.39, round((12.368 + 417.39) / 2, 3))
+    assert (f.pulls, f.failures, round(f.max_seconds or 0, 2), round(f.avg_seconds or 0, 3)) == (
+        2,
+        1,
+        417.39,
+        round((12.368 + 417.39) / 2, 3),
+    )
     assert f.line() == "2 pull(s), 1 failure(s), max 417.4 s, avg 214.9 s (alarm above 300 s)"
     empty = pull_figures(p.cw, NAMESPACE, end + timedelta(days=1))
     assert (empty.pulls, empty.failures, empty.max_seconds, empty.avg_seconds) == (0, 0, None, None)
@@ -291,21 +353,31 @@ def test_diagnose_reads_the_stack_alarms_namespace(aws: None, monkeypatch: pytes
         p.deliver(event(name), monkeypatch)
     for lid in ("PullFailureAlarm", "PullSlowAlarm"):
         a = p.res[lid]["Properties"]
-        p.cw.client.put_metric_alarm(AlarmName=f"writer-{lid}", Namespace=a["Namespace"], MetricName=a["MetricName"],
-                                     Statistic=a["Statistic"], ComparisonOperator=a["ComparisonOperator"],
-                                     Threshold=float(a["Threshold"]), EvaluationPeriods=1, Period=300)
+        p.cw.client.put_metric_alarm(
+            AlarmName=f"writer-{lid}",
+            Namespace=a["Namespace"],
+            MetricName=a["MetricName"],
+            Statistic=a["Statistic"],
+            ComparisonOperator=a["ComparisonOperator"],
+            Threshold=float(a["Threshold"]),
+            EvaluationPeriods=1,
+            Period=300,
+        )
     d = Diagnose(boto3.Session(region_name=REGION))
     d.cloudwatch = p.cw
-    d.resources = [{"LogicalResourceId": lid, "ResourceType": "AWS::CloudWatch::Alarm",
-                    "PhysicalResourceId": f"writer-{lid}"} for lid in ("PullFailureAlarm", "PullSlowAlarm")]
-    f = d.image_pulls(now=datetime(2026, 11, 30, 11, 30, tzinfo=timezone.utc))
+    d.resources = [
+        {"LogicalResourceId": lid, "ResourceType": "AWS::CloudWatch::Alarm", "PhysicalResourceId": f"writer-{lid}"}
+        for lid in ("PullFailureAlarm", "PullSlowAlarm")
+    ]
+    f = d.image_pulls(now=datetime(2026, 11, 30, 11, 30, tzinfo=UTC))
     assert f is not None and (f.namespace, f.pulls, f.failures, f.threshold) == (NAMESPACE, 0, 1, 300)
     assert [x.rule for x in d.findings] == ["image-pulls"]  # the failure; the slow pull is 83 min old
     d.findings.clear()
-    f = d.image_pulls(now=datetime(2026, 11, 30, 10, 30, tzinfo=timezone.utc))
+    f = d.image_pulls(now=datetime(2026, 11, 30, 10, 30, tzinfo=UTC))
     assert f is not None and (f.pulls, f.failures) == (1, 0)
     assert [x.problem for x in d.findings] == [
-        "the slowest image pull of the last hour took 417.4 s, over the 300 s of alarms.image_pull_seconds"]
+        "the slowest image pull of the last hour took 417.4 s, over the 300 s of alarms.image_pull_seconds"
+    ]
 
 
 def test_diagnose_without_cloudwatch_access_notes_it_and_goes_on(aws: None) -> None:
@@ -315,11 +387,17 @@ def test_diagnose_without_cloudwatch_access_notes_it_and_goes_on(aws: None) -> N
 
     d = Diagnose(boto3.Session(region_name=REGION))
     d.cloudwatch = Denied()
-    d.resources = [{"LogicalResourceId": "PullFailureAlarm", "ResourceType": "AWS::CloudWatch::Alarm",
-                    "PhysicalResourceId": "writer-PullFailureAlarm"}]
+    d.resources = [
+        {
+            "LogicalResourceId": "PullFailureAlarm",
+            "ResourceType": "AWS::CloudWatch::Alarm",
+            "PhysicalResourceId": "writer-PullFailureAlarm",
+        }
+    ]
     assert d.image_pulls() is None and d.findings == []
-    assert d.notes == ["image pulls: no figures: CloudWatch answered PermissionError: AccessDenied: "
-                       "cloudwatch:DescribeAlarms"]
+    assert d.notes == [
+        "image pulls: no figures: CloudWatch answered PermissionError: AccessDenied: cloudwatch:DescribeAlarms"
+    ]
 
 
 def deployed_with(p: Platform, desired: int) -> Deployed:
@@ -327,33 +405,62 @@ def deployed_with(p: Platform, desired: int) -> Deployed:
     res = []
     for lid in ("PullFailureAlarm", "PullSlowAlarm"):
         a = p.res[lid]["Properties"]
-        p.cw.client.put_metric_alarm(AlarmName=f"writer-{lid}", Namespace=a["Namespace"], MetricName=a["MetricName"],
-                                     Statistic=a["Statistic"], ComparisonOperator=a["ComparisonOperator"],
-                                     Threshold=float(a["Threshold"]), EvaluationPeriods=1, Period=300)
+        p.cw.client.put_metric_alarm(
+            AlarmName=f"writer-{lid}",
+            Namespace=a["Namespace"],
+            MetricName=a["MetricName"],
+            Statistic=a["Statistic"],
+            ComparisonOperator=a["ComparisonOperator"],
+            Threshold=float(a["Threshold"]),
+            EvaluationPeriods=1,
+            Period=300,
+        )
         res.append(Resource(f"MonitoringStack/{lid}", lid, "AWS::CloudWatch::Alarm", f"writer-{lid}", "monitoring"))
-    svc = Service("ServicesStack/Api", "arn:aws:ecs:us-east-1:123456789012:service/main/api", "main", "api", desired,
-                  live={"status": "ACTIVE", "desiredCount": desired})
+    svc = Service(
+        "ServicesStack/Api",
+        "arn:aws:ecs:us-east-1:123456789012:service/main/api",
+        "main",
+        "api",
+        desired,
+        live={"status": "ACTIVE", "desiredCount": desired},
+    )
     return Deployed("writer", "CREATE_COMPLETE", {}, res, [svc], [], [], [], {})
 
 
-@pytest.mark.parametrize("names, desired, status, message", [
-    (["normal_start"], 1, PASSED, "1 pull(s), 0 failure(s), max 12.4 s, avg 12.4 s (alarm above 300 s); none failed"),
-    (["normal_start", "slow_pull"], 1, FAILED, "the slowest pull took 417.4 s, over the 300 s"),
-    (["normal_start", "failed_pull"], 1, FAILED, "1 image pull(s) failed"),
-    ([], 1, FAILED, "no completed pull recorded within 30 s though 1 service(s) run tasks"),
-    ([], 0, NOT_APPLICABLE, "no service runs a task"),
-])
-def test_acceptance_image_pulls_check(aws: None, monkeypatch: pytest.MonkeyPatch, names: list[str], desired: int,
-                                      status: str, message: str) -> None:
+@pytest.mark.parametrize(
+    "names, desired, status, message",
+    [
+        (
+            ["normal_start"],
+            1,
+            PASSED,
+            "1 pull(s), 0 failure(s), max 12.4 s, avg 12.4 s (alarm above 300 s); none failed",
+        ),
+        (["normal_start", "slow_pull"], 1, FAILED, "the slowest pull took 417.4 s, over the 300 s"),
+        (["normal_start", "failed_pull"], 1, FAILED, "1 image pull(s) failed"),
+        ([], 1, FAILED, "no completed pull recorded within 30 s though 1 service(s) run tasks"),
+        ([], 0, NOT_APPLICABLE, "no service runs a task"),
+    ],
+)
+def test_acceptance_image_pulls_check(
+    aws: None, monkeypatch: pytest.MonkeyPatch, names: list[str], desired: int, status: str, message: str
+) -> None:
     p = Platform(writer_template())
     for name in names:
         p.deliver(event(name), monkeypatch)
-    since = datetime(2026, 11, 30, 8, 55, tzinfo=timezone.utc)
+    since = datetime(2026, 11, 30, 8, 55, tzinfo=UTC)
     ticks = iter(range(0, 1000, 15))
     sleeps: list[float] = []
-    c = acceptance_pulls.check(p.cw, deployed_with(p, desired), since, wait=30, interval=15,
-                               now=lambda: datetime(2026, 11, 30, 11, 30, tzinfo=timezone.utc),
-                               clock=lambda: float(next(ticks)), sleep=sleeps.append)
+    c = acceptance_pulls.check(
+        p.cw,
+        deployed_with(p, desired),
+        since,
+        wait=30,
+        interval=15,
+        now=lambda: datetime(2026, 11, 30, 11, 30, tzinfo=UTC),
+        clock=lambda: float(next(ticks)),
+        sleep=sleeps.append,
+    )
     assert (c.group, c.status) == ("image pulls", status)
     assert c.message.startswith(message)
     assert sleeps == ([15] if desired and not names else [])  # the clock moves 15 s per reading: waits 30 s
@@ -368,7 +475,7 @@ def test_acceptance_image_pulls_fails_without_the_alarms(aws: None) -> None:
     p = Platform(writer_template())
     d = deployed_with(p, 1)
     d.resources = [r for r in d.resources if r.logical_id != "PullSlowAlarm"]
-    c = acceptance_pulls.check(p.cw, d, datetime(2026, 11, 30, tzinfo=timezone.utc), wait=0)
+    c = acceptance_pulls.check(p.cw, d, datetime(2026, 11, 30, tzinfo=UTC), wait=0)
     assert c.status == FAILED and "does not measure image pulls" in c.message
 
 
@@ -439,8 +546,11 @@ def test_every_platform_times_its_pulls_on_every_cluster(path: Path) -> None:
     ns = res["PullFailureAlarm"]["Properties"]["Namespace"]
     assert res["PullSlowAlarm"]["Properties"]["Namespace"] == ns
     assert res["PullTimerFunction"]["Properties"]["Environment"]["Variables"]["METRIC_NAMESPACE"] == ns
-    put = [s for s in res["PullTimerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-           if s["Sid"] == "PutPullMetrics"]
+    put = [
+        s
+        for s in res["PullTimerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        if s["Sid"] == "PutPullMetrics"
+    ]
     assert put[0]["Condition"] == {"StringEquals": {"cloudwatch:namespace": ns}}
     assert res["PullSlowAlarm"]["Properties"]["Threshold"] == spec.alarms.image_pull_seconds
     assert res["PullTimerPermission"]["Properties"]["SourceArn"] == "<PullTimerRule.Arn>"
@@ -463,5 +573,5 @@ def test_handler_ignores_events_without_a_completed_pull() -> None:
     del ev["detail"]["pullStoppedAt"]
     assert pull_timer_code.metric_data(ev) == []
     assert pull_timer_code.metric_data(event("failed_pull")) == []
-    assert pull_timer_code.stamp("2026-11-30T10:00:00Z") == datetime(2026, 11, 30, 10, tzinfo=timezone.utc)
+    assert pull_timer_code.stamp("2026-11-30T10:00:00Z") == datetime(2026, 11, 30, 10, tzinfo=UTC)
     assert pull_timer_code.stamp("2026-11-30T10:00:00.5Z").microsecond == 500000

@@ -129,8 +129,12 @@ def keycloak() -> Iterator[tuple[Keycloak, str]]:
                 return self._reply(200, {"realm": "master"})
             if url.path == "/realms/master/protocol/openid-connect/token":
                 form = {k: v[0] for k, v in parse_qs(raw).items()}
-                ok = form == {"username": "admin", "password": ADMIN_PASSWORD, "grant_type": "password",
-                              "client_id": "admin-cli"}
+                ok = form == {
+                    "username": "admin",
+                    "password": ADMIN_PASSWORD,
+                    "grant_type": "password",
+                    "client_id": "admin-cli",
+                }
                 return self._reply(200, {"access_token": TOKEN}) if ok else self._reply(401, {"error": "invalid"})
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 return self._reply(401, {"error": "unauthorized"})
@@ -158,8 +162,11 @@ def keycloak() -> Iterator[tuple[Keycloak, str]]:
 
 def fake_aws(tmp_path: Path, keycloak_url: str) -> dict[str, str]:
     """An ``aws`` that answers the stack's outputs, nested resources, secrets and the SSM parameter."""
-    secrets = {"arn:web": json.dumps({"client_secret": WEB_SECRET}), "arn:m2m": json.dumps({"client_secret": M2M_SECRET}),
-               "arn:admin": ADMIN_PASSWORD}
+    secrets = {
+        "arn:web": json.dumps({"client_secret": WEB_SECRET}),
+        "arn:m2m": json.dumps({"client_secret": M2M_SECRET}),
+        "arn:admin": ADMIN_PASSWORD,
+    }
     body = f"""
 args="$*"
 case "$args" in
@@ -187,11 +194,20 @@ esac
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KEYCLOAK_", "INITIAL_"))}
     e.update(env or {})
-    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=e, timeout=120,
-                          check=False, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        env=e,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed (apt-get install shellcheck)")
+@pytest.mark.skipif(
+    shutil.which("shellcheck") is None, reason="shellcheck is not installed (apt-get install shellcheck)"
+)
 def test_shellcheck_clean() -> None:
     r = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stdout
@@ -214,21 +230,32 @@ def test_configures_the_realm_and_a_second_run_changes_nothing(keycloak: tuple[K
     assert first.returncode == 0, first.stderr + first.stdout
     realm = kc.realm("mcp-gateway")
     clients = {c["clientId"]: c for c in realm["clients"].values()}
-    assert {k: c["secret"] for k, c in clients.items()} == {"mcp-gateway-web": WEB_SECRET, "mcp-gateway-m2m": M2M_SECRET}
+    assert {k: c["secret"] for k, c in clients.items()} == {
+        "mcp-gateway-web": WEB_SECRET,
+        "mcp-gateway-m2m": M2M_SECRET,
+    }
     assert "http://registry.example:8888/oauth2/callback/keycloak" in clients["mcp-gateway-web"]["redirectUris"]
     assert all([m["name"] for m in c["mappers"]] == ["groups"] for c in clients.values())
     groups = {g["id"]: g["name"] for g in realm["groups"].values()}
     assert len(groups) == 12 and "mcp-servers-unrestricted" in groups.values()
     scopes = {s["id"]: s["name"] for s in realm["scopes"].values()}
     assert {scopes[s] for s in clients["mcp-gateway-m2m"]["default_scopes"]} == {
-        "mcp-servers-unrestricted/read", "mcp-servers-unrestricted/execute",
-        "mcp-servers-restricted/read", "mcp-servers-restricted/execute"}
+        "mcp-servers-unrestricted/read",
+        "mcp-servers-unrestricted/execute",
+        "mcp-servers-restricted/read",
+        "mcp-servers-restricted/execute",
+    }
     users = {u["username"]: u for u in realm["users"].values()}
     assert {groups[g] for g in users["service-account-mcp-gateway-m2m"]["groups"]} == {
-        "mcp-servers-unrestricted", "a2a-agent-admin"}
+        "mcp-servers-unrestricted",
+        "a2a-agent-admin",
+    }
     assert users["admin"]["password"] == "realm-Admin-pw-4567"
-    assert {groups[g] for g in users["admin"]["groups"]} == {"mcp-registry-admin", "mcp-servers-unrestricted",
-                                                              "registry-admins"}
+    assert {groups[g] for g in users["admin"]["groups"]} == {
+        "mcp-registry-admin",
+        "mcp-servers-unrestricted",
+        "registry-admins",
+    }
     before, first_calls = json.dumps(realm, sort_keys=True, default=sorted), len(kc.calls)
 
     second = run("--stack", "mcp-gateway-dev", "--realm-admin", "--wait", "0", env=env)
@@ -244,7 +271,8 @@ def test_configures_the_realm_and_a_second_run_changes_nothing(keycloak: tuple[K
 @pytest.mark.skipif(shutil.which("jq") is None or shutil.which("curl") is None, reason="needs jq and curl")
 def test_a_wrong_admin_password_stops_it(keycloak: tuple[Keycloak, str], tmp_path: Path) -> None:
     kc, url = keycloak
-    r = run("--stack", "mcp-gateway-dev", "--wait", "0",
-            env={**fake_aws(tmp_path, url), "KEYCLOAK_ADMIN_PASSWORD": "wrong"})
+    r = run(
+        "--stack", "mcp-gateway-dev", "--wait", "0", env={**fake_aws(tmp_path, url), "KEYCLOAK_ADMIN_PASSWORD": "wrong"}
+    )
     assert r.returncode == 1 and "could not log in to Keycloak as admin" in r.stderr
     assert kc.realms == {}

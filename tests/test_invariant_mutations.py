@@ -80,7 +80,9 @@ def test_4_target_group_without_matcher(t: Templates) -> None:
 
 def test_4_port_mismatch(t: Templates) -> None:
     res(t, "alb.yaml", "GradioTargetGroup")["Port"] = 7861
-    assert_catches(inv.target_group_health_checks, t, "registers container port 7860 in GradioTargetGroup whose port is 7861")
+    assert_catches(
+        inv.target_group_health_checks, t, "registers container port 7860 in GradioTargetGroup whose port is 7861"
+    )
 
 
 def test_5_uid_zero(t: Templates) -> None:
@@ -153,13 +155,17 @@ def test_9_retention_differs_from_spec(t: Templates, mcp_spec: Any) -> None:
 
 def test_10_world_on_task_sg(t: Templates) -> None:
     res(t, "security-groups.yaml", "RegistryServiceSecurityGroup")["SecurityGroupIngress"] = [
-        {"IpProtocol": "tcp", "FromPort": 7860, "ToPort": 7860, "CidrIp": "0.0.0.0/0", "Description": "oops"}]
-    assert_catches(inv.security_group_ingress, t, "task security group RegistryServiceSecurityGroup admits CIDR 0.0.0.0/0")
+        {"IpProtocol": "tcp", "FromPort": 7860, "ToPort": 7860, "CidrIp": "0.0.0.0/0", "Description": "oops"}
+    ]
+    assert_catches(
+        inv.security_group_ingress, t, "task security group RegistryServiceSecurityGroup admits CIDR 0.0.0.0/0"
+    )
 
 
 def test_10_world_on_database(t: Templates) -> None:
     res(t, "security-groups.yaml", "DatabaseSecurityGroup")["SecurityGroupIngress"] = [
-        {"IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306, "CidrIp": "0.0.0.0/0", "Description": "oops"}]
+        {"IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306, "CidrIp": "0.0.0.0/0", "Description": "oops"}
+    ]
     assert_catches(inv.security_group_ingress, t, "DatabaseSecurityGroup admits 0.0.0.0/0 on port 3306")
 
 
@@ -177,7 +183,8 @@ def test_11_default_differs_from_terraform(t: Templates) -> None:
 
 def test_12_getatt_of_missing_output(t: Templates) -> None:
     t["main.yaml"]["Resources"]["EfsStack"]["Properties"]["Parameters"]["FileSystemSecurityGroupId"] = {
-        "Fn::GetAtt": ["SecurityGroupsStack", "Outputs.NoSuchOutput"]}
+        "Fn::GetAtt": ["SecurityGroupsStack", "Outputs.NoSuchOutput"]
+    }
     assert_catches(inv.references_resolve, t, "GetAtt SecurityGroupsStack.Outputs.NoSuchOutput names no output")
 
 
@@ -195,7 +202,8 @@ def test_12_dangling_ref_and_depends_on(t: Templates) -> None:
     res(t, "network.yaml", "Vpc")["CidrBlock"] = {"Ref": "Nope"}
     found = inv.references_resolve(TemplateSet(t))
     assert any("DependsOn unknown Ghost" in v.problem for v in found) and any(
-        "references unknown Nope" in v.problem for v in found)
+        "references unknown Nope" in v.problem for v in found
+    )
 
 
 def test_13_database_delete_policy(t: Templates) -> None:
@@ -236,10 +244,12 @@ def test_15_public_ip(t: Templates) -> None:
 
 def test_15_public_subnets(t: Templates) -> None:
     res(t, "services.yaml", "AuthService")["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"] = {
-        "Ref": "PublicSubnetIds"}
+        "Ref": "PublicSubnetIds"
+    }
     t["services.yaml"]["Parameters"]["PublicSubnetIds"] = {"Type": "CommaDelimitedList"}
     t["main.yaml"]["Resources"]["ServicesStack"]["Properties"]["Parameters"]["PublicSubnetIds"] = {
-        "Fn::GetAtt": ["NetworkStack", "Outputs.PublicSubnetIds"]}
+        "Fn::GetAtt": ["NetworkStack", "Outputs.PublicSubnetIds"]
+    }
     assert_catches(inv.private_services, t, "runs in public subnet PublicSubnetAz1")
 
 
@@ -316,15 +326,18 @@ def test_21_world_through_a_parameter_default(t: Templates) -> None:
     _private_defaults(t)
     assert inv.world_ingress(TemplateSet(t)) == []
     t["main.yaml"]["Parameters"][_feeding(t, 7860)]["Default"] = "0.0.0.0/0"
-    assert_catches(inv.world_ingress, t, "MainLoadBalancerSecurityGroup: admits 0.0.0.0/0 on tcp/7860 under the "
-                   "parameter defaults")
+    assert_catches(
+        inv.world_ingress, t, "MainLoadBalancerSecurityGroup: admits 0.0.0.0/0 on tcp/7860 under the parameter defaults"
+    )
 
 
 def test_21_world_through_a_parameters_file(t: Templates) -> None:
     _private_defaults(t)
     found = inv.world_ingress(TemplateSet(t), {"parameters/mcp-gateway/prod.json": {_feeding(t, 8888): "0.0.0.0/0"}})
-    assert "security-groups.yaml:MainLoadBalancerSecurityGroup: admits 0.0.0.0/0 on tcp/8888 under " \
+    assert (
+        "security-groups.yaml:MainLoadBalancerSecurityGroup: admits 0.0.0.0/0 on tcp/8888 under "
         "parameters/mcp-gateway/prod.json" in [v.problem for v in found]
+    )
     assert all("parameters/mcp-gateway/prod.json" in v.problem for v in found)
 
 

@@ -41,6 +41,7 @@ def value(node: Any) -> Any:
             if name == "AWS::Region":
                 return REGION
             return str(value(variables[name])) if name in variables else f"<{name}>"
+
         return re.sub(r"\$\{([^}]+)\}", sub, text)
     return node
 
@@ -77,8 +78,10 @@ KEY = "<KmsKeyArn>"
 
 
 def s3_context(bucket_arn: str, obj: str | None = None) -> dict[str, str]:
-    return {"kms:ViaService": f"s3.{REGION}.amazonaws.com",
-            "kms:EncryptionContext:aws:s3:arn": bucket_arn if obj is None else f"{bucket_arn}/{obj}"}
+    return {
+        "kms:ViaService": f"s3.{REGION}.amazonaws.com",
+        "kms:EncryptionContext:aws:s3:arn": bucket_arn if obj is None else f"{bucket_arn}/{obj}",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -96,19 +99,22 @@ def test_every_store_names_its_aws_sources() -> None:
     assert all(s.startswith("https://") for s in kms_actions.EXEC_SOURCES)
 
 
-@pytest.mark.parametrize(("store", "actions", "needed"), [
-    ("bucket", ["s3:GetObject"], ("kms:Decrypt",)),
-    ("bucket", ["s3:PutObject"], ("kms:Decrypt", "kms:GenerateDataKey")),  # multipart is s3:PutObject too
-    ("bucket", ["s3:Get*"], ("kms:Decrypt",)),
-    ("bucket", ["s3:*Object"], ("kms:Decrypt", "kms:GenerateDataKey")),
-    ("bucket", ["S3:getobject"], ("kms:Decrypt",)),  # IAM action names are case-insensitive
-    ("bucket", ["s3:ListBucket", "s3:DeleteObject"], ()),
-    ("secret", ["secretsmanager:GetSecretValue"], ("kms:Decrypt",)),
-    ("secret", ["secretsmanager:PutSecretValue"], ("kms:Decrypt", "kms:GenerateDataKey")),
-    ("secret", ["secretsmanager:DescribeSecret"], ()),
-    ("ssm", ["ssm:GetParameter"], ()),  # the spec's SSM parameters are plain String parameters
-    ("log_group", ["logs:PutLogEvents"], ()),  # CloudWatch Logs uses the key as its own principal
-])
+@pytest.mark.parametrize(
+    ("store", "actions", "needed"),
+    [
+        ("bucket", ["s3:GetObject"], ("kms:Decrypt",)),
+        ("bucket", ["s3:PutObject"], ("kms:Decrypt", "kms:GenerateDataKey")),  # multipart is s3:PutObject too
+        ("bucket", ["s3:Get*"], ("kms:Decrypt",)),
+        ("bucket", ["s3:*Object"], ("kms:Decrypt", "kms:GenerateDataKey")),
+        ("bucket", ["S3:getobject"], ("kms:Decrypt",)),  # IAM action names are case-insensitive
+        ("bucket", ["s3:ListBucket", "s3:DeleteObject"], ()),
+        ("secret", ["secretsmanager:GetSecretValue"], ("kms:Decrypt",)),
+        ("secret", ["secretsmanager:PutSecretValue"], ("kms:Decrypt", "kms:GenerateDataKey")),
+        ("secret", ["secretsmanager:DescribeSecret"], ()),
+        ("ssm", ["ssm:GetParameter"], ()),  # the spec's SSM parameters are plain String parameters
+        ("log_group", ["logs:PutLogEvents"], ()),  # CloudWatch Logs uses the key as its own principal
+    ],
+)
 def test_kms_actions_derived_from_the_permission(store: str, actions: list[str], needed: tuple[str, ...]) -> None:
     assert kms_actions.kms_actions(store, actions) == needed
 
@@ -124,8 +130,12 @@ def test_agentcore_may_write_and_read_its_bucket(bff: dict) -> None:
     for action in ("kms:GenerateDataKey", "kms:Decrypt"):
         assert allows(role, action, KEY, s3_context(bucket)) == ["AgentDataObjectsBucketKey"], action
         assert allows(role, action, KEY, s3_context(bucket, "reports/a.json")) == ["AgentDataObjectsBucketKey"]
-    stmt = next(s for p in props(role)["Policies"] for s in p["PolicyDocument"]["Statement"]
-                if s["Sid"] == "AgentDataObjectsBucketKey")
+    stmt = next(
+        s
+        for p in props(role)["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+        if s["Sid"] == "AgentDataObjectsBucketKey"
+    )
     assert stmt["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"] and stmt["Resource"] == [{"Ref": "KmsKeyArn"}]
 
 
@@ -143,15 +153,19 @@ def test_ecs_exec_covers_no_data_path(bff: dict) -> None:
     role = bff["iam.yaml"]["Resources"]["BffTaskRole"]
     for action in ("kms:GenerateDataKey", "kms:Decrypt"):
         assert allows(role, action, KEY, s3_context("<AgentDataBucketArn>")) == [], action
-    secrets = {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com",
-               "kms:EncryptionContext:SecretARN": "<DatabaseCredentialsSecretArn>"}
+    secrets = {
+        "kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com",
+        "kms:EncryptionContext:SecretARN": "<DatabaseCredentialsSecretArn>",
+    }
     assert allows(role, "kms:Decrypt", KEY, secrets) == []
 
 
 def test_ecs_exec_sessions_into_the_own_cluster_still_decrypt(bff: dict) -> None:
     role = bff["iam.yaml"]["Resources"]["BffTaskRole"]
-    own = {"kms:EncryptionContext:aws:ssm:TargetId": "ecs:<MainClusterName>_0123abcd_4567ef",
-           "kms:EncryptionContext:aws:ssm:SessionId": "ecs-execute-command-0123"}
+    own = {
+        "kms:EncryptionContext:aws:ssm:TargetId": "ecs:<MainClusterName>_0123abcd_4567ef",
+        "kms:EncryptionContext:aws:ssm:SessionId": "ecs-execute-command-0123",
+    }
     assert allows(role, "kms:Decrypt", KEY, own) == ["EcsExecSessionKey"]
     other = {**own, "kms:EncryptionContext:aws:ssm:TargetId": "ecs:other-cluster_0123abcd_4567ef"}
     assert allows(role, "kms:Decrypt", KEY, other) == []
@@ -187,12 +201,16 @@ API_KEY = {"name": "api-key", "description": "third-party API key", "generate": 
 
 
 def test_a_task_that_reads_a_secret_gets_decrypt_for_that_secret_through_secrets_manager() -> None:
-    data = with_permissions([{"sid": "ApiKey", "actions": ["secretsmanager:GetSecretValue"],
-                              "resources": ["${secret:api-key}"]}], secrets=[API_KEY])
+    data = with_permissions(
+        [{"sid": "ApiKey", "actions": ["secretsmanager:GetSecretValue"], "resources": ["${secret:api-key}"]}],
+        secrets=[API_KEY],
+    )
     t = render.synthesize(parse_spec(data, "spec.yaml"))["iam.yaml"]
     role = t["Resources"]["WebTaskRole"]
-    ctx = {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com",
-           "kms:EncryptionContext:SecretARN": "<ApiKeySecretArn>"}
+    ctx = {
+        "kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com",
+        "kms:EncryptionContext:SecretARN": "<ApiKeySecretArn>",
+    }
     assert allows(role, "secretsmanager:GetSecretValue", "<ApiKeySecretArn>", {}) == ["ApiKey"]
     assert allows(role, "kms:Decrypt", KEY, ctx) == ["ApiKeySecretKey"]
     assert allows(role, "kms:GenerateDataKey", KEY, ctx) == []
@@ -200,23 +218,37 @@ def test_a_task_that_reads_a_secret_gets_decrypt_for_that_secret_through_secrets
 
 
 def test_listing_a_bucket_needs_no_key() -> None:
-    data = with_permissions([{"sid": "List", "actions": ["s3:ListBucket"], "resources": ["${bucket:data}"]}],
-                            buckets=["data"])
+    data = with_permissions(
+        [{"sid": "List", "actions": ["s3:ListBucket"], "resources": ["${bucket:data}"]}], buckets=["data"]
+    )
     role = render.synthesize(parse_spec(data, "spec.yaml"))["iam.yaml"]["Resources"]["WebTaskRole"]
     sids = {s["Sid"] for p in props(role)["Policies"] for s in p["PolicyDocument"]["Statement"]}
     assert "ListBucketKey" not in sids and "List" in sids
 
 
-@pytest.mark.parametrize(("perms", "message"), [
-    ([{"sid": "Read", "actions": ["secretsmanager:GetSecretValue"], "resources": ["${secret:nope}"]}],
-     "services[0].task_permissions[Read]: unknown placeholder ${secret:nope}"),
-    ([{"sid": "Data", "actions": ["s3:GetObject"], "resources": ["${bucket:data}/*"]},
-      {"sid": "Data", "actions": ["s3:PutObject"], "resources": ["${bucket:data}/*"]}],
-     "services[0].task_permissions (sid): duplicate name 'Data'"),
-    ([{"sid": "Data", "actions": ["s3:GetObject"], "resources": ["${bucket:data}/*"]},
-      {"sid": "DataBucketKey", "actions": ["s3:ListBucket"], "resources": ["${bucket:data}"]}],
-     "services[0].task_permissions[DataBucketKey]: the sid is the one stackgen gives the KMS statement"),
-])
+@pytest.mark.parametrize(
+    ("perms", "message"),
+    [
+        (
+            [{"sid": "Read", "actions": ["secretsmanager:GetSecretValue"], "resources": ["${secret:nope}"]}],
+            "services[0].task_permissions[Read]: unknown placeholder ${secret:nope}",
+        ),
+        (
+            [
+                {"sid": "Data", "actions": ["s3:GetObject"], "resources": ["${bucket:data}/*"]},
+                {"sid": "Data", "actions": ["s3:PutObject"], "resources": ["${bucket:data}/*"]},
+            ],
+            "services[0].task_permissions (sid): duplicate name 'Data'",
+        ),
+        (
+            [
+                {"sid": "Data", "actions": ["s3:GetObject"], "resources": ["${bucket:data}/*"]},
+                {"sid": "DataBucketKey", "actions": ["s3:ListBucket"], "resources": ["${bucket:data}"]},
+            ],
+            "services[0].task_permissions[DataBucketKey]: the sid is the one stackgen gives the KMS statement",
+        ),
+    ],
+)
 def test_permission_sids_and_placeholders(perms: list[dict[str, Any]], message: str) -> None:
     with pytest.raises(SpecError) as exc:
         parse_spec(with_permissions(perms, buckets=["data"], secrets=[API_KEY]), "spec.yaml")

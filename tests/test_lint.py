@@ -28,8 +28,10 @@ def test_cfn_lint_clean(spec_path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_lint_catches_a_broken_template(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     bad = tmp_path / "bad.yaml"
-    bad.write_text("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n"
-                   "    Properties:\n      VisibilityTimeout: not-a-number\n")
+    bad.write_text(
+        "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n"
+        "    Properties:\n      VisibilityTimeout: not-a-number\n"
+    )
     assert lint_paths([bad])
 
 
@@ -53,8 +55,9 @@ def test_templates_reruns_only_what_a_change_affects(in_root: Path, capsys: pyte
     assert f"wrote 9 templates to {out}/" in cold
     assert "(9 linted, 0 unchanged), 0 findings" in cold and "preflight passed" in cold
     committed = ROOT / "templates" / "scheduled-file-writer"
-    assert {p.name: p.read_text() for p in out.glob("*.yaml")} == {p.name: p.read_text()
-                                                                   for p in committed.glob("*.yaml")}
+    assert {p.name: p.read_text() for p in out.glob("*.yaml")} == {
+        p.name: p.read_text() for p in committed.glob("*.yaml")
+    }
 
     assert cli.main(argv) == 0
     noop = capsys.readouterr().out
@@ -90,7 +93,8 @@ def test_a_changed_parameters_file_reruns_synthesis(in_root: Path, capsys: pytes
     data = yaml.safe_load((ROOT / "tests" / "fixtures" / "good_specs" / "web.yaml").read_text())
     data["ingress_sources"] = [{"name": "AdminCidrBlocks", "description": "admins", "cidrs": ["10.0.0.0/8"]}]
     data["load_balancers"][0]["listeners"].append(
-        {"port": 8080, "mode": "auto", "target_group": "web", "sources": "AdminCidrBlocks"})
+        {"port": 8080, "mode": "auto", "target_group": "web", "sources": "AdminCidrBlocks"}
+    )
     spec = in_root / "platforms" / "web.yaml"
     spec.parent.mkdir()
     spec.write_text(yaml.safe_dump(data, sort_keys=False))

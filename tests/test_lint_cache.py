@@ -103,8 +103,9 @@ def test_rule_config_template_and_child_changes_each_invalidate_what_they_should
 
     # A child changes: the child and its parent are linted again (E3043 reads the child),
     # and the parent's finding appears although the parent's bytes did not change.
-    (project / "t" / "child.yaml").write_text(CHILD.replace("Parameters:\n  Retention: {Type: Number}\n", "")
-                                              .replace("!Ref Retention", "345600"))
+    (project / "t" / "child.yaml").write_text(
+        CHILD.replace("Parameters:\n  Retention: {Type: Number}\n", "").replace("!Ref Retention", "345600")
+    )
     nested = lint.lint(paths, jobs=1, linter=linter)
     assert nested.linted == ["t/child.yaml"] and nested.crossed == ["t/main.yaml"]
     assert _rules(nested.findings) == [("main.yaml", "E3043")]
@@ -122,8 +123,9 @@ def test_same_bytes_elsewhere_no_cache_and_parallel(project: Path) -> None:
     shutil.copytree(project / "t", project / "u")
     moved = lint.lint(_paths(project, "u"), jobs=1, linter=linter)
     assert moved.linted == [] and [f.path for f in moved.findings] == ["u/db.yaml"]
-    assert [(f.line, f.rule, f.message) for f in moved.findings] == [(f.line, f.rule, f.message)
-                                                                     for f in first.findings]
+    assert [(f.line, f.rule, f.message) for f in moved.findings] == [
+        (f.line, f.rule, f.message) for f in first.findings
+    ]
 
     # --no-cache lints everything again, and finds the same.
     forced = lint.lint(_paths(project), use_cache=False, jobs=1, linter=linter)
@@ -179,8 +181,12 @@ RULE_ID = re.compile(r"^\s+id = \"([EWI]\d{4})\"", re.M)
 
 def file_reading_rules(sources: dict[str, str]) -> set[str]:
     """Rule ids defined in sources that read files (cfn-lint's own loader excluded)."""
-    return {rid for name, text in sources.items() if name != "_rules.py" and READS_FILES.search(text)
-            for rid in RULE_ID.findall(text)}
+    return {
+        rid
+        for name, text in sources.items()
+        if name != "_rules.py" and READS_FILES.search(text)
+        for rid in RULE_ID.findall(text)
+    }
 
 
 def test_only_the_cross_rules_read_other_files() -> None:

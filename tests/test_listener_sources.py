@@ -42,8 +42,7 @@ def admin_port(listener: dict[str, Any] | None = None, **platform: Any) -> dict[
     svc = data["services"][0]
     svc["ports"].append({"name": "admin", "port": 9090})
     svc["target_groups"].append({"name": "admin", "load_balancer": "web", "container_port": 9090})
-    data["load_balancers"][0]["listeners"].append(
-        listener or {"port": 8080, "mode": "auto", "target_group": "admin"})
+    data["load_balancers"][0]["listeners"].append(listener or {"port": 8080, "mode": "auto", "target_group": "admin"})
     return data
 
 
@@ -60,8 +59,11 @@ ADMIN = {"name": "AdminCidrBlocks", "description": "operators' office networks",
 def lb_rules(t: dict[str, Any], group: str) -> list[dict[str, Any]]:
     """Inbound rules of a security group: inline plus SecurityGroupIngress resources."""
     rules = list(props(resources(t)[group]).get("SecurityGroupIngress", []))
-    rules += [props(r) for r in resources(t, "AWS::EC2::SecurityGroupIngress").values()
-              if props(r)["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}]
+    rules += [
+        props(r)
+        for r in resources(t, "AWS::EC2::SecurityGroupIngress").values()
+        if props(r)["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}
+    ]
     return rules
 
 
@@ -75,11 +77,21 @@ def test_a_port_other_than_80_443_cannot_admit_the_platform_cidrs() -> None:
 
 
 def test_a_port_other_than_80_443_admits_its_own_sources() -> None:
-    spec = parse_spec(admin_port({"port": 8080, "mode": "auto", "target_group": "admin",
-                                  "sources": "AdminCidrBlocks"}, ingress_sources=[ADMIN]), "spec.yaml")
-    assert spec.ingress_parameters() == [(
-        "AdminCidrBlocks", "203.0.113.0/24", CIDR_PATTERN_NOT_WORLD,
-        "Exactly 1 CIDR(s), comma-separated, that may reach listener port(s) 8080: operators' office networks")]
+    spec = parse_spec(
+        admin_port(
+            {"port": 8080, "mode": "auto", "target_group": "admin", "sources": "AdminCidrBlocks"},
+            ingress_sources=[ADMIN],
+        ),
+        "spec.yaml",
+    )
+    assert spec.ingress_parameters() == [
+        (
+            "AdminCidrBlocks",
+            "203.0.113.0/24",
+            CIDR_PATTERN_NOT_WORLD,
+            "Exactly 1 CIDR(s), comma-separated, that may reach listener port(s) 8080: operators' office networks",
+        )
+    ]
 
 
 def test_the_load_balancer_can_name_the_sources_of_its_listeners() -> None:
@@ -89,18 +101,25 @@ def test_the_load_balancer_can_name_the_sources_of_its_listeners() -> None:
     assert not spec.uses_ingress_cidrs  # port 80 admits the set too: IngressCidrBlocks is not a parameter
     t = render.synthesize(spec)
     assert "IngressCidrBlocks" not in t["main.yaml"]["Parameters"]
-    assert {r["FromPort"]: r["CidrIp"] for r in lb_rules(t["security-groups.yaml"], "WebLoadBalancerSecurityGroup")} \
-        == {80: {"Fn::Select": [0, {"Ref": "AdminCidrBlocks"}]}, 8080: {"Fn::Select": [0, {"Ref": "AdminCidrBlocks"}]}}
+    assert {
+        r["FromPort"]: r["CidrIp"] for r in lb_rules(t["security-groups.yaml"], "WebLoadBalancerSecurityGroup")
+    } == {80: {"Fn::Select": [0, {"Ref": "AdminCidrBlocks"}]}, 8080: {"Fn::Select": [0, {"Ref": "AdminCidrBlocks"}]}}
     # 80 only reaches it from the load balancer's default, and 8080 too: /0 is refused for both
     assert t["main.yaml"]["Parameters"]["AdminCidrBlocks"]["AllowedPattern"] == CIDR_PATTERN_NOT_WORLD
 
 
 def test_a_set_that_reaches_another_port_cannot_hold_the_world() -> None:
     world = {**ADMIN, "cidrs": ["0.0.0.0/0"]}
-    msg = refusal(admin_port({"port": 8080, "mode": "auto", "target_group": "admin", "sources": "AdminCidrBlocks"},
-                             ingress_sources=[world]))
-    assert msg == ("spec.yaml: ingress_sources[AdminCidrBlocks].cidrs: 0.0.0.0/0 would open port 8080 to the "
-                   "world; only 80 and 443 may be")
+    msg = refusal(
+        admin_port(
+            {"port": 8080, "mode": "auto", "target_group": "admin", "sources": "AdminCidrBlocks"},
+            ingress_sources=[world],
+        )
+    )
+    assert msg == (
+        "spec.yaml: ingress_sources[AdminCidrBlocks].cidrs: 0.0.0.0/0 would open port 8080 to the "
+        "world; only 80 and 443 may be"
+    )
 
 
 def test_a_set_only_on_80_and_443_may_hold_the_world() -> None:
@@ -110,16 +129,24 @@ def test_a_set_only_on_80_and_443_may_hold_the_world() -> None:
     assert spec.ingress_parameters()[0][2] == CIDR_PATTERN
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"ingress_sources": [ADMIN, ADMIN]}, "ingress_sources: names must be unique"),
-    ({"ingress_sources": [{**ADMIN, "name": "IngressCidrBlocks"}]},
-     "ingress_sources[IngressCidrBlocks]: the name is already a parameter"),
-    ({"ingress_sources": [ADMIN]}, "ingress_sources[AdminCidrBlocks]: declared but no listener names it in sources"),
-    ({"ingress_sources": [{**ADMIN, "cidrs": ["2001:db8::/32"]}]}, "is IPv6; load balancer rules take IPv4 CIDRs"),
-    ({"ingress_sources": [{**ADMIN, "cidrs": ["10.0.0.0/8", "10.0.0.0/8"]}]}, "CIDRs must be unique"),
-    ({"ingress_cidrs": ["::/0"]}, "ingress_cidrs: '::/0' is IPv6; load balancer rules take IPv4 CIDRs (CidrIp)"),
-    ({"ingress_cidrs": ["0.0.0.0/0", "0.0.0.0/0"]}, "spec.yaml: ingress_cidrs: CIDRs must be unique"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ingress_sources": [ADMIN, ADMIN]}, "ingress_sources: names must be unique"),
+        (
+            {"ingress_sources": [{**ADMIN, "name": "IngressCidrBlocks"}]},
+            "ingress_sources[IngressCidrBlocks]: the name is already a parameter",
+        ),
+        (
+            {"ingress_sources": [ADMIN]},
+            "ingress_sources[AdminCidrBlocks]: declared but no listener names it in sources",
+        ),
+        ({"ingress_sources": [{**ADMIN, "cidrs": ["2001:db8::/32"]}]}, "is IPv6; load balancer rules take IPv4 CIDRs"),
+        ({"ingress_sources": [{**ADMIN, "cidrs": ["10.0.0.0/8", "10.0.0.0/8"]}]}, "CIDRs must be unique"),
+        ({"ingress_cidrs": ["::/0"]}, "ingress_cidrs: '::/0' is IPv6; load balancer rules take IPv4 CIDRs (CidrIp)"),
+        ({"ingress_cidrs": ["0.0.0.0/0", "0.0.0.0/0"]}, "spec.yaml: ingress_cidrs: CIDRs must be unique"),
+    ],
+)
 def test_source_sets_are_checked(change: dict[str, Any], message: str) -> None:
     assert message in refusal(spec_with(**change))
 
@@ -142,8 +169,12 @@ def test_mcp_admin_ports_admit_only_their_own_parameter(mcp_templates: dict) -> 
         cidr = r.get("CidrIp")
         if isinstance(cidr, dict) and "Fn::Select" in cidr:
             by_port.setdefault(r["FromPort"], set()).add(cidr["Fn::Select"][1]["Ref"])
-    assert by_port == {80: {"IngressCidrBlocks"}, 443: {"IngressCidrBlocks"},
-                       7860: {"ClientCidrBlocks"}, 8888: {"ClientCidrBlocks"}}
+    assert by_port == {
+        80: {"IngressCidrBlocks"},
+        443: {"IngressCidrBlocks"},
+        7860: {"ClientCidrBlocks"},
+        8888: {"ClientCidrBlocks"},
+    }
     param = mcp_templates["main.yaml"]["Parameters"]["ClientCidrBlocks"]
     assert param["Type"] == "CommaDelimitedList"
     assert param["AllowedPattern"] == CIDR_PATTERN_NOT_WORLD
@@ -158,22 +189,34 @@ def test_every_cidr_parameter_states_the_count_its_rules_are_generated_for(path:
     params = t["main.yaml"]["Parameters"]
     sg = t["security-groups.yaml"]
     for name, p in params.items():
-        if p["Type"] != "CommaDelimitedList" or name not in ("IngressCidrBlocks", *(s.name for s in spec.ingress_sources)):
+        if p["Type"] != "CommaDelimitedList" or name not in (
+            "IngressCidrBlocks",
+            *(s.name for s in spec.ingress_sources),
+        ):
             continue
         m = re.match(r"^Exactly (\d+) CIDR\(s\)", p["Description"])
         assert m, (name, p["Description"])
         assert int(m.group(1)) == len(str(p["Default"]).split(","))
-        selects = {r["CidrIp"]["Fn::Select"][0] for g in resources(sg, "AWS::EC2::SecurityGroup")
-                   for r in props(resources(sg)[g]).get("SecurityGroupIngress", [])
-                   if isinstance(r.get("CidrIp"), dict) and r["CidrIp"]["Fn::Select"][1] == {"Ref": name}}
+        selects = {
+            r["CidrIp"]["Fn::Select"][0]
+            for g in resources(sg, "AWS::EC2::SecurityGroup")
+            for r in props(resources(sg)[g]).get("SecurityGroupIngress", [])
+            if isinstance(r.get("CidrIp"), dict) and r["CidrIp"]["Fn::Select"][1] == {"Ref": name}
+        }
         assert selects == set(range(int(m.group(1)))), name
 
 
-@pytest.mark.parametrize(("pattern", "value", "ok"), [
-    (CIDR_PATTERN_NOT_WORLD, "0.0.0.0/0", False), (CIDR_PATTERN_NOT_WORLD, "203.0.113.0/24", True),
-    (CIDR_PATTERN_NOT_WORLD, "10.0.0.0/8", True), (CIDR_PATTERN_NOT_WORLD, "10.0.0.0/33", False),
-    (CIDR_PATTERN, "0.0.0.0/0", True), (CIDR_PATTERN, "2001:db8::/32", False),
-])
+@pytest.mark.parametrize(
+    ("pattern", "value", "ok"),
+    [
+        (CIDR_PATTERN_NOT_WORLD, "0.0.0.0/0", False),
+        (CIDR_PATTERN_NOT_WORLD, "203.0.113.0/24", True),
+        (CIDR_PATTERN_NOT_WORLD, "10.0.0.0/8", True),
+        (CIDR_PATTERN_NOT_WORLD, "10.0.0.0/33", False),
+        (CIDR_PATTERN, "0.0.0.0/0", True),
+        (CIDR_PATTERN, "2001:db8::/32", False),
+    ],
+)
 def test_allowed_patterns(pattern: str, value: str, ok: bool) -> None:
     """CloudFormation matches AllowedPattern against each value of a CommaDelimitedList."""
     assert (re.fullmatch(pattern, value) is not None) == ok
@@ -181,14 +224,18 @@ def test_allowed_patterns(pattern: str, value: str, ok: bool) -> None:
 
 def many(ingress: int, admin: int) -> dict[str, Any]:
     """web.yaml with an https domain (80, 443 on IngressCidrBlocks) and 7860/8888 on an admin set."""
-    data = admin_port({"port": 8888, "mode": "auto", "target_group": "admin", "sources": "AdminCidrBlocks"},
-                      ingress_cidrs=[f"198.51.{k}.0/24" for k in range(ingress)],
-                      ingress_sources=[{**ADMIN, "cidrs": [f"203.0.{k}.0/24" for k in range(admin)]}],
-                      domain={"base_domain": "example.com"})
+    data = admin_port(
+        {"port": 8888, "mode": "auto", "target_group": "admin", "sources": "AdminCidrBlocks"},
+        ingress_cidrs=[f"198.51.{k}.0/24" for k in range(ingress)],
+        ingress_sources=[{**ADMIN, "cidrs": [f"203.0.{k}.0/24" for k in range(admin)]}],
+        domain={"base_domain": "example.com"},
+    )
     lb = data["load_balancers"][0]
     lb["dns_record"] = "www"
-    lb["listeners"] += [{"port": 443, "mode": "https", "target_group": "web"},
-                        {"port": 7860, "mode": "auto", "target_group": "admin", "sources": "AdminCidrBlocks"}]
+    lb["listeners"] += [
+        {"port": 443, "mode": "https", "target_group": "web"},
+        {"port": 7860, "mode": "auto", "target_group": "admin", "sources": "AdminCidrBlocks"},
+    ]
     return data
 
 
@@ -232,21 +279,31 @@ def test_an_https_only_target_group_is_refused() -> None:
     assert msg == (
         "spec.yaml: load_balancers[web].listeners[443]: target group 'web' is reached only through https "
         "listeners, which exist only when BaseDomain is set; without a domain its service cannot attach. Add "
-        "{port: 80, mode: redirect, target_group: web} (plain HTTP until a domain exists) or use mode: auto")
+        "{port: 80, mode: redirect, target_group: web} (plain HTTP until a domain exists) or use mode: auto"
+    )
 
 
-@pytest.mark.parametrize("listeners", [
-    [{"port": 443, "mode": "https", "target_group": "web"}, {"port": 80, "mode": "redirect", "target_group": "web"}],
-    [{"port": 443, "mode": "auto", "target_group": "web"}],
-], ids=["with-redirect", "auto"])
+@pytest.mark.parametrize(
+    "listeners",
+    [
+        [
+            {"port": 443, "mode": "https", "target_group": "web"},
+            {"port": 80, "mode": "redirect", "target_group": "web"},
+        ],
+        [{"port": 443, "mode": "auto", "target_group": "web"}],
+    ],
+    ids=["with-redirect", "auto"],
+)
 def test_the_fixes_the_message_names_are_accepted(listeners: list[dict[str, Any]]) -> None:
     parse_spec(with_domain(listeners), "spec.yaml")
 
 
 def test_a_redirect_needs_an_https_listener_on_443() -> None:
     msg = refusal(with_domain([{"port": 80, "mode": "redirect", "target_group": "web"}]))
-    assert msg.endswith("listeners[80]: redirect sends clients to HTTPS on port 443 once BaseDomain is set, but "
-                        "'web' has no https or auto listener on 443; add {port: 443, mode: https, target_group: ...}")
+    assert msg.endswith(
+        "listeners[80]: redirect sends clients to HTTPS on port 443 once BaseDomain is set, but "
+        "'web' has no https or auto listener on 443; add {port: 443, mode: https, target_group: ...}"
+    )
 
 
 def test_443_cannot_redirect_to_itself() -> None:
@@ -257,13 +314,15 @@ def test_443_cannot_redirect_to_itself() -> None:
 def test_a_redirect_only_target_group_is_refused() -> None:
     """With BaseDomain set a redirect listener redirects instead of forwarding: a target group
     reached only through one has no load balancer in stage two."""
-    data = admin_port({"port": 8080, "mode": "redirect", "target_group": "admin", "sources": "AdminCidrBlocks"},
-                      ingress_sources=[ADMIN], domain={"base_domain": "example.com"})
+    data = admin_port(
+        {"port": 8080, "mode": "redirect", "target_group": "admin", "sources": "AdminCidrBlocks"},
+        ingress_sources=[ADMIN],
+        domain={"base_domain": "example.com"},
+    )
     data["load_balancers"][0]["dns_record"] = "www"
     data["load_balancers"][0]["listeners"].append({"port": 443, "mode": "https", "target_group": "web"})
     msg = refusal(data)
-    assert "load_balancers[web].listeners[8080]: target group 'admin' is reached only through redirect listeners" \
-        in msg
+    assert "load_balancers[web].listeners[8080]: target group 'admin' is reached only through redirect listeners" in msg
 
 
 def stage(node: Any, domain: bool) -> Any:
@@ -273,8 +332,7 @@ def stage(node: Any, domain: bool) -> Any:
         assert cond == "HasDomain", node
         return stage(yes if domain else no, domain)
     if isinstance(node, dict):
-        return {k: stage(v, domain) for k, v in node.items()
-                if stage(v, domain) != {"Ref": "AWS::NoValue"}}
+        return {k: stage(v, domain) for k, v in node.items() if stage(v, domain) != {"Ref": "AWS::NoValue"}}
     if isinstance(node, list):
         return [stage(v, domain) for v in node]
     return node
@@ -282,14 +340,21 @@ def stage(node: Any, domain: bool) -> Any:
 
 def listeners(alb: dict[str, Any], domain: bool) -> dict[str, dict[str, Any]]:
     """The listeners that exist when BaseDomain is set (domain) or empty, as that stage sees them."""
-    return {lid: stage(props(r), domain) for lid, r in resources(alb, "AWS::ElasticLoadBalancingV2::Listener").items()
-            if r.get("Condition") in (None, "HasDomain" if domain else "NoDomain")}
+    return {
+        lid: stage(props(r), domain)
+        for lid, r in resources(alb, "AWS::ElasticLoadBalancingV2::Listener").items()
+        if r.get("Condition") in (None, "HasDomain" if domain else "NoDomain")
+    }
 
 
 def forwarded(alb: dict[str, Any], domain: bool) -> set[str]:
     """Target groups some listener forwards to when BaseDomain is set (domain) or empty."""
-    return {a["TargetGroupArn"]["Ref"] for p in listeners(alb, domain).values() for a in p["DefaultActions"]
-            if a["Type"] == "forward"}
+    return {
+        a["TargetGroupArn"]["Ref"]
+        for p in listeners(alb, domain).values()
+        for a in p["DefaultActions"]
+        if a["Type"] == "forward"
+    }
 
 
 WITH_LBS = [p for p in PLATFORMS if load_spec(p).load_balancers]
@@ -364,9 +429,14 @@ def per_env(egress: str, overrides: dict[str, str]) -> dict[str, dict[str, Any]]
     return render.synthesize(parse_spec(data, "spec.yaml"))
 
 
-@pytest.mark.parametrize(("egress", "overrides"), [
-    ("nat-per-az", {"dev": "vpc-endpoints"}), ("vpc-endpoints", {"prod": "single-nat"}),
-], ids=["nat-except-dev", "endpoints-except-prod"])
+@pytest.mark.parametrize(
+    ("egress", "overrides"),
+    [
+        ("nat-per-az", {"dev": "vpc-endpoints"}),
+        ("vpc-endpoints", {"prod": "single-nat"}),
+    ],
+    ids=["nat-except-dev", "endpoints-except-prod"],
+)
 def test_per_environment_egress_rules_are_conditional_resources(egress: str, overrides: dict[str, str]) -> None:
     """checkov (CKV_AWS_23) cannot read a Description inside Fn::If: every rule of every group
     is a plain rule with a literal Description, and the per-environment ones carry a Condition."""

@@ -39,8 +39,9 @@ def test_the_two_stage_listeners_are_clean(t: Templates) -> None:
 
 def test_a_weak_policy_inside_the_if_is_caught(t: Templates) -> None:
     listener(t, "MainListener7860")["SslPolicy"]["Fn::If"][1] = "ELBSecurityPolicy-2016-08"
-    assert any("MainListener7860" in p and "ELBSecurityPolicy-2016-08 is not in the TLS 1.2+" in p
-               for p in problems(t)), problems(t)
+    assert any(
+        "MainListener7860" in p and "ELBSecurityPolicy-2016-08 is not in the TLS 1.2+" in p for p in problems(t)
+    ), problems(t)
 
 
 def test_a_port_80_that_forwards_with_a_domain_is_caught(t: Templates) -> None:
@@ -59,5 +60,7 @@ def test_the_architecture_diagram_shows_both_stages_of_a_listener() -> None:
     arch = model.read(load_dir(ROOT / "templates" / "bff-agentcore"), "bff-agentcore")
     [lb] = [n for n in arch.nodes if n.id == "lb_PublicLoadBalancer"]
     assert [x for x in lb.lines if x[:3] in ("80 ", "443")] == [
-        "80 HTTP: forward to bff (if not HasDomain)", "80 HTTP: redirect to HTTPS 443 (if HasDomain)",
-        "443 HTTPS: forward to bff (if HasDomain)"]
+        "80 HTTP: forward to bff (if not HasDomain)",
+        "80 HTTP: redirect to HTTPS 443 (if HasDomain)",
+        "443 HTTPS: forward to bff (if HasDomain)",
+    ]

@@ -7,11 +7,33 @@ from typing import Any
 
 from tests.helpers import props, resources
 
-STACK_FILES = {"main.yaml", "network.yaml", "security-groups.yaml", "efs.yaml", "secrets.yaml", "iam.yaml",
-               "database.yaml", "ecr.yaml", "ecs-cluster.yaml", "alb.yaml", "certificates.yaml", "dns.yaml",
-               "services.yaml", "autoscaling.yaml", "monitoring.yaml"}
-SERVICES = ["registry", "auth", "keycloak", "currenttime", "mcpgw", "realserverfaketools",
-            "flight-booking-agent", "travel-assistant-agent"]
+STACK_FILES = {
+    "main.yaml",
+    "network.yaml",
+    "security-groups.yaml",
+    "efs.yaml",
+    "secrets.yaml",
+    "iam.yaml",
+    "database.yaml",
+    "ecr.yaml",
+    "ecs-cluster.yaml",
+    "alb.yaml",
+    "certificates.yaml",
+    "dns.yaml",
+    "services.yaml",
+    "autoscaling.yaml",
+    "monitoring.yaml",
+}
+SERVICES = [
+    "registry",
+    "auth",
+    "keycloak",
+    "currenttime",
+    "mcpgw",
+    "realserverfaketools",
+    "flight-booking-agent",
+    "travel-assistant-agent",
+]
 
 
 def test_every_stack_exists(mcp_templates: dict) -> None:
@@ -22,10 +44,16 @@ def test_every_stack_exists(mcp_templates: dict) -> None:
 
 def test_network(mcp_spec: Any, mcp_templates: dict) -> None:
     t = mcp_templates["network.yaml"]
-    assert [str(c) for c in mcp_spec.network.tier_cidrs(mcp_spec.network.tier("private"))] == \
-        ["10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20"]
-    assert [str(c) for c in mcp_spec.network.tier_cidrs(mcp_spec.network.tier("public"))] == \
-        ["10.0.48.0/24", "10.0.49.0/24", "10.0.50.0/24"]
+    assert [str(c) for c in mcp_spec.network.tier_cidrs(mcp_spec.network.tier("private"))] == [
+        "10.0.0.0/20",
+        "10.0.16.0/20",
+        "10.0.32.0/20",
+    ]
+    assert [str(c) for c in mcp_spec.network.tier_cidrs(mcp_spec.network.tier("public"))] == [
+        "10.0.48.0/24",
+        "10.0.49.0/24",
+        "10.0.50.0/24",
+    ]
     vpc = props(resources(t, "AWS::EC2::VPC")["Vpc"])
     assert vpc["EnableDnsSupport"] is True and vpc["EnableDnsHostnames"] is True
     subnets = resources(t, "AWS::EC2::Subnet")
@@ -49,7 +77,9 @@ def _rules(t: dict) -> list[tuple[str, dict]]:
     out = []
     for lid, r in resources(t).items():
         if r["Type"] == "AWS::EC2::SecurityGroup":
-            out += [(lid, x) for x in props(r).get("SecurityGroupIngress", []) + props(r).get("SecurityGroupEgress", [])]
+            out += [
+                (lid, x) for x in props(r).get("SecurityGroupIngress", []) + props(r).get("SecurityGroupEgress", [])
+            ]
         elif r["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
             out.append((lid, props(r)))
     return out
@@ -73,17 +103,27 @@ def test_security_groups(mcp_templates: dict) -> None:
     alb = "MainLoadBalancerSecurityGroup"
     assert _ingress(t, "RegistryServiceSecurityGroup") == {(alb, 80), (alb, 7860), ("McpgwServiceSecurityGroup", 7860)}
     assert _ingress(t, "AuthServiceSecurityGroup") == {(alb, 8888), ("RegistryServiceSecurityGroup", 8888)}
-    for svc, port in (("Currenttime", 8000), ("Mcpgw", 8003), ("Realserverfaketools", 8002),
-                      ("FlightBookingAgent", 9000), ("TravelAssistantAgent", 9000)):
+    for svc, port in (
+        ("Currenttime", 8000),
+        ("Mcpgw", 8003),
+        ("Realserverfaketools", 8002),
+        ("FlightBookingAgent", 9000),
+        ("TravelAssistantAgent", 9000),
+    ):
         assert _ingress(t, f"{svc}ServiceSecurityGroup") == {("RegistryServiceSecurityGroup", port)}
     assert _ingress(t, "KeycloakServiceSecurityGroup") == {("KeycloakLoadBalancerSecurityGroup", 8080)}
     assert _ingress(t, "DatabaseSecurityGroup") == {("DatabaseProxySecurityGroup", 3306)}
     assert _ingress(t, "DatabaseProxySecurityGroup") == {("KeycloakServiceSecurityGroup", 3306)}
-    assert _ingress(t, "FileSystemSecurityGroup") == {(f"{s}ServiceSecurityGroup", 2049) for s in ("Registry", "Auth", "Mcpgw")}
+    assert _ingress(t, "FileSystemSecurityGroup") == {
+        (f"{s}ServiceSecurityGroup", 2049) for s in ("Registry", "Auth", "Mcpgw")
+    }
     main_alb = props(resources(t)[alb])["SecurityGroupIngress"]
     assert sorted(r["FromPort"] for r in main_alb) == [80, 443, 7860, 8888]
-    endpoint = [props(r) for r in resources(t, "AWS::EC2::SecurityGroupIngress").values()
-                if props(r)["GroupId"] == {"Ref": "EndpointSecurityGroupId"}]
+    endpoint = [
+        props(r)
+        for r in resources(t, "AWS::EC2::SecurityGroupIngress").values()
+        if props(r)["GroupId"] == {"Ref": "EndpointSecurityGroupId"}
+    ]
     assert len(endpoint) == len(SERVICES) and all(r["FromPort"] == 443 for r in endpoint)
 
 
@@ -125,21 +165,27 @@ def test_iam(mcp_templates: dict) -> None:
         for pol in props(r).get("Policies", []):
             for st in pol["PolicyDocument"]["Statement"]:
                 if "*" in st["Resource"]:
-                    assert all(a in ("ecr:GetAuthorizationToken",) or a.startswith("ssmmessages:")
-                               for a in st["Action"]), (lid, st)
+                    assert all(
+                        a in ("ecr:GetAuthorizationToken",) or a.startswith("ssmmessages:") for a in st["Action"]
+                    ), (lid, st)
 
 
 def test_database(mcp_templates: dict) -> None:
     t = mcp_templates["database.yaml"]
     pg = props(resources(t, "AWS::RDS::DBClusterParameterGroup")["DatabaseClusterParameterGroup"])
     assert pg["Family"] == "aurora-mysql8.0"
-    assert pg["Parameters"] == {"character_set_server": "utf8mb4", "collation_server": "utf8mb4_unicode_ci",
-                                "require_secure_transport": "ON"}
+    assert pg["Parameters"] == {
+        "character_set_server": "utf8mb4",
+        "collation_server": "utf8mb4_unicode_ci",
+        "require_secure_transport": "ON",
+    }
     cluster = resources(t, "AWS::RDS::DBCluster")["DatabaseCluster"]
     c = props(cluster)
     assert c["EngineVersion"] == "8.0.mysql_aurora.3.08.2"
-    assert c["ServerlessV2ScalingConfiguration"] == {"MinCapacity": {"Ref": "DatabaseMinAcu"},
-                                                     "MaxCapacity": {"Ref": "DatabaseMaxAcu"}}
+    assert c["ServerlessV2ScalingConfiguration"] == {
+        "MinCapacity": {"Ref": "DatabaseMinAcu"},
+        "MaxCapacity": {"Ref": "DatabaseMaxAcu"},
+    }
     assert c["BackupRetentionPeriod"] == 7 and c["StorageEncrypted"] is True
     assert cluster["DeletionPolicy"] == cluster["UpdateReplacePolicy"] == "Snapshot"
     assert props(resources(t, "AWS::RDS::DBInstance")["DatabaseInstance"])["DBInstanceClass"] == "db.serverless"
@@ -180,14 +226,22 @@ def test_alb(mcp_templates: dict) -> None:
     tgs = {lid: props(r) for lid, r in resources(t, "AWS::ElasticLoadBalancingV2::TargetGroup").items()}
     assert (tgs["RegistryTargetGroup"]["Port"], tgs["RegistryTargetGroup"]["HealthCheckPort"]) == (80, "7860")
     assert tgs["AuthTargetGroup"]["Port"] == 8888 and tgs["GradioTargetGroup"]["Port"] == 7860
-    assert tgs["KeycloakTargetGroup"]["Port"] == 8080 and tgs["KeycloakTargetGroup"]["Matcher"] == {"HttpCode": "200-399"}
+    assert tgs["KeycloakTargetGroup"]["Port"] == 8080 and tgs["KeycloakTargetGroup"]["Matcher"] == {
+        "HttpCode": "200-399"
+    }
     for tg in tgs.values():
         assert tg["HealthCheckIntervalSeconds"] == 30 and tg["HealthCheckTimeoutSeconds"] == 5
         assert tg["HealthCheckPath"] and tg["Matcher"]
     listeners = {lid: (r, props(r)) for lid, r in resources(t, "AWS::ElasticLoadBalancingV2::Listener").items()}
     # One listener per (load balancer, port): setting BaseDomain updates it in place (no DuplicateListener).
-    assert set(listeners) == {"MainListener80", "MainListener443", "MainListener8888", "MainListener7860",
-                              "KeycloakListener80", "KeycloakListener443"}
+    assert set(listeners) == {
+        "MainListener80",
+        "MainListener443",
+        "MainListener8888",
+        "MainListener7860",
+        "KeycloakListener80",
+        "KeycloakListener443",
+    }
     policy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
     for lid, (r, p) in listeners.items():
         if lid.endswith("443"):  # https: only with a domain
@@ -197,8 +251,9 @@ def test_alb(mcp_templates: dict) -> None:
             assert "Condition" not in r and p["Protocol"] == "HTTP"
             cond, redirect, forward = p["DefaultActions"]["Fn::If"]
             assert cond == "HasDomain" and forward[0]["Type"] == "forward"
-            assert redirect == [{"RedirectConfig": {"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"},
-                                 "Type": "redirect"}]
+            assert redirect == [
+                {"RedirectConfig": {"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"}, "Type": "redirect"}
+            ]
             assert r["Metadata"]["stackgen"]["guard_allowlist"]["alb_http_to_https_redirection_check"]
         else:  # auto: HTTPS with a domain, plain HTTP before
             assert "Condition" not in r
@@ -230,8 +285,10 @@ def test_services(mcp_templates: dict) -> None:
     t = mcp_templates["services.yaml"]
     svcs = resources(t, "AWS::ECS::Service")
     assert {props(s)["ServiceName"] for s in svcs.values()} == set(SERVICES)
-    groups = {props(g)["LogGroupName"]["Fn::Sub"].rsplit("/", 1)[1]: props(g)["RetentionInDays"]
-              for g in resources(t, "AWS::Logs::LogGroup").values()}
+    groups = {
+        props(g)["LogGroupName"]["Fn::Sub"].rsplit("/", 1)[1]: props(g)["RetentionInDays"]
+        for g in resources(t, "AWS::Logs::LogGroup").values()
+    }
     assert groups.pop("keycloak") == 7 and set(groups.values()) == {30}
     for s in svcs.values():
         p = props(s)
@@ -249,8 +306,18 @@ def test_services(mcp_templates: dict) -> None:
             assert c["ReadonlyRootFilesystem"] is True or c["Name"] in ("registry", "keycloak")
     reg = props(t["Resources"]["RegistryTaskDefinition"])["ContainerDefinitions"][0]
     assert [m["ContainerPort"] for m in reg["PortMappings"]] == [80, 443, 7860]
-    assert props(t["Resources"]["FlightBookingAgentTaskDefinition"])["ContainerDefinitions"][0]["PortMappings"][0]["ContainerPort"] == 9000
-    assert props(t["Resources"]["TravelAssistantAgentTaskDefinition"])["ContainerDefinitions"][0]["PortMappings"][0]["ContainerPort"] == 9000
+    assert (
+        props(t["Resources"]["FlightBookingAgentTaskDefinition"])["ContainerDefinitions"][0]["PortMappings"][0][
+            "ContainerPort"
+        ]
+        == 9000
+    )
+    assert (
+        props(t["Resources"]["TravelAssistantAgentTaskDefinition"])["ContainerDefinitions"][0]["PortMappings"][0][
+            "ContainerPort"
+        ]
+        == 9000
+    )
 
 
 def test_autoscaling(mcp_templates: dict) -> None:
@@ -259,18 +326,34 @@ def test_autoscaling(mcp_templates: dict) -> None:
     assert len(targets) == 8
     # Keycloak's image comes from the platform's own repository: 1..4 once it is pushed, 0..0 before.
     assert (targets["KeycloakScalableTarget"]["MinCapacity"], targets["KeycloakScalableTarget"]["MaxCapacity"]) == (
-        {"Fn::If": ["KeycloakImageIsReady", 1, 0]}, {"Fn::If": ["KeycloakImageIsReady", 4, 0]})
-    assert (targets["RegistryScalableTarget"]["MinCapacity"], targets["RegistryScalableTarget"]["MaxCapacity"]) == (2, 4)
-    pol = {lid: props(r)["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
-           for lid, r in resources(t, "AWS::ApplicationAutoScaling::ScalingPolicy").items()}
+        {"Fn::If": ["KeycloakImageIsReady", 1, 0]},
+        {"Fn::If": ["KeycloakImageIsReady", 4, 0]},
+    )
+    assert (targets["RegistryScalableTarget"]["MinCapacity"], targets["RegistryScalableTarget"]["MaxCapacity"]) == (
+        2,
+        4,
+    )
+    pol = {
+        lid: props(r)["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+        for lid, r in resources(t, "AWS::ApplicationAutoScaling::ScalingPolicy").items()
+    }
     assert pol["RegistryCpuScalingPolicy"] == 70.0 and pol["RegistryMemoryScalingPolicy"] == 80.0
     assert "CurrenttimeMemoryScalingPolicy" not in pol and pol["CurrenttimeCpuScalingPolicy"] == 70.0
 
 
 def test_parent_outputs(mcp_templates: dict) -> None:
     outs = mcp_templates["main.yaml"]["Outputs"]
-    for o in ("MainLoadBalancerUrl", "KeycloakLoadBalancerUrl", "MainClusterArn", "KeycloakClusterName",
-              "RegistryServiceArn", "DatabaseEndpoint", "FileSystemId", "VpcId", "KeycloakRepositoryUri"):
+    for o in (
+        "MainLoadBalancerUrl",
+        "KeycloakLoadBalancerUrl",
+        "MainClusterArn",
+        "KeycloakClusterName",
+        "RegistryServiceArn",
+        "DatabaseEndpoint",
+        "FileSystemId",
+        "VpcId",
+        "KeycloakRepositoryUri",
+    ):
         assert o in outs, o
 
 

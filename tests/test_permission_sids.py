@@ -26,8 +26,13 @@ KMS_SUFFIXES = ("BucketKey", "SecretKey")  # the derived KMS statements of a tas
 
 def task_role_sids(templates: dict[str, dict[str, Any]]) -> set[str]:
     iam = templates["iam.yaml"]
-    return {s["Sid"] for lid, role in resources(iam, "AWS::IAM::Role").items() if lid.endswith("TaskRole")
-            for pol in props(role).get("Policies", []) for s in pol["PolicyDocument"]["Statement"]}
+    return {
+        s["Sid"]
+        for lid, role in resources(iam, "AWS::IAM::Role").items()
+        if lid.endswith("TaskRole")
+        for pol in props(role).get("Policies", [])
+        for s in pol["PolicyDocument"]["Statement"]
+    }
 
 
 def spec_sids(spec: Any) -> set[str]:
@@ -48,7 +53,8 @@ def test_the_generators_sids_are_exactly_what_the_task_roles_hold() -> None:
 def with_permission(sid: str) -> dict[str, Any]:
     data = copy.deepcopy(WEB)
     data["services"][0]["task_permissions"] = [
-        {"sid": sid, "actions": ["logs:PutLogEvents"], "resources": ["${log_group}:log-stream:*"]}]
+        {"sid": sid, "actions": ["logs:PutLogEvents"], "resources": ["${log_group}:log-stream:*"]}
+    ]
     return data
 
 
@@ -56,9 +62,11 @@ def with_permission(sid: str) -> dict[str, Any]:
 def test_a_task_permission_with_a_generated_sid_is_refused(sid: str) -> None:
     with pytest.raises(SpecError) as exc:
         parse_spec(with_permission(sid), "spec.yaml")
-    assert exc.value.lines == [f"spec.yaml: services[0].task_permissions[0].sid: {sid!r} is the id of a "
-                               "statement stackgen writes in the task role itself (IAM requires unique Sids in "
-                               "a policy); choose another"]
+    assert exc.value.lines == [
+        f"spec.yaml: services[0].task_permissions[0].sid: {sid!r} is the id of a "
+        "statement stackgen writes in the task role itself (IAM requires unique Sids in "
+        "a policy); choose another"
+    ]
 
 
 def test_the_refused_sid_would_clash_in_the_task_role() -> None:

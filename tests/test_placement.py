@@ -41,8 +41,7 @@ def with_services(n: int, extra: int = 0, **changes: Any) -> dict[str, Any]:
 def test_seed_platforms_are_one_group_in_the_unsuffixed_stacks(path: Any) -> None:
     spec = load_spec(path)
     parts = placement.place(spec)
-    assert [(p.group, p.index, p.services) for p in parts] == [
-        ("default", 0, tuple(s.name for s in spec.services))]
+    assert [(p.group, p.index, p.services) for p in parts] == [("default", 0, tuple(s.name for s in spec.services))]
     names = set(render.synthesize(spec))
     assert not {n for n in names if any(n.startswith(f"{g}-") for g in GROUPED) and n != "security-groups.yaml"}
 
@@ -98,8 +97,13 @@ def test_appending_to_another_group_key_moves_nothing() -> None:
     templates = render.synthesize(parse_spec(grown))
     new = where(templates)
     assert all(new[lid] == f for lid, f in old.items())
-    assert {"security-groups-payments.yaml", "iam-payments.yaml", "services-payments.yaml",
-            "autoscaling-payments.yaml", "monitoring-payments.yaml"} <= set(templates)
+    assert {
+        "security-groups-payments.yaml",
+        "iam-payments.yaml",
+        "services-payments.yaml",
+        "autoscaling-payments.yaml",
+        "monitoring-payments.yaml",
+    } <= set(templates)
     assert "Pay0Service" in templates["services-payments.yaml"]["Resources"]
 
 
@@ -114,7 +118,9 @@ def test_pinning_a_deployed_service_to_a_group_moves_it_and_plan_says_so() -> No
     assert ("Svc002TaskRole", "move-in") in moves and ("Svc002ServiceSecurityGroup", "move-in") in moves
     # Nothing else moves but the rules of its edges (held by the later of an edge's two groups).
     assert {lid for lid, _ in moves if not lid.startswith("Svc002")} == {
-        "Svc000ServiceToSvc002Service8080Egress", "Svc000ServiceToSvc002Service8080Ingress"}
+        "Svc000ServiceToSvc002Service8080Egress",
+        "Svc000ServiceToSvc002Service8080Ingress",
+    }
 
 
 def test_removing_a_service_from_the_middle_moves_only_later_services_of_its_key() -> None:
@@ -137,7 +143,7 @@ def test_removing_a_service_from_the_middle_moves_only_later_services_of_its_key
     first = order.index(moved[0])
     assert order.index(victim if victim in order else moved[0]) <= first
     # Services before the victim never move.
-    assert all(after[n] == before[n] for n in order[:order.index(parts[0].services[4])])
+    assert all(after[n] == before[n] for n in order[: order.index(parts[0].services[4])])
     # plan shows each moved service's resources as a move-out and a move-in.
     p = plan.compare(render.synthesize(spec), render.synthesize(parse_spec(data)))
     moved_in = {c.logical_id for c in p.rows() if c.action == "move-in"}
@@ -167,11 +173,14 @@ def test_a_later_group_reaches_shared_security_groups_through_client_groups() ->
     svc = templates[f"{parts[1].stack('services')}.yaml"]["Resources"][naming_of(parts[1].services[0], "Service")]
     groups = svc["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
     assert len(groups) == 4 <= QUOTAS["sgs_per_network_interface"].value
-    ingress_to_db = [r for t in templates.values() for r in (t.get("Resources") or {}).values()
-                     if r["Type"] == "AWS::EC2::SecurityGroupIngress"
-                     and r["Properties"]["GroupId"] in ({"Ref": f"{entry}Id"}, {"Fn::GetAtt": [entry, "GroupId"]})
-                     and r["Properties"]["SourceSecurityGroupId"] != {"Fn::GetAtt": ["DatabaseProxySecurityGroup",
-                                                                                     "GroupId"]}]
+    ingress_to_db = [
+        r
+        for t in templates.values()
+        for r in (t.get("Resources") or {}).values()
+        if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+        and r["Properties"]["GroupId"] in ({"Ref": f"{entry}Id"}, {"Fn::GetAtt": [entry, "GroupId"]})
+        and r["Properties"]["SourceSecurityGroupId"] != {"Fn::GetAtt": ["DatabaseProxySecurityGroup", "GroupId"]}
+    ]
     assert len(ingress_to_db) == len(parts[0].services) + len(parts) - 1 < QUOTAS["inbound_rules_per_sg"].value
 
 
@@ -188,7 +197,10 @@ def test_a_service_too_large_for_a_group_opens_its_own(monkeypatch: pytest.Monke
     monkeypatch.setattr(placement, "size", lambda s, rules: placement.Size(placement.BUDGET["resources"] + 1, 0, 0))
     spec = parse_spec(with_services(3))
     assert [(p.group, p.services) for p in placement.place(spec)] == [
-        ("default", ("svc000",)), ("default-2", ("svc001",)), ("default-3", ("svc002",))]
+        ("default", ("svc000",)),
+        ("default-2", ("svc001",)),
+        ("default-3", ("svc002",)),
+    ]
 
 
 def test_the_parents_parameters_and_outputs_do_not_grow_with_overflow_groups() -> None:

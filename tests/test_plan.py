@@ -25,8 +25,13 @@ def bff() -> dict[str, Any]:
     return yaml.safe_load(BFF.read_text(encoding="utf-8"))
 
 
-def plan_of(spec: dict[str, Any], tmp_path: Path, against: Path = BFF_TEMPLATES, env: str | None = None,
-            values: dict[str, str] | None = None) -> plan.Plan:
+def plan_of(
+    spec: dict[str, Any],
+    tmp_path: Path,
+    against: Path = BFF_TEMPLATES,
+    env: str | None = None,
+    values: dict[str, str] | None = None,
+) -> plan.Plan:
     path = tmp_path / "bff-agentcore.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     new = synth.synthesize_checked(path).templates
@@ -59,9 +64,13 @@ def test_add_a_service(bff: dict[str, Any], tmp_path: Path) -> None:
     spec["services"].append(worker)
     p = plan_of(spec, tmp_path)
     got = actions(p)
-    for key in [("ServicesStack", "WorkerService"), ("ServicesStack", "WorkerTaskDefinition"),
-                ("SecurityGroupsStack", "WorkerServiceSecurityGroup"),
-                ("IamStack", "WorkerTaskRole"), ("IamStack", "WorkerExecutionRole")]:
+    for key in [
+        ("ServicesStack", "WorkerService"),
+        ("ServicesStack", "WorkerTaskDefinition"),
+        ("SecurityGroupsStack", "WorkerServiceSecurityGroup"),
+        ("IamStack", "WorkerTaskRole"),
+        ("IamStack", "WorkerExecutionRole"),
+    ]:
         assert got.get(key) == "add", key
     # adding a service replaces and removes nothing: every other row is an addition or an in-place update
     assert set(got.values()) <= {"add", "modify"}, {k: a for k, a in got.items() if a not in ("add", "modify")}
@@ -79,8 +88,11 @@ def test_create_only_property_of_the_database_replaces_it(bff: dict[str, Any], t
     assert cluster.needs_confirmation
     # the instance's DBClusterIdentifier (create-only) takes the new cluster's id: replaced too
     instance = r[("DatabaseStack", "DatabaseInstance")]
-    assert (instance.action, instance.properties, instance.follows) == \
-        ("replace", ["DBClusterIdentifier"], ["DatabaseCluster"])
+    assert (instance.action, instance.properties, instance.follows) == (
+        "replace",
+        ["DBClusterIdentifier"],
+        ["DatabaseCluster"],
+    )
     # the tasks read the new endpoint through the parent: new task definitions, across stacks
     td = r[("ServicesStack", "BffTaskDefinition")]
     assert (td.action, td.follows) == ("replace", ["DatabaseStack/DatabaseCluster"])
@@ -117,8 +129,7 @@ def test_remove_a_bucket(bff: dict[str, Any], tmp_path: Path) -> None:
     assert bucket.note == "DeletionPolicy Retain: the old resource is kept, outside the stack"
     assert all(c.action in ("remove", "modify", "replace") for c in r.values())
     # the storage stack held only the buckets: the nested stack goes with them
-    assert [(s.stack, s.status) for s in p.stacks if s.status in ("added", "removed")] == \
-        [("StorageStack", "removed")]
+    assert [(s.stack, s.status) for s in p.stacks if s.status in ("added", "removed")] == [("StorageStack", "removed")]
 
 
 def test_a_service_moved_between_nested_stacks_is_delete_and_create(tmp_path: Path, bff: dict[str, Any]) -> None:
@@ -154,8 +165,7 @@ def test_env_sees_only_its_own_mapping_row(tmp_path: Path, bff: dict[str, Any]) 
     spec = copy.deepcopy(bff)
     dev = plan_of(spec, tmp_path, against=against, env="dev")
     assert dev.rows() == []
-    assert [(s.stack, s.sections) for s in dev.stacks if s.status != "unchanged"] == \
-        [("ServicesStack", ["Mappings"])]
+    assert [(s.stack, s.sections) for s in dev.stacks if s.status != "unchanged"] == [("ServicesStack", ["Mappings"])]
     prod = plan_of(spec, tmp_path, against=against, env="prod")
     got = actions(prod)
     assert got[("ServicesStack", "BffTaskDefinition")] == "replace"  # Cpu/Memory: create-only
@@ -171,8 +181,9 @@ def test_type_change_is_refused() -> None:
     assert change.action == "type-change" and "refuses" in change.note
 
 
-def test_cli_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                 monkeypatch: pytest.MonkeyPatch, bff: dict[str, Any]) -> None:
+def test_cli_exit_codes_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, bff: dict[str, Any]
+) -> None:
     monkeypatch.chdir(ROOT)
     assert main(["plan", str(BFF)]) == 0
     assert "No changes" in capsys.readouterr().out
@@ -191,8 +202,10 @@ def test_cli_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert "DatabaseCluster" in out and "<== STATEFUL DATABASE: needs confirmation" in out
     assert main(["plan", str(BFF), "--against", "no-such-dir-or-ref"]) == 2
-    assert capsys.readouterr().err.strip() == \
-        "--against no-such-dir-or-ref: neither a directory nor a git commit, branch or tag"
+    assert (
+        capsys.readouterr().err.strip()
+        == "--against no-such-dir-or-ref: neither a directory nor a git commit, branch or tag"
+    )
     assert main(["plan", str(BFF), "--env", "staging"]) == 2
     assert capsys.readouterr().err.strip() == "--env staging: not one of dev, test, prod"
     bad = tmp_path / "bad.yaml"

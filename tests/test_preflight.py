@@ -47,10 +47,14 @@ def endpoint_mode(templates: Templates) -> Templates:
     rs = net["Resources"]
     for lid, r in list(rs.items()):
         if r["Type"] in ("AWS::EC2::NatGateway", "AWS::EC2::EIP") or (
-                r["Type"] == "AWS::EC2::Route" and "NatGatewayId" in r["Properties"]):
+            r["Type"] == "AWS::EC2::Route" and "NatGatewayId" in r["Properties"]
+        ):
             del rs[lid]
-    interface = {lid: r for lid, r in res(net, "AWS::EC2::VPCEndpoint").items()
-                 if r["Properties"].get("VpcEndpointType") == "Interface"}
+    interface = {
+        lid: r
+        for lid, r in res(net, "AWS::EC2::VPCEndpoint").items()
+        if r["Properties"].get("VpcEndpointType") == "Interface"
+    }
     model = next(iter(interface.values()))
     have = {endpoint_service(r) for r in interface.values()}
     for svc in ENDPOINTS:
@@ -64,8 +68,15 @@ def endpoint_mode(templates: Templates) -> Templates:
         eg = r["Properties"]["SecurityGroupEgress"]
         eg[:] = [x for x in eg if not (x.get("CidrIp") == "0.0.0.0/0" and x.get("FromPort") == 443)]
         if not any("DestinationPrefixListId" in x for x in eg):
-            eg.append({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "DestinationPrefixListId": "pl-63a5400a",
-                       "Description": "HTTPS to S3 (ECR image layers) through the gateway endpoint"})
+            eg.append(
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "DestinationPrefixListId": "pl-63a5400a",
+                    "Description": "HTTPS to S3 (ECR image layers) through the gateway endpoint",
+                }
+            )
     for p in t["main.yaml"]["Parameters"].values():
         m = re.match(r"Container image URI of ([a-z0-9-]+)", p.get("Description", ""))
         if m:
@@ -89,8 +100,11 @@ def endpoints(endpoints_base: Templates) -> Templates:
 
 
 def messages(templates: Templates, service: str | None = None, severity: str = ERROR) -> list[str]:
-    return [f.problem for f in preflight.run(templates)
-            if f.severity == severity and (service is None or f.where == service)]
+    return [
+        f.problem
+        for f in preflight.run(templates)
+        if f.severity == severity and (service is None or f.where == service)
+    ]
 
 
 def errors(templates: Templates) -> list[Finding]:
@@ -168,24 +182,32 @@ def test_writer_platform_is_endpoints_only_and_passes(writer: Templates) -> None
 
 @needs_writer
 def test_writer_without_the_s3_endpoint(writer: Templates) -> None:
-    [gw] = [lid for lid, r in res(writer["network.yaml"], "AWS::EC2::VPCEndpoint").items()
-            if r["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"]
+    [gw] = [
+        lid
+        for lid, r in res(writer["network.yaml"], "AWS::EC2::VPCEndpoint").items()
+        if r["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"
+    ]
     del writer["network.yaml"]["Resources"][gw]
     assert messages(writer) == [
         f"{schedule_label(writer)}: no route to s3 (image layers): private subnets have no NAT and no "
-        "com.amazonaws.<region>.s3 gateway endpoint on their route tables"]
+        "com.amazonaws.<region>.s3 gateway endpoint on their route tables"
+    ]
 
 
 @needs_writer
 def test_writer_without_the_endpoint_sg_rule(writer: Templates) -> None:
     rs = writer["security-groups.yaml"]["Resources"]
-    [lid] = [lid for lid, r in res(writer["security-groups.yaml"], "AWS::EC2::SecurityGroupIngress").items()
-             if r["Properties"]["GroupId"] == {"Ref": "EndpointSecurityGroupId"}]
+    [lid] = [
+        lid
+        for lid, r in res(writer["security-groups.yaml"], "AWS::EC2::SecurityGroupIngress").items()
+        if r["Properties"]["GroupId"] == {"Ref": "EndpointSecurityGroupId"}
+    ]
     task_sg = rs[lid]["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0]
     del rs[lid]
     assert messages(writer) == [
         f"{schedule_label(writer)}: endpoint security group EndpointSecurityGroup does not admit tcp/443 from task "
-        f"security group {task_sg} (ecr.api, ecr.dkr, logs, secretsmanager, ssm)"]
+        f"security group {task_sg} (ecr.api, ecr.dkr, logs, secretsmanager, ssm)"
+    ]
 
 
 @needs_writer
@@ -194,7 +216,8 @@ def test_writer_without_batch_get_image(writer: Templates) -> None:
     statement(writer, role, "EcrPull")["Action"].remove("ecr:BatchGetImage")
     assert messages(writer) == [
         f"{schedule_label(writer)}: execution role {role} does not allow ecr:BatchGetImage on "
-        "arn:aws:ecr:<region>:<account>:repository/scheduled-file-writer-dev-5eed0000/writer, needed for the image pull"]
+        "arn:aws:ecr:<region>:<account>:repository/scheduled-file-writer-dev-5eed0000/writer, needed for the image pull"
+    ]
 
 
 # --------------------------------------------------------------------------- the four required failure classes
@@ -204,22 +227,28 @@ def test_removing_the_s3_endpoint(endpoints: Templates) -> None:
     del endpoints["network.yaml"]["Resources"]["S3GatewayEndpoint"]
     assert messages(endpoints, "registry") == [
         "service registry: no route to s3 (image layers): private subnets have no NAT and no "
-        "com.amazonaws.<region>.s3 gateway endpoint on their route tables"]
+        "com.amazonaws.<region>.s3 gateway endpoint on their route tables"
+    ]
     assert len(errors(endpoints)) == 8  # every task pulls from ECR
 
 
 def test_dropping_the_endpoint_sg_rule(endpoints: Templates) -> None:
     rs = endpoints["security-groups.yaml"]["Resources"]
-    [rule] = [lid for lid, r in res(endpoints["security-groups.yaml"], "AWS::EC2::SecurityGroupIngress").items()
-              if r["Properties"]["GroupId"] == {"Ref": "EndpointSecurityGroupId"}
-              and r["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0] == "RegistryServiceSecurityGroup"]
+    [rule] = [
+        lid
+        for lid, r in res(endpoints["security-groups.yaml"], "AWS::EC2::SecurityGroupIngress").items()
+        if r["Properties"]["GroupId"] == {"Ref": "EndpointSecurityGroupId"}
+        and r["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0] == "RegistryServiceSecurityGroup"
+    ]
     del rs[rule]
     assert messages(endpoints) == [
         "service registry: endpoint security group EndpointSecurityGroup does not admit tcp/443 from task security "
-        "group RegistryServiceSecurityGroup (ecr.api, ecr.dkr, logs, secretsmanager)"]
+        "group RegistryServiceSecurityGroup (ecr.api, ecr.dkr, logs, secretsmanager)"
+    ]
     assert messages(endpoints, severity=WARNING) == [
         "service registry: endpoint security group EndpointSecurityGroup does not admit tcp/443 from task security "
-        "group RegistryServiceSecurityGroup (ssmmessages (ECS Exec), kms (ECS Exec session key))"]
+        "group RegistryServiceSecurityGroup (ssmmessages (ECS Exec), kms (ECS Exec session key))"
+    ]
 
 
 def test_removing_a_nat_route(nat: Templates) -> None:
@@ -228,21 +257,31 @@ def test_removing_a_nat_route(nat: Templates) -> None:
         "service registry: no route to docker.io (image mcpgateway/registry:latest), logs, secretsmanager from "
         "subnet PrivateSubnetAz2: route table PrivateRouteTableAz2 has no 0.0.0.0/0 route to a NAT gateway, and the "
         "VPC has no endpoint for logs, secretsmanager (docker.io has no VPC endpoint: mirror the image to ECR or "
-        "route through a NAT)"]
+        "route through a NAT)"
+    ]
     assert messages(nat, "keycloak") == [
         "service keycloak: no route to ecr.api, ecr.dkr, logs, secretsmanager, ssm from subnet PrivateSubnetAz2: "
         "route table PrivateRouteTableAz2 has no 0.0.0.0/0 route to a NAT gateway, and the VPC has no endpoint for "
-        "any of them"]
+        "any of them"
+    ]
     assert {f.where for f in errors(nat)} == {
-        "auth", "currenttime", "flight-booking-agent", "keycloak", "mcpgw", "realserverfaketools", "registry",
-        "travel-assistant-agent"}
+        "auth",
+        "currenttime",
+        "flight-booking-agent",
+        "keycloak",
+        "mcpgw",
+        "realserverfaketools",
+        "registry",
+        "travel-assistant-agent",
+    }
 
 
 def test_dropping_ecr_batch_get_image(nat: Templates) -> None:
     statement(nat, "KeycloakExecutionRole", "EcrPull")["Action"].remove("ecr:BatchGetImage")
     assert messages(nat) == [
         "service keycloak: execution role KeycloakExecutionRole does not allow ecr:BatchGetImage on "
-        "arn:aws:ecr:<region>:<account>:repository/mcp-gateway-dev-5eed0000/keycloak, needed for the image pull"]
+        "arn:aws:ecr:<region>:<account>:repository/mcp-gateway-dev-5eed0000/keycloak, needed for the image pull"
+    ]
 
 
 # --------------------------------------------------------------------------- more routes
@@ -252,7 +291,8 @@ def test_the_issue_example_message(endpoints: Templates) -> None:
     del endpoints["network.yaml"]["Resources"]["EcrDkrEndpoint"]
     assert messages(endpoints, "registry") == [
         "service registry: no route to ecr.dkr: private subnets have no NAT and no com.amazonaws.<region>.ecr.dkr "
-        "endpoint"]
+        "endpoint"
+    ]
 
 
 def test_no_nat_at_all_and_public_images(nat: Templates) -> None:
@@ -261,14 +301,16 @@ def test_no_nat_at_all_and_public_images(nat: Templates) -> None:
     assert messages(nat, "registry") == [
         "service registry: no route to docker.io (image mcpgateway/registry:latest), logs, secretsmanager: private "
         "subnets have no NAT and no VPC endpoints for logs, secretsmanager (docker.io has no VPC endpoint: mirror "
-        "the image to ECR or route through a NAT)"]
+        "the image to ECR or route through a NAT)"
+    ]
 
 
 def test_public_images_cannot_use_endpoints(endpoints: Templates) -> None:
     endpoints["main.yaml"]["Parameters"]["RegistryImageUri"]["Default"] = "ghcr.io/acme/registry:1"
     assert messages(endpoints) == [
         "service registry: no route to ghcr.io (image ghcr.io/acme/registry:1): private subnets have no NAT "
-        "(ghcr.io has no VPC endpoint: mirror the image to ECR or route through a NAT)"]
+        "(ghcr.io has no VPC endpoint: mirror the image to ECR or route through a NAT)"
+    ]
 
 
 def test_nat_in_a_subnet_without_internet_route(nat: Templates) -> None:
@@ -277,7 +319,8 @@ def test_nat_in_a_subnet_without_internet_route(nat: Templates) -> None:
     assert found[1] == (
         "service keycloak: no route to ecr.api, ecr.dkr, logs, secretsmanager, ssm from subnet PrivateSubnetAz2: "
         "route table PrivateRouteTableAz2 sends 0.0.0.0/0 to NAT gateway NatGatewayAz2, but the NAT's subnet "
-        "PublicSubnetAz2 has no 0.0.0.0/0 route to an internet gateway")
+        "PublicSubnetAz2 has no 0.0.0.0/0 route to an internet gateway"
+    )
     assert len(found) == 3
 
 
@@ -286,7 +329,8 @@ def test_route_to_a_missing_nat_gateway(nat: Templates) -> None:
     assert messages(nat, "keycloak") == [
         "service keycloak: no route to ecr.api, ecr.dkr, logs, secretsmanager, ssm from subnet PrivateSubnetAz3: "
         "route table PrivateRouteTableAz3 sends 0.0.0.0/0 to a NAT gateway that is not in the template set "
-        "(network.yaml:NatGatewayAz3)"]
+        "(network.yaml:NatGatewayAz3)"
+    ]
 
 
 def test_private_nat_gateway_has_no_internet(nat: Templates) -> None:
@@ -294,7 +338,8 @@ def test_private_nat_gateway_has_no_internet(nat: Templates) -> None:
     assert messages(nat, "keycloak") == [
         "service keycloak: no route to ecr.api, ecr.dkr, logs, secretsmanager, ssm from subnet PrivateSubnetAz1: "
         "route table PrivateRouteTableAz1 sends 0.0.0.0/0 to NAT gateway NatGatewayAz1, which is a private NAT "
-        "gateway (no internet access)"]
+        "gateway (no internet access)"
+    ]
 
 
 def test_subnet_without_route_table_association(nat: Templates) -> None:
@@ -302,14 +347,16 @@ def test_subnet_without_route_table_association(nat: Templates) -> None:
     assert messages(nat, "keycloak") == [
         "service keycloak: no route to ecr.api, ecr.dkr, s3 (image layers), logs, secretsmanager, ssm from subnet "
         "PrivateSubnetAz1: the subnet has no route table association (the VPC main route table has only the local "
-        "route), and the VPC has no endpoint for any of them"]
+        "route), and the VPC has no endpoint for any of them"
+    ]
 
 
 def public_ip_mode(t: Templates, assign: str) -> Templates:
     for i in (1, 2, 3):
         del t["network.yaml"]["Resources"][f"PrivateDefaultRouteAz{i}"]
     t["main.yaml"]["Resources"]["ServicesStack"]["Properties"]["Parameters"]["PrivateSubnetIds"] = {
-        "Fn::GetAtt": ["NetworkStack", "Outputs.PublicSubnetIds"]}
+        "Fn::GetAtt": ["NetworkStack", "Outputs.PublicSubnetIds"]
+    }
     for r in res(t["services.yaml"], "AWS::ECS::Service").values():
         r["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] = assign
     return t
@@ -322,7 +369,8 @@ def test_public_ip_mode_passes(nat: Templates) -> None:
     pf.run()
     assert pf.proofs["service registry"] == [
         "docker.io (image mcpgateway/registry:latest), logs, secretsmanager, ssmmessages (ECS Exec), kms (ECS Exec "
-        "session key) via internet gateway InternetGateway"]
+        "session key) via internet gateway InternetGateway"
+    ]
 
 
 def test_internet_gateway_without_public_ip(nat: Templates) -> None:
@@ -331,16 +379,19 @@ def test_internet_gateway_without_public_ip(nat: Templates) -> None:
         "service registry: no route to docker.io (image mcpgateway/registry:latest), logs, secretsmanager: route "
         "table PublicRouteTable sends 0.0.0.0/0 to internet gateway InternetGateway but AssignPublicIp is DISABLED; "
         "enable AssignPublicIp (public-ip mode) or route through a NAT or VPC endpoints (docker.io has no VPC "
-        "endpoint: mirror the image to ECR or route through a NAT)"]
+        "endpoint: mirror the image to ECR or route through a NAT)"
+    ]
 
 
 def test_endpoint_without_private_dns_is_bypassed(endpoints: Templates) -> None:
     endpoints["network.yaml"]["Resources"]["LogsEndpoint"]["Properties"]["PrivateDnsEnabled"] = False
     assert messages(endpoints, "registry") == [
-        "service registry: no route to logs: private subnets have no NAT and no com.amazonaws.<region>.logs endpoint"]
+        "service registry: no route to logs: private subnets have no NAT and no com.amazonaws.<region>.logs endpoint"
+    ]
     assert messages(endpoints, "", WARNING) == [
         "endpoint LogsEndpoint: com.amazonaws.<region>.logs has PrivateDnsEnabled false; tasks resolve the public "
-        "name and do not use it"]
+        "name and do not use it"
+    ]
 
 
 def test_endpoint_whose_condition_is_false_does_not_count(endpoints: Templates) -> None:
@@ -349,14 +400,16 @@ def test_endpoint_whose_condition_is_false_does_not_count(endpoints: Templates) 
     net["Resources"]["EcrApiEndpoint"]["Condition"] = "Never"
     assert messages(endpoints, "registry") == [
         "service registry: no route to ecr.api: private subnets have no NAT and no com.amazonaws.<region>.ecr.api "
-        "endpoint"]
+        "endpoint"
+    ]
 
 
 def test_vpc_without_dns_hostnames(endpoints: Templates) -> None:
     endpoints["network.yaml"]["Resources"]["Vpc"]["Properties"]["EnableDnsHostnames"] = False
     assert messages(endpoints, "") == [
         "vpc Vpc: EnableDnsHostnames must be true for the private DNS names of interface endpoints; tasks would "
-        "resolve the public service names and time out"]
+        "resolve the public service names and time out"
+    ]
 
 
 def test_environment_dependent_routes_are_checked_per_environment(nat: Templates, capsys) -> None:
@@ -367,20 +420,26 @@ def test_environment_dependent_routes_are_checked_per_environment(nat: Templates
     assert preflight.environments(nat) == ["dev", "test", "prod"]
     assert messages(nat, "keycloak") == [
         "environment dev, test: service keycloak: no route to ecr.api, ecr.dkr, logs, secretsmanager, ssm: private "
-        "subnets have no NAT and no VPC endpoints for them"]
+        "subnets have no NAT and no VPC endpoints for them"
+    ]
     assert preflight.check(nat, ["prod"])[0] == []
 
 
 def test_policy_left_out_with_novalue_is_the_default_full_access(endpoints: Templates) -> None:
     net = endpoints["network.yaml"]
     net.setdefault("Conditions", {})["IsProd"] = {"Fn::Equals": [{"Ref": "Environment"}, "prod"]}
-    narrow = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                             "Resource": "arn:aws:s3:::my-bucket/*"}]}
+    narrow = {
+        "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::my-bucket/*"}
+        ]
+    }
     net["Resources"]["S3GatewayEndpoint"]["Properties"]["PolicyDocument"] = {
-        "Fn::If": ["IsProd", narrow, {"Ref": "AWS::NoValue"}]}
+        "Fn::If": ["IsProd", narrow, {"Ref": "AWS::NoValue"}]
+    }
     assert messages(endpoints, "registry") == [
         "environment prod: service registry: the policy of S3 gateway endpoint S3GatewayEndpoint does not allow "
-        "s3:GetObject on arn:aws:s3:::prod-<region>-starport-layer-bucket/* (image layers)"]
+        "s3:GetObject on arn:aws:s3:::prod-<region>-starport-layer-bucket/* (image layers)"
+    ]
 
 
 # --------------------------------------------------------------------------- security groups
@@ -391,7 +450,8 @@ def test_task_egress_to_the_endpoint_sg_missing(endpoints: Templates) -> None:
     del rs["AuthServiceToEndpointsEgress"]
     assert messages(endpoints) == [
         "service auth: task security group AuthServiceSecurityGroup has no egress rule allowing tcp/443 to endpoint "
-        "security group EndpointSecurityGroup (ecr.api, ecr.dkr, logs, secretsmanager)"]
+        "security group EndpointSecurityGroup (ecr.api, ecr.dkr, logs, secretsmanager)"
+    ]
 
 
 def test_task_egress_to_the_s3_prefix_list_missing(endpoints: Templates) -> None:
@@ -399,7 +459,8 @@ def test_task_egress_to_the_s3_prefix_list_missing(endpoints: Templates) -> None
     eg[:] = [x for x in eg if "DestinationPrefixListId" not in x]
     assert messages(endpoints) == [
         "service auth: task security group AuthServiceSecurityGroup has no egress rule allowing tcp/443 to the S3 "
-        "prefix list (image layers through the S3 gateway endpoint S3GatewayEndpoint)"]
+        "prefix list (image layers through the S3 gateway endpoint S3GatewayEndpoint)"
+    ]
 
 
 def test_task_egress_to_the_internet_missing(nat: Templates) -> None:
@@ -407,7 +468,8 @@ def test_task_egress_to_the_internet_missing(nat: Templates) -> None:
     eg[:] = [x for x in eg if not (x.get("CidrIp") == "0.0.0.0/0" and x.get("FromPort") == 443)]
     assert messages(nat) == [
         "service auth: task security group AuthServiceSecurityGroup has no egress rule allowing tcp/443 to 0.0.0.0/0 "
-        "(docker.io (image mcpgateway/auth-server:latest), logs, secretsmanager through the NAT gateway)"]
+        "(docker.io (image mcpgateway/auth-server:latest), logs, secretsmanager through the NAT gateway)"
+    ]
 
 
 def test_security_group_without_egress_property_allows_all(nat: Templates) -> None:
@@ -420,11 +482,13 @@ def test_endpoint_sg_admitting_the_vpc_cidr_is_enough(endpoints: Templates) -> N
     rs = endpoints["security-groups.yaml"]["Resources"]
     del rs["RegistryServiceToEndpointsIngress"]
     endpoints["network.yaml"]["Resources"]["EndpointSecurityGroup"]["Properties"]["SecurityGroupIngress"] = [
-        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": {"Ref": "VpcCidr"}}]
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": {"Ref": "VpcCidr"}}
+    ]
     assert errors(endpoints) == []
     # ... but a CIDR that misses the task subnets is not.
     endpoints["network.yaml"]["Resources"]["EndpointSecurityGroup"]["Properties"]["SecurityGroupIngress"][0][
-        "CidrIp"] = "10.0.48.0/24"
+        "CidrIp"
+    ] = "10.0.48.0/24"
     assert len(messages(endpoints, "registry")) == 1
 
 
@@ -437,7 +501,8 @@ def test_secret_read_missing(nat: Templates) -> None:
     assert messages(nat) == [
         "service mcpgw: execution role McpgwExecutionRole does not allow secretsmanager:GetSecretValue on "
         "arn:aws:secretsmanager:<region>:<account>:secret:AdminPasswordSecret-??????, needed for secret "
-        "REGISTRY_PASSWORD"]
+        "REGISTRY_PASSWORD"
+    ]
 
 
 def test_kms_decrypt_for_customer_key_secrets(nat: Templates) -> None:
@@ -446,7 +511,8 @@ def test_kms_decrypt_for_customer_key_secrets(nat: Templates) -> None:
     assert messages(nat) == [
         "service mcpgw: execution role McpgwExecutionRole does not allow kms:Decrypt on "
         "arn:aws:kms:<region>:<account>:key/<PlatformKey>, needed for secret REGISTRY_PASSWORD (encrypted with a "
-        "customer managed key)"]
+        "customer managed key)"
+    ]
 
 
 def test_logs_permission_on_another_group_is_not_enough(nat: Templates) -> None:
@@ -455,7 +521,8 @@ def test_logs_permission_on_another_group_is_not_enough(nat: Templates) -> None:
     assert messages(nat) == [
         "service auth: execution role AuthExecutionRole does not allow logs:CreateLogStream, logs:PutLogEvents on "
         "arn:aws:logs:<region>:<account>:log-group:/ecs/mcp-gateway-dev-5eed0000/auth-server, needed for the awslogs log "
-        "driver"]
+        "driver"
+    ]
 
 
 def test_deny_statement_wins(nat: Templates) -> None:
@@ -466,7 +533,8 @@ def test_deny_statement_wins(nat: Templates) -> None:
         "needed for the image pull",
         "service keycloak: execution role KeycloakExecutionRole does not allow ecr:BatchGetImage, "
         "ecr:GetDownloadUrlForLayer on arn:aws:ecr:<region>:<account>:repository/mcp-gateway-dev-5eed0000/keycloak, needed "
-        "for the image pull"]
+        "for the image pull",
+    ]
 
 
 def test_managed_execution_policy_is_understood(nat: Templates) -> None:
@@ -474,33 +542,46 @@ def test_managed_execution_policy_is_understood(nat: Templates) -> None:
     doc = role["Policies"][0]["PolicyDocument"]
     doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") not in ("EcrAuthToken", "EcrPull", "LogsWrite")]
     role["ManagedPolicyArns"] = [
-        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}]
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}
+    ]
     assert errors(nat) == []
     role["ManagedPolicyArns"] = ["arn:aws:iam::123456789012:policy/custom-pull"]
     assert messages(nat)[0] == (
         "service keycloak: execution role KeycloakExecutionRole does not allow ecr:GetAuthorizationToken on *, "
-        "needed for the image pull (managed policies not evaluated: custom-pull)")
+        "needed for the image pull (managed policies not evaluated: custom-pull)"
+    )
 
 
 def test_s3_endpoint_policy_must_allow_the_layer_bucket(endpoints: Templates) -> None:
     ep = endpoints["network.yaml"]["Resources"]["S3GatewayEndpoint"]["Properties"]
-    ep["PolicyDocument"] = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::prod-${AWS::Region}-starport-layer-bucket/*"}}]}
+    ep["PolicyDocument"] = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::prod-${AWS::Region}-starport-layer-bucket/*"},
+            }
+        ],
+    }
     assert errors(endpoints) == []
     ep["PolicyDocument"]["Statement"][0]["Resource"] = "arn:aws:s3:::my-bucket/*"
     assert messages(endpoints, "registry") == [
         "service registry: the policy of S3 gateway endpoint S3GatewayEndpoint does not allow s3:GetObject on "
-        "arn:aws:s3:::prod-<region>-starport-layer-bucket/* (image layers)"]
+        "arn:aws:s3:::prod-<region>-starport-layer-bucket/* (image layers)"
+    ]
 
 
 def test_interface_endpoint_policy(endpoints: Templates) -> None:
     ep = endpoints["network.yaml"]["Resources"]["EcrApiEndpoint"]["Properties"]
-    ep["PolicyDocument"] = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:DescribeImages",
-                                           "Resource": "*"}]}
+    ep["PolicyDocument"] = {
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:DescribeImages", "Resource": "*"}]
+    }
     assert messages(endpoints, "registry") == [
         "service registry: the policy of interface endpoint EcrApiEndpoint does not allow ecr:GetAuthorizationToken "
-        "on * (the image pull)"]
+        "on * (the image pull)"
+    ]
 
 
 # --------------------------------------------------------------------------- scheduled tasks and CLI
@@ -508,18 +589,45 @@ def test_interface_endpoint_policy(endpoints: Templates) -> None:
 
 def add_schedules(t: Templates) -> None:
     rs = t["services.yaml"]["Resources"]
-    net = {"Subnets": {"Ref": "PrivateSubnetIds"},
-           "SecurityGroups": [{"Ref": "RegistryServiceSecurityGroupId"}], "AssignPublicIp": "DISABLED"}
-    rs["NightlyRule"] = {"Type": "AWS::Events::Rule", "Properties": {
-        "Name": "nightly-export", "ScheduleExpression": "cron(0 2 * * ? *)",
-        "Targets": [{"Id": "t", "Arn": "arn:aws:ecs:::cluster/x", "RoleArn": "arn:aws:iam::1:role/r",
-                     "EcsParameters": {"TaskDefinitionArn": {"Ref": "RegistryTaskDefinition"},
-                                       "NetworkConfiguration": {"AwsVpcConfiguration": net}}}]}}
-    rs["HourlySchedule"] = {"Type": "AWS::Scheduler::Schedule", "Properties": {
-        "Name": "hourly-writer", "ScheduleExpression": "rate(1 hour)", "FlexibleTimeWindow": {"Mode": "OFF"},
-        "Target": {"Arn": "arn:aws:ecs:::cluster/x", "RoleArn": "arn:aws:iam::1:role/r",
-                   "EcsParameters": {"TaskDefinitionArn": {"Ref": "RegistryTaskDefinition"},
-                                     "NetworkConfiguration": {"AwsvpcConfiguration": net}}}}}
+    net = {
+        "Subnets": {"Ref": "PrivateSubnetIds"},
+        "SecurityGroups": [{"Ref": "RegistryServiceSecurityGroupId"}],
+        "AssignPublicIp": "DISABLED",
+    }
+    rs["NightlyRule"] = {
+        "Type": "AWS::Events::Rule",
+        "Properties": {
+            "Name": "nightly-export",
+            "ScheduleExpression": "cron(0 2 * * ? *)",
+            "Targets": [
+                {
+                    "Id": "t",
+                    "Arn": "arn:aws:ecs:::cluster/x",
+                    "RoleArn": "arn:aws:iam::1:role/r",
+                    "EcsParameters": {
+                        "TaskDefinitionArn": {"Ref": "RegistryTaskDefinition"},
+                        "NetworkConfiguration": {"AwsVpcConfiguration": net},
+                    },
+                }
+            ],
+        },
+    }
+    rs["HourlySchedule"] = {
+        "Type": "AWS::Scheduler::Schedule",
+        "Properties": {
+            "Name": "hourly-writer",
+            "ScheduleExpression": "rate(1 hour)",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Target": {
+                "Arn": "arn:aws:ecs:::cluster/x",
+                "RoleArn": "arn:aws:iam::1:role/r",
+                "EcsParameters": {
+                    "TaskDefinitionArn": {"Ref": "RegistryTaskDefinition"},
+                    "NetworkConfiguration": {"AwsvpcConfiguration": net},
+                },
+            },
+        },
+    }
 
 
 def test_scheduled_tasks_are_checked(endpoints: Templates) -> None:
@@ -533,7 +641,8 @@ def test_scheduled_tasks_are_checked(endpoints: Templates) -> None:
         "scheduled task nightly-export: no route to ecr.dkr: private subnets have no NAT and no "
         "com.amazonaws.<region>.ecr.dkr endpoint",
         "schedule hourly-writer: no route to ecr.dkr: private subnets have no NAT and no "
-        "com.amazonaws.<region>.ecr.dkr endpoint"]
+        "com.amazonaws.<region>.ecr.dkr endpoint",
+    ]
 
 
 def write(templates: Templates, d: Path) -> Path:
@@ -546,12 +655,17 @@ def test_cli_templates_dir(endpoints: Templates, tmp_path: Path, capsys: pytest.
     d = write(endpoints, tmp_path)
     assert preflight.main(["--templates", str(d)]) == 0
     assert capsys.readouterr().out.strip() == f"preflight passed: {d}/: 8 tasks, 0 errors, 0 warnings"
-    (d / "network.yaml").write_text((d / "network.yaml").read_text().replace(
-        "com.amazonaws.${AWS::Region}.ecr.dkr", "com.amazonaws.${AWS::Region}.ecr-dkr-typo"))
+    (d / "network.yaml").write_text(
+        (d / "network.yaml")
+        .read_text()
+        .replace("com.amazonaws.${AWS::Region}.ecr.dkr", "com.amazonaws.${AWS::Region}.ecr-dkr-typo")
+    )
     assert preflight.main(["--templates", str(d)]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == ("error: service auth: no route to ecr.dkr: private subnets have no NAT and no "
-                      "com.amazonaws.<region>.ecr.dkr endpoint")
+    assert out[0] == (
+        "error: service auth: no route to ecr.dkr: private subnets have no NAT and no "
+        "com.amazonaws.<region>.ecr.dkr endpoint"
+    )
     assert out[-1] == f"preflight FAILED: {d}/: 8 tasks, 8 errors, 0 warnings"
 
 
@@ -572,8 +686,9 @@ def test_cli_spec_and_usage(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert "Exit 0: passes; 1: findings" in capsys.readouterr().out.replace("\n", " ")
 
 
-def test_cli_refuses_a_template_with_a_duplicate_key(endpoints: Templates, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_refuses_a_template_with_a_duplicate_key(
+    endpoints: Templates, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The loader rejects what YAML would silently resolve to the last value (a bug fix of
     the kernel: the old loader kept the second ``ServiceName`` and checked a different set)."""
     d = write(endpoints, tmp_path)
@@ -596,7 +711,8 @@ def test_a_data_path_needs_the_kms_actions_of_its_store() -> None:
         "the data path s3:GetObject on bucket AgentDataBucket, which is encrypted with PlatformKey: task role "
         "AgentcoreTaskRole allows kms:Decrypt on arn:aws:kms:<region>:<account>:key/<PlatformKey>",
         "the data path s3:PutObject on bucket AgentDataBucket, which is encrypted with PlatformKey: task role "
-        "AgentcoreTaskRole allows kms:Decrypt, kms:GenerateDataKey on arn:aws:kms:<region>:<account>:key/<PlatformKey>"]
+        "AgentcoreTaskRole allows kms:Decrypt, kms:GenerateDataKey on arn:aws:kms:<region>:<account>:key/<PlatformKey>",
+    ]
     doc = t["iam.yaml"]["Resources"]["AgentcoreTaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]
     doc["Statement"] = [s for s in doc["Statement"] if "kms:GenerateDataKey" not in s["Action"]]
     assert messages(t) == [
@@ -605,4 +721,5 @@ def test_a_data_path_needs_the_kms_actions_of_its_store() -> None:
         "AgentDataBucket, which is encrypted with PlatformKey",
         "service agentcore: task role AgentcoreTaskRole does not allow kms:Decrypt, kms:GenerateDataKey on "
         "arn:aws:kms:<region>:<account>:key/<PlatformKey>, needed for the data path s3:PutObject on bucket "
-        "AgentDataBucket, which is encrypted with PlatformKey"]
+        "AgentDataBucket, which is encrypted with PlatformKey",
+    ]

@@ -15,8 +15,10 @@ from generator.spec import parse_spec
 from tests.helpers import ROOT, props, resources
 
 REASON = "throw-away dev platform without a NAT or endpoint budget"
-SPECS = {name: yaml.safe_load((ROOT / "tests" / "fixtures" / "good_specs" / f"{name}.yaml").read_text())
-         for name in ("web", "nightly")}
+SPECS = {
+    name: yaml.safe_load((ROOT / "tests" / "fixtures" / "good_specs" / f"{name}.yaml").read_text())
+    for name in ("web", "nightly")
+}
 TASK_RUNNERS = ("AWS::ECS::Service", "AWS::Scheduler::Schedule")
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from generator import reasons
@@ -50,8 +51,12 @@ def reason_fields() -> list[tuple[str, str]]:
 
 def test_every_reason_field_uses_the_one_rule() -> None:
     fields = reason_fields()
-    assert {f for _, f in fields} >= {"root_user_reason", "writable_root_reason", "mutable_tags_reason",
-                                      "public_ip_reason"}
+    assert {f for _, f in fields} >= {
+        "root_user_reason",
+        "writable_root_reason",
+        "mutable_tags_reason",
+        "public_ip_reason",
+    }
     for model_name, name in fields:
         model = next(m for m in models(Platform) if m.__name__ == model_name)
         assert model.model_fields[name].annotation in (Reason, Reason | None), (model_name, name)
@@ -64,8 +69,9 @@ def test_the_gate_audits_with_the_same_function() -> None:
 SETTERS = {
     "root_user_reason": lambda d, r: (d["services"][0].pop("user"), d["services"][0].update(root_user_reason=r)),
     "writable_root_reason": lambda d, r: d["services"][0].update(writable_root_reason=r),
-    "mutable_tags_reason": lambda d, r: d.update(repositories=[{"name": "web", "immutable_tags": False,
-                                                                "mutable_tags_reason": r}]),
+    "mutable_tags_reason": lambda d, r: d.update(
+        repositories=[{"name": "web", "immutable_tags": False, "mutable_tags_reason": r}]
+    ),
     "public_ip_reason": lambda d, r: d["network"].update(egress="public-ip", public_ip_reason=r),
 }
 
@@ -81,8 +87,13 @@ def test_every_reason_field_is_exercised() -> None:
 
 
 @pytest.mark.parametrize("field", sorted(SETTERS))
-@given(reason=st.one_of(st.sampled_from(sorted(reasons.NOT_A_REASON)), st.text(max_size=20),
-                        st.sampled_from(["pid file", "nginx writes its pid file", "  TODO.  ", "N/A"])))
+@given(
+    reason=st.one_of(
+        st.sampled_from(sorted(reasons.NOT_A_REASON)),
+        st.text(max_size=20),
+        st.sampled_from(["pid file", "nginx writes its pid file", "  TODO.  ", "N/A"]),
+    )
+)
 def test_the_spec_accepts_exactly_what_the_audit_accepts(field: str, reason: str) -> None:
     problem = suppressions.reason_problem(reason)
     try:

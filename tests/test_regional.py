@@ -17,8 +17,11 @@ NO_ENDPOINT = argparse.Namespace(endpoint_url=None, region=None)
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch):
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_SESSION_TOKEN", "testing")):
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_SESSION_TOKEN", "testing"),
+    ):
         monkeypatch.setenv(name, value)
     with mock_aws():
         yield
@@ -29,8 +32,9 @@ def moto_answer(region: str) -> str:
     import boto3
 
     ec2 = boto3.client("ec2", region_name=region)
-    [found] = [p for p in ec2.describe_prefix_lists()["PrefixLists"]
-               if p["PrefixListName"] == f"com.amazonaws.{region}.s3"]
+    [found] = [
+        p for p in ec2.describe_prefix_lists()["PrefixLists"] if p["PrefixListName"] == f"com.amazonaws.{region}.s3"
+    ]
     return found["PrefixListId"]
 
 
@@ -48,19 +52,24 @@ def test_cli_prints_the_id(aws, capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == moto_answer("eu-west-1") + "\n"
 
 
-def test_cli_region_defaults_to_aws_region(aws, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_region_defaults_to_aws_region(
+    aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("AWS_REGION", "ap-southeast-1")
     assert regional.main(["s3-prefix-list"]) == 0
     assert capsys.readouterr().out.strip() == moto_answer("ap-southeast-1")
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["s3-prefix-list"], "error: no region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION"),
-    (["s3-prefix-list", "--region", "mars"], "error: 'mars' is not an AWS region name (like us-east-1)"),
-])
-def test_cli_usage_errors_are_one_line_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                                              argv: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["s3-prefix-list"], "error: no region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION"),
+        (["s3-prefix-list", "--region", "mars"], "error: 'mars' is not an AWS region name (like us-east-1)"),
+    ],
+)
+def test_cli_usage_errors_are_one_line_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     assert regional.main(argv) == 2
@@ -79,22 +88,35 @@ class FakeEc2:
         return {"PrefixLists": self.lists}
 
 
-@pytest.mark.parametrize(("answer", "message"), [
-    ([], "region us-east-1 has no prefix list named com.amazonaws.us-east-1.s3"),
-    ([{"PrefixListId": "pl-11111111", "PrefixListName": "com.amazonaws.us-east-1.s3"},
-      {"PrefixListId": "pl-22222222", "PrefixListName": "com.amazonaws.us-east-1.s3"}],
-     "region us-east-1 has 2 (pl-11111111, pl-22222222) prefix list named com.amazonaws.us-east-1.s3"),
-    ([{"PrefixListId": "pl-63a5400a", "PrefixListName": "com.amazonaws.us-east-1.dynamodb"}],
-     "region us-east-1 has no prefix list named com.amazonaws.us-east-1.s3"),
-    ([{"PrefixListId": "prefix-1", "PrefixListName": "com.amazonaws.us-east-1.s3"}],
-     "com.amazonaws.us-east-1.s3 in us-east-1 has the ID 'prefix-1', which S3PrefixListId does not accept"),
-    (EndpointConnectionError(endpoint_url="http://127.0.0.1:9/"),
-     'cannot look up com.amazonaws.us-east-1.s3 in us-east-1: Could not connect to the endpoint URL: '
-     '"http://127.0.0.1:9/"'),
-])
-def test_an_answer_that_is_not_exactly_one_valid_list_is_refused(monkeypatch: pytest.MonkeyPatch,
-                                                                  capsys: pytest.CaptureFixture[str],
-                                                                  answer: list[dict] | Exception, message: str) -> None:
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ([], "region us-east-1 has no prefix list named com.amazonaws.us-east-1.s3"),
+        (
+            [
+                {"PrefixListId": "pl-11111111", "PrefixListName": "com.amazonaws.us-east-1.s3"},
+                {"PrefixListId": "pl-22222222", "PrefixListName": "com.amazonaws.us-east-1.s3"},
+            ],
+            "region us-east-1 has 2 (pl-11111111, pl-22222222) prefix list named com.amazonaws.us-east-1.s3",
+        ),
+        (
+            [{"PrefixListId": "pl-63a5400a", "PrefixListName": "com.amazonaws.us-east-1.dynamodb"}],
+            "region us-east-1 has no prefix list named com.amazonaws.us-east-1.s3",
+        ),
+        (
+            [{"PrefixListId": "prefix-1", "PrefixListName": "com.amazonaws.us-east-1.s3"}],
+            "com.amazonaws.us-east-1.s3 in us-east-1 has the ID 'prefix-1', which S3PrefixListId does not accept",
+        ),
+        (
+            EndpointConnectionError(endpoint_url="http://127.0.0.1:9/"),
+            "cannot look up com.amazonaws.us-east-1.s3 in us-east-1: Could not connect to the endpoint URL: "
+            '"http://127.0.0.1:9/"',
+        ),
+    ],
+)
+def test_an_answer_that_is_not_exactly_one_valid_list_is_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], answer: list[dict] | Exception, message: str
+) -> None:
     monkeypatch.setattr(regional, "client", lambda service, args=None, **kw: FakeEc2(answer))
     with pytest.raises(regional.RegionalError) as caught:
         regional.s3_prefix_list_id("us-east-1", NO_ENDPOINT)

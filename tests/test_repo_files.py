@@ -15,7 +15,6 @@ import pytest
 import yaml
 
 from generator import __version__
-
 from tests.helpers import ROOT
 
 BIN = Path(sys.executable).parent
@@ -82,8 +81,9 @@ WORKFLOW_SCHEMAS = ("vendor.github-workflows", "custom.github-workflows-require-
 
 def check_workflow(path: Path) -> int:
     """The worst exit status of check-jsonschema over the workflow schemas."""
-    return max(run(BIN / "check-jsonschema", "--builtin-schema", schema, path).returncode
-               for schema in WORKFLOW_SCHEMAS)
+    return max(
+        run(BIN / "check-jsonschema", "--builtin-schema", schema, path).returncode for schema in WORKFLOW_SCHEMAS
+    )
 
 
 @pytest.mark.parametrize("schema", WORKFLOW_SCHEMAS)
@@ -92,11 +92,14 @@ def test_workflow_is_valid_by_the_github_workflow_schema(schema: str) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize(("old", "new"), [
-    ("    runs-on: ubuntu-24.04\n", ""),                 # a job without a runner
-    ("  pull_request:\n", "  pull-request:\n"),           # no such event
-    ("    timeout-minutes: 90\n", ""),                   # a job without a time limit
-])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("    runs-on: ubuntu-24.04\n", ""),  # a job without a runner
+        ("  pull_request:\n", "  pull-request:\n"),  # no such event
+        ("    timeout-minutes: 90\n", ""),  # a job without a time limit
+    ],
+)
 def test_workflow_schema_check_catches_a_broken_workflow(tmp_path: Path, old: str, new: str) -> None:
     text = WORKFLOW.read_text()
     assert old in text
@@ -203,16 +206,17 @@ def test_pre_commit_hooks_catch_what_they_check(hook_repo: Path) -> None:
 def readme_sections() -> str:
     """The README's setup part (up to "Writing a spec") and its Commands table."""
     text = (ROOT / "README.md").read_text()
-    setup = text[:text.index("## Writing a spec")]
-    commands = text[text.index("## Commands"):text.index("## How it is built")]
+    setup = text[: text.index("## Writing a spec")]
+    commands = text[text.index("## Commands") : text.index("## How it is built")]
     return setup + commands
 
 
 def test_readme_commands_use_the_venv_console_script() -> None:
     text = readme_sections()
     assert "python -m generator" not in text
-    assert re.search(r"(?<![/\w])stackgen (synth|lint|validate|init|params)", text) is None, \
+    assert re.search(r"(?<![/\w])stackgen (synth|lint|validate|init|params)", text) is None, (
         "a bare `stackgen` is 'command not found' in a fresh shell"
+    )
 
 
 def test_readme_stackgen_commands_exist() -> None:

@@ -14,13 +14,13 @@ import yaml
 from generator import __version__, render, scaffold
 from generator.deploy import params as deploy_params
 from generator.spec import load_spec, parse_spec
-
 from tests.helpers import ROOT
 
 
 def stackgen(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True,
-                          cwd=cwd, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args], capture_output=True, text=True, cwd=cwd, check=False
+    )
 
 
 def test_version_is_the_package_version() -> None:
@@ -47,7 +47,10 @@ def test_init_validate_synth_lint_check_params(tmp_path: Path) -> None:
     spec = tmp_path / "platforms" / "hello.yaml"
     assert spec.read_text().splitlines()[0] == "# yaml-language-server: $schema=../schema/platform.schema.json"
     assert sorted(p.name for p in (tmp_path / "parameters" / "hello").iterdir()) == [
-        "dev.json", "prod.json", "test.json"]
+        "dev.json",
+        "prod.json",
+        "test.json",
+    ]
     assert "make deploy-local PLATFORM=platforms/hello.yaml" in proc.stdout
 
     assert stackgen("validate", "platforms/hello.yaml", cwd=tmp_path).returncode == 0
@@ -167,22 +170,33 @@ def test_params_check_passes_on_good_files(project: Path) -> None:
     assert report.problems == []
 
 
-@pytest.mark.parametrize(("entries", "problem"), [
-    (["Environment=dev", "ReportPrefix=r/", "Foo=1"], f"{DEV}: Foo: unknown parameter"),
-    (["Environment=dev", "ReportPrefix=r/", "loglevel=INFO"],
-     f"{DEV}: loglevel: unknown parameter (did you mean LogLevel?)"),
-    (["Environment=dev"], f"{DEV}: ReportPrefix: missing (required: the template has no Default)"),
-    (["ReportPrefix=r/"], f"{DEV}: Environment: missing (without it the stack deploys as 'dev')"),
-    (["Environment=prod", "ReportPrefix=r/"], f"{DEV}: Environment: 'prod' in the file of environment 'dev'"),
-    (["Environment=dev", "ReportPrefix=r/", "WorkerCount=two"], f"{DEV}: WorkerCount: 'two' is not a number"),
-    (["Environment=dev", "ReportPrefix=r/", "LogLevel=TRACE"],
-     f"{DEV}: LogLevel: 'TRACE' is not one of the AllowedValues [DEBUG, INFO]"),
-    (["Environment=dev", "ReportPrefix=r/", "Name=Acme_1"],
-     f"{DEV}: Name: 'Acme_1' does not match AllowedPattern ^[a-z][a-z0-9-]{{0,30}}[a-z0-9]$"),
-    (["Environment=dev", "ReportPrefix=r/", "AdminPassword=x"],
-     f"{DEV}: AdminPassword: NoEcho (secret) parameter in a file; remove it and set "
-     "STACKGEN_PARAM_AdminPassword when deploying"),
-])
+@pytest.mark.parametrize(
+    ("entries", "problem"),
+    [
+        (["Environment=dev", "ReportPrefix=r/", "Foo=1"], f"{DEV}: Foo: unknown parameter"),
+        (
+            ["Environment=dev", "ReportPrefix=r/", "loglevel=INFO"],
+            f"{DEV}: loglevel: unknown parameter (did you mean LogLevel?)",
+        ),
+        (["Environment=dev"], f"{DEV}: ReportPrefix: missing (required: the template has no Default)"),
+        (["ReportPrefix=r/"], f"{DEV}: Environment: missing (without it the stack deploys as 'dev')"),
+        (["Environment=prod", "ReportPrefix=r/"], f"{DEV}: Environment: 'prod' in the file of environment 'dev'"),
+        (["Environment=dev", "ReportPrefix=r/", "WorkerCount=two"], f"{DEV}: WorkerCount: 'two' is not a number"),
+        (
+            ["Environment=dev", "ReportPrefix=r/", "LogLevel=TRACE"],
+            f"{DEV}: LogLevel: 'TRACE' is not one of the AllowedValues [DEBUG, INFO]",
+        ),
+        (
+            ["Environment=dev", "ReportPrefix=r/", "Name=Acme_1"],
+            f"{DEV}: Name: 'Acme_1' does not match AllowedPattern ^[a-z][a-z0-9-]{{0,30}}[a-z0-9]$",
+        ),
+        (
+            ["Environment=dev", "ReportPrefix=r/", "AdminPassword=x"],
+            f"{DEV}: AdminPassword: NoEcho (secret) parameter in a file; remove it and set "
+            "STACKGEN_PARAM_AdminPassword when deploying",
+        ),
+    ],
+)
 def test_params_check_detects_each_problem(project: Path, entries: list[str], problem: str) -> None:
     set_dev(entries)
     before = Path(DEV).read_bytes()
@@ -225,7 +239,8 @@ def test_params_regenerates_keeping_values_and_never_writing_secrets(project: Pa
     # prod.json is new and has no ReportPrefix: the one problem left to fix by hand
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == [
-        "parameters/acme/prod.json: ReportPrefix: missing (required: the template has no Default)"]
+        "parameters/acme/prod.json: ReportPrefix: missing (required: the template has no Default)"
+    ]
     assert json.loads(Path(DEV).read_text()) == ["Environment=dev", "ReportPrefix=r/", "LogLevel=DEBUG"]
     assert json.loads(Path("parameters/acme/prod.json").read_text()) == ["Environment=prod"]
     assert f"{DEV}: Retired: removed (not a parameter of the template)" in proc.stdout
@@ -256,8 +271,7 @@ def test_params_of_a_bad_spec_is_a_usage_error(project: Path) -> None:
 
 
 @pytest.mark.parametrize("platform", [p.stem for p in sorted((ROOT / "platforms").glob("*.yaml"))])
-def test_committed_parameters_files_check_clean_and_regenerate_unchanged(
-        platform: str, tmp_path: Path) -> None:
+def test_committed_parameters_files_check_clean_and_regenerate_unchanged(platform: str, tmp_path: Path) -> None:
     spec = str(ROOT / "platforms" / f"{platform}.yaml")
     assert scaffold.params(spec, check=True, directory=str(ROOT / "parameters" / platform)).problems == []
     copy = tmp_path / platform

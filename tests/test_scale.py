@@ -43,8 +43,9 @@ def test_300_services_generate_every_template_within_its_quotas(three_hundred: d
     services = [n for n in three_hundred if n.startswith("services")]
     assert len(services) > 10
     # Every service is in exactly one services stack.
-    placed = [lid for n in services for lid, r in three_hundred[n]["Resources"].items()
-              if r["Type"] == "AWS::ECS::Service"]
+    placed = [
+        lid for n in services for lid, r in three_hundred[n]["Resources"].items() if r["Type"] == "AWS::ECS::Service"
+    ]
     assert len(placed) == len(set(placed)) == 300
 
 
@@ -54,9 +55,12 @@ def test_the_quota_check_catches_a_template_over_a_quota(three_hundred: dict[str
     assert over_quota({"services.yaml": broken}) == [f"services.yaml: {len(broken['Parameters'])} Parameters"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 2 is not built: one stack operation creates every resource "
-                   "of the hierarchy, 4,600 for 300 services, and CloudFormation allows 2,500 (several roots or "
-                   "creation waves are needed)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12 item 2 is not built: one stack operation creates every resource "
+    "of the hierarchy, 4,600 for 300 services, and CloudFormation allows 2,500 (several roots or "
+    "creation waves are needed)",
+)
 def test_300_services_fit_one_stack_operation(three_hundred: dict[str, dict[str, Any]]) -> None:
     total = sum(len(t.get("Resources") or {}) for t in three_hundred.values())
     assert total <= QUOTAS["hierarchy_resources"].value

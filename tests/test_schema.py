@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from generator.spec import json_schema
-
 from tests.helpers import PLATFORMS, ROOT
 
 SCHEMA_FILE = ROOT / "schema" / "platform.schema.json"
@@ -37,7 +36,8 @@ def errors(data: Any) -> list[str]:
 
 def test_committed_schema_is_what_the_generator_prints() -> None:
     assert SCHEMA_FILE.read_text(encoding="utf-8") == json.dumps(json_schema(), indent=2, sort_keys=True) + "\n", (
-        "schema/platform.schema.json is stale: python -m generator schema --out schema/platform.schema.json")
+        "schema/platform.schema.json is stale: python -m generator schema --out schema/platform.schema.json"
+    )
 
 
 @pytest.mark.parametrize("path", [*PLATFORMS, *EXAMPLES, *GOOD_FIXTURES], ids=lambda p: p.stem)
@@ -66,7 +66,9 @@ def test_schema_rejects_what_the_loader_rejects() -> None:
     spec["unknown"] = 1
     spec["services"][0]["x-note"] = "x- keys are only ignored at the top level"
     found = errors(spec)
-    assert any(e.startswith("services/0/ports/0/port: 70000 is greater than the maximum of 65535") for e in found), found
+    assert any(e.startswith("services/0/ports/0/port: 70000 is greater than the maximum of 65535") for e in found), (
+        found
+    )
     assert any("'unknown' does not match any of the regexes: '^x-'" in e for e in found), found
     assert any(e.startswith("services/0: ") and "'x-note' was unexpected" in e for e in found), found
 

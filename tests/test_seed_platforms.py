@@ -44,7 +44,8 @@ def test_t025_task_definition_and_role_outputs(bff: dict) -> None:
     """T025: task definition ARNs and task role ARNs are parent outputs."""
     for svc in ("Bff", "Agentcore"):
         assert _out(bff, f"{svc}TaskDefinitionArn") == {
-            "Fn::GetAtt": ["ServicesStack", f"Outputs.{svc}TaskDefinitionArn"]}
+            "Fn::GetAtt": ["ServicesStack", f"Outputs.{svc}TaskDefinitionArn"]
+        }
         assert bff["services.yaml"]["Outputs"][f"{svc}TaskDefinitionArn"]["Value"] == {"Ref": f"{svc}TaskDefinition"}
         assert _out(bff, f"{svc}TaskRoleArn") == {"Fn::GetAtt": ["IamStack", f"Outputs.{svc}TaskRoleArn"]}
         assert bff["iam.yaml"]["Outputs"][f"{svc}TaskRoleArn"]["Value"] == {"Fn::GetAtt": [f"{svc}TaskRole", "Arn"]}
@@ -72,7 +73,10 @@ def test_bff_subnet_tiers_match_the_seed() -> None:
 def test_bff_sizing_per_environment(bff: dict) -> None:
     sizing = bff["services.yaml"]["Mappings"]["Sizing"]
     assert {e: (sizing[e]["BffCpu"], sizing[e]["BffMemory"]) for e in sizing} == {
-        "dev": ("512", "1024"), "test": ("1024", "2048"), "prod": ("2048", "4096")}
+        "dev": ("512", "1024"),
+        "test": ("1024", "2048"),
+        "prod": ("2048", "4096"),
+    }
     td = props(bff["services.yaml"]["Resources"]["AgentcoreTaskDefinition"])
     assert td["Cpu"] == {"Fn::FindInMap": ["Sizing", {"Ref": "Environment"}, "AgentcoreCpu"]}
 
@@ -81,7 +85,9 @@ def test_bff_cluster_and_deployments(bff: dict) -> None:
     c = props(bff["ecs-cluster.yaml"]["Resources"]["MainCluster"])
     assert c["ClusterSettings"] == [{"Name": "containerInsights", "Value": "enabled"}]
     assert {s["CapacityProvider"]: s["Weight"] for s in c["DefaultCapacityProviderStrategy"]} == {
-        "FARGATE": 70, "FARGATE_SPOT": 30}
+        "FARGATE": 70,
+        "FARGATE_SPOT": 30,
+    }
     for svc in ("BffService", "AgentcoreService"):
         d = props(bff["services.yaml"]["Resources"][svc])["DeploymentConfiguration"]
         assert (d["MinimumHealthyPercent"], d["MaximumPercent"]) == (50, 200)
@@ -95,7 +101,8 @@ def test_bff_autoscaling(bff: dict) -> None:
     # Both images come from the platform's repositories: 2..10 once pushed, 0..0 before.
     assert {lid: (props(t)["MinCapacity"], props(t)["MaxCapacity"]) for lid, t in targets.items()} == {
         f"{s}ScalableTarget": ({"Fn::If": [f"{s}ImageIsReady", 2, 0]}, {"Fn::If": [f"{s}ImageIsReady", 10, 0]})
-        for s in ("Agentcore", "Bff")}
+        for s in ("Agentcore", "Bff")
+    }
     for p in resources(bff["autoscaling.yaml"], "AWS::ApplicationAutoScaling::ScalingPolicy").values():
         cfg = props(p)["TargetTrackingScalingPolicyConfiguration"]
         assert cfg["ScaleInCooldown"] == cfg["ScaleOutCooldown"] == 300
@@ -114,8 +121,11 @@ def _ingress_sources(t: dict, group: str) -> set[tuple[str, int]]:
 def _egress(t: dict, group: str) -> list[dict[str, Any]]:
     sg = t["Resources"][group]
     rules = list(props(sg).get("SecurityGroupEgress", []))
-    rules += [props(r) for r in resources(t, "AWS::EC2::SecurityGroupEgress").values()
-              if props(r)["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}]
+    rules += [
+        props(r)
+        for r in resources(t, "AWS::EC2::SecurityGroupEgress").values()
+        if props(r)["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}
+    ]
     return rules
 
 
@@ -126,10 +136,15 @@ def test_bff_security_groups(bff: dict) -> None:
     for group in ("BffServiceSecurityGroup", "AgentcoreServiceSecurityGroup"):
         rules = _egress(t, group)
         assert not any(r.get("CidrIp") == "0.0.0.0/0" for r in rules), "no 0.0.0.0/0 on tasks"
-        assert {(r.get("DestinationSecurityGroupId", {}).get("Ref")
-                 or r.get("DestinationSecurityGroupId", {}).get("Fn::GetAtt", [None])[0], r["FromPort"])
-                for r in rules if "DestinationSecurityGroupId" in r} >= {
-            ("EndpointSecurityGroupId", 443), ("DatabaseSecurityGroup", 5432)}
+        assert {
+            (
+                r.get("DestinationSecurityGroupId", {}).get("Ref")
+                or r.get("DestinationSecurityGroupId", {}).get("Fn::GetAtt", [None])[0],
+                r["FromPort"],
+            )
+            for r in rules
+            if "DestinationSecurityGroupId" in r
+        } >= {("EndpointSecurityGroupId", 443), ("DatabaseSecurityGroup", 5432)}
         assert "SecurityGroupIngress" not in props(t["Resources"][group])
 
 
@@ -142,25 +157,48 @@ def test_bff_database_in_dedicated_subnets(bff: dict) -> None:
 
 
 def _policy_actions(role: dict) -> set[str]:
-    return {a for pol in props(role).get("Policies", []) for s in pol["PolicyDocument"]["Statement"]
-            for a in s["Action"]}
+    return {
+        a for pol in props(role).get("Policies", []) for s in pol["PolicyDocument"]["Statement"] for a in s["Action"]
+    }
 
 
 def test_bff_iam(bff: dict) -> None:
     roles = bff["iam.yaml"]["Resources"]
     assert _policy_actions(roles["BffTaskRole"]) == {
-        "logs:CreateLogStream", "logs:PutLogEvents", "ssm:GetParameter", "ssm:GetParameters",
-        "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel",
-        "ssmmessages:OpenDataChannel", "logs:DescribeLogStreams", "logs:DescribeLogGroups", "kms:Decrypt"}
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "ssm:GetParameter",
+        "ssm:GetParameters",
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+        "logs:DescribeLogStreams",
+        "logs:DescribeLogGroups",
+        "kms:Decrypt",
+    }
     agent = _policy_actions(roles["AgentcoreTaskRole"])
-    assert {"bedrock:InvokeModel", "bedrock:InvokeAgent", "s3:GetObject", "s3:PutObject", "s3:ListBucket",
-            "ssm:GetParameter"} <= agent
+    assert {
+        "bedrock:InvokeModel",
+        "bedrock:InvokeAgent",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "ssm:GetParameter",
+    } <= agent
     for lid, role in roles.items():
         for a in _policy_actions(role):
-            assert not re.search(r":(Delete|Create(?!LogStream|ControlChannel|DataChannel)|Put(?!Object|LogEvents)"
-                                 r"|Update|Modify|Attach|Detach)", a), (lid, a)
-    assert {"ecr:GetAuthorizationToken", "ecr:BatchGetImage", "logs:PutLogEvents", "ssm:GetParameters"} <= \
-        _policy_actions(roles["BffExecutionRole"])
+            assert not re.search(
+                r":(Delete|Create(?!LogStream|ControlChannel|DataChannel)|Put(?!Object|LogEvents)"
+                r"|Update|Modify|Attach|Detach)",
+                a,
+            ), (lid, a)
+    assert {
+        "ecr:GetAuthorizationToken",
+        "ecr:BatchGetImage",
+        "logs:PutLogEvents",
+        "ssm:GetParameters",
+    } <= _policy_actions(roles["BffExecutionRole"])
 
 
 def test_bff_logs_and_alarms(bff: dict) -> None:
@@ -172,8 +210,13 @@ def test_bff_logs_and_alarms(bff: dict) -> None:
     topic = props(bff["monitoring.yaml"]["Resources"]["AlarmTopic"])
     assert topic["Subscription"]["Fn::If"][0] == "HasAlarmEmail"
     tg = props(bff["alb.yaml"]["Resources"]["BffTargetGroup"])
-    assert (tg["HealthCheckPath"], tg["HealthCheckIntervalSeconds"], tg["UnhealthyThresholdCount"],
-            tg["HealthyThresholdCount"], tg["Port"]) == ("/api/health", 30, 3, 2, 3000)
+    assert (
+        tg["HealthCheckPath"],
+        tg["HealthCheckIntervalSeconds"],
+        tg["UnhealthyThresholdCount"],
+        tg["HealthyThresholdCount"],
+        tg["Port"],
+    ) == ("/api/health", 30, 3, 2, 3000)
 
 
 # ---- seeds/000-002 ---------------------------------------------------------------------
@@ -192,10 +235,16 @@ def test_writer_is_a_scheduled_task(writer: dict) -> None:
 def test_writer_network_has_endpoints_and_no_nat(writer: dict) -> None:
     n = writer["network.yaml"]
     assert not resources(n, "AWS::EC2::NatGateway") and not resources(n, "AWS::EC2::InternetGateway")
-    names = {props(e)["ServiceName"]["Fn::Sub"].rsplit(".", 1)[-1] if "}.s3" not in props(e)["ServiceName"]["Fn::Sub"]
-             else "s3" for e in resources(n, "AWS::EC2::VPCEndpoint").values()}
-    eps = {props(e)["ServiceName"]["Fn::Sub"].replace("com.amazonaws.${AWS::Region}.", ""): props(e)
-           for e in resources(n, "AWS::EC2::VPCEndpoint").values()}
+    names = {
+        props(e)["ServiceName"]["Fn::Sub"].rsplit(".", 1)[-1]
+        if "}.s3" not in props(e)["ServiceName"]["Fn::Sub"]
+        else "s3"
+        for e in resources(n, "AWS::EC2::VPCEndpoint").values()
+    }
+    eps = {
+        props(e)["ServiceName"]["Fn::Sub"].replace("com.amazonaws.${AWS::Region}.", ""): props(e)
+        for e in resources(n, "AWS::EC2::VPCEndpoint").values()
+    }
     assert names
     assert set(eps) == {"ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "sts", "kms", "s3"}
     for name, e in eps.items():
@@ -219,9 +268,17 @@ def test_writer_security_group(writer: dict) -> None:
 def test_writer_execution_role_is_exactly_the_seeds(writer: dict) -> None:
     role = writer["iam.yaml"]["Resources"]["WriterExecutionRole"]
     assert _policy_actions(role) == {
-        "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
-        "ecr:BatchGetImage", "logs:CreateLogStream", "logs:PutLogEvents", "secretsmanager:GetSecretValue",
-        "ssm:GetParameter", "ssm:GetParameters", "kms:Decrypt"}
+        "ecr:GetAuthorizationToken",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchGetImage",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
+        "ssm:GetParameters",
+        "kms:Decrypt",
+    }
 
 
 def test_writer_pull_failure_alarm(writer: dict) -> None:
@@ -233,11 +290,19 @@ def test_writer_pull_failure_alarm(writer: dict) -> None:
 
 def _code_strings(tree: ast.AST) -> list[str]:
     """String constants that are code, not docstrings."""
-    docs = {id(n.body[0].value) for n in ast.walk(tree)
-            if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
-            and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
-    return [n.value for n in ast.walk(tree)
-            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+    docs = {
+        id(n.body[0].value)
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+        and n.body
+        and isinstance(n.body[0], ast.Expr)
+        and isinstance(n.body[0].value, ast.Constant)
+    }
+    return [
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
+    ]
 
 
 def test_no_platform_is_special_cased_in_the_generator() -> None:

@@ -58,8 +58,11 @@ def test_worker_has_a_service_and_scaling_but_no_ports_ingress_or_discovery(work
     assert "ConsumerScalableTarget" in worker["autoscaling.yaml"]["Resources"]
     sg = worker["security-groups.yaml"]["Resources"]
     assert "SecurityGroupIngress" not in props(sg["ConsumerServiceSecurityGroup"])
-    into_worker = [lid for lid, r in resources(worker["security-groups.yaml"], "AWS::EC2::SecurityGroupIngress").items()
-                   if props(r)["GroupId"] == {"Fn::GetAtt": ["ConsumerServiceSecurityGroup", "GroupId"]}]
+    into_worker = [
+        lid
+        for lid, r in resources(worker["security-groups.yaml"], "AWS::EC2::SecurityGroupIngress").items()
+        if props(r)["GroupId"] == {"Fn::GetAtt": ["ConsumerServiceSecurityGroup", "GroupId"]}
+    ]
     assert into_worker == []
     assert inv.check_all(worker, load_spec(WORKER)) == {}
     assert load_spec(WORKER).services[0].is_worker and not load_spec(UPLOADS).services[0].is_worker
@@ -70,11 +73,20 @@ def test_worker_in_a_service_connect_cluster_is_a_client_only() -> None:
     configuration turns Service Connect on as a client and publishes no name."""
     data = spec_data(WORKER)
     data["namespace"] = "jobs.local"
-    data["services"].append({
-        "name": "api", "image": {"default": "public.ecr.aws/nginx/nginx:1.27"}, "cpu": 256, "memory": 512,
-        "ports": [{"name": "http", "port": 8080}], "health_check": {"command": "true"}, "user": "1000:1000",
-        "writable_root_reason": "nginx writes its pid file under /var/run",
-        "discovery": {"name": "api", "port": "http"}, "allow_from": [{"service": "consumer", "ports": [8080]}]})
+    data["services"].append(
+        {
+            "name": "api",
+            "image": {"default": "public.ecr.aws/nginx/nginx:1.27"},
+            "cpu": 256,
+            "memory": 512,
+            "ports": [{"name": "http", "port": 8080}],
+            "health_check": {"command": "true"},
+            "user": "1000:1000",
+            "writable_root_reason": "nginx writes its pid file under /var/run",
+            "discovery": {"name": "api", "port": "http"},
+            "allow_from": [{"service": "consumer", "ports": [8080]}],
+        }
+    )
     t = render.synthesize(parse_spec(data, "x.yaml"))
     sc = props(t["services.yaml"]["Resources"]["ConsumerService"])["ServiceConnectConfiguration"]
     assert sc["Enabled"] is True and "Services" not in sc
@@ -84,16 +96,21 @@ def test_worker_in_a_service_connect_cluster_is_a_client_only() -> None:
 def test_service_ports_mapped_catches_a_worker_behind_a_load_balancer(worker: Templates) -> None:
     t = copy.deepcopy(worker)
     props(t["services.yaml"]["Resources"]["ConsumerService"])["LoadBalancers"] = [
-        {"ContainerName": "consumer", "ContainerPort": 8080, "TargetGroupArn": "arn:aws:x"}]
+        {"ContainerName": "consumer", "ContainerPort": 8080, "TargetGroupArn": "arn:aws:x"}
+    ]
     found = inv.service_ports_mapped(TemplateSet(t))
-    assert any("load balancer attachment to consumer:8080, a port ConsumerTaskDefinition does not map" in f.problem
-               for f in found), found
+    assert any(
+        "load balancer attachment to consumer:8080, a port ConsumerTaskDefinition does not map" in f.problem
+        for f in found
+    ), found
 
 
 def test_service_ports_mapped_catches_a_worker_publishing_service_connect(worker: Templates) -> None:
     t = copy.deepcopy(worker)
     props(t["services.yaml"]["Resources"]["ConsumerService"])["ServiceConnectConfiguration"] = {
-        "Enabled": True, "Services": [{"PortName": "http", "DiscoveryName": "consumer"}]}
+        "Enabled": True,
+        "Services": [{"PortName": "http", "DiscoveryName": "consumer"}],
+    }
     found = inv.service_ports_mapped(TemplateSet(t))
     assert any("Service Connect publishes port http" in f.problem for f in found), found
 
@@ -113,12 +130,19 @@ def test_ingress_into_a_worker_is_caught(worker: Templates) -> None:
     t = copy.deepcopy(worker)
     t["security-groups.yaml"]["Resources"]["IntoWorkerIngress"] = {
         "Type": "AWS::EC2::SecurityGroupIngress",
-        "Properties": {"GroupId": {"Fn::GetAtt": ["ConsumerServiceSecurityGroup", "GroupId"]}, "IpProtocol": "tcp",
-                       "FromPort": 8080, "ToPort": 8080, "Description": "oops",
-                       "SourceSecurityGroupId": {"Fn::GetAtt": ["ConsumerServiceSecurityGroup", "GroupId"]}}}
+        "Properties": {
+            "GroupId": {"Fn::GetAtt": ["ConsumerServiceSecurityGroup", "GroupId"]},
+            "IpProtocol": "tcp",
+            "FromPort": 8080,
+            "ToPort": 8080,
+            "Description": "oops",
+            "SourceSecurityGroupId": {"Fn::GetAtt": ["ConsumerServiceSecurityGroup", "GroupId"]},
+        },
+    }
     found = inv.security_group_ingress(TemplateSet(t))
-    assert any("ConsumerServiceSecurityGroup admits port 8080, but its targets listen on []" in f.problem
-               for f in found), found
+    assert any(
+        "ConsumerServiceSecurityGroup admits port 8080, but its targets listen on []" in f.problem for f in found
+    ), found
 
 
 def test_a_worker_that_another_service_reaches_is_refused() -> None:
@@ -146,7 +170,8 @@ def test_permission_names_parameter_inside_an_arn_and_builtins() -> None:
     data["parameters"] = [p for p in data["parameters"] if p["name"] != "OrderQueueArn"]
     data["parameters"].append({"name": "OrderQueueName", "description": "queue", "default": "orders"})
     data["services"][0]["task_permissions"][0]["resources"] = [
-        "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Name}-${Environment}-${OrderQueueName}"]
+        "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Name}-${Environment}-${OrderQueueName}"
+    ]
     t = render.synthesize(parse_spec(data, "x.yaml"))
     assert t["iam.yaml"]["Parameters"]["OrderQueueName"]["Type"] == "String"
     assert "OrderQueueName" in props(t["main.yaml"]["Resources"]["IamStack"])["Parameters"]
@@ -183,8 +208,10 @@ def test_allowed_pattern_and_constraint_description_reach_the_parent(worker: Tem
 
 def test_parameters_file_check_reads_the_allowed_pattern(worker: Templates) -> None:
     """deploy/params.py (deploy.sh, `stackgen params --check`) refuses a value the pattern refuses."""
-    good = {"OrderQueueArn": "arn:aws:sqs:eu-west-1:123456789012:orders",
-            "OrderQueueUrl": "https://sqs.eu-west-1.amazonaws.com/123456789012/orders"}
+    good = {
+        "OrderQueueArn": "arn:aws:sqs:eu-west-1:123456789012:orders",
+        "OrderQueueUrl": "https://sqs.eu-west-1.amazonaws.com/123456789012/orders",
+    }
     assert deploy_params.resolve(worker["main.yaml"], good, env={}).problems == []
     bad = {**good, "OrderQueueArn": "*"}
     problems = deploy_params.resolve(worker["main.yaml"], bad, env={}).problems
@@ -205,16 +232,20 @@ def test_per_environment_counts_are_mappings_by_environment(uploads: Templates) 
     svc = uploads["services.yaml"]
     assert svc["Mappings"]["DesiredCount"] == {"dev": {"Web": "1"}, "test": {"Web": "2"}, "prod": {"Web": "3"}}
     assert props(svc["Resources"]["WebService"])["DesiredCount"] == {
-        "Fn::FindInMap": ["DesiredCount", {"Ref": "Environment"}, "Web"]}
+        "Fn::FindInMap": ["DesiredCount", {"Ref": "Environment"}, "Web"]
+    }
     scale = uploads["autoscaling.yaml"]
-    assert scale["Mappings"]["Capacity"] == {"dev": {"WebMin": "1", "WebMax": "2"},
-                                             "test": {"WebMin": "2", "WebMax": "4"},
-                                             "prod": {"WebMin": "3", "WebMax": "12"}}
+    assert scale["Mappings"]["Capacity"] == {
+        "dev": {"WebMin": "1", "WebMax": "2"},
+        "test": {"WebMin": "2", "WebMax": "4"},
+        "prod": {"WebMin": "3", "WebMax": "12"},
+    }
     target = props(scale["Resources"]["WebScalableTarget"])
     assert target["MinCapacity"] == {"Fn::FindInMap": ["Capacity", {"Ref": "Environment"}, "WebMin"]}
     assert target["MaxCapacity"] == {"Fn::FindInMap": ["Capacity", {"Ref": "Environment"}, "WebMax"]}
     assert props(uploads["main.yaml"]["Resources"]["AutoscalingStack"])["Parameters"]["Environment"] == {
-        "Ref": "Environment"}
+        "Ref": "Environment"
+    }
 
 
 def test_desired_count_defaults_to_the_environments_scaling_minimum() -> None:
@@ -224,8 +255,11 @@ def test_desired_count_defaults_to_the_environments_scaling_minimum() -> None:
     s = parse_spec(data, "x.yaml").services[0]
     assert [s.desired_in(e) for e in ("dev", "test", "prod")] == [1, 2, 3]
     t = render.synthesize(parse_spec(data, "x.yaml"))
-    assert t["services.yaml"]["Mappings"]["DesiredCount"] == {"dev": {"Web": "1"}, "test": {"Web": "2"},
-                                                              "prod": {"Web": "3"}}
+    assert t["services.yaml"]["Mappings"]["DesiredCount"] == {
+        "dev": {"Web": "1"},
+        "test": {"Web": "2"},
+        "prod": {"Web": "3"},
+    }
 
 
 def test_without_overrides_counts_stay_literal() -> None:
@@ -249,8 +283,11 @@ def test_parameter_resources_bounded_catches_a_parameter_that_admits_star(worker
     t = copy.deepcopy(worker)
     del t["main.yaml"]["Parameters"]["OrderQueueArn"]["AllowedPattern"]
     found = inv.parameter_resources_bounded(TemplateSet(t))
-    assert any("iam.yaml:ConsumerTaskRole: statement ConsumeOrders has parameter OrderQueueArn alone as a Resource"
-               in f.problem for f in found), found
+    assert any(
+        "iam.yaml:ConsumerTaskRole: statement ConsumeOrders has parameter OrderQueueArn alone as a Resource"
+        in f.problem
+        for f in found
+    ), found
     t["main.yaml"]["Parameters"]["OrderQueueArn"]["AllowedPattern"] = "^arn:.*|\\*$"
     assert inv.parameter_resources_bounded(TemplateSet(t)) != []
     t["main.yaml"]["Parameters"]["OrderQueueArn"]["AllowedValues"] = ["arn:aws:sqs:us-east-1:123456789012:a"]
@@ -263,10 +300,12 @@ def test_desired_within_scaling_reads_the_mappings_per_environment(uploads: Temp
     t["services.yaml"]["Mappings"]["DesiredCount"]["prod"]["Web"] = "20"
     t["autoscaling.yaml"]["Mappings"]["Capacity"]["dev"]["WebMax"] = "0"
     problems = [f.problem for f in inv.desired_within_scaling(TemplateSet(t))]
-    assert "services.yaml:WebService: DesiredCount 20 is outside WebScalableTarget's 3..12 in environment prod" \
-        in problems, problems
-    assert "services.yaml:WebService: DesiredCount 1 is outside WebScalableTarget's 1..0 in environment dev" \
-        in problems, problems
+    assert (
+        "services.yaml:WebService: DesiredCount 20 is outside WebScalableTarget's 3..12 in environment prod" in problems
+    ), problems
+    assert (
+        "services.yaml:WebService: DesiredCount 1 is outside WebScalableTarget's 1..0 in environment dev" in problems
+    ), problems
     assert len(problems) == 2
 
 
@@ -274,8 +313,10 @@ def test_desired_within_scaling_catches_a_literal_count(mcp_templates: Templates
     t = copy.deepcopy(mcp_templates)
     props(t["services.yaml"]["Resources"]["RegistryService"])["DesiredCount"] = 9
     problems = [f.problem for f in inv.desired_within_scaling(TemplateSet(t))]
-    assert "services.yaml:RegistryService: DesiredCount 9 is outside RegistryScalableTarget's 2..4 in environment prod" \
-        in problems, problems
+    assert (
+        "services.yaml:RegistryService: DesiredCount 9 is outside RegistryScalableTarget's 2..4 in environment prod"
+        in problems
+    ), problems
 
 
 def test_running_tasks_alarm_follows_the_per_environment_count(uploads: Templates) -> None:
@@ -286,7 +327,8 @@ def test_running_tasks_alarm_follows_the_per_environment_count(uploads: Template
     alarm = props(resources(mon, "AWS::CloudWatch::Alarm")[f"{s.name.capitalize()}RunningTasksLowAlarm"])
     assert alarm["Threshold"] == {"Fn::FindInMap": ["DesiredCount", {"Ref": "Environment"}, s.name.capitalize()]}
     assert {env: int(v[s.name.capitalize()]) for env, v in mon["Mappings"]["DesiredCount"].items()} == {
-        env: s.desired_in(env) for env in spec.environments}
+        env: s.desired_in(env) for env in spec.environments
+    }
 
 
 def test_an_environment_without_tasks_keeps_the_alarm_of_the_others() -> None:

@@ -27,8 +27,11 @@ def test_templates_match_snapshot(spec_path: Path, request: pytest.FixtureReques
     for name, text in sorted(files.items()):
         old = (out / name).read_text(encoding="utf-8")
         if old != text:
-            diff = "".join(difflib.unified_diff(old.splitlines(True), text.splitlines(True),
-                                                f"committed/{name}", f"generated/{name}", n=2))
+            diff = "".join(
+                difflib.unified_diff(
+                    old.splitlines(True), text.splitlines(True), f"committed/{name}", f"generated/{name}", n=2
+                )
+            )
             pytest.fail(f"{out.relative_to(ROOT)}/{name} is stale (review, then `make snapshots`):\n{diff[:4000]}")
 
 

@@ -18,7 +18,6 @@ from generator import awsfacts, cli, parent, physical_names, synth
 from generator.spec import SpecError, json_schema, load_spec, looks_secret, parse_spec
 from generator.spec.base import NAME_PARAMETER
 from generator.spec.schedule import check_expression
-
 from tests.helpers import PLATFORMS, ROOT
 
 BASE = yaml.safe_load((ROOT / "platforms" / "mcp-gateway.yaml").read_text())
@@ -51,8 +50,11 @@ BAD = [
     ("services.0.cluster", "nope", "services[0].cluster: unknown cluster 'nope'"),
     ("services.0.volumes.0.access_point", "nope", "services[0].volumes: unknown EFS access point 'nope'"),
     ("services.0.secrets.SECRET_KEY", {"secret": "nope"}, "services[0].secrets.SECRET_KEY: unknown secret 'nope'"),
-    ("services.0.secrets.SECRET_KEY", {"secret": "secret-key", "ssm": "keycloak-admin"},
-     "exactly one of secret / ssm / database is required"),
+    (
+        "services.0.secrets.SECRET_KEY",
+        {"secret": "secret-key", "ssm": "keycloak-admin"},
+        "exactly one of secret / ssm / database is required",
+    ),
     ("services.0.health_check", "DELETE", "services[0].health_check: Field required"),
     ("services.0.allow_from.0.service", "ghost", "services[0].allow_from: unknown service 'ghost'"),
     ("services.0.environment.KEYCLOAK_URL", "${lb:nope:url}", "unknown load balancer 'nope'"),
@@ -78,7 +80,11 @@ BAD = [
     ("load_balancers.0.listeners.0.target_group", "nope", "load_balancers[main].listeners[80]: unknown target group"),
     ("clusters.0.default_strategy.0.provider", "FARGATE_SPOT", None),
     ("unknown_field", 1, "unknown_field: Extra inputs are not permitted"),
-    ("load_balancers.1.dns_record", "DELETE", "load_balancers[keycloak].dns_record: required on a platform with a domain"),
+    (
+        "load_balancers.1.dns_record",
+        "DELETE",
+        "load_balancers[keycloak].dns_record: required on a platform with a domain",
+    ),
 ]
 
 
@@ -103,11 +109,17 @@ def test_cli_bad_spec_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(mutate("services.2.ports.0.port", 70000)))
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "generator", "synth", str(bad), "--out", str(out)],
-                          capture_output=True, text=True, cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "generator", "synth", str(bad), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"{bad}: services[2].ports[0].port: Input should be less than or equal to 65535"]
+        f"{bad}: services[2].ports[0].port: Input should be less than or equal to 65535"
+    ]
     assert not out.exists()
 
 
@@ -115,15 +127,21 @@ def test_cli_bad_spec_exits_2_and_writes_nothing(tmp_path: Path) -> None:
 def test_unparseable_spec(tmp_path: Path, text: str) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
-    proc = subprocess.run([sys.executable, "-m", "generator", "validate", str(bad)],
-                          capture_output=True, text=True, cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "generator", "validate", str(bad)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"{bad}: ")
 
 
 def test_missing_file() -> None:
-    proc = subprocess.run([sys.executable, "-m", "generator", "synth", "platforms/none.yaml"],
-                          capture_output=True, text=True, cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "generator", "synth", "platforms/none.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "platforms/none.yaml: cannot read" in proc.stderr
 
@@ -172,8 +190,9 @@ def test_at_least_thirty_bad_spec_fixtures_each_with_its_own_message() -> None:
 
 
 @pytest.mark.parametrize("path", BAD_SPECS, ids=lambda p: p.stem)
-def test_bad_spec_validate_and_synth_agree(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_spec_validate_and_synth_agree(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Both commands exit 2 with the same single line naming the file and the field, and
     synth writes nothing."""
     monkeypatch.chdir(ROOT)
@@ -192,8 +211,9 @@ def test_bad_spec_validate_and_synth_agree(path: Path, tmp_path: Path, capsys: p
 
 
 @pytest.mark.parametrize("path", GOOD_SPECS, ids=lambda p: p.stem)
-def test_good_spec_validate_and_synth_agree(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_good_spec_validate_and_synth_agree(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)
     spec = str(path.relative_to(ROOT))
     code, out, err = run_cli(capsys, "validate", spec)
@@ -211,7 +231,9 @@ def test_the_issue_cases_were_exit_1_and_are_now_spec_errors() -> None:
 
 def test_yaml_merge_keys_are_not_duplicate_keys(tmp_path: Path) -> None:
     text = (ROOT / "tests" / "fixtures" / "good_specs" / "web.yaml").read_text()
-    text = text.replace("services:\n  - name: web\n", "x-sizes: &size {cpu: 256}\nservices:\n  - name: web\n    <<: *size\n")
+    text = text.replace(
+        "services:\n  - name: web\n", "x-sizes: &size {cpu: 256}\nservices:\n  - name: web\n    <<: *size\n"
+    )
     text = text.replace("    cpu: 256\n    memory: 512\n", "    memory: 512\n")
     spec = tmp_path / "merge.yaml"
     spec.write_text(text)
@@ -244,19 +266,43 @@ def test_spec_name_limit_is_the_name_parameters_allowed_pattern() -> None:
         parse_spec(mutate("name", "a" * 33), "platforms/x.yaml")
 
 
-VALID_SCHEDULES = ["rate(1 minute)", "rate(5 minutes)", "rate(1 hour)", "rate(12 hours)", "rate(7 days)",
-                   "cron(0 10 * * ? *)", "cron(15 12 * * ? *)", "cron(0 18 ? * MON-FRI *)", "cron(0 8 1 * ? *)",
-                   "cron(0/15 * * * ? *)", "cron(0/10 * ? * MON-FRI *)", "cron(0/5 8-17 ? * MON-FRI *)",
-                   "cron(0 9 ? * 2#1 *)", "cron(0 10 ? * 6L 2022-2023)", "cron(0 12 L * ? *)", "cron(0 8 15W * ? *)",
-                   "cron(0 * * * ? *)", "cron(30 2 ? JAN,JUL SUN *)"]
+VALID_SCHEDULES = [
+    "rate(1 minute)",
+    "rate(5 minutes)",
+    "rate(1 hour)",
+    "rate(12 hours)",
+    "rate(7 days)",
+    "cron(0 10 * * ? *)",
+    "cron(15 12 * * ? *)",
+    "cron(0 18 ? * MON-FRI *)",
+    "cron(0 8 1 * ? *)",
+    "cron(0/15 * * * ? *)",
+    "cron(0/10 * ? * MON-FRI *)",
+    "cron(0/5 8-17 ? * MON-FRI *)",
+    "cron(0 9 ? * 2#1 *)",
+    "cron(0 10 ? * 6L 2022-2023)",
+    "cron(0 12 L * ? *)",
+    "cron(0 8 15W * ? *)",
+    "cron(0 * * * ? *)",
+    "cron(30 2 ? JAN,JUL SUN *)",
+]
 INVALID_SCHEDULES = {
-    "rate(0 hours)": "positive", "rate(1 week)": "rate(VALUE UNIT)", "rate(five minutes)": "rate(VALUE UNIT)",
-    "cron(0 10 * * *)": "6 fields", "cron(60 * * * ? *)": "minutes field '60'", "cron(0 10 * * * *)": "exactly one",
-    "cron(0 10 ? * ? *)": "exactly one", "cron(0 10 32 * ? *)": "day-of-month field '32'",
-    "cron(0 10 ? 13 MON *)": "month field '13'", "cron(0 10 ? * FUNDAY *)": "day-of-week field",
-    "cron(0 10 ? * 8 *)": "day-of-week field '8'", "cron(0 10 * * ? 1969)": "year field '1969'",
-    "cron(? 10 * * ? *)": "only allowed in day-of-month or day-of-week", "cron(0 10 ? * 2#6 *)": "1-5",
-    "at(2030-01-01T00:00:00)": "must be rate", "hourly": "must be rate",
+    "rate(0 hours)": "positive",
+    "rate(1 week)": "rate(VALUE UNIT)",
+    "rate(five minutes)": "rate(VALUE UNIT)",
+    "cron(0 10 * * *)": "6 fields",
+    "cron(60 * * * ? *)": "minutes field '60'",
+    "cron(0 10 * * * *)": "exactly one",
+    "cron(0 10 ? * ? *)": "exactly one",
+    "cron(0 10 32 * ? *)": "day-of-month field '32'",
+    "cron(0 10 ? 13 MON *)": "month field '13'",
+    "cron(0 10 ? * FUNDAY *)": "day-of-week field",
+    "cron(0 10 ? * 8 *)": "day-of-week field '8'",
+    "cron(0 10 * * ? 1969)": "year field '1969'",
+    "cron(? 10 * * ? *)": "only allowed in day-of-month or day-of-week",
+    "cron(0 10 ? * 2#6 *)": "1-5",
+    "at(2030-01-01T00:00:00)": "must be rate",
+    "hourly": "must be rate",
 }
 
 
@@ -280,8 +326,11 @@ def _named_properties(templates: dict[str, dict[str, Any]]) -> list[tuple[str, s
     for file, t in templates.items():
         for lid, res in t.get("Resources", {}).items():
             for prop, value in (res.get("Properties") or {}).items():
-                if isinstance(value, dict) and "${Name}" in str(value.get("Fn::Sub", "")) and any(
-                        awsfacts.name_limits(res["Type"], prop)[:2]):
+                if (
+                    isinstance(value, dict)
+                    and "${Name}" in str(value.get("Fn::Sub", ""))
+                    and any(awsfacts.name_limits(res["Type"], prop)[:2])
+                ):
                     out.append((file, lid, prop))
     return out
 
@@ -296,17 +345,32 @@ def test_physical_name_check_sees_every_name_the_templates_set(path: Path) -> No
     problems = physical_names.check(spec, str(path), result.templates)
     # One problem per distinct name: two properties setting the same name (the pull alarms'
     # shared metric namespace) are one name.
-    names = {(result.templates[f]["Resources"][lid]["Type"], prop,
-              json.dumps(result.templates[f]["Resources"][lid]["Properties"][prop], sort_keys=True))
-             for f, lid, prop in named}
+    names = {
+        (
+            result.templates[f]["Resources"][lid]["Type"],
+            prop,
+            json.dumps(result.templates[f]["Resources"][lid]["Properties"][prop], sort_keys=True),
+        )
+        for f, lid, prop in named
+    }
     assert len(problems) == len(names), (problems, named)
     assert all(line.startswith(f"{path}: name: the AWS::") for line in problems)
 
 
 def test_physical_name_check_catches_a_broken_template() -> None:
     spec = parse_spec(mutate("name", "mcp"), "platforms/x.yaml")
-    broken: dict[str, Any] = {"main.yaml": {"Resources": {}}, "x.yaml": {"Resources": {"G": {
-        "Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": {"Fn::Sub": "/ecs/${Name} has spaces"}}}}}}
+    broken: dict[str, Any] = {
+        "main.yaml": {"Resources": {}},
+        "x.yaml": {
+            "Resources": {
+                "G": {
+                    "Type": "AWS::Logs::LogGroup",
+                    "Properties": {"LogGroupName": {"Fn::Sub": "/ecs/${Name} has spaces"}},
+                }
+            }
+        },
+    }
     assert physical_names.check(spec, "platforms/x.yaml", broken) == [
         "platforms/x.yaml: name: the AWS::Logs::LogGroup LogGroupName '/ecs/mcp has spaces' (Name 'mcp') does not "
-        r"match ^[.\-_/#A-Za-z0-9]{1,512}\Z (cfn-lint schema of AWS::Logs::LogGroup LogGroupName)"]
+        r"match ^[.\-_/#A-Za-z0-9]{1,512}\Z (cfn-lint schema of AWS::Logs::LogGroup LogGroupName)"
+    ]

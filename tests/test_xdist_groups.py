@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import ROOT
 
-MODULE = '''
+MODULE = """
 import json, os, pathlib, pytest
 pytestmark = pytest.mark.xdist_group("lifecycle")
 LOG = pathlib.Path(os.environ["GROUP_LOG"])
@@ -23,7 +23,7 @@ def record(name):
         f.write(json.dumps([os.environ.get("PYTEST_XDIST_WORKER"), name]) + "\\n")
 
 class TestLifecycle:
-''' + "".join(f"    def test_{i}(self):\n        record({i})\n" for i in range(8))
+""" + "".join(f"    def test_{i}(self):\n        record({i})\n" for i in range(8))
 
 
 @pytest.mark.slow
@@ -31,11 +31,29 @@ def test_an_xdist_group_runs_on_one_worker_in_order(tmp_path: Path) -> None:
     (tmp_path / "test_lifecycle.py").write_text(MODULE)
     (tmp_path / "test_other.py").write_text("".join(f"def test_{i}():\n    pass\n" for i in range(8)))
     log = tmp_path / "log.jsonl"
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest",
-                           "-n", "2", "--dist", "loadgroup", str(tmp_path)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, check=False,
-                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "GROUP_LOG": str(log),
-                               "HOME": str(tmp_path)})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.conftest",
+            "-n",
+            "2",
+            "--dist",
+            "loadgroup",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "GROUP_LOG": str(log), "HOME": str(tmp_path)},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     runs = [json.loads(line) for line in log.read_text().splitlines()]
     assert [name for _, name in runs] == list(range(8))

@@ -38,8 +38,10 @@ def test_the_value_rule_agrees_with_awscli_on_what_changes_type(value: str) -> N
     assert changes_type(value) == (ambiguous_plain_scalars(packaged) == [value])
 
 
-@pytest.mark.parametrize("value", ["0123", "8000", "true", "1:30", "0x1F", "2010-09-09", "arn:aws:iam::054676820928:root",
-                                   "~", "null", "1_000"])
+@pytest.mark.parametrize(
+    "value",
+    ["0123", "8000", "true", "1:30", "0x1F", "2010-09-09", "arn:aws:iam::054676820928:root", "~", "null", "1_000"],
+)
 def test_values_that_survive_are_not_refused(value: str) -> None:
     packaged = yamlhelper.yaml_dump(yamlhelper.yaml_parse(yamlhelper.yaml_dump({"V": value})))
     assert not changes_type(value)

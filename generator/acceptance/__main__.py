@@ -43,21 +43,30 @@ class Usage(Exception):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--platform", required=True, help="platform name (platforms/NAME.yaml), or the spec's path")
     p.add_argument("--env", required=True, help=f"environment: {', '.join(ENVIRONMENTS)}")
     p.add_argument("--stack-name", help="stack to create and delete (default: PLATFORM-ENV); must not exist")
-    p.add_argument("--region", help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's; "
-                                    "us-east-1 with an endpoint)")
+    p.add_argument(
+        "--region",
+        help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's; us-east-1 with an endpoint)",
+    )
     p.add_argument("--endpoint-url", metavar="URL", help="AWS endpoint; a loopback one is the local emulator")
     p.add_argument("--params-file", metavar="FILE", help="parameters file (default: parameters/PLATFORM/ENV.json)")
     p.add_argument("--report", metavar="FILE", help="JUnit XML report (default: reports/acceptance-PLATFORM-ENV.xml)")
-    p.add_argument("--wait-timeout", type=float, default=900.0, metavar="S",
-                   help="how long to wait for steady services and healthy targets (default 900)")
+    p.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=900.0,
+        metavar="S",
+        help="how long to wait for steady services and healthy targets (default 900)",
+    )
     p.add_argument("--poll-interval", type=float, default=10.0, metavar="S", help="seconds between polls (default 10)")
-    p.add_argument("--probe-window", type=float, default=60.0, metavar="S",
-                   help="how long a failing probe is retried (default 60)")
+    p.add_argument(
+        "--probe-window", type=float, default=60.0, metavar="S", help="how long a failing probe is retried (default 60)"
+    )
     p.add_argument("--keep-stack", action="store_true", help="do not delete the stack at the end (to inspect it)")
     return p
 
@@ -78,8 +87,11 @@ def missing_secrets(template: Path, environ: dict[str, str]) -> list[str]:
         params = load_file(template).get("Parameters") or {}
     except (OSError, TemplateError) as exc:
         raise Usage(f"{template.relative_to(ROOT)}: unreadable: {exc}") from exc
-    return sorted(name for name, spec in params.items()
-                  if str(spec.get("NoEcho", "")).lower() == "true" and f"STACKGEN_PARAM_{name}" not in environ)
+    return sorted(
+        name
+        for name, spec in params.items()
+        if str(spec.get("NoEcho", "")).lower() == "true" and f"STACKGEN_PARAM_{name}" not in environ
+    )
 
 
 def resolve_region(args: argparse.Namespace) -> str:
@@ -110,8 +122,10 @@ def options(args: argparse.Namespace) -> Options:
     missing = missing_secrets(template, dict(os.environ))
     if missing:
         names = ", ".join(f"STACKGEN_PARAM_{n}" for n in missing)
-        raise Usage(f"templates/{platform}/main.yaml: NoEcho parameter(s) {', '.join(missing)}: set {names} "
-                    "(an acceptance run never prompts)")
+        raise Usage(
+            f"templates/{platform}/main.yaml: NoEcho parameter(s) {', '.join(missing)}: set {names} "
+            "(an acceptance run never prompts)"
+        )
     if args.endpoint_url and not re.fullmatch(r"https?://[^/]+/?", args.endpoint_url):
         raise Usage(f"--endpoint-url: invalid {args.endpoint_url!r} (expected http(s)://host:port)")
     for flag in ("wait_timeout", "poll_interval", "probe_window"):
@@ -120,10 +134,18 @@ def options(args: argparse.Namespace) -> Options:
     stack = args.stack_name or f"{platform}-{args.env}"
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", stack):
         raise Usage(f"--stack-name: invalid stack name {stack!r}")
-    return Options(platform, args.env, stack, resolve_region(args),
-                   args.endpoint_url.rstrip("/") if args.endpoint_url else None,
-                   str(params.resolve()) if args.params_file else None,
-                   args.wait_timeout, args.poll_interval, args.probe_window, args.keep_stack)
+    return Options(
+        platform,
+        args.env,
+        stack,
+        resolve_region(args),
+        args.endpoint_url.rstrip("/") if args.endpoint_url else None,
+        str(params.resolve()) if args.params_file else None,
+        args.wait_timeout,
+        args.poll_interval,
+        args.probe_window,
+        args.keep_stack,
+    )
 
 
 def refuse_existing(opts: Options) -> None:
@@ -131,21 +153,27 @@ def refuse_existing(opts: Options) -> None:
     try:
         stack = describe(client("cloudformation", endpoint_url=opts.endpoint, region=opts.region), opts.stack)
     except NoCredentialsError as exc:
-        raise Usage("no AWS credentials: configure them (aws configure, AWS_PROFILE or the "
-                    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment)") from exc
+        raise Usage(
+            "no AWS credentials: configure them (aws configure, AWS_PROFILE or the "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment)"
+        ) from exc
     except (ClientError, BotoCoreError, NoRegionError) as exc:
         raise Usage(f"cannot read stack {opts.stack} in {opts.region}: {exc}") from exc
     if stack is not None:
-        raise Usage(f"--stack-name: stack {opts.stack} already exists ({stack['StackStatus']}); an acceptance run "
-                    "creates and deletes its own stack: pass another --stack-name, or delete it first")
+        raise Usage(
+            f"--stack-name: stack {opts.stack} already exists ({stack['StackStatus']}); an acceptance run "
+            "creates and deletes its own stack: pass another --stack-name, or delete it first"
+        )
 
 
 def internal_error(exc: BaseException) -> int:
     """A failure the user did not cause: one line that says it is a bug, exit 1."""
     where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     at = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
-    print(f"acceptance: internal error (a bug in stackgen, please report it): {type(exc).__name__}: {exc}{at}",
-          file=sys.stderr)
+    print(
+        f"acceptance: internal error (a bug in stackgen, please report it): {type(exc).__name__}: {exc}{at}",
+        file=sys.stderr,
+    )
     return EXIT_FAILED
 
 
@@ -179,16 +207,22 @@ def accept(args: argparse.Namespace) -> int:
     cost = costs.run_cost(Path("platforms") / f"{opts.platform}.yaml", opts.env, opts.region, ROOT)
     extra = cost.lines(report.seconds) if isinstance(cost, costs.RunCost) else [cost]
     if isinstance(cost, costs.RunCost):
-        report.properties.update({"cost_monthly_low": f"{cost.monthly_low:.2f}",
-                                  "cost_monthly_high": f"{cost.monthly_high:.2f}",
-                                  "cost_run_estimate": f"{cost.for_run(report.seconds)[0]:.4f}",
-                                  "cost_currency": cost.currency})
+        report.properties.update(
+            {
+                "cost_monthly_low": f"{cost.monthly_low:.2f}",
+                "cost_monthly_high": f"{cost.monthly_high:.2f}",
+                "cost_run_estimate": f"{cost.for_run(report.seconds)[0]:.4f}",
+                "cost_currency": cost.currency,
+            }
+        )
         line = cost.survivors_line(outcome.survivors)
         if line:
             extra.append(line)
     if outcome.survivors:
-        extra.append(f"Survivors ({len(outcome.survivors)}): {survivor_kinds(outcome.survivors)}; "
-                     "cleanup: docs/acceptance.md, 'What survives'")
+        extra.append(
+            f"Survivors ({len(outcome.survivors)}): {survivor_kinds(outcome.survivors)}; "
+            "cleanup: docs/acceptance.md, 'What survives'"
+        )
     try:
         shown = report_path.relative_to(ROOT)
     except ValueError:
@@ -198,8 +232,11 @@ def accept(args: argparse.Namespace) -> int:
     print()
     print(summary(report, extra))
     if outcome.bug:
-        print(f"acceptance: internal error (a bug in stackgen, please report it): {outcome.bug} "
-              f"(traceback in {shown}, testcase 'internal error')", file=sys.stderr)
+        print(
+            f"acceptance: internal error (a bug in stackgen, please report it): {outcome.bug} "
+            f"(traceback in {shown}, testcase 'internal error')",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return exit_code(report.checks)
 

@@ -29,8 +29,8 @@ class RunCost:
     monthly_high: float
     hours_per_month: float
     currency: str
-    prices: str        # which price file, and its date
-    command: str       # the equivalent `.venv/bin/stackgen cost` command
+    prices: str  # which price file, and its date
+    command: str  # the equivalent `.venv/bin/stackgen cost` command
     key_month: float
     secret_month: float
 
@@ -62,8 +62,10 @@ class RunCost:
         keys = sum(1 for s in kept if s.get("type") == "AWS::KMS::Key")
         secrets = sum(1 for s in kept if s.get("type") == "AWS::SecretsManager::Secret")
         monthly = keys * self.key_month + secrets * self.secret_month
-        return (f"  after the run: {keys} KMS key(s) and {secrets} secret(s) retained = {monthly:,.2f} "
-                f"{self.currency}/month until deleted, plus retained storage")
+        return (
+            f"  after the run: {keys} KMS key(s) and {secrets} secret(s) retained = {monthly:,.2f} "
+            f"{self.currency}/month until deleted, plus retained storage"
+        )
 
 
 def run_cost(spec_path: Path, env: str, region: str, root: Path = Path()) -> RunCost | str:
@@ -83,6 +85,13 @@ def run_cost(spec_path: Path, env: str, region: str, root: Path = Path()) -> Run
     where = f"data/prices-{price_region}.yaml, recorded {prices['recorded']}"
     if price_region != region:
         where += f"; no price file for {region}: us-east-1 list prices"
-    return RunCost(low, high, float(prices["hours_per_month"]), prices.get("currency", "USD"), where,
-                   f".venv/bin/stackgen cost {spec_path} --env {env}",
-                   float(prices["kms"]["key_month"]), float(prices["secrets_manager"]["secret_month"]))
+    return RunCost(
+        low,
+        high,
+        float(prices["hours_per_month"]),
+        prices.get("currency", "USD"),
+        where,
+        f".venv/bin/stackgen cost {spec_path} --env {env}",
+        float(prices["kms"]["key_month"]),
+        float(prices["secrets_manager"]["secret_month"]),
+    )

@@ -37,17 +37,18 @@ from generator.acceptance.report import FAILED, NOT_APPLICABLE, PASSED, Check
 from generator.acceptance.stack import Deployed, Listener, TargetGroup, forwards
 
 REDIRECTS = (301, 302, 303, 307, 308)
-EMULATED = ("the emulator's load balancers are not network endpoints (their DNS names resolve nowhere): "
-            "probed only on AWS")
+EMULATED = (
+    "the emulator's load balancers are not network endpoints (their DNS names resolve nowhere): probed only on AWS"
+)
 USER_AGENT = "stackgen-acceptance"
 
 
 @dataclass(frozen=True)
 class Request:
-    address: str       # where the connection goes (the load balancer's DNS name)
+    address: str  # where the connection goes (the load balancer's DNS name)
     port: int
-    protocol: str      # HTTP | HTTPS | TCP | TLS
-    host: str          # Host header and TLS server name
+    protocol: str  # HTTP | HTTPS | TCP | TLS
+    host: str  # Host header and TLS server name
     path: str = "/"
 
     @property
@@ -129,8 +130,10 @@ def status_matches(status: int, matcher: str) -> bool:
 
 def _status_verdict(matcher: str) -> Callable[[Response], str | None]:
     """A probe verdict: None when the answer's status matches the health check's matcher."""
+
     def verdict(r: Response) -> str | None:
         return None if status_matches(r.status, matcher) else f"answered {r.status}, the matcher wants {matcher}"
+
     return verdict
 
 
@@ -139,18 +142,22 @@ def expectation(action: dict[str, Any]) -> tuple[str, Callable[[Response], str |
     where verdict returns None when the response is right, else what is wrong."""
     kind = action.get("Type", "")
     if kind == "redirect":
+
         def redirect(r: Response) -> str | None:
             if r.status not in REDIRECTS:
                 return f"answered {r.status}, not a redirect"
             if not r.location.lower().startswith("https://"):
                 return f"redirects to {r.location or 'nowhere'}, not to HTTPS"
             return None
+
         return "a redirect to https://", redirect
     if kind == "fixed-response":
         want = int((action.get("FixedResponseConfig") or {}).get("StatusCode", "200"))
         return f"the fixed response {want}", lambda r: None if r.status == want else f"answered {r.status}"
-    return "an answer from a target (status < 500)", \
-        lambda r: None if r.status < 500 else f"answered {r.status}: no healthy target answered"
+    return (
+        "an answer from a target (status < 500)",
+        lambda r: None if r.status < 500 else f"answered {r.status}: no healthy target answered",
+    )
 
 
 # --------------------------------------------------------------------------- host names
@@ -254,8 +261,9 @@ def _plan_listener(ls: Listener, names: list[str], outputs: dict[str, str]) -> P
     return Probe("probe", ls.title, req, wants, verdict)
 
 
-def _plan_health(tg: TargetGroup, listeners: list[Listener], names: dict[str, list[str]],
-                 outputs: dict[str, str]) -> Probe | str:
+def _plan_health(
+    tg: TargetGroup, listeners: list[Listener], names: dict[str, list[str]], outputs: dict[str, str]
+) -> Probe | str:
     live = tg.live
     protocol = live.get("HealthCheckProtocol", "HTTP")
     if protocol not in ("HTTP", "HTTPS"):
@@ -269,8 +277,14 @@ def _plan_health(tg: TargetGroup, listeners: list[Listener], names: dict[str, li
             continue
         base = probe_host(ls, names.get(ls.lb_arn, []), outputs)
         hosts = [base] if base else []
-        hosts += [v for rule in ls.rules for c in rule.get("Conditions", []) if c.get("Field") == "host-header"
-                  for v in _values(c, "HostHeaderConfig") if "*" not in v and "?" not in v]
+        hosts += [
+            v
+            for rule in ls.rules
+            for c in rule.get("Conditions", [])
+            if c.get("Field") == "host-header"
+            for v in _values(c, "HostHeaderConfig")
+            if "*" not in v and "?" not in v
+        ]
         for host in dict.fromkeys(hosts):
             if forwards(final_action(route(ls, host, path))) == [tg.arn]:
                 req = Request(ls.lb_dns, ls.port, ls.protocol, host, path)
@@ -285,8 +299,9 @@ def plan(deployed: Deployed, cert_names: Callable[[str], list[str]]) -> list[Pro
     out: list[Probe | Check] = []
     for ls in deployed.listeners:
         if not ls.public:
-            out.append(Check("probe", ls.title, NOT_APPLICABLE,
-                             "internal load balancer: reachable only from inside its VPC"))
+            out.append(
+                Check("probe", ls.title, NOT_APPLICABLE, "internal load balancer: reachable only from inside its VPC")
+            )
             continue
         p = _plan_listener(ls, names.get(ls.lb_arn, []), deployed.outputs)
         out.append(p if isinstance(p, Probe) else Check("probe", ls.title, NOT_APPLICABLE, p))
@@ -305,9 +320,16 @@ def emulated_checks(deployed: Deployed) -> list[Check]:
     return checks
 
 
-def run(deployed: Deployed, acm: Any, window: float = 60.0, interval: float = 5.0, timeout: float = 10.0,
-        get: Fetch = fetch, clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep) -> list[Check]:
+def run(
+    deployed: Deployed,
+    acm: Any,
+    window: float = 60.0,
+    interval: float = 5.0,
+    timeout: float = 10.0,
+    get: Fetch = fetch,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Check]:
     """Send every probe (retrying failures for ``window`` seconds); one check each."""
     planned = plan(deployed, lambda arn: _cert_names(acm, arn))
     if not planned:
@@ -332,6 +354,11 @@ def run(deployed: Deployed, acm: Any, window: float = 60.0, interval: float = 5.
             break
         sleep(interval)
     for i, p in todo.items():
-        results[i] = Check(p.group, p.name, FAILED, f"{p.request.url}: {last[i]} (wanted {p.wants}; "
-                           f"retried for {window:.0f} s)", seconds=clock() - start)
+        results[i] = Check(
+            p.group,
+            p.name,
+            FAILED,
+            f"{p.request.url}: {last[i]} (wanted {p.wants}; retried for {window:.0f} s)",
+            seconds=clock() - start,
+        )
     return [results[i] for i in sorted(results)]

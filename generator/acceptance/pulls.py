@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from generator.acceptance.report import FAILED, NOT_APPLICABLE, PASSED, Check
@@ -23,8 +23,9 @@ from generator.acceptance.stack import Deployed
 from generator.reach.pulls import PULL_ALARMS, PullFigures, pull_figures
 
 GROUP = "image pulls"
-EMULATED_PULLS = ("the emulator starts no task, pulls no image and runs no Lambda function: pull metrics exist "
-                  "only on AWS")
+EMULATED_PULLS = (
+    "the emulator starts no task, pulls no image and runs no Lambda function: pull metrics exist only on AWS"
+)
 
 
 def emulated_check() -> Check:
@@ -33,8 +34,11 @@ def emulated_check() -> Check:
 
 def alarms(cw: Any, deployed: Deployed) -> dict[str, dict[str, Any]]:
     """The stack's pull alarms by logical id, as CloudWatch describes them."""
-    names = {r.logical_id: r.physical_id for r in deployed.resources
-             if r.type == "AWS::CloudWatch::Alarm" and r.logical_id in PULL_ALARMS and r.physical_id}
+    names = {
+        r.logical_id: r.physical_id
+        for r in deployed.resources
+        if r.type == "AWS::CloudWatch::Alarm" and r.logical_id in PULL_ALARMS and r.physical_id
+    }
     if not names:
         return {}
     found = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNames=sorted(names.values())).get("MetricAlarms", [])}
@@ -45,13 +49,24 @@ def running_services(deployed: Deployed) -> int:
     return sum(1 for s in deployed.services if int(s.live.get("desiredCount", 0) or 0) > 0)
 
 
-def check(cw: Any, deployed: Deployed, since: datetime, wait: float = 180.0, interval: float = 15.0,
-          now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-          clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Check:
+def check(
+    cw: Any,
+    deployed: Deployed,
+    since: datetime,
+    wait: float = 180.0,
+    interval: float = 15.0,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Check:
     found = alarms(cw, deployed)
     if "PullFailureAlarm" not in found or "PullSlowAlarm" not in found:
-        return Check(GROUP, "", FAILED, "the stack has no PullFailureAlarm and PullSlowAlarm: its monitoring "
-                     "stack does not measure image pulls")
+        return Check(
+            GROUP,
+            "",
+            FAILED,
+            "the stack has no PullFailureAlarm and PullSlowAlarm: its monitoring stack does not measure image pulls",
+        )
     ns, limit = found["PullFailureAlarm"]["Namespace"], float(found["PullSlowAlarm"]["Threshold"])
     expect = running_services(deployed)
     start = clock()
@@ -62,15 +77,41 @@ def check(cw: Any, deployed: Deployed, since: datetime, wait: float = 180.0, int
     out = f"{ns} since {since:%H:%M:%S} UTC: {figures.line()}"
     seconds = clock() - start
     if figures.failures:
-        return Check(GROUP, "", FAILED, f"{figures.failures} image pull(s) failed: read the PullFailure log group "
-                     "(stack output PullFailureLogGroupName) and run diagnose", out, seconds)
+        return Check(
+            GROUP,
+            "",
+            FAILED,
+            f"{figures.failures} image pull(s) failed: read the PullFailure log group "
+            "(stack output PullFailureLogGroupName) and run diagnose",
+            out,
+            seconds,
+        )
     if figures.max_seconds is not None and figures.max_seconds > limit:
-        return Check(GROUP, "", FAILED, f"the slowest pull took {figures.max_seconds:.1f} s, over the {limit:g} s "
-                     "of alarms.image_pull_seconds", out, seconds)
+        return Check(
+            GROUP,
+            "",
+            FAILED,
+            f"the slowest pull took {figures.max_seconds:.1f} s, over the {limit:g} s of alarms.image_pull_seconds",
+            out,
+            seconds,
+        )
     if not figures.pulls:
         if not expect:
-            return Check(GROUP, "", NOT_APPLICABLE, "no service runs a task (scheduled tasks start on their "
-                         "schedule): no pull to measure during the run", out, seconds)
-        return Check(GROUP, "", FAILED, f"no completed pull recorded within {wait:.0f} s though {expect} service(s) "
-                     "run tasks: is the pull timer failing? (PullTimerErrorsAlarm, its log group)", out, seconds)
+            return Check(
+                GROUP,
+                "",
+                NOT_APPLICABLE,
+                "no service runs a task (scheduled tasks start on their schedule): no pull to measure during the run",
+                out,
+                seconds,
+            )
+        return Check(
+            GROUP,
+            "",
+            FAILED,
+            f"no completed pull recorded within {wait:.0f} s though {expect} service(s) "
+            "run tasks: is the pull timer failing? (PullTimerErrorsAlarm, its log group)",
+            out,
+            seconds,
+        )
     return Check(GROUP, "", PASSED, f"{figures.line()}; none failed, none over {limit:g} s", out, seconds)

@@ -115,27 +115,47 @@ def junit_xml(report: Report) -> str:
     """The report as JUnit XML (one testsuite, one testcase per check)."""
     counts = report.counts()
     skipped = counts[NOT_APPLICABLE] + counts[NOT_RUN]
-    totals = {"tests": str(len(report.checks)), "failures": str(counts[FAILED]), "errors": "0",
-              "skipped": str(skipped), "time": _seconds(report.seconds)}
+    totals = {
+        "tests": str(len(report.checks)),
+        "failures": str(counts[FAILED]),
+        "errors": "0",
+        "skipped": str(skipped),
+        "time": _seconds(report.seconds),
+    }
     root = ET.Element("testsuites", {"name": "stackgen acceptance", **totals})
-    suite = ET.SubElement(root, "testsuite", {
-        "name": report.suite, **totals,
-        "timestamp": report.started.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-    })
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        {
+            "name": report.suite,
+            **totals,
+            "timestamp": report.started.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        },
+    )
     props = ET.SubElement(suite, "properties")
-    base = {"platform": report.platform, "environment": report.env, "stack": report.stack,
-            "region": report.region, "endpoint": report.endpoint or "AWS",
-            "emulated": "true" if report.emulated else "false"}
+    base = {
+        "platform": report.platform,
+        "environment": report.env,
+        "stack": report.stack,
+        "region": report.region,
+        "endpoint": report.endpoint or "AWS",
+        "emulated": "true" if report.emulated else "false",
+    }
     for name, value in {**base, **report.properties}.items():
         ET.SubElement(props, "property", {"name": name, "value": _text(value)})
     classname = f"acceptance.{report.platform}.{report.env}"
     for check in report.checks:
-        case = ET.SubElement(suite, "testcase", {
-            "classname": f"{classname}.{check.group.replace(' ', '-')}",
-            "name": check.title, "time": _seconds(check.seconds)})
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            {
+                "classname": f"{classname}.{check.group.replace(' ', '-')}",
+                "name": check.title,
+                "time": _seconds(check.seconds),
+            },
+        )
         if check.status == FAILED:
-            failure = ET.SubElement(case, "failure", {"message": _text(check.message),
-                                                      "type": "AcceptanceCheckFailed"})
+            failure = ET.SubElement(case, "failure", {"message": _text(check.message), "type": "AcceptanceCheckFailed"})
             failure.text = _text(check.output or check.message)
         elif check.status in (NOT_APPLICABLE, NOT_RUN):
             ET.SubElement(case, "skipped", {"message": _text(f"{check.status}: {check.message}")})
@@ -184,10 +204,12 @@ def summary(report: Report, extra: list[str] | None = None, width: int = 110) ->
     """One screen: a line per check (status, what, duration, why), the verdict, then ``extra``
     (cost, survivors, the report's path). A reason shared by several checks is printed once,
     as a numbered note; a long one continues on the next lines."""
-    where = f"endpoint {report.endpoint} (emulator)" if report.emulated else \
-        (f"endpoint {report.endpoint}" if report.endpoint else "AWS")
-    lines = [f"Acceptance of {report.platform} ({report.env}): stack {report.stack}, "
-             f"{report.region}, {where}"]
+    where = (
+        f"endpoint {report.endpoint} (emulator)"
+        if report.emulated
+        else (f"endpoint {report.endpoint}" if report.endpoint else "AWS")
+    )
+    lines = [f"Acceptance of {report.platform} ({report.env}): stack {report.stack}, {report.region}, {where}"]
     reasons = [c.message for c in report.checks if c.status != PASSED]
     shared = list(dict.fromkeys(r for r in reasons if reasons.count(r) > 1))
     title_width = min(max((len(c.title) for c in report.checks), default=10), 56)
@@ -204,15 +226,24 @@ def summary(report: Report, extra: list[str] | None = None, width: int = 110) ->
                 lines.append(f"{head}  {text}")
             else:
                 lines.append(head)
-                lines += textwrap.wrap(text, width, initial_indent=" " * 8, subsequent_indent=" " * 8,
-                                       max_lines=3, placeholder=" ...")
+                lines += textwrap.wrap(
+                    text, width, initial_indent=" " * 8, subsequent_indent=" " * 8, max_lines=3, placeholder=" ..."
+                )
     for i, reason in enumerate(shared, 1):
-        lines += textwrap.wrap(" ".join(reason.split()), width, initial_indent=f"  [{i}] ",
-                               subsequent_indent=" " * 6, max_lines=3, placeholder=" ...")
+        lines += textwrap.wrap(
+            " ".join(reason.split()),
+            width,
+            initial_indent=f"  [{i}] ",
+            subsequent_indent=" " * 6,
+            max_lines=3,
+            placeholder=" ...",
+        )
     counts = report.counts()
     result = "FAILED" if report.failed else "PASSED"
-    lines.append(f"Result: {result}: {counts[FAILED]} failed, {counts[PASSED]} passed, "
-                 f"{counts[NOT_APPLICABLE]} not applicable (not counted as passed), "
-                 f"{counts[NOT_RUN]} not run; {_duration(report.seconds)}")
+    lines.append(
+        f"Result: {result}: {counts[FAILED]} failed, {counts[PASSED]} passed, "
+        f"{counts[NOT_APPLICABLE]} not applicable (not counted as passed), "
+        f"{counts[NOT_RUN]} not run; {_duration(report.seconds)}"
+    )
     lines.extend(extra or [])
     return "\n".join(line.rstrip() for line in lines)

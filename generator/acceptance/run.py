@@ -10,7 +10,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -63,11 +63,19 @@ def emulator_environment(environ: dict[str, str]) -> dict[str, str]:
     credentials (never the user's), no instance metadata, and a proxy on a closed loopback
     port so a request that misses the endpoint fails at once instead of reaching AWS."""
     env = {k: v for k, v in environ.items() if k not in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")}
-    env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_EC2_METADATA_DISABLED": "true",
-                "HTTP_PROXY": emulator.DEAD_PROXY, "HTTPS_PROXY": emulator.DEAD_PROXY,
-                "http_proxy": emulator.DEAD_PROXY, "https_proxy": emulator.DEAD_PROXY,
-                "NO_PROXY": emulator.NO_PROXY, "no_proxy": emulator.NO_PROXY})
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "HTTP_PROXY": emulator.DEAD_PROXY,
+            "HTTPS_PROXY": emulator.DEAD_PROXY,
+            "http_proxy": emulator.DEAD_PROXY,
+            "https_proxy": emulator.DEAD_PROXY,
+            "NO_PROXY": emulator.NO_PROXY,
+            "no_proxy": emulator.NO_PROXY,
+        }
+    )
     return env
 
 
@@ -101,8 +109,14 @@ def diagnose_check(opts: Options) -> Check:
     text.append(f"diagnose: stack {opts.stack}: {d.task_count} tasks, {len(findings)} findings")
     seconds = time.monotonic() - start
     if findings:
-        return Check("diagnose", "", FAILED, f"{len(findings)} finding(s); first: [{findings[0].rule}] "
-                     f"{findings[0].problem}", "\n".join(text), seconds)
+        return Check(
+            "diagnose",
+            "",
+            FAILED,
+            f"{len(findings)} finding(s); first: [{findings[0].rule}] {findings[0].problem}",
+            "\n".join(text),
+            seconds,
+        )
     return Check("diagnose", "", PASSED, f"no findings ({d.task_count} tasks)", "\n".join(text), seconds)
 
 
@@ -118,8 +132,14 @@ def survivors_check(before: Run, after: Run, listed: list[dict]) -> Check:
     if after.code != 0 or gone or failed:
         why = gone[0] if gone else ("resources are DELETE_FAILED" if failed else after.tail())
         return Check("survivors", "", FAILED, why, out, seconds)
-    return Check("survivors", "", PASSED, f"{len(listed)} survivor(s), each as its template declares: "
-                 f"{survivor_kinds(listed) or 'nothing survives'}", out, seconds)
+    return Check(
+        "survivors",
+        "",
+        PASSED,
+        f"{len(listed)} survivor(s), each as its template declares: {survivor_kinds(listed) or 'nothing survives'}",
+        out,
+        seconds,
+    )
 
 
 def survivor_kinds(listed: list[dict]) -> str:
@@ -130,18 +150,21 @@ def survivor_kinds(listed: list[dict]) -> str:
     return ", ".join(f"{n} {t}" for t, n in sorted(kinds.items(), key=lambda x: (-x[1], x[0])))
 
 
-def _checks_after_deploy(opts: Options, aws: Callable[[str], object], say: Callable[[str], None],
-                         since: datetime | None = None) -> list[Check]:
+def _checks_after_deploy(
+    opts: Options, aws: Callable[[str], object], say: Callable[[str], None], since: datetime | None = None
+) -> list[Check]:
     """Everything between the deploy and the delete; ``since`` is when the run began (image pulls
     are counted from there; default: the last hour)."""
-    since = since or datetime.now(timezone.utc) - timedelta(hours=1)
+    since = since or datetime.now(UTC) - timedelta(hours=1)
     checks: list[Check] = []
     try:
         deployed: Deployed = discover(aws, opts.stack)
     except (ClientError, BotoCoreError) as exc:
         return [Check("discover", opts.stack, FAILED, services.api_error(exc))]
-    say(f"==> created: {len(deployed.services)} service(s), {len(deployed.target_groups)} target group(s), "
-        f"{len(deployed.listeners)} listener(s), {len(deployed.schedules)} schedule(s)")
+    say(
+        f"==> created: {len(deployed.services)} service(s), {len(deployed.target_groups)} target group(s), "
+        f"{len(deployed.listeners)} listener(s), {len(deployed.schedules)} schedule(s)"
+    )
     checks += services.created_checks(aws, deployed)
     if opts.emulated:
         checks += services.not_applicable(deployed)
@@ -173,8 +196,10 @@ def _delete(opts: Options, scripts: Scripts, aws: Callable[[str], object], outco
     cfn = aws("cloudformation")
     stack = describe(cfn, opts.stack)
     if stack is None:
-        outcome.report.add(Check("delete", "", PASSED, f"no stack {opts.stack}: the deploy left nothing to delete"),
-                           Check("survivors", "", NOT_RUN, "nothing was deployed"))
+        outcome.report.add(
+            Check("delete", "", PASSED, f"no stack {opts.stack}: the deploy left nothing to delete"),
+            Check("survivors", "", NOT_RUN, "nothing was deployed"),
+        )
         return
     with tempfile.TemporaryDirectory(prefix="stackgen-acceptance-") as tmp:
         save = Path(tmp) / "survivors.json"
@@ -184,11 +209,20 @@ def _delete(opts: Options, scripts: Scripts, aws: Callable[[str], object], outco
         r = scripts.delete()
         after_status = (describe(cfn, stack["StackId"]) or {}).get("StackStatus", "DELETE_COMPLETE")
         if r.code == 0 and after_status == "DELETE_COMPLETE":
-            outcome.report.add(Check("delete", "", PASSED, f"./delete.sh --yes: {opts.stack} DELETE_COMPLETE",
-                                     r.output, r.seconds))
+            outcome.report.add(
+                Check("delete", "", PASSED, f"./delete.sh --yes: {opts.stack} DELETE_COMPLETE", r.output, r.seconds)
+            )
         else:
-            outcome.report.add(Check("delete", "", FAILED, f"./delete.sh exit {r.code}, stack {after_status}: "
-                                     f"{r.tail(2)}", r.output, r.seconds))
+            outcome.report.add(
+                Check(
+                    "delete",
+                    "",
+                    FAILED,
+                    f"./delete.sh exit {r.code}, stack {after_status}: {r.tail(2)}",
+                    r.output,
+                    r.seconds,
+                )
+            )
         after = scripts.survivors_after(stack["StackId"], save, since)
         outcome.report.add(survivors_check(before, after, listed))
 
@@ -198,14 +232,22 @@ def run(opts: Options, environ: dict[str, str], say: Callable[[str], None] = pri
     start = time.monotonic()
     report = Report(opts.platform, opts.env, opts.stack, opts.region, opts.endpoint or "", opts.emulated)
     outcome = Outcome(report)
-    scripts = Scripts(opts.platform, opts.env, opts.stack, opts.region, opts.endpoint, environ,
-                      opts.params_file, echo=lambda line: say(f"    {line}"))
+    scripts = Scripts(
+        opts.platform,
+        opts.env,
+        opts.stack,
+        opts.region,
+        opts.endpoint,
+        environ,
+        opts.params_file,
+        echo=lambda line: say(f"    {line}"),
+    )
 
     def aws(service: str):
         return client(service, endpoint_url=opts.endpoint, region=opts.region)
 
     delete_it = not opts.keep_stack
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     try:
         say(f"==> deploy: ./deploy.sh --platform {opts.platform} --env {opts.env} --stack-name {opts.stack} --yes")
         r = scripts.deploy()
@@ -226,18 +268,23 @@ def run(opts: Options, environ: dict[str, str], say: Callable[[str], None] = pri
         report.add(Check("interrupted", "", FAILED, "interrupted (Ctrl-C): the stack was not deleted"))
     except Exception as exc:  # noqa: BLE001 - a bug must not leave a stack behind: record it, then delete
         outcome.bug = f"{type(exc).__name__}: {exc}"
-        report.add(Check("internal error", "", FAILED, f"a bug in stackgen acceptance: {outcome.bug}",
-                         traceback.format_exc()))
+        report.add(
+            Check("internal error", "", FAILED, f"a bug in stackgen acceptance: {outcome.bug}", traceback.format_exc())
+        )
     finally:
         if delete_it:
             say(f"==> delete: ./delete.sh --platform {opts.platform} --env {opts.env} --stack-name {opts.stack} --yes")
             _delete(opts, scripts, aws, outcome)
         else:
             why = "--keep-stack" if opts.keep_stack else "interrupted"
-            command = f"./delete.sh --platform {opts.platform} --env {opts.env} --stack-name {opts.stack} " \
+            command = (
+                f"./delete.sh --platform {opts.platform} --env {opts.env} --stack-name {opts.stack} "
                 f"--region {opts.region}{' --endpoint-url ' + opts.endpoint if opts.endpoint else ''} --yes"
-            report.add(Check("delete", "", NOT_RUN, f"{why}: the stack stays up (and costs); delete it with: {command}"),
-                       Check("survivors", "", NOT_RUN, f"{why}: not deleted"))
+            )
+            report.add(
+                Check("delete", "", NOT_RUN, f"{why}: the stack stays up (and costs); delete it with: {command}"),
+                Check("survivors", "", NOT_RUN, f"{why}: not deleted"),
+            )
         report.seconds = time.monotonic() - start
     return outcome
 

@@ -31,13 +31,22 @@ class Run:
         return " | ".join(found[-lines:]) if found else f"exit {self.code}, no output"
 
 
-def run(argv: list[str], env: dict[str, str], echo: Callable[[str], None] | None = None,
-        timeout: float | None = None) -> Run:
+def run(
+    argv: list[str], env: dict[str, str], echo: Callable[[str], None] | None = None, timeout: float | None = None
+) -> Run:
     """Run a command from the repository root; each output line goes to ``echo`` as it comes."""
     start = time.monotonic()
     lines: list[str] = []
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, errors="replace")
+    proc = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -60,9 +69,17 @@ class Scripts:
     """deploy.sh, delete.sh and the survivors helper with the run's platform, environment,
     stack, region and endpoint."""
 
-    def __init__(self, platform: str, env_name: str, stack: str, region: str, endpoint: str | None,
-                 environ: dict[str, str], params_file: str | None = None,
-                 echo: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        platform: str,
+        env_name: str,
+        stack: str,
+        region: str,
+        endpoint: str | None,
+        environ: dict[str, str],
+        params_file: str | None = None,
+        echo: Callable[[str], None] | None = None,
+    ):
         self.platform, self.env_name, self.stack = platform, env_name, stack
         self.environ = environ
         self.params_file = params_file

@@ -28,9 +28,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from generator.acceptance.report import FAILED, NOT_APPLICABLE, PASSED, Check
 from generator.acceptance.stack import Aws, Deployed, Listener, Schedule, Service, TargetGroup, forwards
 
-EMULATED_STEADY = ("the emulator runs no containers (it reports runningCount = desiredCount and the "
-                   "deployment COMPLETED without a task running): checked only on AWS")
-EMULATED_HEALTH = ("the emulator runs no health checks and registers no targets: checked only on AWS")
+EMULATED_STEADY = (
+    "the emulator runs no containers (it reports runningCount = desiredCount and the "
+    "deployment COMPLETED without a task running): checked only on AWS"
+)
+EMULATED_HEALTH = "the emulator runs no health checks and registers no targets: checked only on AWS"
 
 READY, WAITING, BROKEN = "ready", "waiting", "broken"
 
@@ -51,7 +53,8 @@ def scalable_ranges(aws: Aws, services: list[Service]) -> dict[str, tuple[int, i
     ids = [s.resource_id for s in services]
     for i in range(0, len(ids), 50):
         pages = aas.get_paginator("describe_scalable_targets").paginate(
-            ServiceNamespace="ecs", ResourceIds=ids[i:i + 50], ScalableDimension="ecs:service:DesiredCount")
+            ServiceNamespace="ecs", ResourceIds=ids[i : i + 50], ScalableDimension="ecs:service:DesiredCount"
+        )
         for page in pages:
             for t in page.get("ScalableTargets", []):
                 found[t["ResourceId"]] = (int(t["MinCapacity"]), int(t["MaxCapacity"]))
@@ -71,12 +74,20 @@ def service_created(s: Service, ranges: dict[str, tuple[int, int]]) -> Check:
         return Check("service created", name, PASSED, f"ACTIVE, desired count {desired} as in the template")
     low, high = ranges.get(s.resource_id, (None, None))
     if low is not None and high is not None and low <= desired <= high:
-        return Check("service created", name, PASSED,
-                     f"ACTIVE, desired count {desired}: inside its autoscaling range {low}-{high} "
-                     f"(the template deploys {s.template_desired})")
+        return Check(
+            "service created",
+            name,
+            PASSED,
+            f"ACTIVE, desired count {desired}: inside its autoscaling range {low}-{high} "
+            f"(the template deploys {s.template_desired})",
+        )
     where = f", autoscaling range {low}-{high}" if low is not None else ""
-    return Check("service created", name, FAILED,
-                 f"desired count {desired}, but the template deploys {s.template_desired}{where}")
+    return Check(
+        "service created",
+        name,
+        FAILED,
+        f"desired count {desired}, but the template deploys {s.template_desired}{where}",
+    )
 
 
 def forwarded_by(tg_arn: str, listeners: list[Listener]) -> list[str]:
@@ -93,33 +104,49 @@ def forwarded_by(tg_arn: str, listeners: list[Listener]) -> list[str]:
 
 def target_group_attached(tg: TargetGroup, listeners: list[Listener], services: list[Service]) -> Check:
     if not tg.live:
-        return Check("target group attached", tg.path, FAILED,
-                     f"Elastic Load Balancing has no target group {tg.arn} (the stack lists it)")
+        return Check(
+            "target group attached",
+            tg.path,
+            FAILED,
+            f"Elastic Load Balancing has no target group {tg.arn} (the stack lists it)",
+        )
     by = forwarded_by(tg.arn, listeners)
     users = [s.path for s in services if tg.arn in s.target_groups()]
     if not by:
-        return Check("target group attached", tg.path, FAILED,
-                     "no listener or listener rule forwards to it: requests never reach its targets")
+        return Check(
+            "target group attached",
+            tg.path,
+            FAILED,
+            "no listener or listener rule forwards to it: requests never reach its targets",
+        )
     if not users:
-        return Check("target group attached", tg.path, FAILED,
-                     f"forwarded by {', '.join(by)}, but no ECS service registers tasks in it")
-    return Check("target group attached", tg.path, PASSED,
-                 f"forwarded by {', '.join(by)}; targets from {', '.join(users)}")
+        return Check(
+            "target group attached",
+            tg.path,
+            FAILED,
+            f"forwarded by {', '.join(by)}, but no ECS service registers tasks in it",
+        )
+    return Check(
+        "target group attached", tg.path, PASSED, f"forwarded by {', '.join(by)}; targets from {', '.join(users)}"
+    )
 
 
 def schedule_enabled(aws: Aws, sched: Schedule) -> Check:
     what = "schedule" if sched.kind == "schedule" else "EventBridge rule"
     if sched.template_state == "DISABLED" and sched.state == "DISABLED":
         why = f" ({sched.template_note}: its image is not pushed yet)" if sched.template_note else ""
-        return Check("schedule", sched.path, NOT_APPLICABLE,
-                     f"the template deploys the {what} DISABLED{why}; push the image and deploy again")
+        return Check(
+            "schedule",
+            sched.path,
+            NOT_APPLICABLE,
+            f"the template deploys the {what} DISABLED{why}; push the image and deploy again",
+        )
     problems = []
     if sched.state != "ENABLED":
         problems.append(f"the {what} is {sched.state or 'without a state'}")
     clusters = aws("ecs").describe_clusters(clusters=[sched.cluster_arn]).get("clusters", [])
     if not clusters or clusters[0].get("status") != "ACTIVE":
-        problems.append(f"its cluster {sched.cluster_arn} is "
-                        f"{clusters[0].get('status') if clusters else 'missing'}")
+        problems.append(f"its cluster {sched.cluster_arn} is {clusters[0].get('status') if clusters else 'missing'}")
     try:
         td = aws("ecs").describe_task_definition(taskDefinition=sched.task_definition)["taskDefinition"]
         if td.get("status") != "ACTIVE":
@@ -128,8 +155,7 @@ def schedule_enabled(aws: Aws, sched: Schedule) -> Check:
         problems.append(f"its task definition {sched.task_definition} does not exist")
     if problems:
         return Check("schedule", sched.path, FAILED, "; ".join(problems))
-    return Check("schedule", sched.path, PASSED,
-                 f"{what} {sched.name} ENABLED; cluster and task definition ACTIVE")
+    return Check("schedule", sched.path, PASSED, f"{what} {sched.name} ENABLED; cluster and task definition ACTIVE")
 
 
 def created_checks(aws: Aws, deployed: Deployed) -> list[Check]:
@@ -189,8 +215,7 @@ def health_state(descriptions: list[dict[str, Any]], expected: int) -> tuple[str
             reasons.append(f"{th['Reason']}: {th.get('Description', '')}".rstrip(": "))
     healthy = states.get("healthy", 0)
     need = max(expected, 1)
-    text = f"healthy {healthy} of {need}" + "".join(
-        f", {n} {s}" for s, n in sorted(states.items()) if s != "healthy")
+    text = f"healthy {healthy} of {need}" + "".join(f", {n} {s}" for s, n in sorted(states.items()) if s != "healthy")
     if reasons:
         text += f" ({'; '.join(dict.fromkeys(reasons))})"
     if healthy >= need and not states.get("initial") and not states.get("unhealthy"):
@@ -199,23 +224,32 @@ def health_state(descriptions: list[dict[str, Any]], expected: int) -> tuple[str
 
 
 def not_applicable(deployed: Deployed) -> list[Check]:
-    return [Check("service steady", s.path, NOT_APPLICABLE, EMULATED_STEADY) for s in deployed.services] + \
-        [Check("target group healthy", t.path, NOT_APPLICABLE, EMULATED_HEALTH) for t in deployed.target_groups]
+    return [Check("service steady", s.path, NOT_APPLICABLE, EMULATED_STEADY) for s in deployed.services] + [
+        Check("target group healthy", t.path, NOT_APPLICABLE, EMULATED_HEALTH) for t in deployed.target_groups
+    ]
 
 
-def wait_ready(aws: Aws, deployed: Deployed, timeout: float, interval: float,
-               clock: Callable[[], float] = time.monotonic,
-               sleep: Callable[[float], None] = time.sleep,
-               say: Callable[[str], None] = print) -> list[Check]:
+def wait_ready(
+    aws: Aws,
+    deployed: Deployed,
+    timeout: float,
+    interval: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    say: Callable[[str], None] = print,
+) -> list[Check]:
     """Poll until every service is steady and every target group healthy, or ``timeout``
     seconds have passed; one check per service and per target group."""
     start = clock()
     deadline = start + timeout
     services = {s.path: s for s in deployed.services}
-    expected = {t.arn: sum(int(s.live.get("desiredCount", 0)) for s in deployed.services
-                           if t.arn in s.target_groups()) for t in deployed.target_groups}
-    pending = {("service steady", p) for p in services} | \
-        {("target group healthy", t.path) for t in deployed.target_groups}
+    expected = {
+        t.arn: sum(int(s.live.get("desiredCount", 0)) for s in deployed.services if t.arn in s.target_groups())
+        for t in deployed.target_groups
+    }
+    pending = {("service steady", p) for p in services} | {
+        ("target group healthy", t.path) for t in deployed.target_groups
+    }
     tgs = {t.path: t for t in deployed.target_groups}
     last: dict[tuple[str, str], str] = {}
     done: dict[tuple[str, str], Check] = {}
@@ -246,13 +280,20 @@ def wait_ready(aws: Aws, deployed: Deployed, timeout: float, interval: float,
             break
         if clock() >= deadline:
             for key in pending:
-                done[key] = Check(key[0], key[1], FAILED,
-                                  f"timed out after {timeout:.0f} s (--wait-timeout): {last.get(key, 'no answer')}",
-                                  seconds=clock() - start)
+                done[key] = Check(
+                    key[0],
+                    key[1],
+                    FAILED,
+                    f"timed out after {timeout:.0f} s (--wait-timeout): {last.get(key, 'no answer')}",
+                    seconds=clock() - start,
+                )
             break
-        say(f"waiting for {len(pending)} of {len(last)}: "
-            + "; ".join(f"{p}: {last[(g, p)]}" for g, p in sorted(pending))[:300])
+        say(
+            f"waiting for {len(pending)} of {len(last)}: "
+            + "; ".join(f"{p}: {last[(g, p)]}" for g, p in sorted(pending))[:300]
+        )
         sleep(min(interval, max(deadline - clock(), 0)))
-    order = [("service steady", s.path) for s in deployed.services] + \
-        [("target group healthy", t.path) for t in deployed.target_groups]
+    order = [("service steady", s.path) for s in deployed.services] + [
+        ("target group healthy", t.path) for t in deployed.target_groups
+    ]
     return [done[k] for k in order]

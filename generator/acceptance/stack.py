@@ -27,11 +27,11 @@ NESTED = "AWS::CloudFormation::Stack"
 
 @dataclass(frozen=True)
 class Resource:
-    path: str          # NestedStack/Logical
+    path: str  # NestedStack/Logical
     logical_id: str
     type: str
     physical_id: str
-    stack_id: str      # the (nested) stack that holds it
+    stack_id: str  # the (nested) stack that holds it
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Service:
     cluster: str
     name: str
     template_desired: int | None  # DesiredCount as deployed from the template (None: not known)
-    template_note: str = ""       # why template_desired is None
+    template_note: str = ""  # why template_desired is None
     live: dict[str, Any] = field(default_factory=dict)  # describe-services entry ({} when missing)
 
     @property
@@ -65,14 +65,14 @@ class Listener:
     lb_path: str
     lb_arn: str
     lb_dns: str
-    lb_scheme: str     # internet-facing | internal
-    lb_type: str       # application | network | gateway
+    lb_scheme: str  # internet-facing | internal
+    lb_type: str  # application | network | gateway
     arn: str
     port: int
     protocol: str
     default_actions: list[dict[str, Any]]
     rules: list[dict[str, Any]] = field(default_factory=list)  # non-default rules, by priority
-    certificates: list[str] = field(default_factory=list)      # ARNs
+    certificates: list[str] = field(default_factory=list)  # ARNs
 
     @property
     def title(self) -> str:
@@ -86,13 +86,13 @@ class Listener:
 @dataclass
 class Schedule:
     path: str
-    kind: str          # "schedule" (EventBridge Scheduler) | "rule" (EventBridge rule)
+    kind: str  # "schedule" (EventBridge Scheduler) | "rule" (EventBridge rule)
     name: str
     state: str
     cluster_arn: str
     task_definition: str
     template_state: str | None = None  # the State the deployed template gives it (None: not known)
-    template_note: str = ""            # the stack parameters that decided it
+    template_note: str = ""  # the stack parameters that decided it
 
 
 @dataclass
@@ -169,7 +169,7 @@ def _services(aws: Aws, found: list[Resource], templates: _Templates) -> list[Se
         by_cluster.setdefault(s.cluster, []).append(s)
     for cluster, group in by_cluster.items():
         for i in range(0, len(group), 10):  # describe-services takes at most 10
-            chunk = group[i:i + 10]
+            chunk = group[i : i + 10]
             live = aws("ecs").describe_services(cluster=cluster, services=[s.arn for s in chunk])["services"]
             by_arn = {s["serviceArn"]: s for s in live}
             for s in chunk:
@@ -180,7 +180,7 @@ def _services(aws: Aws, found: list[Resource], templates: _Templates) -> list[Se
 def _target_groups(aws: Aws, found: list[Resource]) -> list[TargetGroup]:
     tgs = [TargetGroup(r.path, r.physical_id) for r in found if r.type == TARGET_GROUP and r.physical_id]
     for i in range(0, len(tgs), 20):
-        chunk = tgs[i:i + 20]
+        chunk = tgs[i : i + 20]
         live = aws("elbv2").describe_target_groups(TargetGroupArns=[t.arn for t in chunk])["TargetGroups"]
         by_arn = {t["TargetGroupArn"]: t for t in live}
         for t in chunk:
@@ -198,13 +198,25 @@ def _listeners(aws: Aws, found: list[Resource]) -> tuple[list[Listener], dict[st
         described[path] = lb
         for page in elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=arn):
             for ls in page["Listeners"]:
-                rules = [r for r in elbv2.describe_rules(ListenerArn=ls["ListenerArn"])["Rules"]
-                         if not r.get("IsDefault")]
+                rules = [
+                    r for r in elbv2.describe_rules(ListenerArn=ls["ListenerArn"])["Rules"] if not r.get("IsDefault")
+                ]
                 rules.sort(key=lambda r: int(r["Priority"]) if str(r.get("Priority", "")).isdigit() else 1 << 30)
-                listeners.append(Listener(
-                    path, arn, lb.get("DNSName", ""), lb.get("Scheme", ""), lb.get("Type", "application"),
-                    ls["ListenerArn"], int(ls["Port"]), ls.get("Protocol", ""), ls.get("DefaultActions", []),
-                    rules, [c["CertificateArn"] for c in ls.get("Certificates", []) if c.get("CertificateArn")]))
+                listeners.append(
+                    Listener(
+                        path,
+                        arn,
+                        lb.get("DNSName", ""),
+                        lb.get("Scheme", ""),
+                        lb.get("Type", "application"),
+                        ls["ListenerArn"],
+                        int(ls["Port"]),
+                        ls.get("Protocol", ""),
+                        ls.get("DefaultActions", []),
+                        rules,
+                        [c["CertificateArn"] for c in ls.get("Certificates", []) if c.get("CertificateArn")],
+                    )
+                )
     listeners.sort(key=lambda x: (x.lb_path, x.port))
     return listeners, described
 
@@ -212,6 +224,7 @@ def _listeners(aws: Aws, found: list[Resource]) -> tuple[list[Listener], dict[st
 def template_state(definition: dict[str, Any], template: dict[str, Any], params: dict[str, str]) -> str | None:
     """The State a schedule resource was deployed with: a literal, or an ``Fn::If`` decided by
     the stack's parameter values (``<Service>ImageReady=false`` keeps a schedule DISABLED)."""
+
     def value(node: Any) -> str | None:
         if isinstance(node, dict) and set(node) == {"Ref"}:
             return params.get(str(node["Ref"]))
@@ -238,14 +251,24 @@ def _schedules(aws: Aws, found: list[Resource], templates: _Templates) -> list[S
             scheduler = aws("scheduler")
             group = "default"
             for page in scheduler.get_paginator("list_schedules").paginate(NamePrefix=name):
-                group = next((s.get("GroupName", "default") for s in page.get("Schedules", [])
-                              if s["Name"] == name), group)
+                group = next(
+                    (s.get("GroupName", "default") for s in page.get("Schedules", []) if s["Name"] == name), group
+                )
             sched = scheduler.get_schedule(Name=name, GroupName=group)
             target = sched.get("Target", {})
             ecs = target.get("EcsParameters")
             if ecs:
-                out.append(Schedule(r.path, "schedule", name, sched.get("State", ""), target.get("Arn", ""),
-                                    ecs.get("TaskDefinitionArn", ""), *_deployed_state(r, templates)))
+                out.append(
+                    Schedule(
+                        r.path,
+                        "schedule",
+                        name,
+                        sched.get("State", ""),
+                        target.get("Arn", ""),
+                        ecs.get("TaskDefinitionArn", ""),
+                        *_deployed_state(r, templates),
+                    )
+                )
         elif r.type == RULE and r.physical_id:
             # The Ref of a rule is its name, or "bus|name" on another event bus than the default.
             bus, _, name = r.physical_id.rpartition("|")
@@ -256,8 +279,17 @@ def _schedules(aws: Aws, found: list[Resource], templates: _Templates) -> list[S
             for tgt in events.list_targets_by_rule(Rule=name, **on_bus).get("Targets", []):
                 ecs = tgt.get("EcsParameters")
                 if ecs:
-                    out.append(Schedule(r.path, "rule", name, rule.get("State", ""), tgt.get("Arn", ""),
-                                        ecs.get("TaskDefinitionArn", ""), *_deployed_state(r, templates)))
+                    out.append(
+                        Schedule(
+                            r.path,
+                            "rule",
+                            name,
+                            rule.get("State", ""),
+                            tgt.get("Arn", ""),
+                            ecs.get("TaskDefinitionArn", ""),
+                            *_deployed_state(r, templates),
+                        )
+                    )
     return out
 
 
@@ -269,16 +301,28 @@ def discover(aws: Aws, stack: str) -> Deployed:
     found = sorted(resources(cfn, desc["StackId"]), key=lambda r: r.path)
     listeners, lbs = _listeners(aws, found)
     templates = _Templates(cfn)
-    return Deployed(stack, desc["StackStatus"], outputs, found, _services(aws, found, templates),
-                    _target_groups(aws, found), listeners, _schedules(aws, found, templates), lbs)
+    return Deployed(
+        stack,
+        desc["StackStatus"],
+        outputs,
+        found,
+        _services(aws, found, templates),
+        _target_groups(aws, found),
+        listeners,
+        _schedules(aws, found, templates),
+        lbs,
+    )
 
 
 def forwards(action: dict[str, Any]) -> list[str]:
     """The target groups a listener or rule action forwards to."""
     if action.get("Type") != "forward":
         return []
-    groups = [t["TargetGroupArn"] for t in (action.get("ForwardConfig") or {}).get("TargetGroups", [])
-              if t.get("TargetGroupArn")]
+    groups = [
+        t["TargetGroupArn"]
+        for t in (action.get("ForwardConfig") or {}).get("TargetGroups", [])
+        if t.get("TargetGroupArn")
+    ]
     if action.get("TargetGroupArn") and action["TargetGroupArn"] not in groups:
         groups.insert(0, action["TargetGroupArn"])
     return groups

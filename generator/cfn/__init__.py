@@ -23,14 +23,42 @@ A checker takes either the in-memory ``dict[str, dict]`` of ``render.synthesize(
 from generator.cfn.conditions import ANY_OTHER, Conditions, Other
 from generator.cfn.environments import environments, with_environment
 from generator.cfn.finding import ERROR, WARNING, Finding
-from generator.cfn.load import (PARENT, STACK_TYPE, Lines, TemplateError, load_dir, load_file,
-                                load_file_with_lines, load_text)
+from generator.cfn.load import (
+    PARENT,
+    STACK_TYPE,
+    Lines,
+    TemplateError,
+    load_dir,
+    load_file,
+    load_file_with_lines,
+    load_text,
+)
 from generator.cfn.refs import PSEUDO_PARAMETERS, Reference, depends_on, references, sub_parts, walk
 from generator.cfn.templateset import Origin, TemplateSet
 
 __all__ = [
-    "ANY_OTHER", "ERROR", "PARENT", "PSEUDO_PARAMETERS", "STACK_TYPE", "WARNING", "Conditions", "Finding",
-    "Lines", "Origin", "Other", "Reference", "TemplateError", "TemplateSet", "depends_on", "environments",
-    "load_dir", "load_file", "load_file_with_lines", "load_text", "references", "sub_parts", "walk",
+    "ANY_OTHER",
+    "ERROR",
+    "PARENT",
+    "PSEUDO_PARAMETERS",
+    "STACK_TYPE",
+    "WARNING",
+    "Conditions",
+    "Finding",
+    "Lines",
+    "Origin",
+    "Other",
+    "Reference",
+    "TemplateError",
+    "TemplateSet",
+    "depends_on",
+    "environments",
+    "load_dir",
+    "load_file",
+    "load_file_with_lines",
+    "load_text",
+    "references",
+    "sub_parts",
+    "walk",
     "with_environment",
 ]

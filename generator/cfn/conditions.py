@@ -55,8 +55,12 @@ def equals(left: Value, right: Value) -> bool | None:
 class Conditions:
     """Evaluates the conditions of one template; ``value`` reads a node (see module doc)."""
 
-    def __init__(self, conditions: Mapping[str, Any] | None, value: Callable[[Any], Value],
-                 forced: Mapping[str, bool] | None = None):
+    def __init__(
+        self,
+        conditions: Mapping[str, Any] | None,
+        value: Callable[[Any], Value],
+        forced: Mapping[str, bool] | None = None,
+    ):
         """``forced`` fixes named conditions (wherever they are used) to a value."""
         self.definitions = conditions if isinstance(conditions, Mapping) else {}
         self.value = value
@@ -101,8 +105,12 @@ class Conditions:
     def branch(self, node: Any, undecided: bool | None = None) -> Any:
         """``node`` with its outer ``Fn::If`` resolved. An undecided condition takes the
         branch ``undecided`` names, or stops (returns the Fn::If) when it is None."""
-        while isinstance(node, dict) and len(node) == 1 and isinstance(node.get("Fn::If"), list) \
-                and len(node["Fn::If"]) == 3:
+        while (
+            isinstance(node, dict)
+            and len(node) == 1
+            and isinstance(node.get("Fn::If"), list)
+            and len(node["Fn::If"]) == 3
+        ):
             cond, yes, no = node["Fn::If"]
             decided = self.decide(cond)
             if decided is None:

@@ -30,8 +30,9 @@ def dependent_conditions(template: dict[str, Any], parameters: Iterable[str]) ->
         dependent |= more
 
 
-def environments(templates: dict[str, dict[str, Any]], type_prefixes: tuple[str, ...],
-                 parameter: str = ENVIRONMENT) -> list[str | None]:
+def environments(
+    templates: dict[str, dict[str, Any]], type_prefixes: tuple[str, ...], parameter: str = ENVIRONMENT
+) -> list[str | None]:
     """The values of the parent's ``parameter`` to evaluate separately: all its AllowedValues
     when a condition that depends on it decides a resource whose type starts with one of
     ``type_prefixes`` (its Condition, or an Fn::If in it); else ``[None]``."""
@@ -50,8 +51,9 @@ def environments(templates: dict[str, dict[str, Any]], type_prefixes: tuple[str,
     return [None]
 
 
-def with_environment(templates: dict[str, dict[str, Any]], env: str,
-                     parameter: str = ENVIRONMENT) -> dict[str, dict[str, Any]]:
+def with_environment(
+    templates: dict[str, dict[str, Any]], env: str, parameter: str = ENVIRONMENT
+) -> dict[str, dict[str, Any]]:
     """The same set with the parent's ``parameter`` defaulting to ``env`` (nothing copied deeply)."""
     main = templates[PARENT]
     params = dict(main.get("Parameters", {}))

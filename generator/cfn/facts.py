@@ -14,20 +14,22 @@ from dataclasses import dataclass
 # (they add CBC/SHA1 ciphers for legacy clients).  Source: "Security policies for your
 # Application Load Balancer",
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
-TLS_POLICIES = frozenset({
-    "ELBSecurityPolicy-TLS13-1-2-2021-06",
-    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
-    "ELBSecurityPolicy-TLS13-1-3-2021-06",
-    "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
-    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
-    "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
-    "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
-    "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
-    "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
-    "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09",
-    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09",
-    "ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09",
-})
+TLS_POLICIES = frozenset(
+    {
+        "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+        "ELBSecurityPolicy-TLS13-1-3-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -95,42 +97,71 @@ KMS_DATA_PATHS: dict[str, KmsUse] = {
     # source plus s3:PutObject on the target. The encryption context is aws:s3:arn: the
     # bucket ARN with a Bucket Key, the object ARN without one.
     "AWS::S3::Bucket": KmsUse(
-        "bucket", "s3", "aws:s3:arn",
-        {"s3:GetObject": ("kms:Decrypt",), "s3:GetObjectVersion": ("kms:Decrypt",),
-         "s3:PutObject": ("kms:Decrypt", "kms:GenerateDataKey")},
-        ("https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html",
-         "https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions",
-         "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html")),
+        "bucket",
+        "s3",
+        "aws:s3:arn",
+        {
+            "s3:GetObject": ("kms:Decrypt",),
+            "s3:GetObjectVersion": ("kms:Decrypt",),
+            "s3:PutObject": ("kms:Decrypt", "kms:GenerateDataKey"),
+        },
+        (
+            "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html",
+            "https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions",
+            "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html",
+        ),
+    ),
     # "To retrieve a secret, the user must have kms:Decrypt permission ... To update the
     # secret, ... both kms:Decrypt and kms:GenerateDataKey"; the encryption context holds SecretARN.
     "AWS::SecretsManager::Secret": KmsUse(
-        "secret", "secretsmanager", "SecretARN",
-        {"secretsmanager:GetSecretValue": ("kms:Decrypt",),
-         "secretsmanager:PutSecretValue": ("kms:Decrypt", "kms:GenerateDataKey"),
-         "secretsmanager:UpdateSecret": ("kms:Decrypt", "kms:GenerateDataKey")},
-        ("https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",)),
+        "secret",
+        "secretsmanager",
+        "SecretARN",
+        {
+            "secretsmanager:GetSecretValue": ("kms:Decrypt",),
+            "secretsmanager:PutSecretValue": ("kms:Decrypt", "kms:GenerateDataKey"),
+            "secretsmanager:UpdateSecret": ("kms:Decrypt", "kms:GenerateDataKey"),
+        },
+        ("https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",),
+    ),
     # Producers need kms:GenerateDataKey and kms:Decrypt, consumers kms:Decrypt.
     "AWS::SQS::Queue": KmsUse(
-        "queue", "sqs", "aws:sqs:arn",
+        "queue",
+        "sqs",
+        "aws:sqs:arn",
         {"sqs:SendMessage": ("kms:Decrypt", "kms:GenerateDataKey"), "sqs:ReceiveMessage": ("kms:Decrypt",)},
-        ("https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html",)),
+        ("https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html",),
+    ),
     "AWS::SNS::Topic": KmsUse(
-        "topic", "sns", "aws:sns:topicArn",
+        "topic",
+        "sns",
+        "aws:sns:topicArn",
         {"sns:Publish": ("kms:Decrypt", "kms:GenerateDataKey")},
-        ("https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html",)),
+        ("https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html",),
+    ),
     # CloudWatch Logs uses the key as its own service principal (the key policy's
     # CloudWatchLogs statement), not with the caller's permissions.
     "AWS::Logs::LogGroup": KmsUse(
-        "log group", None, None, {},
-        ("https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html",)),
+        "log group",
+        None,
+        None,
+        {},
+        ("https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html",),
+    ),
     # Parameters a template creates are never SecureString (CloudFormation cannot create one):
     # reading them needs no key.
     "AWS::SSM::Parameter": KmsUse(
-        "SSM parameter", None, None, {},
-        ("https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-securestring.html",
-         "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ssm-parameter.html")),
+        "SSM parameter",
+        None,
+        None,
+        {},
+        (
+            "https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-securestring.html",
+            "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ssm-parameter.html",
+        ),
+    ),
     # Encryption at rest is transparent to NFS clients.
     "AWS::EFS::FileSystem": KmsUse(
-        "file system", None, None, {},
-        ("https://docs.aws.amazon.com/efs/latest/ug/encryption-at-rest.html",)),
+        "file system", None, None, {}, ("https://docs.aws.amazon.com/efs/latest/ug/encryption-at-rest.html",)
+    ),
 }

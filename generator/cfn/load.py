@@ -46,7 +46,8 @@ class CfnLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[
                 key = self.construct_object(key_node, deep=deep)
                 if isinstance(key, (str, int, float, bool)) and key in first:
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r} (first on line {first[key] + 1})", key_node.start_mark)
+                        None, None, f"duplicate key {key!r} (first on line {first[key] + 1})", key_node.start_mark
+                    )
                 if isinstance(key, (str, int, float, bool)):
                     first[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)

@@ -60,8 +60,14 @@ class Origin:
 class TemplateSet:
     """A parent and its children, with cross-stack value resolution and conditions."""
 
-    def __init__(self, templates: dict[str, dict[str, Any]], conditions: Mapping[str, bool] | None = None, *,
-                 parameters: Mapping[str, str | Other] | None = None, pseudo: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        templates: dict[str, dict[str, Any]],
+        conditions: Mapping[str, bool] | None = None,
+        *,
+        parameters: Mapping[str, str | Other] | None = None,
+        pseudo: Mapping[str, str] | None = None,
+    ):
         """``conditions`` forces named conditions (in every file); ``parameters`` gives
         parent parameter values (else their defaults); ``pseudo`` gives pseudo parameters."""
         self.t = templates
@@ -82,8 +88,9 @@ class TemplateSet:
 
     def under(self, parameters: Mapping[str, str | Other]) -> TemplateSet:
         """The same templates evaluated under other parameter values."""
-        return TemplateSet(self.t, self.forced_conditions, parameters={**self.parameters, **parameters},
-                           pseudo=self.pseudo)
+        return TemplateSet(
+            self.t, self.forced_conditions, parameters={**self.parameters, **parameters}, pseudo=self.pseudo
+        )
 
     @property
     def parent(self) -> dict[str, Any]:
@@ -95,9 +102,12 @@ class TemplateSet:
     def resources(self, type_: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
         """(file, logical id, resource) for every resource, optionally of one type, conditions ignored."""
         if type_ not in self._by_type:
-            self._by_type[type_] = [(f, lid, r) for f in sorted(self.t)
-                                    for lid, r in sorted((self.t[f].get("Resources") or {}).items())
-                                    if type_ is None or r.get("Type") == type_]
+            self._by_type[type_] = [
+                (f, lid, r)
+                for f in sorted(self.t)
+                for lid, r in sorted((self.t[f].get("Resources") or {}).items())
+                if type_ is None or r.get("Type") == type_
+            ]
         return self._by_type[type_]
 
     def resource(self, file: str, lid: str) -> dict[str, Any] | None:
@@ -107,8 +117,9 @@ class TemplateSet:
 
     def conditions(self, file: str) -> Conditions:
         if file not in self._conditions:
-            self._conditions[file] = Conditions(self.t[file].get("Conditions"), lambda n: self.value(file, n),
-                                                self.forced_conditions)
+            self._conditions[file] = Conditions(
+                self.t[file].get("Conditions"), lambda n: self.value(file, n), self.forced_conditions
+            )
         return self._conditions[file]
 
     def decide(self, file: str, name: str) -> bool | None:
@@ -201,8 +212,13 @@ class TemplateSet:
     def _fed(self, file: str, name: str) -> Any:
         """What the parent passes to a child's parameter (None if nothing)."""
         stack = self.child_of.get(file)
-        return ((self.parent.get("Resources") or {}).get(stack, {}).get("Properties") or {}) \
-            .get("Parameters", {}).get(name) if stack else None
+        return (
+            ((self.parent.get("Resources") or {}).get(stack, {}).get("Properties") or {})
+            .get("Parameters", {})
+            .get(name)
+            if stack
+            else None
+        )
 
     def parameter_origin(self, file: str, name: str) -> str | None:
         """The parent parameter a file's parameter is (itself in the parent), if it is one."""

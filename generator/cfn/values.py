@@ -17,10 +17,22 @@ from generator.cfn.load import PARENT
 from generator.cfn.refs import SUB_VARIABLE, sub_parts
 from generator.cfn.templateset import STAND_IN_STACK_ID, Origin, TemplateSet
 
-MATCH_PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
-                "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "stack", "SUFFIX": "AbCdEf"}
-SHOW_PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "<region>", "AWS::AccountId": "<account>",
-               "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "<stack>", "SUFFIX": "??????"}
+MATCH_PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "stack",
+    "SUFFIX": "AbCdEf",
+}
+SHOW_PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "<region>",
+    "AWS::AccountId": "<account>",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "<stack>",
+    "SUFFIX": "??????",
+}
 
 MAX_DEPTH = 25
 
@@ -94,7 +106,7 @@ class Renderer:
         out = []
         pos = 0
         for m in SUB_VARIABLE.finditer(text):
-            out.append(text[pos:m.start()])
+            out.append(text[pos : m.start()])
             pos = m.end()
             name = m.group(1)
             if name.startswith("!"):
@@ -140,8 +152,11 @@ class Renderer:
 
         if t == "AWS::ECR::Repository":
             name = prop("RepositoryName", o.name.lower())
-            return {"Ref": name, "Arn": f"arn:{part}:ecr:{region}:{acct}:repository/{name}",
-                    "RepositoryUri": f"{acct}.dkr.ecr.{region}.amazonaws.com/{name}"}.get(attr)
+            return {
+                "Ref": name,
+                "Arn": f"arn:{part}:ecr:{region}:{acct}:repository/{name}",
+                "RepositoryUri": f"{acct}.dkr.ecr.{region}.amazonaws.com/{name}",
+            }.get(attr)
         if t == "AWS::SecretsManager::Secret" and attr in ("Ref", "Id"):
             return f"arn:{part}:secretsmanager:{region}:{acct}:secret:{prop('Name', o.name)}-{self.p['SUFFIX']}"
         if t == "AWS::Logs::LogGroup":
@@ -150,8 +165,11 @@ class Renderer:
         if t == "AWS::SSM::Parameter" and attr in ("Ref", "Name"):
             return prop("Name", o.name)
         if t == "AWS::KMS::Key":
-            return {"Ref": f"<{o.name}>", "KeyId": f"<{o.name}>",
-                    "Arn": f"arn:{part}:kms:{region}:{acct}:key/<{o.name}>"}.get(attr)
+            return {
+                "Ref": f"<{o.name}>",
+                "KeyId": f"<{o.name}>",
+                "Arn": f"arn:{part}:kms:{region}:{acct}:key/<{o.name}>",
+            }.get(attr)
         if t == "AWS::IAM::Role":
             name = prop("RoleName", o.name)
             return {"Ref": name, "Arn": f"arn:{part}:iam::{acct}:role/{name}"}.get(attr)

@@ -48,8 +48,9 @@ def add_aws_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def client(service: str, args: argparse.Namespace | None = None, *, endpoint_url: str | None = None,
-           region: str | None = None):
+def client(
+    service: str, args: argparse.Namespace | None = None, *, endpoint_url: str | None = None, region: str | None = None
+):
     """A boto3 client; ``endpoint_url`` is always passed when one is configured. Clients
     are cached per (service, endpoint, region): creating one costs tens of milliseconds."""
     if args is not None:
@@ -63,11 +64,11 @@ def _client(service: str, endpoint_url: str | None, region: str | None):
     import boto3
     from botocore.config import Config
 
-    connect, read, attempts = TIMEOUTS_LOOPBACK if endpoint_url and is_loopback_url(endpoint_url) \
-        else TIMEOUTS_AWS
+    connect, read, attempts = TIMEOUTS_LOOPBACK if endpoint_url and is_loopback_url(endpoint_url) else TIMEOUTS_AWS
     kwargs: dict[str, Any] = {
-        "config": Config(retries={"max_attempts": attempts, "mode": "standard"},
-                         connect_timeout=connect, read_timeout=read),
+        "config": Config(
+            retries={"max_attempts": attempts, "mode": "standard"}, connect_timeout=connect, read_timeout=read
+        ),
     }
     if region:
         kwargs["region_name"] = region
@@ -110,13 +111,13 @@ def describe(cfn, stack: str) -> dict | None:
 
 # --- output ------------------------------------------------------------------------------
 
+
 def _use_color(stream) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
 
 def paint(text: str, color: str, stream=sys.stdout) -> str:
-    codes = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "bold": "1",
-             "redbold": "1;31", "dim": "2"}
+    codes = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "bold": "1", "redbold": "1;31", "dim": "2"}
     if not _use_color(stream):
         return text
     return f"\033[{codes[color]}m{text}\033[0m"
@@ -168,11 +169,22 @@ def cli_prefix(endpoint_url: str | None) -> str:
     return ""
 
 
-_LOST = ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError",
-         "ConnectionClosedError", "ProxyConnectionError")
+_LOST = (
+    "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ConnectionClosedError",
+    "ProxyConnectionError",
+)
 _NO_CREDENTIALS = ("NoCredentialsError", "PartialCredentialsError", "NoRegionError")
-_BAD_CREDENTIALS = ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
-                    "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure")
+_BAD_CREDENTIALS = (
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "AuthFailure",
+)
 
 
 def one_line(exc: BaseException) -> str:
@@ -185,13 +197,17 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
     if name in _LOST:
         url = getattr(exc, "kwargs", {}).get("endpoint_url") or "the AWS endpoint"
         what = "did not answer in time" if "Timeout" in name else "cannot be reached"
-        nxt = os.environ.get("STACKGEN_ON_ENDPOINT_LOSS") or \
-            "check the endpoint (and the network), then run the same command again"
+        nxt = (
+            os.environ.get("STACKGEN_ON_ENDPOINT_LOSS")
+            or "check the endpoint (and the network), then run the same command again"
+        )
         return f"{url} {what} ({one_line(exc)}); {nxt}", EXIT_ENDPOINT
     if name in _NO_CREDENTIALS:
-        return (f"no AWS credentials or region ({one_line(exc)}): configure them "
-                "(aws configure, AWS_PROFILE) or pass --endpoint-url for the local emulator",
-                EXIT_USAGE)
+        return (
+            f"no AWS credentials or region ({one_line(exc)}): configure them "
+            "(aws configure, AWS_PROFILE) or pass --endpoint-url for the local emulator",
+            EXIT_USAGE,
+        )
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         code = str(response.get("Error", {}).get("Code", ""))
@@ -217,7 +233,9 @@ def guard(main: Callable[[], int]) -> int:
             return known[1]
         if os.environ.get("STACKGEN_DEBUG") == "1":
             raise
-        print(f"{prog()}: internal error (a bug in stackgen, please report it): "
-              f"{type(exc).__name__}: {one_line(exc)} (STACKGEN_DEBUG=1 shows the traceback)",
-              file=sys.stderr)
+        print(
+            f"{prog()}: internal error (a bug in stackgen, please report it): "
+            f"{type(exc).__name__}: {one_line(exc)} (STACKGEN_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_FAIL

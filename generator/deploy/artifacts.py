@@ -24,10 +24,13 @@ from botocore.exceptions import ClientError
 from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, guard
 from generator.deploy.retained import empty_bucket
 
-_ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
-                          "BucketKeyEnabled": True}]}
-_PUBLIC_BLOCK = {"BlockPublicAcls": True, "IgnorePublicAcls": True,
-                 "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+_ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]}
+_PUBLIC_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
 
 
 def _code(exc: ClientError) -> str:
@@ -38,6 +41,7 @@ def region_of(args: argparse.Namespace) -> str:
     if args.region:
         return args.region
     import boto3
+
     return boto3.session.Session().region_name or "us-east-1"
 
 
@@ -47,15 +51,21 @@ def default_bucket(args: argparse.Namespace) -> str:
 
 
 def _tls_only_policy(bucket: str) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }],
-    })
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
 
 
 def ensure(args: argparse.Namespace) -> int:
@@ -66,9 +76,11 @@ def ensure(args: argparse.Namespace) -> int:
         s3.head_bucket(Bucket=bucket)
     except ClientError as exc:
         if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
-            print(f"error: artifact bucket {bucket} exists but is not accessible "
-                  f"({_code(exc)}); it may belong to another account. Pass --bucket.",
-                  file=sys.stderr)
+            print(
+                f"error: artifact bucket {bucket} exists but is not accessible "
+                f"({_code(exc)}); it may belong to another account. Pass --bucket.",
+                file=sys.stderr,
+            )
             return EXIT_FAIL
         region = region_of(args)
         kwargs: dict = {"Bucket": bucket}
@@ -78,20 +90,26 @@ def ensure(args: argparse.Namespace) -> int:
         created = True
     applied = []
     settings = [
-        ("encryption", lambda: s3.get_bucket_encryption(Bucket=bucket)
-         ["ServerSideEncryptionConfiguration"]["Rules"],
-         lambda: s3.put_bucket_encryption(Bucket=bucket,
-                                          ServerSideEncryptionConfiguration=_ENCRYPTION)),
-        ("public access block", lambda: all(s3.get_public_access_block(Bucket=bucket)
-                                            ["PublicAccessBlockConfiguration"].values()),
-         lambda: s3.put_public_access_block(Bucket=bucket,
-                                            PublicAccessBlockConfiguration=_PUBLIC_BLOCK)),
-        ("versioning", lambda: s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled",
-         lambda: s3.put_bucket_versioning(Bucket=bucket,
-                                          VersioningConfiguration={"Status": "Enabled"})),
-        ("TLS-only policy", lambda: "aws:SecureTransport" in s3.get_bucket_policy(
-            Bucket=bucket)["Policy"],
-         lambda: s3.put_bucket_policy(Bucket=bucket, Policy=_tls_only_policy(bucket))),
+        (
+            "encryption",
+            lambda: s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"],
+            lambda: s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=_ENCRYPTION),
+        ),
+        (
+            "public access block",
+            lambda: all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values()),
+            lambda: s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=_PUBLIC_BLOCK),
+        ),
+        (
+            "versioning",
+            lambda: s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled",
+            lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}),
+        ),
+        (
+            "TLS-only policy",
+            lambda: "aws:SecureTransport" in s3.get_bucket_policy(Bucket=bucket)["Policy"],
+            lambda: s3.put_bucket_policy(Bucket=bucket, Policy=_tls_only_policy(bucket)),
+        ),
     ]
     for name, present, apply in settings:
         try:
@@ -104,12 +122,13 @@ def ensure(args: argparse.Namespace) -> int:
             apply()
             applied.append(name)
         except ClientError as exc:
-            print(f"warning: could not set {name} on s3://{bucket}: {_code(exc)}",
-                  file=sys.stderr)
+            print(f"warning: could not set {name} on s3://{bucket}: {_code(exc)}", file=sys.stderr)
     state = "created" if created else "exists"
     extra = f"; set {', '.join(applied)}" if applied and not created else ""
-    print(f"artifact bucket s3://{bucket} {state} (encrypted, public access blocked, "
-          f"versioned, TLS only{extra})", file=sys.stderr)
+    print(
+        f"artifact bucket s3://{bucket} {state} (encrypted, public access blocked, versioned, TLS only{extra})",
+        file=sys.stderr,
+    )
     print(bucket)
     return 0
 
@@ -163,8 +182,7 @@ def purge(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator.deploy.artifacts",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.artifacts", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("bucket-name", help="print the default artifact bucket name")
     add_aws_args(p)

@@ -62,9 +62,12 @@ def busy_change_sets(cfn, stack: str) -> list[str]:
         if "does not exist" in str(exc):
             return []
         raise
-    return [f"{c['ChangeSetName']} ({c.get('Status')}, {c.get('ExecutionStatus')})" for c in summaries
-            if c.get("ChangeSetName", "").startswith(OURS)
-            and (c.get("Status") in BUSY or c.get("ExecutionStatus") == "EXECUTE_IN_PROGRESS")]
+    return [
+        f"{c['ChangeSetName']} ({c.get('Status')}, {c.get('ExecutionStatus')})"
+        for c in summaries
+        if c.get("ChangeSetName", "").startswith(OURS)
+        and (c.get("Status") in BUSY or c.get("ExecutionStatus") == "EXECUTE_IN_PROGRESS")
+    ]
 
 
 def create(args: argparse.Namespace) -> int:
@@ -79,14 +82,15 @@ def create(args: argparse.Namespace) -> int:
     status = stack["StackStatus"] if stack else "NONE"
     others = busy_change_sets(cfn, args.stack_name) if stack else []
     if others:
-        print(f"{prog()}: error: another deploy of {args.stack_name} is running (change set "
-              f"{', '.join(others)}); run the same command again once it has finished", file=sys.stderr)
+        print(
+            f"{prog()}: error: another deploy of {args.stack_name} is running (change set "
+            f"{', '.join(others)}); run the same command again once it has finished",
+            file=sys.stderr,
+        )
         return EXIT_FAIL
     cs_type = "CREATE" if status in ("NONE", "REVIEW_IN_PROGRESS") else "UPDATE"
-    previous = {p["ParameterKey"] for p in stack.get("Parameters", [])} \
-        if cs_type == "UPDATE" else set()
-    resolved = params.resolve(template, file_values, previous=previous,
-                              params_path=str(args.params_file))
+    previous = {p["ParameterKey"] for p in stack.get("Parameters", [])} if cs_type == "UPDATE" else set()
+    resolved = params.resolve(template, file_values, previous=previous, params_path=str(args.params_file))
     if resolved.problems:
         print(f"error: invalid parameters ({args.params_file}):", file=sys.stderr)
         for problem in resolved.problems:
@@ -96,13 +100,19 @@ def create(args: argparse.Namespace) -> int:
     template_url = args.template_url
     if not template_url:
         from generator.deploy.artifacts import upload_file
+
         template_url = upload_file(args, args.bucket, args.prefix, args.template_file)
     response = cfn.create_change_set(
-        StackName=args.stack_name, ChangeSetName=args.change_set_name,
-        ChangeSetType=cs_type, TemplateURL=template_url,
-        Parameters=resolved.api_parameters(), Capabilities=CAPABILITIES,
-        IncludeNestedStacks=True, Tags=tags,
-        Description=f"stackgen deploy.sh ({cs_type.lower()})")
+        StackName=args.stack_name,
+        ChangeSetName=args.change_set_name,
+        ChangeSetType=cs_type,
+        TemplateURL=template_url,
+        Parameters=resolved.api_parameters(),
+        Capabilities=CAPABILITIES,
+        IncludeNestedStacks=True,
+        Tags=tags,
+        Description=f"stackgen deploy.sh ({cs_type.lower()})",
+    )
     cs_id = response["Id"]
     if cs_type == "CREATE" and response.get("StackId"):
         leftovers.record(args.stack_name, response["StackId"], args.region, args.endpoint_url)
@@ -212,19 +222,32 @@ def row_of(change: dict, prefix: str, predicted: bool) -> Row:
     or, when stronger, from the resource schema (:func:`schema_replacement`)."""
     props = change.get("ChangedProperties")
     if props is None:
-        props = sorted({d["Target"].get("Name") or d["Target"].get("Attribute", "")
-                        for d in change.get("Details", []) if d.get("Target")})
+        props = sorted(
+            {
+                d["Target"].get("Name") or d["Target"].get("Attribute", "")
+                for d in change.get("Details", [])
+                if d.get("Target")
+            }
+        )
     path = f"{prefix}/{change['LogicalResourceId']}" if prefix else change["LogicalResourceId"]
-    row = Row(change["Action"], path, change.get("ResourceType", ""),
-              change.get("Replacement", ""), [p for p in props if p],
-              change.get("PolicyAction", ""), predicted)
+    row = Row(
+        change["Action"],
+        path,
+        change.get("ResourceType", ""),
+        change.get("Replacement", ""),
+        [p for p in props if p],
+        change.get("PolicyAction", ""),
+        predicted,
+    )
     schema = schema_replacement(change)
     if _ORDER[schema] > _ORDER.get(row.replacement, 0):
         said = row.replacement or "none"
         row.replacement = schema
-        row.note = (f"create-only in the resource schema; the change set said Replacement {said}"
-                    if schema == "True" else
-                    f"may be create-only in the resource schema; the change set said Replacement {said}")
+        row.note = (
+            f"create-only in the resource schema; the change set said Replacement {said}"
+            if schema == "True"
+            else f"may be create-only in the resource schema; the change set said Replacement {said}"
+        )
     return row
 
 
@@ -236,11 +259,9 @@ def _stack_contents(cfn, stack_id: str, prefix: str) -> list[Row]:
     except ClientError:
         return rows
     for res in resources:
-        rows.append(Row("Remove", f"{prefix}/{res['LogicalResourceId']}", res["ResourceType"],
-                        predicted=True))
+        rows.append(Row("Remove", f"{prefix}/{res['LogicalResourceId']}", res["ResourceType"], predicted=True))
         if res["ResourceType"] == "AWS::CloudFormation::Stack" and res.get("PhysicalResourceId"):
-            rows += _stack_contents(cfn, res["PhysicalResourceId"],
-                                    f"{prefix}/{res['LogicalResourceId']}")
+            rows += _stack_contents(cfn, res["PhysicalResourceId"], f"{prefix}/{res['LogicalResourceId']}")
     return rows
 
 
@@ -256,15 +277,15 @@ def _describe_all(cfn, cs_id: str) -> dict:
     return desc
 
 
-def collect(cfn, cs_id: str, template_path: Path | None, prefix: str = "",
-            notes: list[str] | None = None) -> tuple[dict, list[Row]]:
+def collect(
+    cfn, cs_id: str, template_path: Path | None, prefix: str = "", notes: list[str] | None = None
+) -> tuple[dict, list[Row]]:
     """The change set's description and its rows, nested change sets expanded (or
     predicted from the local templates when the endpoint has no nested change sets)."""
     notes = [] if notes is None else notes
     desc = _describe_all(cfn, cs_id)
     template = load_file(template_path) if template_path and template_path.exists() else None
-    parent_params = {p["ParameterKey"]: p.get("ParameterValue", "")
-                     for p in desc.get("Parameters", [])}
+    parent_params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in desc.get("Parameters", [])}
     # (row index, change) of the nested stacks whose inside is predicted
     to_predict: list[tuple[int, dict]] = []
     groups: list[list[Row]] = []
@@ -279,8 +300,11 @@ def collect(cfn, cs_id: str, template_path: Path | None, prefix: str = "",
         path = group[0].path
         child_path = None
         if template is not None:
-            url = str(((template.get("Resources") or {}).get(change["LogicalResourceId"], {})
-                       .get("Properties") or {}).get("TemplateURL", ""))
+            url = str(
+                ((template.get("Resources") or {}).get(change["LogicalResourceId"], {}).get("Properties") or {}).get(
+                    "TemplateURL", ""
+                )
+            )
             if url and "://" not in url:
                 child_path = (template_path.parent / url).resolve()
         if change.get("ChangeSetId"):
@@ -290,14 +314,14 @@ def collect(cfn, cs_id: str, template_path: Path | None, prefix: str = "",
             group += _stack_contents(cfn, change["PhysicalResourceId"], path)
         elif change["Action"] == "Add" and child_path and child_path.exists():
             child = load_file(child_path)
-            group += [Row("Add", f"{path}/{k}", v.get("Type", ""), predicted=True)
-                      for k, v in (child.get("Resources") or {}).items()]
-        elif change["Action"] == "Modify" and template is not None and \
-                change.get("PhysicalResourceId"):
+            group += [
+                Row("Add", f"{path}/{k}", v.get("Type", ""), predicted=True)
+                for k, v in (child.get("Resources") or {}).items()
+            ]
+        elif change["Action"] == "Modify" and template is not None and change.get("PhysicalResourceId"):
             to_predict.append((len(groups) - 1, change))
     if to_predict:
-        _predict_nested(cfn, desc, template, template_path, parent_params, to_predict, groups,
-                        notes)
+        _predict_nested(cfn, desc, template, template_path, parent_params, to_predict, groups, notes)
     return desc, [row for group in groups for row in group]
 
 
@@ -307,13 +331,13 @@ def _unstable(predicted: list[dict] | None) -> bool:
     possible (dynamic) does not spread further, which keeps the summary readable."""
     if predicted is None:
         return True
-    return any(not c.get("Dynamic") and (c["Action"] != "Modify" or
-                                         c.get("Replacement") in ("True", "Conditional"))
-               for c in predicted)
+    return any(
+        not c.get("Dynamic") and (c["Action"] != "Modify" or c.get("Replacement") in ("True", "Conditional"))
+        for c in predicted
+    )
 
 
-def _predict_nested(cfn, desc, template, template_path, parent_params, to_predict, groups,
-                    notes) -> None:
+def _predict_nested(cfn, desc, template, template_path, parent_params, to_predict, groups, notes) -> None:
     """Predict inside each modified nested stack. Outputs of a sibling that is added,
     removed or has replacements are "dynamic" (unknown until it is updated): what uses
     them is predicted again and its new changes are marked as such."""
@@ -324,13 +348,19 @@ def _predict_nested(cfn, desc, template, template_path, parent_params, to_predic
     def run(change: dict, dynamic: frozenset) -> list[dict] | None:
         try:
             predicted, more = nested.predict(
-                cfn, parent_template_path=template_path, parent_template=template,
-                parent_params=parent_params, parent_stack_id=desc["StackId"],
+                cfn,
+                parent_template_path=template_path,
+                parent_template=template,
+                parent_params=parent_params,
+                parent_stack_id=desc["StackId"],
                 logical_id=change["LogicalResourceId"],
-                nested_stack_id=change["PhysicalResourceId"], dynamic=dynamic)
+                nested_stack_id=change["PhysicalResourceId"],
+                dynamic=dynamic,
+            )
         except (ClientError, OSError, ValueError, TypeError) as exc:
             found_notes[change["LogicalResourceId"]] = [
-                f"{change['LogicalResourceId']}: nested changes not predicted ({exc})"]
+                f"{change['LogicalResourceId']}: nested changes not predicted ({exc})"
+            ]
             return None
         found_notes[change["LogicalResourceId"]] = more
         return predicted
@@ -378,21 +408,29 @@ def _predict_nested(cfn, desc, template, template_path, parent_params, to_predic
 
 
 def json_key(change: dict) -> tuple:
-    return (change["LogicalResourceId"], change["Action"], change.get("Replacement"),
-            tuple(change.get("ChangedProperties", ())))
+    return (
+        change["LogicalResourceId"],
+        change["Action"],
+        change.get("Replacement"),
+        tuple(change.get("ChangedProperties", ())),
+    )
 
 
-_SYMBOL = {"Add": ("+", "green"), "Modify": ("~", "yellow"), "Remove": ("-", "red"),
-           "Replace": ("!", "redbold"), "Replace?": ("!", "red"), "Import": (">", "blue"),
-           "Dynamic": ("?", "yellow")}
+_SYMBOL = {
+    "Add": ("+", "green"),
+    "Modify": ("~", "yellow"),
+    "Remove": ("-", "red"),
+    "Replace": ("!", "redbold"),
+    "Replace?": ("!", "red"),
+    "Import": (">", "blue"),
+    "Dynamic": ("?", "yellow"),
+}
 
 
-def render(desc: dict, rows: list[Row], notes: list[str], out=sys.stdout,
-           brief: bool = False) -> int:
+def render(desc: dict, rows: list[Row], notes: list[str], out=sys.stdout, brief: bool = False) -> int:
     """Print the summary; return the number of stateful replacements/removals.
     ``brief`` lists only the stateful replacements/removals (for a first create)."""
-    print(f"Change set {desc.get('ChangeSetName', '')} for stack {desc.get('StackName', '')}:",
-          file=out)
+    print(f"Change set {desc.get('ChangeSetName', '')} for stack {desc.get('StackName', '')}:", file=out)
     if not rows:
         print("  (no resource changes)", file=out)
     width = max([len(r.path) for r in rows] + [10])
@@ -414,24 +452,35 @@ def render(desc: dict, rows: list[Row], notes: list[str], out=sys.stdout,
             color = "redbold"
         print(paint(line, color, out), file=out)
     leaves = [r for r in rows if r.rtype != "AWS::CloudFormation::Stack"]
-    count = {k: sum(1 for r in leaves if r.verb == k)
-             for k in ("Add", "Modify", "Replace", "Replace?", "Remove")}
-    print(f"Summary: {count['Add']} to add, {count['Modify']} to modify, "
-          f"{count['Replace'] + count['Replace?']} to replace "
-          f"({count['Replace?']} conditionally), {count['Remove']} to remove", file=out)
+    count = {k: sum(1 for r in leaves if r.verb == k) for k in ("Add", "Modify", "Replace", "Replace?", "Remove")}
+    print(
+        f"Summary: {count['Add']} to add, {count['Modify']} to modify, "
+        f"{count['Replace'] + count['Replace?']} to replace "
+        f"({count['Replace?']} conditionally), {count['Remove']} to remove",
+        file=out,
+    )
     risky = [r for r in rows if r.stateful]
     if risky:
-        print(paint(f"WARNING: {len(risky)} stateful resource(s) would be replaced or removed; "
-                    "their data may be lost:", "redbold", out), file=out)
+        print(
+            paint(
+                f"WARNING: {len(risky)} stateful resource(s) would be replaced or removed; their data may be lost:",
+                "redbold",
+                out,
+            ),
+            file=out,
+        )
         for row in risky:
-            what = "removed" if row.action == "Remove" else (
-                "replaced" if row.verb == "Replace" else "possibly replaced")
+            what = (
+                "removed" if row.action == "Remove" else ("replaced" if row.verb == "Replace" else "possibly replaced")
+            )
             policy = f" (old resource: {row.policy})" if row.policy else ""
-            print(paint(f"  - {row.path} ({row.rtype}, {row.stateful}): {what}{policy}",
-                        "redbold", out), file=out)
+            print(paint(f"  - {row.path} ({row.rtype}, {row.stateful}): {what}{policy}", "redbold", out), file=out)
     if any(r.predicted or r.note for r in rows) and not brief:
-        print("  * predicted from the deployed and local templates: this endpoint returned "
-              "no change set for that nested stack", file=out)
+        print(
+            "  * predicted from the deployed and local templates: this endpoint returned "
+            "no change set for that nested stack",
+            file=out,
+        )
     for note in notes:
         print(f"  note: {note}", file=out)
     return len(risky)
@@ -447,35 +496,42 @@ def summary(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator.deploy.changeset",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.changeset", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("create", help="create a change set; print its id or NO_CHANGES")
     p.add_argument("--stack-name", required=True)
     p.add_argument("--change-set-name", required=True)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--template-url", help="packaged parent template in S3")
-    source.add_argument("--template-file", help="packaged parent template to upload "
-                                                "(with --bucket and --prefix)")
+    source.add_argument("--template-file", help="packaged parent template to upload (with --bucket and --prefix)")
     p.add_argument("--bucket")
     p.add_argument("--prefix")
     p.add_argument("--template", required=True, help="local parent template (its Parameters)")
     p.add_argument("--summary", action="store_true", help="print the summary once it is ready")
     p.add_argument("--brief", action="store_true", help="summary: list only stateful risks")
-    p.add_argument("--result-file", help='write "<change set id|NO_CHANGES> <stateful risks> '
-                                         '<not accepted|->" here instead of to stdout')
+    p.add_argument(
+        "--result-file",
+        help='write "<change set id|NO_CHANGES> <stateful risks> <not accepted|->" here instead of to stdout',
+    )
     p.add_argument("--params-file", required=True)
-    p.add_argument("--accept-replacement", action="append", default=[], metavar="PATH[,PATH...]",
-                   help="stateful replacements/removals accepted (Stack/LogicalId as the summary prints "
-                        "it, or a logical ID that names one); the rest are listed as not accepted")
+    p.add_argument(
+        "--accept-replacement",
+        action="append",
+        default=[],
+        metavar="PATH[,PATH...]",
+        help="stateful replacements/removals accepted (Stack/LogicalId as the summary prints "
+        "it, or a logical ID that names one); the rest are listed as not accepted",
+    )
     p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--interval", type=float, default=1.0)
     p.add_argument("--timeout", type=float, default=900.0)
     add_aws_args(p)
     p = sub.add_parser("summary", help="print the change set summary (exit 10: stateful risk)")
     p.add_argument("--change-set", required=True, help="change set id (ARN)")
-    p.add_argument("--template", help="local parent template, to predict nested changes when "
-                                      "the endpoint returns no nested change sets")
+    p.add_argument(
+        "--template",
+        help="local parent template, to predict nested changes when the endpoint returns no nested change sets",
+    )
     add_aws_args(p)
     args = parser.parse_args(argv)
     if args.command == "create" and args.template_file and not (args.bucket and args.prefix):

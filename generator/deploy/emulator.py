@@ -80,13 +80,21 @@ def emulator_env(host: str, port: int, state_dir: Path) -> dict[str, str]:
     tmp.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["STACKGEN_CFN_SCHEMAS"] = cfn_schemas()
-    env.update({
-        "BIND_HOST": host, "GATEWAY_PORT": str(port), "MINISTACK_HOST": host,
-        "TMPDIR": str(tmp), "HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY,
-        "http_proxy": DEAD_PROXY, "https_proxy": DEAD_PROXY,
-        "NO_PROXY": NO_PROXY, "no_proxy": NO_PROXY,
-        "DOCKER_HOST": f"unix://{tmp}/no-docker.sock",
-    })
+    env.update(
+        {
+            "BIND_HOST": host,
+            "GATEWAY_PORT": str(port),
+            "MINISTACK_HOST": host,
+            "TMPDIR": str(tmp),
+            "HTTP_PROXY": DEAD_PROXY,
+            "HTTPS_PROXY": DEAD_PROXY,
+            "http_proxy": DEAD_PROXY,
+            "https_proxy": DEAD_PROXY,
+            "NO_PROXY": NO_PROXY,
+            "no_proxy": NO_PROXY,
+            "DOCKER_HOST": f"unix://{tmp}/no-docker.sock",
+        }
+    )
     return env
 
 
@@ -106,9 +114,14 @@ def spawn(venv: str | Path, host: str, port: int, state_dir: Path, log: Path) ->
     check_loopback(host)
     state_dir.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        return subprocess.Popen(command(venv), env=emulator_env(host, port, state_dir),
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        return subprocess.Popen(
+            command(venv),
+            env=emulator_env(host, port, state_dir),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
 def stop_process(proc_pid: int, timeout: float = 10.0) -> None:
@@ -178,20 +191,24 @@ def stop(state: Path, host: str, port: int) -> int:
         return 0
     if others:
         listed = "; ".join(f"port {p} (pid {pid}): {stop_hint(p, state)}" for p, pid in others.items())
-        print(f"error: no emulator started in the background runs on port {port}, but one does on {listed}",
-              file=sys.stderr)
+        print(
+            f"error: no emulator started in the background runs on port {port}, but one does on {listed}",
+            file=sys.stderr,
+        )
         return 1
     if is_up(url):
-        print(f"error: an emulator answers on {url} but was not started in the background (no pid file in "
-              f"{state}): stop it where it runs (Ctrl-C in the terminal of `make emulator`)", file=sys.stderr)
+        print(
+            f"error: an emulator answers on {url} but was not started in the background (no pid file in "
+            f"{state}): stop it where it runs (Ctrl-C in the terminal of `make emulator`)",
+            file=sys.stderr,
+        )
         return 1
     print(f"no emulator runs on port {port}: nothing to stop")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator.deploy.emulator",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.emulator", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["run", "start", "stop", "status"])
     parser.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
     parser.add_argument("--venv", default=".tools/ministack", help="ministack's venv")
@@ -215,8 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         return stop(state, args.host, args.port)
     if is_up(url):
         known = running(state)
-        how = f"stop: {stop_hint(args.port, state)}" if args.port in known else \
-            "not started in the background: stop it where it runs"
+        how = (
+            f"stop: {stop_hint(args.port, state)}"
+            if args.port in known
+            else "not started in the background: stop it where it runs"
+        )
         print(f"emulator already running at {url} ({how})")
         return 0
     log = state / f"ministack-{args.port}.log"

@@ -41,13 +41,19 @@ def unreachable(url: str | None, exc: BaseException) -> str:
     name = type(exc).__name__
     if url and is_loopback_url(url):
         if "Timeout" in name and "Connect" not in name:
-            return (f"{url} accepts connections but does not answer ({one_line(exc)}): the emulator "
-                    "there is stuck; restart it, then run the same command again")
-        return (f"nothing answers at {url} ({one_line(exc)}): the local emulator is not running on port "
-                f"{_port(url)}; start it with: {make_command('emulator-start', f'EMULATOR_PORT={_port(url)}')}")
+            return (
+                f"{url} accepts connections but does not answer ({one_line(exc)}): the emulator "
+                "there is stuck; restart it, then run the same command again"
+            )
+        return (
+            f"nothing answers at {url} ({one_line(exc)}): the local emulator is not running on port "
+            f"{_port(url)}; start it with: {make_command('emulator-start', f'EMULATOR_PORT={_port(url)}')}"
+        )
     where = url or "AWS"
-    return (f"cannot reach {where} ({one_line(exc)}): check the network, any HTTP(S)_PROXY "
-            "setting and --region, then run the same command again")
+    return (
+        f"cannot reach {where} ({one_line(exc)}): check the network, any HTTP(S)_PROXY "
+        "setting and --region, then run the same command again"
+    )
 
 
 def check(args: argparse.Namespace) -> int:
@@ -55,8 +61,9 @@ def check(args: argparse.Namespace) -> int:
     from botocore.config import Config  # noqa: PLC0415
 
     connect, read = PROBE_LOOPBACK if args.endpoint_url and is_loopback_url(args.endpoint_url) else PROBE_AWS
-    kwargs = {"config": Config(retries={"max_attempts": 1, "mode": "standard"},
-                               connect_timeout=connect, read_timeout=read)}
+    kwargs = {
+        "config": Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=connect, read_timeout=read)
+    }
     if args.region:
         kwargs["region_name"] = args.region
     if args.endpoint_url:
@@ -76,8 +83,7 @@ def check(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator.deploy.endpoint",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.endpoint", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("check", help="one bounded call (sts get-caller-identity): print the account ID")
     add_aws_args(p)

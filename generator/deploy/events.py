@@ -29,7 +29,9 @@ SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMP
 # Reasons that only report another resource's failure.
 _PROPAGATED = re.compile(
     r"(Resource (creation|update|deletion) cancelled|Embedded stack .* was not successfully"
-    r"|The following resource\(s\) failed to|cancelled|Stack creation cancelled)", re.IGNORECASE)
+    r"|The following resource\(s\) failed to|cancelled|Stack creation cancelled)",
+    re.IGNORECASE,
+)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -70,8 +72,9 @@ def stack_events(cfn, stack: str, since: dt.datetime) -> list[dict]:
 
 
 def _is_self(event: dict) -> bool:
-    return event.get("ResourceType") == "AWS::CloudFormation::Stack" and \
-        event.get("PhysicalResourceId") == event.get("StackId")
+    return event.get("ResourceType") == "AWS::CloudFormation::Stack" and event.get("PhysicalResourceId") == event.get(
+        "StackId"
+    )
 
 
 def _nested_id(event: dict) -> str | None:
@@ -100,9 +103,11 @@ def find_nested(cfn, parent_id: str, event: dict, since: dt.datetime) -> str | N
     try:
         for page in cfn.get_paginator("list_stacks").paginate():
             for summary in page.get("StackSummaries", []):
-                if summary["StackName"].startswith(prefix) and \
-                        summary["CreationTime"] >= since and \
-                        (best is None or summary["CreationTime"] > best["CreationTime"]):
+                if (
+                    summary["StackName"].startswith(prefix)
+                    and summary["CreationTime"] >= since
+                    and (best is None or summary["CreationTime"] > best["CreationTime"])
+                ):
                     best = summary
     except ClientError:
         return None
@@ -123,8 +128,7 @@ def format_event(event: dict, label: str) -> str:
     when = event["Timestamp"].astimezone(dt.UTC).strftime("%H:%M:%S")
     name = f"{label}/{event['LogicalResourceId']}" if label else event["LogicalResourceId"]
     status = event.get("ResourceStatus", "")
-    line = f"{when}  {paint(f'{status:<28}', _status_color(status))}  {name:<36}  " \
-           f"{event.get('ResourceType', '')}"
+    line = f"{when}  {paint(f'{status:<28}', _status_color(status))}  {name:<36}  {event.get('ResourceType', '')}"
     reason = event.get("ResourceStatusReason")
     if reason and reason != "User Initiated":
         line += f"  {reason}"
@@ -161,8 +165,7 @@ class Tree:
                     nested = find_nested(self.cfn, sid, event, self.since)
                 if nested and nested not in self.labels:
                     parent = self.labels[sid]
-                    self.labels[nested] = (f"{parent}/" if parent else "") + \
-                        event["LogicalResourceId"]
+                    self.labels[nested] = (f"{parent}/" if parent else "") + event["LogicalResourceId"]
                     queue.append(nested)
                 elif nested and status.endswith("_IN_PROGRESS") and nested in self.settled:
                     self.settled.discard(nested)
@@ -180,12 +183,12 @@ class Tree:
 
 def root_cause(cfn, stack: str, since: dt.datetime, label: str = "") -> tuple[str, list[dict]]:
     """(label of the nested stack that failed first, its failure events)."""
-    failed = [e for e in stack_events(cfn, stack, since)
-              if e.get("ResourceStatus", "").endswith("FAILED") and not _is_self(e)]
+    failed = [
+        e for e in stack_events(cfn, stack, since) if e.get("ResourceStatus", "").endswith("FAILED") and not _is_self(e)
+    ]
     if not failed:
         return label, []
-    failed.sort(key=lambda e: (e["Timestamp"],
-                               bool(_PROPAGATED.search(e.get("ResourceStatusReason") or ""))))
+    failed.sort(key=lambda e: (e["Timestamp"], bool(_PROPAGATED.search(e.get("ResourceStatusReason") or ""))))
     first = failed[0]
     nested = find_nested(cfn, stack, first, since)
     if nested:
@@ -205,8 +208,11 @@ def print_root_cause(cfn, stack: str, since: dt.datetime, out=sys.stdout) -> boo
     print(paint(f"Root cause (first failure, in {where}):", "redbold", out), file=out)
     for event in events:
         name = f"{label}/{event['LogicalResourceId']}" if label else event["LogicalResourceId"]
-        print(f"  {name} ({event.get('ResourceType')}): {event.get('ResourceStatus')}: "
-              f"{event.get('ResourceStatusReason') or 'no reason given'}", file=out)
+        print(
+            f"  {name} ({event.get('ResourceType')}): {event.get('ResourceStatus')}: "
+            f"{event.get('ResourceStatusReason') or 'no reason given'}",
+            file=out,
+        )
     return True
 
 
@@ -240,9 +246,12 @@ def watch(args: argparse.Namespace) -> int:
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             what = "execute the change set" if args.execute_change_set else "delete the stack"
-            print(f"{prog()}: error: cannot {what} of {name} ({code}: {one_line(exc)}): another deploy or "
-                  "delete of it has started in the meantime; run the same command again once it has "
-                  "finished", file=sys.stderr)
+            print(
+                f"{prog()}: error: cannot {what} of {name} ({code}: {one_line(exc)}): another deploy or "
+                "delete of it has started in the meantime; run the same command again once it has "
+                "finished",
+                file=sys.stderr,
+            )
             return EXIT_FAIL
     since = parse_ts(args.since)
     tree = Tree(cfn, root, since)
@@ -255,8 +264,7 @@ def watch(args: argparse.Namespace) -> int:
         if is_terminal(status):
             break
         if time.monotonic() > deadline:
-            print(f"error: timed out after {args.timeout:.0f} s; stack is {status}",
-                  file=sys.stderr)
+            print(f"error: timed out after {args.timeout:.0f} s; stack is {status}", file=sys.stderr)
             return EXIT_FAIL
         time.sleep(args.interval)
     if status in SUCCESS:
@@ -273,29 +281,26 @@ def watch(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator.deploy.events",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.events", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("status", "mark", "watch", "rootcause"):
         p = sub.add_parser(name)
         p.add_argument("--stack-name", required=True, help="stack name or id")
         add_aws_args(p)
         if name in ("watch", "rootcause"):
-            p.add_argument("--since", default="0",
-                           help="only events after this timestamp (from `mark`)")
+            p.add_argument("--since", default="0", help="only events after this timestamp (from `mark`)")
         if name == "watch":
             p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
             p.add_argument("--timeout", type=float, default=4 * 3600.0)
             action = p.add_mutually_exclusive_group()
-            action.add_argument("--execute-change-set", metavar="ARN",
-                                help="execute this change set, then watch (--since is taken "
-                                     "just before)")
-            action.add_argument("--delete", action="store_true",
-                                help="delete the stack, then watch")
-            p.add_argument("--mark-file", help="with --execute-change-set/--delete: write the "
-                                               "start timestamp here")
-            p.add_argument("--outputs", action="store_true",
-                           help="on success, print the outputs table")
+            action.add_argument(
+                "--execute-change-set",
+                metavar="ARN",
+                help="execute this change set, then watch (--since is taken just before)",
+            )
+            action.add_argument("--delete", action="store_true", help="delete the stack, then watch")
+            p.add_argument("--mark-file", help="with --execute-change-set/--delete: write the start timestamp here")
+            p.add_argument("--outputs", action="store_true", help="on success, print the outputs table")
     args = parser.parse_args(argv)
     cfn = client("cloudformation", args)
     if args.command == "status":

@@ -25,9 +25,11 @@ from typing import Any
 from generator.cfn.conditions import ANY_OTHER, Conditions, text_of
 from generator.cfn.load import load_file
 
-WARNING = ("WARNING: {platform} ({env}) gives every task a public IP in a public subnet "
-           "(network.egress: public-ip){reason}. Tasks are exposed to the internet except as their "
-           "security groups allow; prefer vpc-endpoints or a NAT.")
+WARNING = (
+    "WARNING: {platform} ({env}) gives every task a public IP in a public subnet "
+    "(network.egress: public-ip){reason}. Tasks are exposed to the internet except as their "
+    "security groups allow; prefer vpc-endpoints or a NAT."
+)
 
 
 def _network(rtype: str, props: dict[str, Any]) -> list[Any]:
@@ -35,20 +37,25 @@ def _network(rtype: str, props: dict[str, Any]) -> list[Any]:
     if rtype == "AWS::ECS::Service":
         return [((props.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {})]
     if rtype == "AWS::Scheduler::Schedule":
-        ecs = ((props.get("Target") or {}).get("EcsParameters") or {})
+        ecs = (props.get("Target") or {}).get("EcsParameters") or {}
         return [((ecs.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {})]
     if rtype == "AWS::Events::Rule":
-        return [(((t.get("EcsParameters") or {}).get("NetworkConfiguration") or {}).get("AwsVpcConfiguration") or {})
-                for t in props.get("Targets") or [] if isinstance(t, dict)]
+        return [
+            (((t.get("EcsParameters") or {}).get("NetworkConfiguration") or {}).get("AwsVpcConfiguration") or {})
+            for t in props.get("Targets") or []
+            if isinstance(t, dict)
+        ]
     return []
 
 
 def _conditions(template: dict, env: str | None) -> Conditions:
     """The template's conditions with ``Environment`` known (every other parameter not)."""
+
     def value(node: Any):
         if isinstance(node, dict) and set(node) == {"Ref"}:
             return env if node["Ref"] == "Environment" and env else ANY_OTHER
         return text_of(node)
+
     return Conditions(template.get("Conditions"), value)
 
 
@@ -65,8 +72,7 @@ def public_ip_tasks(template_dir: Path, env: str | None = None) -> list[tuple[st
             if "Condition" in res and conditions.decide(res["Condition"]) is False:
                 continue
             nets = _network(str(res.get("Type")), res.get("Properties") or {})
-            if any(isinstance(n, dict) and "ENABLED" in conditions.possible(n.get("AssignPublicIp"))
-                   for n in nets):
+            if any(isinstance(n, dict) and "ENABLED" in conditions.possible(n.get("AssignPublicIp")) for n in nets):
                 meta = ((res.get("Metadata") or {}).get("stackgen") or {}).get("public_ip") or {}
                 reason = meta.get("reason") if isinstance(meta, dict) else None
                 found.append((f"{path.name}/{logical}", str(reason) if reason else None))
@@ -82,8 +88,7 @@ def warning(platform: str, env: str, found: list[tuple[str, str | None]]) -> str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator.deploy.exposure",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.exposure", description=__doc__.split("\n\n")[0])
     parser.add_argument("--template-dir", required=True, type=Path)
     parser.add_argument("--platform", required=True)
     parser.add_argument("--env", required=True)

@@ -61,40 +61,49 @@ def fill(args: argparse.Namespace) -> int:
         except regional.RegionalError as exc:
             print(f"{prog()}: error: S3PrefixListId: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        print(f"S3PrefixListId={filled['S3PrefixListId']} ({regional.s3_prefix_list_name(args.region)}, "
-              f"looked up in {args.region})", file=sys.stderr)
+        print(
+            f"S3PrefixListId={filled['S3PrefixListId']} ({regional.s3_prefix_list_name(args.region)}, "
+            f"looked up in {args.region})",
+            file=sys.stderr,
+        )
     found = images.look(args, template, values, stack if status not in images.FIRST_DEPLOY else None)
     decision = images.decide(found, status, values, args.allow_missing_images)
     for note in decision.notes:
         print(note, file=sys.stderr)
     if decision.refused:
         names = ", ".join(f"{i.image} ({i.entry['parameter']})" for i in decision.refused)
-        print(f"{prog()}: error: not deployed: the image of {', '.join(i.service for i in decision.refused)} is not "
-              f"in its repository: {names}; push it:", file=sys.stderr)
+        print(
+            f"{prog()}: error: not deployed: the image of {', '.join(i.service for i in decision.refused)} is not "
+            f"in its repository: {names}; push it:",
+            file=sys.stderr,
+        )
         for line in images.push_commands(args, decision.refused, args.aws_cli):
             print(line, file=sys.stderr)
         again = f": {args.again}" if args.again else ""
-        print(f"then run the same deploy.sh command again{again}; or add --allow-missing-images to deploy with "
-              f"{', '.join(i.entry['parameter'] + '=false' for i in decision.refused)} (the service scales to 0)",
-              file=sys.stderr)
+        print(
+            f"then run the same deploy.sh command again{again}; or add --allow-missing-images to deploy with "
+            f"{', '.join(i.entry['parameter'] + '=false' for i in decision.refused)} (the service scales to 0)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     filled.update(decision.values)  # an image decision overrides a "true" in the file
     merged = {**values, **filled}
-    Path(args.out).write_text(json.dumps([f"{k}={v}" for k, v in merged.items()], indent=2) + "\n",
-                              encoding="utf-8")
+    Path(args.out).write_text(json.dumps([f"{k}={v}" for k, v in merged.items()], indent=2) + "\n", encoding="utf-8")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator.deploy.filled",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.filled", description=__doc__.split("\n\n")[0])
     parser.add_argument("--template", required=True, help="the parent template (main.yaml)")
     parser.add_argument("--params-file", required=True, help="the user's parameters file")
     parser.add_argument("--stack-name", required=True)
     parser.add_argument("--out", required=True, help="write the filled parameters file here")
     parser.add_argument("--status-file", help="write the stack's status (or NONE) here")
-    parser.add_argument("--allow-missing-images", action="store_true",
-                        help="deploy a service whose image is not pushed with <Service>ImageReady=false")
+    parser.add_argument(
+        "--allow-missing-images",
+        action="store_true",
+        help="deploy a service whose image is not pushed with <Service>ImageReady=false",
+    )
     parser.add_argument("--aws-cli", default="aws", help="the AWS CLI as the user runs it (in printed commands)")
     parser.add_argument("--again", help="the deploy.sh command to run again, as printed")
     add_aws_args(parser)

@@ -44,8 +44,8 @@ def entries(template: dict) -> list[dict]:
 class Image:
     entry: dict
     tag: str
-    uri: str | None = None        # the repository URI, when the stack has the output
-    present: bool | None = None   # whether ECR has uri:tag (None: not asked)
+    uri: str | None = None  # the repository URI, when the stack has the output
+    present: bool | None = None  # whether ECR has uri:tag (None: not asked)
 
     @property
     def service(self) -> str:
@@ -119,9 +119,9 @@ def push_commands(args, images: list[Image], aws_cli: str = "aws") -> list[str]:
 
 @dataclass
 class Decision:
-    values: dict[str, str]   # <Service>ImageReady -> "true" / "false"
-    notes: list[str]         # what was decided, for the terminal
-    refused: list[Image]     # images that must be pushed first (no --allow-missing-images)
+    values: dict[str, str]  # <Service>ImageReady -> "true" / "false"
+    notes: list[str]  # what was decided, for the terminal
+    refused: list[Image]  # images that must be pushed first (no --allow-missing-images)
 
 
 def decide(images: list[Image], status: str, values: dict[str, str], allow_missing: bool) -> Decision:
@@ -135,14 +135,18 @@ def decide(images: list[Image], status: str, values: dict[str, str], allow_missi
             continue
         if first:
             out.values[name] = "false"
-            out.notes.append(f"{name}=false: first deploy, the repository of {image.service} is created empty "
-                             "by this deploy (push commands follow the deploy)")
+            out.notes.append(
+                f"{name}=false: first deploy, the repository of {image.service} is created empty "
+                "by this deploy (push commands follow the deploy)"
+            )
         elif image.present:
             out.values[name] = "true"
         elif allow_missing:
             out.values[name] = "false"
-            out.notes.append(f"WARNING: {image.image} is not in its repository: {name}=false, {image.service} "
-                             "scales to 0 (its running tasks stop) until the image is pushed (--allow-missing-images)")
+            out.notes.append(
+                f"WARNING: {image.image} is not in its repository: {name}=false, {image.service} "
+                "scales to 0 (its running tasks stop) until the image is pushed (--allow-missing-images)"
+            )
         else:
             out.refused.append(image)
     return out
@@ -154,12 +158,15 @@ def push_hint(args: argparse.Namespace) -> int:
         return 0
     params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
     template = load_file(args.template)
-    waiting = [i for i in look(args, template, params, stack)
-               if params.get(i.entry["parameter"]) == "false" and not i.present]
+    waiting = [
+        i for i in look(args, template, params, stack) if params.get(i.entry["parameter"]) == "false" and not i.present
+    ]
     if not waiting:
         return 0
-    print(f"Images to push: {', '.join(i.service for i in waiting)} run(s) no task until the image is in "
-          "the platform's repository:")
+    print(
+        f"Images to push: {', '.join(i.service for i in waiting)} run(s) no task until the image is in "
+        "the platform's repository:"
+    )
     for line in push_commands(args, waiting, args.aws_cli):
         print(line)
     print(f"then run the same deploy.sh command again{': ' + args.again if args.again else ''}")
@@ -167,8 +174,7 @@ def push_hint(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator.deploy.images",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.images", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("push-hint", help="print the push commands of the images a deployed stack waits for")
     p.add_argument("--stack-name", required=True)

@@ -41,6 +41,7 @@ GONE_STATUSES = ("DELETE_COMPLETE", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DEL
 
 # --- the local record of stack IDs ----------------------------------------------------------
 
+
 def state_dir() -> Path:
     """Where deploy.sh keeps local state (stack IDs, locks); ignored by git."""
     path = Path(os.environ.get("STACKGEN_STATE_DIR") or ROOT / ".stackgen")
@@ -100,6 +101,7 @@ def recorded(stack_name: str, region: str | None, endpoint_url: str | None) -> l
 
 # --- CloudFormation's record ------------------------------------------------------------------
 
+
 def instances(cfn, stack_name: str, region: str | None, endpoint_url: str | None) -> list[str]:
     """IDs of the instances of ``stack_name`` that no longer run: recorded ones and the
     deleted or rolled-back root stacks of that name CloudFormation lists."""
@@ -155,8 +157,9 @@ def left_behind(cfn, root_id: str) -> list[dict]:
         name = sid.split(":stack/", 1)[-1].split("/", 1)[0]
         events = sorted(_events(cfn, sid), key=lambda e: e["Timestamp"])
         if sid == root_id:
-            rolled_back = any(e.get("ResourceStatus") == "ROLLBACK_IN_PROGRESS" and
-                              e.get("PhysicalResourceId") == sid for e in events)
+            rolled_back = any(
+                e.get("ResourceStatus") == "ROLLBACK_IN_PROGRESS" and e.get("PhysicalResourceId") == sid for e in events
+            )
         for event in events:
             logical, rtype = event["LogicalResourceId"], event.get("ResourceType", "")
             pid = event.get("PhysicalResourceId") or ""
@@ -173,8 +176,15 @@ def left_behind(cfn, root_id: str) -> list[dict]:
                 why = "the rollback of a failed create" if rolled_back else "a delete"
                 out.append({"path": full, "type": rtype, "id": pid, "why": f"retained by {why} ({when} UTC)"})
             elif rtype == "AWS::RDS::DBCluster" and event.get("ResourceStatus") == "DELETE_COMPLETE" and pid:
-                out.append({"path": full, "type": "AWS::RDS::DBCluster", "id": pid, "why": f"deleted {when} UTC",
-                            "snapshots_of": pid})
+                out.append(
+                    {
+                        "path": full,
+                        "type": "AWS::RDS::DBCluster",
+                        "id": pid,
+                        "why": f"deleted {when} UTC",
+                        "snapshots_of": pid,
+                    }
+                )
     unique: dict[tuple[str, str], dict] = {}
     for entry in out:
         unique.setdefault((entry["type"], entry["id"]), entry)
@@ -191,15 +201,21 @@ def still_there(args, entries: list[dict], source: str) -> list[dict]:
                 names = retained.cluster_snapshots(args, entry["snapshots_of"])
             except ClientError:
                 names = []
-            out += [{"path": entry["path"], "type": retained.SNAPSHOT, "id": snap, "source": source,
-                     "what": f"final snapshot of database cluster {entry['id']} ({entry['why']})"}
-                    for snap in names]
+            out += [
+                {
+                    "path": entry["path"],
+                    "type": retained.SNAPSHOT,
+                    "id": snap,
+                    "source": source,
+                    "what": f"final snapshot of database cluster {entry['id']} ({entry['why']})",
+                }
+                for snap in names
+            ]
             continue
         if retained.exists(args, entry["type"], entry["id"]) is False:
             continue
         detail = retained.detail(args, entry["type"], entry["id"])
-        out.append({**entry, "source": source,
-                    "what": entry["why"] + (f"; {detail}" if detail else "")})
+        out.append({**entry, "source": source, "what": entry["why"] + (f"; {detail}" if detail else "")})
     return out
 
 
@@ -222,8 +238,7 @@ def print_entries(entries: list[dict], title: str, out=sys.stdout) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator.deploy.leftovers",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.leftovers", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("record", help="remember a stack ID of a stack name (deploy.sh, on create)")
     p.add_argument("--stack-name", required=True)

@@ -27,6 +27,7 @@ from generator.cfn.conditions import Conditions
 from generator.cfn.load import load_file, load_text
 from generator.cfn.refs import SUB_VARIABLE, references
 from generator.deploy.stateful import default_deletion_policy, replacement_for
+
 _LIST_TYPES = ("CommaDelimitedList",)
 
 
@@ -52,8 +53,10 @@ def _is_fn(value: Any) -> tuple[str, Any] | None:
 
 # --- symbolic substitution (inside one template) -------------------------------------------
 
+
 def condition_value(name: str, template: dict, params: dict[str, str]) -> bool | None:
     """A condition of ``template`` under parameter values (None: it cannot be decided)."""
+
     def value(node: Any) -> str | None:
         v = substitute(node, template, params)
         return v if isinstance(v, str) else None
@@ -81,13 +84,13 @@ def substitute(value: Any, template: dict, params: dict[str, str]) -> Any:
                 if name in params and not (isinstance(variables, dict) and name in variables):
                     return str(params[name])
                 return match.group(0)
+
             return {"Fn::Sub": [SUB_VARIABLE.sub(repl, text), variables]}
         if key == "Fn::If":
             chosen = condition_value(arg[0], template, params)
             if chosen is not None:
                 return substitute(arg[1] if chosen else arg[2], template, params)
-            return {"Fn::If": [arg[0], substitute(arg[1], template, params),
-                               substitute(arg[2], template, params)]}
+            return {"Fn::If": [arg[0], substitute(arg[1], template, params), substitute(arg[2], template, params)]}
         return {key: substitute(arg, template, params)}
     if isinstance(value, dict):
         return {k: substitute(v, template, params) for k, v in value.items()}
@@ -97,9 +100,11 @@ def substitute(value: Any, template: dict, params: dict[str, str]) -> Any:
 
 
 def _params_with_defaults(template: dict, given: dict[str, str]) -> dict[str, str]:
-    out = {name: str(_scalar(spec.get("Default")))
-           for name, spec in (template.get("Parameters") or {}).items()
-           if isinstance(spec, dict) and "Default" in spec}
+    out = {
+        name: str(_scalar(spec.get("Default")))
+        for name, spec in (template.get("Parameters") or {}).items()
+        if isinstance(spec, dict) and "Default" in spec
+    }
     out.update(given)
     return out
 
@@ -109,28 +114,23 @@ def _active(template: dict, res: dict, params: dict[str, str]) -> bool:
     return cond is None or condition_value(cond, template, params) is not False
 
 
-def diff_templates(old_tpl: dict, new_tpl: dict, old_params: dict[str, str],
-                   new_params: dict[str, str]) -> list[dict]:
+def diff_templates(old_tpl: dict, new_tpl: dict, old_params: dict[str, str], new_params: dict[str, str]) -> list[dict]:
     """ResourceChange-like dicts for the difference between two deployed states."""
     old_params = _params_with_defaults(old_tpl, old_params)
     new_params = _params_with_defaults(new_tpl, new_params)
-    old_res = {k: v for k, v in (old_tpl.get("Resources") or {}).items()
-               if _active(old_tpl, v, old_params)}
-    new_res = {k: v for k, v in (new_tpl.get("Resources") or {}).items()
-               if _active(new_tpl, v, new_params)}
+    old_res = {k: v for k, v in (old_tpl.get("Resources") or {}).items() if _active(old_tpl, v, old_params)}
+    new_res = {k: v for k, v in (new_tpl.get("Resources") or {}).items() if _active(new_tpl, v, new_params)}
     changes: list[dict] = []
     common = sorted(old_res.keys() & new_res.keys())
     changed: dict[str, set[str]] = {}
     for key in common:
         old_props = substitute(old_res[key].get("Properties") or {}, old_tpl, old_params)
         new_props = substitute(new_res[key].get("Properties") or {}, new_tpl, new_params)
-        changed[key] = {n for n in set(old_props) | set(new_props)
-                        if old_props.get(n) != new_props.get(n)}
+        changed[key] = {n for n in set(old_props) | set(new_props) if old_props.get(n) != new_props.get(n)}
     type_changed = {k: old_res[k].get("Type") != new_res[k].get("Type") for k in common}
     # Cascade: a property that references a replaced resource changes too.
     while True:
-        replaced = {k for k in common
-                    if type_changed[k] or replacement_for(new_res[k]["Type"], changed[k]) == "True"}
+        replaced = {k for k in common if type_changed[k] or replacement_for(new_res[k]["Type"], changed[k]) == "True"}
         replaced |= set(old_res) - set(new_res)
         grew = False
         for key in common:
@@ -142,23 +142,35 @@ def diff_templates(old_tpl: dict, new_tpl: dict, old_params: dict[str, str],
             break
     for key in sorted(old_res.keys() | new_res.keys()):
         if key not in old_res:
-            changes.append({"Action": "Add", "LogicalResourceId": key,
-                            "ResourceType": new_res[key].get("Type", "")})
+            changes.append({"Action": "Add", "LogicalResourceId": key, "ResourceType": new_res[key].get("Type", "")})
         elif key not in new_res:
             res = old_res[key]
-            policy = res.get("DeletionPolicy") or default_deletion_policy(
-                res.get("Type", ""), res.get("Properties"))
-            changes.append({"Action": "Remove", "LogicalResourceId": key,
-                            "ResourceType": res.get("Type", ""), "PolicyAction": policy})
+            policy = res.get("DeletionPolicy") or default_deletion_policy(res.get("Type", ""), res.get("Properties"))
+            changes.append(
+                {
+                    "Action": "Remove",
+                    "LogicalResourceId": key,
+                    "ResourceType": res.get("Type", ""),
+                    "PolicyAction": policy,
+                }
+            )
         else:
-            attrs = [a for a in ("DeletionPolicy", "UpdateReplacePolicy", "Metadata")
-                     if old_res[key].get(a) != new_res[key].get(a)]
+            attrs = [
+                a
+                for a in ("DeletionPolicy", "UpdateReplacePolicy", "Metadata")
+                if old_res[key].get(a) != new_res[key].get(a)
+            ]
             if not changed[key] and not attrs and not type_changed[key]:
                 continue
             rtype = new_res[key].get("Type", "")
             replacement = "True" if type_changed[key] else replacement_for(rtype, changed[key])
-            change = {"Action": "Modify", "LogicalResourceId": key, "ResourceType": rtype,
-                      "Replacement": replacement, "ChangedProperties": sorted(changed[key])}
+            change = {
+                "Action": "Modify",
+                "LogicalResourceId": key,
+                "ResourceType": rtype,
+                "Replacement": replacement,
+                "ChangedProperties": sorted(changed[key]),
+            }
             if replacement == "True":
                 policy = new_res[key].get("UpdateReplacePolicy", "Delete")
                 change["PolicyAction"] = f"ReplaceAnd{policy}"
@@ -167,6 +179,7 @@ def diff_templates(old_tpl: dict, new_tpl: dict, old_params: dict[str, str],
 
 
 # --- evaluation of the values a parent passes to a nested stack -----------------------------
+
 
 def evaluate(value: Any, params: dict[str, Any], get_att: Callable[[str, str], str]) -> Any:
     """Evaluate a parameter expression to a concrete value, or raise Unresolvable."""
@@ -183,7 +196,7 @@ def evaluate(value: Any, params: dict[str, Any], get_att: Callable[[str, str], s
     if key == "Fn::GetAtt":
         parts = arg.split(".", 1) if isinstance(arg, str) else list(arg)
         if len(parts) == 2 and str(parts[1]).startswith("Outputs."):
-            return get_att(parts[0], parts[1][len("Outputs."):])
+            return get_att(parts[0], parts[1][len("Outputs.") :])
         raise Unresolvable(f"GetAtt {parts}")
     if key == "Fn::Join":
         items = evaluate_list(arg[1], params, get_att)
@@ -207,6 +220,7 @@ def evaluate(value: Any, params: dict[str, Any], get_att: Callable[[str, str], s
                 res, out = name.split(".Outputs.", 1)
                 return get_att(res, out)
             raise Unresolvable(f"Sub ${{{name}}}")
+
         return SUB_VARIABLE.sub(repl, text)
     raise Unresolvable(key)
 
@@ -232,22 +246,34 @@ def typed_params(template: dict, values: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in values.items():
         ptype = str((specs.get(name) or {}).get("Type", "String"))
-        out[name] = value.split(",") if (ptype in _LIST_TYPES or ptype.startswith("List<")) \
-            and isinstance(value, str) else value
+        out[name] = (
+            value.split(",")
+            if (ptype in _LIST_TYPES or ptype.startswith("List<")) and isinstance(value, str)
+            else value
+        )
     return out
 
 
 # --- prediction against a live stack ---------------------------------------------------------
+
 
 def _body(cfn, stack_id: str) -> dict:
     body = cfn.get_template(StackName=stack_id, TemplateStage="Original")["TemplateBody"]
     return body if isinstance(body, dict) else load_text(body, stack_id)
 
 
-def predict(cfn, *, parent_template_path: Path, parent_template: dict,
-            parent_params: dict[str, str], parent_stack_id: str, logical_id: str,
-            nested_stack_id: str, depth: int = 0,
-            dynamic: frozenset = frozenset()) -> tuple[list[dict], list[str]]:
+def predict(
+    cfn,
+    *,
+    parent_template_path: Path,
+    parent_template: dict,
+    parent_params: dict[str, str],
+    parent_stack_id: str,
+    logical_id: str,
+    nested_stack_id: str,
+    depth: int = 0,
+    dynamic: frozenset = frozenset(),
+) -> tuple[list[dict], list[str]]:
     """Predicted changes inside the nested stack ``logical_id`` (with nested ones below it,
     their LogicalResourceId prefixed with their path) and notes about what was assumed.
     Outputs of the siblings in ``dynamic`` count as changed (unknown new values)."""
@@ -260,8 +286,7 @@ def predict(cfn, *, parent_template_path: Path, parent_template: dict,
     new_tpl = load_file(child_path)
     old_tpl = _body(cfn, nested_stack_id)
     nested = cfn.describe_stacks(StackName=nested_stack_id)["Stacks"][0]
-    old_params = {p["ParameterKey"]: p.get("ParameterValue", "")
-                  for p in nested.get("Parameters", [])}
+    old_params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in nested.get("Parameters", [])}
     outputs_cache: dict[str, dict[str, str]] = {}
 
     def get_att(resource: str, output: str) -> str:
@@ -269,14 +294,12 @@ def predict(cfn, *, parent_template_path: Path, parent_template: dict,
             return f"<new {resource}.Outputs.{output}>"
         if resource not in outputs_cache:
             try:
-                phys = cfn.describe_stack_resource(StackName=parent_stack_id,
-                                                   LogicalResourceId=resource)
+                phys = cfn.describe_stack_resource(StackName=parent_stack_id, LogicalResourceId=resource)
                 sid = phys["StackResourceDetail"]["PhysicalResourceId"]
                 stack = cfn.describe_stacks(StackName=sid)["Stacks"][0]
             except Exception as exc:  # a sibling not created yet, or gone
                 raise Unresolvable(f"{resource}.Outputs.{output}") from exc
-            outputs_cache[resource] = {o["OutputKey"]: o.get("OutputValue", "")
-                                       for o in stack.get("Outputs", [])}
+            outputs_cache[resource] = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
         if output not in outputs_cache[resource]:
             raise Unresolvable(f"{resource}.Outputs.{output}")
         return outputs_cache[resource][output]
@@ -290,8 +313,7 @@ def predict(cfn, *, parent_template_path: Path, parent_template: dict,
         except (Unresolvable, IndexError, ValueError, TypeError) as exc:
             if name in old_params:
                 new_params[name] = old_params[name]
-                notes.append(f"{logical_id}: parameter {name} not evaluated ({exc}); "
-                             "assumed unchanged")
+                notes.append(f"{logical_id}: parameter {name} not evaluated ({exc}); assumed unchanged")
     # NoEcho values are masked (or missing) on one side or the other: not compared.
     for name, spec in (new_tpl.get("Parameters") or {}).items():
         if str((spec or {}).get("NoEcho", "false")).lower() == "true" and name in old_params:
@@ -300,24 +322,29 @@ def predict(cfn, *, parent_template_path: Path, parent_template: dict,
     out: list[dict] = []
     for change in changes:
         out.append(change)
-        if change["ResourceType"] != "AWS::CloudFormation::Stack" or \
-                change["Action"] != "Modify":
+        if change["ResourceType"] != "AWS::CloudFormation::Stack" or change["Action"] != "Modify":
             continue
         try:
-            detail = cfn.describe_stack_resource(StackName=nested_stack_id,
-                                                 LogicalResourceId=change["LogicalResourceId"])
+            detail = cfn.describe_stack_resource(
+                StackName=nested_stack_id, LogicalResourceId=change["LogicalResourceId"]
+            )
             sub_id = detail["StackResourceDetail"]["PhysicalResourceId"]
         except Exception:  # noqa: BLE001 - report and carry on
             notes.append(f"{logical_id}/{change['LogicalResourceId']}: not found")
             continue
         merged = _params_with_defaults(new_tpl, new_params)
         sub_changes, sub_notes = predict(
-            cfn, parent_template_path=child_path, parent_template=new_tpl,
-            parent_params=merged, parent_stack_id=nested_stack_id,
-            logical_id=change["LogicalResourceId"], nested_stack_id=sub_id, depth=depth + 1)
+            cfn,
+            parent_template_path=child_path,
+            parent_template=new_tpl,
+            parent_params=merged,
+            parent_stack_id=nested_stack_id,
+            logical_id=change["LogicalResourceId"],
+            nested_stack_id=sub_id,
+            depth=depth + 1,
+        )
         for sub in sub_changes:
-            sub = dict(sub, LogicalResourceId=f"{change['LogicalResourceId']}/"
-                                              f"{sub['LogicalResourceId']}")
+            sub = dict(sub, LogicalResourceId=f"{change['LogicalResourceId']}/{sub['LogicalResourceId']}")
             out.append(sub)
         notes += [f"{logical_id}/{n}" for n in sub_notes]
     return out, notes
@@ -327,8 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m generator.deploy.nested",
         description="Diff two versions of a template offline: print the predicted "
-                    "resource changes as JSON (the same logic the change-set summary uses "
-                    "when the endpoint returns no nested change sets).")
+        "resource changes as JSON (the same logic the change-set summary uses "
+        "when the endpoint returns no nested change sets).",
+    )
     parser.add_argument("old", help="old template")
     parser.add_argument("new", help="new template")
     parser.add_argument("--old-param", action="append", default=[], metavar="K=V")
@@ -337,8 +365,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def kv(items: list[str]) -> dict[str, str]:
         return dict(item.split("=", 1) for item in items)
-    changes = diff_templates(load_file(args.old), load_file(args.new),
-                             kv(args.old_param), kv(args.new_param))
+
+    changes = diff_templates(load_file(args.old), load_file(args.new), kv(args.old_param), kv(args.new_param))
     print(json.dumps(changes, indent=2))
     return 0
 

@@ -10,8 +10,7 @@ from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, describe, gua
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator.deploy.outputs",
-                                     description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.outputs", description=__doc__)
     parser.add_argument("--stack-name", required=True)
     parser.add_argument("--json", action="store_true", help="print {OutputKey: OutputValue}")
     add_aws_args(parser)
@@ -34,8 +33,7 @@ def print_outputs(stack: dict) -> None:
     if not outputs:
         print("  (none)")
         return
-    rows = [[o["OutputKey"], o.get("OutputValue", ""), o.get("Description", "")]
-            for o in outputs]
+    rows = [[o["OutputKey"], o.get("OutputValue", ""), o.get("Description", "")] for o in outputs]
     print(table(rows, ["Output", "Value", "Description"]))
 
 

@@ -44,10 +44,10 @@ class ParamError(Exception):
 
 @dataclass
 class Resolved:
-    values: dict[str, str] = field(default_factory=dict)        # from the file
-    secrets: dict[str, str] = field(default_factory=dict)       # NoEcho, from the environment
-    use_previous: list[str] = field(default_factory=list)       # NoEcho, kept from the stack
-    need_prompt: list[str] = field(default_factory=list)        # NoEcho, no value anywhere
+    values: dict[str, str] = field(default_factory=dict)  # from the file
+    secrets: dict[str, str] = field(default_factory=dict)  # NoEcho, from the environment
+    use_previous: list[str] = field(default_factory=list)  # NoEcho, kept from the stack
+    need_prompt: list[str] = field(default_factory=list)  # NoEcho, no value anywhere
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -70,7 +70,8 @@ def read_params_file(path: str | Path) -> dict[str, str]:
     if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
         raise ParamError(
             f'{path}: expected a JSON list of "Key=Value" strings, e.g. ["Environment=dev"] '
-            "(the shape `aws cloudformation deploy --parameter-overrides file://` accepts)")
+            "(the shape `aws cloudformation deploy --parameter-overrides file://` accepts)"
+        )
     values: dict[str, str] = {}
     for item in data:
         key, sep, value = item.partition("=")
@@ -122,12 +123,16 @@ def _check_value(name: str, spec: dict, value: str, secret: bool) -> list[str]:
         pattern = spec.get("AllowedPattern")
         for item in items:
             if pattern is not None and re.fullmatch(str(pattern), item) is None:
-                problems.append(f"{name}: {item if not secret else 'a value'!r} does not match AllowedPattern {pattern}")
+                problems.append(
+                    f"{name}: {item if not secret else 'a value'!r} does not match AllowedPattern {pattern}"
+                )
         # stackgen generates one rule per list entry; the description states how many there are.
         count = LIST_COUNT.match(str(spec.get("Description", "")))
         if count and len(items) != int(count.group(1)):
-            problems.append(f"{name}: {len(items)} value(s) given, but the template was generated for exactly "
-                            f"{count.group(1)} (one rule per entry); change the spec's list and regenerate")
+            problems.append(
+                f"{name}: {len(items)} value(s) given, but the template was generated for exactly "
+                f"{count.group(1)} (one rule per entry); change the spec's list and regenerate"
+            )
     if ptype == "String" or secret:
         if "MinLength" in spec and len(value) < int(spec["MinLength"]):
             problems.append(f"{name}: {shown} is shorter than MinLength {spec['MinLength']}")
@@ -139,9 +144,15 @@ def _check_value(name: str, spec: dict, value: str, secret: bool) -> list[str]:
     return problems
 
 
-def resolve(template: dict, file_values: dict[str, str], *, env: dict[str, str] | None = None,
-            previous: set[str] | frozenset = frozenset(), interactive: bool = False,
-            params_path: str = "parameters file") -> Resolved:
+def resolve(
+    template: dict,
+    file_values: dict[str, str],
+    *,
+    env: dict[str, str] | None = None,
+    previous: set[str] | frozenset = frozenset(),
+    interactive: bool = False,
+    params_path: str = "parameters file",
+) -> Resolved:
     """Check the file's values against the template and collect NoEcho values from ``env``.
 
     ``previous`` names the parameters of the existing stack (an update keeps the previous
@@ -155,8 +166,9 @@ def resolve(template: dict, file_values: dict[str, str], *, env: dict[str, str] 
         if key not in specs:
             near = [p for p in specs if p.lower() == key.lower()]
             hint = f" (did you mean {near[0]}?)" if near else ""
-            out.problems.append(f"{params_path}: unknown parameter {key}{hint}; "
-                                f"the template's parameters are: {', '.join(specs)}")
+            out.problems.append(
+                f"{params_path}: unknown parameter {key}{hint}; the template's parameters are: {', '.join(specs)}"
+            )
     for name, spec in specs.items():
         spec = spec or {}
         secret = str(spec.get("NoEcho", "false")).lower() == "true"
@@ -165,7 +177,8 @@ def resolve(template: dict, file_values: dict[str, str], *, env: dict[str, str] 
             if name in file_values:
                 out.problems.append(
                     f"{params_path}: {name} is a NoEcho (secret) parameter; secrets are never "
-                    f"read from files: remove it and set {env_name} instead")
+                    f"read from files: remove it and set {env_name} instead"
+                )
                 continue
             if env_name in env:
                 value = env[env_name]
@@ -180,17 +193,16 @@ def resolve(template: dict, file_values: dict[str, str], *, env: dict[str, str] 
             else:
                 out.problems.append(
                     f"{name} is a NoEcho (secret) parameter with no value: set {env_name} "
-                    "(stdin is not a terminal, so there is no prompt)")
+                    "(stdin is not a terminal, so there is no prompt)"
+                )
             continue
         if env_name in env:
-            out.warnings.append(f"{env_name} is ignored: {name} is not a NoEcho parameter; "
-                                f"set it in {params_path}")
+            out.warnings.append(f"{env_name} is ignored: {name} is not a NoEcho parameter; set it in {params_path}")
         if name in file_values:
             out.problems += _check_value(name, spec, file_values[name], secret=False)
             out.values[name] = file_values[name]
         elif "Default" not in spec:
-            out.problems.append(f"{params_path}: required parameter {name} (no Default) "
-                                "has no value")
+            out.problems.append(f"{params_path}: required parameter {name} (no Default) has no value")
     return out
 
 
@@ -199,8 +211,11 @@ def rule_problems(template: dict, values: dict[str, str], params_path: str = "pa
     parameters the rule reads (its condition and the assertion). ``values`` are the file's; the rest take their Default,
     and a parameter with neither (a secret) is a value that cannot be compared."""
     specs = template.get("Parameters") or {}
-    known = {n: str(text_of(s.get("Default"))) for n, s in specs.items()
-             if isinstance(s, dict) and "Default" in s and text_of(s.get("Default")) is not None}
+    known = {
+        n: str(text_of(s.get("Default")))
+        for n, s in specs.items()
+        if isinstance(s, dict) and "Default" in s and text_of(s.get("Default")) is not None
+    }
     known.update(values)
 
     def value(node):
@@ -253,8 +268,7 @@ def resolve_from_args(args: argparse.Namespace) -> Resolved:
         if args.status_file:
             Path(args.status_file).write_text(status + "\n", encoding="utf-8")
     shown = args.shown_as or str(args.params_file)
-    result = resolve(template, file_values, previous=previous, interactive=args.interactive,
-                     params_path=shown)
+    result = resolve(template, file_values, previous=previous, interactive=args.interactive, params_path=shown)
     result.problems += rule_problems(template, file_values, shown)
     return result
 
@@ -263,21 +277,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m generator.deploy.params",
         description="Validate a parameters file against a template's Parameters. NoEcho "
-                    f"values come from {ENV_PREFIX}<Name> and are never printed. "
-                    "Exit 0 when valid, 2 on any problem.")
+        f"values come from {ENV_PREFIX}<Name> and are never printed. "
+        "Exit 0 when valid, 2 on any problem.",
+    )
     parser.add_argument("--template", required=True, help="the parent template (main.yaml)")
     parser.add_argument("--params-file", required=True, help="parameters/<platform>/<env>.json")
-    parser.add_argument("--stack-name",
-                        help="the stack: when it exists, NoEcho parameters without a new value "
-                             "keep their previous value")
-    parser.add_argument("--status-file",
-                        help="with --stack-name: write the stack's status (or NONE) here")
-    parser.add_argument("--shown-as", metavar="NAME",
-                        help="the file's name in messages (deploy.sh passes the user's file when it "
-                             "validates the copy it filled in)")
-    parser.add_argument("--interactive", action="store_true",
-                        help="print the NoEcho parameters that still need a value (one per "
-                             "line, for the caller to prompt) instead of failing")
+    parser.add_argument(
+        "--stack-name",
+        help="the stack: when it exists, NoEcho parameters without a new value keep their previous value",
+    )
+    parser.add_argument("--status-file", help="with --stack-name: write the stack's status (or NONE) here")
+    parser.add_argument(
+        "--shown-as",
+        metavar="NAME",
+        help="the file's name in messages (deploy.sh passes the user's file when it validates the copy it filled in)",
+    )
+    parser.add_argument(
+        "--interactive",
+        action="store_true",
+        help="print the NoEcho parameters that still need a value (one per "
+        "line, for the caller to prompt) instead of failing",
+    )
     add_aws_args(parser)
     args = parser.parse_args(argv)
     result = resolve_from_args(args)
@@ -295,9 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in result.need_prompt:
         print(name)
     if not result.need_prompt:
-        print(f"parameters ok: {len(result.values)} from {shown}, "
-              f"{len(result.secrets)} secret(s) from {ENV_PREFIX}* or the prompt, "
-              f"{len(result.use_previous)} secret(s) kept from the stack", file=sys.stderr)
+        print(
+            f"parameters ok: {len(result.values)} from {shown}, "
+            f"{len(result.secrets)} secret(s) from {ENV_PREFIX}* or the prompt, "
+            f"{len(result.use_previous)} secret(s) kept from the stack",
+            file=sys.stderr,
+        )
     return 0
 
 

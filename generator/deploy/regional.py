@@ -23,7 +23,7 @@ import sys
 from generator.deploy._aws import EXIT_USAGE, add_aws_args, client, guard
 
 PREFIX_LIST_ID = re.compile(r"^pl-[0-9a-f]{8,17}$")  # the S3PrefixListId parameter's AllowedPattern
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")      # us-east-1, ap-southeast-1, us-gov-west-1, ...
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")  # us-east-1, ap-southeast-1, us-gov-west-1, ...
 
 
 class RegionalError(Exception):
@@ -59,11 +59,15 @@ def s3_prefix_list_id(region: str, args: argparse.Namespace | None = None) -> st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator.deploy.regional",
-                                     description="Regional facts a deploy needs, looked up in the region.")
+    parser = argparse.ArgumentParser(
+        prog="python -m generator.deploy.regional",
+        description="Regional facts a deploy needs, looked up in the region.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    s3 = sub.add_parser("s3-prefix-list", help="print the ID of the region's com.amazonaws.<region>.s3 prefix list "
-                        "(the S3PrefixListId parameter)")
+    s3 = sub.add_parser(
+        "s3-prefix-list",
+        help="print the ID of the region's com.amazonaws.<region>.s3 prefix list (the S3PrefixListId parameter)",
+    )
     add_aws_args(s3)
     args = parser.parse_args(argv)
     try:

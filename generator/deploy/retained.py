@@ -52,6 +52,7 @@ def _gone(exc: ClientError) -> bool:
 
 # --- per type -----------------------------------------------------------------------------
 
+
 def _log_group(args, name: str) -> dict | None:
     groups = client("logs", args).describe_log_groups(logGroupNamePrefix=name)["logGroups"]
     return next((g for g in groups if g["logGroupName"] == name), None)
@@ -115,8 +116,10 @@ def _kms_purge(args, pid: str, _snapshots: bool) -> str:
     answer = client("kms", args).schedule_key_deletion(KeyId=pid, PendingWindowInDays=KMS_WINDOW_DAYS)
     when = answer.get("DeletionDate")
     day = f"{when:%Y-%m-%d}" if isinstance(when, dt.datetime) else f"in {KMS_WINDOW_DAYS} days"
-    return (f"scheduled key {pid} for deletion on {day} ({KMS_WINDOW_DAYS}-day window, the shortest AWS "
-            "allows; aws kms cancel-key-deletion undoes it until then)")
+    return (
+        f"scheduled key {pid} for deletion on {day} ({KMS_WINDOW_DAYS}-day window, the shortest AWS "
+        "allows; aws kms cancel-key-deletion undoes it until then)"
+    )
 
 
 def _secret(args, pid: str) -> dict:
@@ -147,11 +150,13 @@ def empty_bucket(args, bucket: str, prefix: str = "") -> int:
     s3 = client("s3", args)
     deleted = 0
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-        batch = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        batch = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
         for i in range(0, len(batch), 1000):
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": batch[i:i + 1000], "Quiet": True})
-            deleted += len(batch[i:i + 1000])
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": batch[i : i + 1000], "Quiet": True})
+            deleted += len(batch[i : i + 1000])
     return deleted
 
 
@@ -201,8 +206,10 @@ def final_snapshot_name(pid: str) -> str:
 def _cluster_purge(args, pid: str, snapshots: bool) -> str:
     cluster = _cluster(args, pid)
     if cluster.get("DeletionProtection"):
-        raise PurgeError("deletion protection is on; turn it off (aws rds modify-db-cluster "
-                         "--no-deletion-protection) and purge again")
+        raise PurgeError(
+            "deletion protection is on; turn it off (aws rds modify-db-cluster "
+            "--no-deletion-protection) and purge again"
+        )
     rds = client("rds", args)
     for member in cluster.get("DBClusterMembers", []):
         rds.delete_db_instance(DBInstanceIdentifier=member["DBInstanceIdentifier"], SkipFinalSnapshot=True)
@@ -231,14 +238,18 @@ def _instance_purge(args, pid: str, snapshots: bool) -> str:
 
 def cluster_snapshots(args, cluster_id: str) -> list[str]:
     """The manual snapshots (final snapshots are manual) of a database cluster."""
-    found = client("rds", args).describe_db_cluster_snapshots(
-        DBClusterIdentifier=cluster_id, SnapshotType="manual").get("DBClusterSnapshots", [])
+    found = (
+        client("rds", args)
+        .describe_db_cluster_snapshots(DBClusterIdentifier=cluster_id, SnapshotType="manual")
+        .get("DBClusterSnapshots", [])
+    )
     return sorted(s["DBClusterSnapshotIdentifier"] for s in found)
 
 
 def _snapshot_exists(args, pid: str) -> bool:
-    return bool(client("rds", args).describe_db_cluster_snapshots(
-        DBClusterSnapshotIdentifier=pid).get("DBClusterSnapshots"))
+    return bool(
+        client("rds", args).describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=pid).get("DBClusterSnapshots")
+    )
 
 
 def _snapshot_purge(args, pid: str, _snapshots: bool) -> str:
@@ -279,6 +290,7 @@ KINDS: dict[str, Kind] = {
 
 
 # --- the interface -----------------------------------------------------------------------
+
 
 def exists(args, rtype: str, pid: str) -> bool | None:
     """Whether the resource still exists (None: a type this module does not know)."""

@@ -57,8 +57,7 @@ def replacement_for(rtype: str, changed: set[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator.deploy.stateful",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.stateful", description=__doc__.split("\n\n")[0])
     parser.add_argument("--type", help="print the replacing properties of this type")
     args = parser.parse_args(argv)
     types = [args.type] if args.type else sorted(STATEFUL_TYPES)

@@ -65,17 +65,15 @@ def _protected(args, rtype: str, pid: str) -> bool:
             found = client("rds", args).describe_db_instances(DBInstanceIdentifier=pid)
             return bool(found["DBInstances"][0].get("DeletionProtection"))
         if rtype == "AWS::ElasticLoadBalancingV2::LoadBalancer":
-            attrs = client("elbv2", args).describe_load_balancer_attributes(
-                LoadBalancerArn=pid)["Attributes"]
-            return any(a["Key"] == "deletion_protection.enabled" and a["Value"] == "true"
-                       for a in attrs)
+            attrs = client("elbv2", args).describe_load_balancer_attributes(LoadBalancerArn=pid)["Attributes"]
+            return any(a["Key"] == "deletion_protection.enabled" and a["Value"] == "true" for a in attrs)
     except (ClientError, KeyError, IndexError):
         pass
     return False
 
 
 def retain_on_delete(template: dict, env: str | None) -> str:
-    """"true"/"false" from the parent's Metadata.stackgen.retain_on_delete, else "unknown"."""
+    """ "true"/"false" from the parent's Metadata.stackgen.retain_on_delete, else "unknown"."""
     table = ((template.get("Metadata") or {}).get("stackgen") or {}).get("retain_on_delete") or {}
     value = table.get(env) if env else None
     return "unknown" if value is None else str(bool(value)).lower()
@@ -98,24 +96,30 @@ def live_survivors(args, cfn, stack: dict, template: dict) -> tuple[list[dict], 
         elif policy == "Snapshot":
             entry["what"] = "deleted after a final snapshot (the snapshot is kept)"
             if _protected(args, rtype, pid):
-                blockers.append(f"{path} ({rtype} {pid}): deletion protection is on; its "
-                                "delete will fail until it is turned off")
+                blockers.append(
+                    f"{path} ({rtype} {pid}): deletion protection is on; its delete will fail until it is turned off"
+                )
         elif rtype == "AWS::SecretsManager::Secret":
-            entry["what"] = ("deleted into Secrets Manager's recovery window (restorable with "
-                             "aws secretsmanager restore-secret until it ends)")
+            entry["what"] = (
+                "deleted into Secrets Manager's recovery window (restorable with "
+                "aws secretsmanager restore-secret until it ends)"
+            )
         elif rtype == "AWS::KMS::Key":
             window = props.get("PendingWindowInDays", 30)
             entry["what"] = f"pending deletion for {window} days (cancel-key-deletion)"
         else:
             if _protected(args, rtype, pid):
-                blockers.append(f"{path} ({rtype} {pid}): deletion protection is on; its delete "
-                                "will fail until it is turned off")
+                blockers.append(
+                    f"{path} ({rtype} {pid}): deletion protection is on; its delete will fail until it is turned off"
+                )
             empty_on_delete = str(props.get("EmptyOnDelete")).lower() == "true"
             if rtype == "AWS::ECR::Repository" and not empty_on_delete:
                 detail = retained.detail(args, rtype, pid)
                 if detail and not detail.startswith("0 "):
-                    blockers.append(f"{path} ({rtype} {pid}): holds {detail} and is not "
-                                    "retained or EmptyOnDelete; its delete will fail")
+                    blockers.append(
+                        f"{path} ({rtype} {pid}): holds {detail} and is not "
+                        "retained or EmptyOnDelete; its delete will fail"
+                    )
             continue
         survivors.append(entry)
     return survivors, blockers
@@ -145,8 +149,7 @@ def before(args: argparse.Namespace) -> int:
         template = _template(cfn, stack["StackId"])
         retain = retain_on_delete(template, args.env)
         if status in FAILED_CREATE:
-            failed_create = leftovers.still_there(
-                args, leftovers.left_behind(cfn, stack["StackId"]), stack["StackId"])
+            failed_create = leftovers.still_there(args, leftovers.left_behind(cfn, stack["StackId"]), stack["StackId"])
         elif not args.leftovers_only:
             survivors, blockers = live_survivors(args, cfn, stack, template)
     if args.retain_file:
@@ -158,10 +161,10 @@ def before(args: argparse.Namespace) -> int:
             print("  nothing: every resource is deleted")
         for entry in survivors:
             print(f"  - {entry['path']} ({entry['type']} {entry['id']}): {entry['what']}")
-    leftovers.print_entries(failed_create, f"Left behind by the failed create of {args.stack_name} "
-                                           f"({status}; they still exist):")
-    leftovers.print_entries(earlier, f"Left behind by earlier instances of {args.stack_name} "
-                                     "(they still exist):")
+    leftovers.print_entries(
+        failed_create, f"Left behind by the failed create of {args.stack_name} ({status}; they still exist):"
+    )
+    leftovers.print_entries(earlier, f"Left behind by earlier instances of {args.stack_name} (they still exist):")
     if args.leftovers_only and not failed_create and not earlier:
         print(f"Nothing left behind by earlier instances of {args.stack_name}.")
     where, keys = artifacts(args, args.stack_name)
@@ -177,9 +180,16 @@ def before(args: argparse.Namespace) -> int:
     for blocker in blockers:
         print(paint(f"  WARNING: {blocker}", "redbold"))
     if args.save:
-        Path(args.save).write_text(json.dumps({
-            "stack_id": stack["StackId"] if stack else None, "survivors": survivors,
-            "leftovers": failed_create + earlier}, indent=2))
+        Path(args.save).write_text(
+            json.dumps(
+                {
+                    "stack_id": stack["StackId"] if stack else None,
+                    "survivors": survivors,
+                    "leftovers": failed_create + earlier,
+                },
+                indent=2,
+            )
+        )
     return 0
 
 
@@ -215,20 +225,31 @@ def after(args: argparse.Namespace) -> int:
             label = labels[sid]
             name = f"{label}/{event['LogicalResourceId']}" if label else event["LogicalResourceId"]
             pid = event.get("PhysicalResourceId") or ""
-            if event.get("ResourceType") == "AWS::CloudFormation::Stack" and \
-                    pid.startswith("arn:") and pid != sid and pid not in labels:
+            if (
+                event.get("ResourceType") == "AWS::CloudFormation::Stack"
+                and pid.startswith("arn:")
+                and pid != sid
+                and pid not in labels
+            ):
                 labels[pid] = name
                 queue.append(pid)
             if event.get("ResourceStatus") == "DELETE_SKIPPED" and pid:
-                skipped.append({"path": name, "type": event.get("ResourceType", ""), "id": pid,
-                                "policy": "Retain", "what": "retained (not expected)"})
+                skipped.append(
+                    {
+                        "path": name,
+                        "type": event.get("ResourceType", ""),
+                        "id": pid,
+                        "policy": "Retain",
+                        "what": "retained (not expected)",
+                    }
+                )
             elif event.get("ResourceStatus") == "DELETE_FAILED" and pid != sid:
-                failed.append(f"{name} ({event.get('ResourceType')}): "
-                              f"{event.get('ResourceStatusReason') or 'no reason given'}")
+                failed.append(
+                    f"{name} ({event.get('ResourceType')}): {event.get('ResourceStatusReason') or 'no reason given'}"
+                )
     survivors = saved.get("survivors", [])
     known = {(s["type"], s["id"]) for s in survivors}
-    unexpected = [s for s in {(s["type"], s["id"]): s for s in skipped}.values()
-                  if (s["type"], s["id"]) not in known]
+    unexpected = [s for s in {(s["type"], s["id"]): s for s in skipped}.values() if (s["type"], s["id"]) not in known]
     notes = []
     ok = 0
     for entry in survivors:
@@ -237,8 +258,10 @@ def after(args: argparse.Namespace) -> int:
         if not fine or entry["policy"] == "Snapshot":
             notes.append(f"  - {entry['path']} ({entry['type']} {entry['id']}): {now}")
     if survivors:
-        print(f"Checked through their service APIs: {ok} of {len(survivors)} survivor(s) listed above "
-              "are as expected" + (":" if notes else "."))
+        print(
+            f"Checked through their service APIs: {ok} of {len(survivors)} survivor(s) listed above "
+            "are as expected" + (":" if notes else ".")
+        )
         for note in notes:
             print(note if "GONE" not in note else paint(note, "redbold"))
     if unexpected:
@@ -300,8 +323,7 @@ def purge(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator.deploy.survivors",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m generator.deploy.survivors", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("before", help="list what will survive deleting the stack")
     p.add_argument("--stack-name", required=True)
@@ -311,8 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save", help="write the list to this JSON file for `after` and `purge`")
     p.add_argument("--status-file", help="write the stack's status (or NONE) here")
     p.add_argument("--retain-file", help="write the environment's retain_on_delete (true, false, unknown) here")
-    p.add_argument("--leftovers-only", action="store_true",
-                   help="only what earlier instances (or a failed create) left behind")
+    p.add_argument(
+        "--leftovers-only", action="store_true", help="only what earlier instances (or a failed create) left behind"
+    )
     add_aws_args(p)
     p = sub.add_parser("after", help="report retained / failed resources after the delete")
     p.add_argument("--stack-name", required=True, help="stack name or id")

@@ -52,9 +52,13 @@ RULES: dict[str, Callable[[Inputs], list[Finding]]] = {
 __all__ = ["RULES", "Inputs", "check", "spec_field", "spec_lines"]
 
 
-def check(templates: dict[str, dict[str, Any]], spec: Platform | None = None, *,
-          rendered: Mapping[str, str] | None = None,
-          parameter_sets: Mapping[str, Mapping[str, str]] | None = None) -> list[Finding]:
+def check(
+    templates: dict[str, dict[str, Any]],
+    spec: Platform | None = None,
+    *,
+    rendered: Mapping[str, str] | None = None,
+    parameter_sets: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[Finding]:
     """Every deployability finding of a template set (``render.synthesize()`` or
     ``cfn.load_dir``).  ``rendered``: each file's text as written (template bytes are
     counted on it); ``parameter_sets``: per-environment parameter values to evaluate

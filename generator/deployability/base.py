@@ -41,12 +41,29 @@ class Inputs:
         return out
 
 
-def finding(rule: str, file: str, lid: str, problem: str, aws: str, *, severity: str = ERROR,  # noqa: PLR0913
-            path: str = "", fix: str = "") -> Finding:
+def finding(
+    rule: str,
+    file: str,
+    lid: str,
+    problem: str,
+    aws: str,
+    *,
+    severity: str = ERROR,  # noqa: PLR0913
+    path: str = "",
+    fix: str = "",
+) -> Finding:
     """A finding of ``rule`` about resource ``lid`` of ``file``; ``aws`` names the AWS rule
     it would break and the page that states it, appended as ``(AWS: ...)``."""
-    return Finding(f"{problem} (AWS: {aws})", where=file, fix=fix, severity=severity, rule=rule, source=SOURCE,
-                   resource=lid, path=path)
+    return Finding(
+        f"{problem} (AWS: {aws})",
+        where=file,
+        fix=fix,
+        severity=severity,
+        rule=rule,
+        source=SOURCE,
+        resource=lid,
+        path=path,
+    )
 
 
 def describe(scenario: Mapping[str, str | Other]) -> str:

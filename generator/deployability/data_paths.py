@@ -30,11 +30,16 @@ def check(inp: Inputs) -> list[Finding]:
         stmts, _unknown = policies.role(role)
         missing = [a for a in path.kms_actions if not allows(stmts, a, path.key_match, path.key, dict(path.context))]
         if missing:
-            out.append(finding(
-                "kms-data-path", role.file, role.name,
-                f"{role.file}:{role.name} (the task role of {path.task}) allows {path.action} on {path.store_what} "
-                f"{path.store[0]}:{path.store[1]}, which is encrypted with {path.key_shown}, but not "
-                f"{', '.join(missing)} on that key: the call is denied at run time",
-                f"{path.action} on a store encrypted with a customer managed key needs {', '.join(path.kms_actions)} "
-                f"on the key, {' and '.join(path.sources)}"))
+            out.append(
+                finding(
+                    "kms-data-path",
+                    role.file,
+                    role.name,
+                    f"{role.file}:{role.name} (the task role of {path.task}) allows {path.action} on {path.store_what} "
+                    f"{path.store[0]}:{path.store[1]}, which is encrypted with {path.key_shown}, but not "
+                    f"{', '.join(missing)} on that key: the call is denied at run time",
+                    f"{path.action} on a store encrypted with a customer managed key needs {', '.join(path.kms_actions)} "
+                    f"on the key, {' and '.join(path.sources)}",
+                )
+            )
     return out

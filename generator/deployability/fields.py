@@ -47,13 +47,30 @@ HINTS: tuple[tuple[str, str, str], ...] = (
     ("RouteTable", "tier", ""),
 )
 # Generated resources no spec name is part of: the spec section that asks for them.
-SECTIONS = (("Database", "database"), ("FileSystem", "efs"), ("MountTarget", "efs"), ("Endpoint", "network"),
-            ("Nat", "network"), ("InternetGateway", "network"), ("Vpc", "network"), ("FlowLog", "network"),
-            ("PlatformKey", "secrets"))
+SECTIONS = (
+    ("Database", "database"),
+    ("FileSystem", "efs"),
+    ("MountTarget", "efs"),
+    ("Endpoint", "network"),
+    ("Nat", "network"),
+    ("InternetGateway", "network"),
+    ("Vpc", "network"),
+    ("FlowLog", "network"),
+    ("PlatformKey", "secrets"),
+)
 # A whole template: the spec list it grows with.
-FILES = {"services.yaml": "services", "alb.yaml": "load_balancers", "security-groups.yaml": "services",
-         "iam.yaml": "services", "secrets.yaml": "secrets", "storage.yaml": "buckets", "ecr.yaml": "repositories",
-         "monitoring.yaml": "services", "autoscaling.yaml": "services", "main.yaml": "services"}
+FILES = {
+    "services.yaml": "services",
+    "alb.yaml": "load_balancers",
+    "security-groups.yaml": "services",
+    "iam.yaml": "services",
+    "secrets.yaml": "secrets",
+    "storage.yaml": "buckets",
+    "ecr.yaml": "repositories",
+    "monitoring.yaml": "services",
+    "autoscaling.yaml": "services",
+    "main.yaml": "services",
+}
 LISTENER_PORT = re.compile(r"^Listener(\d+)")
 ENVIRONMENT = re.compile(r"Environment\[([^\]]+)\]")
 PORT = re.compile(r"^port (\d+)$")
@@ -62,8 +79,11 @@ PORT = re.compile(r"^port (\d+)$")
 def _items(spec: Platform) -> list[tuple[str, str, str]]:
     """(kind, field, PascalCase name) of every named spec item."""
     out = [("service", f"services[{s.name}]", pascal(s.name)) for s in spec.services]
-    out += [("target_group", f"services[{s.name}].target_groups[{tg.name}]", pascal(tg.name))
-            for s in spec.services for tg in s.target_groups]
+    out += [
+        ("target_group", f"services[{s.name}].target_groups[{tg.name}]", pascal(tg.name))
+        for s in spec.services
+        for tg in s.target_groups
+    ]
     out += [("load_balancer", f"load_balancers[{x.name}]", pascal(x.name)) for x in spec.load_balancers]
     out += [("cluster", f"clusters[{x.name}]", pascal(x.name)) for x in spec.clusters]
     out += [("secret", f"secrets[{x.name}]", pascal(x.name)) for x in spec.secrets]
@@ -89,7 +109,7 @@ def spec_field(spec: Platform, f: Finding, items: list[tuple[str, str, str]] | N
     for kind, field, name in items:
         if not lid.startswith(name):
             continue
-        rest = lid[len(name):]
+        rest = lid[len(name) :]
         hint = next(((k, sub) for start, k, sub in HINTS if rest.startswith(start)), None)
         score = (1 if hint and hint[0] == kind else 0, len(name))
         if best is None or score > best[:2]:
@@ -120,8 +140,9 @@ def spec_lines(findings: Iterable[Finding], spec: Platform | None, source: str) 
     errors: set[str] = set()
     warnings: set[str] = set()
     for f in findings:
-        field = spec_field(spec, f, items) if spec is not None else (
-            f"{f.where}:{f.resource}" if f.resource else f.where)
+        field = (
+            spec_field(spec, f, items) if spec is not None else (f"{f.where}:{f.resource}" if f.resource else f.where)
+        )
         line = f"{source}: {field}: {f.problem}"
         (errors if f.severity == ERROR else warnings).add(line if f.severity == ERROR else f"WARNING: {line}")
     return sorted(errors), sorted(warnings)

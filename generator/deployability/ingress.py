@@ -22,8 +22,10 @@ from generator.reach.network import ANYWHERE, Network
 # The ports AWS's own control authorizes for unrestricted ingress by default: Security Hub
 # [EC2.18] / AWS Config vpc-sg-open-only-to-authorized-ports, authorizedTcpPorts "80,443".
 AUTHORIZED_TCP_PORTS = frozenset({80, 443})
-AWS_RULE = ("unrestricted ingress only on authorized ports, by default tcp 80 and 443 (Security Hub EC2.18), "
-            "https://docs.aws.amazon.com/securityhub/latest/userguide/ec2-controls.html#ec2-18")
+AWS_RULE = (
+    "unrestricted ingress only on authorized ports, by default tcp 80 and 443 (Security Hub EC2.18), "
+    "https://docs.aws.amazon.com/securityhub/latest/userguide/ec2-controls.html#ec2-18"
+)
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,14 @@ def check(inp: Inputs) -> list[Finding]:
     out = []
     for o, labels in where.items():
         file, lid = o.group
-        out.append(finding(
-            "world-ingress", file, lid,
-            f"{file}:{lid} admits {o.source} on {o.ports} under {', '.join(labels)}", AWS_RULE,
-            path=f"port {o.lo}" if o.lo == o.hi else ""))
+        out.append(
+            finding(
+                "world-ingress",
+                file,
+                lid,
+                f"{file}:{lid} admits {o.source} on {o.ports} under {', '.join(labels)}",
+                AWS_RULE,
+                path=f"port {o.lo}" if o.lo == o.hi else "",
+            )
+        )
     return out

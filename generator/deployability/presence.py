@@ -29,12 +29,16 @@ from generator.cfn.refs import PSEUDO_PARAMETERS, condition_names, depends_on, w
 from generator.cfn.templateset import Key, TemplateSet
 from generator.deployability.base import Inputs, describe, finding
 
-CONDITIONS_DOC = ("a template whose resource refers to a resource its conditions leave out fails with "
-                  "'Unresolved resource dependencies', "
-                  "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/conditions-section-structure.html")
-ECS_LB_DOC = ("CreateService fails with 'The target group ... does not have an associated load balancer' unless "
-              "a listener or listener rule forwards to the target group, "
-              "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb.html")
+CONDITIONS_DOC = (
+    "a template whose resource refers to a resource its conditions leave out fails with "
+    "'Unresolved resource dependencies', "
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/conditions-section-structure.html"
+)
+ECS_LB_DOC = (
+    "CreateService fails with 'The target group ... does not have an associated load balancer' unless "
+    "a listener or listener rule forwards to the target group, "
+    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb.html"
+)
 LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
 LISTENER_RULE = "AWS::ElasticLoadBalancingV2::ListenerRule"
 TARGET_GROUP = "AWS::ElasticLoadBalancingV2::TargetGroup"
@@ -46,8 +50,16 @@ def check(inp: Inputs) -> list[Finding]:
 
 # ---- following references ----------------------------------------------------------------
 
-def targets(ts: TemplateSet, file: str, node: Any, *, resolve: bool, depth: int = 0,
-            conditions: list[tuple[str, str]] | None = None) -> dict[Key, str]:
+
+def targets(
+    ts: TemplateSet,
+    file: str,
+    node: Any,
+    *,
+    resolve: bool,
+    depth: int = 0,
+    conditions: list[tuple[str, str]] | None = None,
+) -> dict[Key, str]:
     """Resources a fragment of ``file`` refers to -> how ('Ref X', 'GetAtt X.Arn', ...),
     through child parameters and child outputs.  ``resolve``: only what is in force under
     the set's values (``Fn::If`` decided); else every branch.  ``conditions`` collects the
@@ -63,30 +75,31 @@ def targets(ts: TemplateSet, file: str, node: Any, *, resolve: bool, depth: int 
     for ref in walk(node):
         if ref.name in PSEUDO_PARAMETERS:
             continue
-        how = f"{'Ref' if ref.via == 'Ref' else ref.via.removeprefix('Fn::')} {ref.name}" + \
-            (f".{ref.attr}" if ref.attr else "")
+        how = f"{'Ref' if ref.via == 'Ref' else ref.via.removeprefix('Fn::')} {ref.name}" + (
+            f".{ref.attr}" if ref.attr else ""
+        )
         if ref.name in (tmpl.get("Resources") or {}):
             out.setdefault((file, ref.name), how)
             res = tmpl["Resources"][ref.name]
             if res.get("Type") == STACK_TYPE and ref.attr.startswith("Outputs."):
                 child = ts.file_of_stack(ref.name)
-                output = ((ts.t.get(child or "", {}).get("Outputs") or {}).get(ref.attr.removeprefix("Outputs."))
-                          or {})
+                output = (ts.t.get(child or "", {}).get("Outputs") or {}).get(ref.attr.removeprefix("Outputs.")) or {}
                 if child and "Value" in output:
-                    for k, h in targets(ts, child, output["Value"], resolve=resolve, depth=depth + 1,
-                                        conditions=conditions).items():
+                    for k, h in targets(
+                        ts, child, output["Value"], resolve=resolve, depth=depth + 1, conditions=conditions
+                    ).items():
                         out.setdefault(k, f"{how} ({child} output: {h})")
         elif ref.name in (tmpl.get("Parameters") or {}) and file != PARENT:
             fed = ts.fed(file, ref.name)
             if fed is not None:
-                for k, h in targets(ts, PARENT, fed, resolve=resolve, depth=depth + 1,
-                                    conditions=conditions).items():
+                for k, h in targets(ts, PARENT, fed, resolve=resolve, depth=depth + 1, conditions=conditions).items():
                     out.setdefault(k, f"parameter {ref.name} ({h})")
     return out
 
 
-def resource_targets(ts: TemplateSet, file: str, res: dict[str, Any], *, resolve: bool,
-                     conditions: list[tuple[str, str]] | None = None) -> dict[Key, str]:
+def resource_targets(
+    ts: TemplateSet, file: str, res: dict[str, Any], *, resolve: bool, conditions: list[tuple[str, str]] | None = None
+) -> dict[Key, str]:
     """What a resource refers to: its Properties and its DependsOn."""
     out = targets(ts, file, res.get("Properties") or {}, resolve=resolve, conditions=conditions)
     for dep in depends_on(res):
@@ -116,14 +129,18 @@ def _feed_conditions(ts: TemplateSet, file: str) -> list[tuple[str, str]]:
 
 # ---- the rules ----------------------------------------------------------------------------
 
+
 def references(ts: TemplateSet) -> list[Finding]:
     """``presence``: no resource refers to one that can be absent while it is present."""
     out: list[Finding] = []
     for file, lid, res in ts.resources():
         user = (file, lid)
         conds: list[tuple[str, str]] = []
-        candidates = {k: how for k, how in resource_targets(ts, file, res, resolve=False, conditions=conds).items()
-                      if k != user and maybe_absent(ts, *k)}
+        candidates = {
+            k: how
+            for k, how in resource_targets(ts, file, res, resolve=False, conditions=conds).items()
+            if k != user and maybe_absent(ts, *k)
+        }
         if not candidates:
             continue
         conds = sorted(set(conds + _feed_conditions(ts, file)))
@@ -136,10 +153,16 @@ def references(ts: TemplateSet) -> list[Finding]:
             for key in sorted(set(active) & set(candidates) - reported):
                 if not under.present(*key):
                     reported.add(key)
-                    out.append(finding(
-                        "presence", file, lid,
-                        f"{file}:{lid} refers to {key[0]}:{key[1]} ({active[key]}), which is absent when "
-                        f"{describe(scenario)} while {lid} is present", CONDITIONS_DOC))
+                    out.append(
+                        finding(
+                            "presence",
+                            file,
+                            lid,
+                            f"{file}:{lid} refers to {key[0]}:{key[1]} ({active[key]}), which is absent when "
+                            f"{describe(scenario)} while {lid} is present",
+                            CONDITIONS_DOC,
+                        )
+                    )
     return out
 
 
@@ -170,8 +193,11 @@ def load_balancer_association(ts: TemplateSet) -> list[Finding]:
     for file, lid, svc in ts.resources("AWS::ECS::Service"):
         lbs = (svc.get("Properties") or {}).get("LoadBalancers")
         lb_conds: list[tuple[str, str]] = []
-        for tg in sorted(k for k in targets(ts, file, lbs, resolve=False, conditions=lb_conds)
-                         if (ts.resource(*k) or {}).get("Type") == TARGET_GROUP):
+        for tg in sorted(
+            k
+            for k in targets(ts, file, lbs, resolve=False, conditions=lb_conds)
+            if (ts.resource(*k) or {}).get("Type") == TARGET_GROUP
+        ):
             fws = by_tg.get(tg, [])
             conds = lb_conds + _feed_conditions(ts, file)
             for (ff, fl), prop in fws:
@@ -180,14 +206,27 @@ def load_balancer_association(ts: TemplateSet) -> list[Finding]:
                 under = ts.under(scenario)
                 if not under.present(file, lid) or tg not in targets(under, file, lbs, resolve=True):
                     continue
-                if any(under.present(*k) and tg in forwarded(under, k[0], (under.resource(*k) or {}).get("Properties", {}).get(p),
-                                                               resolve=True) for k, p in fws):
+                if any(
+                    under.present(*k)
+                    and tg
+                    in forwarded(under, k[0], (under.resource(*k) or {}).get("Properties", {}).get(p), resolve=True)
+                    for k, p in fws
+                ):
                     continue
-                how = "no listener or listener rule forwards to it" if not fws else \
-                    f"none of {', '.join(k[1] for k, _ in fws)} forwards to it"
-                out.append(finding(
-                    "load-balancer-association", file, lid,
-                    f"{file}:{lid} is attached to target group {tg[0]}:{tg[1]}, but {how} when "
-                    f"{describe(scenario)}", ECS_LB_DOC))
+                how = (
+                    "no listener or listener rule forwards to it"
+                    if not fws
+                    else f"none of {', '.join(k[1] for k, _ in fws)} forwards to it"
+                )
+                out.append(
+                    finding(
+                        "load-balancer-association",
+                        file,
+                        lid,
+                        f"{file}:{lid} is attached to target group {tg[0]}:{tg[1]}, but {how} when "
+                        f"{describe(scenario)}",
+                        ECS_LB_DOC,
+                    )
+                )
                 break
     return out

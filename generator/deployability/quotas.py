@@ -31,8 +31,7 @@ class Quota:
 
     def cite(self) -> str:
         """The quota as messages name it: '<what>: <value> (adjustable|not adjustable), <page>'."""
-        return (f"{self.what}: {self.value:,} ({'adjustable' if self.adjustable else 'not adjustable'}), "
-                f"{self.source}")
+        return f"{self.what}: {self.value:,} ({'adjustable' if self.adjustable else 'not adjustable'}), {self.source}"
 
 
 QUOTAS: dict[str, Quota] = {
@@ -42,20 +41,23 @@ QUOTAS: dict[str, Quota] = {
     "outputs": Quota("outputs per template", 200, False, CLOUDFORMATION),
     "mappings": Quota("mappings per template", 200, False, CLOUDFORMATION),
     # The page says 1 MB; cfn-lint (helpers.LIMITS["template"]["body"]) reads it as 1,000,000 bytes.
-    "template_bytes_s3": Quota("template body size in an S3 object (TemplateURL)", 1_000_000, False,
-                               CLOUDFORMATION),
-    "template_bytes_inline": Quota("template body size in a request (TemplateBody)", 51_200, False,
-                                   CLOUDFORMATION),
+    "template_bytes_s3": Quota("template body size in an S3 object (TemplateURL)", 1_000_000, False, CLOUDFORMATION),
+    "template_bytes_inline": Quota("template body size in a request (TemplateBody)", 51_200, False, CLOUDFORMATION),
     "dynamic_references": Quota("dynamic references per template", 60, False, CLOUDFORMATION),
     # CloudFormation, per stack operation across a nested hierarchy.
-    "hierarchy_resources": Quota("resources created, updated or deleted per stack operation, nested stacks "
-                                 "included", 2_500, False, CLOUDFORMATION),
+    "hierarchy_resources": Quota(
+        "resources created, updated or deleted per stack operation, nested stacks included",
+        2_500,
+        False,
+        CLOUDFORMATION,
+    ),
     # Elastic Load Balancing ("Quotas for your Application Load Balancers").
     "listeners_per_alb": Quota("listeners per Application Load Balancer", 50, True, ALB),
     "target_groups_per_alb": Quota("target groups per Application Load Balancer", 100, False, ALB),
     "rules_per_alb": Quota("rules per Application Load Balancer (excluding default rules)", 100, True, ALB),
-    "certificates_per_alb": Quota("certificates per Application Load Balancer (excluding default "
-                                  "certificates)", 25, True, ALB),
+    "certificates_per_alb": Quota(
+        "certificates per Application Load Balancer (excluding default certificates)", 25, True, ALB
+    ),
     "target_groups_per_action": Quota("target groups per action per Application Load Balancer", 5, False, ALB),
     "load_balancers_per_target_group": Quota("load balancers per target group", 1, False, ALB),
     # Amazon ECS ("Amazon ECS service quotas").
@@ -67,11 +69,13 @@ QUOTAS: dict[str, Quota] = {
     "sgs_per_network_interface": Quota("security groups per network interface", 5, True, VPC),
     # "This quota multiplied by the quota for security groups per network interface cannot
     # exceed 1,000": however the two are raised, one interface holds at most 1,000 rules per direction.
-    "rules_per_network_interface": Quota("rules per security group x security groups per network interface",
-                                         1_000, False, VPC),
+    "rules_per_network_interface": Quota(
+        "rules per security group x security groups per network interface", 1_000, False, VPC
+    ),
     # AWS PrivateLink ("AWS PrivateLink quotas").
-    "interface_endpoints_per_vpc": Quota("interface and Gateway Load Balancer endpoints per VPC", 50, True,
-                                         PRIVATELINK),
+    "interface_endpoints_per_vpc": Quota(
+        "interface and Gateway Load Balancer endpoints per VPC", 50, True, PRIVATELINK
+    ),
 }
 
 # A count above this share of a quota is reported as a warning: the margin cfn-lint uses for

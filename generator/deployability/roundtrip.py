@@ -31,12 +31,16 @@ from generator.cfn.finding import Finding
 from generator.deployability.base import Inputs, finding
 
 # YAML 1.2 core schema: what a 1.2 reader resolves a plain scalar to, besides a string.
-YAML12_NUMBER = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
-                           r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+YAML12_NUMBER = re.compile(
+    r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+)
 YAML12_OTHER = re.compile(r"true|True|TRUE|false|False|FALSE|null|Null|NULL|~")
-YAML_DOC = ("YAML 1.2 (CloudFormation's reader) reads the plain scalar as a number or boolean, and aws cloudformation "
-            "package writes it plain whatever the quoting, https://yaml.org/spec/1.2.2/#1032-tag-resolution and "
-            "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/template-formats.html")
+YAML_DOC = (
+    "YAML 1.2 (CloudFormation's reader) reads the plain scalar as a number or boolean, and aws cloudformation "
+    "package writes it plain whatever the quoting, https://yaml.org/spec/1.2.2/#1032-tag-resolution and "
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/template-formats.html"
+)
 _RESOLVER = yaml.resolver.Resolver()
 
 
@@ -108,10 +112,16 @@ def check(inp: Inputs) -> list[Finding]:
                 for path, text in strings(node, prefix):
                     if changes_type(text):
                         inner = path.removeprefix(f"{lid}.")
-                        out.append(finding(
-                            "yaml-roundtrip", file, lid,
-                            f"{file}:{path} is the string {text!r}, which CloudFormation would read as "
-                            f"{'a number' if YAML12_NUMBER.fullmatch(text) else 'a boolean or null'}; no YAML form "
-                            "of it survives aws cloudformation package, so it cannot be emitted", YAML_DOC,
-                            path=inner))
+                        out.append(
+                            finding(
+                                "yaml-roundtrip",
+                                file,
+                                lid,
+                                f"{file}:{path} is the string {text!r}, which CloudFormation would read as "
+                                f"{'a number' if YAML12_NUMBER.fullmatch(text) else 'a boolean or null'}; no YAML form "
+                                "of it survives aws cloudformation package, so it cannot be emitted",
+                                YAML_DOC,
+                                path=inner,
+                            )
+                        )
     return out

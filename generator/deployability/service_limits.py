@@ -56,8 +56,12 @@ def check(inp: Inputs) -> list[Finding]:
 def _worst(ts: TemplateSet, keys: list[Key], count: Any) -> tuple[int, Scenario]:
     """The largest ``count(template set under a scenario)`` over the scenarios of ``keys``
     (and the Fn::If conditions in them), with the scenario that gives it."""
-    conds = [(f, c) for f, lid in keys for c in sorted(condition_names((ts.resource(f, lid) or {}).get("Properties")))
-             if c in (ts.t[f].get("Conditions") or {})]
+    conds = [
+        (f, c)
+        for f, lid in keys
+        for c in sorted(condition_names((ts.resource(f, lid) or {}).get("Properties")))
+        if c in (ts.t[f].get("Conditions") or {})
+    ]
     best: tuple[int, Scenario] = (-1, {})
     for scenario in ts.scenarios(sorted(set(keys)), conds):
         n = count(ts.under(scenario))
@@ -75,6 +79,7 @@ def _over(rule: str, key: Key, what: str, n: int, scenario: Scenario, quota: str
 
 
 # ---- load balancers -----------------------------------------------------------------------
+
 
 def _on(ts: TemplateSet, file: str, node: Any, wanted: set[Key]) -> Key | None:
     """The one of ``wanted`` that a property (LoadBalancerArn, ListenerArn) names, if any."""
@@ -110,9 +115,13 @@ def load_balancers(ts: TemplateSet) -> list[Finding]:
         def groups(under: TemplateSet, mine: list[Key] = mine, my_rules: list[Key] = my_rules) -> set[Key]:
             found: set[Key] = set()
             for k in present(under, mine):
-                found |= forwarded(under, k[0], (under.resource(*k) or {}).get("Properties", {}).get("DefaultActions"), resolve=True)
+                found |= forwarded(
+                    under, k[0], (under.resource(*k) or {}).get("Properties", {}).get("DefaultActions"), resolve=True
+                )
             for k in present(under, my_rules):
-                found |= forwarded(under, k[0], (under.resource(*k) or {}).get("Properties", {}).get("Actions"), resolve=True)
+                found |= forwarded(
+                    under, k[0], (under.resource(*k) or {}).get("Properties", {}).get("Actions"), resolve=True
+                )
             return found
 
         keys = [lb, *mine, *my_rules]
@@ -123,24 +132,43 @@ def load_balancers(ts: TemplateSet) -> list[Finding]:
         n, sc = _worst(ts, keys, lambda u, groups=groups: len(groups(u)))
         out.append(_over("alb-quota", lb, "forwards to target groups:", n, sc, "target_groups_per_alb"))
         n = sum(certificates.get(k, 0) for k in mine)
-        out.append(_over("alb-quota", lb, "has certificates besides the listeners' default ones:", n, {},
-                         "certificates_per_alb"))
+        out.append(
+            _over(
+                "alb-quota", lb, "has certificates besides the listeners' default ones:", n, {}, "certificates_per_alb"
+            )
+        )
         for tg in groups(ts):
             tg_lbs.setdefault(tg, set()).add(lb)
     for tg, owners in sorted(tg_lbs.items()):
-        out.append(_over("alb-quota", tg, f"is forwarded to by the listeners of load balancers "
-                         f"{', '.join(sorted(k[1] for k in owners))}:", len(owners), {},
-                         "load_balancers_per_target_group"))
+        out.append(
+            _over(
+                "alb-quota",
+                tg,
+                f"is forwarded to by the listeners of load balancers {', '.join(sorted(k[1] for k in owners))}:",
+                len(owners),
+                {},
+                "load_balancers_per_target_group",
+            )
+        )
     for type_, prop in ((LISTENER, "DefaultActions"), (LISTENER_RULE, "Actions")):
         for f, lid, r in ts.resources(type_):
             for action in as_list(ts.resolved(f, r["Properties"].get(prop))):
                 tgs = as_list(((action or {}).get("ForwardConfig") or {}).get("TargetGroups"))
-                out.append(_over("alb-quota", (f, lid), "forwards in one action to target groups:", len(tgs), {},
-                                 "target_groups_per_action"))
+                out.append(
+                    _over(
+                        "alb-quota",
+                        (f, lid),
+                        "forwards in one action to target groups:",
+                        len(tgs),
+                        {},
+                        "target_groups_per_action",
+                    )
+                )
     return [f for f in out if f]
 
 
 # ---- ECS services -------------------------------------------------------------------------
+
 
 def services(ts: TemplateSet) -> list[Finding]:
     out: list[Finding | None] = []
@@ -148,8 +176,13 @@ def services(ts: TemplateSet) -> list[Finding]:
         lbs = r["Properties"].get("LoadBalancers")
 
         def attached(under: TemplateSet, f: str = f, lbs: Any = lbs) -> int:
-            return len({k for k in targets(under, f, lbs, resolve=True)
-                        if (under.resource(*k) or {}).get("Type") == TARGET_GROUP})
+            return len(
+                {
+                    k
+                    for k in targets(under, f, lbs, resolve=True)
+                    if (under.resource(*k) or {}).get("Type") == TARGET_GROUP
+                }
+            )
 
         n, sc = _worst(ts, [(f, lid)], attached)
         out.append(_over("ecs-quota", (f, lid), "is attached to target groups:", n, sc, "target_groups_per_service"))
@@ -157,6 +190,7 @@ def services(ts: TemplateSet) -> list[Finding]:
 
 
 # ---- security groups ----------------------------------------------------------------------
+
 
 def _rule_counts(net: Network, sg: Key, egress: bool) -> int:
     """The rules of a group in one direction, the larger of its IPv4 and IPv6 counts."""
@@ -182,8 +216,10 @@ def security_groups(ts: TemplateSet) -> list[Finding]:
     for f, lid, _r in ts.resources(SECURITY_GROUP):
         sg = (f, lid)
         keys = _rule_keys(ts, sg)
-        for egress, quota, what in ((False, "inbound_rules_per_sg", "has inbound rules:"),
-                                    (True, "outbound_rules_per_sg", "has outbound rules:")):
+        for egress, quota, what in (
+            (False, "inbound_rules_per_sg", "has inbound rules:"),
+            (True, "outbound_rules_per_sg", "has outbound rules:"),
+        ):
             n, sc = _worst(ts, keys, lambda u, egress=egress: _rule_counts(_network(u), sg, egress))
             out.append(_over("sg-quota", sg, what, n, sc, quota))
     return [x for x in out if x]
@@ -206,15 +242,36 @@ def interfaces(ts: TemplateSet) -> list[Finding]:
     for type_ in INTERFACE_GROUPS:
         for f, lid, r in ts.resources(type_):
             groups = _groups_of(ts, f, r)
-            out.append(_over("eni-quota", (f, lid), "puts on its network interfaces security groups:", len(groups),
-                             {}, "sgs_per_network_interface"))
+            out.append(
+                _over(
+                    "eni-quota",
+                    (f, lid),
+                    "puts on its network interfaces security groups:",
+                    len(groups),
+                    {},
+                    "sgs_per_network_interface",
+                )
+            )
             known = [g for g in groups if g is not None]
             keys = [(f, lid), *[k for g in known for k in _rule_keys(ts, g)]]
             for egress, what in ((False, "inbound"), (True, "outbound")):
-                n, sc = _worst(ts, keys, lambda u, known=known, egress=egress: (
-                    lambda net: sum(_rule_counts(net, g, egress) for g in known))(_network(u)))
-                out.append(_over("eni-quota", (f, lid), f"has, in its security groups together, {what} rules:", n,
-                                 sc, "rules_per_network_interface"))
+                n, sc = _worst(
+                    ts,
+                    keys,
+                    lambda u, known=known, egress=egress: (
+                        lambda net: sum(_rule_counts(net, g, egress) for g in known)
+                    )(_network(u)),
+                )
+                out.append(
+                    _over(
+                        "eni-quota",
+                        (f, lid),
+                        f"has, in its security groups together, {what} rules:",
+                        n,
+                        sc,
+                        "rules_per_network_interface",
+                    )
+                )
     return [x for x in out if x]
 
 

@@ -21,8 +21,7 @@ from generator.cfn.finding import WARNING, Finding
 from generator.deployability.base import Inputs, finding
 from generator.deployability.quotas import QUOTAS, WARNING_SHARE
 
-SECTIONS = (("resources", "Resources"), ("parameters", "Parameters"), ("outputs", "Outputs"),
-            ("mappings", "Mappings"))
+SECTIONS = (("resources", "Resources"), ("parameters", "Parameters"), ("outputs", "Outputs"), ("mappings", "Mappings"))
 DYNAMIC_REFERENCE = "{{resolve:"
 
 
@@ -36,28 +35,61 @@ def check(inp: Inputs) -> list[Finding]:
                 total += count
             q = QUOTAS[name]
             if count > q.value:
-                out.append(finding("template-quota", file, "", f"{file} has {count} {section.lower()}, more than "
-                                   f"CloudFormation allows in one template", q.cite()))
+                out.append(
+                    finding(
+                        "template-quota",
+                        file,
+                        "",
+                        f"{file} has {count} {section.lower()}, more than CloudFormation allows in one template",
+                        q.cite(),
+                    )
+                )
         body = inp.rendered.get(file) or json.dumps(template, separators=(",", ":"))
         dyn = body.count(DYNAMIC_REFERENCE)
         q = QUOTAS["dynamic_references"]
         if dyn > q.value:
-            out.append(finding("template-quota", file, "", f"{file} holds {dyn} dynamic references ({{{{resolve:...}}}})",
-                               q.cite()))
+            out.append(
+                finding(
+                    "template-quota", file, "", f"{file} holds {dyn} dynamic references ({{{{resolve:...}}}})", q.cite()
+                )
+            )
         out += _size(file, len(body.encode("utf-8")))
     q = QUOTAS["hierarchy_resources"]
     if total > q.value:
-        out.append(finding("template-quota", "main.yaml", "", f"the stack and its nested stacks hold {total:,} resources; "
-                           "a first create creates all of them in one operation", q.cite()))
+        out.append(
+            finding(
+                "template-quota",
+                "main.yaml",
+                "",
+                f"the stack and its nested stacks hold {total:,} resources; "
+                "a first create creates all of them in one operation",
+                q.cite(),
+            )
+        )
     return out
 
 
 def _size(file: str, size: int) -> list[Finding]:
     s3 = QUOTAS["template_bytes_s3"]
     if size > s3.value:
-        return [finding("template-size", file, "", f"{file} is {size:,} bytes, more than a template may be even "
-                        "from S3", s3.cite())]
+        return [
+            finding(
+                "template-size",
+                file,
+                "",
+                f"{file} is {size:,} bytes, more than a template may be even from S3",
+                s3.cite(),
+            )
+        ]
     if size > WARNING_SHARE * s3.value:
-        return [finding("template-size", file, "", f"{file} is {size:,} bytes, {s3.value - size:,} under the "
-                        "limit of a template in S3", s3.cite(), severity=WARNING)]
+        return [
+            finding(
+                "template-size",
+                file,
+                "",
+                f"{file} is {size:,} bytes, {s3.value - size:,} under the limit of a template in S3",
+                s3.cite(),
+                severity=WARNING,
+            )
+        ]
     return []

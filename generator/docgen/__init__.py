@@ -35,6 +35,7 @@ DEFAULT_OUT = "docs/platforms"
 class DocsError(Exception):
     """A usage problem: one line, exit 2."""
 
+
 __all__ = ["add_arguments", "cmd", "generate"]
 
 
@@ -94,8 +95,10 @@ def cmd(args: argparse.Namespace) -> int:
         print(f"stackgen docs: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - anything the input did not cause is a bug
-        print(f"stackgen docs: internal error (a bug in stackgen, please report): {type(exc).__name__}: {exc}",
-              file=sys.stderr)
+        print(
+            f"stackgen docs: internal error (a bug in stackgen, please report): {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
         return EXIT_BUG
     out = Path(args.out)
     if out.exists() and not out.is_dir():

@@ -51,32 +51,44 @@ def _label(node: Node) -> str:
 
 def _node(node: Node, indent: str, ingress: set[str] | None = None) -> str:
     if ingress:
-        node = Node(node.id, node.kind, node.title,
-                    [*node.lines, f"open to ingress CIDRs: {', '.join(sorted(ingress, key=_port_key))}"], node.tier)
+        node = Node(
+            node.id,
+            node.kind,
+            node.title,
+            [*node.lines, f"open to ingress CIDRs: {', '.join(sorted(ingress, key=_port_key))}"],
+            node.tier,
+        )
     return f"{indent}{_q(node.id)} [label={_label(node)} {STYLE[node.kind]}];"
 
 
 def to_dot(arch: Architecture) -> str:
-    out = [f"digraph {_q(arch.name)} {{",
-           f'  graph [rankdir=LR fontname="{FONT}" fontsize=12 nodesep=0.3 ranksep=0.9 newrank=true '
-           f'label={_q(arch.name + ": architecture (generated from the templates by stackgen docs)")} '
-           'labelloc=t];',
-           f'  node [fontname="{FONT}" fontsize=10 margin="0.12,0.06"];',
-           f'  edge [fontname="{FONT}" fontsize=9 color="#475569" fontcolor="#334155"];']
+    out = [
+        f"digraph {_q(arch.name)} {{",
+        f'  graph [rankdir=LR fontname="{FONT}" fontsize=12 nodesep=0.3 ranksep=0.9 newrank=true '
+        f"label={_q(arch.name + ': architecture (generated from the templates by stackgen docs)')} "
+        "labelloc=t];",
+        f'  node [fontname="{FONT}" fontsize=10 margin="0.12,0.06"];',
+        f'  edge [fontname="{FONT}" fontsize=9 color="#475569" fontcolor="#334155"];',
+    ]
     if arch.ingress:
-        out.append('  internet [label=<<B>Internet</B><BR/>ingress CIDRs> shape=ellipse style=filled '
-                   'fillcolor="#f1f5f9"];')
+        out.append(
+            '  internet [label=<<B>Internet</B><BR/>ingress CIDRs> shape=ellipse style=filled fillcolor="#f1f5f9"];'
+        )
     by_tier: dict[str | None, list[Node]] = {}
     for n in arch.nodes:
         by_tier.setdefault(n.tier, []).append(n)
     out.append("  subgraph cluster_vpc {")
-    out.append(f'    label={_q("VPC " + arch.vpc_cidr)} labelloc=b labeljust=r style="rounded" color="#64748b" fontsize=12;')
+    out.append(
+        f'    label={_q("VPC " + arch.vpc_cidr)} labelloc=b labeljust=r style="rounded" color="#64748b" fontsize=12;'
+    )
     for i, tier in enumerate(arch.tiers):
         out.append(f"    subgraph cluster_tier_{i} {{")
         subnets = " · ".join(escape(f"{az} {cidr}".strip()) for az, cidr in tier.subnets)
         label = f"<<B>{escape(tier.name)} subnets</B>: {escape(tier.egress)}<BR/>{subnets}>"
-        out.append(f'      label={label} labeljust=l labelloc=b style="rounded,filled" fillcolor="#f8fafc" '
-                   'color="#94a3b8" fontsize=11;')
+        out.append(
+            f'      label={label} labeljust=l labelloc=b style="rounded,filled" fillcolor="#f8fafc" '
+            'color="#94a3b8" fontsize=11;'
+        )
         if not by_tier.get(tier.name):  # graphviz draws no empty cluster
             out.append(f'      {_q(f"empty_{i}")} [label="no resources" shape=plaintext fontsize=9];')
         for n in sorted(by_tier.get(tier.name, []), key=lambda n: n.id):
@@ -89,8 +101,9 @@ def to_dot(arch: Architecture) -> str:
     outside = [n for n in by_tier.get(None, []) if n.kind != "endpoints"]
     if outside:
         out.append("  subgraph cluster_regional {")
-        out.append('    label="regional services (outside the VPC)" style="rounded,dashed" color="#94a3b8" '
-                   "fontsize=11;")
+        out.append(
+            '    label="regional services (outside the VPC)" style="rounded,dashed" color="#94a3b8" fontsize=11;'
+        )
         for n in sorted(outside, key=lambda n: n.id):
             out.append(_node(n, "    "))
         out.append("  }")
@@ -115,14 +128,18 @@ def check_tools() -> str:
     """The path of ``dot``; raises DiagramError naming what to install."""
     dot = shutil.which("dot")
     if dot is None:
-        raise DiagramError("graphviz's `dot` is not installed: apt-get install graphviz fonts-dejavu-core "
-                           "(or your system's graphviz package), then run again")
+        raise DiagramError(
+            "graphviz's `dot` is not installed: apt-get install graphviz fonts-dejavu-core "
+            "(or your system's graphviz package), then run again"
+        )
     fc_list = shutil.which("fc-list")
     if fc_list is not None:
         found = subprocess.run([fc_list, FONT], capture_output=True, text=True, check=False).stdout
         if not found.strip():
-            raise DiagramError(f"the font {FONT} is not installed (the diagram's layout depends on its "
-                               "metrics): apt-get install fonts-dejavu-core")
+            raise DiagramError(
+                f"the font {FONT} is not installed (the diagram's layout depends on its "
+                "metrics): apt-get install fonts-dejavu-core"
+            )
     return dot
 
 

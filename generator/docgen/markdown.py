@@ -64,8 +64,16 @@ def parameters(main: dict[str, Any]) -> list[str]:
             if bound in p:
                 allowed = (allowed + ", " if allowed else "") + f"{bound} {p[bound]}"
         default = _cell(p["Default"]) if "Default" in p else "(none: required)"
-        rows.append([f"`{name}`", _text(p.get("Type")), default, allowed.replace("|", "\\|"),
-                     "yes" if str(p.get("NoEcho")).lower() == "true" else "", _text(p.get("Description"))])
+        rows.append(
+            [
+                f"`{name}`",
+                _text(p.get("Type")),
+                default,
+                allowed.replace("|", "\\|"),
+                "yes" if str(p.get("NoEcho")).lower() == "true" else "",
+                _text(p.get("Description")),
+            ]
+        )
     return _table(["parameter", "type", "default", "allowed", "NoEcho", "description"], rows)
 
 
@@ -84,12 +92,15 @@ def nested_stacks(templates: Templates) -> list[str]:
             continue
         file = str((res.get("Properties") or {}).get("TemplateURL", "")).removeprefix("./")
         counts = Counter(str(r.get("Type")) for r in (templates.get(file, {}).get("Resources") or {}).values())
-        by_type = ", ".join(f"{n} {t.removeprefix('AWS::')}" for t, n in sorted(counts.items(), key=lambda x: (-x[1], x[0])))
+        by_type = ", ".join(
+            f"{n} {t.removeprefix('AWS::')}" for t, n in sorted(counts.items(), key=lambda x: (-x[1], x[0]))
+        )
         rows.append([f"`{lid}`", f"`{file}`", _text(res.get("Condition")), str(sum(counts.values())), by_type])
     return _table(["stack", "template", "condition", "resources", "by type"], rows)
 
 
 # ---- environments ------------------------------------------------------------------------------
+
 
 def _leaves(node: Any, path: str = "") -> dict[str, Any]:
     """Leaf values by path; list items that carry a ``Key`` are named by it."""
@@ -116,8 +127,11 @@ def _overview(views: dict[str, View]) -> list[str]:
         return sum(1 for r in v.resources.values() if r.get("Type") == rtype)
 
     def endpoints(v: View) -> str:
-        kinds = Counter(str((r.get("Properties") or {}).get("VpcEndpointType", "Gateway"))
-                        for r in v.resources.values() if r.get("Type") == "AWS::EC2::VPCEndpoint")
+        kinds = Counter(
+            str((r.get("Properties") or {}).get("VpcEndpointType", "Gateway"))
+            for r in v.resources.values()
+            if r.get("Type") == "AWS::EC2::VPCEndpoint"
+        )
         return ", ".join(f"{n} {k.lower()}" for k, n in sorted(kinds.items())) or "none"
 
     def protected(v: View) -> str:
@@ -141,12 +155,14 @@ def _overview(views: dict[str, View]) -> list[str]:
         return ", ".join(out) or "none"
 
     envs = list(views)
-    rows = [["resources", *[str(len(views[e].resources)) for e in envs]],
-            ["nested stacks", *[str(len(views[e].stack_file) - 1) for e in envs]],
-            ["NAT gateways", *[str(count(views[e], "AWS::EC2::NatGateway")) for e in envs]],
-            ["VPC endpoints", *[endpoints(views[e]) for e in envs]],
-            ["deletion protection on", *[protected(views[e]) for e in envs]],
-            ["task CPU/memory", *[sizes(views[e]) for e in envs]]]
+    rows = [
+        ["resources", *[str(len(views[e].resources)) for e in envs]],
+        ["nested stacks", *[str(len(views[e].stack_file) - 1) for e in envs]],
+        ["NAT gateways", *[str(count(views[e], "AWS::EC2::NatGateway")) for e in envs]],
+        ["VPC endpoints", *[endpoints(views[e]) for e in envs]],
+        ["deletion protection on", *[protected(views[e]) for e in envs]],
+        ["task CPU/memory", *[sizes(views[e]) for e in envs]],
+    ]
     return _table(["", *[f"`{e}`" for e in envs]], rows)
 
 
@@ -163,16 +179,28 @@ def differences(views: dict[str, View]) -> list[list[str]]:
         present = [n for n in names if key in views[n].resources]
         if len(present) != len(names):
             rtype = str(next(views[n].resources[key] for n in present).get("Type"))
-            rows.append([f"`{_label(key)}`", rtype.removeprefix("AWS::"), "(exists)",
-                         *["yes" if n in present else "no" for n in names]])
+            rows.append(
+                [
+                    f"`{_label(key)}`",
+                    rtype.removeprefix("AWS::"),
+                    "(exists)",
+                    *["yes" if n in present else "no" for n in names],
+                ]
+            )
             continue
         leaves = {n: _leaves(views[n].resources[key].get("Properties") or {}) for n in names}
         for path in sorted(set().union(*(leaf.keys() for leaf in leaves.values()))):
             values = [leaves[n].get(path) for n in names]
             if any(v != values[0] for v in values):
                 rtype = str(views[names[0]].resources[key].get("Type"))
-                rows.append([f"`{_label(key)}`", rtype.removeprefix("AWS::"), f"`{path}`",
-                             *[_cell(v) if v is not None else "(none)" for v in values]])
+                rows.append(
+                    [
+                        f"`{_label(key)}`",
+                        rtype.removeprefix("AWS::"),
+                        f"`{path}`",
+                        *[_cell(v) if v is not None else "(none)" for v in values],
+                    ]
+                )
     return rows
 
 
@@ -209,8 +237,11 @@ def environments_section(templates: Templates) -> list[str]:
         out += ["This platform has no `Environment` choice: every deploy is the same.", ""]
     else:
         views = {e: view(templates, e, {}) for e in envs}
-        out += [f"Each value of `Environment` ({', '.join(f'`{e}`' for e in envs)}), evaluated as it deploys with "
-                "the other parameters at their defaults (conditions, `Fn::If` branches, per-environment mappings).", ""]
+        out += [
+            f"Each value of `Environment` ({', '.join(f'`{e}`' for e in envs)}), evaluated as it deploys with "
+            "the other parameters at their defaults (conditions, `Fn::If` branches, per-environment mappings).",
+            "",
+        ]
         out += _overview(views) + [""]
         rows = differences(views)
         out += ["### What differs between environments", ""]
@@ -223,10 +254,14 @@ def environments_section(templates: Templates) -> list[str]:
         default = str(((main.get("Parameters") or {}).get(name) or {}).get("Default", ""))
         sample = default or "set"
         empty, given = view(templates, None, {name: ""}), view(templates, None, {name: sample})
-        out += [f"### `{name}` empty or set", "",
-                f"A condition compares `{name}` with `''`: what differs between `{name}` empty and set. "
-                f"Evaluated with `{name}` empty and with `{name}` = `{sample}` (any non-empty value gives the same; "
-                "the other parameters at their defaults).", ""]
+        out += [
+            f"### `{name}` empty or set",
+            "",
+            f"A condition compares `{name}` with `''`: what differs between `{name}` empty and set. "
+            f"Evaluated with `{name}` empty and with `{name}` = `{sample}` (any non-empty value gives the same; "
+            "the other parameters at their defaults).",
+            "",
+        ]
         stacks = sorted(set(given.stack_file) ^ set(empty.stack_file))
         if stacks:
             out += [f"Nested stacks only when `{name}` is set: " + ", ".join(f"`{s}`" for s in stacks), ""]
@@ -241,21 +276,31 @@ def environments_section(templates: Templates) -> list[str]:
 
 def page(templates: Templates, name: str) -> str:
     main = templates[PARENT]
-    out = [f"# Platform `{name}`", "",
-           f"<!-- Generated by `stackgen docs` from the templates of {name}. Do not edit: run `make docs`. -->", "",
-           _text(main.get("Description")), "",
-           f"![Architecture of {name}]({name}.svg)", "",
-           "The diagram is read from the templates: network tiers with their subnets per AZ and how each "
-           "reaches the internet, load balancers and their listeners (the two domain stages both shown, "
-           "with their condition), tasks, data stores, VPC endpoints and NAT gateways. An arrow is a "
-           "security-group ingress rule: its tail may connect to its head on the ports it carries.", "",
-           "## Parameters", ""]
+    out = [
+        f"# Platform `{name}`",
+        "",
+        f"<!-- Generated by `stackgen docs` from the templates of {name}. Do not edit: run `make docs`. -->",
+        "",
+        _text(main.get("Description")),
+        "",
+        f"![Architecture of {name}]({name}.svg)",
+        "",
+        "The diagram is read from the templates: network tiers with their subnets per AZ and how each "
+        "reaches the internet, load balancers and their listeners (the two domain stages both shown, "
+        "with their condition), tasks, data stores, VPC endpoints and NAT gateways. An arrow is a "
+        "security-group ingress rule: its tail may connect to its head on the ports it carries.",
+        "",
+        "## Parameters",
+        "",
+    ]
     out += parameters(main) + ["", "## Outputs", ""] + outputs(main) + ["", "## Nested stacks", ""]
     out += nested_stacks(templates) + [""]
     out += environments_section(templates)
     refs = sorted({r.name for r in walk(main.get("Conditions") or {})})
     if refs:
         out += ["## Conditions of the parent stack", ""]
-        out += [f"- `{c}`: `{json.dumps(v, sort_keys=True, separators=(',', ':'))}`"
-                for c, v in sorted((main.get("Conditions") or {}).items())] + [""]
+        out += [
+            f"- `{c}`: `{json.dumps(v, sort_keys=True, separators=(',', ':'))}`"
+            for c, v in sorted((main.get("Conditions") or {}).items())
+        ] + [""]
     return "\n".join(out).rstrip("\n") + "\n"

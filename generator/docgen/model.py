@@ -68,8 +68,15 @@ def _ports(lo: int, hi: int, proto: str) -> str:
 class Reader:
     def __init__(self, templates: dict[str, dict[str, Any]], name: str):
         self.ts = TemplateSet(templates)
-        self.match = Renderer(self.ts, {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
-                                        "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"})
+        self.match = Renderer(
+            self.ts,
+            {
+                "AWS::Region": "us-east-1",
+                "AWS::AccountId": "123456789012",
+                "AWS::Partition": "aws",
+                "AWS::URLSuffix": "amazonaws.com",
+            },
+        )
         self.net = Network(self.ts, self.match)
         self.name = name
         self.subnet_tier: dict[Key, str] = {}
@@ -107,7 +114,8 @@ class Reader:
             t.subnets.append((az, str(cidr) if cidr else "?"))
             path = self.net.internet_path(Origin("resource", f, lid, "Ref"), public_ip=True)
             egress = {"nat": "internet via NAT gateway", "igw": "internet via internet gateway"}.get(
-                path.kind, "no route to the internet")
+                path.kind, "no route to the internet"
+            )
             if egress not in t.egress:
                 t.egress = egress if not t.egress else f"{t.egress}; {egress}"
         for t in by_name.values():
@@ -134,8 +142,11 @@ class Reader:
             # A two-stage listener (generator/stacks/alb.py) is one resource whose protocol and default
             # action are Fn::If on a condition: one line per branch.
             stage = _stage_condition(p)
-            stages = [(p, r.get("Condition"))] if stage is None else \
-                [(_branch(p, stage, True), stage), (_branch(p, stage, False), f"not {stage}")]
+            stages = (
+                [(p, r.get("Condition"))]
+                if stage is None
+                else [(_branch(p, stage, True), stage), (_branch(p, stage, False), f"not {stage}")]
+            )
             for q, cond in stages:
                 listeners.setdefault(lb, []).append(self._listener_line(f, q, cond))
         for f, lid, r in self.ts.resources("AWS::ElasticLoadBalancingV2::LoadBalancer"):
@@ -144,8 +155,9 @@ class Reader:
             kind = self.match(f, p.get("Type")) or "application"
             title = f"{_short(lid, 'LoadBalancer')} load balancer"
             lines = [f"{kind}, {scheme}", *sorted(listeners.get((f, lid), []), key=_listener_order)]
-            self.add(Node(f"lb_{lid}", "lb", title, lines, self.tier_of(f, p.get("Subnets"))), f,
-                     p.get("SecurityGroups"))
+            self.add(
+                Node(f"lb_{lid}", "lb", title, lines, self.tier_of(f, p.get("Subnets"))), f, p.get("SecurityGroups")
+            )
 
     def _listener_line(self, f: str, p: dict[str, Any], cond: str | None) -> str:
         port, proto = self.match(f, p.get("Port")) or "?", self.match(f, p.get("Protocol")) or "?"
@@ -166,8 +178,13 @@ class Reader:
         for f, lid, r in self.ts.resources("AWS::ECS::Service"):
             p = r.get("Properties") or {}
             net = (p.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {}
-            ports = sorted({str(lb.get("ContainerPort")) for lb in p.get("LoadBalancers") or []
-                            if isinstance(lb, dict) and lb.get("ContainerPort") is not None})
+            ports = sorted(
+                {
+                    str(lb.get("ContainerPort"))
+                    for lb in p.get("LoadBalancers") or []
+                    if isinstance(lb, dict) and lb.get("ContainerPort") is not None
+                }
+            )
             cluster = self.ts.origin(f, p.get("Cluster")).name if "Cluster" in p else ""
             lines = [f"ECS service, cluster {_short(cluster, 'Cluster')}" if cluster else "ECS service"]
             count = self.match(f, p.get("DesiredCount"))
@@ -175,8 +192,11 @@ class Reader:
                 lines.append(f"desired {count} task(s)")
             if ports:
                 lines.append(f"target port {', '.join(ports)}")
-            self.add(Node(f"task_{lid}", "task", _short(lid, "Service"), lines, self.tier_of(f, net.get("Subnets"))),
-                     f, net.get("SecurityGroups"))
+            self.add(
+                Node(f"task_{lid}", "task", _short(lid, "Service"), lines, self.tier_of(f, net.get("Subnets"))),
+                f,
+                net.get("SecurityGroups"),
+            )
         for rtype, target in (("AWS::Scheduler::Schedule", "Target"), ("AWS::Events::Rule", "Targets")):
             for f, lid, r in self.ts.resources(rtype):
                 p = r.get("Properties") or {}
@@ -187,30 +207,64 @@ class Reader:
                         continue
                     net = (ep.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {}
                     when = self.match(f, p.get("ScheduleExpression")) or ""
-                    self.add(Node(f"task_{lid}", "task", _short(_short(lid, "Schedule"), "Rule"),
-                                  ["scheduled ECS task", when], self.tier_of(f, net.get("Subnets"))),
-                             f, net.get("SecurityGroups"))
+                    self.add(
+                        Node(
+                            f"task_{lid}",
+                            "task",
+                            _short(_short(lid, "Schedule"), "Rule"),
+                            ["scheduled ECS task", when],
+                            self.tier_of(f, net.get("Subnets")),
+                        ),
+                        f,
+                        net.get("SecurityGroups"),
+                    )
 
     def data_stores(self) -> None:
         for f, lid, r in self.ts.resources("AWS::RDS::DBCluster"):
             p = r.get("Properties") or {}
             group = self.ts.origin(f, p.get("DBSubnetGroupName"))
-            subnets = ((self.ts.resource(group.file, group.name) or {}).get("Properties") or {}).get("SubnetIds") \
-                if group.kind == "resource" else None
+            subnets = (
+                ((self.ts.resource(group.file, group.name) or {}).get("Properties") or {}).get("SubnetIds")
+                if group.kind == "resource"
+                else None
+            )
             engine = self.match(f, p.get("Engine")) or "?"
             scaling = p.get("ServerlessV2ScalingConfiguration")
             lines = [f"Aurora {engine}", f"port {self.match(f, p.get('Port')) or 'default'}"]
             if scaling:
-                lines.append(f"Serverless v2, {self.match(f, scaling.get('MinCapacity'))}-"
-                             f"{self.match(f, scaling.get('MaxCapacity'))} ACU")
-            self.add(Node(f"db_{lid}", "database", _short(lid, "Cluster") + " cluster", lines,
-                          self.tier_of(group.file, subnets) if subnets else None), f, p.get("VpcSecurityGroupIds"))
+                lines.append(
+                    f"Serverless v2, {self.match(f, scaling.get('MinCapacity'))}-"
+                    f"{self.match(f, scaling.get('MaxCapacity'))} ACU"
+                )
+            self.add(
+                Node(
+                    f"db_{lid}",
+                    "database",
+                    _short(lid, "Cluster") + " cluster",
+                    lines,
+                    self.tier_of(group.file, subnets) if subnets else None,
+                ),
+                f,
+                p.get("VpcSecurityGroupIds"),
+            )
         for f, lid, r in self.ts.resources("AWS::RDS::DBProxy"):
             p = r.get("Properties") or {}
             tls = self.match(f, p.get("RequireTLS")) == "true"
-            lines = [f"RDS Proxy ({self.match(f, p.get('EngineFamily')) or '?'})", "TLS required" if tls else "TLS optional"]
-            self.add(Node(f"proxy_{lid}", "proxy", _short(lid, "Proxy") + " proxy", lines,
-                          self.tier_of(f, p.get("VpcSubnetIds"))), f, p.get("VpcSecurityGroupIds"))
+            lines = [
+                f"RDS Proxy ({self.match(f, p.get('EngineFamily')) or '?'})",
+                "TLS required" if tls else "TLS optional",
+            ]
+            self.add(
+                Node(
+                    f"proxy_{lid}",
+                    "proxy",
+                    _short(lid, "Proxy") + " proxy",
+                    lines,
+                    self.tier_of(f, p.get("VpcSubnetIds")),
+                ),
+                f,
+                p.get("VpcSecurityGroupIds"),
+            )
         mounts: dict[Key, list[tuple[str, dict[str, Any]]]] = {}
         for f, lid, r in self.ts.resources("AWS::EFS::MountTarget"):
             p = r.get("Properties") or {}
@@ -219,19 +273,27 @@ class Reader:
                 mounts.setdefault(fs, []).append((f, p))
         for f, lid, r in self.ts.resources("AWS::EFS::FileSystem"):
             mts = mounts.get((f, lid), [])
-            points = sum(1 for _f, _l, ap in self.ts.resources("AWS::EFS::AccessPoint")
-                         if self.ts.origin(_f, (ap.get("Properties") or {}).get("FileSystemId")).key == (f, lid))
-            node = Node(f"efs_{lid}", "efs", _short(lid, "FileSystem") + " file system",
-                        ["EFS, encrypted", f"{len(mts)} mount targets, {points} access points"],
-                        self.tier_of(mts[0][0], [mt[1].get("SubnetId") for mt in mts]) if mts else None)
+            points = sum(
+                1
+                for _f, _l, ap in self.ts.resources("AWS::EFS::AccessPoint")
+                if self.ts.origin(_f, (ap.get("Properties") or {}).get("FileSystemId")).key == (f, lid)
+            )
+            node = Node(
+                f"efs_{lid}",
+                "efs",
+                _short(lid, "FileSystem") + " file system",
+                ["EFS, encrypted", f"{len(mts)} mount targets, {points} access points"],
+                self.tier_of(mts[0][0], [mt[1].get("SubnetId") for mt in mts]) if mts else None,
+            )
             self.add(node, f)
             for mf, mp in mts:
                 self.own(node.id, mf, mp.get("SecurityGroups"))
         for f, lid, r in self.ts.resources("AWS::S3::Bucket"):
             self.add(Node(f"bucket_{lid}", "bucket", _short(lid, "Bucket") + " bucket", ["S3 bucket"]), f)
         for f, lid, r in self.ts.resources("AWS::ECR::Repository"):
-            self.add(Node(f"repo_{lid}", "repository", _short(lid, "Repository") + " repository",
-                          ["ECR repository"]), f)
+            self.add(
+                Node(f"repo_{lid}", "repository", _short(lid, "Repository") + " repository", ["ECR repository"]), f
+            )
 
     def egress_boxes(self) -> None:
         by_tier: dict[tuple[str | None, str], list[str]] = {}
@@ -256,9 +318,19 @@ class Reader:
         nats = [(f, lid, r) for f, lid, r in self.ts.resources("AWS::EC2::NatGateway")]
         tiers = sorted({self.tier_of(f, [(r.get("Properties") or {}).get("SubnetId")]) or "" for f, _l, r in nats})
         for tier in tiers:
-            count = sum(1 for f, _l, r in nats if (self.tier_of(f, [(r.get("Properties") or {}).get("SubnetId")]) or "") == tier)
-            self.add(Node(f"nat_{tier or 'vpc'}", "nat", "NAT gateways" if count > 1 else "NAT gateway",
-                          [f"{count} (one per AZ)" if count > 1 else "1, shared by every AZ"], tier or None), "")
+            count = sum(
+                1 for f, _l, r in nats if (self.tier_of(f, [(r.get("Properties") or {}).get("SubnetId")]) or "") == tier
+            )
+            self.add(
+                Node(
+                    f"nat_{tier or 'vpc'}",
+                    "nat",
+                    "NAT gateways" if count > 1 else "NAT gateway",
+                    [f"{count} (one per AZ)" if count > 1 else "1, shared by every AZ"],
+                    tier or None,
+                ),
+                "",
+            )
 
     # ---- who may reach whom
 
@@ -291,13 +363,16 @@ class Reader:
             if n.kind != "endpoints":
                 continue
             by_ports: dict[str, list[str]] = {}
-            for (src, dst) in sorted(edges):
+            for src, dst in sorted(edges):
                 if dst == n.id:
                     for ports in edges.pop((src, dst)):
                         by_ports.setdefault(ports, []).append(src)
             for ports, sources in sorted(by_ports.items()):
-                who = "every task" if set(sources) >= tasks and len(tasks) > 1 else \
-                    ", ".join(sorted(titles[s] for s in sources))
+                who = (
+                    "every task"
+                    if set(sources) >= tasks and len(tasks) > 1
+                    else ", ".join(sorted(titles[s] for s in sources))
+                )
                 n.lines += _wrap([f"{ports} from {who}"], 48)
 
 
@@ -312,8 +387,12 @@ def _stage_condition(props: dict[str, Any]) -> str | None:
 
 def _branch(node: Any, cond: str, value: bool) -> Any:
     """``node`` with every Fn::If on ``cond`` replaced by its branch for ``value``."""
-    if isinstance(node, dict) and isinstance(node.get("Fn::If"), list) and len(node["Fn::If"]) == 3 \
-            and node["Fn::If"][0] == cond:
+    if (
+        isinstance(node, dict)
+        and isinstance(node.get("Fn::If"), list)
+        and len(node["Fn::If"]) == 3
+        and node["Fn::If"][0] == cond
+    ):
         return _branch(node["Fn::If"][1 if value else 2], cond, value)
     if isinstance(node, dict):
         return {k: _branch(v, cond, value) for k, v in node.items()}

@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import cfnlint.runner.template.runner as template_runner
 from cfnlint.config import ConfigMixIn
@@ -80,13 +81,23 @@ def run(templates: list[Path], config_file: Path, sarif: Path | None) -> ToolRes
     suppressed_pairs: set[tuple[str, str]] = set()
     for match in matches:
         name = relpath(match.filename or "")
-        result.findings.append(finding("cfn-lint", name, match.rule.id, _logical_id(match),
-                                       match.message, match.linenumber))
+        result.findings.append(
+            finding("cfn-lint", name, match.rule.id, _logical_id(match), match.message, match.linenumber)
+        )
         failed_pairs.add((name, match.rule.id))
     for match, cfn in suppressed:
         name = relpath(match.filename or "")
-        result.findings.append(finding("cfn-lint", name, match.rule.id, _logical_id(match),
-                                       match.message, match.linenumber, _reason(cfn, match)))
+        result.findings.append(
+            finding(
+                "cfn-lint",
+                name,
+                match.rule.id,
+                _logical_id(match),
+                match.message,
+                match.linenumber,
+                _reason(cfn, match),
+            )
+        )
         suppressed_pairs.add((name, match.rule.id))
     suppressed_pairs -= failed_pairs
     total = len(templates) * len(enabled)

@@ -21,8 +21,9 @@ from generator.gate.suppressions import reason_problem
 class CheckovRun:
     """Started in the background so it overlaps with the in-process cfn-lint run."""
 
-    def __init__(self, checkov: Path, config_file: Path, dirs: list[Path], templates: list[Path],
-                 sarif: Path | None) -> None:
+    def __init__(
+        self, checkov: Path, config_file: Path, dirs: list[Path], templates: list[Path], sarif: Path | None
+    ) -> None:
         self.templates = templates
         self.start = time.monotonic()
         self.tmp = tempfile.TemporaryDirectory(prefix="gate-checkov-")
@@ -85,7 +86,9 @@ def parse(data: dict | list, result: ToolResult) -> None:
             problem = reason_problem(comment)
             found = _finding(check)
             if problem or comment is None:
-                found = replace(found, problem=f"{found.problem} (skipped, but {problem}: a suppression needs a reason)")
+                found = replace(
+                    found, problem=f"{found.problem} (skipped, but {problem}: a suppression needs a reason)"
+                )
                 result.failed += 1
             else:
                 found = replace(found, suppressed=comment.strip())
@@ -97,5 +100,6 @@ def _finding(check: dict) -> Finding:
     resource = str(check.get("resource") or "")
     logical_id = resource.split(".", 1)[1] if "." in resource else resource
     lines = check.get("file_line_range") or [None]
-    return finding("checkov", _where(check), check.get("check_id", "?"), logical_id,
-                   check.get("check_name", ""), lines[0] or None)
+    return finding(
+        "checkov", _where(check), check.get("check_id", "?"), logical_id, check.get("check_name", ""), lines[0] or None
+    )

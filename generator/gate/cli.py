@@ -20,32 +20,42 @@ from generator.gate.model import DEFAULTS, TOOLS, ToolResult, print_result, relp
 from generator.gate.templates import discover, load
 
 
-
 class UsageError(Exception):
     pass
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m generator.gate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m generator.gate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the gate over templates (default: templates/)")
-    run.add_argument("targets", nargs="*", default=["templates"],
-                     help="directories (scanned recursively) or template files")
-    run.add_argument("--tools", default=",".join(TOOLS),
-                     help=f"comma-separated subset of {','.join(TOOLS)} (default: all)")
+    run.add_argument(
+        "targets", nargs="*", default=["templates"], help="directories (scanned recursively) or template files"
+    )
+    run.add_argument(
+        "--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)} (default: all)"
+    )
     run.add_argument("--checkov", default=DEFAULTS["checkov"], help="checkov executable")
     run.add_argument("--cfn-guard", default=DEFAULTS["cfn_guard"], help="cfn-guard executable")
-    run.add_argument("--ct-rules", default=DEFAULTS["ct_rules"],
-                     help="Control Tower Guard rules directory")
-    run.add_argument("--rules", action="append", default=None,
-                     help=f"project Guard rules file/dir (repeatable; default: {DEFAULTS['rules']})")
-    run.add_argument("--allowlist", action="append", default=None,
-                     help=f"Guard allow-list file (repeatable; default: {DEFAULTS['allowlist']})")
+    run.add_argument("--ct-rules", default=DEFAULTS["ct_rules"], help="Control Tower Guard rules directory")
+    run.add_argument(
+        "--rules",
+        action="append",
+        default=None,
+        help=f"project Guard rules file/dir (repeatable; default: {DEFAULTS['rules']})",
+    )
+    run.add_argument(
+        "--allowlist",
+        action="append",
+        default=None,
+        help=f"Guard allow-list file (repeatable; default: {DEFAULTS['allowlist']})",
+    )
     run.add_argument("--cfnlintrc", default=DEFAULTS["cfnlintrc"])
     run.add_argument("--checkov-config", default=DEFAULTS["checkov_config"])
-    run.add_argument("--reports", default=DEFAULTS["reports"],
-                     help="directory for SARIF and summary.json ('' to write none)")
+    run.add_argument(
+        "--reports", default=DEFAULTS["reports"], help="directory for SARIF and summary.json ('' to write none)"
+    )
     run.add_argument("--verbose", "-v", action="store_true", help="also list suppressed findings")
     tpl = sub.add_parser("templates", help="list the templates the gate would scan")
     tpl.add_argument("targets", nargs="*", default=["templates"])
@@ -73,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"no CloudFormation templates under {' '.join(args.targets)}")
     reports = Path(args.reports) if args.reports else None
     sarif = (lambda name: reports / name) if reports else (lambda name: None)
-    allowlist = suppressions.load_allowlists(
-        [Path(a) for a in (args.allowlist or [DEFAULTS["allowlist"]])])
+    allowlist = suppressions.load_allowlists([Path(a) for a in (args.allowlist or [DEFAULTS["allowlist"]])])
     loaded = {relpath(p): load(p) for p in paths}
     print(f"security gate: {len(paths)} template(s) under {' '.join(args.targets)}")
 
@@ -82,18 +91,23 @@ def run(args: argparse.Namespace) -> int:
     guard = checkov = None
     if "cfn-guard" in tools:
         rules = [_need(args.ct_rules, "Control Tower rules")] + [
-            _need(r, "project Guard rules") for r in (args.rules or [DEFAULTS["rules"]])]
+            _need(r, "project Guard rules") for r in (args.rules or [DEFAULTS["rules"]])
+        ]
         guard = GuardRun(_need(args.cfn_guard, "cfn-guard"), rules, paths)
     if "checkov" in tools:
         dirs = [Path(t) for t in args.targets]
-        checkov = CheckovRun(_need(args.checkov, "checkov"), _need(args.checkov_config,
-                             ".checkov.yaml"), dirs, paths, sarif("checkov.sarif"))
+        checkov = CheckovRun(
+            _need(args.checkov, "checkov"),
+            _need(args.checkov_config, ".checkov.yaml"),
+            dirs,
+            paths,
+            sarif("checkov.sarif"),
+        )
 
     results: list[ToolResult] = []
     parse_errors = [f"{name}: {t.error}" for name, t in loaded.items() if t.error]
     if "cfn-lint" in tools:
-        results.append(cfnlint_runner.run(paths, _need(args.cfnlintrc, ".cfnlintrc"),
-                                          sarif("cfn-lint.sarif")))
+        results.append(cfnlint_runner.run(paths, _need(args.cfnlintrc, ".cfnlintrc"), sarif("cfn-lint.sarif")))
     if checkov:
         results.append(checkov.result())
     if guard:
@@ -111,10 +125,15 @@ def run(args: argparse.Namespace) -> int:
     ok = all(r.ok for r in results)
     print(f"\nsecurity gate: {'PASS' if ok else 'FAIL'} in {elapsed:.1f}s")
     if reports:
-        write_json(reports / "gate-summary.json", {
-            "ok": ok, "seconds": round(elapsed, 2), "templates": list(loaded),
-            "results": [r.as_dict() for r in results],
-        })
+        write_json(
+            reports / "gate-summary.json",
+            {
+                "ok": ok,
+                "seconds": round(elapsed, 2),
+                "templates": list(loaded),
+                "results": [r.as_dict() for r in results],
+            },
+        )
     return 0 if ok else 1
 
 

@@ -25,13 +25,20 @@ import re
 import subprocess
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from generator.gate.model import ToolResult, finding, relpath, write_json
-from generator.gate.suppressions import (RESOURCE_EXEMPTIONS, AllowList, exemption_reason,
-                                         inline_guard_reason, never_allowed, reason_problem)
+from generator.gate.suppressions import (
+    RESOURCE_EXEMPTIONS,
+    AllowList,
+    exemption_reason,
+    inline_guard_reason,
+    never_allowed,
+    reason_problem,
+)
 from generator.gate.templates import Template
 
 GUARD_PASS, GUARD_FAIL = 0, 19
@@ -64,11 +71,11 @@ class GuardRun:
         for t in templates:
             cmd += ["-d", str(t)]
         self.cmd = cmd
-        self.proc = (subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                     if templates else None)
+        self.proc = (
+            subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) if templates else None
+        )
 
-    def result(self, loaded: dict[str, Template], allowlist: AllowList,
-               sarif: Path | None = None) -> ToolResult:
+    def result(self, loaded: dict[str, Template], allowlist: AllowList, sarif: Path | None = None) -> ToolResult:
         result = ToolResult("cfn-guard", templates=len(self.templates))
         if self.proc is None:
             return result
@@ -87,8 +94,7 @@ class GuardRun:
             evaluate(reports, loaded, allowlist, result, used)
             unused = sorted(set(allowlist.entries) - used)
             for rule, logical_id in unused:
-                result.notes.append(f"allow-list entry {rule}@{logical_id} matched nothing "
-                                    "in these templates")
+                result.notes.append(f"allow-list entry {rule}@{logical_id} matched nothing in these templates")
             if sarif:
                 write_json(sarif, to_sarif(result))
             return result
@@ -100,8 +106,11 @@ def _walk_paths(node: Any) -> Iterator[tuple[str, Any]]:
     """(path, value) of the failing side of every clause in a cfn-guard rule tree."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if key in ("from", "traversed_to", "value") and isinstance(value, dict) \
-                    and isinstance(value.get("path"), str):
+            if (
+                key in ("from", "traversed_to", "value")
+                and isinstance(value, dict)
+                and isinstance(value.get("path"), str)
+            ):
                 yield value["path"], value.get("value")
             elif key == "to":
                 continue  # the compared-with side points at other resources
@@ -155,8 +164,7 @@ def rule_failure(tree: dict) -> RuleFailure:
     return failure
 
 
-def _container_reason(tpl: Template | None, logical_id: str, paths: set[str],
-                      kind: str) -> str | None:
+def _container_reason(tpl: Template | None, logical_id: str, paths: set[str], kind: str) -> str | None:
     """The reason when every failing container of this task definition is exempted."""
     if tpl is None:
         return None
@@ -180,8 +188,13 @@ def _container_reason(tpl: Template | None, logical_id: str, paths: set[str],
     return f"{kind} " + "; ".join(sorted(set(found))) if found else None
 
 
-def evaluate(reports: list, loaded: dict[str, Template], allowlist: AllowList,
-             result: ToolResult, used: set[tuple[str, str]] | None = None) -> None:
+def evaluate(
+    reports: list,
+    loaded: dict[str, Template],
+    allowlist: AllowList,
+    result: ToolResult,
+    used: set[tuple[str, str]] | None = None,
+) -> None:
     used = set() if used is None else used
     seen_templates = set()
     for report in reports:
@@ -215,8 +228,7 @@ def evaluate(reports: list, loaded: dict[str, Template], allowlist: AllowList,
                         reason = inline_guard_reason(tpl.resources.get(logical_id), rule)
                 line = tpl.line_of("Resources", logical_id) if (tpl and logical_id) else None
                 label = f"{failure.tag} {failure.message}".strip() or rule
-                result.findings.append(finding("cfn-guard", name, rule, logical_id, label,
-                                               line, reason))
+                result.findings.append(finding("cfn-guard", name, rule, logical_id, label, line, reason))
                 open_ids += reason is None
             if open_ids:
                 result.failed += 1
@@ -238,10 +250,14 @@ def to_sarif(result: ToolResult) -> dict:
             "ruleId": f.rule,
             "level": "error",
             "message": {"text": f"{f.resource}: {f.problem}" if f.resource else f.problem},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": f.where, "uriBaseId": "EXECUTIONROOT"},
-                "region": {"startLine": f.line or 1},
-            }}],
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.where, "uriBaseId": "EXECUTIONROOT"},
+                        "region": {"startLine": f.line or 1},
+                    }
+                }
+            ],
         }
         if f.suppressed is not None:
             entry["suppressions"] = [{"kind": "external", "justification": f.suppressed}]
@@ -249,9 +265,11 @@ def to_sarif(result: ToolResult) -> dict:
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "cfn-guard", "rules": [{"id": r} for r in rules]}},
-            "originalUriBaseIds": {"EXECUTIONROOT": {"uri": Path.cwd().as_uri() + "/"}},
-            "results": out,
-        }],
+        "runs": [
+            {
+                "tool": {"driver": {"name": "cfn-guard", "rules": [{"id": r} for r in rules]}},
+                "originalUriBaseIds": {"EXECUTIONROOT": {"uri": Path.cwd().as_uri() + "/"}},
+                "results": out,
+            }
+        ],
     }

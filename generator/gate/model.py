@@ -30,8 +30,15 @@ DEFAULTS = {
 }
 
 
-def finding(tool: str, template: str, rule: str, logical_id: str, message: str, line: int | None = None,
-            reason: str | None = None) -> Finding:
+def finding(
+    tool: str,
+    template: str,
+    rule: str,
+    logical_id: str,
+    message: str,
+    line: int | None = None,
+    reason: str | None = None,
+) -> Finding:
     """One failed check of a scanner: ``rule`` of ``tool`` failed for one resource of one
     template; ``reason`` is set when a suppression with that reason accepts it."""
     return Finding(message, template, rule=rule, source=tool, resource=logical_id, line=line, suppressed=reason)
@@ -46,7 +53,7 @@ def describe(f: Finding) -> str:
     where = f"{location(f)} {f.resource}".rstrip()
     message = f.problem
     if f.resource and message.startswith(f"{f.resource}: "):
-        message = message[len(f.resource) + 2:]
+        message = message[len(f.resource) + 2 :]
     text = f"{f.rule:<45} {where}: {message}"
     if f.suppressed is not None:
         text += f"  [suppressed: {f.suppressed}]"
@@ -100,8 +107,14 @@ HEADER = ("tool", "templates", "passed", "failed", "suppressed", "seconds")
 
 def summary_table(results: Iterable[ToolResult]) -> str:
     rows = [HEADER] + [
-        (r.tool, str(r.templates), str(r.passed), str(r.failed) + ("" if not r.errors else " +error"),
-         str(r.suppressed), f"{r.seconds:.1f}")
+        (
+            r.tool,
+            str(r.templates),
+            str(r.passed),
+            str(r.failed) + ("" if not r.errors else " +error"),
+            str(r.suppressed),
+            f"{r.seconds:.1f}",
+        )
         for r in results
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
@@ -126,8 +139,7 @@ def print_result(result: ToolResult, verbose: bool = False) -> None:
         for finding in result.suppressed_findings():
             print(f"  SKIP  {describe(finding)}")
     elif result.suppressed_findings():
-        print(f"  ({len(result.suppressed_findings())} suppressed findings with reasons; "
-              "--verbose lists them)")
+        print(f"  ({len(result.suppressed_findings())} suppressed findings with reasons; --verbose lists them)")
     for note in result.notes:
         print(f"  note  {note}")
 

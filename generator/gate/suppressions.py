@@ -35,38 +35,41 @@ import yaml
 
 from generator.gate.model import Finding, ToolResult, finding, relpath
 from generator.gate.templates import Template
+
 # Why a reason is not acceptable, or None: the one rule, which every `*_reason` field of the
 # spec uses too (generator.spec.base.Reason), so a spec that validates passes this audit.
 from generator.reasons import reason_error as reason_problem
 
 # cfn-guard rules that no allow-list entry can switch off (security-gates.md,
 # "Never suppress"), plus every project rule (stackgen_*): fix the template.
-NEVER_ALLOW = frozenset({
-    "ecs_containers_nonprivileged_check",
-    "ecs_task_definition_pid_mode_check",
-    "ecs_no_environment_secrets_check",
-    # accepted per container only, through Metadata.stackgen.root_user / writable_root:
-    "ecs_task_definition_nonroot_user_check",
-    "ecs_containers_readonly_access_check",
-    "ecs_service_assign_public_ip_disabled_check",
-    "efs_encrypted_check",
-    "rds_cluster_storage_encrypted_check",
-    "rds_instance_storage_encrypted_check",
-    "rds_storage_encrypted_kms_key_check",
-    "rds_proxy_tls_check",
-    "rds_db_cluster_parameter_group_tls_check",
-    "rds_db_parameter_group_tls_check",
-    "rds_cluster_public_access_check",
-    "rds_instance_public_access_check",
-    "vpc_sg_open_only_to_authorized_ports_check",
-    "vpc_sg_restricted_common_ports_check",
-    "iam_inline_policy_no_statements_with_admin_access_check",
-    "iam_inline_policy_no_statements_with_full_access_check",
-    "iam_managed_policy_no_statements_with_admin_access_check",
-    "iam_managed_policy_no_statements_with_full_access_check",
-    "s3_bucket_level_public_access_prohibited_check",
-    "kms_key_rotation_enabled_check",
-})
+NEVER_ALLOW = frozenset(
+    {
+        "ecs_containers_nonprivileged_check",
+        "ecs_task_definition_pid_mode_check",
+        "ecs_no_environment_secrets_check",
+        # accepted per container only, through Metadata.stackgen.root_user / writable_root:
+        "ecs_task_definition_nonroot_user_check",
+        "ecs_containers_readonly_access_check",
+        "ecs_service_assign_public_ip_disabled_check",
+        "efs_encrypted_check",
+        "rds_cluster_storage_encrypted_check",
+        "rds_instance_storage_encrypted_check",
+        "rds_storage_encrypted_kms_key_check",
+        "rds_proxy_tls_check",
+        "rds_db_cluster_parameter_group_tls_check",
+        "rds_db_parameter_group_tls_check",
+        "rds_cluster_public_access_check",
+        "rds_instance_public_access_check",
+        "vpc_sg_open_only_to_authorized_ports_check",
+        "vpc_sg_restricted_common_ports_check",
+        "iam_inline_policy_no_statements_with_admin_access_check",
+        "iam_inline_policy_no_statements_with_full_access_check",
+        "iam_managed_policy_no_statements_with_admin_access_check",
+        "iam_managed_policy_no_statements_with_full_access_check",
+        "s3_bucket_level_public_access_prohibited_check",
+        "kms_key_rotation_enabled_check",
+    }
+)
 PROJECT_RULE_PREFIX = "stackgen_"
 # Never-allow-listable rules that one resource-level exemption, and nothing else, accepts:
 # rule -> the Metadata.stackgen key whose reason it accepts on the failing resource.
@@ -186,14 +189,31 @@ def audit_template(tpl: Template) -> tuple[list[Suppression], list[Finding]]:
 
     top_meta = (tpl.data or {}).get("Metadata")
     if _get(top_meta, "cfn-lint", "config"):
-        bad.append(finding("reasons", name, "cfn-lint", "", "template-level Metadata.cfn-lint.config "
-                           "is not allowed (it overrides .cfnlintrc for the whole template); "
-                           "suppress on the resource with a reason", tpl.line_of("Metadata")))
+        bad.append(
+            finding(
+                "reasons",
+                name,
+                "cfn-lint",
+                "",
+                "template-level Metadata.cfn-lint.config "
+                "is not allowed (it overrides .cfnlintrc for the whole template); "
+                "suppress on the resource with a reason",
+                tpl.line_of("Metadata"),
+            )
+        )
 
     for text_line, text in enumerate(tpl.path.read_text(errors="replace").splitlines(), 1):
         if COMMENT_SUPPRESSION.search(text):
-            bad.append(finding("reasons", name, "checkov", "", "comment suppressions are not "
-                               "allowed; use Metadata.checkov.skip with a comment", text_line))
+            bad.append(
+                finding(
+                    "reasons",
+                    name,
+                    "checkov",
+                    "",
+                    "comment suppressions are not allowed; use Metadata.checkov.skip with a comment",
+                    text_line,
+                )
+            )
 
     for logical_id, resource in tpl.resources.items():
         meta = resource.get("Metadata")
@@ -210,16 +230,21 @@ def audit_template(tpl: Template) -> tuple[list[Suppression], list[Finding]]:
             for i, skip in enumerate(skips):
                 check_id = skip.get("id") if isinstance(skip, dict) else None
                 if not isinstance(check_id, str) or not check_id:
-                    fail(logical_id, owner, f"Metadata.{owner}.skip[{i}] has no id",
-                         "Metadata", owner, "skip", i)
+                    fail(logical_id, owner, f"Metadata.{owner}.skip[{i}] has no id", "Metadata", owner, "skip", i)
                     continue
                 problem = reason_problem(skip.get("comment"))
                 if problem:
-                    fail(logical_id, check_id, f"checkov skip of {check_id}: {problem} "
-                         "(a suppression needs a reason)", "Metadata", owner, "skip", i)
+                    fail(
+                        logical_id,
+                        check_id,
+                        f"checkov skip of {check_id}: {problem} (a suppression needs a reason)",
+                        "Metadata",
+                        owner,
+                        "skip",
+                        i,
+                    )
                 else:
-                    good.append(Suppression(name, logical_id, "checkov", check_id,
-                                            skip["comment"].strip()))
+                    good.append(Suppression(name, logical_id, "checkov", check_id, skip["comment"].strip()))
         # cfn-lint: ignore_checks, each explained in stackgen.suppressions
         ignored = _get(meta, "cfn-lint", "config", "ignore_checks")
         reasons = _get(meta, "stackgen", "suppressions")
@@ -227,68 +252,108 @@ def audit_template(tpl: Template) -> tuple[list[Suppression], list[Finding]]:
             ignored = [] if ignored is None else ignored
             reasons = {} if reasons is None else reasons
             if not isinstance(ignored, list) or not isinstance(reasons, dict):
-                fail(logical_id, "cfn-lint", "Metadata.cfn-lint.config.ignore_checks must be a "
-                     "list and Metadata.stackgen.suppressions a mapping", "Metadata")
+                fail(
+                    logical_id,
+                    "cfn-lint",
+                    "Metadata.cfn-lint.config.ignore_checks must be a "
+                    "list and Metadata.stackgen.suppressions a mapping",
+                    "Metadata",
+                )
             else:
                 for check_id in ignored:
                     problem = reason_problem(reasons.get(check_id))
                     if problem:
-                        fail(logical_id, str(check_id), f"cfn-lint ignore_checks {check_id}: "
-                             f"{problem}; add Metadata.stackgen.suppressions.{check_id}",
-                             "Metadata", "cfn-lint")
+                        fail(
+                            logical_id,
+                            str(check_id),
+                            f"cfn-lint ignore_checks {check_id}: "
+                            f"{problem}; add Metadata.stackgen.suppressions.{check_id}",
+                            "Metadata",
+                            "cfn-lint",
+                        )
                     else:
-                        good.append(Suppression(name, logical_id, "cfn-lint", str(check_id),
-                                                reasons[check_id].strip()))
+                        good.append(Suppression(name, logical_id, "cfn-lint", str(check_id), reasons[check_id].strip()))
                 for check_id in reasons:
                     if check_id not in ignored:
-                        fail(logical_id, str(check_id), f"Metadata.stackgen.suppressions.{check_id} "
-                             "explains a cfn-lint check that is not in ignore_checks",
-                             "Metadata", "stackgen", "suppressions")
+                        fail(
+                            logical_id,
+                            str(check_id),
+                            f"Metadata.stackgen.suppressions.{check_id} "
+                            "explains a cfn-lint check that is not in ignore_checks",
+                            "Metadata",
+                            "stackgen",
+                            "suppressions",
+                        )
         # Guard registry style: not honoured here
         if _get(meta, "guard", "SuppressedRules") is not None:
-            fail(logical_id, "guard", "Metadata.guard.SuppressedRules has no effect on the "
-                 "Control Tower or project rules; use Metadata.stackgen.guard_allowlist "
-                 "with a reason", "Metadata", "guard")
+            fail(
+                logical_id,
+                "guard",
+                "Metadata.guard.SuppressedRules has no effect on the "
+                "Control Tower or project rules; use Metadata.stackgen.guard_allowlist "
+                "with a reason",
+                "Metadata",
+                "guard",
+            )
         # cfn-guard allow-list entries placed on the resource
         inline = _get(meta, "stackgen", "guard_allowlist")
         if inline is not None:
             if not isinstance(inline, dict):
-                fail(logical_id, "guard_allowlist", "Metadata.stackgen.guard_allowlist must map "
-                     "rule names to reasons", "Metadata", "stackgen")
+                fail(
+                    logical_id,
+                    "guard_allowlist",
+                    "Metadata.stackgen.guard_allowlist must map rule names to reasons",
+                    "Metadata",
+                    "stackgen",
+                )
             else:
                 for rule, reason in inline.items():
                     problem = reason_problem(reason)
                     if never_allowed(str(rule)):
-                        fail(logical_id, str(rule), f"{rule} can never be allow-listed; fix the "
-                             "template", "Metadata", "stackgen", "guard_allowlist")
+                        fail(
+                            logical_id,
+                            str(rule),
+                            f"{rule} can never be allow-listed; fix the template",
+                            "Metadata",
+                            "stackgen",
+                            "guard_allowlist",
+                        )
                     elif problem:
-                        fail(logical_id, str(rule), f"guard allow-list entry {rule}: {problem} "
-                             "(a suppression needs a reason)", "Metadata", "stackgen",
-                             "guard_allowlist")
+                        fail(
+                            logical_id,
+                            str(rule),
+                            f"guard allow-list entry {rule}: {problem} (a suppression needs a reason)",
+                            "Metadata",
+                            "stackgen",
+                            "guard_allowlist",
+                        )
                     else:
-                        good.append(Suppression(name, logical_id, "guard_allowlist", str(rule),
-                                                reason.strip()))
+                        good.append(Suppression(name, logical_id, "guard_allowlist", str(rule), reason.strip()))
         # ECS per-container exemptions: writable root filesystem, root user
         for kind, what in (("writable_root", "writable root"), ("root_user", "root user")):
             exemptions = _get(meta, "stackgen", kind)
             if exemptions is None:
                 continue
             if not isinstance(exemptions, list):
-                fail(logical_id, kind, f"Metadata.stackgen.{kind} must be a list",
-                     "Metadata", "stackgen")
+                fail(logical_id, kind, f"Metadata.stackgen.{kind} must be a list", "Metadata", "stackgen")
                 continue
             for i, entry in enumerate(exemptions):
                 container = entry.get("container") if isinstance(entry, dict) else None
                 problem = reason_problem(entry.get("reason") if isinstance(entry, dict) else None)
                 if not isinstance(container, str) or not container:
-                    fail(logical_id, kind, f"{kind} entry without a container",
-                         "Metadata", "stackgen", kind, i)
+                    fail(logical_id, kind, f"{kind} entry without a container", "Metadata", "stackgen", kind, i)
                 elif problem:
-                    fail(logical_id, kind, f"{what} for {container}: {problem} "
-                         "(a suppression needs a reason)", "Metadata", "stackgen", kind, i)
+                    fail(
+                        logical_id,
+                        kind,
+                        f"{what} for {container}: {problem} (a suppression needs a reason)",
+                        "Metadata",
+                        "stackgen",
+                        kind,
+                        i,
+                    )
                 else:
-                    good.append(Suppression(name, logical_id, kind, container,
-                                            entry["reason"].strip()))
+                    good.append(Suppression(name, logical_id, kind, container, entry["reason"].strip()))
         # resource-level exemptions of a never-allow-listable rule: public IPs
         for key, types in EXEMPTION_TYPES.items():
             entry = _get(meta, "stackgen", key)
@@ -296,14 +361,25 @@ def audit_template(tpl: Template) -> tuple[list[Suppression], list[Finding]]:
                 continue
             problem = reason_problem(entry.get("reason")) if isinstance(entry, dict) else "not {reason: ...}"
             if resource.get("Type") not in types:
-                fail(logical_id, key, f"Metadata.stackgen.{key} on a {resource.get('Type')}; only "
-                     f"{' and '.join(types)} take it", "Metadata", "stackgen", key)
+                fail(
+                    logical_id,
+                    key,
+                    f"Metadata.stackgen.{key} on a {resource.get('Type')}; only {' and '.join(types)} take it",
+                    "Metadata",
+                    "stackgen",
+                    key,
+                )
             elif not isinstance(entry, dict) or set(entry) != {"reason"}:
-                fail(logical_id, key, f"Metadata.stackgen.{key} must be {{reason: <reason>}}",
-                     "Metadata", "stackgen", key)
+                fail(
+                    logical_id,
+                    key,
+                    f"Metadata.stackgen.{key} must be {{reason: <reason>}}",
+                    "Metadata",
+                    "stackgen",
+                    key,
+                )
             elif problem:
-                fail(logical_id, key, f"{key}: {problem} (a suppression needs a reason)",
-                     "Metadata", "stackgen", key)
+                fail(logical_id, key, f"{key}: {problem} (a suppression needs a reason)", "Metadata", "stackgen", key)
             else:
                 good.append(Suppression(name, logical_id, key, key, entry["reason"].strip()))
     return good, bad
@@ -320,11 +396,11 @@ def audit(templates: list[Template], allowlist: AllowList) -> tuple[ToolResult, 
         suppressions += good
         result.findings += bad
     for (rule, logical_id), reason in sorted(allowlist.entries.items()):
-        suppressions.append(Suppression(allowlist.source[(rule, logical_id)], logical_id,
-                                        "allowlist", rule, reason))
+        suppressions.append(Suppression(allowlist.source[(rule, logical_id)], logical_id, "allowlist", rule, reason))
     for problem in allowlist.problems:
-        result.findings.append(finding("reasons", problem.split(":", 1)[0], "allowlist", "",
-                                       problem.split(":", 1)[-1].strip()))
+        result.findings.append(
+            finding("reasons", problem.split(":", 1)[0], "allowlist", "", problem.split(":", 1)[-1].strip())
+        )
     result.passed = len(suppressions)
     result.failed = len(result.findings)
     return result, suppressions

@@ -10,7 +10,6 @@ from typing import Any
 from generator.cfn.load import TEMPLATE_SUFFIXES, Lines, TemplateError, load_file, load_file_with_lines
 
 
-
 @dataclass
 class Template:
     path: Path
@@ -69,8 +68,10 @@ def looks_like_template(path: Path) -> bool:
     except OSError:
         return False
     return "Resources" in head and (
-        "AWSTemplateFormatVersion" in head or "\nResources:" in head
-        or head.startswith("Resources:") or '"Resources"' in head
+        "AWSTemplateFormatVersion" in head
+        or "\nResources:" in head
+        or head.startswith("Resources:")
+        or '"Resources"' in head
     )
 
 

@@ -24,13 +24,32 @@ from typing import Any
 from generator.cfn.templateset import TemplateSet
 from generator.invariants.base import Violations
 from generator.invariants.network import data_reachability, listener_tls, private_services, security_group_ingress
-from generator.invariants.security import (encrypted_with_cmk, iam_least_privilege, noecho_secrets,
-                                           parameter_resources_bounded, stateful_policies, world_ingress)
-from generator.invariants.structure import (domain_names, logical_ids, parameter_defaults, quotas, references_resolve,
-                                            stable_ids)
-from generator.invariants.tasks import (awslogs_logging, container_health_checks, desired_within_scaling,
-                                        efs_access_points, fargate_task_definitions, log_groups,
-                                        service_ports_mapped, target_group_health_checks)
+from generator.invariants.security import (
+    encrypted_with_cmk,
+    iam_least_privilege,
+    noecho_secrets,
+    parameter_resources_bounded,
+    stateful_policies,
+    world_ingress,
+)
+from generator.invariants.structure import (
+    domain_names,
+    logical_ids,
+    parameter_defaults,
+    quotas,
+    references_resolve,
+    stable_ids,
+)
+from generator.invariants.tasks import (
+    awslogs_logging,
+    container_health_checks,
+    desired_within_scaling,
+    efs_access_points,
+    fargate_task_definitions,
+    log_groups,
+    service_ports_mapped,
+    target_group_health_checks,
+)
 from generator.spec import Platform
 
 TEMPLATE_ONLY: dict[str, Callable[[TemplateSet], Violations]] = {

@@ -20,15 +20,18 @@ _WHERE = re.compile(r"^(?P<file>[\w.-]+\.ya?ml)(?::(?P<lid>[A-Za-z0-9]+))?")
 def violation(problem: str, rule: str) -> Finding:
     """A violation message ("file:LogicalId: what is wrong") as a Finding of ``rule``."""
     m = _WHERE.match(problem)
-    return Finding(problem, m.group("file") if m else "", rule=rule, source=SOURCE,
-                   resource=(m.group("lid") or "") if m else "")
+    return Finding(
+        problem, m.group("file") if m else "", rule=rule, source=SOURCE, resource=(m.group("lid") or "") if m else ""
+    )
 
 
 def invariant(check: Callable[..., list[str]]) -> Callable[..., Violations]:
     """Turn a checker that lists violation messages into one that returns Findings."""
+
     @functools.wraps(check)
     def run(*args: Any, **kwargs: Any) -> Violations:
         return [violation(p, check.__name__) for p in check(*args, **kwargs)]
+
     return run
 
 

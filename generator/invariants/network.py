@@ -80,8 +80,11 @@ def _listening_ports(ts: TemplateSet) -> dict[tuple[str, str], set[int]]:
             ports = {m["ContainerPort"] for c in td_containers(task[2]) for m in c.get("PortMappings", [])}
             add(f, r["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"], ports)
     for f, lid, r in ts.resources("AWS::ElasticLoadBalancingV2::LoadBalancer"):
-        ports = {lr["Properties"]["Port"] for lf, _, lr in ts.resources("AWS::ElasticLoadBalancingV2::Listener")
-                 if ts.origin(lf, lr["Properties"]["LoadBalancerArn"]) == Origin("resource", f, lid, "Ref")}
+        ports = {
+            lr["Properties"]["Port"]
+            for lf, _, lr in ts.resources("AWS::ElasticLoadBalancingV2::Listener")
+            if ts.origin(lf, lr["Properties"]["LoadBalancerArn"]) == Origin("resource", f, lid, "Ref")
+        }
         add(f, r["Properties"]["SecurityGroups"], ports)
     for f, _, r in ts.resources("AWS::RDS::DBCluster"):
         add(f, r["Properties"].get("VpcSecurityGroupIds", []), {int(r["Properties"].get("Port", 3306))})
@@ -101,15 +104,21 @@ def _listening_ports(ts: TemplateSet) -> dict[tuple[str, str], set[int]]:
 def private_services(ts: TemplateSet, allow_public_ip: bool = False) -> list[str]:
     """No public IP; tasks in subnets without an internet-gateway route; circuit breaker with rollback."""
     v = []
+
     def key(f: str, node: Any) -> tuple[str, str]:
         o = ts.origin(f, node)
         return (o.file, o.name)
 
-    public_rts = {key(f, r["Properties"]["RouteTableId"]) for f, _, r in ts.resources("AWS::EC2::Route")
-                  if "GatewayId" in r["Properties"]}
-    public_subnets = {key(f, a["Properties"]["SubnetId"])
-                      for f, _, a in ts.resources("AWS::EC2::SubnetRouteTableAssociation")
-                      if key(f, a["Properties"]["RouteTableId"]) in public_rts}
+    public_rts = {
+        key(f, r["Properties"]["RouteTableId"])
+        for f, _, r in ts.resources("AWS::EC2::Route")
+        if "GatewayId" in r["Properties"]
+    }
+    public_subnets = {
+        key(f, a["Properties"]["SubnetId"])
+        for f, _, a in ts.resources("AWS::EC2::SubnetRouteTableAssociation")
+        if key(f, a["Properties"]["RouteTableId"]) in public_rts
+    }
     for f, lid, r in services(ts):
         p = r["Properties"]
         cfg = p.get("NetworkConfiguration", {}).get("AwsvpcConfiguration", {})
@@ -144,8 +153,12 @@ def listener_tls(ts: TemplateSet) -> list[str]:
                 v.append(f"{f}:{lid}: HTTPS listener policy {policy} is not in the TLS 1.2+ allow-list")
         elif has_domain:
             actions = dom.branch(f, p.get("DefaultActions"))
-            ok = isinstance(actions, list) and actions and actions[0].get("Type") == "redirect" and \
-                actions[0].get("RedirectConfig", {}).get("Protocol") == "HTTPS"
+            ok = (
+                isinstance(actions, list)
+                and actions
+                and actions[0].get("Type") == "redirect"
+                and actions[0].get("RedirectConfig", {}).get("Protocol") == "HTTPS"
+            )
             if not ok:
                 v.append(f"{f}:{lid}: HTTP listener on port {p.get('Port')} does not redirect to HTTPS")
     return v
@@ -158,8 +171,11 @@ def data_reachability(ts: TemplateSet) -> list[str]:
     reach the database (or its proxy) SG on its port. Derived from the SG rules."""
     v = []
     allowed = _sg_edges(ts)
-    efs_sgs = {(o.file, o.name) for f, _, r in ts.resources("AWS::EFS::MountTarget")
-               for o in ts.origins(f, r["Properties"].get("SecurityGroups", []))}
+    efs_sgs = {
+        (o.file, o.name)
+        for f, _, r in ts.resources("AWS::EFS::MountTarget")
+        for o in ts.origins(f, r["Properties"].get("SecurityGroups", []))
+    }
     db_entry: dict[tuple[str, str], int] = {}
     for f, _, r in ts.resources("AWS::RDS::DBProxy"):
         port = 3306 if r["Properties"].get("EngineFamily") == "MYSQL" else 5432
@@ -170,16 +186,22 @@ def data_reachability(ts: TemplateSet) -> list[str]:
             for o in ts.origins(f, r["Properties"].get("VpcSecurityGroupIds", [])):
                 db_entry[(o.file, o.name)] = int(r["Properties"].get("Port", 3306))
     reader = TaskReader(ts)
-    db_secrets = {secret_identity(reader, f, x) for f, _, r in ts.resources("AWS::RDS::DBCluster")
-                  for x in _sub_values(r["Properties"].get("MasterUserPassword"))}
+    db_secrets = {
+        secret_identity(reader, f, x)
+        for f, _, r in ts.resources("AWS::RDS::DBCluster")
+        for x in _sub_values(r["Properties"].get("MasterUserPassword"))
+    }
     for f, lid, r in services(ts):
         task = task_of(ts, f, r)
         if not task:
             continue
-        sgs = [(o.file, o.name) for o in
-               ts.origins(f, r["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"])]
+        sgs = [
+            (o.file, o.name)
+            for o in ts.origins(f, r["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"])
+        ]
         if task[2]["Properties"].get("Volumes") and any(
-                vol.get("EFSVolumeConfiguration") for vol in task[2]["Properties"]["Volumes"]):
+            vol.get("EFSVolumeConfiguration") for vol in task[2]["Properties"]["Volumes"]
+        ):
             if not any((s, e, 2049) in allowed for s in sgs for e in efs_sgs):
                 v.append(f"{f}:{lid}: mounts EFS but no security group rule lets it reach the EFS SG on 2049")
         uses_db = bool(set(secrets_read(reader, task[0], task[1])) & db_secrets)

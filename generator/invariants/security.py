@@ -32,8 +32,9 @@ def iam_least_privilege(ts: TemplateSet) -> list[str]:
     """Property 7: no '*' or 'svc:*' actions; Resource '*' only for actions without
     resource-level permissions; execution roles read exactly the secrets their tasks use."""
     v = []
-    for f, lid, r in ts.resources("AWS::IAM::Role") + ts.resources("AWS::IAM::ManagedPolicy") + \
-            ts.resources("AWS::IAM::Policy"):
+    for f, lid, r in (
+        ts.resources("AWS::IAM::Role") + ts.resources("AWS::IAM::ManagedPolicy") + ts.resources("AWS::IAM::Policy")
+    ):
         stmts = _statements(r) + r.get("Properties", {}).get("PolicyDocument", {}).get("Statement", [])
         for s in stmts:
             if s.get("Effect") != "Allow":
@@ -116,11 +117,23 @@ def encrypted_with_cmk(ts: TemplateSet) -> list[str]:
         ("AWS::RDS::DBCluster", lambda p: p.get("KmsKeyId") if p.get("StorageEncrypted") is True else None),
         ("AWS::SecretsManager::Secret", lambda p: p.get("KmsKeyId")),
         ("AWS::Logs::LogGroup", lambda p: p.get("KmsKeyId")),
-        ("AWS::ECR::Repository", lambda p: (p.get("EncryptionConfiguration") or {}).get("KmsKey")
-         if (p.get("EncryptionConfiguration") or {}).get("EncryptionType") == "KMS" else None),
+        (
+            "AWS::ECR::Repository",
+            lambda p: (
+                (p.get("EncryptionConfiguration") or {}).get("KmsKey")
+                if (p.get("EncryptionConfiguration") or {}).get("EncryptionType") == "KMS"
+                else None
+            ),
+        ),
         ("AWS::SNS::Topic", lambda p: p.get("KmsMasterKeyId")),
-        ("AWS::S3::Bucket", lambda p: ((p.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration")
-                                       or [{}])[0].get("ServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")),
+        (
+            "AWS::S3::Bucket",
+            lambda p: (
+                ((p.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration") or [{}])[0]
+                .get("ServerSideEncryptionByDefault", {})
+                .get("KMSMasterKeyID")
+            ),
+        ),
     ]
     for type_, get in checks:
         for f, lid, r in ts.resources(type_):
@@ -167,8 +180,9 @@ def parameter_resources_bounded(ts: TemplateSet) -> list[str]:
     cannot become '*' at deploy time: the parent parameter it comes from has AllowedValues or an
     AllowedPattern, and neither admits '*' (CloudFormation refuses a value they do not admit)."""
     v = []
-    for f, lid, r in ts.resources("AWS::IAM::Role") + ts.resources("AWS::IAM::ManagedPolicy") + \
-            ts.resources("AWS::IAM::Policy"):
+    for f, lid, r in (
+        ts.resources("AWS::IAM::Role") + ts.resources("AWS::IAM::ManagedPolicy") + ts.resources("AWS::IAM::Policy")
+    ):
         stmts = _statements(r) + r.get("Properties", {}).get("PolicyDocument", {}).get("Statement", [])
         for s in stmts:
             if s.get("Effect") != "Allow":
@@ -183,10 +197,13 @@ def parameter_resources_bounded(ts: TemplateSet) -> list[str]:
                 p = (ts.parent.get("Parameters") or {}).get(root, {})
                 values, pattern = p.get("AllowedValues"), p.get("AllowedPattern")
                 bounded = (values is not None and "*" not in values) or (
-                    pattern is not None and re.fullmatch(str(pattern), "*") is None)
+                    pattern is not None and re.fullmatch(str(pattern), "*") is None
+                )
                 if not bounded:
-                    v.append(f"{f}:{lid}: statement {s.get('Sid')} has parameter {name} alone as a Resource, and "
-                             f"parameter {root} admits '*' (no AllowedValues or AllowedPattern refuses it)")
+                    v.append(
+                        f"{f}:{lid}: statement {s.get('Sid')} has parameter {name} alone as a Resource, and "
+                        f"parameter {root} admits '*' (no AllowedValues or AllowedPattern refuses it)"
+                    )
     return v
 
 

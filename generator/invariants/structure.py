@@ -49,6 +49,7 @@ def parameter_defaults(ts: TemplateSet, expected: dict[str, str]) -> list[str]:
 
 # 12 -----------------------------------------------------------------------------------
 
+
 @invariant
 def references_resolve(ts: TemplateSet) -> list[str]:
     """Every Ref/GetAtt/Sub variable/DependsOn target exists; every GetAtt Child.Outputs.X
@@ -126,8 +127,12 @@ def quotas(ts: TemplateSet, rendered: dict[str, str] | None = None) -> list[str]
     for f, t in sorted(ts.t.items()):
         n = len(t.get("Resources", {}))
         total += n
-        for what, count in (("resources", n), ("parameters", len(t.get("Parameters", {}))),
-                            ("outputs", len(t.get("Outputs", {}))), ("mappings", len(t.get("Mappings", {})))):
+        for what, count in (
+            ("resources", n),
+            ("parameters", len(t.get("Parameters", {}))),
+            ("outputs", len(t.get("Outputs", {}))),
+            ("mappings", len(t.get("Mappings", {}))),
+        ):
             if count > QUOTAS[what].value:
                 v.append(f"{f}: {count} {what} > {QUOTAS[what].value}")
         body = rendered[f] if rendered and f in rendered else json.dumps(t)

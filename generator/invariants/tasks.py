@@ -116,8 +116,10 @@ def target_group_health_checks(ts: TemplateSet) -> list[str]:
             if tg is None:
                 v.append(f"{f}:{lid}: target group {o} not found")
             elif tg["Properties"].get("Port") != lb.get("ContainerPort"):
-                v.append(f"{f}:{lid}: registers container port {lb.get('ContainerPort')} in {o.name} "
-                         f"whose port is {tg['Properties'].get('Port')}")
+                v.append(
+                    f"{f}:{lid}: registers container port {lb.get('ContainerPort')} in {o.name} "
+                    f"whose port is {tg['Properties'].get('Port')}"
+                )
     return v
 
 
@@ -137,7 +139,9 @@ def efs_access_points(ts: TemplateSet, permissions: str = "755") -> list[str]:
         if uid == "0" or gid == "0":
             v.append(f"{f}:{lid}: PosixUser {uid}:{gid} is root")
         if (str(ci.get("OwnerUid")), str(ci.get("OwnerGid"))) != (uid, gid):
-            v.append(f"{f}:{lid}: CreationInfo owner {ci.get('OwnerUid')}:{ci.get('OwnerGid')} != PosixUser {uid}:{gid}")
+            v.append(
+                f"{f}:{lid}: CreationInfo owner {ci.get('OwnerUid')}:{ci.get('OwnerGid')} != PosixUser {uid}:{gid}"
+            )
         if str(ci.get("Permissions")) != permissions:
             v.append(f"{f}:{lid}: CreationInfo permissions {ci.get('Permissions')} != {permissions}")
     return v
@@ -189,7 +193,9 @@ def service_ports_mapped(ts: TemplateSet) -> list[str]:
         names = {m.get("Name") for ms in mapped.values() for m in ms}
         for sc in (p.get("ServiceConnectConfiguration") or {}).get("Services", []):
             if sc.get("PortName") not in names:
-                v.append(f"{f}:{lid}: Service Connect publishes port {sc.get('PortName')}, which {task[1]} does not map")
+                v.append(
+                    f"{f}:{lid}: Service Connect publishes port {sc.get('PortName')}, which {task[1]} does not map"
+                )
     return v
 
 
@@ -220,8 +226,10 @@ def desired_within_scaling(ts: TemplateSet) -> list[str]:
                 continue
             assert count is not None and lo is not None and hi is not None
             if not lo <= count <= hi:
-                v.append(f"{o.file}:{o.name}: DesiredCount {count} is outside {lid}'s {lo}..{hi}"
-                         + (f" in environment {env}" if env else ""))
+                v.append(
+                    f"{o.file}:{o.name}: DesiredCount {count} is outside {lid}'s {lo}..{hi}"
+                    + (f" in environment {env}" if env else "")
+                )
     return v
 
 

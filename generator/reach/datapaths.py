@@ -38,7 +38,7 @@ DATA_PATH = "the data path"  # how a data path's permission names its purpose (P
 
 
 def _s3_rule(p: dict[str, Any]) -> dict[str, Any]:
-    for rule in ((p.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration") or []):
+    for rule in (p.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration") or []:
         default = (rule or {}).get("ServerSideEncryptionByDefault") or {}
         if str(default.get("SSEAlgorithm", "")).startswith("aws:kms"):
             return dict(rule)
@@ -96,7 +96,8 @@ _READERS: dict[str, tuple[Callable[[dict[str, Any]], Any], str, Callable[[dict[s
 }
 STORES: dict[str, Store] = {
     t: Store(facts, *_READERS[t]) if t in _READERS else Store(facts, lambda p: None)
-    for t, facts in KMS_DATA_PATHS.items()}
+    for t, facts in KMS_DATA_PATHS.items()
+}
 
 
 @dataclass(frozen=True)
@@ -117,13 +118,22 @@ class DataPath:
 
     @property
     def why(self) -> str:
-        return (f"{self.action} on {self.store_what} {self.store[1]}, which is encrypted with "
-                f"{self.key[1] if self.key else self.key_shown}")
+        return (
+            f"{self.action} on {self.store_what} {self.store[1]}, which is encrypted with "
+            f"{self.key[1] if self.key else self.key_shown}"
+        )
 
     def perm(self) -> Perm:
         """The permission the task role needs for this path, as the preflight checks it."""
-        return Perm(self.kms_actions, self.key_match, self.key_shown, self.key, f"{DATA_PATH} {self.why}",
-                    role="task", context=dict(self.context))
+        return Perm(
+            self.kms_actions,
+            self.key_match,
+            self.key_shown,
+            self.key,
+            f"{DATA_PATH} {self.why}",
+            role="task",
+            context=dict(self.context),
+        )
 
 
 def task_role(ts: TemplateSet, task: Task) -> Origin | None:
@@ -140,8 +150,9 @@ def _grants(stmts: list[Statement], action: str, resource: str | None, origin: K
     return allows(stmts, action, resource, origin)
 
 
-def data_paths(ts: TemplateSet, tasks: list[Task], policies: TemplatePolicies, match: Renderer,
-               show: Renderer) -> list[DataPath]:
+def data_paths(
+    ts: TemplateSet, tasks: list[Task], policies: TemplatePolicies, match: Renderer, show: Renderer
+) -> list[DataPath]:
     """Every data path of every task whose role grants an action on an encrypted store of the set."""
     stores: list[tuple[Key, Store, str | None, Key | None, str | None, str, tuple[tuple[str, str], ...]]] = []
     region = match.p.get("AWS::Region", "")
@@ -178,6 +189,19 @@ def data_paths(ts: TemplateSet, tasks: list[Task], policies: TemplatePolicies, m
                 if (task.label, action, skey) in seen or not _grants(stmts, action, resource, origin):
                     continue
                 seen.add((task.label, action, skey))
-                out.append(DataPath(task.label, role.name, action, skey, store.what, kkey, kmatch, kshown, kms,
-                                    store.sources, context))
+                out.append(
+                    DataPath(
+                        task.label,
+                        role.name,
+                        action,
+                        skey,
+                        store.what,
+                        kkey,
+                        kmatch,
+                        kshown,
+                        kms,
+                        store.sources,
+                        context,
+                    )
+                )
     return out

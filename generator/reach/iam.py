@@ -28,12 +28,20 @@ from generator.cfn.values import Renderer
 
 # The AWS managed execution-role policy (policy version v1, unchanged since 2019).
 MANAGED = {
-    "AmazonECSTaskExecutionRolePolicy": [{
-        "Effect": "Allow",
-        "Action": ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
-                   "ecr:BatchGetImage", "logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": "*",
-    }],
+    "AmazonECSTaskExecutionRolePolicy": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ecr:GetAuthorizationToken",
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchGetImage",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+            ],
+            "Resource": "*",
+        }
+    ],
 }
 
 Key = tuple[str, str]
@@ -43,10 +51,20 @@ Condition = tuple[str, str, tuple[str | None, ...]]  # (operator, key, values)
 # Condition keys a request context states completely: when the context lacks one, the
 # request does not carry it (so a condition on it fails).
 MODELED = ("kms:viaservice", "kms:encryptioncontext:")
-POSITIVE = {"StringEquals": "eq", "ArnEquals": "eq", "StringEqualsIgnoreCase": "ieq", "StringLike": "like",
-            "ArnLike": "like"}
-NEGATIVE = {"StringNotEquals": "eq", "ArnNotEquals": "eq", "StringNotEqualsIgnoreCase": "ieq",
-            "StringNotLike": "like", "ArnNotLike": "like"}
+POSITIVE = {
+    "StringEquals": "eq",
+    "ArnEquals": "eq",
+    "StringEqualsIgnoreCase": "ieq",
+    "StringLike": "like",
+    "ArnLike": "like",
+}
+NEGATIVE = {
+    "StringNotEquals": "eq",
+    "ArnNotEquals": "eq",
+    "StringNotEqualsIgnoreCase": "ieq",
+    "StringNotLike": "like",
+    "ArnNotLike": "like",
+}
 
 
 def condition_holds(op: str, key: str, values: tuple[str | None, ...], context: Context) -> bool:
@@ -117,8 +135,13 @@ class Statement:
         return False
 
 
-def allows(statements: Iterable[Statement], action: str, resource: str | None, origin: Key | None = None,
-           context: Context | None = None) -> bool:
+def allows(
+    statements: Iterable[Statement],
+    action: str,
+    resource: str | None,
+    origin: Key | None = None,
+    context: Context | None = None,
+) -> bool:
     """An Allow matches and no Deny does (conditions under ``context``, when given)."""
     allow = False
     for s in statements:
@@ -137,13 +160,22 @@ def document_statements(doc: Any) -> list[Statement]:
     out = []
     for s in as_list((doc or {}).get("Statement")):
         if isinstance(s, dict):
-            conds = tuple((str(op), str(k), tuple(str(v) for v in as_list(vals)))
-                          for op, block in (s.get("Condition") or {}).items() if isinstance(block, dict)
-                          for k, vals in block.items())
-            out.append(Statement(
-                s.get("Effect"), tuple(str(a) for a in as_list(s.get("Action"))),
-                tuple(str(a) for a in as_list(s["NotAction"])) if "NotAction" in s else None,
-                tuple((str(r), None) for r in as_list(s.get("Resource"))), "NotResource" in s, conds))
+            conds = tuple(
+                (str(op), str(k), tuple(str(v) for v in as_list(vals)))
+                for op, block in (s.get("Condition") or {}).items()
+                if isinstance(block, dict)
+                for k, vals in block.items()
+            )
+            out.append(
+                Statement(
+                    s.get("Effect"),
+                    tuple(str(a) for a in as_list(s.get("Action"))),
+                    tuple(str(a) for a in as_list(s["NotAction"])) if "NotAction" in s else None,
+                    tuple((str(r), None) for r in as_list(s.get("Resource"))),
+                    "NotResource" in s,
+                    conds,
+                )
+            )
     return out
 
 
@@ -165,12 +197,16 @@ class TemplatePolicies:
         else:
             actions = tuple(self.match(file, a) or "" for a in as_list(self.value(file, s.get("Action"))))
             not_actions = None
-        resources = tuple((self.match(file, r), self.ts.origin(file, r).key)
-                          for r in as_list(self.value(file, s.get("Resource"))))
+        resources = tuple(
+            (self.match(file, r), self.ts.origin(file, r).key) for r in as_list(self.value(file, s.get("Resource")))
+        )
         block = self.value(file, s.get("Condition"))
-        conds = tuple((str(op), str(k), tuple(self.match(file, v) for v in as_list(self.value(file, vals))))
-                      for op, keys in (block.items() if isinstance(block, dict) else ())
-                      if isinstance(keys, dict) for k, vals in keys.items())
+        conds = tuple(
+            (str(op), str(k), tuple(self.match(file, v) for v in as_list(self.value(file, vals))))
+            for op, keys in (block.items() if isinstance(block, dict) else ())
+            if isinstance(keys, dict)
+            for k, vals in keys.items()
+        )
         return Statement(effect, actions, not_actions, resources, "NotResource" in s, conds)
 
     def document(self, file: str, doc: Any) -> list[Statement]:
@@ -220,4 +256,3 @@ class TemplatePolicies:
                 if role.key in roles:
                     stmts += self.document(f, rp.get("PolicyDocument"))
         return stmts, unknown
-

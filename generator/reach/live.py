@@ -28,7 +28,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from generator.cfn.finding import Finding
@@ -56,44 +56,70 @@ class LiveTask:
 
 # Stopped-task reasons -> (cause, fix). First match wins.
 STOP_REASONS: list[tuple[re.Pattern[str], str, str]] = [
-    (re.compile(r"unable to pull secrets or registry auth|unable to retrieve secret|"
-                r"ResourceInitializationError:.*(secretsmanager|ssm|GetSecretValue|GetParameters)", re.I),
-     "the ECS agent could not fetch the registry auth token or a secret before starting the task",
-     "fix the ecr.api / secretsmanager / ssm findings above (route, endpoint, security group, execution role); then "
-     "run scripts/ecr-connectivity-check.sh as a one-off task in the same subnets and security groups"),
-    (re.compile(r"CannotPullContainerError.*(timeout|dial tcp|deadline exceeded|request canceled|no route|"
-                r"connection refused|Client\.Timeout)", re.I),
-     "the image pull timed out: no network path to ecr.dkr or to S3 (image layers)",
-     "give the task subnets a path to ecr.dkr and S3: the ecr.dkr interface endpoint with private DNS plus the S3 "
-     "gateway endpoint on their route tables, or a 0.0.0.0/0 route to a NAT gateway; allow tcp/443 egress"),
-    (re.compile(r"CannotPullContainerError.*(AccessDenied|access denied|403|not authorized|denied)", re.I),
-     "the image pull was refused: IAM or an endpoint policy denies it",
-     "grant the execution role ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer, and "
-     "allow s3:GetObject on arn:aws:s3:::prod-<region>-starport-layer-bucket/* in the S3 gateway endpoint policy"),
-    (re.compile(r"CannotPullContainerError.*(not found|manifest unknown|does not exist)", re.I),
-     "the image or tag does not exist",
-     "push the image (or fix the tag/URI in the task definition); check the repository's lifecycle policy"),
-    (re.compile(r"failed to (validate|initialize) logger|log group.*does not exist|awslogs", re.I),
-     "the awslogs driver could not start",
-     "create the log group (or set awslogs-create-group with logs:CreateLogGroup), and give the subnets a path to "
-     "the logs endpoint"),
-    (re.compile(r"EFS|efs-utils|mount\.nfs", re.I),
-     "the EFS volume could not be mounted",
-     "allow tcp/2049 from the task security group to the mount targets' security group, with a mount target in every "
-     "AZ the tasks use"),
-    (re.compile(r"ELB health checks", re.I),
-     "the load balancer marked the task unhealthy",
-     "check the target group's health-check path and port and the grace period against the app's start time"),
-    (re.compile(r"container health checks", re.I),
-     "the container health check failed",
-     "run the health-check command in the container (ECS Exec) and compare with its interval and start period"),
-    (re.compile(r"Essential container in task exited", re.I),
-     "the application exited",
-     "read the container's logs and exit code (containers[].reason / exitCode)"),
+    (
+        re.compile(
+            r"unable to pull secrets or registry auth|unable to retrieve secret|"
+            r"ResourceInitializationError:.*(secretsmanager|ssm|GetSecretValue|GetParameters)",
+            re.I,
+        ),
+        "the ECS agent could not fetch the registry auth token or a secret before starting the task",
+        "fix the ecr.api / secretsmanager / ssm findings above (route, endpoint, security group, execution role); then "
+        "run scripts/ecr-connectivity-check.sh as a one-off task in the same subnets and security groups",
+    ),
+    (
+        re.compile(
+            r"CannotPullContainerError.*(timeout|dial tcp|deadline exceeded|request canceled|no route|"
+            r"connection refused|Client\.Timeout)",
+            re.I,
+        ),
+        "the image pull timed out: no network path to ecr.dkr or to S3 (image layers)",
+        "give the task subnets a path to ecr.dkr and S3: the ecr.dkr interface endpoint with private DNS plus the S3 "
+        "gateway endpoint on their route tables, or a 0.0.0.0/0 route to a NAT gateway; allow tcp/443 egress",
+    ),
+    (
+        re.compile(r"CannotPullContainerError.*(AccessDenied|access denied|403|not authorized|denied)", re.I),
+        "the image pull was refused: IAM or an endpoint policy denies it",
+        "grant the execution role ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer, and "
+        "allow s3:GetObject on arn:aws:s3:::prod-<region>-starport-layer-bucket/* in the S3 gateway endpoint policy",
+    ),
+    (
+        re.compile(r"CannotPullContainerError.*(not found|manifest unknown|does not exist)", re.I),
+        "the image or tag does not exist",
+        "push the image (or fix the tag/URI in the task definition); check the repository's lifecycle policy",
+    ),
+    (
+        re.compile(r"failed to (validate|initialize) logger|log group.*does not exist|awslogs", re.I),
+        "the awslogs driver could not start",
+        "create the log group (or set awslogs-create-group with logs:CreateLogGroup), and give the subnets a path to "
+        "the logs endpoint",
+    ),
+    (
+        re.compile(r"EFS|efs-utils|mount\.nfs", re.I),
+        "the EFS volume could not be mounted",
+        "allow tcp/2049 from the task security group to the mount targets' security group, with a mount target in every "
+        "AZ the tasks use",
+    ),
+    (
+        re.compile(r"ELB health checks", re.I),
+        "the load balancer marked the task unhealthy",
+        "check the target group's health-check path and port and the grace period against the app's start time",
+    ),
+    (
+        re.compile(r"container health checks", re.I),
+        "the container health check failed",
+        "run the health-check command in the container (ECS Exec) and compare with its interval and start period",
+    ),
+    (
+        re.compile(r"Essential container in task exited", re.I),
+        "the application exited",
+        "read the container's logs and exit code (containers[].reason / exitCode)",
+    ),
 ]
-BENIGN = re.compile(r"Scaling activity initiated|Deployment|Service .* deleted|Task stopped by user|"
-                    r"SpotInterruption", re.I)
-
+BENIGN = re.compile(
+    r"Scaling activity initiated|Deployment|Service .* deleted|Task stopped by user|"
+    r"SpotInterruption",
+    re.I,
+)
 
 
 def containers(td: dict[str, Any]) -> list[Container]:
@@ -104,14 +130,30 @@ def containers(td: dict[str, Any]) -> list[Container]:
         lc = c.get("logConfiguration") or {}
         if lc.get("logDriver") == "awslogs":
             opts = lc.get("options", {})
-            logs = Logs(Value.live(opts.get("awslogs-group", "")), opts.get("awslogs-stream-prefix"),
-                        str(opts.get("awslogs-create-group", "")).lower() == "true")
+            logs = Logs(
+                Value.live(opts.get("awslogs-group", "")),
+                opts.get("awslogs-stream-prefix"),
+                str(opts.get("awslogs-create-group", "")).lower() == "true",
+            )
         creds = (c.get("repositoryCredentials") or {}).get("credentialsParameter")
-        secrets = tuple(Secret(str(s.get("name")), Value.live(s.get("valueFrom", "")),
-                               "secretsmanager" if ":secretsmanager:" in s.get("valueFrom", "") else "ssm")
-                        for s in c.get("secrets", []))
-        out.append(Container(str(c.get("name", "c")), Value.live(c.get("image", "")), None, logs,
-                             Value.live(creds) if creds else None, secrets))
+        secrets = tuple(
+            Secret(
+                str(s.get("name")),
+                Value.live(s.get("valueFrom", "")),
+                "secretsmanager" if ":secretsmanager:" in s.get("valueFrom", "") else "ssm",
+            )
+            for s in c.get("secrets", [])
+        )
+        out.append(
+            Container(
+                str(c.get("name", "c")),
+                Value.live(c.get("image", "")),
+                None,
+                logs,
+                Value.live(creds) if creds else None,
+                secrets,
+            )
+        )
     return out
 
 
@@ -168,15 +210,28 @@ class Diagnose:
                 cluster, name = pid.split("/")[-2], pid.split("/")[-1]
                 svc = self.ecs.describe_services(cluster=cluster, services=[name])["services"]
                 if not svc:
-                    self.add(None, "discovery", f"ECS service {pid} from the stack does not exist",
-                             "check the stack's status (drift, failed rollback)")
+                    self.add(
+                        None,
+                        "discovery",
+                        f"ECS service {pid} from the stack does not exist",
+                        "check the stack's status (drift, failed rollback)",
+                    )
                     continue
                 s = svc[0]
                 net = s.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
                 td = self.ecs.describe_task_definition(taskDefinition=s["taskDefinition"])["taskDefinition"]
-                out.append(LiveTask(f"service {name}", name, cluster, net.get("subnets", []),
-                                    net.get("securityGroups", []), net.get("assignPublicIp") == "ENABLED", td,
-                                    f"service:{name}"))
+                out.append(
+                    LiveTask(
+                        f"service {name}",
+                        name,
+                        cluster,
+                        net.get("subnets", []),
+                        net.get("securityGroups", []),
+                        net.get("assignPublicIp") == "ENABLED",
+                        td,
+                        f"service:{name}",
+                    )
+                )
             elif r["ResourceType"] == "AWS::Events::Rule" and pid:
                 rule = pid.split("|")[-1].split("/")[-1]
                 for tgt in self.events.list_targets_by_rule(Rule=rule).get("Targets", []):
@@ -185,9 +240,18 @@ class Diagnose:
                         continue
                     net = ep.get("NetworkConfiguration", {}).get("awsvpcConfiguration", {})
                     td = self.ecs.describe_task_definition(taskDefinition=ep["TaskDefinitionArn"])["taskDefinition"]
-                    out.append(LiveTask(f"scheduled task {rule}", rule, tgt["Arn"].split("/")[-1],
-                                        net.get("Subnets", []), net.get("SecurityGroups", []),
-                                        net.get("AssignPublicIp") == "ENABLED", td, f"family:{td['family']}"))
+                    out.append(
+                        LiveTask(
+                            f"scheduled task {rule}",
+                            rule,
+                            tgt["Arn"].split("/")[-1],
+                            net.get("Subnets", []),
+                            net.get("SecurityGroups", []),
+                            net.get("AssignPublicIp") == "ENABLED",
+                            td,
+                            f"family:{td['family']}",
+                        )
+                    )
             elif r["ResourceType"] == "AWS::Scheduler::Schedule" and pid:
                 sched = self._schedule(pid)
                 ep = (sched or {}).get("Target", {}).get("EcsParameters")
@@ -195,9 +259,18 @@ class Diagnose:
                     continue
                 net = ep.get("NetworkConfiguration", {}).get("awsvpcConfiguration", {})
                 td = self.ecs.describe_task_definition(taskDefinition=ep["TaskDefinitionArn"])["taskDefinition"]
-                out.append(LiveTask(f"schedule {pid}", pid, sched["Target"]["Arn"].split("/")[-1],
-                                    net.get("Subnets", []), net.get("SecurityGroups", []),
-                                    net.get("AssignPublicIp") == "ENABLED", td, f"family:{td['family']}"))
+                out.append(
+                    LiveTask(
+                        f"schedule {pid}",
+                        pid,
+                        sched["Target"]["Arn"].split("/")[-1],
+                        net.get("Subnets", []),
+                        net.get("SecurityGroups", []),
+                        net.get("AssignPublicIp") == "ENABLED",
+                        td,
+                        f"family:{td['family']}",
+                    )
+                )
         return out
 
     def _schedule(self, name: str) -> dict[str, Any] | None:
@@ -210,8 +283,9 @@ class Diagnose:
         return None
 
     def add(self, task: LiveTask | None, check: str, problem: str, fix: str) -> None:
-        f = Finding(f"{task.label}: {problem}" if task else problem, task.name if task else "", fix, rule=check,
-                    source=SOURCE)
+        f = Finding(
+            f"{task.label}: {problem}" if task else problem, task.name if task else "", fix, rule=check, source=SOURCE
+        )
         if f not in self.findings:
             self.findings.append(f)
 
@@ -219,12 +293,13 @@ class Diagnose:
 
     def route_table(self, subnet: str, vpc: str) -> dict[str, Any] | None:
         if subnet not in self._rt_cache:
-            rts = self.ec2.describe_route_tables(
-                Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])["RouteTables"]
+            rts = self.ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])[
+                "RouteTables"
+            ]
             if not rts:
-                rts = self.ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]},
-                                                              {"Name": "association.main", "Values": ["true"]}])[
-                    "RouteTables"]
+                rts = self.ec2.describe_route_tables(
+                    Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "association.main", "Values": ["true"]}]
+                )["RouteTables"]
             self._rt_cache[subnet] = rts[0] if rts else None
         return self._rt_cache[subnet]
 
@@ -250,8 +325,14 @@ class Diagnose:
                 return False, f"route table {rid} sends 0.0.0.0/0 to private NAT gateway {nat_id}", rid
             ok, why, _ = self.internet(nats[0]["SubnetId"], vpc, True)
             if not ok or not why.startswith("internet gateway"):
-                return False, (f"route table {rid} sends 0.0.0.0/0 to NAT gateway {nat_id}, but the NAT's subnet "
-                               f"{nats[0]['SubnetId']} does not route to an internet gateway"), rid
+                return (
+                    False,
+                    (
+                        f"route table {rid} sends 0.0.0.0/0 to NAT gateway {nat_id}, but the NAT's subnet "
+                        f"{nats[0]['SubnetId']} does not route to an internet gateway"
+                    ),
+                    rid,
+                )
             return True, f"NAT gateway {nat_id}", rid
         gw = route.get("GatewayId", "")
         if gw.startswith("igw-"):
@@ -263,19 +344,29 @@ class Diagnose:
 
     def prefix_list(self, service: str) -> str | None:
         lists = self.ec2.describe_managed_prefix_lists(
-            Filters=[{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{self.region}.{service}"]}])
+            Filters=[{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{self.region}.{service}"]}]
+        )
         pl = lists.get("PrefixLists", [])
         return pl[0]["PrefixListId"] if pl else None
 
     def sg_rules(self, group_ids: list[str]) -> dict[str, dict[str, Any]]:
         if not group_ids:
             return {}
-        return {g["GroupId"]: g for g in self.ec2.describe_security_groups(GroupIds=sorted(set(group_ids)))[
-            "SecurityGroups"]}
+        return {
+            g["GroupId"]: g
+            for g in self.ec2.describe_security_groups(GroupIds=sorted(set(group_ids)))["SecurityGroups"]
+        }
 
     @staticmethod
-    def allows(groups: dict[str, dict[str, Any]], ids: list[str], egress: bool, *, sgs: set[str] = frozenset(),  # type: ignore[assignment]
-               nets: list[ipaddress.IPv4Network] = (), prefix: str | None = None) -> bool:  # type: ignore[assignment]
+    def allows(
+        groups: dict[str, dict[str, Any]],
+        ids: list[str],
+        egress: bool,
+        *,
+        sgs: set[str] = frozenset(),  # type: ignore[assignment]
+        nets: list[ipaddress.IPv4Network] = (),
+        prefix: str | None = None,
+    ) -> bool:  # type: ignore[assignment]
         """Whether the groups ``ids`` allow tcp/443 (egress or ingress) with ``sgs``, ``nets`` or ``prefix``."""
         rules = [r for gid in ids for r in group_rules(groups.get(gid, {}), egress)]
         return allows_443(rules, peers=set(sgs), nets=list(nets), prefix_list=prefix or False)
@@ -287,16 +378,19 @@ class Diagnose:
         try:
             denied = []
             for action, resource in checks:
-                res = self.iam.simulate_principal_policy(PolicySourceArn=role_arn, ActionNames=[action],
-                                                         ResourceArns=[resource])
+                res = self.iam.simulate_principal_policy(
+                    PolicySourceArn=role_arn, ActionNames=[action], ResourceArns=[resource]
+                )
                 decision = res["EvaluationResults"][0]["EvalDecision"]
                 if decision != "allowed":
                     denied.append((action, resource))
             self.notes.append(f"{role_arn}: permissions from IAM policy simulation")
             return denied
         except Exception as exc:  # noqa: BLE001 - NotImplemented in emulators, AccessDenied for iam:Simulate*
-            self.notes.append(f"{role_arn}: IAM policy simulation unavailable ({type(exc).__name__}); evaluated "
-                              "the role's policies locally")
+            self.notes.append(
+                f"{role_arn}: IAM policy simulation unavailable ({type(exc).__name__}); evaluated "
+                "the role's policies locally"
+            )
         stmts = self._statements(role_arn)
         return [(a, r) for a, r in checks if not allows(stmts, a, r)]
 
@@ -327,21 +421,30 @@ class Diagnose:
         aws_needs = [n for n in needs if not n.internet_only]
         public_hosts = [n.label for n in needs if n.internet_only]
         # (action, resource simulated, resource named in messages, why)
-        perms = [(a, pm.resource or pm.shown, pm.shown, pm.why) for pm in all_perms if pm.role == "execution"
-                 for a in pm.actions]
+        perms = [
+            (a, pm.resource or pm.shown, pm.shown, pm.why)
+            for pm in all_perms
+            if pm.role == "execution"
+            for a in pm.actions
+        ]
         if not t.subnets:
             self.add(t, "discovery", "the task has no awsvpc subnets", "run the task with awsvpc networking")
             return
         subnets = self.ec2.describe_subnets(SubnetIds=t.subnets)["Subnets"]
         vpc = subnets[0]["VpcId"]
         task_nets = [ipaddress.IPv4Network(s["CidrBlock"]) for s in subnets]
-        endpoints = [e for e in self.ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])[
-            "VpcEndpoints"] if e.get("State", "").lower() not in ("deleted", "deleting", "rejected", "expired")]
+        endpoints = [
+            e
+            for e in self.ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
+            if e.get("State", "").lower() not in ("deleted", "deleting", "rejected", "expired")
+        ]
         prefix = f"com.amazonaws.{self.region}."
 
         def endpoint(service: str, kind: str) -> dict[str, Any] | None:
-            return next((e for e in endpoints if e.get("ServiceName") == prefix + service
-                         and e.get("VpcEndpointType") == kind), None)
+            return next(
+                (e for e in endpoints if e.get("ServiceName") == prefix + service and e.get("VpcEndpointType") == kind),
+                None,
+            )
 
         groups = self.sg_rules(t.sgs + [g["GroupId"] for e in endpoints for g in e.get("Groups", [])])
         via_endpoint: dict[tuple[str, ...], list[str]] = {}
@@ -352,10 +455,13 @@ class Diagnose:
             ep = endpoint(dest, "Interface")
             if ep is not None:
                 if ep.get("State", "").lower() != "available":
-                    self.add(t, "endpoint", f"interface endpoint {ep['VpcEndpointId']} ({prefix}{dest}) is "
-                             f"{ep.get('State')}",
-                             f"wait until it is available; if it failed, check its subnets and security groups, then "
-                             f"recreate it (aws ec2 describe-vpc-endpoints --vpc-endpoint-ids {ep['VpcEndpointId']})")
+                    self.add(
+                        t,
+                        "endpoint",
+                        f"interface endpoint {ep['VpcEndpointId']} ({prefix}{dest}) is {ep.get('State')}",
+                        f"wait until it is available; if it failed, check its subnets and security groups, then "
+                        f"recreate it (aws ec2 describe-vpc-endpoints --vpc-endpoint-ids {ep['VpcEndpointId']})",
+                    )
                     continue
                 if ep.get("PrivateDnsEnabled"):
                     used_private_dns = True
@@ -363,9 +469,13 @@ class Diagnose:
                     via_endpoint.setdefault(key, []).append(label)
                     ep_subnets.setdefault(key, set()).update(ep.get("SubnetIds", []))
                     continue
-                self.add(t, "endpoint", f"interface endpoint {ep['VpcEndpointId']} ({prefix}{dest}) has private "
-                         "DNS disabled, so tasks resolve the public name and bypass it",
-                         f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {ep['VpcEndpointId']} --private-dns-enabled")
+                self.add(
+                    t,
+                    "endpoint",
+                    f"interface endpoint {ep['VpcEndpointId']} ({prefix}{dest}) has private "
+                    "DNS disabled, so tasks resolve the public name and bypass it",
+                    f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {ep['VpcEndpointId']} --private-dns-enabled",
+                )
             for sn in subnets:
                 sid = sn["SubnetId"]
                 rt = self.route_table(sid, vpc)
@@ -378,82 +488,136 @@ class Diagnose:
                 ok, how, rid = self.internet(sid, vpc, t.public_ip)
                 if ok:
                     if not self.allows(groups, t.sgs, True, nets=[INTERNET]):
-                        self.add(t, "security-group", f"task security groups {', '.join(t.sgs)} allow no tcp/443 "
-                                 f"egress to 0.0.0.0/0 ({label} through {how})",
-                                 f"aws ec2 authorize-security-group-egress --group-id {t.sgs[0]} --ip-permissions "
-                                 "IpProtocol=tcp,FromPort=443,ToPort=443,IpRanges=[{CidrIp=0.0.0.0/0}]")
+                        self.add(
+                            t,
+                            "security-group",
+                            f"task security groups {', '.join(t.sgs)} allow no tcp/443 "
+                            f"egress to 0.0.0.0/0 ({label} through {how})",
+                            f"aws ec2 authorize-security-group-egress --group-id {t.sgs[0]} --ip-permissions "
+                            "IpProtocol=tcp,FromPort=443,ToPort=443,IpRanges=[{CidrIp=0.0.0.0/0}]",
+                        )
                     continue
                 if dest == "s3":
-                    fix = (f"add the S3 gateway endpoint to route table {rid}: aws ec2 modify-vpc-endpoint "
-                           f"--vpc-endpoint-id {gw['VpcEndpointId']} --add-route-table-ids {rid}" if gw else
-                           f"aws ec2 create-vpc-endpoint --vpc-id {vpc} --vpc-endpoint-type Gateway --service-name "
-                           f"{prefix}s3 --route-table-ids {rid}")
-                    self.add(t, "route", f"no route to {label} from subnet {sid}: {how}, and no S3 gateway "
-                             "endpoint is on that route table", fix + " (or add a NAT route)")
+                    fix = (
+                        f"add the S3 gateway endpoint to route table {rid}: aws ec2 modify-vpc-endpoint "
+                        f"--vpc-endpoint-id {gw['VpcEndpointId']} --add-route-table-ids {rid}"
+                        if gw
+                        else f"aws ec2 create-vpc-endpoint --vpc-id {vpc} --vpc-endpoint-type Gateway --service-name "
+                        f"{prefix}s3 --route-table-ids {rid}"
+                    )
+                    self.add(
+                        t,
+                        "route",
+                        f"no route to {label} from subnet {sid}: {how}, and no S3 gateway "
+                        "endpoint is on that route table",
+                        fix + " (or add a NAT route)",
+                    )
                 else:
-                    self.add(t, "route", f"no route to {label} from subnet {sid}: {how}, and there is no "
-                             f"{prefix}{dest} interface endpoint",
-                             f"aws ec2 create-vpc-endpoint --vpc-id {vpc} --vpc-endpoint-type Interface --service-name "
-                             f"{prefix}{dest} --subnet-ids {' '.join(t.subnets)} --security-group-ids <endpoint-sg> "
-                             f"--private-dns-enabled (or add a 0.0.0.0/0 route to a NAT gateway in {rid}); then "
-                             "make the same change in the spec and redeploy")
+                    self.add(
+                        t,
+                        "route",
+                        f"no route to {label} from subnet {sid}: {how}, and there is no "
+                        f"{prefix}{dest} interface endpoint",
+                        f"aws ec2 create-vpc-endpoint --vpc-id {vpc} --vpc-endpoint-type Interface --service-name "
+                        f"{prefix}{dest} --subnet-ids {' '.join(t.subnets)} --security-group-ids <endpoint-sg> "
+                        f"--private-dns-enabled (or add a 0.0.0.0/0 route to a NAT gateway in {rid}); then "
+                        "make the same change in the spec and redeploy",
+                    )
         for host in public_hosts:
             for sn in subnets:
                 ok, how, rid = self.internet(sn["SubnetId"], vpc, t.public_ip)
                 if not ok:
-                    self.add(t, "route", f"no route to {host} from subnet {sn['SubnetId']}: {how}; public "
-                             "registries have no VPC endpoint",
-                             "copy the image to ECR (and use the ECR URI), or give the subnets a NAT route")
+                    self.add(
+                        t,
+                        "route",
+                        f"no route to {host} from subnet {sn['SubnetId']}: {how}; public "
+                        "registries have no VPC endpoint",
+                        "copy the image to ECR (and use the ECR URI), or give the subnets a NAT route",
+                    )
         for ep_groups, labels in via_endpoint.items():
             names = ", ".join(labels)
-            ep_nets = [ipaddress.IPv4Network(x["CidrBlock"]) for x in self.ec2.describe_subnets(
-                SubnetIds=sorted(ep_subnets[ep_groups]))["Subnets"]] if ep_subnets[ep_groups] else []
+            ep_nets = (
+                [
+                    ipaddress.IPv4Network(x["CidrBlock"])
+                    for x in self.ec2.describe_subnets(SubnetIds=sorted(ep_subnets[ep_groups]))["Subnets"]
+                ]
+                if ep_subnets[ep_groups]
+                else []
+            )
             if not self.allows(groups, t.sgs, True, sgs=set(ep_groups), nets=ep_nets):
-                self.add(t, "security-group", f"task security groups {', '.join(t.sgs)} allow no tcp/443 egress "
-                         f"to endpoint security group {', '.join(ep_groups) or '-'} ({names})",
-                         f"aws ec2 authorize-security-group-egress --group-id {t.sgs[0]} --ip-permissions "
-                         f"IpProtocol=tcp,FromPort=443,ToPort=443,UserIdGroupPairs=[{{GroupId={ep_groups[0]}}}]"
-                         if ep_groups else "attach a security group to the endpoint")
+                self.add(
+                    t,
+                    "security-group",
+                    f"task security groups {', '.join(t.sgs)} allow no tcp/443 egress "
+                    f"to endpoint security group {', '.join(ep_groups) or '-'} ({names})",
+                    f"aws ec2 authorize-security-group-egress --group-id {t.sgs[0]} --ip-permissions "
+                    f"IpProtocol=tcp,FromPort=443,ToPort=443,UserIdGroupPairs=[{{GroupId={ep_groups[0]}}}]"
+                    if ep_groups
+                    else "attach a security group to the endpoint",
+                )
             if not self.allows(groups, list(ep_groups), False, sgs=set(t.sgs), nets=task_nets):
-                self.add(t, "security-group", f"endpoint security group {', '.join(ep_groups) or '-'} does not "
-                         f"admit tcp/443 from task security groups {', '.join(t.sgs)} ({names})",
-                         f"aws ec2 authorize-security-group-ingress --group-id {ep_groups[0] if ep_groups else '-'} "
-                         f"--protocol tcp --port 443 --source-group {t.sgs[0]}")
+                self.add(
+                    t,
+                    "security-group",
+                    f"endpoint security group {', '.join(ep_groups) or '-'} does not "
+                    f"admit tcp/443 from task security groups {', '.join(t.sgs)} ({names})",
+                    f"aws ec2 authorize-security-group-ingress --group-id {ep_groups[0] if ep_groups else '-'} "
+                    f"--protocol tcp --port 443 --source-group {t.sgs[0]}",
+                )
         if used_private_dns:
             self._vpc_dns(vpc)
         role = td.get("executionRoleArn")
         if perms and not role:
-            self.add(t, "iam", "the task definition has no execution role, needed for "
-                     f"{perms[0][3]}", "set executionRoleArn to a role trusted by ecs-tasks.amazonaws.com")
+            self.add(
+                t,
+                "iam",
+                f"the task definition has no execution role, needed for {perms[0][3]}",
+                "set executionRoleArn to a role trusted by ecs-tasks.amazonaws.com",
+            )
         elif perms and role:
             denied = self.role_allows(role, [(a, r) for a, r, _, _ in perms])
             for a, r in denied:
                 shown, why = next((s, w) for aa, rr, s, w in perms if (aa, rr) == (a, r))
-                self.add(t, "iam", f"execution role {role.split('/')[-1]} is not allowed {a} on {shown} "
-                         f"({why})", f"add an Allow for {a} on {shown} to the role (in the spec's generated IAM "
-                         "stack, then redeploy)")
+                self.add(
+                    t,
+                    "iam",
+                    f"execution role {role.split('/')[-1]} is not allowed {a} on {shown} ({why})",
+                    f"add an Allow for {a} on {shown} to the role (in the spec's generated IAM stack, then redeploy)",
+                )
         self._stopped(t)
 
     def _vpc_dns(self, vpc: str) -> None:
         for attr, key in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
             if not self.ec2.describe_vpc_attribute(VpcId=vpc, Attribute=attr)[key]["Value"]:
                 flag = "--enable-dns-support" if attr == "enableDnsSupport" else "--enable-dns-hostnames"
-                self.add(None, "dns", f"vpc {vpc}: {attr} is false, so the private DNS names of the interface endpoints "
-                         "do not resolve", f"aws ec2 modify-vpc-attribute --vpc-id {vpc} {flag} '{{\"Value\":true}}'")
+                self.add(
+                    None,
+                    "dns",
+                    f"vpc {vpc}: {attr} is false, so the private DNS names of the interface endpoints do not resolve",
+                    f"aws ec2 modify-vpc-attribute --vpc-id {vpc} {flag} '{{\"Value\":true}}'",
+                )
 
     def _s3_gateway(self, t: LiveTask, gw: dict[str, Any], groups: dict[str, dict[str, Any]]) -> None:
         pl = self.prefix_list("s3")
         if not self.allows(groups, t.sgs, True, prefix=pl, nets=[INTERNET]):
-            self.add(t, "security-group", f"task security groups {', '.join(t.sgs)} allow no tcp/443 egress to "
-                     f"the S3 prefix list {pl} (image layers through {gw['VpcEndpointId']})",
-                     f"aws ec2 authorize-security-group-egress --group-id {t.sgs[0]} --ip-permissions "
-                     f"IpProtocol=tcp,FromPort=443,ToPort=443,PrefixListIds=[{{PrefixListId={pl}}}]")
+            self.add(
+                t,
+                "security-group",
+                f"task security groups {', '.join(t.sgs)} allow no tcp/443 egress to "
+                f"the S3 prefix list {pl} (image layers through {gw['VpcEndpointId']})",
+                f"aws ec2 authorize-security-group-egress --group-id {t.sgs[0]} --ip-permissions "
+                f"IpProtocol=tcp,FromPort=443,ToPort=443,PrefixListIds=[{{PrefixListId={pl}}}]",
+            )
         doc = gw.get("PolicyDocument")
         layer = LAYER_BUCKET_OBJECT.format(region=self.region)
         if doc and not allows(document_statements(doc), "s3:GetObject", layer):
-            self.add(t, "endpoint", f"the policy of S3 gateway endpoint {gw['VpcEndpointId']} does not allow "
-                     f"s3:GetObject on arn:aws:s3:::prod-{self.region}-starport-layer-bucket/* (ECR image layers)",
-                     "add a statement allowing s3:GetObject on that bucket to the endpoint policy")
+            self.add(
+                t,
+                "endpoint",
+                f"the policy of S3 gateway endpoint {gw['VpcEndpointId']} does not allow "
+                f"s3:GetObject on arn:aws:s3:::prod-{self.region}-starport-layer-bucket/* (ECR image layers)",
+                "add a statement allowing s3:GetObject on that bucket to the endpoint policy",
+            )
 
     def _stopped(self, t: LiveTask, limit: int = 5) -> None:
         arns = self.ecs.list_tasks(cluster=t.cluster, desiredStatus="STOPPED").get("taskArns", [])
@@ -461,9 +625,14 @@ class Diagnose:
             return
         tasks = []
         for i in range(0, len(arns), 100):
-            tasks += self.ecs.describe_tasks(cluster=t.cluster, tasks=arns[i:i + 100]).get("tasks", [])
-        mine = [x for x in tasks if x.get("group") == t.group or x.get("taskDefinitionArn") ==
-                t.task_definition.get("taskDefinitionArn") and not x.get("group", "").startswith("service:")]
+            tasks += self.ecs.describe_tasks(cluster=t.cluster, tasks=arns[i : i + 100]).get("tasks", [])
+        mine = [
+            x
+            for x in tasks
+            if x.get("group") == t.group
+            or x.get("taskDefinitionArn") == t.task_definition.get("taskDefinitionArn")
+            and not x.get("group", "").startswith("service:")
+        ]
         mine.sort(key=lambda x: str(x.get("stoppedAt") or x.get("createdAt") or ""), reverse=True)
         for x in mine[:limit]:
             reasons = [x.get("stoppedReason", "")] + [c.get("reason", "") for c in x.get("containers", [])]
@@ -476,41 +645,66 @@ class Diagnose:
                     self.add(t, "stopped-task", f"task {tid} stopped: {text} -> {cause}", fix)
                     break
             else:
-                self.add(t, "stopped-task", f"task {tid} stopped: {text}",
-                         "read the task's containers[].reason and the container logs")
+                self.add(
+                    t,
+                    "stopped-task",
+                    f"task {tid} stopped: {text}",
+                    "read the task's containers[].reason and the container logs",
+                )
 
     def image_pulls(self, now: datetime | None = None) -> PullFigures | None:
         """The last hour's pull figures, on the namespace of the stack's pull alarms (None, with a
         note, for a stack deployed before they existed)."""
-        names = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in self.resources
-                 if r["ResourceType"] == "AWS::CloudWatch::Alarm" and r["LogicalResourceId"] in PULL_ALARMS}
+        names = {
+            r["LogicalResourceId"]: r.get("PhysicalResourceId")
+            for r in self.resources
+            if r["ResourceType"] == "AWS::CloudWatch::Alarm" and r["LogicalResourceId"] in PULL_ALARMS
+        }
         if not names.get("PullFailureAlarm"):
             self.notes.append("image pulls: the stack has no PullFailureAlarm; no pull figures")
             return None
         try:
-            alarms = {a["AlarmName"]: a for a in self.cloudwatch.describe_alarms(
-                AlarmNames=[n for n in names.values() if n]).get("MetricAlarms", [])}
+            alarms = {
+                a["AlarmName"]: a
+                for a in self.cloudwatch.describe_alarms(AlarmNames=[n for n in names.values() if n]).get(
+                    "MetricAlarms", []
+                )
+            }
             found = {k: alarms[v] for k, v in names.items() if v in alarms}
             slow = found.get("PullSlowAlarm")
-            figures = pull_figures(self.cloudwatch, found["PullFailureAlarm"]["Namespace"],
-                                   now or datetime.now(timezone.utc),
-                                   threshold=slow.get("Threshold") if slow else None)
+            figures = pull_figures(
+                self.cloudwatch,
+                found["PullFailureAlarm"]["Namespace"],
+                now or datetime.now(UTC),
+                threshold=slow.get("Threshold") if slow else None,
+            )
         except Exception as exc:  # noqa: BLE001 - AccessDenied, an emulator without the API: the other checks stand
             self.notes.append(f"image pulls: no figures: CloudWatch answered {type(exc).__name__}: {exc}")
             return None
         self.notes.append(f"image pulls (last hour, {figures.namespace}): {figures.line()}")
         if figures.failures:
-            self.add(None, "image-pulls", f"{figures.failures} image pull(s) failed in the last hour",
-                     "read the stoppedReason in the PullFailure log group (stack output PullFailureLogGroupName) "
-                     "and apply the stopped-task fixes above")
+            self.add(
+                None,
+                "image-pulls",
+                f"{figures.failures} image pull(s) failed in the last hour",
+                "read the stoppedReason in the PullFailure log group (stack output PullFailureLogGroupName) "
+                "and apply the stopped-task fixes above",
+            )
         if slow is None:
             self.notes.append("image pulls: the stack has no PullSlowAlarm (deployed before pull durations)")
-        elif figures.max_seconds is not None and figures.threshold is not None \
-                and figures.max_seconds > figures.threshold:
-            self.add(None, "image-pulls", f"the slowest image pull of the last hour took {figures.max_seconds:.1f} s, "
-                     f"over the {figures.threshold:g} s of alarms.image_pull_seconds",
-                     "compare ImagePullSeconds per ServiceName/TaskFamily; a slow path to ECR or S3 (NAT instead of "
-                     "the ecr.dkr and S3 gateway endpoints) or a large image are the usual causes")
+        elif (
+            figures.max_seconds is not None
+            and figures.threshold is not None
+            and figures.max_seconds > figures.threshold
+        ):
+            self.add(
+                None,
+                "image-pulls",
+                f"the slowest image pull of the last hour took {figures.max_seconds:.1f} s, "
+                f"over the {figures.threshold:g} s of alarms.image_pull_seconds",
+                "compare ImagePullSeconds per ServiceName/TaskFamily; a slow path to ECR or S3 (NAT instead of "
+                "the ecr.dkr and S3 gateway endpoints) or a large image are the usual causes",
+            )
         return figures
 
     def run(self, stack: str) -> list[Finding]:

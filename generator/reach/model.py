@@ -102,8 +102,13 @@ class Rule:
         return self.proto in ("tcp", "6") and self.lo <= 443 <= self.hi
 
 
-def allows_443(rules: list[Rule], *, peers: set[Any] = frozenset(), nets: list[ipaddress.IPv4Network] = (),  # type: ignore[assignment]
-               prefix_list: str | bool = False) -> bool:
+def allows_443(
+    rules: list[Rule],
+    *,
+    peers: set[Any] = frozenset(),
+    nets: list[ipaddress.IPv4Network] = (),  # type: ignore[assignment]
+    prefix_list: str | bool = False,
+) -> bool:
     """Whether any rule allows tcp/443 with one of ``peers``, with a CIDR that covers every
     net in ``nets``, or with a prefix list (``True``: any, a string: that id)."""
     for r in rules:

@@ -18,10 +18,16 @@ from dataclasses import dataclass
 from generator.cfn.finding import ERROR, WARNING
 from generator.reach.model import ORDER, Need, Perm
 
-ECR_URI = re.compile(r"^(?P<acct>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
-                     r"(?P<repo>[^:@]+)")
-EXEC_ACTIONS = ("ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
-                "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel")
+ECR_URI = re.compile(
+    r"^(?P<acct>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+    r"(?P<repo>[^:@]+)"
+)
+EXEC_ACTIONS = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
 
 
 @dataclass(frozen=True)
@@ -115,8 +121,7 @@ class Exec:
     key: Value | None = None
 
 
-def task_needs(containers: list[Container], where: Account, exec_: Exec | None = None
-               ) -> tuple[list[Need], list[Perm]]:
+def task_needs(containers: list[Container], where: Account, exec_: Exec | None = None) -> tuple[list[Need], list[Perm]]:
     """The destinations (in message order) and the permissions a task needs to start."""
     needs: dict[str, Need] = {}
     perms: list[Perm] = []
@@ -129,9 +134,15 @@ def task_needs(containers: list[Container], where: Account, exec_: Exec | None =
         _image(c, where, need, perms)
         if c.credentials is not None:
             need(Need("secretsmanager", "secretsmanager"))
-            perms.append(Perm(("secretsmanager:GetSecretValue",), secret_arn(c.credentials.match),
-                              secret_arn(c.credentials.shown) or "<unresolved>", c.credentials.origin,
-                              "the private registry credentials"))
+            perms.append(
+                Perm(
+                    ("secretsmanager:GetSecretValue",),
+                    secret_arn(c.credentials.match),
+                    secret_arn(c.credentials.shown) or "<unresolved>",
+                    c.credentials.origin,
+                    "the private registry credentials",
+                )
+            )
         if c.logs is not None:
             _logs(c, where, need, perms)
         for s in c.secrets:
@@ -141,8 +152,17 @@ def task_needs(containers: list[Container], where: Account, exec_: Exec | None =
         perms.append(Perm(EXEC_ACTIONS, "*", "*", None, "ECS Exec", role="task", severity=WARNING))
         if exec_.key is not None:
             need(Need("kms", "kms (ECS Exec session key)", severity=WARNING))
-            perms.append(Perm(("kms:Decrypt",), exec_.key.match, exec_.key.shown or "<key>", exec_.key.origin,
-                              "ECS Exec session encryption", role="task", severity=WARNING))
+            perms.append(
+                Perm(
+                    ("kms:Decrypt",),
+                    exec_.key.match,
+                    exec_.key.shown or "<key>",
+                    exec_.key.origin,
+                    "ECS Exec session encryption",
+                    role="task",
+                    severity=WARNING,
+                )
+            )
     ordered = sorted(needs.values(), key=lambda n: (ORDER.index(n.dest) if n.dest in ORDER else -1, n.dest))
     return ordered, perms
 
@@ -168,8 +188,15 @@ def _image(c: Container, where: Account, need, perms: list[Perm]) -> None:  # no
     need(Need("ecr.dkr", "ecr.dkr"))
     need(Need("s3", "s3 (image layers)"))
     perms.append(Perm(("ecr:GetAuthorizationToken",), "*", "*", None, "the image pull"))
-    perms.append(Perm(("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"), repo, shown,
-                      c.image_repository if img is not None else None, "the image pull"))
+    perms.append(
+        Perm(
+            ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+            repo,
+            shown,
+            c.image_repository if img is not None else None,
+            "the image pull",
+        )
+    )
 
 
 def _logs(c: Container, where: Account, need, perms: list[Perm]) -> None:  # noqa: ANN001
@@ -179,8 +206,9 @@ def _logs(c: Container, where: Account, need, perms: list[Perm]) -> None:  # noq
     stream = f"{c.logs.stream_prefix or 'prefix'}/{c.name or 'c'}/0"
     arn = f"arn:aws:logs:{where.region}:{where.account}:log-group:{group}:log-stream:{stream}" if group else None
     shown = f"arn:aws:logs:{where.shown_region}:{where.shown_account}:log-group:{c.logs.group.shown or '<unresolved>'}"
-    perms.append(Perm(("logs:CreateLogStream", "logs:PutLogEvents"), arn, shown, c.logs.group.origin,
-                      "the awslogs log driver"))
+    perms.append(
+        Perm(("logs:CreateLogStream", "logs:PutLogEvents"), arn, shown, c.logs.group.origin, "the awslogs log driver")
+    )
     if c.logs.create_group:
         perms.append(Perm(("logs:CreateLogGroup",), arn, shown, c.logs.group.origin, "awslogs-create-group"))
 
@@ -189,19 +217,38 @@ def _secret(s: Secret, where: Account, need, perms: list[Perm]) -> None:  # noqa
     v = s.value_from
     if s.store == "secretsmanager":
         need(Need("secretsmanager", "secretsmanager"))
-        perms.append(Perm(("secretsmanager:GetSecretValue",), secret_arn(v.match),
-                          secret_arn(v.shown) or "<unresolved>", v.origin, f"secret {s.name}"))
+        perms.append(
+            Perm(
+                ("secretsmanager:GetSecretValue",),
+                secret_arn(v.match),
+                secret_arn(v.shown) or "<unresolved>",
+                v.origin,
+                f"secret {s.name}",
+            )
+        )
         if s.key is not None:
-            perms.append(Perm(("kms:Decrypt",), s.key.match, s.key.shown or "<key>", s.key.origin,
-                              f"secret {s.name} (encrypted with a customer managed key)"))
+            perms.append(
+                Perm(
+                    ("kms:Decrypt",),
+                    s.key.match,
+                    s.key.shown or "<key>",
+                    s.key.origin,
+                    f"secret {s.name} (encrypted with a customer managed key)",
+                )
+            )
         return
     need(Need("ssm", "ssm"))
     text = v.match or ""
     if text.startswith("arn:"):
-        perms.append(Perm(("ssm:GetParameters",), v.match, v.shown or "<unresolved>", v.origin,
-                          f"parameter {s.name}"))
+        perms.append(Perm(("ssm:GetParameters",), v.match, v.shown or "<unresolved>", v.origin, f"parameter {s.name}"))
         return
     name = text.lstrip("/")
-    perms.append(Perm(("ssm:GetParameters",), f"arn:aws:ssm:{where.region}:{where.account}:parameter/{name}",
-                      f"arn:aws:ssm:{where.shown_region}:{where.shown_account}:parameter/{name}", None,
-                      f"parameter {s.name}"))
+    perms.append(
+        Perm(
+            ("ssm:GetParameters",),
+            f"arn:aws:ssm:{where.region}:{where.account}:parameter/{name}",
+            f"arn:aws:ssm:{where.shown_region}:{where.shown_account}:parameter/{name}",
+            None,
+            f"parameter {s.name}",
+        )
+    )

@@ -97,7 +97,8 @@ class Network:
         for f, _lid, r in self.ts.present_resources("AWS::EC2::VPCGatewayAttachment"):
             p = r.get("Properties", {})
             if self.ts.origin(f, p.get("InternetGatewayId")).key == igw and (
-                    vpc is None or self.ts.origin(f, p.get("VpcId")).key == vpc):
+                vpc is None or self.ts.origin(f, p.get("VpcId")).key == vpc
+            ):
                 return True
         return False
 
@@ -117,8 +118,12 @@ class Network:
             g = self.ts.origin(f, p["GatewayId"])
             if self.ts.typed(g, "AWS::EC2::InternetGateway") is not None:
                 if not self.igw_attached(g.key, vpc):  # type: ignore[arg-type]
-                    return InternetPath("broken", rt[1], f"route table {rt[1]} sends 0.0.0.0/0 to internet gateway "
-                                        f"{g.name}, which is not attached to the VPC")
+                    return InternetPath(
+                        "broken",
+                        rt[1],
+                        f"route table {rt[1]} sends 0.0.0.0/0 to internet gateway "
+                        f"{g.name}, which is not attached to the VPC",
+                    )
                 if not public_ip:
                     return InternetPath("igw-no-public-ip", rt[1], f"internet gateway {g.name}")
                 return InternetPath("igw", rt[1], f"internet gateway {g.name}")
@@ -128,24 +133,39 @@ class Network:
     def _via_nat(self, rt: Key, nat_o: Origin, vpc: Key | None) -> InternetPath:
         nat = self.ts.typed(nat_o, "AWS::EC2::NatGateway")
         if nat is None:
-            return InternetPath("broken", rt[1], f"route table {rt[1]} sends 0.0.0.0/0 to a NAT gateway that "
-                                f"is not in the template set ({nat_o})")
+            return InternetPath(
+                "broken",
+                rt[1],
+                f"route table {rt[1]} sends 0.0.0.0/0 to a NAT gateway that is not in the template set ({nat_o})",
+            )
         np = nat.get("Properties", {})
         if self.match(nat_o.file, np.get("ConnectivityType", "public")) == "private":
-            return InternetPath("broken", rt[1], f"route table {rt[1]} sends 0.0.0.0/0 to NAT gateway "
-                                f"{nat_o.name}, which is a private NAT gateway (no internet access)")
+            return InternetPath(
+                "broken",
+                rt[1],
+                f"route table {rt[1]} sends 0.0.0.0/0 to NAT gateway "
+                f"{nat_o.name}, which is a private NAT gateway (no internet access)",
+            )
         nat_subnet = self.ts.origin(nat_o.file, np.get("SubnetId"))
         nat_rt = self.route_table_of(nat_subnet)
         up = self.default_route(nat_rt) if nat_rt else None
         if up is None or "GatewayId" not in up[1]:
-            return InternetPath("broken", rt[1], f"route table {rt[1]} sends 0.0.0.0/0 to NAT gateway "
-                                f"{nat_o.name}, but the NAT's subnet {nat_subnet.name} has no 0.0.0.0/0 route to an "
-                                "internet gateway")
+            return InternetPath(
+                "broken",
+                rt[1],
+                f"route table {rt[1]} sends 0.0.0.0/0 to NAT gateway "
+                f"{nat_o.name}, but the NAT's subnet {nat_subnet.name} has no 0.0.0.0/0 route to an "
+                "internet gateway",
+            )
         igw = self.ts.origin(up[0], up[1]["GatewayId"]).key
         if not self.igw_attached(igw, vpc) if igw else True:
-            return InternetPath("broken", rt[1], f"route table {rt[1]} sends 0.0.0.0/0 to NAT gateway "
-                                f"{nat_o.name}, whose subnet routes to an internet gateway that is not attached to "
-                                "the VPC")
+            return InternetPath(
+                "broken",
+                rt[1],
+                f"route table {rt[1]} sends 0.0.0.0/0 to NAT gateway "
+                f"{nat_o.name}, whose subnet routes to an internet gateway that is not attached to "
+                "the VPC",
+            )
         return InternetPath("nat", rt[1], f"NAT gateway {nat_o.name}")
 
     # ---- VPC endpoints
@@ -159,12 +179,20 @@ class Network:
             svc = m.group(1) if m else name
             kind = self.match(f, p.get("VpcEndpointType", "Gateway")) or "Gateway"
             dns = self.match(f, p.get("PrivateDnsEnabled", False)) == "true"
-            out.append(Endpoint(
-                f, lid, svc, kind, self.ts.origin(f, p.get("VpcId")).key, dns,
-                self.ts.items(f, p.get("SubnetIds")), self.ts.items(f, p.get("SecurityGroupIds")),
-                [o.key for o in self.ts.items(f, p.get("RouteTableIds"))],
-                self.ts.effective(f, p.get("PolicyDocument")),
-            ))
+            out.append(
+                Endpoint(
+                    f,
+                    lid,
+                    svc,
+                    kind,
+                    self.ts.origin(f, p.get("VpcId")).key,
+                    dns,
+                    self.ts.items(f, p.get("SubnetIds")),
+                    self.ts.items(f, p.get("SecurityGroupIds")),
+                    [o.key for o in self.ts.items(f, p.get("RouteTableIds"))],
+                    self.ts.effective(f, p.get("PolicyDocument")),
+                )
+            )
         return out
 
     def interface_endpoint(self, svc: str, vpc: Key | None) -> Endpoint | None:
@@ -229,12 +257,19 @@ class Network:
                 out.append(self._rule(f, p, egress))
         return out
 
-    def egress_allows(self, sgs: list[Key | None], *, to_sg: Iterable[Key | None] = (),
-                      to_nets: Iterable[ipaddress.IPv4Network] = (), prefix_list: bool = False) -> bool:
+    def egress_allows(
+        self,
+        sgs: list[Key | None],
+        *,
+        to_sg: Iterable[Key | None] = (),
+        to_nets: Iterable[ipaddress.IPv4Network] = (),
+        prefix_list: bool = False,
+    ) -> bool:
         rules = [r for sg in sgs for r in self.rules(sg, egress=True)]
         return allows_443(rules, peers={s for s in to_sg if s}, nets=list(to_nets), prefix_list=prefix_list)
 
-    def ingress_admits(self, groups: list[Key | None], from_sgs: list[Key | None],
-                       from_nets: list[ipaddress.IPv4Network]) -> bool:
+    def ingress_admits(
+        self, groups: list[Key | None], from_sgs: list[Key | None], from_nets: list[ipaddress.IPv4Network]
+    ) -> bool:
         rules = [r for g in groups for r in self.rules(g, egress=False)]
         return allows_443(rules, peers={s for s in from_sgs if s}, nets=from_nets)

@@ -28,29 +28,46 @@ class PullFigures:
     threshold: float | None = None  # PullSlowAlarm's, when the stack has it
 
     def line(self) -> str:
-        took = (f"max {self.max_seconds:.1f} s, avg {self.avg_seconds:.1f} s"
-                if self.max_seconds is not None and self.avg_seconds is not None else "no duration recorded")
+        took = (
+            f"max {self.max_seconds:.1f} s, avg {self.avg_seconds:.1f} s"
+            if self.max_seconds is not None and self.avg_seconds is not None
+            else "no duration recorded"
+        )
         limit = f" (alarm above {self.threshold:g} s)" if self.threshold is not None else ""
         return f"{self.pulls} pull(s), {self.failures} failure(s), {took}{limit}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"namespace": self.namespace, "window_seconds": int(PULL_WINDOW.total_seconds()), "pulls": self.pulls,
-                "failures": self.failures, "max_seconds": self.max_seconds, "avg_seconds": self.avg_seconds,
-                "threshold_seconds": self.threshold}
+        return {
+            "namespace": self.namespace,
+            "window_seconds": int(PULL_WINDOW.total_seconds()),
+            "pulls": self.pulls,
+            "failures": self.failures,
+            "max_seconds": self.max_seconds,
+            "avg_seconds": self.avg_seconds,
+            "threshold_seconds": self.threshold,
+        }
 
 
-def pull_figures(cw: Any, namespace: str, end: datetime, window: timedelta = PULL_WINDOW,
-                 threshold: float | None = None) -> PullFigures:
+def pull_figures(
+    cw: Any, namespace: str, end: datetime, window: timedelta = PULL_WINDOW, threshold: float | None = None
+) -> PullFigures:
     """Platform-wide (dimensionless) ImagePullSucceeded, ImagePullFailures and ImagePullSeconds
     over ``window`` before ``end``, whatever the number of datapoints CloudWatch returns."""
+
     def points(metric: str, stats: list[str]) -> list[dict[str, Any]]:
-        return cw.get_metric_statistics(Namespace=namespace, MetricName=metric, StartTime=end - window,
-                                        EndTime=end, Period=60, Statistics=stats).get("Datapoints", [])
+        return cw.get_metric_statistics(
+            Namespace=namespace, MetricName=metric, StartTime=end - window, EndTime=end, Period=60, Statistics=stats
+        ).get("Datapoints", [])
 
     pulls = sum(p.get("Sum", 0.0) for p in points("ImagePullSucceeded", ["Sum"]))
     failures = sum(p.get("Sum", 0.0) for p in points("ImagePullFailures", ["Sum"]))
     took = points("ImagePullSeconds", ["Sum", "SampleCount", "Maximum"])
     count = sum(p.get("SampleCount", 0.0) for p in took)
-    return PullFigures(namespace, int(round(pulls)), int(round(failures)),
-                       max(p["Maximum"] for p in took) if count else None,
-                       sum(p.get("Sum", 0.0) for p in took) / count if count else None, threshold)
+    return PullFigures(
+        namespace,
+        int(round(pulls)),
+        int(round(failures)),
+        max(p["Maximum"] for p in took) if count else None,
+        sum(p.get("Sum", 0.0) for p in took) / count if count else None,
+        threshold,
+    )

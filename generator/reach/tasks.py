@@ -19,8 +19,12 @@ from generator.reach.iam import as_list
 from generator.reach.model import Task
 from generator.reach.needs import ECR_URI, Account, Container, Exec, Logs, Secret, Value, task_needs
 
-TEMPLATE_ACCOUNT = Account(MATCH_PSEUDO["AWS::Region"], MATCH_PSEUDO["AWS::AccountId"],
-                           SHOW_PSEUDO["AWS::Region"], SHOW_PSEUDO["AWS::AccountId"])
+TEMPLATE_ACCOUNT = Account(
+    MATCH_PSEUDO["AWS::Region"],
+    MATCH_PSEUDO["AWS::AccountId"],
+    SHOW_PSEUDO["AWS::Region"],
+    SHOW_PSEUDO["AWS::AccountId"],
+)
 AWS_MANAGED_SECRET_KEYS = ("aws/secretsmanager", "alias/aws/secretsmanager")
 FIRST_SUB_VARIABLE = re.compile(r"^\$\{([^}!.]+)\}")
 
@@ -80,19 +84,33 @@ class TaskReader:
 
     def _task(self, label: str, name: str, file: str, td: Origin, net: dict[str, Any]) -> Task | None:
         if self.ts.typed(td, "AWS::ECS::TaskDefinition") is None:
-            self.findings.append(Finding(f"{label}: its task definition ({td}) is not in the template set; "
-                                         "nothing can be checked", name, severity=WARNING))
+            self.findings.append(
+                Finding(
+                    f"{label}: its task definition ({td}) is not in the template set; nothing can be checked",
+                    name,
+                    severity=WARNING,
+                )
+            )
             return None
         public_ip = self.match(file, net.get("AssignPublicIp", "DISABLED")) == "ENABLED"
-        return Task(label, name, file, td.file, td.name, self.ts.items(file, net.get("Subnets")),
-                    self.ts.items(file, net.get("SecurityGroups")), public_ip)
+        return Task(
+            label,
+            name,
+            file,
+            td.file,
+            td.name,
+            self.ts.items(file, net.get("Subnets")),
+            self.ts.items(file, net.get("SecurityGroups")),
+            public_ip,
+        )
 
     def _exec(self, t: Task) -> Exec | None:
         if not t.exec_enabled:
             return None
         cl = self.ts.typed(t.cluster, "AWS::ECS::Cluster") if t.cluster else None
-        key = (((cl or {}).get("Properties", {}).get("Configuration") or {})
-               .get("ExecuteCommandConfiguration") or {}).get("KmsKeyId")
+        key = (
+            ((cl or {}).get("Properties", {}).get("Configuration") or {}).get("ExecuteCommandConfiguration") or {}
+        ).get("KmsKeyId")
         if key is None or t.cluster is None:
             return Exec()
         f = t.cluster.file
@@ -119,17 +137,24 @@ class TaskReader:
             opts = lc.get("Options") or {}
             group = opts.get("awslogs-group")
             go = self.ts.origin(f, group).key if isinstance(self.ts.branch(f, group), dict) else None
-            logs = Logs(Value(self.match(f, group), self.show(f, group), go),
-                        self.match(f, opts.get("awslogs-stream-prefix")),
-                        self.match(f, opts.get("awslogs-create-group")) == "true")
+            logs = Logs(
+                Value(self.match(f, group), self.show(f, group), go),
+                self.match(f, opts.get("awslogs-stream-prefix")),
+                self.match(f, opts.get("awslogs-create-group")) == "true",
+            )
         secrets = []
         for s in as_list(self.ts.effective(f, c.get("Secrets"))):
             s = self.ts.effective(f, s)
             if isinstance(s, dict):
                 secrets.append(self._secret(f, s))
         return Container(
-            str(c.get("Name", "c")), Value(self.match(f, image), self.show(f, image)), self._repository(f, image),
-            logs, self.value(f, creds) if creds is not None else None, tuple(secrets))
+            str(c.get("Name", "c")),
+            Value(self.match(f, image), self.show(f, image)),
+            self._repository(f, image),
+            logs,
+            self.value(f, creds) if creds is not None else None,
+            tuple(secrets),
+        )
 
     def value(self, f: str, node: Any) -> Value:
         """A value's match and shown text and the resource it names: a Ref/GetAtt's target, or

@@ -32,8 +32,15 @@ from generator.reach.network import ANYWHERE, Network
 from generator.reach.tasks import TaskReader
 
 LAYER_BUCKET = "arn:{p}:s3:::prod-{r}-starport-layer-bucket/*"
-ENDPOINT_ACTIONS = {"ecr.api": "ecr:", "ecr.dkr": "ecr:", "logs": "logs:", "secretsmanager": "secretsmanager:",
-                    "ssm": "ssm:", "ssmmessages": "ssmmessages:", "kms": "kms:"}
+ENDPOINT_ACTIONS = {
+    "ecr.api": "ecr:",
+    "ecr.dkr": "ecr:",
+    "logs": "logs:",
+    "secretsmanager": "secretsmanager:",
+    "ssm": "ssm:",
+    "ssmmessages": "ssmmessages:",
+    "kms": "kms:",
+}
 # Resource types whose environment-dependent conditions make the preflight run per environment.
 RELEVANT = ("AWS::EC2::", "AWS::ECS::", "AWS::IAM::", "AWS::Events::Rule", "AWS::Scheduler::Schedule")
 SOURCE = "preflight"
@@ -79,8 +86,13 @@ class Preflight:
             self.check(t)
         for e in self.net.endpoints:
             if e.kind == "Interface" and not e.private_dns:
-                self.add(f"endpoint {e.lid}: com.amazonaws.<region>.{e.service} has PrivateDnsEnabled false; tasks "
-                         "resolve the public name and do not use it", "", WARNING, "endpoint")
+                self.add(
+                    f"endpoint {e.lid}: com.amazonaws.<region>.{e.service} has PrivateDnsEnabled false; tasks "
+                    "resolve the public name and do not use it",
+                    "",
+                    WARNING,
+                    "endpoint",
+                )
         if self.ts.present_resources("AWS::EC2::NetworkAclEntry"):
             self.add("network ACL entries exist; the preflight does not evaluate network ACLs", "", WARNING, "nacl")
         return self.findings
@@ -92,11 +104,15 @@ class Preflight:
             return
         net = self.net
         subnet_keys = [s.key for s in t.subnets]
-        if any(k is None for k in subnet_keys) or any(self.ts.typed(s, "AWS::EC2::Subnet") is None
-                                                      for s in t.subnets):
+        if any(k is None for k in subnet_keys) or any(self.ts.typed(s, "AWS::EC2::Subnet") is None for s in t.subnets):
             unresolved = ", ".join(str(s) for s in t.subnets if self.ts.typed(s, "AWS::EC2::Subnet") is None)
-            self.add(f"{t.label}: subnets {unresolved} are not defined in the template set; their routes cannot be "
-                     "checked (run diagnose after deploying)", t.name, WARNING, "route")
+            self.add(
+                f"{t.label}: subnets {unresolved} are not defined in the template set; their routes cannot be "
+                "checked (run diagnose after deploying)",
+                t.name,
+                WARNING,
+                "route",
+            )
             return
         vpc = net.subnet_info(t.subnets[0])[0]
         task_nets = [n for n in (net.subnet_info(s)[1] for s in t.subnets) if n is not None]
@@ -155,9 +171,13 @@ class Preflight:
             ns.sort(key=t.needs.index)
             self.add(self._route_message(t, ns, kind, detail, list(sks_t), paths), t.name, sev, "route")
         for (rt, target), ns in unverified.items():
-            self.add(f"{t.label}: cannot prove a route to {_dests(ns)}: route table {rt} sends 0.0.0.0/0 to {target}, "
-                     "which the preflight does not follow; make sure it reaches the internet, or add VPC endpoints",
-                     t.name, WARNING, "route")
+            self.add(
+                f"{t.label}: cannot prove a route to {_dests(ns)}: route table {rt} sends 0.0.0.0/0 to {target}, "
+                "which the preflight does not follow; make sure it reaches the internet, or add VPC endpoints",
+                t.name,
+                WARNING,
+                "route",
+            )
 
         # Security groups along each working path.
         by_group: dict[tuple[Any, ...], list[Need]] = {}
@@ -170,35 +190,62 @@ class Preflight:
         for (ep_sgs_t, ep_nets_t), ns in by_group.items():
             ep_sgs = list(ep_sgs_t)
             label = ", ".join(g[1] if g else "<unresolved>" for g in ep_sgs) or "<VPC default security group>"
-            for group_sev, group in ((ERROR, [n for n in ns if n.severity == ERROR]),
-                                     (WARNING, [n for n in ns if n.severity == WARNING])):
+            for group_sev, group in (
+                (ERROR, [n for n in ns if n.severity == ERROR]),
+                (WARNING, [n for n in ns if n.severity == WARNING]),
+            ):
                 if not group:
                     continue
                 if not net.egress_allows(sgs, to_sg=ep_sgs, to_nets=list(ep_nets_t)):
-                    self.add(f"{t.label}: task security group {sg_names} has no egress rule allowing tcp/443 to "
-                             f"endpoint security group {label} ({_dests(group)})", t.name, group_sev, "security-group")
+                    self.add(
+                        f"{t.label}: task security group {sg_names} has no egress rule allowing tcp/443 to "
+                        f"endpoint security group {label} ({_dests(group)})",
+                        t.name,
+                        group_sev,
+                        "security-group",
+                    )
                 if not ep_sgs:
-                    self.add(f"{t.label}: the interface endpoints for {_dests(group)} have no security group (the VPC "
-                             "default group applies, which does not admit the tasks)", t.name, group_sev,
-                             "security-group")
+                    self.add(
+                        f"{t.label}: the interface endpoints for {_dests(group)} have no security group (the VPC "
+                        "default group applies, which does not admit the tasks)",
+                        t.name,
+                        group_sev,
+                        "security-group",
+                    )
                 elif not net.ingress_admits(ep_sgs, sgs, task_nets):
-                    self.add(f"{t.label}: endpoint security group {label} does not admit tcp/443 from task security "
-                             f"group {sg_names} ({_dests(group)})", t.name, group_sev, "security-group")
+                    self.add(
+                        f"{t.label}: endpoint security group {label} does not admit tcp/443 from task security "
+                        f"group {sg_names} ({_dests(group)})",
+                        t.name,
+                        group_sev,
+                        "security-group",
+                    )
             proof.append(f"{_dests(ns)} via interface endpoints with private DNS (security group {label})")
             self._vpc_dns(vpc)
         for gw_lid, ns in via_gateway.items():
             if not net.egress_allows(sgs, prefix_list=True, to_nets=[ANYWHERE]):
-                self.add(f"{t.label}: task security group {sg_names} has no egress rule allowing tcp/443 to the S3 "
-                         f"prefix list (image layers through the S3 gateway endpoint {gw_lid})", t.name, ERROR,
-                         "security-group")
+                self.add(
+                    f"{t.label}: task security group {sg_names} has no egress rule allowing tcp/443 to the S3 "
+                    f"prefix list (image layers through the S3 gateway endpoint {gw_lid})",
+                    t.name,
+                    ERROR,
+                    "security-group",
+                )
             proof.append(f"{_dests(ns)} via S3 gateway endpoint {gw_lid}")
         for how, ns in via_internet.items():
-            for group_sev, group in ((ERROR, [n for n in ns if n.severity == ERROR]),
-                                     (WARNING, [n for n in ns if n.severity == WARNING])):
+            for group_sev, group in (
+                (ERROR, [n for n in ns if n.severity == ERROR]),
+                (WARNING, [n for n in ns if n.severity == WARNING]),
+            ):
                 if group and not net.egress_allows(sgs, to_nets=[ANYWHERE]):
-                    self.add(f"{t.label}: task security group {sg_names} has no egress rule allowing tcp/443 to "
-                             f"0.0.0.0/0 ({_dests(group)} through the {'NAT' if how.startswith('NAT') else 'internet'} "
-                             "gateway)", t.name, group_sev, "security-group")
+                    self.add(
+                        f"{t.label}: task security group {sg_names} has no egress rule allowing tcp/443 to "
+                        f"0.0.0.0/0 ({_dests(group)} through the {'NAT' if how.startswith('NAT') else 'internet'} "
+                        "gateway)",
+                        t.name,
+                        group_sev,
+                        "security-group",
+                    )
         hows_of: dict[str, list[str]] = {}
         for how, ns in via_internet.items():
             for n in ns:
@@ -212,8 +259,9 @@ class Preflight:
         proof += self._iam(t)
         self.proofs[t.label] = proof
 
-    def _route_message(self, t: Task, ns: list[Need], kind: str, detail: str, sks: list[Any],
-                       paths: dict[Any, InternetPath]) -> str:
+    def _route_message(
+        self, t: Task, ns: list[Need], kind: str, detail: str, sks: list[Any], paths: dict[Any, InternetPath]
+    ) -> str:
         dests = _dests(ns)
         every = len(sks) == len(t.subnets)
         aws = [n for n in ns if not n.internet_only]
@@ -231,13 +279,14 @@ class Preflight:
         elif len(aws) == 1:
             alt = f", and the VPC has no com.amazonaws.<region>.{aws[0].dest} endpoint"
         else:
-            alt = (f", and the VPC has no endpoint for {'any of them' if not public else _names(aws)}"
-                   if aws else "")
+            alt = f", and the VPC has no endpoint for {'any of them' if not public else _names(aws)}" if aws else ""
         note = ""
         if public:
             hosts = ", ".join(sorted({n.dest for n in public}))
-            note = (f" ({hosts} {'has' if len(public) == 1 else 'have'} no VPC endpoint: mirror the image to ECR or "
-                    "route through a NAT)")
+            note = (
+                f" ({hosts} {'has' if len(public) == 1 else 'have'} no VPC endpoint: mirror the image to ECR or "
+                "route through a NAT)"
+            )
         rts = ", ".join(sorted({paths[s].rt or "main" for s in sks}))
         where = "" if every else f" from subnet{'s' if len(sks) > 1 else ''} {', '.join(s[1] for s in sks)}"
         head = f"{t.label}: no route to {dests}{where}: "
@@ -247,11 +296,15 @@ class Preflight:
             return head + f"route table {rts} has no 0.0.0.0/0 route to a NAT gateway{alt}{note}"
         if kind == "no-rt":
             subj = "its subnets have" if every else "the subnet has"
-            return head + (f"{subj} no route table association (the VPC main route table has only the local route)"
-                           f"{alt if not every else ''}{note}")
+            return head + (
+                f"{subj} no route table association (the VPC main route table has only the local route)"
+                f"{alt if not every else ''}{note}"
+            )
         if kind == "igw-no-public-ip":
-            return head + (f"route table {rts} sends 0.0.0.0/0 to {detail} but AssignPublicIp is DISABLED; enable "
-                           f"AssignPublicIp (public-ip mode) or route through a NAT or VPC endpoints{note}")
+            return head + (
+                f"route table {rts} sends 0.0.0.0/0 to {detail} but AssignPublicIp is DISABLED; enable "
+                f"AssignPublicIp (public-ip mode) or route through a NAT or VPC endpoints{note}"
+            )
         return head + f"{detail}{note}"
 
     def _vpc_dns(self, vpc: tuple[str, str] | None) -> None:
@@ -263,8 +316,13 @@ class Preflight:
         hostnames = self.match(vpc[0], p.get("EnableDnsHostnames", False)) == "true"
         off = [n for n, ok in (("EnableDnsSupport", support), ("EnableDnsHostnames", hostnames)) if not ok]
         if off:
-            self.add(f"vpc {vpc[1]}: {' and '.join(off)} must be true for the private DNS names of interface "
-                     "endpoints; tasks would resolve the public service names and time out", "", ERROR, "dns")
+            self.add(
+                f"vpc {vpc[1]}: {' and '.join(off)} must be true for the private DNS names of interface "
+                "endpoints; tasks would resolve the public service names and time out",
+                "",
+                ERROR,
+                "dns",
+            )
 
     def _endpoint_policy(self, t: Task, n: Need, ep: Endpoint) -> None:
         if not isinstance(ep.policy, dict):
@@ -273,20 +331,33 @@ class Preflight:
         checks: list[tuple[str, Perm]] = []
         if n.dest == "s3":
             layer = LAYER_BUCKET.format(p="aws", r="us-east-1").replace("*", "sha256/0")
-            checks.append(("s3:GetObject", Perm(("s3:GetObject",), layer, LAYER_BUCKET.format(p="aws", r="<region>"),
-                                                None, "image layers")))
+            checks.append(
+                (
+                    "s3:GetObject",
+                    Perm(("s3:GetObject",), layer, LAYER_BUCKET.format(p="aws", r="<region>"), None, "image layers"),
+                )
+            )
         else:
             prefix = ENDPOINT_ACTIONS.get(n.dest)
             for pm in t.perms:
                 for a in pm.actions:
-                    if prefix and a.startswith(prefix) and (n.dest != "ecr.api" or a == "ecr:GetAuthorizationToken") \
-                            and (n.dest != "ecr.dkr" or a != "ecr:GetAuthorizationToken"):
+                    if (
+                        prefix
+                        and a.startswith(prefix)
+                        and (n.dest != "ecr.api" or a == "ecr:GetAuthorizationToken")
+                        and (n.dest != "ecr.dkr" or a != "ecr:GetAuthorizationToken")
+                    ):
                         checks.append((a, pm))
         for action, pm in checks:
             if not allows(stmts, action, pm.resource, pm.origin):
                 kind = "S3 gateway" if ep.kind == "Gateway" else "interface"
-                self.add(f"{t.label}: the policy of {kind} endpoint {ep.lid} does not allow {action} on {pm.shown} "
-                         f"({pm.why})", t.name, n.severity, "endpoint")
+                self.add(
+                    f"{t.label}: the policy of {kind} endpoint {ep.lid} does not allow {action} on {pm.shown} "
+                    f"({pm.why})",
+                    t.name,
+                    n.severity,
+                    "endpoint",
+                )
 
     def _iam(self, t: Task) -> list[str]:
         """Check the role permissions; the proof lines of the data paths that hold."""
@@ -298,14 +369,22 @@ class Preflight:
                 continue
             if prop not in td:
                 sev = ERROR if any(pm.severity == ERROR for pm in perms) else WARNING
-                self.add(f"{t.label}: the task definition has no {prop}; {perms[0].why} needs {perms[0].actions[0]}",
-                         t.name, sev, "iam")
+                self.add(
+                    f"{t.label}: the task definition has no {prop}; {perms[0].why} needs {perms[0].actions[0]}",
+                    t.name,
+                    sev,
+                    "iam",
+                )
                 continue
             ro = self.ts.origin(t.td_file, td[prop])
             if self.ts.typed(ro, "AWS::IAM::Role") is None:
-                self.add(f"{t.label}: {role_kind} role {self.show(t.td_file, td[prop]) or ro} is not defined in the "
-                         "template set; its permissions cannot be checked (run diagnose after deploying)", t.name,
-                         WARNING, "iam")
+                self.add(
+                    f"{t.label}: {role_kind} role {self.show(t.td_file, td[prop]) or ro} is not defined in the "
+                    "template set; its permissions cannot be checked (run diagnose after deploying)",
+                    t.name,
+                    WARNING,
+                    "iam",
+                )
                 continue
             stmts, unknown = self.policies.role(ro)
             missing: dict[tuple[str, str, str], list[str]] = {}
@@ -315,15 +394,24 @@ class Preflight:
                         missing.setdefault((pm.severity, pm.shown, pm.why), []).append(a)
             for (sev, shown, why), acts in missing.items():
                 note = f" (managed policies not evaluated: {', '.join(unknown)})" if unknown else ""
-                self.add(f"{t.label}: {role_kind} role {ro.name} does not allow {', '.join(acts)} on {shown}, needed "
-                         f"for {why}{note}", t.name, sev, "iam")
-            proof += [f"{pm.why}: {role_kind} role {ro.name} allows {', '.join(pm.actions)} on {pm.shown}"
-                      for pm in perms if pm.why.startswith(DATA_PATH) and (pm.severity, pm.shown, pm.why) not in missing]
+                self.add(
+                    f"{t.label}: {role_kind} role {ro.name} does not allow {', '.join(acts)} on {shown}, needed "
+                    f"for {why}{note}",
+                    t.name,
+                    sev,
+                    "iam",
+                )
+            proof += [
+                f"{pm.why}: {role_kind} role {ro.name} allows {', '.join(pm.actions)} on {pm.shown}"
+                for pm in perms
+                if pm.why.startswith(DATA_PATH) and (pm.severity, pm.shown, pm.why) not in missing
+            ]
         return proof
 
 
-def check(templates: dict[str, dict[str, Any]], envs: list[str | None] | None = None
-          ) -> tuple[list[Finding], Preflight]:
+def check(
+    templates: dict[str, dict[str, Any]], envs: list[str | None] | None = None
+) -> tuple[list[Finding], Preflight]:
     """Findings over every environment that changes the answer. A finding that holds in
     only some environments is prefixed with them ("environment prod: ...")."""
     envs = envs or environments(templates, RELEVANT)
@@ -345,8 +433,9 @@ def check(templates: dict[str, dict[str, Any]], envs: list[str | None] | None = 
             if len(where) == len(runs):
                 merged.append(f)
             else:
-                merged.append(dataclasses.replace(f, problem=f"environment {', '.join(str(e) for e in where)}: "
-                                                             f"{f.problem}"))
+                merged.append(
+                    dataclasses.replace(f, problem=f"environment {', '.join(str(e) for e in where)}: {f.problem}")
+                )
     return merged, runs[0][1]
 
 
@@ -354,4 +443,3 @@ def run(templates: dict[str, dict[str, Any]]) -> list[Finding]:
     """All findings for a template set (dict file name -> template; 'main.yaml' is the parent),
     over every environment whose conditions change the networking, ECS or IAM resources."""
     return check(templates)[0]
-

@@ -86,7 +86,9 @@ def description_implies_secret(description: str) -> bool:
     words = {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", description)}
     if words & {"arn", "name", "id", "uri", "url"}:
         return False
-    return bool(words & {"password", "secret", "token", "credential", "credentials"}) or "api key" in description.lower()
+    return (
+        bool(words & {"password", "secret", "token", "credential", "credentials"}) or "api key" in description.lower()
+    )
 
 
 DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.I)

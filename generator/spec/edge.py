@@ -69,8 +69,10 @@ class IngressSource(Model):
 
     def parameter_description(self, ports: list[int]) -> str:
         shown = ", ".join(str(p) for p in sorted(set(ports)))
-        return (f"Exactly {len(self.cidrs)} CIDR(s), comma-separated, that may reach listener port(s) {shown}: "
-                f"{self.description}")
+        return (
+            f"Exactly {len(self.cidrs)} CIDR(s), comma-separated, that may reach listener port(s) {shown}: "
+            f"{self.description}"
+        )
 
 
 class Listener(Model):
@@ -198,18 +200,26 @@ def check_edge(spec: EdgeSpec) -> None:  # noqa: C901, PLR0912 - one pass over t
                 raise ValueError(
                     f"{where}.listeners[{x.port}].sources: port {x.port} is not 80 or 443, so it cannot admit "
                     "ingress_cidrs (IngressCidrBlocks, the world by default); declare an ingress_sources set "
-                    "with the networks that need this port and name it here")
+                    "with the networks that need this port and name it here"
+                )
             if src is not None:
                 used.setdefault(src, []).append(x.port)
             if capable and x.mode == "redirect" and x.port == 443:
-                raise ValueError(f"{where}.listeners[443]: redirect sends clients to HTTPS on 443 once BaseDomain "
-                                 "is set, so 443 itself cannot redirect; use mode https or auto")
-        if capable and any(x.mode == "redirect" for x in lb.listeners) and not any(
-                x.port == 443 and x.mode in ("https", "auto") for x in lb.listeners):
+                raise ValueError(
+                    f"{where}.listeners[443]: redirect sends clients to HTTPS on 443 once BaseDomain "
+                    "is set, so 443 itself cannot redirect; use mode https or auto"
+                )
+        if (
+            capable
+            and any(x.mode == "redirect" for x in lb.listeners)
+            and not any(x.port == 443 and x.mode in ("https", "auto") for x in lb.listeners)
+        ):
             port = next(x.port for x in lb.listeners if x.mode == "redirect")
-            raise ValueError(f"{where}.listeners[{port}]: redirect sends clients to HTTPS on port 443 once "
-                             f"BaseDomain is set, but {lb.name!r} has no https or auto listener on 443; "
-                             "add {port: 443, mode: https, target_group: ...}")
+            raise ValueError(
+                f"{where}.listeners[{port}]: redirect sends clients to HTTPS on port 443 once "
+                f"BaseDomain is set, but {lb.name!r} has no https or auto listener on 443; "
+                "add {port: 443, mode: https, target_group: ...}"
+            )
         _check_stages(lb, capable, where)
         rules = lb_inbound_rules(spec, lb)
         if rules > SG_INBOUND_RULES_MAX:
@@ -217,12 +227,15 @@ def check_edge(spec: EdgeSpec) -> None:  # noqa: C901, PLR0912 - one pass over t
                 f"{where}: its security group needs {rules} inbound rules (one per CIDR and listener port, "
                 f"NAT gateway address and port, calling service and port), over the {SG_INBOUND_RULES_MAX} "
                 "AWS allows per security group (Amazon VPC quotas); give fewer or wider CIDRs, or fewer ports "
-                "per source set")
+                "per source set"
+            )
     for name, ports in sorted(used.items()):
         wide = sorted({p for p in ports if p not in WORLD_PORTS})
         if wide and sources[name].opens_world:
-            raise ValueError(f"ingress_sources[{name}].cidrs: 0.0.0.0/0 would open port {wide[0]} to the world; "
-                             "only 80 and 443 may be")
+            raise ValueError(
+                f"ingress_sources[{name}].cidrs: 0.0.0.0/0 would open port {wide[0]} to the world; "
+                "only 80 and 443 may be"
+            )
     for s in spec.ingress_sources:
         if s.name not in used:
             raise ValueError(f"ingress_sources[{s.name}]: declared but no listener names it in sources")
@@ -243,12 +256,14 @@ def _check_stages(lb: LoadBalancer, capable: bool, where: str) -> None:
                 f"{where}.listeners[{first.port}]: target group {tg!r} is reached only through https listeners, "
                 "which exist only when BaseDomain is set; without a domain its service cannot attach. Add "
                 f"{{port: 80, mode: redirect, target_group: {tg}}} (plain HTTP until a domain exists) or use "
-                "mode: auto")
+                "mode: auto"
+            )
         if not with_domain:
             raise ValueError(
                 f"{where}.listeners[{first.port}]: target group {tg!r} is reached only through redirect listeners, "
                 "which redirect to HTTPS once BaseDomain is set; then no listener forwards to it and its service "
-                f"cannot attach. Add {{port: 443, mode: https, target_group: {tg}}} or use mode: auto")
+                f"cannot attach. Add {{port: 443, mode: https, target_group: {tg}}} or use mode: auto"
+            )
 
 
 def source_ports(lbs: list[LoadBalancer], name: str) -> list[int]:

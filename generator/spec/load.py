@@ -36,7 +36,7 @@ def read_yaml(path: str | Path) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1
         raise SpecError([f"{p}: line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})"]) from None
     loader = yaml.SafeLoader(text)
     try:
@@ -65,8 +65,12 @@ def _no_duplicate_keys(node: yaml.Node, path: str, source: str, seen_nodes: set[
             name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
             where = f"{path}.{name}" if path else name
             if name in lines:
-                raise SpecError([f"{source}: {where}: duplicate key (lines {lines[name]} and "
-                                 f"{key.start_mark.line + 1}); YAML keeps only the last"])
+                raise SpecError(
+                    [
+                        f"{source}: {where}: duplicate key (lines {lines[name]} and "
+                        f"{key.start_mark.line + 1}); YAML keeps only the last"
+                    ]
+                )
             lines[name] = key.start_mark.line + 1
             _no_duplicate_keys(value, where, source, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
@@ -108,5 +112,6 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "stackgen platform spec"
     schema["patternProperties"] = {
-        "^x-": {"description": "Ignored by stackgen: a place for YAML anchors (x-defaults: &defaults ...)."}}
+        "^x-": {"description": "Ignored by stackgen: a place for YAML anchors (x-defaults: &defaults ...)."}
+    }
     return schema

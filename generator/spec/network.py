@@ -30,6 +30,7 @@ class SubnetTier(Model):
 
 EgressMode = Literal["nat-per-az", "single-nat", "vpc-endpoints", "public-ip"]
 
+
 class Network(Model):
     vpc_cidr: str = "10.0.0.0/16"
     """Default of the VpcCidr parameter: an IPv4 CIDR from /16 to /24."""
@@ -45,7 +46,8 @@ class Network(Model):
     egress: EgressMode = "nat-per-az"
     """How tasks reach the internet and AWS APIs: nat-per-az, single-nat, vpc-endpoints (no NAT) or public-ip."""
     egress_by_environment: dict[str, EgressMode] = Field(
-        default_factory=dict, description="per-environment overrides of egress (not public-ip)")
+        default_factory=dict, description="per-environment overrides of egress (not public-ip)"
+    )
     public_ip_reason: Reason | None = None
     """Why tasks may have public IPs; required with egress public-ip (it becomes the reason of the generated suppression of Control Tower ECS.PR.9 next to each service). public-ip applies to every environment."""
     interface_endpoints: list[str] = Field(default_factory=lambda: ["sts"])
@@ -83,7 +85,8 @@ class Network(Model):
             if mode != "vpc-endpoints" and not any(t.public for t in self.tiers):
                 raise ValueError(f"tiers: egress {mode!r} needs a public tier")
         if "public-ip" in self.egress_by_environment.values() or (
-                self.egress == "public-ip" and self.egress_by_environment):
+            self.egress == "public-ip" and self.egress_by_environment
+        ):
             raise ValueError("egress_by_environment: public-ip cannot vary by environment")
         if self.egress == "public-ip" and not self.public_ip_reason:
             raise ValueError("public_ip_reason: required when egress is 'public-ip'")

@@ -50,12 +50,14 @@ class ParameterSpec(Model):
             raise ValueError(f"{self.name}: default {self.default!r} is not in allowed_values")
         if self.allowed_pattern is not None:
             if self.type != "String":
-                raise ValueError(f"{self.name}: allowed_pattern applies to String parameters only "
-                                 "(CloudFormation's AllowedPattern)")
+                raise ValueError(
+                    f"{self.name}: allowed_pattern applies to String parameters only (CloudFormation's AllowedPattern)"
+                )
             # CloudFormation matches AllowedPattern against the whole value (as deploy/params.py does).
             if self.default is not None and re.fullmatch(self.allowed_pattern, self.default) is None:
-                raise ValueError(f"{self.name}: default {self.default!r} does not match allowed_pattern "
-                                 f"{self.allowed_pattern!r}")
+                raise ValueError(
+                    f"{self.name}: default {self.default!r} does not match allowed_pattern {self.allowed_pattern!r}"
+                )
         if self.constraint_description and not (self.allowed_pattern or self.allowed_values):
             raise ValueError(f"{self.name}: constraint_description needs allowed_pattern or allowed_values")
         return self

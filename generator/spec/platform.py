@@ -9,13 +9,25 @@ from pydantic import Field, field_validator, model_validator
 
 from generator import naming
 from generator.spec.base import NAME_PARAMETER, PLACEHOLDER, Model, Slug, dns_name_error
-from generator.spec.edge import (Alarms, Domain, IngressSource, LoadBalancer, check_edge, ipv4_cidr_error,
-                                  parameter_pattern, source_ports)
+from generator.spec.edge import (
+    Alarms,
+    Domain,
+    IngressSource,
+    LoadBalancer,
+    check_edge,
+    ipv4_cidr_error,
+    parameter_pattern,
+    source_ports,
+)
 from generator.spec.network import Network
 from generator.spec.parameters import ParameterSpec, SecretSpec, SsmParameterSpec
 from generator.spec.services import Cluster, Service, TargetGroupSpec
-from generator.spec.shapes import (PERMISSION_BUILTINS, environment_bucket_error, per_environment_error,
-                                    resource_parameter_error)
+from generator.spec.shapes import (
+    PERMISSION_BUILTINS,
+    environment_bucket_error,
+    per_environment_error,
+    resource_parameter_error,
+)
 from generator.spec.stores import Database, Efs, Repository
 
 
@@ -63,18 +75,20 @@ class Platform(Model):
     data_retention: dict[Slug, Literal["retain", "delete"]] = Field(
         default_factory=dict,
         description="Per environment, what a stack delete does with the platform's data (log groups, ECR "
-                    "repositories, the KMS key, secrets, EFS, buckets, database snapshots): 'retain' (the default "
-                    "in every environment not listed) keeps it; 'delete' has delete.sh purge what the stack "
-                    "retained, after confirmation. The templates keep DeletionPolicy Retain either way; the "
-                    "choice is recorded in the parent template's Metadata.stackgen.retain_on_delete. "
-                    "Example: {dev: delete}")
+        "repositories, the KMS key, secrets, EFS, buckets, database snapshots): 'retain' (the default "
+        "in every environment not listed) keeps it; 'delete' has delete.sh purge what the stack "
+        "retained, after confirmation. The templates keep DeletionPolicy Retain either way; the "
+        "choice is recorded in the parent template's Metadata.stackgen.retain_on_delete. "
+        "Example: {dev: delete}",
+    )
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         if not re.fullmatch(NAME_PARAMETER, v):
-            raise ValueError(f"{v!r} is the default of the Name parameter, which allows at most 32 characters "
-                             f"({NAME_PARAMETER})")
+            raise ValueError(
+                f"{v!r} is the default of the Name parameter, which allows at most 32 characters ({NAME_PARAMETER})"
+            )
         return v
 
     @field_validator("namespace")
@@ -122,14 +136,19 @@ class Platform(Model):
         svc_names = [s.name for s in self.services]
         uniq(svc_names, "services")
         # Logical IDs and output names are PascalCase of these names ('ab-1' and 'ab1' are both 'Ab1').
-        for what, names in (("services", svc_names), ("load_balancers", [lb.name for lb in self.load_balancers]),
-                            ("clusters", [c.name for c in self.clusters]), ("secrets", [x.name for x in self.secrets]),
-                            ("ssm_parameters", [x.name for x in self.ssm_parameters]),
-                            ("repositories", [r.name for r in self.repositories]), ("buckets", self.buckets),
-                            ("network.tiers", [t.name for t in self.network.tiers]),
-                            ("efs.access_points", [a.name for a in self.efs.access_points] if self.efs else []),
-                            ("target_groups", [tg.name for x in self.services for tg in x.target_groups]),
-                            ("services.group", sorted({x.group for x in self.services if x.group}))):
+        for what, names in (
+            ("services", svc_names),
+            ("load_balancers", [lb.name for lb in self.load_balancers]),
+            ("clusters", [c.name for c in self.clusters]),
+            ("secrets", [x.name for x in self.secrets]),
+            ("ssm_parameters", [x.name for x in self.ssm_parameters]),
+            ("repositories", [r.name for r in self.repositories]),
+            ("buckets", self.buckets),
+            ("network.tiers", [t.name for t in self.network.tiers]),
+            ("efs.access_points", [a.name for a in self.efs.access_points] if self.efs else []),
+            ("target_groups", [tg.name for x in self.services for tg in x.target_groups]),
+            ("services.group", sorted({x.group for x in self.services if x.group})),
+        ):
             pascal_uniq(names, what)
         uniq([c.name for c in self.clusters], "clusters")
         uniq([lb.name for lb in self.load_balancers], "load_balancers")
@@ -177,8 +196,10 @@ class Platform(Model):
         if self.domain is not None:
             for lb in self.load_balancers:
                 if lb.dns_record is None:
-                    raise ValueError(f"load_balancers[{lb.name}].dns_record: required on a platform with a domain "
-                                     "(every listener must serve or redirect to HTTPS)")
+                    raise ValueError(
+                        f"load_balancers[{lb.name}].dns_record: required on a platform with a domain "
+                        "(every listener must serve or redirect to HTTPS)"
+                    )
         for i, s in enumerate(self.services):
             where = f"services[{i}]"
             if s.cluster and s.cluster not in clusters:
@@ -201,12 +222,16 @@ class Platform(Model):
                     target = self.secret(ref.secret)
                     json_key, generated = target.json_key, target.generate is not None
                     if generated and json_key is None:
-                        raise ValueError(f"{where}.secrets.{k}.key: secret {ref.secret!r} is a generated plain "
-                                         f"string with no JSON key (generate.json_key), so key {ref.key!r} "
-                                         "cannot be read")
+                        raise ValueError(
+                            f"{where}.secrets.{k}.key: secret {ref.secret!r} is a generated plain "
+                            f"string with no JSON key (generate.json_key), so key {ref.key!r} "
+                            "cannot be read"
+                        )
                     if generated and ref.key != json_key:
-                        raise ValueError(f"{where}.secrets.{k}.key: secret {ref.secret!r} has only the JSON key "
-                                         f"{json_key!r} (generate.json_key), not {ref.key!r}")
+                        raise ValueError(
+                            f"{where}.secrets.{k}.key: secret {ref.secret!r} has only the JSON key "
+                            f"{json_key!r} (generate.json_key), not {ref.key!r}"
+                        )
                 if ref.ssm and ref.ssm not in ssm:
                     raise ValueError(f"{where}.secrets.{k}: unknown ssm parameter {ref.ssm!r}")
                 if ref.database and self.database is None:
@@ -231,16 +256,21 @@ class Platform(Model):
             for k, val in s.environment.items():
                 for ph in PLACEHOLDER.findall(val):
                     kind, _, bucket = ph.partition(":")
-                    err = (environment_bucket_error(s, bucket, self.buckets) if kind == "bucket"
-                           else self._placeholder_error(ph, params))
+                    err = (
+                        environment_bucket_error(s, bucket, self.buckets)
+                        if kind == "bucket"
+                        else self._placeholder_error(ph, params)
+                    )
                     if err:
                         raise ValueError(f"{where}.environment.{k}: {err}")
             sids = [p.sid for p in s.task_permissions]
             uniq(sids, f"{where}.task_permissions (sid)")
             for sid in sids:
                 if any(sid == other + suffix for other in sids for suffix in ("BucketKey", "SecretKey")):
-                    raise ValueError(f"{where}.task_permissions[{sid}]: the sid is the one stackgen gives the KMS "
-                                     "statement it derives from another permission; choose another")
+                    raise ValueError(
+                        f"{where}.task_permissions[{sid}]: the sid is the one stackgen gives the KMS "
+                        "statement it derives from another permission; choose another"
+                    )
             for perm in s.task_permissions:
                 for r in perm.resources:
                     for ph in PLACEHOLDER.findall(r):
@@ -281,8 +311,10 @@ class Platform(Model):
                 if src not in svc_names:
                     raise ValueError(f"load_balancers[{lb.name}].allow_from_services: unknown service {src!r}")
             if lb.allow_from_nat and self.network.egress_by_environment:
-                raise ValueError(f"load_balancers[{lb.name}].allow_from_nat: the NAT gateways differ by environment "
-                                 "(network.egress_by_environment), so their addresses cannot be admitted")
+                raise ValueError(
+                    f"load_balancers[{lb.name}].allow_from_nat: the NAT gateways differ by environment "
+                    "(network.egress_by_environment), so their addresses cannot be admitted"
+                )
         for src_set in self.ingress_sources:
             if src_set.name in builtin or src_set.name in params:
                 raise ValueError(f"ingress_sources[{src_set.name}]: the name is already a parameter")
@@ -290,8 +322,10 @@ class Platform(Model):
             for j, tg in enumerate(s.target_groups):
                 lb = lbs[tg.load_balancer]
                 if not any(x.target_group == tg.name for x in lb.listeners):
-                    raise ValueError(f"services[{i}].target_groups[{j}]: target group {tg.name!r} is not used by "
-                                     f"any listener of {lb.name!r}")
+                    raise ValueError(
+                        f"services[{i}].target_groups[{j}]: target group {tg.name!r} is not used by "
+                        f"any listener of {lb.name!r}"
+                    )
         check_edge(self)
         for p in self.ssm_parameters:
             for ph in PLACEHOLDER.findall(p.value):
@@ -406,5 +440,15 @@ class Platform(Model):
 
 
 # Parent parameters every platform may have, and the placeholders they back.
-BUILTIN_PARAMETERS = ("Name", "Environment", "VpcCidr", "IngressCidrBlocks", "BaseDomain", "HostedZoneId",
-                      "DatabaseUsername", "DatabaseMinAcu", "DatabaseMaxAcu", "AlarmEmail")
+BUILTIN_PARAMETERS = (
+    "Name",
+    "Environment",
+    "VpcCidr",
+    "IngressCidrBlocks",
+    "BaseDomain",
+    "HostedZoneId",
+    "DatabaseUsername",
+    "DatabaseMinAcu",
+    "DatabaseMaxAcu",
+    "AlarmEmail",
+)

@@ -8,8 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from generator import awsfacts, policies
-from generator.spec.base import (ENV_NAME, Model, PascalName, PortNumber, Reason, RetentionDays, Slug,
-                                 fargate_size_ok)
+from generator.spec.base import ENV_NAME, Model, PascalName, PortNumber, Reason, RetentionDays, Slug, fargate_size_ok
 from generator.spec.schedule import check_expression, check_time_zone
 
 # A service group's name: a slug of at most 32 characters that does not end in a digit (a full
@@ -310,7 +309,8 @@ class Service(Model):
     writable_root_reason: Reason | None = None
     """Why the root file system must be writable; required when readonly_root_filesystem is false."""
     scratch_paths: list[Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]+$")]] = Field(
-        default_factory=list, description="writable task-storage mounts (e.g. /tmp) for a read-only root")
+        default_factory=list, description="writable task-storage mounts (e.g. /tmp) for a read-only root"
+    )
     execute_command: bool = True
     """Allow ECS Exec sessions into its tasks."""
     deployment_min_healthy_percent: int = Field(default=100, ge=0, le=100)
@@ -322,7 +322,8 @@ class Service(Model):
     egress_cidrs: list[EgressCidr] = Field(default_factory=list)
     """Extra egress to CIDRs supplied by parameters (e.g. an SMB share)."""
     schedule: str | None = Field(
-        default=None, description="run as a scheduled task (EventBridge Scheduler) instead of a service")
+        default=None, description="run as a scheduled task (EventBridge Scheduler) instead of a service"
+    )
     schedule_timezone: str = "UTC"
     """IANA time zone the schedule is evaluated in."""
 
@@ -388,14 +389,20 @@ class Service(Model):
         if not self.readonly_root_filesystem and not self.writable_root_reason:
             raise ValueError("writable_root_reason: required when readonly_root_filesystem is false")
         if self.schedule:
-            for field, value in (("target_groups", self.target_groups), ("discovery", self.discovery),
-                                 ("scaling", self.scaling), ("desired_count", self.desired_count),
-                                 ("desired_count_by_environment", self.desired_count_by_environment),
-                                 ("scaling_by_environment", self.scaling_by_environment)):
+            for field, value in (
+                ("target_groups", self.target_groups),
+                ("discovery", self.discovery),
+                ("scaling", self.scaling),
+                ("desired_count", self.desired_count),
+                ("desired_count_by_environment", self.desired_count_by_environment),
+                ("scaling_by_environment", self.scaling_by_environment),
+            ):
                 if value:
                     raise ValueError(f"{field}: a scheduled task ({self.schedule}) is not a service")
-        if self.scaling and self.desired_count is not None and not (
-            self.scaling.min <= self.desired_count <= self.scaling.max
+        if (
+            self.scaling
+            and self.desired_count is not None
+            and not (self.scaling.min <= self.desired_count <= self.scaling.max)
         ):
             raise ValueError("desired_count must lie within scaling min..max")
         if self.scaling_by_environment and self.scaling is None:
@@ -405,11 +412,16 @@ class Service(Model):
     def _check_worker(self) -> None:
         """A service with no ports (a worker, e.g. a queue consumer) listens on nothing: nothing may
         route to it or connect to it, and it has no name to be found by."""
-        for field, value in (("target_groups", self.target_groups), ("allow_from", self.allow_from),
-                             ("discovery", self.discovery)):
+        for field, value in (
+            ("target_groups", self.target_groups),
+            ("allow_from", self.allow_from),
+            ("discovery", self.discovery),
+        ):
             if value:
-                raise ValueError(f"{field}: a service with no ports (a worker) cannot be reached; "
-                                 "declare the port it listens on in ports")
+                raise ValueError(
+                    f"{field}: a service with no ports (a worker) cannot be reached; "
+                    "declare the port it listens on in ports"
+                )
 
     @property
     def is_worker(self) -> bool:
@@ -423,8 +435,7 @@ class Service(Model):
     @property
     def uses_database(self) -> bool:
         """Whether it reads the database credentials or its address (${db:...}): it waits for the database."""
-        return any(r.database for r in self.secrets.values()) or any(
-            "${db:" in v for v in self.environment.values())
+        return any(r.database for r in self.secrets.values()) or any("${db:" in v for v in self.environment.values())
 
     @property
     def is_service(self) -> bool:
@@ -479,8 +490,10 @@ class PermissionSpec(Model):
     @classmethod
     def _not_a_generated_sid(cls, v: str) -> str:
         if v in policies.TASK_ROLE_SIDS:
-            raise ValueError(f"{v!r} is the id of a statement stackgen writes in the task role itself "
-                             "(IAM requires unique Sids in a policy); choose another")
+            raise ValueError(
+                f"{v!r} is the id of a statement stackgen writes in the task role itself "
+                "(IAM requires unique Sids in a policy); choose another"
+            )
         return v
 
     @field_validator("actions")

@@ -17,8 +17,12 @@ from generator.spec.services import Service
 # Parent parameters the iam stack already takes, so a task-permission resource may name them.
 PERMISSION_BUILTINS = ("Name", "Environment")
 # What an AWS pseudo parameter stands for when a resource is rendered with the defaults.
-_PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
-           "AWS::URLSuffix": "amazonaws.com"}
+_PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::URLSuffix": "amazonaws.com",
+}
 
 
 def resource_parameter_error(resource: str, params: Mapping[str, ParameterSpec]) -> str | None:
@@ -37,12 +41,16 @@ def resource_parameter_error(resource: str, params: Mapping[str, ParameterSpec])
     if resource == f"${{{names[0]}}}":
         p = params[names[0]]
         widens = (p.allowed_values is None or "*" in p.allowed_values) and (
-            p.allowed_pattern is None or re.fullmatch(p.allowed_pattern, "*") is not None)
+            p.allowed_pattern is None or re.fullmatch(p.allowed_pattern, "*") is not None
+        )
         if widens:
-            return (f"${{{p.name}}} alone is the resource, so a deploy could set it to '*'; give parameter "
-                    f"{p.name} an allowed_pattern (e.g. '^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{{12}}:[A-Za-z0-9_-]+$') "
-                    "or allowed_values")
+            return (
+                f"${{{p.name}}} alone is the resource, so a deploy could set it to '*'; give parameter "
+                f"{p.name} an allowed_pattern (e.g. '^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{{12}}:[A-Za-z0-9_-]+$') "
+                "or allowed_values"
+            )
     if all(params[n].default is not None for n in names):
+
         def value(m: re.Match[str]) -> str:
             ph = m.group(1)
             if ph in params:
@@ -51,8 +59,10 @@ def resource_parameter_error(resource: str, params: Mapping[str, ParameterSpec])
 
         rendered = PLACEHOLDER.sub(value, resource)
         if rendered != "*" and not rendered.startswith("arn:"):
-            return (f"with the parameters' defaults the resource is {rendered!r}, which IAM refuses "
-                    "(a Resource is an ARN, arn:..., or '*')")
+            return (
+                f"with the parameters' defaults the resource is {rendered!r}, which IAM refuses "
+                "(a Resource is an ARN, arn:..., or '*')"
+            )
     return None
 
 
@@ -63,16 +73,20 @@ def environment_bucket_error(svc: Service, bucket: str, buckets: list[str]) -> s
     if bucket not in buckets:
         return f"${{bucket:{bucket}}}: unknown bucket {bucket!r}"
     if not any(f"${{bucket:{bucket}}}" in r for p in svc.task_permissions for r in p.resources):
-        return (f"${{bucket:{bucket}}}: the task role has no permission on bucket {bucket!r}; add a "
-                f"task_permissions statement whose resources name ${{bucket:{bucket}}}")
+        return (
+            f"${{bucket:{bucket}}}: the task role has no permission on bucket {bucket!r}; add a "
+            f"task_permissions statement whose resources name ${{bucket:{bucket}}}"
+        )
     return None
 
 
 def per_environment_error(svc: Service, environments: list[str]) -> str | None:
     """Why the per-environment task counts of a service are wrong, or None: every environment
     named must exist, and in each environment the desired count lies within the scaling range."""
-    for field, table in (("desired_count_by_environment", svc.desired_count_by_environment),
-                         ("scaling_by_environment", svc.scaling_by_environment)):
+    for field, table in (
+        ("desired_count_by_environment", svc.desired_count_by_environment),
+        ("scaling_by_environment", svc.scaling_by_environment),
+    ):
         for env in table:
             if env not in environments:
                 return f"{field}: unknown environment {env!r} (environments: {environments})"
@@ -84,4 +98,3 @@ def per_environment_error(svc: Service, environments: list[str]) -> str | None:
         if not lo <= count <= hi:
             return f"desired_count_by_environment.{env}: {count} is outside the scaling range {lo}..{hi} of {env}"
     return None
-

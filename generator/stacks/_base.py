@@ -8,15 +8,18 @@ from typing import Any
 from troposphere import AWSObject, Equals, FindInMap, GetAtt, Join, Or, Output, Parameter, Ref, Template, s3
 
 from generator import naming
-
 from generator.contract import ContractError, Interface, StackInterface
 from generator.spec import Platform, Service
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-DEV_ONLY = ("deletion_protection.enabled is !If [IsDev, false, true]: on in test and prod (verified by "
-            "cfn-lint E9102), off only for ephemeral dev stacks.")
-KEY_FROM_PARAMETER = ("KmsKeyId is the platform CMK passed in as KmsKeyArn from the secrets stack; "
-                      "CT.CLOUDWATCH.PR.3 only follows keys defined in the same template.")
+DEV_ONLY = (
+    "deletion_protection.enabled is !If [IsDev, false, true]: on in test and prod (verified by "
+    "cfn-lint E9102), off only for ephemeral dev stacks."
+)
+KEY_FROM_PARAMETER = (
+    "KmsKeyId is the platform CMK passed in as KmsKeyArn from the secrets stack; "
+    "CT.CLOUDWATCH.PR.3 only follows keys defined in the same template."
+)
 
 
 class Stack:
@@ -95,8 +98,10 @@ def desired_count_mapping(st: Stack, spec: Platform, services: list[Service]) ->
     varied = [s for s in services if s.is_service and s.counted_environments]
     if varied:
         # Mapping values are strings or lists (AWS docs, Mappings syntax); ECS and CloudWatch read numbers.
-        st.t.add_mapping("DesiredCount", {env: {naming.pascal(s.name): str(s.desired_in(env)) for s in varied}
-                                          for env in spec.environments})
+        st.t.add_mapping(
+            "DesiredCount",
+            {env: {naming.pascal(s.name): str(s.desired_in(env)) for s in varied} for env in spec.environments},
+        )
 
 
 def desired_count(st: Stack, s: Service) -> object:
@@ -113,8 +118,13 @@ def when(resource: AWSObject, cond: str | None) -> AWSObject:
     return resource
 
 
-def suppress(resource: AWSObject, *, guard: dict[str, str] | None = None,
-             checkov: dict[str, str] | None = None, cfn_lint: dict[str, str] | None = None) -> AWSObject:
+def suppress(
+    resource: AWSObject,
+    *,
+    guard: dict[str, str] | None = None,
+    checkov: dict[str, str] | None = None,
+    cfn_lint: dict[str, str] | None = None,
+) -> AWSObject:
     """Record scanner suppressions next to the resource, each with its reason.
 
     guard: Control Tower rule name -> reason (Metadata.stackgen.guard_allowlist);
@@ -145,7 +155,8 @@ def log_group_suppressions(resource: AWSObject, retention: int) -> AWSObject:
     if retention < 365:
         guard["cloudwatch_log_group_retention_period_check"] = (
             f"Retention of {retention} days is what the platform spec asks for (log_retention_days); "
-            "raise it to 365 to meet CT.CLOUDWATCH.PR.2.")
+            "raise it to 365 to meet CT.CLOUDWATCH.PR.2."
+        )
     return suppress(resource, guard=guard)
 
 
@@ -153,32 +164,60 @@ def log_bucket(st: Stack, lid: str, component: str, delivery: object, delivery_r
     """An SSE-S3 bucket that receives AWS service logs (log delivery supports only SSE-S3),
     private, versioned, TLS-only, expiring after 365 days, with the log-bucket suppressions."""
     why = f"This bucket receives {component}; logging its own access would recurse."
-    bucket = st.add(suppress(keep(s3.Bucket(
-        lid,
-        BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(
-            ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))]),
-        PublicAccessBlockConfiguration=private_bucket(),
-        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-        NotificationConfiguration=bucket_events(),
-        LifecycleConfiguration=bucket_lifecycle(expire_days=365),
-        Tags=naming.tags(component.replace(" ", "-")),
-    )), checkov={"CKV_AWS_18": why},
-        guard={"s3_bucket_logging_enabled_check": why,
-               "s3_bucket_default_encryption_kms_check": f"Delivery of {component} supports only SSE-S3 "
-                                                         "(AES256) buckets, not SSE-KMS.",
-               "s3_bucket_object_lock_enabled_check": "Logs expire through the lifecycle rule; object lock "
-                                                      "would block expiry."}))
+    bucket = st.add(
+        suppress(
+            keep(
+                s3.Bucket(
+                    lid,
+                    BucketEncryption=s3.BucketEncryption(
+                        ServerSideEncryptionConfiguration=[
+                            s3.ServerSideEncryptionRule(
+                                ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256")
+                            )
+                        ]
+                    ),
+                    PublicAccessBlockConfiguration=private_bucket(),
+                    OwnershipControls=s3.OwnershipControls(
+                        Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
+                    ),
+                    VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+                    NotificationConfiguration=bucket_events(),
+                    LifecycleConfiguration=bucket_lifecycle(expire_days=365),
+                    Tags=naming.tags(component.replace(" ", "-")),
+                )
+            ),
+            checkov={"CKV_AWS_18": why},
+            guard={
+                "s3_bucket_logging_enabled_check": why,
+                "s3_bucket_default_encryption_kms_check": f"Delivery of {component} supports only SSE-S3 "
+                "(AES256) buckets, not SSE-KMS.",
+                "s3_bucket_object_lock_enabled_check": "Logs expire through the lifecycle rule; object lock "
+                "would block expiry.",
+            },
+        )
+    )
     bucket.Metadata["stackgen"]["encryption_exception"] = f"Delivery of {component} supports only SSE-S3 (AES256)."
-    tls_only_policy(st, lid + "Policy", bucket, extra=[{
-        "Sid": "LogDelivery", "Effect": "Allow", "Principal": delivery,
-        "Action": "s3:PutObject", "Resource": delivery_resource}])
+    tls_only_policy(
+        st,
+        lid + "Policy",
+        bucket,
+        extra=[
+            {
+                "Sid": "LogDelivery",
+                "Effect": "Allow",
+                "Principal": delivery,
+                "Action": "s3:PutObject",
+                "Resource": delivery_resource,
+            }
+        ],
+    )
     return bucket
 
 
 def private_bucket() -> s3.PublicAccessBlockConfiguration:
-    return s3.PublicAccessBlockConfiguration(BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True,
-                                             RestrictPublicBuckets=True)
+    return s3.PublicAccessBlockConfiguration(
+        BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
+    )
 
 
 def bucket_events() -> s3.NotificationConfiguration:
@@ -187,7 +226,8 @@ def bucket_events() -> s3.NotificationConfiguration:
 
 def bucket_lifecycle(expire_days: int | None) -> s3.LifecycleConfiguration:
     rule: dict[str, object] = {
-        "Id": "tidy-versions", "Status": "Enabled",
+        "Id": "tidy-versions",
+        "Status": "Enabled",
         "NoncurrentVersionExpiration": s3.NoncurrentVersionExpiration(NoncurrentDays=90),
         "AbortIncompleteMultipartUpload": s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
     }
@@ -199,8 +239,23 @@ def bucket_lifecycle(expire_days: int | None) -> s3.LifecycleConfiguration:
 def tls_only_policy(st: Stack, lid: str, bucket: s3.Bucket, extra: list[dict[str, object]] | None = None) -> None:
     """A bucket policy denying plain-HTTP access (Join form: CT.S3.PR.8 rejects Fn::Sub here)."""
     arn = GetAtt(bucket, "Arn")
-    st.add(s3.BucketPolicy(lid, Bucket=Ref(bucket), PolicyDocument={
-        "Version": "2012-10-17",
-        "Statement": [*(extra or []), {
-            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-            "Resource": [arn, Join("", [arn, "/*"])], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
+    st.add(
+        s3.BucketPolicy(
+            lid,
+            Bucket=Ref(bucket),
+            PolicyDocument={
+                "Version": "2012-10-17",
+                "Statement": [
+                    *(extra or []),
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [arn, Join("", [arn, "/*"])],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                ],
+            },
+        )
+    )

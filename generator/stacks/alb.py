@@ -24,8 +24,10 @@ from troposphere import (
     Ref,
     Sub,
     Template,
-    elasticloadbalancingv2 as elb,
     s3,
+)
+from troposphere import (
+    elasticloadbalancingv2 as elb,
 )
 
 from generator import naming
@@ -35,13 +37,19 @@ from generator.stacks._base import DEV_ONLY, TLS_POLICY, Stack, log_bucket, supp
 from generator.stacks.security_groups import lb_key
 
 NAME = "alb"
-CERT_ELSEWHERE = ("The ACM certificate is created in the certificates stack and passed in as {param}; "
-                  "CT.ELASTICLOADBALANCING.PR.2 only follows same-template certificates.")
-NO_DOMAIN_YET = ("Plain HTTP only while BaseDomain is empty (Fn::If on condition HasDomain): stage one of the "
-                 "two-stage deploy, before a certificate can exist. Setting BaseDomain turns this listener into "
-                 "{stage_two} in place.")
-NO_DOMAIN_IN_SPEC = ("The platform spec declares no domain, so no certificate can exist and the load balancer "
-                     "serves plain HTTP; add a domain section to the spec to get HTTPS and redirects.")
+CERT_ELSEWHERE = (
+    "The ACM certificate is created in the certificates stack and passed in as {param}; "
+    "CT.ELASTICLOADBALANCING.PR.2 only follows same-template certificates."
+)
+NO_DOMAIN_YET = (
+    "Plain HTTP only while BaseDomain is empty (Fn::If on condition HasDomain): stage one of the "
+    "two-stage deploy, before a certificate can exist. Setting BaseDomain turns this listener into "
+    "{stage_two} in place."
+)
+NO_DOMAIN_IN_SPEC = (
+    "The platform spec declares no domain, so no certificate can exist and the load balancer "
+    "serves plain HTTP; add a domain section to the spec to get HTTPS and redirects."
+)
 
 
 def applies(spec: Platform) -> bool:
@@ -69,8 +77,11 @@ def interface(spec: Platform) -> StackInterface:
         i.takes(naming.sg_output(lb_key(lb.name)))
         if domain_capable(spec, lb):
             i.takes(naming.cert_output(lb.name), description="ACM certificate ARN ('' without a domain)")
-        for attr, desc in (("DnsName", "DNS name"), ("CanonicalHostedZoneId", "hosted zone"),
-                           ("FullName", "full name (CloudWatch dimension)")):
+        for attr, desc in (
+            ("DnsName", "DNS name"),
+            ("CanonicalHostedZoneId", "hosted zone"),
+            ("FullName", "full name (CloudWatch dimension)"),
+        ):
             i.gives(naming.lb_output(lb.name, attr), f"{lb.name} load balancer {desc}")
         i.gives(naming.lb_output(lb.name, "Url"), f"Base URL of the {lb.name} load balancer", public=True)
         i.gives(naming.lb_output(lb.name, "Host"), f"Host name clients use for {lb.name}", public=True)
@@ -90,54 +101,67 @@ def build(spec: Platform) -> Template:  # noqa: C901
     for s in spec.services:
         for tg in s.target_groups:
             hc = tg.health_check
-            attrs = [elb.TargetGroupAttribute(Key="deregistration_delay.timeout_seconds",
-                                              Value=str(tg.deregistration_delay))]
+            attrs = [
+                elb.TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value=str(tg.deregistration_delay))
+            ]
             if tg.stickiness_seconds:
-                attrs += [elb.TargetGroupAttribute(Key="stickiness.enabled", Value="true"),
-                          elb.TargetGroupAttribute(Key="stickiness.type", Value="lb_cookie"),
-                          elb.TargetGroupAttribute(Key="stickiness.lb_cookie.duration_seconds",
-                                                   Value=str(tg.stickiness_seconds))]
-            tgs[tg.name] = st.add(elb.TargetGroup(
-                naming.logical(tg.name, "TargetGroup"),
-                TargetType="ip",
-                Protocol="HTTP",
-                Port=tg.container_port,
-                VpcId=st.ref("VpcId"),
-                HealthCheckEnabled=True,
-                HealthCheckProtocol="HTTP",
-                HealthCheckPath=hc.path,
-                HealthCheckPort=str(hc.port) if hc.port else "traffic-port",
-                HealthCheckIntervalSeconds=hc.interval,
-                HealthCheckTimeoutSeconds=hc.timeout,
-                HealthyThresholdCount=hc.healthy_threshold,
-                UnhealthyThresholdCount=hc.unhealthy_threshold,
-                Matcher=elb.Matcher(HttpCode=hc.matcher),
-                TargetGroupAttributes=attrs,
-                Tags=naming.tags(f"tg-{tg.name}"),
-            ))
+                attrs += [
+                    elb.TargetGroupAttribute(Key="stickiness.enabled", Value="true"),
+                    elb.TargetGroupAttribute(Key="stickiness.type", Value="lb_cookie"),
+                    elb.TargetGroupAttribute(
+                        Key="stickiness.lb_cookie.duration_seconds", Value=str(tg.stickiness_seconds)
+                    ),
+                ]
+            tgs[tg.name] = st.add(
+                elb.TargetGroup(
+                    naming.logical(tg.name, "TargetGroup"),
+                    TargetType="ip",
+                    Protocol="HTTP",
+                    Port=tg.container_port,
+                    VpcId=st.ref("VpcId"),
+                    HealthCheckEnabled=True,
+                    HealthCheckProtocol="HTTP",
+                    HealthCheckPath=hc.path,
+                    HealthCheckPort=str(hc.port) if hc.port else "traffic-port",
+                    HealthCheckIntervalSeconds=hc.interval,
+                    HealthCheckTimeoutSeconds=hc.timeout,
+                    HealthyThresholdCount=hc.healthy_threshold,
+                    UnhealthyThresholdCount=hc.unhealthy_threshold,
+                    Matcher=elb.Matcher(HttpCode=hc.matcher),
+                    TargetGroupAttributes=attrs,
+                    Tags=naming.tags(f"tg-{tg.name}"),
+                )
+            )
             st.output(naming.tg_output(tg.name), Ref(tgs[tg.name]))
             st.output(naming.pascal(tg.name, "TargetGroupFullName"), GetAtt(tgs[tg.name], "TargetGroupFullName"))
 
     logs_bucket = _access_log_bucket(st)
     for lb in spec.load_balancers:
-        alb = st.add(suppress(elb.LoadBalancer(
-            naming.logical(lb.name, "LoadBalancer"),
-            DependsOn=["AccessLogBucketPolicy"],  # ALB checks it may write before it enables logging
-            Type="application",
-            Scheme="internet-facing",
-            Subnets=st.ref(_public(spec)),
-            SecurityGroups=[st.ref(naming.sg_output(lb_key(lb.name)))],
-            LoadBalancerAttributes=[
-                elb.LoadBalancerAttributes(Key="routing.http.drop_invalid_header_fields.enabled", Value="true"),
-                elb.LoadBalancerAttributes(Key="routing.http.desync_mitigation_mode", Value="defensive"),
-                elb.LoadBalancerAttributes(Key="idle_timeout.timeout_seconds", Value=str(lb.idle_timeout)),
-                elb.LoadBalancerAttributes(Key="deletion_protection.enabled", Value=If("IsDev", "false", "true")),
-                elb.LoadBalancerAttributes(Key="access_logs.s3.enabled", Value="true"),
-                elb.LoadBalancerAttributes(Key="access_logs.s3.bucket", Value=Ref(logs_bucket)),
-                elb.LoadBalancerAttributes(Key="access_logs.s3.prefix", Value=lb.name),
-            ],
-            Tags=naming.tags(f"alb-{lb.name}"),
-        ), guard={"elbv2_deletion_protection_enabled_check": DEV_ONLY}))
+        alb = st.add(
+            suppress(
+                elb.LoadBalancer(
+                    naming.logical(lb.name, "LoadBalancer"),
+                    DependsOn=["AccessLogBucketPolicy"],  # ALB checks it may write before it enables logging
+                    Type="application",
+                    Scheme="internet-facing",
+                    Subnets=st.ref(_public(spec)),
+                    SecurityGroups=[st.ref(naming.sg_output(lb_key(lb.name)))],
+                    LoadBalancerAttributes=[
+                        elb.LoadBalancerAttributes(Key="routing.http.drop_invalid_header_fields.enabled", Value="true"),
+                        elb.LoadBalancerAttributes(Key="routing.http.desync_mitigation_mode", Value="defensive"),
+                        elb.LoadBalancerAttributes(Key="idle_timeout.timeout_seconds", Value=str(lb.idle_timeout)),
+                        elb.LoadBalancerAttributes(
+                            Key="deletion_protection.enabled", Value=If("IsDev", "false", "true")
+                        ),
+                        elb.LoadBalancerAttributes(Key="access_logs.s3.enabled", Value="true"),
+                        elb.LoadBalancerAttributes(Key="access_logs.s3.bucket", Value=Ref(logs_bucket)),
+                        elb.LoadBalancerAttributes(Key="access_logs.s3.prefix", Value=lb.name),
+                    ],
+                    Tags=naming.tags(f"alb-{lb.name}"),
+                ),
+                guard={"elbv2_deletion_protection_enabled_check": DEV_ONLY},
+            )
+        )
         capable = domain_capable(spec, lb)
         for x in sorted(lb.listeners, key=lambda x: x.port):
             st.add(_listener(st, lb, x, alb, Ref(tgs[x.target_group]), capable))
@@ -147,8 +171,10 @@ def build(spec: Platform) -> Template:  # noqa: C901
         http_url = Sub(f"http://${{Dns}}{port}", Dns=dns)
         if capable:
             assert lb.dns_record
-            st.output(naming.lb_output(lb.name, "Url"),
-                      If("HasDomain", Sub(f"https://{lb.dns_record}.${{AWS::Region}}.${{BaseDomain}}"), http_url))
+            st.output(
+                naming.lb_output(lb.name, "Url"),
+                If("HasDomain", Sub(f"https://{lb.dns_record}.${{AWS::Region}}.${{BaseDomain}}"), http_url),
+            )
             st.output(naming.lb_output(lb.name, "Host"), If("HasDomain", naming.domain_name(lb.dns_record), dns))
         else:
             st.output(naming.lb_output(lb.name, "Url"), http_url)
@@ -159,43 +185,68 @@ def build(spec: Platform) -> Template:  # noqa: C901
     return st.t
 
 
-def _listener(st: Stack, lb: LoadBalancer, x: Listener, alb: elb.LoadBalancer, tg: Ref,
-              capable: bool) -> elb.Listener:
+def _listener(st: Stack, lb: LoadBalancer, x: Listener, alb: elb.LoadBalancer, tg: Ref, capable: bool) -> elb.Listener:
     """The one listener of ``lb`` on port ``x.port``.  Modes with a domain: ``https`` is HTTPS and
     exists only with one (condition HasDomain); ``auto`` is HTTPS with one and plain HTTP without;
     ``redirect`` redirects to HTTPS with one and forwards plain HTTP without."""
     lid = naming.logical(lb.name, "Listener", str(x.port))
     forward = [elb.Action(Type="forward", TargetGroupArn=tg)]
     if not capable:
-        return suppress(elb.Listener(lid, LoadBalancerArn=Ref(alb), Port=x.port, Protocol="HTTP",
-                                     DefaultActions=forward),
-                        guard={"alb_http_to_https_redirection_check": NO_DOMAIN_IN_SPEC},
-                        checkov={"CKV_AWS_2": NO_DOMAIN_IN_SPEC, "CKV_AWS_103": NO_DOMAIN_IN_SPEC})
+        return suppress(
+            elb.Listener(lid, LoadBalancerArn=Ref(alb), Port=x.port, Protocol="HTTP", DefaultActions=forward),
+            guard={"alb_http_to_https_redirection_check": NO_DOMAIN_IN_SPEC},
+            checkov={"CKV_AWS_2": NO_DOMAIN_IN_SPEC, "CKV_AWS_103": NO_DOMAIN_IN_SPEC},
+        )
     cert_elsewhere = CERT_ELSEWHERE.format(param=naming.cert_output(lb.name))
     cert = [elb.Certificate(CertificateArn=st.ref(naming.cert_output(lb.name)))]
     if x.mode == "https":
-        return suppress(elb.Listener(lid, Condition="HasDomain", LoadBalancerArn=Ref(alb), Port=x.port,
-                                     Protocol="HTTPS", SslPolicy=TLS_POLICY, Certificates=cert,
-                                     DefaultActions=forward),
-                        guard={"elbv2_acm_certificate_required_check": cert_elsewhere})
+        return suppress(
+            elb.Listener(
+                lid,
+                Condition="HasDomain",
+                LoadBalancerArn=Ref(alb),
+                Port=x.port,
+                Protocol="HTTPS",
+                SslPolicy=TLS_POLICY,
+                Certificates=cert,
+                DefaultActions=forward,
+            ),
+            guard={"elbv2_acm_certificate_required_check": cert_elsewhere},
+        )
     if x.mode == "redirect":
         why = NO_DOMAIN_YET.format(stage_two="a redirect to HTTPS on 443")
-        to_https = [elb.Action(Type="redirect", RedirectConfig=elb.RedirectConfig(
-            Protocol="HTTPS", Port="443", StatusCode="HTTP_301"))]
+        to_https = [
+            elb.Action(
+                Type="redirect", RedirectConfig=elb.RedirectConfig(Protocol="HTTPS", Port="443", StatusCode="HTTP_301")
+            )
+        ]
         # Control Tower ELB.PR.1 reads a literal HTTP protocol and cannot follow the Fn::If of the
         # default action (checkov can: CKV_AWS_2 passes on the redirect branch).
-        return suppress(elb.Listener(lid, LoadBalancerArn=Ref(alb), Port=x.port, Protocol="HTTP",
-                                     DefaultActions=If("HasDomain", to_https, forward)),
-                        guard={"alb_http_to_https_redirection_check": why})
+        return suppress(
+            elb.Listener(
+                lid,
+                LoadBalancerArn=Ref(alb),
+                Port=x.port,
+                Protocol="HTTP",
+                DefaultActions=If("HasDomain", to_https, forward),
+            ),
+            guard={"alb_http_to_https_redirection_check": why},
+        )
     # auto. checkov reads the protocol's plain-HTTP branch (CKV_AWS_2, CKV_AWS_103); the project rule
     # stackgen_https_listener_tls_policy accepts exactly this form and checks the HTTPS branch's policy.
     why = NO_DOMAIN_YET.format(stage_two=f"HTTPS with {TLS_POLICY}")
-    return suppress(elb.Listener(lid, LoadBalancerArn=Ref(alb), Port=x.port,
-                                 Protocol=If("HasDomain", "HTTPS", "HTTP"),
-                                 SslPolicy=If("HasDomain", TLS_POLICY, NoValue),
-                                 Certificates=If("HasDomain", cert, NoValue),
-                                 DefaultActions=forward),
-                    checkov={"CKV_AWS_2": why, "CKV_AWS_103": why})
+    return suppress(
+        elb.Listener(
+            lid,
+            LoadBalancerArn=Ref(alb),
+            Port=x.port,
+            Protocol=If("HasDomain", "HTTPS", "HTTP"),
+            SslPolicy=If("HasDomain", TLS_POLICY, NoValue),
+            Certificates=If("HasDomain", cert, NoValue),
+            DefaultActions=forward,
+        ),
+        checkov={"CKV_AWS_2": why, "CKV_AWS_103": why},
+    )
 
 
 # Regions opened before August 2022 deliver ALB access logs as a per-region Elastic Load
@@ -203,13 +254,27 @@ def _listener(st: Stack, lb: LoadBalancer, x: Listener, alb: elb.LoadBalancer, t
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
 # All of them are in the `aws` partition.
 ELB_LOG_ACCOUNTS = {
-    "af-south-1": "098369216593", "ap-east-1": "754344448648", "ap-northeast-1": "582318560864",
-    "ap-northeast-2": "600734575887", "ap-northeast-3": "383597477331", "ap-south-1": "718504428378",
-    "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266", "ap-southeast-3": "589379963580",
-    "ca-central-1": "985666609251", "eu-central-1": "054676820928", "eu-north-1": "897822967062",
-    "eu-south-1": "635631232127", "eu-west-1": "156460612806", "eu-west-2": "652711504416",
-    "eu-west-3": "009996457667", "me-south-1": "076674570225", "sa-east-1": "507241528517",
-    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
+    "af-south-1": "098369216593",
+    "ap-east-1": "754344448648",
+    "ap-northeast-1": "582318560864",
+    "ap-northeast-2": "600734575887",
+    "ap-northeast-3": "383597477331",
+    "ap-south-1": "718504428378",
+    "ap-southeast-1": "114774131450",
+    "ap-southeast-2": "783225319266",
+    "ap-southeast-3": "589379963580",
+    "ca-central-1": "985666609251",
+    "eu-central-1": "054676820928",
+    "eu-north-1": "897822967062",
+    "eu-south-1": "635631232127",
+    "eu-west-1": "156460612806",
+    "eu-west-2": "652711504416",
+    "eu-west-3": "009996457667",
+    "me-south-1": "076674570225",
+    "sa-east-1": "507241528517",
+    "us-east-1": "127311923021",
+    "us-east-2": "033677994240",
+    "us-west-1": "027434742980",
     "us-west-2": "797873946194",
 }
 
@@ -223,13 +288,23 @@ def elb_log_principal(account: str) -> str:
 
 def _access_log_bucket(st: Stack) -> s3.Bucket:
     """The ALB access-log bucket, in this template so CT.ELASTICLOADBALANCING.PR.6 can follow it."""
-    st.t.add_mapping("ElbLogDelivery", {r: {"Principal": elb_log_principal(a)}
-                                        for r, a in sorted(ELB_LOG_ACCOUNTS.items())})
+    st.t.add_mapping(
+        "ElbLogDelivery", {r: {"Principal": elb_log_principal(a)} for r, a in sorted(ELB_LOG_ACCOUNTS.items())}
+    )
     regions = [Equals(Ref("AWS::Region"), r) for r in sorted(ELB_LOG_ACCOUNTS)]
-    groups = [Or(*regions[i:i + 10]) if len(regions[i:i + 10]) > 1 else regions[i] for i in range(0, len(regions), 10)]
+    groups = [
+        Or(*regions[i : i + 10]) if len(regions[i : i + 10]) > 1 else regions[i] for i in range(0, len(regions), 10)
+    ]
     st.t.add_condition("ElbLogAccountRegion", Or(*groups) if len(groups) > 1 else groups[0])
-    principal = If("ElbLogAccountRegion",
-                   {"AWS": FindInMap("ElbLogDelivery", Ref("AWS::Region"), "Principal")},
-                   {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"})
-    return log_bucket(st, "AccessLogBucket", "ALB access logs", principal,
-                      Sub("arn:${AWS::Partition}:s3:::${B}/*/AWSLogs/${AWS::AccountId}/*", B=Ref("AccessLogBucket")))
+    principal = If(
+        "ElbLogAccountRegion",
+        {"AWS": FindInMap("ElbLogDelivery", Ref("AWS::Region"), "Principal")},
+        {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+    )
+    return log_bucket(
+        st,
+        "AccessLogBucket",
+        "ALB access logs",
+        principal,
+        Sub("arn:${AWS::Partition}:s3:::${B}/*/AWSLogs/${AWS::AccountId}/*", B=Ref("AccessLogBucket")),
+    )

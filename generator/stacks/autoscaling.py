@@ -4,7 +4,8 @@ scales a service (``generator.contract.Part``): ``autoscaling``, ``autoscaling-<
 
 from __future__ import annotations
 
-from troposphere import FindInMap, If, Ref, Sub, Template, applicationautoscaling as aas
+from troposphere import FindInMap, If, Ref, Sub, Template
+from troposphere import applicationautoscaling as aas
 
 from generator import naming
 from generator.contract import Interface, Part, StackInterface, whole
@@ -36,9 +37,17 @@ def _capacity(st: Stack, spec: Platform, services: list[Service]) -> None:
     varied = [s for s in services if s.scaling_by_environment]
     if varied:
         # Mapping values are strings or lists (AWS docs, Mappings syntax).
-        st.t.add_mapping("Capacity", {env: {naming.pascal(s.name, k): str(v) for s in varied
-                                            for k, v in zip(("Min", "Max"), s.scaling_range(env), strict=True)}
-                                      for env in spec.environments})
+        st.t.add_mapping(
+            "Capacity",
+            {
+                env: {
+                    naming.pascal(s.name, k): str(v)
+                    for s in varied
+                    for k, v in zip(("Min", "Max"), s.scaling_range(env), strict=True)
+                }
+                for env in spec.environments
+            },
+        )
 
 
 def _bound(st: Stack, s: Service, which: str) -> object:
@@ -61,30 +70,37 @@ def build(spec: Platform, part: Part | None = None) -> Template:
         # target stays registered with capacity 0..0 (no resource here is conditional, so this
         # stack is never created empty when every scaled service waits for its image).
         ready = image_ready(st, s)
-        target = st.add(aas.ScalableTarget(
-            naming.logical(s.name, "ScalableTarget"),
-            ServiceNamespace="ecs",
-            ScalableDimension="ecs:service:DesiredCount",
-            ResourceId=Sub("service/${Cluster}/${Service}",
-                           Cluster=st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
-                           Service=st.ref(naming.service_output(s.name, "Name"))),
-            MinCapacity=If(ready, _bound(st, s, "Min"), 0) if ready else _bound(st, s, "Min"),
-            MaxCapacity=If(ready, _bound(st, s, "Max"), 0) if ready else _bound(st, s, "Max"),
-        ))
+        target = st.add(
+            aas.ScalableTarget(
+                naming.logical(s.name, "ScalableTarget"),
+                ServiceNamespace="ecs",
+                ScalableDimension="ecs:service:DesiredCount",
+                ResourceId=Sub(
+                    "service/${Cluster}/${Service}",
+                    Cluster=st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
+                    Service=st.ref(naming.service_output(s.name, "Name")),
+                ),
+                MinCapacity=If(ready, _bound(st, s, "Min"), 0) if ready else _bound(st, s, "Min"),
+                MaxCapacity=If(ready, _bound(st, s, "Max"), 0) if ready else _bound(st, s, "Max"),
+            )
+        )
         for metric, value in (("CPU", sc.cpu), ("Memory", sc.memory)):
             if value is None:
                 continue
-            st.add(aas.ScalingPolicy(
-                naming.logical(s.name, metric.lower(), "ScalingPolicy"),
-                PolicyName=Sub(f"${{AWS::StackName}}-{s.name}-{metric.lower()}"),
-                PolicyType="TargetTrackingScaling",
-                ScalingTargetId=Ref(target),
-                TargetTrackingScalingPolicyConfiguration=aas.TargetTrackingScalingPolicyConfiguration(
-                    TargetValue=float(value),
-                    ScaleInCooldown=sc.scale_in_cooldown,
-                    ScaleOutCooldown=sc.scale_out_cooldown,
-                    PredefinedMetricSpecification=aas.PredefinedMetricSpecification(
-                        PredefinedMetricType=f"ECSServiceAverage{metric}Utilization"),
-                ),
-            ))
+            st.add(
+                aas.ScalingPolicy(
+                    naming.logical(s.name, metric.lower(), "ScalingPolicy"),
+                    PolicyName=Sub(f"${{AWS::StackName}}-{s.name}-{metric.lower()}"),
+                    PolicyType="TargetTrackingScaling",
+                    ScalingTargetId=Ref(target),
+                    TargetTrackingScalingPolicyConfiguration=aas.TargetTrackingScalingPolicyConfiguration(
+                        TargetValue=float(value),
+                        ScaleInCooldown=sc.scale_in_cooldown,
+                        ScaleOutCooldown=sc.scale_out_cooldown,
+                        PredefinedMetricSpecification=aas.PredefinedMetricSpecification(
+                            PredefinedMetricType=f"ECSServiceAverage{metric}Utilization"
+                        ),
+                    ),
+                )
+            )
     return st.t

@@ -4,7 +4,8 @@ this stack when BaseDomain is empty (the first stage of a two-stage deploy)."""
 
 from __future__ import annotations
 
-from troposphere import Ref, Template, certificatemanager as acm
+from troposphere import Ref, Template
+from troposphere import certificatemanager as acm
 
 from generator import naming
 from generator.contract import Interface, StackInterface
@@ -36,13 +37,18 @@ def build(spec: Platform) -> Template:
     for lb in spec.load_balancers:
         if not lb.dns_record:
             continue
-        cert = st.add(acm.Certificate(
-            naming.logical(lb.name, "Certificate"),
-            DomainName=naming.domain_name(lb.dns_record),
-            ValidationMethod="DNS",
-            DomainValidationOptions=[acm.DomainValidationOption(
-                DomainName=naming.domain_name(lb.dns_record), HostedZoneId=st.ref("HostedZoneId"))],
-            Tags=naming.tags(f"cert-{lb.name}"),
-        ))
+        cert = st.add(
+            acm.Certificate(
+                naming.logical(lb.name, "Certificate"),
+                DomainName=naming.domain_name(lb.dns_record),
+                ValidationMethod="DNS",
+                DomainValidationOptions=[
+                    acm.DomainValidationOption(
+                        DomainName=naming.domain_name(lb.dns_record), HostedZoneId=st.ref("HostedZoneId")
+                    )
+                ],
+                Tags=naming.tags(f"cert-{lb.name}"),
+            )
+        )
         st.output(naming.cert_output(lb.name), Ref(cert))
     return st.t

@@ -60,86 +60,122 @@ def build(spec: Platform) -> Template:
     st = Stack(NAME, f"{db.engine} Serverless v2 cluster and RDS Proxy", interface(spec))
     st.t.add_condition("IsDev", Equals(st.ref("Environment"), "dev"))
     secret = st.ref(naming.secret_output(DB_SECRET))
-    subnet_group = st.add(rds.DBSubnetGroup(
-        "DatabaseSubnetGroup", DBSubnetGroupDescription="Database subnets",
-        SubnetIds=st.ref(_subnets(spec)), Tags=naming.tags("db-subnets")))
+    subnet_group = st.add(
+        rds.DBSubnetGroup(
+            "DatabaseSubnetGroup",
+            DBSubnetGroupDescription="Database subnets",
+            SubnetIds=st.ref(_subnets(spec)),
+            Tags=naming.tags("db-subnets"),
+        )
+    )
     params = {**db.cluster_parameters, **tls_parameters(db.engine)}
-    pg = st.add(rds.DBClusterParameterGroup(
-        "DatabaseClusterParameterGroup",
-        Description=f"{db.family} parameters: TLS required",
-        Family=db.family,
-        Parameters=dict(sorted(params.items())),
-        Tags=naming.tags("db-params"),
-    ))
+    pg = st.add(
+        rds.DBClusterParameterGroup(
+            "DatabaseClusterParameterGroup",
+            Description=f"{db.family} parameters: TLS required",
+            Family=db.family,
+            Parameters=dict(sorted(params.items())),
+            Tags=naming.tags("db-params"),
+        )
+    )
     exports = ["audit", "error", "general", "slowquery"] if db.engine == "aurora-mysql" else ["postgresql"]
-    cluster = st.add(suppress(keep(rds.DBCluster(
-        "DatabaseCluster",
-        Engine=db.engine,
-        EngineVersion=db.engine_version,
-        DatabaseName=db.database_name,
-        Port=db.port,
-        MasterUsername=Sub("{{resolve:secretsmanager:${S}:SecretString:username}}", S=secret),
-        MasterUserPassword=Sub("{{resolve:secretsmanager:${S}:SecretString:password}}", S=secret),
-        ServerlessV2ScalingConfiguration=rds.ServerlessV2ScalingConfiguration(
-            MinCapacity=st.ref("DatabaseMinAcu"), MaxCapacity=st.ref("DatabaseMaxAcu")),
-        StorageEncrypted=True,
-        KmsKeyId=st.ref("KmsKeyArn"),
-        BackupRetentionPeriod=db.backup_retention_days,
-        PreferredBackupWindow=db.backup_window,
-        PreferredMaintenanceWindow=db.maintenance_window,
-        DeletionProtection=If("IsDev", False, True),
-        CopyTagsToSnapshot=True,
-        EnableIAMDatabaseAuthentication=True,
-        EnableCloudwatchLogsExports=exports,
-        DBSubnetGroupName=Ref(subnet_group),
-        DBClusterParameterGroupName=Ref(pg),
-        VpcSecurityGroupIds=[st.ref(naming.sg_output(DB))],
-        Tags=naming.tags("db-cluster"),
-    ), "Snapshot"), guard={"rds_cluster_deletion_protection_enabled_check": DEV_ONLY.replace(
-        "deletion_protection.enabled", "DeletionProtection")}))
+    cluster = st.add(
+        suppress(
+            keep(
+                rds.DBCluster(
+                    "DatabaseCluster",
+                    Engine=db.engine,
+                    EngineVersion=db.engine_version,
+                    DatabaseName=db.database_name,
+                    Port=db.port,
+                    MasterUsername=Sub("{{resolve:secretsmanager:${S}:SecretString:username}}", S=secret),
+                    MasterUserPassword=Sub("{{resolve:secretsmanager:${S}:SecretString:password}}", S=secret),
+                    ServerlessV2ScalingConfiguration=rds.ServerlessV2ScalingConfiguration(
+                        MinCapacity=st.ref("DatabaseMinAcu"), MaxCapacity=st.ref("DatabaseMaxAcu")
+                    ),
+                    StorageEncrypted=True,
+                    KmsKeyId=st.ref("KmsKeyArn"),
+                    BackupRetentionPeriod=db.backup_retention_days,
+                    PreferredBackupWindow=db.backup_window,
+                    PreferredMaintenanceWindow=db.maintenance_window,
+                    DeletionProtection=If("IsDev", False, True),
+                    CopyTagsToSnapshot=True,
+                    EnableIAMDatabaseAuthentication=True,
+                    EnableCloudwatchLogsExports=exports,
+                    DBSubnetGroupName=Ref(subnet_group),
+                    DBClusterParameterGroupName=Ref(pg),
+                    VpcSecurityGroupIds=[st.ref(naming.sg_output(DB))],
+                    Tags=naming.tags("db-cluster"),
+                ),
+                "Snapshot",
+            ),
+            guard={
+                "rds_cluster_deletion_protection_enabled_check": DEV_ONLY.replace(
+                    "deletion_protection.enabled", "DeletionProtection"
+                )
+            },
+        )
+    )
     # Enhanced monitoring's role lives beside the instance (CT.RDS.PR.2 follows only local roles).
-    monitoring = st.add(iam.Role(
-        "DatabaseMonitoringRole",
-        Description="RDS enhanced monitoring publishes OS metrics to CloudWatch Logs",
-        AssumeRolePolicyDocument=policies.trust("monitoring.rds.amazonaws.com"),
-        ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")],
-        Tags=naming.tags("database-monitoring-role"),
-    ))
-    st.add(keep(rds.DBInstance(
-        "DatabaseInstance",
-        DBClusterIdentifier=Ref(cluster),
-        DBInstanceClass="db.serverless",
-        Engine=db.engine,
-        PubliclyAccessible=False,
-        AutoMinorVersionUpgrade=True,
-        MonitoringInterval=60,
-        MonitoringRoleArn=GetAtt(monitoring, "Arn"),
-        Tags=naming.tags("db-instance"),
-    ), "Delete"))
-    st.add(secretsmanager.SecretTargetAttachment(
-        "DatabaseSecretAttachment", SecretId=secret, TargetId=Ref(cluster), TargetType="AWS::RDS::DBCluster"))
+    monitoring = st.add(
+        iam.Role(
+            "DatabaseMonitoringRole",
+            Description="RDS enhanced monitoring publishes OS metrics to CloudWatch Logs",
+            AssumeRolePolicyDocument=policies.trust("monitoring.rds.amazonaws.com"),
+            ManagedPolicyArns=[
+                Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
+            ],
+            Tags=naming.tags("database-monitoring-role"),
+        )
+    )
+    st.add(
+        keep(
+            rds.DBInstance(
+                "DatabaseInstance",
+                DBClusterIdentifier=Ref(cluster),
+                DBInstanceClass="db.serverless",
+                Engine=db.engine,
+                PubliclyAccessible=False,
+                AutoMinorVersionUpgrade=True,
+                MonitoringInterval=60,
+                MonitoringRoleArn=GetAtt(monitoring, "Arn"),
+                Tags=naming.tags("db-instance"),
+            ),
+            "Delete",
+        )
+    )
+    st.add(
+        secretsmanager.SecretTargetAttachment(
+            "DatabaseSecretAttachment", SecretId=secret, TargetId=Ref(cluster), TargetType="AWS::RDS::DBCluster"
+        )
+    )
     endpoint: object = GetAtt(cluster, "Endpoint.Address")
     if db.proxy:
-        proxy = st.add(rds.DBProxy(
-            "DatabaseProxy",
-            DBProxyName=naming.unique_name("db-proxy"),
-            EngineFamily="MYSQL" if db.engine == "aurora-mysql" else "POSTGRESQL",
-            Auth=[rds.AuthFormat(AuthScheme="SECRETS", SecretArn=secret, IAMAuth="DISABLED")],
-            RequireTLS=True,
-            RoleArn=st.ref(PROXY_ROLE),
-            VpcSubnetIds=st.ref(_subnets(spec)),
-            VpcSecurityGroupIds=[st.ref(naming.sg_output(DB_PROXY))],
-            IdleClientTimeout=1800,
-            Tags=naming.tags("db-proxy"),
-        ))
-        st.add(rds.DBProxyTargetGroup(
-            "DatabaseProxyTargetGroup",
-            DBProxyName=Ref(proxy),
-            TargetGroupName="default",
-            DBClusterIdentifiers=[Ref(cluster)],
-            ConnectionPoolConfigurationInfo=rds.ConnectionPoolConfigurationInfoFormat(
-                MaxConnectionsPercent=90, MaxIdleConnectionsPercent=50, ConnectionBorrowTimeout=120),
-        ))
+        proxy = st.add(
+            rds.DBProxy(
+                "DatabaseProxy",
+                DBProxyName=naming.unique_name("db-proxy"),
+                EngineFamily="MYSQL" if db.engine == "aurora-mysql" else "POSTGRESQL",
+                Auth=[rds.AuthFormat(AuthScheme="SECRETS", SecretArn=secret, IAMAuth="DISABLED")],
+                RequireTLS=True,
+                RoleArn=st.ref(PROXY_ROLE),
+                VpcSubnetIds=st.ref(_subnets(spec)),
+                VpcSecurityGroupIds=[st.ref(naming.sg_output(DB_PROXY))],
+                IdleClientTimeout=1800,
+                Tags=naming.tags("db-proxy"),
+            )
+        )
+        st.add(
+            rds.DBProxyTargetGroup(
+                "DatabaseProxyTargetGroup",
+                DBProxyName=Ref(proxy),
+                TargetGroupName="default",
+                DBClusterIdentifiers=[Ref(cluster)],
+                ConnectionPoolConfigurationInfo=rds.ConnectionPoolConfigurationInfoFormat(
+                    MaxConnectionsPercent=90, MaxIdleConnectionsPercent=50, ConnectionBorrowTimeout=120
+                ),
+            )
+        )
         endpoint = GetAtt(proxy, "Endpoint")
         st.output("DatabaseProxyEndpoint", GetAtt(proxy, "Endpoint"))
     st.output("DatabaseEndpoint", endpoint)

@@ -35,16 +35,18 @@ def build(spec: Platform) -> Template:
     for lb in spec.load_balancers:
         if not lb.dns_record:
             continue
-        st.add(route53.RecordSetType(
-            naming.logical(lb.name, "AliasRecord"),
-            HostedZoneId=st.ref("HostedZoneId"),
-            Name=naming.domain_name(lb.dns_record),
-            Type="A",
-            AliasTarget=route53.AliasTarget(
-                DNSName=st.ref(naming.lb_output(lb.name, "DnsName")),
-                HostedZoneId=st.ref(naming.lb_output(lb.name, "CanonicalHostedZoneId")),
-                EvaluateTargetHealth=True,
-            ),
-        ))
+        st.add(
+            route53.RecordSetType(
+                naming.logical(lb.name, "AliasRecord"),
+                HostedZoneId=st.ref("HostedZoneId"),
+                Name=naming.domain_name(lb.dns_record),
+                Type="A",
+                AliasTarget=route53.AliasTarget(
+                    DNSName=st.ref(naming.lb_output(lb.name, "DnsName")),
+                    HostedZoneId=st.ref(naming.lb_output(lb.name, "CanonicalHostedZoneId")),
+                    EvaluateTargetHealth=True,
+                ),
+            )
+        )
         st.output(naming.pascal(lb.name, "DomainName"), naming.domain_name(lb.dns_record))
     return st.t

@@ -34,12 +34,28 @@ def interface(spec: Platform) -> StackInterface:
 
 def lifecycle(r: Repository) -> str:
     rules = [
-        {"rulePriority": 10, "description": f"Keep the last {r.keep_last_tagged} images tagged {r.tag_prefix}*",
-         "selection": {"tagStatus": "tagged", "tagPrefixList": [r.tag_prefix], "countType": "imageCountMoreThan",
-                       "countNumber": r.keep_last_tagged}, "action": {"type": "expire"}},
-        {"rulePriority": 20, "description": f"Expire untagged images after {r.expire_untagged_days} days",
-         "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
-                       "countNumber": r.expire_untagged_days}, "action": {"type": "expire"}},
+        {
+            "rulePriority": 10,
+            "description": f"Keep the last {r.keep_last_tagged} images tagged {r.tag_prefix}*",
+            "selection": {
+                "tagStatus": "tagged",
+                "tagPrefixList": [r.tag_prefix],
+                "countType": "imageCountMoreThan",
+                "countNumber": r.keep_last_tagged,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 20,
+            "description": f"Expire untagged images after {r.expire_untagged_days} days",
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": r.expire_untagged_days,
+            },
+            "action": {"type": "expire"},
+        },
     ]
     return json.dumps({"rules": rules}, sort_keys=True)
 
@@ -47,22 +63,32 @@ def lifecycle(r: Repository) -> str:
 def build(spec: Platform) -> Template:
     st = Stack(NAME, "ECR repositories", interface(spec))
     for r in spec.repositories:
-        repo = st.add(keep(ecr.Repository(
-            naming.logical(r.name, "Repository"),
-            RepositoryName=naming.repository_name(r.name),
-            ImageScanningConfiguration=ecr.ImageScanningConfiguration(ScanOnPush=r.scan_on_push),
-            ImageTagMutability="IMMUTABLE" if r.immutable_tags else "MUTABLE",
-            EncryptionConfiguration=ecr.EncryptionConfiguration(EncryptionType="KMS", KmsKey=st.ref("KmsKeyArn")),
-            LifecyclePolicy=ecr.LifecyclePolicy(LifecyclePolicyText=lifecycle(r)),
-            RepositoryPolicyText=policies.doc([Statement(
-                Sid="AllowEcsTaskPulls",
-                Effect=Allow,
-                Principal=Principal("Service", ["ecs-tasks.amazonaws.com"]),
-                Action=list(policies.ECR_PULL),
-                Condition=Condition(StringEquals({"aws:SourceAccount": Sub("${AWS::AccountId}")})),
-            )]),
-            Tags=naming.tags(f"ecr-{r.name}"),
-        )))
+        repo = st.add(
+            keep(
+                ecr.Repository(
+                    naming.logical(r.name, "Repository"),
+                    RepositoryName=naming.repository_name(r.name),
+                    ImageScanningConfiguration=ecr.ImageScanningConfiguration(ScanOnPush=r.scan_on_push),
+                    ImageTagMutability="IMMUTABLE" if r.immutable_tags else "MUTABLE",
+                    EncryptionConfiguration=ecr.EncryptionConfiguration(
+                        EncryptionType="KMS", KmsKey=st.ref("KmsKeyArn")
+                    ),
+                    LifecyclePolicy=ecr.LifecyclePolicy(LifecyclePolicyText=lifecycle(r)),
+                    RepositoryPolicyText=policies.doc(
+                        [
+                            Statement(
+                                Sid="AllowEcsTaskPulls",
+                                Effect=Allow,
+                                Principal=Principal("Service", ["ecs-tasks.amazonaws.com"]),
+                                Action=list(policies.ECR_PULL),
+                                Condition=Condition(StringEquals({"aws:SourceAccount": Sub("${AWS::AccountId}")})),
+                            )
+                        ]
+                    ),
+                    Tags=naming.tags(f"ecr-{r.name}"),
+                )
+            )
+        )
         st.output(naming.repo_output(r.name, "Uri"), GetAtt(repo, "RepositoryUri"))
         st.output(naming.repo_output(r.name, "Arn"), GetAtt(repo, "Arn"))
     return st.t

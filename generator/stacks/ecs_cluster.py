@@ -44,45 +44,65 @@ def build(spec: Platform) -> Template:
     st = Stack(NAME, "ECS clusters and the service discovery namespace", interface(spec))
     ns = None
     if spec.namespace:
-        ns = st.add(servicediscovery.PrivateDnsNamespace(
-            "Namespace", Name=spec.namespace, Vpc=st.ref("VpcId"),
-            Description="Service Connect and service discovery namespace",
-            Tags=naming.tags("namespace")))
+        ns = st.add(
+            servicediscovery.PrivateDnsNamespace(
+                "Namespace",
+                Name=spec.namespace,
+                Vpc=st.ref("VpcId"),
+                Description="Service Connect and service discovery namespace",
+                Tags=naming.tags("namespace"),
+            )
+        )
         st.output("NamespaceId", GetAtt(ns, "Id"))
         if _uses_service_connect(spec):
             st.output("NamespaceArn", GetAtt(ns, "Arn"))
     for c in spec.clusters:
-        group = st.add(log_group_suppressions(keep(logs.LogGroup(
-            naming.logical(c.name, "ExecLogGroup"),
-            LogGroupName=naming.exec_log_group_name(c.name),
-            RetentionInDays=EXEC_LOG_RETENTION,
-            KmsKeyId=st.ref("KmsKeyArn"),
-        )), EXEC_LOG_RETENTION))
+        group = st.add(
+            log_group_suppressions(
+                keep(
+                    logs.LogGroup(
+                        naming.logical(c.name, "ExecLogGroup"),
+                        LogGroupName=naming.exec_log_group_name(c.name),
+                        RetentionInDays=EXEC_LOG_RETENTION,
+                        KmsKeyId=st.ref("KmsKeyArn"),
+                    )
+                ),
+                EXEC_LOG_RETENTION,
+            )
+        )
         kw: dict[str, object] = {}
-        uses_sc = any(s.discovery and s.discovery.mode == "service-connect"
-                      for s in spec.services if spec.cluster_of(s) == c.name)
+        uses_sc = any(
+            s.discovery and s.discovery.mode == "service-connect" for s in spec.services if spec.cluster_of(s) == c.name
+        )
         if ns is not None and uses_sc:
             kw["ServiceConnectDefaults"] = ecs.ServiceConnectDefaults(Namespace=GetAtt(ns, "Arn"))
-        cluster = st.add(ecs.Cluster(
-            naming.logical(c.name, "Cluster"),
-            ClusterName=naming.unique_name(c.name),
-            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights",
-                                                Value="enabled" if c.container_insights else "disabled")],
-            CapacityProviders=list(c.capacity_providers),
-            DefaultCapacityProviderStrategy=[
-                ecs.CapacityProviderStrategyItem(CapacityProvider=s.provider, Weight=s.weight, Base=s.base)
-                for s in c.default_strategy
-            ],
-            Configuration=ecs.ClusterConfiguration(
-                ExecuteCommandConfiguration=ecs.ExecuteCommandConfiguration(
-                    KmsKeyId=st.ref("KmsKeyArn"),
-                    Logging="OVERRIDE",
-                    LogConfiguration=ecs.ExecuteCommandLogConfiguration(
-                        CloudWatchLogGroupName=Ref(group), CloudWatchEncryptionEnabled=True),
-                )),
-            Tags=naming.tags(f"cluster-{c.name}"),
-            **kw,
-        ))
+        cluster = st.add(
+            ecs.Cluster(
+                naming.logical(c.name, "Cluster"),
+                ClusterName=naming.unique_name(c.name),
+                ClusterSettings=[
+                    ecs.ClusterSetting(
+                        Name="containerInsights", Value="enabled" if c.container_insights else "disabled"
+                    )
+                ],
+                CapacityProviders=list(c.capacity_providers),
+                DefaultCapacityProviderStrategy=[
+                    ecs.CapacityProviderStrategyItem(CapacityProvider=s.provider, Weight=s.weight, Base=s.base)
+                    for s in c.default_strategy
+                ],
+                Configuration=ecs.ClusterConfiguration(
+                    ExecuteCommandConfiguration=ecs.ExecuteCommandConfiguration(
+                        KmsKeyId=st.ref("KmsKeyArn"),
+                        Logging="OVERRIDE",
+                        LogConfiguration=ecs.ExecuteCommandLogConfiguration(
+                            CloudWatchLogGroupName=Ref(group), CloudWatchEncryptionEnabled=True
+                        ),
+                    )
+                ),
+                Tags=naming.tags(f"cluster-{c.name}"),
+                **kw,
+            )
+        )
         st.output(naming.cluster_output(c.name, "Name"), Ref(cluster))
         st.output(naming.cluster_output(c.name, "Arn"), GetAtt(cluster, "Arn"))
     return st.t

@@ -39,34 +39,43 @@ def interface(spec: Platform) -> StackInterface:
 def build(spec: Platform) -> Template:
     assert spec.efs is not None
     st = Stack(NAME, "encrypted EFS, mount targets and access points", interface(spec))
-    fs = st.add(keep(efs.FileSystem(
-        "FileSystem",
-        Encrypted=True,
-        KmsKeyId=st.ref("KmsKeyArn"),
-        PerformanceMode="generalPurpose",
-        ThroughputMode=spec.efs.throughput_mode,
-        BackupPolicy=efs.BackupPolicy(Status="ENABLED"),
-        FileSystemTags=naming.tags("efs"),
-    )))
+    fs = st.add(
+        keep(
+            efs.FileSystem(
+                "FileSystem",
+                Encrypted=True,
+                KmsKeyId=st.ref("KmsKeyArn"),
+                PerformanceMode="generalPurpose",
+                ThroughputMode=spec.efs.throughput_mode,
+                BackupPolicy=efs.BackupPolicy(Status="ENABLED"),
+                FileSystemTags=naming.tags("efs"),
+            )
+        )
+    )
     for k in range(spec.network.availability_zones):
-        st.add(efs.MountTarget(
-            f"MountTargetAz{k + 1}",
-            FileSystemId=Ref(fs),
-            SubnetId=Select(k, st.ref(_subnets(spec))),
-            SecurityGroups=[st.ref(naming.sg_output(EFS))],
-        ))
+        st.add(
+            efs.MountTarget(
+                f"MountTargetAz{k + 1}",
+                FileSystemId=Ref(fs),
+                SubnetId=Select(k, st.ref(_subnets(spec))),
+                SecurityGroups=[st.ref(naming.sg_output(EFS))],
+            )
+        )
     for ap in spec.efs.access_points:
-        res = st.add(efs.AccessPoint(
-            naming.logical(ap.name, "AccessPoint"),
-            FileSystemId=Ref(fs),
-            PosixUser=efs.PosixUser(Uid=str(ap.uid), Gid=str(ap.gid)),
-            RootDirectory=efs.RootDirectory(
-                Path=ap.path,
-                CreationInfo=efs.CreationInfo(OwnerUid=str(ap.uid), OwnerGid=str(ap.gid),
-                                              Permissions=ap.permissions),
-            ),
-            AccessPointTags=naming.tags(f"efs-{ap.name}"),
-        ))
+        res = st.add(
+            efs.AccessPoint(
+                naming.logical(ap.name, "AccessPoint"),
+                FileSystemId=Ref(fs),
+                PosixUser=efs.PosixUser(Uid=str(ap.uid), Gid=str(ap.gid)),
+                RootDirectory=efs.RootDirectory(
+                    Path=ap.path,
+                    CreationInfo=efs.CreationInfo(
+                        OwnerUid=str(ap.uid), OwnerGid=str(ap.gid), Permissions=ap.permissions
+                    ),
+                ),
+                AccessPointTags=naming.tags(f"efs-{ap.name}"),
+            )
+        )
         st.output(naming.access_point_output(ap.name), Ref(res))
     st.output("FileSystemId", Ref(fs))
     return st.t

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 
-import awacs.logs as alogs
 import awacs.ecs as aecs
 import awacs.iam as aiam
+import awacs.logs as alogs
 from awacs.aws import Action, ArnEquals, ArnLike, Condition, Statement, StringEquals, StringLike
 from troposphere import GetAtt, Sub, Template, iam
 
@@ -51,22 +51,25 @@ def ssm_names(s: Service) -> list[str]:
 
 
 def _bucket_inputs(s: Service) -> list[str]:
-    return sorted({naming.bucket_output(b, "Arn") for p in s.task_permissions for r in p.resources
-                   for b in _BUCKET.findall(r)})
+    return sorted(
+        {naming.bucket_output(b, "Arn") for p in s.task_permissions for r in p.resources for b in _BUCKET.findall(r)}
+    )
 
 
 def _secret_refs(s: Service) -> list[str]:
     """Secret ARNs the task permissions name (${secret:NAME})."""
-    return sorted({naming.secret_output(x) for p in s.task_permissions for r in p.resources
-                   for x in _SECRET.findall(r)})
+    return sorted(
+        {naming.secret_output(x) for p in s.task_permissions for r in p.resources for x in _SECRET.findall(r)}
+    )
 
 
 def _parameter_inputs(spec: Platform, s: Service) -> list[str]:
     """Parent parameters of the spec its task permissions name (``${OrderQueueArn}``): the
     statement's Fn::Sub resolves them against the stack parameter of that name."""
     declared = {p.name for p in spec.parameters}
-    return sorted({ph for p in s.task_permissions for r in p.resources for ph in PLACEHOLDER.findall(r)
-                   if ph in declared})
+    return sorted(
+        {ph for p in s.task_permissions for r in p.resources for ph in PLACEHOLDER.findall(r) if ph in declared}
+    )
 
 
 def interface(spec: Platform, part: Part | None = None) -> StackInterface:
@@ -82,8 +85,10 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
         for n in sorted(set(secret_inputs(spec, s) + _secret_refs(s) + _bucket_inputs(s))):
             i.takes(n)
         if s.execute_command:
-            i.takes(naming.cluster_output(spec.cluster_of(s), "Name"),
-                    description=f"Name of cluster {spec.cluster_of(s)} (the target of ECS Exec sessions)")
+            i.takes(
+                naming.cluster_output(spec.cluster_of(s), "Name"),
+                description=f"Name of cluster {spec.cluster_of(s)} (the target of ECS Exec sessions)",
+            )
         if s.image.repository:
             i.takes(naming.repo_output(s.image.repository, "Arn"))
         i.gives(naming.role_output(s.name, "Execution"), f"Task execution role of {s.name}")
@@ -117,16 +122,21 @@ def _exec_session_key(st: Stack, spec: Platform, s: Service) -> Statement:
     session's encryption context names the target, so no data path (S3, Secrets Manager) matches."""
     cluster = naming.cluster_output(spec.cluster_of(s), "Name")
     target = Sub(f"{kms_actions.EXEC_TARGET_PREFIX}${{{cluster}}}_*")
-    return policies.stmt("EcsExecSessionKey", [Action(*a.split(":", 1)) for a in kms_actions.EXEC_ACTIONS],
-                         [st.ref("KmsKeyArn")],
-                         Condition(StringLike({f"kms:EncryptionContext:{kms_actions.EXEC_CONTEXT_KEY}": target})))
+    return policies.stmt(
+        "EcsExecSessionKey",
+        [Action(*a.split(":", 1)) for a in kms_actions.EXEC_ACTIONS],
+        [st.ref("KmsKeyArn")],
+        Condition(StringLike({f"kms:EncryptionContext:{kms_actions.EXEC_CONTEXT_KEY}": target})),
+    )
 
 
 def _data_keys(st: Stack, p: PermissionSpec) -> list[Statement]:
     """The KMS statements a task permission needs for the encrypted stores it names: the actions
     of ``kms_actions.STORES``, through that store's service, for exactly those stores."""
-    named = {"bucket": sorted({b for r in p.resources for b in _BUCKET.findall(r)}),
-             "secret": sorted({x for r in p.resources for x in _SECRET.findall(r)})}
+    named = {
+        "bucket": sorted({b for r in p.resources for b in _BUCKET.findall(r)}),
+        "secret": sorted({x for r in p.resources for x in _SECRET.findall(r)}),
+    }
     out = []
     for kind, names in named.items():
         store = kms_actions.STORES[kind]
@@ -142,8 +152,14 @@ def _data_keys(st: Stack, p: PermissionSpec) -> list[Statement]:
             which = ArnLike({context: [x for a in arns for x in (st.ref(a), Sub(f"${{{a}}}/*"))]})
         else:
             which = StringEquals({context: [st.ref(naming.secret_output(x)) for x in names]})
-        out.append(policies.stmt(p.sid + KMS_SID[kind], [Action(*a.split(":", 1)) for a in needed],
-                                 [st.ref("KmsKeyArn")], Condition([via, which])))
+        out.append(
+            policies.stmt(
+                p.sid + KMS_SID[kind],
+                [Action(*a.split(":", 1)) for a in needed],
+                [st.ref("KmsKeyArn")],
+                Condition([via, which]),
+            )
+        )
     return out
 
 
@@ -168,71 +184,114 @@ def build(spec: Platform, part: Part | None = None) -> Template:
             stmts.append(policies.ssm_read([naming.ssm_arn(n) for n in ssm_names(s)]))
         if secret_arns or ssm_names(s):
             stmts.append(policies.kms_decrypt_via(st.ref("KmsKeyArn"), ["secretsmanager", "ssm"]))
-        execution = st.add(iam.Role(
-            naming.logical(s.name, "ExecutionRole"),
-            Description=f"ECS task execution role of {s.name}",
-            AssumeRolePolicyDocument=policies.trust("ecs-tasks.amazonaws.com"),
-            Policies=[iam.Policy(PolicyName="task-execution", PolicyDocument=policies.doc(stmts))],
-            Tags=naming.tags(f"{s.name}-execution-role"),
-        ))
+        execution = st.add(
+            iam.Role(
+                naming.logical(s.name, "ExecutionRole"),
+                Description=f"ECS task execution role of {s.name}",
+                AssumeRolePolicyDocument=policies.trust("ecs-tasks.amazonaws.com"),
+                Policies=[iam.Policy(PolicyName="task-execution", PolicyDocument=policies.doc(stmts))],
+                Tags=naming.tags(f"{s.name}-execution-role"),
+            )
+        )
         task_stmts = []
         if s.execute_command:
             task_stmts += [
                 policies.exec_channels(),
-                policies.stmt("EcsExecLogs", [alogs.CreateLogStream, alogs.PutLogEvents, alogs.DescribeLogStreams],
-                              [naming.exec_log_group_arn(spec.cluster_of(s))]),
-                policies.stmt("EcsExecLogGroups", [alogs.DescribeLogGroups],
-                              [policies.arn("logs:${AWS::Region}:${AWS::AccountId}:log-group:*")]),
+                policies.stmt(
+                    "EcsExecLogs",
+                    [alogs.CreateLogStream, alogs.PutLogEvents, alogs.DescribeLogStreams],
+                    [naming.exec_log_group_arn(spec.cluster_of(s))],
+                ),
+                policies.stmt(
+                    "EcsExecLogGroups",
+                    [alogs.DescribeLogGroups],
+                    [policies.arn("logs:${AWS::Region}:${AWS::AccountId}:log-group:*")],
+                ),
                 _exec_session_key(st, spec, s),
             ]
         for p in s.task_permissions:
-            task_stmts.append(policies.stmt(
-                p.sid, [Action(*a.split(":", 1)) for a in p.actions], [_resource(s, r) for r in p.resources]))
+            task_stmts.append(
+                policies.stmt(
+                    p.sid, [Action(*a.split(":", 1)) for a in p.actions], [_resource(s, r) for r in p.resources]
+                )
+            )
             task_stmts += _data_keys(st, p)
         kw: dict[str, object] = {}
         if task_stmts:
             kw["Policies"] = [iam.Policy(PolicyName="task", PolicyDocument=policies.doc(task_stmts))]
-        task = st.add(iam.Role(
-            naming.logical(s.name, "TaskRole"),
-            Description=f"ECS task role of {s.name}",
-            AssumeRolePolicyDocument=policies.trust("ecs-tasks.amazonaws.com"),
-            Tags=naming.tags(f"{s.name}-task-role"),
-            **kw,
-        ))
+        task = st.add(
+            iam.Role(
+                naming.logical(s.name, "TaskRole"),
+                Description=f"ECS task role of {s.name}",
+                AssumeRolePolicyDocument=policies.trust("ecs-tasks.amazonaws.com"),
+                Tags=naming.tags(f"{s.name}-task-role"),
+                **kw,
+            )
+        )
         st.output(naming.role_output(s.name, "Execution"), GetAtt(execution, "Arn"))
         st.output(naming.role_output(s.name, "Task"), GetAtt(task, "Arn"))
         if s.schedule:
             cluster = st.ref(naming.cluster_output(spec.cluster_of(s), "Arn"))
-            family = Sub(f"arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:task-definition/"
-                         f"${{Name}}-${{Environment}}-{s.name}:*")
-            run = st.add(iam.Role(
-                naming.logical(s.name, "SchedulerRole"),
-                Description=f"EventBridge Scheduler runs the {s.name} task",
-                AssumeRolePolicyDocument=policies.trust("scheduler.amazonaws.com"),
-                Policies=[iam.Policy(PolicyName="run-task", PolicyDocument=policies.doc([
-                    policies.stmt("RunTask", [aecs.RunTask], [family],
-                                  Condition(ArnEquals({"ecs:cluster": cluster}))),
-                    policies.stmt("PassTaskRoles", [aiam.PassRole],
-                                  [GetAtt(execution, "Arn"), GetAtt(task, "Arn")],
-                                  Condition(StringEquals({"iam:PassedToService": "ecs-tasks.amazonaws.com"}))),
-                    policies.stmt("TagTasks", [aecs.TagResource],
-                                  [Sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*")],
-                                  Condition(StringEquals({"ecs:CreateAction": "RunTask"}))),
-                ]))],
-                Tags=naming.tags(f"{s.name}-scheduler-role"),
-            ))
+            family = Sub(
+                f"arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:task-definition/"
+                f"${{Name}}-${{Environment}}-{s.name}:*"
+            )
+            run = st.add(
+                iam.Role(
+                    naming.logical(s.name, "SchedulerRole"),
+                    Description=f"EventBridge Scheduler runs the {s.name} task",
+                    AssumeRolePolicyDocument=policies.trust("scheduler.amazonaws.com"),
+                    Policies=[
+                        iam.Policy(
+                            PolicyName="run-task",
+                            PolicyDocument=policies.doc(
+                                [
+                                    policies.stmt(
+                                        "RunTask",
+                                        [aecs.RunTask],
+                                        [family],
+                                        Condition(ArnEquals({"ecs:cluster": cluster})),
+                                    ),
+                                    policies.stmt(
+                                        "PassTaskRoles",
+                                        [aiam.PassRole],
+                                        [GetAtt(execution, "Arn"), GetAtt(task, "Arn")],
+                                        Condition(StringEquals({"iam:PassedToService": "ecs-tasks.amazonaws.com"})),
+                                    ),
+                                    policies.stmt(
+                                        "TagTasks",
+                                        [aecs.TagResource],
+                                        [Sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*")],
+                                        Condition(StringEquals({"ecs:CreateAction": "RunTask"})),
+                                    ),
+                                ]
+                            ),
+                        )
+                    ],
+                    Tags=naming.tags(f"{s.name}-scheduler-role"),
+                )
+            )
             st.output(naming.role_output(s.name, "Scheduler"), GetAtt(run, "Arn"))
     if part.shared and spec.database and spec.database.proxy:
         secret = st.ref(naming.secret_output(DB_SECRET))
-        proxy = st.add(iam.Role(
-            "DatabaseProxyRole",
-            Description="RDS Proxy reads the database credentials",
-            AssumeRolePolicyDocument=policies.trust("rds.amazonaws.com"),
-            Policies=[iam.Policy(PolicyName="read-database-secret", PolicyDocument=policies.doc([
-                policies.secrets_read([secret]),
-                policies.kms_decrypt_via(st.ref("KmsKeyArn"), ["secretsmanager"]),
-            ]))],
-            Tags=naming.tags("database-proxy-role"),
-        ))
+        proxy = st.add(
+            iam.Role(
+                "DatabaseProxyRole",
+                Description="RDS Proxy reads the database credentials",
+                AssumeRolePolicyDocument=policies.trust("rds.amazonaws.com"),
+                Policies=[
+                    iam.Policy(
+                        PolicyName="read-database-secret",
+                        PolicyDocument=policies.doc(
+                            [
+                                policies.secrets_read([secret]),
+                                policies.kms_decrypt_via(st.ref("KmsKeyArn"), ["secretsmanager"]),
+                            ]
+                        ),
+                    )
+                ],
+                Tags=naming.tags("database-proxy-role"),
+            )
+        )
         st.output(PROXY_ROLE, GetAtt(proxy, "Arn"))
     return st.t

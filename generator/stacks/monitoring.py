@@ -7,13 +7,22 @@ from __future__ import annotations
 
 import json
 
-from troposphere import Equals, If, Not, NoValue, Ref, Sub, Template, cloudwatch as cw, events, logs, sns
+from troposphere import Equals, If, Not, NoValue, Ref, Sub, Template, events, logs, sns
+from troposphere import cloudwatch as cw
 
 from generator import naming
 from generator.contract import Interface, Part, StackInterface, whole
 from generator.spec import Platform, Service
 from generator.stacks._base import (
-    Stack, desired_count, desired_count_mapping, image_ready, keep, log_group_suppressions, takes_image_ready, when)
+    Stack,
+    desired_count,
+    desired_count_mapping,
+    image_ready,
+    keep,
+    log_group_suppressions,
+    takes_image_ready,
+    when,
+)
 from generator.stacks._image_pulls import add_image_pulls
 
 PULL_FAILURE_REASONS = ("CannotPullContainerError", "ResourceInitializationError")
@@ -55,8 +64,9 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
         for lb in spec.load_balancers:
             i.takes(naming.lb_output(lb.name, "FullName"))
         i.gives("AlarmTopicArn", "SNS topic that receives alarms", public=True)
-        i.gives("PullFailureLogGroupName", "Log group of tasks stopped by image-pull or secret-pull failures",
-                public=True)
+        i.gives(
+            "PullFailureLogGroupName", "Log group of tasks stopped by image-pull or secret-pull failures", public=True
+        )
     return i.freeze()
 
 
@@ -65,23 +75,41 @@ def _ever_runs(spec: Platform, s: Service) -> bool:
     return any(s.desired_in(e) for e in ["", *spec.environments])
 
 
-def _alarm(st: Stack, lid: str, desc: str, ns: str, metric: str, dims: dict[str, object], stat: str,
-           op: str, threshold: float, periods: int, period: int, topic: object, condition: str | None = None) -> None:
-    st.add(when(cw.Alarm(
-        lid,
-        AlarmDescription=desc,
-        Namespace=ns,
-        MetricName=metric,
-        Dimensions=[cw.MetricDimension(Name=k, Value=v) for k, v in sorted(dims.items())],
-        Statistic=stat,
-        ComparisonOperator=op,
-        Threshold=threshold,
-        EvaluationPeriods=periods,
-        Period=period,
-        TreatMissingData="notBreaching",
-        AlarmActions=[topic],
-        OKActions=[topic],
-    ), condition))
+def _alarm(
+    st: Stack,
+    lid: str,
+    desc: str,
+    ns: str,
+    metric: str,
+    dims: dict[str, object],
+    stat: str,
+    op: str,
+    threshold: float,
+    periods: int,
+    period: int,
+    topic: object,
+    condition: str | None = None,
+) -> None:
+    st.add(
+        when(
+            cw.Alarm(
+                lid,
+                AlarmDescription=desc,
+                Namespace=ns,
+                MetricName=metric,
+                Dimensions=[cw.MetricDimension(Name=k, Value=v) for k, v in sorted(dims.items())],
+                Statistic=stat,
+                ComparisonOperator=op,
+                Threshold=threshold,
+                EvaluationPeriods=periods,
+                Period=period,
+                TreatMissingData="notBreaching",
+                AlarmActions=[topic],
+                OKActions=[topic],
+            ),
+            condition,
+        )
+    )
 
 
 def build(spec: Platform, part: Part | None = None) -> Template:
@@ -94,13 +122,16 @@ def build(spec: Platform, part: Part | None = None) -> Template:
     st = Stack(NAME, "alarms and the alarm topic", interface(spec, part))
     desired_count_mapping(st, spec, part.members(spec))
     st.t.add_condition("HasAlarmEmail", Not(Equals(st.ref("AlarmEmail"), "")))
-    topic = st.add(sns.Topic(
-        "AlarmTopic",
-        KmsMasterKeyId=st.ref("KmsKeyArn"),
-        Subscription=If("HasAlarmEmail", [sns.Subscription(Protocol="email", Endpoint=st.ref("AlarmEmail"))],
-                        NoValue),
-        Tags=naming.tags("alarms"),
-    ))
+    topic = st.add(
+        sns.Topic(
+            "AlarmTopic",
+            KmsMasterKeyId=st.ref("KmsKeyArn"),
+            Subscription=If(
+                "HasAlarmEmail", [sns.Subscription(Protocol="email", Endpoint=st.ref("AlarmEmail"))], NoValue
+            ),
+            Tags=naming.tags("alarms"),
+        )
+    )
     t = Ref(topic)
     st.output("AlarmTopicArn", t)
     _pull_failures(st, spec, t)
@@ -109,13 +140,34 @@ def build(spec: Platform, part: Part | None = None) -> Template:
     a = spec.alarms
     for lb in spec.load_balancers:
         ldims = {"LoadBalancer": st.ref(naming.lb_output(lb.name, "FullName"))}
-        _alarm(st, naming.logical(lb.name, "Target5xxAlarm"), f"{lb.name}: target 5XX above {a.target_5xx}",
-               "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", ldims, "Sum", "GreaterThanThreshold",
-               a.target_5xx, 2, 300, t)
-        _alarm(st, naming.logical(lb.name, "ResponseTimeAlarm"),
-               f"{lb.name}: target response time above {a.response_time_seconds}s",
-               "AWS/ApplicationELB", "TargetResponseTime", ldims, "Average", "GreaterThanThreshold",
-               a.response_time_seconds, 2, 300, t)
+        _alarm(
+            st,
+            naming.logical(lb.name, "Target5xxAlarm"),
+            f"{lb.name}: target 5XX above {a.target_5xx}",
+            "AWS/ApplicationELB",
+            "HTTPCode_Target_5XX_Count",
+            ldims,
+            "Sum",
+            "GreaterThanThreshold",
+            a.target_5xx,
+            2,
+            300,
+            t,
+        )
+        _alarm(
+            st,
+            naming.logical(lb.name, "ResponseTimeAlarm"),
+            f"{lb.name}: target response time above {a.response_time_seconds}s",
+            "AWS/ApplicationELB",
+            "TargetResponseTime",
+            ldims,
+            "Average",
+            "GreaterThanThreshold",
+            a.response_time_seconds,
+            2,
+            300,
+            t,
+        )
     return st.t
 
 
@@ -125,82 +177,166 @@ def _service_alarms(st: Stack, spec: Platform, part: Part, t: object) -> None:
     for s in part.members(spec):
         if not s.is_service:
             continue
-        dims = {"ClusterName": st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
-                "ServiceName": st.ref(naming.service_output(s.name, "Name"))}
-        _alarm(st, naming.logical(s.name, "CpuHighAlarm"), f"{s.name}: CPU above {a.cpu_high}%",
-               "AWS/ECS", "CPUUtilization", dims, "Average", "GreaterThanThreshold", a.cpu_high, 2, 300, t)
-        _alarm(st, naming.logical(s.name, "MemoryHighAlarm"), f"{s.name}: memory above {a.memory_high}%",
-               "AWS/ECS", "MemoryUtilization", dims, "Average", "GreaterThanThreshold", a.memory_high, 2, 300, t)
+        dims = {
+            "ClusterName": st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
+            "ServiceName": st.ref(naming.service_output(s.name, "Name")),
+        }
+        _alarm(
+            st,
+            naming.logical(s.name, "CpuHighAlarm"),
+            f"{s.name}: CPU above {a.cpu_high}%",
+            "AWS/ECS",
+            "CPUUtilization",
+            dims,
+            "Average",
+            "GreaterThanThreshold",
+            a.cpu_high,
+            2,
+            300,
+            t,
+        )
+        _alarm(
+            st,
+            naming.logical(s.name, "MemoryHighAlarm"),
+            f"{s.name}: memory above {a.memory_high}%",
+            "AWS/ECS",
+            "MemoryUtilization",
+            dims,
+            "Average",
+            "GreaterThanThreshold",
+            a.memory_high,
+            2,
+            300,
+            t,
+        )
         if _ever_runs(spec, s):
             # No task runs until an image from a platform repository is pushed: no alarm either.
             # A per-environment count is the threshold in each environment (0: never fires).
             wanted = "the desired count" if s.counted_environments else f"the desired {s.desired}"
-            _alarm(st, naming.logical(s.name, "RunningTasksLowAlarm"), f"{s.name}: fewer running tasks than {wanted}",
-                   "ECS/ContainerInsights", "RunningTaskCount", dims, "Minimum", "LessThanThreshold",
-                   desired_count(st, s), 3, 60, t, image_ready(st, s))
+            _alarm(
+                st,
+                naming.logical(s.name, "RunningTasksLowAlarm"),
+                f"{s.name}: fewer running tasks than {wanted}",
+                "ECS/ContainerInsights",
+                "RunningTaskCount",
+                dims,
+                "Minimum",
+                "LessThanThreshold",
+                desired_count(st, s),
+                3,
+                60,
+                t,
+                image_ready(st, s),
+            )
         for tg in s.target_groups:
-            tdims = {"TargetGroup": st.ref(naming.pascal(tg.name, "TargetGroupFullName")),
-                     "LoadBalancer": st.ref(naming.lb_output(tg.load_balancer, "FullName"))}
-            _alarm(st, naming.logical(tg.name, "UnhealthyHostsAlarm"), f"{tg.name}: unhealthy targets",
-                   "AWS/ApplicationELB", "UnHealthyHostCount", tdims, "Maximum", "GreaterThanThreshold",
-                   0, 2, 60, t)
+            tdims = {
+                "TargetGroup": st.ref(naming.pascal(tg.name, "TargetGroupFullName")),
+                "LoadBalancer": st.ref(naming.lb_output(tg.load_balancer, "FullName")),
+            }
+            _alarm(
+                st,
+                naming.logical(tg.name, "UnhealthyHostsAlarm"),
+                f"{tg.name}: unhealthy targets",
+                "AWS/ApplicationELB",
+                "UnHealthyHostCount",
+                tdims,
+                "Maximum",
+                "GreaterThanThreshold",
+                0,
+                2,
+                60,
+                t,
+            )
 
 
 def _pull_failures(st: Stack, spec: Platform, topic: object) -> None:
     """ECS tasks stopped because an image or its secrets could not be pulled (seeds/000-002):
     EventBridge rule -> log group -> metric filter -> alarm -> topic."""
-    group = st.add(log_group_suppressions(keep(logs.LogGroup(
-        "PullFailureLogGroup",
-        LogGroupName=naming.events_log_group_name("ecs-pull-failures"),
-        RetentionInDays=365,
-        KmsKeyId=st.ref("KmsKeyArn"),
-    )), 365))
+    group = st.add(
+        log_group_suppressions(
+            keep(
+                logs.LogGroup(
+                    "PullFailureLogGroup",
+                    LogGroupName=naming.events_log_group_name("ecs-pull-failures"),
+                    RetentionInDays=365,
+                    KmsKeyId=st.ref("KmsKeyArn"),
+                )
+            ),
+            365,
+        )
+    )
     group_arn = Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${G}", G=Ref(group))
-    st.add(logs.ResourcePolicy(
-        "PullFailureLogPolicy",
-        PolicyName=naming.unique_name("ecs-pull-failures"),
-        PolicyDocument=Sub(json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Sid": "EventBridgeWrites", "Effect": "Allow",
-            "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": "${Arn}:*"}]}, sort_keys=True), Arn=group_arn),
-    ))
-    st.add(events.Rule(
-        "PullFailureRule",
-        Description="ECS tasks stopped by CannotPullContainerError or ResourceInitializationError",
-        State="ENABLED",
-        EventPattern={
-            "source": ["aws.ecs"],
-            "detail-type": ["ECS Task State Change"],
-            "detail": {
-                "lastStatus": ["STOPPED"],
-                "clusterArn": [st.ref(naming.cluster_output(c.name, "Arn")) for c in spec.clusters],
-                "stoppedReason": [{"prefix": r} for r in PULL_FAILURE_REASONS],
+    st.add(
+        logs.ResourcePolicy(
+            "PullFailureLogPolicy",
+            PolicyName=naming.unique_name("ecs-pull-failures"),
+            PolicyDocument=Sub(
+                json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "EventBridgeWrites",
+                                "Effect": "Allow",
+                                "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
+                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                "Resource": "${Arn}:*",
+                            }
+                        ],
+                    },
+                    sort_keys=True,
+                ),
+                Arn=group_arn,
+            ),
+        )
+    )
+    st.add(
+        events.Rule(
+            "PullFailureRule",
+            Description="ECS tasks stopped by CannotPullContainerError or ResourceInitializationError",
+            State="ENABLED",
+            EventPattern={
+                "source": ["aws.ecs"],
+                "detail-type": ["ECS Task State Change"],
+                "detail": {
+                    "lastStatus": ["STOPPED"],
+                    "clusterArn": [st.ref(naming.cluster_output(c.name, "Arn")) for c in spec.clusters],
+                    "stoppedReason": [{"prefix": r} for r in PULL_FAILURE_REASONS],
+                },
             },
-        },
-        Targets=[events.Target(Id="PullFailureLog", Arn=group_arn)],
-    ))
-    st.add(logs.MetricFilter(
-        "PullFailureMetricFilter",
-        LogGroupName=Ref(group),
-        FilterPattern='{ $.detail.lastStatus = "STOPPED" }',
-        MetricTransformations=[logs.MetricTransformation(
-            MetricNamespace=naming.metric_namespace(), MetricName="ImagePullFailures",
-            MetricValue="1", DefaultValue=0)],
-    ))
-    st.add(cw.Alarm(
-        "PullFailureAlarm",
-        AlarmDescription="A task could not pull its image or secrets: run `.venv/bin/stackgen diagnose --stack <stack>` "
-                         "and read the stoppedReason in the PullFailure log group",
-        Namespace=naming.metric_namespace(),
-        MetricName="ImagePullFailures",
-        Statistic="Sum",
-        ComparisonOperator="GreaterThanThreshold",
-        Threshold=0,
-        EvaluationPeriods=1,
-        Period=300,
-        TreatMissingData="notBreaching",
-        AlarmActions=[topic],
-        OKActions=[topic],
-    ))
+            Targets=[events.Target(Id="PullFailureLog", Arn=group_arn)],
+        )
+    )
+    st.add(
+        logs.MetricFilter(
+            "PullFailureMetricFilter",
+            LogGroupName=Ref(group),
+            FilterPattern='{ $.detail.lastStatus = "STOPPED" }',
+            MetricTransformations=[
+                logs.MetricTransformation(
+                    MetricNamespace=naming.metric_namespace(),
+                    MetricName="ImagePullFailures",
+                    MetricValue="1",
+                    DefaultValue=0,
+                )
+            ],
+        )
+    )
+    st.add(
+        cw.Alarm(
+            "PullFailureAlarm",
+            AlarmDescription="A task could not pull its image or secrets: run `.venv/bin/stackgen diagnose --stack <stack>` "
+            "and read the stoppedReason in the PullFailure log group",
+            Namespace=naming.metric_namespace(),
+            MetricName="ImagePullFailures",
+            Statistic="Sum",
+            ComparisonOperator="GreaterThanThreshold",
+            Threshold=0,
+            EvaluationPeriods=1,
+            Period=300,
+            TreatMissingData="notBreaching",
+            AlarmActions=[topic],
+            OKActions=[topic],
+        )
+    )
     st.output("PullFailureLogGroupName", Ref(group))

@@ -4,8 +4,9 @@ Inline Lambda code of the monitoring stack (ZipFile, at most 4096 characters: ke
 Event fields, per the ECS task state change event docs: pullStartedAt and pullStoppedAt
 are ISO timestamps; group is service:NAME or family:NAME.
 """
+
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 NAMESPACE = "METRIC_NAMESPACE"
 
@@ -13,7 +14,7 @@ NAMESPACE = "METRIC_NAMESPACE"
 def stamp(text):
     """An event timestamp ('2026-12-01T10:00:00.123Z') as an aware datetime."""
     head, _, frac = text.rstrip("Z").partition(".")
-    when = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    when = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
     digits = "".join(c for c in frac if c.isdigit())[:6]
     return when.replace(microsecond=int(digits.ljust(6, "0")) if digits else 0)
 
@@ -38,10 +39,12 @@ def metric_data(event):
     took = max(0.0, (when - stamp(start)).total_seconds())
     data = []
     for dims in ([], [task_dimension(detail)]):
-        data.append({"MetricName": "ImagePullSeconds", "Dimensions": dims, "Timestamp": when,
-                     "Value": took, "Unit": "Seconds"})
-        data.append({"MetricName": "ImagePullSucceeded", "Dimensions": dims, "Timestamp": when,
-                     "Value": 1.0, "Unit": "Count"})
+        data.append(
+            {"MetricName": "ImagePullSeconds", "Dimensions": dims, "Timestamp": when, "Value": took, "Unit": "Seconds"}
+        )
+        data.append(
+            {"MetricName": "ImagePullSucceeded", "Dimensions": dims, "Timestamp": when, "Value": 1.0, "Unit": "Count"}
+        )
     return data
 
 
@@ -50,6 +53,7 @@ def handler(event, context, client=None):
     if data:
         if client is None:
             import boto3
+
             client = boto3.client("cloudwatch")
         client.put_metric_data(Namespace=os.environ[NAMESPACE], MetricData=data)
     print("pull timer: %d datapoints for %s" % (len(data), (event.get("detail") or {}).get("taskArn", "?")))

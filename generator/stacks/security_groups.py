@@ -160,8 +160,10 @@ def hosted(spec: Platform, part: Part | None = None) -> list[Edge]:
         if host(part, e) == part.index:
             out.append(e)
     if not part.clients:
-        out += [Edge(svc_key(s.name), ENDPOINTS, 443, f"{s.name} tasks to the interface VPC endpoints")
-                for s in part.members(spec)]
+        out += [
+            Edge(svc_key(s.name), ENDPOINTS, 443, f"{s.name} tasks to the interface VPC endpoints")
+            for s in part.members(spec)
+        ]
     for target, entry, port in client_targets(spec, part):
         what = {ENDPOINTS: "the interface VPC endpoints", EFS: "EFS (NFS)", DB: "the database"}[target]
         out.append(Edge(clients_key(part.group, target), entry, port, f"tasks of group {part.group} to {what}"))
@@ -197,9 +199,18 @@ def _edges(spec: Platform) -> list[Edge]:
     for s in spec.services:
         for tg in s.target_groups:
             lb = lb_key(tg.load_balancer)
-            add(Edge(lb, svc_key(s.name), tg.container_port, f"{tg.load_balancer} ALB to {s.name} (target group {tg.name})"))
+            add(
+                Edge(
+                    lb,
+                    svc_key(s.name),
+                    tg.container_port,
+                    f"{tg.load_balancer} ALB to {s.name} (target group {tg.name})",
+                )
+            )
             if tg.health_check.port and tg.health_check.port != tg.container_port:
-                add(Edge(lb, svc_key(s.name), tg.health_check.port, f"{tg.load_balancer} ALB health checks of {s.name}"))
+                add(
+                    Edge(lb, svc_key(s.name), tg.health_check.port, f"{tg.load_balancer} ALB health checks of {s.name}")
+                )
         for a in s.allow_from:
             for p in a.ports:
                 add(Edge(svc_key(a.service), svc_key(s.name), p, f"{a.service} to {s.name}"))
@@ -242,8 +253,9 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
         if spec.uses_ingress_cidrs:
             i.takes("IngressCidrBlocks", "CommaDelimitedList", "CIDRs allowed to reach ports 80 and 443")
         for src in spec.ingress_sources:
-            i.takes(src.name, "CommaDelimitedList",
-                    src.parameter_description(source_ports(spec.load_balancers, src.name)))
+            i.takes(
+                src.name, "CommaDelimitedList", src.parameter_description(source_ports(spec.load_balancers, src.name))
+            )
         if any(spec.lb_nat_rules(lb) for lb in spec.load_balancers):
             i.takes("NatPublicIps", "CommaDelimitedList")
     if "vpc-endpoints" in spec.network.modes:
@@ -291,29 +303,46 @@ def _egress_plan(st: Stack, spec: Platform, s: Service) -> EgressPlan:
     for lb_name in lb_clients(spec, s):
         for x in spec.load_balancer(lb_name).listeners:
             callers.setdefault(x.port, []).append(lb_name)
-    lbs = [_cidr_rule("tcp", port, "0.0.0.0/0", f"{' and '.join(names)} ALB public address, port {port}")
-           for port, names in sorted(callers.items()) if port != 443]
+    lbs = [
+        _cidr_rule("tcp", port, "0.0.0.0/0", f"{' and '.join(names)} ALB public address, port {port}")
+        for port, names in sorted(callers.items())
+        if port != 443
+    ]
     if "vpc-endpoints" not in modes:
         return EgressPlan(dns + world + own + lbs, [], [])
     # Endpoints only: interface endpoints are reached through the endpoint SG rule; S3
     # layers go through the gateway endpoint, whose prefix list is a deploy-time input.
-    prefix = [ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443,
-                                    DestinationPrefixListId=st.ref("S3PrefixListId"),
-                                    Description="HTTPS to S3 (ECR image layers) through the gateway endpoint")]
+    prefix = [
+        ec2.SecurityGroupRule(
+            IpProtocol="tcp",
+            FromPort=443,
+            ToPort=443,
+            DestinationPrefixListId=st.ref("S3PrefixListId"),
+            Description="HTTPS to S3 (ECR image layers) through the gateway endpoint",
+        )
+    ]
     if modes == {"vpc-endpoints"}:
         return EgressPlan(dns + prefix + own, [], [])
     return EgressPlan(dns + own, world + lbs, prefix)
 
 
-def _conditional_egress(st: Stack, group: ec2.SecurityGroup, owner: str, rules: list[ec2.SecurityGroupRule],
-                        cond: str | None) -> None:
+def _conditional_egress(
+    st: Stack, group: ec2.SecurityGroup, owner: str, rules: list[ec2.SecurityGroupRule], cond: str | None
+) -> None:
     """Egress rules that exist only under ``cond``, as separate resources with a literal Description."""
     for r in rules:
         p = r.properties
         dest = "s3-prefix-list" if "DestinationPrefixListId" in p else "internet"
-        st.add(when(ec2.SecurityGroupEgress(
-            naming.logical(owner, "To", dest, str(p["FromPort"]), "Egress"),
-            GroupId=GetAtt(group, "GroupId"), **p), cond))
+        st.add(
+            when(
+                ec2.SecurityGroupEgress(
+                    naming.logical(owner, "To", dest, str(p["FromPort"]), "Egress"),
+                    GroupId=GetAtt(group, "GroupId"),
+                    **p,
+                ),
+                cond,
+            )
+        )
 
 
 def build(spec: Platform, part: Part | None = None) -> Template:
@@ -322,8 +351,11 @@ def build(spec: Platform, part: Part | None = None) -> Template:
     sgs: dict[str, ec2.SecurityGroup] = {}
     # An inline placeholder rule replaces the default allow-all egress; real egress
     # to other groups is added by the separate SecurityGroupEgress resources below.
-    nothing_out = [ec2.SecurityGroupRule(IpProtocol="-1", CidrIp="127.0.0.1/32",
-                                         Description="No outbound traffic except the rules below")]
+    nothing_out = [
+        ec2.SecurityGroupRule(
+            IpProtocol="-1", CidrIp="127.0.0.1/32", Description="No outbound traffic except the rules below"
+        )
+    ]
 
     sizes = {src.name: len(src.cidrs) for src in spec.ingress_sources}
     lbs = spec.load_balancers if part.shared else []
@@ -331,42 +363,59 @@ def build(spec: Platform, part: Part | None = None) -> Template:
         ingress = []
         for src, port in lb.ingress():
             if src is None:
-                ingress += [_cidr_rule("tcp", port, Select(n, st.ref("IngressCidrBlocks")),
-                                       f"Clients (ingress CIDR {n + 1}) to listener {port}")
-                            for n in range(len(spec.ingress_cidrs))]
+                ingress += [
+                    _cidr_rule(
+                        "tcp",
+                        port,
+                        Select(n, st.ref("IngressCidrBlocks")),
+                        f"Clients (ingress CIDR {n + 1}) to listener {port}",
+                    )
+                    for n in range(len(spec.ingress_cidrs))
+                ]
             else:
-                ingress += [_cidr_rule("tcp", port, Select(n, st.ref(src)), f"{src} CIDR {n + 1} to listener {port}")
-                            for n in range(sizes[src])]
-        sgs[lb_key(lb.name)] = st.add(ec2.SecurityGroup(
-            naming.logical(lb_key(lb.name), "SecurityGroup"),
-            GroupDescription=f"{lb.name} load balancer",
-            VpcId=st.ref("VpcId"),
-            SecurityGroupIngress=ingress,
-            SecurityGroupEgress=nothing_out,
-            Tags=naming.tags(lb_key(lb.name)),
-        ))
+                ingress += [
+                    _cidr_rule("tcp", port, Select(n, st.ref(src)), f"{src} CIDR {n + 1} to listener {port}")
+                    for n in range(sizes[src])
+                ]
+        sgs[lb_key(lb.name)] = st.add(
+            ec2.SecurityGroup(
+                naming.logical(lb_key(lb.name), "SecurityGroup"),
+                GroupDescription=f"{lb.name} load balancer",
+                VpcId=st.ref("VpcId"),
+                SecurityGroupIngress=ingress,
+                SecurityGroupEgress=nothing_out,
+                Tags=naming.tags(lb_key(lb.name)),
+            )
+        )
     for lb in lbs:
         if spec.lb_nat_rules(lb):
             # Tasks calling this ALB's public address arrive from the NAT gateways' IPs.
             for x in sorted(lb.listeners, key=lambda x: x.port):
                 for k in range(spec.network.nat_count):
-                    st.add(ec2.SecurityGroupIngress(
-                        naming.logical(lb_key(lb.name), "From", f"nat{k + 1}", str(x.port), "Ingress"),
-                        GroupId=GetAtt(sgs[lb_key(lb.name)], "GroupId"), IpProtocol="tcp",
-                        FromPort=x.port, ToPort=x.port,
-                        CidrIp=Sub("${Ip}/32", Ip=Select(k, st.ref("NatPublicIps"))),
-                        Description=f"Tasks through NAT gateway {k + 1} to listener {x.port}"))
+                    st.add(
+                        ec2.SecurityGroupIngress(
+                            naming.logical(lb_key(lb.name), "From", f"nat{k + 1}", str(x.port), "Ingress"),
+                            GroupId=GetAtt(sgs[lb_key(lb.name)], "GroupId"),
+                            IpProtocol="tcp",
+                            FromPort=x.port,
+                            ToPort=x.port,
+                            CidrIp=Sub("${Ip}/32", Ip=Select(k, st.ref("NatPublicIps"))),
+                            Description=f"Tasks through NAT gateway {k + 1} to listener {x.port}",
+                        )
+                    )
     nat_envs = [e for e in spec.environments if spec.network.mode(e) != "vpc-endpoints"]
     endpoint_envs = [e for e in spec.environments if spec.network.mode(e) == "vpc-endpoints"]
     for s in part.members(spec):
         plan = _egress_plan(st, spec, s)
-        group = sgs[svc_key(s.name)] = st.add(ec2.SecurityGroup(
-            naming.logical(svc_key(s.name), "SecurityGroup"),
-            GroupDescription=f"{s.name} ECS tasks",
-            VpcId=st.ref("VpcId"),
-            SecurityGroupEgress=plan.always,
-            Tags=naming.tags(svc_key(s.name)),
-        ))
+        group = sgs[svc_key(s.name)] = st.add(
+            ec2.SecurityGroup(
+                naming.logical(svc_key(s.name), "SecurityGroup"),
+                GroupDescription=f"{s.name} ECS tasks",
+                VpcId=st.ref("VpcId"),
+                SecurityGroupEgress=plan.always,
+                Tags=naming.tags(svc_key(s.name)),
+            )
+        )
         if plan.nat:
             _conditional_egress(st, group, svc_key(s.name), plan.nat, env_condition(st, spec, nat_envs))
         if plan.endpoints:
@@ -374,22 +423,26 @@ def build(spec: Platform, part: Part | None = None) -> Template:
     own = groups(spec, part)
     for key, desc in ((DB, "Aurora cluster"), (DB_PROXY, "RDS Proxy"), (EFS, "EFS mount targets")):
         if key in own:
-            sgs[key] = st.add(ec2.SecurityGroup(
+            sgs[key] = st.add(
+                ec2.SecurityGroup(
+                    naming.logical(key, "SecurityGroup"),
+                    GroupDescription=desc,
+                    VpcId=st.ref("VpcId"),
+                    SecurityGroupEgress=nothing_out,
+                    Tags=naming.tags(key),
+                )
+            )
+    for target, entry, _ in client_targets(spec, part):
+        key = clients_key(part.group, target)
+        sgs[key] = st.add(
+            ec2.SecurityGroup(
                 naming.logical(key, "SecurityGroup"),
-                GroupDescription=desc,
+                GroupDescription=f"Tasks of service group {part.group} that reach {entry}",
                 VpcId=st.ref("VpcId"),
                 SecurityGroupEgress=nothing_out,
                 Tags=naming.tags(key),
-            ))
-    for target, entry, _ in client_targets(spec, part):
-        key = clients_key(part.group, target)
-        sgs[key] = st.add(ec2.SecurityGroup(
-            naming.logical(key, "SecurityGroup"),
-            GroupDescription=f"Tasks of service group {part.group} that reach {entry}",
-            VpcId=st.ref("VpcId"),
-            SecurityGroupEgress=nothing_out,
-            Tags=naming.tags(key),
-        ))
+            )
+        )
 
     def group_id(key: str) -> object:
         return GetAtt(sgs[key], "GroupId") if key in sgs else st.ref(sg_input(key))
@@ -399,17 +452,52 @@ def build(spec: Platform, part: Part | None = None) -> Template:
         if e.dst == ENDPOINTS and not part.clients:
             # The first group's endpoint rules, as a platform of one group has always had them.
             base = naming.logical(e.src, "To", "endpoints")
-            st.add(ec2.SecurityGroupIngress(base + "Ingress", GroupId=dst, SourceSecurityGroupId=src,
-                                            IpProtocol="tcp", FromPort=443, ToPort=443, Description=e.why))
-            st.add(ec2.SecurityGroupEgress(base + "Egress", GroupId=src, DestinationSecurityGroupId=dst,
-                                           IpProtocol="tcp", FromPort=443, ToPort=443,
-                                           Description="HTTPS to the interface VPC endpoints"))
+            st.add(
+                ec2.SecurityGroupIngress(
+                    base + "Ingress",
+                    GroupId=dst,
+                    SourceSecurityGroupId=src,
+                    IpProtocol="tcp",
+                    FromPort=443,
+                    ToPort=443,
+                    Description=e.why,
+                )
+            )
+            st.add(
+                ec2.SecurityGroupEgress(
+                    base + "Egress",
+                    GroupId=src,
+                    DestinationSecurityGroupId=dst,
+                    IpProtocol="tcp",
+                    FromPort=443,
+                    ToPort=443,
+                    Description="HTTPS to the interface VPC endpoints",
+                )
+            )
             continue
         base = naming.logical(e.src, "To", e.dst, str(e.port))
-        st.add(ec2.SecurityGroupIngress(base + "Ingress", GroupId=dst, SourceSecurityGroupId=src,
-                                        IpProtocol="tcp", FromPort=e.port, ToPort=e.port, Description=e.why))
-        st.add(ec2.SecurityGroupEgress(base + "Egress", GroupId=src, DestinationSecurityGroupId=dst,
-                                       IpProtocol="tcp", FromPort=e.port, ToPort=e.port, Description=e.why))
+        st.add(
+            ec2.SecurityGroupIngress(
+                base + "Ingress",
+                GroupId=dst,
+                SourceSecurityGroupId=src,
+                IpProtocol="tcp",
+                FromPort=e.port,
+                ToPort=e.port,
+                Description=e.why,
+            )
+        )
+        st.add(
+            ec2.SecurityGroupEgress(
+                base + "Egress",
+                GroupId=src,
+                DestinationSecurityGroupId=dst,
+                IpProtocol="tcp",
+                FromPort=e.port,
+                ToPort=e.port,
+                Description=e.why,
+            )
+        )
     for key, sg in sgs.items():
         st.output(naming.sg_output(key), GetAtt(sg, "GroupId"))
     return st.t

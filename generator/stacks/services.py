@@ -13,7 +13,14 @@ from generator import naming
 from generator.contract import Interface, Part, StackInterface, whole
 from generator.spec import PLACEHOLDER, Platform, SecretRef, Service
 from generator.stacks._base import (
-    Stack, desired_count, desired_count_mapping, image_ready, keep, log_group_suppressions, takes_image_ready)
+    Stack,
+    desired_count,
+    desired_count_mapping,
+    image_ready,
+    keep,
+    log_group_suppressions,
+    takes_image_ready,
+)
 from generator.stacks.iam import secret_inputs
 from generator.stacks.secrets import DB_SECRET
 from generator.stacks.security_groups import client_groups, svc_key
@@ -119,8 +126,7 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
         if s.schedule:
             i.takes(naming.cluster_output(spec.cluster_of(s), "Arn"))
             i.takes(naming.role_output(s.name, "Scheduler"))
-            i.gives(naming.pascal(s.name, "ScheduleArn"), f"EventBridge Scheduler schedule of {s.name}",
-                    public=True)
+            i.gives(naming.pascal(s.name, "ScheduleArn"), f"EventBridge Scheduler schedule of {s.name}", public=True)
             i.gives(naming.pascal(s.name, "TaskDefinitionArn"), f"Task definition ARN of {s.name}", public=True)
             continue
         if s.discovery or (spec.namespace and _is_sc_client(spec, s)):
@@ -138,13 +144,16 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
 
 def _is_sc_client(spec: Platform, s: Service) -> bool:
     """A service in a cluster where some service publishes through Service Connect."""
-    return any(o.discovery and o.discovery.mode == "service-connect" and spec.cluster_of(o) == spec.cluster_of(s)
-               for o in spec.services)
+    return any(
+        o.discovery and o.discovery.mode == "service-connect" and spec.cluster_of(o) == spec.cluster_of(s)
+        for o in spec.services
+    )
 
 
 def _uses_sc(spec: Platform, s: Service) -> bool:
     return (s.discovery is not None and s.discovery.mode == "service-connect") or (
-        s.discovery is None and bool(spec.namespace) and _is_sc_client(spec, s))
+        s.discovery is None and bool(spec.namespace) and _is_sc_client(spec, s)
+    )
 
 
 def _secret_value(st: Stack, spec: Platform, ref: SecretRef) -> object:
@@ -169,27 +178,41 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
     st = Stack(part.stack(NAME), "log groups, task definitions and ECS services", interface(spec, part))
     sized = [s for s in members if s.sizing]
     if sized:
-        st.t.add_mapping("Sizing", {
-            env: {k: v for s in sized for k, v in (
-                (naming.pascal(s.name, "Cpu"), str(s.sizing[env].cpu)),  # type: ignore[index]
-                (naming.pascal(s.name, "Memory"), str(s.sizing[env].memory)))}  # type: ignore[index]
-            for env in spec.environments
-        })
+        st.t.add_mapping(
+            "Sizing",
+            {
+                env: {
+                    k: v
+                    for s in sized
+                    for k, v in (
+                        (naming.pascal(s.name, "Cpu"), str(s.sizing[env].cpu)),  # type: ignore[index]
+                        (naming.pascal(s.name, "Memory"), str(s.sizing[env].memory)),
+                    )
+                }  # type: ignore[index]
+                for env in spec.environments
+            },
+        )
     desired_count_mapping(st, spec, members)
     for s in members:
         sid = naming.pascal(s.name)
-        group = st.add(log_group_suppressions(keep(logs.LogGroup(
-            naming.logical(s.name, "LogGroup"),
-            LogGroupName=naming.log_group_name(s.container),
-            RetentionInDays=s.log_retention_days,
-            KmsKeyId=st.ref("KmsKeyArn"),
-        )), s.log_retention_days))
+        group = st.add(
+            log_group_suppressions(
+                keep(
+                    logs.LogGroup(
+                        naming.logical(s.name, "LogGroup"),
+                        LogGroupName=naming.log_group_name(s.container),
+                        RetentionInDays=s.log_retention_days,
+                        KmsKeyId=st.ref("KmsKeyArn"),
+                    )
+                ),
+                s.log_retention_days,
+            )
+        )
         literal = _literal_image(part, s)
         if literal is not None:
             image: object = literal
         elif s.image.repository:
-            image = Sub("${Uri}:${Tag}", Uri=st.ref(_image_input(s)),
-                                Tag=st.ref(naming.image_tag_param(s.name)))
+            image = Sub("${Uri}:${Tag}", Uri=st.ref(_image_input(s)), Tag=st.ref(naming.image_tag_param(s.name)))
         elif s.image.fallback:
             cond = f"{sid}HasImage"
             st.t.add_condition(cond, Not(Equals(st.ref(_image_input(s)), "")))
@@ -208,13 +231,25 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
             "Name": s.container,
             "Image": image,
             "Essential": True,
-            "PortMappings": [ecs.PortMapping(Name=p.name, ContainerPort=p.port, Protocol="tcp")
-                             for p in sorted(s.ports, key=lambda p: p.port)],
-            "HealthCheck": ecs.HealthCheck(Command=["CMD-SHELL", hc.command], Interval=hc.interval,
-                                           Timeout=hc.timeout, Retries=hc.retries, StartPeriod=hc.start_period),
-            "LogConfiguration": ecs.LogConfiguration(LogDriver="awslogs", Options={
-                "awslogs-group": Ref(group), "awslogs-region": Ref("AWS::Region"),
-                "awslogs-stream-prefix": s.container}),
+            "PortMappings": [
+                ecs.PortMapping(Name=p.name, ContainerPort=p.port, Protocol="tcp")
+                for p in sorted(s.ports, key=lambda p: p.port)
+            ],
+            "HealthCheck": ecs.HealthCheck(
+                Command=["CMD-SHELL", hc.command],
+                Interval=hc.interval,
+                Timeout=hc.timeout,
+                Retries=hc.retries,
+                StartPeriod=hc.start_period,
+            ),
+            "LogConfiguration": ecs.LogConfiguration(
+                LogDriver="awslogs",
+                Options={
+                    "awslogs-group": Ref(group),
+                    "awslogs-region": Ref("AWS::Region"),
+                    "awslogs-stream-prefix": s.container,
+                },
+            ),
             "ReadonlyRootFilesystem": s.readonly_root_filesystem,
             "Memory": memory if s.sizing else s.memory,
             "Privileged": False,
@@ -228,8 +263,10 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
         if s.execute_command:
             container["LinuxParameters"] = ecs.LinuxParameters(InitProcessEnabled=True)
         volumes = []
-        mounts = [ecs.MountPoint(SourceVolume=v.access_point.replace("_", "-"), ContainerPath=v.path,
-                                 ReadOnly=v.read_only) for v in s.volumes]
+        mounts = [
+            ecs.MountPoint(SourceVolume=v.access_point.replace("_", "-"), ContainerPath=v.path, ReadOnly=v.read_only)
+            for v in s.volumes
+        ]
         for path in s.scratch_paths:
             name = "scratch" + path.replace("/", "-").replace("_", "-").replace(".", "-").rstrip("-")
             volumes.append(ecs.Volume(Name=name))  # task storage, writable, lives as long as the task
@@ -238,10 +275,18 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
             container["MountPoints"] = mounts
         if s.volumes:
             for ap in sorted({v.access_point for v in s.volumes}):
-                volumes.append(ecs.Volume(Name=ap.replace("_", "-"), EFSVolumeConfiguration=ecs.EFSVolumeConfiguration(
-                    FilesystemId=st.ref("FileSystemId"), TransitEncryption="ENABLED",
-                    AuthorizationConfig=ecs.AuthorizationConfig(
-                        AccessPointId=st.ref(naming.access_point_output(ap)), IAM="DISABLED"))))
+                volumes.append(
+                    ecs.Volume(
+                        Name=ap.replace("_", "-"),
+                        EFSVolumeConfiguration=ecs.EFSVolumeConfiguration(
+                            FilesystemId=st.ref("FileSystemId"),
+                            TransitEncryption="ENABLED",
+                            AuthorizationConfig=ecs.AuthorizationConfig(
+                                AccessPointId=st.ref(naming.access_point_output(ap)), IAM="DISABLED"
+                            ),
+                        ),
+                    )
+                )
         td_kw: dict[str, object] = {}
         if volumes:
             td_kw["Volumes"] = volumes
@@ -255,118 +300,154 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
         if s.sizing:
             mib = "/".join(f"{e} {s.sizing[e].memory}" for e in spec.environments)
             td_kw.setdefault("Metadata", {}).setdefault("stackgen", {})["guard_allowlist"] = {
-                "ecs_task_definition_memory_hard_limit_check":
-                    f"Container Memory is Fn::FindInMap Sizing by Environment ({mib} MiB, all >= 4); "
-                    "cfn-guard cannot evaluate the intrinsic."}
-        td = st.add(ecs.TaskDefinition(
-            naming.logical(s.name, "TaskDefinition"),
-            Family=naming.resource_name(s.name),
-            RequiresCompatibilities=["FARGATE"],
-            NetworkMode="awsvpc",
-            Cpu=cpu,
-            Memory=memory,
-            ExecutionRoleArn=st.ref(naming.role_output(s.name, "Execution")),
-            TaskRoleArn=st.ref(naming.role_output(s.name, "Task")),
-            RuntimePlatform=ecs.RuntimePlatform(OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"),
-            ContainerDefinitions=[ecs.ContainerDefinition(**container)],
-            Tags=naming.tags(f"task-{s.name}"),
-            **td_kw,
-        ))
+                "ecs_task_definition_memory_hard_limit_check": f"Container Memory is Fn::FindInMap Sizing by Environment ({mib} MiB, all >= 4); "
+                "cfn-guard cannot evaluate the intrinsic."
+            }
+        td = st.add(
+            ecs.TaskDefinition(
+                naming.logical(s.name, "TaskDefinition"),
+                Family=naming.resource_name(s.name),
+                RequiresCompatibilities=["FARGATE"],
+                NetworkMode="awsvpc",
+                Cpu=cpu,
+                Memory=memory,
+                ExecutionRoleArn=st.ref(naming.role_output(s.name, "Execution")),
+                TaskRoleArn=st.ref(naming.role_output(s.name, "Task")),
+                RuntimePlatform=ecs.RuntimePlatform(OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"),
+                ContainerDefinitions=[ecs.ContainerDefinition(**container)],
+                Tags=naming.tags(f"task-{s.name}"),
+                **td_kw,
+            )
+        )
         public_ip = "ENABLED" if spec.network.egress == "public-ip" else "DISABLED"
         # The spec's reason for public IPs, next to every resource that assigns one: the gate accepts it
         # for Control Tower ECS.PR.9 on ECS services (and only there), deploy tools read it to warn.
         exposure: dict[str, object] = (
             {"Metadata": {"stackgen": {"public_ip": {"reason": spec.network.public_ip_reason}}}}
-            if public_ip == "ENABLED" else {})
+            if public_ip == "ENABLED"
+            else {}
+        )
         ready = image_ready(st, s)
         if s.schedule:
             _schedule(st, spec, part, s, td, public_ip, ready, exposure)
             continue
         svc_kw: dict[str, object] = {}
         if s.target_groups:
-            svc_kw["LoadBalancers"] = [ecs.LoadBalancer(ContainerName=s.container, ContainerPort=tg.container_port,
-                                                        TargetGroupArn=st.ref(naming.tg_output(tg.name)))
-                                       for tg in s.target_groups]
+            svc_kw["LoadBalancers"] = [
+                ecs.LoadBalancer(
+                    ContainerName=s.container,
+                    ContainerPort=tg.container_port,
+                    TargetGroupArn=st.ref(naming.tg_output(tg.name)),
+                )
+                for tg in s.target_groups
+            ]
             svc_kw["HealthCheckGracePeriodSeconds"] = max(60, hc.start_period + hc.interval)
         if _uses_sc(spec, s):
             sc: dict[str, object] = {"Enabled": True, "Namespace": st.ref("NamespaceArn")}
             if s.discovery:
                 port = s.port_by_name(s.discovery.port)
-                sc["Services"] = [ecs.ServiceConnectService(
-                    PortName=s.discovery.port, DiscoveryName=s.discovery.name,
-                    ClientAliases=[ecs.ServiceConnectClientAlias(Port=port, DnsName=s.discovery.name)])]
+                sc["Services"] = [
+                    ecs.ServiceConnectService(
+                        PortName=s.discovery.port,
+                        DiscoveryName=s.discovery.name,
+                        ClientAliases=[ecs.ServiceConnectClientAlias(Port=port, DnsName=s.discovery.name)],
+                    )
+                ]
             svc_kw["ServiceConnectConfiguration"] = ecs.ServiceConnectConfiguration(**sc)
         elif s.discovery:
-            sd = st.add(servicediscovery.Service(
-                naming.logical(s.name, "DiscoveryService"),
-                Name=s.discovery.name,
-                NamespaceId=st.ref("NamespaceId"),
-                DnsConfig=servicediscovery.DnsConfig(
-                    RoutingPolicy="MULTIVALUE", DnsRecords=[servicediscovery.DnsRecord(Type="A", TTL=10)]),
-                HealthCheckCustomConfig=servicediscovery.HealthCheckCustomConfig(FailureThreshold=1),
-            ))
+            sd = st.add(
+                servicediscovery.Service(
+                    naming.logical(s.name, "DiscoveryService"),
+                    Name=s.discovery.name,
+                    NamespaceId=st.ref("NamespaceId"),
+                    DnsConfig=servicediscovery.DnsConfig(
+                        RoutingPolicy="MULTIVALUE", DnsRecords=[servicediscovery.DnsRecord(Type="A", TTL=10)]
+                    ),
+                    HealthCheckCustomConfig=servicediscovery.HealthCheckCustomConfig(FailureThreshold=1),
+                )
+            )
             svc_kw["ServiceRegistries"] = [ecs.ServiceRegistry(RegistryArn=GetAtt(sd, "Arn"))]
-        service = st.add(ecs.Service(
-            naming.logical(s.name, "Service"),
-            ServiceName=s.name,
-            Cluster=st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
-            TaskDefinition=Ref(td),
-            DesiredCount=If(ready, desired_count(st, s), 0) if ready else desired_count(st, s),
-            PlatformVersion="LATEST",
-            NetworkConfiguration=ecs.NetworkConfiguration(AwsvpcConfiguration=ecs.AwsvpcConfiguration(
-                Subnets=st.ref(naming.subnets_output(spec.subnets_of(s))),
-                SecurityGroups=[st.ref(naming.sg_output(g)) for g in _security_groups(spec, part, s)],
-                AssignPublicIp=public_ip)),
-            DeploymentConfiguration=ecs.DeploymentConfiguration(
-                DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True),
-                MinimumHealthyPercent=s.deployment_min_healthy_percent,
-                MaximumPercent=s.deployment_max_percent),
-            EnableExecuteCommand=s.execute_command,
-            EnableECSManagedTags=True,
-            PropagateTags="SERVICE",
-            Tags=naming.tags(f"service-{s.name}"),
-            **svc_kw,
-            **exposure,
-        ))
+        service = st.add(
+            ecs.Service(
+                naming.logical(s.name, "Service"),
+                ServiceName=s.name,
+                Cluster=st.ref(naming.cluster_output(spec.cluster_of(s), "Name")),
+                TaskDefinition=Ref(td),
+                DesiredCount=If(ready, desired_count(st, s), 0) if ready else desired_count(st, s),
+                PlatformVersion="LATEST",
+                NetworkConfiguration=ecs.NetworkConfiguration(
+                    AwsvpcConfiguration=ecs.AwsvpcConfiguration(
+                        Subnets=st.ref(naming.subnets_output(spec.subnets_of(s))),
+                        SecurityGroups=[st.ref(naming.sg_output(g)) for g in _security_groups(spec, part, s)],
+                        AssignPublicIp=public_ip,
+                    )
+                ),
+                DeploymentConfiguration=ecs.DeploymentConfiguration(
+                    DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True),
+                    MinimumHealthyPercent=s.deployment_min_healthy_percent,
+                    MaximumPercent=s.deployment_max_percent,
+                ),
+                EnableExecuteCommand=s.execute_command,
+                EnableECSManagedTags=True,
+                PropagateTags="SERVICE",
+                Tags=naming.tags(f"service-{s.name}"),
+                **svc_kw,
+                **exposure,
+            )
+        )
         st.output(naming.service_output(s.name, "Name"), GetAtt(service, "Name"))
         st.output(naming.service_output(s.name, "Arn"), Ref(service))
         st.output(naming.pascal(s.name, "TaskDefinitionArn"), Ref(td))
         if s.discovery:
-            st.output(naming.pascal(s.name, "DnsName"),
-                      s.discovery.name if _uses_sc(spec, s) else f"{s.discovery.name}.{spec.namespace}")
+            st.output(
+                naming.pascal(s.name, "DnsName"),
+                s.discovery.name if _uses_sc(spec, s) else f"{s.discovery.name}.{spec.namespace}",
+            )
     return st.t
 
 
-def _schedule(st: Stack, spec: Platform, part: Part, s: Service, td: ecs.TaskDefinition, public_ip: str,
-              ready: str | None, exposure: dict[str, object]) -> None:
+def _schedule(
+    st: Stack,
+    spec: Platform,
+    part: Part,
+    s: Service,
+    td: ecs.TaskDefinition,
+    public_ip: str,
+    ready: str | None,
+    exposure: dict[str, object],
+) -> None:
     """A scheduled task: EventBridge Scheduler runs the task definition on the cron/rate (the
     schedule stays disabled until the image is pushed, when it comes from a platform repository)."""
-    sched = st.add(scheduler.Schedule(
-        naming.logical(s.name, "Schedule"),
-        Description=f"Runs the {s.name} task on {s.schedule}",
-        ScheduleExpression=s.schedule,
-        ScheduleExpressionTimezone=s.schedule_timezone,
-        FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),
-        State=If(ready, "ENABLED", "DISABLED") if ready else "ENABLED",
-        Target=scheduler.Target(
-            Arn=st.ref(naming.cluster_output(spec.cluster_of(s), "Arn")),
-            RoleArn=st.ref(naming.role_output(s.name, "Scheduler")),
-            RetryPolicy=scheduler.RetryPolicy(MaximumRetryAttempts=2, MaximumEventAgeInSeconds=3600),
-            EcsParameters=scheduler.EcsParameters(
-                TaskDefinitionArn=Ref(td),
-                TaskCount=1,
-                LaunchType="FARGATE",
-                PlatformVersion="LATEST",
-                EnableECSManagedTags=True,
-                PropagateTags="TASK_DEFINITION",
-                NetworkConfiguration=scheduler.NetworkConfiguration(
-                    AwsvpcConfiguration=scheduler.AwsVpcConfiguration(
-                        Subnets=st.ref(naming.subnets_output(spec.subnets_of(s))),
-                        SecurityGroups=[st.ref(naming.sg_output(g)) for g in _security_groups(spec, part, s)],
-                        AssignPublicIp=public_ip)),
+    sched = st.add(
+        scheduler.Schedule(
+            naming.logical(s.name, "Schedule"),
+            Description=f"Runs the {s.name} task on {s.schedule}",
+            ScheduleExpression=s.schedule,
+            ScheduleExpressionTimezone=s.schedule_timezone,
+            FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),
+            State=If(ready, "ENABLED", "DISABLED") if ready else "ENABLED",
+            Target=scheduler.Target(
+                Arn=st.ref(naming.cluster_output(spec.cluster_of(s), "Arn")),
+                RoleArn=st.ref(naming.role_output(s.name, "Scheduler")),
+                RetryPolicy=scheduler.RetryPolicy(MaximumRetryAttempts=2, MaximumEventAgeInSeconds=3600),
+                EcsParameters=scheduler.EcsParameters(
+                    TaskDefinitionArn=Ref(td),
+                    TaskCount=1,
+                    LaunchType="FARGATE",
+                    PlatformVersion="LATEST",
+                    EnableECSManagedTags=True,
+                    PropagateTags="TASK_DEFINITION",
+                    NetworkConfiguration=scheduler.NetworkConfiguration(
+                        AwsvpcConfiguration=scheduler.AwsVpcConfiguration(
+                            Subnets=st.ref(naming.subnets_output(spec.subnets_of(s))),
+                            SecurityGroups=[st.ref(naming.sg_output(g)) for g in _security_groups(spec, part, s)],
+                            AssignPublicIp=public_ip,
+                        )
+                    ),
+                ),
             ),
-        ),
-        **exposure,
-    ))
+            **exposure,
+        )
+    )
     st.output(naming.pascal(s.name, "ScheduleArn"), GetAtt(sched, "Arn"))
     st.output(naming.pascal(s.name, "TaskDefinitionArn"), Ref(td))

@@ -39,26 +39,48 @@ def interface(spec: Platform) -> StackInterface:
 
 def build(spec: Platform) -> Template:
     st = Stack(NAME, "application S3 buckets", interface(spec))
-    logs = log_bucket(st, "ServerAccessLogBucket", "S3 server access logs", {"Service": "logging.s3.amazonaws.com"},
-                      Sub("arn:${AWS::Partition}:s3:::${B}/*", B=Ref("ServerAccessLogBucket")))
+    logs = log_bucket(
+        st,
+        "ServerAccessLogBucket",
+        "S3 server access logs",
+        {"Service": "logging.s3.amazonaws.com"},
+        Sub("arn:${AWS::Partition}:s3:::${B}/*", B=Ref("ServerAccessLogBucket")),
+    )
     for b in spec.buckets:
-        bucket = st.add(suppress(keep(s3.Bucket(
-            naming.logical(b, "Bucket"),
-            BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[
-                s3.ServerSideEncryptionRule(
-                    BucketKeyEnabled=True,
-                    ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
-                        SSEAlgorithm="aws:kms", KMSMasterKeyID=st.ref("KmsKeyArn")))]),
-            PublicAccessBlockConfiguration=private_bucket(),
-            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-            OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-            LoggingConfiguration=s3.LoggingConfiguration(DestinationBucketName=Ref(logs), LogFilePrefix=f"{b}/"),
-            NotificationConfiguration=bucket_events(),
-            LifecycleConfiguration=bucket_lifecycle(expire_days=None),
-            Tags=naming.tags(f"bucket-{b}"),
-        )), guard={"s3_bucket_object_lock_enabled_check":
-                   "Tasks rewrite application data in place; versioning (noncurrent versions kept 90 days) "
-                   "protects against loss, object lock would make every write permanent."}))
+        bucket = st.add(
+            suppress(
+                keep(
+                    s3.Bucket(
+                        naming.logical(b, "Bucket"),
+                        BucketEncryption=s3.BucketEncryption(
+                            ServerSideEncryptionConfiguration=[
+                                s3.ServerSideEncryptionRule(
+                                    BucketKeyEnabled=True,
+                                    ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
+                                        SSEAlgorithm="aws:kms", KMSMasterKeyID=st.ref("KmsKeyArn")
+                                    ),
+                                )
+                            ]
+                        ),
+                        PublicAccessBlockConfiguration=private_bucket(),
+                        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+                        OwnershipControls=s3.OwnershipControls(
+                            Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
+                        ),
+                        LoggingConfiguration=s3.LoggingConfiguration(
+                            DestinationBucketName=Ref(logs), LogFilePrefix=f"{b}/"
+                        ),
+                        NotificationConfiguration=bucket_events(),
+                        LifecycleConfiguration=bucket_lifecycle(expire_days=None),
+                        Tags=naming.tags(f"bucket-{b}"),
+                    )
+                ),
+                guard={
+                    "s3_bucket_object_lock_enabled_check": "Tasks rewrite application data in place; versioning (noncurrent versions kept 90 days) "
+                    "protects against loss, object lock would make every write permanent."
+                },
+            )
+        )
         tls_only_policy(st, naming.logical(b, "BucketPolicy"), bucket)
         st.output(naming.bucket_output(b, "Name"), Ref(bucket))
         st.output(naming.bucket_output(b, "Arn"), GetAtt(bucket, "Arn"))

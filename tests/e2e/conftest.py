@@ -24,8 +24,10 @@ from generator.deploy._aws import is_loopback_url
 def endpoint(tmp_path_factory: pytest.TempPathFactory):
     """Start ministack (patched, see generator/deploy/ministack/) for the session."""
     if not (EMULATOR_VENV / "bin" / "python").exists():
-        pytest.fail(f"{EMULATOR_VENV} is missing: run `make test` (or make "
-                    f"{EMULATOR_VENV.relative_to(ROOT)}/.installed) to install ministack")
+        pytest.fail(
+            f"{EMULATOR_VENV} is missing: run `make test` (or make "
+            f"{EMULATOR_VENV.relative_to(ROOT)}/.installed) to install ministack"
+        )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     assert is_loopback_url(url), url  # the hard rule: nothing but 127.0.0.1
@@ -52,8 +54,14 @@ def aws(endpoint: str):
 
     def make(service: str):
         return boto3.session.Session().client(
-            service, endpoint_url=endpoint, region_name=REGION, config=config,
-            aws_access_key_id="testing", aws_secret_access_key="testing")
+            service,
+            endpoint_url=endpoint,
+            region_name=REGION,
+            config=config,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
     return make
 
 

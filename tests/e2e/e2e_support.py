@@ -27,11 +27,18 @@ DEAD_PROXY = emulator.DEAD_PROXY
 # deploy.sh's local state (recorded stack IDs, locks) of the e2e runs: never the checkout's
 STATE_DIR = tempfile.mkdtemp(prefix="stackgen-e2e-state-")
 # An image manifest ECR accepts with put-image (what `docker push` leaves in the registry).
-MANIFEST = json.dumps({
-    "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-    "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
-               "digest": "sha256:" + "0" * 64},
-    "layers": []})
+MANIFEST = json.dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 2,
+            "digest": "sha256:" + "0" * 64,
+        },
+        "layers": [],
+    }
+)
 
 
 def free_port() -> int:
@@ -42,22 +49,34 @@ def free_port() -> int:
 
 def safe_env(endpoint: str | None = None) -> dict[str, str]:
     """The environment every e2e subprocess runs with."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AWS_", "STACKGEN_PARAM_")) and k.lower() not in (
-               "http_proxy", "https_proxy", "no_proxy", "all_proxy")}
-    env.update({
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_MAX_ATTEMPTS": "2", "AWS_PAGER": "",
-        "HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY,
-        "http_proxy": DEAD_PROXY, "https_proxy": DEAD_PROXY,
-        "NO_PROXY": emulator.NO_PROXY, "no_proxy": emulator.NO_PROXY,
-        "NO_COLOR": "1",
-        "STACKGEN_STATE_DIR": STATE_DIR,
-        "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "STACKGEN_PARAM_"))
+        and k.lower() not in ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
+    }
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_MAX_ATTEMPTS": "2",
+            "AWS_PAGER": "",
+            "HTTP_PROXY": DEAD_PROXY,
+            "HTTPS_PROXY": DEAD_PROXY,
+            "http_proxy": DEAD_PROXY,
+            "https_proxy": DEAD_PROXY,
+            "NO_PROXY": emulator.NO_PROXY,
+            "no_proxy": emulator.NO_PROXY,
+            "NO_COLOR": "1",
+            "STACKGEN_STATE_DIR": STATE_DIR,
+            "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+    )
     return env
 
 
@@ -78,17 +97,26 @@ class Scripts:
     def __init__(self, endpoint: str):
         self.endpoint = endpoint
 
-    def run(self, script: str, *args: str, env: dict[str, str] | None = None,
-            endpoint: bool = True, timeout: float = 300) -> Run:
+    def run(
+        self, script: str, *args: str, env: dict[str, str] | None = None, endpoint: bool = True, timeout: float = 300
+    ) -> Run:
         cmd = [str(ROOT / script), *args]
         if endpoint:
             cmd += ["--endpoint-url", self.endpoint]
         full_env = safe_env()
         full_env.update(env or {})
         start = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, env=full_env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              timeout=timeout, check=False)
+        proc = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         return Run(proc.returncode, proc.stdout, time.monotonic() - start, cmd)
 
     def deploy(self, *args: str, **kw) -> Run:
@@ -109,8 +137,9 @@ def stack_status(cfn, name: str) -> str | None:
 
 def pending_change_sets(cfn, name: str) -> list[dict]:
     """Change sets not executed (the emulator keeps executed ones; AWS deletes them)."""
-    return [c for c in cfn.list_change_sets(StackName=name)["Summaries"]
-            if c.get("ExecutionStatus") != "EXECUTE_COMPLETE"]
+    return [
+        c for c in cfn.list_change_sets(StackName=name)["Summaries"] if c.get("ExecutionStatus") != "EXECUTE_COMPLETE"
+    ]
 
 
 def stack_outputs(cfn, name: str) -> dict[str, str]:
@@ -142,8 +171,6 @@ def inject_broken_resource(template_path: Path, logical_id: str = "BrokenParamet
     template_path.write_text(yaml.safe_dump(template, sort_keys=False))
 
 
-
-
 def wait_stack(cfn, name: str, timeout: float = 120) -> str | None:
     """Poll until the stack is no longer *_IN_PROGRESS; its status (None once deleted)."""
     deadline = time.monotonic() + timeout
@@ -173,9 +200,11 @@ def delete_stack(cfn, name: str) -> str | None:
 
 def failure_reasons(cfn, name: str) -> list[str]:
     """The ResourceStatusReason of every *_FAILED event of the stack."""
-    return [e.get("ResourceStatusReason", "") for e in
-            cfn.describe_stack_events(StackName=name)["StackEvents"]
-            if e["ResourceStatus"].endswith("_FAILED")]
+    return [
+        e.get("ResourceStatusReason", "")
+        for e in cfn.describe_stack_events(StackName=name)["StackEvents"]
+        if e["ResourceStatus"].endswith("_FAILED")
+    ]
 
 
 def deployed_resources(cfn, name: str, path: str = "") -> dict[str, str]:
@@ -195,8 +224,10 @@ def push_images(aws, stack: str, template_dir: Path) -> list[str]:
     cfn = aws("cloudformation")
     main = load_template(template_dir / "main.yaml")
     outputs = stack_outputs(cfn, stack)
-    params = {p["ParameterKey"]: p.get("ParameterValue", "")
-              for p in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Parameters"]}
+    params = {
+        p["ParameterKey"]: p.get("ParameterValue", "")
+        for p in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Parameters"]
+    }
     pushed = []
     for entry in main["Metadata"]["stackgen"].get("images", []):
         uri = outputs[entry["repository_output"]]
@@ -217,5 +248,13 @@ def run_printed(command: str, env: dict | None = None, timeout: float = 300) -> 
     full = safe_env()
     full.update(env or {})
     full.update(extra)
-    return subprocess.run(words, cwd=ROOT, env=full, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        words,
+        cwd=ROOT,
+        env=full,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -12,14 +12,28 @@ import pytest
 from e2e_support import ROOT, safe_env
 
 from generator.deploy import nested, params
-from generator.deploy.filled import DEPLOY_FILLED
 from generator.deploy._aws import is_loopback_url, load_template
+from generator.deploy.filled import DEPLOY_FILLED
 
 MAIN = ROOT / "templates" / "mcp-gateway" / "main.yaml"
 ENVS = ("dev", "test", "prod")
-MODULES = ("params", "artifacts", "changeset", "events", "outputs", "survivors", "emulator", "endpoint",
-           "exposure", "filled", "images", "leftovers", "regional",
-           "nested", "stateful")
+MODULES = (
+    "params",
+    "artifacts",
+    "changeset",
+    "events",
+    "outputs",
+    "survivors",
+    "emulator",
+    "endpoint",
+    "exposure",
+    "filled",
+    "images",
+    "leftovers",
+    "regional",
+    "nested",
+    "stateful",
+)
 
 
 # --- parameters files -----------------------------------------------------------------------
@@ -35,8 +49,7 @@ def test_committed_parameters_files_validate(platform, env):
     values = params.read_params_file(path)
     assert values["Environment"] == env
     template = load_template(ROOT / "templates" / platform / "main.yaml")
-    noecho = {k for k, v in template["Parameters"].items()
-              if str(v.get("NoEcho", "")).lower() == "true"}
+    noecho = {k for k, v in template["Parameters"].items() if str(v.get("NoEcho", "")).lower() == "true"}
     secrets = {f"STACKGEN_PARAM_{k}": "x" * 24 for k in noecho}
     # what deploy.sh fills in (generator.deploy.filled) is not in the files: per region
     filled = {k: "pl-0123abcd" for k in DEPLOY_FILLED if k in template["Parameters"]}
@@ -46,8 +59,7 @@ def test_committed_parameters_files_validate(platform, env):
 
 
 def test_environments_differ_in_sizing_and_logging():
-    files = {env: params.read_params_file(ROOT / "parameters" / "mcp-gateway" / f"{env}.json")
-             for env in ENVS}
+    files = {env: params.read_params_file(ROOT / "parameters" / "mcp-gateway" / f"{env}.json") for env in ENVS}
     assert len({f["DatabaseMaxAcu"] for f in files.values()}) == 3
     assert float(files["prod"]["DatabaseMinAcu"]) > float(files["dev"]["DatabaseMinAcu"])
     assert files["dev"]["KeycloakLogLevel"] != files["prod"]["KeycloakLogLevel"]
@@ -56,18 +68,22 @@ def test_environments_differ_in_sizing_and_logging():
 def test_parameters_file_is_the_shape_the_cli_accepts(tmp_path):
     """awscli 1.x `deploy --parameter-overrides file://` reads a JSON list of Key=Value."""
     from awscli.customizations.cloudformation.deploy import DeployCommand
+
     items = json.loads((ROOT / "parameters" / "mcp-gateway" / "dev.json").read_text())
     parsed = DeployCommand.parse_key_value_arg(None, items, "parameter-overrides")
     assert parsed == params.read_params_file(ROOT / "parameters" / "mcp-gateway" / "dev.json")
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"Parameters": {"A": "1"}}', 'expected a JSON list of "Key=Value" strings'),
-    ('[{"ParameterKey": "A", "ParameterValue": "1"}]', "expected a JSON list"),
-    ('["A=1", "A=2"]', "parameter A is given twice"),
-    ('["A"]', 'is not of the form "Key=Value"'),
-    ("[", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"Parameters": {"A": "1"}}', 'expected a JSON list of "Key=Value" strings'),
+        ('[{"ParameterKey": "A", "ParameterValue": "1"}]', "expected a JSON list"),
+        ('["A=1", "A=2"]', "parameter A is given twice"),
+        ('["A"]', 'is not of the form "Key=Value"'),
+        ("[", "not valid JSON"),
+    ],
+)
 def test_malformed_parameters_files_are_rejected(tmp_path, text, message):
     path = tmp_path / "p.json"
     path.write_text(text)
@@ -75,17 +91,20 @@ def test_malformed_parameters_files_are_rejected(tmp_path, text, message):
         params.read_params_file(path)
 
 
-TEMPLATE = {"Parameters": {
-    "Env": {"Type": "String", "AllowedValues": ["dev", "prod"]},
-    "Size": {"Type": "Number", "MinValue": 1, "MaxValue": 8, "Default": 2},
-    "Name": {"Type": "String", "AllowedPattern": "^[a-z]+$", "Default": "app"},
-    "Password": {"Type": "String", "NoEcho": "true", "MinLength": 12},
-}}
+TEMPLATE = {
+    "Parameters": {
+        "Env": {"Type": "String", "AllowedValues": ["dev", "prod"]},
+        "Size": {"Type": "Number", "MinValue": 1, "MaxValue": 8, "Default": 2},
+        "Name": {"Type": "String", "AllowedPattern": "^[a-z]+$", "Default": "app"},
+        "Password": {"Type": "String", "NoEcho": "true", "MinLength": 12},
+    }
+}
 
 
 def test_resolve_reports_every_problem_without_echoing_secrets():
-    result = params.resolve(TEMPLATE, {"Env": "qa", "Size": "9", "Name": "Bad1", "Extra": "1"},
-                            env={"STACKGEN_PARAM_Password": "tooshort"})
+    result = params.resolve(
+        TEMPLATE, {"Env": "qa", "Size": "9", "Name": "Bad1", "Extra": "1"}, env={"STACKGEN_PARAM_Password": "tooshort"}
+    )
     text = "\n".join(result.problems)
     assert "unknown parameter Extra" in text
     assert "Env: 'qa' is not one of the AllowedValues [dev, prod]" in text
@@ -99,14 +118,17 @@ def test_secrets_come_from_the_environment_or_the_previous_stack():
     env = {"STACKGEN_PARAM_Password": "long-enough-secret"}
     ok = params.resolve(TEMPLATE, {"Env": "dev"}, env=env)
     assert ok.problems == [] and ok.secrets == {"Password": "long-enough-secret"}
-    assert {"ParameterKey": "Password", "ParameterValue": "long-enough-secret"} in \
-        ok.api_parameters()
+    assert {"ParameterKey": "Password", "ParameterValue": "long-enough-secret"} in ok.api_parameters()
     kept = params.resolve(TEMPLATE, {"Env": "dev"}, env={}, previous={"Password"})
     assert kept.problems == [] and kept.use_previous == ["Password"]
     missing = params.resolve(TEMPLATE, {"Env": "dev"}, env={})
-    assert missing.problems == [("Password is a NoEcho (secret) parameter with no value: set "
-                                 "STACKGEN_PARAM_Password (stdin is not a terminal, so there is "
-                                 "no prompt)")]
+    assert missing.problems == [
+        (
+            "Password is a NoEcho (secret) parameter with no value: set "
+            "STACKGEN_PARAM_Password (stdin is not a terminal, so there is "
+            "no prompt)"
+        )
+    ]
     prompt = params.resolve(TEMPLATE, {"Env": "dev"}, env={}, interactive=True)
     assert prompt.problems == [] and prompt.need_prompt == ["Password"]
     in_file = params.resolve(TEMPLATE, {"Env": "dev", "Password": "x" * 12}, env=env)
@@ -118,22 +140,34 @@ def test_secrets_come_from_the_environment_or_the_previous_stack():
 # --- nested change prediction ---------------------------------------------------------------
 
 DATA = {
-    "Parameters": {"DbName": {"Type": "String"}, "MaxAcu": {"Type": "Number"},
-                   "Subnets": {"Type": "CommaDelimitedList"}},
+    "Parameters": {
+        "DbName": {"Type": "String"},
+        "MaxAcu": {"Type": "Number"},
+        "Subnets": {"Type": "CommaDelimitedList"},
+    },
     "Resources": {
-        "SubnetGroup": {"Type": "AWS::RDS::DBSubnetGroup",
-                        "Properties": {"DBSubnetGroupDescription": "x",
-                                       "SubnetIds": {"Ref": "Subnets"}}},
-        "Cluster": {"Type": "AWS::RDS::DBCluster", "UpdateReplacePolicy": "Snapshot",
-                    "Properties": {"DatabaseName": {"Ref": "DbName"},
-                                   "DBSubnetGroupName": {"Ref": "SubnetGroup"},
-                                   "ServerlessV2ScalingConfiguration": {
-                                       "MinCapacity": 0.5, "MaxCapacity": {"Ref": "MaxAcu"}}}},
-        "Instance": {"Type": "AWS::RDS::DBInstance",
-                     "Properties": {"DBClusterIdentifier": {"Ref": "Cluster"},
-                                    "DBInstanceClass": "db.serverless"}},
-        "Logs": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain",
-                 "Properties": {"LogGroupName": {"Fn::Sub": "/app/${DbName}"}}},
+        "SubnetGroup": {
+            "Type": "AWS::RDS::DBSubnetGroup",
+            "Properties": {"DBSubnetGroupDescription": "x", "SubnetIds": {"Ref": "Subnets"}},
+        },
+        "Cluster": {
+            "Type": "AWS::RDS::DBCluster",
+            "UpdateReplacePolicy": "Snapshot",
+            "Properties": {
+                "DatabaseName": {"Ref": "DbName"},
+                "DBSubnetGroupName": {"Ref": "SubnetGroup"},
+                "ServerlessV2ScalingConfiguration": {"MinCapacity": 0.5, "MaxCapacity": {"Ref": "MaxAcu"}},
+            },
+        },
+        "Instance": {
+            "Type": "AWS::RDS::DBInstance",
+            "Properties": {"DBClusterIdentifier": {"Ref": "Cluster"}, "DBInstanceClass": "db.serverless"},
+        },
+        "Logs": {
+            "Type": "AWS::Logs::LogGroup",
+            "DeletionPolicy": "Retain",
+            "Properties": {"LogGroupName": {"Fn::Sub": "/app/${DbName}"}},
+        },
     },
 }
 OLD = {"DbName": "app", "MaxAcu": "2", "Subnets": "a,b"}
@@ -178,24 +212,30 @@ def test_evaluate_resolves_what_a_parent_passes_to_a_child():
 
     def get_att(res, out):
         return outputs[(res, out)]
+
     typed = {"Env": "dev", "Cidrs": ["10.0.0.0/16", "10.1.0.0/16"]}
-    assert nested.evaluate({"Fn::GetAtt": ["Network", "Outputs.SubnetIds"]}, typed, get_att) \
-        == "s-1,s-2"
-    assert nested.evaluate({"Fn::Join": [",", {"Ref": "Cidrs"}]}, typed, get_att) \
-        == "10.0.0.0/16,10.1.0.0/16"
-    assert nested.evaluate({"Fn::Sub": "${Env}-${Network.Outputs.SubnetIds}"}, typed, get_att) \
-        == "dev-s-1,s-2"
+    assert nested.evaluate({"Fn::GetAtt": ["Network", "Outputs.SubnetIds"]}, typed, get_att) == "s-1,s-2"
+    assert nested.evaluate({"Fn::Join": [",", {"Ref": "Cidrs"}]}, typed, get_att) == "10.0.0.0/16,10.1.0.0/16"
+    assert nested.evaluate({"Fn::Sub": "${Env}-${Network.Outputs.SubnetIds}"}, typed, get_att) == "dev-s-1,s-2"
     with pytest.raises(nested.Unresolvable):
         nested.evaluate({"Fn::GetAtt": ["Bucket", "Arn"]}, typed, get_att)
 
 
 # --- plumbing --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("url, loopback", [
-    ("http://127.0.0.1:4566", True), ("http://localhost:4566", True), ("http://[::1]:1", True),
-    ("http://127.8.9.1", True), ("https://cloudformation.us-east-1.amazonaws.com", False),
-    ("http://10.0.0.1:4566", False), ("http://127.0.0.1.example.com", False),
-])
+
+@pytest.mark.parametrize(
+    "url, loopback",
+    [
+        ("http://127.0.0.1:4566", True),
+        ("http://localhost:4566", True),
+        ("http://[::1]:1", True),
+        ("http://127.8.9.1", True),
+        ("https://cloudformation.us-east-1.amazonaws.com", False),
+        ("http://10.0.0.1:4566", False),
+        ("http://127.0.0.1.example.com", False),
+    ],
+)
 def test_loopback_detection_in_python_and_bash(url, loopback):
     assert is_loopback_url(url) is loopback
     script = f'source "{ROOT}/generator/deploy/lib.sh"; is_loopback "$1"'
@@ -206,58 +246,79 @@ def test_loopback_detection_in_python_and_bash(url, loopback):
 def test_the_test_environment_cannot_reach_aws():
     """With the e2e environment, a client that forgot the endpoint fails at the closed
     loopback proxy at once: nothing leaves the machine."""
-    code = ("import boto3, botocore.config as c\n"
-            "s = boto3.client('sts', config=c.Config(retries={'max_attempts': 1}))\n"
-            "try:\n    s.get_caller_identity()\nexcept Exception as e:\n    print(repr(e))\n")
-    proc = subprocess.run([sys.executable, "-c", code], env=safe_env(), capture_output=True,
-                          text=True, timeout=60, check=True)
+    code = (
+        "import boto3, botocore.config as c\n"
+        "s = boto3.client('sts', config=c.Config(retries={'max_attempts': 1}))\n"
+        "try:\n    s.get_caller_identity()\nexcept Exception as e:\n    print(repr(e))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=safe_env(), capture_output=True, text=True, timeout=60, check=True
+    )
     assert "127.0.0.1:9" in proc.stdout, proc.stdout
 
 
 @pytest.mark.parametrize("script", ["deploy.sh", "delete.sh"])
 def test_scripts_have_help(script):
-    proc = subprocess.run([str(ROOT / script), "--help"], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run([str(ROOT / script), "--help"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and "Usage:" in proc.stdout and "Exit status" in proc.stdout
 
 
 @pytest.mark.parametrize("module", MODULES)
 def test_helper_modules_have_help(module):
-    proc = subprocess.run([sys.executable, "-m", f"generator.deploy.{module}", "--help"],
-                          capture_output=True, text=True, cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", f"generator.deploy.{module}", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     assert proc.returncode == 0 and "usage:" in proc.stdout
 
 
-@pytest.mark.parametrize("script, args, message", [
-    ("deploy.sh", ["--platform", "mcp-gateway"], "--env is required"),
-    ("deploy.sh", ["--env", "dev"], "--platform is required"),
-    ("deploy.sh", ["--platform", "mcp-gateway", "--env", "dev", "--bogus"],
-     "unknown argument: --bogus"),
-    ("deploy.sh", ["--platform", "mcp-gateway", "--env", "dev", "--profile", "gcp"],
-     "unknown --profile: gcp"),
-    ("deploy.sh", ["--platform", "mcp-gateway", "--env", "dev", "--region"],
-     "option --region needs a value"),
-    ("deploy.sh", ["--platform", "Bad_Name", "--env", "dev"], "invalid platform name"),
-    ("delete.sh", ["--platform", "mcp-gateway", "--env", "qa"], "unknown environment: qa"),
-    ("delete.sh", ["--platform", "mcp-gateway", "--env", "dev"],
-     "confirmation is required and stdin is not a terminal: pass --yes"),
-])
+@pytest.mark.parametrize(
+    "script, args, message",
+    [
+        ("deploy.sh", ["--platform", "mcp-gateway"], "--env is required"),
+        ("deploy.sh", ["--env", "dev"], "--platform is required"),
+        ("deploy.sh", ["--platform", "mcp-gateway", "--env", "dev", "--bogus"], "unknown argument: --bogus"),
+        ("deploy.sh", ["--platform", "mcp-gateway", "--env", "dev", "--profile", "gcp"], "unknown --profile: gcp"),
+        ("deploy.sh", ["--platform", "mcp-gateway", "--env", "dev", "--region"], "option --region needs a value"),
+        ("deploy.sh", ["--platform", "Bad_Name", "--env", "dev"], "invalid platform name"),
+        ("delete.sh", ["--platform", "mcp-gateway", "--env", "qa"], "unknown environment: qa"),
+        (
+            "delete.sh",
+            ["--platform", "mcp-gateway", "--env", "dev"],
+            "confirmation is required and stdin is not a terminal: pass --yes",
+        ),
+    ],
+)
 def test_usage_errors_exit_2(script, args, message):
-    proc = subprocess.run([str(ROOT / script), *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, env=safe_env(), check=False)
+    proc = subprocess.run(
+        [str(ROOT / script), *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=safe_env(),
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None
-                    and os.environ.get("STACKGEN_REQUIRE_SHELLCHECK") != "1",
-                    reason="shellcheck not installed (apt-get install shellcheck); CI sets "
-                           "STACKGEN_REQUIRE_SHELLCHECK=1 so it cannot be skipped there")
+@pytest.mark.skipif(
+    shutil.which("shellcheck") is None and os.environ.get("STACKGEN_REQUIRE_SHELLCHECK") != "1",
+    reason="shellcheck not installed (apt-get install shellcheck); CI sets "
+    "STACKGEN_REQUIRE_SHELLCHECK=1 so it cannot be skipped there",
+)
 def test_scripts_are_shellcheck_clean():
     assert shutil.which("shellcheck"), "shellcheck is required (STACKGEN_REQUIRE_SHELLCHECK=1)"
-    proc = subprocess.run(["shellcheck", "-x", "deploy.sh", "delete.sh",
-                           "generator/deploy/lib.sh"], cwd=ROOT, capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        ["shellcheck", "-x", "deploy.sh", "delete.sh", "generator/deploy/lib.sh"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout
 
 

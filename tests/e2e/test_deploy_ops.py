@@ -21,10 +21,15 @@ MCP = ROOT / "templates" / "mcp-gateway" / "main.yaml"
 
 # --- 1. replacement from the schemas ----------------------------------------------------------
 
+
 def _change(rtype: str, props: list[str], replacement: str = "False", evaluation: str = "Static") -> dict:
-    return {"Action": "Modify", "LogicalResourceId": "Thing", "ResourceType": rtype, "Replacement": replacement,
-            "Details": [{"Target": {"Attribute": "Properties", "Name": p}, "Evaluation": evaluation}
-                        for p in props]}
+    return {
+        "Action": "Modify",
+        "LogicalResourceId": "Thing",
+        "ResourceType": rtype,
+        "Replacement": replacement,
+        "Details": [{"Target": {"Attribute": "Properties", "Name": p}, "Evaluation": evaluation} for p in props],
+    }
 
 
 def test_a_modify_of_a_create_only_property_is_a_replacement() -> None:
@@ -45,14 +50,17 @@ def test_a_mutable_property_stays_a_modify() -> None:
     assert (row.verb, row.stateful) == ("Modify", None)
 
 
-@pytest.mark.parametrize(("rtype", "prop", "kind"), [
-    ("AWS::EFS::FileSystem", "Encrypted", "file system"),
-    ("AWS::S3::Bucket", "BucketName", "bucket"),
-    ("AWS::KMS::Key", "KeySpec", None),  # KeySpec is not create-only: an update in place
-    ("AWS::SecretsManager::Secret", "Name", "secret"),
-    ("AWS::ECR::Repository", "RepositoryName", "container registry"),
-    ("AWS::Logs::LogGroup", "LogGroupName", "log group"),
-])
+@pytest.mark.parametrize(
+    ("rtype", "prop", "kind"),
+    [
+        ("AWS::EFS::FileSystem", "Encrypted", "file system"),
+        ("AWS::S3::Bucket", "BucketName", "bucket"),
+        ("AWS::KMS::Key", "KeySpec", None),  # KeySpec is not create-only: an update in place
+        ("AWS::SecretsManager::Secret", "Name", "secret"),
+        ("AWS::ECR::Repository", "RepositoryName", "container registry"),
+        ("AWS::Logs::LogGroup", "LogGroupName", "log group"),
+    ],
+)
 def test_each_stateful_kind_is_flagged_on_replacement(rtype: str, prop: str, kind: str | None) -> None:
     row = changeset.row_of(_change(rtype, [prop]), "S", False)
     if kind is None:
@@ -63,16 +71,19 @@ def test_each_stateful_kind_is_flagged_on_replacement(rtype: str, prop: str, kin
 
 
 def test_a_removed_stateful_resource_is_a_risk() -> None:
-    row = changeset.row_of({"Action": "Remove", "LogicalResourceId": "Key", "ResourceType": "AWS::KMS::Key"},
-                         "SecretsStack", False)
+    row = changeset.row_of(
+        {"Action": "Remove", "LogicalResourceId": "Key", "ResourceType": "AWS::KMS::Key"}, "SecretsStack", False
+    )
     assert row.stateful
 
 
 def test_accepted_replacements_by_path_or_unique_logical_id() -> None:
     risky = ["DatabaseStack/DatabaseCluster", "DatabaseStack/DatabaseInstance", "A/LogGroup", "B/LogGroup"]
     assert changeset.unaccepted(risky, []) == risky
-    assert changeset.unaccepted(risky, ["DatabaseStack/DatabaseCluster,DatabaseInstance"]) == \
-        ["A/LogGroup", "B/LogGroup"]
+    assert changeset.unaccepted(risky, ["DatabaseStack/DatabaseCluster,DatabaseInstance"]) == [
+        "A/LogGroup",
+        "B/LogGroup",
+    ]
     # a logical ID that two rows have names neither: the path is needed
     assert changeset.unaccepted(risky, ["LogGroup"]) == risky
     assert changeset.unaccepted(risky, ["A/LogGroup", "B/LogGroup", "DatabaseCluster", "DatabaseInstance"]) == []
@@ -80,9 +91,14 @@ def test_accepted_replacements_by_path_or_unique_logical_id() -> None:
 
 # --- 4. images --------------------------------------------------------------------------------
 
+
 def _images(present: bool | None, uri: str | None = "1.dkr.ecr.us-east-1.amazonaws.com/p/keycloak"):
-    entry = {"service": "keycloak", "parameter": "KeycloakImageReady", "repository_output": "KeycloakRepositoryUri",
-             "tag_parameter": "KeycloakImageTag"}
+    entry = {
+        "service": "keycloak",
+        "parameter": "KeycloakImageReady",
+        "repository_output": "KeycloakRepositoryUri",
+        "tag_parameter": "KeycloakImageTag",
+    }
     return [images.Image(entry, "v1", uri, present)]
 
 
@@ -106,9 +122,11 @@ def test_later_deploy_needs_the_image_or_the_flag() -> None:
 def test_push_commands_name_the_registry_and_the_image() -> None:
     args = argparse.Namespace(region="us-east-1", endpoint_url="http://127.0.0.1:4566")
     lines = images.push_commands(args, _images(False))
-    assert lines[1].strip() == ("AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws ecr get-login-password "
-                                "--region us-east-1 --endpoint-url http://127.0.0.1:4566 | docker login --username AWS "
-                                "--password-stdin 1.dkr.ecr.us-east-1.amazonaws.com")
+    assert lines[1].strip() == (
+        "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws ecr get-login-password "
+        "--region us-east-1 --endpoint-url http://127.0.0.1:4566 | docker login --username AWS "
+        "--password-stdin 1.dkr.ecr.us-east-1.amazonaws.com"
+    )
     assert lines[2].strip() == "docker push 1.dkr.ecr.us-east-1.amazonaws.com/p/keycloak:v1"
     real = images.push_commands(argparse.Namespace(region="eu-west-1", endpoint_url=None), _images(False))
     assert real[1].strip().startswith("aws ecr get-login-password --region eu-west-1 | docker login")
@@ -124,6 +142,7 @@ def test_the_committed_metadata_names_existing_parameters_and_outputs() -> None:
 
 
 # --- 5. public IPs ----------------------------------------------------------------------------
+
 
 def _public_ip_dir(tmp_path: Path, assign) -> Path:
     out = tmp_path / "t"
@@ -144,7 +163,8 @@ def test_public_ip_warning_names_the_platform_and_reason(tmp_path: Path) -> None
     assert exposure.warning("sfw", "prod", found) == (
         "WARNING: sfw (prod) gives every task a public IP in a public subnet (network.egress: public-ip): "
         "no NAT in the dev account yet. Tasks are exposed to the internet except as their security groups "
-        "allow; prefer vpc-endpoints or a NAT.")
+        "allow; prefer vpc-endpoints or a NAT."
+    )
 
 
 def test_public_ip_per_environment(tmp_path: Path) -> None:
@@ -160,28 +180,35 @@ def test_committed_platforms_give_no_task_a_public_ip() -> None:
 
 # --- 7. errors that are one line --------------------------------------------------------------
 
+
 def test_domain_without_zone_is_one_line_naming_the_file_and_fields() -> None:
     main = load_template(MCP)
     values = params.read_params_file(ROOT / "parameters" / "mcp-gateway" / "dev.json")
     assert params.rule_problems(main, values, "p.json") == []
     problems = params.rule_problems(main, {**values, "BaseDomain": "example.com", "HostedZoneId": ""}, "p.json")
-    assert problems == ["p.json: BaseDomain, HostedZoneId: With BaseDomain set, HostedZoneId must name its public "
-                        "Route 53 hosted zone (DNS validation and alias records) (rule DomainNeedsHostedZone of "
-                        "the template)"]
+    assert problems == [
+        "p.json: BaseDomain, HostedZoneId: With BaseDomain set, HostedZoneId must name its public "
+        "Route 53 hosted zone (DNS validation and alias records) (rule DomainNeedsHostedZone of "
+        "the template)"
+    ]
     assert params.rule_problems(main, {**values, "BaseDomain": "example.com", "HostedZoneId": "Z123"}, "p.json") == []
 
 
-@pytest.mark.parametrize("exc", [
-    EndpointConnectionError(endpoint_url="http://127.0.0.1:9"),
-    ConnectTimeoutError(endpoint_url="http://127.0.0.1:9"),
-    ReadTimeoutError(endpoint_url="http://127.0.0.1:9"),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        EndpointConnectionError(endpoint_url="http://127.0.0.1:9"),
+        ConnectTimeoutError(endpoint_url="http://127.0.0.1:9"),
+        ReadTimeoutError(endpoint_url="http://127.0.0.1:9"),
+    ],
+)
 def test_a_lost_endpoint_is_one_line_and_exit_3(exc, capsys, monkeypatch) -> None:
     monkeypatch.setenv("PROG", "deploy.sh")
     monkeypatch.setenv("STACKGEN_ON_ENDPOINT_LOSS", "run the same deploy.sh command again")
 
     def main() -> int:
         raise exc
+
     assert _aws.guard(main) == _aws.EXIT_ENDPOINT
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and err.startswith("deploy.sh: error: http://127.0.0.1:9 ")
@@ -191,6 +218,7 @@ def test_a_lost_endpoint_is_one_line_and_exit_3(exc, capsys, monkeypatch) -> Non
 def test_a_bug_says_it_is_a_bug(capsys) -> None:
     def main() -> int:
         raise KeyError("x")
+
     assert _aws.guard(main) == 1
     err = capsys.readouterr().err
     assert "internal error (a bug in stackgen" in err and len(err.splitlines()) == 1
@@ -210,17 +238,23 @@ class _FakeCfn:
 
 
 def test_a_change_set_of_ours_in_progress_means_another_deploy() -> None:
-    busy = _FakeCfn([{"ChangeSetName": "stackgen-1", "Status": "CREATE_IN_PROGRESS", "ExecutionStatus": "UNAVAILABLE"},
-                     {"ChangeSetName": "stackgen-2", "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE"},
-                     {"ChangeSetName": "someone-else", "Status": "CREATE_IN_PROGRESS"}])
+    busy = _FakeCfn(
+        [
+            {"ChangeSetName": "stackgen-1", "Status": "CREATE_IN_PROGRESS", "ExecutionStatus": "UNAVAILABLE"},
+            {"ChangeSetName": "stackgen-2", "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE"},
+            {"ChangeSetName": "someone-else", "Status": "CREATE_IN_PROGRESS"},
+        ]
+    )
     assert changeset.busy_change_sets(busy, "s") == ["stackgen-1 (CREATE_IN_PROGRESS, UNAVAILABLE)"]
-    running = _FakeCfn([{"ChangeSetName": "stackgen-3", "Status": "CREATE_COMPLETE",
-                         "ExecutionStatus": "EXECUTE_IN_PROGRESS"}])
+    running = _FakeCfn(
+        [{"ChangeSetName": "stackgen-3", "Status": "CREATE_COMPLETE", "ExecutionStatus": "EXECUTE_IN_PROGRESS"}]
+    )
     assert changeset.busy_change_sets(running, "s") == ["stackgen-3 (CREATE_COMPLETE, EXECUTE_IN_PROGRESS)"]
     assert changeset.busy_change_sets(_FakeCfn([]), "s") == []
 
 
 # --- 2. retain_on_delete -----------------------------------------------------------------------
+
 
 def test_retain_on_delete_is_read_per_environment() -> None:
     from generator.deploy import survivors

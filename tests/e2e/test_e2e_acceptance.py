@@ -43,10 +43,28 @@ def own_endpoint(tmp_path_factory: pytest.TempPathFactory):
 def accept(endpoint: str, platform: str, report: Path) -> subprocess.CompletedProcess:
     env = safe_env()
     env.update(SECRETS)
-    return subprocess.run([sys.executable, "-m", "generator.acceptance", "--platform", platform, "--env", "dev",
-                           "--endpoint-url", endpoint, "--report", str(report)],
-                          cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=600, check=False)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "generator.acceptance",
+            "--platform",
+            platform,
+            "--env",
+            "dev",
+            "--endpoint-url",
+            endpoint,
+            "--report",
+            str(report),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def cases(report: Path) -> dict[str, tuple[str, str]]:
@@ -96,9 +114,12 @@ def test_acceptance_schedule_of_a_first_deploy(writer_run):
     assert status == "not applicable" and "WriterImageReady=false" in why, found
 
 
-@pytest.mark.xfail(strict=True, reason="ministack 1.5.33's VPC endpoints answer describe-vpc-endpoints with "
-                   "PrivateDnsEnabled false (the template sets it true), so diagnose finds every interface "
-                   "endpoint bypassed; the emulator's, not the platform's, defect")
+@pytest.mark.xfail(
+    strict=True,
+    reason="ministack 1.5.33's VPC endpoints answer describe-vpc-endpoints with "
+    "PrivateDnsEnabled false (the template sets it true), so diagnose finds every interface "
+    "endpoint bypassed; the emulator's, not the platform's, defect",
+)
 def test_diagnose_passes_on_the_emulator(writer_run):
     _, report = writer_run
     assert cases(report)["diagnose"][0] == "passed", cases(report)["diagnose"]

@@ -52,6 +52,7 @@ def _stack_params(cfn, stack: str) -> dict:
 
 # --- 7. an endpoint that is not there; the emulator's start/stop hints ---------------------------
 
+
 def test_unreachable_endpoint_is_one_line_and_the_start_and_stop_hints_run_as_printed(scripts):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -80,6 +81,7 @@ def test_unreachable_endpoint_is_one_line_and_the_start_and_stop_hints_run_as_pr
 
 # --- 7. concurrent deploys --------------------------------------------------------------------
 
+
 def test_a_second_deploy_of_the_same_stack_is_refused_at_once(scripts):
     stack = "sfw-locked"
     key = re.sub(r"[^A-Za-z0-9._-]", "_", f"{scripts.endpoint}-us-east-1-{stack}")
@@ -89,19 +91,23 @@ def test_a_second_deploy_of_the_same_stack_is_refused_at_once(scripts):
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a deploy.sh of that stack is running
         run = scripts.deploy("--platform", PLATFORM, "--env", "dev", "--stack-name", stack, env=SECRET)
     assert run.code == 1, run
-    assert run.out.strip() == (f"deploy.sh: error: another deploy.sh or delete.sh of {stack} (us-east-1, "
-                               f"{scripts.endpoint}) is running on this machine; run the same command again "
-                               "once it has finished")
+    assert run.out.strip() == (
+        f"deploy.sh: error: another deploy.sh or delete.sh of {stack} (us-east-1, "
+        f"{scripts.endpoint}) is running on this machine; run the same command again "
+        "once it has finished"
+    )
 
 
 # --- 5. public IPs ----------------------------------------------------------------------------
+
 
 def _public_ip_templates(tmp_path):
     out = copy_templates(SFW, tmp_path / "public-ip")
     services = load_template(out / "services.yaml")
     schedule = services["Resources"]["WriterSchedule"]
     schedule["Properties"]["Target"]["EcsParameters"]["NetworkConfiguration"]["AwsvpcConfiguration"][
-        "AssignPublicIp"] = "ENABLED"
+        "AssignPublicIp"
+    ] = "ENABLED"
     schedule["Metadata"] = {"stackgen": {"public_ip": {"reason": "no NAT in the dev account yet"}}}
     (out / "services.yaml").write_text(yaml.safe_dump(services, sort_keys=False))
     return out
@@ -109,12 +115,25 @@ def _public_ip_templates(tmp_path):
 
 def test_public_ip_tasks_warn_and_need_confirmation_outside_dev(scripts, aws, tmp_path):
     tdir = _public_ip_templates(tmp_path)
-    warning = ("WARNING: scheduled-file-writer (prod) gives every task a public IP in a public subnet "
-               "(network.egress: public-ip): no NAT in the dev account yet. Tasks are exposed to the internet "
-               "except as their security groups allow; prefer vpc-endpoints or a NAT.")
+    warning = (
+        "WARNING: scheduled-file-writer (prod) gives every task a public IP in a public subnet "
+        "(network.egress: public-ip): no NAT in the dev account yet. Tasks are exposed to the internet "
+        "except as their security groups allow; prefer vpc-endpoints or a NAT."
+    )
     prod = ROOT / "parameters" / PLATFORM / "prod.json"
-    run = scripts.deploy("--platform", PLATFORM, "--env", "prod", "--stack-name", "sfw-public",
-                         "--template-dir", str(tdir), "--params-file", str(prod), env=SECRET)
+    run = scripts.deploy(
+        "--platform",
+        PLATFORM,
+        "--env",
+        "prod",
+        "--stack-name",
+        "sfw-public",
+        "--template-dir",
+        str(tdir),
+        "--params-file",
+        str(prod),
+        env=SECRET,
+    )
     assert run.code == 1, run
     assert warning in run.out
     refusal = _line(run.out, "deploy.sh: error: not deployed: tasks of prod would get public IPs")
@@ -122,18 +141,35 @@ def test_public_ip_tasks_warn_and_need_confirmation_outside_dev(scripts, aws, tm
     assert stack_status(aws("cloudformation"), "sfw-public") is None  # nothing created
     # in dev: the warning, then the deploy goes on (here to a --review that stops it)
     dev = ROOT / "parameters" / PLATFORM / "dev.json"
-    run = scripts.deploy("--platform", PLATFORM, "--env", "dev", "--stack-name", "sfw-public", "--review",
-                         "--template-dir", str(tdir), "--params-file", str(dev), env=SECRET)
+    run = scripts.deploy(
+        "--platform",
+        PLATFORM,
+        "--env",
+        "dev",
+        "--stack-name",
+        "sfw-public",
+        "--review",
+        "--template-dir",
+        str(tdir),
+        "--params-file",
+        str(dev),
+        env=SECRET,
+    )
     assert run.code == 1, run
     assert warning.replace("(prod)", "(dev)") in run.out
     assert "Creating change set" in run.out and "not executed (--review)" in run.out
     assert stack_status(aws("cloudformation"), "sfw-public") is None
     # the committed templates give no task a public IP: no warning
-    assert "public IP" not in scripts.deploy("--platform", PLATFORM, "--env", "dev", "--stack-name", "sfw-public",
-                                             "--review", env=SECRET).out
+    assert (
+        "public IP"
+        not in scripts.deploy(
+            "--platform", PLATFORM, "--env", "dev", "--stack-name", "sfw-public", "--review", env=SECRET
+        ).out
+    )
 
 
 # --- 3 and 4. two copies side by side; images that cannot exist yet ----------------------------
+
 
 def test_two_copies_side_by_side_and_images_pushed_between_deploys(scripts, aws):
     cfn = aws("cloudformation")
@@ -145,8 +181,9 @@ def test_two_copies_side_by_side_and_images_pushed_between_deploys(scripts, aws)
     a, b = stack_outputs(cfn, "sfw-a"), stack_outputs(cfn, "sfw-b")
     assert a["WriterRepositoryUri"] != b["WriterRepositoryUri"] and a["MainClusterName"] != b["MainClusterName"]
     # S3PrefixListId was looked up in the region (the parameters file no longer has it)
-    pl = aws("ec2").describe_prefix_lists(Filters=[{"Name": "prefix-list-name",
-                                                    "Values": ["com.amazonaws.us-east-1.s3"]}])["PrefixLists"]
+    pl = aws("ec2").describe_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": ["com.amazonaws.us-east-1.s3"]}]
+    )["PrefixLists"]
     assert _stack_params(cfn, "sfw-a")["S3PrefixListId"] == pl[0]["PrefixListId"]
     assert f"S3PrefixListId={pl[0]['PrefixListId']} (com.amazonaws.us-east-1.s3, looked up in us-east-1)" in first.out
     # first deploy: the schedule runs no task, and the push commands follow
@@ -163,8 +200,9 @@ def test_two_copies_side_by_side_and_images_pushed_between_deploys(scripts, aws)
     assert refused.returncode == 2, refused
     assert f"docker push {image}" in refused.stderr and "--allow-missing-images" in refused.stderr
     # --allow-missing-images deploys with the service at 0, and says so
-    allowed = scripts.deploy("--platform", PLATFORM, "--env", "dev", "--stack-name", "sfw-a",
-                             "--allow-missing-images", env=SECRET)
+    allowed = scripts.deploy(
+        "--platform", PLATFORM, "--env", "dev", "--stack-name", "sfw-a", "--allow-missing-images", env=SECRET
+    )
     assert allowed.code == 0, allowed
     assert f"WARNING: {image} is not in its repository: WriterImageReady=false" in allowed.out
     # pushed: the printed command, run again as printed, turns the schedule on
@@ -179,19 +217,38 @@ def test_two_copies_side_by_side_and_images_pushed_between_deploys(scripts, aws)
     assert "Traceback" not in ran.stderr and ran.returncode in (0, 1), ran
     assert "sfw-a" in ran.stdout + ran.stderr
     # delete one copy: the other is intact
-    gone = scripts.delete("--platform", PLATFORM, "--env", "dev", "--stack-name", "sfw-b", "--yes",
-                          "--purge-retained", "--purge-artifacts")
+    gone = scripts.delete(
+        "--platform",
+        PLATFORM,
+        "--env",
+        "dev",
+        "--stack-name",
+        "sfw-b",
+        "--yes",
+        "--purge-retained",
+        "--purge-artifacts",
+    )
     assert gone.code == 0, gone
     assert stack_status(cfn, "sfw-b") is None
     assert stack_status(cfn, "sfw-a") == "UPDATE_COMPLETE"
     uris = {r["repositoryUri"] for r in aws("ecr").describe_repositories()["repositories"]}
     assert a["WriterRepositoryUri"] in uris and b["WriterRepositoryUri"] not in uris  # b's was purged
-    gone = scripts.delete("--platform", PLATFORM, "--env", "dev", "--stack-name", "sfw-a", "--yes",
-                          "--purge-retained", "--purge-artifacts")
+    gone = scripts.delete(
+        "--platform",
+        PLATFORM,
+        "--env",
+        "dev",
+        "--stack-name",
+        "sfw-a",
+        "--yes",
+        "--purge-retained",
+        "--purge-artifacts",
+    )
     assert gone.code == 0, gone
 
 
 # --- 2. leftovers of a failed create, found again after the stack is gone ------------------------
+
 
 def test_failed_create_leftovers_are_listed_and_purged(scripts, aws, tmp_path):
     broken = copy_templates(SFW, tmp_path / "broken")
@@ -221,6 +278,7 @@ def test_failed_create_leftovers_are_listed_and_purged(scripts, aws, tmp_path):
 
 # --- 7. a spec outside platforms/ ---------------------------------------------------------------
 
+
 def test_make_deploy_local_deploys_a_spec_outside_platforms(scripts, aws, tmp_path):
     spec = yaml.safe_load((ROOT / "platforms" / f"{PLATFORM}.yaml").read_text())
     spec["name"] = "my-writer"
@@ -230,8 +288,16 @@ def test_make_deploy_local_deploys_a_spec_outside_platforms(scripts, aws, tmp_pa
     port = scripts.endpoint.rsplit(":", 1)[1]
     env = safe_env()
     env.update(SECRET)
-    proc = subprocess.run(["make", "deploy-local", f"PLATFORM={path}", f"EMULATOR_PORT={port}"], cwd=ROOT, env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run(
+        ["make", "deploy-local", f"PLATFORM={path}", f"EMULATOR_PORT={port}"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "Note: no parameters/my-writer/dev.json: the template's defaults are used" in out
@@ -244,6 +310,7 @@ def test_make_deploy_local_deploys_a_spec_outside_platforms(scripts, aws, tmp_pa
 
 
 # --- 7. an endpoint that freezes mid-deploy -----------------------------------------------------
+
 
 def test_a_frozen_endpoint_mid_deploy_is_one_line_within_a_bounded_wait(tmp_path):
     import signal
@@ -260,9 +327,15 @@ def test_a_frozen_endpoint_mid_deploy_is_one_line_within_a_bounded_wait(tmp_path
         emulator.wait_ready(url, timeout=30, proc=proc)
         env = safe_env()
         env.update(SECRET)
-        deploy = subprocess.Popen([str(ROOT / "deploy.sh"), "--platform", PLATFORM, "--env", "dev",
-                                   "--endpoint-url", url], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deploy = subprocess.Popen(
+            [str(ROOT / "deploy.sh"), "--platform", PLATFORM, "--env", "dev", "--endpoint-url", url],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         lines = []
         for line in deploy.stdout:
             lines.append(line)
@@ -286,21 +359,30 @@ def test_a_frozen_endpoint_mid_deploy_is_one_line_within_a_bounded_wait(tmp_path
 
 # --- 2. an environment that does not retain data ----------------------------------------------
 
+
 def test_delete_purges_where_the_environment_does_not_retain_data(scripts, aws, tmp_path):
     tdir = copy_templates(SFW, tmp_path / "no-retain")
     main = load_template(tdir / "main.yaml")
     main["Metadata"]["stackgen"]["retain_on_delete"]["dev"] = False  # data_retention of dev
     (tdir / "main.yaml").write_text(yaml.safe_dump(main, sort_keys=False))
     common = ("--platform", PLATFORM, "--env", "dev", "--stack-name", "sfw-noretain")
-    run = scripts.deploy(*common, "--template-dir", str(tdir), "--params-file",
-                         str(ROOT / "parameters" / PLATFORM / "dev.json"), env=SECRET)
+    run = scripts.deploy(
+        *common,
+        "--template-dir",
+        str(tdir),
+        "--params-file",
+        str(ROOT / "parameters" / PLATFORM / "dev.json"),
+        env=SECRET,
+    )
     assert run.code == 0, run
     repo = stack_outputs(aws("cloudformation"), "sfw-noretain")["WriterRepositoryUri"].split("/", 1)[1]
     run = scripts.delete(*common, "--yes", "--purge-artifacts")
     assert run.code == 0, run
     said, rest = run.out.split("==> Deleting", 1)
-    assert "The dev environment does not retain data (data_retention; retain_on_delete is false): what is " \
-           "listed above as retained is purged after the stack delete." in said
+    assert (
+        "The dev environment does not retain data (data_retention; retain_on_delete is false): what is "
+        "listed above as retained is purged after the stack delete." in said
+    )
     assert "Artifacts: " in said  # the packaged templates are listed without --bucket
     assert f"deleted repository {repo}" in rest and "scheduled key" in rest and "deleted log group" in rest
     assert repo not in {r["repositoryName"] for r in aws("ecr").describe_repositories()["repositories"]}

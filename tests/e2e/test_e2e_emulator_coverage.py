@@ -36,8 +36,13 @@ SECTION = "### Resource types the emulator cannot create"
 
 
 def _template_types() -> list[str]:
-    return sorted({res["Type"] for path in (ROOT / "templates").glob("*/*.yaml")
-                   for res in (load_template(path).get("Resources") or {}).values()})
+    return sorted(
+        {
+            res["Type"]
+            for path in (ROOT / "templates").glob("*/*.yaml")
+            for res in (load_template(path).get("Resources") or {}).values()
+        }
+    )
 
 
 def _documented() -> set[str]:
@@ -56,10 +61,17 @@ def test_emulator_creates_every_type_of_the_committed_templates():
     # The emulator's venv has no cfn-lint: the providers read its schemas from the directory
     # the launcher passes (generator.deploy.emulator does the same).
     env = {**os.environ, awsfacts.SCHEMAS_ENV: str(awsfacts.schemas_dir())}
-    probe = subprocess.run([str(python), "-c", _PROBE, str(ROOT)], input=json.dumps(types),
-                           text=True, capture_output=True, check=True, env=env)
+    probe = subprocess.run(
+        [str(python), "-c", _PROBE, str(ROOT)],
+        input=json.dumps(types),
+        text=True,
+        capture_output=True,
+        check=True,
+        env=env,
+    )
     missing = set(json.loads(probe.stdout))
     assert missing == _documented(), (
         f"the emulator cannot create {sorted(missing)}; docs/deploy.md ({SECTION}) lists "
         f"{sorted(_documented())}: provide the type in generator/deploy/ministack/providers.py"
-        " or list it there with its reason")
+        " or list it there with its reason"
+    )

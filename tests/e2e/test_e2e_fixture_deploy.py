@@ -28,8 +28,19 @@ STACK = "fx-life"
 
 
 def _args(params, stack=STACK, template_dir=FX, *extra):
-    return ["--platform", "fixture", "--env", "dev", "--stack-name", stack,
-            "--template-dir", str(template_dir), "--params-file", str(params), *extra]
+    return [
+        "--platform",
+        "fixture",
+        "--env",
+        "dev",
+        "--stack-name",
+        stack,
+        "--template-dir",
+        str(template_dir),
+        "--params-file",
+        str(params),
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -64,16 +75,13 @@ class TestLifecycle:
         s3 = aws("s3")
         bucket = "stackgen-artifacts-000000000000-us-east-1"
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
-        assert all(s3.get_public_access_block(Bucket=bucket)
-                   ["PublicAccessBlockConfiguration"].values())
+        assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
         rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
         assert rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
-        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"{STACK}/")
-                ["Contents"]]
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"{STACK}/")["Contents"]]
         assert len(keys) == 3 and all(k.endswith(".template") for k in keys), keys
 
-    def test_parameter_change_updates_through_the_service_api(self, scripts, aws, params_dir,
-                                                              base_params):
+    def test_parameter_change_updates_through_the_service_api(self, scripts, aws, params_dir, base_params):
         params = write_params(params_dir / "v2.json", {**base_params, "AppVersion": "2.0.0"})
         # no STACKGEN_PARAM_DbMasterPassword: an update keeps the previous secret
         run = scripts.deploy(*_args(params))
@@ -85,10 +93,8 @@ class TestLifecycle:
         name = stack_outputs(cfn, STACK)["AppVersionParameter"]
         assert aws("ssm").get_parameter(Name=name)["Parameter"]["Value"] == "2.0.0"
 
-    def test_review_flags_a_replaced_database_and_needs_confirmation(self, scripts, aws,
-                                                                     params_dir, base_params):
-        params = write_params(params_dir / "v3.json",
-                              {**base_params, "AppVersion": "2.0.0", "DatabaseName": "otherdb"})
+    def test_review_flags_a_replaced_database_and_needs_confirmation(self, scripts, aws, params_dir, base_params):
+        params = write_params(params_dir / "v3.json", {**base_params, "AppVersion": "2.0.0", "DatabaseName": "otherdb"})
         rds = aws("rds")
         clusters = {c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]}
         run = scripts.deploy(*_args(params, STACK, FX, "--review"))
@@ -100,8 +106,7 @@ class TestLifecycle:
         # --yes (given below) is not enough: the refusal names the flag exactly as typed
         assert "re-run with --accept-replacement Data/Database" in run.out
         # nothing changed, and the change set was cleaned up
-        assert {c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]} \
-            == clusters
+        assert {c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]} == clusters
         cfn = aws("cloudformation")
         assert stack_status(cfn, STACK) == "UPDATE_COMPLETE"
         assert not pending_change_sets(cfn, STACK)
@@ -122,15 +127,15 @@ class TestLifecycle:
         assert after != before  # really replaced, as the summary said
         assert any(c["DatabaseName"] == "otherdb" for c in rds.describe_db_clusters()["DBClusters"])
         # UpdateReplacePolicy: Snapshot left a snapshot of the replaced cluster
-        snapshots = {s["DBClusterIdentifier"]
-                     for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]}
+        snapshots = {s["DBClusterIdentifier"] for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]}
         assert before - after <= snapshots, (before - after, snapshots)
 
     def test_delete_reports_what_survives(self, scripts, aws):
         cfn = aws("cloudformation")
         fs_id = stack_outputs(cfn, STACK)["FileSystemId"]
-        run = scripts.delete("--platform", "fixture", "--env", "dev", "--stack-name", STACK,
-                             "--yes", "--purge-artifacts")
+        run = scripts.delete(
+            "--platform", "fixture", "--env", "dev", "--stack-name", STACK, "--yes", "--purge-artifacts"
+        )
         assert run.code == 0, run
         assert stack_status(cfn, STACK) is None
         # listed before the delete, checked after it through the service APIs
@@ -144,12 +149,12 @@ class TestLifecycle:
         assert groups["logGroups"], "the retained log group is gone"
         assert aws("rds").describe_db_cluster_snapshots()["DBClusterSnapshots"]
         versions = aws("s3").list_object_versions(
-            Bucket="stackgen-artifacts-000000000000-us-east-1", Prefix=f"{STACK}/")
+            Bucket="stackgen-artifacts-000000000000-us-east-1", Prefix=f"{STACK}/"
+        )
         assert not versions.get("Versions") and not versions.get("DeleteMarkers")
 
 
-def test_broken_nested_template_rolls_back_and_names_the_resource(scripts, aws, tmp_path,
-                                                                  base_params):
+def test_broken_nested_template_rolls_back_and_names_the_resource(scripts, aws, tmp_path, base_params):
     broken = copy_templates(FX, tmp_path / "broken")
     inject_broken_resource(broken / "data.yaml")
     params = write_params(tmp_path / "p.json", base_params)
@@ -163,8 +168,7 @@ def test_broken_nested_template_rolls_back_and_names_the_resource(scripts, aws, 
     assert "Data/BrokenParameter (AWS::SSM::Parameter): CREATE_FAILED" in cause
     assert "Bogus" in cause
     # the rollback removed what the nested stacks had created
-    assert not [p for p in aws("ssm").describe_parameters()["Parameters"]
-                if "fx-broken" in p["Name"]]
+    assert not [p for p in aws("ssm").describe_parameters()["Parameters"] if "fx-broken" in p["Name"]]
     # a fixed template deploys over the ROLLBACK_COMPLETE stack (deleted first)
     run = scripts.deploy(*_args(params, "fx-broken"), env=env)
     assert run.code == 0, run
@@ -185,15 +189,29 @@ def test_failed_delete_is_reported_and_exits_non_zero(scripts, aws, tmp_path):
         "  Db:\n"
         "    Type: AWS::RDS::DBCluster\n"
         "    Properties: {Engine: aurora-postgresql, MasterUsername: app,\n"
-        "                 MasterUserPassword: not-a-secret-1, DeletionProtection: true}\n")
+        "                 MasterUserPassword: not-a-secret-1, DeletionProtection: true}\n"
+    )
     params = write_params(tmp_path / "p.json", {})
-    run = scripts.deploy("--platform", "fixture", "--env", "dev", "--stack-name", "fx-repo",
-                         "--template-dir", str(tdir), "--params-file", str(params))
+    run = scripts.deploy(
+        "--platform",
+        "fixture",
+        "--env",
+        "dev",
+        "--stack-name",
+        "fx-repo",
+        "--template-dir",
+        str(tdir),
+        "--params-file",
+        str(params),
+    )
     assert run.code == 0, run
-    manifest = '{"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": "sha256:' + "a" * 64 + '"}, "layers": []}'
+    manifest = (
+        '{"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": "sha256:'
+        + "a" * 64
+        + '"}, "layers": []}'
+    )
     aws("ecr").put_image(repositoryName="fx-delete-fails", imageManifest=manifest, imageTag="v1")
-    run = scripts.delete("--platform", "fixture", "--env", "dev", "--stack-name", "fx-repo",
-                         "--yes")
+    run = scripts.delete("--platform", "fixture", "--env", "dev", "--stack-name", "fx-repo", "--yes")
     assert run.code == 1, run
     assert "WARNING: Repo (AWS::ECR::Repository fx-delete-fails): holds 1 image(s)" in run.out
     assert "WARNING: Db (AWS::RDS::DBCluster" in run.out and "deletion protection is on" in run.out
@@ -207,8 +225,9 @@ def test_failed_delete_is_reported_and_exits_non_zero(scripts, aws, tmp_path):
 def test_unconfirmed_first_deploy_leaves_no_stack_behind(scripts, aws, tmp_path, base_params):
     """--review without a terminal: the CREATE change set and its placeholder stack go."""
     params = write_params(tmp_path / "p.json", base_params)
-    run = scripts.deploy(*_args(params, "fx-unconfirmed", FX, "--review"),
-                         env={"STACKGEN_PARAM_DbMasterPassword": PASSWORD})
+    run = scripts.deploy(
+        *_args(params, "fx-unconfirmed", FX, "--review"), env={"STACKGEN_PARAM_DbMasterPassword": PASSWORD}
+    )
     assert run.code == 1, run
     assert "+ Add       Data/Database" in run.out  # the review lists every add
     assert "confirmation is required" in run.out

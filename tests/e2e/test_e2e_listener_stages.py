@@ -34,24 +34,34 @@ DUPLICATE = "A listener already exists on this port for this load balancer"
 def _lb() -> dict:
     return {
         "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.9.0.0/16"}},
-        "A": {"Type": "AWS::EC2::Subnet", "Properties": {
-            "VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.9.1.0/24", "AvailabilityZone": "us-east-1a"}},
-        "B": {"Type": "AWS::EC2::Subnet", "Properties": {
-            "VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.9.2.0/24", "AvailabilityZone": "us-east-1b"}},
-        "Lb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {
-            "Subnets": [{"Ref": "A"}, {"Ref": "B"}]}},
-        "Tg": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {
-            "Port": 80, "Protocol": "HTTP", "TargetType": "ip", "VpcId": {"Ref": "Vpc"}}}}
+        "A": {
+            "Type": "AWS::EC2::Subnet",
+            "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.9.1.0/24", "AvailabilityZone": "us-east-1a"},
+        },
+        "B": {
+            "Type": "AWS::EC2::Subnet",
+            "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.9.2.0/24", "AvailabilityZone": "us-east-1b"},
+        },
+        "Lb": {
+            "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+            "Properties": {"Subnets": [{"Ref": "A"}, {"Ref": "B"}]},
+        },
+        "Tg": {
+            "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+            "Properties": {"Port": 80, "Protocol": "HTTP", "TargetType": "ip", "VpcId": {"Ref": "Vpc"}},
+        },
+    }
 
 
 FORWARD = [{"Type": "forward", "TargetGroupArn": {"Ref": "Tg"}}]
-REDIRECT = [{"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443",
-                                                    "StatusCode": "HTTP_301"}}]
+REDIRECT = [{"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}]
 
 
 def _listener(actions: list) -> dict:
-    return {"Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": {
-        "LoadBalancerArn": {"Ref": "Lb"}, "Port": 80, "Protocol": "HTTP", "DefaultActions": actions}}
+    return {
+        "Type": "AWS::ElasticLoadBalancingV2::Listener",
+        "Properties": {"LoadBalancerArn": {"Ref": "Lb"}, "Port": 80, "Protocol": "HTTP", "DefaultActions": actions},
+    }
 
 
 @pytest.mark.parametrize("swap", [True, False], ids=["new-resource-same-port", "same-resource"])
@@ -60,12 +70,16 @@ def test_a_second_listener_on_a_port_fails_with_duplicate_listener(aws, swap):
     (the stack rolls back to the old listener); changing Http itself updates it in place."""
     cfn, elb = aws("cloudformation"), aws("elbv2")
     stack = f"strict-listener-{'swap' if swap else 'inplace'}"
-    assert apply_stack(cfn, stack, {**_lb(), "Http": _listener(FORWARD)}) == "CREATE_COMPLETE", \
-        failure_reasons(cfn, stack)
+    assert apply_stack(cfn, stack, {**_lb(), "Http": _listener(FORWARD)}) == "CREATE_COMPLETE", failure_reasons(
+        cfn, stack
+    )
     second = {"HttpRedirect": _listener(REDIRECT)} if swap else {"Http": _listener(REDIRECT)}
     status = apply_stack(cfn, stack, {**_lb(), **second})
-    lb = next(r["PhysicalResourceId"] for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
-              if r["LogicalResourceId"] == "Lb")
+    lb = next(
+        r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
+        if r["LogicalResourceId"] == "Lb"
+    )
     listeners = elb.describe_listeners(LoadBalancerArn=lb)["Listeners"]
     assert len(listeners) == 1, listeners
     if swap:
@@ -96,14 +110,20 @@ TEMPLATE_DIR = os.environ.get("STACKGEN_E2E_STAGES_TEMPLATES", "")
 
 def _secrets() -> dict[str, str]:
     params = load_template(ROOT / "templates" / PLATFORM / "main.yaml").get("Parameters") or {}
-    return {f"STACKGEN_PARAM_{name}": f"e2e-{name}-Value-0123456789abcdef"
-            for name, spec in params.items() if str(spec.get("NoEcho", "")).lower() == "true"}
+    return {
+        f"STACKGEN_PARAM_{name}": f"e2e-{name}-Value-0123456789abcdef"
+        for name, spec in params.items()
+        if str(spec.get("NoEcho", "")).lower() == "true"
+    }
 
 
 def _listeners_by_port(aws, cfn, stack: str) -> dict[int, dict]:
     elb = aws("elbv2")
-    lbs = [r["PhysicalResourceId"] for r in _all_resources(cfn, stack)
-           if r["ResourceType"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"]
+    lbs = [
+        r["PhysicalResourceId"]
+        for r in _all_resources(cfn, stack)
+        if r["ResourceType"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"
+    ]
     assert len(lbs) == 1, lbs
     listeners = elb.describe_listeners(LoadBalancerArn=lbs[0])["Listeners"]
     ports = [x["Port"] for x in listeners]
@@ -126,8 +146,15 @@ def test_setting_base_domain_updates_the_listeners_in_place(scripts, aws, tmp_pa
     adds HTTPS on 443; the update completes (no DuplicateListener)."""
     cfn, r53 = aws("cloudformation"), aws("route53")
     stack = f"{PLATFORM}-stages"  # not the platform tests' {PLATFORM}-dev
-    where = ("--platform", PLATFORM, "--env", "dev", "--stack-name", stack,
-             *(("--template-dir", TEMPLATE_DIR) if TEMPLATE_DIR else ()))
+    where = (
+        "--platform",
+        PLATFORM,
+        "--env",
+        "dev",
+        "--stack-name",
+        stack,
+        *(("--template-dir", TEMPLATE_DIR) if TEMPLATE_DIR else ()),
+    )
     assert stack_status(cfn, stack) is None, f"{stack} exists: another test left it behind"
     params = read_params(ROOT / "parameters" / PLATFORM / "dev.json")
     assert params["BaseDomain"] == ""
@@ -140,8 +167,9 @@ def test_setting_base_domain_updates_the_listeners_in_place(scripts, aws, tmp_pa
         assert before[80]["Protocol"] == "HTTP" and before[80]["DefaultActions"][0]["Type"] == "forward"
 
         zone = r53.create_hosted_zone(Name=DOMAIN, CallerReference="stage-two")["HostedZone"]["Id"]
-        stage_two = write_params(tmp_path / "dev.json", {**params, "BaseDomain": DOMAIN,
-                                                         "HostedZoneId": zone.rsplit("/", 1)[-1]})
+        stage_two = write_params(
+            tmp_path / "dev.json", {**params, "BaseDomain": DOMAIN, "HostedZoneId": zone.rsplit("/", 1)[-1]}
+        )
         run = scripts.deploy(*where, "--params-file", str(stage_two), "--yes", env=_secrets())
         assert run.code == 0, run
         assert stack_status(cfn, stack) == "UPDATE_COMPLETE", failure_reasons(cfn, stack)
@@ -151,7 +179,8 @@ def test_setting_base_domain_updates_the_listeners_in_place(scripts, aws, tmp_pa
         assert after[80]["DefaultActions"][0]["Type"] == "redirect"
         assert after[443]["Protocol"] == "HTTPS"
     finally:
-        run = scripts.delete("--platform", PLATFORM, "--env", "dev", "--stack-name", stack, "--yes",
-                             "--purge-artifacts")
+        run = scripts.delete(
+            "--platform", PLATFORM, "--env", "dev", "--stack-name", stack, "--yes", "--purge-artifacts"
+        )
     assert run.code == 0, run
     assert stack_status(cfn, stack) is None

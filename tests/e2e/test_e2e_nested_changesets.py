@@ -11,35 +11,55 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-nested-cs")]
 
 FX = FIXTURES / "nested"
 STACK = "fx-nested-cs"
-KEYS = ("Environment", "VpcCidr", "AppVersion", "LogRetentionDays", "DatabaseName",
-        "DbMasterPassword")
+KEYS = ("Environment", "VpcCidr", "AppVersion", "LogRetentionDays", "DatabaseName", "DbMasterPassword")
 
 
 @pytest.fixture(scope="module")
 def deployed(scripts, aws, tmp_path_factory):
-    params = write_params(tmp_path_factory.mktemp("ncs") / "p.json", read_params(FX / "params" /
-                                                                                "dev.json"))
-    run = scripts.deploy("--platform", "fixture", "--env", "dev", "--stack-name", STACK,
-                         "--template-dir", str(FX), "--params-file", str(params),
-                         env={"STACKGEN_PARAM_DbMasterPassword": "nested-cs-Pa55word"})
+    params = write_params(tmp_path_factory.mktemp("ncs") / "p.json", read_params(FX / "params" / "dev.json"))
+    run = scripts.deploy(
+        "--platform",
+        "fixture",
+        "--env",
+        "dev",
+        "--stack-name",
+        STACK,
+        "--template-dir",
+        str(FX),
+        "--params-file",
+        str(params),
+        env={"STACKGEN_PARAM_DbMasterPassword": "nested-cs-Pa55word"},
+    )
     assert run.code == 0, run
     yield aws("cloudformation")
-    assert scripts.delete("--platform", "fixture", "--env", "dev", "--stack-name", STACK,
-                          "--yes", "--purge-artifacts").code == 0
+    assert (
+        scripts.delete(
+            "--platform", "fixture", "--env", "dev", "--stack-name", STACK, "--yes", "--purge-artifacts"
+        ).code
+        == 0
+    )
 
 
 def _change_set(cfn, name: str, **changed: str) -> dict:
-    params = [{"ParameterKey": k, "ParameterValue": changed[k]} if k in changed
-              else {"ParameterKey": k, "UsePreviousValue": True} for k in KEYS]
-    cs_id = cfn.create_change_set(StackName=STACK, ChangeSetName=name, UsePreviousTemplate=True,
-                                  Parameters=params, IncludeNestedStacks=True,
-                                  Capabilities=["CAPABILITY_NAMED_IAM"])["Id"]
+    params = [
+        {"ParameterKey": k, "ParameterValue": changed[k]}
+        if k in changed
+        else {"ParameterKey": k, "UsePreviousValue": True}
+        for k in KEYS
+    ]
+    cs_id = cfn.create_change_set(
+        StackName=STACK,
+        ChangeSetName=name,
+        UsePreviousTemplate=True,
+        Parameters=params,
+        IncludeNestedStacks=True,
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )["Id"]
     return cfn.describe_change_set(ChangeSetName=cs_id)
 
 
 def _rows(desc: dict) -> dict[str, dict]:
-    return {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]
-            for c in desc["Changes"]}
+    return {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"] for c in desc["Changes"]}
 
 
 def test_replaced_database_in_the_nested_change_set(deployed):
@@ -57,8 +77,7 @@ def test_replaced_database_in_the_nested_change_set(deployed):
     database = _rows(child)["Database"]
     assert database["Replacement"] == "True" and database["PolicyAction"] == "ReplaceAndSnapshot"
     assert {d["Target"].get("Name") for d in database["Details"]} == {"DatabaseName"}
-    assert {p["ParameterKey"]: p["ParameterValue"] for p in child["Parameters"]}[
-        "DbMasterPassword"] == "****"
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in child["Parameters"]}["DbMasterPassword"] == "****"
     # deleting the root change set deletes its nested change sets
     cfn.delete_change_set(ChangeSetName=root["ChangeSetId"])
     with pytest.raises(cfn.exceptions.ChangeSetNotFoundException):
@@ -78,11 +97,11 @@ def test_outputs_that_may_change_make_the_sibling_conditional(deployed):
     assert _rows(network)["Vpc"]["Replacement"] in ("True", "Conditional")
     assert {d["Target"].get("Name") for d in _rows(network)["Vpc"]["Details"]} == {"CidrBlock"}
     data = cfn.describe_change_set(ChangeSetName=rows["Data"]["ChangeSetId"])
-    dynamic = {lid: rc for lid, rc in _rows(data).items()
-               if any(d["Evaluation"] == "Dynamic" for d in rc["Details"])}
+    dynamic = {lid: rc for lid, rc in _rows(data).items() if any(d["Evaluation"] == "Dynamic" for d in rc["Details"])}
     assert dynamic, _rows(data)
-    causes = {lid: {(d["Target"].get("Name"), d.get("CausingEntity")) for d in rc["Details"]}
-              for lid, rc in dynamic.items()}
+    causes = {
+        lid: {(d["Target"].get("Name"), d.get("CausingEntity")) for d in rc["Details"]} for lid, rc in dynamic.items()
+    }
     assert ("SubnetIds", "SubnetIds") in causes["DbSubnetGroup"], causes
     assert ("VpcSecurityGroupIds", "SecurityGroupId") in causes["Database"], causes
     assert dynamic["DbSubnetGroup"]["Replacement"] == "False"
@@ -93,10 +112,8 @@ def test_executing_the_root_executes_its_nested_change_sets(deployed):
     cfn = deployed
     root = _change_set(cfn, "ncs-exec", AppVersion="3.0.0")
     child_id = _rows(root)["Network"]["ChangeSetId"]
-    assert _rows(cfn.describe_change_set(ChangeSetName=child_id))["AppVersionParameter"][
-        "Replacement"] == "False"
+    assert _rows(cfn.describe_change_set(ChangeSetName=child_id))["AppVersionParameter"]["Replacement"] == "False"
     cfn.execute_change_set(ChangeSetName=root["ChangeSetId"])
     assert wait_stack(cfn, STACK) == "UPDATE_COMPLETE"
-    assert cfn.describe_change_set(ChangeSetName=child_id)["ExecutionStatus"] \
-        == "EXECUTE_COMPLETE"
+    assert cfn.describe_change_set(ChangeSetName=child_id)["ExecutionStatus"] == "EXECUTE_COMPLETE"
     assert stack_status(cfn, STACK) == "UPDATE_COMPLETE"

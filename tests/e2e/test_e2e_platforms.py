@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from e2e_support import (
-    push_images,
     ROOT,
     deployed_resources,
+    push_images,
     read_params,
     stack_outputs,
     stack_status,
@@ -21,15 +21,20 @@ pytestmark = pytest.mark.e2e
 
 OTHERS = sorted(p.stem for p in (ROOT / "platforms").glob("*.yaml") if p.stem != "mcp-gateway")
 # The parameter each platform's update step changes, and its new value.
-UPDATE = {"bff-agentcore": ("DatabaseMaxAcu", "4"),
-          "scheduled-file-writer": ("SmbSharePath", "//fileserver/reports-dev2")}
+UPDATE = {
+    "bff-agentcore": ("DatabaseMaxAcu", "4"),
+    "scheduled-file-writer": ("SmbSharePath", "//fileserver/reports-dev2"),
+}
 
 
 def _secrets(platform: str) -> dict[str, str]:
     """A value for every NoEcho parameter, long enough for any MinLength."""
     params = load_template(ROOT / "templates" / platform / "main.yaml").get("Parameters") or {}
-    return {f"STACKGEN_PARAM_{name}": f"e2e-{name}-Value-0123456789abcdef"
-            for name, spec in params.items() if str(spec.get("NoEcho", "")).lower() == "true"}
+    return {
+        f"STACKGEN_PARAM_{name}": f"e2e-{name}-Value-0123456789abcdef"
+        for name, spec in params.items()
+        if str(spec.get("NoEcho", "")).lower() == "true"
+    }
 
 
 def _unconditional_types(platform: str) -> set[str]:
@@ -40,12 +45,17 @@ def _unconditional_types(platform: str) -> set[str]:
     values = {k: str(v.get("Default", "")) for k, v in (main.get("Parameters") or {}).items()}
     values.update(read_params(ROOT / "parameters" / platform / "dev.json"))
     files = ["main.yaml"] + [
-        r["Properties"]["TemplateURL"] for r in main["Resources"].values()
+        r["Properties"]["TemplateURL"]
+        for r in main["Resources"].values()
         if r["Type"] == "AWS::CloudFormation::Stack"
-        and ("Condition" not in r or nested_condition(r["Condition"], main, values) is not False)]
-    return {res["Type"] for name in files
-            for res in (load_template(tdir / name).get("Resources") or {}).values()
-            if "Condition" not in res}
+        and ("Condition" not in r or nested_condition(r["Condition"], main, values) is not False)
+    ]
+    return {
+        res["Type"]
+        for name in files
+        for res in (load_template(tdir / name).get("Resources") or {}).values()
+        if "Condition" not in res
+    }
 
 
 @pytest.mark.parametrize("platform", OTHERS)
@@ -73,8 +83,7 @@ def test_platform_lifecycle(platform, scripts, aws, tmp_path):
     params = read_params(ROOT / "parameters" / platform / "dev.json")
     assert params[key] != value
     updated = write_params(tmp_path / "dev.json", {**params, key: value})
-    run = scripts.deploy("--platform", platform, "--env", "dev", "--params-file", str(updated),
-                         "--yes")
+    run = scripts.deploy("--platform", platform, "--env", "dev", "--params-file", str(updated), "--yes")
     assert run.code == 0, run
     assert stack_status(cfn, stack) == "UPDATE_COMPLETE"
     main = next(s for s in cfn.describe_stacks(StackName=stack)["Stacks"])

@@ -32,9 +32,20 @@ def broken_root(tmp_path: Path) -> Path:
     (root / "platforms" / "pulls-public.yaml").write_text(yaml.safe_dump(spec))
     shutil.copytree(ROOT / "parameters" / "scheduled-file-writer", root / "parameters" / "pulls-public")
     # its committed templates, as `make templates` writes them (deploy.sh deploys those)
-    subprocess.run([sys.executable, "-m", "generator", "synth",
-                    str(root / "platforms" / "pulls-public.yaml"), "--out",
-                    str(root / "templates" / "pulls-public"), "--quiet"], check=True, cwd=ROOT)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "generator",
+            "synth",
+            str(root / "platforms" / "pulls-public.yaml"),
+            "--out",
+            str(root / "templates" / "pulls-public"),
+            "--quiet",
+        ],
+        check=True,
+        cwd=ROOT,
+    )
     return root
 
 
@@ -49,6 +60,7 @@ def _scripts(root: Path, endpoint: str) -> Scripts:
                 return super().run(script, *args, **kw)
             finally:
                 e2e_support.ROOT = old
+
     return Local(endpoint)
 
 
@@ -61,12 +73,15 @@ def test_failing_preflight_blocks_then_force_deploys(broken_root: Path, endpoint
     cfn = aws("cloudformation")
     assert stack_status(cfn, "pulls-public-dev") is None
 
-    run = scripts.deploy("--platform", "pulls-public", "--env", "dev", "--force", "image mirrored to ECR next sprint",
-                         env=SECRET)
+    run = scripts.deploy(
+        "--platform", "pulls-public", "--env", "dev", "--force", "image mirrored to ECR next sprint", env=SECRET
+    )
     assert run.code == 0, run
     assert "deploying despite a failed preflight (--force): image mirrored to ECR next sprint" in run.out
-    assert "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing .venv/bin/stackgen diagnose " \
-           "--stack pulls-public-dev --region us-east-1 --endpoint-url http://127.0.0.1:" in run.out
+    assert (
+        "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing .venv/bin/stackgen diagnose "
+        "--stack pulls-public-dev --region us-east-1 --endpoint-url http://127.0.0.1:" in run.out
+    )
     tags = {t["Key"]: t["Value"] for t in cfn.describe_stacks(StackName="pulls-public-dev")["Stacks"][0]["Tags"]}
     assert tags.get("stackgen:preflight-override") == "image mirrored to ECR next sprint"
     assert scripts.delete("--platform", "pulls-public", "--env", "dev", "--yes").code == 0

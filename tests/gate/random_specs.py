@@ -27,8 +27,13 @@ def draw_specs(count: int, rng_seed: int, max_services: int) -> list:
     drawn: list = []
 
     @seed(rng_seed)
-    @settings(max_examples=count, database=None, phases=[Phase.generate], deadline=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=count,
+        database=None,
+        phases=[Phase.generate],
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(valid_platforms(max_services=max_services))
     def collect(spec) -> None:
         drawn.append(spec)
@@ -38,8 +43,11 @@ def draw_specs(count: int, rng_seed: int, max_services: int) -> list:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.gate.random_specs", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m tests.gate.random_specs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--count", type=int, default=10)
     p.add_argument("--out", default="build/gate-random")
     p.add_argument("--seed", type=int, default=int(os.environ.get("STACKGEN_GATE_SEED", "0")))

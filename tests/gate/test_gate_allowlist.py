@@ -55,8 +55,7 @@ def empty_allowlist(tmp_path: Path) -> str:
     return allowlist(tmp_path, "{}\n")
 
 
-def test_ct_finding_fails_without_an_allowlist_entry(tmp_path, in_root, cfn_guard, capsys,
-                                                     empty_allowlist):
+def test_ct_finding_fails_without_an_allowlist_entry(tmp_path, in_root, cfn_guard, capsys, empty_allowlist):
     target = write(tmp_path, LOG_GROUP.format(metadata=""))
     assert run_guard(target, "--allowlist", empty_allowlist) == 1
     out = capsys.readouterr().out
@@ -65,7 +64,7 @@ def test_ct_finding_fails_without_an_allowlist_entry(tmp_path, in_root, cfn_guar
 
 def test_allowlist_entry_with_reason_suppresses(tmp_path, in_root, cfn_guard, capsys):
     target = write(tmp_path, LOG_GROUP.format(metadata=""))
-    entries = allowlist(tmp_path, f"{RULE}@Logs: \"{REASON}\"\n")
+    entries = allowlist(tmp_path, f'{RULE}@Logs: "{REASON}"\n')
     assert run_guard(target, "--allowlist", entries, "--verbose") == 0
     out = capsys.readouterr().out
     assert f"SKIP  {RULE}" in out and REASON in out
@@ -74,7 +73,7 @@ def test_allowlist_entry_with_reason_suppresses(tmp_path, in_root, cfn_guard, ca
 
 def test_allowlist_entry_without_a_reason_fails_the_gate(tmp_path, in_root, cfn_guard, capsys):
     target = write(tmp_path, LOG_GROUP.format(metadata=""))
-    entries = allowlist(tmp_path, f"{RULE}@Logs: \"\"\n")
+    entries = allowlist(tmp_path, f'{RULE}@Logs: ""\n')
     assert run_guard(target, "--allowlist", entries) == 1
     out = capsys.readouterr().out
     assert "a suppression needs a reason" in out
@@ -82,32 +81,28 @@ def test_allowlist_entry_without_a_reason_fails_the_gate(tmp_path, in_root, cfn_
 
 
 @pytest.mark.parametrize("reason", ["", "TODO", "n/a", "because"])
-def test_inline_allowlist_needs_a_real_reason(tmp_path, in_root, cfn_guard, capsys, reason,
-                                              empty_allowlist):
-    meta = ("    Metadata:\n      stackgen:\n        guard_allowlist:\n"
-            f"          {RULE}: \"{reason}\"\n")
+def test_inline_allowlist_needs_a_real_reason(tmp_path, in_root, cfn_guard, capsys, reason, empty_allowlist):
+    meta = f'    Metadata:\n      stackgen:\n        guard_allowlist:\n          {RULE}: "{reason}"\n'
     target = write(tmp_path, LOG_GROUP.format(metadata=meta))
     assert run_guard(target, "--allowlist", empty_allowlist) == 1
     assert "FAIL  " + RULE in capsys.readouterr().out
 
 
-def test_inline_allowlist_with_reason_suppresses(tmp_path, in_root, cfn_guard, capsys,
-                                                 empty_allowlist):
-    meta = ("    Metadata:\n      stackgen:\n        guard_allowlist:\n"
-            f"          {RULE}: \"{REASON}\"\n")
+def test_inline_allowlist_with_reason_suppresses(tmp_path, in_root, cfn_guard, capsys, empty_allowlist):
+    meta = f'    Metadata:\n      stackgen:\n        guard_allowlist:\n          {RULE}: "{REASON}"\n'
     target = write(tmp_path, LOG_GROUP.format(metadata=meta))
     assert run_guard(target, "--allowlist", empty_allowlist) == 0
     assert "suppressed findings with reasons" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("rule", ["stackgen_log_group_uses_cmk", "rds_proxy_tls_check",
-                                  "ecs_task_definition_nonroot_user_check"])
+@pytest.mark.parametrize(
+    "rule", ["stackgen_log_group_uses_cmk", "rds_proxy_tls_check", "ecs_task_definition_nonroot_user_check"]
+)
 def test_never_allowed_rules_cannot_be_allowlisted(tmp_path, in_root, cfn_guard, capsys, rule):
     # The log group has no key at all: both the CT rule and the project rule fail.
     text = LOG_GROUP.format(metadata="").replace("      KmsKeyId: !Ref KeyArn\n", "")
     target = write(tmp_path, text)
-    entries = allowlist(tmp_path, f"{rule}@Logs: \"{REASON}\"\n"
-                                  f"stackgen_log_group_uses_cmk@Logs: \"{REASON}\"\n")
+    entries = allowlist(tmp_path, f'{rule}@Logs: "{REASON}"\nstackgen_log_group_uses_cmk@Logs: "{REASON}"\n')
     assert run_guard(target, "--allowlist", entries) == 1
     out = capsys.readouterr().out
     assert "can never be allow-listed" in out
@@ -116,8 +111,7 @@ def test_never_allowed_rules_cannot_be_allowlisted(tmp_path, in_root, cfn_guard,
 
 def test_unused_allowlist_entry_is_reported(tmp_path, in_root, cfn_guard, capsys):
     target = write(tmp_path, LOG_GROUP.format(metadata=""))
-    entries = allowlist(tmp_path, f"{RULE}@Logs: \"{REASON}\"\n"
-                                  f"{RULE}@SomethingElse: \"{REASON}\"\n")
+    entries = allowlist(tmp_path, f'{RULE}@Logs: "{REASON}"\n{RULE}@SomethingElse: "{REASON}"\n')
     assert run_guard(target, "--allowlist", entries) == 0
     assert f"allow-list entry {RULE}@SomethingElse matched nothing" in capsys.readouterr().out
 
@@ -155,15 +149,17 @@ Resources:
 def _exempt(*names: str) -> str:
     lines = ["    Metadata:\n      stackgen:\n        writable_root:\n"]
     for name in names:
-        lines.append(f"          - container: {name}\n"
-                     "            reason: \"This image rewrites its config under /etc at start-up.\"\n")
+        lines.append(
+            f"          - container: {name}\n"
+            '            reason: "This image rewrites its config under /etc at start-up."\n'
+        )
     return "".join(lines)
 
 
-@pytest.mark.parametrize("exempted, suppressed", [((), False), (("app",), False),
-                                                  (("app", "side"), True)])
-def test_writable_root_exemption_covers_only_listed_containers(tmp_path, cfn_guard, exempted,
-                                                               suppressed, empty_allowlist):
+@pytest.mark.parametrize("exempted, suppressed", [((), False), (("app",), False), (("app", "side"), True)])
+def test_writable_root_exemption_covers_only_listed_containers(
+    tmp_path, cfn_guard, exempted, suppressed, empty_allowlist
+):
     """CT.ECS.PR.6 on a task definition is accepted only if every writable container is exempted."""
     target = write(tmp_path, TASK.format(metadata=_exempt(*exempted) if exempted else ""))
     path = target / "logs.yaml"
@@ -180,15 +176,18 @@ def test_writable_root_exemption_covers_only_listed_containers(tmp_path, cfn_gua
 
 
 @pytest.mark.parametrize("exempted, suppressed", [((), False), (("app",), True)])
-def test_root_user_exemption_covers_the_ct_non_root_rule(tmp_path, cfn_guard, exempted,
-                                                         suppressed, empty_allowlist):
-    text = TASK.replace('          User: "1000"\n          Memory: 256\n          ReadonlyRootFilesystem: false\n'
-                        '        - Name: side',
-                        '          Memory: 256\n          ReadonlyRootFilesystem: false\n        - Name: side', 1)
+def test_root_user_exemption_covers_the_ct_non_root_rule(tmp_path, cfn_guard, exempted, suppressed, empty_allowlist):
+    text = TASK.replace(
+        '          User: "1000"\n          Memory: 256\n          ReadonlyRootFilesystem: false\n        - Name: side',
+        "          Memory: 256\n          ReadonlyRootFilesystem: false\n        - Name: side",
+        1,
+    )
     meta = ""
     if exempted:
-        meta = ("    Metadata:\n      stackgen:\n        root_user:\n          - container: app\n"
-                "            reason: \"The image binds port 80 inside the container and needs root.\"\n")
+        meta = (
+            "    Metadata:\n      stackgen:\n        root_user:\n          - container: app\n"
+            '            reason: "The image binds port 80 inside the container and needs root."\n'
+        )
     target = write(tmp_path, text.format(metadata=meta))
     path = target / "logs.yaml"
     reports = json.loads(_guard_json(cfn_guard, path))
@@ -207,8 +206,13 @@ def test_container_rules_cannot_be_allowlisted_wholesale(tmp_path, cfn_guard):
     reports = json.loads(_guard_json(cfn_guard, path))
     for report in reports:
         report["name"] = str(path)
-    entries = Path(allowlist(tmp_path, "ecs_containers_readonly_access_check@Task: "
-                                       "\"Both containers write to their root filesystem at start-up.\"\n"))
+    entries = Path(
+        allowlist(
+            tmp_path,
+            "ecs_containers_readonly_access_check@Task: "
+            '"Both containers write to their root filesystem at start-up."\n',
+        )
+    )
     loaded = load_allowlists([entries])
     assert loaded.entries == {} and "can never be allow-listed" in loaded.problems[0]
     result = ToolResult("cfn-guard")
@@ -221,9 +225,25 @@ def _guard_json(cfn_guard: Path, path: Path) -> str:
     import subprocess
 
     from tests.gate.conftest import CT_RULES
-    proc = subprocess.run([str(cfn_guard), "validate", "-o", "json", "-S", "none", "--structured",
-                           "-r", str(CT_RULES / "ecs"), "-d", str(path)],
-                          capture_output=True, text=True, check=False)
+
+    proc = subprocess.run(
+        [
+            str(cfn_guard),
+            "validate",
+            "-o",
+            "json",
+            "-S",
+            "none",
+            "--structured",
+            "-r",
+            str(CT_RULES / "ecs"),
+            "-d",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode in (0, 19), proc.stderr
     return proc.stdout
 
@@ -231,12 +251,23 @@ def _guard_json(cfn_guard: Path, path: Path) -> str:
 def test_failure_attribution_uses_resource_paths():
     """Rules that look up referenced resources report every key of Resources; only the
     resource under check is blamed, and a template-level echo is dropped."""
-    tree = {"name": "r", "checks": [
-        {"Clause": {"Binary": {"check": {"Resolved": {
-            "from": {"path": "/Resources/Logs/Properties/KmsKeyId", "value": {"Ref": "K"}},
-            "to": {"path": "/Resources/Other/Type", "value": "x"}}}}}},
-        {"Clause": {"Binary": {"check": {"Resolved": {"from": {"path": "/Resources",
-                                                                "value": "Unrelated"}}}}}},
-        {"Clause": {"Unary": {"check": {"UnResolvedContext": "%x not EMPTY"}}}},
-    ]}
+    tree = {
+        "name": "r",
+        "checks": [
+            {
+                "Clause": {
+                    "Binary": {
+                        "check": {
+                            "Resolved": {
+                                "from": {"path": "/Resources/Logs/Properties/KmsKeyId", "value": {"Ref": "K"}},
+                                "to": {"path": "/Resources/Other/Type", "value": "x"},
+                            }
+                        }
+                    }
+                }
+            },
+            {"Clause": {"Binary": {"check": {"Resolved": {"from": {"path": "/Resources", "value": "Unrelated"}}}}}},
+            {"Clause": {"Unary": {"check": {"UnResolvedContext": "%x not EMPTY"}}}},
+        ],
+    }
     assert set(rule_failure(tree).paths) == {"Logs"}

@@ -40,15 +40,24 @@ def spec(name: str, network: dict[str, Any] | None = None, **platform: Any) -> d
 def with_sources_and_data(name: str) -> dict[str, Any]:
     """An admin port on its own source set, and a task that reads and writes an SSE-KMS
     bucket and reads a secret at run time (the KMS statements derived from its permissions)."""
-    data = spec(name, ingress_sources=[{"name": "AdminCidrBlocks", "description": "operators' networks",
-                                        "cidrs": ["203.0.113.0/24", "198.51.100.0/24"]}],
-                buckets=["data"], secrets=[{"name": "api-key", "description": "third-party API key",
-                                            "generate": {"length": 32}}])
+    data = spec(
+        name,
+        ingress_sources=[
+            {
+                "name": "AdminCidrBlocks",
+                "description": "operators' networks",
+                "cidrs": ["203.0.113.0/24", "198.51.100.0/24"],
+            }
+        ],
+        buckets=["data"],
+        secrets=[{"name": "api-key", "description": "third-party API key", "generate": {"length": 32}}],
+    )
     svc = data["services"][0]
     svc["ports"].append({"name": "admin", "port": 9090})
     svc["target_groups"].append({"name": "admin", "load_balancer": "web", "container_port": 9090})
     data["load_balancers"][0]["listeners"].append(
-        {"port": 8080, "mode": "auto", "target_group": "admin", "sources": "AdminCidrBlocks"})
+        {"port": 8080, "mode": "auto", "target_group": "admin", "sources": "AdminCidrBlocks"}
+    )
     svc["task_permissions"] = [
         {"sid": "DataObjects", "actions": ["s3:GetObject", "s3:PutObject"], "resources": ["${bucket:data}/*"]},
         {"sid": "ApiKey", "actions": ["secretsmanager:GetSecretValue"], "resources": ["${secret:api-key}"]},
@@ -59,12 +68,15 @@ def with_sources_and_data(name: str) -> dict[str, Any]:
 PUBLIC_IP_REASON = "short-lived demo without NAT or endpoint budget"
 CLEAN_SHAPES = {
     # per-environment egress: the S3 prefix-list and internet rules differ by environment
-    "endpoints-except-prod": spec("endpoints-except-prod", {"egress": "vpc-endpoints",
-                                                            "egress_by_environment": {"prod": "single-nat"}}),
+    "endpoints-except-prod": spec(
+        "endpoints-except-prod", {"egress": "vpc-endpoints", "egress_by_environment": {"prod": "single-nat"}}
+    ),
     "sources-and-data": with_sources_and_data("sources-and-data"),
     # once a gap (cfn-lint W1028): NAT per AZ in some environments, VPC endpoints in others; the AZ 2/3
     # default routes no longer carry an Fn::If whose single-nat branch no environment takes
-    "nat-except-dev": spec("nat-except-dev", {"egress": "nat-per-az", "egress_by_environment": {"dev": "vpc-endpoints"}}),
+    "nat-except-dev": spec(
+        "nat-except-dev", {"egress": "nat-per-az", "egress_by_environment": {"dev": "vpc-endpoints"}}
+    ),
     # once a gap (CT.ECS.PR.9): public IPs with the spec's reason, which the generator writes next to
     # each ECS service as the one exemption the gate accepts for that rule
     "public-ip": spec("public-ip", {"egress": "public-ip", "public_ip_reason": PUBLIC_IP_REASON}),
@@ -87,11 +99,18 @@ def gate_run(tmp_path_factory: pytest.TempPathFactory, cfn_guard: Path, checkov:
     for name, data in CLEAN_SHAPES.items():
         render.write(render.render(parse_spec(data, f"{name}.yaml")), out / "t" / name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_EC2_METADATA_DISABLED="true", AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
-               AWS_CONFIG_FILE="/nonexistent")
-    proc = subprocess.run([str(ROOT / "validate.sh"), "--no-remote", "--verbose", "--reports", str(out / "r"),
-                           str(out / "t")],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=900, check=False)
+    env.update(
+        AWS_EC2_METADATA_DISABLED="true", AWS_SHARED_CREDENTIALS_FILE="/nonexistent", AWS_CONFIG_FILE="/nonexistent"
+    )
+    proc = subprocess.run(
+        [str(ROOT / "validate.sh"), "--no-remote", "--verbose", "--reports", str(out / "r"), str(out / "t")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=900,
+        check=False,
+    )
     assert "+error" not in proc.stdout and "security gate:" in proc.stdout, proc.stdout + proc.stderr
     return proc.returncode, proc.stdout + proc.stderr
 

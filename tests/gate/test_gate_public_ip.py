@@ -48,9 +48,24 @@ def guard(tmp_path: Path, cfn_guard: Path, metadata: str, allow: str = "{}\n") -
     """The CT.ECS.PR.9 findings of cfn-guard on the service, after the gate's suppressions."""
     path = tmp_path / "services.yaml"
     path.write_text(SERVICE.format(metadata=metadata))
-    proc = subprocess.run([str(cfn_guard), "validate", "-o", "json", "-S", "none", "--structured",
-                           "-r", str(CT_RULES / "ecs"), "-d", str(path)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            str(cfn_guard),
+            "validate",
+            "-o",
+            "json",
+            "-S",
+            "none",
+            "--structured",
+            "-r",
+            str(CT_RULES / "ecs"),
+            "-d",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode in (0, 19), proc.stderr
     reports = json.loads(proc.stdout)
     for report in reports:
@@ -72,13 +87,19 @@ def test_the_exemption_with_the_specs_reason_suppresses_it(tmp_path, cfn_guard):
     assert finding.suppressed == REASON
 
 
-@pytest.mark.parametrize("metadata", [
-    public_ip("TODO"), public_ip("n/a"), public_ip("too short"),
-    meta("        public_ip: {}\n"),
-    meta("        public_ip: \"" + REASON + "\"\n"),
-    # the general allow-list forms do not reach a never-allow-listable rule
-    meta(f"        guard_allowlist: {{{RULE}: {json.dumps(REASON)}}}\n"),
-], ids=["todo", "n/a", "short", "no-reason", "not-a-mapping", "guard-allowlist"])
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        public_ip("TODO"),
+        public_ip("n/a"),
+        public_ip("too short"),
+        meta("        public_ip: {}\n"),
+        meta('        public_ip: "' + REASON + '"\n'),
+        # the general allow-list forms do not reach a never-allow-listable rule
+        meta(f"        guard_allowlist: {{{RULE}: {json.dumps(REASON)}}}\n"),
+    ],
+    ids=["todo", "n/a", "short", "no-reason", "not-a-mapping", "guard-allowlist"],
+)
 def test_nothing_else_suppresses_it(tmp_path, cfn_guard, metadata):
     [finding] = guard(tmp_path, cfn_guard, metadata)
     assert finding.suppressed is None
@@ -97,8 +118,12 @@ def test_the_exemption_reaches_no_other_rule(tmp_path, cfn_guard):
     path.write_text(SERVICE.format(metadata=public_ip()))
     template = load(path)
     assert exemption_reason(template.resources["Service"], RULE) == REASON
-    for other in ("ecs_task_definition_nonroot_user_check", "ecs_containers_nonprivileged_check",
-                  "cloudwatch_log_group_encrypted_check", "vpc_sg_open_only_to_authorized_ports_check"):
+    for other in (
+        "ecs_task_definition_nonroot_user_check",
+        "ecs_containers_nonprivileged_check",
+        "cloudwatch_log_group_encrypted_check",
+        "vpc_sg_open_only_to_authorized_ports_check",
+    ):
         assert exemption_reason(template.resources["Service"], other) is None
 
 
@@ -114,17 +139,25 @@ def test_the_audit_lists_the_exemption_as_a_suppression(tmp_path):
     assert [(s.kind, s.logical_id, s.reason) for s in good] == [("public_ip", "Service", REASON)]
 
 
-@pytest.mark.parametrize("metadata, problem", [
-    (public_ip("TODO"), "public_ip: "), (meta("        public_ip: {}\n"), "must be {reason: <reason>}"),
-    (meta("        public_ip: {reason: \"" + REASON + "\", rules: [x]}\n"), "must be {reason: <reason>}"),
-], ids=["placeholder", "empty", "extra-key"])
+@pytest.mark.parametrize(
+    "metadata, problem",
+    [
+        (public_ip("TODO"), "public_ip: "),
+        (meta("        public_ip: {}\n"), "must be {reason: <reason>}"),
+        (meta('        public_ip: {reason: "' + REASON + '", rules: [x]}\n'), "must be {reason: <reason>}"),
+    ],
+    ids=["placeholder", "empty", "extra-key"],
+)
 def test_the_audit_refuses_a_bad_exemption(tmp_path, metadata, problem):
     _, bad = audit(tmp_path, SERVICE.format(metadata=metadata))
     assert len(bad) == 1 and problem in bad[0].problem, bad
 
 
 def test_the_audit_refuses_the_exemption_on_another_resource_type(tmp_path):
-    text = ('AWSTemplateFormatVersion: "2010-09-09"\nResources:\n  Sg:\n    Type: AWS::EC2::SecurityGroup\n'
-            + public_ip() + "    Properties: {GroupDescription: d}\n")
+    text = (
+        'AWSTemplateFormatVersion: "2010-09-09"\nResources:\n  Sg:\n    Type: AWS::EC2::SecurityGroup\n'
+        + public_ip()
+        + "    Properties: {GroupDescription: d}\n"
+    )
     _, bad = audit(tmp_path, text)
     assert len(bad) == 1 and "only AWS::ECS::Service and AWS::Scheduler::Schedule take it" in bad[0].problem

@@ -22,8 +22,11 @@ def audit(tmp_path: Path, body: str):
 
 
 def resource(metadata: str) -> str:
-    return ("Resources:\n  Sg:\n    Type: AWS::EC2::SecurityGroup\n    Metadata:\n"
-            + metadata + "    Properties: {GroupDescription: d}\n")
+    return (
+        "Resources:\n  Sg:\n    Type: AWS::EC2::SecurityGroup\n    Metadata:\n"
+        + metadata
+        + "    Properties: {GroupDescription: d}\n"
+    )
 
 
 @pytest.mark.parametrize("reason", [None, "", "   ", "No comment provided", "TODO", "n/a", "fp"])
@@ -36,14 +39,21 @@ def test_real_reason_is_accepted():
 
 
 def test_checkov_skip_with_comment_is_a_suppression(tmp_path):
-    good, bad = audit(tmp_path, resource(
-        f"      checkov:\n        skip:\n          - id: CKV_AWS_260\n            comment: \"{GOOD}\"\n"))
+    good, bad = audit(
+        tmp_path,
+        resource(f'      checkov:\n        skip:\n          - id: CKV_AWS_260\n            comment: "{GOOD}"\n'),
+    )
     assert bad == [] and [(s.kind, s.rule) for s in good] == [("checkov", "CKV_AWS_260")]
 
 
-@pytest.mark.parametrize("entry", ["          - id: CKV_AWS_260\n",
-                                   "          - id: CKV_AWS_260\n            comment: ''\n",
-                                   "          - comment: \"a reason without a check id\"\n"])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "          - id: CKV_AWS_260\n",
+        "          - id: CKV_AWS_260\n            comment: ''\n",
+        '          - comment: "a reason without a check id"\n',
+    ],
+)
 def test_checkov_skip_without_reason_or_id_fails(tmp_path, entry):
     good, bad = audit(tmp_path, resource("      checkov:\n        skip:\n" + entry))
     assert good == [] and len(bad) == 1
@@ -60,20 +70,25 @@ def test_cfnlint_ignore_needs_a_reason(tmp_path):
 
 
 def test_cfnlint_ignore_with_reason_is_a_suppression(tmp_path):
-    good, bad = audit(tmp_path, resource(
-        "      cfn-lint: {config: {ignore_checks: [W3005]}}\n"
-        f"      stackgen: {{suppressions: {{W3005: \"{GOOD}\"}}}}\n"))
+    good, bad = audit(
+        tmp_path,
+        resource(
+            "      cfn-lint: {config: {ignore_checks: [W3005]}}\n"
+            f'      stackgen: {{suppressions: {{W3005: "{GOOD}"}}}}\n'
+        ),
+    )
     assert bad == [] and [(s.kind, s.rule) for s in good] == [("cfn-lint", "W3005")]
 
 
 def test_reason_for_a_check_that_is_not_ignored_fails(tmp_path):
-    _, bad = audit(tmp_path, resource(f"      stackgen: {{suppressions: {{W3005: \"{GOOD}\"}}}}\n"))
+    _, bad = audit(tmp_path, resource(f'      stackgen: {{suppressions: {{W3005: "{GOOD}"}}}}\n'))
     assert len(bad) == 1 and "not in ignore_checks" in bad[0].problem
 
 
 def test_template_level_cfnlint_config_fails(tmp_path):
-    _, bad = audit(tmp_path, "Metadata:\n  cfn-lint: {config: {ignore_checks: [E3012]}}\n"
-                   + resource("      other: {}\n"))
+    _, bad = audit(
+        tmp_path, "Metadata:\n  cfn-lint: {config: {ignore_checks: [E3012]}}\n" + resource("      other: {}\n")
+    )
     assert len(bad) == 1 and "template-level" in bad[0].problem
 
 
@@ -93,27 +108,40 @@ def test_writable_root_without_reason_fails(tmp_path):
 
 
 def test_inline_guard_allowlist_for_a_never_allowed_rule_fails(tmp_path):
-    _, bad = audit(tmp_path, resource(
-        f"      stackgen: {{guard_allowlist: {{vpc_sg_open_only_to_authorized_ports_check: \"{GOOD}\"}}}}\n"))
+    _, bad = audit(
+        tmp_path,
+        resource(f'      stackgen: {{guard_allowlist: {{vpc_sg_open_only_to_authorized_ports_check: "{GOOD}"}}}}\n'),
+    )
     assert len(bad) == 1 and "can never be allow-listed" in bad[0].problem
 
 
 def _check(cid: str, result: str, comment: str | None = None) -> dict:
-    check = {"check_id": cid, "check_name": "n", "resource": "AWS::EC2::SecurityGroup.Sg",
-             "file_abs_path": "t.yaml", "file_line_range": [3, 9],
-             "check_result": {"result": result}}
+    check = {
+        "check_id": cid,
+        "check_name": "n",
+        "resource": "AWS::EC2::SecurityGroup.Sg",
+        "file_abs_path": "t.yaml",
+        "file_line_range": [3, 9],
+        "check_result": {"result": result},
+    }
     if comment is not None:
         check["check_result"]["suppress_comment"] = comment
     return check
 
 
 def test_checkov_report_counts_and_reasonless_skips():
-    report = {"check_type": "cloudformation", "results": {
-        "passed_checks": [_check("CKV_AWS_23", "PASSED")],
-        "failed_checks": [_check("CKV_AWS_24", "FAILED")],
-        "skipped_checks": [_check("CKV_AWS_260", "SKIPPED", GOOD),
-                           _check("CKV_AWS_25", "SKIPPED", "No comment provided")],
-        "parsing_errors": []}}
+    report = {
+        "check_type": "cloudformation",
+        "results": {
+            "passed_checks": [_check("CKV_AWS_23", "PASSED")],
+            "failed_checks": [_check("CKV_AWS_24", "FAILED")],
+            "skipped_checks": [
+                _check("CKV_AWS_260", "SKIPPED", GOOD),
+                _check("CKV_AWS_25", "SKIPPED", "No comment provided"),
+            ],
+            "parsing_errors": [],
+        },
+    }
     result = ToolResult("checkov")
     parse([report, {"check_type": "secrets"}], result)
     assert (result.passed, result.failed, result.suppressed) == (1, 2, 1)

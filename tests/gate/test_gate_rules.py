@@ -22,8 +22,7 @@ from cfnlint.rules import Rules
 
 from generator.gate import cfnlint_runner
 from generator.gate.guard_runner import rule_failure
-
-from tests.gate.conftest import RULE_FIXTURES, ROOT, expectation
+from tests.gate.conftest import ROOT, RULE_FIXTURES, expectation
 
 ALL_FIXTURES = sorted(RULE_FIXTURES.glob("*.yaml"))
 GUARD_FIXTURES = [p for p in ALL_FIXTURES if expectation(p)[0].startswith("stackgen_")]
@@ -44,8 +43,7 @@ def cfnlint_rule_ids() -> set[str]:
 @pytest.fixture(scope="module")
 def guard_results(cfn_guard: Path) -> dict[str, dict]:
     """fixture file name -> {"compliant": set(rules), "failing": {rule: set(logical ids)}}."""
-    cmd = [str(cfn_guard), "validate", "-o", "json", "-S", "none", "--structured",
-           "-r", str(ROOT / "guard")]
+    cmd = [str(cfn_guard), "validate", "-o", "json", "-S", "none", "--structured", "-r", str(ROOT / "guard")]
     for path in GUARD_FIXTURES:
         cmd += ["-d", str(path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -56,8 +54,7 @@ def guard_results(cfn_guard: Path) -> dict[str, dict]:
         for item in report["not_compliant"]:
             failure = rule_failure(item["Rule"])
             failing[failure.rule] = set(failure.paths)
-        results[Path(report["name"]).name] = {"compliant": set(report["compliant"]),
-                                              "failing": failing}
+        results[Path(report["name"]).name] = {"compliant": set(report["compliant"]), "failing": failing}
     return results
 
 
@@ -121,7 +118,8 @@ def test_ignore_checks_cannot_silence_a_project_rule(tmp_path: Path) -> None:
         "      stackgen: {suppressions: {E9103: 'trying to hide a root container', "
         "E9104: 'trying to hide a writable root'}}\n"
         "    Properties:\n"
-        "      ContainerDefinitions: [{Name: app, Image: a, Memory: 512}]\n")
+        "      ContainerDefinitions: [{Name: app, Image: a, Memory: 512}]\n"
+    )
     result = cfnlint_runner.run([template], ROOT / ".cfnlintrc", None)
     rules = {f.rule for f in result.open_findings()}
     assert {"E9103", "E9104"} <= rules

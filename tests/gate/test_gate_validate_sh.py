@@ -16,8 +16,9 @@ VALIDATE = ROOT / "validate.sh"
 
 
 def validate(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([str(VALIDATE), *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=300, check=False)
+    return subprocess.run(
+        [str(VALIDATE), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300, check=False
+    )
 
 
 def summary(out: str) -> dict[str, tuple[int, int, int, int]]:
@@ -40,8 +41,8 @@ def test_clean_platform_passes_every_tool(tmp_path, cfn_guard, checkov, gate_env
     for tool, (templates, passed, failed, _) in rows.items():
         assert templates == 4 and passed > 0 and failed == 0, (tool, rows[tool])
     # the fixture's reasoned suppressions are counted, not hidden
-    assert rows["cfn-lint"][3] == 1          # W3002 on the nested stacks
-    assert rows["checkov"][3] == 1           # CKV_AWS_18 on the access-log bucket
+    assert rows["cfn-lint"][3] == 1  # W3002 on the nested stacks
+    assert rows["checkov"][3] == 1  # CKV_AWS_18 on the access-log bucket
     # log group key, RDS deletion protection, writable root, ALB certificate and deletion
     # protection, and three access-log bucket classes
     assert rows["cfn-guard"][3] == 8
@@ -56,8 +57,7 @@ def test_clean_platform_passes_every_tool(tmp_path, cfn_guard, checkov, gate_env
     assert json.loads((reports / "gate-summary.json").read_text())["ok"] is True
 
 
-def test_broken_platform_fails_with_each_problem_named(tmp_path, clean_copy, cfn_guard, checkov,
-                                                       gate_env):
+def test_broken_platform_fails_with_each_problem_named(tmp_path, clean_copy, cfn_guard, checkov, gate_env):
     app = clean_copy / "demo" / "app.yaml"
     text = app.read_text()
     # a project cfn-lint rule: backups shorter than 7 days
@@ -65,14 +65,17 @@ def test_broken_platform_fails_with_each_problem_named(tmp_path, clean_copy, cfn
     # a project Guard rule: the RDS Proxy no longer requires TLS
     text = text.replace("RequireTLS: true", "RequireTLS: false")
     # a checkov skip without a comment on the secret
-    text = text.replace("  AppSecret:\n    Type: AWS::SecretsManager::Secret\n",
-                        "  AppSecret:\n    Type: AWS::SecretsManager::Secret\n"
-                        "    Metadata:\n      checkov:\n        skip:\n          - id: CKV_AWS_149\n")
+    text = text.replace(
+        "  AppSecret:\n    Type: AWS::SecretsManager::Secret\n",
+        "  AppSecret:\n    Type: AWS::SecretsManager::Secret\n"
+        "    Metadata:\n      checkov:\n        skip:\n          - id: CKV_AWS_149\n",
+    )
     app.write_text(text)
     main = clean_copy / "demo" / "main.yaml"
     # a cfn-lint suppression whose reason was dropped
-    main.write_text(re.sub(r"      stackgen:\n        suppressions:\n          W3002: .*\n", "",
-                           main.read_text(), count=1))
+    main.write_text(
+        re.sub(r"      stackgen:\n        suppressions:\n          W3002: .*\n", "", main.read_text(), count=1)
+    )
     proc = validate("--no-remote", "--reports", str(tmp_path / "r"), str(clean_copy), env=gate_env)
     out = proc.stdout
     assert proc.returncode == 1, out + proc.stderr
@@ -98,8 +101,7 @@ def test_usage_errors_exit_2(tmp_path, gate_env):
 
 def test_relative_targets_are_taken_from_the_callers_directory(tmp_path, gate_env):
     shutil.copytree(CLEAN, tmp_path / "tpl")
-    proc = validate("--no-remote", "--tools", "reasons", "--reports", "", "tpl",
-                    env=gate_env, cwd=tmp_path)
+    proc = validate("--no-remote", "--tools", "reasons", "--reports", "", "tpl", env=gate_env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "4 template(s)" in proc.stdout
 
@@ -159,20 +161,22 @@ def test_validate_template_runs_against_an_endpoint(tmp_path, emulator, gate_env
     good = tmp_path / "ok"
     good.mkdir()
     (good / "topic.yaml").write_text(
-        'AWSTemplateFormatVersion: "2010-09-09"\nResources:\n'
-        "  Topic:\n    Type: AWS::SNS::Topic\n")
-    env = dict(gate_env, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               PATH=f"{ROOT / '.venv/bin'}:{gate_env['PATH']}")
-    proc = validate("--tools", "reasons", "--reports", "", "--endpoint-url", emulator, str(good),
-                    env=env)
+        'AWSTemplateFormatVersion: "2010-09-09"\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n'
+    )
+    env = dict(
+        gate_env,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        PATH=f"{ROOT / '.venv/bin'}:{gate_env['PATH']}",
+    )
+    proc = validate("--tools", "reasons", "--reports", "", "--endpoint-url", emulator, str(good), env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r"validate-template: ok .*topic.yaml", proc.stdout)
     # a resource type the endpoint does not know makes validate-template, and the gate, fail
     (good / "topic.yaml").write_text(
-        'AWSTemplateFormatVersion: "2010-09-09"\nResources:\n'
-        "  Thing:\n    Type: AWS::Nope::Nothing\n")
-    proc = validate("--tools", "reasons", "--reports", "", "--endpoint-url", emulator, str(good),
-                    env=env)
+        'AWSTemplateFormatVersion: "2010-09-09"\nResources:\n  Thing:\n    Type: AWS::Nope::Nothing\n'
+    )
+    proc = validate("--tools", "reasons", "--reports", "", "--endpoint-url", emulator, str(good), env=env)
     assert proc.returncode == 1
     assert "validate-template: FAIL" in proc.stderr
 
@@ -183,12 +187,18 @@ def test_a_template_over_the_inline_limit_is_validated_from_s3(tmp_path, emulato
     template to the artifact bucket and validates it by URL, as deploy.sh deploys it."""
     big = tmp_path / "big"
     big.mkdir()
-    topics = "".join(f"  Topic{i}:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: t{i}-{'x' * 120}\n"
-                     for i in range(400))
+    topics = "".join(
+        f"  Topic{i}:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: t{i}-{'x' * 120}\n"
+        for i in range(400)
+    )
     (big / "many.yaml").write_text('AWSTemplateFormatVersion: "2010-09-09"\nResources:\n' + topics)
     assert (big / "many.yaml").stat().st_size > 51200
-    env = dict(gate_env, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               PATH=f"{ROOT / '.venv/bin'}:{gate_env['PATH']}")
+    env = dict(
+        gate_env,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        PATH=f"{ROOT / '.venv/bin'}:{gate_env['PATH']}",
+    )
     proc = validate("--tools", "reasons", "--reports", "", "--endpoint-url", emulator, str(big), env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r"validate-template: ok .*many.yaml \(from S3: over the inline limit\)", proc.stdout)

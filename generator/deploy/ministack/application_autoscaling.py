@@ -36,16 +36,15 @@ _AAS_STATE: dict[str, Any] = {}  # "targets"/"policies": ministack AccountRegion
 
 def _aas_response(data: dict | None = None, code: str = "", message: str = "") -> tuple:
     from ministack.core.responses import error_response_json, json_response
+
     content = "application/x-amz-json-1.1"
     if code:
-        return error_response_json(code, message, 400, message_key="Message",
-                                   content_type=content)
+        return error_response_json(code, message, 400, message_key="Message", content_type=content)
     return json_response(data or {}, content_type=content)
 
 
 def _target_key(data: dict) -> str:
-    return "|".join((data.get("ResourceId", ""), data.get("ScalableDimension", ""),
-                     data.get("ServiceNamespace", "")))
+    return "|".join((data.get("ResourceId", ""), data.get("ScalableDimension", ""), data.get("ServiceNamespace", "")))
 
 
 def _ecs_service_missing(resource_id: str) -> bool:
@@ -58,49 +57,62 @@ def _ecs_service_missing(resource_id: str) -> bool:
 
 def _register_scalable_target(data: dict) -> tuple:
     from ministack.core.responses import get_account_id, get_region
+
     key, targets = _target_key(data), _AAS_STATE["targets"]
     if data.get("ServiceNamespace") == "ecs" and _ecs_service_missing(data.get("ResourceId", "")):
-        return _aas_response(code="ValidationException",
-                             message=f"ECS service doesn't exist: {data.get('ResourceId')}")
+        return _aas_response(code="ValidationException", message=f"ECS service doesn't exist: {data.get('ResourceId')}")
     target = targets.get(key)
     if target is None:
         if "MinCapacity" not in data or "MaxCapacity" not in data:
-            return _aas_response(code="ValidationException", message=(
-                "MinCapacity and MaxCapacity are required to register a new scalable target"))
-        arn = (f"arn:aws:application-autoscaling:{get_region()}:{get_account_id()}:"
-               f"scalable-target/{uuid.uuid4().hex[:36]}")
-        role = (f"arn:aws:iam::{get_account_id()}:role/aws-service-role/"
-                "ecs.application-autoscaling.amazonaws.com/"
-                "AWSServiceRoleForApplicationAutoScaling_ECSService")
+            return _aas_response(
+                code="ValidationException",
+                message=("MinCapacity and MaxCapacity are required to register a new scalable target"),
+            )
+        arn = (
+            f"arn:aws:application-autoscaling:{get_region()}:{get_account_id()}:scalable-target/{uuid.uuid4().hex[:36]}"
+        )
+        role = (
+            f"arn:aws:iam::{get_account_id()}:role/aws-service-role/"
+            "ecs.application-autoscaling.amazonaws.com/"
+            "AWSServiceRoleForApplicationAutoScaling_ECSService"
+        )
         target = {k: data[k] for k in ("ServiceNamespace", "ResourceId", "ScalableDimension")}
-        target.update(RoleARN=data.get("RoleARN") or role, CreationTime=time.time(),
-                      ScalableTargetARN=arn,
-                      SuspendedState={"DynamicScalingInSuspended": False,
-                                      "DynamicScalingOutSuspended": False,
-                                      "ScheduledScalingSuspended": False})
+        target.update(
+            RoleARN=data.get("RoleARN") or role,
+            CreationTime=time.time(),
+            ScalableTargetARN=arn,
+            SuspendedState={
+                "DynamicScalingInSuspended": False,
+                "DynamicScalingOutSuspended": False,
+                "ScheduledScalingSuspended": False,
+            },
+        )
         targets[key] = target
     for field in ("MinCapacity", "MaxCapacity", "SuspendedState", "RoleARN"):
         if field in data:
             target[field] = data[field]
     if target["MinCapacity"] > target["MaxCapacity"]:
-        return _aas_response(code="ValidationException",
-                             message="Minimum capacity cannot be greater than maximum capacity")
+        return _aas_response(
+            code="ValidationException", message="Minimum capacity cannot be greater than maximum capacity"
+        )
     return _aas_response({"ScalableTargetARN": target["ScalableTargetARN"]})
 
 
 def _describe_scalable_targets(data: dict) -> tuple:
-    found = [t for t in _AAS_STATE["targets"].values()
-             if t["ServiceNamespace"] == data.get("ServiceNamespace")
-             and (not data.get("ResourceIds") or t["ResourceId"] in data["ResourceIds"])
-             and data.get("ScalableDimension", t["ScalableDimension"]) == t["ScalableDimension"]]
+    found = [
+        t
+        for t in _AAS_STATE["targets"].values()
+        if t["ServiceNamespace"] == data.get("ServiceNamespace")
+        and (not data.get("ResourceIds") or t["ResourceId"] in data["ResourceIds"])
+        and data.get("ScalableDimension", t["ScalableDimension"]) == t["ScalableDimension"]
+    ]
     return _aas_response({"ScalableTargets": found})
 
 
 def _deregister_scalable_target(data: dict) -> tuple:
     key = _target_key(data)
     if _AAS_STATE["targets"].pop(key, None) is None:
-        return _aas_response(code="ObjectNotFoundException",
-                             message=f"No scalable target registered for {key}")
+        return _aas_response(code="ObjectNotFoundException", message=f"No scalable target registered for {key}")
     for name in [n for n, p in _AAS_STATE["policies"].items() if _target_key(p) == key]:
         _AAS_STATE["policies"].pop(name)  # AWS deletes a target's policies with it
     return _aas_response({})
@@ -108,21 +120,42 @@ def _deregister_scalable_target(data: dict) -> tuple:
 
 def _put_scaling_policy(data: dict) -> tuple:
     from ministack.core.responses import get_account_id, get_region
+
     key = _target_key(data)
     if key not in _AAS_STATE["targets"]:
-        return _aas_response(code="ObjectNotFoundException", message=(
-            f"No scalable target registered for service namespace: {data.get('ServiceNamespace')}"
-            f", resource ID: {data.get('ResourceId')}, scalable dimension: "
-            f"{data.get('ScalableDimension')}"))
+        return _aas_response(
+            code="ObjectNotFoundException",
+            message=(
+                f"No scalable target registered for service namespace: {data.get('ServiceNamespace')}"
+                f", resource ID: {data.get('ResourceId')}, scalable dimension: "
+                f"{data.get('ScalableDimension')}"
+            ),
+        )
     pkey = f"{key}|{data.get('PolicyName')}"
     policy = _AAS_STATE["policies"].get(pkey)
-    arn = policy["PolicyARN"] if policy else (
-        f"arn:aws:autoscaling:{get_region()}:{get_account_id()}:scalingPolicy:{uuid.uuid4()}:"
-        f"resource/{data['ServiceNamespace']}/{data['ResourceId']}:policyName/{data['PolicyName']}")
-    policy = {k: v for k, v in data.items() if k in (
-        "PolicyName", "ServiceNamespace", "ResourceId", "ScalableDimension", "PolicyType",
-        "StepScalingPolicyConfiguration", "TargetTrackingScalingPolicyConfiguration",
-        "PredictiveScalingPolicyConfiguration")}
+    arn = (
+        policy["PolicyARN"]
+        if policy
+        else (
+            f"arn:aws:autoscaling:{get_region()}:{get_account_id()}:scalingPolicy:{uuid.uuid4()}:"
+            f"resource/{data['ServiceNamespace']}/{data['ResourceId']}:policyName/{data['PolicyName']}"
+        )
+    )
+    policy = {
+        k: v
+        for k, v in data.items()
+        if k
+        in (
+            "PolicyName",
+            "ServiceNamespace",
+            "ResourceId",
+            "ScalableDimension",
+            "PolicyType",
+            "StepScalingPolicyConfiguration",
+            "TargetTrackingScalingPolicyConfiguration",
+            "PredictiveScalingPolicyConfiguration",
+        )
+    }
     policy.update(PolicyARN=arn, CreationTime=time.time(), Alarms=[])
     policy.setdefault("PolicyType", "StepScaling")
     _AAS_STATE["policies"][pkey] = policy
@@ -130,18 +163,22 @@ def _put_scaling_policy(data: dict) -> tuple:
 
 
 def _describe_scaling_policies(data: dict) -> tuple:
-    found = [p for p in _AAS_STATE["policies"].values()
-             if p["ServiceNamespace"] == data.get("ServiceNamespace")
-             and (not data.get("PolicyNames") or p["PolicyName"] in data["PolicyNames"])
-             and data.get("ResourceId", p["ResourceId"]) == p["ResourceId"]
-             and data.get("ScalableDimension", p["ScalableDimension"]) == p["ScalableDimension"]]
+    found = [
+        p
+        for p in _AAS_STATE["policies"].values()
+        if p["ServiceNamespace"] == data.get("ServiceNamespace")
+        and (not data.get("PolicyNames") or p["PolicyName"] in data["PolicyNames"])
+        and data.get("ResourceId", p["ResourceId"]) == p["ResourceId"]
+        and data.get("ScalableDimension", p["ScalableDimension"]) == p["ScalableDimension"]
+    ]
     return _aas_response({"ScalingPolicies": found})
 
 
 def _delete_scaling_policy(data: dict) -> tuple:
     if _AAS_STATE["policies"].pop(f"{_target_key(data)}|{data.get('PolicyName')}", None) is None:
-        return _aas_response(code="ObjectNotFoundException",
-                             message=f"No scaling policy found for {data.get('PolicyName')}")
+        return _aas_response(
+            code="ObjectNotFoundException", message=f"No scaling policy found for {data.get('PolicyName')}"
+        )
     return _aas_response({})
 
 
@@ -160,8 +197,7 @@ async def _aas_handle_request(method, path, headers, body, query_params):
     target = headers.get("x-amz-target", "") or headers.get("X-Amz-Target", "")
     handler = _AAS_ACTIONS.get(target.split(".")[-1])
     if handler is None:
-        return _aas_response(code="UnknownOperationException",
-                             message=f"{target} is not emulated")
+        return _aas_response(code="UnknownOperationException", message=f"{target} is not emulated")
     try:
         data = json.loads(body or b"{}")
     except ValueError:
@@ -176,10 +212,12 @@ _TARGET_FIELDS = ("ServiceNamespace", "ResourceId", "ScalableDimension")
 
 def _target_create(logical_id, props, stack_name):
     if props.get("ScheduledActions"):
-        raise ServiceError("ValidationError",
-                           "ScheduledActions of a ScalableTarget are not emulated")
-    call(AAS, "RegisterScalableTarget", **{k: props.get(k) for k in (
-        *_TARGET_FIELDS, "MinCapacity", "MaxCapacity", "RoleARN", "SuspendedState")})
+        raise ServiceError("ValidationError", "ScheduledActions of a ScalableTarget are not emulated")
+    call(
+        AAS,
+        "RegisterScalableTarget",
+        **{k: props.get(k) for k in (*_TARGET_FIELDS, "MinCapacity", "MaxCapacity", "RoleARN", "SuspendedState")},
+    )
     # Ref (and GetAtt Id) is "ResourceId|ScalableDimension|ServiceNamespace".
     key = _target_key(props)
     return key, {"Id": key}
@@ -190,24 +228,32 @@ def _target_update(key, old_props, new_props, stack_name, logical_id=None):
 
 
 def _target_delete(key, props):
-    ignore_missing(call, AAS, "DeregisterScalableTarget",
-                    **{k: props.get(k) for k in _TARGET_FIELDS})
+    ignore_missing(call, AAS, "DeregisterScalableTarget", **{k: props.get(k) for k in _TARGET_FIELDS})
 
 
 def _policy_target(props: dict) -> dict:
     if props.get("ScalingTargetId"):
         resource_id, dimension, namespace = str(props["ScalingTargetId"]).split("|")
-        return {"ResourceId": resource_id, "ScalableDimension": dimension,
-                "ServiceNamespace": namespace}
+        return {"ResourceId": resource_id, "ScalableDimension": dimension, "ServiceNamespace": namespace}
     return {k: props.get(k) for k in _TARGET_FIELDS}
 
 
 def _policy_create(logical_id, props, stack_name):
-    answer = call(AAS, "PutScalingPolicy", PolicyName=props.get("PolicyName"),
-                  PolicyType=props.get("PolicyType"), **_policy_target(props),
-                  **{k: props.get(k) for k in (
-                      "StepScalingPolicyConfiguration", "TargetTrackingScalingPolicyConfiguration",
-                      "PredictiveScalingPolicyConfiguration")})
+    answer = call(
+        AAS,
+        "PutScalingPolicy",
+        PolicyName=props.get("PolicyName"),
+        PolicyType=props.get("PolicyType"),
+        **_policy_target(props),
+        **{
+            k: props.get(k)
+            for k in (
+                "StepScalingPolicyConfiguration",
+                "TargetTrackingScalingPolicyConfiguration",
+                "PredictiveScalingPolicyConfiguration",
+            )
+        },
+    )
     return answer["PolicyARN"], {"Arn": answer["PolicyARN"]}
 
 
@@ -216,20 +262,26 @@ def _policy_update(arn, old_props, new_props, stack_name, logical_id=None):
 
 
 def _policy_delete(arn, props):
-    ignore_missing(call, AAS, "DeleteScalingPolicy", PolicyName=props.get("PolicyName"),
-                    **_policy_target(props))
+    ignore_missing(call, AAS, "DeleteScalingPolicy", PolicyName=props.get("PolicyName"), **_policy_target(props))
 
 
 HANDLERS = {
     "AWS::ApplicationAutoScaling::ScalableTarget": {
-        "create": _target_create, "update": _target_update, "delete": _target_delete},
+        "create": _target_create,
+        "update": _target_update,
+        "delete": _target_delete,
+    },
     "AWS::ApplicationAutoScaling::ScalingPolicy": {
-        "create": _policy_create, "update": _policy_update, "delete": _policy_delete},
+        "create": _policy_create,
+        "update": _policy_update,
+        "delete": _policy_delete,
+    },
 }
 
 
 class _Api:
     """What service_call.call dispatches to: the operation handlers."""
+
     _ACTION_MAP = _AAS_ACTIONS
 
 

@@ -49,26 +49,26 @@ def _patch() -> None:
 
     def _events():
         from ministack.services.cloudformation.stacks import _add_event, _resource_policy
+
         return _add_event, _resource_policy
 
     # 1. keep the attributes of unchanged resources in a nested update
     original_update = prov._update_resource
 
-    def _update_resource(resource_type, physical_id, old_props, new_props, stack_name,
-                         logical_id=None, old_attrs=None):
+    def _update_resource(resource_type, physical_id, old_props, new_props, stack_name, logical_id=None, old_attrs=None):
         if old_attrs is None and logical_id is not None:
             stack = cloudformation._stacks.get(stack_name) or {}
             previous = (stack.get("_resources") or {}).get(logical_id) or {}
             if previous.get("PhysicalResourceId") == physical_id:
                 old_attrs = previous.get("Attributes")
-        return original_update(resource_type, physical_id, old_props, new_props, stack_name,
-                               logical_id, old_attrs)
+        return original_update(resource_type, physical_id, old_props, new_props, stack_name, logical_id, old_attrs)
 
     prov._update_resource = _update_resource
 
     def _delete_all(child_name: str, retaining: tuple[str, ...]) -> list[str]:
         """Delete a nested stack's resources, dependents first; the logical ids that failed."""
         from ministack.services.cloudformation.engine import _topological_sort
+
         add_event, resource_policy = _events()
         child = cloudformation._stacks[child_name]
         stack_id = child["StackId"]
@@ -89,28 +89,31 @@ def _patch() -> None:
             rtype = res.get("ResourceType", "")
             pid = res.get("PhysicalResourceId", "")
             props = res.get("Properties", {})
-            policy = resource_policy(res_defs.get(logical_id), "DeletionPolicy", resources,
-                                     child.get("_resolved_params", {}), conditions,
-                                     template.get("Mappings", {}), child_name, stack_id)
+            policy = resource_policy(
+                res_defs.get(logical_id),
+                "DeletionPolicy",
+                resources,
+                child.get("_resolved_params", {}),
+                conditions,
+                template.get("Mappings", {}),
+                child_name,
+                stack_id,
+            )
             if policy in retaining:
-                add_event(stack_id, child_name, logical_id, rtype, "DELETE_SKIPPED",
-                          physical_id=pid)
+                add_event(stack_id, child_name, logical_id, rtype, "DELETE_SKIPPED", physical_id=pid)
                 resources.pop(logical_id, None)
                 continue
-            add_event(stack_id, child_name, logical_id, rtype, "DELETE_IN_PROGRESS",
-                      physical_id=pid)
+            add_event(stack_id, child_name, logical_id, rtype, "DELETE_IN_PROGRESS", physical_id=pid)
             try:
                 if policy == "Snapshot":
                     prov._snapshot_resource(rtype, pid, props)
                 prov._delete_resource(rtype, pid, props, child_name, logical_id)
             except Exception as exc:  # noqa: BLE001 - recorded as CloudFormation does
-                add_event(stack_id, child_name, logical_id, rtype, "DELETE_FAILED",
-                          str(exc), pid)
+                add_event(stack_id, child_name, logical_id, rtype, "DELETE_FAILED", str(exc), pid)
                 res["ResourceStatus"] = "DELETE_FAILED"
                 failures.append(logical_id)
                 continue
-            add_event(stack_id, child_name, logical_id, rtype, "DELETE_COMPLETE",
-                      physical_id=pid)
+            add_event(stack_id, child_name, logical_id, rtype, "DELETE_COMPLETE", physical_id=pid)
             resources.pop(logical_id, None)
         return failures
 
@@ -123,24 +126,20 @@ def _patch() -> None:
             return
         stack_id = child["StackId"]
         child["StackStatus"] = "DELETE_IN_PROGRESS"
-        add_event(stack_id, child_name, child_name, STACK, "DELETE_IN_PROGRESS",
-                  physical_id=stack_id)
+        add_event(stack_id, child_name, child_name, STACK, "DELETE_IN_PROGRESS", physical_id=stack_id)
         failures = _delete_all(child_name, prov._RETAINING_POLICIES)
         if failures:
-            reason = ("The following resource(s) failed to delete: "
-                      f"[{', '.join(sorted(failures))}].")
+            reason = f"The following resource(s) failed to delete: [{', '.join(sorted(failures))}]."
             child["StackStatus"] = "DELETE_FAILED"
             child["StackStatusReason"] = reason
-            add_event(stack_id, child_name, child_name, STACK, "DELETE_FAILED", reason,
-                      stack_id)
+            add_event(stack_id, child_name, child_name, STACK, "DELETE_FAILED", reason, stack_id)
             raise RuntimeError(reason)
         for out in child.get("Outputs", []):
             if out.get("ExportName"):
                 cloudformation._exports.pop(out["ExportName"], None)
         child["StackStatus"] = "DELETE_COMPLETE"
         child["_resources"] = {}
-        add_event(stack_id, child_name, child_name, STACK, "DELETE_COMPLETE",
-                  physical_id=stack_id)
+        add_event(stack_id, child_name, child_name, STACK, "DELETE_COMPLETE", physical_id=stack_id)
 
     # 3. roll a nested stack back when its creation fails
     original_create = prov._RESOURCE_HANDLERS[STACK]["create"]
@@ -152,18 +151,17 @@ def _patch() -> None:
         except Exception:
             add_event, _ = _events()
             prefix = f"{stack_name}-{logical_id}-"
-            for name in [n for n in list(cloudformation._stacks)
-                         if n not in before and n.startswith(prefix)]:
+            for name in [n for n in list(cloudformation._stacks) if n not in before and n.startswith(prefix)]:
                 child = cloudformation._stacks[name]
                 stack_id = child["StackId"]
                 child["StackStatus"] = "ROLLBACK_IN_PROGRESS"
-                add_event(stack_id, name, name, STACK, "ROLLBACK_IN_PROGRESS",
-                          "Rollback requested", stack_id)
+                add_event(stack_id, name, name, STACK, "ROLLBACK_IN_PROGRESS", "Rollback requested", stack_id)
                 # Retain survives the rollback of the create; RetainExceptOnCreate does not.
                 failed = _delete_all(name, ("Retain",))
                 child["StackStatus"] = "ROLLBACK_FAILED" if failed else "ROLLBACK_COMPLETE"
-                add_event(stack_id, name, name, STACK, child["StackStatus"],
-                          "" if failed else "Rollback complete", stack_id)
+                add_event(
+                    stack_id, name, name, STACK, child["StackStatus"], "" if failed else "Rollback complete", stack_id
+                )
             raise
 
     prov._cfn_nested_stack_delete = _nested_stack_delete
@@ -174,8 +172,11 @@ def _patch() -> None:
 
 def main() -> int:
     if version("ministack") != PATCHED_VERSION:
-        print(f"launch.py: ministack {version('ministack')} is not {PATCHED_VERSION}, the "
-              "version these patches were written for; refusing to start", file=sys.stderr)
+        print(
+            f"launch.py: ministack {version('ministack')} is not {PATCHED_VERSION}, the "
+            "version these patches were written for; refusing to start",
+            file=sys.stderr,
+        )
         return 1
     from generator.deploy.ministack import nested_changesets, providers, strictness
 

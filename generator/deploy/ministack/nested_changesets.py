@@ -75,6 +75,7 @@ def _wrap_recreation(original, known: dict):
             if table is not None:
                 return table.get(name, "Never")
         return original(resource_type, name)
+
     return recreation
 
 
@@ -83,10 +84,14 @@ def _p(params: dict, key: str, default: str = "") -> str:
     return (value[0] if value else default) if isinstance(value, list) else value
 
 
-def _child_params(name: str, cs_name: str, url: str, values: dict[str, str],
-                  caps: list[str]) -> dict:
-    params = {"StackName": [name], "ChangeSetName": [cs_name], "TemplateURL": [url],
-              "ChangeSetType": ["UPDATE"], "IncludeNestedStacks": ["true"]}
+def _child_params(name: str, cs_name: str, url: str, values: dict[str, str], caps: list[str]) -> dict:
+    params = {
+        "StackName": [name],
+        "ChangeSetName": [cs_name],
+        "TemplateURL": [url],
+        "ChangeSetType": ["UPDATE"],
+        "IncludeNestedStacks": ["true"],
+    }
     for i, (key, value) in enumerate(values.items(), 1):
         params[f"Parameters.member.{i}.ParameterKey"] = [key]
         params[f"Parameters.member.{i}.ParameterValue"] = [value]
@@ -100,14 +105,18 @@ def _outputs_that_may_change(cs: dict, old_template: dict) -> set[str]:
     reference a resource its change set adds, removes or (maybe) replaces; an update in
     place keeps the resource's id and attributes."""
     engine = _ms["engine"]
-    changed = {c["ResourceChange"]["LogicalResourceId"] for c in cs.get("Changes", [])
-               if c["ResourceChange"].get("Action") != "Modify"
-               or c["ResourceChange"].get("Replacement", "False") != "False"}
+    changed = {
+        c["ResourceChange"]["LogicalResourceId"]
+        for c in cs.get("Changes", [])
+        if c["ResourceChange"].get("Action") != "Modify" or c["ResourceChange"].get("Replacement", "False") != "False"
+    }
     outputs = (cs.get("_template") or {}).get("Outputs") or {}
     old_outputs = old_template.get("Outputs") or {}
-    return {name for name, out in outputs.items()
-            if out != old_outputs.get(name)
-            or {ref for ref, _ in engine._intrinsic_references(out.get("Value"))} & changed}
+    return {
+        name
+        for name, out in outputs.items()
+        if out != old_outputs.get(name) or {ref for ref, _ in engine._intrinsic_references(out.get("Value"))} & changed
+    }
 
 
 def _add_dynamic(cs: dict, stack: dict, dynamic: set[str]) -> None:
@@ -115,11 +124,12 @@ def _add_dynamic(cs: dict, stack: dict, dynamic: set[str]) -> None:
     stacks = _ms["stacks"]
     template = cs["_template"]
     resolved = _ms["changesets"]._resolve_props_for_diff(
-        template, cs["_resolved_params"], stack["StackName"], stack["StackId"])
-    extra = stacks._diff_resources(resolved, copy.deepcopy(resolved), stack.get("_resources"),
-                                   template, changed_params=dynamic)
-    rows = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]
-            for c in cs["Changes"]}
+        template, cs["_resolved_params"], stack["StackName"], stack["StackId"]
+    )
+    extra = stacks._diff_resources(
+        resolved, copy.deepcopy(resolved), stack.get("_resources"), template, changed_params=dynamic
+    )
+    rows = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"] for c in cs["Changes"]}
     for change in extra:
         rc = change["ResourceChange"]
         for detail in rc.get("Details", []):
@@ -129,15 +139,17 @@ def _add_dynamic(cs: dict, stack: dict, dynamic: set[str]) -> None:
             row = rc
             cs["Changes"].append(change)
         else:
-            row["Details"] = row.get("Details", []) + [
-                d for d in rc["Details"] if d not in row.get("Details", [])]
+            row["Details"] = row.get("Details", []) + [d for d in rc["Details"] if d not in row.get("Details", [])]
             row["Scope"] = list(dict.fromkeys(row.get("Scope", []) + rc.get("Scope", [])))
         if row is rc or row.get("Replacement") != "True":
             row["Replacement"] = stacks._replacement(row["Details"], False)
         row.pop("PolicyAction", None)
         if row["Replacement"] != "False":
-            row.update(stacks._policy_action(template["Resources"][rc["LogicalResourceId"]],
-                                             "UpdateReplacePolicy", "ReplaceAnd"))
+            row.update(
+                stacks._policy_action(
+                    template["Resources"][rc["LogicalResourceId"]], "UpdateReplacePolicy", "ReplaceAnd"
+                )
+            )
     if extra and cs["Status"] == "FAILED":
         cs.update(Status="CREATE_COMPLETE", ExecutionStatus="AVAILABLE", StatusReason="")
 
@@ -145,16 +157,18 @@ def _add_dynamic(cs: dict, stack: dict, dynamic: set[str]) -> None:
 def _expand(cs: dict, root_id: str, create) -> None:
     """Create the child change sets of the nested stacks ``cs`` modifies."""
     from ministack.services.cloudformation import _change_sets, _stacks
+
     engine, prov = _ms["engine"], _ms["prov"]
     stack = _stacks[cs["StackName"]]
     template = cs["_template"]
     values = cs["_resolved_params"]
     conditions = engine._evaluate_conditions(template, values)
     resources = template.get("Resources") or {}
-    rows = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]
-            for c in cs["Changes"]
-            if c["ResourceChange"].get("ResourceType") == STACK
-            and c["ResourceChange"].get("Action") == "Modify"}
+    rows = {
+        c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]
+        for c in cs["Changes"]
+        if c["ResourceChange"].get("ResourceType") == STACK and c["ResourceChange"].get("Action") == "Modify"
+    }
     changed_outputs: dict[str, set[str]] = {}
     for lid in engine._topological_sort(resources, conditions):
         if lid not in rows:
@@ -168,24 +182,34 @@ def _expand(cs: dict, root_id: str, create) -> None:
         child_values, dynamic = {}, set()
         for key, raw in (props.get("Parameters") or {}).items():
             sources = {(ref, attr) for ref, attr in engine._intrinsic_references(raw)}
-            if any(attr and attr.startswith("Outputs.")
-                   and attr.split(".", 1)[1] in changed_outputs.get(ref, set())
-                   for ref, attr in sources):
+            if any(
+                attr and attr.startswith("Outputs.") and attr.split(".", 1)[1] in changed_outputs.get(ref, set())
+                for ref, attr in sources
+            ):
                 dynamic.add(key)
                 child_values[key] = previous.get(key, "")
                 continue
-            value = engine._resolve_refs(copy.deepcopy(raw), stack.get("_resources", {}), values,
-                                         conditions, template.get("Mappings", {}),
-                                         stack["StackName"], stack["StackId"])
-            child_values[key] = ",".join(map(str, value)) if isinstance(value, list) \
-                else str(value)
-        url = engine._resolve_refs(copy.deepcopy(props.get("TemplateURL")),
-                                   stack.get("_resources", {}), values, conditions,
-                                   template.get("Mappings", {}), stack["StackName"],
-                                   stack["StackId"])
+            value = engine._resolve_refs(
+                copy.deepcopy(raw),
+                stack.get("_resources", {}),
+                values,
+                conditions,
+                template.get("Mappings", {}),
+                stack["StackName"],
+                stack["StackId"],
+            )
+            child_values[key] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        url = engine._resolve_refs(
+            copy.deepcopy(props.get("TemplateURL")),
+            stack.get("_resources", {}),
+            values,
+            conditions,
+            template.get("Mappings", {}),
+            stack["StackName"],
+            stack["StackId"],
+        )
         name = re.sub(r"[^A-Za-z0-9-]", "-", f"{cs['ChangeSetName']}-{lid}")[:128]
-        status, _, body = create(_child_params(child_name, name, str(url), child_values,
-                                               cs.get("Capabilities", [])))
+        status, _, body = create(_child_params(child_name, name, str(url), child_values, cs.get("Capabilities", [])))
         if status != 200:
             raise ValueError(f"nested change set for {lid} failed: {body[:300]!r}")
         found = re.search(rb"<Id>([^<]+)</Id>", body)
@@ -195,8 +219,11 @@ def _expand(cs: dict, root_id: str, create) -> None:
         child_cs = _change_sets[child_id]
         if dynamic:
             _add_dynamic(child_cs, child, dynamic)
-        secret = {k for k, v in (child_cs["_template"].get("Parameters") or {}).items()
-                  if str(v.get("NoEcho", "")).lower() == "true"}
+        secret = {
+            k
+            for k, v in (child_cs["_template"].get("Parameters") or {}).items()
+            if str(v.get("NoEcho", "")).lower() == "true"
+        }
         for param in child_cs["Parameters"]:  # as DescribeChangeSet shows NoEcho values
             if param["ParameterKey"] in secret:
                 param["ParameterValue"] = "****"
@@ -218,15 +245,16 @@ def _wrap_create(original):
         cs_id = re.search(rb"<Id>([^<]+)</Id>", response[2]).group(1).decode()
         cs = _change_sets[cs_id]
         cs["IncludeNestedStacks"] = True
-        if cs["Status"] == "CREATE_COMPLETE" and cs.get("ChangeSetType") == "UPDATE" \
-                and "ParentChangeSetId" not in cs:
+        if cs["Status"] == "CREATE_COMPLETE" and cs.get("ChangeSetType") == "UPDATE" and "ParentChangeSetId" not in cs:
             _expand(cs, cs_id, create)
         return response
+
     return create
 
 
 def _descendants(cs_id: str) -> list[str]:
     from ministack.services.cloudformation import _change_sets
+
     found = []
     for child in (_change_sets.get(cs_id) or {}).get("_nested", []):
         found += [child, *_descendants(child)]
@@ -247,14 +275,13 @@ def _wrap_describe(original):
             rc = change["ResourceChange"]
             if rc.get("ChangeSetId"):
                 marker = f"<LogicalResourceId>{rc['LogicalResourceId']}</LogicalResourceId>"
-                text = text.replace(marker, f"{marker}<ChangeSetId>{rc['ChangeSetId']}"
-                                            "</ChangeSetId>", 1)
-        extra = "".join(f"<{key}>{cs[key]}</{key}>"
-                        for key in ("ParentChangeSetId", "RootChangeSetId") if cs.get(key))
+                text = text.replace(marker, f"{marker}<ChangeSetId>{rc['ChangeSetId']}</ChangeSetId>", 1)
+        extra = "".join(f"<{key}>{cs[key]}</{key}>" for key in ("ParentChangeSetId", "RootChangeSetId") if cs.get(key))
         if cs.get("IncludeNestedStacks"):
             extra += "<IncludeNestedStacks>true</IncludeNestedStacks>"
         text = text.replace("</DescribeChangeSetResult>", f"{extra}</DescribeChangeSetResult>")
         return status, headers, text.encode() if isinstance(body, bytes) else text
+
     return describe
 
 
@@ -262,14 +289,14 @@ def _wrap_delete(original):
     from ministack.services.cloudformation import _change_sets
 
     def delete(params):
-        cs_id, _ = _ms["changesets"]._find_change_set(_p(params, "ChangeSetName"),
-                                                      _p(params, "StackName"))
+        cs_id, _ = _ms["changesets"]._find_change_set(_p(params, "ChangeSetName"), _p(params, "StackName"))
         nested = _descendants(cs_id) if cs_id else []
         response = original(params)
         if response[0] == 200:
             for child in nested:
                 _change_sets.pop(child, None)
         return response
+
     return delete
 
 
@@ -277,14 +304,14 @@ def _wrap_execute(original):
     from ministack.services.cloudformation import _change_sets
 
     def execute(params):
-        cs_id, _ = _ms["changesets"]._find_change_set(_p(params, "ChangeSetName"),
-                                                      _p(params, "StackName"))
+        cs_id, _ = _ms["changesets"]._find_change_set(_p(params, "ChangeSetName"), _p(params, "StackName"))
         response = original(params)
         if response[0] == 200 and cs_id:
             for child in _descendants(cs_id):
                 if child in _change_sets:
                     _change_sets[child]["ExecutionStatus"] = "EXECUTE_COMPLETE"
         return response
+
     return execute
 
 
@@ -293,8 +320,7 @@ def install() -> None:
     from ministack.services.cloudformation import provisioners as prov
 
     _ms.update(engine=engine, stacks=stacks, changesets=changesets, prov=prov)
-    stacks._property_recreation = _wrap_recreation(stacks._property_recreation,
-                                                   prov._REPLACING_PROPERTIES)
+    stacks._property_recreation = _wrap_recreation(stacks._property_recreation, prov._REPLACING_PROPERTIES)
     actions = handlers._ACTION_HANDLERS
     actions["CreateChangeSet"] = _wrap_create(actions["CreateChangeSet"])
     actions["DescribeChangeSet"] = _wrap_describe(actions["DescribeChangeSet"])

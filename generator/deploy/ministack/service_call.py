@@ -22,6 +22,7 @@ def register(**services: Any) -> None:
     """Make services callable: name -> module (or object) with an ``_ACTION_MAP``."""
     if "session" not in _MS:
         import botocore.session
+
         _MS["session"] = botocore.session.get_session()
     _MS.update(services)
 
@@ -35,6 +36,7 @@ class ServiceError(ValueError):
 
 
 # --- calling ministack's service handlers in process ----------------------------------------
+
 
 def _coerce(shape, value):
     """A template value (CloudFormation passes numbers and booleans as strings) in the type
@@ -67,13 +69,14 @@ def call(service: str, operation: str, **params) -> dict:
     params = _coerce(op.input_shape, {k: v for k, v in params.items() if v is not None})
     request = create_serializer(protocol, include_validation=True).serialize_to_request(params, op)
     if protocol == "json":
-        status, headers, body = _MS[service]._ACTION_MAP[operation](
-            json.loads(request["body"] or b"{}"))
+        status, headers, body = _MS[service]._ACTION_MAP[operation](json.loads(request["body"] or b"{}"))
     else:  # query, ec2
-        status, headers, body = _MS[service]._ACTION_MAP[operation](
-            {k: [str(v)] for k, v in request["body"].items()})
-    response = {"status_code": status, "headers": {k.lower(): v for k, v in headers.items()},
-                "body": body if isinstance(body, bytes) else str(body).encode()}
+        status, headers, body = _MS[service]._ACTION_MAP[operation]({k: [str(v)] for k, v in request["body"].items()})
+    response = {
+        "status_code": status,
+        "headers": {k.lower(): v for k, v in headers.items()},
+        "body": body if isinstance(body, bytes) else str(body).encode(),
+    }
     parsed = create_parser(protocol).parse(response, op.output_shape)
     if status >= 300:
         error = parsed.get("Error", {})

@@ -89,9 +89,9 @@ def _refuse_existing(rtype: str, create):
     def checked(logical_id, props, stack_name):
         name = props.get(prop)
         if name and _exists(rtype, str(name)):
-            raise ValueError(f"Resource of type '{rtype}' with identifier '{name}' "
-                             "already exists.")
+            raise ValueError(f"Resource of type '{rtype}' with identifier '{name}' already exists.")
         return create(logical_id, props, stack_name)
+
     return checked
 
 
@@ -100,21 +100,26 @@ def _protected(rtype: str, physical_id: str) -> str | None:
     ms = _ms
     if rtype == "AWS::RDS::DBCluster":
         if (ms["rds"]._clusters.get(physical_id) or {}).get("DeletionProtection"):
-            return ("Cannot delete protected Cluster, please disable deletion protection "
-                    "and try again. (Service: Rds, Status Code: 400, "
-                    "InvalidParameterCombination)")
+            return (
+                "Cannot delete protected Cluster, please disable deletion protection "
+                "and try again. (Service: Rds, Status Code: 400, "
+                "InvalidParameterCombination)"
+            )
     elif rtype == "AWS::RDS::DBInstance":
         if (ms["rds"]._instances.get(physical_id) or {}).get("DeletionProtection"):
-            return ("Cannot delete protected DB Instance, please disable deletion protection "
-                    "and try again. (Service: Rds, Status Code: 400, "
-                    "InvalidParameterCombination)")
+            return (
+                "Cannot delete protected DB Instance, please disable deletion protection "
+                "and try again. (Service: Rds, Status Code: 400, "
+                "InvalidParameterCombination)"
+            )
     elif rtype == "AWS::ElasticLoadBalancingV2::LoadBalancer":
         attrs = ms["alb"]._lb_attrs.get(physical_id) or []
-        if any(a.get("Key") == "deletion_protection.enabled"
-               and str(a.get("Value")).lower() == "true" for a in attrs):
-            return (f"Load balancer '{physical_id}' cannot be deleted because deletion "
-                    "protection is enabled (Service: ElasticLoadBalancingV2, "
-                    "OperationNotPermitted)")
+        if any(a.get("Key") == "deletion_protection.enabled" and str(a.get("Value")).lower() == "true" for a in attrs):
+            return (
+                f"Load balancer '{physical_id}' cannot be deleted because deletion "
+                "protection is enabled (Service: ElasticLoadBalancingV2, "
+                "OperationNotPermitted)"
+            )
     return None
 
 
@@ -124,13 +129,16 @@ def _refuse_protected(rtype: str, delete):
         if reason:
             raise ValueError(reason)
         return delete(physical_id, props, *rest)
+
     return checked
 
 
 def _camel(value, user_keyed: bool = False):
     if isinstance(value, dict):
-        return {(k if user_keyed else k[:1].lower() + k[1:]):
-                _camel(v, (k[:1].lower() + k[1:]) in _USER_KEYED) for k, v in value.items()}
+        return {
+            (k if user_keyed else k[:1].lower() + k[1:]): _camel(v, (k[:1].lower() + k[1:]) in _USER_KEYED)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_camel(v) for v in value]
     return value
@@ -139,6 +147,7 @@ def _camel(value, user_keyed: bool = False):
 def _normalize_container_defs(original):
     def normalize(cdefs):
         return [_camel(c) for c in original(cdefs)]
+
     return normalize
 
 
@@ -149,8 +158,10 @@ def _forwards_to(tg_arn: str) -> bool:
     for listener in listeners.values():
         if tg_arn in json.dumps(listener.get("DefaultActions", [])):
             return True
-    return any(rule.get("ListenerArn") in listeners and tg_arn in json.dumps(rule.get("Actions"))
-               for rule in alb._rules.values())
+    return any(
+        rule.get("ListenerArn") in listeners and tg_arn in json.dumps(rule.get("Actions"))
+        for rule in alb._rules.values()
+    )
 
 
 def _refuse_unattached_target_group(create):
@@ -161,22 +172,29 @@ def _refuse_unattached_target_group(create):
                 raise ValueError(
                     f"Invalid request provided: CreateService error: The target group with "
                     f"targetGroupArn {arn} does not have an associated load balancer. "
-                    "(Service: Ecs, Status Code: 400, InvalidParameterException)")
+                    "(Service: Ecs, Status Code: 400, InvalidParameterException)"
+                )
         return create(logical_id, props, stack_name)
+
     return checked
 
 
 def _refuse_duplicate_listener(create):
     """Rule 7: one listener per (load balancer, port)."""
+
     def checked(logical_id, props, stack_name):
         lb_arn = props.get("LoadBalancerArn", "")
         port = int(props.get("Port", 80) or 80)
-        if any(x.get("LoadBalancerArn") == lb_arn and int(x.get("Port") or 0) == port
-               for x in list(_ms["alb"]._listeners.values())):
+        if any(
+            x.get("LoadBalancerArn") == lb_arn and int(x.get("Port") or 0) == port
+            for x in list(_ms["alb"]._listeners.values())
+        ):
             raise ValueError(
                 f"A listener already exists on this port for this load balancer '{lb_arn}' "
-                "(Service: ElasticLoadBalancingV2, Status Code: 400, DuplicateListener)")
+                "(Service: ElasticLoadBalancingV2, Status Code: 400, DuplicateListener)"
+            )
         return create(logical_id, props, stack_name)
+
     return checked
 
 
@@ -185,29 +203,39 @@ def _snapshot_on_replace(update, lookup_policy):
     UpdateReplacePolicy is Snapshot, snapshot the old one first (it still exists)."""
     prov = _ms["prov"]
 
-    def wrapped(resource_type, physical_id, old_props, new_props, stack_name,
-                logical_id=None, old_attrs=None):
-        if (logical_id and old_props != new_props
-                and resource_type in ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance")
-                and prov._replacing_change(resource_type, old_props, new_props)
-                and lookup_policy(stack_name, logical_id) == "Snapshot"):
+    def wrapped(resource_type, physical_id, old_props, new_props, stack_name, logical_id=None, old_attrs=None):
+        if (
+            logical_id
+            and old_props != new_props
+            and resource_type in ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance")
+            and prov._replacing_change(resource_type, old_props, new_props)
+            and lookup_policy(stack_name, logical_id) == "Snapshot"
+        ):
             prov._snapshot_resource(resource_type, physical_id, old_props)
-        return update(resource_type, physical_id, old_props, new_props, stack_name,
-                      logical_id, old_attrs)
+        return update(resource_type, physical_id, old_props, new_props, stack_name, logical_id, old_attrs)
+
     return wrapped
 
 
 def _policy_lookup(stack_name: str, logical_id: str) -> str | None:
     from ministack.services import cloudformation
     from ministack.services.cloudformation.stacks import _resource_policy
+
     stack = cloudformation._stacks.get(stack_name) or {}
     template = stack.get("_template") or {}
     res_def = (template.get("Resources") or {}).get(logical_id)
     if not res_def:
         return None
-    return _resource_policy(res_def, "UpdateReplacePolicy", stack.get("_resources", {}),
-                            stack.get("_resolved_params", {}), stack.get("_conditions", {}),
-                            template.get("Mappings", {}), stack_name, stack.get("StackId", ""))
+    return _resource_policy(
+        res_def,
+        "UpdateReplacePolicy",
+        stack.get("_resources", {}),
+        stack.get("_resolved_params", {}),
+        stack.get("_conditions", {}),
+        template.get("Mappings", {}),
+        stack_name,
+        stack.get("StackId", ""),
+    )
 
 
 def _secret_by_arn(handlers: dict) -> None:
@@ -246,11 +274,15 @@ def scheduler_target(target: Any) -> Any:
     return {**target, "EcsParameters": ecs}
 
 
-def _schedule_as_the_api_holds_it(create: Callable[..., Any], update: Callable[..., Any]
-                                  ) -> tuple[Callable[..., Any], Callable[..., Any]]:
+def _schedule_as_the_api_holds_it(
+    create: Callable[..., Any], update: Callable[..., Any]
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
     def with_target(props: Any) -> Any:
-        return {**props, "Target": scheduler_target(props["Target"])} if isinstance(props, dict) and \
-            "Target" in props else props
+        return (
+            {**props, "Target": scheduler_target(props["Target"])}
+            if isinstance(props, dict) and "Target" in props
+            else props
+        )
 
     def create_(logical_id: str, props: Any, stack_name: str) -> Any:
         return create(logical_id, with_target(props), stack_name)
@@ -266,13 +298,11 @@ def install() -> None:
     from ministack.services.cloudformation import provisioners as prov
     from ministack.services.cloudformation import stacks
 
-    _ms.update(logs=cloudwatch_logs, ecr=ecr, sm=secretsmanager, ecs=ecs, iam=iam, kms=kms,
-               rds=rds, alb=alb, prov=prov)
+    _ms.update(logs=cloudwatch_logs, ecr=ecr, sm=secretsmanager, ecs=ecs, iam=iam, kms=kms, rds=rds, alb=alb, prov=prov)
     handlers = prov._RESOURCE_HANDLERS
     for rtype in NAMED_TYPES:
         handlers[rtype]["create"] = _refuse_existing(rtype, handlers[rtype]["create"])
-    for rtype in ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance",
-                  "AWS::ElasticLoadBalancingV2::LoadBalancer"):
+    for rtype in ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::ElasticLoadBalancingV2::LoadBalancer"):
         handlers[rtype]["delete"] = _refuse_protected(rtype, handlers[rtype]["delete"])
     prov._normalize_container_defs = _normalize_container_defs(prov._normalize_container_defs)
     _secret_by_arn(handlers["AWS::SecretsManager::Secret"])

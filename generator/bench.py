@@ -108,7 +108,8 @@ def measure(cmd: list[str], env: dict[str, str], repeat: int, before: Any = None
 
 def scale_spec(n: int) -> dict[str, Any]:
     """An N-service platform in the reference doc's shape: 3 AZs with a NAT each, Aurora,
-    EFS with an access point per ten services (the EFS stack outputs one per access point), one ALB; every service with a generated secret,
+    EFS with an access point per ten services (the EFS stack outputs one per access point), one
+    ALB; every service with a generated secret,
     an EFS volume, Service Connect and CPU/memory auto scaling; the first behind the ALB, and
     the first of every ten admitting the other nine (a hub per ten: one security group holds
     at most 60 rules per direction, so no service can call all 300)."""

@@ -20,7 +20,8 @@ import json
 import sys
 
 from generator.cfn import Finding
-from generator.reach.live import BENIGN, STOP_REASONS, Diagnose, LiveTask
+from generator.reach.live import Diagnose
+from generator.reach.live_facts import BENIGN, STOP_REASONS, LiveTask
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 

@@ -527,8 +527,9 @@ def render_text(plan: Plan, out: Any = None) -> None:
             continue
         rows = [(SYMBOL[c.action], c.action, c.logical_id, c.type, _what(c)) for c in s.changes]
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        for c, r in zip(s.changes, rows):
-            line = "  " + "  ".join(f"{v:<{w}}" for v, w in zip(r, widths)) + f"  {r[4]}"
+        for c, r in zip(s.changes, rows, strict=True):
+            # the first four columns padded (zip stops at widths), the description r[4] as it is
+            line = "  " + "  ".join(f"{v:<{w}}" for v, w in zip(r, widths, strict=False)) + f"  {r[4]}"
             if c.needs_confirmation:
                 line += f"  <== STATEFUL {str(c.stateful).upper()}: needs confirmation"
             print(line.rstrip(), file=out)

@@ -156,7 +156,8 @@ def test_mcp_estimate_lines(mcp_spec: Platform, prices: dict) -> None:
     assert line(e, "Secrets Manager 7 secrets").low == pytest.approx(7 * 0.40)
     assert line(e, "KMS key").low == pytest.approx(1.00)
     assert line(e, "logs registry").high == pytest.approx(4 * 1 * 0.50)
-    # stored GB-months: 15% of each service's ingestion for its retention (7 services x 2 tasks x 30 d, keycloak 1 x 7 d)
+    # stored GB-months: 15% of each service's ingestion for its retention
+    # (7 services x 2 tasks x 30 d, keycloak 1 x 7 d)
     stored = (7 * 2 * 30 + 1 * 7) * 0.15 / 30.4
     assert line(e, "log storage").low == pytest.approx(stored * 0.03)
     # NAT processing: 15 tasks x 2 GB (API + logs) + 14 public-image tasks x 5 GB = 100 GB at $0.045.

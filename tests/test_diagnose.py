@@ -255,7 +255,7 @@ def test_missing_s3_gateway_endpoint(aws: None) -> None:
             f"service writer: no route to s3 (image layers) from subnet {sn}: route table {rt} has no "
             "0.0.0.0/0 route, and no S3 gateway endpoint is on that route table",
         )
-        for sn, rt in zip(e.subnets, e.route_tables)
+        for sn, rt in zip(e.subnets, e.route_tables, strict=True)
     ]
     assert d.findings[0].fix == (
         f"aws ec2 create-vpc-endpoint --vpc-id {e.vpc} --vpc-endpoint-type Gateway --service-name "
@@ -270,7 +270,7 @@ def test_missing_ecr_dkr_endpoint(aws: None) -> None:
     assert [x.problem for x in f] == [
         f"service writer: no route to ecr.dkr from subnet {sn}: route table {rt} has no 0.0.0.0/0 route, and there "
         f"is no com.amazonaws.{REGION}.ecr.dkr interface endpoint"
-        for sn, rt in zip(e.subnets, e.route_tables)
+        for sn, rt in zip(e.subnets, e.route_tables, strict=True)
     ]
     assert f[0].fix.startswith(
         f"aws ec2 create-vpc-endpoint --vpc-id {e.vpc} --vpc-endpoint-type Interface "
@@ -533,7 +533,7 @@ def test_scheduled_task_from_an_eventbridge_scheduler_schedule(aws: None, monkey
     assert [f.problem for f in d.findings] == [
         f"schedule writer-hourly: no route to secretsmanager from subnet {sn}: route table {rt} has no 0.0.0.0/0 "
         f"route, and there is no com.amazonaws.{REGION}.secretsmanager interface endpoint"
-        for sn, rt in zip(e.subnets, e.route_tables)
+        for sn, rt in zip(e.subnets, e.route_tables, strict=True)
     ]
 
 

@@ -166,7 +166,7 @@ def test_every_printable_bmp_character_comes_out_byte_identical() -> None:
     for value in (chars, " ".join(chars), "x".join(chars), "\n".join(chars[::97])):
         fast, pure = dump(value, render.Dumper), dump(value, render.PureDumper)
         assert len(fast) == len(pure)
-        assert [a for a, b in zip(fast, pure) if a != b] == []
+        assert [a for a, b in zip(fast, pure, strict=True) if a != b] == []
 
 
 def test_the_comparison_can_fail() -> None:

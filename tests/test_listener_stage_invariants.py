@@ -1,6 +1,7 @@
-"""Invariant 18 (listener TLS), and the docs' architecture model, read the two-stage listener form of generator/stacks/alb.py:
-``Fn::If [HasDomain, <stage two>, <stage one>]`` on Protocol, SslPolicy and DefaultActions,
-evaluated with a domain, so a weak policy or a missing redirect inside the If is caught."""
+"""Invariant 18 (listener TLS), and the docs' architecture model, read the two-stage listener
+form of generator/stacks/alb.py: ``Fn::If [HasDomain, <stage two>, <stage one>]`` on Protocol,
+SslPolicy and DefaultActions, evaluated with a domain, so a weak policy or a missing redirect
+inside the If is caught."""
 
 from __future__ import annotations
 

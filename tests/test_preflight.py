@@ -520,7 +520,8 @@ def test_logs_permission_on_another_group_is_not_enough(nat: Templates) -> None:
     s["Resource"] = [{"Fn::Sub": s["Resource"][0]["Fn::Sub"].replace("auth-server", "other")}]
     assert messages(nat) == [
         "service auth: execution role AuthExecutionRole does not allow logs:CreateLogStream, logs:PutLogEvents on "
-        "arn:aws:logs:<region>:<account>:log-group:/ecs/mcp-gateway-dev-5eed0000/auth-server, needed for the awslogs log "
+        "arn:aws:logs:<region>:<account>:log-group:/ecs/mcp-gateway-dev-5eed0000/auth-server, needed for the awslogs "
+        "log "
         "driver"
     ]
 
@@ -532,7 +533,8 @@ def test_deny_statement_wins(nat: Templates) -> None:
         "service keycloak: execution role KeycloakExecutionRole does not allow ecr:GetAuthorizationToken on *, "
         "needed for the image pull",
         "service keycloak: execution role KeycloakExecutionRole does not allow ecr:BatchGetImage, "
-        "ecr:GetDownloadUrlForLayer on arn:aws:ecr:<region>:<account>:repository/mcp-gateway-dev-5eed0000/keycloak, needed "
+        "ecr:GetDownloadUrlForLayer on arn:aws:ecr:<region>:<account>:repository/mcp-gateway-dev-5eed0000/keycloak, "
+        "needed "
         "for the image pull",
     ]
 

@@ -435,7 +435,7 @@ class TemplateSet:
         if count > MAX_SCENARIOS:
             raise ValueError(f"{count} parameter combinations decide {keys}: more than {MAX_SCENARIOS}")
         for combo in itertools.product(*choices):
-            yield dict(zip(names, combo))
+            yield dict(zip(names, combo, strict=True))
 
     def present_with(self, needed: Key, user: Key) -> list[Scenario]:
         """The scenarios in which ``user`` is present and ``needed`` is not (empty: ``needed``

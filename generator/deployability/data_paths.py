@@ -38,7 +38,8 @@ def check(inp: Inputs) -> list[Finding]:
                     f"{role.file}:{role.name} (the task role of {path.task}) allows {path.action} on {path.store_what} "
                     f"{path.store[0]}:{path.store[1]}, which is encrypted with {path.key_shown}, but not "
                     f"{', '.join(missing)} on that key: the call is denied at run time",
-                    f"{path.action} on a store encrypted with a customer managed key needs {', '.join(path.kms_actions)} "
+                    f"{path.action} on a store encrypted with a customer managed key needs "
+                    f"{', '.join(path.kms_actions)} "
                     f"on the key, {' and '.join(path.sources)}",
                 )
             )

@@ -220,7 +220,7 @@ def security_groups(ts: TemplateSet) -> list[Finding]:
             (False, "inbound_rules_per_sg", "has inbound rules:"),
             (True, "outbound_rules_per_sg", "has outbound rules:"),
         ):
-            n, sc = _worst(ts, keys, lambda u, egress=egress: _rule_counts(_network(u), sg, egress))
+            n, sc = _worst(ts, keys, lambda u, egress=egress, sg=sg: _rule_counts(_network(u), sg, egress))
             out.append(_over("sg-quota", sg, what, n, sc, quota))
     return [x for x in out if x]
 

@@ -134,7 +134,7 @@ class Reader:
 
     def load_balancers(self) -> None:
         listeners: dict[Key, list[str]] = {}
-        for f, lid, r in self.ts.resources("AWS::ElasticLoadBalancingV2::Listener"):
+        for f, _lid, r in self.ts.resources("AWS::ElasticLoadBalancingV2::Listener"):
             p = r.get("Properties") or {}
             lb = self.ts.origin(f, p.get("LoadBalancerArn")).key
             if lb is None:
@@ -266,12 +266,12 @@ class Reader:
                 p.get("VpcSecurityGroupIds"),
             )
         mounts: dict[Key, list[tuple[str, dict[str, Any]]]] = {}
-        for f, lid, r in self.ts.resources("AWS::EFS::MountTarget"):
+        for f, _lid, r in self.ts.resources("AWS::EFS::MountTarget"):
             p = r.get("Properties") or {}
             fs = self.ts.origin(f, p.get("FileSystemId")).key
             if fs is not None:
                 mounts.setdefault(fs, []).append((f, p))
-        for f, lid, r in self.ts.resources("AWS::EFS::FileSystem"):
+        for f, lid, _r in self.ts.resources("AWS::EFS::FileSystem"):
             mts = mounts.get((f, lid), [])
             points = sum(
                 1
@@ -288,9 +288,9 @@ class Reader:
             self.add(node, f)
             for mf, mp in mts:
                 self.own(node.id, mf, mp.get("SecurityGroups"))
-        for f, lid, r in self.ts.resources("AWS::S3::Bucket"):
+        for f, lid, _r in self.ts.resources("AWS::S3::Bucket"):
             self.add(Node(f"bucket_{lid}", "bucket", _short(lid, "Bucket") + " bucket", ["S3 bucket"]), f)
-        for f, lid, r in self.ts.resources("AWS::ECR::Repository"):
+        for f, lid, _r in self.ts.resources("AWS::ECR::Repository"):
             self.add(
                 Node(f"repo_{lid}", "repository", _short(lid, "Repository") + " repository", ["ECR repository"]), f
             )
@@ -298,7 +298,7 @@ class Reader:
     def egress_boxes(self) -> None:
         by_tier: dict[tuple[str | None, str], list[str]] = {}
         groups: dict[str | None, list[tuple[str, Any]]] = {}
-        for f, lid, r in self.ts.resources("AWS::EC2::VPCEndpoint"):
+        for f, _lid, r in self.ts.resources("AWS::EC2::VPCEndpoint"):
             p = r.get("Properties") or {}
             service = (self.match(f, p.get("ServiceName")) or "?").rsplit(".", 1)[-1]
             full = (self.match(f, p.get("ServiceName")) or "").split(".")

@@ -76,7 +76,7 @@ def parse(data: dict | list, result: ToolResult) -> None:
         errors = results.get("parsing_errors") or []
         for path in errors:
             result.errors.append(f"checkov could not parse {relpath(path)}")
-        for check in results.get("passed_checks", []):
+        for _check in results.get("passed_checks", []):
             result.passed += 1
         for check in results.get("failed_checks", []):
             result.failed += 1

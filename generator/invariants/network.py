@@ -226,7 +226,7 @@ def _sg_edges(ts: TemplateSet) -> set[tuple[tuple[str, str], tuple[str, str], in
             for p in range(int(rule.get("FromPort", 0)), int(rule.get("ToPort", 0)) + 1):
                 ingress.add(((src.file, src.name), target, p))
     egress = set()
-    for f, lid, r in ts.resources("AWS::EC2::SecurityGroupEgress"):
+    for f, _lid, r in ts.resources("AWS::EC2::SecurityGroupEgress"):
         p = r["Properties"]
         if "DestinationSecurityGroupId" in p:
             src, dst = ts.origin(f, p["GroupId"]), ts.origin(f, p["DestinationSecurityGroupId"])

@@ -160,7 +160,7 @@ def log_groups(ts: TemplateSet, spec: Platform | None = None) -> list[str]:
             v.append(f"{f}:{lid}: no KmsKeyId")
     if spec is not None:
         want = {s.container: s.log_retention_days for s in spec.services}
-        for f, lid, r in ts.resources("AWS::ECS::TaskDefinition"):
+        for f, _lid, r in ts.resources("AWS::ECS::TaskDefinition"):
             for c in td_containers(r):
                 opts = (c.get("LogConfiguration") or {}).get("Options", {})
                 o = ts.origin(f, opts.get("awslogs-group"))

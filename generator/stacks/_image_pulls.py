@@ -129,7 +129,8 @@ def add_image_pulls(st: Stack, spec: Platform, topic: object) -> None:
                 Tags=naming.tags("pull-timer"),
             ),
             checkov={
-                "CKV_AWS_115": "No reserved concurrency: reserving any needs the account's unreserved concurrency to stay "
+                "CKV_AWS_115": "No reserved concurrency: reserving any needs the account's unreserved concurrency to "
+                "stay "
                 "at 100 or more, which new accounts (reduced quotas) do not have, so the deploy would fail "
                 "(https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html). One "
                 "short call per task start.",
@@ -169,7 +170,8 @@ def add_image_pulls(st: Stack, spec: Platform, topic: object) -> None:
     st.add(
         cw.Alarm(
             "PullSlowAlarm",
-            AlarmDescription=f"An image pull took longer than {limit} s: run `.venv/bin/stackgen diagnose --stack <stack>` (pull "
+            AlarmDescription=f"An image pull took longer than {limit} s: run `.venv/bin/stackgen diagnose --stack "
+            "<stack>` (pull "
             "figures, endpoints, routes) and compare ImagePullSeconds per ServiceName/TaskFamily",
             Namespace=ns,
             MetricName=SECONDS,

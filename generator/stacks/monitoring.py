@@ -325,7 +325,8 @@ def _pull_failures(st: Stack, spec: Platform, topic: object) -> None:
     st.add(
         cw.Alarm(
             "PullFailureAlarm",
-            AlarmDescription="A task could not pull its image or secrets: run `.venv/bin/stackgen diagnose --stack <stack>` "
+            AlarmDescription="A task could not pull its image or secrets: run `.venv/bin/stackgen diagnose --stack "
+            "<stack>` "
             "and read the stoppedReason in the PullFailure log group",
             Namespace=naming.metric_namespace(),
             MetricName="ImagePullFailures",

@@ -56,5 +56,5 @@ def handler(event, context, client=None):
 
             client = boto3.client("cloudwatch")
         client.put_metric_data(Namespace=os.environ[NAMESPACE], MetricData=data)
-    print("pull timer: %d datapoints for %s" % (len(data), (event.get("detail") or {}).get("taskArn", "?")))
+    print(f"pull timer: {len(data)} datapoints for {(event.get('detail') or {}).get('taskArn', '?')}")
     return {"datapoints": len(data)}

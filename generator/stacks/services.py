@@ -300,7 +300,8 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
         if s.sizing:
             mib = "/".join(f"{e} {s.sizing[e].memory}" for e in spec.environments)
             td_kw.setdefault("Metadata", {}).setdefault("stackgen", {})["guard_allowlist"] = {
-                "ecs_task_definition_memory_hard_limit_check": f"Container Memory is Fn::FindInMap Sizing by Environment ({mib} MiB, all >= 4); "
+                "ecs_task_definition_memory_hard_limit_check": "Container Memory is Fn::FindInMap Sizing by "
+                f"Environment ({mib} MiB, all >= 4); "
                 "cfn-guard cannot evaluate the intrinsic."
             }
         td = st.add(

@@ -76,7 +76,8 @@ def build(spec: Platform) -> Template:
                     )
                 ),
                 guard={
-                    "s3_bucket_object_lock_enabled_check": "Tasks rewrite application data in place; versioning (noncurrent versions kept 90 days) "
+                    "s3_bucket_object_lock_enabled_check": "Tasks rewrite application data in place; versioning "
+                    "(noncurrent versions kept 90 days) "
                     "protects against loss, object lock would make every write permanent."
                 },
             )

@@ -206,7 +206,8 @@ def test_failed_delete_is_reported_and_exits_non_zero(scripts, aws, tmp_path):
     )
     assert run.code == 0, run
     manifest = (
-        '{"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": "sha256:'
+        '{"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", '
+        '"config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": "sha256:'
         + "a" * 64
         + '"}, "layers": []}'
     )

@@ -412,10 +412,10 @@ def report(
     for row in ROWS:
         cells = []
         for rows, _ in columns.values():
-            s = rows.get(row)
-            text = s.cell(floor) if s else "-"
-            if s and cdk and not s.rc and not cdk.rc and row.startswith("templates"):
-                text += f" {s.cpu / cdk.cpu:4.2f}cdk"
+            sample = rows.get(row)
+            text = sample.cell(floor) if sample else "-"
+            if sample and cdk and not sample.rc and not cdk.rc and row.startswith("templates"):
+                text += f" {sample.cpu / cdk.cpu:4.2f}cdk"
             cells.append(f"{text:<{width}}")
         lines.append(f"{row:<28}" + "".join(cells))
     lines += ["", *notes, ""]
@@ -424,8 +424,8 @@ def report(
         load = os.getloadavg()[0]
         lines.append(f"targets ({target}; they hold on an idle machine; load average now {load:.1f}):")
         for what, row, measure_, limit in TARGETS:
-            s = rows.get(row)
-            value = _ratio(s, measure_, floor, cdk) if s and not s.rc else None
+            found = rows.get(row)
+            value = _ratio(found, measure_, floor, cdk) if found and not found.rc else None
             if value is None:
                 lines.append(f"  {what:<56} {'n/a':>8}  (limit {limit:g})")
             else:
@@ -517,10 +517,10 @@ def cmd(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="stackgen-bench-") as tmp:
         work = Path(tmp)
         if args.services > 0:
-            n, why = largest_scale(args.services)
-            if why:
+            n, refused = largest_scale(args.services)
+            if refused:
                 notes.append(
-                    f"{args.services} services do not generate today ({why}); the scale column is "
+                    f"{args.services} services do not generate today ({refused}); the scale column is "
                     f"the largest that does, {n} (the sharding issue lifts this; rerun with "
                     f"--services {args.services})."
                 )
@@ -532,7 +532,9 @@ def cmd(args: argparse.Namespace) -> int:
             spec_work.mkdir()
             print(f"bench: {spec.stem} ...", file=sys.stderr, flush=True)
             columns[spec.stem] = bench_spec(spec, spec_work, args.repeat)
-        why = lint_breakdown(target, work, args.repeat) if args.why else []
-        scale = scale_table(work, args.repeat)
-    print("\n".join(report(columns, floor, anchor, notes, target.stem) + why + scale + critical_paths(specs)))
+        breakdown = lint_breakdown(target, work, args.repeat) if args.why else []
+        scale_lines = scale_table(work, args.repeat)
+    print(
+        "\n".join(report(columns, floor, anchor, notes, target.stem) + breakdown + scale_lines + critical_paths(specs))
+    )
     return 0

@@ -133,7 +133,7 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
         svc["environment"] = {
             f"VAR_{k}": draw(st.sampled_from(["x", "${AWS::Region}", "${Name}", "1"])) for k in range(env_n)
         }
-        if lbs and draw(st.booleans()):
+        if len(lbs) > 0 and draw(st.booleans()):
             lb = draw(st.sampled_from(lbs))
             svc["environment"]["LB_URL"] = f"${{lb:{lb}:url}}"
         sec: dict[str, Any] = {}
@@ -143,7 +143,7 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
             sec["DB_USER"] = {"database": "username"}
             sec["DB_PASS"] = {"database": "password"}
         svc["secrets"] = sec
-        if aps and draw(st.booleans()):
+        if len(aps) > 0 and draw(st.booleans()):
             chosen = draw(st.lists(st.sampled_from(aps), min_size=1, unique=True))
             svc["volumes"] = [{"access_point": a, "path": f"/mnt/{a}"} for a in chosen]
         if lbs and name not in workers and draw(st.integers(0, 2)) == 0:
@@ -159,7 +159,7 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
                 }
             ]
             tg_by_lb[lb].append(tg)
-        if buckets and draw(st.booleans()):
+        if len(buckets) > 0 and draw(st.booleans()):
             bucket = draw(st.sampled_from(buckets))
             actions = draw(
                 st.sampled_from([["s3:GetObject"], ["s3:PutObject"], ["s3:GetObject", "s3:PutObject"], ["s3:Get*"]])
@@ -280,9 +280,9 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
     if with_domain and load_balancers:
         data["domain"] = {"base_domain": base_domain}
     else:
-        for lb in load_balancers:
-            lb.pop("dns_record", None)
-            lb["listeners"] = [x for x in lb["listeners"] if x["mode"] != "https"]
+        for balancer in load_balancers:
+            balancer.pop("dns_record", None)
+            balancer["listeners"] = [x for x in balancer["listeners"] if x["mode"] != "https"]
     if with_db:
         data["database"] = {
             "engine": draw(st.sampled_from(["aurora-mysql", "aurora-postgresql"])),

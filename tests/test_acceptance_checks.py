@@ -400,7 +400,7 @@ def test_a_schedule_held_back_until_its_image_is_pushed(ready: str, deployed: st
     (<Service>ImageReady=false): not applicable, with what to do; once ready, DISABLED fails."""
     from generator.acceptance.stack import Schedule, template_state
 
-    template = {
+    template: dict[str, Any] = {
         "Conditions": {"WriterImageIsReady": {"Fn::Equals": [{"Ref": "WriterImageReady"}, "true"]}},
         "Resources": {
             "WriterSchedule": {

@@ -3,12 +3,14 @@ configuration is stored as the Scheduler API names it, so get-schedule shows its
 
 from __future__ import annotations
 
+from typing import Any
+
 from generator.deploy.ministack.strictness import scheduler_target
 
 
 def test_the_network_configuration_takes_the_api_spelling() -> None:
     net = {"Subnets": ["subnet-1"], "SecurityGroups": ["sg-1"], "AssignPublicIp": "DISABLED"}
-    target = {
+    target: dict[str, Any] = {
         "Arn": "arn:aws:ecs:::cluster/c",
         "RoleArn": "r",
         "EcsParameters": {"TaskDefinitionArn": "td", "NetworkConfiguration": {"AwsvpcConfiguration": net}},

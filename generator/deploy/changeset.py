@@ -89,7 +89,7 @@ def create(args: argparse.Namespace) -> int:
         )
         return EXIT_FAIL
     cs_type = "CREATE" if status in ("NONE", "REVIEW_IN_PROGRESS") else "UPDATE"
-    previous = {p["ParameterKey"] for p in stack.get("Parameters", [])} if cs_type == "UPDATE" else set()
+    previous = {p["ParameterKey"] for p in (stack or {}).get("Parameters", [])} if cs_type == "UPDATE" else set()
     resolved = params.resolve(template, file_values, previous=previous, params_path=str(args.params_file))
     if resolved.problems:
         print(f"error: invalid parameters ({args.params_file}):", file=sys.stderr)
@@ -143,7 +143,7 @@ def unaccepted(risky: list[str], accept: list[str]) -> list[str]:
     """The stateful replacements/removals not named by --accept-replacement: a name is a
     row's path (Stack/Logical) or, when exactly one risky row has it, its logical ID."""
     names = set(accepted_names(accept))
-    last = {}
+    last: dict[str, list[str]] = {}
     for path in risky:
         last.setdefault(path.rsplit("/", 1)[-1], []).append(path)
     ok = {p for p in risky if p in names}
@@ -198,7 +198,8 @@ def schema_replacement(change: dict) -> str:
     rtype = change.get("ResourceType", "")
     if change.get("Action") != "Modify" or rtype == "AWS::CloudFormation::Stack":
         return "False"
-    static, dynamic = set(), set()
+    static: set[str] = set()
+    dynamic: set[str] = set()
     for detail in change.get("Details", []):
         target = detail.get("Target") or {}
         if target.get("Attribute") == "Properties" and target.get("Name"):
@@ -305,7 +306,7 @@ def collect(
                     "TemplateURL", ""
                 )
             )
-            if url and "://" not in url:
+            if url and "://" not in url and template_path is not None:
                 child_path = (template_path.parent / url).resolve()
         if change.get("ChangeSetId"):
             _, sub = collect(cfn, change["ChangeSetId"], child_path, path, notes)

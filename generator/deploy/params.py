@@ -27,6 +27,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,9 +52,9 @@ class Resolved:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def api_parameters(self) -> list[dict]:
+    def api_parameters(self) -> list[dict[str, object]]:
         """The Parameters member of CreateChangeSet (holds secrets: never print it)."""
-        out = [{"ParameterKey": k, "ParameterValue": v} for k, v in self.values.items()]
+        out: list[dict[str, object]] = [{"ParameterKey": k, "ParameterValue": v} for k, v in self.values.items()]
         out += [{"ParameterKey": k, "ParameterValue": v} for k, v in self.secrets.items()]
         out += [{"ParameterKey": k, "UsePreviousValue": True} for k in self.use_previous]
         return out
@@ -148,7 +149,7 @@ def resolve(
     template: dict,
     file_values: dict[str, str],
     *,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
     previous: set[str] | frozenset = frozenset(),
     interactive: bool = False,
     params_path: str = "parameters file",
@@ -159,7 +160,7 @@ def resolve(
     value of a NoEcho parameter that has no new value). With ``interactive``, a NoEcho
     parameter with no value is listed in ``need_prompt`` instead of being a problem.
     """
-    env = os.environ if env is None else env
+    environ: Mapping[str, str] = os.environ if env is None else env
     specs = template.get("Parameters") or {}
     out = Resolved()
     for key in file_values:
@@ -180,8 +181,8 @@ def resolve(
                     f"read from files: remove it and set {env_name} instead"
                 )
                 continue
-            if env_name in env:
-                value = env[env_name]
+            if env_name in environ:
+                value = environ[env_name]
                 out.problems += _check_value(name, spec, value, secret=True)
                 out.secrets[name] = value
             elif name in previous:
@@ -196,7 +197,7 @@ def resolve(
                     "(stdin is not a terminal, so there is no prompt)"
                 )
             continue
-        if env_name in env:
+        if env_name in environ:
             out.warnings.append(f"{env_name} is ignored: {name} is not a NoEcho parameter; set it in {params_path}")
         if name in file_values:
             out.problems += _check_value(name, spec, file_values[name], secret=False)

@@ -283,7 +283,8 @@ def after(args: argparse.Namespace) -> int:
 
 def targets(saved: dict, snapshots: bool, args) -> tuple[list[dict], list[dict]]:
     """(what a purge deletes, what it keeps) of what ``before`` (and ``after``) saved."""
-    purge, keep = [], []
+    purge: list[dict] = []
+    keep: list[dict] = []
     for entry in saved.get("survivors", []):
         if entry["policy"] in RETAIN or entry["type"] == "AWS::SecretsManager::Secret":
             purge.append(entry)

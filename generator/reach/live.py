@@ -26,6 +26,8 @@ Every finding carries the fix to apply (seeds/001, requirements 4 and 5).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
@@ -232,10 +234,10 @@ class Diagnose:
         ids: list[str],
         egress: bool,
         *,
-        sgs: set[str] = frozenset(),  # type: ignore[assignment]
-        nets: list[ipaddress.IPv4Network] = (),
+        sgs: AbstractSet[str] = frozenset(),
+        nets: Sequence[ipaddress.IPv4Network] = (),
         prefix: str | None = None,
-    ) -> bool:  # type: ignore[assignment]
+    ) -> bool:
         """Whether the groups ``ids`` allow tcp/443 (egress or ingress) with ``sgs``, ``nets`` or ``prefix``."""
         rules = [r for gid in ids for r in group_rules(groups.get(gid, {}), egress)]
         return allows_443(rules, peers=set(sgs), nets=list(nets), prefix_list=prefix or False)

@@ -8,6 +8,8 @@ diagnostics (``generator.reach.live``) from a deployed account.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,8 +107,8 @@ class Rule:
 def allows_443(
     rules: list[Rule],
     *,
-    peers: set[Any] = frozenset(),
-    nets: list[ipaddress.IPv4Network] = (),  # type: ignore[assignment]
+    peers: AbstractSet[Any] = frozenset(),
+    nets: Sequence[ipaddress.IPv4Network] = (),
     prefix_list: str | bool = False,
 ) -> bool:
     """Whether any rule allows tcp/443 with one of ``peers``, with a CIDR that covers every

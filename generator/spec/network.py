@@ -52,7 +52,7 @@ class Network(Model):
     """Why tasks may have public IPs; required with egress public-ip (it becomes the reason of the generated suppression of Control Tower ECS.PR.9 next to each service). public-ip applies to every environment."""
     interface_endpoints: list[str] = Field(default_factory=lambda: ["sts"])
     """Extra interface VPC endpoints (service names like 'sts', 'ecr.api'); vpc-endpoints mode adds what tasks use."""
-    flow_log_retention_days: RetentionDays = 365
+    flow_log_retention_days: RetentionDays = 365  # type: ignore[valid-type]  # a Literal of cfn-lint's values, built at import
     """Retention of the VPC flow logs, one of CloudWatch Logs' allowed periods."""
 
     @field_validator("vpc_cidr")

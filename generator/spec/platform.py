@@ -180,13 +180,13 @@ class Platform(Model):
         for p in self.parameters:
             if p.name in generated:
                 raise ValueError(f"parameters: {p.name} is the name of {generated[p.name]}; choose another name")
-        for s in self.secrets:
-            if s.from_parameter:
-                p = params.get(s.from_parameter)
-                if p is None:
-                    raise ValueError(f"secrets[{s.name}].from_parameter: unknown parameter {s.from_parameter!r}")
-                if not p.no_echo:
-                    raise ValueError(f"secrets[{s.name}].from_parameter: {p.name} must be no_echo")
+        for sec in self.secrets:
+            if sec.from_parameter:
+                source = params.get(sec.from_parameter)
+                if source is None:
+                    raise ValueError(f"secrets[{sec.name}].from_parameter: unknown parameter {sec.from_parameter!r}")
+                if not source.no_echo:
+                    raise ValueError(f"secrets[{sec.name}].from_parameter: {source.name} must be no_echo")
         if self.database and self.database.subnets and self.database.subnets not in tiers:
             raise ValueError(f"database.subnets: unknown tier {self.database.subnets!r}")
         if self.load_balancers and self.network.public_tier is None:
@@ -220,14 +220,14 @@ class Platform(Model):
                     raise ValueError(f"{where}.secrets.{k}: unknown secret {ref.secret!r}")
                 if ref.secret and ref.key:
                     target = self.secret(ref.secret)
-                    json_key, generated = target.json_key, target.generate is not None
-                    if generated and json_key is None:
+                    json_key, is_generated = target.json_key, target.generate is not None
+                    if is_generated and json_key is None:
                         raise ValueError(
                             f"{where}.secrets.{k}.key: secret {ref.secret!r} is a generated plain "
                             f"string with no JSON key (generate.json_key), so key {ref.key!r} "
                             "cannot be read"
                         )
-                    if generated and ref.key != json_key:
+                    if is_generated and ref.key != json_key:
                         raise ValueError(
                             f"{where}.secrets.{k}.key: secret {ref.secret!r} has only the JSON key "
                             f"{json_key!r} (generate.json_key), not {ref.key!r}"
@@ -327,10 +327,10 @@ class Platform(Model):
                         f"any listener of {lb.name!r}"
                     )
         check_edge(self)
-        for p in self.ssm_parameters:
-            for ph in PLACEHOLDER.findall(p.value):
+        for sp in self.ssm_parameters:
+            for ph in PLACEHOLDER.findall(sp.value):
                 if ph not in params and ph not in builtin and not ph.startswith("AWS::"):
-                    raise ValueError(f"ssm_parameters[{p.name}].value: unknown placeholder ${{{ph}}}")
+                    raise ValueError(f"ssm_parameters[{sp.name}].value: unknown placeholder ${{{ph}}}")
         return self
 
     def _placeholder_error(self, ph: str, params: dict[str, ParameterSpec]) -> str | None:

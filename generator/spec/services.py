@@ -16,6 +16,10 @@ from generator.spec.schedule import check_expression, check_time_zone
 GROUP_NAME = r"^[a-z][a-z0-9-]{0,30}[a-z]$"
 
 
+CapacityProvider = Literal["FARGATE", "FARGATE_SPOT"]
+CAPACITY_PROVIDERS: tuple[CapacityProvider, ...] = ("FARGATE", "FARGATE_SPOT")
+
+
 class CapacityStrategy(Model):
     provider: Literal["FARGATE", "FARGATE_SPOT"]
     """Capacity provider: FARGATE or FARGATE_SPOT."""
@@ -30,9 +34,7 @@ class Cluster(Model):
     """Cluster name (slug); created as <Name>-<Environment>-<name>."""
     container_insights: bool = True
     """Turn on CloudWatch Container Insights."""
-    capacity_providers: list[Literal["FARGATE", "FARGATE_SPOT"]] = Field(
-        default_factory=lambda: ["FARGATE", "FARGATE_SPOT"]
-    )
+    capacity_providers: list[CapacityProvider] = Field(default_factory=lambda: list(CAPACITY_PROVIDERS))
     """Capacity providers the cluster may use."""
     default_strategy: list[CapacityStrategy] = Field(
         default_factory=lambda: [CapacityStrategy(provider="FARGATE", weight=1, base=1)]
@@ -298,7 +300,7 @@ class Service(Model):
     """Per-environment overrides of desired_count, e.g. {dev: 1, prod: 3}; other environments keep desired_count."""
     scaling_by_environment: dict[Slug, ScalingRange] = Field(default_factory=dict)
     """Per-environment overrides of scaling.min / scaling.max, e.g. {dev: {min: 1, max: 2}}; needs scaling."""
-    log_retention_days: RetentionDays = 30
+    log_retention_days: RetentionDays = 30  # type: ignore[valid-type]  # a Literal of cfn-lint's values, built at import
     """Retention of its log group, one of CloudWatch Logs' allowed periods."""
     user: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(:[A-Za-z0-9_-]+)?$")] | None = None
     """Non-root user (uid or uid:gid) the container runs as."""

@@ -149,7 +149,9 @@ def _data_keys(st: Stack, p: PermissionSpec) -> list[Statement]:
         if kind == "bucket":
             arns = [naming.bucket_output(b, "Arn") for b in names]
             # The bucket ARN with an S3 Bucket Key (generator.stacks.storage), the object ARN without.
-            which = ArnLike({context: [x for a in arns for x in (st.ref(a), Sub(f"${{{a}}}/*"))]})
+            which: ArnLike | StringEquals = ArnLike(
+                {context: [x for a in arns for x in (st.ref(a), Sub(f"${{{a}}}/*"))]}
+            )
         else:
             which = StringEquals({context: [st.ref(naming.secret_output(x)) for x in names]})
         out.append(

@@ -84,7 +84,7 @@ def _alarm(
     dims: dict[str, object],
     stat: str,
     op: str,
-    threshold: float,
+    threshold: object,  # a number, or Fn::FindInMap of a per-environment count
     periods: int,
     period: int,
     topic: object,

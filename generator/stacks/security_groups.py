@@ -214,10 +214,10 @@ def _edges(spec: Platform) -> list[Edge]:
         for a in s.allow_from:
             for p in a.ports:
                 add(Edge(svc_key(a.service), svc_key(s.name), p, f"{a.service} to {s.name}"))
-    for lb in spec.load_balancers:
-        for src in lb.allow_from_services:
-            for x in lb.listeners:
-                add(Edge(svc_key(src), lb_key(lb.name), x.port, f"{src} to the {lb.name} ALB"))
+    for balancer in spec.load_balancers:
+        for caller in balancer.allow_from_services:
+            for x in balancer.listeners:
+                add(Edge(svc_key(caller), lb_key(balancer.name), x.port, f"{caller} to the {balancer.name} ALB"))
     if spec.database:
         port = spec.database.port
         entry = DB_PROXY if spec.database.proxy else DB
@@ -261,8 +261,8 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
     if "vpc-endpoints" in spec.network.modes:
         i.takes("S3PrefixListId", description="AWS-managed prefix list of com.amazonaws.<region>.s3")
     for s in part.members(spec):
-        for e in s.egress_cidrs:
-            i.takes(e.cidr_parameter, description=e.description)
+        for ec in s.egress_cidrs:
+            i.takes(ec.cidr_parameter, description=ec.description)
     own = set(groups(spec, part))
     for e in hosted(spec, part):
         for key in (e.src, e.dst):
@@ -448,15 +448,15 @@ def build(spec: Platform, part: Part | None = None) -> Template:
         return GetAtt(sgs[key], "GroupId") if key in sgs else st.ref(sg_input(key))
 
     for e in hosted(spec, part):
-        src, dst = group_id(e.src), group_id(e.dst)
+        src_id, dst_id = group_id(e.src), group_id(e.dst)
         if e.dst == ENDPOINTS and not part.clients:
             # The first group's endpoint rules, as a platform of one group has always had them.
             base = naming.logical(e.src, "To", "endpoints")
             st.add(
                 ec2.SecurityGroupIngress(
                     base + "Ingress",
-                    GroupId=dst,
-                    SourceSecurityGroupId=src,
+                    GroupId=dst_id,
+                    SourceSecurityGroupId=src_id,
                     IpProtocol="tcp",
                     FromPort=443,
                     ToPort=443,
@@ -466,8 +466,8 @@ def build(spec: Platform, part: Part | None = None) -> Template:
             st.add(
                 ec2.SecurityGroupEgress(
                     base + "Egress",
-                    GroupId=src,
-                    DestinationSecurityGroupId=dst,
+                    GroupId=src_id,
+                    DestinationSecurityGroupId=dst_id,
                     IpProtocol="tcp",
                     FromPort=443,
                     ToPort=443,
@@ -479,8 +479,8 @@ def build(spec: Platform, part: Part | None = None) -> Template:
         st.add(
             ec2.SecurityGroupIngress(
                 base + "Ingress",
-                GroupId=dst,
-                SourceSecurityGroupId=src,
+                GroupId=dst_id,
+                SourceSecurityGroupId=src_id,
                 IpProtocol="tcp",
                 FromPort=e.port,
                 ToPort=e.port,
@@ -490,8 +490,8 @@ def build(spec: Platform, part: Part | None = None) -> Template:
         st.add(
             ec2.SecurityGroupEgress(
                 base + "Egress",
-                GroupId=src,
-                DestinationSecurityGroupId=dst,
+                GroupId=src_id,
+                DestinationSecurityGroupId=dst_id,
                 IpProtocol="tcp",
                 FromPort=e.port,
                 ToPort=e.port,

@@ -118,8 +118,8 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
                 i.takes(naming.access_point_output(v.access_point))
         for n in secret_inputs(spec, s):
             i.takes(n)
-        for v in s.environment.values():
-            for ph in PLACEHOLDER.findall(v):
+        for text in s.environment.values():
+            for ph in PLACEHOLDER.findall(text):
                 target = _placeholder_input(spec, ph)
                 if target:
                     i.takes(target)
@@ -176,19 +176,19 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
     part = part or whole(spec)
     members = part.members(spec)
     st = Stack(part.stack(NAME), "log groups, task definitions and ECS services", interface(spec, part))
-    sized = [s for s in members if s.sizing]
+    sized = [(s.name, s.sizing) for s in members if s.sizing]
     if sized:
         st.t.add_mapping(
             "Sizing",
             {
                 env: {
                     k: v
-                    for s in sized
+                    for name, sizes in sized
                     for k, v in (
-                        (naming.pascal(s.name, "Cpu"), str(s.sizing[env].cpu)),  # type: ignore[index]
-                        (naming.pascal(s.name, "Memory"), str(s.sizing[env].memory)),
+                        (naming.pascal(name, "Cpu"), str(sizes[env].cpu)),
+                        (naming.pascal(name, "Memory"), str(sizes[env].memory)),
                     )
-                }  # type: ignore[index]
+                }
                 for env in spec.environments
             },
         )
@@ -299,7 +299,9 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
             td_kw["Metadata"] = {"stackgen": exemptions}
         if s.sizing:
             mib = "/".join(f"{e} {s.sizing[e].memory}" for e in spec.environments)
-            td_kw.setdefault("Metadata", {}).setdefault("stackgen", {})["guard_allowlist"] = {
+            metadata = td_kw.setdefault("Metadata", {})
+            assert isinstance(metadata, dict)
+            metadata.setdefault("stackgen", {})["guard_allowlist"] = {
                 "ecs_task_definition_memory_hard_limit_check": "Container Memory is Fn::FindInMap Sizing by "
                 f"Environment ({mib} MiB, all >= 4); "
                 "cfn-guard cannot evaluate the intrinsic."

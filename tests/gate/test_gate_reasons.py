@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,7 +117,7 @@ def test_inline_guard_allowlist_for_a_never_allowed_rule_fails(tmp_path):
 
 
 def _check(cid: str, result: str, comment: str | None = None) -> dict:
-    check = {
+    check: dict[str, Any] = {
         "check_id": cid,
         "check_name": "n",
         "resource": "AWS::EC2::SecurityGroup.Sg",

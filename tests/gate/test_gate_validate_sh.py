@@ -28,7 +28,8 @@ def summary(out: str) -> dict[str, tuple[int, int, int, int]]:
     for line in table.splitlines():
         m = re.match(r"^(\S+)\s+\|\s+(\d+) \|\s+(\d+) \|\s+(\d+)(?: \+error)? \|\s+(\d+) \|", line)
         if m:
-            rows[m.group(1)] = tuple(int(g) for g in m.groups()[1:])
+            templates, passed, failed, suppressed = (int(g) for g in m.groups()[1:])
+            rows[m.group(1)] = (templates, passed, failed, suppressed)
     return rows
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generator.cfn.load import load_file
+
 ROOT = Path(__file__).resolve().parent.parent
 ANCHOR = ROOT / ".tools" / "cdk"
 ANCHOR_APP = ROOT / "scripts" / "cdk-anchor"
@@ -199,13 +201,7 @@ def one_service_change(spec_path: Path, dest: Path) -> Path | None:
 
 
 def _resources(out: Path) -> int:
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return sum(
-        len((yaml.load(p.read_bytes(), Loader=loader) or {}).get("Resources", {}))  # noqa: S506
-        for p in out.glob("*.yaml")
-    )
+    return sum(len(load_file(p).get("Resources") or {}) for p in out.glob("*.yaml"))
 
 
 def bench_spec(spec: Path, work: Path, repeat: int) -> tuple[dict[str, Sample], int]:
@@ -284,12 +280,9 @@ def generate(spec_path: str, out: str) -> None:
 
 def _largest(out: Path) -> tuple[int, int, str]:
     """(templates, resources, 'file R/P/O/bytes' of the template with the most resources)."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     rows = []
     for p in sorted(out.glob("*.yaml")):
-        t = yaml.load(p.read_bytes(), Loader=loader) or {}  # noqa: S506
+        t = load_file(p)
         rows.append(
             (
                 len(t.get("Resources") or {}),

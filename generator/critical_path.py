@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from generator.cfn.refs import depends_on
+from generator.cfn.refs import depends_on, references
 
 # (typical minutes, source) per nested stack module, by the stack's name without its group.
 PERF = "../shared/reference/performance-and-limits.md section 6"
@@ -84,20 +84,7 @@ def base(stack: str) -> str:
 def _stack_deps(resource: dict[str, Any], stacks: dict[str, str]) -> set[str]:
     """The child stacks a stack resource waits for: DependsOn and GetAtt of their outputs."""
     out = {stacks[d] for d in depends_on(resource) if d in stacks}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if k == "Fn::GetAtt":
-                    target = v[0] if isinstance(v, list) else str(v).split(".")[0]
-                    if target in stacks:
-                        out.add(stacks[target])
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(resource.get("Properties") or {})
+    out |= {stacks[r] for r in references(resource.get("Properties") or {}) if r in stacks}
     return out
 
 

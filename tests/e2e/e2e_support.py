@@ -246,6 +246,10 @@ def run_printed(command: str, env: dict | None = None, timeout: float = 300) -> 
         key, value = words.pop(0).split("=", 1)
         extra[key] = value
     full = safe_env()
+    # As a user's shell runs it: not inside the make that may run the tests (a sub-make
+    # would add "make[1]: Leaving directory" lines and inherit make's flags).
+    for var in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"):
+        full.pop(var, None)
     full.update(env or {})
     full.update(extra)
     return subprocess.run(

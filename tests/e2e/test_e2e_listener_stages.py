@@ -12,6 +12,7 @@ then with BaseDomain and HostedZoneId set, as a user moves from stage one to sta
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from e2e_support import (
@@ -19,6 +20,7 @@ from e2e_support import (
     apply_stack,
     delete_stack,
     failure_reasons,
+    push_images,
     read_params,
     stack_status,
     write_params,
@@ -166,6 +168,9 @@ def test_setting_base_domain_updates_the_listeners_in_place(scripts, aws, tmp_pa
         assert set(before) == {80}
         assert before[80]["Protocol"] == "HTTP" and before[80]["DefaultActions"][0]["Type"] == "forward"
 
+        # The first deploy kept the services at 0 until their images are pushed (deploy.sh
+        # refuses a second deploy without them): push them, as the printed hint says.
+        push_images(aws, stack, Path(TEMPLATE_DIR) if TEMPLATE_DIR else ROOT / "templates" / PLATFORM)
         zone = r53.create_hosted_zone(Name=DOMAIN, CallerReference="stage-two")["HostedZone"]["Id"]
         stage_two = write_params(
             tmp_path / "dev.json", {**params, "BaseDomain": DOMAIN, "HostedZoneId": zone.rsplit("/", 1)[-1]}

@@ -476,8 +476,9 @@ def test_scalable_target_and_scaling_policy(aws):
     assert policy["PolicyARN"] == out["Policy"]  # updated in place
 
     assert delete_stack(cfn, "prov-scale") is None
-    assert not scaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
-    assert not scaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
+    # This stack's target and policy are gone (other tests share the emulator and scale their own services).
+    assert not scaling.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[resource_id])["ScalableTargets"]
+    assert not scaling.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=resource_id)["ScalingPolicies"]
 
 
 @E2E

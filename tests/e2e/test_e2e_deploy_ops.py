@@ -31,7 +31,9 @@ from e2e_support import (
 
 from generator.deploy._aws import load_template
 
-pytestmark = pytest.mark.e2e  # independent tests (own stacks, per-worker emulator and state dir): spread over the workers
+pytestmark = (
+    pytest.mark.e2e
+)  # independent tests (own stacks, per-worker emulator and state dir): spread over the workers
 
 PLATFORM = "scheduled-file-writer"
 SECRET = {"STACKGEN_PARAM_SmbPassword": "e2e-SmbPassword-Value-0123456789abcdef"}

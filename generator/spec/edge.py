@@ -31,6 +31,17 @@ CIDR_PATTERN = r"^(\d{1,3}\.){3}\d{1,3}/(\d|[12]\d|3[0-2])$"
 CIDR_PATTERN_NOT_WORLD = r"^(\d{1,3}\.){3}\d{1,3}/([1-9]|[12]\d|3[0-2])$"
 
 
+def check_cidr_list(v: list[str]) -> list[str]:
+    """A list of IPv4 network CIDRs, each valid and none repeated (ingress_cidrs, a source set's cidrs)."""
+    for c in v:
+        err = ipv4_cidr_error(c)
+        if err:
+            raise ValueError(err)
+    if len(set(v)) != len(v):
+        raise ValueError("CIDRs must be unique")
+    return v
+
+
 def ipv4_cidr_error(cidr: str) -> str | None:
     """Why ``cidr`` is not an IPv4 network CIDR the security-group rules (CidrIp) accept, or None."""
     try:
@@ -55,13 +66,7 @@ class IngressSource(Model):
     @field_validator("cidrs")
     @classmethod
     def _cidrs(cls, v: list[str]) -> list[str]:
-        for c in v:
-            err = ipv4_cidr_error(c)
-            if err:
-                raise ValueError(err)
-        if len(set(v)) != len(v):
-            raise ValueError("CIDRs must be unique")
-        return v
+        return check_cidr_list(v)
 
     @property
     def opens_world(self) -> bool:

@@ -14,8 +14,8 @@ from generator.spec.edge import (
     Domain,
     IngressSource,
     LoadBalancer,
+    check_cidr_list,
     check_edge,
-    ipv4_cidr_error,
     parameter_pattern,
     source_ports,
 )
@@ -102,13 +102,7 @@ class Platform(Model):
     @field_validator("ingress_cidrs")
     @classmethod
     def _cidrs(cls, v: list[str]) -> list[str]:
-        for c in v:
-            err = ipv4_cidr_error(c)
-            if err:
-                raise ValueError(err)
-        if len(set(v)) != len(v):
-            raise ValueError("CIDRs must be unique")
-        return v
+        return check_cidr_list(v)
 
     @model_validator(mode="after")
     def _cross(self) -> Platform:  # noqa: C901, PLR0912 - one pass over the cross references

@@ -6,6 +6,7 @@ positions), e.g. ``logical("registry", "TaskDefinition") == "RegistryTaskDefinit
 
 from __future__ import annotations
 
+import functools
 import re
 
 from troposphere import Ref, Select, Split, Sub, Tags
@@ -13,6 +14,7 @@ from troposphere import Ref, Select, Split, Sub, Tags
 _WORD = re.compile(r"[A-Za-z0-9]+")
 
 
+@functools.cache  # pure; synthesis asks for the same few thousand ids many times over
 def pascal(*parts: str) -> str:
     """'auth-server', 'sg' -> 'AuthServerSg'. Keeps existing inner capitals ('VpcId')."""
     out = []

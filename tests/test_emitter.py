@@ -1,16 +1,18 @@
-"""The libyaml emitter (render.Dumper) writes exactly the bytes of PyYAML's pure-Python
-emitter (render.PureDumper): on every committed platform, on random specs, and on the
-scalars where emitters differ most (multi-line, unicode, long lines, digit strings,
-YAML's special words). The snapshots prove the committed bytes; this proves the two
-emitters agree beyond them."""
+"""The default path of render.to_yaml (generator.emit's block writer over libyaml's scalar
+rendering) writes exactly the bytes of PyYAML's pure-Python emitter (render.PureDumper):
+on every committed platform, on random specs, and on the scalars where emitters differ
+most (multi-line, unicode, long lines, digit strings, YAML's special words), at every
+depth. The snapshots prove the committed bytes; this proves the paths agree beyond them."""
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generator import render
+from generator.emit import BlockWriter, Unsupported
 from generator.spec import Platform, load_spec
 from tests.helpers import PLATFORMS
 from tests.strategies import valid_platforms
@@ -21,6 +23,9 @@ TRICKY = [
     "plain",
     "two words",
     "multi\nline\n",
+    "keep\n\n",
+    "\n",
+    "a\n\n\n",
     "no trailing newline\nhere",
     "trailing space \nline",
     " leading space",
@@ -123,6 +128,9 @@ def test_tricky_scalars_come_out_byte_identical() -> None:
     for value in TRICKY:
         _same(_doc(value))
         _same(_doc([value, {value: value}]))
+        # every place a scalar can sit: a sequence in a sequence, a mapping in a sequence in
+        # a mapping, deeper indentation (a literal block's lines follow the column)
+        _same(_doc([[value, [value, {"k": value}]], {"a": [{"b": value, "c": [[value]]}]}, [[]], [{}]]))
     _same(_doc(TRICKY))
     _same(_doc([0, -1, 2**63, 1.5, 1e-7, 1e20, True, False, None, [], {}]))
 
@@ -188,3 +196,22 @@ def test_keys_the_emitters_disagree_on_go_through_the_pure_emitter() -> None:
         assert c != pure, key
         assert not (render.plain_key(key) and render.plain_text(str(value)))
         assert render.to_yaml(raw) == render.to_yaml(raw, render.PureDumper)
+
+
+def test_the_block_writer_lays_out_every_committed_template_itself() -> None:
+    """The fast path is the one taken: no committed template falls back to yaml.dump."""
+    writer = BlockWriter(render.Dumper, render.WIDTH, render.plain_key, render.plain_text)
+    for path in PLATFORMS:
+        for name, template in render.synthesize(load_spec(path)).items():
+            top = {k: template[k] for k in render.TOP_ORDER if k in template}
+            assert writer.document(top) == render.to_yaml(template, render.PureDumper), (path.stem, name)
+
+
+def test_what_the_block_writer_cannot_lay_out_falls_back_to_yaml_dump() -> None:
+    writer = BlockWriter(render.Dumper, render.WIDTH, render.plain_key, render.plain_text)
+    # a literal that keeps its trailing blank lines ends the document with '...'; a string
+    # long enough to be folded at the width; a key the emitters disagree on; a tuple
+    for value in ("keep\n\n", "word " * 20001, {"": 1}, ("a", "b")):
+        with pytest.raises(Unsupported):
+            writer.document({"Resources": {"R": {"V": value}}})
+        _same(_doc(value) if not isinstance(value, tuple) else _doc(list(value)))

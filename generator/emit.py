@@ -1,0 +1,135 @@
+"""A block-YAML writer that writes exactly the bytes ``yaml.dump`` writes for a template,
+without PyYAML's per-node representer and resolver.
+
+``render.to_yaml`` spends most of synthesis in PyYAML's Python representer (one node
+object and a resolver lookup per value) even with the libyaml emitter.  A template is a
+tree of dicts, lists and scalars laid out in PyYAML's block style (two-space indent,
+sequences inside a mapping not indented), so the layout is written here directly, and
+each distinct scalar is rendered once by PyYAML itself (``yaml.dump({"k": value})``) and
+reused: the quoting, escaping and block-scalar choices stay PyYAML's own.
+
+What the writer does not reproduce it refuses with ``Unsupported`` and the caller falls
+back to ``yaml.dump``: a key that is not a plain one-line string, a scalar PyYAML writes
+over several lines other than as a literal block (``|``, ``|-``, ``|2-`` ...), a literal
+that keeps trailing blank lines (``|+``, which ends the document with ``...``), and
+anything that is not a dict, list, str, int, float, bool or None.  ``tests/test_emitter.py``
+compares the two on every committed template, random specs and the tricky scalars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+
+class Unsupported(Exception):
+    """A value the writer does not lay out itself (the caller uses ``yaml.dump``)."""
+
+
+SCALARS = (str, int, float, bool, type(None))
+
+
+class BlockWriter:
+    """Writes documents with ``dumper``'s scalar rendering; one instance caches scalars.
+    ``key_ok`` and ``text_ok`` say which keys and strings the caller accepts (others raise
+    ``Unsupported``)."""
+
+    def __init__(
+        self, dumper: type[Any], width: int, key_ok: Callable[[object], bool], text_ok: Callable[[str], bool]
+    ) -> None:
+        self._dumper = dumper
+        self._width = width
+        self._key_ok = key_ok
+        self._text_ok = text_ok
+        self._values: dict[tuple[type, Any], tuple[str, list[str]]] = {}
+        self._keys: dict[str, str] = {}
+
+    def _dump(self, data: Any) -> str:
+        return yaml.dump(
+            data, Dumper=self._dumper, sort_keys=False, default_flow_style=False, width=self._width, allow_unicode=True
+        )
+
+    def _key(self, key: Any) -> str:
+        hit = self._keys.get(key) if type(key) is str else None
+        if hit is None:
+            if type(key) is not str or not self._key_ok(key):
+                raise Unsupported(key)
+            text = self._dump({key: 0})
+            if not text.endswith(": 0\n") or "\n" in text[:-4]:
+                raise Unsupported(key)
+            hit = self._keys[key] = text[:-4]
+        return hit
+
+    def _scalar(self, value: Any) -> tuple[str, list[str]]:
+        """(first line, continuation lines as written under a key at column 0)."""
+        try:
+            slot = (type(value), value)
+            hit = self._values.get(slot)
+        except TypeError:
+            raise Unsupported(value) from None
+        if hit is None:
+            # A quoted string is folded at the emitter's width counted from its column, which
+            # the cached rendering (column 3) does not know: long strings go through yaml.dump.
+            if type(value) is str and (len(value) > self._width // 2 or not self._text_ok(value)):
+                raise Unsupported(value)
+            text = self._dump({"k": value})
+            if not text.startswith("k: ") or not text.endswith("\n"):
+                raise Unsupported(value)
+            lines = text[3:-1].split("\n")
+            if len(lines) > 1 and not (lines[0].startswith("|") and "+" not in lines[0]):
+                raise Unsupported(value)
+            hit = self._values[slot] = (lines[0], lines[1:])
+        return hit
+
+    def _put_scalar(self, value: Any, col: int, out: list[str]) -> None:
+        first, rest = self._scalar(value)
+        out.append(" " + first + "\n")
+        pad = " " * col
+        for line in rest:
+            out.append((pad + line if line else "") + "\n")
+
+    def _value(self, value: Any, col: int, out: list[str]) -> None:
+        """``value`` after ``key:`` where the key starts at column ``col``."""
+        if type(value) is dict:
+            if value:
+                out.append("\n")
+                self._mapping(value, col + 2, out, inline=False)
+            else:
+                out.append(" {}\n")
+        elif type(value) is list:
+            if value:
+                out.append("\n")
+                self._sequence(value, col, out, inline=False)
+            else:
+                out.append(" []\n")
+        elif isinstance(value, SCALARS):
+            self._put_scalar(value, col, out)
+        else:
+            raise Unsupported(value)
+
+    def _mapping(self, node: dict[Any, Any], col: int, out: list[str], inline: bool, ordered: bool = False) -> None:
+        pad = " " * col
+        for i, key in enumerate(node if ordered else sorted(node)):
+            out.append(("" if inline and i == 0 else pad) + self._key(key) + ":")
+            self._value(node[key], col, out)
+
+    def _sequence(self, items: list[Any], col: int, out: list[str], inline: bool) -> None:
+        pad = " " * col
+        for i, item in enumerate(items):
+            out.append(("" if inline and i == 0 else pad) + "-")
+            if type(item) is dict and item:
+                out.append(" ")
+                self._mapping(item, col + 2, out, inline=True)
+            elif type(item) is list and item:
+                out.append(" ")
+                self._sequence(item, col + 2, out, inline=True)
+            else:
+                self._value(item, col, out)
+
+    def document(self, top: dict[str, Any]) -> str:
+        """``top``'s keys in the order given, every nested mapping sorted by key."""
+        out: list[str] = []
+        self._mapping(top, 0, out, inline=False, ordered=True)
+        return "".join(out)

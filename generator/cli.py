@@ -163,20 +163,31 @@ LINT_MORE = (
     "cfn-lint install, .cfnlintrc and project rules are unchanged answers from .cache/lint; the rest "
     "run on every core"
 )
+CHECK_HELP = (
+    "static reachability preflight of a spec or a template set (ECR, logs, "
+    "secrets: routes, endpoints, security groups, IAM)"
+)
+CHECK_MORE = "With --templates DIR, unchanged template bytes answer from .cache/check"
+
+
+def check_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    from generator import preflight
+
+    preflight.add_arguments(p)
+    p.set_defaults(func=preflight.cmd)
+    return p
+
+
 # Commands main() parses without building the full parser: (help, description, arguments).
 FAST_COMMANDS = {
     "lint": (LINT_HELP, LINT_MORE, lint_arguments),
     "templates": (make_templates.HELP, make_templates.MORE, templates_arguments),
+    "check": (CHECK_HELP, CHECK_MORE, check_arguments),
 }
 
 
 # Subcommands implemented in their own modules: each exposes add_arguments(parser) and cmd(args).
 MODULE_COMMANDS = {
-    "check": (
-        "generator.preflight",
-        "static reachability preflight of a spec or a template set (ECR, logs, "
-        "secrets: routes, endpoints, security groups, IAM)",
-    ),
     "cost": ("generator.cost", "monthly cost estimate per stack and per egress mode"),
     "diagnose": ("generator.diagnose", "live connectivity diagnostics of a deployed stack (boto3)"),
     "docs": (

@@ -10,20 +10,24 @@ allow the calls.  The checks live in ``generator.reach`` (``reach.verdicts`` jud
 synthesizes a SPEC with ``render``), and the entry points other code calls: ``run``,
 ``check``, ``environments``, ``add_arguments`` and ``cmd``.
 
-Exit 0: passes; 1: findings (errors); 2: usage error.
+``check --templates DIR`` replays its answer from ``.cache/check`` when nothing it reads
+changed (``--no-cache`` checks again).  Exit 0: passes; 1: findings (errors); 2: usage error.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
-from generator import cfn, render
+from generator import cache, cfn
 from generator.cfn import ERROR, PARENT, WARNING, Finding
+from generator.cfn.load import TEMPLATE_SUFFIXES
 from generator.reach.verdicts import RELEVANT, Preflight, check, run
-from generator.spec import SpecError, load_spec
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -59,6 +63,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--verbose", "-v", action="store_true", help="also print, per task, the path each need takes")
     p.add_argument("--json", action="store_true", help="print findings as JSON")
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="with --templates: check again even if the same template bytes were checked before",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -78,6 +87,37 @@ def cmd(args: argparse.Namespace) -> int:
     if bool(args.spec) == bool(args.templates):
         print("stackgen check: give exactly one of SPEC or --templates DIR", file=sys.stderr)
         return EXIT_USAGE
+    if args.templates and Path(args.templates).is_dir():
+        return _cached(args)
+    return _check(args)
+
+
+def _cached(args: argparse.Namespace) -> int:
+    """``check --templates DIR`` answered from ``.cache/check`` when the same bytes of every
+    template in DIR were checked with the same options by the same generator source (and
+    YAML reader) before: the same output and exit code, replayed.  A usage error is never
+    stored."""
+    parts: list[bytes | str] = [b"check", cache.generator_digest(), cache.dist_digest("PyYAML")]
+    parts += [str(args.env), str(args.verbose), str(args.json), str(Path(args.templates).resolve())]
+    for f in sorted(Path(args.templates).glob("*")):
+        if f.is_file() and f.name.endswith(TEMPLATE_SUFFIXES):
+            parts += [f.name, f.read_bytes()]
+    key = cache.digest(*parts)
+    store = cache.Store("check", use=not getattr(args, "no_cache", False))
+    hit = store.get(key)
+    if hit is not None:
+        sys.stdout.write(hit["stdout"])
+        return int(hit["rc"])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = _check(args)
+    sys.stdout.write(out.getvalue())
+    if rc != EXIT_USAGE:
+        store.put(key, {"stdout": out.getvalue(), "rc": rc})
+    return rc
+
+
+def _check(args: argparse.Namespace) -> int:
     if args.templates:
         try:
             templates = cfn.load_dir(args.templates)
@@ -86,6 +126,11 @@ def cmd(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         source = f"{args.templates}/"
     else:
+        # render (troposphere) and the spec model (pydantic) are imported here only: a cached
+        # `check --templates` does not pay for them
+        from generator import render
+        from generator.spec import SpecError, load_spec
+
         try:
             spec = load_spec(args.spec)
         except SpecError as exc:

@@ -81,6 +81,7 @@ class TemplateSet:
         self._conditions: dict[str, Conditions] = {}
         self._by_type: dict[str | None, list[tuple[str, str, dict[str, Any]]]] = {}
         self._present: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+        self._literals: dict[str, set[str]] | None = None
 
     @classmethod
     def from_dir(cls, path: str | Path) -> TemplateSet:
@@ -378,7 +379,13 @@ class TemplateSet:
         return found
 
     def _compared_literals(self) -> dict[str, set[str]]:
-        """Parent / pseudo parameter -> the literal texts some Fn::Equals compares it with."""
+        """Parent / pseudo parameter -> the literal texts some Fn::Equals compares it with
+        (read once per set: it depends on the templates only; callers do not mutate it)."""
+        if self._literals is None:
+            self._literals = self._read_compared_literals()
+        return self._literals
+
+    def _read_compared_literals(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
 
         def visit(file: str, node: Any) -> None:

@@ -49,11 +49,44 @@ INTERFACE_GROUPS = {
 
 
 def check(inp: Inputs) -> list[Finding]:
-    ts = inp.ts
-    return load_balancers(ts) + services(ts) + security_groups(ts) + interfaces(ts) + endpoints(ts)
+    ts, v = inp.ts, Views()
+    return load_balancers(ts, v) + services(ts, v) + security_groups(ts, v) + interfaces(ts, v) + endpoints(ts, v)
 
 
-def _worst(ts: TemplateSet, keys: list[Key], count: Any) -> tuple[int, Scenario]:
+class Views:
+    """One template set, and one network model, per scenario, shared by every count of a
+    check: a platform of hundreds of services asks the same few scenarios thousands of
+    times, and each view keeps its own caches of conditions, presence and rules."""
+
+    def __init__(self) -> None:
+        self._sets: dict[tuple[int, tuple[tuple[str, Any], ...]], TemplateSet] = {}
+        self._nets: dict[int, Network] = {}
+        self._rule_keys: dict[int, dict[Key, list[Key]]] = {}
+
+    def under(self, ts: TemplateSet, scenario: Scenario) -> TemplateSet:
+        key = (id(ts), tuple(sorted(scenario.items())))
+        if key not in self._sets:
+            self._sets[key] = ts.under(scenario)
+        return self._sets[key]
+
+    def network(self, under: TemplateSet) -> Network:
+        if id(under) not in self._nets:
+            self._nets[id(under)] = Network(under, Renderer(under, MATCH_PSEUDO))
+        return self._nets[id(under)]
+
+    def rule_keys(self, ts: TemplateSet) -> dict[Key, list[Key]]:
+        """Each security group's separate rule resources, indexed once per template set."""
+        if id(ts) not in self._rule_keys:
+            index: dict[Key, list[Key]] = {}
+            for type_ in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+                for f, lid, r in ts.resources(type_):
+                    for sg in targets(ts, f, r["Properties"].get("GroupId"), resolve=False):
+                        index.setdefault(sg, []).append((f, lid))
+            self._rule_keys[id(ts)] = index
+        return self._rule_keys[id(ts)]
+
+
+def _worst(views: Views, ts: TemplateSet, keys: list[Key], count: Any) -> tuple[int, Scenario]:
     """The largest ``count(template set under a scenario)`` over the scenarios of ``keys``
     (and the Fn::If conditions in them), with the scenario that gives it."""
     conds = [
@@ -64,7 +97,7 @@ def _worst(ts: TemplateSet, keys: list[Key], count: Any) -> tuple[int, Scenario]
     ]
     best: tuple[int, Scenario] = (-1, {})
     for scenario in ts.scenarios(sorted(set(keys)), conds):
-        n = count(ts.under(scenario))
+        n = count(views.under(ts, scenario))
         if n > best[0]:
             best = (n, scenario)
     return best
@@ -86,7 +119,8 @@ def _on(ts: TemplateSet, file: str, node: Any, wanted: set[Key]) -> Key | None:
     return next((k for k in targets(ts, file, node, resolve=False) if k in wanted), None)
 
 
-def load_balancers(ts: TemplateSet) -> list[Finding]:
+def load_balancers(ts: TemplateSet, views: Views | None = None) -> list[Finding]:
+    views = views or Views()
     out: list[Finding | None] = []
     lbs = {(f, lid) for f, lid, _ in ts.resources(LOAD_BALANCER)}
     listeners: dict[Key, Key] = {}  # listener -> its load balancer
@@ -125,11 +159,11 @@ def load_balancers(ts: TemplateSet) -> list[Finding]:
             return found
 
         keys = [lb, *mine, *my_rules]
-        n, sc = _worst(ts, keys, lambda u, mine=mine: len(present(u, mine)))
+        n, sc = _worst(views, ts, keys, lambda u, mine=mine: len(present(u, mine)))
         out.append(_over("alb-quota", lb, "has listeners:", n, sc, "listeners_per_alb"))
-        n, sc = _worst(ts, keys, lambda u, my_rules=my_rules: len(present(u, my_rules)))
+        n, sc = _worst(views, ts, keys, lambda u, my_rules=my_rules: len(present(u, my_rules)))
         out.append(_over("alb-quota", lb, "has listener rules (besides the default rules):", n, sc, "rules_per_alb"))
-        n, sc = _worst(ts, keys, lambda u, groups=groups: len(groups(u)))
+        n, sc = _worst(views, ts, keys, lambda u, groups=groups: len(groups(u)))
         out.append(_over("alb-quota", lb, "forwards to target groups:", n, sc, "target_groups_per_alb"))
         n = sum(certificates.get(k, 0) for k in mine)
         out.append(
@@ -170,7 +204,8 @@ def load_balancers(ts: TemplateSet) -> list[Finding]:
 # ---- ECS services -------------------------------------------------------------------------
 
 
-def services(ts: TemplateSet) -> list[Finding]:
+def services(ts: TemplateSet, views: Views | None = None) -> list[Finding]:
+    views = views or Views()
     out: list[Finding | None] = []
     for f, lid, r in ts.resources("AWS::ECS::Service"):
         lbs = r["Properties"].get("LoadBalancers")
@@ -184,7 +219,7 @@ def services(ts: TemplateSet) -> list[Finding]:
                 }
             )
 
-        n, sc = _worst(ts, [(f, lid)], attached)
+        n, sc = _worst(views, ts, [(f, lid)], attached)
         out.append(_over("ecs-quota", (f, lid), "is attached to target groups:", n, sc, "target_groups_per_service"))
     return [x for x in out if x]
 
@@ -201,26 +236,22 @@ def _rule_counts(net: Network, sg: Key, egress: bool) -> int:
     return max(counts.values())
 
 
-def _rule_keys(ts: TemplateSet, sg: Key) -> list[Key]:
+def _rule_keys(views: Views, ts: TemplateSet, sg: Key) -> list[Key]:
     """The group and its separate rule resources (their conditions decide the count too)."""
-    keys = [sg]
-    for type_ in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
-        for f, lid, r in ts.resources(type_):
-            if sg in targets(ts, f, r["Properties"].get("GroupId"), resolve=False):
-                keys.append((f, lid))
-    return keys
+    return [sg, *views.rule_keys(ts).get(sg, [])]
 
 
-def security_groups(ts: TemplateSet) -> list[Finding]:
+def security_groups(ts: TemplateSet, views: Views | None = None) -> list[Finding]:
+    views = views or Views()
     out: list[Finding | None] = []
     for f, lid, _r in ts.resources(SECURITY_GROUP):
         sg = (f, lid)
-        keys = _rule_keys(ts, sg)
+        keys = _rule_keys(views, ts, sg)
         for egress, quota, what in (
             (False, "inbound_rules_per_sg", "has inbound rules:"),
             (True, "outbound_rules_per_sg", "has outbound rules:"),
         ):
-            n, sc = _worst(ts, keys, lambda u, egress=egress, sg=sg: _rule_counts(_network(u), sg, egress))
+            n, sc = _worst(views, ts, keys, lambda u, egress=egress, sg=sg: _rule_counts(views.network(u), sg, egress))
             out.append(_over("sg-quota", sg, what, n, sc, quota))
     return [x for x in out if x]
 
@@ -232,12 +263,9 @@ def _groups_of(ts: TemplateSet, file: str, res: dict[str, Any]) -> list[Key | No
     return [o.key for o in ts.items(file, node)]
 
 
-def _network(under: TemplateSet) -> Network:
-    return Network(under, Renderer(under, MATCH_PSEUDO))
-
-
-def interfaces(ts: TemplateSet) -> list[Finding]:
+def interfaces(ts: TemplateSet, views: Views | None = None) -> list[Finding]:
     """Security groups per network interface, and the rules they hold together."""
+    views = views or Views()
     out: list[Finding | None] = []
     for type_ in INTERFACE_GROUPS:
         for f, lid, r in ts.resources(type_):
@@ -253,14 +281,15 @@ def interfaces(ts: TemplateSet) -> list[Finding]:
                 )
             )
             known = [g for g in groups if g is not None]
-            keys = [(f, lid), *[k for g in known for k in _rule_keys(ts, g)]]
+            keys = [(f, lid), *[k for g in known for k in _rule_keys(views, ts, g)]]
             for egress, what in ((False, "inbound"), (True, "outbound")):
                 n, sc = _worst(
+                    views,
                     ts,
                     keys,
                     lambda u, known=known, egress=egress: (
                         lambda net: sum(_rule_counts(net, g, egress) for g in known)
-                    )(_network(u)),
+                    )(views.network(u)),
                 )
                 out.append(
                     _over(
@@ -275,8 +304,9 @@ def interfaces(ts: TemplateSet) -> list[Finding]:
     return [x for x in out if x]
 
 
-def endpoints(ts: TemplateSet) -> list[Finding]:
+def endpoints(ts: TemplateSet, views: Views | None = None) -> list[Finding]:
     """Interface (and Gateway Load Balancer) endpoints per VPC."""
+    views = views or Views()
     per_vpc: dict[Key | None, list[Key]] = {}
     for f, lid, r in ts.resources("AWS::EC2::VPCEndpoint"):
         kind = ts.resolved(f, r["Properties"].get("VpcEndpointType", "Gateway"))
@@ -284,7 +314,7 @@ def endpoints(ts: TemplateSet) -> list[Finding]:
             per_vpc.setdefault(ts.origin(f, r["Properties"].get("VpcId")).key, []).append((f, lid))
     out: list[Finding | None] = []
     for vpc, eps in sorted(per_vpc.items(), key=lambda kv: str(kv[0])):
-        n, sc = _worst(ts, eps, lambda u, eps=eps: sum(1 for k in eps if u.present(*k)))
+        n, sc = _worst(views, ts, eps, lambda u, eps=eps: sum(1 for k in eps if u.present(*k)))
         where = vpc or eps[0]
         out.append(_over("vpc-quota", where, "has interface endpoints:", n, sc, "interface_endpoints_per_vpc"))
     return [x for x in out if x]

@@ -251,11 +251,22 @@ class Network:
             if isinstance(x, dict) and x.get("Ref") != "AWS::NoValue":
                 out.append(self._rule(sg[0], x, egress))
         rtype = "AWS::EC2::SecurityGroupEgress" if egress else "AWS::EC2::SecurityGroupIngress"
-        for f, _lid, r in self.ts.present_resources(rtype):
-            p = r.get("Properties", {})
-            if self.ts.origin(f, p.get("GroupId")).key == sg:
-                out.append(self._rule(f, p, egress))
+        for f, p in self._standalone(rtype).get(sg, []):
+            out.append(self._rule(f, p, egress))
         return out
+
+    def _standalone(self, rtype: str) -> dict[Key | None, list[tuple[str, dict[str, Any]]]]:
+        """The present standalone rules of a type by the group they belong to (read once: a
+        platform of hundreds of groups asks for every group's rules)."""
+
+        def index() -> dict[Key | None, list[tuple[str, dict[str, Any]]]]:
+            out: dict[Key | None, list[tuple[str, dict[str, Any]]]] = {}
+            for f, _lid, r in self.ts.present_resources(rtype):
+                p = r.get("Properties", {})
+                out.setdefault(self.ts.origin(f, p.get("GroupId")).key, []).append((f, p))
+            return out
+
+        return self._cached(("standalone", rtype), index)
 
     def egress_allows(
         self,

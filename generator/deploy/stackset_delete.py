@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from generator.cfn.load import load_text
 from generator.deploy import artifacts
 from generator.deploy import stackset_inputs as inputs
-from generator.deploy._aws import EXIT_FAIL, client, prog
+from generator.deploy._aws import EXIT_FAIL, EXIT_USAGE, client, prog
 from generator.deploy.stackset_status import (
     caller_account,
     describe_stack_set,

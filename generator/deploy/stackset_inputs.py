@@ -205,18 +205,18 @@ def read_region_values(files: dict[str, Path], regions: list[str]) -> dict[str, 
 
 
 def set_parameters(template: dict, env_values: dict[str, str], overrides: dict[str, dict[str, str]]) -> dict[str, str]:
-    """The stack set's own parameter values: the environment's file, plus every key some
-    instance overrides (CloudFormation overrides only parameters the stack set has). Such a
-    key takes the template's Default, else the value of the first region that sets it (every
-    instance then has its own override, so no instance runs with another region's value)."""
+    """The stack set's own parameter values: the environment's file, plus every overridden
+    key without a Default (so the stack set itself has a value for every parameter that needs
+    one). Such a key takes the value of the first region that sets it; every instance has its
+    own override of it (:func:`missing_overrides`), so no instance runs with another region's
+    value. A key with a Default is left to it, so a region file added later changes only the
+    instances of its region."""
     specs = template.get("Parameters") or {}
     values = dict(env_values)
     for region_values in overrides.values():
         for key, value in region_values.items():
-            if key in values:
-                continue
-            default = (specs.get(key) or {}).get("Default")
-            values[key] = str(default) if default is not None else value
+            if key not in values and "Default" not in (specs.get(key) or {}):
+                values[key] = value
     return values
 
 

@@ -104,7 +104,10 @@ def image_values(
     stack = None
     if own_stack_id:
         cfn = client("cloudformation", args, region=region)
-        stack = cfn.describe_stacks(StackName=own_stack_id)["Stacks"][0]
+        try:
+            stack = cfn.describe_stacks(StackName=own_stack_id)["Stacks"][0]
+        except ClientError:  # gone since (or not readable): decided as for another account
+            own_stack_id = None
     found = {i.entry["parameter"]: i for i in images.look(region_args(args, region), template, given, stack)}
     for entry in entries:
         name = entry["parameter"]
@@ -131,11 +134,12 @@ def plan_overrides(
     region_values: dict[str, dict[str, str]],
     current: dict[str, dict[str, str] | None],
     own_stacks: dict[str, str],
-) -> dict[str, dict[str, str]]:
-    """The ParameterOverrides of every target region: its file's values, the S3 prefix list
-    of that region, its image decisions."""
+) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """The ParameterOverrides of every target region (its file's values, the S3 prefix list
+    of that region, its image decisions) and what was decided, for the terminal."""
     specs = template.get("Parameters") or {}
     out: dict[str, dict[str, str]] = {}
+    said: list[str] = []
     for region, values in region_values.items():
         overrides = dict(values)
         if "S3PrefixListId" in specs and "S3PrefixListId" not in env_values and "S3PrefixListId" not in values:
@@ -143,19 +147,17 @@ def plan_overrides(
                 overrides["S3PrefixListId"] = regional.s3_prefix_list_id(region, args)
             except regional.RegionalError as exc:
                 raise inputs.InputError(f"S3PrefixListId: {exc}") from None
-            print(
+            said.append(
                 f"{region}: S3PrefixListId={overrides['S3PrefixListId']} "
-                f"({regional.s3_prefix_list_name(region)}, looked up in {region})",
-                file=sys.stderr,
+                f"({regional.s3_prefix_list_name(region)}, looked up in {region})"
             )
         ready, notes = image_values(
             args, template, region, {**env_values, **values}, current.get(region), own_stacks.get(region)
         )
-        for note in notes:
-            print(note, file=sys.stderr)
+        said += notes
         overrides.update(ready)
         out[region] = overrides
-    return out
+    return out, said
 
 
 def secrets_and_checks(
@@ -174,15 +176,18 @@ def secrets_and_checks(
         merged = {**env_values, **values}
         where = shown.get(region) or shown["env"]
         result = resolve(template, merged, previous=previous, interactive=sys.stdin.isatty(), params_path=where)
-        problems += [p if p.startswith(where) else f"{region}: {p}" for p in result.problems]
+        problems += [p if p.startswith(where) else f"{where}: {p}" for p in result.problems]
         problems += rule_problems(template, merged, where)
         for name in result.need_prompt:
             os.environ[f"STACKGEN_PARAM_{name}"] = getpass.getpass(f"Value for NoEcho parameter {name} (not echoed): ")
         if not secrets:
             again = resolve(template, merged, previous=previous, params_path=where)
             secrets = [p for p in again.api_parameters() if p["ParameterKey"] not in merged]
-            problems += [p for p in again.problems if p not in problems]
+            problems += [
+                q for q in (p if p.startswith(where) else f"{where}: {p}" for p in again.problems) if q not in problems
+            ]
     problems += inputs.missing_overrides(template, env_values, overrides)
+    problems = list(dict.fromkeys(problems))  # a mistake in the environment's file, once
     if problems:
         raise inputs.InputError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
     return secrets
@@ -271,11 +276,13 @@ def deploy(args: argparse.Namespace, targets: inputs.Targets) -> int:
     shown = {"env": shown_path(Path(args.shown_as or args.params_file))}
     shown.update({r: shown_path(p) for r, p in files.items()})
     try:
-        overrides = plan_overrides(args, template, env_values, region_values, current, own_stacks)
+        overrides, said = plan_overrides(args, template, env_values, region_values, current, own_stacks)
         previous = {p["ParameterKey"] for p in (existing or {}).get("Parameters", [])}
         secrets = secrets_and_checks(template, env_values, overrides, shown, previous)
     except inputs.InputError as exc:
         return _error(str(exc))
+    for line in said:
+        print(line, file=sys.stderr)
     set_values = inputs.set_parameters(template, env_values, overrides)
     parameters = inputs.as_api(set_values) + secrets
     # --- from here on, things are created -----------------------------------------------------
@@ -310,8 +317,10 @@ def deploy(args: argparse.Namespace, targets: inputs.Targets) -> int:
         cfn.create_stack_set(**create)
         print(f"==> Created stack set {args.stack_set_name} ({targets.permission_model}, {args.region})")
     else:
-        changed = existing.get("TemplateBody") != text or inputs.from_api(existing.get("Parameters")) != set_values
-        if changed or secrets and any("ParameterValue" in s for s in secrets):
+        secret_keys = {s["ParameterKey"] for s in secrets}
+        before = {k: v for k, v in inputs.from_api(existing.get("Parameters")).items() if k not in secret_keys}
+        changed = existing.get("TemplateBody") != text or before != set_values
+        if changed or any("ParameterValue" in s for s in secrets):
             regions = ordered_regions(targets.regions, instances)
             if instances and not confirm(
                 args,

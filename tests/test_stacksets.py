@@ -560,3 +560,47 @@ def test_help_describes_the_stack_set_options() -> None:
     for script in ("deploy.sh", "delete.sh"):
         text = subprocess.run([str(ROOT / script), "--help"], capture_output=True, text=True, check=True).stdout
         assert "--stack-set" in text and "--regions" in text
+
+
+def test_service_managed_deploys_to_organizational_units(
+    platform: Path, recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org = client("organizations", region=ADMIN)
+    org_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    root = org.list_roots()["Roots"][0]["Id"]
+    ou = org.create_organizational_unit(ParentId=root, Name="apps")["OrganizationalUnit"]["Id"]
+    member = org.create_account(Email="apps@example.com", AccountName="apps")["CreateAccountStatus"]["AccountId"]
+    org.move_account(AccountId=member, SourceParentId=root, DestinationParentId=ou)
+    # moto creates a service-managed instance's stack in the member account, whose S3 holds no
+    # nested template: this case deploys a parent without nested stacks
+    flat = {**MAIN, "Resources": {"Marker": APP["Resources"]["PrefixParameter"]}}
+    write_json(platform / "packaged.json", flat)
+    role = write_json(platform / "execution-role.json", {"Resources": {}})
+    argv = deploy_argv(platform, "--organizational-units", ou, "--execution-role-template", str(role))
+    assert stacksets.main(argv) == 0, capsys.readouterr().err
+    [created] = recorder.named("CreateStackSet")
+    assert created["PermissionModel"] == "SERVICE_MANAGED"
+    assert created["AutoDeployment"] == {"Enabled": False}
+    assert created["ExecutionRoleTemplateUrl"].startswith(f"https://{BUCKET}.s3.{ADMIN}.amazonaws.com/{NAME}/")
+    creates = recorder.named("CreateStackInstances")
+    assert [c["DeploymentTargets"] for c in creates] == [{"OrganizationalUnitIds": [ou]}] * 2
+    assert not any("Accounts" in c for c in creates)
+    for region in REGIONS:
+        inst = client("cloudformation", region=ADMIN).describe_stack_instance(
+            StackSetName=NAME, StackInstanceAccount=member, StackInstanceRegion=region
+        )["StackInstance"]
+        values = {p["ParameterKey"]: p["ParameterValue"] for p in inst["ParameterOverrides"]}
+        assert values["S3PrefixListId"] == prefix_list(region)
+        bucket = f"stackgen-artifacts-{ACCOUNT}-{region}"
+        policy = json.loads(client("s3", region=region).get_bucket_policy(Bucket=bucket)["Policy"])
+        [read] = [s for s in policy["Statement"] if s["Sid"].startswith("StackgenStackSetRead")]
+        assert read["Principal"] == "*"
+        assert read["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": org_id}}
+    recorder.calls.clear()
+    delete = ["delete", "--stack-set-name", NAME, "--region", ADMIN, "--interval", "0", "--yes"]
+    # moto's instance summaries carry no OrganizationalUnitId (AWS's do): the OU is then named
+    assert stacksets.main(delete) == 2
+    assert "pass --organizational-units" in capsys.readouterr().err
+    assert stacksets.main([*delete, "--organizational-units", ou]) == 0
+    [deleted] = recorder.named("DeleteStackInstances")
+    assert deleted["DeploymentTargets"] == {"OrganizationalUnitIds": [ou]}

@@ -111,8 +111,15 @@ def delete(args: argparse.Namespace, targets: inputs.Targets) -> int:
     if chosen:
         regions = ordered_regions(targets.regions, chosen)
         where: dict[str, Any]
-        ous = sorted({i["OrganizationalUnitId"] for i in chosen if i.get("OrganizationalUnitId")})
-        if stack_set.get("PermissionModel") == "SERVICE_MANAGED" and ous:
+        ous = sorted({i["OrganizationalUnitId"] for i in chosen if i.get("OrganizationalUnitId")} | set(targets.ous))
+        if stack_set.get("PermissionModel") == "SERVICE_MANAGED":
+            if not ous:
+                print(
+                    f"{prog()}: error: the instances of {args.stack_set_name} name no organizational unit: pass "
+                    "--organizational-units ou-...[,...] (a service-managed stack set deletes by OU)",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
             where = {"DeploymentTargets": {"OrganizationalUnitIds": ous}}
         else:
             where = {"Accounts": sorted({i["Account"] for i in chosen})}

@@ -47,7 +47,7 @@ BUCKET = f"stackgen-artifacts-{ACCOUNT}-{ADMIN}"
 NAME = "demo-dev"
 REGIONS = ["us-east-1", "eu-west-1"]
 
-MAIN = {
+MAIN: dict[str, Any] = {
     "AWSTemplateFormatVersion": "2010-09-09",
     "Metadata": {
         "stackgen": {
@@ -81,7 +81,7 @@ MAIN = {
         }
     },
 }
-APP = {
+APP: dict[str, Any] = {
     "Parameters": {"S3PrefixListId": {"Type": "String"}, "AlarmEmail": {"Type": "String"}},
     "Resources": {
         "PrefixParameter": {

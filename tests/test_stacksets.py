@@ -604,3 +604,43 @@ def test_service_managed_deploys_to_organizational_units(
     assert stacksets.main([*delete, "--organizational-units", ou]) == 0
     [deleted] = recorder.named("DeleteStackInstances")
     assert deleted["DeploymentTargets"] == {"OrganizationalUnitIds": [ou]}
+
+
+def test_image_readiness_is_decided_per_region(aws) -> None:
+    """<Service>ImageReady of one region: true where that region's ECR has the tag (an instance
+    of the caller's account), false where it has not, the current override for another
+    account's instance (not readable here), false for a new instance, the file's value kept."""
+    args = argparse.Namespace(endpoint_url=None, region=ADMIN)
+    stacks = {}
+    for region in REGIONS:
+        ecr = client("ecr", region=region)
+        uri = ecr.create_repository(repositoryName="demo/web")["repository"]["repositoryUri"]
+        template = {
+            "Parameters": {"S3PrefixListId": {"Type": "String"}},
+            "Resources": {"Marker": APP["Resources"]["PrefixParameter"]},
+            "Outputs": {"WebRepositoryUri": {"Value": uri}},
+        }
+        cfn = client("cloudformation", region=region)
+        stacks[region] = cfn.create_stack(
+            StackName="instance",
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": "S3PrefixListId", "ParameterValue": "pl-12345678"}],
+        )["StackId"]
+    manifest = json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "layers": []}
+    )
+    client("ecr", region="eu-west-1").put_image(repositoryName="demo/web", imageManifest=manifest, imageTag="1.0.0")
+    current = {"WebImageReady": "false"}
+    pushed, notes = stacksets.image_values(args, MAIN, "eu-west-1", {}, current, stacks["eu-west-1"])
+    assert pushed == {"WebImageReady": "true"} and notes == []
+    missing, notes = stacksets.image_values(args, MAIN, "us-east-1", {}, current, stacks["us-east-1"])
+    assert missing == {"WebImageReady": "false"}
+    assert notes == [
+        "us-east-1: WebImageReady=false: "
+        + f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/demo/web:1.0.0 is not pushed (the service stays at 0)"
+    ]
+    assert stacksets.image_values(args, MAIN, "us-east-1", {}, {"WebImageReady": "true"}, None)[0] == {
+        "WebImageReady": "true"
+    }
+    assert stacksets.image_values(args, MAIN, "us-east-1", {}, None, None)[0] == {"WebImageReady": "false"}
+    assert stacksets.image_values(args, MAIN, "us-east-1", {"WebImageReady": "true"}, None, None)[0] == {}

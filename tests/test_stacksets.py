@@ -644,3 +644,14 @@ def test_image_readiness_is_decided_per_region(aws) -> None:
     }
     assert stacksets.image_values(args, MAIN, "us-east-1", {}, None, None)[0] == {"WebImageReady": "false"}
     assert stacksets.image_values(args, MAIN, "us-east-1", {"WebImageReady": "true"}, None, None)[0] == {}
+
+
+def test_a_failed_region_stops_the_later_regions(
+    platform: Path, recorder: Recorder, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # moto's operations always succeed: the first region's operation is reported FAILED here
+    monkeypatch.setattr(stacksets, "watch_operation", lambda *a, **k: False)
+    assert stacksets.main(deploy_argv(platform)) == 1
+    assert [c["Regions"] for c in recorder.named("CreateStackInstances")] == [["us-east-1"]]
+    err = capsys.readouterr().err
+    assert "stackgen: error: stopped after us-east-1; not attempted: eu-west-1\n" in err

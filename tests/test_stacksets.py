@@ -655,3 +655,23 @@ def test_a_failed_region_stops_the_later_regions(
     assert [c["Regions"] for c in recorder.named("CreateStackInstances")] == [["us-east-1"]]
     err = capsys.readouterr().err
     assert "stackgen: error: stopped after us-east-1; not attempted: eu-west-1\n" in err
+
+
+def test_public_task_ips_outside_dev_need_confirmation(
+    platform: Path, recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = json.loads((platform / "templates" / "app.yaml").read_text())
+    app["Resources"]["Service"] = {
+        "Type": "AWS::ECS::Service",
+        "Properties": {
+            "NetworkConfiguration": {"AwsvpcConfiguration": {"AssignPublicIp": "ENABLED", "Subnets": ["subnet-1"]}}
+        },
+    }
+    write_json(platform / "templates" / "app.yaml", app)
+    argv = deploy_argv(platform)
+    argv[argv.index("--env") + 1] = "test"
+    assert stacksets.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "WARNING: demo (test) gives every task a public IP in a public subnet" in err
+    assert "stackgen: error: not deployed: tasks of test would get public IPs" in err
+    assert not [n for n in recorder.names() if n.startswith("Create")]

@@ -42,7 +42,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from generator.cfn.load import load_file
-from generator.deploy import artifacts, images, regional
+from generator.deploy import artifacts, exposure, images, regional
 from generator.deploy import stackset_inputs as inputs
 from generator.deploy._aws import EXIT_FAIL, EXIT_USAGE, add_aws_args, client, guard, prog, shown_path
 from generator.deploy.changeset import CAPABILITIES
@@ -283,6 +283,16 @@ def deploy(args: argparse.Namespace, targets: inputs.Targets) -> int:
         return _error(str(exc))
     for line in said:
         print(line, file=sys.stderr)
+    exposed = exposure.warning(args.platform, args.env, exposure.public_ip_tasks(Path(args.template).parent, args.env))
+    if exposed:  # as deploy.sh step 4: outside dev, public task IPs are confirmed
+        print(exposed, file=sys.stderr)
+        if args.env != "dev" and not confirm(
+            args,
+            f"Deploy {args.platform} ({args.env}) with public task IPs?",
+            f"not deployed: tasks of {args.env} would get public IPs; confirmation is required and stdin is not a "
+            "terminal; re-run with --yes",
+        ):
+            return EXIT_FAIL
     set_values = inputs.set_parameters(template, env_values, overrides)
     parameters = inputs.as_api(set_values) + secrets
     # --- from here on, things are created -----------------------------------------------------

@@ -20,12 +20,14 @@ What moto 5.2.5 has and lacks (so what these tests can and cannot show):
   is false) to every request whatever its transport; the requests here are HTTPS as boto3
   sends them, so the fixture leaves that statement out of moto's evaluation.
 `aws cloudformation package` (deploy.sh's step) is stood in for by uploading the child
-template under its MD5 key and writing its URL into the parent, as the CLI does.
+template under its MD5 key and writing its URL into the parent as awscli 1.x writes it
+(path style, with the versionId of the versioned bucket).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 from collections.abc import Iterator
@@ -37,6 +39,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from generator.deploy import artifacts, stacksets
+from generator.deploy import stackset_inputs as inputs
 from generator.deploy._aws import client
 from generator.deploy.stackset_status import watch_operation
 
@@ -177,7 +180,11 @@ def platform(tmp_path: Path, aws) -> Path:
 def package(root: Path) -> None:
     args = argparse.Namespace(bucket=BUCKET, region=ADMIN, endpoint_url=None)
     assert artifacts.ensure(args) == 0
-    url = artifacts.upload_file(args, BUCKET, NAME, str(root / "templates" / "app.yaml"))
+    body = (root / "templates" / "app.yaml").read_bytes()
+    key = f"{NAME}/{hashlib.md5(body).hexdigest()}.template"
+    version = client("s3", region=ADMIN).put_object(Bucket=BUCKET, Key=key, Body=body)["VersionId"]
+    # as awscli 1.x writes it for a versioned bucket (s3uploader.to_path_style_s3_url)
+    url = f"https://s3.{ADMIN}.amazonaws.com/{BUCKET}/{key}?versionId={version}"
     packaged = json.loads((root / "templates" / "main.yaml").read_text())
     packaged["Resources"]["AppStack"]["Properties"]["TemplateURL"] = url
     write_json(root / "packaged.json", packaged)
@@ -675,3 +682,22 @@ def test_public_task_ips_outside_dev_need_confirmation(
     assert "WARNING: demo (test) gives every task a public IP in a public subnet" in err
     assert "stackgen: error: not deployed: tasks of test would get public IPs" in err
     assert not [n for n in recorder.names() if n.startswith("Create")]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # awscli 1.x `package` (s3uploader.to_path_style_s3_url) on a versioned bucket
+        f"https://s3.us-east-1.amazonaws.com/{BUCKET}/{NAME}/0123abcd.template?versionId=3HL4kqtJlcpXroDTDmJ",
+        f"https://s3.us-east-1.amazonaws.com/{BUCKET}/{NAME}/0123abcd.template",
+        f"http://127.0.0.1:4566/{BUCKET}/{NAME}/0123abcd.template?versionId=1",
+        f"https://{BUCKET}.s3.us-east-1.amazonaws.com/{NAME}/0123abcd.template",
+    ],
+)
+def test_the_key_of_a_packaged_template_url(url: str) -> None:
+    assert inputs.s3_key(url, BUCKET) == f"{NAME}/0123abcd.template"
+
+
+def test_a_template_url_outside_the_bucket_is_refused() -> None:
+    with pytest.raises(inputs.InputError, match="is not in the artifact bucket"):
+        inputs.s3_key(f"https://s3.us-east-1.amazonaws.com/other-bucket/{NAME}/x.template", BUCKET)

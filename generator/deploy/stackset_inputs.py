@@ -268,8 +268,10 @@ def bucket_prefix(bucket: str, admin_region: str) -> str:
 
 def s3_key(url: str, bucket: str) -> str:
     """The object key of a TemplateURL that ``aws cloudformation package`` wrote for
-    ``bucket`` (path style ``.../bucket/key`` or virtual-hosted ``bucket.s3...../key``)."""
-    rest = url.split("://", 1)[-1]
+    ``bucket`` (path style ``.../bucket/key`` or virtual-hosted ``bucket.s3...../key``). A
+    versioned bucket gets ``?versionId=...`` from the CLI: the key is content-addressed, so the
+    regional copy is the same bytes without it."""
+    rest = url.split("://", 1)[-1].split("?", 1)[0]
     host, _, path = rest.partition("/")
     if host.startswith(f"{bucket}."):
         return path

@@ -602,7 +602,10 @@ def test_service_managed_deploys_to_organizational_units(
         policy = json.loads(client("s3", region=region).get_bucket_policy(Bucket=bucket)["Policy"])
         [read] = [s for s in policy["Statement"] if s["Sid"].startswith("StackgenStackSetRead")]
         assert read["Principal"] == "*"
-        assert read["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": org_id}}
+        assert read["Condition"] == {
+            "StringEquals": {"aws:PrincipalOrgID": org_id},
+            "ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": [f"{org_id}/{root}/{ou}/*"]},
+        }
     recorder.calls.clear()
     delete = ["delete", "--stack-set-name", NAME, "--region", ADMIN, "--interval", "0", "--yes"]
     # moto's instance summaries carry no OrganizationalUnitId (AWS's do): the OU is then named
@@ -701,3 +704,14 @@ def test_the_key_of_a_packaged_template_url(url: str) -> None:
 def test_a_template_url_outside_the_bucket_is_refused() -> None:
     with pytest.raises(inputs.InputError, match="is not in the artifact bucket"):
         inputs.s3_key(f"https://s3.us-east-1.amazonaws.com/other-bucket/{NAME}/x.template", BUCKET)
+
+
+def test_the_org_path_of_a_nested_ou(aws) -> None:
+    org = client("organizations", region=ADMIN)
+    org_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    root = org.list_roots()["Roots"][0]["Id"]
+    outer = org.create_organizational_unit(ParentId=root, Name="outer")["OrganizationalUnit"]["Id"]
+    inner = org.create_organizational_unit(ParentId=outer, Name="inner")["OrganizationalUnit"]["Id"]
+    args = argparse.Namespace(endpoint_url=None, region=ADMIN)
+    assert stacksets.org_path(args, org_id, inner) == f"{org_id}/{root}/{outer}/{inner}/"
+    assert stacksets.org_path(args, org_id, root) == f"{org_id}/{root}/"

@@ -316,10 +316,18 @@ def read_statement_sid(stack_set: str) -> str:
 
 
 def read_statement(
-    stack_set: str, bucket: str, prefix: str, region: str, accounts: list[str], org_id: str | None
+    stack_set: str,
+    bucket: str,
+    prefix: str,
+    region: str,
+    accounts: list[str],
+    org_id: str | None,
+    org_paths: list[str] | None = None,
 ) -> dict[str, Any] | None:
-    """Lets the target accounts (self-managed) or the organization (service-managed) read the
-    stack set's templates under ``prefix/``; None when every target is the bucket's account."""
+    """Lets the target accounts (self-managed), or the principals of the target OUs of the
+    organization (service-managed: ``aws:PrincipalOrgID``, narrowed by
+    ``aws:PrincipalOrgPaths`` ``o-.../r-.../ou-.../*``), read the stack set's templates under
+    ``prefix/``; None when every target is the bucket's account."""
     resource = f"arn:{partition(region)}:s3:::{bucket}/{prefix.strip('/')}/*"
     statement: dict[str, Any] = {
         "Sid": read_statement_sid(stack_set),
@@ -330,6 +338,10 @@ def read_statement(
     if org_id:
         statement["Principal"] = "*"
         statement["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": org_id}}
+        if org_paths:
+            statement["Condition"]["ForAnyValue:StringLike"] = {
+                "aws:PrincipalOrgPaths": [f"{p.rstrip('/')}/*" for p in sorted(org_paths)]
+            }
         return statement
     if not accounts:
         return None

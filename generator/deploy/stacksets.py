@@ -207,8 +207,10 @@ def prepare_buckets(
     nested templates and lets the target accounts read the stack set's prefix."""
     admin_bucket = args.bucket
     org_id = None
+    paths: list[str] = []
     if targets.permission_model == "SERVICE_MANAGED":
         org_id = client("organizations", args).describe_organization()["Organization"]["Id"]
+        paths = [org_path(args, org_id, ou) for ou in targets.ous]
     others = [a for a in targets.accounts if a != own]
     for region in sorted(set(targets.regions) | {args.region}):
         bucket = f"{prefix}{region}"
@@ -222,10 +224,21 @@ def prepare_buckets(
                     s3.head_object(Bucket=bucket, Key=key)
                 except ClientError:
                     s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": admin_bucket, "Key": key})
-        statement = inputs.read_statement(args.stack_set_name, bucket, args.stack_set_name, region, others, org_id)
+        statement = inputs.read_statement(
+            args.stack_set_name, bucket, args.stack_set_name, region, others, org_id, paths
+        )
         if statement is not None:
             put_read_statement(rargs, bucket, args.stack_set_name, statement)
     print(f"nested templates in s3://{prefix}<region>/{args.stack_set_name}/ for {', '.join(targets.regions)}")
+
+
+def org_path(args: argparse.Namespace, org_id: str, ou: str) -> str:
+    """``o-.../r-.../ou-.../`` of an OU (or a root), as aws:PrincipalOrgPaths spells it."""
+    chain = [ou]
+    org = client("organizations", args)
+    while not chain[0].startswith("r-"):
+        chain.insert(0, org.list_parents(ChildId=chain[0])["Parents"][0]["Id"])
+    return "/".join([org_id, *chain]) + "/"
 
 
 def upload_parent(args: argparse.Namespace, body: str) -> str:

@@ -47,6 +47,13 @@ Options:
   --interval SECONDS   event polling interval (default: 1, 0.5 with --endpoint-url)
   -h, --help           show this help
 
+A stack set (deploy.sh --stack-set; docs/deploy.md, "StackSets"):
+  --stack-set          delete the stack set NAME-ENV: list what its instances leave
+                       behind, delete the instances (all, or those of --regions R1,R2),
+                       wait, then delete the stack set once it has no instance
+  --regions, --failure-tolerance, --max-concurrent, --region-concurrency,
+  --concurrency-mode, --call-as, --operation-timeout: as for deploy.sh --stack-set
+
 Exit status: 0 deleted (or there was no stack); 1 the stack still exists, something was
 not purged, or the delete was not confirmed; 2 usage error or unreachable endpoint.
 USAGE
@@ -54,6 +61,7 @@ USAGE
 
 PLATFORM="" ENV_NAME="" STACK="" REGION="" BUCKET="" ENDPOINT="" YES=0 PURGE=0 INTERVAL=""
 PURGE_RETAINED=0 PURGE_SNAPSHOTS=0
+STACK_SET=0 SS_ARGS=()  # --stack-set and its options (generator/deploy/stacksets.py)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -68,6 +76,10 @@ while [[ $# -gt 0 ]]; do
     --purge-retained) PURGE_RETAINED=1; shift ;;
     --purge-snapshots) PURGE_SNAPSHOTS=1; shift ;;
     --purge-artifacts) PURGE=1; shift ;;
+    --stack-set) STACK_SET=1; shift ;;
+    --regions|--accounts|--organizational-units|--permission-model|--failure-tolerance|--max-concurrent|\
+    --region-concurrency|--concurrency-mode|--call-as|--operation-timeout)
+      need_value "$1" "${2:-}"; SS_ARGS+=("$1" "$2"); shift 2 ;;
     *) die_usage "unknown argument: $1" ;;
   esac
 done
@@ -83,6 +95,7 @@ if [[ $YES -eq 0 && ! -t 0 ]]; then
   die_usage "confirmation is required and stdin is not a terminal: pass --yes to delete $STACK"
 fi
 setup_tools
+stack_set_check --delete
 setup_aws
 INTERVAL="${INTERVAL:-$([[ -n "$ENDPOINT" ]] && echo 0.5 || echo 1)}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/stackgen-delete.XXXXXX")"
@@ -90,6 +103,7 @@ trap 'rm -rf "$WORK"' EXIT
 LOST_EXIT=2
 lock_stack
 check_endpoint
+[[ $STACK_SET -eq 1 ]] && delete_stack_set
 
 purge_artifacts() {
   if [[ $PURGE -eq 1 ]]; then

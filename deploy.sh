@@ -61,6 +61,24 @@ Options:
                        printed and recorded as the stack tag stackgen:preflight-override
   -h, --help           show this help
 
+Many regions and accounts (CloudFormation StackSets; docs/deploy.md, "StackSets"): the
+stack set NAME-ENV (--stack-name) lives in --region; its instances are created or updated
+region by region, each with its own parameter overrides (parameters/NAME/ENV.<region>.json,
+S3PrefixListId looked up in that region, <Service>ImageReady decided there):
+  --stack-set          deploy as a stack set (with the options below)
+  --regions R1,R2      regions of the instances, in deploy order                 [required]
+  --accounts A1,A2     target accounts (self-managed; default: your account)
+  --organizational-units OU1,OU2
+                       target OUs (service-managed; excludes --accounts)
+  --permission-model self-managed|service-managed
+  --failure-tolerance N|N%   failed accounts per region before the region stops (default 0)
+  --max-concurrent N|N%      accounts per region at a time (default 1)
+  --region-concurrency sequential|parallel    (a stack set update across regions)
+  --concurrency-mode strict|soft              (failure tolerance mode)
+  --administration-role-arn ARN, --execution-role-name NAME     (self-managed roles)
+  --execution-role-template FILE   (service-managed: required, nested stacks need it)
+  --call-as SELF|DELEGATED_ADMIN   --operation-timeout SECONDS (default 10800)
+
 Parameters file: a JSON list of "Key=Value" strings, the shape that
 `aws cloudformation deploy --parameter-overrides file://FILE` accepts. No secrets in it.
 
@@ -72,6 +90,7 @@ USAGE
 ORIG_ARGS=("$@")
 PLATFORM="" ENV_NAME="" STACK="" REGION="" BUCKET="" ENDPOINT="" PROFILE=""
 PARAMS_FILE="" TEMPLATE_DIR="" REVIEW=0 YES=0 INTERVAL="" FORCE="" ACCEPT="" ALLOW_MISSING=0
+STACK_SET=0 SS_ARGS=()  # --stack-set and its options (generator/deploy/stacksets.py)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -90,6 +109,11 @@ while [[ $# -gt 0 ]]; do
     --review) REVIEW=1; shift ;;
     --yes) YES=1; shift ;;
     --force) need_value "$1" "${2:-}"; FORCE="$2"; shift 2 ;;
+    --stack-set) STACK_SET=1; shift ;;
+    --regions|--accounts|--organizational-units|--permission-model|--failure-tolerance|--max-concurrent|\
+    --region-concurrency|--concurrency-mode|--administration-role-arn|--execution-role-name|\
+    --execution-role-template|--call-as|--operation-timeout)
+      need_value "$1" "${2:-}"; SS_ARGS+=("$1" "$2"); shift 2 ;;
     *) die_usage "unknown argument: $1" ;;
   esac
 done
@@ -116,6 +140,7 @@ if [[ -n "$TEMPLATE_DIR" && ! -f "$TEMPLATE_DIR/main.yaml" ]]; then
 fi
 [[ -z "$ACCEPT" || "$ACCEPT" =~ ^[A-Za-z0-9/,]+$ ]] || die_usage "invalid --accept-replacement: $ACCEPT (Stack/LogicalId[,...])"
 setup_tools
+stack_set_check  # (no --delete: the deploy options)
 setup_aws
 INTERVAL="${INTERVAL:-$([[ -n "$ENDPOINT" ]] && echo 0.5 || echo 1)}"
 
@@ -168,6 +193,9 @@ if [[ "$TEMPLATE_SOURCE" == spec ]]; then
     fi
   fi
 fi
+
+# --- many regions and accounts: the stack set path ends here (generator/deploy/stacksets.py) ---
+[[ $STACK_SET -eq 1 ]] && deploy_stack_set
 
 # --- 2. deploy-filled parameters, 3. validation (and the stack's state) ---------------------
 AWS_SHOWN="aws"

@@ -178,3 +178,48 @@ pydeploy() {
   [[ $rc -eq 3 ]] && exit "${LOST_EXIT:-1}"
   return "$rc"
 }
+
+# --- many regions and accounts: CloudFormation StackSets (generator/deploy/stacksets.py) ---
+
+# stack_set_check [--delete]: the --stack-set options checked before anything is read or
+# created (one line and exit 2 for a mistake); they need --stack-set, and --stack-set does not
+# go with the single-stack options it cannot honour.
+# shellcheck disable=SC2120  # called with --delete by delete.sh, with nothing by deploy.sh
+stack_set_check() {
+  # shellcheck disable=SC2153  # SS_ARGS is set by the script that sources this library
+  if [[ $STACK_SET -eq 0 ]]; then
+    [[ ${#SS_ARGS[@]} -eq 0 ]] || die_usage "${SS_ARGS[0]} goes with --stack-set"
+    return 0
+  fi
+  if [[ "${REVIEW:-0}" -eq 1 || -n "${ACCEPT:-}" || "${PURGE_RETAINED:-0}" -eq 1 || "${PURGE:-0}" -eq 1 ]]; then
+    die_usage "--stack-set does not go with --review, --accept-replacement or --purge-*: a stack set has no change set, and the instances of other accounts cannot be purged from here"
+  fi
+  "$PY" -m generator.deploy.stacksets check "$@" "${SS_ARGS[@]}" || exit 2
+}
+
+# deploy_stack_set: package once (as a single-stack deploy does), then create or update the
+# stack set and its instances; exits with the helper's status.
+deploy_stack_set() {
+  BUCKET="$(pydeploy artifacts ensure ${BUCKET:+--bucket "$BUCKET"} "${PY_AWS[@]}")"
+  LOST_EXIT=1
+  say "Packaging nested templates into s3://$BUCKET/$STACK/ (copied to each region's bucket)"
+  aws_cli cloudformation package --template-file "$TEMPLATE_DIR/main.yaml" --s3-bucket "$BUCKET" \
+    --s3-prefix "$STACK" --output-template-file "$WORK/packaged.yaml" >"$WORK/package.log" 2>&1 \
+    || { grep -v '^\s*$' "$WORK/package.log" | tail -n 1 >&2; die "aws cloudformation package failed"; }
+  local flags=() rc=0
+  [[ $YES -eq 1 ]] && flags+=(--yes)
+  pydeploy stacksets deploy --stack-set-name "$STACK" --template "$TEMPLATE_DIR/main.yaml" \
+    --packaged "$WORK/packaged.yaml" --params-file "$PARAMS_FILE" --shown-as "$(shown "$PARAMS_FILE")" \
+    --params-dir "$ROOT/parameters/$PLATFORM" --env "$ENV_NAME" --platform "$PLATFORM" --bucket "$BUCKET" \
+    --interval "$INTERVAL" "${flags[@]}" "${SS_ARGS[@]}" "${PY_AWS[@]}" || rc=$?
+  exit "$rc"
+}
+
+# delete_stack_set: instances first (wait), then the stack set; exits with the helper's status.
+delete_stack_set() {
+  local flags=() rc=0
+  [[ $YES -eq 1 ]] && flags+=(--yes)
+  pydeploy stacksets delete --stack-set-name "$STACK" ${BUCKET:+--bucket "$BUCKET"} --interval "$INTERVAL" \
+    "${flags[@]}" "${SS_ARGS[@]}" "${PY_AWS[@]}" || rc=$?
+  exit "$rc"
+}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.cfn.templateset import TemplateSet
+from generator.cfn.templateset import Origin, TemplateSet
 from generator.invariants.base import invariant
 from generator.reach.isolation import isolation_problems
 from generator.reach.network import Network
@@ -33,6 +33,17 @@ def _igw_subnets(ts: TemplateSet) -> set[tuple[str, str]]:
     }
 
 
+def _subnet(ts: TemplateSet, f: str, node: Any) -> Origin:
+    """The origin of one subnet, also when it is ``Fn::Select`` of a list the parent feeds."""
+    node = ts.branch(f, node)
+    if isinstance(node, dict) and "Fn::Select" in node and isinstance(node["Fn::Select"][0], int):
+        k, items = node["Fn::Select"]
+        listed = ts.list_origins(f, items)
+        if k < len(listed):
+            return listed[k]
+    return ts.origin(f, node)
+
+
 @invariant
 def data_stores_private(ts: TemplateSet) -> list[str]:
     """No database subnet group and no EFS mount target uses a subnet routed to an internet gateway."""
@@ -43,7 +54,7 @@ def data_stores_private(ts: TemplateSet) -> list[str]:
             if (o.file, o.name) in public:
                 v.append(f"{f}:{lid}: database subnet group uses public subnet {o.name}")
     for f, lid, r in ts.resources("AWS::EFS::MountTarget"):
-        o = ts.origin(f, r["Properties"].get("SubnetId"))
+        o = _subnet(ts, f, r["Properties"].get("SubnetId"))
         if (o.file, o.name) in public:
             v.append(f"{f}:{lid}: EFS mount target in public subnet {o.name}")
     return v

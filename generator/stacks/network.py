@@ -40,13 +40,27 @@ def route_table_input(spec: Platform) -> str | None:
     return "PrivateRouteTableIds" if spec.network.existing and "vpc-endpoints" in spec.network.modes else None
 
 
+def used_tiers(spec: Platform) -> set[str]:
+    """The tiers some stack places something in: the endpoints', the tasks', the data stores' and
+    the load balancers' (an existing VPC's parameters are these tiers' subnets only)."""
+    net = spec.network
+    used = {net.endpoint_tier, *(spec.subnets_of(s) for s in spec.services)}
+    if spec.database is not None:
+        used.add(spec.database.subnets or net.default_private_tier)
+    if spec.efs is not None:
+        used.add(net.default_private_tier)
+    if spec.load_balancers and net.public_tier:
+        used.add(net.public_tier)
+    return used
+
+
 def parameters(spec: Platform) -> list[Parameter]:
     """The parent parameters of an existing VPC (none when the platform creates its VPC)."""
     net = spec.network
     if not net.existing:
         return []
     out = [Parameter("VpcId", Type="AWS::EC2::VPC::Id", Description=f"ID of the existing VPC (CIDR {net.vpc_cidr})")]
-    for t in net.tiers:
+    for t in (t for t in net.tiers if t.name in used_tiers(spec)):
         kind = "public" if t.public else "private"
         out.append(
             Parameter(

@@ -44,7 +44,7 @@ class Network(Model):
             SubnetTier(name="public", public=True, newbits=8, offset=48),
         ]
     )
-    """Subnet tiers, each one subnet per AZ; at least one private tier."""
+    """Subnet tiers, each one subnet per AZ; at least one private tier unless egress is public-ip (then a database or EFS still needs one)."""
     egress: EgressMode = "nat-per-az"
     """How tasks reach the internet and AWS APIs: nat-per-az, single-nat, vpc-endpoints (no NAT) or public-ip."""
     egress_by_environment: dict[str, EgressMode] = Field(

@@ -179,7 +179,9 @@ def network_lines(
             f"interface endpoints {len(eps)} x {azs} AZs ({', '.join(eps)})",
             lambda: 2 * (endpoints_monthly(len(eps), azs, prices),),
         )
-    if mode in ("nat-per-az", "single-nat"):
+    if mode in ("nat-per-az", "single-nat") and spec.network.existing:
+        mc.notes.append("the existing VPC's NAT gateways and flow logs are its owner's (not counted)")
+    elif mode in ("nat-per-az", "single-nat"):
         n = azs if mode == "nat-per-az" else 1
         add(
             f"NAT gateways {n} x {prices['hours_per_month']} h, with their public IPv4",
@@ -203,6 +205,13 @@ def network_lines(
             )
             mc.notes.append("one AZ's outage cuts every task's egress")
     elif mode == "vpc-endpoints":
+        if spec.network.nat_tiers:
+            # network.tiers[].nat: one NAT gateway (in AZ 1) for the services that call an outside API.
+            add(
+                f"NAT gateway of the nat tiers ({', '.join(spec.network.nat_tiers)}) 1 x "
+                f"{prices['hours_per_month']} h, with its public IPv4 (its traffic is not estimated)",
+                lambda: 2 * (nat_monthly(prices),),
+            )
         add(
             f"endpoint data processing ({api[0]:.3g}-{api[1]:.3g} GB: AWS APIs, logs)",
             lambda: (
@@ -224,17 +233,19 @@ def network_lines(
             ),
         )
         mc.notes.append("tasks are reachable from the internet; needs public_ip_reason")
-    if mode != "vpc-endpoints" and spec.network.public_tier is None:
+    if mode != "vpc-endpoints" and spec.network.public_tier is None and not spec.network.existing:
         mc.notes.append("needs a public subnet tier")
     logs = prices["cloudwatch_logs"]
     days = spec.network.flow_log_retention_days
-    add(
-        f"VPC flow logs ({usage.flow_log_gb:g} GB/month ingested)", lambda: 2 * (usage.flow_log_gb * logs["ingest_gb"],)
-    )
-    add(
-        f"VPC flow log storage ({days} d retention)",
-        lambda: 2 * (usage.flow_log_gb * logs["storage_gb_month"] * usage.log_stored_ratio * days / 30.4,),
-    )
+    if not spec.network.existing:  # an existing VPC's flow logs are its owner's
+        add(
+            f"VPC flow logs ({usage.flow_log_gb:g} GB/month ingested)",
+            lambda: 2 * (usage.flow_log_gb * logs["ingest_gb"],),
+        )
+        add(
+            f"VPC flow log storage ({days} d retention)",
+            lambda: 2 * (usage.flow_log_gb * logs["storage_gb_month"] * usage.log_stored_ratio * days / 30.4,),
+        )
     mc.low = sum(x.low for x in mc.lines)
     mc.high = sum(x.high for x in mc.lines)
     return mc

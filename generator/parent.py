@@ -20,7 +20,7 @@ from generator import naming
 from generator.contract import ContractError, Part, StackInterface, check_built
 from generator.placement import place
 from generator.spec import Platform
-from generator.stacks import GROUPED, STACKS
+from generator.stacks import GROUPED, STACKS, network
 from generator.stacks._base import keep, suppress
 from generator.stacks.services import takes_image_uri
 
@@ -85,9 +85,12 @@ def root_parameters(spec: Platform, parts: list[Part] | None = None) -> dict[str
             Type="String",
             Default=spec.network.vpc_cidr,
             AllowedPattern=rf"^(\d{{1,3}}\.){{3}}\d{{1,3}}/{prefix}$",
-            Description=f"CIDR block for the VPC (a /{prefix}; subnets are carved from it)",
+            Description=f"CIDR block of the existing VPC (a /{prefix}; tasks send DNS to its resolver)"
+            if spec.network.existing
+            else f"CIDR block for the VPC (a /{prefix}; subnets are carved from it)",
         )
     )
+    ps.extend(network.parameters(spec))
     if spec.uses_ingress_cidrs:
         ps.append(
             Parameter(
@@ -242,6 +245,12 @@ def derived() -> dict[str, object]:
     return {naming.STACK_UID: naming.stack_uid()}
 
 
+def _is_list(parameter_type: str) -> bool:
+    """Whether a parent parameter is a list (CommaDelimitedList or an AWS-specific List<...>, like an
+    existing VPC's subnets): the parent passes it to a child's CommaDelimitedList joined by commas."""
+    return parameter_type == "CommaDelimitedList" or parameter_type.startswith("List<")
+
+
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
@@ -289,7 +298,7 @@ def wire(spec: Platform, kids: list[Child], root: dict[str, Parameter] | None = 
                 edges.append(Edge(c.name, i.name, from_child))
             elif i.name in root:
                 rtype = root[i.name].properties["Type"]
-                if (rtype == "CommaDelimitedList") != (i.type == "CommaDelimitedList"):
+                if _is_list(rtype) != (i.type == "CommaDelimitedList"):
                     raise ContractError(
                         f"stack {c.name}: input {i.name} is {i.type} but the parent parameter is {rtype}"
                     )
@@ -355,7 +364,7 @@ def build(spec: Platform, kids: list[Child] | None = None) -> Template:
                 deps.add(e.producer)
             elif e.name in computed:
                 value = computed[e.name]
-            elif root[e.name].properties["Type"] == "CommaDelimitedList":
+            elif _is_list(root[e.name].properties["Type"]):
                 value = Join(",", Ref(e.name))
             else:
                 value = Ref(e.name)

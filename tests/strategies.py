@@ -15,7 +15,8 @@ extra ports), 1-20 ingress CIDRs for 80/443 and a named ingress source set (1-3 
 the listener or the load balancer) for the other ports, application buckets (encrypted
 with the platform key) with services that read and write them through task permissions (and
 find their names in their environment), a queue ARN parameter with an allowed_pattern named in
-task permissions, and per-environment scaling ranges and desired counts.
+task permissions, and per-environment scaling ranges and desired counts; the network shapes: an
+existing VPC, public-ip with public subnets only, a nat tier in a vpc-endpoints platform.
 """
 
 from __future__ import annotations
@@ -250,6 +251,7 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
         modes = [m for m in EGRESS_MODES if m != "public-ip"]
         envs = draw(st.lists(st.sampled_from(["dev", "test", "prod"]), unique=True, max_size=2))
         network["egress_by_environment"] = {e: draw(st.sampled_from(modes)) for e in envs}
+    _network_shape(draw, network, services, with_db or bool(aps))
     cidrs = draw(st.lists(st.integers(0, 255), min_size=1, max_size=20, unique=True))
     ingress = [f"198.51.{c}.0/24" for c in cidrs]
     if draw(st.booleans()):
@@ -294,6 +296,23 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
     if aps:
         data["efs"] = {"access_points": [{"name": a, "path": f"/{a}"} for a in aps]}
     return data
+
+
+def _network_shape(draw: st.DrawFn, network: dict[str, Any], services: list[dict[str, Any]], stores: bool) -> None:
+    """The network shapes of issue 12, drawn on top of the created VPC: an existing VPC (tiers by
+    name only), public-ip with public subnets only (no data stores), or a nat tier in a
+    vpc-endpoints platform with some services placed in it."""
+    shape = draw(st.sampled_from(("created", "existing", "public-only", "nat-tier")))
+    if shape == "existing":
+        network["existing"] = True
+        network["tiers"] = [{"name": "private"}, {"name": "public", "public": True}]
+    elif shape == "public-only" and network["egress"] == "public-ip" and not stores:
+        network["tiers"] = [{"name": "public", "public": True, "newbits": 8, "offset": 200}]
+    elif shape == "nat-tier" and network["egress"] == "vpc-endpoints" and not network.get("egress_by_environment"):
+        network["tiers"].append({"name": "egress", "nat": True, "newbits": 8, "offset": 100})
+        for svc in services:
+            if draw(st.booleans()):
+                svc["subnets"] = "egress"
 
 
 def valid_platforms(max_services: int = 40, min_services: int = 1) -> st.SearchStrategy[Platform]:

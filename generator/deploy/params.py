@@ -87,6 +87,14 @@ def read_params_file(path: str | Path) -> dict[str, str]:
 # "Exactly N CIDR(s) ..." -- the description stackgen writes for a list parameter whose
 # entries each become a generated resource (security-group rules), so the count is fixed.
 LIST_COUNT = re.compile(r"Exactly (\d+) ")
+# The ID formats of the AWS-specific parameter types an existing VPC is given with (network.existing):
+# CloudFormation checks that the IDs exist at create time; a malformed one is caught here first.
+# Source: EC2 User Guide, "Resource IDs" (docs.aws.amazon.com/AWSEC2/latest/UserGuide/resource-ids.html):
+# a prefix and 8 or 17 characters of lowercase letters and digits.
+AWS_ID_PATTERNS = {
+    "AWS::EC2::VPC::Id": r"vpc-([0-9a-z]{8}|[0-9a-z]{17})",
+    "AWS::EC2::Subnet::Id": r"subnet-([0-9a-z]{8}|[0-9a-z]{17})",
+}
 
 
 def _check_value(name: str, spec: dict, value: str, secret: bool) -> list[str]:
@@ -119,7 +127,11 @@ def _check_value(name: str, spec: dict, value: str, secret: bool) -> list[str]:
             if not ok:
                 choices = ", ".join(str(a) for a in allowed)
                 problems.append(f"{name}: {shown} is not one of the AllowedValues [{choices}]")
-    if ptype == "CommaDelimitedList":
+    id_pattern = AWS_ID_PATTERNS.get(ptype.removeprefix("List<").removesuffix(">"))
+    for item in items if id_pattern else ():
+        if re.fullmatch(str(id_pattern), item) is None:
+            problems.append(f"{name}: {item!r} is not an ID of type {ptype}")
+    if ptype == "CommaDelimitedList" or ptype.startswith("List<"):
         # CloudFormation matches AllowedPattern against each value of a CommaDelimitedList.
         pattern = spec.get("AllowedPattern")
         for item in items:

@@ -13,6 +13,7 @@ imports the stack modules: the checks read templates only.  By what they check:
                  world-open ingress through parameter defaults, policy resources a parameter
                  could widen to '*' (7, 8, 13, 14, 21, 23)
 - ``network``    security-group ingress, private services, HTTPS listeners, data paths (10, 15, 18, 19)
+- ``egress``     data stores out of public subnets, endpoint-only tasks without an internet route
 - ``structure``  domain names, parameter defaults, references, logical ids, quotas (6, 11, 12, 16, 17)
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 
 from generator.cfn.templateset import TemplateSet
 from generator.invariants.base import Violations
+from generator.invariants.egress import data_stores_private, endpoint_only_isolation
 from generator.invariants.network import data_reachability, listener_tls, private_services, security_group_ingress
 from generator.invariants.security import (
     encrypted_with_cmk,
@@ -75,6 +77,8 @@ TEMPLATE_ONLY: dict[str, Callable[[TemplateSet], Violations]] = {
     "service_ports_mapped": service_ports_mapped,
     "parameter_resources_bounded": parameter_resources_bounded,
     "desired_within_scaling": desired_within_scaling,
+    "data_stores_private": data_stores_private,
+    "endpoint_only_isolation": endpoint_only_isolation,
 }
 
 __all__ = ["TEMPLATE_ONLY", "Violations", "check_all", "parameter_defaults", "stable_ids", *TEMPLATE_ONLY]

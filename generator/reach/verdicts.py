@@ -27,6 +27,7 @@ from generator.cfn.templateset import TemplateSet
 from generator.cfn.values import MATCH_PSEUDO, SHOW_PSEUDO, Renderer
 from generator.reach.datapaths import DATA_PATH, data_paths
 from generator.reach.iam import TemplatePolicies, allows
+from generator.reach.isolation import isolation_problems
 from generator.reach.model import Endpoint, InternetPath, Need, Perm, Task
 from generator.reach.network import ANYWHERE, Network
 from generator.reach.tasks import TaskReader
@@ -106,6 +107,9 @@ class Preflight:
         subnet_keys = [s.key for s in t.subnets]
         if any(k is None for k in subnet_keys) or any(self.ts.typed(s, "AWS::EC2::Subnet") is None for s in t.subnets):
             unresolved = ", ".join(str(s) for s in t.subnets if self.ts.typed(s, "AWS::EC2::Subnet") is None)
+            if all(s.kind != "resource" for s in t.subnets):
+                # An existing VPC (network.existing): the subnets are parent parameters.
+                unresolved = "given as parameters (an existing VPC's)"
             self.add(
                 f"{t.label}: subnets {unresolved} are not defined in the template set; their routes cannot be "
                 "checked (run diagnose after deploying)",
@@ -121,6 +125,8 @@ class Preflight:
         sgs = [o.key for o in t.sgs]
         sg_names = ", ".join(s[1] if s else "<unresolved>" for s in sgs) or "<none>"
         paths = {s.key: net.internet_path(s, t.public_ip) for s in t.subnets}
+        for problem in isolation_problems(net, t, paths):
+            self.add(problem, t.name, ERROR, "isolation")
 
         # Route each need, per subnet.
         failed: list[tuple[Need, tuple[str, str], InternetPath]] = []

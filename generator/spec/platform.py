@@ -19,7 +19,7 @@ from generator.spec.edge import (
     parameter_pattern,
     source_ports,
 )
-from generator.spec.network import Network
+from generator.spec.network import Network, check_network
 from generator.spec.parameters import ParameterSpec, SecretSpec, SsmParameterSpec
 from generator.spec.services import Cluster, Service, TargetGroupSpec
 from generator.spec.shapes import (
@@ -321,6 +321,7 @@ class Platform(Model):
                         f"any listener of {lb.name!r}"
                     )
         check_edge(self)
+        check_network(self)
         for sp in self.ssm_parameters:
             for ph in PLACEHOLDER.findall(sp.value):
                 if ph not in params and ph not in builtin and not ph.startswith("AWS::"):

@@ -322,7 +322,9 @@ def _egress_plan(st: Stack, spec: Platform, s: Service) -> EgressPlan:
         )
     ]
     if modes == {"vpc-endpoints"}:
-        return EgressPlan(dns + prefix + own, [], [])
+        # A service in a nat tier (network.tiers[].nat) also reaches the internet through its NAT.
+        internet = world + lbs if spec.subnets_of(s) in spec.network.nat_tiers else []
+        return EgressPlan(dns + prefix + own + internet, [], [])
     return EgressPlan(dns + own, world + lbs, prefix)
 
 

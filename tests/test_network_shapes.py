@@ -1,7 +1,7 @@
 """The network shapes of issue 12 (examples/existing-vpc.yaml, public-subnets-only.yaml,
 nat-tier.yaml): an existing VPC given as parameters, public-ip egress without a private tier,
 and a nat tier for the services of a vpc-endpoints platform that call an outside API.  Each
-refusal has its bad-spec fixture (tests/fixtures/bad_specs/120-132); here is what each shape
+refusal has its bad-spec fixture (tests/fixtures/bad_specs/140-152); here is what each shape
 generates, and the checks that guard it, each fed a broken template set to show it can fail."""
 
 from __future__ import annotations

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import If, Ref, Sub
+from troposphere import Equals, If, Not, NoValue, Ref, Sub, ecs
 from troposphere import elasticloadbalancingv2 as elb
 
 from generator import naming
-from generator.spec import Listener, LoadBalancer
-from generator.spec.routing import NO_DOMAIN_SUFFIX, Route
+from generator.spec import Listener, LoadBalancer, Service
+from generator.spec.routing import NEEDS_HTTPS, NO_DOMAIN_SUFFIX, Route
+from generator.stacks._base import Stack
 
 
 def to_https(action: type[Any]) -> list[Any]:
@@ -84,3 +85,31 @@ def listener_rule(
         Actions=actions,
         **kw,
     )
+
+
+def domain_only(s: Service) -> bool:
+    """Whether a service has a target group only HTTPS listeners serve (HTTP2, GRPC): those
+    exist only with a domain, so the service attaches it only then (generator.spec.routing)."""
+    return any(tg.protocol_version in NEEDS_HTTPS for tg in s.target_groups)
+
+
+def attachments(st: Stack, s: Service, grace: int) -> dict[str, object]:
+    """The ECS service's LoadBalancers and HealthCheckGracePeriodSeconds: an HTTP2/GRPC target
+    group is attached only with a domain (``Fn::If`` HasDomain; ECS updates a service's load
+    balancers in place), and the grace period, which ECS takes only with a load balancer, too
+    when no other target group is attached."""
+    if not s.target_groups:
+        return {}
+    if domain_only(s) and "HasDomain" not in st.t.conditions:
+        st.t.add_condition("HasDomain", Not(Equals(st.ref("BaseDomain"), "")))
+    entries: list[object] = []
+    for tg in s.target_groups:
+        entry = ecs.LoadBalancer(
+            ContainerName=s.container, ContainerPort=tg.container_port, TargetGroupArn=st.ref(naming.tg_output(tg.name))
+        )
+        entries.append(If("HasDomain", entry, NoValue) if tg.protocol_version in NEEDS_HTTPS else entry)
+    always = any(tg.protocol_version not in NEEDS_HTTPS for tg in s.target_groups)
+    return {
+        "LoadBalancers": entries,
+        "HealthCheckGracePeriodSeconds": grace if always else If("HasDomain", grace, NoValue),
+    }

@@ -168,6 +168,9 @@ class EdgeSpec(Protocol):
     def services(self) -> Sequence[Any]: ...
 
     @property
+    def domain(self) -> Domain | None: ...
+
+    @property
     def has_domain(self) -> bool: ...
 
     def lb_nat_rules(self, lb: LoadBalancer) -> int: ...
@@ -198,7 +201,7 @@ def check_edge(spec: EdgeSpec) -> None:  # noqa: C901, PLR0912 - one pass over t
         for i, s in enumerate(spec.services)
         for j, tg in enumerate(s.target_groups)
     ]
-    check_routes(spec.load_balancers, tgs, spec.has_domain)
+    check_routes(spec.load_balancers, tgs, spec.has_domain, spec.domain.base_domain if spec.domain else "")
     sources = {s.name: s for s in spec.ingress_sources}
     if len(sources) != len(spec.ingress_sources):
         raise ValueError("ingress_sources: names must be unique")

@@ -130,12 +130,13 @@ def matcher_error(protocol_version: str, matcher: str) -> str | None:
     """Why ``matcher`` is not a success-code matcher for the protocol version, or None: HTTP codes
     200-499 (Matcher.HttpCode), gRPC status codes 0-99 (Matcher.GrpcCode, cfn-lint's schema of
     AWS::ElasticLoadBalancingV2::TargetGroup), as a list (200,202) or a range (200-299)."""
-    lo, hi, what = (0, 99, "gRPC status codes 0-99 (e.g. 12)") if protocol_version == "GRPC" else (200, 499, "")
+    lo, hi, what = (
+        (0, 99, "gRPC status codes 0-99 (e.g. 12)") if protocol_version == "GRPC" else (200, 499, "HTTP codes 200-499")
+    )
     for part in matcher.split(","):
         codes = part.split("-")
         if len(codes) > 2 or not all(c.isdigit() and lo <= int(c) <= hi for c in codes):
-            what = what or "HTTP codes 200-499"
-            return f"{matcher!r}: {what}, as a list or a range"
+            return f"{matcher!r}: protocol_version {protocol_version} takes {what}, as a list or a range"
     return None
 
 
@@ -178,10 +179,11 @@ def record_hosts(lb: Balancer, tgs: Sequence[Any]) -> list[str]:
 
 
 def check_routes(  # noqa: C901, PLR0912 - one pass over the routes
-    balancers: Sequence[Balancer], tgs: Sequence[tuple[str, Any]], has_domain: bool
+    balancers: Sequence[Balancer], tgs: Sequence[tuple[str, Any]], has_domain: bool, base_domain: str
 ) -> None:
     """Raise ValueError naming the field on a route or protocol version AWS would refuse;
-    ``tgs``: (field path, target group) of every target group of the platform."""
+    ``tgs``: (field path, target group) of every target group of the platform; ``base_domain``:
+    the default of BaseDomain."""
     lbs = {lb.name: lb for lb in balancers}
     seen: dict[tuple[str, int, int], str] = {}
     records: dict[str, str] = {lb.dns_record: lb.name for lb in balancers if lb.dns_record}
@@ -209,6 +211,11 @@ def check_routes(  # noqa: C901, PLR0912 - one pass over the routes
                         f"{at}.hosts: {h!r} is a record name of the platform's domain (no '.'), but the platform "
                         "has no domain; declare domain and the load balancer's dns_record, or give a full host name"
                     )
+                if not record_host_fits(h, base_domain):
+                    raise ValueError(
+                        f"{at}.hosts: {h}.{awsfacts.longest_region()}.{base_domain} is over the {PATTERN_MAX} "
+                        "characters of an ELB host-header value in the longest region name"
+                    )
                 owner = records.setdefault(h, lb.name)
                 if owner != lb.name:
                     raise ValueError(
@@ -229,7 +236,7 @@ def check_routes(  # noqa: C901, PLR0912 - one pass over the routes
                 )
         err = matcher_error(tg.protocol_version, tg.health_check.matcher)
         if err:
-            raise ValueError(f"{where}.health_check.matcher: {err} for protocol_version {tg.protocol_version}")
+            raise ValueError(f"{where}.health_check.matcher: {err}")
 
 
 def record_host_fits(record: str, base_domain: str) -> bool:

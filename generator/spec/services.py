@@ -85,7 +85,7 @@ class TargetHealthCheck(Model):
         # ALB HttpCode 200-499 or, for a GRPC target group, GrpcCode 0-99 (generator.spec.routing,
         # which checks the code against the target group's protocol_version).
         if matcher_error("HTTP1", v) and matcher_error("GRPC", v):
-            raise ValueError(f"{v!r}: HTTP codes 200-499 (gRPC status codes 0-99), as a list (200,202) or a range")
+            raise ValueError(f"{v!r}: HTTP codes 200-499 (or gRPC status codes 0-99), as a list (200,202) or a range")
         return v
 
     @model_validator(mode="after")

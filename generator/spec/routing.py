@@ -13,8 +13,8 @@ the ListenerRule schema's Priority description), and appending routes never renu
 
 A host is a full host pattern (``api.example.com``, ``*.example.com``: matched as written;
 its DNS and certificate are the user's) or a record name of the platform's domain (``api``:
-``api.<region>.<BaseDomain>``, which gets an alias record in the dns stack and is covered
-by the load balancer's certificate).  Without a domain (the first stage of the two-stage
+``api.<region>.<BaseDomain>``, which gets an alias record in the dns stack and is an
+alternative name of the load balancer's certificate, at most 10 names per certificate).  Without a domain (the first stage of the two-stage
 deploy) a record host matches ``<record>.<region>.invalid`` (an RFC 2606 reserved name, so
 no real request does; ``curl -H 'Host: ...'`` reaches it) and the rule exists only so its
 target group has a load balancer for ECS.
@@ -48,6 +48,10 @@ WILDCARDS_PER_RULE = 5
 HOST_CHARS = re.compile(r"^[A-Za-z0-9.*?-]+$")
 PATH_CHARS = re.compile(r"^/[A-Za-z0-9_.$/~\"'@:+&*?-]*$")
 RECORD = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+# Domain names per ACM certificate (the load balancer's record and its routes' record hosts):
+# "Domain names per ACM certificate", 10, adjustable, AWS Certificate Manager quotas,
+# https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html
+NAMES_PER_CERTIFICATE = 10
 # The stage-one (no BaseDomain) suffix of a record host: a reserved top-level domain.
 NO_DOMAIN_SUFFIX = "invalid"
 PRIORITY_MAX = 50000
@@ -91,7 +95,7 @@ class Route(Model):
     priority: int = Field(ge=1, le=PRIORITY_MAX)
     """Rule priority, 1-50000, unique per listener; lower is evaluated first. Explicit, so appending routes never renumbers one; the rule's logical ID is derived from it, so changing it replaces the rule (never a priority swap in place)."""
     hosts: list[Host] = Field(default_factory=list, max_length=MATCHES_PER_CONDITION)
-    """Host-header values (any matches): a record name of the platform's domain ('api': api.<region>.<BaseDomain>, with an alias record and covered by the certificate) or a full host pattern ('api.example.com', '*.example.com'; its DNS is yours). At most 3, 128 characters each."""
+    """Host-header values (any matches): a record name of the platform's domain ('api': api.<region>.<BaseDomain>, with an alias record and a name of the load balancer's certificate; adding one replaces the certificate) or a full host pattern ('api.example.com', '*.example.com'; its DNS is yours). At most 3, 128 characters each."""
     paths: list[Path] = Field(default_factory=list, max_length=MATCHES_PER_CONDITION)
     """Path-pattern values (any matches), case-sensitive, e.g. /v1/*. At most 3, 128 characters each."""
     listeners: list[PortNumber] = Field(default_factory=list)
@@ -237,6 +241,14 @@ def check_routes(  # noqa: C901, PLR0912 - one pass over the routes
         err = matcher_error(tg.protocol_version, tg.health_check.matcher)
         if err:
             raise ValueError(f"{where}.health_check.matcher: {err}")
+    for lb in balancers:
+        names = {lb.dns_record, *record_hosts(lb, [t for _, t in tgs])} - {None}
+        if len(names) > NAMES_PER_CERTIFICATE:
+            raise ValueError(
+                f"load_balancers[{lb.name}]: it would serve {len(names)} record names of the domain "
+                f"(its dns_record and its routes' hosts), over the {NAMES_PER_CERTIFICATE} domain names of one ACM "
+                "certificate (ACM quotas); use fewer record hosts, full host names, or a second load balancer"
+            )
 
 
 def record_host_fits(record: str, base_domain: str) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import Equals, If, Not, NoValue, Ref, Sub, ecs
+from troposphere import Equals, If, Not, NoValue, Ref, Select, Split, Sub, ecs
 from troposphere import elasticloadbalancingv2 as elb
 
 from generator import naming
@@ -113,3 +113,11 @@ def attachments(st: Stack, s: Service, grace: int) -> dict[str, object]:
         "LoadBalancers": entries,
         "HealthCheckGracePeriodSeconds": grace if always else If("HasDomain", grace, NoValue),
     }
+
+
+def target_group_full_name(st: Stack, tg: str) -> object:
+    """The target group's full name (its CloudWatch dimension, ``targetgroup/<name>/<id>``) from
+    its ARN (``arn:<partition>:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>``):
+    the alb stack outputs only the ARN per target group, so 100 target groups (the ALB quota)
+    fit its 200 outputs."""
+    return Select(5, Split(":", st.ref(naming.tg_output(tg))))

@@ -90,7 +90,6 @@ def interface(spec: Platform) -> StackInterface:
     for s in spec.services:
         for tg in s.target_groups:
             i.gives(naming.tg_output(tg.name), f"Target group {tg.name}")
-            i.gives(naming.pascal(tg.name, "TargetGroupFullName"), f"Target group {tg.name} full name")
     return i.freeze()
 
 
@@ -138,7 +137,6 @@ def build(spec: Platform) -> Template:  # noqa: C901
                 )
             )
             st.output(naming.tg_output(tg.name), Ref(tgs[tg.name]))
-            st.output(naming.pascal(tg.name, "TargetGroupFullName"), GetAtt(tgs[tg.name], "TargetGroupFullName"))
 
     logs_bucket = _access_log_bucket(st)
     for lb in spec.load_balancers:

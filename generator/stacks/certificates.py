@@ -38,11 +38,11 @@ def build(spec: Platform) -> Template:
     for lb in spec.load_balancers:
         if not lb.dns_record:
             continue
-        names = [naming.domain_name(lb.dns_record)]
-        if record_hosts(lb, [tg for s in spec.services for tg in s.target_groups]):
-            # The record names its routes' hosts name (generator.spec.routing), under one wildcard so
-            # that adding a host does not replace the certificate (a create-only property).
-            names.append(naming.domain_name("*"))
+        # The record names its routes' hosts name (generator.spec.routing) as alternative names, each
+        # spelled out (no wildcard): adding one replaces the certificate (SubjectAlternativeNames is
+        # create-only), which CloudFormation does before it deletes the old one.
+        hosts = record_hosts(lb, [tg for s in spec.services for tg in s.target_groups])
+        names = [naming.domain_name(h) for h in [lb.dns_record, *(h for h in hosts if h != lb.dns_record)]]
         cert = st.add(
             acm.Certificate(
                 naming.logical(lb.name, "Certificate"),

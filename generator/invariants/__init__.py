@@ -14,6 +14,7 @@ imports the stack modules: the checks read templates only.  By what they check:
                  could widen to '*' (7, 8, 13, 14, 21, 23)
 - ``network``    security-group ingress, private services, HTTPS listeners, data paths (10, 15, 18, 19)
 - ``structure``  domain names, parameter defaults, references, logical ids, quotas (6, 11, 12, 16, 17)
+- ``routing``    listener rule priorities and conditions, HTTP2/GRPC target groups only behind HTTPS
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from generator.cfn.templateset import TemplateSet
 from generator.invariants.base import Violations
 from generator.invariants.network import data_reachability, listener_tls, private_services, security_group_ingress
+from generator.invariants.routing import listener_rule_priorities, protocol_version_listeners
 from generator.invariants.security import (
     encrypted_with_cmk,
     iam_least_privilege,
@@ -75,6 +77,8 @@ TEMPLATE_ONLY: dict[str, Callable[[TemplateSet], Violations]] = {
     "service_ports_mapped": service_ports_mapped,
     "parameter_resources_bounded": parameter_resources_bounded,
     "desired_within_scaling": desired_within_scaling,
+    "listener_rule_priorities": listener_rule_priorities,
+    "protocol_version_listeners": protocol_version_listeners,
 }
 
 __all__ = ["TEMPLATE_ONLY", "Violations", "check_all", "parameter_defaults", "stable_ids", *TEMPLATE_ONLY]

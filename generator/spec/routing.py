@@ -150,16 +150,24 @@ def matcher_error(protocol_version: str, matcher: str) -> str | None:
 class Listening(Protocol):
     """What the checks read of a listener (generator.spec.edge.Listener)."""
 
-    port: int
-    mode: str
-    target_group: str
+    @property
+    def port(self) -> int: ...
+
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def target_group(self) -> str: ...
 
 
 class Balancer(Protocol):
     """What the checks read of a load balancer (generator.spec.edge.LoadBalancer)."""
 
-    name: str
-    dns_record: str | None
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dns_record(self) -> str | None: ...
 
     @property
     def listeners(self) -> Sequence[Listening]: ...

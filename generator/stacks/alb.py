@@ -169,8 +169,8 @@ def build(spec: Platform) -> Template:  # noqa: C901
         listeners = {}
         for x in sorted(lb.listeners, key=lambda x: x.port):
             listeners[x.port] = (x, st.add(_listener(st, lb, x, alb, Ref(tgs[x.target_group]), capable)))
-        for port, route, tg in rules_of(lb, [tg for s in spec.services for tg in s.target_groups]):
-            st.add(listener_rule(lb, *listeners[port], route, Ref(tgs[tg.name]), capable))
+        for rule_port, route, routed in rules_of(lb, [tg for s in spec.services for tg in s.target_groups]):
+            st.add(listener_rule(lb, *listeners[rule_port], route, Ref(tgs[routed.name]), capable))
         dns = GetAtt(alb, "DNSName")
         plain = sorted(x.port for x in lb.listeners if x.mode != "https")
         port = "" if not plain or plain[0] == 80 else f":{plain[0]}"

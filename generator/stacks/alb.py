@@ -9,7 +9,10 @@ BaseDomain updates it in place (Listener's only create-only property is LoadBala
 cfn-lint's resource schema).  Two resources for one port, swapped by the stage's condition,
 would fail the change: CloudFormation creates the new listener before it deletes the old one,
 and ELB refuses a second listener on a port (DuplicateListener, "A listener already exists on
-this port for this load balancer"; https://github.com/aws/aws-cdk/issues/13901)."""
+this port for this load balancer"; https://github.com/aws/aws-cdk/issues/13901).
+
+Listener rules (a target group's ``routes``, generator.spec.routing) are built by
+generator.stacks._rules, one per route and listener, and follow their listener's stage."""
 
 from __future__ import annotations
 

@@ -22,7 +22,10 @@ database or its proxy, the file system, the interface endpoints) with a rule per
 as a platform of one group always has; every later group admits them through one client
 group per target (``<group>-<target>-clients``) that its services carry, so a shared group
 gains one rule per service group, not per service, and stays within the 60 inbound rules
-of a security group.
+of a security group.  Likewise a later group's services behind a load balancer carry one
+targets group per load balancer (``<group>-<lb>-targets``) that the load balancer reaches on
+each target and health-check port, so the load balancer's group gains outbound rules per
+service group and port, not per service (100 services behind one ALB fit).
 """
 
 from __future__ import annotations

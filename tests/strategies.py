@@ -15,8 +15,10 @@ extra ports), 1-20 ingress CIDRs for 80/443 and a named ingress source set (1-3 
 the listener or the load balancer) for the other ports, application buckets (encrypted
 with the platform key) with services that read and write them through task permissions (and
 find their names in their environment), a queue ARN parameter with an allowed_pattern named in
-task permissions, and per-environment scaling ranges and desired counts; the network shapes: an
-existing VPC, public-ip with public subnets only, a nat tier in a vpc-endpoints platform.
+task permissions, per-environment scaling ranges and desired counts, listener rules (path
+and host routes of the target groups past a load balancer's fourth) and Service Connect
+app_protocol on ports; the network shapes: an existing VPC, public-ip with public subnets
+only, a nat tier in a vpc-endpoints platform.
 """
 
 from __future__ import annotations
@@ -94,6 +96,10 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
         ports = draw(st.lists(st.integers(1024, 65000), min_size=nports, max_size=nports, unique=True))
         ports = [p for p in ports if p != 2049] or [8080]
         port_specs = [{"name": f"p{j}", "port": p} for j, p in enumerate(ports)]
+        for spec_port in port_specs:  # Service Connect app_protocol (issue 12)
+            proto = draw(st.sampled_from([None, None, "http", "http2", "grpc"]))
+            if proto:
+                spec_port["app_protocol"] = proto
         if draw(st.integers(0, 5)) == 0:
             workers.add(name)
             port_specs = []
@@ -202,6 +208,7 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
         services.append(svc)
 
     load_balancers = []
+    tg_specs = {tg["name"]: tg for svc in services for tg in svc.get("target_groups", [])}
     n_cidrs = draw(st.integers(1, 3))
     sources = {
         "name": "ClientCidrBlocks",
@@ -219,6 +226,14 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
             # a target group reached only through https listeners is refused (no listener
             # forwards to it before a domain exists), so a port of its own is auto
             listeners.append({"port": 8000 + k, "mode": "auto", "target_group": tg, "sources": sources["name"]})
+        # the others (up to 45 per load balancer: within its 100 rules on two listeners) are
+        # reached through routes: a path, sometimes a host too, priority by position (issue 12)
+        ports = [80, 443] if with_domain else [80]
+        for k, tg in enumerate(tgs[4:49]):
+            route: dict[str, Any] = {"priority": 10 + k, "paths": [f"/{tg}/*"], "listeners": ports}
+            if draw(st.booleans()):
+                route["hosts"] = [f"{tg}.example.com"]
+            tg_specs[tg]["routes"] = [route]
         entry: dict[str, Any] = {"name": lb, "listeners": listeners}
         if len(listeners) > 1 and draw(st.booleans()):  # the load balancer's default set instead
             entry["sources"] = sources["name"]
@@ -230,6 +245,7 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
     used_lbs = {x["name"] for x in load_balancers}
     for svc in services:  # drop target groups no listener serves and LB placeholders of unused LBs
         served = {x["target_group"] for lb in load_balancers for x in lb["listeners"]}
+        served |= {name for name, tg in tg_specs.items() if tg.get("routes")}
         svc["target_groups"] = [tg for tg in svc.get("target_groups", []) if tg["name"] in served]
         if (
             svc["environment"].get("LB_URL", "").split(":")[1:2]

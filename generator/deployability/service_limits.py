@@ -103,12 +103,19 @@ def _worst(views: Views, ts: TemplateSet, keys: list[Key], count: Any) -> tuple[
     return best
 
 
-def _over(rule: str, key: Key, what: str, n: int, scenario: Scenario, quota: str) -> Finding | None:
+# What to do when one load balancer is past its target-group or rule quota (generator.spec.routing).
+SECOND_ALB = (
+    "; declare a second load balancer (load_balancers: - name: <name>-2, with its own listeners) and point "
+    "some services' target_groups[].load_balancer at it"
+)
+
+
+def _over(rule: str, key: Key, what: str, n: int, scenario: Scenario, quota: str, hint: str = "") -> Finding | None:  # noqa: PLR0913
     q = QUOTAS[quota]
     if n <= q.value:
         return None
     when = "" if not scenario else f" when {describe(scenario)}"
-    return finding(rule, key[0], key[1], f"{key[0]}:{key[1]} {what} {n}{when}", q.cite())
+    return finding(rule, key[0], key[1], f"{key[0]}:{key[1]} {what} {n}{when}{hint}", q.cite())
 
 
 # ---- load balancers -----------------------------------------------------------------------
@@ -162,9 +169,13 @@ def load_balancers(ts: TemplateSet, views: Views | None = None) -> list[Finding]
         n, sc = _worst(views, ts, keys, lambda u, mine=mine: len(present(u, mine)))
         out.append(_over("alb-quota", lb, "has listeners:", n, sc, "listeners_per_alb"))
         n, sc = _worst(views, ts, keys, lambda u, my_rules=my_rules: len(present(u, my_rules)))
-        out.append(_over("alb-quota", lb, "has listener rules (besides the default rules):", n, sc, "rules_per_alb"))
+        out.append(
+            _over(
+                "alb-quota", lb, "has listener rules (besides the default rules):", n, sc, "rules_per_alb", SECOND_ALB
+            )
+        )
         n, sc = _worst(views, ts, keys, lambda u, groups=groups: len(groups(u)))
-        out.append(_over("alb-quota", lb, "forwards to target groups:", n, sc, "target_groups_per_alb"))
+        out.append(_over("alb-quota", lb, "forwards to target groups:", n, sc, "target_groups_per_alb", SECOND_ALB))
         n = sum(certificates.get(k, 0) for k in mine)
         out.append(
             _over(

@@ -15,6 +15,7 @@ imports the stack modules: the checks read templates only.  By what they check:
 - ``network``    security-group ingress, private services, HTTPS listeners, data paths (10, 15, 18, 19)
 - ``egress``     data stores out of public subnets, endpoint-only tasks without an internet route
 - ``structure``  domain names, parameter defaults, references, logical ids, quotas (6, 11, 12, 16, 17)
+- ``routing``    listener rule priorities and conditions, HTTP2/GRPC target groups only behind HTTPS
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from generator.cfn.templateset import TemplateSet
 from generator.invariants.base import Violations
 from generator.invariants.egress import data_stores_private, endpoint_only_isolation
 from generator.invariants.network import data_reachability, listener_tls, private_services, security_group_ingress
+from generator.invariants.routing import listener_rule_priorities, protocol_version_listeners
 from generator.invariants.security import (
     encrypted_with_cmk,
     iam_least_privilege,
@@ -79,6 +81,8 @@ TEMPLATE_ONLY: dict[str, Callable[[TemplateSet], Violations]] = {
     "desired_within_scaling": desired_within_scaling,
     "data_stores_private": data_stores_private,
     "endpoint_only_isolation": endpoint_only_isolation,
+    "listener_rule_priorities": listener_rule_priorities,
+    "protocol_version_listeners": protocol_version_listeners,
 }
 
 __all__ = ["TEMPLATE_ONLY", "Violations", "check_all", "parameter_defaults", "stable_ids", *TEMPLATE_ONLY]

@@ -7,6 +7,7 @@ from typing import Any
 
 from generator.cfn.templateset import TemplateSet
 from generator.invariants.base import invariant, services, task_of, td_containers
+from generator.invariants.routing import lb_attachments
 from generator.spec import FARGATE_SIZES, Platform
 
 
@@ -92,7 +93,14 @@ def container_health_checks(ts: TemplateSet) -> list[str]:
         task = task_of(ts, f, r)
         need = start.get((task[0], task[1]), 0) if task else 0
         grace = p.get("HealthCheckGracePeriodSeconds")
-        if grace is None or int(grace) < need:
+        # Under Fn::If (a service that attaches its target groups only with a domain,
+        # generator.stacks._rules.attachments) every numeric branch counts.
+        values = (
+            [b for b in grace["Fn::If"][1:] if not isinstance(b, dict)]
+            if isinstance(grace, dict) and "Fn::If" in grace
+            else [grace]
+        )
+        if not values or any(g is None or int(g) < need for g in values):
             v.append(f"{f}:{lid}: HealthCheckGracePeriodSeconds {grace} is below the start period {need}")
     return v
 
@@ -110,7 +118,7 @@ def target_group_health_checks(ts: TemplateSet) -> list[str]:
             if k not in p:
                 v.append(f"{f}:{lid}: health check lacks {k}")
     for f, lid, r in services(ts):
-        for lb in r.get("Properties", {}).get("LoadBalancers", []):
+        for lb in lb_attachments(r):
             o = ts.origin(f, lb.get("TargetGroupArn"))
             tg = ts.resource(o.file, o.name)
             if tg is None:
@@ -184,7 +192,7 @@ def service_ports_mapped(ts: TemplateSet) -> list[str]:
             continue
         p = r.get("Properties", {})
         mapped = {c.get("Name"): c.get("PortMappings", []) for c in td_containers(task[2])}
-        for lb in p.get("LoadBalancers", []):
+        for lb in lb_attachments(r):
             name, port = lb.get("ContainerName"), lb.get("ContainerPort")
             if name not in mapped:
                 v.append(f"{f}:{lid}: load balancer attachment names container {name}, not in {task[1]}")

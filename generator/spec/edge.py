@@ -11,11 +11,13 @@ balancer's security group fits the inbound-rule quota.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal, Protocol
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
 from generator.spec.base import Model, PascalName, PortNumber, Slug, dns_name_error
+from generator.spec.routing import NEEDS_HTTPS, check_routes, route_ports
 
 # The only listener ports a load balancer may open to the world (0.0.0.0/0): what Control
 # Tower EC2.PR.3 (vpc_sg_open_only_to_authorized_ports_check) and the README's security
@@ -163,6 +165,12 @@ class EdgeSpec(Protocol):
     ingress_cidrs: list[str]
 
     @property
+    def services(self) -> Sequence[Any]: ...
+
+    @property
+    def domain(self) -> Domain | None: ...
+
+    @property
     def has_domain(self) -> bool: ...
 
     def lb_nat_rules(self, lb: LoadBalancer) -> int: ...
@@ -188,6 +196,12 @@ def lb_inbound_rules(spec: EdgeSpec, lb: LoadBalancer) -> int:
 
 def check_edge(spec: EdgeSpec) -> None:  # noqa: C901, PLR0912 - one pass over the load balancers
     """Raise ValueError (naming the field) on a load balancer that AWS or the gate would refuse."""
+    tgs = [
+        (f"services[{i}].target_groups[{j}]", tg)
+        for i, s in enumerate(spec.services)
+        for j, tg in enumerate(s.target_groups)
+    ]
+    check_routes(spec.load_balancers, tgs, spec.has_domain, spec.domain.base_domain if spec.domain else "")
     sources = {s.name: s for s in spec.ingress_sources}
     if len(sources) != len(spec.ingress_sources):
         raise ValueError("ingress_sources: names must be unique")
@@ -225,7 +239,7 @@ def check_edge(spec: EdgeSpec) -> None:  # noqa: C901, PLR0912 - one pass over t
                 f"BaseDomain is set, but {lb.name!r} has no https or auto listener on 443; "
                 "add {port: 443, mode: https, target_group: ...}"
             )
-        _check_stages(lb, capable, where)
+        _check_stages(lb, capable, where, [tg for _, tg in tgs if tg.load_balancer == lb.name])
         rules = lb_inbound_rules(spec, lb)
         if rules > SG_INBOUND_RULES_MAX:
             raise ValueError(
@@ -246,14 +260,22 @@ def check_edge(spec: EdgeSpec) -> None:  # noqa: C901, PLR0912 - one pass over t
             raise ValueError(f"ingress_sources[{s.name}]: declared but no listener names it in sources")
 
 
-def _check_stages(lb: LoadBalancer, capable: bool, where: str) -> None:
-    """Every target group has a forwarding listener without a domain and with one (the two
-    stages of the deploy): ECS refuses a service whose target group has no load balancer."""
+def _check_stages(lb: LoadBalancer, capable: bool, where: str, mine: list[Any]) -> None:
+    """Every target group has a forwarding listener (its default action or a route's rule)
+    without a domain and with one (the two stages of the deploy): ECS refuses a service whose
+    target group has no load balancer.  An HTTP2/GRPC target group is served only by https
+    listeners, so only with a domain (its services attach it only then, generator.stacks.services)."""
     tgs: dict[str, list[Listener]] = {}
+    by_port = {x.port: x for x in lb.listeners}
     for x in sorted(lb.listeners, key=lambda x: x.port):
         tgs.setdefault(x.target_group, []).append(x)
+    domain_only = {tg.name for tg in mine if tg.protocol_version in NEEDS_HTTPS}
+    for tg in mine:
+        for r in tg.routes:
+            tgs.setdefault(tg.name, []).extend(by_port[p] for p in route_ports(lb, r) if p in by_port)
     for tg, listeners in tgs.items():
-        without = any(forwards(x.mode, capable)[0] for x in listeners)
+        listeners = sorted(set(listeners), key=lambda x: x.port)
+        without = tg in domain_only or any(forwards(x.mode, capable)[0] for x in listeners)
         with_domain = any(forwards(x.mode, capable)[1] for x in listeners)
         first = listeners[0]
         if not without:

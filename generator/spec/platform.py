@@ -315,7 +315,7 @@ class Platform(Model):
         for i, s in enumerate(self.services):
             for j, tg in enumerate(s.target_groups):
                 lb = lbs[tg.load_balancer]
-                if not any(x.target_group == tg.name for x in lb.listeners):
+                if not tg.routes and not any(x.target_group == tg.name for x in lb.listeners):
                     raise ValueError(
                         f"services[{i}].target_groups[{j}]: target group {tg.name!r} is not used by "
                         f"any listener of {lb.name!r}"

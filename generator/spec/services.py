@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from generator import awsfacts, policies
 from generator.spec.base import ENV_NAME, Model, PascalName, PortNumber, Reason, RetentionDays, Slug, fargate_size_ok
+from generator.spec.routing import AppProtocol, ProtocolVersion, Route, matcher_error
 from generator.spec.schedule import check_expression, check_time_zone
 
 # A service group's name: a slug of at most 32 characters that does not end in a digit (a full
@@ -64,7 +65,7 @@ class TargetHealthCheck(Model):
     unhealthy_threshold: int = Field(default=2, ge=2, le=10)
     """Consecutive failures before a target is unhealthy."""
     matcher: str = "200"
-    """HTTP codes that count as healthy: 200-499, a list (200,202) or a range (200-299)."""
+    """HTTP codes that count as healthy: 200-499, a list (200,202) or a range (200-299); for protocol_version GRPC gRPC status codes 0-99 (e.g. 12, what ELB's default check /AWS.ALB/healthcheck gets)."""
 
     @field_validator("path")
     @classmethod
@@ -81,12 +82,10 @@ class TargetHealthCheck(Model):
     @field_validator("matcher")
     @classmethod
     def _matcher(cls, v: str) -> str:
-        # ALB HttpCode (cfn-lint schema of AWS::ElasticLoadBalancingV2::TargetGroup Matcher):
-        # codes 200-499, as a list ("200,202") or a range ("200-299").
-        for part in v.split(","):
-            codes = part.split("-")
-            if len(codes) > 2 or not all(c.isdigit() and 200 <= int(c) <= 499 for c in codes):
-                raise ValueError(f"{v!r}: HTTP codes 200-499, as a list (200,202) or a range (200-299)")
+        # ALB HttpCode 200-499 or, for a GRPC target group, GrpcCode 0-99 (generator.spec.routing,
+        # which checks the code against the target group's protocol_version).
+        if matcher_error("HTTP1", v) and matcher_error("GRPC", v):
+            raise ValueError(f"{v!r}: HTTP codes 200-499 (or gRPC status codes 0-99), as a list (200,202) or a range")
         return v
 
     @model_validator(mode="after")
@@ -111,6 +110,10 @@ class TargetGroupSpec(Model):
     """Seconds a target drains before deregistration."""
     stickiness_seconds: int | None = Field(default=None, ge=1, le=604800)
     """Turn on load-balancer cookie stickiness for this many seconds."""
+    protocol_version: ProtocolVersion = "HTTP1"
+    """How the load balancer talks to the targets: HTTP1, HTTP2 or GRPC (those two only through https listeners; GRPC checks health with gRPC status codes). Changing it replaces the target group."""
+    routes: list[Route] = Field(default_factory=list)
+    """Listener rules that send matching requests here (host and/or path, explicit priority), on every listener of the load balancer unless a route names listeners."""
 
 
 class ContainerHealthCheck(Model):
@@ -130,6 +133,8 @@ class PortSpec(Model):
     """Port name; discovery and Service Connect refer to it."""
     port: PortNumber
     """Container port (TCP)."""
+    app_protocol: AppProtocol | None = None
+    """Service Connect application protocol of the port: http, http2 or grpc (protocol-aware proxying and metrics); none: TCP. ECS cannot change it on a running Service Connect service (the service must be re-created)."""
 
 
 class Volume(Model):

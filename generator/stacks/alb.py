@@ -9,7 +9,10 @@ BaseDomain updates it in place (Listener's only create-only property is LoadBala
 cfn-lint's resource schema).  Two resources for one port, swapped by the stage's condition,
 would fail the change: CloudFormation creates the new listener before it deletes the old one,
 and ELB refuses a second listener on a port (DuplicateListener, "A listener already exists on
-this port for this load balancer"; https://github.com/aws/aws-cdk/issues/13901)."""
+this port for this load balancer"; https://github.com/aws/aws-cdk/issues/13901).
+
+Listener rules (a target group's ``routes``, generator.spec.routing) are built by
+generator.stacks._rules, one per route and listener, and follow their listener's stage."""
 
 from __future__ import annotations
 
@@ -33,7 +36,9 @@ from troposphere import (
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.spec import Listener, LoadBalancer, Platform
+from generator.spec.routing import rules_of
 from generator.stacks._base import DEV_ONLY, TLS_POLICY, Stack, log_bucket, suppress
+from generator.stacks._rules import listener_rule, to_https
 from generator.stacks.security_groups import lb_key
 
 NAME = "alb"
@@ -88,7 +93,6 @@ def interface(spec: Platform) -> StackInterface:
     for s in spec.services:
         for tg in s.target_groups:
             i.gives(naming.tg_output(tg.name), f"Target group {tg.name}")
-            i.gives(naming.pascal(tg.name, "TargetGroupFullName"), f"Target group {tg.name} full name")
     return i.freeze()
 
 
@@ -127,13 +131,15 @@ def build(spec: Platform) -> Template:  # noqa: C901
                     HealthCheckTimeoutSeconds=hc.timeout,
                     HealthyThresholdCount=hc.healthy_threshold,
                     UnhealthyThresholdCount=hc.unhealthy_threshold,
-                    Matcher=elb.Matcher(HttpCode=hc.matcher),
+                    Matcher=elb.Matcher(GrpcCode=hc.matcher)
+                    if tg.protocol_version == "GRPC"
+                    else elb.Matcher(HttpCode=hc.matcher),
                     TargetGroupAttributes=attrs,
                     Tags=naming.tags(f"tg-{tg.name}"),
+                    **({"ProtocolVersion": tg.protocol_version} if tg.protocol_version != "HTTP1" else {}),
                 )
             )
             st.output(naming.tg_output(tg.name), Ref(tgs[tg.name]))
-            st.output(naming.pascal(tg.name, "TargetGroupFullName"), GetAtt(tgs[tg.name], "TargetGroupFullName"))
 
     logs_bucket = _access_log_bucket(st)
     for lb in spec.load_balancers:
@@ -163,8 +169,11 @@ def build(spec: Platform) -> Template:  # noqa: C901
             )
         )
         capable = domain_capable(spec, lb)
+        listeners = {}
         for x in sorted(lb.listeners, key=lambda x: x.port):
-            st.add(_listener(st, lb, x, alb, Ref(tgs[x.target_group]), capable))
+            listeners[x.port] = (x, st.add(_listener(st, lb, x, alb, Ref(tgs[x.target_group]), capable)))
+        for rule_port, route, routed in rules_of(lb, [tg for s in spec.services for tg in s.target_groups]):
+            st.add(listener_rule(lb, *listeners[rule_port], route, Ref(tgs[routed.name]), capable))
         dns = GetAtt(alb, "DNSName")
         plain = sorted(x.port for x in lb.listeners if x.mode != "https")
         port = "" if not plain or plain[0] == 80 else f":{plain[0]}"
@@ -215,11 +224,6 @@ def _listener(st: Stack, lb: LoadBalancer, x: Listener, alb: elb.LoadBalancer, t
         )
     if x.mode == "redirect":
         why = NO_DOMAIN_YET.format(stage_two="a redirect to HTTPS on 443")
-        to_https = [
-            elb.Action(
-                Type="redirect", RedirectConfig=elb.RedirectConfig(Protocol="HTTPS", Port="443", StatusCode="HTTP_301")
-            )
-        ]
         # Control Tower ELB.PR.1 reads a literal HTTP protocol and cannot follow the Fn::If of the
         # default action (checkov can: CKV_AWS_2 passes on the redirect branch).
         return suppress(
@@ -228,7 +232,7 @@ def _listener(st: Stack, lb: LoadBalancer, x: Listener, alb: elb.LoadBalancer, t
                 LoadBalancerArn=Ref(alb),
                 Port=x.port,
                 Protocol="HTTP",
-                DefaultActions=If("HasDomain", to_https, forward),
+                DefaultActions=If("HasDomain", to_https(elb.Action), forward),
             ),
             guard={"alb_http_to_https_redirection_check": why},
         )

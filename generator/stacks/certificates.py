@@ -10,6 +10,7 @@ from troposphere import certificatemanager as acm
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.spec import Platform
+from generator.spec.routing import record_hosts
 from generator.stacks._base import Stack
 
 NAME = "certificates"
@@ -37,16 +38,20 @@ def build(spec: Platform) -> Template:
     for lb in spec.load_balancers:
         if not lb.dns_record:
             continue
+        # The record names its routes' hosts name (generator.spec.routing) as alternative names, each
+        # spelled out (no wildcard): adding one replaces the certificate (SubjectAlternativeNames is
+        # create-only), which CloudFormation does before it deletes the old one.
+        hosts = record_hosts(lb, [tg for s in spec.services for tg in s.target_groups])
+        names = [naming.domain_name(h) for h in [lb.dns_record, *(h for h in hosts if h != lb.dns_record)]]
         cert = st.add(
             acm.Certificate(
                 naming.logical(lb.name, "Certificate"),
                 DomainName=naming.domain_name(lb.dns_record),
                 ValidationMethod="DNS",
                 DomainValidationOptions=[
-                    acm.DomainValidationOption(
-                        DomainName=naming.domain_name(lb.dns_record), HostedZoneId=st.ref("HostedZoneId")
-                    )
+                    acm.DomainValidationOption(DomainName=n, HostedZoneId=st.ref("HostedZoneId")) for n in names
                 ],
+                **({"SubjectAlternativeNames": names[1:]} if names[1:] else {}),
                 Tags=naming.tags(f"cert-{lb.name}"),
             )
         )

@@ -1,4 +1,6 @@
-"""dns: Route 53 alias records {record}.{region}.{base_domain} -> load balancer.
+"""dns: Route 53 alias records {record}.{region}.{base_domain} -> load balancer, for each
+load balancer's dns_record and for each record name its routes' hosts name
+(generator.spec.routing: ``hosts: [api]``, record ``<Host>HostRecord``).
 Skipped by the parent's HasDomain condition when BaseDomain is empty."""
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from troposphere import Template, route53
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.spec import Platform
+from generator.spec.routing import record_hosts
 from generator.stacks._base import Stack
 from generator.stacks.certificates import CONDITION
 
@@ -49,4 +52,20 @@ def build(spec: Platform) -> Template:
             )
         )
         st.output(naming.pascal(lb.name, "DomainName"), naming.domain_name(lb.dns_record))
+        for host in record_hosts(lb, [tg for s in spec.services for tg in s.target_groups]):
+            if host == lb.dns_record:
+                continue
+            st.add(
+                route53.RecordSetType(
+                    naming.logical(host, "Host", "Record"),
+                    HostedZoneId=st.ref("HostedZoneId"),
+                    Name=naming.domain_name(host),
+                    Type="A",
+                    AliasTarget=route53.AliasTarget(
+                        DNSName=st.ref(naming.lb_output(lb.name, "DnsName")),
+                        HostedZoneId=st.ref(naming.lb_output(lb.name, "CanonicalHostedZoneId")),
+                        EvaluateTargetHealth=True,
+                    ),
+                )
+            )
     return st.t

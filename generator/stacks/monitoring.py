@@ -24,6 +24,7 @@ from generator.stacks._base import (
     when,
 )
 from generator.stacks._image_pulls import add_image_pulls
+from generator.stacks._rules import target_group_full_name
 
 PULL_FAILURE_REASONS = ("CannotPullContainerError", "ResourceInitializationError")
 
@@ -58,7 +59,7 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
         if _ever_runs(spec, s):
             takes_image_ready(i, s)
         for tg in s.target_groups:
-            i.takes(naming.pascal(tg.name, "TargetGroupFullName"))
+            i.takes(naming.tg_output(tg.name))
             i.takes(naming.lb_output(tg.load_balancer, "FullName"))
     if part.shared:
         for lb in spec.load_balancers:
@@ -230,7 +231,7 @@ def _service_alarms(st: Stack, spec: Platform, part: Part, t: object) -> None:
             )
         for tg in s.target_groups:
             tdims = {
-                "TargetGroup": st.ref(naming.pascal(tg.name, "TargetGroupFullName")),
+                "TargetGroup": target_group_full_name(st, tg.name),
                 "LoadBalancer": st.ref(naming.lb_output(tg.load_balancer, "FullName")),
             }
             _alarm(

@@ -22,7 +22,10 @@ database or its proxy, the file system, the interface endpoints) with a rule per
 as a platform of one group always has; every later group admits them through one client
 group per target (``<group>-<target>-clients``) that its services carry, so a shared group
 gains one rule per service group, not per service, and stays within the 60 inbound rules
-of a security group.
+of a security group.  Likewise a later group's services behind a load balancer carry one
+targets group per load balancer (``<group>-<lb>-targets``) that the load balancer reaches on
+each target and health-check port, so the load balancer's group gains outbound rules per
+service group and port, not per service (100 services behind one ALB fit).
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ def groups(spec: Platform, part: Part | None = None) -> list[str]:
     if part.shared:
         out += [k for k in shared_groups(spec) if k not in out]
     out += [clients_key(part.group, target) for target, _, _ in client_targets(spec, part)]
+    out += sorted({e.dst for e in target_edges(spec, part)})
     return out
 
 
@@ -126,7 +130,8 @@ def client_targets(spec: Platform, part: Part) -> list[tuple[str, str, int]]:
 
 
 def client_groups(spec: Platform, part: Part, s: Service) -> list[str]:
-    """The client security groups a service of a later group carries (besides its own)."""
+    """The client security groups a service of a later group carries (besides its own), and the
+    targets groups of the load balancers it is behind."""
     if not part.clients:
         return []
     out = [clients_key(part.group, ENDPOINTS)]
@@ -134,7 +139,29 @@ def client_groups(spec: Platform, part: Part, s: Service) -> list[str]:
         out.append(clients_key(part.group, EFS))
     if spec.database and _uses_db(s):
         out.append(clients_key(part.group, DB))
+    out += [targets_key(part.group, lb) for lb in sorted({tg.load_balancer for tg in s.target_groups})]
     return out
+
+
+def targets_key(group: str, lb: str) -> str:
+    """The security group through which load balancer ``lb`` reaches the tasks of a later service
+    group: the load balancer's group gains a rule per group and port, not per service, so
+    100 services (its target-group quota) stay within its 60 outbound rules."""
+    return f"{group}-{lb}-targets"
+
+
+def target_edges(spec: Platform, part: Part) -> list[Edge]:
+    """(load balancer -> targets group) edges of a later group: one per load balancer and port
+    (target port or health-check port) its services are reached on."""
+    if not part.clients:
+        return []
+    out = set()
+    for s in part.members(spec):
+        for tg in s.target_groups:
+            for port in {tg.container_port, tg.health_check.port or tg.container_port}:
+                why = f"{tg.load_balancer} ALB to the tasks of group {part.group}"
+                out.add(Edge(lb_key(tg.load_balancer), targets_key(part.group, tg.load_balancer), port, why))
+    return sorted(out)
 
 
 def _service_of(key: str) -> str | None:
@@ -154,9 +181,12 @@ def hosted(spec: Platform, part: Part | None = None) -> list[Edge]:
     part = part or whole(spec)
     out = []
     stores = {DB, DB_PROXY, EFS}
+    lbs = {lb_key(lb.name) for lb in spec.load_balancers}
     for e in edges(spec):
         if part.clients and e.dst in stores and _service_of(e.src) is not None:
             continue
+        if part.clients and e.src in lbs and _service_of(e.dst) is not None:
+            continue  # through the group's targets group (target_edges)
         if host(part, e) == part.index:
             out.append(e)
     if not part.clients:
@@ -167,6 +197,7 @@ def hosted(spec: Platform, part: Part | None = None) -> list[Edge]:
     for target, entry, port in client_targets(spec, part):
         what = {ENDPOINTS: "the interface VPC endpoints", EFS: "EFS (NFS)", DB: "the database"}[target]
         out.append(Edge(clients_key(part.group, target), entry, port, f"tasks of group {part.group} to {what}"))
+    out += target_edges(spec, part)
     return sorted(out)
 
 
@@ -434,6 +465,16 @@ def build(spec: Platform, part: Part | None = None) -> Template:
                     Tags=naming.tags(key),
                 )
             )
+    for key in sorted({e.dst for e in target_edges(spec, part)}):
+        sgs[key] = st.add(
+            ec2.SecurityGroup(
+                naming.logical(key, "SecurityGroup"),
+                GroupDescription=f"Tasks of service group {part.group} behind {key.removeprefix(part.group + '-')}",
+                VpcId=st.ref("VpcId"),
+                SecurityGroupEgress=nothing_out,
+                Tags=naming.tags(key),
+            )
+        )
     for target, entry, _ in client_targets(spec, part):
         key = clients_key(part.group, target)
         sgs[key] = st.add(

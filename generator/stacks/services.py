@@ -21,6 +21,7 @@ from generator.stacks._base import (
     log_group_suppressions,
     takes_image_ready,
 )
+from generator.stacks._rules import attachments, domain_only
 from generator.stacks.iam import secret_inputs
 from generator.stacks.secrets import DB_SECRET
 from generator.stacks.security_groups import client_groups, svc_key
@@ -112,6 +113,8 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
         takes_image_ready(i, s)
         for tg in s.target_groups:
             i.takes(naming.tg_output(tg.name))
+        if domain_only(s):
+            i.takes("BaseDomain")
         if s.volumes:
             i.takes("FileSystemId")
             for v in s.volumes:
@@ -232,7 +235,12 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
             "Image": image,
             "Essential": True,
             "PortMappings": [
-                ecs.PortMapping(Name=p.name, ContainerPort=p.port, Protocol="tcp")
+                ecs.PortMapping(
+                    Name=p.name,
+                    ContainerPort=p.port,
+                    Protocol="tcp",
+                    **({"AppProtocol": p.app_protocol} if p.app_protocol else {}),
+                )
                 for p in sorted(s.ports, key=lambda p: p.port)
             ],
             "HealthCheck": ecs.HealthCheck(
@@ -334,17 +342,7 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
         if s.schedule:
             _schedule(st, spec, part, s, td, public_ip, ready, exposure)
             continue
-        svc_kw: dict[str, object] = {}
-        if s.target_groups:
-            svc_kw["LoadBalancers"] = [
-                ecs.LoadBalancer(
-                    ContainerName=s.container,
-                    ContainerPort=tg.container_port,
-                    TargetGroupArn=st.ref(naming.tg_output(tg.name)),
-                )
-                for tg in s.target_groups
-            ]
-            svc_kw["HealthCheckGracePeriodSeconds"] = max(60, hc.start_period + hc.interval)
+        svc_kw: dict[str, object] = attachments(st, s, max(60, hc.start_period + hc.interval))
         if _uses_sc(spec, s):
             sc: dict[str, object] = {"Enabled": True, "Namespace": st.ref("NamespaceArn")}
             if s.discovery:

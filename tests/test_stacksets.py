@@ -715,3 +715,28 @@ def test_the_org_path_of_a_nested_ou(aws) -> None:
     args = argparse.Namespace(endpoint_url=None, region=ADMIN)
     assert stacksets.org_path(args, org_id, inner) == f"{org_id}/{root}/{outer}/{inner}/"
     assert stacksets.org_path(args, org_id, root) == f"{org_id}/{root}/"
+
+
+def test_a_secret_comes_from_the_environment_and_is_kept_on_update(
+    platform: Path, recorder: Recorder, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main = json.loads((platform / "templates" / "main.yaml").read_text())
+    main["Parameters"]["DbPassword"] = {"Type": "String", "NoEcho": "true", "MinLength": 8}
+    write_json(platform / "templates" / "main.yaml", main)
+    # no value anywhere (and no terminal): one line, nothing created
+    assert stacksets.main(deploy_argv(platform)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "DbPassword is a NoEcho (secret) parameter with no value" in err
+    assert not [n for n in recorder.names() if n.startswith("Create")]
+    monkeypatch.setenv("STACKGEN_PARAM_DbPassword", "s3cret-value")
+    assert stacksets.main(deploy_argv(platform)) == 0
+    [created] = recorder.named("CreateStackSet")
+    assert {"ParameterKey": "DbPassword", "ParameterValue": "s3cret-value"} in created["Parameters"]
+    assert "s3cret-value" not in "".join(capsys.readouterr())
+    # the next deploy without the variable keeps the stack set's value
+    monkeypatch.delenv("STACKGEN_PARAM_DbPassword")
+    write_json(platform / "parameters" / "demo" / "dev.json", ["Environment=test"])
+    recorder.calls.clear()
+    assert stacksets.main(deploy_argv(platform, "--yes")) == 0
+    [update] = recorder.named("UpdateStackSet")
+    assert {"ParameterKey": "DbPassword", "UsePreviousValue": True} in update["Parameters"]

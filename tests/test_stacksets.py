@@ -9,8 +9,9 @@ What moto 5.2.5 has and lacks (so what these tests can and cannot show):
   read from moto's S3), so the per-region bucket and the per-region overrides are checked in
   the resources the instance created;
 - every operation is SUCCEEDED at once and OperationPreferences are ignored, so the
-  preferences are checked in the requests (botocore's before-parameter-build event) and the
-  per-instance streaming (RUNNING, FAILED with its reason, a timeout) with a scripted client;
+  preferences are checked in the requests (botocore's before-parameter-build event), and the
+  per-instance streaming (RUNNING, FAILED with its reason, a timeout) with a scripted client in
+  tests/test_stackset_options.py;
 - an instance's stack gets the overrides alone as parameters (AWS merges them with the stack
   set's), so the fixture's other parameters have defaults;
 - DescribeStackInstance returns a StackId that names no stack (a new random one each call),

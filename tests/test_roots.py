@@ -264,3 +264,38 @@ def test_the_desired_count_mappings_stay_within_the_attribute_quota_at_300_servi
     sizes = [len(attrs) for tmpl in t.values() for m in (tmpl.get("Mappings") or {}).values() for attrs in m.values()]
     assert sizes and max(sizes) <= QUOTAS["mapping_attributes"].value
     assert not [f for f in template_limits.check(Inputs(t)) if f.severity == ERROR]
+
+
+# ---- deploy.sh and delete.sh's helper ------------------------------------------------------------
+
+
+def test_the_deploy_helper_lists_the_roots_in_order_and_fills_a_roots_parameters(
+    two_roots: Path, tmp_path: Path
+) -> None:
+    from generator.deploy import roots as deploy_roots
+    from generator.deploy.params import ParamError
+
+    out = tmp_path / "templates"
+    render.write(
+        {
+            n: render.HEADER.format(name="x") + render.to_yaml(t)
+            for n, t in render.synthesize(load_spec(two_roots)).items()
+        },
+        out,
+    )
+    assert deploy_roots.listing(out) == [("main.yaml", ""), ("main-services-2.yaml", "-services-2")]
+    second = yaml.safe_load((out / "main-services-2.yaml").read_text(encoding="utf-8").split("\n", 1)[1])
+    fed = rootset.from_outputs(second)
+    outputs = {"main.yaml": {name: f"value-of-{name}" for name in fed} | {"Unrelated": "x"}}
+    values = {"Environment": "prod", "DatabaseMinAcu": "1", "Svc000ImageUri": "img"}
+    filled = deploy_roots.root_parameters(second, values, outputs)
+    # The file's values of what the root declares, the outputs it reads, nothing else.
+    assert filled["Environment"] == "prod" and "DatabaseMinAcu" not in filled and "Unrelated" not in filled
+    assert {k: filled[k] for k in fed} == {k: f"value-of-{k}" for k in fed}
+    assert set(filled) <= set(second["Parameters"])
+    del outputs["main.yaml"]["StackUid"]
+    with pytest.raises(ParamError, match="parameter StackUid comes from the output StackUid of the root main.yaml"):
+        deploy_roots.root_parameters(second, values, outputs)
+    one = tmp_path / "one"
+    render.write(render.render(load_spec(ROOT / "platforms" / "scheduled-file-writer.yaml")), one)
+    assert deploy_roots.listing(one) == [("main.yaml", "")]

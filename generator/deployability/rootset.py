@@ -1,7 +1,8 @@
 """The roots of a template set: which files are top-level stacks, and one view of them all.
 
-A platform too large for one stack operation (CloudFormation's 2,500 resources created,
-updated or deleted per operation across a nested hierarchy) is deployed as several root
+A platform too large for one stack operation (CloudFormation's quota of resources created,
+updated or deleted per operation across a nested hierarchy, ``QUOTAS["hierarchy_resources"]``)
+is deployed as several root
 stacks (``generator.roots``): the base root ``main.yaml`` and service-set roots
 ``main-services-2.yaml``, ``main-services-3.yaml``, ... beside it, each with its own nested
 stacks.  The base root lists them all, in deploy order, in ``Metadata.stackgen.roots``

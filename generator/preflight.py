@@ -22,6 +22,7 @@ from typing import Any
 
 from generator import cfn, render
 from generator.cfn import ERROR, PARENT, WARNING, Finding
+from generator.deployability import rootset
 from generator.reach.verdicts import RELEVANT, Preflight, check, run
 from generator.spec import SpecError, load_spec
 
@@ -80,7 +81,7 @@ def cmd(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.templates:
         try:
-            templates = cfn.load_dir(args.templates)
+            templates = rootset.load_roots(args.templates)
         except (OSError, ValueError) as exc:
             print(f"stackgen check: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -94,6 +95,8 @@ def cmd(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         templates = render.synthesize(spec)
         source = args.spec
+    # Several root stacks (generator.roots) are checked as the one hierarchy they split.
+    templates, _ = rootset.merge(templates)
     if args.env:
         allowed = templates[PARENT].get("Parameters", {}).get("Environment", {}).get("AllowedValues")
         if "Environment" not in templates[PARENT].get("Parameters", {}) or (allowed and args.env not in allowed):

@@ -24,9 +24,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from generator.cfn.load import PARENT, STACK_TYPE
+from generator.cfn.load import PARENT, STACK_TYPE, load_dir, load_file
 
 BASE = PARENT
 
@@ -75,6 +76,17 @@ def children_of(template: Mapping[str, Any]) -> list[str]:
 def hierarchy(templates: Mapping[str, Mapping[str, Any]], root: str) -> list[str]:
     """The files one stack operation on ``root`` acts on: the root and its nested stacks."""
     return [root, *(c for c in children_of(templates[root]) if c in templates)]
+
+
+def load_roots(path: str | Path) -> dict[str, dict[str, Any]]:
+    """``cfn.load_dir`` of a folder, and every service-set root its ``main.yaml`` lists with
+    the stacks each names."""
+    templates = load_dir(path)
+    for root in root_files(templates)[1:]:
+        templates[root] = load_file(Path(path) / root)
+        for child in children_of(templates[root]):
+            templates.setdefault(child, load_file(Path(path) / child))
+    return templates
 
 
 @dataclass(frozen=True)

@@ -299,3 +299,21 @@ def test_the_deploy_helper_lists_the_roots_in_order_and_fills_a_roots_parameters
     one = tmp_path / "one"
     render.write(render.render(load_spec(ROOT / "platforms" / "scheduled-file-writer.yaml")), one)
     assert deploy_roots.listing(one) == [("main.yaml", "")]
+
+
+def test_the_critical_path_waits_for_each_root_before_the_next(three_hundred: Templates) -> None:
+    from generator import critical_path
+
+    e = critical_path.estimate(three_hundred)
+    first = [critical_path.base(f.removesuffix(".yaml")) for f in rootset.children_of(three_hundred["main.yaml"])]
+    in_root = {
+        f: [c.removesuffix(".yaml") for c in rootset.children_of(three_hundred[f])]
+        for f in rootset.root_files(three_hundred)
+    }
+    ends = [max(e.finish[s] for s in stacks) for stacks in in_root.values()]
+    starts = [
+        min(e.finish[s] - critical_path.TYPICAL_MINUTES[critical_path.base(s)][0] for s in st)
+        for st in in_root.values()
+    ]
+    assert starts[1] == ends[0] and starts[2] == ends[1]
+    assert e.minutes == ends[-1] and e.path[0] == "secrets" and "database" in first

@@ -59,6 +59,7 @@ not purged, or the delete was not confirmed; 2 usage error or unreachable endpoi
 USAGE
 }
 
+ORIG_ARGS=("$@")
 PLATFORM="" ENV_NAME="" STACK="" REGION="" BUCKET="" ENDPOINT="" YES=0 PURGE=0 INTERVAL=""
 PURGE_RETAINED=0 PURGE_SNAPSHOTS=0
 STACK_SET=0 SS_ARGS=()  # --stack-set and its options (generator/deploy/stacksets.py)
@@ -126,6 +127,17 @@ purge_retained() { # purge_retained [--leftovers-only]
   pydeploy survivors purge --stack-name "$STACK" --load "$WORK/survivors.json" "${flags[@]}" "${PY_AWS[@]}"
 }
 
+# Several root stacks (generator/roots.py): the service-set roots NAME-services-N go first,
+# last root first, each by this script (its own survivors and purge); then the base root.
+delete_later_roots() { # delete_later_roots [--yes]
+  local name later=()
+  mapfile -t later < <(pydeploy roots stacks --stack-name "$STACK" "${PY_AWS[@]}")
+  for name in "${later[@]}"; do
+    say "Root stack $name first (a service-set root of $STACK)"
+    "$0" "${ORIG_ARGS[@]}" --stack-name "$name" "$@" || die "the root stack $name was not deleted; $STACK is kept"
+  done
+}
+
 # 1. what survives (and the stack's state, and the environment's retain_on_delete)
 pydeploy survivors before --stack-name "$STACK" --env "$ENV_NAME" --save "$WORK/survivors.json" \
   --status-file "$WORK/status" --retain-file "$WORK/retain" ${BUCKET:+--bucket "$BUCKET"} "${PY_AWS[@]}"
@@ -140,6 +152,7 @@ fi
 LEFT="$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["leftovers"]))' "$WORK/survivors.json")"
 case "$STATUS" in
   NONE)
+    delete_later_roots
     say "Stack $STACK does not exist ($REGION${ENDPOINT:+, endpoint $ENDPOINT}); nothing to delete."
     rc=0
     if [[ $PURGE_RETAINED -eq 1 && "$LEFT" != 0 ]]; then
@@ -160,7 +173,8 @@ if [[ $YES -eq 0 ]]; then
 fi
 [[ $PURGE_RETAINED -eq 1 ]] && confirm_purge
 
-# 3. delete and wait
+# 3. delete and wait (the service-set roots first: confirmed with this one)
+delete_later_roots --yes
 say "Deleting $STACK (platform $PLATFORM, environment $ENV_NAME)"
 LOST_EXIT=1
 rc=0

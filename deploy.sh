@@ -59,6 +59,10 @@ Options:
   --interval SECONDS   event polling interval (default: 1, 0.5 with --endpoint-url)
   --force REASON       deploy even though the reachability preflight fails; REASON is
                        printed and recorded as the stack tag stackgen:preflight-override
+  --root FILE          deploy only the service-set root FILE (main-services-N.yaml) of the
+                       templates as the stack NAME-services-N; deploy.sh passes it to itself
+                       after the base root (a platform over one stack operation's quota:
+                       docs/deploy.md, Several root stacks)
   -h, --help           show this help
 
 Many regions and accounts (CloudFormation StackSets; docs/deploy.md, "StackSets"): the
@@ -89,7 +93,7 @@ USAGE
 
 ORIG_ARGS=("$@")
 PLATFORM="" ENV_NAME="" STACK="" REGION="" BUCKET="" ENDPOINT="" PROFILE=""
-PARAMS_FILE="" TEMPLATE_DIR="" REVIEW=0 YES=0 INTERVAL="" FORCE="" ACCEPT="" ALLOW_MISSING=0
+PARAMS_FILE="" TEMPLATE_DIR="" REVIEW=0 YES=0 INTERVAL="" FORCE="" ACCEPT="" ALLOW_MISSING=0 ROOT_FILE=main.yaml
 STACK_SET=0 SS_ARGS=()  # --stack-set and its options (generator/deploy/stacksets.py)
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -114,12 +118,21 @@ while [[ $# -gt 0 ]]; do
     --region-concurrency|--concurrency-mode|--administration-role-arn|--execution-role-name|\
     --execution-role-template|--call-as|--operation-timeout)
       need_value "$1" "${2:-}"; SS_ARGS+=("$1" "$2"); shift 2 ;;
+    --root) need_value "$1" "${2:-}"; ROOT_FILE="$2"; shift 2 ;;
     *) die_usage "unknown argument: $1" ;;
   esac
 done
 
 # --- 0. inputs (exit 2, nothing created) ----------------------------------------------------
 validate_common
+# Several root stacks (generator/roots.py): a service-set root is the stack NAME-services-N.
+BASE_STACK="$STACK"
+if [[ "$ROOT_FILE" != main.yaml ]]; then
+  [[ "$ROOT_FILE" =~ ^main-services-[0-9]+\.yaml$ ]] || die_usage "invalid --root: $ROOT_FILE (main-services-N.yaml)"
+  [[ -n "$TEMPLATE_DIR" && -f "$TEMPLATE_DIR/$ROOT_FILE" ]] || die_usage "--root $ROOT_FILE needs --template-dir with that file"
+  ROOT_SUFFIX="${ROOT_FILE#main}"
+  STACK="$STACK${ROOT_SUFFIX%.yaml}"
+fi
 SPEC="${SPEC_PATH:-$ROOT/platforms/$PLATFORM.yaml}"
 if [[ -z "$TEMPLATE_DIR" && ! -f "$SPEC" ]]; then
   die_usage "unknown platform: $PLATFORM (no platforms/$PLATFORM.yaml; known: $(known_platforms); or pass a spec file)"
@@ -199,7 +212,12 @@ fi
 
 # --- 2. deploy-filled parameters, 3. validation (and the stack's state) ---------------------
 AWS_SHOWN="aws"
-FILL=(--template "$TEMPLATE_DIR/main.yaml" --params-file "$PARAMS_FILE" --stack-name "$STACK"
+if [[ "$ROOT_FILE" != main.yaml ]]; then # the root's own parameters and earlier roots' outputs
+  pydeploy roots params --template "$TEMPLATE_DIR/$ROOT_FILE" --params-file "$PARAMS_FILE" \
+    --stack-name "$BASE_STACK" --out "$WORK/root-params.json" "${PY_AWS[@]}" || exit $?
+  PARAMS_FILE="$WORK/root-params.json"
+fi
+FILL=(--template "$TEMPLATE_DIR/$ROOT_FILE" --params-file "$PARAMS_FILE" --stack-name "$STACK"
       --out "$WORK/params.json" --status-file "$WORK/status" --aws-cli "$AWS_SHOWN"
       --again "$(command_line "${ORIG_ARGS[@]}")")
 [[ $ALLOW_MISSING -eq 1 ]] && FILL+=(--allow-missing-images)
@@ -207,7 +225,7 @@ pydeploy filled "${FILL[@]}" "${PY_AWS[@]}" || exit $?
 SHOWN_PARAMS="$(shown "$PARAMS_FILE")"
 [[ $DEFAULTS_ONLY -eq 1 ]] && SHOWN_PARAMS="the template defaults"
 validate_params() {
-  pydeploy params --template "$TEMPLATE_DIR/main.yaml" --params-file "$WORK/params.json" \
+  pydeploy params --template "$TEMPLATE_DIR/$ROOT_FILE" --params-file "$WORK/params.json" \
     --shown-as "$SHOWN_PARAMS" --stack-name "$STACK" "${PY_AWS[@]}" "$@"
 }
 if [[ -t 0 ]]; then
@@ -259,11 +277,22 @@ BUCKET="$(pydeploy artifacts ensure ${BUCKET:+--bucket "$BUCKET"} "${PY_AWS[@]}"
 LOST_EXIT=1
 export STACKGEN_ON_ENDPOINT_LOSS="nothing is lost: the stack is as CloudFormation left it; once the endpoint answers, see its state with ./delete.sh's listing or aws cloudformation describe-stacks --stack-name $STACK, and run the same deploy.sh command again"
 say "Packaging nested templates into s3://$BUCKET/$STACK/"
-aws_cli cloudformation package --template-file "$TEMPLATE_DIR/main.yaml" --s3-bucket "$BUCKET" \
+aws_cli cloudformation package --template-file "$TEMPLATE_DIR/$ROOT_FILE" --s3-bucket "$BUCKET" \
   --s3-prefix "$STACK" --output-template-file "$WORK/packaged.yaml" >"$WORK/package.log" 2>&1 \
   || { grep -v '^\s*$' "$WORK/package.log" | tail -n 1 >&2; die "aws cloudformation package failed"; }
 
 # --- 6. change set ----------------------------------------------------------------------------
+# After the base root, each service-set root in order, by this script with --root (its own
+# change set, review and image handling); generator/deploy/roots.py lists them.
+deploy_later_roots() {
+  [[ "$ROOT_FILE" == main.yaml ]] || return 0
+  local line later=()
+  mapfile -t later < <(pydeploy roots list --template-dir "$TEMPLATE_DIR")
+  for line in "${later[@]:1}"; do
+    say "Root stack $BASE_STACK${line#*$'\t'} (${line%%$'\t'*})"
+    "$0" "${ORIG_ARGS[@]}" --template-dir "$TEMPLATE_DIR" --root "${line%%$'\t'*}" || exit $?
+  done
+}
 # Unique per run (two deploys in the same second do not clash on the name).
 CS_NAME="stackgen-$(date -u +%Y%m%dT%H%M%SZ)-$$-$RANDOM"
 say "Creating change set $CS_NAME for $STACK ($REGION${ENDPOINT:+, endpoint $ENDPOINT})"
@@ -283,7 +312,7 @@ SUMMARY=(--summary)
 rc=0
 pydeploy changeset create --stack-name "$STACK" --change-set-name "$CS_NAME" \
   --template-file "$WORK/packaged.yaml" --bucket "$BUCKET" --prefix "$STACK" \
-  --template "$TEMPLATE_DIR/main.yaml" --params-file "$WORK/params.json" "${SUMMARY[@]}" \
+  --template "$TEMPLATE_DIR/$ROOT_FILE" --params-file "$WORK/params.json" "${SUMMARY[@]}" \
   --tag "stackgen:platform=$PLATFORM" --tag "stackgen:environment=$ENV_NAME" \
   --result-file "$WORK/changeset" --interval "$INTERVAL" "${PY_AWS[@]}" || rc=$?
 if [[ $rc -ne 0 ]]; then
@@ -294,6 +323,7 @@ read -r CHANGE_SET RISK TODO <"$WORK/changeset"
 if [[ "$CHANGE_SET" == NO_CHANGES ]]; then
   say "No changes: $STACK is up to date."
   pydeploy outputs --stack-name "$STACK" "${PY_AWS[@]}"
+  deploy_later_roots
   exit 0
 fi
 abandon() {
@@ -326,7 +356,7 @@ fi
 say "Executing $CS_NAME"
 pydeploy events watch --stack-name "$STACK" --execute-change-set "$CHANGE_SET" --outputs \
   --interval "$INTERVAL" "${PY_AWS[@]}" || die "deploy of $STACK failed (see the root cause above)"
-pydeploy images push-hint --stack-name "$STACK" --template "$TEMPLATE_DIR/main.yaml" \
+pydeploy images push-hint --stack-name "$STACK" --template "$TEMPLATE_DIR/$ROOT_FILE" \
   --aws-cli "$AWS_SHOWN" --again "$(command_line "${ORIG_ARGS[@]}")" "${PY_AWS[@]}"
 DIAG=("$(shown "$ROOT/.venv/bin/stackgen")" diagnose --stack "$STACK" --region "$REGION")
 [[ -n "$ENDPOINT" ]] && DIAG+=(--endpoint-url "$ENDPOINT")
@@ -335,3 +365,4 @@ if [[ -n "$ENDPOINT" ]] && is_loopback "$ENDPOINT"; then
   PREFIX="AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
 fi
 say "Check the deployed network path with: $PREFIX${DIAG[*]}"
+deploy_later_roots

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.cfn.load import load_file
+from generator.deployability import rootset
 
 ROOT = Path(__file__).resolve().parent.parent
 ANCHOR = ROOT / ".tools" / "cdk"
@@ -278,6 +279,11 @@ def generate(spec_path: str, out: str) -> None:
         (Path(out) / name).write_text(header + render.to_yaml(t), encoding="utf-8")
 
 
+def _roots(out: Path) -> int:
+    """Root stacks of generated templates (generator.roots: several past one operation's quota)."""
+    return len(rootset.root_files({"main.yaml": load_file(out / "main.yaml")}))
+
+
 def _largest(out: Path) -> tuple[int, int, str]:
     """(templates, resources, 'file R/P/O/bytes' of the template with the most resources)."""
     rows = []
@@ -304,7 +310,7 @@ def scale_table(work: Path, repeat: int, ns: tuple[int, ...] = SCALE_NS) -> list
     lines = [
         "",
         "scale (generation only: render.synthesize + YAML; largest = most resources, R/P/O/bytes):",
-        f"  {'N':>4} {'wall':>7} {'CPU':>7} {'RSS':>7} {'templates':>9} {'resources':>9}  largest",
+        f"  {'N':>4} {'wall':>7} {'CPU':>7} {'RSS':>7} {'templates':>9} {'resources':>9} {'roots':>5}  largest",
     ]
     walls: dict[int, float] = {}
     cpus: dict[int, float] = {}
@@ -319,7 +325,8 @@ def scale_table(work: Path, repeat: int, ns: tuple[int, ...] = SCALE_NS) -> list
             continue
         walls[n], cpus[n] = s.wall, s.cpu
         templates, resources, big = _largest(out)
-        lines.append(f"  {n:>4} {s.wall:6.2f}s {s.cpu:6.2f}c {s.rss:5.0f}MB {templates:>9} {resources:>9}  {big}")
+        row = f"  {n:>4} {s.wall:6.2f}s {s.cpu:6.2f}c {s.rss:5.0f}MB {templates:>9} {resources:>9}"
+        lines.append(f"{row} {_roots(out):>5}  {big}")
         if n == 300:
             for (what, limit), value in zip(SCALE_TARGETS, (s.wall, s.rss), strict=True):
                 lines.append(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.cfn.refs import depends_on, references
+from generator.deployability import rootset
 
 # (typical minutes, source) per nested stack module, by the stack's name without its group.
 PERF = "../shared/reference/performance-and-limits.md section 6"
@@ -89,31 +90,43 @@ def _stack_deps(resource: dict[str, Any], stacks: dict[str, str]) -> set[str]:
 
 
 def estimate(templates: dict[str, dict[str, Any]]) -> Estimate:
-    """The estimate for a template set (``main.yaml`` the parent)."""
-    resources = templates["main.yaml"].get("Resources") or {}
+    """The estimate for a template set (``main.yaml`` the parent).  A platform of several
+    root stacks (``generator.roots``) is deployed one root after the other (deploy.sh), so
+    every stack of a root starts after the previous root's last stack is complete."""
+    finish: dict[str, float] = {}
+    before: dict[str, str] = {}
+    last = ""
+    for root in rootset.root_files(templates) or ["main.yaml"]:
+        last = _root(templates[root], last, finish, before)
+    path = [last]
+    while path[-1] in before:
+        path.append(before[path[-1]])
+    return Estimate(tuple(reversed(path)), finish[last], finish)
+
+
+def _root(template: dict[str, Any], after: str, finish: dict[str, float], before: dict[str, str]) -> str:
+    """Adds the finish time of every stack of one root (starting once ``after`` is complete,
+    '' for the first root) and returns the root's last stack to complete."""
+    resources = template.get("Resources") or {}
     stacks = {
         lid: str(r["Properties"]["TemplateURL"]).removesuffix(".yaml")
         for lid, r in resources.items()
         if r.get("Type") == "AWS::CloudFormation::Stack"
     }
     deps = {stacks[lid]: _stack_deps(resources[lid], stacks) for lid in stacks}
-    finish: dict[str, float] = {}
-    before: dict[str, str] = {}
 
     def done(stack: str) -> float:
         if stack not in finish:
-            start = 0.0
+            start = finish[after] if after else 0.0
+            if after:
+                before[stack] = after
             for d in sorted(deps[stack]):
                 if done(d) > start:
                     start, before[stack] = finish[d], d
             finish[stack] = start + TYPICAL_MINUTES[base(stack)][0]
         return finish[stack]
 
-    last = max(sorted(deps), key=done)
-    path = [last]
-    while path[-1] in before:
-        path.append(before[path[-1]])
-    return Estimate(tuple(reversed(path)), finish[last], finish)
+    return max(sorted(deps), key=done)
 
 
 def describe(e: Estimate) -> str:

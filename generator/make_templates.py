@@ -93,15 +93,20 @@ def read_set(out: Path, files: dict[str, bytes]) -> dict[str, dict]:
     """main.yaml and the children it names, through the kernel's loader: what
     `check --templates DIR` reads, from the bytes already in hand."""
     from generator.cfn.load import child_file, load_text
+    from generator.deployability import rootset
 
-    main = load_text(files["main.yaml"].decode("utf-8"), str(out / "main.yaml"))
-    out_set = {"main.yaml": main}
-    for lid, res in main.get("Resources", {}).items():
-        if res.get("Type") == "AWS::CloudFormation::Stack":
-            name = child_file(res.get("Properties", {}).get("TemplateURL"), f"{out}/main.yaml: {lid}")
-            data = files.get(name) or (out / name).read_bytes()
-            out_set[name] = load_text(data.decode("utf-8"), str(out / name))
-    return out_set
+    def load(name: str) -> dict:
+        return load_text((files.get(name) or (out / name).read_bytes()).decode("utf-8"), str(out / name))
+
+    out_set: dict[str, dict] = {"main.yaml": load("main.yaml")}
+    # Several root stacks (generator.roots): each root and its children, read as one hierarchy.
+    for root in rootset.root_files(out_set):
+        out_set.setdefault(root, load(root))
+        for lid, res in out_set[root].get("Resources", {}).items():
+            if res.get("Type") == "AWS::CloudFormation::Stack":
+                name = child_file(res.get("Properties", {}).get("TemplateURL"), f"{out}/{root}: {lid}")
+                out_set[name] = load(name)
+    return rootset.merge(out_set)[0]
 
 
 def preflight_cached(out: Path, files: dict[str, bytes], use: bool) -> int:

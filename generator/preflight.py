@@ -27,6 +27,7 @@ from typing import Any
 from generator import cache, cfn
 from generator.cfn import ERROR, PARENT, WARNING, Finding
 from generator.cfn.load import TEMPLATE_SUFFIXES
+from generator.deployability import rootset
 from generator.reach.verdicts import RELEVANT, Preflight, check, run
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -120,7 +121,7 @@ def _cached(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     if args.templates:
         try:
-            templates = cfn.load_dir(args.templates)
+            templates = rootset.load_roots(args.templates)
         except (OSError, ValueError) as exc:
             print(f"stackgen check: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -139,6 +140,8 @@ def _check(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         templates = render.synthesize(spec)
         source = args.spec
+    # Several root stacks (generator.roots) are checked as the one hierarchy they split.
+    templates, _ = rootset.merge(templates)
     if args.env:
         allowed = templates[PARENT].get("Parameters", {}).get("Environment", {}).get("AllowedValues")
         if "Environment" not in templates[PARENT].get("Parameters", {}) or (allowed and args.env not in allowed):

@@ -38,6 +38,7 @@ from generator import render
 from generator.contract import ContractError
 from generator.deploy.filled import DEPLOY_FILLED
 from generator.deploy.params import ENV_PREFIX, ParamError, read_params_file, resolve
+from generator.deployability import rootset
 from generator.spec import SLUG, Platform, SpecError, load_spec, parse_spec
 
 EXIT_PROBLEMS = 1
@@ -122,8 +123,10 @@ def is_secret(parameter: dict[str, Any]) -> bool:
 
 
 def parent_parameters(spec: Platform) -> dict[str, dict[str, Any]]:
-    """The Parameters of the spec's synthesized parent template (main.yaml)."""
-    return render.synthesize(spec)["main.yaml"].get("Parameters") or {}
+    """The Parameters of the spec's synthesized parent template (main.yaml); with several root
+    stacks (generator.roots), of all of them but those deploy.sh fills from earlier roots."""
+    merged, _ = rootset.merge(render.synthesize(spec))
+    return merged["main.yaml"].get("Parameters") or {}
 
 
 def spec_text(name: str) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 from generator import deployability, naming, paramfiles, physical_names, render
 from generator.contract import ContractError
 from generator.deploy.params import ParamError, read_params_file
+from generator.deployability import rootset
 from generator.deployability.quotas import QUOTAS
 from generator.spec import Platform, SpecError, load_spec
 from generator.stacks import STACKS
@@ -67,8 +68,10 @@ def synthesize_checked(path: str | Path) -> Synthesis:
         if line is None:
             raise
         raise SpecError([line]) from None
-    physical_names.require_instance_scoped(templates)
-    problems = physical_names.check(spec, source, templates)
+    # Names are followed to their values across root stacks too (generator.roots).
+    one, _ = rootset.merge(templates)
+    physical_names.require_instance_scoped(one)
+    problems = physical_names.check(spec, source, one)
     if problems:
         raise SpecError(problems)
     header = render.HEADER.format(name=spec.name)

@@ -12,7 +12,7 @@ they check:
 - ``quotas``          the one table of CloudFormation and service quotas (value,
                       adjustable, source); ``template_limits`` counts resources,
                       parameters, outputs, mappings, dynamic references, bytes per
-                      template and resources per operation; ``service_limits`` listeners,
+                      template and resources per operation (per root stack); ``service_limits`` listeners,
                       target groups, rules and certificates per ALB, target groups per
                       service, rules per security group and per interface, groups per
                       interface, interface endpoints per VPC
@@ -22,6 +22,9 @@ they check:
                       actions that access needs (the reachability model's data paths)
 - ``ingress``         0.0.0.0/0 or ::/0 on a port other than 80/443, parameter defaults and
                       per-environment parameters files included
+- ``rootset``         the root stacks of a platform split for the per-operation quota
+                      (``generator.roots``): a parameter fed from an output no earlier root
+                      declares; the other rules read the roots merged into one hierarchy
 - ``fields``          a finding's template location -> the spec field
 
 ``check(templates, spec)`` runs every rule; ``spec_lines`` words the findings as
@@ -35,8 +38,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from generator.cfn.finding import Finding
-from generator.deployability import data_paths, ingress, presence, roundtrip, service_limits, template_limits
-from generator.deployability.base import Inputs
+from generator.deployability import data_paths, ingress, presence, rootset, roundtrip, service_limits, template_limits
+from generator.deployability.base import Inputs, finding
 from generator.deployability.fields import spec_field, spec_lines
 from generator.spec import Platform
 
@@ -65,8 +68,26 @@ def check(
     parameter-fed values under, besides the defaults.  ``spec`` is not read by the rules
     (they read templates only); it is accepted so a caller can pass what it has, and
     ``spec_lines`` names the fields with it."""
-    inp = Inputs(templates, dict(rendered or {}), {k: dict(v) for k, v in (parameter_sets or {}).items()})
-    out: list[Finding] = []
-    for rule in RULES.values():
-        out += rule(inp)
+    values = {k: dict(v) for k, v in (parameter_sets or {}).items()}
+    # Several root stacks (generator.roots): the counting rule reads the files as deployed,
+    # the rules that follow values across stacks read them as one hierarchy (rootset.merge).
+    inp = Inputs(templates, dict(rendered or {}), values)
+    merged, problems = rootset.merge(templates)
+    out = [rootset_finding(p) for p in problems]
+    one = inp if len(rootset.root_files(templates)) <= 1 else Inputs(merged, {}, values)
+    for name, rule in RULES.items():
+        out += rule(inp if name == "template_limits" else one)
     return out
+
+
+def rootset_finding(p: rootset.MergeProblem) -> Finding:
+    """A service-set root that reads a value no earlier root gives it."""
+    return finding(
+        "roots",
+        p.file,
+        "",
+        f"{p.file}: {p.problem}",
+        "a stack's parameter without a value fails the create; deploy.sh fills a service-set root's "
+        "parameters from earlier roots' describe-stacks outputs (docs/deploy.md, Several root stacks)",
+        path=f"Parameters.{p.parameter}" if p.parameter else "",
+    )

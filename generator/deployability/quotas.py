@@ -40,6 +40,10 @@ QUOTAS: dict[str, Quota] = {
     "parameters": Quota("parameters per template", 200, False, CLOUDFORMATION),
     "outputs": Quota("outputs per template", 200, False, CLOUDFORMATION),
     "mappings": Quota("mappings per template", 200, False, CLOUDFORMATION),
+    # "Mapping attributes: maximum number of mapping attributes for each mapping"; cfn-lint's
+    # schema (data/schemas/other/mappings/configuration.json) holds both levels of a mapping
+    # to it: at most 200 top-level keys, and at most 200 attributes under each of them.
+    "mapping_attributes": Quota("mapping attributes per mapping", 200, False, CLOUDFORMATION),
     # The page says 1 MB; cfn-lint (helpers.LIMITS["template"]["body"]) reads it as 1,000,000 bytes.
     "template_bytes_s3": Quota("template body size in an S3 object (TemplateURL)", 1_000_000, False, CLOUDFORMATION),
     "template_bytes_inline": Quota("template body size in a request (TemplateBody)", 51_200, False, CLOUDFORMATION),

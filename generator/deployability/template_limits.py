@@ -1,7 +1,10 @@
 """CloudFormation's quotas per template and per stack operation, counted at generation.
 
-Per template: resources, parameters, outputs, mappings, dynamic references and the body
-size; across the hierarchy: the resources one stack operation creates (a first create
+Per template: resources, parameters, outputs, mappings, the attributes of each mapping
+(a per-environment Mapping such as ``DesiredCount`` holds one attribute per service of its
+group, so it grows with ``services``), dynamic references and the body size; per root
+stack (``rootset``: one, or several for a platform split by ``generator.roots``), the
+resources one stack operation acts on: the root and its nested stacks (a first create
 creates every resource of every template).  The figures are the one table,
 ``generator.deployability.quotas``.
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 
 from generator.cfn.finding import WARNING, Finding
+from generator.deployability import rootset
 from generator.deployability.base import Inputs, finding
 from generator.deployability.quotas import QUOTAS, WARNING_SHARE
 
@@ -27,12 +31,9 @@ DYNAMIC_REFERENCE = "{{resolve:"
 
 def check(inp: Inputs) -> list[Finding]:
     out: list[Finding] = []
-    total = 0
     for file, template in sorted(inp.templates.items()):
         for name, section in SECTIONS:
             count = len(template.get(section) or {})
-            if name == "resources":
-                total += count
             q = QUOTAS[name]
             if count > q.value:
                 out.append(
@@ -44,6 +45,7 @@ def check(inp: Inputs) -> list[Finding]:
                         q.cite(),
                     )
                 )
+        out += _mapping_attributes(file, template)
         body = inp.rendered.get(file) or json.dumps(template, separators=(",", ":"))
         dyn = body.count(DYNAMIC_REFERENCE)
         q = QUOTAS["dynamic_references"]
@@ -54,18 +56,64 @@ def check(inp: Inputs) -> list[Finding]:
                 )
             )
         out += _size(file, len(body.encode("utf-8")))
+    return out + _operations(inp)
+
+
+def _operations(inp: Inputs) -> list[Finding]:
+    """Resources per stack operation, per root stack (``rootset``): a first create creates,
+    and an update that touches every resource (a new StackUid-derived name, a shared
+    parameter) updates, all of a root's resources in one operation.  A set without a
+    ``main.yaml`` is counted as one operation."""
     q = QUOTAS["hierarchy_resources"]
-    if total > q.value:
-        out.append(
-            finding(
-                "template-quota",
-                "main.yaml",
-                "",
-                f"the stack and its nested stacks hold {total:,} resources; "
-                "a first create creates all of them in one operation",
-                q.cite(),
-            )
+    roots = rootset.root_files(inp.templates)
+    groups = {r: rootset.hierarchy(inp.templates, r) for r in roots} if roots else {"main.yaml": list(inp.templates)}
+    out = []
+    for root, files in groups.items():
+        total = sum(len(inp.templates[f].get("Resources") or {}) for f in files)
+        what = "the stack and its nested stacks" if len(groups) == 1 else f"the root stack {root} and its nested stacks"
+        fix = (
+            ""
+            if len(groups) == 1
+            else "give the services appended to the group that grew a group: of their own "
+            "(a new group opens in a new root stack)"
         )
+        if total > q.value:
+            out.append(
+                finding(
+                    "template-quota",
+                    root,
+                    "",
+                    f"{what} hold {total:,} resources; a first create (or an update of every resource) "
+                    "acts on all of them in one operation",
+                    q.cite(),
+                    fix=fix,
+                )
+            )
+    return out
+
+
+def _mapping_attributes(file: str, template: dict[str, object]) -> list[Finding]:
+    """Each mapping's top-level keys, and the attributes under each of them, against the quota."""
+    q = QUOTAS["mapping_attributes"]
+    out = []
+    mappings = template.get("Mappings") or {}
+    assert isinstance(mappings, dict)
+    for name, mapping in sorted(mappings.items()):
+        counts = [("top-level keys", len(mapping))] if isinstance(mapping, dict) else []
+        if isinstance(mapping, dict):
+            counts += [(f"attributes under {k}", len(v)) for k, v in mapping.items() if isinstance(v, dict)]
+        for what, count in counts:
+            if count > q.value:
+                out.append(
+                    finding(
+                        "template-quota",
+                        file,
+                        "",
+                        f"{file}: mapping {name} has {count} {what}",
+                        q.cite(),
+                        path=f"Mappings.{name}",
+                    )
+                )
     return out
 
 

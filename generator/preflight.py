@@ -27,7 +27,6 @@ from typing import Any
 from generator import cache, cfn
 from generator.cfn import ERROR, PARENT, WARNING, Finding
 from generator.cfn.load import TEMPLATE_SUFFIXES
-from generator.deployability import rootset
 from generator.reach.verdicts import RELEVANT, Preflight, check, run
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -119,6 +118,10 @@ def _cached(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    # imported here: the deployability package reads the spec model (pydantic), which a
+    # cached `check --templates` does not need
+    from generator.deployability import rootset
+
     if args.templates:
         try:
             templates = rootset.load_roots(args.templates)

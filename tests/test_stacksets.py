@@ -559,3 +559,18 @@ def test_a_secret_comes_from_the_environment_and_is_kept_on_update(
     assert stacksets.main(deploy_argv(platform, "--yes")) == 0
     [update] = recorder.named("UpdateStackSet")
     assert {"ParameterKey": "DbPassword", "UsePreviousValue": True} in update["Parameters"]
+
+
+def test_a_platform_split_into_several_roots_is_refused(
+    platform: Path, recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stack set deploys one template: the later roots of a split platform (generator.roots)
+    would never be created, so deploy.sh --stack-set refuses it before any call."""
+    main = json.loads((platform / "templates" / "main.yaml").read_text())
+    main.setdefault("Metadata", {}).setdefault("stackgen", {})["roots"] = ["main.yaml", "main-services-2.yaml"]
+    write_json(platform / "templates" / "main.yaml", main)
+    assert stacksets.main(deploy_argv(platform)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "split into 2 root stacks (main.yaml, main-services-2.yaml)" in err
+    assert not [n for n in recorder.names() if n.startswith("Create")]

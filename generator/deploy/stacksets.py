@@ -58,6 +58,7 @@ from generator.deploy.stackset_status import (
     region_args,
     watch_operation,
 )
+from generator.deployability import rootset
 
 
 def _error(message: str) -> int:
@@ -262,6 +263,14 @@ def confirm(args: argparse.Namespace, question: str, refusal: str) -> bool:
 def deploy(args: argparse.Namespace, targets: inputs.Targets) -> int:
     try:
         template = load_file(args.template)
+        roots = rootset.root_files({rootset.BASE: template})
+        if len(roots) > 1:
+            # A stack set deploys one template; the later roots of a split platform would be lost.
+            raise inputs.InputError(
+                f"{shown_path(Path(args.template))}: the platform is split into {len(roots)} root stacks "
+                f"({', '.join(roots)}) to stay within one stack operation's 2,500 resources; a stack set "
+                "deploys one root, so deploy it per region without --stack-set (docs/deploy.md, Several root stacks)"
+            )
         packaged = load_file(args.packaged)
         env_values = read_params_file(args.params_file)
         files = inputs.region_files(Path(args.params_dir) / f"{args.env}.json", args.env)

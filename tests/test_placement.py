@@ -76,9 +76,7 @@ def test_group_default_keeps_the_layout_before_the_database_group(path: Any) -> 
     for svc in data["services"]:
         svc.setdefault("group", "default")
     spec = parse_spec(data, str(path))
-    assert [(p.group, p.services) for p in placement.place(spec)] == [
-        ("default", tuple(s.name for s in spec.services))
-    ]
+    assert [(p.group, p.services) for p in placement.place(spec)] == [("default", tuple(s.name for s in spec.services))]
     names = set(render.synthesize(spec))
     assert not {n for n in names if any(n.startswith(f"{g}-") for g in GROUPED) and n != "security-groups.yaml"}
 

@@ -272,10 +272,10 @@ def task_containers(ts: TemplateSet) -> list[str]:  # noqa: C901
         healthy = {c.get("Name"): bool((c.get("HealthCheck") or {}).get("Command")) for c in cs}
         edges: dict[str, list[str]] = {}
         for c in cs:
-            name = c.get("Name")
+            name = str(c.get("Name"))
             edges[name] = []
             for d in c.get("DependsOn") or []:
-                dep, cond = d.get("ContainerName"), d.get("Condition")
+                dep, cond = str(d.get("ContainerName")), d.get("Condition")
                 edges[name].append(dep)
                 if dep == name or dep not in essential:
                     v.append(f"{where}/{name}: DependsOn {dep}, not another container of the task")
@@ -300,7 +300,9 @@ def task_containers(ts: TemplateSet) -> list[str]:  # noqa: C901
                 task = _number(u, f, p.get(prop))
                 parts = [_number(u, f, c.get(prop)) for c in cs if c.get(prop) is not None]
                 if task is not None and None not in parts and sum(x for x in parts if x is not None) > task:
-                    v.append(f"{where}: the containers' {prop} {sum(x for x in parts if x)} exceeds the task's {task}{of}")
+                    v.append(
+                        f"{where}: the containers' {prop} {sum(x for x in parts if x)} exceeds the task's {task}{of}"
+                    )
     return v
 
 

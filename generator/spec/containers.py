@@ -30,11 +30,15 @@ from generator.spec.base import ENV_NAME, Model, PortNumber, Reason, Slug
 
 # A container name (ECS: up to 255 letters, digits, hyphens, underscores; here a slug of up to 63).
 CONTAINER_NAME = r"^[a-z][a-z0-9-]{0,62}$"
+# Containers per task definition: 10 (ECS service quotas, "Containers per task definition",
+# docs.aws.amazon.com/AmazonECS/latest/developerguide/service-quotas.html): the service's own and 9 sidecars.
+MAX_SIDECARS = 9
 # The least hard memory limit of a container, in MiB (see the module doc).
 MIN_CONTAINER_MIB = 6
 DependencyCondition = Literal["START", "COMPLETE", "SUCCESS", "HEALTHY"]
 # Conditions that wait for the container to exit: not allowed on an essential container.
 EXIT_CONDITIONS = ("COMPLETE", "SUCCESS")
+
 
 class ContainerHealthCheck(Model):
     command: str = Field(min_length=1, description="Run with CMD-SHELL inside the container")
@@ -47,11 +51,13 @@ class ContainerHealthCheck(Model):
     start_period: int = Field(default=60, ge=0, le=300)
     """Grace period in seconds before failures count."""
 
+
 class PortSpec(Model):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
     """Port name; discovery and Service Connect refer to it."""
     port: PortNumber
     """Container port (TCP)."""
+
 
 class SecretRef(Model):
     """Where a container secret comes from: exactly one of secret / ssm / database."""
@@ -73,6 +79,7 @@ class SecretRef(Model):
             raise ValueError("key: only valid with secret")
         return self
 
+
 class Image(Model):
     """The container image: a URI parameter default, with a fallback when it is left empty."""
 
@@ -91,6 +98,7 @@ class Image(Model):
         if self.repository and (self.default or self.fallback):
             raise ValueError("repository excludes default / fallback")
         return self
+
 
 class DependsOn(Model):
     """A container of the task that must reach ``condition`` before this one starts."""
@@ -190,7 +198,9 @@ def task_error(
             if p.port in seen_ports:
                 return f"sidecars[{i}].ports: port {p.port} is already a port of container {seen_ports[p.port]!r}"
             if p.name in seen_names:
-                return f"sidecars[{i}].ports: port name {p.name!r} is already a port of container {seen_names[p.name]!r}"
+                return (
+                    f"sidecars[{i}].ports: port name {p.name!r} is already a port of container {seen_names[p.name]!r}"
+                )
             seen_ports[p.port], seen_names[p.name] = c.name, p.name
     essential = {main: True, **{c.name: c.essential for c in sidecars}}
     healthy = {main: True, **{c.name: c.health_check is not None for c in sidecars}}

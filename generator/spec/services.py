@@ -11,6 +11,7 @@ from generator import awsfacts, policies
 from generator.spec.base import ENV_NAME, Model, PascalName, PortNumber, Reason, RetentionDays, Slug, fargate_size_ok
 from generator.spec.containers import (
     CONTAINER_NAME,
+    MAX_SIDECARS,
     ContainerHealthCheck,
     DependsOn,
     Image,
@@ -20,6 +21,7 @@ from generator.spec.containers import (
     task_error,
 )
 from generator.spec.schedule import check_expression, check_time_zone
+
 # A service group's name: a slug of at most 32 characters that does not end in a digit (a full
 # group continues as <group>-2, <group>-3, ..., names no spec may give).
 GROUP_NAME = r"^[a-z][a-z0-9-]{0,30}[a-z]$"
@@ -122,10 +124,6 @@ class TargetGroupSpec(Model):
     """Turn on load-balancer cookie stickiness for this many seconds."""
 
 
-
-
-
-
 class Volume(Model):
     access_point: str
     """The EFS access point (efs.access_points[].name) to mount."""
@@ -133,8 +131,6 @@ class Volume(Model):
     """Mount path in the container."""
     read_only: bool = False
     """Mount read-only."""
-
-
 
 
 class EgressCidr(Model):
@@ -202,8 +198,6 @@ class Size(Model):
         return self
 
 
-
-
 class Discovery(Model):
     """How other services find this one: Service Connect alias or Cloud Map A record."""
 
@@ -237,7 +231,7 @@ class Service(Model):
     """The container health check."""
     depends_on: list[DependsOn] = Field(default_factory=list)
     """Sidecars that must reach a condition (START, COMPLETE, SUCCESS, HEALTHY) before the service's own container starts, e.g. [{container: log-router, condition: START}]."""
-    sidecars: list[Sidecar] = Field(default_factory=list)
+    sidecars: list[Sidecar] = Field(default_factory=list, max_length=MAX_SIDECARS)
     """Further containers of the task (a log router, a proxy, an agent), each with its own image, cpu/memory share, essential flag, depends_on, environment, secrets, ports and health check; its logs go to the service's log group under its own stream prefix."""
     environment: dict[str, str] = Field(default_factory=dict)
     """Environment variables; values may use ${Parameter}, ${AWS::Region}, ${lb:NAME:url|host}, ${db:endpoint|port|name}, ${bucket:NAME} (the bucket's name; the task needs a task_permissions statement on it)."""
@@ -343,12 +337,15 @@ class Service(Model):
         for tg in self.target_groups:
             if tg.container_port not in port_numbers:
                 raise ValueError(
-                    f"target_groups[{tg.name}]: container_port {tg.container_port} is not a port of the task"
+                    f"target_groups[{tg.name}]: container_port {tg.container_port} is not in ports "
+                    "(of its own container or a sidecar)"
                 )
         for a in self.allow_from:
             for p in a.ports:
                 if p not in port_numbers:
-                    raise ValueError(f"allow_from[{a.service}]: port {p} is not a port of the task")
+                    raise ValueError(
+                        f"allow_from[{a.service}]: port {p} is not in ports (of its own container or a sidecar)"
+                    )
         if self.discovery and self.discovery.port not in port_names:
             raise ValueError(f"discovery.port: {self.discovery.port!r} is not a port name of the task")
         overlap = set(self.environment) & set(self.secrets)
@@ -432,7 +429,9 @@ class Service(Model):
     @property
     def secrets_by_field(self) -> list[tuple[str, dict[str, SecretRef]]]:
         """(field, secrets) of every container of the task, for messages that name the field."""
-        return [("secrets", self.secrets)] + [(f"sidecars[{i}].secrets", c.secrets) for i, c in enumerate(self.sidecars)]
+        return [("secrets", self.secrets)] + [
+            (f"sidecars[{i}].secrets", c.secrets) for i, c in enumerate(self.sidecars)
+        ]
 
     @property
     def uses_database(self) -> bool:

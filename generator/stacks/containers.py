@@ -167,15 +167,17 @@ def sidecar(st: Stack, spec: Platform, c: Sidecar, group: object) -> ecs.Contain
 def exemptions(s: Service) -> dict[str, list[dict[str, object]]]:
     """Metadata.stackgen's per-container exemptions of the task (the gate accepts a writable
     root or a root user only for a container listed here, with the spec's reason)."""
-    out: dict[str, list[dict[str, object]]] = {}
     rows: list[tuple[str, bool, str | None, str | None, str | None]] = [
         (s.container, s.readonly_root_filesystem, s.writable_root_reason, s.user, s.root_user_reason)
     ]
-    rows += [(c.name, c.readonly_root_filesystem, c.writable_root_reason, c.user, c.root_user_reason) for c in s.sidecars]
-    for name, readonly, writable_reason, user, root_reason in rows:
-        if not readonly:
-            out.setdefault("writable_root", []).append({"container": name, "reason": writable_reason})
-    for name, readonly, writable_reason, user, root_reason in rows:
-        if user is None:
-            out.setdefault("root_user", []).append({"container": name, "reason": root_reason})
+    rows += [
+        (c.name, c.readonly_root_filesystem, c.writable_root_reason, c.user, c.root_user_reason) for c in s.sidecars
+    ]
+    writable: list[dict[str, object]] = [{"container": r[0], "reason": r[2]} for r in rows if not r[1]]
+    root: list[dict[str, object]] = [{"container": r[0], "reason": r[4]} for r in rows if r[3] is None]
+    out: dict[str, list[dict[str, object]]] = {}
+    if writable:
+        out["writable_root"] = writable
+    if root:
+        out["root_user"] = root
     return out

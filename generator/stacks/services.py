@@ -127,11 +127,7 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
         st.t.add_mapping(
             "Sizing",
             {
-                env: {
-                    k: v
-                    for sized_service in sized
-                    for k, v in containers.sizing_entries(sized_service, env)
-                }
+                env: {k: v for sized_service in sized for k, v in containers.sizing_entries(sized_service, env)}
                 for env in spec.environments
             },
         )

@@ -88,7 +88,9 @@ def test_page_sections() -> None:
     assert "Nested stacks only when `BaseDomain` is set: `CertificatesStack`, `DnsStack`" in page
     assert "| NAT gateways | 3 | 3 | 3 |" in page
     bff = markdown.page(templates("bff-agentcore"), "bff-agentcore")
-    assert "| `ServicesDatabaseStack/BffTaskDefinition` | ECS::TaskDefinition | `Cpu` | `512` | `1024` | `2048` |" in bff
+    assert (
+        "| `ServicesDatabaseStack/BffTaskDefinition` | ECS::TaskDefinition | `Cpu` | `512` | `1024` | `2048` |" in bff
+    )
     sfw = markdown.page(templates("scheduled-file-writer"), "scheduled-file-writer")
     assert "| VPC endpoints | 1 gateway, 7 interface | 1 gateway, 7 interface | 1 gateway, 7 interface |" in sfw
     assert "Nothing: every environment deploys the same resources with the same properties." in sfw

@@ -165,7 +165,9 @@ def test_env_sees_only_its_own_mapping_row(tmp_path: Path, bff: dict[str, Any]) 
     spec = copy.deepcopy(bff)
     dev = plan_of(spec, tmp_path, against=against, env="dev")
     assert dev.rows() == []
-    assert [(s.stack, s.sections) for s in dev.stacks if s.status != "unchanged"] == [("ServicesDatabaseStack", ["Mappings"])]
+    assert [(s.stack, s.sections) for s in dev.stacks if s.status != "unchanged"] == [
+        ("ServicesDatabaseStack", ["Mappings"])
+    ]
     prod = plan_of(spec, tmp_path, against=against, env="prod")
     got = actions(prod)
     assert got[("ServicesDatabaseStack", "BffTaskDefinition")] == "replace"  # Cpu/Memory: create-only

@@ -7,11 +7,14 @@ alarms live in five per-group stacks: ``security-groups``, ``iam``, ``services``
 delete and re-create of the running service, so placement is a pure function of the spec
 that never moves a service when services are appended:
 
-- a service's *group key* is its ``group:`` field, else ``default``.  A services stack
-  waits for the database stack only when one of its services uses the database
-  (``Service.uses_database``), so pinning the services that use it to a group of their own
-  (``group: database``) lets every other service be created while Aurora is (the estimate:
-  ``generator.critical_path``, printed by ``make bench``);
+- a service's *group key* is its ``group:`` field, else ``database`` for a service that
+  uses the database (``Service.uses_database``: its secrets read the credentials, or its
+  environment ``${db:...}``), else ``default``.  A services stack waits for the database
+  stack only when one of its services uses the database, so keeping those in a group of
+  their own lets every other service be created while Aurora is (the estimate:
+  ``generator.critical_path``, printed by ``make bench``).  An explicit ``group:`` wins:
+  ``group: default`` keeps a database user where it was before this default (CHANGELOG,
+  upgrade notes);
 - within a key, services fill groups greedily in spec order: a service joins the key's
   last group while the group's estimated size stays within ``BUDGET``, else it opens the
   next group of that key, named ``<key>-2``, ``<key>-3``, ... (names a spec cannot give,
@@ -45,6 +48,8 @@ from generator.spec import Platform, Service
 from generator.stacks.security_groups import edges, svc_key
 
 DEFAULT = "default"
+# The default group key of a service that uses the database (key_of).
+DATABASE = "database"
 # The share of each per-template quota a group's estimate may fill (see the module doc).  The
 # parameter estimate counts a parameter shared by several services (a secret, the cluster,
 # the subnets) once per service, so it is looser than the others and gets a larger share.
@@ -72,8 +77,11 @@ class Size:
 
 
 def key_of(s: Service) -> str:
-    """The group key of a service: its ``group:`` field, else ``default``."""
-    return s.group or DEFAULT
+    """The group key of a service: its ``group:`` field, else ``database`` when it uses the
+    database (so that the other services do not wait for it), else ``default``."""
+    if s.group:
+        return s.group
+    return DATABASE if s.uses_database else DEFAULT
 
 
 def size(s: Service, rules: int) -> Size:

@@ -16,3 +16,16 @@ def resources(t: dict[str, Any], type_: str | None = None) -> dict[str, dict[str
 
 def props(r: dict[str, Any]) -> dict[str, Any]:
     return r.get("Properties", {})
+
+
+def grouped(templates: dict[str, dict[str, Any]], stack: str) -> dict[str, Any]:
+    """The Resources, Parameters and Outputs of a per-group stack (``services``) over every
+    service group: ``services.yaml`` and ``services-<group>.yaml`` (generator.placement)."""
+    out: dict[str, Any] = {"Resources": {}, "Parameters": {}, "Outputs": {}}
+    for name in sorted(templates):
+        group = name.removesuffix(".yaml").removeprefix(stack)
+        if name.endswith(".yaml") and name.startswith(stack) and (group == "" or group.startswith("-")):
+            if stack == "security-groups" or not name.startswith("security-groups"):
+                for section in out:
+                    out[section].update(templates[name].get(section) or {})
+    return out

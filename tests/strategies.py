@@ -72,6 +72,35 @@ def service_names(draw: st.DrawFn, n: int) -> list[str]:
 
 
 @st.composite
+def sidecars(draw: st.DrawFn, secrets: list[str]) -> list[dict[str, Any]]:
+    """One or two sidecars that fit in any task size of SIZES (at most 64 CPU units and 128 MiB
+    together), on ports outside the range services draw theirs from."""
+    out: list[dict[str, Any]] = []
+    for k in range(draw(st.integers(1, 2))):
+        essential = draw(st.booleans())
+        c: dict[str, Any] = {
+            "name": f"sidecar-{k}",
+            "image": {"default": f"registry.example/sidecar-{k}:1.0"},
+            "cpu": draw(st.sampled_from([0, 32])),
+            "memory": draw(st.sampled_from([32, 64])),
+            "essential": essential,
+            "user": "1000:1000",
+            "readonly_root_filesystem": True,
+        }
+        if essential or draw(st.booleans()):
+            c["health_check"] = {"command": "kill -0 1 || exit 1", "start_period": draw(st.integers(0, 60))}
+        if draw(st.booleans()):
+            c["ports"] = [{"name": f"side{k}", "port": 65100 + k}]
+        with_secret, waits = draw(st.booleans()), draw(st.booleans())
+        if secrets and with_secret:
+            c["secrets"] = {"SIDE_TOKEN": {"secret": draw(st.sampled_from(secrets))}}
+        if out and waits:
+            c["depends_on"] = [{"container": out[0]["name"], "condition": "START"}]
+        out.append(c)
+    return out
+
+
+@st.composite
 def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) -> dict[str, Any]:
     n = draw(st.integers(min_services, max_services))
     names = draw(service_names(n))
@@ -136,6 +165,13 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
             "interval": draw(st.sampled_from([10, 30, 60])),
             "retries": draw(st.integers(1, 5)),
         }
+        if draw(st.integers(0, 3)) == 0:  # sidecars (a log router, a proxy, an agent)
+            svc["sidecars"] = draw(sidecars(secrets))
+            first = svc["sidecars"][0]
+            if draw(st.booleans()):
+                svc["depends_on"] = [
+                    {"container": first["name"], "condition": "HEALTHY" if first.get("health_check") else "START"}
+                ]
         env_n = draw(st.integers(0, 3))
         svc["environment"] = {
             f"VAR_{k}": draw(st.sampled_from(["x", "${AWS::Region}", "${Name}", "1"])) for k in range(env_n)

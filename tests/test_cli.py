@@ -93,7 +93,7 @@ def test_public_ip_mode_warns_and_places_tasks_in_public_subnets(tmp_path: Path)
     proc = run("synth", str(path), "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     assert "WARNING" in proc.stderr and "public IP" in proc.stderr and "short-lived demo" in proc.stderr
-    services = yaml.safe_load((tmp_path / "out" / "services.yaml").read_text())
+    services = yaml.safe_load((tmp_path / "out" / "services-database.yaml").read_text())  # bff uses the database
     cfg = services["Resources"]["BffService"]["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert cfg["AssignPublicIp"] == "ENABLED"
     assert cfg["Subnets"] == {"Ref": "PublicSubnetIds"}

@@ -81,7 +81,8 @@ def bff() -> Templates:
 
 
 def _statements(t: Templates, role: str) -> list[dict[str, Any]]:
-    return t["iam.yaml"]["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    # bff's services use the database: their roles are in the group database's IAM stack.
+    return t["iam-database.yaml"]["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
 
 
 def _drop_kms(t: Templates, role: str) -> Templates:
@@ -96,7 +97,7 @@ def test_a_writer_without_the_key_is_caught(bff: Templates) -> None:
     assert [(f.rule, f.resource) for f in found] == [("kms-data-path", "AgentcoreTaskRole")] * 2
     get, put = sorted(found, key=lambda f: "PutObject" in f.problem)
     assert put.problem.startswith(
-        "iam.yaml:AgentcoreTaskRole (the task role of service agentcore) allows s3:PutObject on bucket "
+        "iam-database.yaml:AgentcoreTaskRole (the task role of service agentcore) allows s3:PutObject on bucket "
         "storage.yaml:AgentDataBucket, which is encrypted with arn:aws:kms:<region>:<account>:key/<PlatformKey>, but "
         "not kms:Decrypt, kms:GenerateDataKey on that key: the call is denied at run time (AWS: s3:PutObject on a "
         "store encrypted with a customer managed key needs kms:Decrypt, kms:GenerateDataKey on the key, "

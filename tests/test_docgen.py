@@ -58,7 +58,7 @@ def test_bff_architecture_exact() -> None:
 def test_edges_follow_the_security_group_rules() -> None:
     """Break the template: drop the bff -> agentcore ingress rule, open agentcore to the world."""
     t = copy.deepcopy(templates("bff-agentcore"))
-    sgs = t["security-groups.yaml"]["Resources"]
+    sgs = t["security-groups-database.yaml"]["Resources"]  # bff and agentcore use the database
     del sgs["BffServiceToAgentcoreService8080Ingress"]
     sgs["AgentcoreServiceSecurityGroup"]["Properties"]["SecurityGroupIngress"] = [
         {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "CidrIp": "0.0.0.0/0"}
@@ -88,7 +88,9 @@ def test_page_sections() -> None:
     assert "Nested stacks only when `BaseDomain` is set: `CertificatesStack`, `DnsStack`" in page
     assert "| NAT gateways | 3 | 3 | 3 |" in page
     bff = markdown.page(templates("bff-agentcore"), "bff-agentcore")
-    assert "| `ServicesStack/BffTaskDefinition` | ECS::TaskDefinition | `Cpu` | `512` | `1024` | `2048` |" in bff
+    assert (
+        "| `ServicesDatabaseStack/BffTaskDefinition` | ECS::TaskDefinition | `Cpu` | `512` | `1024` | `2048` |" in bff
+    )
     sfw = markdown.page(templates("scheduled-file-writer"), "scheduled-file-writer")
     assert "| VPC endpoints | 1 gateway, 7 interface | 1 gateway, 7 interface | 1 gateway, 7 interface |" in sfw
     assert "Nothing: every environment deploys the same resources with the same properties." in sfw

@@ -136,15 +136,16 @@ def test_a_service_that_must_start_at_once_is_caught(committed: tuple[str, Templ
     stem, ts = committed
     broken = copy.deepcopy(ts)
     changed = []
-    for lid, r in resources(broken["services.yaml"], "AWS::ECS::Service").items():
-        value = props(r)["DesiredCount"]
-        if isinstance(value, dict):
-            props(r)["DesiredCount"] = value["Fn::If"][1]
-            changed.append(lid)
-    for lid, r in resources(broken["services.yaml"], "AWS::Scheduler::Schedule").items():
-        if isinstance(props(r)["State"], dict):
-            props(r)["State"] = "ENABLED"
-            changed.append(lid)
+    for file in sorted(f for f in broken if f.startswith("services")):  # every service group's
+        for lid, r in resources(broken[file], "AWS::ECS::Service").items():
+            value = props(r)["DesiredCount"]
+            if isinstance(value, dict):
+                props(r)["DesiredCount"] = value["Fn::If"][1]
+                changed.append(lid)
+        for lid, r in resources(broken[file], "AWS::Scheduler::Schedule").items():
+            if isinstance(props(r)["State"], dict):
+                props(r)["State"] = "ENABLED"
+                changed.append(lid)
     assert changed, f"{stem}: no service waits for an image"
     assert [p.split(": ")[1] for p in first_deploy_problems(broken)] == sorted(changed)
 
@@ -160,10 +161,10 @@ def test_missing_metadata_is_caught(committed: tuple[str, Templates]) -> None:
 
 def test_scaling_that_would_start_the_service_is_caught(mcp_templates: Templates) -> None:
     broken = copy.deepcopy(mcp_templates)
-    target = props(broken["autoscaling.yaml"]["Resources"]["KeycloakScalableTarget"])
+    target = props(broken["autoscaling-database.yaml"]["Resources"]["KeycloakScalableTarget"])
     target["MinCapacity"] = 1
     assert first_deploy_problems(broken) == [
-        "autoscaling.yaml: KeycloakScalableTarget: scaling would start the service before its image exists"
+        "autoscaling-database.yaml: KeycloakScalableTarget: scaling would start the service before its image exists"
     ]
 
 
@@ -174,7 +175,7 @@ def test_the_default_keeps_a_running_platform_running(mcp_templates: Templates) 
 
 
 def test_no_running_tasks_alarm_before_the_image(mcp_templates: Templates) -> None:
-    alarm = mcp_templates["monitoring.yaml"]["Resources"]["KeycloakRunningTasksLowAlarm"]
+    alarm = mcp_templates["monitoring-database.yaml"]["Resources"]["KeycloakRunningTasksLowAlarm"]
     assert alarm["Condition"] == "KeycloakImageIsReady"
     assert "Condition" not in mcp_templates["monitoring.yaml"]["Resources"]["RegistryRunningTasksLowAlarm"]
 

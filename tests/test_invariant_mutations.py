@@ -148,7 +148,7 @@ def test_9_remove_retention(t: Templates) -> None:
 
 
 def test_9_retention_differs_from_spec(t: Templates, mcp_spec: Any) -> None:
-    res(t, "services.yaml", "KeycloakLogGroup")["RetentionInDays"] = 30
+    res(t, "services-database.yaml", "KeycloakLogGroup")["RetentionInDays"] = 30
     found = inv.log_groups(TemplateSet(t), mcp_spec)
     assert any("retention 30 != spec 7" in v.problem for v in found), found
 
@@ -302,7 +302,7 @@ def test_19_efs_rule_removed(t: Templates) -> None:
 
 
 def test_19_database_rule_removed(t: Templates) -> None:
-    del t["security-groups.yaml"]["Resources"]["KeycloakServiceToDatabaseProxy3306Ingress"]
+    del t["security-groups-database.yaml"]["Resources"]["DatabaseDatabaseClientsToDatabaseProxy3306Ingress"]
     assert_catches(inv.data_reachability, t, "KeycloakService: reads the database secret but cannot reach")
 
 

@@ -22,7 +22,7 @@ import yaml
 
 from generator import kms_actions, render
 from generator.spec import SpecError, load_spec, parse_spec
-from tests.helpers import PLATFORMS, ROOT, props, resources
+from tests.helpers import PLATFORMS, ROOT, grouped, props, resources
 
 REGION = "us-east-1"
 
@@ -125,7 +125,7 @@ def test_kms_actions_derived_from_the_permission(store: str, actions: list[str],
 def test_agentcore_may_write_and_read_its_bucket(bff: dict) -> None:
     """seeds/004: agentcore gets and puts agent-data objects; the bucket is SSE-KMS with the
     platform key, so without these the first PutObject is denied at run time."""
-    role = bff["iam.yaml"]["Resources"]["AgentcoreTaskRole"]
+    role = bff["iam-database.yaml"]["Resources"]["AgentcoreTaskRole"]
     bucket = "<AgentDataBucketArn>"
     for action in ("kms:GenerateDataKey", "kms:Decrypt"):
         assert allows(role, action, KEY, s3_context(bucket)) == ["AgentDataObjectsBucketKey"], action
@@ -140,7 +140,7 @@ def test_agentcore_may_write_and_read_its_bucket(bff: dict) -> None:
 
 
 def test_the_key_is_granted_for_that_bucket_through_s3_only(bff: dict) -> None:
-    role = bff["iam.yaml"]["Resources"]["AgentcoreTaskRole"]
+    role = bff["iam-database.yaml"]["Resources"]["AgentcoreTaskRole"]
     assert allows(role, "kms:GenerateDataKey", KEY, s3_context("<OtherBucketArn>")) == []
     direct = {"kms:EncryptionContext:aws:s3:arn": "<AgentDataBucketArn>"}  # a direct KMS call, not via S3
     assert allows(role, "kms:Decrypt", KEY, direct) == []
@@ -150,7 +150,7 @@ def test_the_key_is_granted_for_that_bucket_through_s3_only(bff: dict) -> None:
 def test_ecs_exec_covers_no_data_path(bff: dict) -> None:
     """The BFF reads no bucket: before issue 11 its EcsExecSessionKey statement (Decrypt and
     GenerateDataKey on the key, no condition) let it use the key for any data path."""
-    role = bff["iam.yaml"]["Resources"]["BffTaskRole"]
+    role = bff["iam-database.yaml"]["Resources"]["BffTaskRole"]
     for action in ("kms:GenerateDataKey", "kms:Decrypt"):
         assert allows(role, action, KEY, s3_context("<AgentDataBucketArn>")) == [], action
     secrets = {
@@ -161,7 +161,7 @@ def test_ecs_exec_covers_no_data_path(bff: dict) -> None:
 
 
 def test_ecs_exec_sessions_into_the_own_cluster_still_decrypt(bff: dict) -> None:
-    role = bff["iam.yaml"]["Resources"]["BffTaskRole"]
+    role = bff["iam-database.yaml"]["Resources"]["BffTaskRole"]
     own = {
         "kms:EncryptionContext:aws:ssm:TargetId": "ecs:<MainClusterName>_0123abcd_4567ef",
         "kms:EncryptionContext:aws:ssm:SessionId": "ecs-execute-command-0123",
@@ -176,7 +176,7 @@ def test_ecs_exec_sessions_into_the_own_cluster_still_decrypt(bff: dict) -> None
 def test_generate_data_key_only_where_a_permission_writes(path: Any) -> None:
     """Across the committed platforms, kms:GenerateDataKey appears only in statements derived
     from a task permission, never in an execution role or the ECS Exec grant."""
-    t = render.synthesize(load_spec(path))["iam.yaml"]
+    t = grouped(render.synthesize(load_spec(path)), "iam")
     for lid, role in resources(t, "AWS::IAM::Role").items():
         for pol in props(role).get("Policies", []):
             for s in pol["PolicyDocument"]["Statement"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.helpers import props, resources
+from tests.helpers import grouped, props, resources
 
 STACK_FILES = {
     "main.yaml",
@@ -23,6 +23,12 @@ STACK_FILES = {
     "services.yaml",
     "autoscaling.yaml",
     "monitoring.yaml",
+    # keycloak uses the database: its group's stacks (generator.placement)
+    "security-groups-database.yaml",
+    "iam-database.yaml",
+    "services-database.yaml",
+    "autoscaling-database.yaml",
+    "monitoring-database.yaml",
 }
 SERVICES = [
     "registry",
@@ -85,17 +91,23 @@ def _rules(t: dict) -> list[tuple[str, dict]]:
     return out
 
 
+def _group(node: dict) -> str:
+    """The security group a GroupId names: a GetAtt of this stack's, or a <Group>Id parameter
+    (another stack's, in another service group's template)."""
+    return node["Fn::GetAtt"][0] if "Fn::GetAtt" in node else node["Ref"].removesuffix("Id")
+
+
 def _ingress(t: dict, target: str) -> set[tuple[str, int]]:
     got = set()
     for r in resources(t, "AWS::EC2::SecurityGroupIngress").values():
         p = props(r)
-        if p["GroupId"].get("Fn::GetAtt", [""])[0] == target:
-            got.add((p["SourceSecurityGroupId"]["Fn::GetAtt"][0], p["FromPort"]))
+        if _group(p["GroupId"]) == target:
+            got.add((_group(p["SourceSecurityGroupId"]), p["FromPort"]))
     return got
 
 
 def test_security_groups(mcp_templates: dict) -> None:
-    t = mcp_templates["security-groups.yaml"]
+    t = grouped(mcp_templates, "security-groups")
     assert all(r.get("Description") for _, r in _rules(t)), "every rule has a description"
     for lid, r in resources(t, "AWS::EC2::SecurityGroup").items():
         if lid.endswith("ServiceSecurityGroup"):
@@ -113,7 +125,11 @@ def test_security_groups(mcp_templates: dict) -> None:
         assert _ingress(t, f"{svc}ServiceSecurityGroup") == {("RegistryServiceSecurityGroup", port)}
     assert _ingress(t, "KeycloakServiceSecurityGroup") == {("KeycloakLoadBalancerSecurityGroup", 8080)}
     assert _ingress(t, "DatabaseSecurityGroup") == {("DatabaseProxySecurityGroup", 3306)}
-    assert _ingress(t, "DatabaseProxySecurityGroup") == {("KeycloakServiceSecurityGroup", 3306)}
+    # keycloak (group database) reaches the proxy through its group's client security group.
+    assert _ingress(t, "DatabaseProxySecurityGroup") == {("DatabaseDatabaseClientsSecurityGroup", 3306)}
+    keycloak = props(mcp_templates["services-database.yaml"]["Resources"]["KeycloakService"])
+    sgs = keycloak["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
+    assert {"Ref": "DatabaseDatabaseClientsSecurityGroupId"} in sgs
     assert _ingress(t, "FileSystemSecurityGroup") == {
         (f"{s}ServiceSecurityGroup", 2049) for s in ("Registry", "Auth", "Mcpgw")
     }
@@ -156,7 +172,7 @@ def test_secrets(mcp_templates: dict) -> None:
 
 
 def test_iam(mcp_templates: dict) -> None:
-    t = mcp_templates["iam.yaml"]
+    t = grouped(mcp_templates, "iam")
     roles = resources(t, "AWS::IAM::Role")
     for s in ("Registry", "Auth", "Keycloak"):
         assert f"{s}ExecutionRole" in roles and f"{s}TaskRole" in roles
@@ -282,7 +298,7 @@ def test_domain_stacks_are_conditional(mcp_templates: dict) -> None:
 
 
 def test_services(mcp_templates: dict) -> None:
-    t = mcp_templates["services.yaml"]
+    t = grouped(mcp_templates, "services")
     svcs = resources(t, "AWS::ECS::Service")
     assert {props(s)["ServiceName"] for s in svcs.values()} == set(SERVICES)
     groups = {
@@ -321,7 +337,7 @@ def test_services(mcp_templates: dict) -> None:
 
 
 def test_autoscaling(mcp_templates: dict) -> None:
-    t = mcp_templates["autoscaling.yaml"]
+    t = grouped(mcp_templates, "autoscaling")
     targets = {lid: props(r) for lid, r in resources(t, "AWS::ApplicationAutoScaling::ScalableTarget").items()}
     assert len(targets) == 8
     # Keycloak's image comes from the platform's own repository: 1..4 once it is pushed, 0..0 before.

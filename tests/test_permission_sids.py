@@ -18,14 +18,14 @@ import yaml
 
 from generator import policies, render
 from generator.spec import SpecError, load_spec, parse_spec
-from tests.helpers import PLATFORMS, ROOT, props, resources
+from tests.helpers import PLATFORMS, ROOT, grouped, props, resources
 
 WEB = yaml.safe_load((ROOT / "tests" / "fixtures" / "good_specs" / "web.yaml").read_text())
 KMS_SUFFIXES = ("BucketKey", "SecretKey")  # the derived KMS statements of a task permission
 
 
 def task_role_sids(templates: dict[str, dict[str, Any]]) -> set[str]:
-    iam = templates["iam.yaml"]
+    iam = grouped(templates, "iam")
     return {
         s["Sid"]
         for lid, role in resources(iam, "AWS::IAM::Role").items()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from generator import placement, plan, render
+from generator import critical_path, placement, plan, render
 from generator.bench import scale_spec
 from generator.deployability import rootset
 from generator.deployability.quotas import QUOTAS
@@ -34,17 +34,71 @@ def with_services(n: int, extra: int = 0, **changes: Any) -> dict[str, Any]:
     """scale_spec(n + extra) with its last ``extra`` services seen as appended to scale_spec(n)."""
     data = scale_spec(n + extra)
     data["name"] = "placement"
+    # Every service of the scale spec reads ${db:endpoint}, which puts it in the group 'database'
+    # by default; these tests are about filling and overflowing one key, pinned to 'default'.
+    for svc in data["services"]:
+        svc["group"] = "default"
     data.update(changes)
     return data
 
 
+# The seed platforms' services that use the database (Service.uses_database), by platform.
+DATABASE_USERS = {"mcp-gateway": ("keycloak",), "bff-agentcore": ("bff", "agentcore"), "scheduled-file-writer": ()}
+
+
 @pytest.mark.parametrize("path", PLATFORMS, ids=lambda p: p.stem)
-def test_seed_platforms_are_one_group_in_the_unsuffixed_stacks(path: Any) -> None:
+def test_seed_platforms_put_database_users_in_group_database(path: Any) -> None:
+    """The services that use the database are in the group 'database' (services-database, ...),
+    the others in the unsuffixed stacks, so these do not wait for Aurora."""
     spec = load_spec(path)
+    users = DATABASE_USERS[path.stem]
+    assert tuple(s.name for s in spec.services if s.uses_database) == users
     parts = placement.place(spec)
-    assert [(p.group, p.index, p.services) for p in parts] == [("default", 0, tuple(s.name for s in spec.services))]
+    want = [("default", 0, tuple(s.name for s in spec.services if s.name not in users))]
+    if users:
+        want.append(("database", 1, users))
+    assert [(p.group, p.index, p.services) for p in parts] == want
+    names = set(render.synthesize(spec))
+    suffixed = {n for n in names if any(n.startswith(f"{g}-") for g in GROUPED) and n != "security-groups.yaml"}
+    assert suffixed == ({f"{g}-database.yaml" for g in GROUPED} if users else set())
+    if users:
+        finish = critical_path.estimate(render.synthesize(spec)).finish
+        assert finish["services-database"] > finish["database"]
+        assert finish.get("services", 0) < finish["database"]
+
+
+@pytest.mark.parametrize("path", PLATFORMS, ids=lambda p: p.stem)
+def test_group_default_keeps_the_layout_before_the_database_group(path: Any) -> None:
+    """The upgrade path of a deployed stack: 'group: default' on the database users keeps every
+    service in the unsuffixed stacks, as before the default group 'database'."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for svc in data["services"]:
+        svc.setdefault("group", "default")
+    spec = parse_spec(data, str(path))
+    assert [(p.group, p.services) for p in placement.place(spec)] == [("default", tuple(s.name for s in spec.services))]
     names = set(render.synthesize(spec))
     assert not {n for n in names if any(n.startswith(f"{g}-") for g in GROUPED) and n != "security-groups.yaml"}
+
+
+def test_an_appended_database_user_opens_group_database_and_moves_nothing() -> None:
+    """key_of is a function of the service alone: appending a database user opens the group
+    'database' after the others and moves none of them."""
+    data = with_services(5)
+    for svc in data["services"]:  # five services that do not use the database, in the default key
+        svc.pop("group")
+        svc["environment"] = {k: v for k, v in svc["environment"].items() if "${db:" not in v}
+    old = where(render.synthesize(parse_spec(data)))
+    extra = copy.deepcopy(data["services"][-1])
+    extra.update(name="dbuser", secrets={"DB_PASSWORD": {"database": "password"}})
+    extra.pop("allow_from", None)
+    data["services"].append(extra)
+    spec = parse_spec(data)
+    assert placement.mapping(spec)["dbuser"] == "database"
+    new = where(render.synthesize(spec))
+    assert all(new[lid] == f for lid, f in old.items())
+    assert new["DbuserService"] == "services-database.yaml"
 
 
 def test_a_large_platform_is_split_into_groups_within_the_budget() -> None:

@@ -65,11 +65,11 @@ def test_add_a_service(bff: dict[str, Any], tmp_path: Path) -> None:
     p = plan_of(spec, tmp_path)
     got = actions(p)
     for key in [
-        ("ServicesStack", "WorkerService"),
-        ("ServicesStack", "WorkerTaskDefinition"),
-        ("SecurityGroupsStack", "WorkerServiceSecurityGroup"),
-        ("IamStack", "WorkerTaskRole"),
-        ("IamStack", "WorkerExecutionRole"),
+        ("ServicesDatabaseStack", "WorkerService"),
+        ("ServicesDatabaseStack", "WorkerTaskDefinition"),
+        ("SecurityGroupsDatabaseStack", "WorkerServiceSecurityGroup"),
+        ("IamDatabaseStack", "WorkerTaskRole"),
+        ("IamDatabaseStack", "WorkerExecutionRole"),
     ]:
         assert got.get(key) == "add", key
     # adding a service replaces and removes nothing: every other row is an addition or an in-place update
@@ -94,9 +94,9 @@ def test_create_only_property_of_the_database_replaces_it(bff: dict[str, Any], t
         ["DatabaseCluster"],
     )
     # the tasks read the new endpoint through the parent: new task definitions, across stacks
-    td = r[("ServicesStack", "BffTaskDefinition")]
+    td = r[("ServicesDatabaseStack", "BffTaskDefinition")]
     assert (td.action, td.follows) == ("replace", ["DatabaseStack/DatabaseCluster"])
-    assert r[("ServicesStack", "BffService")].action == "modify"
+    assert r[("ServicesDatabaseStack", "BffService")].action == "modify"
     assert p.summary()["needs_confirmation"] == 2
 
 
@@ -135,22 +135,22 @@ def test_remove_a_bucket(bff: dict[str, Any], tmp_path: Path) -> None:
 def test_a_service_moved_between_nested_stacks_is_delete_and_create(tmp_path: Path, bff: dict[str, Any]) -> None:
     against = tmp_path / "against"
     shutil.copytree(BFF_TEMPLATES, against)
-    services, autoscaling = against / "services.yaml", against / "autoscaling.yaml"
+    services, autoscaling = against / "services-database.yaml", against / "autoscaling-database.yaml"
     loaded = load_dir(against)
-    t_services, t_auto = loaded["services.yaml"], loaded["autoscaling.yaml"]
+    t_services, t_auto = loaded["services-database.yaml"], loaded["autoscaling-database.yaml"]
     for lid in ("BffService", "BffLogGroup"):  # by hand: the service and its log group lived elsewhere
         t_auto["Resources"][lid] = t_services["Resources"].pop(lid)
     services.write_text(json.dumps(t_services), encoding="utf-8")
     autoscaling.write_text(json.dumps(t_auto), encoding="utf-8")
     p = plan_of(copy.deepcopy(bff), tmp_path, against=against)
     r = rows(p)
-    assert r[("AutoscalingStack", "BffService")].action == "move-out"
-    assert r[("ServicesStack", "BffService")].action == "move-in"
-    assert not r[("ServicesStack", "BffService")].needs_confirmation  # a service holds no data
-    log_out = r[("AutoscalingStack", "BffLogGroup")]
+    assert r[("AutoscalingDatabaseStack", "BffService")].action == "move-out"
+    assert r[("ServicesDatabaseStack", "BffService")].action == "move-in"
+    assert not r[("ServicesDatabaseStack", "BffService")].needs_confirmation  # a service holds no data
+    log_out = r[("AutoscalingDatabaseStack", "BffLogGroup")]
     assert (log_out.action, log_out.stateful, log_out.needs_confirmation) == ("move-out", "log group", True)
-    assert r[("ServicesStack", "BffLogGroup")].action == "move-in"
-    assert log_out.note.startswith("moved to ServicesStack: CloudFormation deletes the live resource here")
+    assert r[("ServicesDatabaseStack", "BffLogGroup")].action == "move-in"
+    assert log_out.note.startswith("moved to ServicesDatabaseStack: CloudFormation deletes the live resource here")
     assert p.summary()["move-out"] == 2
 
 
@@ -158,18 +158,20 @@ def test_env_sees_only_its_own_mapping_row(tmp_path: Path, bff: dict[str, Any]) 
     against = tmp_path / "against"
     shutil.copytree(BFF_TEMPLATES, against)
     t = load_dir(against)
-    sizing = t["services.yaml"]["Mappings"]
+    sizing = t["services-database.yaml"]["Mappings"]
     name = next(iter(sizing))
     sizing[name]["prod"] = {k: str(int(v) * 2) for k, v in sizing[name]["prod"].items()}
-    (against / "services.yaml").write_text(json.dumps(t["services.yaml"]), encoding="utf-8")
+    (against / "services-database.yaml").write_text(json.dumps(t["services-database.yaml"]), encoding="utf-8")
     spec = copy.deepcopy(bff)
     dev = plan_of(spec, tmp_path, against=against, env="dev")
     assert dev.rows() == []
-    assert [(s.stack, s.sections) for s in dev.stacks if s.status != "unchanged"] == [("ServicesStack", ["Mappings"])]
+    assert [(s.stack, s.sections) for s in dev.stacks if s.status != "unchanged"] == [
+        ("ServicesDatabaseStack", ["Mappings"])
+    ]
     prod = plan_of(spec, tmp_path, against=against, env="prod")
     got = actions(prod)
-    assert got[("ServicesStack", "BffTaskDefinition")] == "replace"  # Cpu/Memory: create-only
-    assert got[("ServicesStack", "BffService")] == "modify"
+    assert got[("ServicesDatabaseStack", "BffTaskDefinition")] == "replace"  # Cpu/Memory: create-only
+    assert got[("ServicesDatabaseStack", "BffService")] == "modify"
     written = plan_of(spec, tmp_path, against=against)  # no --env: the mapping itself changed, no row
     assert written.rows() == []
 

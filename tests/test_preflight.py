@@ -111,8 +111,15 @@ def errors(templates: Templates) -> list[Finding]:
     return [f for f in preflight.run(templates) if f.severity == ERROR]
 
 
+def role_of(templates: Templates, role: str) -> dict[str, Any]:
+    """A role, in whichever service group's IAM stack holds it (generator.placement)."""
+    return next(
+        t["Resources"][role] for f, t in sorted(templates.items()) if f.startswith("iam") and role in t["Resources"]
+    )
+
+
 def statement(templates: Templates, role: str, sid: str) -> dict[str, Any]:
-    doc = templates["iam.yaml"]["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]
+    doc = role_of(templates, role)["Properties"]["Policies"][0]["PolicyDocument"]
     return next(s for s in doc["Statement"] if s.get("Sid") == sid)
 
 
@@ -354,11 +361,13 @@ def test_subnet_without_route_table_association(nat: Templates) -> None:
 def public_ip_mode(t: Templates, assign: str) -> Templates:
     for i in (1, 2, 3):
         del t["network.yaml"]["Resources"][f"PrivateDefaultRouteAz{i}"]
-    t["main.yaml"]["Resources"]["ServicesStack"]["Properties"]["Parameters"]["PrivateSubnetIds"] = {
-        "Fn::GetAtt": ["NetworkStack", "Outputs.PublicSubnetIds"]
-    }
-    for r in res(t["services.yaml"], "AWS::ECS::Service").values():
-        r["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] = assign
+    for stack in ("ServicesStack", "ServicesDatabaseStack"):  # keycloak uses the database: its group's stack
+        t["main.yaml"]["Resources"][stack]["Properties"]["Parameters"]["PrivateSubnetIds"] = {
+            "Fn::GetAtt": ["NetworkStack", "Outputs.PublicSubnetIds"]
+        }
+    for f in ("services.yaml", "services-database.yaml"):
+        for r in res(t[f], "AWS::ECS::Service").values():
+            r["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] = assign
     return t
 
 
@@ -527,7 +536,7 @@ def test_logs_permission_on_another_group_is_not_enough(nat: Templates) -> None:
 
 
 def test_deny_statement_wins(nat: Templates) -> None:
-    doc = nat["iam.yaml"]["Resources"]["KeycloakExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    doc = role_of(nat, "KeycloakExecutionRole")["Properties"]["Policies"][0]["PolicyDocument"]
     doc["Statement"].append({"Effect": "Deny", "Action": "ecr:*", "Resource": "*"})
     assert messages(nat) == [
         "service keycloak: execution role KeycloakExecutionRole does not allow ecr:GetAuthorizationToken on *, "
@@ -540,7 +549,7 @@ def test_deny_statement_wins(nat: Templates) -> None:
 
 
 def test_managed_execution_policy_is_understood(nat: Templates) -> None:
-    role = nat["iam.yaml"]["Resources"]["KeycloakExecutionRole"]["Properties"]
+    role = role_of(nat, "KeycloakExecutionRole")["Properties"]
     doc = role["Policies"][0]["PolicyDocument"]
     doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") not in ("EcrAuthToken", "EcrPull", "LogsWrite")]
     role["ManagedPolicyArns"] = [
@@ -664,10 +673,14 @@ def test_cli_templates_dir(endpoints: Templates, tmp_path: Path, capsys: pytest.
     )
     assert preflight.main(["--templates", str(d)]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == (
-        "error: service auth: no route to ecr.dkr: private subnets have no NAT and no "
+    assert out[0] == (  # tasks in template-file order: keycloak's group database file first
+        "error: service keycloak: no route to ecr.dkr: private subnets have no NAT and no "
         "com.amazonaws.<region>.ecr.dkr endpoint"
     )
+    assert (
+        "error: service auth: no route to ecr.dkr: private subnets have no NAT and no "
+        "com.amazonaws.<region>.ecr.dkr endpoint"
+    ) in out
     assert out[-1] == f"preflight FAILED: {d}/: 8 tasks, 8 errors, 0 warnings"
 
 
@@ -715,7 +728,7 @@ def test_a_data_path_needs_the_kms_actions_of_its_store() -> None:
         "the data path s3:PutObject on bucket AgentDataBucket, which is encrypted with PlatformKey: task role "
         "AgentcoreTaskRole allows kms:Decrypt, kms:GenerateDataKey on arn:aws:kms:<region>:<account>:key/<PlatformKey>",
     ]
-    doc = t["iam.yaml"]["Resources"]["AgentcoreTaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    doc = role_of(t, "AgentcoreTaskRole")["Properties"]["Policies"][0]["PolicyDocument"]
     doc["Statement"] = [s for s in doc["Statement"] if "kms:GenerateDataKey" not in s["Action"]]
     assert messages(t) == [
         "service agentcore: task role AgentcoreTaskRole does not allow kms:Decrypt on "

@@ -51,7 +51,7 @@ def test_300_services_generate_every_template_within_its_quotas(three_hundred: d
 
 
 def test_the_quota_check_catches_a_template_over_a_quota(three_hundred: dict[str, dict[str, Any]]) -> None:
-    broken = json.loads(json.dumps(three_hundred["services.yaml"]))
+    broken = json.loads(json.dumps(three_hundred["services-database.yaml"]))  # the scale spec's services read ${db:...}
     broken["Parameters"].update({f"Extra{k}": {"Type": "String"} for k in range(QUOTAS["parameters"].value)})
     assert over_quota({"services.yaml": broken}) == [f"services.yaml: {len(broken['Parameters'])} Parameters"]
 
@@ -102,18 +102,20 @@ def test_the_critical_path_follows_the_parents_edges() -> None:
     assert apart.services_stable() == {"services": m["network"] + m["services"]}
 
 
-def test_services_that_do_not_use_the_database_stop_waiting_for_it_when_its_users_are_grouped() -> None:
+def test_services_that_do_not_use_the_database_stop_waiting_for_it() -> None:
+    """By default (generator.placement) the services that use the database are in the group
+    database; pinned to group default (the layout before), every service waits for Aurora."""
     path = ROOT / "platforms" / "mcp-gateway.yaml"
     spec = load_spec(path)
-    before = critical_path.estimate(render.synthesize(spec))
-    assert "database" in before.path and "services" in before.path
+    after = critical_path.estimate(render.synthesize(spec))
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     users = {s.name for s in spec.services if s.uses_database}
     assert users == {"keycloak"}
     for svc in data["services"]:
         if svc["name"] in users:
-            svc["group"] = "database"
-    after = critical_path.estimate(render.synthesize(parse_spec(data, str(path))))
+            svc["group"] = "default"
+    before = critical_path.estimate(render.synthesize(parse_spec(data, str(path))))
+    assert "database" in before.path and "services" in before.path
     stable = after.services_stable()
     # The seven other services are stable before the database is even complete.
     assert stable["services"] < after.finish["database"] < stable["services-database"]

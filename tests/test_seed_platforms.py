@@ -44,19 +44,23 @@ def test_t025_task_definition_and_role_outputs(bff: dict) -> None:
     """T025: task definition ARNs and task role ARNs are parent outputs."""
     for svc in ("Bff", "Agentcore"):
         assert _out(bff, f"{svc}TaskDefinitionArn") == {
-            "Fn::GetAtt": ["ServicesStack", f"Outputs.{svc}TaskDefinitionArn"]
+            "Fn::GetAtt": ["ServicesDatabaseStack", f"Outputs.{svc}TaskDefinitionArn"]
         }
-        assert bff["services.yaml"]["Outputs"][f"{svc}TaskDefinitionArn"]["Value"] == {"Ref": f"{svc}TaskDefinition"}
-        assert _out(bff, f"{svc}TaskRoleArn") == {"Fn::GetAtt": ["IamStack", f"Outputs.{svc}TaskRoleArn"]}
-        assert bff["iam.yaml"]["Outputs"][f"{svc}TaskRoleArn"]["Value"] == {"Fn::GetAtt": [f"{svc}TaskRole", "Arn"]}
+        assert bff["services-database.yaml"]["Outputs"][f"{svc}TaskDefinitionArn"]["Value"] == {
+            "Ref": f"{svc}TaskDefinition"
+        }
+        assert _out(bff, f"{svc}TaskRoleArn") == {"Fn::GetAtt": ["IamDatabaseStack", f"Outputs.{svc}TaskRoleArn"]}
+        assert bff["iam-database.yaml"]["Outputs"][f"{svc}TaskRoleArn"]["Value"] == {
+            "Fn::GetAtt": [f"{svc}TaskRole", "Arn"]
+        }
 
 
 def test_t039_service_discovery_outputs(bff: dict) -> None:
     """T039: service ARNs, the Service Discovery namespace ID and the AgentCore DNS name."""
     for svc in ("Bff", "Agentcore"):
-        assert _out(bff, f"{svc}ServiceArn") == {"Fn::GetAtt": ["ServicesStack", f"Outputs.{svc}ServiceArn"]}
+        assert _out(bff, f"{svc}ServiceArn") == {"Fn::GetAtt": ["ServicesDatabaseStack", f"Outputs.{svc}ServiceArn"]}
     assert _out(bff, "NamespaceId") == {"Fn::GetAtt": ["EcsClusterStack", "Outputs.NamespaceId"]}
-    assert bff["services.yaml"]["Outputs"]["AgentcoreDnsName"]["Value"] == "agentcore.local"
+    assert bff["services-database.yaml"]["Outputs"]["AgentcoreDnsName"]["Value"] == "agentcore.local"
     assert bff["ecs-cluster.yaml"]["Resources"]["Namespace"]["Properties"]["Name"] == "local"
 
 
@@ -71,13 +75,13 @@ def test_bff_subnet_tiers_match_the_seed() -> None:
 
 
 def test_bff_sizing_per_environment(bff: dict) -> None:
-    sizing = bff["services.yaml"]["Mappings"]["Sizing"]
+    sizing = bff["services-database.yaml"]["Mappings"]["Sizing"]
     assert {e: (sizing[e]["BffCpu"], sizing[e]["BffMemory"]) for e in sizing} == {
         "dev": ("512", "1024"),
         "test": ("1024", "2048"),
         "prod": ("2048", "4096"),
     }
-    td = props(bff["services.yaml"]["Resources"]["AgentcoreTaskDefinition"])
+    td = props(bff["services-database.yaml"]["Resources"]["AgentcoreTaskDefinition"])
     assert td["Cpu"] == {"Fn::FindInMap": ["Sizing", {"Ref": "Environment"}, "AgentcoreCpu"]}
 
 
@@ -89,21 +93,21 @@ def test_bff_cluster_and_deployments(bff: dict) -> None:
         "FARGATE_SPOT": 30,
     }
     for svc in ("BffService", "AgentcoreService"):
-        d = props(bff["services.yaml"]["Resources"][svc])["DeploymentConfiguration"]
+        d = props(bff["services-database.yaml"]["Resources"][svc])["DeploymentConfiguration"]
         assert (d["MinimumHealthyPercent"], d["MaximumPercent"]) == (50, 200)
         assert d["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
-    agent = props(bff["services.yaml"]["Resources"]["AgentcoreService"])
+    agent = props(bff["services-database.yaml"]["Resources"]["AgentcoreService"])
     assert "ServiceRegistries" in agent and "LoadBalancers" not in agent
 
 
 def test_bff_autoscaling(bff: dict) -> None:
-    targets = resources(bff["autoscaling.yaml"], "AWS::ApplicationAutoScaling::ScalableTarget")
+    targets = resources(bff["autoscaling-database.yaml"], "AWS::ApplicationAutoScaling::ScalableTarget")
     # Both images come from the platform's repositories: 2..10 once pushed, 0..0 before.
     assert {lid: (props(t)["MinCapacity"], props(t)["MaxCapacity"]) for lid, t in targets.items()} == {
         f"{s}ScalableTarget": ({"Fn::If": [f"{s}ImageIsReady", 2, 0]}, {"Fn::If": [f"{s}ImageIsReady", 10, 0]})
         for s in ("Agentcore", "Bff")
     }
-    for p in resources(bff["autoscaling.yaml"], "AWS::ApplicationAutoScaling::ScalingPolicy").values():
+    for p in resources(bff["autoscaling-database.yaml"], "AWS::ApplicationAutoScaling::ScalingPolicy").values():
         cfg = props(p)["TargetTrackingScalingPolicyConfiguration"]
         assert cfg["ScaleInCooldown"] == cfg["ScaleOutCooldown"] == 300
         assert cfg["TargetValue"] in (70.0, 80.0)
@@ -114,7 +118,7 @@ def _ingress_sources(t: dict, group: str) -> set[tuple[str, int]]:
     for r in resources(t, "AWS::EC2::SecurityGroupIngress").values():
         p = props(r)
         if p["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}:
-            out.add((p["SourceSecurityGroupId"]["Fn::GetAtt"][0], p["FromPort"]))
+            out.add((_sg(p["SourceSecurityGroupId"]), p["FromPort"]))
     return out
 
 
@@ -129,22 +133,27 @@ def _egress(t: dict, group: str) -> list[dict[str, Any]]:
     return rules
 
 
+def _sg(node: dict) -> str:
+    """A security group named by a GetAtt of this stack's, or a <Group>Id parameter (another stack's)."""
+    return node["Fn::GetAtt"][0] if "Fn::GetAtt" in node else node["Ref"].removesuffix("Id")
+
+
 def test_bff_security_groups(bff: dict) -> None:
-    t = bff["security-groups.yaml"]
+    # Both services use the database: they are in the group database (security-groups-database).
+    t = bff["security-groups-database.yaml"]
     assert _ingress_sources(t, "BffServiceSecurityGroup") == {("PublicLoadBalancerSecurityGroup", 3000)}
     assert _ingress_sources(t, "AgentcoreServiceSecurityGroup") == {("BffServiceSecurityGroup", 8080)}
-    for group in ("BffServiceSecurityGroup", "AgentcoreServiceSecurityGroup"):
+    services = bff["services-database.yaml"]["Resources"]
+    for svc in ("Bff", "Agentcore"):
+        group = f"{svc}ServiceSecurityGroup"
         rules = _egress(t, group)
+        carried = props(services[f"{svc}Service"])["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
+        for client in (_sg(g) for g in carried if _sg(g) != group):
+            rules += _egress(t, client)  # the group's client security groups, which the task carries too
         assert not any(r.get("CidrIp") == "0.0.0.0/0" for r in rules), "no 0.0.0.0/0 on tasks"
         assert {
-            (
-                r.get("DestinationSecurityGroupId", {}).get("Ref")
-                or r.get("DestinationSecurityGroupId", {}).get("Fn::GetAtt", [None])[0],
-                r["FromPort"],
-            )
-            for r in rules
-            if "DestinationSecurityGroupId" in r
-        } >= {("EndpointSecurityGroupId", 443), ("DatabaseSecurityGroup", 5432)}
+            (_sg(r["DestinationSecurityGroupId"]), r["FromPort"]) for r in rules if "DestinationSecurityGroupId" in r
+        } >= {("EndpointSecurityGroup", 443), ("DatabaseSecurityGroup", 5432)}
         assert "SecurityGroupIngress" not in props(t["Resources"][group])
 
 
@@ -163,7 +172,7 @@ def _policy_actions(role: dict) -> set[str]:
 
 
 def test_bff_iam(bff: dict) -> None:
-    roles = bff["iam.yaml"]["Resources"]
+    roles = bff["iam-database.yaml"]["Resources"]
     assert _policy_actions(roles["BffTaskRole"]) == {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -202,9 +211,9 @@ def test_bff_iam(bff: dict) -> None:
 
 
 def test_bff_logs_and_alarms(bff: dict) -> None:
-    groups = resources(bff["services.yaml"], "AWS::Logs::LogGroup")
+    groups = resources(bff["services-database.yaml"], "AWS::Logs::LogGroup")
     assert {props(g)["RetentionInDays"] for g in groups.values()} == {7}
-    alarms = resources(bff["monitoring.yaml"], "AWS::CloudWatch::Alarm")
+    alarms = resources(bff["monitoring-database.yaml"], "AWS::CloudWatch::Alarm")
     assert {"BffRunningTasksLowAlarm", "AgentcoreRunningTasksLowAlarm", "BffUnhealthyHostsAlarm"} <= set(alarms)
     assert props(alarms["BffUnhealthyHostsAlarm"])["Threshold"] == 0
     topic = props(bff["monitoring.yaml"]["Resources"]["AlarmTopic"])

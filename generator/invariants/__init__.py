@@ -8,7 +8,8 @@ imports the stack modules: the checks read templates only.  By what they check:
 
 - ``tasks``      task definitions (Fargate size, awslogs, health checks), target groups,
                  EFS access points, log groups, ports a service routes to, task counts
-                 within the scaling range per environment (Properties 1-5, 9, 22, 24)
+                 within the scaling range per environment, the containers of a task (names,
+                 essential, DependsOn order, ports, CPU/memory shares) (Properties 1-5, 9, 22, 24, 25)
 - ``security``   least-privilege IAM, NoEcho secrets, stateful policies, CMK encryption,
                  world-open ingress through parameter defaults, policy resources a parameter
                  could widen to '*' (7, 8, 13, 14, 21, 23)
@@ -53,6 +54,7 @@ from generator.invariants.tasks import (
     log_groups,
     service_ports_mapped,
     target_group_health_checks,
+    task_containers,
 )
 from generator.spec import Platform
 
@@ -83,6 +85,7 @@ TEMPLATE_ONLY: dict[str, Callable[[TemplateSet], Violations]] = {
     "endpoint_only_isolation": endpoint_only_isolation,
     "listener_rule_priorities": listener_rule_priorities,
     "protocol_version_listeners": protocol_version_listeners,
+    "task_containers": task_containers,
 }
 
 __all__ = ["TEMPLATE_ONLY", "Violations", "check_all", "parameter_defaults", "stable_ids", *TEMPLATE_ONLY]

@@ -254,3 +254,75 @@ def _number(ts: TemplateSet, f: str, node: Any) -> int | None:
         return int(node) if node is not None else None
     except (TypeError, ValueError):
         return None
+
+
+# 25 -----------------------------------------------------------------------------------
+@invariant
+def task_containers(ts: TemplateSet) -> list[str]:  # noqa: C901
+    """A task definition of several containers (a service and its sidecars) that ECS accepts
+    and that can start: unique container names, at least one essential container, DependsOn
+    only on containers of the task, never on itself, with no cycle, COMPLETE/SUCCESS only on a
+    non-essential container and HEALTHY only on one with a health check (ECS API reference,
+    ContainerDependency), container ports and port names unique across the task, no
+    privileged container, and the containers' CPU and memory within the task's (per
+    environment through the Sizing Mapping)."""
+    v = []
+    envs = ((ts.parent.get("Parameters") or {}).get("Environment") or {}).get("AllowedValues") or [None]
+    for f, lid, r in ts.resources("AWS::ECS::TaskDefinition"):
+        cs = td_containers(r)
+        where = f"{f}:{lid}"
+        names = [c.get("Name") for c in cs]
+        if len(set(names)) != len(names):
+            v.append(f"{where}: container names {names} are not unique")
+        essential = {c.get("Name"): c.get("Essential", True) is not False for c in cs}
+        if not any(essential.values()):
+            v.append(f"{where}: no essential container")
+        healthy = {c.get("Name"): bool((c.get("HealthCheck") or {}).get("Command")) for c in cs}
+        edges: dict[str, list[str]] = {}
+        for c in cs:
+            name = str(c.get("Name"))
+            edges[name] = []
+            for d in c.get("DependsOn") or []:
+                dep, cond = str(d.get("ContainerName")), d.get("Condition")
+                edges[name].append(dep)
+                if dep == name or dep not in essential:
+                    v.append(f"{where}/{name}: DependsOn {dep}, not another container of the task")
+                elif cond in ("COMPLETE", "SUCCESS") and essential[dep]:
+                    v.append(f"{where}/{name}: DependsOn {dep} {cond}, but {dep} is essential")
+                elif cond == "HEALTHY" and not healthy[dep]:
+                    v.append(f"{where}/{name}: DependsOn {dep} HEALTHY, but {dep} has no health check")
+        if _has_cycle(edges):
+            v.append(f"{where}: the containers' DependsOn form a cycle")
+        ports = [m.get("ContainerPort") for c in cs for m in c.get("PortMappings") or []]
+        port_names = [m.get("Name") for c in cs for m in c.get("PortMappings") or [] if m.get("Name")]
+        if len(set(ports)) != len(ports) or len(set(port_names)) != len(port_names):
+            v.append(f"{where}: container ports {ports} (names {port_names}) are not unique across the task")
+        for c in cs:
+            if c.get("Privileged") is True:
+                v.append(f"{where}/{c.get('Name')}: privileged container")
+        for env in envs:
+            u = ts.under({"Environment": env}) if env else ts
+            of = f" in environment {env}" if env else ""
+            p = r.get("Properties", {})
+            for prop in ("Cpu", "Memory"):
+                task = _number(u, f, p.get(prop))
+                parts = [_number(u, f, c.get(prop)) for c in cs if c.get(prop) is not None]
+                if task is not None and None not in parts and sum(x for x in parts if x is not None) > task:
+                    v.append(
+                        f"{where}: the containers' {prop} {sum(x for x in parts if x)} exceeds the task's {task}{of}"
+                    )
+    return v
+
+
+def _has_cycle(edges: dict[str, list[str]]) -> bool:
+    state: dict[str, int] = {}
+
+    def visit(n: str) -> bool:
+        state[n] = 1
+        for m in edges.get(n, []):
+            if state.get(m) == 1 or (m in edges and m not in state and visit(m)):
+                return True
+        state[n] = 2
+        return False
+
+    return any(n not in state and visit(n) for n in sorted(edges))

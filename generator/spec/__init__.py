@@ -24,6 +24,7 @@ from generator.spec.base import (
     fargate_size_ok,
     looks_secret,
 )
+from generator.spec.containers import ContainerHealthCheck, DependsOn, Image, PortSpec, SecretRef, Sidecar
 from generator.spec.edge import Alarms, Domain, IngressSource, Listener, LoadBalancer
 from generator.spec.load import json_schema, load_spec, parse_spec
 from generator.spec.network import EgressMode, Network, SubnetTier
@@ -33,14 +34,10 @@ from generator.spec.services import (
     AllowFrom,
     CapacityStrategy,
     Cluster,
-    ContainerHealthCheck,
     Discovery,
     EgressCidr,
-    Image,
     PermissionSpec,
-    PortSpec,
     Scaling,
-    SecretRef,
     Service,
     Size,
     TargetGroupSpec,
@@ -83,6 +80,8 @@ __all__ = [
     "SecretRef",
     "SecretSpec",
     "Service",
+    "Sidecar",
+    "DependsOn",
     "Size",
     "SpecError",
     "SsmParameterSpec",

@@ -209,27 +209,27 @@ class Platform(Model):
             for v in s.volumes:
                 if v.access_point not in aps:
                     raise ValueError(f"{where}.volumes: unknown EFS access point {v.access_point!r}")
-            for k, ref in s.secrets.items():
+            for field, k, ref in ((f, k, r) for f, refs in s.secrets_by_field for k, r in refs.items()):
                 if ref.secret and ref.secret not in secrets:
-                    raise ValueError(f"{where}.secrets.{k}: unknown secret {ref.secret!r}")
+                    raise ValueError(f"{where}.{field}.{k}: unknown secret {ref.secret!r}")
                 if ref.secret and ref.key:
                     target = self.secret(ref.secret)
                     json_key, is_generated = target.json_key, target.generate is not None
                     if is_generated and json_key is None:
                         raise ValueError(
-                            f"{where}.secrets.{k}.key: secret {ref.secret!r} is a generated plain "
+                            f"{where}.{field}.{k}.key: secret {ref.secret!r} is a generated plain "
                             f"string with no JSON key (generate.json_key), so key {ref.key!r} "
                             "cannot be read"
                         )
                     if is_generated and ref.key != json_key:
                         raise ValueError(
-                            f"{where}.secrets.{k}.key: secret {ref.secret!r} has only the JSON key "
+                            f"{where}.{field}.{k}.key: secret {ref.secret!r} has only the JSON key "
                             f"{json_key!r} (generate.json_key), not {ref.key!r}"
                         )
                 if ref.ssm and ref.ssm not in ssm:
-                    raise ValueError(f"{where}.secrets.{k}: unknown ssm parameter {ref.ssm!r}")
+                    raise ValueError(f"{where}.{field}.{k}: unknown ssm parameter {ref.ssm!r}")
                 if ref.database and self.database is None:
-                    raise ValueError(f"{where}.secrets.{k}: the platform has no database")
+                    raise ValueError(f"{where}.{field}.{k}: the platform has no database")
             for e in s.egress_cidrs:
                 if e.cidr_parameter not in params:
                     raise ValueError(f"{where}.egress_cidrs: unknown parameter {e.cidr_parameter!r}")
@@ -247,7 +247,7 @@ class Platform(Model):
                 raise ValueError(f"{where}.discovery: needs a platform namespace")
             if s.discovery and s.discovery.mode == "cloud-map" and not self.namespace:
                 raise ValueError(f"{where}.discovery: needs a platform namespace")
-            for k, val in s.environment.items():
+            for field, k, val in ((f, k, v) for f, env in s.environments_by_field for k, v in env.items()):
                 for ph in PLACEHOLDER.findall(val):
                     kind, _, bucket = ph.partition(":")
                     err = (
@@ -256,7 +256,7 @@ class Platform(Model):
                         else self._placeholder_error(ph, params)
                     )
                     if err:
-                        raise ValueError(f"{where}.environment.{k}: {err}")
+                        raise ValueError(f"{where}.{field}.{k}: {err}")
             sids = [p.sid for p in s.task_permissions]
             uniq(sids, f"{where}.task_permissions (sid)")
             for sid in sids:

@@ -9,7 +9,18 @@ from pydantic import Field, field_validator, model_validator
 
 from generator import awsfacts, policies
 from generator.spec.base import ENV_NAME, Model, PascalName, PortNumber, Reason, RetentionDays, Slug, fargate_size_ok
-from generator.spec.routing import AppProtocol, ProtocolVersion, Route, matcher_error
+from generator.spec.containers import (
+    CONTAINER_NAME,
+    MAX_SIDECARS,
+    ContainerHealthCheck,
+    DependsOn,
+    Image,
+    PortSpec,
+    SecretRef,
+    Sidecar,
+    task_error,
+)
+from generator.spec.routing import ProtocolVersion, Route, matcher_error
 from generator.spec.schedule import check_expression, check_time_zone
 
 # A service group's name: a slug of at most 32 characters that does not end in a digit (a full
@@ -116,27 +127,6 @@ class TargetGroupSpec(Model):
     """Listener rules that send matching requests here (host and/or path, explicit priority), on every listener of the load balancer unless a route names listeners."""
 
 
-class ContainerHealthCheck(Model):
-    command: str = Field(min_length=1, description="Run with CMD-SHELL inside the container")
-    interval: int = Field(default=30, ge=5, le=300)
-    """Seconds between container health checks."""
-    timeout: int = Field(default=5, ge=2, le=60)
-    """Seconds before a check fails."""
-    retries: int = Field(default=3, ge=1, le=10)
-    """Failures before the container is unhealthy."""
-    start_period: int = Field(default=60, ge=0, le=300)
-    """Grace period in seconds before failures count."""
-
-
-class PortSpec(Model):
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
-    """Port name; discovery and Service Connect refer to it."""
-    port: PortNumber
-    """Container port (TCP)."""
-    app_protocol: AppProtocol | None = None
-    """Service Connect application protocol of the port: http, http2 or grpc (protocol-aware proxying and metrics); none: TCP. ECS cannot change it on a running Service Connect service (the service must be re-created)."""
-
-
 class Volume(Model):
     access_point: str
     """The EFS access point (efs.access_points[].name) to mount."""
@@ -144,27 +134,6 @@ class Volume(Model):
     """Mount path in the container."""
     read_only: bool = False
     """Mount read-only."""
-
-
-class SecretRef(Model):
-    """Where a container secret comes from: exactly one of secret / ssm / database."""
-
-    secret: Slug | None = None
-    """A secret of this spec (secrets[].name)."""
-    key: str | None = None
-    """JSON key to read from the secret (its generate.json_key)."""
-    ssm: Slug | None = None
-    """An SSM parameter of this spec (ssm_parameters[].name)."""
-    database: Literal["username", "password"] | None = None
-    """The database master username or password."""
-
-    @model_validator(mode="after")
-    def _one(self) -> SecretRef:
-        if sum(x is not None for x in (self.secret, self.ssm, self.database)) != 1:
-            raise ValueError("exactly one of secret / ssm / database is required")
-        if self.key and not self.secret:
-            raise ValueError("key: only valid with secret")
-        return self
 
 
 class EgressCidr(Model):
@@ -232,26 +201,6 @@ class Size(Model):
         return self
 
 
-class Image(Model):
-    """The container image: a URI parameter default, with a fallback when it is left empty."""
-
-    default: str = ""
-    """Default of the service's ImageUri parameter."""
-    fallback: str | None = None
-    """Image used when the ImageUri parameter is left empty."""
-    repository: Slug | None = Field(default=None, description="an ECR repository in this spec")
-    tag: str = "latest"
-    """Default of the ImageTag parameter, with repository."""
-
-    @model_validator(mode="after")
-    def _some(self) -> Image:
-        if not (self.default or self.fallback or self.repository):
-            raise ValueError("one of default / fallback / repository is required")
-        if self.repository and (self.default or self.fallback):
-            raise ValueError("repository excludes default / fallback")
-        return self
-
-
 class Discovery(Model):
     """How other services find this one: Service Connect alias or Cloud Map A record."""
 
@@ -265,12 +214,12 @@ class Discovery(Model):
 class Service(Model):
     name: Slug
     """Service name (slug); the ECS service and task family are named after it."""
-    container_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")] | None = None
+    container_name: Annotated[str, Field(pattern=CONTAINER_NAME)] | None = None
     """Container name (default: the service name)."""
     cluster: Slug | None = None
     """Cluster it runs in (default: the first)."""
     group: Annotated[str, Field(pattern=GROUP_NAME)] | None = None
-    """The service group it is placed in (generator.placement): its security group, roles, log group, task definition, service, scaling and alarms are in the stacks security-groups-<group>, iam-<group>, services-<group>, autoscaling-<group> and monitoring-<group> (the group 'default': security-groups, iam, services, autoscaling, monitoring). Default: 'default'. A services stack waits for the database stack when one of its services uses the database: put those in a group of their own ('database') and the others are created while the database is. A full group continues as <group>-2, <group>-3, ... Changing a deployed service's group moves it to other stacks, which deletes and re-creates it."""
+    """The service group it is placed in (generator.placement): its security group, roles, log group, task definition, service, scaling and alarms are in the stacks security-groups-<group>, iam-<group>, services-<group>, autoscaling-<group> and monitoring-<group> (the group 'default': security-groups, iam, services, autoscaling, monitoring). Default: 'database' for a service that uses the database (its secrets read the database credentials or its environment ${db:...}), so that the other services are created while the database is, else 'default'. A services stack waits for the database stack when one of its services uses the database; 'group: default' keeps a database user in the first group (its place before this default). A full group continues as <group>-2, <group>-3, ... Changing a deployed service's group moves it to other stacks, which deletes and re-creates it."""
     image: Image
     """Its container image."""
     cpu: int | None = None
@@ -283,6 +232,10 @@ class Service(Model):
     """Container ports (TCP). Empty for a worker (a queue consumer) or a scheduled task: nothing may reach it (no target_groups, allow_from or discovery)."""
     health_check: ContainerHealthCheck
     """The container health check."""
+    depends_on: list[DependsOn] = Field(default_factory=list)
+    """Sidecars that must reach a condition (START, COMPLETE, SUCCESS, HEALTHY) before the service's own container starts, e.g. [{container: log-router, condition: START}]."""
+    sidecars: list[Sidecar] = Field(default_factory=list, max_length=MAX_SIDECARS)
+    """Further containers of the task (a log router, a proxy, an agent), each with its own image, cpu/memory share, essential flag, depends_on, environment, secrets, ports and health check; its logs go to the service's log group under its own stream prefix."""
     environment: dict[str, str] = Field(default_factory=dict)
     """Environment variables; values may use ${Parameter}, ${AWS::Region}, ${lb:NAME:url|host}, ${db:endpoint|port|name}, ${bucket:NAME} (the bucket's name; the task needs a task_permissions statement on it)."""
     secrets: dict[str, SecretRef] = Field(default_factory=dict)
@@ -367,21 +320,37 @@ class Service(Model):
                 raise ValueError(f"cpu {self.cpu} / memory {self.memory} is not a valid Fargate size")
         elif self.cpu is not None or self.memory is not None:
             raise ValueError("give either cpu/memory or sizing, not both")
-        if not self.ports and not self.schedule:
+        if not self.task_ports and not self.schedule:
             self._check_worker()
-        port_numbers = [p.port for p in self.ports]
-        port_names = [p.name for p in self.ports]
-        if len(set(port_numbers)) != len(port_numbers) or len(set(port_names)) != len(port_names):
+        if len({p.port for p in self.ports}) != len(self.ports) or len({p.name for p in self.ports}) != len(self.ports):
             raise ValueError("ports: names and numbers must be unique")
+        for c in self.sidecars:
+            if len({p.port for p in c.ports}) != len(c.ports) or len({p.name for p in c.ports}) != len(c.ports):
+                raise ValueError(f"sidecars[{c.name}].ports: names and numbers must be unique")
+        sizes = (
+            [(e, z.cpu, z.memory) for e, z in sorted(self.sizing.items())]
+            if self.sizing
+            else [("", self.cpu or 0, self.memory or 0)]
+        )
+        err = task_error(self.container, self.ports, self.depends_on, self.sidecars, sizes)
+        if err:
+            raise ValueError(err)
+        port_numbers = [p.port for p in self.task_ports]
+        port_names = [p.name for p in self.task_ports]
         for tg in self.target_groups:
             if tg.container_port not in port_numbers:
-                raise ValueError(f"target_groups[{tg.name}]: container_port {tg.container_port} is not in ports")
+                raise ValueError(
+                    f"target_groups[{tg.name}]: container_port {tg.container_port} is not in ports "
+                    "(of its own container or a sidecar)"
+                )
         for a in self.allow_from:
             for p in a.ports:
                 if p not in port_numbers:
-                    raise ValueError(f"allow_from[{a.service}]: port {p} is not in ports")
+                    raise ValueError(
+                        f"allow_from[{a.service}]: port {p} is not in ports (of its own container or a sidecar)"
+                    )
         if self.discovery and self.discovery.port not in port_names:
-            raise ValueError(f"discovery.port: {self.discovery.port!r} is not a port name")
+            raise ValueError(f"discovery.port: {self.discovery.port!r} is not a port name of the task")
         overlap = set(self.environment) & set(self.secrets)
         if overlap:
             raise ValueError(f"{sorted(overlap)[0]} is both an environment variable and a secret")
@@ -433,16 +402,46 @@ class Service(Model):
     @property
     def is_worker(self) -> bool:
         """A service that listens on no port (a queue consumer): no ingress, no discovery entry."""
-        return self.is_service and not self.ports
+        return self.is_service and not self.task_ports
 
     @property
     def container(self) -> str:
         return self.container_name or self.name
 
     @property
+    def task_ports(self) -> list[PortSpec]:
+        """The ports of every container of the task: its own container's, then each sidecar's."""
+        return [*self.ports, *(p for c in self.sidecars for p in c.ports)]
+
+    def container_of_port(self, port: int) -> str:
+        """The name of the container of the task that maps ``port``."""
+        return next((c.name for c in self.sidecars if any(p.port == port for p in c.ports)), self.container)
+
+    @property
+    def all_secrets(self) -> list[SecretRef]:
+        """The secret references of every container of the task."""
+        return [*self.secrets.values(), *(r for c in self.sidecars for r in c.secrets.values())]
+
+    @property
+    def environments_by_field(self) -> list[tuple[str, dict[str, str]]]:
+        """(field, environment) of every container of the task, for messages that name the field."""
+        return [("environment", self.environment)] + [
+            (f"sidecars[{i}].environment", c.environment) for i, c in enumerate(self.sidecars)
+        ]
+
+    @property
+    def secrets_by_field(self) -> list[tuple[str, dict[str, SecretRef]]]:
+        """(field, secrets) of every container of the task, for messages that name the field."""
+        return [("secrets", self.secrets)] + [
+            (f"sidecars[{i}].secrets", c.secrets) for i, c in enumerate(self.sidecars)
+        ]
+
+    @property
     def uses_database(self) -> bool:
         """Whether it reads the database credentials or its address (${db:...}): it waits for the database."""
-        return any(r.database for r in self.secrets.values()) or any("${db:" in v for v in self.environment.values())
+        return any(r.database for r in self.all_secrets) or any(
+            "${db:" in v for _, env in self.environments_by_field for v in env.values()
+        )
 
     @property
     def is_service(self) -> bool:
@@ -480,7 +479,7 @@ class Service(Model):
         return lo, hi
 
     def port_by_name(self, name: str) -> int:
-        return next(p.port for p in self.ports if p.name == name)
+        return next(p.port for p in self.task_ports if p.name == name)
 
 
 class PermissionSpec(Model):

@@ -105,7 +105,9 @@ def attachments(st: Stack, s: Service, grace: int) -> dict[str, object]:
     entries: list[object] = []
     for tg in s.target_groups:
         entry = ecs.LoadBalancer(
-            ContainerName=s.container, ContainerPort=tg.container_port, TargetGroupArn=st.ref(naming.tg_output(tg.name))
+            ContainerName=s.container_of_port(tg.container_port),
+            ContainerPort=tg.container_port,
+            TargetGroupArn=st.ref(naming.tg_output(tg.name)),
         )
         entries.append(If("HasDomain", entry, NoValue) if tg.protocol_version in NEEDS_HTTPS else entry)
     always = any(tg.protocol_version not in NEEDS_HTTPS for tg in s.target_groups)

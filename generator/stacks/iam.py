@@ -40,14 +40,31 @@ def applies(spec: Platform, part: Part | None = None) -> bool:
 
 
 def secret_inputs(spec: Platform, s: Service) -> list[str]:
-    names = {naming.secret_output(r.secret) for r in s.secrets.values() if r.secret}
-    if any(r.database for r in s.secrets.values()):
+    """The secrets the containers of ``s`` (its own and its sidecars) read, as stack inputs."""
+    names = {naming.secret_output(r.secret) for r in s.all_secrets if r.secret}
+    if any(r.database for r in s.all_secrets):
         names.add(naming.secret_output(DB_SECRET))
     return sorted(names)
 
 
 def ssm_names(s: Service) -> list[str]:
-    return sorted({r.ssm for r in s.secrets.values() if r.ssm})
+    return sorted({r.ssm for r in s.all_secrets if r.ssm})
+
+
+# A private ECR image URI: <account>.dkr.ecr.<region>.<suffix>/<repository>[:tag|@digest].
+_ECR_URI = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.[a-z0-9.]+/([a-z0-9._/-]+?)(?::[^/@]+)?(?:@.+)?$")
+
+
+def sidecar_repositories(s: Service) -> list[object]:
+    """The ECR repositories the sidecars' images (URIs written into the template) are pulled
+    from: the repository ARN of each private ECR URI; public registries need no permission."""
+    out = []
+    for c in s.sidecars:
+        m = _ECR_URI.match(c.image.default)
+        if m:
+            acct, region, repo = m.groups()
+            out.append(policies.arn(f"ecr:{region}:{acct}:repository/{repo}"))
+    return out
 
 
 def _bucket_inputs(s: Service) -> list[str]:
@@ -174,6 +191,7 @@ def build(spec: Platform, part: Part | None = None) -> Template:
         else:
             # The image is a deploy-time parameter and may name any repository of the account.
             repos = [policies.arn("ecr:${AWS::Region}:${AWS::AccountId}:repository/*")]
+        repos += sidecar_repositories(s)
         stmts = [
             policies.ecr_auth(),
             policies.ecr_pull(repos),

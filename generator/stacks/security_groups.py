@@ -279,7 +279,9 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
     i.takes("Name")
     i.takes("Environment")
     i.takes("VpcId")
-    i.takes("VpcCidr")
+    tasks = bool(part.members(spec))  # the tasks' egress rules read VpcCidr (DNS) and S3PrefixListId
+    if tasks:
+        i.takes("VpcCidr")
     if part.shared:
         if spec.uses_ingress_cidrs:
             i.takes("IngressCidrBlocks", "CommaDelimitedList", "CIDRs allowed to reach ports 80 and 443")
@@ -289,7 +291,7 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
             )
         if any(spec.lb_nat_rules(lb) for lb in spec.load_balancers):
             i.takes("NatPublicIps", "CommaDelimitedList")
-    if "vpc-endpoints" in spec.network.modes:
+    if tasks and "vpc-endpoints" in spec.network.modes:
         i.takes("S3PrefixListId", description="AWS-managed prefix list of com.amazonaws.<region>.s3")
     for s in part.members(spec):
         for ec in s.egress_cidrs:

@@ -5,13 +5,12 @@ circuit breaker with rollback, Service Connect or Cloud Map, ALB attachments).""
 
 from __future__ import annotations
 
-import re
-
 from troposphere import Equals, FindInMap, GetAtt, If, Not, Ref, Sub, Template, ecs, logs, scheduler, servicediscovery
 
 from generator import naming
 from generator.contract import Interface, Part, StackInterface, whole
-from generator.spec import PLACEHOLDER, Platform, SecretRef, Service
+from generator.spec import Platform, Service
+from generator.stacks import containers
 from generator.stacks._base import (
     Stack,
     desired_count,
@@ -23,53 +22,13 @@ from generator.stacks._base import (
 )
 from generator.stacks._rules import attachments, domain_only
 from generator.stacks.iam import secret_inputs
-from generator.stacks.secrets import DB_SECRET
 from generator.stacks.security_groups import client_groups, svc_key
 
 NAME = "services"
-_PH = re.compile(r"\$\{([^}]*)\}")
 
 
 def applies(spec: Platform, part: Part | None = None) -> bool:
     return bool((part or whole(spec)).services)
-
-
-def _placeholder_input(spec: Platform, ph: str) -> str | None:
-    """The stack input a spec placeholder reads, or None for pseudo/literal ones."""
-    if ph.startswith("AWS::"):
-        return None
-    kind, _, rest = ph.partition(":")
-    if kind == "lb":
-        name, _, attr = rest.partition(":")
-        return naming.lb_output(name, "Url" if attr == "url" else "Host")
-    if kind == "db":
-        return {"endpoint": "DatabaseEndpoint", "port": "DatabasePort"}.get(rest)
-    if kind == "namespace":
-        return None
-    if kind == "bucket":
-        return naming.bucket_output(rest, "Name")
-    return ph
-
-
-def _sub_text(spec: Platform, text: str) -> str:
-    def repl(m: re.Match[str]) -> str:
-        ph = m.group(1)
-        if ph == "db:name":
-            assert spec.database
-            return spec.database.database_name
-        if ph == "namespace":
-            return spec.namespace or ""
-        target = _placeholder_input(spec, ph)
-        return "${" + (target or ph) + "}"
-
-    return _PH.sub(repl, text)
-
-
-def _env_value(spec: Platform, value: str) -> object:
-    if not PLACEHOLDER.search(value):
-        return value
-    text = _sub_text(spec, value)
-    return Sub(text) if "${" in text else text
 
 
 def _image_input(s: Service) -> str:
@@ -121,11 +80,8 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
                 i.takes(naming.access_point_output(v.access_point))
         for n in secret_inputs(spec, s):
             i.takes(n)
-        for text in s.environment.values():
-            for ph in PLACEHOLDER.findall(text):
-                target = _placeholder_input(spec, ph)
-                if target:
-                    i.takes(target)
+        for target in containers.environment_inputs(spec, s):
+            i.takes(target)
         if s.schedule:
             i.takes(naming.cluster_output(spec.cluster_of(s), "Arn"))
             i.takes(naming.role_output(s.name, "Scheduler"))
@@ -159,16 +115,6 @@ def _uses_sc(spec: Platform, s: Service) -> bool:
     )
 
 
-def _secret_value(st: Stack, spec: Platform, ref: SecretRef) -> object:
-    if ref.ssm:
-        return naming.ssm_parameter_arn(ref.ssm)
-    if ref.database:
-        return Sub(f"${{Arn}}:{ref.database}::", Arn=st.ref(naming.secret_output(DB_SECRET)))
-    assert ref.secret
-    arn = st.ref(naming.secret_output(ref.secret))
-    return Sub(f"${{Arn}}:{ref.key}::", Arn=arn) if ref.key else arn
-
-
 def _security_groups(spec: Platform, part: Part, s: Service) -> list[str]:
     """The security groups a service's tasks carry: its own, and in a later service group the
     client groups through which it reaches shared ones (generator.stacks.security_groups)."""
@@ -179,19 +125,12 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
     part = part or whole(spec)
     members = part.members(spec)
     st = Stack(part.stack(NAME), "log groups, task definitions and ECS services", interface(spec, part))
-    sized = [(s.name, s.sizing) for s in members if s.sizing]
+    sized = [s for s in members if s.sizing]
     if sized:
         st.t.add_mapping(
             "Sizing",
             {
-                env: {
-                    k: v
-                    for name, sizes in sized
-                    for k, v in (
-                        (naming.pascal(name, "Cpu"), str(sizes[env].cpu)),
-                        (naming.pascal(name, "Memory"), str(sizes[env].memory)),
-                    )
-                }
+                env: {k: v for sized_service in sized for k, v in containers.sizing_entries(sized_service, env)}
                 for env in spec.environments
             },
         )
@@ -222,8 +161,8 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
             image = If(cond, st.ref(_image_input(s)), s.image.fallback)
         else:
             image = st.ref(_image_input(s))
-        env = [ecs.Environment(Name=k, Value=_env_value(spec, v)) for k, v in sorted(s.environment.items())]
-        secrets = [ecs.Secret(Name=k, ValueFrom=_secret_value(st, spec, r)) for k, r in sorted(s.secrets.items())]
+        env = containers.environment(spec, s.environment)
+        secrets = containers.secrets(st, s.secrets)
         if s.sizing:
             cpu: object = FindInMap("Sizing", st.ref("Environment"), naming.pascal(s.name, "Cpu"))
             memory: object = FindInMap("Sizing", st.ref("Environment"), naming.pascal(s.name, "Memory"))
@@ -250,18 +189,13 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
                 Retries=hc.retries,
                 StartPeriod=hc.start_period,
             ),
-            "LogConfiguration": ecs.LogConfiguration(
-                LogDriver="awslogs",
-                Options={
-                    "awslogs-group": Ref(group),
-                    "awslogs-region": Ref("AWS::Region"),
-                    "awslogs-stream-prefix": s.container,
-                },
-            ),
+            "LogConfiguration": containers.log_configuration(group, s.container),
             "ReadonlyRootFilesystem": s.readonly_root_filesystem,
-            "Memory": memory if s.sizing else s.memory,
+            "Memory": containers.own_memory(st, s),
             "Privileged": False,
         }
+        if s.depends_on:
+            container["DependsOn"] = containers.depends_on(s.depends_on)
         if env:
             container["Environment"] = env
         if secrets:
@@ -298,11 +232,7 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
         td_kw: dict[str, object] = {}
         if volumes:
             td_kw["Volumes"] = volumes
-        exemptions = {}
-        if not s.readonly_root_filesystem:
-            exemptions["writable_root"] = [{"container": s.container, "reason": s.writable_root_reason}]
-        if s.user is None:
-            exemptions["root_user"] = [{"container": s.container, "reason": s.root_user_reason}]
+        exemptions = containers.exemptions(s)
         if exemptions:
             td_kw["Metadata"] = {"stackgen": exemptions}
         if s.sizing:
@@ -325,7 +255,10 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
                 ExecutionRoleArn=st.ref(naming.role_output(s.name, "Execution")),
                 TaskRoleArn=st.ref(naming.role_output(s.name, "Task")),
                 RuntimePlatform=ecs.RuntimePlatform(OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"),
-                ContainerDefinitions=[ecs.ContainerDefinition(**container)],
+                ContainerDefinitions=[
+                    ecs.ContainerDefinition(**container),
+                    *(containers.sidecar(st, spec, c, group) for c in s.sidecars),
+                ],
                 Tags=naming.tags(f"task-{s.name}"),
                 **td_kw,
             )

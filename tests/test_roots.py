@@ -317,3 +317,16 @@ def test_the_critical_path_waits_for_each_root_before_the_next(three_hundred: Te
     ]
     assert starts[1] == ends[0] and starts[2] == ends[1]
     assert e.minutes == ends[-1] and e.path[0] == "secrets" and "database" in first
+
+
+def test_the_200_service_spec_once_refused_for_the_operation_quota_now_generates_as_two_roots(
+    tmp_path: Path,
+) -> None:
+    """The former bad-spec fixture 35: 2,606 resources in one hierarchy, refused before roots."""
+    path = ROOT / "tests" / "fixtures" / "good_specs" / "two-hundred-services.yaml"
+    t = synth.synthesize_checked(path).templates
+    ops = operations(t)
+    assert list(ops) == ["main.yaml", "main-services-2.yaml"]
+    assert all(n <= QUOTAS["hierarchy_resources"].value for n in ops.values())
+    merged, problems = rootset.merge(t)
+    assert problems == [] and sum(len(x.get("Resources") or {}) for x in merged.values()) == 2_606

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,11 +40,13 @@ from typing import Any
 
 from generator import synth
 from generator.cfn.facts import STATEFUL_TYPES
-from generator.cfn.load import PARENT, STACK_TYPE, TemplateError, child_file, load_dir, load_text
+from generator.cfn.load import PARENT, STACK_TYPE, child_file
 from generator.cfn.refs import walk
 from generator.cfn.templateset import TemplateSet
 from generator.deploy.params import ParamError, read_params_file
 from generator.deploy.stateful import default_deletion_policy, replacement_for
+from generator.deployability import rootset
+from generator.plan_sources import PlanError, read_against
 from generator.spec import SpecError
 
 EXIT_CHANGES = 1
@@ -68,10 +69,6 @@ SECTIONS = ("Parameters", "Mappings", "Conditions", "Rules", "Outputs")
 # Actions whose stateful resource loses its live instance (deploy.sh asks before these).
 DESTRUCTIVE = ("remove", "replace", "replace-conditional", "move-out", "type-change")
 NO_VALUE = object()
-
-
-class PlanError(Exception):
-    """A usage problem: one line, exit 2."""
 
 
 @dataclass
@@ -137,67 +134,6 @@ class Plan:
             "parameters": self.parameters,
             "stacks": [asdict(s) for s in self.stacks],
         }
-
-
-# ---- reading the template set to compare with ----------------------------------------------
-
-
-def read_git(ref: str, directory: str) -> Templates:
-    """``DIR/main.yaml`` and its children as committed at ``ref`` (``git show``)."""
-
-    def show(name: str) -> str:
-        path = f"{ref}:./{directory}/{name}"
-        try:
-            done = subprocess.run(["git", "show", path], capture_output=True, text=True, check=False)
-        except OSError as exc:
-            raise PlanError(f"--against {ref}: git is not available ({exc.strerror})") from None
-        if done.returncode != 0:
-            raise PlanError(f"--against {ref}: no {directory}/{name} at that ref")
-        return done.stdout
-
-    out = {PARENT: load_text(show(PARENT), f"{ref}:{directory}/{PARENT}")}
-    for lid, res in (out[PARENT].get("Resources") or {}).items():
-        if isinstance(res, dict) and res.get("Type") == STACK_TYPE:
-            name = child_file((res.get("Properties") or {}).get("TemplateURL"), f"{ref}:{PARENT}: {lid}")
-            out[name] = load_text(show(name), f"{ref}:{directory}/{name}")
-    return out
-
-
-def is_git_ref(ref: str) -> bool:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except OSError:
-        return False
-    return done.returncode == 0
-
-
-def read_against(against: str | None, stem: str) -> tuple[Templates, str]:
-    """(templates, how to name them) for ``--against`` (default: ``templates/<stem>/``)."""
-    directory = f"templates/{stem}"
-    target = against or directory
-    if Path(target).is_dir():
-        try:
-            return load_dir(target), f"{target.rstrip('/')}/"
-        except FileNotFoundError:
-            raise PlanError(f"--against {target}: no main.yaml there (a directory of generated templates)") from None
-        except (TemplateError, OSError) as exc:
-            raise PlanError(f"--against {target}: {exc}") from None
-    if against is None:
-        raise PlanError(
-            f"{directory}/: no committed templates of this platform; run `stackgen synth` first, "
-            "or give --against DIR|GIT-REF"
-        )
-    if not is_git_ref(against):
-        raise PlanError(f"--against {against}: neither a directory nor a git commit, branch or tag")
-    try:
-        return read_git(against, directory), f"{directory}/ at {against}"
-    except TemplateError as exc:
-        raise PlanError(f"--against {against}: {exc}") from None
 
 
 # ---- one environment's view ------------------------------------------------------------------
@@ -419,9 +355,11 @@ def compare(
     against: str = "",
 ) -> Plan:
     """The plan of replacing ``old_templates`` with ``new_templates`` (both as
-    ``render.synthesize`` returns them, ``main.yaml`` the parent)."""
-    old = view(old_templates, env, values or {})
-    new = view(new_templates, env, values or {})
+    ``render.synthesize`` returns them, ``main.yaml`` the parent).  A platform split into
+    several root stacks (``generator.roots``) is compared as the one hierarchy it splits, so a
+    later root's stacks are planned too."""
+    old = view(rootset.merge(old_templates)[0], env, values or {})
+    new = view(rootset.merge(new_templates)[0], env, values or {})
     rows: dict[Key, Change] = {}
     for key in sorted(set(old.resources) | set(new.resources)):
         a, b = old.resources.get(key), new.resources.get(key)

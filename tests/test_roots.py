@@ -330,3 +330,27 @@ def test_the_200_service_spec_once_refused_for_the_operation_quota_now_generates
     assert all(n <= QUOTAS["hierarchy_resources"].value for n in ops.values())
     merged, problems = rootset.merge(t)
     assert problems == [] and sum(len(x.get("Resources") or {}) for x in merged.values()) == 2_606
+
+
+def test_plan_reads_every_root_of_a_split_platform(two_roots: Path, tmp_path: Path) -> None:
+    """`stackgen plan` compares the whole hierarchy: against its own templates nothing changes,
+    and a service appended to the later group shows up in that root's stacks (read back from a
+    directory of generated templates, every root included)."""
+    from generator import plan
+    from generator.plan_sources import read_against
+
+    t = synth.synthesize_checked(two_roots).templates
+    out = tmp_path / "templates"
+    render.write({name: render.to_yaml(doc) for name, doc in t.items()}, out)
+    assert (out / "main-services-2.yaml").is_file()
+    old, _ = read_against(str(out), "two-roots")
+    assert "main-services-2.yaml" in old
+    assert not plan.compare(old, t).changed
+    data = yaml.safe_load(two_roots.read_text())
+    extra = copy.deepcopy(data["services"][-1])
+    extra["name"] = "appended"
+    data["services"].append(extra)
+    two_roots.write_text(yaml.safe_dump(data), encoding="utf-8")
+    p = plan.compare(old, synth.synthesize_checked(two_roots).templates)
+    added = {(s.stack, c.logical_id) for s in p.stacks for c in s.changes if c.action == "add"}
+    assert ("ServicesLaterStack", "AppendedService") in added, sorted(added)

@@ -205,13 +205,9 @@ def network_lines(
             )
             mc.notes.append("one AZ's outage cuts every task's egress")
     elif mode == "vpc-endpoints":
-        if spec.network.nat_tiers:
-            # network.tiers[].nat: one NAT gateway (in AZ 1) for the services that call an outside API.
-            add(
-                f"NAT gateway of the nat tiers ({', '.join(spec.network.nat_tiers)}) 1 x "
-                f"{prices['hours_per_month']} h, with its public IPv4 (its traffic is not estimated)",
-                lambda: 2 * (nat_monthly(prices),),
-            )
+        tiers = ", ".join(spec.network.nat_tiers)  # network.tiers[].nat: one NAT gateway in AZ 1
+        if tiers:
+            add(f"NAT gateway of the nat tiers ({tiers}) and its IPv4, no traffic", lambda: 2 * (nat_monthly(prices),))
         add(
             f"endpoint data processing ({api[0]:.3g}-{api[1]:.3g} GB: AWS APIs, logs)",
             lambda: (

@@ -319,6 +319,18 @@ def test_origins_follow_values_across_the_parent_and_its_children() -> None:
     assert ts.origin("dns.yaml", {"Ref": "AWS::Region"}).kind == "pseudo"
 
 
+def test_a_join_of_a_list_parameter_has_the_parameter_as_its_origin() -> None:
+    """The parent passes an existing VPC's subnets (a List<AWS::EC2::Subnet::Id> parameter) to
+    a CommaDelimitedList input as Join(',', Ref List): the origin is that parameter, not a
+    value named 'Ref'."""
+    t = template_set()
+    t[PARENT]["Parameters"]["GivenSubnetIds"] = {"Type": "List<AWS::EC2::Subnet::Id>"}
+    ts = TemplateSet(t)
+    joined = {"Fn::Join": [",", {"Ref": "GivenSubnetIds"}]}
+    for found in (ts.origins(PARENT, joined), ts._expand_list(PARENT, joined)):
+        assert [(o.kind, o.name) for o in found] == [("parameter", "GivenSubnetIds")]
+
+
 def test_presence_follows_own_and_stack_conditions() -> None:
     ts = TemplateSet(template_set())
     assert ts.present("network.yaml", "Vpc") and not ts.present("network.yaml", "Nat")  # defaults: dev

@@ -2,7 +2,7 @@
 execution role's permissions for the sidecars' images and secrets, the preflight and the
 invariant over every task's containers (each break it catches), and the default placement of a
 service whose sidecar uses the database. Each spec refusal has its bad-spec fixture
-(tests/fixtures/bad_specs/120-136, run by tests/test_spec_validation.py)."""
+(tests/fixtures/bad_specs/160-176, run by tests/test_spec_validation.py)."""
 
 from __future__ import annotations
 

@@ -287,8 +287,15 @@ class TemplateSet:
         if isinstance(node, list):
             return [self.origin(file, x) for x in node]
         if isinstance(node, dict) and "Fn::Join" in node:
-            return [self.origin(file, x) for x in node["Fn::Join"][1]]
+            return self._joined(file, node["Fn::Join"][1], self.origins)
         return [self.origin(file, node)]
+
+    def _joined(self, file: str, items: Any, expand: Any) -> list[Origin]:
+        """The origins of a Join's items: a list of values, or one list-valued node (a Ref to
+        a ``List<...>`` parameter, as the parent passes an existing VPC's subnets)."""
+        if isinstance(items, list):
+            return [self.origin(file, x) for x in items]
+        return list(expand(file, items))
 
     def list_origins(self, file: str, node: Any) -> list[Origin]:
         """Like origins, but expands a Ref to a list parameter fed by a child output Join."""
@@ -310,7 +317,7 @@ class TemplateSet:
                 if out is not None:
                     return self._expand_list(child, out["Value"])
         if isinstance(node, dict) and "Fn::Join" in node:
-            return [self.origin(file, x) for x in node["Fn::Join"][1]]
+            return self._joined(file, node["Fn::Join"][1], self.origins)
         return [self.origin(file, node)]
 
     def resolved(self, file: str, node: Any) -> Any:

@@ -123,13 +123,17 @@ def test_security_groups(mcp_templates: dict) -> None:
         ("TravelAssistantAgent", 9000),
     ):
         assert _ingress(t, f"{svc}ServiceSecurityGroup") == {("RegistryServiceSecurityGroup", port)}
-    assert _ingress(t, "KeycloakServiceSecurityGroup") == {("KeycloakLoadBalancerSecurityGroup", 8080)}
+    # keycloak (group database, a later group) takes its load balancer's traffic through the
+    # group's targets security group, which its task carries (one ALB egress rule per group)
+    assert _ingress(t, "KeycloakServiceSecurityGroup") == set()
+    assert _ingress(t, "DatabaseKeycloakTargetsSecurityGroup") == {("KeycloakLoadBalancerSecurityGroup", 8080)}
     assert _ingress(t, "DatabaseSecurityGroup") == {("DatabaseProxySecurityGroup", 3306)}
     # keycloak (group database) reaches the proxy through its group's client security group.
     assert _ingress(t, "DatabaseProxySecurityGroup") == {("DatabaseDatabaseClientsSecurityGroup", 3306)}
     keycloak = props(mcp_templates["services-database.yaml"]["Resources"]["KeycloakService"])
     sgs = keycloak["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
     assert {"Ref": "DatabaseDatabaseClientsSecurityGroupId"} in sgs
+    assert {"Ref": "DatabaseKeycloakTargetsSecurityGroupId"} in sgs
     assert _ingress(t, "FileSystemSecurityGroup") == {
         (f"{s}ServiceSecurityGroup", 2049) for s in ("Registry", "Auth", "Mcpgw")
     }

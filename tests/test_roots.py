@@ -94,8 +94,10 @@ def two_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A 12-service spec whose second half is the group ``later``, and the test-only budget
     that puts that group in a root of its own."""
     data = scale_spec(12)
-    for s in data["services"][6:]:
-        s["group"] = "later"
+    # every scale-spec service reads ${db:endpoint} (key 'database' by default): the first half
+    # is pinned to 'default', the second half to the group of its own root
+    for i, s in enumerate(data["services"]):
+        s["group"] = "later" if i >= 6 else "default"
     path = tmp_path / "platforms" / "two-roots.yaml"
     path.parent.mkdir()
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -125,7 +127,10 @@ def test_a_cross_root_read_of_a_value_the_base_root_does_not_output_is_caught(tw
 
 
 def test_a_stack_that_reads_a_later_root_is_refused() -> None:
-    spec = parse_spec(scale_spec(30))
+    data = scale_spec(30)
+    for svc in data["services"]:  # one key filling groups default, default-2 (not 'database')
+        svc["group"] = "default"
+    spec = parse_spec(data)
     parts = place(spec)
     kids = parent.children(spec, parts)
     full = parent.build(spec, kids).to_dict()

@@ -141,7 +141,12 @@ def _sg(node: dict) -> str:
 def test_bff_security_groups(bff: dict) -> None:
     # Both services use the database: they are in the group database (security-groups-database).
     t = bff["security-groups-database.yaml"]
-    assert _ingress_sources(t, "BffServiceSecurityGroup") == {("PublicLoadBalancerSecurityGroup", 3000)}
+    # a later group's services take their load balancer's traffic through the group's targets
+    # security group, which the bff task carries
+    assert _ingress_sources(t, "BffServiceSecurityGroup") == set()
+    assert _ingress_sources(t, "DatabasePublicTargetsSecurityGroup") == {("PublicLoadBalancerSecurityGroup", 3000)}
+    bff_sgs = props(bff["services-database.yaml"]["Resources"]["BffService"])["NetworkConfiguration"]
+    assert {"Ref": "DatabasePublicTargetsSecurityGroupId"} in bff_sgs["AwsvpcConfiguration"]["SecurityGroups"]
     assert _ingress_sources(t, "AgentcoreServiceSecurityGroup") == {("BffServiceSecurityGroup", 8080)}
     services = bff["services-database.yaml"]["Resources"]
     for svc in ("Bff", "Agentcore"):

@@ -139,5 +139,5 @@ def test_acceptance_of_a_platform_behind_a_load_balancer(own_endpoint: str, tmp_
     assert by_group["target group attached"] == {"passed"}
     for group in ("service steady", "target group healthy", "probe", "health path"):
         assert by_group[group] == {"not applicable"}, (group, found)
-    assert "service created: ServicesStack/BffService" in found
+    assert "service created: ServicesDatabaseStack/BffService" in found  # bff uses the database
     assert "probe: AlbStack/PublicLoadBalancer HTTP:80" in found

@@ -94,7 +94,8 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
     i = Interface()
     i.takes("Name")
     i.takes("Environment")
-    i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
+    if part.members(spec):  # the tasks' policies name their log groups and parameters by it
+        i.takes(naming.STACK_UID, description=naming.STACK_UID_DESCRIPTION)
     i.takes("KmsKeyArn")
     for s in part.members(spec):
         for n in _parameter_inputs(spec, s):

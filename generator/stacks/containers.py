@@ -14,7 +14,7 @@ import re
 from troposphere import FindInMap, Ref, Sub, ecs
 
 from generator import naming
-from generator.spec import PLACEHOLDER, DependsOn, Platform, SecretRef, Service, Sidecar
+from generator.spec import PLACEHOLDER, ContainerHealthCheck, DependsOn, Platform, PortSpec, SecretRef, Service, Sidecar
 from generator.stacks._base import Stack
 from generator.stacks.secrets import DB_SECRET
 
@@ -126,6 +126,30 @@ def sizing_entries(s: Service, env: str) -> list[tuple[str, str]]:
     return out
 
 
+def port_mappings(ports: list[PortSpec]) -> list[ecs.PortMapping]:
+    """A container's port mappings (TCP, by port), with its Service Connect app protocol."""
+    return [
+        ecs.PortMapping(
+            Name=p.name,
+            ContainerPort=p.port,
+            Protocol="tcp",
+            **({"AppProtocol": p.app_protocol} if p.app_protocol else {}),
+        )
+        for p in sorted(ports, key=lambda p: p.port)
+    ]
+
+
+def health_check(hc: ContainerHealthCheck) -> ecs.HealthCheck:
+    """A container health check run with CMD-SHELL inside the container."""
+    return ecs.HealthCheck(
+        Command=["CMD-SHELL", hc.command],
+        Interval=hc.interval,
+        Timeout=hc.timeout,
+        Retries=hc.retries,
+        StartPeriod=hc.start_period,
+    )
+
+
 def sidecar(st: Stack, spec: Platform, c: Sidecar, group: object) -> ecs.ContainerDefinition:
     """The container definition of one sidecar."""
     kw: dict[str, object] = {
@@ -134,28 +158,13 @@ def sidecar(st: Stack, spec: Platform, c: Sidecar, group: object) -> ecs.Contain
         "Essential": c.essential,
         "Cpu": c.cpu,
         "Memory": c.memory,
-        "PortMappings": [
-            ecs.PortMapping(
-                Name=p.name,
-                ContainerPort=p.port,
-                Protocol="tcp",
-                **({"AppProtocol": p.app_protocol} if p.app_protocol else {}),
-            )
-            for p in sorted(c.ports, key=lambda p: p.port)
-        ],
+        "PortMappings": port_mappings(c.ports),
         "LogConfiguration": log_configuration(group, c.name),
         "ReadonlyRootFilesystem": c.readonly_root_filesystem,
         "Privileged": False,
     }
     if c.health_check:
-        hc = c.health_check
-        kw["HealthCheck"] = ecs.HealthCheck(
-            Command=["CMD-SHELL", hc.command],
-            Interval=hc.interval,
-            Timeout=hc.timeout,
-            Retries=hc.retries,
-            StartPeriod=hc.start_period,
-        )
+        kw["HealthCheck"] = health_check(c.health_check)
     if c.command:
         kw["Command"] = c.command
     if c.depends_on:

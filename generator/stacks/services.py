@@ -173,22 +173,8 @@ def build(spec: Platform, part: Part | None = None) -> Template:  # noqa: C901, 
             "Name": s.container,
             "Image": image,
             "Essential": True,
-            "PortMappings": [
-                ecs.PortMapping(
-                    Name=p.name,
-                    ContainerPort=p.port,
-                    Protocol="tcp",
-                    **({"AppProtocol": p.app_protocol} if p.app_protocol else {}),
-                )
-                for p in sorted(s.ports, key=lambda p: p.port)
-            ],
-            "HealthCheck": ecs.HealthCheck(
-                Command=["CMD-SHELL", hc.command],
-                Interval=hc.interval,
-                Timeout=hc.timeout,
-                Retries=hc.retries,
-                StartPeriod=hc.start_period,
-            ),
+            "PortMappings": containers.port_mappings(s.ports),
+            "HealthCheck": containers.health_check(hc),
             "LogConfiguration": containers.log_configuration(group, s.container),
             "ReadonlyRootFilesystem": s.readonly_root_filesystem,
             "Memory": containers.own_memory(st, s),

@@ -16,7 +16,8 @@ the listener or the load balancer) for the other ports, application buckets (enc
 with the platform key) with services that read and write them through task permissions (and
 find their names in their environment), a queue ARN parameter with an allowed_pattern named in
 task permissions, per-environment scaling ranges and desired counts, listener rules (path
-and host routes of the target groups past a load balancer's fourth) and Service Connect
+and host routes of the target groups past a load balancer's fourth, some of them HTTP2 or
+gRPC behind the https listener alone) and Service Connect
 app_protocol on ports; the network shapes: an existing VPC, public-ip with public subnets
 only, a nat tier in a vpc-endpoints platform.
 """
@@ -265,11 +266,20 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
         # the others (up to 45 per load balancer: within its 100 rules on two listeners) are
         # reached through routes: a path, sometimes a host too, priority by position (issue 12)
         ports = [80, 443] if with_domain else [80]
+        https_only = with_domain and listeners[1]["mode"] == "https"
         for k, tg in enumerate(tgs[4:49]):
             route: dict[str, Any] = {"priority": 10 + k, "paths": [f"/{tg}/*"], "listeners": ports}
             if draw(st.booleans()):
                 route["hosts"] = [f"{tg}.example.com"]
             tg_specs[tg]["routes"] = [route]
+            if https_only and draw(st.integers(0, 3)) == 0:
+                # HTTP2 / gRPC to the targets: served only through the https listener, and
+                # attached by its service only once the domain exists (issue 12)
+                version = draw(st.sampled_from(["HTTP2", "GRPC"]))
+                tg_specs[tg]["protocol_version"] = version
+                route["listeners"] = [443]
+                if version == "GRPC":
+                    tg_specs[tg]["health_check"].update(path="/AWS.ALB/healthcheck", matcher="0-99")
         entry: dict[str, Any] = {"name": lb, "listeners": listeners}
         if len(listeners) > 1 and draw(st.booleans()):  # the load balancer's default set instead
             entry["sources"] = sources["name"]

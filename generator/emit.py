@@ -14,14 +14,22 @@ over several lines other than as a literal block (``|``, ``|-``, ``|2-`` ...), a
 that keeps trailing blank lines (``|+``, which ends the document with ``...``), and
 anything that is not a dict, list, str, int, float, bool or None.  ``tests/test_emitter.py``
 compares the two on every committed template, random specs and the tricky scalars.
+
+Most scalars need no rendering at all: ``plain_as_is`` proves, with PyYAML's own resolver
+and a sufficient condition of its scalar analysis, that a one-line printable-ASCII string is read back as a string and
+written plain, i.e. as itself; an ``int`` is written as ``str(value)``. Only the rest go
+through ``yaml.dump``, once each (the writer's caches live as long as it does).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 import yaml
+from yaml.nodes import ScalarNode
+from yaml.resolver import Resolver
 
 
 class Unsupported(Exception):
@@ -29,6 +37,30 @@ class Unsupported(Exception):
 
 
 SCALARS = (str, int, float, bool, type(None))
+_STR_TAG = "tag:yaml.org,2002:str"
+_RESOLVER = Resolver()
+# One line that YAML's plain style takes as it is, in block context: it starts with none of
+# the indicators (``-?:,[]{}#&*!|>'"%@```` and ``.`` for ``...``), has no ``#``, no ``:``
+# before a space, a colon or the end, and no space at the end. A sufficient condition of
+# PyYAML's ``Emitter.analyze_scalar`` allowing plain style (tests/test_emitter.py checks it
+# against that analysis and against what both emitters write).
+_PLAIN = re.compile(r"[A-Za-z0-9_/$(][^#:\s]*(?:(?::+| +)[^#:\s]+)*")
+
+
+def plain_as_is(text: str, width: int) -> bool:
+    """True when PyYAML writes ``text`` (a value, a sequence item or a simple key, in block
+    context, lines ``width`` wide) plain and unchanged: one line of printable ASCII short
+    enough not to be folded and to be a simple key for both emitters (under 100, as
+    ``render.plain_key``; PyYAML writes ``? k`` for a plain key of 127 characters), laid
+    out as ``_PLAIN`` says, that PyYAML's resolver reads back as a string (not ``yes``,
+    ``null``, ``0x10``, ``2024-01-01`` ...)."""
+    return (
+        len(text) < min(100, width // 2)
+        and text.isascii()
+        and text.isprintable()
+        and _PLAIN.fullmatch(text) is not None
+        and _RESOLVER.resolve(ScalarNode, text, (True, False)) == _STR_TAG
+    )
 
 
 class BlockWriter:
@@ -43,6 +75,9 @@ class BlockWriter:
         self._width = width
         self._key_ok = key_ok
         self._text_ok = text_ok
+        # str -> (first line, continuation lines); other scalars by (type, value), since
+        # 1, 1.0 and True are one dict key
+        self._strs: dict[str, tuple[str, list[str]]] = {}
         self._values: dict[tuple[type, Any], tuple[str, list[str]]] = {}
         self._keys: dict[str, str] = {}
 
@@ -56,31 +91,47 @@ class BlockWriter:
         if hit is None:
             if type(key) is not str or not self._key_ok(key):
                 raise Unsupported(key)
+            if plain_as_is(key, self._width):
+                hit = self._keys[key] = key
+                return hit
             text = self._dump({key: 0})
             if not text.endswith(": 0\n") or "\n" in text[:-4]:
                 raise Unsupported(key)
             hit = self._keys[key] = text[:-4]
         return hit
 
-    def _scalar(self, value: Any) -> tuple[str, list[str]]:
+    def _render(self, value: Any) -> tuple[str, list[str]]:
         """(first line, continuation lines as written under a key at column 0)."""
+        # A quoted string is folded at the emitter's width counted from its column, which
+        # the cached rendering (column 3) does not know: long strings go through yaml.dump.
+        if type(value) is str:
+            if plain_as_is(value, self._width):
+                return value, []
+            if len(value) > self._width // 2 or not self._text_ok(value):
+                raise Unsupported(value)
+        elif type(value) is int:
+            return str(value), []
+        text = self._dump({"k": value})
+        if not text.startswith("k: ") or not text.endswith("\n"):
+            raise Unsupported(value)
+        lines = text[3:-1].split("\n")
+        if len(lines) > 1 and not (lines[0].startswith("|") and "+" not in lines[0]):
+            raise Unsupported(value)
+        return lines[0], lines[1:]
+
+    def _scalar(self, value: Any) -> tuple[str, list[str]]:
+        if type(value) is str:
+            hit = self._strs.get(value)
+            if hit is None:
+                hit = self._strs[value] = self._render(value)
+            return hit
         try:
             slot = (type(value), value)
             hit = self._values.get(slot)
         except TypeError:
             raise Unsupported(value) from None
         if hit is None:
-            # A quoted string is folded at the emitter's width counted from its column, which
-            # the cached rendering (column 3) does not know: long strings go through yaml.dump.
-            if type(value) is str and (len(value) > self._width // 2 or not self._text_ok(value)):
-                raise Unsupported(value)
-            text = self._dump({"k": value})
-            if not text.startswith("k: ") or not text.endswith("\n"):
-                raise Unsupported(value)
-            lines = text[3:-1].split("\n")
-            if len(lines) > 1 and not (lines[0].startswith("|") and "+" not in lines[0]):
-                raise Unsupported(value)
-            hit = self._values[slot] = (lines[0], lines[1:])
+            hit = self._values[slot] = self._render(value)
         return hit
 
     def _put_scalar(self, value: Any, col: int, out: list[str]) -> None:
@@ -111,14 +162,40 @@ class BlockWriter:
 
     def _mapping(self, node: dict[Any, Any], col: int, out: list[str], inline: bool, ordered: bool = False) -> None:
         pad = " " * col
-        for i, key in enumerate(node if ordered else sorted(node)):
-            out.append(("" if inline and i == 0 else pad) + self._key(key) + ":")
-            self._value(node[key], col, out)
+        lead = "" if inline else pad
+        keys, strs = self._keys, self._strs
+        for key in node if ordered else sorted(node):
+            name = keys.get(key)  # only str keys are cached, and no other key equals one
+            if name is None:
+                name = self._key(key)
+            value = node[key]
+            if type(value) is str:  # the common case written here: a one-line string
+                hit = strs.get(value)
+                if hit is None:
+                    hit = strs[value] = self._render(value)
+                if not hit[1]:
+                    out.append(f"{lead}{name}: {hit[0]}\n")
+                    lead = pad
+                    continue
+            out.append(f"{lead}{name}:")
+            lead = pad
+            self._value(value, col, out)
 
     def _sequence(self, items: list[Any], col: int, out: list[str], inline: bool) -> None:
         pad = " " * col
-        for i, item in enumerate(items):
-            out.append(("" if inline and i == 0 else pad) + "-")
+        lead = "" if inline else pad
+        strs = self._strs
+        for item in items:
+            if type(item) is str:
+                hit = strs.get(item)
+                if hit is None:
+                    hit = strs[item] = self._render(item)
+                if not hit[1]:
+                    out.append(f"{lead}- {hit[0]}\n")
+                    lead = pad
+                    continue
+            out.append(lead + "-")
+            lead = pad
             if type(item) is dict and item:
                 out.append(" ")
                 self._mapping(item, col + 2, out, inline=True)

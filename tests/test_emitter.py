@@ -6,13 +6,17 @@ depth. The snapshots prove the committed bytes; this proves the paths agree beyo
 
 from __future__ import annotations
 
+import io
+import itertools
+
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from yaml.emitter import Emitter
 
 from generator import render
-from generator.emit import BlockWriter, Unsupported
+from generator.emit import BlockWriter, Unsupported, plain_as_is
 from generator.spec import Platform, load_spec
 from tests.helpers import PLATFORMS
 from tests.strategies import valid_platforms
@@ -215,3 +219,61 @@ def test_what_the_block_writer_cannot_lay_out_falls_back_to_yaml_dump() -> None:
         with pytest.raises(Unsupported):
             writer.document({"Resources": {"R": {"V": value}}})
         _same(_doc(value) if not isinstance(value, tuple) else _doc(list(value)))
+
+
+# --------------------------------------------------------------------------- the plain fast path
+# emit.plain_as_is lets the writer put a string down as itself, without yaml.dump: whatever it
+# accepts, both emitters write unchanged as a value, a simple key and a sequence item.
+
+YAML_WORDS = ["yes", "no", "on", "off", "null", "~", "true", "0x10", "1_000", "2024-01-01", "010", "1.0"]
+BRIEF = YAML_WORDS + ["1e3", ".inf", "-", "-a", "a:b", "#x", "", "+1", ":", "a b", "a: b", "a #b", "a ", "---x"]
+ALPHABET = "aZ09_-./$ :#{}[],'\"%@&*!|>?~=+()"
+
+
+def _as_is(text: str) -> None:
+    """``text`` comes out unchanged in every position, from both emitters."""
+    for dumper in (render.Dumper, render.PureDumper):
+        for data, want in (({"k": text}, f"k: {text}\n"), ({text: 0}, f"{text}: 0\n"), ([text], f"- {text}\n")):
+            got = yaml.dump(data, Dumper=dumper, default_flow_style=False, allow_unicode=True, width=render.WIDTH)
+            assert got == want, (text, dumper.__name__)
+
+
+def _check_plain(text: str) -> None:
+    if plain_as_is(text, render.WIDTH):
+        _as_is(text)
+        # PyYAML's own analysis agrees that block context takes it plain
+        analysis = Emitter(io.StringIO()).analyze_scalar(text)
+        assert analysis.allow_block_plain and not analysis.multiline
+
+
+def test_plain_as_is_on_tricky_strings() -> None:
+    for text in TRICKY + BRIEF:
+        _check_plain(text)
+    # YAML 1.1's other types, read back by PyYAML's resolver, are never taken as text
+    assert not any(plain_as_is(w, render.WIDTH) for w in YAML_WORDS)
+    # and what templates are mostly made of is
+    for text in ("svc-1", "${Name}-${Environment}-web", "AWS::ECS::Service", "a:b", "a b", "1e3", "/health"):
+        assert plain_as_is(text, render.WIDTH), text
+        _as_is(text)
+
+
+def test_plain_as_is_on_every_short_string() -> None:
+    """Every string of up to three characters of a YAML-hostile alphabet."""
+    alphabet = "a0 -:.#?$'"
+    for n in (1, 2, 3):
+        for chars in itertools.product(alphabet, repeat=n):
+            _check_plain("".join(chars))
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=ALPHABET, max_size=16) | st.sampled_from(TRICKY + BRIEF))
+def test_plain_as_is_on_random_strings(text: str) -> None:
+    _check_plain(text)
+
+
+def test_the_plain_check_can_fail() -> None:
+    """Without the resolver's word, 'yes' and '0x10' would be written bare and read back as
+    a boolean and a number: _as_is sees what the emitters do with them."""
+    for text in ("yes", "0x10", "a: b"):
+        with pytest.raises(AssertionError):
+            _as_is(text)

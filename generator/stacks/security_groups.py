@@ -30,6 +30,7 @@ service group and port, not per service (100 services behind one ALB fit).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from troposphere import GetAtt, Ref, Select, Sub, Template, ec2
@@ -168,10 +169,26 @@ def _service_of(key: str) -> str | None:
     return key.removesuffix("-service") if key.endswith("-service") else None
 
 
-def host(group_of: dict[str, int] | Part, e: Edge) -> int:
+def host(group_of: Mapping[str, int] | Part, e: Edge) -> int:
     """The index of the group whose stack holds an edge's rules: the later of its services' groups."""
     index = group_of.group_of if isinstance(group_of, Part) else group_of
     return max((index[n] for n in (_service_of(e.src), _service_of(e.dst)) if n is not None), default=0)
+
+
+_BY_HOST: list[tuple[Platform, Mapping[str, int], dict[int, list[Edge]]]] = []
+
+
+def _edges_by_host(spec: Platform, group_of: Mapping[str, int]) -> dict[int, list[Edge]]:
+    """The platform's edges by the index of the group that hosts them, in edges' order
+    (remembered for the last spec and placement: each group's stack asks, so the edges are
+    not walked once per group)."""
+    if _BY_HOST and _BY_HOST[0][0] is spec and _BY_HOST[0][1] is group_of:
+        return _BY_HOST[0][2]
+    out: dict[int, list[Edge]] = {}
+    for e in edges(spec):
+        out.setdefault(host(group_of, e), []).append(e)
+    _BY_HOST[:] = [(spec, group_of, out)]
+    return out
 
 
 def hosted(spec: Platform, part: Part | None = None) -> list[Edge]:
@@ -182,13 +199,12 @@ def hosted(spec: Platform, part: Part | None = None) -> list[Edge]:
     out = []
     stores = {DB, DB_PROXY, EFS}
     lbs = {lb_key(lb.name) for lb in spec.load_balancers}
-    for e in edges(spec):
+    for e in _edges_by_host(spec, part.group_of).get(part.index, []):
         if part.clients and e.dst in stores and _service_of(e.src) is not None:
             continue
         if part.clients and e.src in lbs and _service_of(e.dst) is not None:
             continue  # through the group's targets group (target_edges)
-        if host(part, e) == part.index:
-            out.append(e)
+        out.append(e)
     if not part.clients:
         out += [
             Edge(svc_key(s.name), ENDPOINTS, 443, f"{s.name} tasks to the interface VPC endpoints")

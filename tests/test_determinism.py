@@ -36,6 +36,7 @@ from troposphere import (
 from generator import parent
 from generator.placement import place
 from generator.spec import Platform, load_spec
+from generator.stacks import GROUPED
 from generator.todict import template_dict
 from tests.helpers import PLATFORMS, ROOT
 from tests.strategies import valid_platforms
@@ -176,3 +177,22 @@ def test_the_template_dict_comparison_can_fail(monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setitem(globals(), "template_dict", broken)
         with pytest.raises(AssertionError):
             _same_dicts([t])
+
+
+# --------------------------------------------------------------------------- remembered interfaces
+
+
+@pytest.mark.parametrize("spec_path", PLATFORMS, ids=[p.stem for p in PLATFORMS])
+def test_remembered_interfaces_are_the_interfaces(spec_path: Path) -> None:
+    """A grouped stack's interface is built once per (spec, part) (stacks._base.remembered):
+    the answer is the one the function gives afresh, for each part and after another spec."""
+    spec = load_spec(spec_path)
+    other = load_spec(EXAMPLES[0])
+    for mod in GROUPED:
+        fresh = mod.interface.__wrapped__
+        for part in place(spec):
+            first = mod.interface(spec, part)
+            assert mod.interface(spec, part) is first
+            assert first == fresh(spec, part)
+            assert mod.interface(other) == fresh(other)
+            assert mod.interface(spec, part) == fresh(spec, part)

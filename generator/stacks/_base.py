@@ -3,12 +3,13 @@ interface, guarded access to inputs, outputs, and stateful-resource policies."""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, Protocol
 
 from troposphere import AWSObject, Equals, FindInMap, GetAtt, Join, Or, Output, Parameter, Ref, Template, s3
 
 from generator import naming
-from generator.contract import ContractError, Interface, StackInterface
+from generator.contract import ContractError, Interface, Part, StackInterface
 from generator.spec import Platform, Service
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -20,6 +21,29 @@ KEY_FROM_PARAMETER = (
     "KmsKeyId is the platform CMK passed in as KmsKeyArn from the secrets stack; "
     "CT.CLOUDWATCH.PR.3 only follows keys defined in the same template."
 )
+
+
+class InterfaceOf(Protocol):
+    """A grouped stack module's ``interface``."""
+
+    def __call__(self, spec: Platform, part: Part | None = None) -> StackInterface: ...
+
+
+def remembered(fn: InterfaceOf) -> InterfaceOf:
+    """``fn``, remembering its answer for the last (spec, part) asked about, by identity:
+    ``parent.children`` asks for a grouped stack's interface and the module's ``build`` asks
+    again for the same objects (both frozen, so the answer cannot have changed)."""
+    last: list[tuple[Platform, Part | None, StackInterface]] = []
+
+    @functools.wraps(fn)
+    def interface(spec: Platform, part: Part | None = None) -> StackInterface:
+        if last and last[0][0] is spec and last[0][1] is part:
+            return last[0][2]
+        iface = fn(spec, part)
+        last[:] = [(spec, part, iface)]
+        return iface
+
+    return interface
 
 
 class Stack:

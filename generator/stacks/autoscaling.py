@@ -10,7 +10,7 @@ from troposphere import applicationautoscaling as aas
 from generator import naming
 from generator.contract import Interface, Part, StackInterface, whole
 from generator.spec import Platform, Service
-from generator.stacks._base import Stack, image_ready, takes_image_ready
+from generator.stacks._base import Stack, image_ready, remembered, takes_image_ready
 
 NAME = "autoscaling"
 
@@ -19,6 +19,7 @@ def applies(spec: Platform, part: Part | None = None) -> bool:
     return any(s.scaling for s in (part or whole(spec)).members(spec))
 
 
+@remembered
 def interface(spec: Platform, part: Part | None = None) -> StackInterface:
     i = Interface()
     members = (part or whole(spec)).members(spec)

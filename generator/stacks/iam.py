@@ -23,7 +23,7 @@ from troposphere import GetAtt, Sub, Template, iam
 from generator import kms_actions, naming, policies
 from generator.contract import Interface, Part, StackInterface, whole
 from generator.spec import PLACEHOLDER, PermissionSpec, Platform, Service
-from generator.stacks._base import Stack
+from generator.stacks._base import Stack, remembered
 from generator.stacks.secrets import DB_SECRET
 
 NAME = "iam"
@@ -89,6 +89,7 @@ def _parameter_inputs(spec: Platform, s: Service) -> list[str]:
     )
 
 
+@remembered
 def interface(spec: Platform, part: Part | None = None) -> StackInterface:
     part = part or whole(spec)
     i = Interface()

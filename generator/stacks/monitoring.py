@@ -20,6 +20,7 @@ from generator.stacks._base import (
     image_ready,
     keep,
     log_group_suppressions,
+    remembered,
     takes_image_ready,
     when,
 )
@@ -36,6 +37,7 @@ def applies(spec: Platform, part: Part | None = None) -> bool:
     return part.shared or any(s.is_service for s in part.members(spec))
 
 
+@remembered
 def interface(spec: Platform, part: Part | None = None) -> StackInterface:
     part = part or whole(spec)
     i = Interface()

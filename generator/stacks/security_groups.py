@@ -39,7 +39,7 @@ from generator import naming
 from generator.contract import Interface, Part, StackInterface, whole
 from generator.spec import PLACEHOLDER, Platform, Service
 from generator.spec.edge import source_ports
-from generator.stacks._base import Stack, env_condition, when
+from generator.stacks._base import Stack, env_condition, remembered, when
 
 NAME = "security-groups"
 DB = "database"
@@ -289,6 +289,7 @@ def lb_clients(spec: Platform, s: Service) -> list[str]:
     return sorted(names)
 
 
+@remembered
 def interface(spec: Platform, part: Part | None = None) -> StackInterface:
     part = part or whole(spec)
     i = Interface()

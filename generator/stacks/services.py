@@ -18,6 +18,7 @@ from generator.stacks._base import (
     image_ready,
     keep,
     log_group_suppressions,
+    remembered,
     takes_image_ready,
 )
 from generator.stacks._rules import attachments, domain_only
@@ -50,6 +51,7 @@ def _literal_image(part: Part, s: Service) -> str | None:
     return s.image.default or s.image.fallback
 
 
+@remembered
 def interface(spec: Platform, part: Part | None = None) -> StackInterface:
     part = part or whole(spec)
     i = Interface()

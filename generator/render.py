@@ -3,12 +3,9 @@ YAML, written atomically (all files or none)."""
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +13,7 @@ import yaml
 
 from generator import naming, parent, roots
 from generator.emit import BlockWriter, Unsupported
+from generator.gcpause import paused
 from generator.placement import place
 from generator.spec import Platform
 from generator.todict import template_dict
@@ -100,7 +98,8 @@ def to_yaml(template: dict[str, Any], dumper: type[Any] = Dumper) -> str:
         raise ValueError(f"unexpected top-level keys {extra}")
     if dumper is Dumper:
         try:
-            return _WRITER.document({k: template[k] for k in TOP_ORDER if k in template})
+            with paused():
+                return _WRITER.document({k: template[k] for k in TOP_ORDER if k in template})
         except Unsupported:
             pass
     odd: list[object] = []
@@ -110,24 +109,10 @@ def to_yaml(template: dict[str, Any], dumper: type[Any] = Dumper) -> str:
     return yaml.dump(ordered, Dumper=dumper, sort_keys=False, default_flow_style=False, width=WIDTH, allow_unicode=True)
 
 
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Synthesis allocates hundreds of thousands of objects that all live until it returns:
-    the cyclic collector would walk them again and again (a fifth of the CPU time on 300
-    services) and find nothing to free. Reference counting still frees everything else."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def synthesize(spec: Platform) -> dict[str, dict[str, Any]]:
     """Build every template as a dict keyed by file name ('main.yaml' is the parent; a platform
     over one stack operation's quota also has service-set roots, ``generator.roots``)."""
-    with _no_cycle_collection():
+    with paused():  # generator.gcpause: no cyclic GC while the objects pile up
         return _synthesize(spec)
 
 

@@ -34,6 +34,7 @@ from troposphere import (
 )
 
 from generator import parent
+from generator.gcpause import paused
 from generator.placement import place
 from generator.spec import Platform, load_spec
 from generator.stacks import GROUPED
@@ -196,3 +197,28 @@ def test_remembered_interfaces_are_the_interfaces(spec_path: Path) -> None:
             assert first == fresh(spec, part)
             assert mod.interface(other) == fresh(other)
             assert mod.interface(spec, part) == fresh(spec, part)
+
+
+# --------------------------------------------------------------------------- generator.gcpause
+
+
+def test_paused_turns_the_collector_off_and_back_as_it_was() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with paused():
+        assert not gc.isenabled()
+        with paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer block still wants it off
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused():
+        raise RuntimeError("a failure inside")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused():
+            pass
+        assert not gc.isenabled()  # off before, off after
+    finally:
+        gc.enable()

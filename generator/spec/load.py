@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from generator.gcpause import paused
 from generator.spec.base import SpecError
 from generator.spec.platform import Platform
 
@@ -83,10 +84,11 @@ def _no_duplicate_keys(node: yaml.Node, path: str, source: str, seen_nodes: set[
 def load_spec(path: str | Path) -> Platform:
     """Read and validate a spec file. Raises SpecError with one line per problem."""
     p = Path(path)
-    data = read_yaml(p)
-    if not isinstance(data, dict):
-        raise SpecError([f"{p}: (top level): must be a mapping"])
-    return parse_spec(data, str(p))
+    with paused():  # generator.gcpause: the nodes and models all live until it returns
+        data = read_yaml(p)
+        if not isinstance(data, dict):
+            raise SpecError([f"{p}: (top level): must be a mapping"])
+        return parse_spec(data, str(p))
 
 
 def parse_spec(data: dict[str, Any], source: str = "<spec>") -> Platform:

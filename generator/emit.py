@@ -15,10 +15,11 @@ that keeps trailing blank lines (``|+``, which ends the document with ``...``), 
 anything that is not a dict, list, str, int, float, bool or None.  ``tests/test_emitter.py``
 compares the two on every committed template, random specs and the tricky scalars.
 
-Most scalars need no rendering at all: ``plain_as_is`` proves, with PyYAML's own resolver
-and a sufficient condition of its scalar analysis, that a one-line printable-ASCII string is read back as a string and
-written plain, i.e. as itself; an ``int`` is written as ``str(value)``. Only the rest go
-through ``yaml.dump``, once each (the writer's caches live as long as it does).
+Most scalars need no rendering at all: ``one_line`` proves, with PyYAML's own resolver and
+sufficient conditions of its scalar analysis, how a one-line printable-ASCII string is
+written (plain as it is, or in single quotes); an ``int`` is written as ``str(value)``.
+Only the rest go through ``yaml.dump``, once each (the writer's caches live as long as it
+does).
 """
 
 from __future__ import annotations
@@ -42,25 +43,33 @@ _RESOLVER = Resolver()
 # One line that YAML's plain style takes as it is, in block context: it starts with none of
 # the indicators (``-?:,[]{}#&*!|>'"%@```` and ``.`` for ``...``), has no ``#``, no ``:``
 # before a space, a colon or the end, and no space at the end. A sufficient condition of
-# PyYAML's ``Emitter.analyze_scalar`` allowing plain style (tests/test_emitter.py checks it
-# against that analysis and against what both emitters write).
+# PyYAML's ``Emitter.analyze_scalar`` allowing plain style.
 _PLAIN = re.compile(r"[A-Za-z0-9_/$(][^#:\s]*(?:(?::+| +)[^#:\s]+)*")
+# One line that block context cannot take plain: an indicator first (``- ``, ``? ``, ``: ``
+# or alone; ``#,[]{}&*!|>'"%@```` ), ``---`` or ``...`` first, ``: `` or ``:`` last, `` #``,
+# a space first or last. A sufficient condition of ``analyze_scalar`` refusing plain style.
+_NOT_PLAIN = re.compile(r"^[-?:](?: |$)|^[#,\[\]{}&*!|>'\"%@`]|^---|^\.\.\.|: |:$| #|^ | $")
 
 
-def plain_as_is(text: str, width: int) -> bool:
-    """True when PyYAML writes ``text`` (a value, a sequence item or a simple key, in block
-    context, lines ``width`` wide) plain and unchanged: one line of printable ASCII short
-    enough not to be folded and to be a simple key for both emitters (under 100, as
-    ``render.plain_key``; PyYAML writes ``? k`` for a plain key of 127 characters), laid
-    out as ``_PLAIN`` says, that PyYAML's resolver reads back as a string (not ``yes``,
-    ``null``, ``0x10``, ``2024-01-01`` ...)."""
-    return (
-        len(text) < min(100, width // 2)
-        and text.isascii()
-        and text.isprintable()
-        and _PLAIN.fullmatch(text) is not None
-        and _RESOLVER.resolve(ScalarNode, text, (True, False)) == _STR_TAG
-    )
+def one_line(text: str, limit: int) -> str | None:
+    """How PyYAML writes ``text`` (a value, a sequence item or a simple key, in block
+    context) when it is one line of printable ASCII shorter than ``limit``; None when this
+    function does not know (the caller asks ``yaml.dump``). Keys need a limit of 100 at most
+    (``render.plain_key``; PyYAML writes ``? k`` for a plain key of 127 characters); values
+    half the emitter's width, so that nothing is folded.
+
+    Plain, as it is, when ``_PLAIN`` says block context takes it and PyYAML's resolver reads
+    it back as a string (not ``yes``, ``null``, ``0x10``, ``2024-01-01`` ...). Single-quoted
+    (quotes doubled) when ``_NOT_PLAIN`` says block context refuses it plain or the resolver
+    reads it as something else: such a line always allows single quotes (no line break, no
+    special character). tests/test_emitter.py checks both against what both emitters write."""
+    if not text or len(text) >= limit or not text.isascii() or not text.isprintable():
+        return None
+    if _RESOLVER.resolve(ScalarNode, text, (True, False)) != _STR_TAG or _NOT_PLAIN.search(text):
+        return "'" + text.replace("'", "''") + "'"
+    if _PLAIN.fullmatch(text):
+        return text
+    return None
 
 
 class BlockWriter:
@@ -91,8 +100,9 @@ class BlockWriter:
         if hit is None:
             if type(key) is not str or not self._key_ok(key):
                 raise Unsupported(key)
-            if plain_as_is(key, self._width):
-                hit = self._keys[key] = key
+            known = one_line(key, 100)
+            if known is not None:
+                hit = self._keys[key] = known
                 return hit
             text = self._dump({key: 0})
             if not text.endswith(": 0\n") or "\n" in text[:-4]:
@@ -105,8 +115,9 @@ class BlockWriter:
         # A quoted string is folded at the emitter's width counted from its column, which
         # the cached rendering (column 3) does not know: long strings go through yaml.dump.
         if type(value) is str:
-            if plain_as_is(value, self._width):
-                return value, []
+            known = one_line(value, self._width // 2 + 1)
+            if known is not None:
+                return known, []
             if len(value) > self._width // 2 or not self._text_ok(value):
                 raise Unsupported(value)
         elif type(value) is int:

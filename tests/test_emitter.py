@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from yaml.emitter import Emitter
 
 from generator import render
-from generator.emit import BlockWriter, Unsupported, plain_as_is
+from generator.emit import BlockWriter, Unsupported, one_line
 from generator.spec import Platform, load_spec
 from tests.helpers import PLATFORMS
 from tests.strategies import valid_platforms
@@ -221,59 +221,72 @@ def test_what_the_block_writer_cannot_lay_out_falls_back_to_yaml_dump() -> None:
         _same(_doc(value) if not isinstance(value, tuple) else _doc(list(value)))
 
 
-# --------------------------------------------------------------------------- the plain fast path
-# emit.plain_as_is lets the writer put a string down as itself, without yaml.dump: whatever it
-# accepts, both emitters write unchanged as a value, a simple key and a sequence item.
+# --------------------------------------------------------------------------- the one-line fast path
+# emit.one_line lets the writer put a string down without yaml.dump: whatever it answers, both
+# emitters write, as a value, a simple key and a sequence item.
 
-YAML_WORDS = ["yes", "no", "on", "off", "null", "~", "true", "0x10", "1_000", "2024-01-01", "010", "1.0"]
+YAML_WORDS = ["yes", "no", "on", "off", "null", "~", "true", "0x10", "1_000", "2024-01-01", "010", "1.0", "755"]
 BRIEF = YAML_WORDS + ["1e3", ".inf", "-", "-a", "a:b", "#x", "", "+1", ":", "a b", "a: b", "a #b", "a ", "---x"]
 ALPHABET = "aZ09_-./$ :#{}[],'\"%@&*!|>?~=+()"
 
 
-def _as_is(text: str) -> None:
-    """``text`` comes out unchanged in every position, from both emitters."""
+def _written(text: str, want: str) -> None:
+    """Both emitters write ``text`` as ``want`` in every position."""
     for dumper in (render.Dumper, render.PureDumper):
-        for data, want in (({"k": text}, f"k: {text}\n"), ({text: 0}, f"{text}: 0\n"), ([text], f"- {text}\n")):
+        for data, line in (({"k": text}, f"k: {want}\n"), ({text: 0}, f"{want}: 0\n"), ([text], f"- {want}\n")):
             got = yaml.dump(data, Dumper=dumper, default_flow_style=False, allow_unicode=True, width=render.WIDTH)
-            assert got == want, (text, dumper.__name__)
+            assert got == line, (text, dumper.__name__)
 
 
-def _check_plain(text: str) -> None:
-    if plain_as_is(text, render.WIDTH):
-        _as_is(text)
-        # PyYAML's own analysis agrees that block context takes it plain
-        analysis = Emitter(io.StringIO()).analyze_scalar(text)
+def _check_one_line(text: str) -> None:
+    want = one_line(text, 100)
+    if want is None:
+        return
+    _written(text, want)
+    # PyYAML's own analysis agrees on the style
+    analysis = Emitter(io.StringIO()).analyze_scalar(text)
+    if want == text:
         assert analysis.allow_block_plain and not analysis.multiline
+    else:
+        assert want.startswith("'") and analysis.allow_single_quoted
 
 
-def test_plain_as_is_on_tricky_strings() -> None:
+def test_one_line_on_tricky_strings() -> None:
     for text in TRICKY + BRIEF:
-        _check_plain(text)
-    # YAML 1.1's other types, read back by PyYAML's resolver, are never taken as text
-    assert not any(plain_as_is(w, render.WIDTH) for w in YAML_WORDS)
-    # and what templates are mostly made of is
+        _check_one_line(text)
+    # YAML 1.1's other types, read back by PyYAML's resolver, are quoted
+    for word in YAML_WORDS:
+        assert one_line(word, 100) == f"'{word}'"
+    # what templates are mostly made of is known, plain or quoted
     for text in ("svc-1", "${Name}-${Environment}-web", "AWS::ECS::Service", "a:b", "a b", "1e3", "/health"):
-        assert plain_as_is(text, render.WIDTH), text
-        _as_is(text)
+        assert one_line(text, 100) == text
+        _written(text, text)
+    for text, want in (("svc1: memory above 85%", "'svc1: memory above 85%'"), ("it's: x", "'it''s: x'")):
+        assert one_line(text, 100) == want
+        _written(text, want)
+    # a long value (not a key) is known under a longer limit
+    long = "arn:${AWS::Partition}:logs:" + "x/" * 60
+    assert one_line(long, 100) is None
+    assert one_line(long, render.WIDTH // 2 + 1) == long
 
 
-def test_plain_as_is_on_every_short_string() -> None:
+def test_one_line_on_every_short_string() -> None:
     """Every string of up to three characters of a YAML-hostile alphabet."""
     alphabet = "a0 -:.#?$'"
     for n in (1, 2, 3):
         for chars in itertools.product(alphabet, repeat=n):
-            _check_plain("".join(chars))
+            _check_one_line("".join(chars))
 
 
 @settings(max_examples=300)
 @given(st.text(alphabet=ALPHABET, max_size=16) | st.sampled_from(TRICKY + BRIEF))
-def test_plain_as_is_on_random_strings(text: str) -> None:
-    _check_plain(text)
+def test_one_line_on_random_strings(text: str) -> None:
+    _check_one_line(text)
 
 
-def test_the_plain_check_can_fail() -> None:
-    """Without the resolver's word, 'yes' and '0x10' would be written bare and read back as
-    a boolean and a number: _as_is sees what the emitters do with them."""
-    for text in ("yes", "0x10", "a: b"):
+def test_the_one_line_check_can_fail() -> None:
+    """Written bare, 'yes' and '0x10' would be read back as a boolean and a number and
+    'a: b' as a mapping; quoted, 'a' is not what the emitters write: _written sees it."""
+    for text, wrong in (("yes", "yes"), ("0x10", "0x10"), ("a: b", "a: b"), ("a", "'a'")):
         with pytest.raises(AssertionError):
-            _as_is(text)
+            _written(text, wrong)

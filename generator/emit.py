@@ -65,11 +65,10 @@ def one_line(text: str, limit: int) -> str | None:
     special character). tests/test_emitter.py checks both against what both emitters write."""
     if not text or len(text) >= limit or not text.isascii() or not text.isprintable():
         return None
-    if _RESOLVER.resolve(ScalarNode, text, (True, False)) != _STR_TAG or _NOT_PLAIN.search(text):
+    plain = _PLAIN.fullmatch(text) is not None  # (never both: the conditions are opposite)
+    if _RESOLVER.resolve(ScalarNode, text, (True, False)) != _STR_TAG or (not plain and _NOT_PLAIN.search(text)):
         return "'" + text.replace("'", "''") + "'"
-    if _PLAIN.fullmatch(text):
-        return text
-    return None
+    return text if plain else None
 
 
 class BlockWriter:

@@ -310,7 +310,8 @@ def scale_table(work: Path, repeat: int, ns: tuple[int, ...] = SCALE_NS) -> list
     lines = [
         "",
         "scale (generation only: render.synthesize + YAML; largest = most resources, R/P/O/bytes):",
-        f"  {'N':>4} {'wall':>7} {'CPU':>7} {'RSS':>7} {'templates':>9} {'resources':>9} {'roots':>5}  largest",
+        f"  {'N':>4} {'wall':>7} {'CPU':>7} {'RSS':>7} {'load':>5} {'templates':>9} {'resources':>9} {'roots':>5}"
+        "  largest",
     ]
     walls: dict[int, float] = {}
     cpus: dict[int, float] = {}
@@ -325,7 +326,8 @@ def scale_table(work: Path, repeat: int, ns: tuple[int, ...] = SCALE_NS) -> list
             continue
         walls[n], cpus[n] = s.wall, s.cpu
         templates, resources, big = _largest(out)
-        row = f"  {n:>4} {s.wall:6.2f}s {s.cpu:6.2f}c {s.rss:5.0f}MB {templates:>9} {resources:>9}"
+        load = os.getloadavg()[0]
+        row = f"  {n:>4} {s.wall:6.2f}s {s.cpu:6.2f}c {s.rss:5.0f}MB {load:5.1f} {templates:>9} {resources:>9}"
         lines.append(f"{row} {_roots(out):>5}  {big}")
         if n == 300:
             for (what, limit), value in zip(SCALE_TARGETS, (s.wall, s.rss), strict=True):
@@ -339,6 +341,21 @@ def scale_table(work: Path, repeat: int, ns: tuple[int, ...] = SCALE_NS) -> list
             "(linear growth would be 10)"
         )
     return lines
+
+
+def synth_at_floor(spec: Path, work: Path, repeat: int) -> list[str]:
+    """The ``import troposphere`` floor and ``synth`` of SPEC against it, with the load
+    average (the synth targets of issue 13 without the rest of the bench)."""
+    env = dict(os.environ)
+    floor = measure([sys.executable, "-c", "import troposphere"], env, max(5, repeat))
+    synth = measure(
+        [sys.executable, "-m", "generator", "synth", str(spec), "--out", str(work / "synth"), "--quiet"], env, repeat
+    )
+    load = os.getloadavg()[0]
+    return [
+        f"import troposphere floor: {floor.wall:.3f}s wall, {floor.cpu:.3f}s CPU, {floor.rss:.0f} MB",
+        f"synth {spec.stem}: {synth.cell(floor)} (wall, CPU, RSS, x floor wall, x floor CPU; load average {load:.1f})",
+    ]
 
 
 def critical_paths(specs: list[Path]) -> list[str]:
@@ -510,7 +527,8 @@ def cmd(args: argparse.Namespace) -> int:
     notes = []
     if args.scale_only:
         with tempfile.TemporaryDirectory(prefix="stackgen-bench-") as tmp:
-            print("\n".join(scale_table(Path(tmp), args.repeat) + critical_paths(specs)))
+            lines = synth_at_floor(target, Path(tmp), args.repeat) + scale_table(Path(tmp), args.repeat)
+            print("\n".join(lines + critical_paths(specs)))
         return 0
     floor = measure([sys.executable, "-c", "import troposphere"], env, max(5, args.repeat))
     anchor = bench_anchor(args.repeat) if anchor_installed() and not args.no_anchor else {}

@@ -179,7 +179,9 @@ class BlockWriter:
             if name is None:
                 name = self._key(key)
             value = node[key]
-            if type(value) is str:  # the common case written here: a one-line string
+            kind = type(value)
+            # the common cases written here: a one-line string, a mapping, a sequence
+            if kind is str:
                 hit = strs.get(value)
                 if hit is None:
                     hit = strs[value] = self._render(value)
@@ -187,6 +189,16 @@ class BlockWriter:
                     out.append(f"{lead}{name}: {hit[0]}\n")
                     lead = pad
                     continue
+            elif kind is dict and value:
+                out.append(f"{lead}{name}:\n")
+                lead = pad
+                self._mapping(value, col + 2, out, inline=False)
+                continue
+            elif kind is list and value:
+                out.append(f"{lead}{name}:\n")
+                lead = pad
+                self._sequence(value, col, out, inline=False)
+                continue
             out.append(f"{lead}{name}:")
             lead = pad
             self._value(value, col, out)

@@ -12,7 +12,7 @@ does, in the same order: an object's validation (required properties, its ``vali
 runs before its contents are walked, so the first failure raised is the same one.
 Anything else (a class with its own ``to_dict``, awacs' ``JSONrepr``) goes the way
 ``encode_to_dict`` goes. Re-encoding an encoded value is the identity, so encoding once
-is enough. ``tests/test_todict.py`` compares the two on every committed platform,
+is enough. ``tests/test_determinism.py`` compares the two on every committed platform,
 the examples and random specs, and shows a missing required property still fails.
 """
 

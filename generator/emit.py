@@ -5,8 +5,9 @@ without PyYAML's per-node representer and resolver.
 object and a resolver lookup per value) even with the libyaml emitter.  A template is a
 tree of dicts, lists and scalars laid out in PyYAML's block style (two-space indent,
 sequences inside a mapping not indented), so the layout is written here directly, and
-each distinct scalar is rendered once by PyYAML itself (``yaml.dump({"k": value})``) and
-reused: the quoting, escaping and block-scalar choices stay PyYAML's own.
+each distinct scalar is rendered once and reused: by PyYAML itself
+(``yaml.dump({"k": value})``), so that the quoting, escaping and block-scalar choices stay
+PyYAML's own, unless ``one_line`` below knows the answer.
 
 What the writer does not reproduce it refuses with ``Unsupported`` and the caller falls
 back to ``yaml.dump``: a key that is not a plain one-line string, a scalar PyYAML writes

@@ -83,8 +83,9 @@ def _sorted(node: Any, odd: list[object]) -> Any:
 
 
 WIDTH = 100000
-# The default path: PyYAML's layout written directly, each distinct scalar rendered once by
-# the libyaml emitter (generator.emit); what it does not lay out goes through yaml.dump.
+# The default path: PyYAML's layout written directly, each distinct scalar rendered once
+# (generator.emit: most one-line strings and ints without PyYAML, the rest by the libyaml
+# emitter); what it does not lay out goes through yaml.dump.
 _WRITER = BlockWriter(Dumper, WIDTH, plain_key, plain_text)
 
 

@@ -350,13 +350,18 @@ def build(spec: Platform, kids: list[Child] | None = None) -> Template:
                 ],
             },
         )
+    # each child's edges and each producer's declared outputs, looked up once
+    read_by: dict[str, list[Edge]] = {}
+    for e in edges:
+        read_by.setdefault(e.consumer, []).append(e)
+    declared = {c.name: set(c.iface.output_names) for c in kids}
     for c in kids:
         params: dict[str, object] = {}
         deps = set()
-        for e in (e for e in edges if e.consumer == c.name):
+        for e in read_by.get(c.name, []):
             if e.producer:
                 prod = by_name[e.producer]
-                if e.name not in prod.iface.output_names or e.name not in prod.template.outputs:
+                if e.name not in declared[e.producer] or e.name not in prod.template.outputs:
                     raise ContractError(f"{c.name} reads {e.producer}.Outputs.{e.name}, which it does not emit")
                 value: object = GetAtt(naming.stack_id(e.producer), f"Outputs.{e.name}")
                 if prod.iface.condition and prod.iface.condition != c.iface.condition:

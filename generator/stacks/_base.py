@@ -52,6 +52,8 @@ class Stack:
     def __init__(self, name: str, description: str, iface: StackInterface):
         self.name = name
         self.iface = iface
+        self._inputs = frozenset(iface.input_names)
+        self._outputs = {o.name: o for o in reversed(iface.outputs)}  # the first of a name wins
         self.t = Template()
         self.t.set_version("2010-09-09")
         self.t.set_description(f"stackgen {name}: {description}")
@@ -63,7 +65,7 @@ class Stack:
 
     def ref(self, name: str) -> Ref:
         """Ref to a declared input; referencing an undeclared one is a contract error."""
-        if name not in self.iface.input_names:
+        if name not in self._inputs:
             raise ContractError(f"stack {self.name}: uses undeclared input {name}")
         return Ref(name)
 
@@ -71,7 +73,7 @@ class Stack:
         return self.t.add_resource(resource)
 
     def output(self, name: str, value: object) -> None:
-        decl = next((o for o in self.iface.outputs if o.name == name), None)
+        decl = self._outputs.get(name)
         if decl is None:
             raise ContractError(f"stack {self.name}: emits undeclared output {name}")
         self.t.add_output(Output(name, Value=value, Description=decl.description))

@@ -1,0 +1,146 @@
+"""Every tool reads every root of a split platform (issue 12 follow-ups).
+
+A platform over the per-operation quota is generated as several root stacks: ``main.yaml``
+and ``main-services-N.yaml`` (generator/roots.py).  These tests make a small spec split into
+two roots (the test-only ``STACKGEN_TEST_ROOT_BUDGET``, as tests/test_roots.py does) and show
+that each tool that reads a template directory sees the second root, not only ``main.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator import render, roots
+from generator.bench import scale_spec
+from generator.deployability import rootset
+from generator.deployability.quotas import QUOTAS
+from generator.gate import cli as gate_cli
+from generator.spec import parse_spec
+from tests.helpers import ROOT
+
+VALIDATE = ROOT / "validate.sh"
+SECOND = "main-services-2.yaml"
+
+
+def split_spec() -> dict[str, Any]:
+    """12 services; the second half is the group ``later`` (its own root under the test budget)."""
+    data = scale_spec(12)
+    for i, s in enumerate(data["services"]):
+        s["group"] = "later" if i >= 6 else "default"
+    data["name"] = "two-roots"
+    return data
+
+
+@pytest.fixture(scope="module")
+def split_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The templates of a platform in two roots, written as ``make templates`` writes them."""
+    out = tmp_path_factory.mktemp("split") / "two-roots"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(roots.BUDGET_ENV, str(2 * QUOTAS["resources"].value))
+        files = render.render(parse_spec(split_spec()))
+    render.write(files, out)
+    templates = rootset.load_roots(out)
+    assert rootset.root_files(templates) == ["main.yaml", SECOND]
+    return out
+
+
+# ---- python -m generator.gate roots ------------------------------------------------------------
+
+
+def test_the_gate_lists_every_root_in_deploy_order(split_dir: Path) -> None:
+    assert gate_cli.roots([str(split_dir)]) == [split_dir / "main.yaml", split_dir / SECOND]
+    # a file is listed when it is a root of its folder, and only then
+    assert gate_cli.roots([str(split_dir / SECOND)]) == [split_dir / SECOND]
+    assert gate_cli.roots([str(split_dir / "services-later.yaml")]) == []
+    # the seeds: one root each
+    seeds = gate_cli.roots([str(ROOT / "templates")])
+    assert seeds and all(p.name == "main.yaml" for p in seeds)
+
+
+# ---- validate.sh --bucket ----------------------------------------------------------------------
+
+FAKE_AWS = """#!/usr/bin/env bash
+# A stand-in for the aws CLI: records each call; `cloudformation package` copies the template.
+printf '%s\\n' "$*" >>"$FAKE_AWS_LOG"
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --template-file) src=${args[i + 1]} ;;
+    --output-template-file) dst=${args[i + 1]} ;;
+  esac
+done
+if [[ " $* " == *" package "* ]]; then cp "$src" "$dst"; fi
+exit 0
+"""
+
+
+def run_validate(
+    target: Path, tmp_path: Path, *extra: str, aws: str = FAKE_AWS
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """validate.sh's remote step over ``target`` with a recording ``aws`` (nothing leaves the
+    machine: the endpoint is a closed loopback port and the stand-in answers every call)."""
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    (fake / "aws").write_text(aws)
+    (fake / "aws").chmod(0o755)
+    log = tmp_path / "aws.log"
+    log.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        PATH=f"{fake}:{env.get('PATH', '/usr/bin:/bin')}",
+        FAKE_AWS_LOG=str(log),
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_CONFIG_FILE="/nonexistent",
+        AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    args = ["--tools", "reasons", "--reports", "", "--endpoint-url", "http://127.0.0.1:9", *extra, str(target)]
+    proc = subprocess.run(
+        [str(VALIDATE), *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300, check=False
+    )
+    return proc, log.read_text().splitlines()
+
+
+def _arg(call: str, flag: str) -> str:
+    words = shlex.split(call)
+    return words[words.index(flag) + 1]
+
+
+def test_validate_sh_bucket_packages_and_validates_every_root(split_dir: Path, tmp_path: Path) -> None:
+    proc, calls = run_validate(split_dir, tmp_path, "--bucket", "artifacts")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    packaged = [c for c in calls if " cloudformation package " in f" {c} "]
+    assert sorted(Path(_arg(c, "--template-file")).name for c in packaged) == sorted(["main.yaml", SECOND])
+    assert all(_arg(c, "--s3-bucket") == "artifacts" for c in packaged)
+    outputs = [_arg(c, "--output-template-file") for c in packaged]
+    assert len(set(outputs)) == 2  # one packaged file per root: the second does not overwrite the first
+    validated = [_arg(c, "--template-body").removeprefix("file://") for c in calls if "validate-template" in c]
+    for out in outputs:
+        assert out in validated
+        assert f"validate-template: ok   {out}" in proc.stdout
+    # every template is validated as it is, too
+    assert {Path(v).name for v in validated} >= {p.name for p in split_dir.glob("*.yaml")}
+
+
+def test_validate_sh_without_bucket_packages_nothing(split_dir: Path, tmp_path: Path) -> None:
+    proc, calls = run_validate(split_dir, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not [c for c in calls if " package " in f" {c} "]
+    assert len([c for c in calls if "validate-template" in c]) == len(list(split_dir.glob("*.yaml")))
+
+
+def test_a_failed_package_of_the_second_root_fails_validate_sh(split_dir: Path, tmp_path: Path) -> None:
+    """The packaging of a service-set root is checked, not only attempted: a CLI that cannot
+    package it (here: the stand-in refuses that one file) fails the run and names the file."""
+    refuses = FAKE_AWS.replace("exit 0\n", f'[[ " $* " == *" package "*{SECOND}* ]] && exit 255\nexit 0\n')
+    proc, calls = run_validate(split_dir, tmp_path, "--bucket", "artifacts", aws=refuses)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"validate-template: FAIL packaging {split_dir / SECOND}" in proc.stderr
+    assert len([c for c in calls if " package " in f" {c} "]) == 2

@@ -37,17 +37,19 @@ def split_spec() -> dict[str, Any]:
     return data
 
 
-@pytest.fixture(scope="module")
-def split_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The templates of a platform in two roots, written as ``make templates`` writes them."""
-    out = tmp_path_factory.mktemp("split") / "two-roots"
+def write_split(out: Path) -> Path:
+    """The templates of a platform in two roots, written to ``out`` as ``make templates`` writes them."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(roots.BUDGET_ENV, str(2 * QUOTAS["resources"].value))
         files = render.render(parse_spec(split_spec()))
     render.write(files, out)
-    templates = rootset.load_roots(out)
-    assert rootset.root_files(templates) == ["main.yaml", SECOND]
+    assert rootset.root_files(rootset.load_roots(out)) == ["main.yaml", SECOND]
     return out
+
+
+@pytest.fixture(scope="module")
+def split_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_split(tmp_path_factory.mktemp("split") / "two-roots")
 
 
 # ---- python -m generator.gate roots ------------------------------------------------------------

@@ -8,6 +8,11 @@ the latest stopped tasks' reasons, each finding with the fix, and the image pull
 last hour (count, failures, maximum and average seconds, from the platform's metric
 namespace: ``generator.reach.pulls``; failed or slow pulls are findings).  Read-only.
 
+A platform split into several root stacks (``generator.roots``) is diagnosed whole from its
+base root's stack: the service-set root stacks its deployed template lists
+(``Metadata.stackgen.roots``: ``NAME-services-2``, ...) are walked too, and a listed one that
+does not exist is a finding.
+
 Exit 0 when nothing is wrong, 1 with findings, 2 on usage errors or an unknown stack.
 With ``--json`` each finding is the common ``Finding`` (problem, where, fix, severity,
 rule = the check, source).
@@ -20,6 +25,8 @@ import json
 import sys
 
 from generator.cfn import Finding
+from generator.cfn.load import load_text
+from generator.deployability import rootset
 from generator.reach.live import Diagnose
 from generator.reach.live_facts import BENIGN, STOP_REASONS, LiveTask
 
@@ -48,6 +55,36 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def later_roots(d: Diagnose, stack: str) -> list[str]:
+    """The service-set root stacks the deployed base root ``stack`` lists, in deploy order
+    (none for a platform of one root)."""
+    body = d.cfn.get_template(StackName=stack).get("TemplateBody") or {}
+    template = load_text(body, stack) if isinstance(body, str) else body
+    return [stack + rootset.stack_suffix(f) for f in rootset.root_files({rootset.BASE: template})[1:]]
+
+
+def run(d: Diagnose, stack: str) -> list[Finding]:
+    """``d.run`` over the base root ``stack`` and every service-set root stack it lists."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - as in cmd: only this command needs botocore
+
+    roots = later_roots(d, stack)
+    present = []
+    for name in roots:
+        try:
+            d.cfn.describe_stacks(StackName=name)
+            present.append(name)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ValidationError":
+                raise
+            d.add(
+                None,
+                "discovery",
+                f"the root stack {name} that stack {stack} lists does not exist: its services were not diagnosed",
+                "deploy the platform with deploy.sh: it deploys every root stack in order",
+            )
+    return d.run(stack, present)
+
+
 def cmd(args: argparse.Namespace) -> int:
     """Entry point for an argparse subcommand built with ``add_arguments``."""
     import boto3  # noqa: PLC0415 - boto3 takes a second to import; only this command needs it
@@ -59,7 +96,7 @@ def cmd(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     d = Diagnose(session, args.endpoint_url)
     try:
-        findings = d.run(args.stack)
+        findings = run(d, args.stack)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         msg = exc.response.get("Error", {}).get("Message", str(exc))

@@ -8,9 +8,11 @@ that each tool that reads a template directory sees the second root, not only ``
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +148,115 @@ def test_a_failed_package_of_the_second_root_fails_validate_sh(split_dir: Path, 
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"validate-template: FAIL packaging {split_dir / SECOND}" in proc.stderr
     assert len([c for c in calls if " package " in f" {c} "]) == 2
+
+
+# ---- stackgen diagnose -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Dummy credentials, every AWS call served by moto in process (as tests/test_diagnose.py)."""
+    from moto import mock_aws
+
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield
+
+
+def split_deployment() -> tuple[Any, str]:
+    """tests/test_diagnose.py's clean deployment (stack ``file-writer``, service ``writer``) as
+    the base root of a split platform: its template lists ``main-services-2.yaml``, and the stack
+    ``file-writer-services-2`` runs a second service, ``writer2``, whose security group lets
+    nothing out (so a diagnosis that reads that root has a finding to report)."""
+    from tests.test_diagnose import build, client
+
+    e = build("endpoints")
+    cfn, ecs, ec2 = client("cloudformation"), client("ecs"), client("ec2")
+    body = cfn.get_template(StackName="file-writer")["TemplateBody"]
+    base = dict(body) if isinstance(body, dict) else json.loads(body)
+    base["Metadata"] = {"stackgen": {"roots": ["main.yaml", SECOND]}}
+    cfn.update_stack(StackName="file-writer", TemplateBody=json.dumps(base))
+    second = {
+        "Resources": {
+            "Bootstrap": {
+                "Type": "AWS::ECS::TaskDefinition",
+                "Properties": {
+                    "Family": "bootstrap2",
+                    "ContainerDefinitions": [{"Name": "x", "Image": "x", "Memory": 512}],
+                },
+            },
+            "Service": {
+                "Type": "AWS::ECS::Service",
+                "Properties": {
+                    "ServiceName": "writer2",
+                    "Cluster": e.cluster,
+                    "TaskDefinition": {"Ref": "Bootstrap"},
+                    "DesiredCount": 1,
+                },
+            },
+        }
+    }
+    cfn.create_stack(StackName="file-writer-services-2", TemplateBody=json.dumps(second))
+    closed = ec2.create_security_group(GroupName="closed", Description="closed", VpcId=e.vpc)["GroupId"]
+    ec2.revoke_security_group_egress(
+        GroupId=closed, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    td = ecs.describe_services(cluster=e.cluster, services=["writer"])["services"][0]["taskDefinition"]
+    ecs.update_service(
+        cluster=e.cluster,
+        service="writer2",
+        taskDefinition=td,
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": e.subnets, "securityGroups": [closed], "assignPublicIp": "DISABLED"}
+        },
+    )
+    return e, closed
+
+
+def diagnose_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    """``stackgen diagnose --stack file-writer --json``: exit code and the JSON it prints."""
+    import boto3
+
+    from generator import diagnose
+    from tests.test_diagnose import SESSION
+
+    monkeypatch.setattr(boto3, "Session", lambda **kw: SESSION)  # reuse the parsed service models
+    rc = diagnose.main(["--stack", "file-writer", "--region", "us-east-1", "--json"])
+    return rc, json.loads(capsys.readouterr().out)
+
+
+def test_diagnose_walks_every_root_stack(
+    moto_aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, closed = split_deployment()
+    rc, out = diagnose_cli(monkeypatch, capsys)
+    assert out["tasks"] == 2  # writer (base root) and writer2 (main-services-2.yaml)
+    problems = [f["problem"] for f in out["findings"]]
+    assert rc == 1 and problems and all(p.startswith("service writer2: ") for p in problems), problems
+    assert any(closed in p for p in problems)
+
+
+def test_diagnose_reports_a_listed_root_stack_that_does_not_exist(
+    moto_aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_diagnose import client
+
+    split_deployment()
+    client("cloudformation").delete_stack(StackName="file-writer-services-2")
+    rc, out = diagnose_cli(monkeypatch, capsys)
+    assert rc == 1 and out["tasks"] == 1
+    assert [(f["rule"], f["problem"]) for f in out["findings"]] == [
+        (
+            "discovery",
+            "the root stack file-writer-services-2 that stack file-writer lists does not exist: "
+            "its services were not diagnosed",
+        )
+    ]

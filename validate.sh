@@ -132,7 +132,12 @@ elif [[ -z $ENDPOINT_URL ]] && ! have_credentials; then
 else
   AWS=$(find_aws) || die_usage "aws CLI not found (expected on PATH or .venv/bin/aws): run 'make venv'"
   aws_args=(--region "$REGION" --output text)
-  if [[ -n $ENDPOINT_URL ]]; then aws_args+=(--endpoint-url "$ENDPOINT_URL"); fi
+  if [[ -n $ENDPOINT_URL ]]; then
+    aws_args+=(--endpoint-url "$ENDPOINT_URL")
+    # `aws cloudformation package` (CLI v1) ignores --endpoint-url for its S3 uploads (as
+    # deploy.sh notes in generator/deploy/lib.sh): without these it uploads to AWS itself.
+    export AWS_ENDPOINT_URL="$ENDPOINT_URL" AWS_ENDPOINT_URL_S3="$ENDPOINT_URL"
+  fi
   mapfile -t templates < <("$PY" -m generator.gate templates "${TARGETS[@]}")
   declare -A is_root=()   # with --bucket: every root stack of a (split) platform is packaged
   if [[ -n $BUCKET ]]; then

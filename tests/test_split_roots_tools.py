@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 from collections.abc import Iterator
@@ -260,3 +261,75 @@ def test_diagnose_reports_a_listed_root_stack_that_does_not_exist(
             "its services were not diagnosed",
         )
     ]
+
+
+EMULATOR_VENV = ROOT / ".tools" / "ministack"
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[str]:
+    """ministack, patched as deploy.sh's emulator runs it (generator/deploy/ministack/), on a
+    free loopback port (installed by `make test-prereqs`)."""
+    import socket
+
+    from generator.deploy import emulator as ministack
+
+    if not (EMULATOR_VENV / "bin" / "python").exists():
+        pytest.skip(f"ministack not installed at {EMULATOR_VENV} (run `make test-prereqs`)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    proc = ministack.spawn(EMULATOR_VENV, "127.0.0.1", port, tmp_path / "state", tmp_path / "ministack.log")
+    try:
+        ministack.wait_ready(url, timeout=30, proc=proc)
+        yield url
+    finally:
+        ministack.stop_process(proc.pid)
+
+
+@pytest.mark.e2e
+def test_validate_sh_bucket_on_the_emulator_packages_every_root(split_dir: Path, emulator: str) -> None:
+    """The real aws CLI against the emulator: ``cloudformation package`` uploads the nested
+    stacks of both roots to the bucket, and both packaged roots pass validate-template."""
+    import boto3
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_CONFIG_FILE="/nonexistent",
+        AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+        AWS_EC2_METADATA_DISABLED="true",
+        PATH=f"{ROOT / '.venv/bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        # a call that forgot the endpoint goes to a closed loopback port, never to AWS
+        HTTPS_PROXY="http://127.0.0.1:9",
+        https_proxy="http://127.0.0.1:9",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=emulator,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.create_bucket(Bucket="artifacts")
+    proc = subprocess.run(
+        [str(VALIDATE), "--tools", "reasons", "--reports", "", "--endpoint-url", emulator]
+        + ["--bucket", "artifacts", str(split_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for root in ("main", "main-services-2"):
+        assert re.search(rf"validate-template: ok   \S+/two-roots-{root}-packaged\.yaml", proc.stdout), proc.stdout
+    uploaded = s3.list_objects_v2(Bucket="artifacts", Prefix="validate/two-roots/").get("KeyCount", 0)
+    templates = rootset.load_roots(split_dir)
+    nested = {c for r in rootset.root_files(templates) for c in rootset.children_of(templates[r])}
+    assert uploaded == len(nested) == 16  # 11 under main.yaml, 5 under main-services-2.yaml

@@ -32,7 +32,19 @@ from generator.reach.live_facts import BENIGN, STOP_REASONS, LiveTask
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
-__all__ = ["BENIGN", "STOP_REASONS", "Diagnose", "Finding", "LiveTask", "add_arguments", "cmd", "main", "parser"]
+__all__ = [
+    "BENIGN",
+    "STOP_REASONS",
+    "Diagnose",
+    "Finding",
+    "LiveTask",
+    "add_arguments",
+    "cmd",
+    "later_roots",
+    "main",
+    "parser",
+    "run_roots",
+]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -63,7 +75,7 @@ def later_roots(d: Diagnose, stack: str) -> list[str]:
     return [stack + rootset.stack_suffix(f) for f in rootset.root_files({rootset.BASE: template})[1:]]
 
 
-def run(d: Diagnose, stack: str) -> list[Finding]:
+def run_roots(d: Diagnose, stack: str) -> list[Finding]:
     """``d.run`` over the base root ``stack`` and every service-set root stack it lists."""
     from botocore.exceptions import ClientError  # noqa: PLC0415 - as in cmd: only this command needs botocore
 
@@ -96,7 +108,7 @@ def cmd(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     d = Diagnose(session, args.endpoint_url)
     try:
-        findings = run(d, args.stack)
+        findings = run_roots(d, args.stack)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         msg = exc.response.get("Error", {}).get("Message", str(exc))

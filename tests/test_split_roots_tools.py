@@ -333,3 +333,15 @@ def test_validate_sh_bucket_on_the_emulator_packages_every_root(split_dir: Path,
     templates = rootset.load_roots(split_dir)
     nested = {c for r in rootset.root_files(templates) for c in rootset.children_of(templates[r])}
     assert uploaded == len(nested) == 16  # 11 under main.yaml, 5 under main-services-2.yaml
+
+
+def test_the_acceptance_diagnose_check_walks_every_root_stack(moto_aws: None) -> None:
+    """make acceptance's diagnose check is stackgen diagnose's: the second root's service is in it."""
+    from generator.acceptance import run
+    from generator.acceptance.report import FAILED
+
+    split_deployment()
+    check = run.diagnose_check(run.Options("file-writer", "dev", "file-writer", "us-east-1"))
+    assert check.status == FAILED
+    assert "service writer2: " in check.message
+    assert "diagnose: stack file-writer: 2 tasks" in check.output

@@ -345,3 +345,15 @@ def test_the_acceptance_diagnose_check_walks_every_root_stack(moto_aws: None) ->
     assert check.status == FAILED
     assert "service writer2: " in check.message
     assert "diagnose: stack file-writer: 2 tasks" in check.output
+
+
+def test_the_acceptance_run_reads_the_services_of_every_root_stack(moto_aws: None) -> None:
+    """make acceptance's view of the deployed platform (acceptance.stack.discover) holds the
+    services of the service-set roots, so their checks run."""
+    from generator.acceptance.stack import discover
+    from tests.test_diagnose import client
+
+    split_deployment()
+    deployed = discover(client, "file-writer")
+    assert sorted(s.name for s in deployed.services) == ["writer", "writer2"]
+    assert any("file-writer-services-2" in r.stack_id for r in deployed.resources)

@@ -68,11 +68,25 @@ def parser() -> argparse.ArgumentParser:
 
 
 def later_roots(d: Diagnose, stack: str) -> list[str]:
-    """The service-set root stacks the deployed base root ``stack`` lists, in deploy order
-    (none for a platform of one root)."""
-    body = d.cfn.get_template(StackName=stack).get("TemplateBody") or {}
+    """The service-set root stacks the deployed base root ``stack`` (a name or an ARN) lists, in
+    deploy order (none for a platform of one root).  Without ``cloudformation:GetTemplate``
+    there are none, and a note says so; an unknown stack raises, as the walk would."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - as in cmd: only this command needs botocore
+
+    try:
+        body = d.cfn.get_template(StackName=stack).get("TemplateBody") or {}
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ValidationError":
+            raise
+        d.notes.append(
+            f"stack {stack}: its template could not be read ({code}): the other root stacks of a platform "
+            "split into several were not looked for"
+        )
+        return []
     template = load_text(body, stack) if isinstance(body, str) else body
-    return [stack + rootset.stack_suffix(f) for f in rootset.root_files({rootset.BASE: template})[1:]]
+    name = stack.split("/")[1] if stack.startswith("arn:") else stack
+    return [name + rootset.stack_suffix(f) for f in rootset.root_files({rootset.BASE: template})[1:]]
 
 
 def run_roots(d: Diagnose, stack: str) -> list[Finding]:

@@ -357,3 +357,28 @@ def test_the_acceptance_run_reads_the_services_of_every_root_stack(moto_aws: Non
     deployed = discover(client, "file-writer")
     assert sorted(s.name for s in deployed.services) == ["writer", "writer2"]
     assert any("file-writer-services-2" in r.stack_id for r in deployed.resources)
+
+
+def test_diagnose_by_stack_arn_and_without_get_template(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The base root given by its ARN finds the same roots; a caller without
+    cloudformation:GetTemplate diagnoses the base root and is told the rest was not looked for."""
+    from botocore.exceptions import ClientError
+
+    from generator import diagnose
+    from tests.test_diagnose import SESSION, client
+
+    split_deployment()
+    arn = client("cloudformation").describe_stacks(StackName="file-writer")["Stacks"][0]["StackId"]
+    d = diagnose.Diagnose(SESSION)
+    assert diagnose.later_roots(d, arn) == ["file-writer-services-2"]
+
+    def denied(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetTemplate")
+
+    d = diagnose.Diagnose(SESSION)
+    monkeypatch.setattr(d.cfn, "get_template", denied)
+    assert diagnose.run_roots(d, "file-writer") == [] and d.task_count == 1
+    assert d.notes[0] == (
+        "stack file-writer: its template could not be read (AccessDenied): the other root stacks of a "
+        "platform split into several were not looked for"
+    )

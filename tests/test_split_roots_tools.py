@@ -382,3 +382,80 @@ def test_diagnose_by_stack_arn_and_without_get_template(moto_aws: None, monkeypa
         "stack file-writer: its template could not be read (AccessDenied): the other root stacks of a "
         "platform split into several were not looked for"
     )
+
+
+@pytest.mark.e2e
+def test_diagnose_and_acceptance_read_a_deployed_split_platform(emulator: str, tmp_path: Path) -> None:
+    """On the emulator: deploy.sh deploys a platform in two roots (as tests/e2e/test_e2e_roots.py),
+    then stackgen diagnose and make acceptance's discovery, reading the deployed templates back
+    (YAML text, as deploy.sh packaged them), find the service of the second root too."""
+    import boto3
+    import yaml
+
+    from generator.acceptance.stack import discover
+    from generator.deploy import emulator as ministack
+
+    data = yaml.safe_load((ROOT / "examples" / "queue-worker.yaml").read_text(encoding="utf-8"))
+    data["name"] = "two-roots"
+    data["services"].append(dict(data["services"][0], name="consumer-b", group="later"))
+    spec = tmp_path / "two-roots.yaml"
+    spec.write_text(yaml.safe_dump(data), encoding="utf-8")
+    params = tmp_path / "dev.json"
+    params.write_text(
+        json.dumps(
+            [
+                "OrderQueueArn=arn:aws:sqs:us-east-1:000000000000:orders",
+                "OrderQueueUrl=https://sqs.us-east-1.amazonaws.com/000000000000/orders",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "STACKGEN_"))}
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        HTTP_PROXY=ministack.DEAD_PROXY,
+        HTTPS_PROXY=ministack.DEAD_PROXY,
+        http_proxy=ministack.DEAD_PROXY,
+        https_proxy=ministack.DEAD_PROXY,
+        NO_PROXY=ministack.NO_PROXY,
+        no_proxy=ministack.NO_PROXY,
+        STACKGEN_STATE_DIR=str(tmp_path / "state"),
+        PATH=f"{ROOT / '.venv/bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        **{roots.BUDGET_ENV: str(2 * roots.GROUP_RESERVE)},
+    )
+    args = ["--platform", str(spec), "--env", "dev", "--params-file", str(params), "--endpoint-url", emulator]
+    deploy = subprocess.run(
+        [str(ROOT / "deploy.sh"), *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    diag = subprocess.run(
+        [str(ROOT / ".venv/bin/stackgen"), "diagnose", "--stack", "two-roots-dev", "--endpoint-url", emulator]
+        + ["--region", "us-east-1", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert diag.returncode in (0, 1), diag.stderr  # the emulator's endpoints give findings (see test_e2e_acceptance)
+    report = json.loads(diag.stdout)
+    assert report["tasks"] == 2, report  # consumer (base root) and consumer-b (main-services-2.yaml)
+    assert not [f for f in report["findings"] if f["rule"] == "discovery"]
+
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+    deployed = discover(lambda service: session.client(service, endpoint_url=emulator), "two-roots-dev")
+    assert sorted(s.path.rsplit("/", 1)[-1] for s in deployed.services) == ["ConsumerBService", "ConsumerService"]

@@ -18,7 +18,7 @@ not change since the last run answers from .cache/gate (see generator/gatecache.
 
 When AWS credentials or --endpoint-url are present, it then runs
 `aws cloudformation validate-template` on every template (and, with --bucket,
-on the packaged parent stacks). A template over the 51,200-byte TemplateBody
+on the packaged root stacks). A template over the 51,200-byte TemplateBody
 limit is uploaded to the artifact bucket (--bucket, or the one deploy.sh uses,
 created if missing) and validated by --template-url, as deploy.sh deploys it.
 Otherwise that step is skipped.
@@ -29,9 +29,11 @@ Options:
   --endpoint-url URL  AWS endpoint for validate-template (e.g. a local emulator);
                       passed explicitly on every aws call
   --region REGION     region for validate-template (default: $AWS_REGION, us-east-1)
-  --bucket BUCKET     package each main.yaml with `aws cloudformation package`
-                      into BUCKET and validate the packaged template too; also
-                      where templates over 51,200 bytes are uploaded
+  --bucket BUCKET     package each root stack (main.yaml, and on a platform split
+                      into several roots every main-services-N.yaml it lists) with
+                      `aws cloudformation package` into BUCKET and validate the
+                      packaged template too; also where templates over 51,200
+                      bytes are uploaded
   --no-remote         skip validate-template even when credentials exist
   --tools LIST        comma-separated subset of cfn-lint,checkov,cfn-guard,reasons
   --reports DIR       where SARIF and gate-summary.json go (default: reports)
@@ -130,8 +132,18 @@ elif [[ -z $ENDPOINT_URL ]] && ! have_credentials; then
 else
   AWS=$(find_aws) || die_usage "aws CLI not found (expected on PATH or .venv/bin/aws): run 'make venv'"
   aws_args=(--region "$REGION" --output text)
-  if [[ -n $ENDPOINT_URL ]]; then aws_args+=(--endpoint-url "$ENDPOINT_URL"); fi
+  if [[ -n $ENDPOINT_URL ]]; then
+    aws_args+=(--endpoint-url "$ENDPOINT_URL")
+    # `aws cloudformation package` (CLI v1) ignores --endpoint-url for its S3 uploads (as
+    # deploy.sh notes in generator/deploy/lib.sh): without these it uploads to AWS itself.
+    export AWS_ENDPOINT_URL="$ENDPOINT_URL" AWS_ENDPOINT_URL_S3="$ENDPOINT_URL"
+  fi
   mapfile -t templates < <("$PY" -m generator.gate templates "${TARGETS[@]}")
+  declare -A is_root=()   # with --bucket: every root stack of a (split) platform is packaged
+  if [[ -n $BUCKET ]]; then
+    mapfile -t root_templates < <("$PY" -m generator.gate roots "${TARGETS[@]}")
+    for template in "${root_templates[@]}"; do is_root[$template]=1; done
+  fi
   py_aws=(--region "$REGION")
   if [[ -n $ENDPOINT_URL ]]; then py_aws+=(--endpoint-url "$ENDPOINT_URL"); fi
   INLINE_LIMIT=51200   # TemplateBody limit (CloudFormation quotas; generator/deployability/quotas.py)
@@ -142,8 +154,8 @@ else
   trap 'rm -rf "$workdir"' EXIT
   for template in "${templates[@]}"; do
     to_check=("$template")
-    if [[ -n $BUCKET && $(basename "$template") == main.yaml ]]; then
-      packaged="$workdir/$(basename "$(dirname "$template")")-packaged.yaml"
+    if [[ -n ${is_root[$template]:-} ]]; then
+      packaged="$workdir/$(basename "$(dirname "$template")")-$(basename "$template" .yaml)-packaged.yaml"
       if "$AWS" "${aws_args[@]}" cloudformation package --template-file "$template" \
         --s3-bucket "$BUCKET" --s3-prefix "validate/$(basename "$(dirname "$template")")" \
         --output-template-file "$packaged" >/dev/null; then

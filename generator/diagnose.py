@@ -8,6 +8,11 @@ the latest stopped tasks' reasons, each finding with the fix, and the image pull
 last hour (count, failures, maximum and average seconds, from the platform's metric
 namespace: ``generator.reach.pulls``; failed or slow pulls are findings).  Read-only.
 
+A platform split into several root stacks (``generator.roots``) is diagnosed whole from its
+base root's stack: the service-set root stacks its deployed template lists
+(``Metadata.stackgen.roots``: ``NAME-services-2``, ...) are walked too, and a listed one that
+does not exist is a finding.
+
 Exit 0 when nothing is wrong, 1 with findings, 2 on usage errors or an unknown stack.
 With ``--json`` each finding is the common ``Finding`` (problem, where, fix, severity,
 rule = the check, source).
@@ -20,12 +25,26 @@ import json
 import sys
 
 from generator.cfn import Finding
+from generator.cfn.load import load_text
+from generator.deployability import rootset
 from generator.reach.live import Diagnose
 from generator.reach.live_facts import BENIGN, STOP_REASONS, LiveTask
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
-__all__ = ["BENIGN", "STOP_REASONS", "Diagnose", "Finding", "LiveTask", "add_arguments", "cmd", "main", "parser"]
+__all__ = [
+    "BENIGN",
+    "STOP_REASONS",
+    "Diagnose",
+    "Finding",
+    "LiveTask",
+    "add_arguments",
+    "cmd",
+    "later_roots",
+    "main",
+    "parser",
+    "run_roots",
+]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -48,6 +67,50 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def later_roots(d: Diagnose, stack: str) -> list[str]:
+    """The service-set root stacks the deployed base root ``stack`` (a name or an ARN) lists, in
+    deploy order (none for a platform of one root).  Without ``cloudformation:GetTemplate``
+    there are none, and a note says so; an unknown stack raises, as the walk would."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - as in cmd: only this command needs botocore
+
+    try:
+        body = d.cfn.get_template(StackName=stack).get("TemplateBody") or {}
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ValidationError":
+            raise
+        d.notes.append(
+            f"stack {stack}: its template could not be read ({code}): the other root stacks of a platform "
+            "split into several were not looked for"
+        )
+        return []
+    template = load_text(body, stack) if isinstance(body, str) else body
+    name = stack.split("/")[1] if stack.startswith("arn:") else stack
+    return [name + rootset.stack_suffix(f) for f in rootset.root_files({rootset.BASE: template})[1:]]
+
+
+def run_roots(d: Diagnose, stack: str) -> list[Finding]:
+    """``d.run`` over the base root ``stack`` and every service-set root stack it lists."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - as in cmd: only this command needs botocore
+
+    roots = later_roots(d, stack)
+    present = []
+    for name in roots:
+        try:
+            d.cfn.describe_stacks(StackName=name)
+            present.append(name)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ValidationError":
+                raise
+            d.add(
+                None,
+                "discovery",
+                f"the root stack {name} that stack {stack} lists does not exist: its services were not diagnosed",
+                "deploy the platform with deploy.sh: it deploys every root stack in order",
+            )
+    return d.run(stack, present)
+
+
 def cmd(args: argparse.Namespace) -> int:
     """Entry point for an argparse subcommand built with ``add_arguments``."""
     import boto3  # noqa: PLC0415 - boto3 takes a second to import; only this command needs it
@@ -59,7 +122,7 @@ def cmd(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     d = Diagnose(session, args.endpoint_url)
     try:
-        findings = d.run(args.stack)
+        findings = run_roots(d, args.stack)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         msg = exc.response.get("Error", {}).get("Message", str(exc))

@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
-from generator import docgen
-from generator.cfn.load import load_dir
+from generator import docgen, render
+from generator.cfn.load import load_dir, load_file
 from generator.cli import main
+from generator.deployability import rootset
 from generator.docgen import diagram, markdown, model
 from tests.helpers import PLATFORMS, ROOT
+from tests.test_split_roots_tools import write_split
 
 DOCS = ROOT / "docs" / "platforms"
 HAS_DOT = shutil.which("dot") is not None
@@ -167,3 +169,71 @@ def test_cli_writes_both_files(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert (tmp_path / "scheduled-file-writer.md").read_text(encoding="utf-8") == (
         DOCS / "scheduled-file-writer.md"
     ).read_text(encoding="utf-8")
+
+
+# ---- a platform split into several root stacks -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def split_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 services in two roots: svc006..svc011 live only in main-services-2.yaml and its stacks."""
+    return write_split(tmp_path_factory.mktemp("docs-split") / "two-roots")
+
+
+def test_the_diagram_reads_every_root(split_dir: Path) -> None:
+    arch = model.read(rootset.load_roots(split_dir), "two-roots")
+    nodes = {n.id: n for n in arch.nodes}
+    # a service of the second root, placed by the subnets it takes from the base root's outputs
+    assert nodes["task_Svc006Service"].tier == "private"
+    assert "root main-services-2.yaml" in nodes["task_Svc006Service"].lines
+    assert "root main.yaml" in nodes["task_Svc000Service"].lines
+    # an ingress rule of the second root whose source is a security group of the base root
+    assert ("task_Svc000Service", "task_Svc006Service") in arch.edges
+    assert ("task_Svc006Service", "efs_FileSystem") in arch.edges
+
+
+def test_the_page_documents_every_root(split_dir: Path) -> None:
+    page = markdown.page(rootset.load_roots(split_dir), "two-roots")
+    assert "## Root stacks" in page
+    assert (
+        "| 2 | `main-services-2.yaml` | `<stack>-services-2` | 5 | 93 | `later` | "
+        "svc006, svc007, svc008, svc009, svc010, svc011 |" in page
+    )
+    assert "| `PrivateSubnetIds` | `main.yaml` |" in page and "| `StackUid` | `main.yaml` |" in page
+    assert "| `Svc006ImageUri` | String |" in page
+    assert re.search(
+        r"^\| `main-services-2.yaml` \| `ServicesLaterStack` \| `services-later.yaml` \|  \| 18 \|", page, re.M
+    )
+    assert re.search(r"^\| `main.yaml` \| `ServicesStack` \| `services.yaml` \|", page, re.M)
+    assert re.search(r"^\| task CPU/memory \| .*Svc006 256/512", page, re.M)  # the environments see it too
+    # the seeds have one root: no such section, no root column
+    seed = markdown.page(templates("mcp-gateway"), "mcp-gateway")
+    assert "## Root stacks" not in seed and "| root |" not in seed
+
+
+@needs_dot
+def test_stackgen_docs_templates_dir_covers_the_second_root(split_dir: Path, tmp_path: Path) -> None:
+    assert main(["docs", "--templates", str(split_dir), "--out", str(tmp_path)]) == 0
+    page = (tmp_path / "two-roots.md").read_text(encoding="utf-8")
+    svg = (tmp_path / "two-roots.svg").read_text(encoding="utf-8")
+    assert "svc006" in page and "`services-later.yaml`" in page
+    texts = [b[0] for b in _text_boxes(svg)]
+    assert "svc006" in texts and "root main-services-2.yaml" in texts
+
+
+def test_a_split_set_whose_roots_do_not_fit_is_a_usage_error(
+    split_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(split_dir, broken)
+    base = load_file(broken / "main.yaml")
+    del base["Outputs"]["PrivateSubnetIds"]
+    (broken / "main.yaml").write_text(render.to_yaml(base), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["docs", "--templates", str(broken), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "stackgen docs: main-services-2.yaml: parameter PrivateSubnetIds is fed from the output "
+        "PrivateSubnetIds of main.yaml, which declares no such output\n"
+    )
+    assert not out.exists()

@@ -14,6 +14,7 @@ from typing import Any
 
 from generator.cfn import load_text
 from generator.cfn.conditions import Conditions, text_of
+from generator.deployability import rootset
 
 Aws = Callable[[str], Any]
 
@@ -294,13 +295,17 @@ def _schedules(aws: Aws, found: list[Resource], templates: _Templates) -> list[S
 
 
 def discover(aws: Aws, stack: str) -> Deployed:
-    """Read the deployed stack back: its status, outputs and the resources the checks look at."""
+    """Read the deployed stack back: its status, outputs and the resources the checks look at,
+    with those of every service-set root stack its template lists (a platform split into
+    several roots, ``generator.roots``: ``STACK-services-2``, ...)."""
     cfn = aws("cloudformation")
     desc = cfn.describe_stacks(StackName=stack)["Stacks"][0]
     outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in desc.get("Outputs", [])}
-    found = sorted(resources(cfn, desc["StackId"]), key=lambda r: r.path)
-    listeners, lbs = _listeners(aws, found)
     templates = _Templates(cfn)
+    later = rootset.root_files({rootset.BASE: templates.get(desc["StackId"])[0]})[1:]
+    stacks = [desc["StackId"], *(stack + rootset.stack_suffix(f) for f in later)]
+    found = sorted((r for s in stacks for r in resources(cfn, s)), key=lambda r: r.path)
+    listeners, lbs = _listeners(aws, found)
     return Deployed(
         stack,
         desc["StackStatus"],

@@ -1,7 +1,8 @@
 """``stackgen docs``: documentation and an architecture diagram generated from the templates.
 
 ``stackgen docs SPEC`` (synthesized in memory) or ``stackgen docs --templates DIR`` (a
-generated set, ``DIR/main.yaml``) writes ``OUT/<name>.md`` and ``OUT/<name>.svg``
+generated set, ``DIR/main.yaml`` and, for a platform split into several root stacks, every
+``main-services-N.yaml`` it lists) writes ``OUT/<name>.md`` and ``OUT/<name>.svg``
 (default ``OUT``: ``docs/platforms``; ``<name>``: the spec's file stem or the directory's
 name).  Both are byte-deterministic, so CI regenerates them and fails on a difference.
 
@@ -23,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from generator import synth
-from generator.cfn.load import TemplateError, load_dir
+from generator.cfn.load import TemplateError
+from generator.deployability import rootset
 from generator.docgen import diagram, markdown, model
 from generator.spec import SpecError
 
@@ -40,7 +42,13 @@ __all__ = ["add_arguments", "cmd", "generate"]
 
 
 def generate(templates: dict[str, dict[str, Any]], name: str) -> dict[str, str]:
-    """File name -> text of the page and the diagram of one template set."""
+    """File name -> text of the page and the diagram of one template set (every root of it).
+    Raises DocsError when its roots do not fit together (a root reads an output no earlier
+    root declares)."""
+    _, problems = rootset.merge(templates)
+    if problems:
+        p = problems[0]
+        raise DocsError(f"{p.file}: {p.problem}")
     svg = diagram.render_svg(diagram.to_dot(model.read(templates, name)))
     return {f"{name}.md": markdown.page(templates, name), f"{name}.svg": svg}
 
@@ -76,7 +84,7 @@ def _read(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]], str]:
         return synth.synthesize_checked(args.spec).templates, Path(args.spec).stem
     path = Path(args.templates)
     try:
-        return load_dir(path), path.resolve().name
+        return rootset.load_roots(path), path.resolve().name
     except FileNotFoundError:
         raise DocsError(f"--templates {args.templates}: no main.yaml there") from None
     except (TemplateError, OSError) as exc:

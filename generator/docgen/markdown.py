@@ -1,14 +1,19 @@
 """``docs/platforms/<name>.md``: a platform's reference page, read from its templates.
 
-Sections: the parameters of the parent stack (default, allowed values or pattern, NoEcho),
-its outputs (and where each comes from), the nested stacks (what each holds: resource
-counts by type), and what each environment changes.  The environments are the values
+Sections: the root stacks of a platform split into several (``generator.roots``: each root,
+its deploy order, the parameters it takes from an earlier root's outputs, the nested stacks
+it holds; a platform of one root has no such section), the parameters of the parent stack
+(default, allowed values or pattern, NoEcho), its outputs (and where each comes from), the
+nested stacks of every root (what each holds: resource counts by type), and what each
+environment changes.  The environments are the values
 of the parent's ``Environment`` parameter; each is evaluated as it deploys
 (``generator.plan.view``: conditions, ``Fn::If`` branches, per-environment mappings),
 and the page lists what differs between them: resources present in some only, and every
 property value that differs.  Parameters that switch optional parts on when set (a
 condition compares them with ``''``, such as ``BaseDomain``, the domain stage) get the
 same treatment: what exists with the parameter empty and what only once it is set.
+The environments are read from the roots merged into one hierarchy (``rootset.merge``), so
+the stacks of every root are in them.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Any
 from generator.cfn.load import PARENT, STACK_TYPE
 from generator.cfn.refs import walk
 from generator.cfn.templateset import TemplateSet
+from generator.deployability import rootset
+from generator.deployability.quotas import QUOTAS
 from generator.plan import PARENT_STACK, View, view
 
 Templates = dict[str, dict[str, Any]]
@@ -86,17 +93,79 @@ def outputs(main: dict[str, Any]) -> list[str]:
 
 
 def nested_stacks(templates: Templates) -> list[str]:
+    """Every root's nested stacks; with several roots, a first column names the root."""
+    roots = rootset.root_files(templates) or [PARENT]
     rows = []
-    for lid, res in sorted((templates[PARENT].get("Resources") or {}).items()):
-        if res.get("Type") != STACK_TYPE:
-            continue
-        file = str((res.get("Properties") or {}).get("TemplateURL", "")).removeprefix("./")
-        counts = Counter(str(r.get("Type")) for r in (templates.get(file, {}).get("Resources") or {}).values())
-        by_type = ", ".join(
-            f"{n} {t.removeprefix('AWS::')}" for t, n in sorted(counts.items(), key=lambda x: (-x[1], x[0]))
+    for root in roots:
+        for lid, res in sorted((templates.get(root, {}).get("Resources") or {}).items()):
+            if res.get("Type") != STACK_TYPE:
+                continue
+            file = str((res.get("Properties") or {}).get("TemplateURL", "")).removeprefix("./")
+            counts = Counter(str(r.get("Type")) for r in (templates.get(file, {}).get("Resources") or {}).values())
+            by_type = ", ".join(
+                f"{n} {t.removeprefix('AWS::')}" for t, n in sorted(counts.items(), key=lambda x: (-x[1], x[0]))
+            )
+            row = [f"`{lid}`", f"`{file}`", _text(res.get("Condition")), str(sum(counts.values())), by_type]
+            rows.append([f"`{root}`", *row] if len(roots) > 1 else row)
+    head = ["stack", "template", "condition", "resources", "by type"]
+    return _table(["root", *head] if len(roots) > 1 else head, rows)
+
+
+def root_stacks(templates: Templates) -> list[str]:
+    """The roots of a split platform: deploy order, stack, what each holds, and per service-set
+    root the parameters it takes from an earlier root's outputs.  Empty for one root."""
+    roots = rootset.root_files(templates)
+    if len(roots) <= 1:
+        return []
+    out = [
+        "## Root stacks",
+        "",
+        f"This platform is deployed as {len(roots)} root stacks: one stack operation may act on at most "
+        f"{QUOTAS['hierarchy_resources'].value:,} resources, nested stacks included. `deploy.sh` deploys "
+        "the roots in this order (each with its own change set) and fills the parameters a root takes "
+        "from an earlier root's outputs; `delete.sh` deletes them in the reverse order. The parameters "
+        f"and outputs below are the base root's (`{PARENT}`); every root's nested stacks are in the "
+        "table of nested stacks.",
+        "",
+    ]
+    rows = []
+    for i, root in enumerate(roots, 1):
+        t = templates.get(root, {})
+        stacks = rootset.children_of(t)
+        resources = sum(len(templates.get(f, {}).get("Resources") or {}) for f in rootset.hierarchy(templates, root))
+        groups = ((t.get("Metadata") or {}).get("stackgen") or {}).get("service_groups") or {}
+        services = sorted(str(x) for g in groups.values() if isinstance(g, dict) for x in g.get("services") or [])
+        rows.append(
+            [
+                str(i),
+                f"`{root}`",
+                f"`<stack>{rootset.stack_suffix(root)}`",
+                str(len(stacks)),
+                f"{resources:,}",
+                ", ".join(f"`{g}`" for g in sorted(groups)),
+                _text(", ".join(services)),
+            ]
         )
-        rows.append([f"`{lid}`", f"`{file}`", _text(res.get("Condition")), str(sum(counts.values())), by_type])
-    return _table(["stack", "template", "condition", "resources", "by type"], rows)
+    out += _table(["order", "root", "stack", "nested stacks", "resources", "service groups", "services"], rows)
+    for root in roots[1:]:
+        t = templates.get(root, {})
+        fed = rootset.from_outputs(t)
+        declared = t.get("Parameters") or {}
+        base = templates[PARENT].get("Parameters") or {}
+        shared = sorted(n for n in declared if n not in fed and n in base)
+        own = {n: p for n, p in declared.items() if n not in fed and n not in base}
+        out += ["", f"### `{root}`", ""]
+        out.append("Nested stacks: " + (", ".join(f"`{f}`" for f in rootset.children_of(t)) or "none") + ".")
+        out += ["", "Parameters from earlier roots' outputs (the output of the same name):", ""]
+        out += _table(["parameter", "from the outputs of"], [[f"`{n}`", f"`{fed[n]}`"] for n in sorted(fed)])
+        if shared:
+            out += ["", "Parameters it shares with the base root: " + ", ".join(f"`{n}`" for n in shared)]
+        if own:
+            out += ["", "Parameters of its own (the same parameters file fills them):", ""]
+            out += parameters({"Parameters": own})
+        if t.get("Outputs"):
+            out += ["", "Outputs: " + ", ".join(f"`{n}`" for n in sorted(t["Outputs"]))]
+    return out + [""]
 
 
 # ---- environments ------------------------------------------------------------------------------
@@ -229,6 +298,7 @@ def _equals(node: Any) -> list[list[Any]]:
 
 
 def environments_section(templates: Templates) -> list[str]:
+    templates = rootset.merge(templates)[0]  # every root's stacks, as one hierarchy
     main = templates[PARENT]
     env_param = (main.get("Parameters") or {}).get("Environment") or {}
     envs = [str(v) for v in env_param.get("AllowedValues") or []]
@@ -290,9 +360,8 @@ def page(templates: Templates, name: str) -> str:
         "with their condition), tasks, data stores, VPC endpoints and NAT gateways. An arrow is a "
         "security-group ingress rule: its tail may connect to its head on the ports it carries.",
         "",
-        "## Parameters",
-        "",
     ]
+    out += root_stacks(templates) + ["## Parameters", ""]
     out += parameters(main) + ["", "## Outputs", ""] + outputs(main) + ["", "## Nested stacks", ""]
     out += nested_stacks(templates) + [""]
     out += environments_section(templates)

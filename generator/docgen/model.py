@@ -3,6 +3,11 @@ AZ and how each reaches the internet), load balancers and their listeners, tasks
 services and scheduled tasks), data stores, VPC endpoints and NAT gateways, and who may
 reach whom (security-group ingress rules, resolved across nested stacks).
 
+A platform split into several root stacks (``generator.roots``) is read as its roots merged
+into one hierarchy (``rootset.merge``: a parameter a root takes from an earlier root's output
+is that output's value), so every root's boxes and arrows are in it; a task then also says
+which root deploys it.
+
 Everything is read from the templates with the parameters' defaults (``TemplateSet``);
 a resource behind a condition is kept and labelled with it (the listeners of the two
 domain stages both appear).  Nothing here knows a spec.
@@ -17,6 +22,7 @@ from typing import Any
 
 from generator.cfn.templateset import Origin, TemplateSet
 from generator.cfn.values import Renderer
+from generator.deployability import rootset
 from generator.reach.network import Network
 
 Key = tuple[str, str]
@@ -67,7 +73,10 @@ def _ports(lo: int, hi: int, proto: str) -> str:
 
 class Reader:
     def __init__(self, templates: dict[str, dict[str, Any]], name: str):
-        self.ts = TemplateSet(templates)
+        roots = rootset.root_files(templates)
+        # file -> the root whose operation deploys it, when there are several roots
+        self.root_of = {f: r for r in roots for f in rootset.hierarchy(templates, r)} if len(roots) > 1 else {}
+        self.ts = TemplateSet(rootset.merge(templates)[0])
         self.match = Renderer(
             self.ts,
             {
@@ -192,6 +201,8 @@ class Reader:
                 lines.append(f"desired {count} task(s)")
             if ports:
                 lines.append(f"target port {', '.join(ports)}")
+            if self.root_of:
+                lines.append(f"root {self.root_of.get(f, '?')}")
             self.add(
                 Node(f"task_{lid}", "task", _short(lid, "Service"), lines, self.tier_of(f, net.get("Subnets"))),
                 f,

@@ -2,6 +2,9 @@
 
     python -m generator.gate run [DIR|FILE ...]      all scanners + the reasons audit
     python -m generator.gate templates [DIR ...]     list the templates the gate would scan
+    python -m generator.gate roots [DIR|FILE ...]    list the root stacks' templates among them
+                                                     (each platform's main.yaml and the
+                                                     service-set roots it lists, in deploy order)
 
 Exit codes: 0 clean, 1 findings (or a scanner failed), 2 usage.
 """
@@ -13,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from generator.cfn.load import PARENT, TemplateError, load_file
+from generator.deployability import rootset
 from generator.gate import cfnlint_runner, suppressions
 from generator.gate.checkov_runner import CheckovRun
 from generator.gate.guard_runner import GuardRun
@@ -59,7 +64,33 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", "-v", action="store_true", help="also list suppressed findings")
     tpl = sub.add_parser("templates", help="list the templates the gate would scan")
     tpl.add_argument("targets", nargs="*", default=["templates"])
+    rts = sub.add_parser("roots", help="list the root templates (main.yaml and the service-set roots it lists)")
+    rts.add_argument("targets", nargs="*", default=["templates"])
     return p
+
+
+def roots(targets: list[str]) -> list[Path]:
+    """The root templates among the targets, each platform's in deploy order
+    (``rootset.root_files``: ``main.yaml``, then ``main-services-2.yaml``, ...).  A directory
+    counts every ``main.yaml`` under it; a file counts when it is a root of its folder."""
+    found: list[Path] = []
+    for target in targets:
+        p = Path(target)
+        if not p.exists():
+            raise UsageError(f"no such file or directory: {target}")
+        bases = [p.parent / PARENT] if p.is_file() else sorted(p.rglob(PARENT))
+        for base in bases:
+            if not base.is_file():
+                continue
+            try:
+                files = rootset.root_files({PARENT: load_file(base)})
+            except (TemplateError, OSError, UnicodeDecodeError):
+                files = [PARENT]  # the scanners report a main.yaml that does not parse
+            for file in files:
+                path = base.parent / file
+                if (not p.is_file() or path == p) and path not in found:
+                    found.append(path)
+    return found
 
 
 def _need(path: str, what: str) -> Path:
@@ -149,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
                 if not Path(target).exists():
                     raise UsageError(f"no such file or directory: {target}")
             for p in discover(args.targets):
+                print(p)
+            return 0
+        if args.command == "roots":
+            for p in roots(args.targets):
                 print(p)
             return 0
         return run(args)

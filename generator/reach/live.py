@@ -1,6 +1,7 @@
 """The live side of the reachability model: why can't a deployed stack's tasks start?
 
-``Diagnose(session).run(stack)`` walks the stack and its nested stacks for ECS services,
+``Diagnose(session).run(stack, more)`` walks the stack and its nested stacks (and those of the
+``more`` stacks: the other roots of a split platform, ``generator.diagnose``) for ECS services,
 EventBridge rules that run ECS tasks and EventBridge Scheduler schedules, reads each
 task definition's facts into the same model the preflight uses (``reach.needs`` derives
 what the task needs, ``reach.model`` judges security-group rules, ``reach.iam`` decides
@@ -72,9 +73,9 @@ class Diagnose:
                     out.extend(self.stack_resources(r["PhysicalResourceId"]))
         return out
 
-    def tasks(self, stack: str) -> list[LiveTask]:
+    def tasks(self, stack: str, more: Sequence[str] = ()) -> list[LiveTask]:
         out: list[LiveTask] = []
-        self.resources = self.stack_resources(stack)
+        self.resources = [r for s in (stack, *more) for r in self.stack_resources(s)]
         for r in self.resources:
             pid = r.get("PhysicalResourceId") or ""
             if r["ResourceType"] == "AWS::ECS::Service" and pid.startswith("arn:"):
@@ -578,8 +579,8 @@ class Diagnose:
             )
         return figures
 
-    def run(self, stack: str) -> list[Finding]:
-        tasks = self.tasks(stack)
+    def run(self, stack: str, more: Sequence[str] = ()) -> list[Finding]:
+        tasks = self.tasks(stack, more)
         self.task_count = len(tasks)
         for t in tasks:
             self.check(t)

@@ -1,4 +1,4 @@
-"""checkov (separate venv under .tools/checkov), once over the scanned directories.
+"""checkov (separate venv under .tools/checkov), once over the scanned templates.
 
 Settings come from .checkov.yaml (frameworks cloudformation + secrets, no
 skip-check). checkov itself applies ``Metadata.checkov.skip``; a skipped check
@@ -14,30 +14,29 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from generator.gate.model import Finding, ToolResult, finding, relpath
+from generator.gate.model import Finding, ToolResult, finding, relpath, to_sarif, write_json
 from generator.gate.suppressions import reason_problem
 
 
 class CheckovRun:
     """Started in the background so it overlaps with the in-process cfn-lint run."""
 
-    def __init__(
-        self, checkov: Path, config_file: Path, dirs: list[Path], templates: list[Path], sarif: Path | None
-    ) -> None:
+    def __init__(self, checkov: Path, config_file: Path, templates: list[Path], sarif: Path | None) -> None:
         self.templates = templates
+        self.sarif = sarif
         self.start = time.monotonic()
         self.tmp = tempfile.TemporaryDirectory(prefix="gate-checkov-")
-        self.json_path = Path(self.tmp.name) / "checkov.json"
-        # Always two outputs: with a single output checkov takes the path as a directory.
-        sarif = sarif or Path(self.tmp.name) / "checkov.sarif"
-        sarif.parent.mkdir(parents=True, exist_ok=True)
-        outputs, paths = ["json", "sarif"], [str(self.json_path), str(sarif)]
+        # Given one output, checkov takes --output-file-path as a directory and writes
+        # results_json.json there.  The templates are named one by one (-f), never as
+        # directories (-d): over several directories holding same-named templates, checkov
+        # 3.3 reports one directory's skipped checks twice and another's not at all, and its
+        # SARIF writer then fails (tests/gate/test_gate_checkov_files.py).  The SARIF report
+        # is the gate's own (model.to_sarif), from the findings parsed here.
+        self.json_path = Path(self.tmp.name) / "results_json.json"
         cmd = [str(checkov), "--config-file", str(config_file)]
-        for d in dirs:
-            cmd += ["-d", str(d)]
-        for o in outputs:
-            cmd += ["-o", o]
-        cmd += ["--output-file-path", ",".join(paths)]
+        for t in templates:
+            cmd += ["-f", str(t)]
+        cmd += ["-o", "json", "--output-file-path", self.tmp.name]
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -57,6 +56,8 @@ class CheckovRun:
             parse(data, result)
             if self.proc.returncode == 1 and result.failed == 0 and not result.errors:
                 result.errors.append("checkov exited 1 but reported no failed check")
+            if self.sarif:
+                write_json(self.sarif, to_sarif(result))
             return result
         finally:
             result.seconds = time.monotonic() - self.start

@@ -126,11 +126,9 @@ def run(args: argparse.Namespace) -> int:
         ]
         guard = GuardRun(_need(args.cfn_guard, "cfn-guard"), rules, paths)
     if "checkov" in tools:
-        dirs = [Path(t) for t in args.targets]
         checkov = CheckovRun(
             _need(args.checkov, "checkov"),
             _need(args.checkov_config, ".checkov.yaml"),
-            dirs,
             paths,
             sarif("checkov.sarif"),
         )

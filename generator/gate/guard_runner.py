@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.gate.model import ToolResult, finding, relpath, write_json
+from generator.gate.model import ToolResult, finding, relpath, to_sarif, write_json
 from generator.gate.suppressions import (
     RESOURCE_EXEMPTIONS,
     AllowList,
@@ -240,36 +240,3 @@ def evaluate(
 
 def result_templates_missing(seen: set[str], loaded: dict[str, Template]) -> list[str]:
     return sorted(set(loaded) - seen)
-
-
-def to_sarif(result: ToolResult) -> dict:
-    rules = sorted({f.rule for f in result.findings})
-    out = []
-    for f in result.findings:
-        entry: dict[str, Any] = {
-            "ruleId": f.rule,
-            "level": "error",
-            "message": {"text": f"{f.resource}: {f.problem}" if f.resource else f.problem},
-            "locations": [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": f.where, "uriBaseId": "EXECUTIONROOT"},
-                        "region": {"startLine": f.line or 1},
-                    }
-                }
-            ],
-        }
-        if f.suppressed is not None:
-            entry["suppressions"] = [{"kind": "external", "justification": f.suppressed}]
-        out.append(entry)
-    return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {"driver": {"name": "cfn-guard", "rules": [{"id": r} for r in rules]}},
-                "originalUriBaseIds": {"EXECUTIONROOT": {"uri": Path.cwd().as_uri() + "/"}},
-                "results": out,
-            }
-        ],
-    }

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from generator.cfn.finding import Finding
 
@@ -156,3 +157,39 @@ def relpath(path: str | os.PathLike) -> str:
 def write_json(path: Path, data: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def to_sarif(result: ToolResult) -> dict:
+    """SARIF 2.1.0 of a tool's findings (failed and suppressed, each with its reason), written
+    by the gate itself for cfn-guard and checkov (checkov's own SARIF writer fails on the
+    skipped checks of a run over several files)."""
+    rules = sorted({f.rule for f in result.findings})
+    out = []
+    for f in result.findings:
+        entry: dict[str, Any] = {
+            "ruleId": f.rule,
+            "level": "error",
+            "message": {"text": f"{f.resource}: {f.problem}" if f.resource else f.problem},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.where, "uriBaseId": "EXECUTIONROOT"},
+                        "region": {"startLine": f.line or 1},
+                    }
+                }
+            ],
+        }
+        if f.suppressed is not None:
+            entry["suppressions"] = [{"kind": "external", "justification": f.suppressed}]
+        out.append(entry)
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": result.tool, "rules": [{"id": r} for r in rules]}},
+                "originalUriBaseIds": {"EXECUTIONROOT": {"uri": Path.cwd().as_uri() + "/"}},
+                "results": out,
+            }
+        ],
+    }

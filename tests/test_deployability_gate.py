@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from generator import render, synth
 from generator.spec import SpecError
@@ -35,6 +36,8 @@ VALIDATE = ROOT / "validate.sh"
 TOOLS = (ROOT / ".tools" / "checkov" / "bin" / "checkov", ROOT / ".tools" / "cfn-guard" / "bin" / "cfn-guard")
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
 GATED = {"ci": 4, "deep": 60}.get(PROFILE, 2)
+# Specs gated together, in one validate.sh run (each scanner starts once per batch).
+BATCH = 4
 FAIL = re.compile(r"^\s*FAIL\s+(\S+)\s+(\S+?):(\d+) (\S+?): (.*)$")
 
 pytestmark = [
@@ -67,11 +70,13 @@ def gate_env() -> dict[str, str]:
     return env
 
 
-def gate(out: Path, reports: Path, tools: str = "") -> tuple[int, list[tuple[str, str, str]], str]:
-    """(exit code, [(rule, file, logical id)] of FAIL lines, output) of validate.sh on ``out``."""
-    cmd = [str(VALIDATE), "--no-remote", "--reports", str(reports), *(["--tools", tools] if tools else []), str(out)]
+def gate(out: Path | list[Path], reports: Path, tools: str = "") -> tuple[int, list[tuple[str, str, str]], str]:
+    """(exit code, [(rule, file, logical id)] of FAIL lines, output) of validate.sh on ``out``
+    (one template folder or several, in one run)."""
+    outs = [str(o) for o in (out if isinstance(out, list) else [out])]
+    cmd = [str(VALIDATE), "--no-remote", "--reports", str(reports), *(["--tools", tools] if tools else []), *outs]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=gate_env(), cwd=ROOT, timeout=900, check=False)
-    fails = [(m.group(1), Path(m.group(2)).name, m.group(4)) for m in map(FAIL.match, proc.stdout.splitlines()) if m]
+    fails = [(m.group(1), m.group(2), m.group(4)) for m in map(FAIL.match, proc.stdout.splitlines()) if m]
     return proc.returncode, fails, proc.stdout + proc.stderr
 
 
@@ -87,27 +92,38 @@ def accepted(data: dict[str, Any], folder: Path) -> synth.Synthesis | None:
 
 
 @settings(
-    max_examples=GATED,
+    max_examples=max(1, GATED // BATCH),
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-@given(data=platforms(6))
+@given(batch=st.lists(platforms(6), min_size=BATCH, max_size=BATCH))
 def test_a_spec_validate_accepts_passes_the_gate(
-    data: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+    batch: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    folder = tmp_path_factory.mktemp("spec")
-    result = accepted(data, folder)
-    if result is None:
+    """Every spec of a batch that validate accepts passes the gate, all of them gated in one
+    run (GATED specs in all); a failure names the spec whose templates it is in."""
+    folder = tmp_path_factory.mktemp("specs")
+    outs: dict[Path, dict[str, Any]] = {}
+    for k, data in enumerate(batch):
+        result = accepted(data, folder / f"spec{k}")
+        if result is None:
+            continue
+        out = folder / f"spec{k}" / "templates"
+        render.write(result.aws_files or {}, out)
+        outs[out] = data
+    if not outs:
         return
-    out = folder / "templates"
-    render.write(result.aws_files or {}, out)
-    code, fails, output = gate(out, folder / "reports")
-    explained = {rule for k in KNOWN if k.applies(data) for rule in k.rules}
-    unexplained = [f for f in fails if f[0] not in explained]
-    assert code == 0 or (fails and not unexplained), (
-        f"a spec validate accepts fails the gate:\n{yaml.safe_dump(data, sort_keys=False)}\n{unexplained or output}"
-    )
+    code, fails, output = gate(list(outs), folder / "reports")
+    assert "ERROR" not in output, output
+    for out, data in outs.items():
+        explained = {rule for k in KNOWN if k.applies(data) for rule in k.rules}
+        mine = [f for f in fails if f[1].startswith(f"{out}/")]
+        unexplained = [f for f in mine if f[0] not in explained]
+        assert not unexplained, (
+            f"a spec validate accepts fails the gate:\n{yaml.safe_dump(data, sort_keys=False)}\n{unexplained}"
+        )
+    assert code == 0 or fails, output
 
 
 # ---- the known defects, each on a minimal spec ----------------------------------------------------
@@ -130,34 +146,45 @@ def _per_environment(d: dict[str, Any]) -> None:
     d["network"]["availability_zones"] = 2
 
 
-def test_public_ip_passes_cfn_guard(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def once_known(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[dict[str, Path], int, list[tuple[str, str, str]], str]:
+    """The two once-known-defect specs, gated together in one run of every tool:
+    ({shape: templates folder}, exit code, FAIL lines, output)."""
+    folder = tmp_path_factory.mktemp("known")
+    outs = {}
+    for shape, edit in (("public-ip", _public_ip), ("per-environment", _per_environment)):
+        result = accepted(web(edit), folder / shape)
+        assert result is not None, shape
+        outs[shape] = folder / shape / "templates"
+        render.write(result.aws_files or {}, outs[shape])
+    return (outs, *gate(list(outs.values()), folder / "reports"))
+
+
+def _fails_of(known: tuple[dict[str, Path], int, list[tuple[str, str, str]], str], shape: str) -> list[Any]:
+    outs, _, fails, output = known
+    assert "ERROR" not in output, output
+    return [f for f in fails if f[1].startswith(f"{outs[shape]}/")]
+
+
+def test_public_ip_passes_cfn_guard(once_known: Any) -> None:
     """Once a known defect (CT.ECS.PR.9): egress public-ip with the spec's public_ip_reason passes
     cfn-guard through the exemption the generator writes next to each ECS service."""
-    result = accepted(web(_public_ip), tmp_path)
-    assert result is not None
-    render.write(result.aws_files or {}, tmp_path / "templates")
-    code, fails, output = gate(tmp_path / "templates", tmp_path / "reports", "cfn-guard,reasons")
-    assert (code, fails) == (0, []), output
+    assert _fails_of(once_known, "public-ip") == [], once_known[3]
 
 
-def test_per_environment_nat_passes_cfn_lint(tmp_path: Path) -> None:
+def test_per_environment_nat_passes_cfn_lint(once_known: Any) -> None:
     """Once a known defect (W1028): with nat-per-az in one environment only, network.yaml's
     AZ 2/3 default routes carried an Fn::If whose single-nat branch no environment takes."""
-    result = accepted(web(_per_environment), tmp_path)
-    assert result is not None
-    render.write(result.aws_files or {}, tmp_path / "templates")
-    code, fails, output = gate(tmp_path / "templates", tmp_path / "reports", "cfn-lint")
-    assert (code, fails) == (0, []), output
+    assert [f for f in _fails_of(once_known, "per-environment") if f[0].startswith(("E", "W"))] == []
 
 
-def test_per_environment_egress_passes_checkov(tmp_path: Path) -> None:
+def test_per_environment_egress_passes_checkov(once_known: Any) -> None:
     """Once a known defect (CKV_AWS_23: rule descriptions inside Fn::If): per-environment egress
     is written as separate conditional rules, each with its description, which checkov reads."""
-    result = accepted(web(_per_environment), tmp_path)
-    assert result is not None
-    render.write(result.aws_files or {}, tmp_path / "templates")
-    code, fails, output = gate(tmp_path / "templates", tmp_path / "reports", "checkov")
-    assert (code, fails) == (0, []), output
+    assert [f for f in _fails_of(once_known, "per-environment") if f[0].startswith("CKV")] == []
+    assert once_known[1] == 0, once_known[3]
 
 
 def test_the_gate_parser_reads_validate_sh(tmp_path: Path) -> None:
@@ -178,3 +205,5 @@ def test_the_gate_parser_reads_validate_sh(tmp_path: Path) -> None:
     code, fails, output = gate(tmp_path / "templates", tmp_path / "reports", "reasons")
     assert code == 1, output
     assert fails, output
+    # each FAIL line names its template by the folder the batch tests attribute it with
+    assert all(f[1].startswith(f"{tmp_path / 'templates'}/") for f in fails), fails

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, example, given, seed, settings
 
 from generator import invariants as inv
 from generator import render
@@ -38,13 +38,46 @@ def _ts(spec: Platform) -> TemplateSet:
     return TemplateSet(render.synthesize(spec))
 
 
-@settings(max_examples=COMBINED)
-@seeded
-@given(spec=valid_platforms())
-def test_every_invariant_on_random_specs(spec: Platform) -> None:
+# The combined property is the suite's longest test: four shards of COMBINED / 4 examples each,
+# so pytest-xdist runs them on both cores.  Each shard has its own seed (under ``derandomize``
+# every shard would draw the same specs); the seed platforms are the first shard's explicit
+# examples.
+SHARDS = 4
+
+
+def shard(k: int) -> Any:
+    def wrap(test: Any) -> Any:
+        test = given(spec=valid_platforms())(test)
+        test = seeded(test) if k == 0 else test
+        return seed(k)(settings(max_examples=COMBINED // SHARDS, database=None)(test))
+
+    return wrap
+
+
+def _every_invariant(spec: Platform) -> None:
     """All invariants (seeds/003 Properties 1-10 and the project's 12-24) on one spec."""
     violations = inv.check_all(render.synthesize(spec), spec)
     assert not violations, violations
+
+
+@shard(0)
+def test_every_invariant_on_random_specs(spec: Platform) -> None:
+    _every_invariant(spec)
+
+
+@shard(1)
+def test_every_invariant_on_random_specs_1(spec: Platform) -> None:
+    _every_invariant(spec)
+
+
+@shard(2)
+def test_every_invariant_on_random_specs_2(spec: Platform) -> None:
+    _every_invariant(spec)
+
+
+@shard(3)
+def test_every_invariant_on_random_specs_3(spec: Platform) -> None:
+    _every_invariant(spec)
 
 
 def each(test: Any) -> Any:
@@ -177,17 +210,31 @@ def test_data_reachability(spec: Platform) -> None:
     assert inv.data_reachability(_ts(spec)) == []
 
 
-@pytest.mark.slow
-@settings(max_examples=LINTED)
-@seeded
-@given(spec=valid_platforms(8))
-def test_cfn_lint_clean_on_random_specs(spec: Platform, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _lint_clean(spec: Platform, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Invariant 20: cfn-lint reports zero errors and warnings (in-process, one call per example)."""
     from generator.lint import lint_paths
 
     out = tmp_path_factory.mktemp("lint")
     render.write(render.render(spec), out)
     assert lint_paths(sorted(out.glob("*.yaml")), use_cache=True) == []
+
+
+# Two shards of LINTED / 2 examples, own seeds (as the combined property above).
+@pytest.mark.slow
+@seed(0)
+@settings(max_examples=LINTED // 2, database=None)
+@seeded
+@given(spec=valid_platforms(8))
+def test_cfn_lint_clean_on_random_specs(spec: Platform, tmp_path_factory: pytest.TempPathFactory) -> None:
+    _lint_clean(spec, tmp_path_factory)
+
+
+@pytest.mark.slow
+@seed(1)
+@settings(max_examples=LINTED - LINTED // 2, database=None)
+@given(spec=valid_platforms(8))
+def test_cfn_lint_clean_on_more_random_specs(spec: Platform, tmp_path_factory: pytest.TempPathFactory) -> None:
+    _lint_clean(spec, tmp_path_factory)
 
 
 LARGE_EXAMPLES = {"ci": 3, "deep": 20}.get(PROFILE, 1)

@@ -168,18 +168,21 @@ def _fails_of(known: tuple[dict[str, Path], int, list[tuple[str, str, str]], str
     return [f for f in fails if f[1].startswith(f"{outs[shape]}/")]
 
 
+@pytest.mark.xdist_group("once-known-gate")  # one worker: the shared gate run once
 def test_public_ip_passes_cfn_guard(once_known: Any) -> None:
     """Once a known defect (CT.ECS.PR.9): egress public-ip with the spec's public_ip_reason passes
     cfn-guard through the exemption the generator writes next to each ECS service."""
     assert _fails_of(once_known, "public-ip") == [], once_known[3]
 
 
+@pytest.mark.xdist_group("once-known-gate")  # one worker: the shared gate run once
 def test_per_environment_nat_passes_cfn_lint(once_known: Any) -> None:
     """Once a known defect (W1028): with nat-per-az in one environment only, network.yaml's
     AZ 2/3 default routes carried an Fn::If whose single-nat branch no environment takes."""
     assert [f for f in _fails_of(once_known, "per-environment") if f[0].startswith(("E", "W"))] == []
 
 
+@pytest.mark.xdist_group("once-known-gate")  # one worker: the shared gate run once
 def test_per_environment_egress_passes_checkov(once_known: Any) -> None:
     """Once a known defect (CKV_AWS_23: rule descriptions inside Fn::If): per-environment egress
     is written as separate conditional rules, each with its description, which checkov reads."""

@@ -85,6 +85,7 @@ def gated(generated: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("examples-gate")  # one worker, so the module's one gate run is not made twice
 @pytest.mark.parametrize("spec", EXAMPLES, ids=lambda p: p.stem)
 def test_example_passes_the_security_gate(
     spec: Path, generated: dict[str, Path], gated: subprocess.CompletedProcess[str]

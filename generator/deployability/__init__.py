@@ -35,13 +35,15 @@ warnings are printed and pass.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator.cfn.finding import Finding
 from generator.deployability import data_paths, ingress, presence, rootset, roundtrip, service_limits, template_limits
 from generator.deployability.base import Inputs, finding
 from generator.deployability.fields import spec_field, spec_lines
-from generator.spec import Platform
+
+if TYPE_CHECKING:  # annotations only: deploy.sh's helpers import this without the spec models
+    from generator.spec import Platform
 
 RULES: dict[str, Callable[[Inputs], list[Finding]]] = {
     "presence": presence.check,

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from generator.cfn.finding import ERROR, Finding
 from generator.naming import pascal
-from generator.spec import Platform
+
+if TYPE_CHECKING:  # annotations only: deploy.sh's helpers import this without the spec models
+    from generator.spec import Platform
 
 # The start of what follows a spec name in a logical id -> (kind of spec item, sub-field).
 HINTS: tuple[tuple[str, str, str], ...] = (

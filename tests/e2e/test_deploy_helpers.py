@@ -243,6 +243,63 @@ def test_loopback_detection_in_python_and_bash(url, loopback):
     assert (proc.returncode == 0) is loopback
 
 
+def _setup_tools(root, path: str) -> subprocess.CompletedProcess[str]:
+    """lib.sh's setup_tools with ROOT=root and PATH=path: prints PY and AWS, or dies."""
+    script = f'PROG=t; ROOT="$1"; source "{ROOT}/generator/deploy/lib.sh"; setup_tools; echo "$PY|$AWS"'
+    return subprocess.run(
+        ["bash", "-c", script, "_", str(root)], env={"PATH": path}, capture_output=True, text=True, check=False
+    )
+
+
+def _fake_aws(path, code: int) -> None:
+    """An ``aws`` that leaves a mark beside itself when started and exits with ``code``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\ntouch '{path}.ran'\nexit {code}\n")
+    path.chmod(0o755)
+
+
+def test_setup_tools_finds_the_python_and_the_cli(tmp_path):
+    """The project's python must have boto3, botocore and PyYAML (looked up without importing
+    them); a broken aws on PATH falls back to the project's, the project's own is taken
+    without being started, and with none the script says to run make venv."""
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(sys.executable)
+    elsewhere = tmp_path / "elsewhere"
+    _fake_aws(elsewhere / "aws", 1)  # on PATH but broken: `aws --version` fails
+    proc = _setup_tools(tmp_path, f"{elsewhere}:/usr/bin:/bin")
+    assert proc.returncode == 1 and "the AWS CLI was not found" in proc.stderr, proc
+    _fake_aws(venv / "aws", 7)  # the project's: taken as it is (never run, or it would "fail")
+    proc = _setup_tools(tmp_path, f"{elsewhere}:/usr/bin:/bin")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"{venv}/python|{venv}/aws", proc
+    proc = _setup_tools(tmp_path, f"{venv}:/usr/bin:/bin")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"{venv}/python|{venv}/aws", proc
+    assert not (venv / "aws.ran").exists() and (elsewhere / "aws.ran").exists()
+    _fake_aws(elsewhere / "aws", 0)  # a working one on PATH comes first
+    proc = _setup_tools(tmp_path, f"{elsewhere}:/usr/bin:/bin")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"{venv}/python|{elsewhere}/aws", proc
+    # a python without boto3 (here one without site-packages) is refused with the fix
+    (venv / "python").unlink()
+    (venv / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
+    (venv / "python").chmod(0o755)
+    proc = _setup_tools(tmp_path, f"{venv}:/usr/bin:/bin")
+    assert proc.returncode == 1 and "lacks boto3/PyYAML; run: make venv" in proc.stderr, proc
+
+
+def test_the_helpers_of_every_deploy_start_without_the_spec_models_or_cfn_lint():
+    """deploy.sh and delete.sh start a dozen helpers per run; each one that imported the spec
+    models (pydantic, ~0.5 s) or cfn-lint (seconds) would pay it again."""
+    mods = ("artifacts", "changeset", "endpoint", "events", "exposure", "filled", "images", "leftovers")
+    mods += ("outputs", "params", "roots", "survivors")
+    code = (
+        "import importlib, sys\n"
+        f"for m in {mods!r}: importlib.import_module('generator.deploy.' + m)\n"
+        "print(sorted(m for m in sys.modules if m in ('pydantic', 'generator.spec', 'cfnlint')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]", proc.stdout
+
+
 def test_the_test_environment_cannot_reach_aws():
     """With the e2e environment, a client that forgot the endpoint fails at the closed
     loopback proxy at once: nothing leaves the machine."""

@@ -185,8 +185,11 @@ elif [[ $USER_SPEC -eq 1 ]]; then
 else
   TEMPLATE_DIR="$ROOT/templates/$PLATFORM"
   [[ -f "$TEMPLATE_DIR/main.yaml" ]] || die "no templates/$PLATFORM/main.yaml: run make templates PLATFORM=platforms/$PLATFORM.yaml"
-  synth "$WORK/fresh"
-  if ! diff -r -q "$TEMPLATE_DIR" "$WORK/fresh" >"$WORK/stale.txt" 2>&1; then
+  # generated again (or known fresh from .cache/fresh) and compared file by file
+  rc=0
+  pydeploy fresh --spec "$SPEC" --templates "$TEMPLATE_DIR" --scratch "$WORK/fresh" 2>"$WORK/stale.txt" || rc=$?
+  [[ $rc -eq 2 ]] && { cat "$WORK/stale.txt" >&2; exit 2; }
+  if [[ $rc -ne 0 ]]; then
     sed 's/^/  /' "$WORK/stale.txt" >&2
     die "templates/$PLATFORM is stale (differs from the spec): run make templates PLATFORM=platforms/$PLATFORM.yaml"
   fi
@@ -194,7 +197,9 @@ else
 fi
 if [[ "$TEMPLATE_SOURCE" == spec ]]; then
   rc=0
-  timed "$PY" -m generator check "$SPEC" >"$WORK/check.log" 2>&1 || rc=$?
+  # the templates just generated (or known fresh): answered from .cache/check when these
+  # bytes were checked before, as make templates does
+  timed "$PY" -m generator check --templates "$TEMPLATE_DIR" >"$WORK/check.log" 2>&1 || rc=$?
   if [[ $rc -eq 0 ]]; then
     tail -n 1 "$WORK/check.log"
   else

@@ -30,6 +30,10 @@ SOURCE_SUFFIXES = (".py", ".yaml", ".yml", ".json", ".guard", ".txt")
 GENERATOR = Path(__file__).resolve().parent
 
 
+# The distributions whose version can change what synthesis writes (its cache keys).
+SYNTH_LIBRARIES = ("troposphere", "awacs", "pydantic", "pydantic-core", "PyYAML", "cfn-lint")
+
+
 def digest(*parts: bytes | str) -> str:
     """SHA-256 of the parts, each length-prefixed (so ("ab", "c") != ("a", "bc"))."""
     h = hashlib.sha256(FORMAT.encode())

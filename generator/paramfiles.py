@@ -22,3 +22,10 @@ def files(source: str | Path) -> list[Path]:
 def label(source: str | Path, path: Path) -> str:
     """How a parameters file is named in messages: ``parameters/<stem>/<file>``."""
     return f"parameters/{Path(source).stem}/{path.name}"
+
+
+def key_parts(source: str | Path) -> list[bytes]:
+    """Names and bytes of the spec's parameters files, for the cache keys of synthesis
+    (``make templates`` and deploy.sh's freshness check)."""
+    found = files(source)
+    return [str(len(found)).encode(), *(x for p in found for x in (p.name.encode(), p.read_bytes()))]

@@ -33,6 +33,7 @@ MODULES = (
     "regional",
     "nested",
     "stateful",
+    "fresh",
 )
 
 
@@ -290,7 +291,7 @@ def test_the_helpers_of_every_deploy_start_without_the_spec_models_or_cfn_lint()
     """deploy.sh and delete.sh start a dozen helpers per run; each one that imported the spec
     models (pydantic, ~0.5 s) or cfn-lint (seconds) would pay it again."""
     mods = ("artifacts", "changeset", "endpoint", "events", "exposure", "filled", "images", "leftovers")
-    mods += ("outputs", "params", "roots", "survivors")
+    mods += ("fresh", "outputs", "params", "roots", "survivors")
     code = (
         "import importlib, sys\n"
         f"for m in {mods!r}: importlib.import_module('generator.deploy.' + m)\n"

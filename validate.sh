@@ -17,8 +17,10 @@ inputs (the templates, its version, its rules and config, the allow-lists) did
 not change since the last run answers from .cache/gate (see generator/gatecache.py).
 
 When AWS credentials or --endpoint-url are present, it then runs
-`aws cloudformation validate-template` on every template (and, with --bucket,
-on the packaged root stacks). A template over the 51,200-byte TemplateBody
+CloudFormation's ValidateTemplate on every template (and, with --bucket, on the
+packaged root stacks), all in one process (generator/deploy/validate_templates.py,
+boto3: the AWS CLI took about a second to start per template). A template over the
+51,200-byte TemplateBody
 limit is uploaded to the artifact bucket (--bucket, or the one deploy.sh uses,
 created if missing) and validated by --template-url, as deploy.sh deploys it.
 Otherwise that step is skipped.
@@ -144,16 +146,12 @@ else
     mapfile -t root_templates < <("$PY" -m generator.gate roots "${TARGETS[@]}")
     for template in "${root_templates[@]}"; do is_root[$template]=1; done
   fi
-  py_aws=(--region "$REGION")
-  if [[ -n $ENDPOINT_URL ]]; then py_aws+=(--endpoint-url "$ENDPOINT_URL"); fi
-  INLINE_LIMIT=51200   # TemplateBody limit (CloudFormation quotas; generator/deployability/quotas.py)
-  upload_bucket=""
-  url=""
   remote_failed=0
   workdir=$(mktemp -d)
   trap 'rm -rf "$workdir"' EXIT
+  to_check=()   # each template, and after a root its packaged copy
   for template in "${templates[@]}"; do
-    to_check=("$template")
+    to_check+=("$template")
     if [[ -n ${is_root[$template]:-} ]]; then
       packaged="$workdir/$(basename "$(dirname "$template")")-$(basename "$template" .yaml)-packaged.yaml"
       if "$AWS" "${aws_args[@]}" cloudformation package --template-file "$template" \
@@ -165,31 +163,14 @@ else
         remote_failed=1
       fi
     fi
-    for file in "${to_check[@]}"; do
-      source_args=(--template-body "file://$file")
-      if (($(wc -c <"$file") > INLINE_LIMIT)); then
-        # Over the inline TemplateBody limit: validate from S3 (1 MB), as deploy.sh deploys it.
-        if [[ -z $upload_bucket ]]; then
-          upload_bucket=$("$PY" -m generator.deploy.artifacts ensure ${BUCKET:+--bucket "$BUCKET"} "${py_aws[@]}" \
-            2>"$workdir/err") || { echo "validate-template: FAIL artifact bucket: $(tr '\n' ' ' <"$workdir/err")" >&2
-                                   remote_failed=1; continue; }
-        fi
-        url=$("$PY" -m generator.deploy.artifacts upload --bucket "$upload_bucket" --prefix validate \
-          --file "$file" "${py_aws[@]}" 2>"$workdir/err") \
-          || { echo "validate-template: FAIL uploading $file: $(tr '\n' ' ' <"$workdir/err")" >&2
-               remote_failed=1; continue; }
-        source_args=(--template-url "$url")
-      fi
-      if "$AWS" "${aws_args[@]}" cloudformation validate-template \
-        "${source_args[@]}" >/dev/null 2>"$workdir/err"; then
-        echo "validate-template: ok   $file${url:+ (from S3: over the inline limit)}"
-      else
-        echo "validate-template: FAIL $file: $(tr '\n' ' ' <"$workdir/err")" >&2
-        remote_failed=1
-      fi
-      url=""
-    done
   done
+  # One process validates them all (over the TemplateBody quota: from S3, as deploy.sh deploys).
+  py_aws=(--region "$REGION")
+  if [[ -n $ENDPOINT_URL ]]; then py_aws+=(--endpoint-url "$ENDPOINT_URL"); fi
+  if ((${#to_check[@]})); then
+    "$PY" -m generator.deploy.validate_templates ${BUCKET:+--bucket "$BUCKET"} "${py_aws[@]}" "${to_check[@]}" \
+      || remote_failed=1
+  fi
   ((remote_failed == 0)) || status=1
 fi
 

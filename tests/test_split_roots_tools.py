@@ -85,11 +85,48 @@ exit 0
 """
 
 
+@pytest.fixture
+def cfn_stub() -> Iterator[tuple[str, list[str]]]:
+    """A loopback stand-in for CloudFormation's ValidateTemplate (the query API): every
+    request is answered "valid", and each TemplateBody it was sent is recorded."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs
+
+    bodies: list[str] = []
+    ok = (
+        b'<ValidateTemplateResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
+        b"<ValidateTemplateResult><Parameters/></ValidateTemplateResult></ValidateTemplateResponse>"
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            assert form["Action"] == ["ValidateTemplate"], form
+            bodies.append(form["TemplateBody"][0])
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(ok)))
+            self.end_headers()
+            self.wfile.write(ok)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", bodies
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def run_validate(
-    target: Path, tmp_path: Path, *extra: str, aws: str = FAKE_AWS
+    target: Path, tmp_path: Path, endpoint: str, *extra: str, aws: str = FAKE_AWS
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    """validate.sh's remote step over ``target`` with a recording ``aws`` (nothing leaves the
-    machine: the endpoint is a closed loopback port and the stand-in answers every call)."""
+    """validate.sh's remote step over ``target`` with a recording ``aws`` for the packaging
+    and ``endpoint`` (the stand-in above) for the validation: nothing leaves the machine."""
     fake = tmp_path / "bin"
     fake.mkdir(exist_ok=True)
     (fake / "aws").write_text(aws)
@@ -105,8 +142,10 @@ def run_validate(
         AWS_CONFIG_FILE="/nonexistent",
         AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
         AWS_EC2_METADATA_DISABLED="true",
+        NO_PROXY="127.0.0.1",
+        no_proxy="127.0.0.1",
     )
-    args = ["--tools", "reasons", "--reports", "", "--endpoint-url", "http://127.0.0.1:9", *extra, str(target)]
+    args = ["--tools", "reasons", "--reports", "", "--endpoint-url", endpoint, *extra, str(target)]
     proc = subprocess.run(
         [str(VALIDATE), *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300, check=False
     )
@@ -118,34 +157,48 @@ def _arg(call: str, flag: str) -> str:
     return words[words.index(flag) + 1]
 
 
-def test_validate_sh_bucket_packages_and_validates_every_root(split_dir: Path, tmp_path: Path) -> None:
-    proc, calls = run_validate(split_dir, tmp_path, "--bucket", "artifacts")
+def _validated(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    return re.findall(r"^validate-template: ok   (\S+)$", proc.stdout, re.MULTILINE)
+
+
+def test_validate_sh_bucket_packages_and_validates_every_root(
+    split_dir: Path, tmp_path: Path, cfn_stub: tuple[str, list[str]]
+) -> None:
+    endpoint, bodies = cfn_stub
+    proc, calls = run_validate(split_dir, tmp_path, endpoint, "--bucket", "artifacts")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     packaged = [c for c in calls if " cloudformation package " in f" {c} "]
     assert sorted(Path(_arg(c, "--template-file")).name for c in packaged) == sorted(["main.yaml", SECOND])
     assert all(_arg(c, "--s3-bucket") == "artifacts" for c in packaged)
     outputs = [_arg(c, "--output-template-file") for c in packaged]
     assert len(set(outputs)) == 2  # one packaged file per root: the second does not overwrite the first
-    validated = [_arg(c, "--template-body").removeprefix("file://") for c in calls if "validate-template" in c]
+    validated = _validated(proc)
     for out in outputs:
         assert out in validated
-        assert f"validate-template: ok   {out}" in proc.stdout
-    # every template is validated as it is, too
+    # every template is validated as it is, too, and CloudFormation was sent each one's bytes
     assert {Path(v).name for v in validated} >= {p.name for p in split_dir.glob("*.yaml")}
+    assert len(bodies) == len(validated) == len(list(split_dir.glob("*.yaml"))) + 2
+    assert (split_dir / SECOND).read_text() in bodies
+    assert not [c for c in calls if "validate-template" in c]  # one python process, not a CLI per file
 
 
-def test_validate_sh_without_bucket_packages_nothing(split_dir: Path, tmp_path: Path) -> None:
-    proc, calls = run_validate(split_dir, tmp_path)
+def test_validate_sh_without_bucket_packages_nothing(
+    split_dir: Path, tmp_path: Path, cfn_stub: tuple[str, list[str]]
+) -> None:
+    endpoint, bodies = cfn_stub
+    proc, calls = run_validate(split_dir, tmp_path, endpoint)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not [c for c in calls if " package " in f" {c} "]
-    assert len([c for c in calls if "validate-template" in c]) == len(list(split_dir.glob("*.yaml")))
+    assert len(_validated(proc)) == len(bodies) == len(list(split_dir.glob("*.yaml")))
 
 
-def test_a_failed_package_of_the_second_root_fails_validate_sh(split_dir: Path, tmp_path: Path) -> None:
+def test_a_failed_package_of_the_second_root_fails_validate_sh(
+    split_dir: Path, tmp_path: Path, cfn_stub: tuple[str, list[str]]
+) -> None:
     """The packaging of a service-set root is checked, not only attempted: a CLI that cannot
     package it (here: the stand-in refuses that one file) fails the run and names the file."""
     refuses = FAKE_AWS.replace("exit 0\n", f'[[ " $* " == *" package "*{SECOND}* ]] && exit 255\nexit 0\n')
-    proc, calls = run_validate(split_dir, tmp_path, "--bucket", "artifacts", aws=refuses)
+    proc, calls = run_validate(split_dir, tmp_path, cfn_stub[0], "--bucket", "artifacts", aws=refuses)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"validate-template: FAIL packaging {split_dir / SECOND}" in proc.stderr
     assert len([c for c in calls if " package " in f" {c} "]) == 2

@@ -69,6 +69,16 @@ def _tls_only_policy(bucket: str) -> str:
 
 
 def ensure(args: argparse.Namespace) -> int:
+    bucket = ensure_bucket(args)
+    if bucket is None:
+        return EXIT_FAIL
+    print(bucket)
+    return 0
+
+
+def ensure_bucket(args: argparse.Namespace) -> str | None:
+    """The bucket (``args.bucket`` or the default name), created and secured if needed, its
+    state on stderr; None (and why on stderr) when it exists but is not accessible."""
     s3 = client("s3", args)
     bucket = args.bucket = args.bucket or default_bucket(args)
     created = False
@@ -81,7 +91,7 @@ def ensure(args: argparse.Namespace) -> int:
                 f"({_code(exc)}); it may belong to another account. Pass --bucket.",
                 file=sys.stderr,
             )
-            return EXIT_FAIL
+            return None
         region = region_of(args)
         kwargs: dict = {"Bucket": bucket}
         if region != "us-east-1":
@@ -129,8 +139,7 @@ def ensure(args: argparse.Namespace) -> int:
         f"artifact bucket s3://{bucket} {state} (encrypted, public access blocked, versioned, TLS only{extra})",
         file=sys.stderr,
     )
-    print(bucket)
-    return 0
+    return bucket
 
 
 def object_url(args: argparse.Namespace, bucket: str, key: str) -> str:

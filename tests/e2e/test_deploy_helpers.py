@@ -34,6 +34,7 @@ MODULES = (
     "nested",
     "stateful",
     "fresh",
+    "validate_templates",
 )
 
 

@@ -6,17 +6,19 @@ import argparse
 import json
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from generator import __version__, lint, make_templates
+from generator import __version__
 
 if TYPE_CHECKING:
     from generator import synth
 
-# The generator's heavy imports (render -> troposphere, spec -> pydantic) are made in the
-# commands that need them, so `templates` on an unchanged spec answers from the cache
-# without paying them.
+# The generator's heavy imports (render -> troposphere, spec -> pydantic, lint -> cfn-lint's
+# data, the other commands' modules) are made in the commands that need them, so `templates`
+# on an unchanged spec answers from the cache without paying them and `synth` pays only its
+# own (tests/test_imports.py).
 
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -100,6 +102,8 @@ def _templates_in(dirs: list[str]) -> list[Path]:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
+    from generator import lint
+
     result = lint.lint(_templates_in(args.dirs), use_cache=not args.no_cache, jobs=args.jobs)
     for f in result.findings:
         print(f)
@@ -108,6 +112,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_templates(args: argparse.Namespace) -> int:
+    from generator import make_templates
+
     return make_templates.run(args, cmd_synth)
 
 
@@ -157,6 +163,26 @@ def templates_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+def synth_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default templates/<spec name>)")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(func=cmd_synth)
+    return p
+
+
+def schema_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(func=cmd_schema)
+    return p
+
+
+def validate_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
+    p.set_defaults(func=cmd_validate)
+    return p
+
+
 LINT_HELP = "run cfn-lint over generated templates"
 LINT_MORE = (
     "Runs cfn-lint in process over every *.yaml in DIR(s). A template whose bytes, nested children, "
@@ -178,11 +204,39 @@ def check_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
-# Commands main() parses without building the full parser: (help, description, arguments).
-FAST_COMMANDS = {
-    "lint": (LINT_HELP, LINT_MORE, lint_arguments),
-    "templates": (make_templates.HELP, make_templates.MORE, templates_arguments),
-    "check": (CHECK_HELP, CHECK_MORE, check_arguments),
+Command = tuple[str, str, Callable[[argparse.ArgumentParser], argparse.ArgumentParser]]
+
+
+def _templates_command() -> Command:
+    from generator import make_templates
+
+    text = make_templates.HELP
+    return text, f"{text}. {make_templates.MORE}".rstrip(". "), templates_arguments
+
+
+# Commands main() parses without building the full parser (whose other commands import their
+# modules): name -> () -> (help, description, arguments).
+FAST_COMMANDS: dict[str, Callable[[], Command]] = {
+    "synth": lambda: (
+        "generate the nested-stack templates of a platform spec",
+        "Generate templates/<platform>/main.yaml and its children from SPEC.",
+        synth_arguments,
+    ),
+    "lint": lambda: (LINT_HELP, f"{LINT_HELP}. {LINT_MORE}".rstrip(". "), lint_arguments),
+    "templates": _templates_command,
+    "check": lambda: (CHECK_HELP, f"{CHECK_HELP}. {CHECK_MORE}".rstrip(". "), check_arguments),
+    "schema": lambda: (
+        "print the platform spec JSON Schema",
+        "Print the JSON Schema of platform specs.",
+        schema_arguments,
+    ),
+    "validate": lambda: (
+        "validate a platform spec: the whole synthesis, nothing written",
+        "Run the whole synthesis of SPEC in memory (spec model, stack contracts, "
+        "parent wiring, template quotas, physical names) and write nothing. "
+        "Exit 0 valid, 2 spec error (file: field: message), 1 a bug in stackgen.",
+        validate_arguments,
+    ),
 }
 
 
@@ -221,34 +275,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"stackgen {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser(
-        "synth",
-        help="generate the nested-stack templates of a platform spec",
-        description="Generate templates/<platform>/main.yaml and its children from SPEC.",
-    )
-    s.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
-    s.add_argument("--out", metavar="DIR", help="output directory (default templates/<spec name>)")
-    s.add_argument("--quiet", action="store_true", help="print nothing on success")
-    s.set_defaults(func=cmd_synth)
-
-    for name, (text, more, arguments) in FAST_COMMANDS.items():
-        arguments(sub.add_parser(name, help=text, description=f"{text}. {more}".rstrip(". ")))
-
-    s = sub.add_parser(
-        "schema", help="print the platform spec JSON Schema", description="Print the JSON Schema of platform specs."
-    )
-    s.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
-    s.set_defaults(func=cmd_schema)
-
-    s = sub.add_parser(
-        "validate",
-        help="validate a platform spec: the whole synthesis, nothing written",
-        description="Run the whole synthesis of SPEC in memory (spec model, stack contracts, "
-        "parent wiring, template quotas, physical names) and write nothing. "
-        "Exit 0 valid, 2 spec error (file: field: message), 1 a bug in stackgen.",
-    )
-    s.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
-    s.set_defaults(func=cmd_validate)
+    for name, command in FAST_COMMANDS.items():
+        text, description, arguments = command()
+        arguments(sub.add_parser(name, help=text, description=description))
 
     import importlib
 
@@ -297,10 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] and argv[0] in FAST_COMMANDS:
         # The edit loop's commands parse on their own, so an answer from the cache does not
         # wait for the imports the other commands' parsers make (cost -> spec -> pydantic).
-        text, more, arguments = FAST_COMMANDS[argv[0]]
-        args = arguments(
-            argparse.ArgumentParser(prog=f"stackgen {argv[0]}", description=f"{text}. {more}".rstrip(". "))
-        ).parse_args(argv[1:])
+        _, description, arguments = FAST_COMMANDS[argv[0]]()
+        args = arguments(argparse.ArgumentParser(prog=f"stackgen {argv[0]}", description=description)).parse_args(
+            argv[1:]
+        )
     else:
         args = parser().parse_args(argv)
     try:

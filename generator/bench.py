@@ -340,7 +340,8 @@ def scale_table(work: Path, repeat: int, ns: tuple[int, ...] = SCALE_NS) -> list
         spec = work / f"gen-{n}.yaml"
         spec.write_text(yaml.safe_dump(scale_spec(n), sort_keys=False), encoding="utf-8")
         out = work / f"gen-{n}"
-        code = f"from generator.bench import generate; generate({str(spec)!r}, {str(out)!r})"
+        # ended as synth ends (generator.cli.NO_TEARDOWN): no interpreter teardown
+        code = f"import os; from generator.bench import generate; generate({str(spec)!r}, {str(out)!r}); os._exit(0)"
         s = measure([sys.executable, "-c", code], dict(os.environ), repeat)
         if s.rc:
             lines.append(f"  {n:>4} does not generate: {s.note}")

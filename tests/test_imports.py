@@ -32,8 +32,15 @@ NOT_FOR_SYNTH = (
 )
 
 IMPORTED = """
-import json, runpy, sys
+import json, os, runpy, sys
 sys.argv = ["generator", *json.loads(sys.argv[1])]
+
+
+def _exit(code):  # generator.__main__ ends synth with os._exit: report the modules first
+    raise SystemExit(code)
+
+
+os._exit = _exit
 try:
     runpy.run_module("generator", run_name="__main__")
 except SystemExit as exc:

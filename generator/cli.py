@@ -139,8 +139,11 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from generator.gcpause import paused
+
     try:
-        _synthesize(args)
+        with paused():  # as in cmd_synth
+            _synthesize(args)
     except Exception as exc:  # noqa: BLE001 - anything the spec did not cause is a bug
         return internal_error("validate", exc)
     print(f"{args.spec}: valid")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from generator import __version__
 
@@ -256,7 +257,7 @@ FAST_COMMANDS: dict[str, Callable[[], Command]] = {
 # Commands whose process can end without the interpreter's teardown (freeing every module,
 # model and template one by one: about a third of synth's wall time): every file they write is
 # closed before they return, and they start no thread or process and register no atexit
-# handler. generator.__main__ ends them with os._exit once stdout and stderr are flushed.
+# handler. ``run`` ends them with os._exit once stdout and stderr are flushed.
 NO_TEARDOWN = frozenset({"synth", "validate", "schema"})
 
 
@@ -339,6 +340,26 @@ def parser() -> argparse.ArgumentParser:
     scaffold.add_params_arguments(s)
     s.set_defaults(func=scaffold.cmd_params)
     return p
+
+
+def run() -> NoReturn:
+    """The process's entry point (``python -m generator`` and the ``stackgen`` script):
+    ``main``, and for the commands of ``NO_TEARDOWN`` the end of the process without the
+    interpreter's teardown, once stdout and stderr are flushed. Tests call ``main``."""
+    # stackgen's spec models are its own: a pydantic plugin installed beside it (found by
+    # scanning every installed distribution's entry points when the first model is built) has
+    # nothing to observe, and the scan is paid by every command. A value the caller set wins.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    code = main()
+    if sys.argv[1:2] and sys.argv[1] in NO_TEARDOWN:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:  # (a reader gone away: the usual exit reports it)
+            pass
+        else:
+            os._exit(code)
+    raise SystemExit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,11 +1,12 @@
-"""``python -m generator`` ends the commands of ``cli.NO_TEARDOWN`` with ``os._exit`` (no
-interpreter teardown): what they print still arrives in full, through a pipe too, and the exit
-codes are the usual ones."""
+"""``python -m generator`` and the ``stackgen`` script (both ``cli.run``) end the commands of
+``cli.NO_TEARDOWN`` with ``os._exit`` (no interpreter teardown): what they print still arrives in
+full, through a pipe too, and the exit codes are the usual ones."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from generator import cli
@@ -23,6 +24,12 @@ def test_the_commands_are_the_ones_reviewed() -> None:
     # Adding a command here needs the same review: it closes what it writes, starts no thread
     # or process and registers no atexit handler.
     assert {"synth", "validate", "schema"} == cli.NO_TEARDOWN
+
+
+def test_both_entry_points_run_it() -> None:
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    assert scripts["stackgen"] == "generator.cli:run"
+    assert (ROOT / "generator" / "__main__.py").read_text(encoding="utf-8").splitlines()[-1] == "run()"
 
 
 def test_synth_prints_and_writes_everything(tmp_path: Path) -> None:

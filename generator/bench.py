@@ -28,9 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.cfn.load import load_file
-from generator.deployability import rootset
-
 ROOT = Path(__file__).resolve().parent.parent
 ANCHOR = ROOT / ".tools" / "cdk"
 ANCHOR_APP = ROOT / "scripts" / "cdk-anchor"
@@ -213,6 +210,8 @@ def one_service_change(spec_path: Path, dest: Path) -> Path | None:
 
 
 def _resources(out: Path) -> int:
+    from generator.cfn.load import load_file
+
     return sum(len(load_file(p).get("Resources") or {}) for p in out.glob("*.yaml"))
 
 
@@ -279,24 +278,35 @@ SCALE_TARGETS = (("generate 300 services wall (s)", 3.0), ("generate 300 service
 
 
 def generate(spec_path: str, out: str) -> None:
-    """Generate SPEC's templates into OUT without the checks (``python -c`` entry point)."""
-    from generator import render
-    from generator.spec import load_spec
+    """Generate SPEC's templates into OUT without the checks (``python -c`` entry point; this
+    module imports nothing at the top that generation does not need, so the scale table
+    times generation, not the bench's own imports). Cyclic GC is paused throughout, as in
+    ``synth`` (generator.gcpause)."""
+    from generator.gcpause import paused
 
-    spec = load_spec(spec_path)
-    header = render.HEADER.format(name=spec.name)
-    Path(out).mkdir(parents=True, exist_ok=True)
-    for name, t in sorted(render.synthesize(spec).items()):
-        (Path(out) / name).write_text(header + render.to_yaml(t), encoding="utf-8")
+    with paused():
+        from generator import render
+        from generator.spec import load_spec
+
+        spec = load_spec(spec_path)
+        header = render.HEADER.format(name=spec.name)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        for name, t in sorted(render.synthesize(spec).items()):
+            (Path(out) / name).write_text(header + render.to_yaml(t), encoding="utf-8")
 
 
 def _roots(out: Path) -> int:
     """Root stacks of generated templates (generator.roots: several past one operation's quota)."""
+    from generator.cfn.load import load_file
+    from generator.deployability import rootset
+
     return len(rootset.root_files({"main.yaml": load_file(out / "main.yaml")}))
 
 
 def _largest(out: Path) -> tuple[int, int, str]:
     """(templates, resources, 'file R/P/O/bytes' of the template with the most resources)."""
+    from generator.cfn.load import load_file
+
     rows = []
     for p in sorted(out.glob("*.yaml")):
         t = load_file(p)
@@ -330,7 +340,8 @@ def scale_table(work: Path, repeat: int, ns: tuple[int, ...] = SCALE_NS) -> list
         spec = work / f"gen-{n}.yaml"
         spec.write_text(yaml.safe_dump(scale_spec(n), sort_keys=False), encoding="utf-8")
         out = work / f"gen-{n}"
-        code = f"from generator.bench import generate; generate({str(spec)!r}, {str(out)!r})"
+        # ended as synth ends (generator.cli.NO_TEARDOWN): no interpreter teardown
+        code = f"import os; from generator.bench import generate; generate({str(spec)!r}, {str(out)!r}); os._exit(0)"
         s = measure([sys.executable, "-c", code], dict(os.environ), repeat)
         if s.rc:
             lines.append(f"  {n:>4} does not generate: {s.note}")

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from generator import __version__, lint, make_templates
+from generator import __version__
 
 if TYPE_CHECKING:
     from generator import synth
 
-# The generator's heavy imports (render -> troposphere, spec -> pydantic) are made in the
-# commands that need them, so `templates` on an unchanged spec answers from the cache
-# without paying them.
+# The generator's heavy imports (render -> troposphere, spec -> pydantic, lint -> cfn-lint's
+# data, the other commands' modules) are made in the commands that need them, so `templates`
+# on an unchanged spec answers from the cache without paying them and `synth` pays only its
+# own (tests/test_imports.py).
 
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -61,6 +64,16 @@ def _synthesize(args: argparse.Namespace) -> synth.Synthesis:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
+    from generator.gcpause import paused
+
+    # No cyclic GC from the imports to the last file written (generator.gcpause): the modules,
+    # models and templates all live until the command returns, and each full collection would
+    # walk them all.
+    with paused():
+        return _synth(args)
+
+
+def _synth(args: argparse.Namespace) -> int:
     from generator import render
 
     out = Path(args.out or f"templates/{Path(args.spec).stem}")
@@ -100,6 +113,8 @@ def _templates_in(dirs: list[str]) -> list[Path]:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
+    from generator import lint
+
     result = lint.lint(_templates_in(args.dirs), use_cache=not args.no_cache, jobs=args.jobs)
     for f in result.findings:
         print(f)
@@ -108,6 +123,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_templates(args: argparse.Namespace) -> int:
+    from generator import make_templates
+
     return make_templates.run(args, cmd_synth)
 
 
@@ -123,8 +140,11 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from generator.gcpause import paused
+
     try:
-        _synthesize(args)
+        with paused():  # as in cmd_synth
+            _synthesize(args)
     except Exception as exc:  # noqa: BLE001 - anything the spec did not cause is a bug
         return internal_error("validate", exc)
     print(f"{args.spec}: valid")
@@ -157,6 +177,26 @@ def templates_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+def synth_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default templates/<spec name>)")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(func=cmd_synth)
+    return p
+
+
+def schema_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(func=cmd_schema)
+    return p
+
+
+def validate_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
+    p.set_defaults(func=cmd_validate)
+    return p
+
+
 LINT_HELP = "run cfn-lint over generated templates"
 LINT_MORE = (
     "Runs cfn-lint in process over every *.yaml in DIR(s). A template whose bytes, nested children, "
@@ -178,12 +218,47 @@ def check_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
-# Commands main() parses without building the full parser: (help, description, arguments).
-FAST_COMMANDS = {
-    "lint": (LINT_HELP, LINT_MORE, lint_arguments),
-    "templates": (make_templates.HELP, make_templates.MORE, templates_arguments),
-    "check": (CHECK_HELP, CHECK_MORE, check_arguments),
+Command = tuple[str, str, Callable[[argparse.ArgumentParser], argparse.ArgumentParser]]
+
+
+def _templates_command() -> Command:
+    from generator import make_templates
+
+    text = make_templates.HELP
+    return text, f"{text}. {make_templates.MORE}".rstrip(". "), templates_arguments
+
+
+# Commands main() parses without building the full parser (whose other commands import their
+# modules): name -> () -> (help, description, arguments).
+FAST_COMMANDS: dict[str, Callable[[], Command]] = {
+    "synth": lambda: (
+        "generate the nested-stack templates of a platform spec",
+        "Generate templates/<platform>/main.yaml and its children from SPEC.",
+        synth_arguments,
+    ),
+    "lint": lambda: (LINT_HELP, f"{LINT_HELP}. {LINT_MORE}".rstrip(". "), lint_arguments),
+    "templates": _templates_command,
+    "check": lambda: (CHECK_HELP, f"{CHECK_HELP}. {CHECK_MORE}".rstrip(". "), check_arguments),
+    "schema": lambda: (
+        "print the platform spec JSON Schema",
+        "Print the JSON Schema of platform specs.",
+        schema_arguments,
+    ),
+    "validate": lambda: (
+        "validate a platform spec: the whole synthesis, nothing written",
+        "Run the whole synthesis of SPEC in memory (spec model, stack contracts, "
+        "parent wiring, template quotas, physical names) and write nothing. "
+        "Exit 0 valid, 2 spec error (file: field: message), 1 a bug in stackgen.",
+        validate_arguments,
+    ),
 }
+
+
+# Commands whose process can end without the interpreter's teardown (freeing every module,
+# model and template one by one: about a third of synth's wall time): every file they write is
+# closed before they return, and they start no thread or process and register no atexit
+# handler. ``run`` ends them with os._exit once stdout and stderr are flushed.
+NO_TEARDOWN = frozenset({"synth", "validate", "schema"})
 
 
 # Subcommands implemented in their own modules: each exposes add_arguments(parser) and cmd(args).
@@ -221,34 +296,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"stackgen {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser(
-        "synth",
-        help="generate the nested-stack templates of a platform spec",
-        description="Generate templates/<platform>/main.yaml and its children from SPEC.",
-    )
-    s.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
-    s.add_argument("--out", metavar="DIR", help="output directory (default templates/<spec name>)")
-    s.add_argument("--quiet", action="store_true", help="print nothing on success")
-    s.set_defaults(func=cmd_synth)
-
-    for name, (text, more, arguments) in FAST_COMMANDS.items():
-        arguments(sub.add_parser(name, help=text, description=f"{text}. {more}".rstrip(". ")))
-
-    s = sub.add_parser(
-        "schema", help="print the platform spec JSON Schema", description="Print the JSON Schema of platform specs."
-    )
-    s.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
-    s.set_defaults(func=cmd_schema)
-
-    s = sub.add_parser(
-        "validate",
-        help="validate a platform spec: the whole synthesis, nothing written",
-        description="Run the whole synthesis of SPEC in memory (spec model, stack contracts, "
-        "parent wiring, template quotas, physical names) and write nothing. "
-        "Exit 0 valid, 2 spec error (file: field: message), 1 a bug in stackgen.",
-    )
-    s.add_argument("spec", metavar="SPEC", help="platform spec file (platforms/*.yaml)")
-    s.set_defaults(func=cmd_validate)
+    for name, command in FAST_COMMANDS.items():
+        text, description, arguments = command()
+        arguments(sub.add_parser(name, help=text, description=description))
 
     import importlib
 
@@ -292,15 +342,35 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def run() -> NoReturn:
+    """The process's entry point (``python -m generator`` and the ``stackgen`` script):
+    ``main``, and for the commands of ``NO_TEARDOWN`` the end of the process without the
+    interpreter's teardown, once stdout and stderr are flushed. Tests call ``main``."""
+    # stackgen's spec models are its own: a pydantic plugin installed beside it (found by
+    # scanning every installed distribution's entry points when the first model is built) has
+    # nothing to observe, and the scan is paid by every command. A value the caller set wins.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    code = main()
+    if sys.argv[1:2] and sys.argv[1] in NO_TEARDOWN:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:  # (a reader gone away: the usual exit reports it)
+            pass
+        else:
+            os._exit(code)
+    raise SystemExit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] and argv[0] in FAST_COMMANDS:
         # The edit loop's commands parse on their own, so an answer from the cache does not
         # wait for the imports the other commands' parsers make (cost -> spec -> pydantic).
-        text, more, arguments = FAST_COMMANDS[argv[0]]
-        args = arguments(
-            argparse.ArgumentParser(prog=f"stackgen {argv[0]}", description=f"{text}. {more}".rstrip(". "))
-        ).parse_args(argv[1:])
+        _, description, arguments = FAST_COMMANDS[argv[0]]()
+        args = arguments(argparse.ArgumentParser(prog=f"stackgen {argv[0]}", description=description)).parse_args(
+            argv[1:]
+        )
     else:
         args = parser().parse_args(argv)
     try:

@@ -99,9 +99,29 @@ def strings(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
             yield from strings(v, sub)
 
 
+def texts(node: Any, out: set[str]) -> set[str]:
+    """Every string of a fragment, keys included, into ``out`` (what ``strings`` yields,
+    without the paths)."""
+    if isinstance(node, str):
+        out.add(node)
+    elif isinstance(node, list):
+        for x in node:
+            texts(x, out)
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            if isinstance(k, str):
+                out.add(k)
+            texts(v, out)
+    return out
+
+
 def check(inp: Inputs) -> list[Finding]:
     out: list[Finding] = []
     for file, template in sorted(inp.templates.items()):
+        # The paths are built only for a template that has such a string (synth runs this on
+        # every template it writes; almost none has one).
+        if not any(changes_type(t) for t in texts(template, set())):
+            continue
         for section in sorted(template):
             body = template[section]
             if section == "Resources" and isinstance(body, dict):

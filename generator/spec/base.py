@@ -62,7 +62,10 @@ class SpecError(Exception):
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # A field's docstring is its description in the JSON Schema: generator.spec.descriptions
+    # gives them to pydantic when a schema is written, not at every import
+    # (use_attribute_docstrings would re-read each model's source).
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def fargate_size_ok(cpu: int, memory: int) -> bool:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from generator.gcpause import paused
 from generator.spec.base import SpecError
+from generator.spec.descriptions import describe
 from generator.spec.platform import Platform
 
 
@@ -111,7 +112,9 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>") -> Platform:
 
 def json_schema() -> dict[str, Any]:
     """The spec's JSON Schema (``python -m generator schema``; committed as schema/platform.schema.json).
-    Top-level ``x-`` keys are allowed, as ``parse_spec`` ignores them."""
+    Top-level ``x-`` keys are allowed, as ``parse_spec`` ignores them. Field descriptions are
+    the fields' docstrings (``generator.spec.descriptions``)."""
+    describe(Platform)
     schema = Platform.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "stackgen platform spec"

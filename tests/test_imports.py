@@ -1,0 +1,89 @@
+"""``generator synth`` imports only what synthesis needs (issue 13: generation near the
+``import troposphere`` floor): not the linter, the AWS SDK, the gate, nor the modules of the
+CLI's other commands (generator.cli builds their parsers only when one of them runs)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Third-party packages and stackgen modules synth has no use for.
+NOT_FOR_SYNTH = (
+    "cfnlint",
+    "boto3",
+    "botocore",
+    "jsonschema",
+    "generator.lint",
+    "generator.cache",
+    "generator.make_templates",
+    "generator.preflight",
+    "generator.cost",
+    "generator.docgen",
+    "generator.plan",
+    "generator.bench",
+    "generator.scaffold",
+    "generator.diagnose",
+    "generator.gate",
+    "generator.acceptance",
+)
+
+IMPORTED = """
+import json, os, runpy, sys
+sys.argv = ["generator", *json.loads(sys.argv[1])]
+
+
+def _exit(code):  # generator.__main__ ends synth with os._exit: report the modules first
+    raise SystemExit(code)
+
+
+os._exit = _exit
+try:
+    runpy.run_module("generator", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def imported(argv: list[str]) -> tuple[int, set[str]]:
+    """(exit code, modules in sys.modules after ``python -m generator ARGV``)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORTED, json.dumps(argv)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    out = json.loads(proc.stdout.splitlines()[-1])
+    return out["code"], set(out["modules"])
+
+
+def unwanted(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in NOT_FOR_SYNTH))
+
+
+def test_synth_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
+    code, modules = imported(["synth", "platforms/mcp-gateway.yaml", "--quiet", "--out", str(tmp_path)])
+    assert code == 0
+    assert (tmp_path / "main.yaml").is_file()
+    assert "troposphere" in modules and "generator.synth" in modules  # it did synthesize
+    assert unwanted(modules) == []
+
+
+def test_validate_imports_nothing_it_does_not_use() -> None:
+    code, modules = imported(["validate", "platforms/mcp-gateway.yaml"])
+    assert code == 0
+    assert unwanted(modules) == []
+
+
+def test_the_check_sees_an_unwanted_import() -> None:
+    """The full parser (any other command) imports the other commands' modules; the check
+    above would report them."""
+    code, modules = imported(["plan", "--help"])
+    assert code == 0
+    assert {"generator.cost", "generator.docgen", "generator.plan", "generator.bench"} <= set(unwanted(modules))

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from generator import cli, deployability
 from generator.cfn.templateset import TemplateSet
@@ -21,7 +24,7 @@ from generator.deployability import service_limits
 from generator.lb_placement import TARGET_GROUPS, layout, place_balancer
 from generator.lint import lint_paths
 from generator.render import synthesize
-from generator.spec import SpecError, parse_spec
+from generator.spec import Listener, LoadBalancer, SpecError, parse_spec
 from tests.helpers import ROOT, props, resources
 
 LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"
@@ -364,3 +367,79 @@ def test_layout_names_shards_by_number() -> None:
     assert [s.name for s in layout(spec).shards] == ["edge", "edge-2"]
     assert layout(spec).serving("svc149").name == "edge-2"
     assert layout(spec).serving("web").primary
+
+
+# ---- placement over random target groups ------------------------------------------------------
+
+HOSTS = [f"r{k}" for k in range(12)] + [f"h{k}.example.org" for k in range(40)]
+
+
+@dataclass(frozen=True)
+class FakeRoute:
+    """What placement reads of a route (generator.spec.routing.Route), without its validation."""
+
+    hosts: tuple[str, ...]
+    listeners: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class FakeGroup:
+    """What placement reads of a target group (generator.spec.TargetGroupSpec)."""
+
+    name: str
+    routes: tuple[FakeRoute, ...]
+    load_balancer: str = "edge"
+
+
+# A target group's routes, each by its hosts (one or two of a small pool, so hosts are shared).
+ROUTES = st.lists(st.lists(st.sampled_from(HOSTS), min_size=1, max_size=2, unique=True), min_size=1, max_size=3)
+
+
+@st.composite
+def target_groups(draw: st.DrawFn) -> list[Any]:
+    """30-300 target groups of ``edge``: tg0 the listeners' default, about a tenth with a
+    host-less first route (both pinned to the declared ALB), the others routed by hosts."""
+    plans = draw(st.lists(ROUTES, min_size=30, max_size=300))
+    pinned = draw(st.sets(st.integers(0, len(plans) - 1), max_size=max(1, len(plans) // 10)))
+    return [
+        FakeGroup(f"tg{k}", tuple(FakeRoute(() if k in pinned and j == 0 else tuple(h)) for j, h in enumerate(plan)))
+        for k, plan in enumerate(plans)
+    ]
+
+
+EDGE = LoadBalancer(
+    name="edge",
+    dns_record="www",
+    listeners=[
+        Listener(port=80, mode="redirect", target_group="tg0"),
+        Listener(port=443, mode="https", target_group="tg0"),
+    ],
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(tgs=target_groups(), cut=st.floats(0, 1))
+def test_placement_of_any_prefix_is_a_prefix_of_the_placement(tgs: list[Any], cut: float) -> None:
+    """Appending target groups never moves one: the shards of a prefix of the target groups are
+    prefixes of the shards of them all; listener defaults and host-less routes are on shard 1;
+    a host is on one shard unless one target group names hosts two shards already serve (which
+    the deployability check refuses)."""
+    full = place_balancer(EDGE, tgs)
+    part = place_balancer(EDGE, tgs[: int(cut * len(tgs))])
+    for shard in part:
+        assert full[shard.number - 1].target_groups[: len(shard.target_groups)] == shard.target_groups
+    where = {tg: s.number for s in full for tg in s.target_groups}
+    assert where["tg0"] == 1
+    assert all(where[tg.name] == 1 for tg in tgs if any(not r.hosts for r in tg.routes))
+    owner = {"www": 1}  # host -> the shard of the first target group that names it
+    bridged = False
+    for tg in tgs:
+        hosts = {h for r in tg.routes for h in r.hosts}
+        pinned = tg.name == "tg0" or any(not r.hosts for r in tg.routes)
+        owners = {owner[h] for h in hosts if h in owner} | ({1} if pinned else set())
+        bridged |= len(owners) > 1
+        for h in hosts:
+            owner.setdefault(h, where[tg.name])
+    if not bridged:
+        for tg in tgs:
+            assert all(owner[h] == where[tg.name] for r in tg.routes for h in r.hosts), tg.name

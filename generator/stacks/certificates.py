@@ -41,8 +41,8 @@ def build(spec: Platform) -> Template:
         # The record names its routes' hosts name (generator.spec.routing) as alternative names, each
         # spelled out (no wildcard): adding one replaces the certificate (SubjectAlternativeNames is
         # create-only), which CloudFormation does before it deletes the old one.
-        records = [shard.balancer.dns_record] if shard.primary else []
-        names = [naming.domain_name(h) for h in [*records, *shard.records]]
+        own = shard.balancer.dns_record if shard.primary else None
+        names = [naming.domain_name(h) for h in [*([own] if own else []), *shard.records]]
         cert = st.add(
             acm.Certificate(
                 naming.logical(shard.name, "Certificate"),

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator import cli, deployability
+from generator import awsfacts, cli, deployability
 from generator.cfn.templateset import TemplateSet
 from generator.deployability import service_limits
 from generator.lb_placement import TARGET_GROUPS, layout, place_balancer
@@ -176,6 +177,20 @@ def test_the_overflow_alb_has_the_declared_listeners_answering_404(past_tg_quota
     attrs = {a["Key"]: a["Value"] for a in second["LoadBalancerAttributes"]}
     assert attrs["access_logs.s3.prefix"] == "edge-2"
     assert attrs["idle_timeout.timeout_seconds"] == "60"
+
+
+def test_the_overflow_default_action_is_valid_in_the_listener_schema(past_tg_quota: Path) -> None:
+    """The fixed 404 against cfn-lint's resource schema of AWS::ElasticLoadBalancingV2::Listener
+    (Action, FixedResponseConfig: StatusCode 2XX/4XX/5XX); a 302 there is refused."""
+    schema = awsfacts.resource_schema(LISTENER)
+    assert schema is not None
+    action = jsonschema.Draft7Validator({"$ref": "#/definitions/Action", "definitions": schema["definitions"]})
+    alb = yaml.safe_load((past_tg_quota / "alb.yaml").read_text(encoding="utf-8"))
+    default = props(resources(alb, LISTENER)["Edge2Listener80"])["DefaultActions"]
+    assert [list(action.iter_errors(a)) for a in default] == [[]]
+    broken = copy.deepcopy(default[0])
+    broken["FixedResponseConfig"]["StatusCode"] = "302"
+    assert list(action.iter_errors(broken))
 
 
 def test_each_alb_has_its_alarms_and_each_target_group_alarms_on_its_alb(past_tg_quota: Path) -> None:

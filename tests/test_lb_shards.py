@@ -458,3 +458,13 @@ def test_placement_of_any_prefix_is_a_prefix_of_the_placement(tgs: list[Any], cu
     if not bridged:
         for tg in tgs:
             assert all(owner[h] == where[tg.name] for r in tg.routes for h in r.hosts), tg.name
+
+
+def test_an_overflow_alb_without_record_names_presents_the_declared_certificate() -> None:
+    t = synthesize(parse_spec(platform([hosted(k) for k in range(1, 110)], domain=True)))
+    assert errors(t) == [] and load_balancers(t) == ["Edge2LoadBalancer", "EdgeLoadBalancer"]
+    assert sorted(resources(t["certificates.yaml"], "AWS::CertificateManager::Certificate")) == ["EdgeCertificate"]
+    listener = props(resources(t["alb.yaml"], LISTENER)["Edge2Listener80"])
+    assert listener["Certificates"] == {
+        "Fn::If": ["HasDomain", [{"CertificateArn": {"Ref": "EdgeCertificateArn"}}], {"Ref": "AWS::NoValue"}]
+    }

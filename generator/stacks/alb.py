@@ -22,8 +22,6 @@ serves record names of the domain (else the declared one's)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from troposphere import (
     Equals,
     FindInMap,
@@ -44,7 +42,7 @@ from troposphere import (
 from generator import naming
 from generator.contract import Interface, StackInterface
 from generator.lb_placement import Shard, layout
-from generator.spec import Listener, LoadBalancer, Platform
+from generator.spec import Listener, LoadBalancer, Platform, TargetGroupSpec
 from generator.spec.routing import rules_of
 from generator.stacks._base import DEV_ONLY, TLS_POLICY, Stack, log_bucket, suppress
 from generator.stacks._rules import listener_rule, to_https
@@ -173,7 +171,12 @@ def build(spec: Platform) -> Template:  # noqa: C901
 
 
 def _shard(  # noqa: PLR0913
-    st: Stack, spec: Platform, shard: Shard, logs_bucket: Ref, tgs: dict[str, elb.TargetGroup], mine: list[Any]
+    st: Stack,
+    spec: Platform,
+    shard: Shard,
+    logs_bucket: Ref,
+    tgs: dict[str, elb.TargetGroup],
+    mine: list[TargetGroupSpec],
 ) -> None:
     """One ALB of a declared load balancer (generator.lb_placement), its listeners and rules;
     ``mine``: the target groups placed on it."""

@@ -270,7 +270,11 @@ def platforms(draw: st.DrawFn, max_services: int = 40, min_services: int = 1) ->
         for k, tg in enumerate(tgs[4:49]):
             route: dict[str, Any] = {"priority": 10 + k, "paths": [f"/{tg}/*"], "listeners": ports}
             if draw(st.booleans()):
-                route["hosts"] = [f"{tg}.example.com"]
+                # with a domain, half of them three record names (tg.<region>.<BaseDomain>, ...):
+                # past the 9 beside the dns_record on one certificate, the load balancer grows an
+                # overflow ALB (generator.lb_placement) with alias records and a certificate of its own
+                record = with_domain and draw(st.booleans())
+                route["hosts"] = [tg, f"{tg}-a", f"{tg}-b"] if record else [f"{tg}.example.com"]
             tg_specs[tg]["routes"] = [route]
             if https_only and draw(st.integers(0, 3)) == 0:
                 # HTTP2 / gRPC to the targets: served only through the https listener, and

@@ -21,6 +21,7 @@ conditions compare (``TemplateSet.scenarios``), and the largest is held to the q
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,6 +34,7 @@ from generator.deployability.presence import LISTENER, LISTENER_RULE, TARGET_GRO
 from generator.deployability.quotas import QUOTAS
 from generator.reach.iam import as_list
 from generator.reach.network import Network
+from generator.spec.routing import NAMES_PER_CERTIFICATE
 
 LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
@@ -50,7 +52,14 @@ INTERFACE_GROUPS = {
 
 def check(inp: Inputs) -> list[Finding]:
     ts, v = inp.ts, Views()
-    return load_balancers(ts, v) + services(ts, v) + security_groups(ts, v) + interfaces(ts, v) + endpoints(ts, v)
+    return (
+        load_balancers(ts, v)
+        + certificates(ts)
+        + services(ts, v)
+        + security_groups(ts, v)
+        + interfaces(ts, v)
+        + endpoints(ts, v)
+    )
 
 
 class Views:
@@ -103,10 +112,25 @@ def _worst(views: Views, ts: TemplateSet, keys: list[Key], count: Any) -> tuple[
     return best
 
 
-# What to do when one load balancer is past its target-group or rule quota (generator.spec.routing).
+# What to do when one load balancer is past its target-group or rule quota although the
+# generator splits a load balancer into ALB shards (generator.lb_placement): what is left over is
+# what no split moves.
 SECOND_ALB = (
-    "; declare a second load balancer (load_balancers: - name: <name>-2, with its own listeners) and point "
-    "some services' target_groups[].load_balancer at it"
+    "; the automatic split (ALB shards <name>-2, <name>-3, ...) cannot fix this: listeners' default target "
+    "groups and routes without hosts stay on the declared load balancer, a host's routes stay on the shard "
+    "that serves it, and an earlier target group is never moved to make room for a later one. Give routes "
+    "hosts, split one host's routes over several hosts, or declare a second load balancer (load_balancers: - "
+    "name: <other>, with its own listeners) and point some services' target_groups[].load_balancer at it"
+)
+CERTIFICATE = "AWS::CertificateManager::Certificate"
+# "Domain names per ACM certificate" (generator.spec.routing.NAMES_PER_CERTIFICATE).
+ACM_NAMES = (
+    f"domain names per ACM certificate: {NAMES_PER_CERTIFICATE} (adjustable), "
+    "https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html"
+)
+ELB_HOSTS = (
+    "DNS resolves a host name to one load balancer, so a host-header condition on another load balancer never "
+    "matches; https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html"
 )
 
 
@@ -195,6 +219,7 @@ def load_balancers(ts: TemplateSet, views: Views | None = None) -> list[Finding]
                 "load_balancers_per_target_group",
             )
         )
+    out += hosts_on_one_load_balancer(ts, rules, listeners)
     for type_, prop in ((LISTENER, "DefaultActions"), (LISTENER_RULE, "Actions")):
         for f, lid, r in ts.resources(type_):
             for action in as_list(ts.resolved(f, r["Properties"].get(prop))):
@@ -210,6 +235,66 @@ def load_balancers(ts: TemplateSet, views: Views | None = None) -> list[Finding]
                     )
                 )
     return [f for f in out if f]
+
+
+def _host_values(ts: TemplateSet, file: str, rule: dict[str, Any]) -> list[str]:
+    """The host-header values of a listener rule, each as its JSON text (a record host is a Sub
+    or an Fn::If of the stages; the same host is the same text on every load balancer)."""
+    out = []
+    for cond in as_list(rule.get("Properties", {}).get("Conditions")):
+        if not isinstance(cond, dict) or cond.get("Field") != "host-header":
+            continue
+        values = (cond.get("HostHeaderConfig") or {}).get("Values") or cond.get("Values")
+        out += [json.dumps(v, sort_keys=True) for v in as_list(values)]
+    return out
+
+
+def hosts_on_one_load_balancer(ts: TemplateSet, rules: dict[Key, Key], listeners: dict[Key, Key]) -> list[Finding]:
+    """A host named in listener rules of two load balancers: its DNS record sends its requests to
+    one of them, so the other's rules for it never match (generator.lb_placement keeps a host's
+    routes on one shard and refuses, through this check, a target group whose hosts two shards serve)."""
+    seen: dict[str, dict[Key, Key]] = {}  # host -> load balancer -> first rule naming it there
+    for key, listener in sorted(rules.items()):
+        for host in _host_values(ts, key[0], ts.resource(*key) or {}):
+            seen.setdefault(host, {}).setdefault(listeners[listener], key)
+    out = []
+    for host, lbs in sorted(seen.items()):
+        if len(lbs) > 1:
+            where = sorted(lbs.values())[-1]
+            out.append(
+                finding(
+                    "alb-hosts",
+                    where[0],
+                    where[1],
+                    f"{where[0]}:{where[1]} matches host {host} on load balancers "
+                    f"{', '.join(sorted(k[1] for k in lbs))}{SECOND_ALB}",
+                    ELB_HOSTS,
+                )
+            )
+    return out
+
+
+def certificates(ts: TemplateSet) -> list[Finding]:
+    """Domain names per ACM certificate (its DomainName and SubjectAlternativeNames)."""
+    out = []
+    for f, lid, r in ts.resources(CERTIFICATE):
+        props = r.get("Properties") or {}
+        names = {
+            json.dumps(n, sort_keys=True)
+            for n in [props.get("DomainName"), *as_list(props.get("SubjectAlternativeNames"))]
+        }
+        if len(names) > NAMES_PER_CERTIFICATE:
+            out.append(
+                finding(
+                    "acm-quota",
+                    f,
+                    lid,
+                    f"{f}:{lid} covers domain names: {len(names)}; the record names of the domain that one load "
+                    f"balancer's routes name, with its dns_record, share one certificate{SECOND_ALB}",
+                    ACM_NAMES,
+                )
+            )
+    return out
 
 
 # ---- ECS services -------------------------------------------------------------------------

@@ -21,10 +21,22 @@ target group has a load balancer for ECS.
 
 Limits (``check_routes``): a host or path pattern of at most 128 characters of the
 characters ELB allows; at most 3 values per condition and 5 per rule, at most 5 wildcards
-per rule; priorities 1-50,000, unique per listener; the rules and target groups of a load
-balancer are held to the ALB quotas by the deployability check on the templates
-(generator.deployability.service_limits: rules and target groups per ALB), whose refusal
-says how to declare a second load balancer.
+per rule; priorities 1-50,000, unique per listener; one target group's record hosts fit one
+certificate (10 names, with the load balancer's dns_record when the target group must stay
+on the declared load balancer).
+
+Past the quotas of one ALB (100 target groups, 100 rules besides the default ones, 10
+record names on its certificate) a declared load balancer becomes several ALBs, its shards
+(generator.lb_placement): target groups whose routes all have hosts are placed, in spec
+order, on ``<name>-2``, ``<name>-3``, ... with their rules, alias records and a certificate
+of their own; listeners' default target groups and routes without hosts stay on the
+declared one, and a host's routes stay on the shard that serves it.  Appending target
+groups or services never moves one already placed: in a change set the new shard and its
+resources are added, nothing else is replaced.  Removing or growing a target group can let a
+later one move to an earlier shard (its rules and its hosts' alias records are replaced).
+What no split fixes (more than 100 host-less rules, one host's routes past a shard's quota,
+a target group whose hosts two shards already serve) the deployability check on the
+templates refuses (generator.deployability.service_limits), and says why.
 """
 
 from __future__ import annotations
@@ -185,11 +197,6 @@ def rules_of(lb: Balancer, tgs: Sequence[Any]) -> list[tuple[int, Route, Any]]:
     return sorted(out, key=lambda x: (x[0], x[1].priority))
 
 
-def record_hosts(lb: Balancer, tgs: Sequence[Any]) -> list[str]:
-    """The record names of the domain that routes of ``lb`` name, sorted, each once."""
-    return sorted({h for tg in tgs if tg.load_balancer == lb.name for r in tg.routes for h in r.records})
-
-
 def check_routes(  # noqa: C901, PLR0912 - one pass over the routes
     balancers: Sequence[Balancer], tgs: Sequence[tuple[str, Any]], has_domain: bool, base_domain: str
 ) -> None:
@@ -249,13 +256,20 @@ def check_routes(  # noqa: C901, PLR0912 - one pass over the routes
         err = matcher_error(tg.protocol_version, tg.health_check.matcher)
         if err:
             raise ValueError(f"{where}.health_check.matcher: {err}")
-    for lb in balancers:
-        names = {lb.dns_record, *record_hosts(lb, [t for _, t in tgs])} - {None}
+    for where, tg in tgs:
+        lb = lbs.get(tg.load_balancer)
+        if lb is None:
+            continue
+        pinned = any(x.target_group == tg.name for x in lb.listeners) or any(not r.hosts for r in tg.routes)
+        names = {h for r in tg.routes for h in r.records}
+        if pinned and lb.dns_record:
+            names.add(lb.dns_record)
         if len(names) > NAMES_PER_CERTIFICATE:
             raise ValueError(
-                f"load_balancers[{lb.name}]: it would serve {len(names)} record names of the domain "
-                f"(its dns_record and its routes' hosts), over the {NAMES_PER_CERTIFICATE} domain names of one ACM "
-                "certificate (ACM quotas); use fewer record hosts, full host names, or a second load balancer"
+                f"{where}.routes: they name {len(names)} record names of the domain"
+                f"{' (with the dns_record of the load balancer it stays on)' if pinned else ''}, over the "
+                f"{NAMES_PER_CERTIFICATE} domain names of one ACM certificate (ACM quotas); a target group is served "
+                "by one load balancer with one certificate: use fewer record hosts or full host names"
             )
 
 

@@ -18,7 +18,7 @@ from troposphere import Equals, If, Not, NoValue, Ref, Select, Split, Sub, ecs
 from troposphere import elasticloadbalancingv2 as elb
 
 from generator import naming
-from generator.spec import Listener, LoadBalancer, Service
+from generator.spec import Listener, Service
 from generator.spec.routing import NEEDS_HTTPS, NO_DOMAIN_SUFFIX, Route
 from generator.stacks._base import Stack
 
@@ -31,9 +31,10 @@ def to_https(action: type[Any]) -> list[Any]:
     ]
 
 
-def rule_id(lb: LoadBalancer, port: int, priority: int) -> str:
-    """The logical ID of a rule: from its listener and priority, never from a position."""
-    return naming.logical(lb.name, "Listener", str(port), "Rule", str(priority))
+def rule_id(lb: str, port: int, priority: int) -> str:
+    """The logical ID of a rule on load balancer (shard, generator.lb_placement) ``lb``: from its
+    listener and priority, never from a position."""
+    return naming.logical(lb, "Listener", str(port), "Rule", str(priority))
 
 
 def host_value(host: str, capable: bool, domain_only: bool) -> object:
@@ -52,9 +53,9 @@ def host_value(host: str, capable: bool, domain_only: bool) -> object:
 
 
 def listener_rule(
-    lb: LoadBalancer, x: Listener, listener: elb.Listener, route: Route, tg: Ref, capable: bool
+    lb: str, x: Listener, listener: elb.Listener, route: Route, tg: Ref, capable: bool
 ) -> elb.ListenerRule:
-    """The rule of ``route`` on listener ``x`` of ``lb``, forwarding to ``tg``."""
+    """The rule of ``route`` on listener ``x`` of load balancer (shard) ``lb``, forwarding to ``tg``."""
     conditions = []
     domain_only = capable and x.mode == "https"
     if route.hosts:

@@ -12,7 +12,13 @@ and ELB refuses a second listener on a port (DuplicateListener, "A listener alre
 this port for this load balancer"; https://github.com/aws/aws-cdk/issues/13901).
 
 Listener rules (a target group's ``routes``, generator.spec.routing) are built by
-generator.stacks._rules, one per route and listener, and follow their listener's stage."""
+generator.stacks._rules, one per route and listener, and follow their listener's stage.
+
+A declared load balancer past an ALB quota is several ALBs, its shards (generator.lb_placement):
+shard 1 is the declared one; an overflow shard ``<name>-<n>`` has the same listeners, whose
+default action answers a fixed 404 (no listener default target group can be on it: those stay
+on shard 1), the rules of the target groups placed on it, and its own certificate when it
+serves record names of the domain (else the declared one's)."""
 
 from __future__ import annotations
 
@@ -35,7 +41,8 @@ from troposphere import (
 
 from generator import naming
 from generator.contract import Interface, StackInterface
-from generator.spec import Listener, LoadBalancer, Platform
+from generator.lb_placement import Shard, layout
+from generator.spec import Listener, LoadBalancer, Platform, TargetGroupSpec
 from generator.spec.routing import rules_of
 from generator.stacks._base import DEV_ONLY, TLS_POLICY, Stack, log_bucket, suppress
 from generator.stacks._rules import listener_rule, to_https
@@ -70,6 +77,18 @@ def domain_capable(spec: Platform, lb: LoadBalancer) -> bool:
     return spec.has_domain and lb.dns_record is not None
 
 
+def cert_of(shard: Shard) -> str:
+    """The parameter of the certificate a shard's listeners present: its own when it serves
+    record names of the domain (generator.stacks.certificates), else the declared load balancer's."""
+    return naming.cert_output(shard.name if shard.records and not shard.primary else shard.balancer.name)
+
+
+# An overflow shard's listeners answer what no rule matches as a load balancer without a route
+# for it would: 404 (FixedResponseConfig: StatusCode 2XX/4XX/5XX, ContentType text/plain, per
+# cfn-lint's AWS::ElasticLoadBalancingV2::Listener schema).
+NOT_FOUND = elb.FixedResponseConfig(StatusCode="404", ContentType="text/plain", MessageBody="Not Found")
+
+
 def interface(spec: Platform) -> StackInterface:
     i = Interface()
     i.takes("Name")
@@ -78,18 +97,21 @@ def interface(spec: Platform) -> StackInterface:
     i.takes(_public(spec), "CommaDelimitedList")
     if spec.has_domain:
         i.takes("BaseDomain")
-    for lb in spec.load_balancers:
-        i.takes(naming.sg_output(lb_key(lb.name)))
+    for shard in layout(spec).shards:
+        lb = shard.balancer
+        if shard.primary:
+            i.takes(naming.sg_output(lb_key(lb.name)))
         if domain_capable(spec, lb):
-            i.takes(naming.cert_output(lb.name), description="ACM certificate ARN ('' without a domain)")
+            i.takes(cert_of(shard), description="ACM certificate ARN ('' without a domain)")
         for attr, desc in (
             ("DnsName", "DNS name"),
             ("CanonicalHostedZoneId", "hosted zone"),
             ("FullName", "full name (CloudWatch dimension)"),
         ):
-            i.gives(naming.lb_output(lb.name, attr), f"{lb.name} load balancer {desc}")
-        i.gives(naming.lb_output(lb.name, "Url"), f"Base URL of the {lb.name} load balancer", public=True)
-        i.gives(naming.lb_output(lb.name, "Host"), f"Host name clients use for {lb.name}", public=True)
+            i.gives(naming.lb_output(shard.name, attr), f"{shard.name} load balancer {desc}")
+        if shard.primary:
+            i.gives(naming.lb_output(lb.name, "Url"), f"Base URL of the {lb.name} load balancer", public=True)
+            i.gives(naming.lb_output(lb.name, "Host"), f"Host name clients use for {lb.name}", public=True)
     for s in spec.services:
         for tg in s.target_groups:
             i.gives(naming.tg_output(tg.name), f"Target group {tg.name}")
@@ -142,72 +164,98 @@ def build(spec: Platform) -> Template:  # noqa: C901
             st.output(naming.tg_output(tg.name), Ref(tgs[tg.name]))
 
     logs_bucket = _access_log_bucket(st)
-    for lb in spec.load_balancers:
-        alb = st.add(
-            suppress(
-                elb.LoadBalancer(
-                    naming.logical(lb.name, "LoadBalancer"),
-                    DependsOn=["AccessLogBucketPolicy"],  # ALB checks it may write before it enables logging
-                    Type="application",
-                    Scheme="internet-facing",
-                    Subnets=st.ref(_public(spec)),
-                    SecurityGroups=[st.ref(naming.sg_output(lb_key(lb.name)))],
-                    LoadBalancerAttributes=[
-                        elb.LoadBalancerAttributes(Key="routing.http.drop_invalid_header_fields.enabled", Value="true"),
-                        elb.LoadBalancerAttributes(Key="routing.http.desync_mitigation_mode", Value="defensive"),
-                        elb.LoadBalancerAttributes(Key="idle_timeout.timeout_seconds", Value=str(lb.idle_timeout)),
-                        elb.LoadBalancerAttributes(
-                            Key="deletion_protection.enabled", Value=If("IsDev", "false", "true")
-                        ),
-                        elb.LoadBalancerAttributes(Key="access_logs.s3.enabled", Value="true"),
-                        elb.LoadBalancerAttributes(Key="access_logs.s3.bucket", Value=Ref(logs_bucket)),
-                        elb.LoadBalancerAttributes(Key="access_logs.s3.prefix", Value=lb.name),
-                    ],
-                    Tags=naming.tags(f"alb-{lb.name}"),
-                ),
-                guard={"elbv2_deletion_protection_enabled_check": DEV_ONLY},
-            )
-        )
-        capable = domain_capable(spec, lb)
-        listeners = {}
-        for x in sorted(lb.listeners, key=lambda x: x.port):
-            listeners[x.port] = (x, st.add(_listener(st, lb, x, alb, Ref(tgs[x.target_group]), capable)))
-        for rule_port, route, routed in rules_of(lb, [tg for s in spec.services for tg in s.target_groups]):
-            st.add(listener_rule(lb, *listeners[rule_port], route, Ref(tgs[routed.name]), capable))
-        dns = GetAtt(alb, "DNSName")
-        plain = sorted(x.port for x in lb.listeners if x.mode != "https")
-        port = "" if not plain or plain[0] == 80 else f":{plain[0]}"
-        http_url = Sub(f"http://${{Dns}}{port}", Dns=dns)
-        if capable:
-            assert lb.dns_record
-            st.output(
-                naming.lb_output(lb.name, "Url"),
-                If("HasDomain", Sub(f"https://{lb.dns_record}.${{AWS::Region}}.${{BaseDomain}}"), http_url),
-            )
-            st.output(naming.lb_output(lb.name, "Host"), If("HasDomain", naming.domain_name(lb.dns_record), dns))
-        else:
-            st.output(naming.lb_output(lb.name, "Url"), http_url)
-            st.output(naming.lb_output(lb.name, "Host"), dns)
-        st.output(naming.lb_output(lb.name, "DnsName"), dns)
-        st.output(naming.lb_output(lb.name, "CanonicalHostedZoneId"), GetAtt(alb, "CanonicalHostedZoneID"))
-        st.output(naming.lb_output(lb.name, "FullName"), GetAtt(alb, "LoadBalancerFullName"))
+    routed = [tg for s in spec.services for tg in s.target_groups]
+    for shard in layout(spec).shards:
+        _shard(st, spec, shard, Ref(logs_bucket), tgs, [tg for tg in routed if tg.name in shard.target_groups])
     return st.t
 
 
-def _listener(st: Stack, lb: LoadBalancer, x: Listener, alb: elb.LoadBalancer, tg: Ref, capable: bool) -> elb.Listener:
-    """The one listener of ``lb`` on port ``x.port``.  Modes with a domain: ``https`` is HTTPS and
-    exists only with one (condition HasDomain); ``auto`` is HTTPS with one and plain HTTP without;
-    ``redirect`` redirects to HTTPS with one and forwards plain HTTP without."""
-    lid = naming.logical(lb.name, "Listener", str(x.port))
-    forward = [elb.Action(Type="forward", TargetGroupArn=tg)]
+def _shard(  # noqa: PLR0913
+    st: Stack,
+    spec: Platform,
+    shard: Shard,
+    logs_bucket: Ref,
+    tgs: dict[str, elb.TargetGroup],
+    mine: list[TargetGroupSpec],
+) -> None:
+    """One ALB of a declared load balancer (generator.lb_placement), its listeners and rules;
+    ``mine``: the target groups placed on it."""
+    lb = shard.balancer
+    alb = st.add(
+        suppress(
+            elb.LoadBalancer(
+                naming.logical(shard.name, "LoadBalancer"),
+                DependsOn=["AccessLogBucketPolicy"],  # ALB checks it may write before it enables logging
+                Type="application",
+                Scheme="internet-facing",
+                Subnets=st.ref(_public(spec)),
+                SecurityGroups=[st.ref(naming.sg_output(lb_key(lb.name)))],
+                LoadBalancerAttributes=[
+                    elb.LoadBalancerAttributes(Key="routing.http.drop_invalid_header_fields.enabled", Value="true"),
+                    elb.LoadBalancerAttributes(Key="routing.http.desync_mitigation_mode", Value="defensive"),
+                    elb.LoadBalancerAttributes(Key="idle_timeout.timeout_seconds", Value=str(lb.idle_timeout)),
+                    elb.LoadBalancerAttributes(Key="deletion_protection.enabled", Value=If("IsDev", "false", "true")),
+                    elb.LoadBalancerAttributes(Key="access_logs.s3.enabled", Value="true"),
+                    elb.LoadBalancerAttributes(Key="access_logs.s3.bucket", Value=logs_bucket),
+                    elb.LoadBalancerAttributes(Key="access_logs.s3.prefix", Value=shard.name),
+                ],
+                Tags=naming.tags(f"alb-{shard.name}"),
+            ),
+            guard={"elbv2_deletion_protection_enabled_check": DEV_ONLY},
+        )
+    )
+    capable = domain_capable(spec, lb)
+    listeners = {}
+    for x in sorted(lb.listeners, key=lambda x: x.port):
+        default = (
+            [elb.Action(Type="forward", TargetGroupArn=Ref(tgs[x.target_group]))]
+            if shard.primary
+            else [elb.Action(Type="fixed-response", FixedResponseConfig=NOT_FOUND)]
+        )
+        listeners[x.port] = (x, st.add(_listener(st, shard, x, alb, default, capable)))
+    for rule_port, route, target in rules_of(lb, mine):
+        st.add(listener_rule(shard.name, *listeners[rule_port], route, Ref(tgs[target.name]), capable))
+    dns = GetAtt(alb, "DNSName")
+    if shard.primary:
+        _urls(st, lb, capable, dns)
+    st.output(naming.lb_output(shard.name, "DnsName"), dns)
+    st.output(naming.lb_output(shard.name, "CanonicalHostedZoneId"), GetAtt(alb, "CanonicalHostedZoneID"))
+    st.output(naming.lb_output(shard.name, "FullName"), GetAtt(alb, "LoadBalancerFullName"))
+
+
+def _urls(st: Stack, lb: LoadBalancer, capable: bool, dns: GetAtt) -> None:
+    """The declared load balancer's Url and Host (``${lb:NAME:url}``, ``:host``): shard 1's."""
+    plain = sorted(x.port for x in lb.listeners if x.mode != "https")
+    port = "" if not plain or plain[0] == 80 else f":{plain[0]}"
+    http_url = Sub(f"http://${{Dns}}{port}", Dns=dns)
+    if capable:
+        assert lb.dns_record
+        st.output(
+            naming.lb_output(lb.name, "Url"),
+            If("HasDomain", Sub(f"https://{lb.dns_record}.${{AWS::Region}}.${{BaseDomain}}"), http_url),
+        )
+        st.output(naming.lb_output(lb.name, "Host"), If("HasDomain", naming.domain_name(lb.dns_record), dns))
+    else:
+        st.output(naming.lb_output(lb.name, "Url"), http_url)
+        st.output(naming.lb_output(lb.name, "Host"), dns)
+
+
+def _listener(  # noqa: PLR0913
+    st: Stack, shard: Shard, x: Listener, alb: elb.LoadBalancer, forward: list[elb.Action], capable: bool
+) -> elb.Listener:
+    """The one listener of ``shard`` on port ``x.port``, whose default action is ``forward`` (to the
+    listener's target group on shard 1, a fixed 404 on an overflow shard).  Modes with a domain:
+    ``https`` is HTTPS and exists only with one (condition HasDomain); ``auto`` is HTTPS with one
+    and plain HTTP without; ``redirect`` redirects to HTTPS with one and forwards plain HTTP without."""
+    lid = naming.logical(shard.name, "Listener", str(x.port))
     if not capable:
         return suppress(
             elb.Listener(lid, LoadBalancerArn=Ref(alb), Port=x.port, Protocol="HTTP", DefaultActions=forward),
             guard={"alb_http_to_https_redirection_check": NO_DOMAIN_IN_SPEC},
             checkov={"CKV_AWS_2": NO_DOMAIN_IN_SPEC, "CKV_AWS_103": NO_DOMAIN_IN_SPEC},
         )
-    cert_elsewhere = CERT_ELSEWHERE.format(param=naming.cert_output(lb.name))
-    cert = [elb.Certificate(CertificateArn=st.ref(naming.cert_output(lb.name)))]
+    cert_elsewhere = CERT_ELSEWHERE.format(param=cert_of(shard))
+    cert = [elb.Certificate(CertificateArn=st.ref(cert_of(shard)))]
     if x.mode == "https":
         return suppress(
             elb.Listener(

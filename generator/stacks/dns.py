@@ -1,6 +1,7 @@
 """dns: Route 53 alias records {record}.{region}.{base_domain} -> load balancer, for each
 load balancer's dns_record and for each record name its routes' hosts name
-(generator.spec.routing: ``hosts: [api]``, record ``<Host>HostRecord``).
+(generator.spec.routing: ``hosts: [api]``, record ``<Host>HostRecord``), each pointing at
+the load balancer shard that serves the host (generator.lb_placement).
 Skipped by the parent's HasDomain condition when BaseDomain is empty."""
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from troposphere import Template, route53
 
 from generator import naming
 from generator.contract import Interface, StackInterface
+from generator.lb_placement import layout
 from generator.spec import Platform
-from generator.spec.routing import record_hosts
 from generator.stacks._base import Stack
 from generator.stacks.certificates import CONDITION
 
@@ -30,42 +31,37 @@ def interface(spec: Platform) -> StackInterface:
             i.takes(naming.lb_output(lb.name, "DnsName"))
             i.takes(naming.lb_output(lb.name, "CanonicalHostedZoneId"))
             i.gives(naming.pascal(lb.name, "DomainName"), f"DNS name of the {lb.name} load balancer", public=True)
+    for shard in layout(spec).overflow():
+        if shard.records:
+            i.takes(naming.lb_output(shard.name, "DnsName"))
+            i.takes(naming.lb_output(shard.name, "CanonicalHostedZoneId"))
     return i.freeze(condition=CONDITION)
 
 
 def build(spec: Platform) -> Template:
     st = Stack(NAME, "Route 53 alias records", interface(spec))
-    for lb in spec.load_balancers:
+    for shard in layout(spec).shards:
+        lb = shard.balancer
         if not lb.dns_record:
             continue
-        st.add(
-            route53.RecordSetType(
-                naming.logical(lb.name, "AliasRecord"),
-                HostedZoneId=st.ref("HostedZoneId"),
-                Name=naming.domain_name(lb.dns_record),
-                Type="A",
-                AliasTarget=route53.AliasTarget(
-                    DNSName=st.ref(naming.lb_output(lb.name, "DnsName")),
-                    HostedZoneId=st.ref(naming.lb_output(lb.name, "CanonicalHostedZoneId")),
-                    EvaluateTargetHealth=True,
-                ),
-            )
-        )
-        st.output(naming.pascal(lb.name, "DomainName"), naming.domain_name(lb.dns_record))
-        for host in record_hosts(lb, [tg for s in spec.services for tg in s.target_groups]):
-            if host == lb.dns_record:
-                continue
-            st.add(
-                route53.RecordSetType(
-                    naming.logical(host, "Host", "Record"),
-                    HostedZoneId=st.ref("HostedZoneId"),
-                    Name=naming.domain_name(host),
-                    Type="A",
-                    AliasTarget=route53.AliasTarget(
-                        DNSName=st.ref(naming.lb_output(lb.name, "DnsName")),
-                        HostedZoneId=st.ref(naming.lb_output(lb.name, "CanonicalHostedZoneId")),
-                        EvaluateTargetHealth=True,
-                    ),
-                )
-            )
+        if shard.primary:
+            st.add(_alias(st, naming.logical(lb.name, "AliasRecord"), lb.dns_record, shard.name))
+            st.output(naming.pascal(lb.name, "DomainName"), naming.domain_name(lb.dns_record))
+        for host in shard.records:
+            st.add(_alias(st, naming.logical(host, "Host", "Record"), host, shard.name))
     return st.t
+
+
+def _alias(st: Stack, lid: str, record: str, shard: str) -> route53.RecordSetType:
+    """The A alias record ``<record>.<region>.<BaseDomain>`` -> load balancer (shard) ``shard``."""
+    return route53.RecordSetType(
+        lid,
+        HostedZoneId=st.ref("HostedZoneId"),
+        Name=naming.domain_name(record),
+        Type="A",
+        AliasTarget=route53.AliasTarget(
+            DNSName=st.ref(naming.lb_output(shard, "DnsName")),
+            HostedZoneId=st.ref(naming.lb_output(shard, "CanonicalHostedZoneId")),
+            EvaluateTargetHealth=True,
+        ),
+    )

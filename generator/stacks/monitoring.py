@@ -12,6 +12,7 @@ from troposphere import cloudwatch as cw
 
 from generator import naming
 from generator.contract import Interface, Part, StackInterface, whole
+from generator.lb_placement import layout
 from generator.spec import Platform, Service
 from generator.stacks._base import (
     Stack,
@@ -62,10 +63,10 @@ def interface(spec: Platform, part: Part | None = None) -> StackInterface:
             takes_image_ready(i, s)
         for tg in s.target_groups:
             i.takes(naming.tg_output(tg.name))
-            i.takes(naming.lb_output(tg.load_balancer, "FullName"))
+            i.takes(naming.lb_output(layout(spec).serving(tg.name).name, "FullName"))
     if part.shared:
-        for lb in spec.load_balancers:
-            i.takes(naming.lb_output(lb.name, "FullName"))
+        for shard in layout(spec).shards:
+            i.takes(naming.lb_output(shard.name, "FullName"))
         i.gives("AlarmTopicArn", "SNS topic that receives alarms", public=True)
         i.gives(
             "PullFailureLogGroupName", "Log group of tasks stopped by image-pull or secret-pull failures", public=True
@@ -141,12 +142,12 @@ def build(spec: Platform, part: Part | None = None) -> Template:
     add_image_pulls(st, spec, t)
     _service_alarms(st, spec, part, t)
     a = spec.alarms
-    for lb in spec.load_balancers:
-        ldims = {"LoadBalancer": st.ref(naming.lb_output(lb.name, "FullName"))}
+    for shard in layout(spec).shards:  # every ALB of a load balancer (generator.lb_placement)
+        ldims = {"LoadBalancer": st.ref(naming.lb_output(shard.name, "FullName"))}
         _alarm(
             st,
-            naming.logical(lb.name, "Target5xxAlarm"),
-            f"{lb.name}: target 5XX above {a.target_5xx}",
+            naming.logical(shard.name, "Target5xxAlarm"),
+            f"{shard.name}: target 5XX above {a.target_5xx}",
             "AWS/ApplicationELB",
             "HTTPCode_Target_5XX_Count",
             ldims,
@@ -159,8 +160,8 @@ def build(spec: Platform, part: Part | None = None) -> Template:
         )
         _alarm(
             st,
-            naming.logical(lb.name, "ResponseTimeAlarm"),
-            f"{lb.name}: target response time above {a.response_time_seconds}s",
+            naming.logical(shard.name, "ResponseTimeAlarm"),
+            f"{shard.name}: target response time above {a.response_time_seconds}s",
             "AWS/ApplicationELB",
             "TargetResponseTime",
             ldims,
@@ -234,7 +235,7 @@ def _service_alarms(st: Stack, spec: Platform, part: Part, t: object) -> None:
         for tg in s.target_groups:
             tdims = {
                 "TargetGroup": target_group_full_name(st, tg.name),
-                "LoadBalancer": st.ref(naming.lb_output(tg.load_balancer, "FullName")),
+                "LoadBalancer": st.ref(naming.lb_output(layout(spec).serving(tg.name).name, "FullName")),
             }
             _alarm(
                 st,

@@ -55,6 +55,7 @@ from generator.cost_spec import (
     task_counts,
     usage_from,
 )
+from generator.lb_placement import layout
 from generator.prices import MissingPrice, load_prices, price_path, resolve_region, spot_split
 from generator.spec import Platform, SpecError, load_spec
 
@@ -312,15 +313,20 @@ def platform_lines(spec: Platform, prices: dict[str, Any], usage: Usage, deploye
     lines: list[Line] = []
     azs = spec.network.availability_zones
     for lb in spec.load_balancers:
-        lines.append(
-            priced(
-                "alb",
-                f"ALB {lb.name} (with {azs} public IPv4)",
-                lambda: (
-                    2 * (monthly(prices["alb"]["hour"], prices) + monthly(prices["public_ipv4"]["hour"], prices, azs),)
-                ),
+        for shard in layout(spec).of(lb.name):  # a load balancer past its quotas is several ALBs
+            lines.append(
+                priced(
+                    "alb",
+                    f"ALB {shard.name} (with {azs} public IPv4)",
+                    lambda: (
+                        2
+                        * (
+                            monthly(prices["alb"]["hour"], prices)
+                            + monthly(prices["public_ipv4"]["hour"], prices, azs),
+                        )
+                    ),
+                )
             )
-        )
         lines.append(
             priced(
                 "alb",

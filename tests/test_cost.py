@@ -588,3 +588,14 @@ def test_per_environment_counts_are_priced_per_environment(prices: dict) -> None
         lows[env] = line.low
     assert cost.task_counts(s, None, "prod") == (3, 12)
     assert lows["prod"] == pytest.approx(3 * lows["dev"] / s.desired_in("dev"))
+
+
+def test_a_load_balancer_split_past_its_quotas_is_priced_per_alb(prices: dict) -> None:
+    """examples/many-routes.yaml: one declared load balancer, two ALBs (generator.lb_placement):
+    each ALB's hours and public IPv4 are billed; the traffic (LCU) is the one load balancer's."""
+    spec = load_spec(ROOT / "examples" / "many-routes.yaml")
+    e = cost.estimate(spec, prices)
+    azs = spec.network.availability_zones
+    for name in ("edge", "edge-2"):
+        assert line(e, f"ALB {name} (").low == pytest.approx(0.0225 * 730 + azs * 0.005 * 730)
+    assert [x.item for x in e.lines if "capacity units" in x.item] == ["ALB edge capacity units (1 LCU)"]

@@ -32,6 +32,7 @@ from generator.contract import ContractError
 from generator.deploy.params import ParamError, read_params_file
 from generator.deployability import rootset
 from generator.deployability.quotas import QUOTAS
+from generator.lb_placement import layout
 from generator.spec import Platform, SpecError, load_spec
 from generator.stacks import STACKS
 
@@ -154,10 +155,15 @@ def id_collision(spec: Platform, source: str, exc: Exception) -> str | None:
     if not owners:
         return None
     _, field, name = max(owners)
-    return (
-        f"{source}: {field}: {name!r} gives the id {taken}, which stackgen already uses for one of its "
-        "own resources; choose another name"
+    shards = [s for s in layout(spec).overflow() if naming.pascal(s.name) == naming.pascal(name)]
+    whose = (
+        f"load balancer {shards[0].balancer.name}'s ALB {shards[0].name} (past its ALB quotas it is split: "
+        "generator/lb_placement.py)"
+        if shards
+        else "one of its own resources"
     )
+    used = f"which stackgen already uses for {whose}; choose another name"
+    return f"{source}: {field}: {name!r} gives the id {taken}, {used}"
 
 
 def named_items(spec: Platform) -> list[tuple[str, str]]:

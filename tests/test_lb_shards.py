@@ -468,3 +468,26 @@ def test_an_overflow_alb_without_record_names_presents_the_declared_certificate(
     assert listener["Certificates"] == {
         "Fn::If": ["HasDomain", [{"CertificateArn": {"Ref": "EdgeCertificateArn"}}], {"Ref": "AWS::NoValue"}]
     }
+
+
+def test_a_declared_name_an_overflow_alb_holds_is_refused_naming_the_split(tmp_path: Path) -> None:
+    """A load balancer declared as edge-2 beside an edge that is split: both give the ids
+    Edge2...; the one-line refusal names the split ALB as the other owner (it said "one of its
+    own resources", which a user cannot find in the spec)."""
+    from generator.synth import synthesize_checked
+
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["load_balancers"].append(
+        {"name": "edge-2", "dns_record": "side", "listeners": [{"port": 443, "mode": "auto", "target_group": "side"}]}
+    )
+    side = copy.deepcopy(data["services"][0])
+    side["name"] = "side"
+    side["target_groups"] = [{"name": "side", "load_balancer": "edge-2", "container_port": 8080}]
+    data["services"].append(side)
+    path = tmp_path / "collide.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(SpecError) as err:
+        synthesize_checked(path)
+    text = "\n".join(err.value.lines)
+    assert "load_balancers[" in text and "'edge-2' gives the id Edge2" in text, text
+    assert "load balancer edge's ALB edge-2 (past its ALB quotas it is split" in text, text

@@ -120,7 +120,7 @@ def _cached(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     # imported here: the deployability package reads the spec model (pydantic), which a
     # cached `check --templates` does not need
-    from generator.deployability import rootset
+    from generator.deployability import rootset, rootset_finding
 
     if args.templates:
         try:
@@ -144,13 +144,15 @@ def _check(args: argparse.Namespace) -> int:
         templates = render.synthesize(spec)
         source = args.spec
     # Several root stacks (generator.roots) are checked as the one hierarchy they split.
-    templates, _ = rootset.merge(templates)
+    # A root that reads a value no earlier root gives it fails its create: an error here too.
+    templates, problems = rootset.merge(templates)
     if args.env:
         allowed = templates[PARENT].get("Parameters", {}).get("Environment", {}).get("AllowedValues")
         if "Environment" not in templates[PARENT].get("Parameters", {}) or (allowed and args.env not in allowed):
             print(f"stackgen check: environment {args.env!r} is not one of {allowed}", file=sys.stderr)
             return EXIT_USAGE
     findings, pf = check(templates, [args.env] if args.env else None)
+    findings = [rootset_finding(p) for p in problems] + findings
     errors = [f for f in findings if f.severity == ERROR]
     warnings = [f for f in findings if f.severity == WARNING]
     if args.json:

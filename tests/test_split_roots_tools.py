@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from generator import render, roots
 from generator.bench import scale_spec
@@ -512,3 +513,32 @@ def test_diagnose_and_acceptance_read_a_deployed_split_platform(emulator: str, t
     session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
     deployed = discover(lambda service: session.client(service, endpoint_url=emulator), "two-roots-dev")
     assert sorted(s.path.rsplit("/", 1)[-1] for s in deployed.services) == ["ConsumerBService", "ConsumerService"]
+
+
+# ---- stackgen check --templates ----------------------------------------------------------------
+
+
+def test_check_templates_refuses_roots_that_do_not_fit_together(
+    split_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The preflight reads the roots as one hierarchy (rootset.merge): a service-set root fed
+    from an output the base root no longer declares would fail its create, so the check
+    fails and names it (it used to check the merged set silently)."""
+    import shutil
+
+    from generator import cli
+    from generator.cfn.load import load_file
+
+    broken = tmp_path / "two-roots"
+    shutil.copytree(split_dir, broken)
+    name, _producer = sorted(rootset.from_outputs(load_file(broken / SECOND)).items())[0]
+    main = yaml.safe_load((broken / "main.yaml").read_text())
+    del main["Outputs"][name]
+    (broken / "main.yaml").write_text(yaml.safe_dump(main, sort_keys=False))
+    assert cli.main(["check", "--templates", str(broken), "--no-cache"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"{SECOND}: parameter {name} is fed from the output {name} of main.yaml, which declares no such output" in out
+    )
+    assert "preflight FAILED" in out
+    assert cli.main(["check", "--templates", str(split_dir), "--no-cache"]) == 0

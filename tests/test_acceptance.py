@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from generator.acceptance import __main__ as cli
 from generator.acceptance import costs, report, run
@@ -417,3 +418,29 @@ def test_an_internal_error_is_one_line_exit_1(capsys: pytest.CaptureFixture, mon
     assert cli.main(["--platform", "web", "--env", "dev"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "internal error (a bug in stackgen" in err and "RuntimeError" in err
+
+
+def test_noecho_parameters_of_every_root_stack_are_required(tmp_path: Path) -> None:
+    """A platform split into several root stacks (generator.roots): a NoEcho parameter of a
+    service-set root needs its STACKGEN_PARAM_ as much as main.yaml's do (deploy.sh deploys
+    each root with the same parameters file); one fed from an earlier root's output does not.
+    The check read main.yaml alone."""
+    from generator.acceptance.__main__ import missing_secrets
+
+    main = {
+        "Metadata": {"stackgen": {"roots": ["main.yaml", "main-services-2.yaml"]}},
+        "Parameters": {"DbPassword": {"Type": "String", "NoEcho": True}, "Env": {"Type": "String"}},
+        "Resources": {},
+    }
+    second = {
+        "Metadata": {"stackgen": {"root": {"from_outputs": {"ClusterKey": "main.yaml"}}}},
+        "Parameters": {
+            "ApiToken": {"Type": "String", "NoEcho": "true"},
+            "ClusterKey": {"Type": "String", "NoEcho": True},
+        },
+        "Resources": {},
+    }
+    (tmp_path / "main.yaml").write_text(yaml.safe_dump(main))
+    (tmp_path / "main-services-2.yaml").write_text(yaml.safe_dump(second))
+    assert missing_secrets(tmp_path / "main.yaml", {}) == ["ApiToken", "DbPassword"]
+    assert missing_secrets(tmp_path / "main.yaml", {"STACKGEN_PARAM_ApiToken": "x"}) == ["DbPassword"]

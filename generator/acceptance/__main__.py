@@ -17,6 +17,7 @@ from generator.acceptance.run import DeployRefused, Options, process_environment
 from generator.acceptance.scripts import ROOT
 from generator.cfn import TemplateError, load_file
 from generator.deploy._aws import client, describe
+from generator.deployability import rootset
 
 ENVIRONMENTS = ("dev", "test", "prod")  # what deploy.sh accepts
 PROG = "python -m generator.acceptance"
@@ -82,9 +83,16 @@ def platform_name(value: str) -> str:
 
 
 def missing_secrets(template: Path, environ: dict[str, str]) -> list[str]:
-    """The template's NoEcho parameters that have no STACKGEN_PARAM_<Name>."""
+    """The NoEcho parameters with no STACKGEN_PARAM_<Name> of ``template`` (main.yaml) and of
+    every service-set root it lists (generator.roots; deploy.sh deploys each with the same
+    parameters file, those fed from earlier roots' outputs aside)."""
+    params: dict[str, dict] = {}
     try:
-        params = load_file(template).get("Parameters") or {}
+        main = load_file(template)
+        for root in rootset.root_files({rootset.BASE: main}):
+            t = main if root == rootset.BASE else load_file(template.parent / root)
+            fed = rootset.from_outputs(t)
+            params.update({k: v for k, v in (t.get("Parameters") or {}).items() if k not in fed})
     except (OSError, TemplateError) as exc:
         raise Usage(f"{template.relative_to(ROOT)}: unreadable: {exc}") from exc
     return sorted(

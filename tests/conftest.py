@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,3 +94,28 @@ def mcp_templates(mcp_spec: Platform) -> dict[str, dict[str, Any]]:
 def platform_templates(request: pytest.FixtureRequest) -> tuple[str, dict[str, dict[str, Any]]]:
     spec = load_spec(ROOT / "platforms" / f"{request.param}.yaml")
     return request.param, render.synthesize(spec)
+
+
+@pytest.fixture
+def ministack(tmp_path: Path) -> Iterator[str]:
+    """The local emulator as deploy.sh runs it (ministack with generator/deploy/ministack/'s
+    patches: generator.deploy.emulator) on a free loopback port, for one test; skipped when
+    `make test-prereqs` has not installed it. tests/e2e/ has its own per-session one."""
+    import socket
+
+    from generator.deploy import emulator
+
+    venv = ROOT / ".tools" / "ministack"
+    if not (venv / "bin" / "python").exists():
+        pytest.skip(f"ministack not installed at {venv} (run `make test-prereqs`)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    assert url.startswith("http://127.0.0.1:")  # nothing leaves the machine
+    proc = emulator.spawn(venv, "127.0.0.1", port, tmp_path / "ministack-state", tmp_path / "ministack.log")
+    try:
+        emulator.wait_ready(url, timeout=30, proc=proc)
+        yield url
+    finally:
+        emulator.stop_process(proc.pid)

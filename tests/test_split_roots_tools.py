@@ -317,35 +317,11 @@ def test_diagnose_reports_a_listed_root_stack_that_does_not_exist(
     ]
 
 
-EMULATOR_VENV = ROOT / ".tools" / "ministack"
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[str]:
-    """ministack, patched as deploy.sh's emulator runs it (generator/deploy/ministack/), on a
-    free loopback port (installed by `make test-prereqs`)."""
-    import socket
-
-    from generator.deploy import emulator as ministack
-
-    if not (EMULATOR_VENV / "bin" / "python").exists():
-        pytest.skip(f"ministack not installed at {EMULATOR_VENV} (run `make test-prereqs`)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    proc = ministack.spawn(EMULATOR_VENV, "127.0.0.1", port, tmp_path / "state", tmp_path / "ministack.log")
-    try:
-        ministack.wait_ready(url, timeout=30, proc=proc)
-        yield url
-    finally:
-        ministack.stop_process(proc.pid)
-
-
 @pytest.mark.e2e
-def test_validate_sh_bucket_on_the_emulator_packages_every_root(split_dir: Path, emulator: str) -> None:
+def test_validate_sh_bucket_on_the_emulator_packages_every_root(split_dir: Path, ministack: str) -> None:
     """The real aws CLI against the emulator: ``cloudformation package`` uploads the nested
     stacks of both roots to the bucket, and both packaged roots pass validate-template."""
+    emulator = ministack
     import boto3
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -439,15 +415,16 @@ def test_diagnose_by_stack_arn_and_without_get_template(moto_aws: None, monkeypa
 
 
 @pytest.mark.e2e
-def test_diagnose_and_acceptance_read_a_deployed_split_platform(emulator: str, tmp_path: Path) -> None:
+def test_diagnose_and_acceptance_read_a_deployed_split_platform(ministack: str, tmp_path: Path) -> None:
     """On the emulator: deploy.sh deploys a platform in two roots (as tests/e2e/test_e2e_roots.py),
     then stackgen diagnose and make acceptance's discovery, reading the deployed templates back
     (YAML text, as deploy.sh packaged them), find the service of the second root too."""
+    emulator = ministack
     import boto3
     import yaml
 
     from generator.acceptance.stack import discover
-    from generator.deploy import emulator as ministack
+    from generator.deploy import emulator as launcher
 
     data = yaml.safe_load((ROOT / "examples" / "queue-worker.yaml").read_text(encoding="utf-8"))
     data["name"] = "two-roots"
@@ -473,12 +450,12 @@ def test_diagnose_and_acceptance_read_a_deployed_split_platform(emulator: str, t
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         AWS_EC2_METADATA_DISABLED="true",
-        HTTP_PROXY=ministack.DEAD_PROXY,
-        HTTPS_PROXY=ministack.DEAD_PROXY,
-        http_proxy=ministack.DEAD_PROXY,
-        https_proxy=ministack.DEAD_PROXY,
-        NO_PROXY=ministack.NO_PROXY,
-        no_proxy=ministack.NO_PROXY,
+        HTTP_PROXY=launcher.DEAD_PROXY,
+        HTTPS_PROXY=launcher.DEAD_PROXY,
+        http_proxy=launcher.DEAD_PROXY,
+        https_proxy=launcher.DEAD_PROXY,
+        NO_PROXY=launcher.NO_PROXY,
+        no_proxy=launcher.NO_PROXY,
         STACKGEN_STATE_DIR=str(tmp_path / "state"),
         PATH=f"{ROOT / '.venv/bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         **{roots.BUDGET_ENV: str(2 * roots.GROUP_RESERVE)},

@@ -121,44 +121,8 @@ def test_validate_sh_is_shellcheck_clean():
     assert proc.returncode == 0, proc.stdout
 
 
-MINISTACK = ROOT / ".tools/ministack/bin/ministack"
-
-
-@pytest.fixture
-def emulator(tmp_path):
-    """ministack on a free loopback port (installed by mk/deploy.mk for `make test`)."""
-    import socket
-    import time
-    import urllib.request
-
-    if not MINISTACK.exists():
-        pytest.skip(f"ministack not installed at {MINISTACK} (run `make test-prereqs`)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    assert url.startswith("http://127.0.0.1:")  # nothing leaves the machine
-    env = {"PATH": "/usr/bin:/bin", "BIND_HOST": "127.0.0.1", "GATEWAY_PORT": str(port)}
-    log = (tmp_path / "ministack.log").open("w")
-    proc = subprocess.Popen([str(MINISTACK)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url, timeout=0.2)  # noqa: S310 - loopback only
-                break
-            except OSError as exc:
-                if getattr(exc, "code", None):  # an HTTP error status: it is up
-                    break
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
-
-
 @pytest.mark.e2e
-def test_validate_template_runs_against_an_endpoint(tmp_path, emulator, gate_env):
+def test_validate_template_runs_against_an_endpoint(tmp_path, ministack, gate_env):
     good = tmp_path / "ok"
     good.mkdir()
     (good / "topic.yaml").write_text(
@@ -170,20 +134,20 @@ def test_validate_template_runs_against_an_endpoint(tmp_path, emulator, gate_env
         AWS_SECRET_ACCESS_KEY="testing",
         PATH=f"{ROOT / '.venv/bin'}:{gate_env['PATH']}",
     )
-    proc = validate("--tools", "reasons", "--reports", "", "--endpoint-url", emulator, str(good), env=env)
+    proc = validate("--tools", "reasons", "--reports", "", "--endpoint-url", ministack, str(good), env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r"validate-template: ok .*topic.yaml", proc.stdout)
     # a resource type the endpoint does not know makes validate-template, and the gate, fail
     (good / "topic.yaml").write_text(
         'AWSTemplateFormatVersion: "2010-09-09"\nResources:\n  Thing:\n    Type: AWS::Nope::Nothing\n'
     )
-    proc = validate("--tools", "reasons", "--reports", "", "--endpoint-url", emulator, str(good), env=env)
+    proc = validate("--tools", "reasons", "--reports", "", "--endpoint-url", ministack, str(good), env=env)
     assert proc.returncode == 1
     assert "validate-template: FAIL" in proc.stderr
 
 
 @pytest.mark.e2e
-def test_a_template_over_the_inline_limit_is_validated_from_s3(tmp_path, emulator, gate_env):
+def test_a_template_over_the_inline_limit_is_validated_from_s3(tmp_path, ministack, gate_env):
     """Over 51,200 bytes, --template-body would be refused: the remote step uploads the
     template to the artifact bucket and validates it by URL, as deploy.sh deploys it."""
     big = tmp_path / "big"
@@ -200,6 +164,6 @@ def test_a_template_over_the_inline_limit_is_validated_from_s3(tmp_path, emulato
         AWS_SECRET_ACCESS_KEY="testing",
         PATH=f"{ROOT / '.venv/bin'}:{gate_env['PATH']}",
     )
-    proc = validate("--tools", "reasons", "--reports", "", "--endpoint-url", emulator, str(big), env=env)
+    proc = validate("--tools", "reasons", "--reports", "", "--endpoint-url", ministack, str(big), env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r"validate-template: ok .*many.yaml \(from S3: over the inline limit\)", proc.stdout)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from moto import mock_aws  # imported first: moto hooks every botocore session created after it
 
 from generator import render
 from generator.spec import Platform, load_spec
@@ -119,3 +120,20 @@ def ministack(tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         emulator.stop_process(proc.pid)
+
+
+@pytest.fixture
+def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every AWS call served by moto in this process: dummy credentials, region us-east-1
+    (AWS_DEFAULT_REGION; a test may unset it), no profile, no instance-metadata lookups."""
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield

@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from generator import diagnose
 
@@ -207,19 +206,8 @@ def problems(d: diagnose.Diagnose) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch):
-    """Dummy credentials, no instance metadata lookups, every AWS call served by moto in process."""
-    for k, v in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield
+def aws(moto_aws: None) -> None:
+    """Every AWS call served by moto in process (tests/conftest.py)."""
 
 
 # --------------------------------------------------------------------------- good deployments

@@ -18,7 +18,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from generator import naming
 from generator.acceptance import pulls as acceptance_pulls
@@ -242,16 +241,8 @@ def at(ev: dict[str, Any]) -> datetime:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch):
-    for k, v in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(k, v)
-    with mock_aws():
-        yield
+def aws(moto_aws: None) -> None:
+    """Every AWS call served by moto in process (tests/conftest.py)."""
 
 
 def slow_pull_is_caught(p: Platform, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,6 @@ import argparse
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from moto import mock_aws
 
 from generator.deploy import regional
 from generator.prices import regions
@@ -16,15 +15,8 @@ NO_ENDPOINT = argparse.Namespace(endpoint_url=None, region=None)
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch):
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_SESSION_TOKEN", "testing"),
-    ):
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
+def aws(moto_aws: None) -> None:
+    """Every AWS call served by moto in process (tests/conftest.py)."""
 
 
 def moto_answer(region: str) -> str:

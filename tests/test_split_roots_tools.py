@@ -208,24 +208,6 @@ def test_a_failed_package_of_the_second_root_fails_validate_sh(
 # ---- stackgen diagnose -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Dummy credentials, every AWS call served by moto in process (as tests/test_diagnose.py)."""
-    from moto import mock_aws
-
-    for k, v in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield
-
-
 def split_deployment() -> tuple[Any, str]:
     """tests/test_diagnose.py's clean deployment (stack ``file-writer``, service ``writer``) as
     the base root of a split platform: its template lists ``main-services-2.yaml``, and the stack

@@ -36,7 +36,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from generator.deploy import artifacts, stacksets
 from generator.deploy._aws import client
@@ -98,19 +97,13 @@ APP: dict[str, Any] = {
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_SESSION_TOKEN", "testing"),
-    ):
-        monkeypatch.setenv(name, value)
+def aws(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto (tests/conftest.py) with no default region (each call names its own), stdin not a
+    terminal, and S3 buckets that let moto's https-only policy checks pass."""
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     monkeypatch.setattr("moto.s3.models.FakeBucket.get_permission", https_permission)
-    with mock_aws():
-        yield
 
 
 def https_permission(bucket: Any, action: str, resource: str) -> Any:

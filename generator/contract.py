@@ -8,6 +8,7 @@ built template has exactly the declared Parameters and Outputs.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -125,9 +126,19 @@ class Part:
         return self.index > 0
 
     def members(self, spec: Platform) -> list[Service]:
-        """The services of this part, in spec order."""
-        names = set(self.services)
-        return [s for s in spec.services if s.name in names]
+        """The services of this part, in spec order.
+
+        Each stack asks many times (over 1,000 calls at 300 services, each a walk over every
+        service), so the answer is kept with the exact service objects it was read from and
+        reused only for a list of those same objects, in the same order (a service's name
+        cannot change: the models are frozen); any other list gets a fresh walk."""
+        services = spec.services
+        memo = self.__dict__.get("_members")
+        if memo is None or len(memo[0]) != len(services) or not all(map(operator.is_, memo[0], services)):
+            names = set(self.services)
+            memo = (tuple(services), tuple(s for s in services if s.name in names))
+            object.__setattr__(self, "_members", memo)  # a memo, not a field: eq and hash ignore it
+        return list(memo[1])
 
 
 def whole(spec: Platform) -> Part:

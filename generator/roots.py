@@ -140,8 +140,10 @@ def split(full: dict[str, Any], root_of: dict[str, int], roots: Roots) -> dict[s
         reader = _Reader(r, files, set(mine), root_of, needed)
         body: dict[str, Any] = {}
         for lid, res in mine.items():
-            res = copy.deepcopy(res)
-            props = res["Properties"]
+            # A new resource and Properties mapping (the rest is read, never changed): the
+            # one-root parent ``full`` is left as it was, without copying each stack deeply.
+            res = dict(res)
+            props = res["Properties"] = dict(res["Properties"])
             if "Parameters" in props:
                 props["Parameters"] = reader.rewrite(props["Parameters"])
             deps = [d for d in res.get("DependsOn", []) if d in mine]
@@ -302,7 +304,10 @@ def _root(
 
 
 def _base(full: dict[str, Any], root_of: dict[str, int], files: list[str], needed: dict[str, Any]) -> dict[str, Any]:
-    t = copy.deepcopy(full)
+    # Every section but these is set anew below; copy only the rest (a deep copy of ``full``
+    # copied every stack of every root only to drop them).
+    fresh = ("Resources", "Outputs", "Parameters", "Conditions", "Metadata")
+    t = {k: v if k in fresh else copy.deepcopy(v) for k, v in full.items()}
     t["Resources"] = {lid: res for lid, res in full["Resources"].items() if root_of.get(lid, 0) == 0}
     for lid, res in t["Resources"].items():
         for ref in walk(res):

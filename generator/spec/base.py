@@ -64,8 +64,11 @@ class SpecError(Exception):
 class Model(BaseModel):
     # A field's docstring is its description in the JSON Schema: generator.spec.descriptions
     # gives them to pydantic when a schema is written, not at every import
-    # (use_attribute_docstrings would re-read each model's source).
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # (use_attribute_docstrings would re-read each model's source). defer_build: a model's
+    # validator is built when it is first used, not at import; a spec is validated through
+    # Platform, whose validator holds every nested model, so the nested models' own were
+    # built at every import for nothing (tests/test_imports.py).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def fargate_size_ok(cpu: int, memory: int) -> bool:

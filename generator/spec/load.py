@@ -47,13 +47,62 @@ def read_yaml(path: str | Path) -> Any:
         node = loader.get_single_node()
         if node is not None:
             _no_duplicate_keys(node, "", str(p), set())
-        return loader.construct_document(node) if node is not None else None
+        return _Builder(loader).data(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "?"
         raise SpecError([f"{p}: {where}: invalid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
     finally:
         loader.dispose()
+
+
+STR, MAP, SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+VALUE_TAG = "tag:yaml.org,2002:value"
+
+
+class _Builder:
+    """``loader.construct_document(node)`` with the plain nodes built directly: a string
+    scalar is its text, a mapping of scalar keys a dict, a sequence a list, each node once
+    (an alias is the same object, as PyYAML makes it). Every other node (an int, a bool, a
+    merge key, a complex key, an explicit tag) goes to PyYAML's constructor unchanged, so the
+    data are the same; PyYAML's constructor was most of the time of reading a large spec."""
+
+    def __init__(self, loader: Any):
+        self.loader = loader
+        self.built: dict[int, Any] = {}
+
+    def data(self, node: yaml.Node) -> Any:
+        done = self.built.get(id(node), self)
+        if done is not self:
+            return done
+        if isinstance(node, yaml.ScalarNode):
+            value = node.value if node.tag == STR else self._pyyaml(node)
+        elif isinstance(node, yaml.SequenceNode) and node.tag == SEQ:
+            value = self.built[id(node)] = []
+            value.extend(self.data(item) for item in node.value)
+        elif isinstance(node, yaml.MappingNode) and node.tag == MAP and self._plain_keys(node):
+            value = self.built[id(node)] = {}
+            for k, v in node.value:
+                value[self.data(k)] = self.data(v)
+        else:
+            value = self._pyyaml(node)
+        self.built[id(node)] = value
+        return value
+
+    def _pyyaml(self, node: yaml.Node) -> Any:
+        """PyYAML's constructor; a value its tag cannot hold (``!!int nope``), which PyYAML
+        lets out as a bare ValueError, becomes a YAML error at the node's line."""
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, TypeError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.tag.rsplit(':', 1)[-1]} value {node.value!r}: {exc}", node.start_mark
+            ) from None
+
+    @staticmethod
+    def _plain_keys(node: yaml.MappingNode) -> bool:
+        """Keys PyYAML's constructor takes as they are: scalars, none a merge (``<<``) or value (``=``) key."""
+        return all(isinstance(k, yaml.ScalarNode) and k.tag not in (MERGE_TAG, VALUE_TAG) for k, _ in node.value)
 
 
 def _no_duplicate_keys(node: yaml.Node, path: str, source: str, seen_nodes: set[int]) -> None:

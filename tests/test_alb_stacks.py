@@ -15,14 +15,16 @@ from typing import Any
 
 import pytest
 
-from generator import render
+from generator import deployability, render
 from generator.alb_stacks import place
 from generator.contract import ContractError
 from generator.naming import stack_id
 from generator.parent import children, wire
 from generator.placement import mapping
 from generator.spec import Platform, parse_spec
+from generator.spec.load import load_spec
 from generator.stacks import alb
+from tests.helpers import ROOT
 from tests.test_scale import over_quota
 
 ALB_TYPES = {
@@ -210,3 +212,38 @@ def test_a_listener_arn_no_alb_stack_gives_is_refused_by_the_wiring() -> None:
     ]
     with pytest.raises(ContractError, match="Lb02Listener80Arn"):
         wire(spec, kids)
+
+
+@pytest.mark.parametrize("which", ["one_lb", "three_lbs"])
+def test_the_deployability_check_passes_300_target_groups(which: str, request: pytest.FixtureRequest) -> None:
+    templates = request.getfixturevalue(which)
+    assert [f.problem for f in deployability.check(templates) if f.severity == "error"] == []
+
+
+def test_an_https_listener_arn_output_without_its_condition_is_refused(three_lbs: dict[str, dict[str, Any]]) -> None:
+    """An https listener exists only with a domain, so the output of its ARN a later alb stack
+    reads is ``Fn::If HasDomain``; a plain Ref would make the stack fail without one (the check
+    caught this in the first version of this change)."""
+    outputs = three_lbs["alb.yaml"]["Outputs"]
+    name = next(n for n, o in outputs.items() if n.endswith("Listener443Arn"))
+    assert "Fn::If" in outputs[name]["Value"]
+    broken = copy.deepcopy(three_lbs)
+    broken["alb.yaml"]["Outputs"][name]["Value"] = outputs[name]["Value"]["Fn::If"][1]
+    found = [f.problem for f in deployability.check(broken) if f.severity == "error"]
+    assert any("absent when BaseDomain is ''" in p for p in found), found
+
+
+def test_every_seed_and_example_keeps_one_alb_stack() -> None:
+    """A spec whose ALB resources fit one template has only ``alb.yaml`` (its templates are the
+    committed snapshots, tests/test_snapshots.py and tests/test_examples.py)."""
+    files = sorted((ROOT / "platforms").glob("*.yaml")) + sorted((ROOT / "examples").glob("*.yaml"))
+    seen = 0
+    for path in files:
+        spec = load_spec(path)
+        if not spec.load_balancers:
+            continue
+        stacks = place(spec, mapping(spec))
+        assert [s.name for s in stacks] == ["alb"], path
+        assert stacks[0].target_groups == tuple(tg.name for s in spec.services for tg in s.target_groups), path
+        seen += 1
+    assert seen >= 3

@@ -295,9 +295,14 @@ def _shard(  # noqa: PLR0913
     st.output(naming.lb_output(shard.name, "DnsName"), dns)
     st.output(naming.lb_output(shard.name, "CanonicalHostedZoneId"), GetAtt(alb, "CanonicalHostedZoneID"))
     st.output(naming.lb_output(shard.name, "FullName"), GetAtt(alb, "LoadBalancerFullName"))
-    for port, x in listeners.items():
-        if listener_output(shard.name, port) in part.listener_outputs:
-            st.output(listener_output(shard.name, port), Ref(x))
+    for x in sorted(lb.listeners, key=lambda x: x.port):
+        if listener_output(shard.name, x.port) in part.listener_outputs:
+            # An https listener exists only with a domain, and so do its rules (generator.stacks._rules):
+            # without one the output is '' and nothing reads it.
+            arn = Ref(listeners[x.port])
+            st.output(
+                listener_output(shard.name, x.port), If("HasDomain", arn, "") if capable_ and x.mode == "https" else arn
+            )
 
 
 def _urls(st: Stack, lb: LoadBalancer, capable: bool, dns: GetAtt) -> None:

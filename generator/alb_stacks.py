@@ -1,32 +1,45 @@
-"""Which nested stack holds each ALB resource: ``alb.yaml``, then ``alb-2.yaml``, ``alb-3.yaml``, ...
+"""Which nested stack holds each ALB resource: ``alb.yaml``, then ``alb-2.yaml`` and ``alb-<group>.yaml``.
 
 One alb template holds at most 500 resources and 200 outputs (the quota table,
 generator.deployability.quotas), and every target group costs one output (its ARN, read by
 its service) and one resource per listener rule besides itself, so one template stops at
 about 195 target groups.  What does not fit goes to further alb stacks:
 
-- ``alb`` (stack 1) holds what it always held: the access-log bucket, every declared load
-  balancer's shard 1 (generator.lb_placement) with its listeners, the listeners' default
-  target groups, and then target groups in spec order while it stays within every
-  per-template quota (resources, parameters, outputs);
-- a target group that does not fit the stack still filling opens the next one, ``alb-<n>``;
-  a target group goes with its listener rules and its ARN output, and an overflow shard (its
-  ALB, listeners and their DnsName, CanonicalHostedZoneId and FullName outputs) goes with the
-  first of its target groups in spec order;
-- a rule whose listener is in an earlier alb stack reads the listener's ARN from that stack's
-  output ``<Shard>Listener<port>Arn``, emitted only when a later stack reads it; every alb
-  stack counts one output per listener it holds against its quota from the start, so such an
-  output always fits.
+- ``alb`` holds what it always held: the access-log bucket, every declared load balancer's
+  shard 1 (generator.lb_placement) with its listeners, the listeners' default target groups,
+  then, in spec order, every overflow shard (its ALB, listeners and their DnsName,
+  CanonicalHostedZoneId and FullName outputs) and every target group (with its listener rules
+  and its ARN output) while it stays within every per-template quota (resources, parameters,
+  outputs);
+- once a target group does not fit ``alb``, it and every later one go to the alb stack of
+  their service's group (generator.placement): ``alb-<group>`` (``alb-default-14``).  That
+  stack is deployed by the same root stack as the group's services (generator.roots: a
+  ``Part`` child), so a service reads its target group's ARN without a cross-root output;
+- an overflow shard that no longer fits ``alb`` goes to ``alb-2`` (a group's name is never
+  ``2``), in the base root like ``alb``, since the shared monitoring stack reads every
+  shard's FullName;
+- a rule whose listener is in another alb stack reads the listener's ARN from that stack's
+  output ``<Shard>Listener<port>Arn`` (emitted only when read; every stack counts one output
+  per listener it holds against its quota from the start, so the output always fits), and
+  ``alb-2`` reads the access-log bucket's name from ``alb`` (``AlbAccessLogBucketName``, one
+  output ``alb`` always counts).
 
-Each target group is decided from what came before it in spec order (the stack still
-filling, else a new one), and shard 1 and the default target groups are counted in stack 1
-before any other, so appending target groups or services never moves an existing target
-group, rule, listener or load balancer to another stack or logical ID: a new stack appears
-at the end, and a change set shows only its creation (and, in an earlier alb stack, the new
-listener ARN outputs it reads).  Removing or growing a target group frees or takes room in
-its stack; a later one may then move to an earlier stack (a delete and re-create of the
-target group, which ECS re-attaches with a new service deployment).  A spec whose ALB
-resources fit one stack (every seed and example) has exactly the ``alb.yaml`` it had.
+Each decision reads only what came before it in spec order (and shard 1 and the default
+target groups, fixed by ``load_balancers``, are counted in ``alb`` first), and a service's
+group is itself stable under appending (generator.placement), so appending target groups or
+services never moves an existing target group, rule, listener or load balancer to another
+stack or logical ID: a change set shows the new stacks and resources, and in ``alb`` at most
+new listener ARN outputs.  Removing or growing a target group frees or takes room in
+``alb``; a later one may then move between ``alb`` and its group's stack (a delete and
+re-create of the target group and its rules, which ECS follows with a new deployment of the
+service).  A spec whose ALB resources fit one template (every seed and example) has exactly
+the ``alb.yaml`` it had.
+
+Limits: an ``alb-<group>`` stack is not split further (a group of services with hundreds of
+routes can pass 500 resources: the deployability check refuses it, naming the template), and
+the deployability check does not follow a listener ARN across root stacks, so its per-ALB
+rule and target-group counts miss the rules of a later root's ``alb-<group>`` stacks; the
+shard placement (generator.lb_placement) keeps those within the ALB quotas by construction.
 """
 
 from __future__ import annotations

@@ -18,7 +18,12 @@ A declared load balancer past an ALB quota is several ALBs, its shards (generato
 shard 1 is the declared one; an overflow shard ``<name>-<n>`` has the same listeners, whose
 default action answers a fixed 404 (no listener default target group can be on it: those stay
 on shard 1), the rules of the target groups placed on it, and its own certificate when it
-serves record names of the domain (else the declared one's)."""
+serves record names of the domain (else the declared one's).
+
+Past one template's quotas the ALB resources are several stacks (generator.alb_stacks): ``alb``
+first, overflow shards that no longer fit it in ``alb-2``, and the target groups that no longer
+fit it (with their rules) in ``alb-<group>``, the stack of their service's group; ``build`` and
+``interface`` take the ``AlbStack`` to build."""
 
 from __future__ import annotations
 

@@ -228,11 +228,14 @@ def metadata(spec: Platform, kids: list[Child] | None = None) -> dict[str, objec
     }
     parts = place(spec)
     if len(parts) > 1:
-        # Where a reviewer finds a service: its group's stacks (generator.placement).
+        # Where a reviewer finds a service: its group's stacks (generator.placement), and the alb
+        # stack of its target groups past the alb stack (generator.alb_stacks).
         built = {c.name for c in kids} if kids is not None else None
+        albs = {c.part.group: [c.name] for c in kids or [] if c.module is alb and c.part is not None}
         out["service_groups"] = {
             p.group: {
-                "stacks": [p.stack(m.NAME) for m in GROUPED if built is None or p.stack(m.NAME) in built],
+                "stacks": [p.stack(m.NAME) for m in GROUPED if built is None or p.stack(m.NAME) in built]
+                + albs.get(p.group, []),
                 "services": list(p.services),
             }
             for p in parts

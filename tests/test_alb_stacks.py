@@ -141,6 +141,17 @@ def test_300_target_groups_generate_within_every_quota(which: str, request: pyte
                 assert holder == stack_id(where[name.removesuffix("Arn")].removesuffix(".yaml")), (name, holder)
                 read += 1
     assert read == 300
+    # An alb-<group> stack is deployed by the root stack of its group's services (generator.roots),
+    # and the root's metadata lists it with the group's stacks.
+    root_of = {r["Properties"]["TemplateURL"]: f for f, t in roots.items() for r in t["Resources"].values()}
+    for f in albs:
+        if f in ("alb.yaml", "alb-2.yaml"):
+            assert root_of[f] == "main.yaml"
+            continue
+        group = f.removeprefix("alb-").removesuffix(".yaml")
+        assert root_of[f] == root_of[f"services-{group}.yaml"], f
+        meta = roots[root_of[f]]["Metadata"]["stackgen"]["service_groups"][group]
+        assert f.removesuffix(".yaml") in meta["stacks"]
 
 
 def test_the_three_balancer_spec_shards_and_keeps_hosts_with_their_certificates(

@@ -258,3 +258,26 @@ def test_every_seed_and_example_keeps_one_alb_stack() -> None:
         assert stacks[0].target_groups == tuple(tg.name for s in spec.services for tg in s.target_groups), path
         seen += 1
     assert seen >= 3
+
+
+def test_an_alb_in_alb_2_logs_to_the_alb_stacks_bucket(three_lbs: dict[str, dict[str, Any]]) -> None:
+    """What the guard suppression on alb-2's ALBs (CT.ELASTICLOADBALANCING.PR.6) claims: access
+    logging is on, to the alb stack's AccessLogBucket passed in as a parameter."""
+    lbs = {
+        lid: r
+        for lid, r in three_lbs["alb-2.yaml"]["Resources"].items()
+        if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"
+    }
+    assert lbs
+    for lid, r in lbs.items():
+        attrs = {a["Key"]: a["Value"] for a in r["Properties"]["LoadBalancerAttributes"]}
+        assert attrs["access_logs.s3.enabled"] == "true", lid
+        assert attrs["access_logs.s3.bucket"] == {"Ref": "AlbAccessLogBucketName"}, lid
+        assert "elbv2_logging_enabled_check" in r["Metadata"]["stackgen"]["guard_allowlist"], lid
+    assert three_lbs["alb.yaml"]["Outputs"]["AlbAccessLogBucketName"]["Value"] == {"Ref": "AccessLogBucket"}
+    fed = three_lbs["main.yaml"]["Resources"]["Alb2Stack"]["Properties"]["Parameters"]["AlbAccessLogBucketName"]
+    assert fed == {"Fn::GetAtt": ["AlbStack", "Outputs.AlbAccessLogBucketName"]}
+    # alb's own ALBs log to the bucket of their template, with no suppression.
+    for r in three_lbs["alb.yaml"]["Resources"].values():
+        if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+            assert "elbv2_logging_enabled_check" not in r["Metadata"]["stackgen"]["guard_allowlist"]

@@ -69,6 +69,11 @@ CERT_ELSEWHERE = (
     "The ACM certificate is created in the certificates stack and passed in as {param}; "
     "CT.ELASTICLOADBALANCING.PR.2 only follows same-template certificates."
 )
+LOGS_ELSEWHERE = (
+    "Access logging is on: the bucket is the alb stack's AccessLogBucket (with its log-delivery policy), "
+    "passed in as AlbAccessLogBucketName because this ALB did not fit the alb stack; "
+    "CT.ELASTICLOADBALANCING.PR.6 follows only a bucket of the same template."
+)
 NO_DOMAIN_YET = (
     "Plain HTTP only while BaseDomain is empty (Fn::If on condition HasDomain): stage one of the "
     "two-stage deploy, before a certificate can exist. Setting BaseDomain turns this listener into "
@@ -281,7 +286,10 @@ def _shard(  # noqa: PLR0913
                 ],
                 Tags=naming.tags(f"alb-{shard.name}"),
             ),
-            guard={"elbv2_deletion_protection_enabled_check": DEV_ONLY},
+            guard={
+                "elbv2_deletion_protection_enabled_check": DEV_ONLY,
+                **({} if part.first else {"elbv2_logging_enabled_check": LOGS_ELSEWHERE}),
+            },
         )
     )
     capable_ = domain_capable(spec, lb)

@@ -183,16 +183,18 @@ def test_appending_services_with_target_groups_moves_no_alb_resource() -> None:
     assert len(after) > len(before)
 
 
-def test_placement_alone_is_stable_under_appending_one_at_a_time() -> None:
+@pytest.mark.parametrize(("balancers", "domain"), [(1, False), (3, True)])
+def test_placement_alone_is_stable_under_appending(balancers: int, domain: bool) -> None:
     """Every prefix of a 320-service spec places each target group where the whole spec does."""
-    full = routed_scale_spec(320)
-    whole = {tg: s.name for s in place(*_spec_and_groups(full)) for tg in s.target_groups}
+    full = routed_scale_spec(320, balancers=balancers, domain=domain)
+    whole = {x: s.name for s in place(*_spec_and_groups(full)) for x in (*s.target_groups, *s.shards)}
+    assert len(set(whole.values())) > 2
     for n in (150, 190, 200, 250, 319):
         part = copy.deepcopy(full)
         part["services"] = part["services"][:n]
         for s in place(*_spec_and_groups(part)):
-            for tg in s.target_groups:
-                assert whole[tg] == s.name, (n, tg)
+            for x in (*s.target_groups, *s.shards):
+                assert whole[x] == s.name, (n, x)
 
 
 def test_the_estimate_bounds_what_each_alb_stack_holds() -> None:

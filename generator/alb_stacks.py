@@ -261,8 +261,3 @@ def _place(spec: Platform, group_of: Mapping[str, str]) -> list[AlbStack]:
         )
         for k in names
     ]
-
-
-def stack_of(spec: Platform, group_of: Mapping[str, str]) -> dict[str, str]:
-    """Target group -> the alb stack holding it (with its listener rules and ARN output)."""
-    return {tg: s.name for s in place(spec, group_of) for tg in s.target_groups}

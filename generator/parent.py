@@ -20,7 +20,7 @@ from generator import naming
 from generator.contract import ContractError, Part, StackInterface, check_built
 from generator.placement import place
 from generator.spec import Platform
-from generator.stacks import GROUPED, STACKS, network
+from generator.stacks import GROUPED, STACKS, alb, network
 from generator.stacks._base import keep, suppress
 from generator.stacks.services import takes_image_uri
 
@@ -228,11 +228,14 @@ def metadata(spec: Platform, kids: list[Child] | None = None) -> dict[str, objec
     }
     parts = place(spec)
     if len(parts) > 1:
-        # Where a reviewer finds a service: its group's stacks (generator.placement).
+        # Where a reviewer finds a service: its group's stacks (generator.placement), and the alb
+        # stack of its target groups past the alb stack (generator.alb_stacks).
         built = {c.name for c in kids} if kids is not None else None
+        albs = {c.part.group: [c.name] for c in kids or [] if c.module is alb and c.part is not None}
         out["service_groups"] = {
             p.group: {
-                "stacks": [p.stack(m.NAME) for m in GROUPED if built is None or p.stack(m.NAME) in built],
+                "stacks": [p.stack(m.NAME) for m in GROUPED if built is None or p.stack(m.NAME) in built]
+                + albs.get(p.group, []),
                 "services": list(p.services),
             }
             for p in parts
@@ -261,6 +264,13 @@ def children(spec: Platform, parts: list[Part] | None = None) -> list[Child]:
     parts = parts if parts is not None else place(spec)
     out = []
     for mod in STACKS:
+        if mod is alb:  # the alb stack, and one per service group past it (generator.alb_stacks)
+            by_group = {p.group: p for p in parts}
+            group_of = {n: p.group for p in parts for n in p.services}
+            for a in alb.instances(spec, group_of):
+                i, t = mod.interface(spec, a), mod.build(spec, a)
+                out.append(_child(a.name, mod, i, t, by_group[a.group] if a.group else None))
+            continue
         if mod not in GROUPED:
             if mod.applies(spec):
                 out.append(_child(mod.NAME, mod, mod.interface(spec), mod.build(spec)))

@@ -52,10 +52,12 @@ def host_value(host: str, capable: bool, domain_only: bool) -> object:
     )
 
 
-def listener_rule(
-    lb: str, x: Listener, listener: elb.Listener, route: Route, tg: Ref, capable: bool
+def listener_rule(  # noqa: PLR0913
+    lb: str, x: Listener, listener_arn: object, route: Route, tg: Ref, capable: bool
 ) -> elb.ListenerRule:
-    """The rule of ``route`` on listener ``x`` of load balancer (shard) ``lb``, forwarding to ``tg``."""
+    """The rule of ``route`` on listener ``x`` of load balancer (shard) ``lb``, forwarding to ``tg``;
+    ``listener_arn``: a Ref to the listener, or to the parameter of its ARN when an earlier alb
+    stack holds it (generator.alb_stacks)."""
     conditions = []
     domain_only = capable and x.mode == "https"
     if route.hosts:
@@ -80,7 +82,7 @@ def listener_rule(
         actions = If("HasDomain", to_https(elb.ListenerRuleAction), forward)
     return elb.ListenerRule(
         rule_id(lb, x.port, route.priority),
-        ListenerArn=Ref(listener),
+        ListenerArn=listener_arn,
         Priority=route.priority,
         Conditions=conditions,
         Actions=actions,

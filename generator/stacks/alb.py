@@ -18,9 +18,16 @@ A declared load balancer past an ALB quota is several ALBs, its shards (generato
 shard 1 is the declared one; an overflow shard ``<name>-<n>`` has the same listeners, whose
 default action answers a fixed 404 (no listener default target group can be on it: those stay
 on shard 1), the rules of the target groups placed on it, and its own certificate when it
-serves record names of the domain (else the declared one's)."""
+serves record names of the domain (else the declared one's).
+
+Past one template's quotas the ALB resources are several stacks (generator.alb_stacks): ``alb``
+first, overflow shards that no longer fit it in ``alb-2``, and the target groups that no longer
+fit it (with their rules) in ``alb-<group>``, the stack of their service's group; ``build`` and
+``interface`` take the ``AlbStack`` to build."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from troposphere import (
     Equals,
@@ -40,6 +47,15 @@ from troposphere import (
 )
 
 from generator import naming
+from generator.alb_stacks import (
+    ACCESS_LOG_BUCKET,
+    AlbStack,
+    capable,
+    cert_input,
+    listener_output,
+    place,
+    public_subnets,
+)
 from generator.contract import Interface, StackInterface
 from generator.lb_placement import Shard, layout
 from generator.spec import Listener, LoadBalancer, Platform, TargetGroupSpec
@@ -52,6 +68,11 @@ NAME = "alb"
 CERT_ELSEWHERE = (
     "The ACM certificate is created in the certificates stack and passed in as {param}; "
     "CT.ELASTICLOADBALANCING.PR.2 only follows same-template certificates."
+)
+LOGS_ELSEWHERE = (
+    "Access logging is on: the bucket is the alb stack's AccessLogBucket (with its log-delivery policy), "
+    "passed in as AlbAccessLogBucketName because this ALB did not fit the alb stack; "
+    "CT.ELASTICLOADBALANCING.PR.6 follows only a bucket of the same template."
 )
 NO_DOMAIN_YET = (
     "Plain HTTP only while BaseDomain is empty (Fn::If on condition HasDomain): stage one of the "
@@ -68,19 +89,24 @@ def applies(spec: Platform) -> bool:
     return bool(spec.load_balancers)
 
 
+def instances(spec: Platform, group_of: Mapping[str, str]) -> list[AlbStack]:
+    """The alb stacks of the platform, ``alb`` first (generator.alb_stacks); ``group_of``:
+    service -> its service group."""
+    return place(spec, group_of)
+
+
 def _public(spec: Platform) -> str:
-    assert spec.network.public_tier
-    return naming.subnets_output(spec.network.public_tier)
+    return public_subnets(spec)
 
 
 def domain_capable(spec: Platform, lb: LoadBalancer) -> bool:
-    return spec.has_domain and lb.dns_record is not None
+    return capable(spec, lb)
 
 
 def cert_of(shard: Shard) -> str:
     """The parameter of the certificate a shard's listeners present: its own when it serves
     record names of the domain (generator.stacks.certificates), else the declared load balancer's."""
-    return naming.cert_output(shard.name if shard.records and not shard.primary else shard.balancer.name)
+    return cert_input(shard)
 
 
 # An overflow shard's listeners answer what no rule matches as a load balancer without a route
@@ -89,20 +115,36 @@ def cert_of(shard: Shard) -> str:
 NOT_FOUND = elb.FixedResponseConfig(StatusCode="404", ContentType="text/plain", MessageBody="Not Found")
 
 
-def interface(spec: Platform) -> StackInterface:
+def _part(spec: Platform, part: AlbStack | None) -> AlbStack:
+    """The alb stack to build; None: the alb stack of a platform of one service group."""
+    return part if part is not None else place(spec, {})[0]
+
+
+def interface(spec: Platform, part: AlbStack | None = None) -> StackInterface:
+    part = _part(spec, part)
     i = Interface()
-    i.takes("Name")
-    i.takes("Environment")
-    i.takes("VpcId")
-    i.takes(_public(spec), "CommaDelimitedList")
-    if spec.has_domain:
+    for name in ("Name", "Environment", "VpcId"):
+        if name in part.inputs:
+            i.takes(name)
+    if _public(spec) in part.inputs:
+        i.takes(_public(spec), "CommaDelimitedList")
+    if "BaseDomain" in part.inputs:
         i.takes("BaseDomain")
+    held = set(part.shards)
     for shard in layout(spec).shards:
         lb = shard.balancer
-        if shard.primary:
+        if naming.sg_output(lb_key(lb.name)) in part.inputs:
             i.takes(naming.sg_output(lb_key(lb.name)))
-        if domain_capable(spec, lb):
+        if shard.name in held and domain_capable(spec, lb):
             i.takes(cert_of(shard), description="ACM certificate ARN ('' without a domain)")
+        for x in sorted(lb.listeners, key=lambda x: x.port):
+            arn = listener_output(shard.name, x.port)
+            if arn in part.inputs:
+                i.takes(arn, description=f"ARN of the {shard.name} load balancer's listener {x.port}")
+            if arn in part.listener_outputs:
+                i.gives(arn, f"ARN of the {shard.name} load balancer's listener {x.port}")
+        if shard.name not in held:
+            continue
         for attr, desc in (
             ("DnsName", "DNS name"),
             ("CanonicalHostedZoneId", "hosted zone"),
@@ -112,20 +154,29 @@ def interface(spec: Platform) -> StackInterface:
         if shard.primary:
             i.gives(naming.lb_output(lb.name, "Url"), f"Base URL of the {lb.name} load balancer", public=True)
             i.gives(naming.lb_output(lb.name, "Host"), f"Host name clients use for {lb.name}", public=True)
-    for s in spec.services:
-        for tg in s.target_groups:
-            i.gives(naming.tg_output(tg.name), f"Target group {tg.name}")
+    for tg_name in part.target_groups:
+        i.gives(naming.tg_output(tg_name), f"Target group {tg_name}")
+    if ACCESS_LOG_BUCKET in part.inputs:
+        i.takes(ACCESS_LOG_BUCKET, description="The ALB access-log bucket (in the alb stack)")
+    if ACCESS_LOG_BUCKET in part.listener_outputs:
+        i.gives(ACCESS_LOG_BUCKET, "ALB access-log bucket, for the shards of later alb stacks")
     return i.freeze()
 
 
-def build(spec: Platform) -> Template:  # noqa: C901
-    st = Stack(NAME, "load balancers, target groups and listeners", interface(spec))
-    st.t.add_condition("IsDev", Equals(st.ref("Environment"), "dev"))
-    if spec.has_domain:
+def build(spec: Platform, part: AlbStack | None = None) -> Template:
+    part = _part(spec, part)
+    what = "load balancers, target groups and listeners"
+    st = Stack(part.name, what if part.first else f"{what} past the alb stack's quotas", interface(spec, part))
+    if part.shards:
+        st.t.add_condition("IsDev", Equals(st.ref("Environment"), "dev"))
+    if "BaseDomain" in part.inputs:
         st.t.add_condition("HasDomain", Not(Equals(st.ref("BaseDomain"), "")))
+    mine = set(part.target_groups)
     tgs: dict[str, elb.TargetGroup] = {}
     for s in spec.services:
         for tg in s.target_groups:
+            if tg.name not in mine:
+                continue
             hc = tg.health_check
             attrs = [
                 elb.TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value=str(tg.deregistration_delay))
@@ -163,29 +214,63 @@ def build(spec: Platform) -> Template:  # noqa: C901
             )
             st.output(naming.tg_output(tg.name), Ref(tgs[tg.name]))
 
-    logs_bucket = _access_log_bucket(st)
-    routed = [tg for s in spec.services for tg in s.target_groups]
+    logs_bucket = Ref(_access_log_bucket(st)) if part.first else None
+    if logs_bucket is not None and ACCESS_LOG_BUCKET in part.listener_outputs:
+        st.output(ACCESS_LOG_BUCKET, logs_bucket)
+    routed = [tg for s in spec.services for tg in s.target_groups if tg.name in mine]
+    held = set(part.shards)
     for shard in layout(spec).shards:
-        _shard(st, spec, shard, Ref(logs_bucket), tgs, [tg for tg in routed if tg.name in shard.target_groups])
+        here = [tg for tg in routed if tg.name in shard.target_groups]
+        if shard.name in held:
+            _shard(st, spec, shard, part, logs_bucket or st.ref(ACCESS_LOG_BUCKET), tgs, here)
+        elif here:
+            arns = {
+                x.port: st.ref(listener_output(shard.name, x.port))
+                for x in shard.balancer.listeners
+                if listener_output(shard.name, x.port) in part.inputs
+            }
+            _rules(st, spec, shard, arns, tgs, here)
     return st.t
+
+
+def _rules(  # noqa: PLR0913
+    st: Stack,
+    spec: Platform,
+    shard: Shard,
+    listeners: dict[int, object],
+    tgs: dict[str, elb.TargetGroup],
+    mine: list[TargetGroupSpec],
+) -> None:
+    """The listener rules of the target groups ``mine`` on ``shard``'s listeners (their ARNs: ``listeners``)."""
+    lb = shard.balancer
+    capable_ = domain_capable(spec, lb)
+    modes = {x.port: x for x in lb.listeners}
+    for rule_port, route, target in rules_of(lb, mine):
+        st.add(
+            listener_rule(shard.name, modes[rule_port], listeners[rule_port], route, Ref(tgs[target.name]), capable_)
+        )
 
 
 def _shard(  # noqa: PLR0913
     st: Stack,
     spec: Platform,
     shard: Shard,
+    part: AlbStack,
     logs_bucket: Ref,
     tgs: dict[str, elb.TargetGroup],
     mine: list[TargetGroupSpec],
 ) -> None:
-    """One ALB of a declared load balancer (generator.lb_placement), its listeners and rules;
-    ``mine``: the target groups placed on it."""
+    """One ALB of a declared load balancer (generator.lb_placement), its listeners and the rules of
+    ``mine``, the target groups placed on it that this stack holds."""
     lb = shard.balancer
+    # ALB checks it may write before it enables logging: in a later alb stack the bucket policy is
+    # complete before the stack starts (it reads the bucket's name from the alb stack).
+    after = {"DependsOn": ["AccessLogBucketPolicy"]} if part.first else {}
     alb = st.add(
         suppress(
             elb.LoadBalancer(
                 naming.logical(shard.name, "LoadBalancer"),
-                DependsOn=["AccessLogBucketPolicy"],  # ALB checks it may write before it enables logging
+                **after,
                 Type="application",
                 Scheme="internet-facing",
                 Subnets=st.ref(_public(spec)),
@@ -201,10 +286,13 @@ def _shard(  # noqa: PLR0913
                 ],
                 Tags=naming.tags(f"alb-{shard.name}"),
             ),
-            guard={"elbv2_deletion_protection_enabled_check": DEV_ONLY},
+            guard={
+                "elbv2_deletion_protection_enabled_check": DEV_ONLY,
+                **({} if part.first else {"elbv2_logging_enabled_check": LOGS_ELSEWHERE}),
+            },
         )
     )
-    capable = domain_capable(spec, lb)
+    capable_ = domain_capable(spec, lb)
     listeners = {}
     for x in sorted(lb.listeners, key=lambda x: x.port):
         default = (
@@ -212,15 +300,22 @@ def _shard(  # noqa: PLR0913
             if shard.primary
             else [elb.Action(Type="fixed-response", FixedResponseConfig=NOT_FOUND)]
         )
-        listeners[x.port] = (x, st.add(_listener(st, shard, x, alb, default, capable)))
-    for rule_port, route, target in rules_of(lb, mine):
-        st.add(listener_rule(shard.name, *listeners[rule_port], route, Ref(tgs[target.name]), capable))
+        listeners[x.port] = st.add(_listener(st, shard, x, alb, default, capable_))
+    _rules(st, spec, shard, {p: Ref(x) for p, x in listeners.items()}, tgs, mine)
     dns = GetAtt(alb, "DNSName")
     if shard.primary:
-        _urls(st, lb, capable, dns)
+        _urls(st, lb, capable_, dns)
     st.output(naming.lb_output(shard.name, "DnsName"), dns)
     st.output(naming.lb_output(shard.name, "CanonicalHostedZoneId"), GetAtt(alb, "CanonicalHostedZoneID"))
     st.output(naming.lb_output(shard.name, "FullName"), GetAtt(alb, "LoadBalancerFullName"))
+    for x in sorted(lb.listeners, key=lambda x: x.port):
+        if listener_output(shard.name, x.port) in part.listener_outputs:
+            # An https listener exists only with a domain, and so do its rules (generator.stacks._rules):
+            # without one the output is '' and nothing reads it.
+            arn = Ref(listeners[x.port])
+            st.output(
+                listener_output(shard.name, x.port), If("HasDomain", arn, "") if capable_ and x.mode == "https" else arn
+            )
 
 
 def _urls(st: Stack, lb: LoadBalancer, capable: bool, dns: GetAtt) -> None:

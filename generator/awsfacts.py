@@ -17,6 +17,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+# Domain names per ACM certificate (a load balancer's record and its routes' record hosts):
+# "Domain names per ACM certificate", 10, adjustable, AWS Certificate Manager quotas,
+# https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html
+NAMES_PER_CERTIFICATE = 10
+
 # The schema region whose provider index is read (resource schemas differ little by region).
 SCHEMA_REGION = "us-east-1"
 

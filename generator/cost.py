@@ -312,21 +312,14 @@ def platform_lines(spec: Platform, prices: dict[str, Any], usage: Usage, deploye
     """Load balancers, the database (at the deployed ACUs), EFS, secrets."""
     lines: list[Line] = []
     azs = spec.network.availability_zones
+
+    def alb() -> tuple[float, float]:  # one ALB's hours and its public IPv4 addresses
+        month = monthly(prices["alb"]["hour"], prices) + monthly(prices["public_ipv4"]["hour"], prices, azs)
+        return month, month
+
     for lb in spec.load_balancers:
         for shard in layout(spec).of(lb.name):  # a load balancer past its quotas is several ALBs
-            lines.append(
-                priced(
-                    "alb",
-                    f"ALB {shard.name} (with {azs} public IPv4)",
-                    lambda: (
-                        2
-                        * (
-                            monthly(prices["alb"]["hour"], prices)
-                            + monthly(prices["public_ipv4"]["hour"], prices, azs),
-                        )
-                    ),
-                )
-            )
+            lines.append(priced("alb", f"ALB {shard.name} (with {azs} public IPv4)", alb))
         lines.append(
             priced(
                 "alb",

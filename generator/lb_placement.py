@@ -12,7 +12,7 @@ and the deployability check counts them (generator.deployability.service_limits)
 - ``target_groups_per_alb`` target groups (the quota table, generator.deployability.quotas);
 - ``rules_per_alb`` listener rules besides the listeners' default rules (every rule of a
   route on every listener it names, an upper bound over the stages of the deploy);
-- ``NAMES_PER_CERTIFICATE`` record names of the domain (generator.spec.routing: ACM's
+- ``NAMES_PER_CERTIFICATE`` record names of the domain (generator.awsfacts: ACM's
   domain names per certificate), counting the declared ``dns_record`` on shard 1: each
   shard's listeners present one certificate covering the record names it serves;
 - ``certificates_per_alb`` is never approached: a shard's one certificate is its

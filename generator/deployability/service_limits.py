@@ -25,6 +25,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from generator.awsfacts import NAMES_PER_CERTIFICATE
 from generator.cfn.finding import Finding
 from generator.cfn.refs import condition_names
 from generator.cfn.templateset import Key, Scenario, TemplateSet
@@ -34,7 +35,6 @@ from generator.deployability.presence import LISTENER, LISTENER_RULE, TARGET_GRO
 from generator.deployability.quotas import QUOTAS
 from generator.reach.iam import as_list
 from generator.reach.network import Network
-from generator.spec.routing import NAMES_PER_CERTIFICATE
 
 LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
@@ -123,7 +123,7 @@ SECOND_ALB = (
     "name: <other>, with its own listeners) and point some services' target_groups[].load_balancer at it"
 )
 CERTIFICATE = "AWS::CertificateManager::Certificate"
-# "Domain names per ACM certificate" (generator.spec.routing.NAMES_PER_CERTIFICATE).
+# "Domain names per ACM certificate" (generator.awsfacts.NAMES_PER_CERTIFICATE).
 ACM_NAMES = (
     f"domain names per ACM certificate: {NAMES_PER_CERTIFICATE} (adjustable), "
     "https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html"

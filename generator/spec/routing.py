@@ -48,6 +48,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import Field, model_validator
 
 from generator import awsfacts
+from generator.awsfacts import NAMES_PER_CERTIFICATE
 from generator.spec.base import Model, PortNumber
 
 # ELB rule conditions ("Rule condition types", Application Load Balancers user guide,
@@ -60,10 +61,6 @@ WILDCARDS_PER_RULE = 5
 HOST_CHARS = re.compile(r"^[A-Za-z0-9.*?-]+$")
 PATH_CHARS = re.compile(r"^/[A-Za-z0-9_.$/~\"'@:+&*?-]*$")
 RECORD = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-# Domain names per ACM certificate (the load balancer's record and its routes' record hosts):
-# "Domain names per ACM certificate", 10, adjustable, AWS Certificate Manager quotas,
-# https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html
-NAMES_PER_CERTIFICATE = 10
 # The stage-one (no BaseDomain) suffix of a record host: a reserved top-level domain.
 NO_DOMAIN_SUFFIX = "invalid"
 PRIORITY_MAX = 50000

@@ -29,3 +29,19 @@ def grouped(templates: dict[str, dict[str, Any]], stack: str) -> dict[str, Any]:
                 for section in out:
                     out[section].update(templates[name].get(section) or {})
     return out
+
+
+def web_service(name: str, target_group: dict[str, Any]) -> dict[str, Any]:
+    """A minimal web service (nginx on 8080, non-root, read-only root) with one target group:
+    the unit the load-balancer tests multiply."""
+    return {
+        "name": name,
+        "image": {"default": "public.ecr.aws/nginx/nginx:1.27"},
+        "cpu": 256,
+        "memory": 512,
+        "ports": [{"name": "http", "port": 8080}],
+        "health_check": {"command": "curl -f http://localhost:8080/ || exit 1"},
+        "user": "1000:1000",
+        "readonly_root_filesystem": True,
+        "target_groups": [target_group],
+    }

@@ -24,7 +24,7 @@ from generator.placement import mapping
 from generator.spec import Platform, parse_spec
 from generator.spec.load import load_spec
 from generator.stacks import alb
-from tests.helpers import ROOT
+from tests.helpers import ROOT, web_service
 from tests.test_scale import over_quota
 
 ALB_TYPES = {
@@ -63,19 +63,7 @@ def routed_scale_spec(n: int, balancers: int = 1, domain: bool = False) -> dict[
             else:
                 route = {"priority": 1000 + i, "hosts": [f"p{i}.example.net"], "paths": [f"/{name}/*"]}
             tg["routes"] = [route]
-        services.append(
-            {
-                "name": name,
-                "image": {"default": "public.ecr.aws/nginx/nginx:1.27"},
-                "cpu": 256,
-                "memory": 512,
-                "ports": [{"name": "http", "port": 8080}],
-                "health_check": {"command": "curl -f http://localhost:8080/ || exit 1"},
-                "user": "1000:1000",
-                "readonly_root_filesystem": True,
-                "target_groups": [tg],
-            }
-        )
+        services.append(web_service(name, tg))
     out: dict[str, Any] = {
         "name": f"routed-{n}",
         "description": f"{n} services, each behind a target group",

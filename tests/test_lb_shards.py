@@ -26,7 +26,7 @@ from generator.lb_placement import TARGET_GROUPS, layout, place_balancer
 from generator.lint import lint_paths
 from generator.render import synthesize
 from generator.spec import Listener, LoadBalancer, SpecError, parse_spec
-from tests.helpers import ROOT, props, resources
+from tests.helpers import ROOT, props, resources, web_service
 
 LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
@@ -39,17 +39,7 @@ def service(name: str, routes: list[dict[str, Any]] | None) -> dict[str, Any]:
     tg: dict[str, Any] = {"name": name, "load_balancer": "edge", "container_port": 8080}
     if routes is not None:
         tg["routes"] = routes
-    return {
-        "name": name,
-        "image": {"default": "public.ecr.aws/nginx/nginx:1.27"},
-        "cpu": 256,
-        "memory": 512,
-        "ports": [{"name": "http", "port": 8080}],
-        "health_check": {"command": "curl -f http://localhost:8080/ || exit 1"},
-        "user": "1000:1000",
-        "readonly_root_filesystem": True,
-        "target_groups": [tg],
-    }
+    return web_service(name, tg)
 
 
 def platform(services: list[dict[str, Any]], domain: bool = False) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from generator.invariants.routing import listener_rule_priorities, protocol_vers
 from generator.render import synthesize
 from generator.spec import SpecError, parse_spec
 from generator.stacks.security_groups import targets_key
-from tests.helpers import ROOT, props, resources
+from tests.helpers import ROOT, props, resources, web_service
 
 EXAMPLE = ROOT / "examples" / "routed-services.yaml"
 RULE = "AWS::ElasticLoadBalancingV2::ListenerRule"
@@ -185,17 +185,7 @@ def hundred(n: int) -> dict[str, Any]:
         tg: dict[str, Any] = {"name": f"svc{k}", "load_balancer": "edge", "container_port": 8080}
         if k:
             tg["routes"] = [{"priority": k, "paths": [f"/svc{k}/*"]}]
-        return {
-            "name": f"svc{k}",
-            "image": {"default": "public.ecr.aws/nginx/nginx:1.27"},
-            "cpu": 256,
-            "memory": 512,
-            "ports": [{"name": "http", "port": 8080}],
-            "health_check": {"command": "curl -f http://localhost:8080/ || exit 1"},
-            "user": "1000:1000",
-            "readonly_root_filesystem": True,
-            "target_groups": [tg],
-        }
+        return web_service(f"svc{k}", tg)
 
     return {
         "name": "hundred",

@@ -130,6 +130,14 @@ def _finding(where: str, lid: str, path: str = "", severity: str = ERROR) -> Fin
         ("network.yaml", "NatGatewayAz1", "", "network"),
         ("services.yaml", "", "", "services"),
         ("main.yaml", "", "", "services"),
+        # Split stacks are named by the stack they split.
+        ("services-database.yaml", "", "", "services"),
+        ("security-groups-database.yaml", "", "", "services"),
+        ("alb-2.yaml", "", "", "load_balancers"),
+        ("alb-database.yaml", "", "", "load_balancers"),
+        ("main-services-2.yaml", "", "", "services"),
+        ("network.yaml", "", "", "network.yaml"),
+        ("", "", "", "(templates)"),
     ],
 )
 def test_a_finding_is_named_by_the_spec_field_it_comes_from(where: str, lid: str, path: str, field: str) -> None:

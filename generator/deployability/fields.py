@@ -74,6 +74,22 @@ FILES = {
     "autoscaling.yaml": "services",
     "main.yaml": "services",
 }
+
+
+def file_field(where: str) -> str:
+    """The spec list a whole template grows with. A split stack is named after the one it
+    splits (``services-database.yaml``, ``alb-2.yaml``, ``alb-<group>.yaml``, the root
+    ``main-services-2.yaml``): the longest ``-``-separated prefix that is in FILES."""
+    if where in FILES:
+        return FILES[where]
+    stem = where.removesuffix(".yaml")
+    while "-" in stem:
+        stem = stem.rsplit("-", 1)[0]
+        if f"{stem}.yaml" in FILES:
+            return FILES[f"{stem}.yaml"]
+    return where or "(templates)"
+
+
 LISTENER_PORT = re.compile(r"^Listener(\d+)")
 ENVIRONMENT = re.compile(r"Environment\[([^\]]+)\]")
 PORT = re.compile(r"^port (\d+)$")
@@ -106,7 +122,7 @@ def spec_field(spec: Platform, f: Finding, items: list[tuple[str, str, str]] | N
         parameter = f.path.split(".")[1] if f.path.startswith("Parameters.") and f.path.count(".") >= 1 else None
         if parameter and parameter in {p.name for p in spec.parameters}:
             return f"parameters[{parameter}]"
-        return FILES.get(f.where, f.where or "(templates)")
+        return file_field(f.where)
     items = _items(spec) if items is None else items
     best: tuple[int, int, str, str] | None = None
     for kind, field, name in items:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, guard
+from generator.deploy._aws import EXIT_FAIL, add_aws_args, client, guard, session
 from generator.deploy.retained import empty_bucket
 
 _ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]}
@@ -40,9 +40,7 @@ def _code(exc: ClientError) -> str:
 def region_of(args: argparse.Namespace) -> str:
     if args.region:
         return args.region
-    import boto3
-
-    return boto3.session.Session().region_name or "us-east-1"
+    return session().region_name or "us-east-1"
 
 
 def default_bucket(args: argparse.Namespace) -> str:

@@ -158,7 +158,8 @@ setup_aws
 INTERVAL="${INTERVAL:-$([[ -n "$ENDPOINT" ]] && echo 0.5 || echo 1)}"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/stackgen-deploy.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+trap 'stop_helpers; rm -rf "$WORK"' EXIT
+start_helpers sts,cloudformation,ec2,ecr,s3
 if [[ $DEFAULTS_ONLY -eq 1 ]]; then
   printf '[]\n' >"$WORK/defaults.json"
   PARAMS_FILE="$WORK/defaults.json"

@@ -210,6 +210,26 @@ pydeploy() {
   return "$rc"
 }
 
+# package_templates ROOT_TEMPLATE: `aws cloudformation package` of ROOT_TEMPLATE (its nested
+# templates uploaded to s3://$BUCKET/$STACK/) into $WORK/packaged.yaml; on failure the last
+# line it printed and exit 1. With the project's own CLI (.venv/bin/aws) its packager runs in
+# a helper (generator/deploy/artifacts.py package: the same awscli code and bytes, without
+# the CLI's start); another aws on PATH is run as the command.
+package_templates() {
+  local rc=0
+  if [[ "$AWS" -ef "$ROOT/.venv/bin/aws" ]]; then
+    timed pyhelper artifacts package --template-file "$1" --bucket "$BUCKET" --prefix "$STACK" \
+      --output-template-file "$WORK/packaged.yaml" "${PY_AWS[@]}" >"$WORK/package.log" 2>&1 || rc=$?
+  else
+    aws_cli cloudformation package --template-file "$1" --s3-bucket "$BUCKET" --s3-prefix "$STACK" \
+      --output-template-file "$WORK/packaged.yaml" >"$WORK/package.log" 2>&1 || rc=$?
+  fi
+  if [[ $rc -ne 0 ]]; then
+    grep -v '^\s*$' "$WORK/package.log" | tail -n 1 >&2
+    die "aws cloudformation package failed"
+  fi
+}
+
 # --- many regions and accounts: CloudFormation StackSets (generator/deploy/stacksets.py) ---
 
 # stack_set_check [--delete]: the --stack-set options checked before anything is read or
@@ -234,9 +254,7 @@ deploy_stack_set() {
   BUCKET="$(pydeploy artifacts ensure ${BUCKET:+--bucket "$BUCKET"} "${PY_AWS[@]}")"
   LOST_EXIT=1
   say "Packaging nested templates into s3://$BUCKET/$STACK/ (copied to each region's bucket)"
-  aws_cli cloudformation package --template-file "$TEMPLATE_DIR/main.yaml" --s3-bucket "$BUCKET" \
-    --s3-prefix "$STACK" --output-template-file "$WORK/packaged.yaml" >"$WORK/package.log" 2>&1 \
-    || { grep -v '^\s*$' "$WORK/package.log" | tail -n 1 >&2; die "aws cloudformation package failed"; }
+  package_templates "$TEMPLATE_DIR/main.yaml"
   local flags=() rc=0
   [[ $YES -eq 1 ]] && flags+=(--yes)
   pydeploy stacksets deploy --stack-set-name "$STACK" --template "$TEMPLATE_DIR/main.yaml" \

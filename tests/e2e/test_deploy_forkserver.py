@@ -37,7 +37,7 @@ def server(tmp_path: Path):
     deadline = time.monotonic() + 30
     while not sock.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert sock.exists(), proc.stderr.read() if proc.poll() is not None else "no socket"
+    assert sock.exists(), proc.communicate()[1] if proc.poll() is not None else "no socket"
     yield sock, proc
     if proc.poll() is None:
         proc.kill()
@@ -126,7 +126,7 @@ def test_the_server_ends_when_its_socket_goes_and_quietly_on_sigterm(server, tmp
         time.sleep(0.01)
     other.send_signal(signal.SIGTERM)
     assert other.wait(timeout=10) == 0
-    assert other.stderr.read() == ""
+    assert other.communicate()[1] == ""
 
 
 def test_deploy_sh_leaves_no_server_behind():

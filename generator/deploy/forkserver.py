@@ -106,12 +106,14 @@ def run(path: str, server_pid: int, module: str, args: list[str]) -> int:
 def _warm_up(services: list[str]) -> list:
     """The server's work before and between requests, in the order the helpers need it."""
 
+    def boto3() -> None:
+        from generator.deploy import _aws  # noqa: PLC0415
+
+        _aws.session()
+
     def imports() -> None:
         import importlib  # noqa: PLC0415
 
-        from generator.deploy import _aws  # noqa: PLC0415
-
-        _aws.session()  # boto3 itself
         for name in HELPERS:
             importlib.import_module(f"generator.deploy.{name}")
 
@@ -126,7 +128,10 @@ def _warm_up(services: list[str]) -> list:
 
         return load
 
-    return [imports, *(model(s) for s in services)]
+    # boto3 and the first service's data (the scripts name first the endpoint check's, sts),
+    # then the helpers, then the other services: the first request waits for the least.
+    models = [model(s) for s in services]
+    return [boto3, *models[:1], imports, *models[1:]]
 
 
 def _child(conn: socket.socket, request: dict, fds: list[int], closing: list[socket.socket], wake: int) -> None:

@@ -100,7 +100,8 @@ stack_set_check --delete
 setup_aws
 INTERVAL="${INTERVAL:-$([[ -n "$ENDPOINT" ]] && echo 0.5 || echo 1)}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/stackgen-delete.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+trap 'stop_helpers; rm -rf "$WORK"' EXIT
+start_helpers sts,cloudformation,s3
 LOST_EXIT=2
 lock_stack
 check_endpoint

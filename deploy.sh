@@ -158,7 +158,8 @@ setup_aws
 INTERVAL="${INTERVAL:-$([[ -n "$ENDPOINT" ]] && echo 0.5 || echo 1)}"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/stackgen-deploy.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+trap 'stop_helpers; rm -rf "$WORK"' EXIT
+start_helpers sts,cloudformation,ec2,ecr,s3
 if [[ $DEFAULTS_ONLY -eq 1 ]]; then
   printf '[]\n' >"$WORK/defaults.json"
   PARAMS_FILE="$WORK/defaults.json"
@@ -282,9 +283,7 @@ BUCKET="$(pydeploy artifacts ensure ${BUCKET:+--bucket "$BUCKET"} "${PY_AWS[@]}"
 LOST_EXIT=1
 export STACKGEN_ON_ENDPOINT_LOSS="nothing is lost: the stack is as CloudFormation left it; once the endpoint answers, see its state with ./delete.sh's listing or aws cloudformation describe-stacks --stack-name $STACK, and run the same deploy.sh command again"
 say "Packaging nested templates into s3://$BUCKET/$STACK/"
-aws_cli cloudformation package --template-file "$TEMPLATE_DIR/$ROOT_FILE" --s3-bucket "$BUCKET" \
-  --s3-prefix "$STACK" --output-template-file "$WORK/packaged.yaml" >"$WORK/package.log" 2>&1 \
-  || { grep -v '^\s*$' "$WORK/package.log" | tail -n 1 >&2; die "aws cloudformation package failed"; }
+package_templates "$TEMPLATE_DIR/$ROOT_FILE"
 
 # --- 6. change set ----------------------------------------------------------------------------
 # After the base root, each service-set root in order, by this script with --root (its own

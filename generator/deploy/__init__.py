@@ -20,6 +20,9 @@ Each module is a small command-line tool (``python -m generator.deploy.<module> 
                  ``ministack/launch.py`` (nested-stack fixes, providers for the types ministack
                  lacks, AWS-like strictness and nested change sets; ministack 1.5.33 only)
 
+- ``forkserver`` the helper server of one deploy.sh/delete.sh run: imports boto3 and the
+                 helpers once and forks each helper from there (``lib.sh`` ``pyhelper``)
+
 ``lib.sh`` holds the shell functions deploy.sh and delete.sh share.
 
 Every AWS client is built by :func:`generator.deploy._aws.client`, which passes

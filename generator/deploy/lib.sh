@@ -121,7 +121,33 @@ lock_stack() {
 # check_endpoint: one bounded call before anything else; one line and exit 2 when the
 # endpoint does not answer or the credentials are missing.
 check_endpoint() {
-  timed "$PY" -m generator.deploy.endpoint check "${PY_AWS[@]}" >/dev/null || exit 2
+  timed pyhelper endpoint check "${PY_AWS[@]}" >/dev/null || exit 2
+}
+
+# start_helpers SERVICES: the helper server of this run (generator/deploy/forkserver.py):
+# one Python process that imports boto3 and the helpers once (and reads botocore's data for
+# the comma-separated AWS SERVICES) and forks each helper from there, instead of a new
+# interpreter paying those imports for every helper. Needs WORK (its socket lives there);
+# stop_helpers ends it (the exit trap). Linux only; STACKGEN_FORKSERVER=0 turns it off.
+start_helpers() {
+  HELPERS_SOCKET="$WORK/helpers.sock" HELPERS_PID=""
+  [[ "$OSTYPE" == linux* && "${STACKGEN_FORKSERVER:-1}" != 0 ]] || return 0
+  "$PY" -m generator.deploy.forkserver serve --socket "$HELPERS_SOCKET" --parent $$ --services "$1" \
+    </dev/null >/dev/null 2>"$WORK/helpers.log" 9>&- &
+  HELPERS_PID=$!
+}
+stop_helpers() { # (it ends with status 0 on SIGTERM; waited for, so nothing outlives the script)
+  [[ -z "${HELPERS_PID:-}" ]] || { kill "$HELPERS_PID" 2>/dev/null; wait "$HELPERS_PID" 2>/dev/null; } || true
+}
+# pyhelper MODULE ARGS: python -m generator.deploy.MODULE ARGS, through the helper server
+# when one runs (the same arguments, environment, directory, stdin/stdout/stderr and exit
+# status; the client runs python -m itself when the server cannot answer).
+pyhelper() {
+  if [[ -n "${HELPERS_PID:-}" ]]; then
+    "$PY" -m generator.deploy.forkserver run "$HELPERS_SOCKET" "$HELPERS_PID" "$@"
+  else
+    "$PY" -m "generator.deploy.$1" "${@:2}"
+  fi
 }
 
 # setup_aws: region, endpoint and the argument arrays every aws/python call gets.
@@ -179,9 +205,29 @@ aws_cli() { timed "$AWS" "${AWS_ARGS[@]}" "$@"; }
 pydeploy() {
   local module="$1" rc=0
   shift
-  timed "$PY" -m "generator.deploy.$module" "$@" || rc=$?
+  timed pyhelper "$module" "$@" || rc=$?
   [[ $rc -eq 3 ]] && exit "${LOST_EXIT:-1}"
   return "$rc"
+}
+
+# package_templates ROOT_TEMPLATE: `aws cloudformation package` of ROOT_TEMPLATE (its nested
+# templates uploaded to s3://$BUCKET/$STACK/) into $WORK/packaged.yaml; on failure the last
+# line it printed and exit 1. With the project's own CLI (.venv/bin/aws) its packager runs in
+# a helper (generator/deploy/artifacts.py package: the same awscli code and bytes, without
+# the CLI's start); another aws on PATH is run as the command.
+package_templates() {
+  local rc=0
+  if [[ "$AWS" -ef "$ROOT/.venv/bin/aws" ]]; then
+    timed pyhelper artifacts package --template-file "$1" --bucket "$BUCKET" --prefix "$STACK" \
+      --output-template-file "$WORK/packaged.yaml" "${PY_AWS[@]}" >"$WORK/package.log" 2>&1 || rc=$?
+  else
+    aws_cli cloudformation package --template-file "$1" --s3-bucket "$BUCKET" --s3-prefix "$STACK" \
+      --output-template-file "$WORK/packaged.yaml" >"$WORK/package.log" 2>&1 || rc=$?
+  fi
+  if [[ $rc -ne 0 ]]; then
+    grep -v '^\s*$' "$WORK/package.log" | tail -n 1 >&2
+    die "aws cloudformation package failed"
+  fi
 }
 
 # --- many regions and accounts: CloudFormation StackSets (generator/deploy/stacksets.py) ---
@@ -208,9 +254,7 @@ deploy_stack_set() {
   BUCKET="$(pydeploy artifacts ensure ${BUCKET:+--bucket "$BUCKET"} "${PY_AWS[@]}")"
   LOST_EXIT=1
   say "Packaging nested templates into s3://$BUCKET/$STACK/ (copied to each region's bucket)"
-  aws_cli cloudformation package --template-file "$TEMPLATE_DIR/main.yaml" --s3-bucket "$BUCKET" \
-    --s3-prefix "$STACK" --output-template-file "$WORK/packaged.yaml" >"$WORK/package.log" 2>&1 \
-    || { grep -v '^\s*$' "$WORK/package.log" | tail -n 1 >&2; die "aws cloudformation package failed"; }
+  package_templates "$TEMPLATE_DIR/main.yaml"
   local flags=() rc=0
   [[ $YES -eq 1 ]] && flags+=(--yes)
   pydeploy stacksets deploy --stack-set-name "$STACK" --template "$TEMPLATE_DIR/main.yaml" \

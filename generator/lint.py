@@ -41,7 +41,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from generator import cache
 from generator.cfn.load import TEMPLATE_SUFFIXES
@@ -257,6 +257,15 @@ def run_jobs(linter: Linter, jobs: list[Job], n: int) -> dict[Job, list[Match]]:
         _WORKER_LINTER = None
 
 
+class Runner(Protocol):
+    """Where :func:`lint` sends the jobs the cache cannot answer: a :class:`Server`, or the
+    lint daemon's client (:class:`generator.lintd.Client`). ``close()`` when there are none."""
+
+    def run(self, jobs: list[Job], env: str) -> dict[Job, list[Match]]: ...
+
+    def close(self) -> None: ...
+
+
 class Server:
     """A process that builds a Linter while its parent does something else (synth), then
     lints the jobs it is sent on up to ``n`` cores. ``close()`` before ``run()`` stops it."""
@@ -271,7 +280,7 @@ class Server:
         self._proc.start()
         child.close()
 
-    def run(self, jobs: list[Job]) -> dict[Job, list[Match]]:
+    def run(self, jobs: list[Job], env: str = "") -> dict[Job, list[Match]]:
         try:
             self._conn.send(jobs)
             return self._conn.recv()
@@ -314,12 +323,12 @@ def lint(
     jobs: int | None = None,
     store: cache.Store | None = None,
     linter: Linter | None = None,
-    server: Server | None = None,
+    server: Runner | None = None,
 ) -> Result:
     """Lint ``paths`` in the working directory's cfn-lint configuration. What is cached is
     not linted again; the rest runs on up to ``jobs`` cores (default: all), on ``server``
-    when one was started, else in this process. Findings are sorted by path, line, column,
-    rule and message."""
+    (a Server started meanwhile, or the lint daemon) when there is one, else in this process.
+    Findings are sorted by path, line, column, rule and message."""
     start = time.perf_counter()
     names = sorted(dict.fromkeys(str(p) for p in paths))
     result = Result()
@@ -336,7 +345,7 @@ def lint(
     if todo:
         result.jobs = max(1, min(jobs or cores(), len(todo)))
         if server is not None:
-            found = server.run(todo)
+            found = server.run(todo, env)
         else:
             found = run_jobs(linter or shared_linter(), todo, result.jobs)
         for job in todo:

@@ -36,7 +36,6 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -44,7 +43,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from generator import cache, lint
 
@@ -54,12 +53,10 @@ DEFAULT_IDLE = 900.0  # seconds
 OFF_HINT = f"`stackgen lintd stop` stops it; {ENABLE_VARIABLE}=0 turns it off"
 PROTOCOL = "stackgen-lintd-1"
 CONNECT_WAIT = 15.0  # seconds a client waits for a daemon it started to bind its socket
-ANSWER_WAIT = 900.0  # seconds a client waits for findings before it gives up on the daemon
-TICK = 0.5  # seconds between the daemon's checks of its socket file and idle time
-# Where the resource types to warm up come from: the committed templates of the working directory.
-WARM_GLOB = "templates/**/*.yaml"
-TYPE_LINE = re.compile(r"^\s+Type:\s*['\"]?((?:AWS|Custom)::[A-Za-z0-9:]+)", re.M)
-MAX_WARM_FILES = 400
+# Seconds a client waits for the daemon to take its lint request (a fresh one builds its Linter
+# first: about 2 s, 10 s on a loaded machine); after that, until the findings or the end of the
+# connection (a daemon or worker that dies closes it).
+ACCEPT_WAIT = 60.0
 
 
 class DaemonError(Exception):
@@ -87,21 +84,22 @@ def idle_seconds() -> float:
         return DEFAULT_IDLE
 
 
-def directory(cwd: str | None = None) -> Path:
-    """``<cache>/lintd`` for the working directory ``cwd`` (a relative cache root is under it)."""
-    base = cache.root()
+def directory(cwd: str | None = None, base: Path | None = None) -> Path:
+    """``<cache>/lintd`` for the working directory ``cwd`` (a relative cache root is under it);
+    ``base`` instead of ``cache.root()`` (the bench's private caches)."""
+    base = base or cache.root()
     if not base.is_absolute():
         base = Path(cwd or os.getcwd()) / base
     return base / "lintd"
 
 
-def socket_path(cwd: str | None = None) -> Path:
+def socket_path(cwd: str | None = None, base: Path | None = None) -> Path:
     cwd = cwd or os.getcwd()
-    return directory(cwd) / f"{cache.digest(b'lintd', cwd)[:16]}.sock"
+    return directory(cwd, base) / f"{cache.digest(b'lintd', cwd)[:16]}.sock"
 
 
 @contextlib.contextmanager
-def _address(path: Path) -> Iterator[str]:
+def address(path: Path) -> Iterator[str]:
     """A name to bind or connect ``path`` by: itself, or through /proc/self/fd when it is longer
     than a Unix socket address may be (108 bytes on Linux; pytest's temporary directories)."""
     if len(os.fsencode(str(path))) < 100:
@@ -114,13 +112,13 @@ def _address(path: Path) -> Iterator[str]:
         os.close(fd)
 
 
-def _send(conn: socket.socket, message: dict[str, Any]) -> None:
+def send(conn: socket.socket, message: dict[str, Any]) -> None:
     conn.sendall(json.dumps(message).encode() + b"\n")
 
 
-def _receive(conn: socket.socket) -> dict[str, Any]:
-    with conn.makefile("rb") as f:
-        line = f.readline()
+def receive(f: BinaryIO) -> dict[str, Any]:
+    """The next message from ``f`` (a socket's ``makefile("rb")``)."""
+    line = f.readline()
     if not line:
         raise EmptyRequest("the connection closed without a message")
     if not line.endswith(b"\n"):
@@ -135,14 +133,21 @@ def _receive(conn: socket.socket) -> dict[str, Any]:
 
 
 def request(path: Path, message: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """One request to the daemon at ``path`` and its answer (DaemonError when there is none)."""
+    """One request to the daemon at ``path`` and its answer (DaemonError when there is none).
+    ``timeout`` bounds each wait; a daemon that acknowledges a request ("accepted": it is
+    working on it) is then waited for until it answers or its connection closes."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.settimeout(timeout)
-        with _address(path) as address:
-            conn.connect(address)
-        _send(conn, {"protocol": PROTOCOL, **message})
-        return _receive(conn)
+        with address(path) as name:
+            conn.connect(name)
+        send(conn, {"protocol": PROTOCOL, **message})
+        with conn.makefile("rb") as f:
+            answer = receive(f)
+            if "accepted" in answer:
+                conn.settimeout(None)
+                answer = receive(f)
+        return answer
     except (OSError, ValueError) as exc:
         raise DaemonError(f"{type(exc).__name__}: {exc}") from None
     finally:
@@ -152,8 +157,8 @@ def request(path: Path, message: dict[str, Any], timeout: float) -> dict[str, An
 def _connectable(path: Path) -> bool:
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        with _address(path) as address:
-            conn.connect(address)
+        with address(path) as name:
+            conn.connect(name)
         return True
     except OSError:
         return False
@@ -181,7 +186,17 @@ def spawn(path: Path, env: str, quiet: bool = False) -> int:
         idle = idle_seconds()
         with open(path.with_suffix(".log"), "wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "generator.lintd", "--socket", str(path), "--env", env, "--idle", str(idle)],
+                [
+                    sys.executable,
+                    "-m",
+                    "generator.lintd_server",
+                    "--socket",
+                    str(path),
+                    "--env",
+                    env,
+                    "--idle",
+                    str(idle),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -196,10 +211,14 @@ def spawn(path: Path, env: str, quiet: bool = False) -> int:
             time.sleep(0.01)
     if not quiet:
         print(
-            f"stackgen: started a lint daemon (pid {proc.pid}; exits after {idle / 60:g} min idle; {OFF_HINT})",
+            f"stackgen: started a lint daemon (pid {proc.pid}; exits after {_duration(idle)} idle; {OFF_HINT})",
             file=sys.stderr,
         )
     return proc.pid
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 class Client:
@@ -235,7 +254,7 @@ class Client:
         for attempt in range(2):
             if not _connectable(self.path):
                 spawn(self.path, env)
-            answer = request(self.path, message, ANSWER_WAIT)
+            answer = request(self.path, message, ACCEPT_WAIT)
             if "stale" in answer:  # it has exited; a fresh one is started on the next attempt
                 if attempt == 0:
                     _wait_gone(self.path)
@@ -249,7 +268,7 @@ class Client:
     def close(self) -> None:
         """Nothing to lint this time: check the daemon is current (a stale one exits and a
         fresh one starts warming for the next edit). Waits at most a moment for a busy one."""
-        env = self.env or lint.environment()
+        env = lint.environment()
         if not _connectable(self.path):
             with contextlib.suppress(DaemonError, OSError):
                 spawn(self.path, env)
@@ -285,42 +304,59 @@ def _wait_gone(path: Path, timeout: float = 5.0) -> None:
 
 
 def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
+    """The process runs (not ended, not a zombie); our own children are reaped on the way."""
     for proc in SPAWNED:
-        if proc.pid == pid:
-            return proc.poll() is None  # reaps our own child
+        if proc.pid == pid and proc.poll() is not None:
+            return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
         return False
-    except PermissionError:
-        return True
-    return True
 
 
-def daemons(cwd: str | None = None) -> list[tuple[Path, dict[str, Any] | None]]:
-    """Each socket file of the cache directory and its daemon's status (None: nothing answers)."""
-    out: list[tuple[Path, dict[str, Any] | None]] = []
-    for path in sorted(directory(cwd).glob("*.sock")):
+def _pid_of(path: Path) -> int | None:
+    """The pid in the daemon's pid file beside ``path``, when that process is alive and is the
+    daemon of ``path`` (a daemon still building its Linter does not answer requests yet)."""
+    try:
+        pid = int(path.with_suffix(".pid").read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) and b"generator.lintd" in cmdline and os.fsencode(str(path)) in cmdline else None
+
+
+def daemons(cwd: str | None = None, base: Path | None = None) -> list[tuple[Path, dict[str, Any] | None, int | None]]:
+    """Each daemon (or socket file) of the cache directory: its socket, its status (None: it does
+    not answer) and its pid (None: no daemon runs there)."""
+    out: list[tuple[Path, dict[str, Any] | None, int | None]] = []
+    here = directory(cwd, base)
+    for stem in sorted({p.stem for p in here.glob("*.sock")} | {p.stem for p in here.glob("*.pid")}):
+        path = here / f"{stem}.sock"
         try:
-            out.append((path, request(path, {"op": "status"}, 2.0)))
+            status: dict[str, Any] | None = request(path, {"op": "status"}, 2.0)
         except DaemonError:
-            out.append((path, None))
+            status = None
+        out.append((path, status, int(status["pid"]) if status else _pid_of(path)))
     return out
 
 
-def stop_all(cwd: str | None = None, timeout: float = 10.0) -> list[int]:
-    """Stop every daemon of the cache directory (and any this process started); their pids."""
+def stop_all(cwd: str | None = None, timeout: float = 10.0, base: Path | None = None) -> list[int]:
+    """Stop every daemon of the cache directory; their pids. One that does not answer (still
+    building its Linter) gets SIGTERM, one that does not end within ``timeout`` SIGKILL."""
     stopped = []
-    for path, status in daemons(cwd):
-        if status is None:
-            with contextlib.suppress(OSError):
-                path.unlink()  # nothing listens: a dead daemon's file
+    for path, _, pid in daemons(cwd, base):
+        if pid is None:
+            for dead in (path, path.with_suffix(".pid")):
+                with contextlib.suppress(OSError):
+                    dead.unlink()  # nothing runs there: a dead daemon's files
             continue
-        with contextlib.suppress(DaemonError):
+        try:
             request(path, {"op": "stop"}, 2.0)
-        stopped.append(int(status["pid"]))
+        except DaemonError:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        stopped.append(pid)
     deadline = time.monotonic() + timeout
     for pid in stopped:
         while _alive(pid) and time.monotonic() < deadline:
@@ -329,7 +365,7 @@ def stop_all(cwd: str | None = None, timeout: float = 10.0) -> list[int]:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
     for proc in list(SPAWNED):
-        if proc.poll() is None and proc.pid in stopped:
+        if proc.pid in stopped:
             proc.wait(timeout)
         if proc.poll() is not None:
             SPAWNED.remove(proc)
@@ -342,231 +378,6 @@ def describe(status: dict[str, Any]) -> str:
         f"(exits after {status['idle_limit']:g}s idle), {status['requests']} requests, "
         f"CPU {status['cpu']:.2f}s, {'warm' if status['warm'] else 'warming up'}"
     )
-
-
-# --------------------------------------------------------------------------- the daemon
-
-
-def _project_sources() -> dict[str, str]:
-    """Digest of the source file of every loaded module outside site-packages and the
-    standard library (this project's: lint.py, this module, the kernel modules the project
-    rules import)."""
-    skip = tuple(str(Path(p).resolve()) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
-    out: dict[str, str] = {}
-    for module in list(sys.modules.values()):
-        name = getattr(module, "__file__", None)
-        if not name or not name.endswith(".py"):
-            continue
-        full = str(Path(name).resolve())
-        if not full.startswith(skip) and "site-packages" not in full:
-            out[full] = cache.file_digest(full)
-    return out
-
-
-def _warm_template(cwd: Path) -> str:
-    """A template with one resource of each type the working directory's templates use, so
-    their provider schemas are loaded before the first request."""
-    types: set[str] = set()
-    for n, p in enumerate(sorted(cwd.glob(WARM_GLOB))):
-        if n >= MAX_WARM_FILES:
-            break
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            types.update(TYPE_LINE.findall(p.read_text(encoding="utf-8")))
-    body = "".join(
-        f"  R{i}:\n    Type: {t}\n    Properties: {{}}\n" for i, t in enumerate(sorted(types or {"AWS::SQS::Queue"}))
-    )
-    return "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n" + body
-
-
-class Daemon:
-    def __init__(self, path: Path, env: str, idle: float) -> None:
-        self.path, self.env, self.idle = path, env, idle
-        self.cwd = os.getcwd()
-        self.started = self.last = time.monotonic()
-        self.requests = 0
-        self.warm = False
-        self.sources: dict[str, str] = {}
-        self.linter: lint.Linter | None = None
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}")
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o177)
-        try:
-            with _address(tmp) as address:
-                self.listener.bind(address)
-        finally:
-            os.umask(old)
-        os.chmod(tmp, 0o600)
-        self.listener.listen(16)
-        os.replace(tmp, path)  # atomically: a client never finds a socket that does not listen
-        self.inode = os.stat(path).st_ino
-
-    def log(self, text: str) -> None:
-        print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} lintd[{os.getpid()}] {text}", flush=True)
-
-    def owns_socket(self) -> bool:
-        try:
-            return os.stat(self.path).st_ino == self.inode
-        except OSError:
-            return False
-
-    def prepare(self) -> str:
-        """Build the Linter; '' or why this daemon must not serve (its inputs changed meanwhile)."""
-        self.linter = lint.Linter()
-        now = lint.environment()
-        self.sources = _project_sources()
-        if now != self.env:
-            return "the lint environment changed while the daemon started"
-        return ""
-
-    def warm_up(self) -> None:
-        import gc
-        import tempfile
-
-        assert self.linter is not None
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="stackgen-lintd-warm-") as f:
-            f.write(_warm_template(Path(self.cwd)))
-            f.flush()
-            start = time.process_time()
-            self.linter.lint_file(f.name)
-        self.warm = True
-        gc.collect()
-        gc.freeze()  # the warm state stays shared with the workers (no copy-on-write by the GC)
-        self.log(f"warm ({time.process_time() - start:.2f}s CPU)")
-
-    def stale(self, message: dict[str, Any]) -> str:
-        if message.get("env") != self.env:
-            return "the client's lint environment differs (cfn-lint, .cfnlintrc, rules, regions or lint.py)"
-        if message.get("cwd") != self.cwd:
-            return f"another working directory ({message.get('cwd')})"
-        if _project_sources() != self.sources:
-            return "a project module it loaded changed"
-        return ""
-
-    def status(self) -> dict[str, Any]:
-        import resource
-
-        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        now = time.monotonic()
-        return {
-            "pid": os.getpid(),
-            "cwd": self.cwd,
-            "env": self.env,
-            "up": now - self.started,
-            "idle": now - self.last,
-            "idle_limit": self.idle,
-            "requests": self.requests,
-            "warm": self.warm,
-            "cpu": own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime,
-        }
-
-    def serve(self) -> None:
-        why = self.prepare()
-        if why:
-            self.log(why)
-            return
-        import select
-
-        self.listener.settimeout(TICK)
-        while True:
-            if not self.warm and not select.select([self.listener], [], [], 0)[0]:
-                self.warm_up()  # when no client waits: a request that came first is served first
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                if not self.owns_socket():
-                    self.log("socket file removed or replaced: exiting")
-                    return
-                if time.monotonic() - self.last > self.idle:
-                    self.log(f"idle for {self.idle:g}s: exiting")
-                    return
-                continue
-            if not self.handle(conn) or not self.owns_socket():
-                return
-
-    def handle(self, conn: socket.socket) -> bool:
-        """Answer one request; False when the daemon must exit."""
-        with conn:
-            conn.settimeout(10.0)
-            try:
-                message = _receive(conn)
-            except (DaemonError, OSError) as exc:
-                if not isinstance(exc, EmptyRequest):  # (a client checking that it listens)
-                    self.log(f"bad request: {exc}")
-                return True
-            op = message.get("op")
-            if op == "status":
-                _send(conn, {"protocol": PROTOCOL, **self.status()})
-                return True
-            if op == "stop":
-                _send(conn, {"protocol": PROTOCOL, "stopped": os.getpid()})
-                self.log("stopped by a client")
-                return False
-            why = self.stale(message)
-            if why:
-                _send(conn, {"protocol": PROTOCOL, "stale": why, "pid": os.getpid()})
-                self.log(f"stale: {why}: exiting")
-                return False
-            self.last = time.monotonic()
-            if op == "ping":
-                _send(conn, {"protocol": PROTOCOL, "pid": os.getpid()})
-            elif op == "lint":
-                self.requests += 1
-                self.lint(conn, message)
-            else:
-                _send(conn, {"protocol": PROTOCOL, "error": f"unknown request {op!r}"})
-        return True
-
-    def lint(self, conn: socket.socket, message: dict[str, Any]) -> None:
-        """Lint in a forked worker (a crash there is the client's fallback, not the daemon's
-        end), and wait for it, so its CPU is in this process's children's usage."""
-        pid = os.fork()
-        if pid == 0:  # the worker
-            code = 0
-            try:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                self.listener.close()
-                conn.settimeout(None)
-                assert self.linter is not None
-                jobs = [(str(p), str(part)) for p, part in message["jobs"]]
-                found = lint.run_jobs(self.linter, jobs, max(1, min(int(message.get("n", 1)), len(jobs))))
-                rows = [
-                    [p, part, [[m.path, m.line, m.column, m.rule, m.message] for m in ms]]
-                    for (p, part), ms in found.items()
-                ]
-                _send(conn, {"protocol": PROTOCOL, "found": rows})
-            except BaseException as exc:  # noqa: BLE001 - reported to the client, which falls back
-                code = 1
-                with contextlib.suppress(OSError):
-                    _send(conn, {"protocol": PROTOCOL, "error": f"{type(exc).__name__}: {exc}"})
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        if status:
-            self.log(f"worker {pid} ended with status {status}")
-
-    def close(self) -> None:
-        if self.owns_socket():
-            with contextlib.suppress(OSError):
-                self.path.unlink()
-        self.listener.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The daemon's entry point (``python -m generator.lintd``; clients start it)."""
-    p = argparse.ArgumentParser(prog="python -m generator.lintd")
-    p.add_argument("--socket", required=True)
-    p.add_argument("--env", required=True, help="the lint environment digest the client computed")
-    p.add_argument("--idle", type=float, default=DEFAULT_IDLE)
-    args = p.parse_args(argv)
-    daemon = Daemon(Path(args.socket), args.env, args.idle)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    daemon.log(f"serving {daemon.cwd} on {daemon.path}")
-    try:
-        daemon.serve()
-    finally:
-        daemon.close()
-    return 0
 
 
 # --------------------------------------------------------------------------- stackgen lintd
@@ -592,13 +403,12 @@ def cmd(args: argparse.Namespace) -> int:
         print(f"stopped lint daemon pid {', '.join(map(str, stopped))}" if stopped else "no lint daemon running")
         return 0
     found = daemons()
-    for path, status in found:
-        print(f"{path}: {describe(status) if status else 'nothing answers (a dead daemon socket)'}")
+    for path, status, pid in found:
+        state = (
+            describe(status) if status else f"pid {pid}, starting or busy" if pid else "no daemon (a dead one's socket)"
+        )
+        print(f"{path}: {state}")
     if not found:
         print(f"no lint daemon running (sockets: {directory()}/)")
     print(f"lint daemon {'on' if enabled() else 'off'} here (CI / {ENABLE_VARIABLE})")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -25,7 +25,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from generator import lintd
 from generator.bench_run import Sample, measure, measure_with_daemon, run_once
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,6 +196,8 @@ def bench_spec(spec: Path, work: Path, repeat: int) -> tuple[dict[str, Sample], 
                 edit, on, repeat, lambda: baseline(on), cache_dir
             )
         finally:
+            from generator import lintd  # (not at the top: the scale table times generation's imports only)
+
             lintd.stop_all(str(ROOT), base=cache_dir)
     return rows, _resources(out)
 

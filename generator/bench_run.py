@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import lintd
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -84,6 +82,8 @@ def measure_with_daemon(cmd: list[str], env: dict[str, str], repeat: int, before
     """As measure, with the lint daemon on: ``before()`` leaves it started, and each run waits
     until it is warm; the daemon's CPU during the run (its own and its reaped workers', from
     its status) is added to the run's."""
+    from generator import lintd
+
     samples = []
     path = lintd.socket_path(str(ROOT), base=cache_dir)
     for _ in range(repeat):

@@ -172,15 +172,15 @@ def _connectable(path: Path) -> bool:
 SPAWNED: list[subprocess.Popen[bytes]] = []
 
 
-def spawn(path: Path, env: str, quiet: bool = False) -> int:
+def spawn(path: Path, env: str, quiet: bool = False) -> int | None:
     """Start a daemon for the working directory at ``path`` (detached: its own session, output to
-    its log) and wait until it has bound its socket, not until it is warm. Its pid."""
+    its log) and wait until it has bound its socket, not until it is warm. Its pid (None when
+    another client started one meanwhile)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(path.with_suffix(".lock"), "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one starter at a time per working directory
-        if _connectable(path):  # another client started it meanwhile
-            answer = request(path, {"op": "status"}, 2.0)
-            return int(answer["pid"])
+        if _connectable(path):  # another client started it meanwhile (it may be building still)
+            return None
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # a dead daemon's socket, or not a socket at all
         idle = idle_seconds()
@@ -247,7 +247,12 @@ class Client:
             return self._run(jobs, env)
         except DaemonError as exc:
             print(f"stackgen: lint daemon unavailable ({exc}); linting in this process", file=sys.stderr)
-        return lint.run_jobs(lint.shared_linter(), jobs, min(self.n, len(jobs)))
+        import threading
+
+        # Forked workers only from the main thread: make templates waits for the daemon in a
+        # thread, and a fork beside a running thread can copy a lock that thread holds.
+        n = min(self.n, len(jobs)) if threading.current_thread() is threading.main_thread() else 1
+        return lint.run_jobs(lint.shared_linter(), jobs, n)
 
     def _run(self, jobs: list[lint.Job], env: str) -> dict[lint.Job, list[lint.Match]]:
         message = {"op": "lint", "env": env, "cwd": self.cwd, "jobs": [list(j) for j in jobs], "n": self.n}

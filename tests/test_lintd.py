@@ -315,3 +315,26 @@ def test_make_templates_lints_through_the_daemon(
         assert not _alive(status["pid"])
     finally:
         _stop_everything(seen)
+
+
+def test_the_daemon_sees_a_changed_project_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Besides the lint environment, a daemon compares the sources of the project modules it has
+    loaded (lint.py, the kernel modules the project rules import) before each request."""
+    import importlib
+
+    from generator import lintd_server
+
+    (tmp_path / "stackgen_probe_module.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("stackgen_probe_module")
+    try:
+        sources = lintd_server.project_sources()
+        assert str(Path(lint.__file__).resolve()) in sources and str(Path(lintd_server.__file__).resolve()) in sources
+        assert str((tmp_path / "stackgen_probe_module.py").resolve()) in sources
+        assert lintd_server.digests(sources) == sources
+        (tmp_path / "stackgen_probe_module.py").write_text("VALUE = 2\n")
+        assert lintd_server.digests(sources) != sources
+    finally:
+        import sys
+
+        sys.modules.pop("stackgen_probe_module", None)

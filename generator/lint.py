@@ -316,6 +316,38 @@ def _load(rows: list[list[object]], path: str) -> list[Match]:
     ]
 
 
+def split(found: list[Match]) -> tuple[list[Match], list[Match]] | None:
+    """A parent's findings of every rule as those of its LOCAL and its CROSS job, or None when
+    cfn-lint's runner reported something itself (E0xxx: the template does not parse or
+    transform, a rule failed): that appears in each of two separate runs, or in the one whose
+    rule failed, so such a parent is linted in two runs. Every other finding belongs to the rule
+    that made it (E3043 has no parent or child rules), so the split equals two separate runs
+    (tests/test_lint_cache.py shows it)."""
+    if any(f.rule.startswith("E0") for f in found):
+        return None
+    return [f for f in found if f.rule not in CROSS_RULES], [f for f in found if f.rule in CROSS_RULES]
+
+
+def _run_merged(
+    todo: list[Job], env: str, n: int, linter: Linter | None, server: Runner | None
+) -> dict[Job, list[Match]]:
+    """The findings of ``todo``; a parent with both jobs to do (linted cold) is linted once with
+    every rule (one decode, one rule pass) and its findings are split between the two."""
+    both = sorted({p for p, part in todo if part == LOCAL and (p, CROSS) in todo})
+    batch = [j for j in todo if j[0] not in both] + [(p, ALL) for p in both]
+    found = server.run(batch, env) if server is not None else run_jobs(linter or shared_linter(), batch, n)
+    again: list[Job] = []
+    for p in both:
+        parts = split(found.pop((p, ALL)))
+        if parts is None:
+            again += [(p, LOCAL), (p, CROSS)]
+        else:
+            found[(p, LOCAL)], found[(p, CROSS)] = parts
+    if again:  # (a Server answers once: these run here)
+        found.update(run_jobs(linter or shared_linter(), again, min(n, len(again))))
+    return found
+
+
 def lint(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -344,10 +376,7 @@ def lint(
             result.findings += _load(rows, job[0])
     if todo:
         result.jobs = max(1, min(jobs or cores(), len(todo)))
-        if server is not None:
-            found = server.run(todo, env)
-        else:
-            found = run_jobs(linter or shared_linter(), todo, result.jobs)
+        found = _run_merged(todo, env, result.jobs, linter, server)
         for job in todo:
             store.put(keys[job], _store(found[job], job[0]))
             result.findings += found[job]

@@ -338,3 +338,18 @@ def test_the_daemon_sees_a_changed_project_module(tmp_path: Path, monkeypatch: p
         import sys
 
         sys.modules.pop("stackgen_probe_module", None)
+
+
+def test_a_socket_path_longer_than_a_unix_address_still_works(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    path = deep / "x.sock"
+    assert len(str(path)) > 108
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with server, lintd.address(path) as name:
+        server.bind(name)
+        server.listen(1)
+        assert stat.S_ISSOCK(path.stat().st_mode)
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with client, lintd.address(path) as other:
+            client.connect(other)

@@ -18,7 +18,8 @@ verdict (``environment`` + ``jobs_of``):
   file or directory they name in ``append_rules``, ``override_spec``,
   ``custom_rules`` and ``registry_schemas`` (the project rules in
   ``cfnlint_rules/``), ``AWS_REGION``/``AWS_DEFAULT_REGION`` (the default regions),
-  and this module's source.
+  this module's source and that of ``generator/cfn/`` (``RULE_IMPORTS``: the project
+  rules evaluate conditions with it).
 
 A finding is stored without its path and re-attached to the path linted now, so
 the same bytes in another directory are not linted twice.
@@ -59,6 +60,9 @@ PATH_MARK = "\x00path\x00"
 # rules read none). tests/test_lint_cache.py fails when another rule's source reads files.
 CROSS_RULES = frozenset({"E3043"})
 ALL, LOCAL, CROSS = "all", "local", "cross"  # which rules a unit of lint work runs
+# The kernel package the project rules import (cfnlint_rules/stackgen.py imports
+# generator.cfn.conditions, which loads the whole package): its source changes their verdicts.
+RULE_IMPORTS = Path(__file__).resolve().parent / "cfn"
 Job = tuple[str, str]  # (template path, ALL | LOCAL | CROSS)
 
 
@@ -125,6 +129,7 @@ def environment(cwd: str | os.PathLike[str] | None = None) -> str:
     """Digest of everything outside a template that can change its verdict."""
     here = Path(cwd or os.getcwd())
     parts: list[bytes | str] = [b"lint-env", cache.dist_digest(*_cfnlint_dists()), cache.file_digest(__file__)]
+    parts += [cache.tree_digest(RULE_IMPORTS, (".py",))]
     for var in REGION_VARIABLES:
         parts += [var, os.environ.get(var, "\x00unset")]
     for base in (Path.home(), here):

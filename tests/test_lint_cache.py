@@ -160,6 +160,16 @@ def test_keys_follow_the_inputs(project: Path, monkeypatch: pytest.MonkeyPatch) 
         m.setenv("AWS_REGION", "eu-west-1" if os.environ.get("AWS_REGION") != "eu-west-1" else "us-west-2")
         assert lint.environment() != env
     assert lint.environment() == env
+    # the kernel modules the project rules import
+    kernel = project / "kernel"
+    kernel.mkdir()
+    (kernel / "conditions.py").write_text("A = 1\n")
+    with monkeypatch.context() as m:
+        m.setattr(lint, "RULE_IMPORTS", kernel)
+        before = lint.environment()
+        (kernel / "conditions.py").write_text("A = 2\n")
+        assert lint.environment() != before
+    assert lint.environment() == env
     # a user-level config
     (project / ".cfnlintrc.yaml").write_text("regions: [eu-west-1]\n")
     assert lint.environment() != env

@@ -102,7 +102,8 @@ $(ANCHOR_DIR)/app.py: scripts/cdk-anchor/app.py scripts/cdk-anchor/cdk.json $(AN
 bench-anchor: $(STAMP) $(ANCHOR_DIR)/app.py ## Install the CDK anchor (aws-cdk-lib, CDK CLI, an 8-service app) into .tools/cdk/ and run make bench
 	$(PY) -m generator bench --services $(BENCH_SERVICES) --target $(PLATFORM) $(BENCH_ARGS)
 
-clean: ## Remove the venv, tool installs and caches
+clean: ## Remove the venv, tool installs and caches (and stop the lint daemon)
+	-@[ -x $(PY) ] && $(PY) -m generator lintd stop >/dev/null 2>&1 || true
 	rm -rf $(VENV) .tools build reports .pytest_cache .hypothesis .cache
 
 # Feature makefiles (deploy, security gate) extend the targets above.

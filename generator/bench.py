@@ -19,14 +19,13 @@ import argparse
 import copy
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from generator.bench_run import Sample, measure, measure_with_daemon, run_once
 
 ROOT = Path(__file__).resolve().parent.parent
 ANCHOR = ROOT / ".tools" / "cdk"
@@ -38,7 +37,7 @@ TARGETS = (
     ("synth / import troposphere (wall)", "synth", "wall/floor", 5.0),
     ("synth / import troposphere (CPU; steadier when loaded)", "synth", "cpu/floor", 5.0),
     ("no-op `make templates` wall", "templates no-op", "wall", 0.5),
-    ("gate after a one-service change wall", "templates 1-service change", "wall", 3.0),
+    ("gate after a one-service change wall (lint daemon row)", "templates 1-service change, daemon", "wall", 3.0),
     ("cold gate CPU / cdk synth (default) CPU", "templates cold", "cpu/cdk", 0.5),
 )
 ROWS = (
@@ -49,69 +48,11 @@ ROWS = (
     "templates cold",
     "templates no-op",
     "templates 1-service change",
+    "templates 1-service change, daemon",
 )
-
-
-@dataclass
-class Sample:
-    wall: float
-    cpu: float
-    rss: float  # MB, the largest process of the tree
-    rc: int = 0
-    note: str = ""
-
-    def cell(self, floor: Sample) -> str:
-        """wall, CPU, peak RSS, and wall and CPU as multiples of the floor's."""
-        if self.rc:
-            return f"FAILED (exit {self.rc}: {self.note[:60]})"
-        return (
-            f"{self.wall:5.2f}s {self.cpu:5.2f}c {self.rss:4.0f}MB "
-            f"{self.wall / floor.wall:5.1f}x {self.cpu / max(floor.cpu, 1e-3):5.1f}xc"
-        )
-
-
-# Linux keeps the peak RSS of a process across exec, and a child forked from this process
-# starts at this process's size: wait4 on it reports at least what the bench itself holds
-# (``import troposphere`` came out at 49 MB, 17 MB on its own). GNU time forks the command
-# from a process of a few MB, so its %M is the command's own peak.
-GNU_TIME = Path("/usr/bin/time")
-
-
-def run_once(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> Sample:
-    """One process tree: wall, user+sys CPU (children included, from wait4) and peak RSS
-    (from GNU time when it is installed, else wait4's)."""
-    with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r") as rss:
-        timed = [str(GNU_TIME), "-q", "-f", "%M", "-o", rss.name, *cmd] if GNU_TIME.is_file() else cmd
-        start = time.perf_counter()
-        proc = subprocess.Popen(timed, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = rc = os.waitstatus_to_exitcode(status)
-        note = ""
-        if rc:
-            out.seek(0)
-            lines = out.read().decode(errors="replace").strip().splitlines()
-            note = lines[-1] if lines else ""
-        peak = rss.read().strip().splitlines()
-    kb = int(peak[-1]) if peak and peak[-1].isdigit() else usage.ru_maxrss
-    return Sample(wall, usage.ru_utime + usage.ru_stime, kb / 1024, rc, note)
-
-
-def measure(cmd: list[str], env: dict[str, str], repeat: int, before: Any = None, cwd: Path = ROOT) -> Sample:
-    """Median wall and CPU, largest RSS, over ``repeat`` runs (``before()`` runs untimed first)."""
-    samples = []
-    for _ in range(repeat):
-        if before:
-            before()
-        s = run_once(cmd, env, cwd)
-        if s.rc:
-            return s
-        samples.append(s)
-    return Sample(
-        statistics.median(s.wall for s in samples),
-        statistics.median(s.cpu for s in samples),
-        max(s.rss for s in samples),
-    )
+# Every row runs with the lint daemon off (its CPU, in a detached process, is not in wait4's
+# usage), except the daemon row, which adds the daemon's CPU for each timed run (its status).
+DAEMON_OFF = {"STACKGEN_LINT_DAEMON": "0"}
 
 
 # --------------------------------------------------------------------------- specs
@@ -192,8 +133,8 @@ def largest_scale(n: int) -> tuple[int, str]:
     return lo, why
 
 
-def one_service_change(spec_path: Path, dest: Path) -> Path | None:
-    """A copy of the spec with one environment variable added to its first service
+def one_service_change(spec_path: Path, dest: Path, value: str = "1") -> Path | None:
+    """A copy of the spec with one environment variable (= ``value``) added to its first service
     (a change to that service's task definition only); None without services."""
     import yaml
 
@@ -201,7 +142,7 @@ def one_service_change(spec_path: Path, dest: Path) -> Path | None:
     if not data.get("services"):
         return None
     changed = copy.deepcopy(data)
-    changed["services"][0].setdefault("environment", {})["BENCH_CHANGE"] = "1"
+    changed["services"][0].setdefault("environment", {})["BENCH_CHANGE"] = value
     dest.write_text(yaml.safe_dump(changed, sort_keys=False), encoding="utf-8")
     return dest
 
@@ -218,7 +159,7 @@ def _resources(out: Path) -> int:
 def bench_spec(spec: Path, work: Path, repeat: int) -> tuple[dict[str, Sample], int]:
     py = sys.executable
     cache_dir = work / "cache"
-    env = {**os.environ, "STACKGEN_CACHE_DIR": str(cache_dir)}
+    env = {**os.environ, "STACKGEN_CACHE_DIR": str(cache_dir), **DAEMON_OFF}
     out, made = work / "synth", work / "made"
 
     def cold() -> None:
@@ -237,14 +178,27 @@ def bench_spec(spec: Path, work: Path, repeat: int) -> tuple[dict[str, Sample], 
     rows["preflight"] = measure([py, "-m", "generator", "check", "--templates", str(out)], env, repeat)
     rows["templates cold"] = measure(make, env, repeat, before=fresh)
     rows["templates no-op"] = measure(make, env, repeat)
-    changed = one_service_change(spec, work / f"{spec.stem}.yaml")
-    if changed:
-        edit = ["make", "-s", "--no-print-directory", "templates", f"PLATFORM={changed}", f"OUT={made}"]
+    edited = work / f"{spec.stem}.yaml"
+    if one_service_change(spec, edited):
+        edit = ["make", "-s", "--no-print-directory", "templates", f"PLATFORM={edited}", f"OUT={made}"]
+        runs = iter(range(10**6))
 
-        def baseline() -> None:  # the unchanged platform, fully cached, before each timed edit
+        def baseline(env: dict[str, str] = env) -> None:
+            # The unchanged platform, fully cached, before each timed edit; each edit a new value,
+            # so its lint is never answered from an earlier edit's cache entry.
+            one_service_change(spec, edited, f"edit-{next(runs)}")
             run_once(make, env)
 
         rows["templates 1-service change"] = measure(edit, env, repeat, before=baseline)
+        on = {**env, "STACKGEN_LINT_DAEMON": "1"}
+        try:
+            rows["templates 1-service change, daemon"] = measure_with_daemon(
+                edit, on, repeat, lambda: baseline(on), cache_dir
+            )
+        finally:
+            from generator import lintd  # (not at the top: the scale table times generation's imports only)
+
+            lintd.stop_all(str(ROOT), base=cache_dir)
     return rows, _resources(out)
 
 
@@ -447,7 +401,7 @@ def report(
     if not anchor:
         lines.append("cdk synth: not installed (make bench-anchor)")
     width = 46
-    header = f"{'':<28}" + "".join(f"{f'{c} ({n} resources)':<{width}}" for c, (_, n) in columns.items())
+    header = f"{'':<36}" + "".join(f"{f'{c} ({n} resources)':<{width}}" for c, (_, n) in columns.items())
     lines += ["", header]
     for row in ROWS:
         cells = []
@@ -457,7 +411,7 @@ def report(
             if sample and cdk and not sample.rc and not cdk.rc and row.startswith("templates"):
                 text += f" {sample.cpu / cdk.cpu:4.2f}cdk"
             cells.append(f"{text:<{width}}")
-        lines.append(f"{row:<28}" + "".join(cells))
+        lines.append(f"{row:<36}" + "".join(cells))
     lines += ["", *notes, ""]
     if target in columns:
         rows = columns[target][0]

@@ -113,9 +113,10 @@ def _templates_in(dirs: list[str]) -> list[Path]:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from generator import lint
+    from generator import lint, lintd
 
-    result = lint.lint(_templates_in(args.dirs), use_cache=not args.no_cache, jobs=args.jobs)
+    daemon = lintd.Client(args.jobs or lint.cores()) if lintd.enabled() else None
+    result = lint.lint(_templates_in(args.dirs), use_cache=not args.no_cache, jobs=args.jobs, server=daemon)
     for f in result.findings:
         print(f)
     print(result.summary())
@@ -201,7 +202,7 @@ LINT_HELP = "run cfn-lint over generated templates"
 LINT_MORE = (
     "Runs cfn-lint in process over every *.yaml in DIR(s). A template whose bytes, nested children, "
     "cfn-lint install, .cfnlintrc and project rules are unchanged answers from .cache/lint; the rest "
-    "run on every core"
+    "run on every core, in the project's lint daemon when it is on (see `stackgen lintd --help`)"
 )
 CHECK_HELP = (
     "static reachability preflight of a spec or a template set (ECR, logs, "
@@ -270,6 +271,7 @@ MODULE_COMMANDS = {
         "write docs/platforms/<name>.md (parameters, outputs, nested stacks, "
         "environments) and <name>.svg (architecture diagram) from the templates",
     ),
+    "lintd": ("generator.lintd", "see (status) or stop the lint daemon that keeps cfn-lint warm for make templates"),
     "plan": (
         "generator.plan",
         "offline: what a spec change does to the templates (added, changed, replaced, "

@@ -18,7 +18,8 @@ verdict (``environment`` + ``jobs_of``):
   file or directory they name in ``append_rules``, ``override_spec``,
   ``custom_rules`` and ``registry_schemas`` (the project rules in
   ``cfnlint_rules/``), ``AWS_REGION``/``AWS_DEFAULT_REGION`` (the default regions),
-  and this module's source.
+  this module's source and that of ``generator/cfn/`` (``RULE_IMPORTS``: the project
+  rules evaluate conditions with it).
 
 A finding is stored without its path and re-attached to the path linted now, so
 the same bytes in another directory are not linted twice.
@@ -41,7 +42,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from generator import cache
 from generator.cfn.load import TEMPLATE_SUFFIXES
@@ -59,6 +60,9 @@ PATH_MARK = "\x00path\x00"
 # rules read none). tests/test_lint_cache.py fails when another rule's source reads files.
 CROSS_RULES = frozenset({"E3043"})
 ALL, LOCAL, CROSS = "all", "local", "cross"  # which rules a unit of lint work runs
+# The kernel package the project rules import (cfnlint_rules/stackgen.py imports
+# generator.cfn.conditions, which loads the whole package): its source changes their verdicts.
+RULE_IMPORTS = Path(__file__).resolve().parent / "cfn"
 Job = tuple[str, str]  # (template path, ALL | LOCAL | CROSS)
 
 
@@ -125,6 +129,7 @@ def environment(cwd: str | os.PathLike[str] | None = None) -> str:
     """Digest of everything outside a template that can change its verdict."""
     here = Path(cwd or os.getcwd())
     parts: list[bytes | str] = [b"lint-env", cache.dist_digest(*_cfnlint_dists()), cache.file_digest(__file__)]
+    parts += [cache.tree_digest(RULE_IMPORTS, (".py",))]
     for var in REGION_VARIABLES:
         parts += [var, os.environ.get(var, "\x00unset")]
     for base in (Path.home(), here):
@@ -257,6 +262,15 @@ def run_jobs(linter: Linter, jobs: list[Job], n: int) -> dict[Job, list[Match]]:
         _WORKER_LINTER = None
 
 
+class Runner(Protocol):
+    """Where :func:`lint` sends the jobs the cache cannot answer: a :class:`Server`, or the
+    lint daemon's client (:class:`generator.lintd.Client`). ``close()`` when there are none."""
+
+    def run(self, jobs: list[Job], env: str) -> dict[Job, list[Match]]: ...
+
+    def close(self) -> None: ...
+
+
 class Server:
     """A process that builds a Linter while its parent does something else (synth), then
     lints the jobs it is sent on up to ``n`` cores. ``close()`` before ``run()`` stops it."""
@@ -271,7 +285,7 @@ class Server:
         self._proc.start()
         child.close()
 
-    def run(self, jobs: list[Job]) -> dict[Job, list[Match]]:
+    def run(self, jobs: list[Job], env: str = "") -> dict[Job, list[Match]]:
         try:
             self._conn.send(jobs)
             return self._conn.recv()
@@ -307,6 +321,38 @@ def _load(rows: list[list[object]], path: str) -> list[Match]:
     ]
 
 
+def split(found: list[Match]) -> tuple[list[Match], list[Match]] | None:
+    """A parent's findings of every rule as those of its LOCAL and its CROSS job, or None when
+    cfn-lint's runner reported something itself (E0xxx: the template does not parse or
+    transform, a rule failed): that appears in each of two separate runs, or in the one whose
+    rule failed, so such a parent is linted in two runs. Every other finding belongs to the rule
+    that made it (E3043 has no parent or child rules), so the split equals two separate runs
+    (tests/test_lint_cache.py shows it)."""
+    if any(f.rule.startswith("E0") for f in found):
+        return None
+    return [f for f in found if f.rule not in CROSS_RULES], [f for f in found if f.rule in CROSS_RULES]
+
+
+def _run_merged(
+    todo: list[Job], env: str, n: int, linter: Linter | None, server: Runner | None
+) -> dict[Job, list[Match]]:
+    """The findings of ``todo``; a parent with both jobs to do (linted cold) is linted once with
+    every rule (one decode, one rule pass) and its findings are split between the two."""
+    both = sorted({p for p, part in todo if part == LOCAL and (p, CROSS) in todo})
+    batch = [j for j in todo if j[0] not in both] + [(p, ALL) for p in both]
+    found = server.run(batch, env) if server is not None else run_jobs(linter or shared_linter(), batch, n)
+    again: list[Job] = []
+    for p in both:
+        parts = split(found.pop((p, ALL)))
+        if parts is None:
+            again += [(p, LOCAL), (p, CROSS)]
+        else:
+            found[(p, LOCAL)], found[(p, CROSS)] = parts
+    if again:  # (a Server answers once: these run here)
+        found.update(run_jobs(linter or shared_linter(), again, min(n, len(again))))
+    return found
+
+
 def lint(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -314,12 +360,12 @@ def lint(
     jobs: int | None = None,
     store: cache.Store | None = None,
     linter: Linter | None = None,
-    server: Server | None = None,
+    server: Runner | None = None,
 ) -> Result:
     """Lint ``paths`` in the working directory's cfn-lint configuration. What is cached is
     not linted again; the rest runs on up to ``jobs`` cores (default: all), on ``server``
-    when one was started, else in this process. Findings are sorted by path, line, column,
-    rule and message."""
+    (a Server started meanwhile, or the lint daemon) when there is one, else in this process.
+    Findings are sorted by path, line, column, rule and message."""
     start = time.perf_counter()
     names = sorted(dict.fromkeys(str(p) for p in paths))
     result = Result()
@@ -335,10 +381,7 @@ def lint(
             result.findings += _load(rows, job[0])
     if todo:
         result.jobs = max(1, min(jobs or cores(), len(todo)))
-        if server is not None:
-            found = server.run(todo)
-        else:
-            found = run_jobs(linter or shared_linter(), todo, result.jobs)
+        found = _run_merged(todo, env, result.jobs, linter, server)
         for job in todo:
             store.put(keys[job], _store(found[job], job[0]))
             result.findings += found[job]

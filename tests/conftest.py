@@ -17,6 +17,8 @@ from generator import render
 from generator.spec import Platform, load_spec
 from tests.helpers import PLATFORMS, ROOT
 
+os.environ.setdefault("STACKGEN_LINT_DAEMON", "0")  # no lint daemon unless a test asks (tests/test_lintd.py)
+
 # ci: a fixed seed, so a red CI is reproducible and does not depend on luck;
 # deep (make test-deep) explores new random specs on every run.
 settings.register_profile(

@@ -160,6 +160,16 @@ def test_keys_follow_the_inputs(project: Path, monkeypatch: pytest.MonkeyPatch) 
         m.setenv("AWS_REGION", "eu-west-1" if os.environ.get("AWS_REGION") != "eu-west-1" else "us-west-2")
         assert lint.environment() != env
     assert lint.environment() == env
+    # the kernel modules the project rules import
+    kernel = project / "kernel"
+    kernel.mkdir()
+    (kernel / "conditions.py").write_text("A = 1\n")
+    with monkeypatch.context() as m:
+        m.setattr(lint, "RULE_IMPORTS", kernel)
+        before = lint.environment()
+        (kernel / "conditions.py").write_text("A = 2\n")
+        assert lint.environment() != before
+    assert lint.environment() == env
     # a user-level config
     (project / ".cfnlintrc.yaml").write_text("regions: [eu-west-1]\n")
     assert lint.environment() != env
@@ -198,3 +208,32 @@ def test_only_the_cross_rules_read_other_files() -> None:
     # ... and the scan sees a rule that starts reading a sibling template.
     sneaky = 'class R:\n    id = "E9999"\n    def match(self, cfn):\n        return decode("other.yaml")\n'
     assert file_reading_rules({**sources, "sneaky.py": sneaky}) == {*lint.CROSS_RULES, "E9999"}
+
+
+@pytest.mark.slow
+def test_a_cold_parent_linted_once_stores_what_two_runs_store(project: Path) -> None:
+    """A parent with both of its jobs to do is linted once with every rule and its findings are
+    split by rule: the two cache entries are those two separate runs would store, also when
+    the parent does not parse (then it is linted twice)."""
+    main, child = project / "t" / "main.yaml", project / "t" / "child.yaml"
+    child.write_text(  # the child loses the parameter the parent passes: E3043 on the parent
+        CHILD.replace("Parameters:\n  Retention: {Type: Number}\n", "").replace("!Ref Retention", "345600")
+    )
+    linter = lint.Linter()
+    store = cache.Store("lint")
+
+    def stored_as_two_runs(text: str) -> list[str]:
+        main.write_text(text)
+        keys = lint.jobs_of("t/main.yaml", lint.environment())
+        found = lint.lint(["t/main.yaml"], jobs=1, linter=linter).findings
+        for job, key in keys.items():
+            alone = linter.lint_file(*job)
+            assert store.get(key) == [
+                [f.line, f.column, f.rule, f.message.replace(f.path, lint.PATH_MARK)] for f in alone
+            ]
+        return [f.rule for f in found]
+
+    # a local finding (a property of the wrong type) beside the cross-template one
+    assert stored_as_two_runs(MAIN + "      TimeoutInMinutes: not-a-number\n") == ["E3043", "E3012"]
+    # a parent that does not parse: the parse error is in both entries, as two runs find it
+    assert stored_as_two_runs(MAIN + "  Broken: [\n") == ["E0000", "E0000"]

@@ -1,6 +1,8 @@
 """cfn-guard with the Control Tower rules and guard/*.guard, plus the allow-list.
 
-One cfn-guard process evaluates every template against every rule file. A
+cfn-guard evaluates each template against every rule file that can apply to it (``plan``:
+the files naming one of its resource types, and those that may apply anywhere), one process
+per group of templates with the same rule files. A
 failed rule is attributed to logical IDs through the paths cfn-guard reports
 (``/Resources/<LogicalId>/...``, or the bound key of ``Resources[ id | ... ]``).
 A (rule, logical id) failure is suppressed, unless the rule is in NEVER_ALLOW, when:

@@ -39,8 +39,15 @@ schema: $(STAMP) ## Print the platform spec JSON Schema
 
 # Byte-compile the project once: CI sets PYTHONDONTWRITEBYTECODE (the clean clone stays clean),
 # so without this every python process a test starts compiles generator/ again (0.3-0.6 s CPU each).
+# The same for pytest's assertion rewriting of the test modules: under PYTHONDONTWRITEBYTECODE
+# each pytest process (every xdist worker) rewrote all of them again, about 10 s CPU of its
+# 16 s collection; one collection here with writing on leaves the rewritten modules in
+# __pycache__ (ignored by git; a changed file is rewritten again), which pytest reads even when
+# it may not write.
 test-prereqs:: $(STAMP)
 	@$(PY) -m compileall -q -j 0 generator tests
+	@out=$$(PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q --collect-only -p no:cacheprovider 2>&1) \
+	  || { echo "$$out" | tail -30; echo "make test-prereqs: collecting the tests failed" >&2; exit 1; }
 
 check-code: $(STAMP) ## Lint (ruff), check the formatting (ruff format) and type-check (mypy) generator/ and tests/
 	$(VENV)/bin/ruff check generator tests

@@ -20,7 +20,7 @@ from generator.cfn.load import PARENT, TemplateError, load_file
 from generator.deployability import rootset
 from generator.gate import cfnlint_runner, suppressions
 from generator.gate.checkov_runner import CheckovRun
-from generator.gate.guard_runner import GuardRun
+from generator.gate.guard_runner import GuardRun, template_types
 from generator.gate.model import DEFAULTS, TOOLS, ToolResult, print_result, relpath, summary_table, write_json
 from generator.gate.templates import discover, load
 
@@ -124,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         rules = [_need(args.ct_rules, "Control Tower rules")] + [
             _need(r, "project Guard rules") for r in (args.rules or [DEFAULTS["rules"]])
         ]
-        guard = GuardRun(_need(args.cfn_guard, "cfn-guard"), rules, paths)
+        types = {p: template_types(loaded[relpath(p)]) for p in paths}
+        guard = GuardRun(_need(args.cfn_guard, "cfn-guard"), rules, paths, types)
     if "checkov" in tools:
         checkov = CheckovRun(
             _need(args.checkov, "checkov"),

@@ -1,6 +1,8 @@
 """cfn-guard with the Control Tower rules and guard/*.guard, plus the allow-list.
 
-One cfn-guard process evaluates every template against every rule file. A
+cfn-guard evaluates each template against every rule file that can apply to it (``plan``:
+the files naming one of its resource types, and those that may apply anywhere), one process
+per group of templates with the same rule files. A
 failed rule is attributed to logical IDs through the paths cfn-guard reports
 (``/Resources/<LogicalId>/...``, or the bound key of ``Resources[ id | ... ]``).
 A (rule, logical id) failure is suppressed, unless the rule is in NEVER_ALLOW, when:
@@ -61,34 +63,115 @@ class RuleFailure:
     paths: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
+# A rule file that names resource types (``AWS::Service::Resource``) and matches no type by
+# pattern can only apply to a template holding one of them: every Control Tower rule reads
+# its resources through ``Resources.*[ Type == ... ]`` and SKIPs a template without them
+# (each rule's "Scenario 1"), which the gate counts as nothing.  Evaluating the 237 CT
+# files on every template made cfn-guard the gate's slowest step (32 s of 80 example
+# templates, 98 % of the evaluations a SKIP); tests/gate/test_gate_guard_selection.py runs
+# the whole rule set beside the selected one and compares every verdict.
+RESOURCE_TYPE = re.compile(r"AWS::[A-Za-z0-9]+::[A-Za-z0-9]+")
+TYPE_PATTERN = re.compile(r"Type\s*(?:==|!=|in|IN|not\s+in|NOT\s+IN)\s*/")
+RULE_SUFFIXES = (".guard", ".ruleset")  # what cfn-guard reads from a rules directory
+
+
+def rule_files(rules: list[Path]) -> list[Path]:
+    """Every rule file cfn-guard reads from ``-r`` arguments (a directory: the .guard and
+    .ruleset files under it), sorted within each directory."""
+    files: list[Path] = []
+    for r in rules:
+        if r.is_dir():
+            files += sorted(p for p in r.rglob("*") if p.is_file() and p.name.endswith(RULE_SUFFIXES))
+        else:
+            files.append(r)
+    return files
+
+
+def rule_types(path: Path) -> frozenset[str] | None:
+    """The resource types a rule file is about; None when it may apply to any template (it
+    names no type, or matches types by a pattern)."""
+    text = path.read_text(errors="replace")
+    if TYPE_PATTERN.search(text):
+        return None
+    return frozenset(RESOURCE_TYPE.findall(text)) or None
+
+
+def template_types(template: Template) -> frozenset[str] | None:
+    """The resource types in a template; None when it does not parse (every rule runs)."""
+    if template.data is None:
+        return None
+    return frozenset(str(r.get("Type")) for r in template.resources.values())
+
+
+def plan(
+    rules: list[Path], templates: list[Path], types: dict[Path, frozenset[str] | None]
+) -> list[tuple[list[Path], list[Path]]]:
+    """(rule files, templates) of each cfn-guard process: the templates grouped by the rule
+    files that can apply to them, in the templates' order."""
+    about = {r: rule_types(r) for r in rule_files(rules)}
+    groups: dict[tuple[Path, ...], list[Path]] = {}
+    for t in templates:
+        present = types.get(t)
+        chosen = tuple(r for r, wanted in about.items() if present is None or wanted is None or wanted & present)
+        groups.setdefault(chosen, []).append(t)
+    return [(list(chosen), group) for chosen, group in groups.items()]
+
+
 class GuardRun:
-    def __init__(self, cfn_guard: Path, rules: list[Path], templates: list[Path]) -> None:
+    """cfn-guard in the background (it overlaps with the in-process cfn-lint run): one
+    process per group of templates that the same rule files can apply to (``plan``); without
+    ``types``, one process runs every rule on every template."""
+
+    def __init__(
+        self,
+        cfn_guard: Path,
+        rules: list[Path],
+        templates: list[Path],
+        types: dict[Path, frozenset[str] | None] | None = None,
+    ) -> None:
         self.templates = templates
         self.start = time.monotonic()
-        cmd = [str(cfn_guard), "validate", "-o", "json", "-S", "none", "--structured"]
-        for r in rules:
-            cmd += ["-r", str(r)]
-        for t in templates:
-            cmd += ["-d", str(t)]
-        self.cmd = cmd
-        self.proc = (
-            subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) if templates else None
-        )
+        groups = plan(rules, templates, types) if types is not None else [(rules, templates)] if templates else []
+        self.cmds: list[list[str]] = []
+        # A template no rule file applies to: every rule would SKIP it (an empty report).
+        self.skipped = [t for chosen, group in groups if not chosen for t in group]
+        for chosen, group in groups:
+            if not chosen:
+                continue
+            cmd = [str(cfn_guard), "validate", "-o", "json", "-S", "none", "--structured"]
+            for r in chosen:
+                cmd += ["-r", str(r)]
+            for t in group:
+                cmd += ["-d", str(t)]
+            self.cmds.append(cmd)
+        self.procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in self.cmds]
+
+    def reports(self) -> tuple[list, list[str]]:
+        """Every process's reports, in the templates' order, and the errors of those that failed."""
+        reports: list = [{"name": str(t), "compliant": [], "not_compliant": []} for t in self.skipped]
+        errors: list[str] = []
+        for proc in self.procs:
+            stdout, stderr = proc.communicate()
+            if proc.returncode not in (GUARD_PASS, GUARD_FAIL) or stderr.strip():
+                first = (stderr or stdout).strip().splitlines()[:3]
+                errors.append(f"cfn-guard exited {proc.returncode}: " + " | ".join(first))
+                continue
+            try:
+                reports += json.loads(stdout)
+            except json.JSONDecodeError as exc:
+                errors.append(f"cfn-guard output is not JSON: {exc}")
+        order = {str(t): i for i, t in enumerate(self.templates)}
+        reports.sort(key=lambda r: order.get(str(r.get("name", "")), len(order)))
+        return reports, errors
 
     def result(self, loaded: dict[str, Template], allowlist: AllowList, sarif: Path | None = None) -> ToolResult:
         result = ToolResult("cfn-guard", templates=len(self.templates))
-        if self.proc is None:
+        if not self.templates:
             return result
-        stdout, stderr = self.proc.communicate()
         try:
-            if self.proc.returncode not in (GUARD_PASS, GUARD_FAIL) or stderr.strip():
-                first = (stderr or stdout).strip().splitlines()[:3]
-                result.errors.append(f"cfn-guard exited {self.proc.returncode}: " + " | ".join(first))
-                return result
-            try:
-                reports = json.loads(stdout)
-            except json.JSONDecodeError as exc:
-                result.errors.append(f"cfn-guard output is not JSON: {exc}")
+            reports, errors = self.reports()
+            if errors:
+                result.errors += errors
                 return result
             used: set[tuple[str, str]] = set()
             evaluate(reports, loaded, allowlist, result, used)

@@ -115,12 +115,14 @@ def gate_run(tmp_path_factory: pytest.TempPathFactory, cfn_guard: Path, checkov:
     return proc.returncode, proc.stdout + proc.stderr
 
 
+@pytest.mark.xdist_group("gate-by-construction")  # one worker: the module's one gate run is not made twice
 def test_generated_shapes_pass_the_gate(gate_run: tuple[int, str]) -> None:
     _, out = gate_run
     assert len(re.findall(r"^\s+FAIL\s", out, re.M)) == len(failures(out)), "a finding this test cannot attribute"
     assert {f for f in failures(out) if f[0] in CLEAN_SHAPES} == set(), out
 
 
+@pytest.mark.xdist_group("gate-by-construction")  # one worker: the module's one gate run is not made twice
 def test_public_ip_passes_through_the_specs_reason(gate_run: tuple[int, str]) -> None:
     """The ECS.PR.9 finding on the public-ip shape's service is suppressed with the spec's reason."""
     _, out = gate_run

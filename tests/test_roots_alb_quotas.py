@@ -31,15 +31,15 @@ def two_roots() -> Templates:
     return templates
 
 
-def _listener_of_rule(templates: Templates) -> dict[tuple[str, str], tuple[str, str]]:
+def _listener_of_rule(templates: Templates) -> dict[tuple[str, str], tuple[str, str] | None]:
     """rule (file, id) -> load balancer (file, id), following values across the merged roots."""
     ts = TemplateSet(rootset.merge(templates)[0])
     lbs = {(f, lid) for f, lid, _ in ts.resources(LOAD_BALANCER)}
-    listeners = {}
+    listeners: dict[tuple[str, str], tuple[str, str] | None] = {}
     for f, lid, r in ts.resources(LISTENER):
         lb = next((k for k in targets(ts, f, r["Properties"]["LoadBalancerArn"], resolve=False) if k in lbs), None)
         listeners[(f, lid)] = lb
-    out = {}
+    out: dict[tuple[str, str], tuple[str, str] | None] = {}
     for f, lid, r in ts.resources(LISTENER_RULE):
         listener = next(k for k in targets(ts, f, r["Properties"]["ListenerArn"], resolve=False) if k in listeners)
         out[(f, lid)] = listeners[listener]
@@ -71,6 +71,7 @@ def test_rules_added_in_a_later_root_push_their_load_balancer_over_the_quota(two
     per_lb = Counter(owners.values())
     # A rule of the later root and its load balancer; copy it until that ALB has 101 rules.
     (f, lid), lb = next((k, v) for k, v in sorted(owners.items()) if k[0] in later)
+    assert lb is not None
     resources = templates[f]["Resources"]
     for i in range(101 - per_lb[lb]):
         rule = copy.deepcopy(resources[lid])

@@ -107,9 +107,9 @@ def _warm_up(services: list[str]) -> list:
     """The server's work before and between requests, in the order the helpers need it."""
 
     def boto3() -> None:
-        from generator.deploy import _aws  # noqa: PLC0415
+        from generator.deploy._aws import session  # noqa: PLC0415
 
-        _aws.session()
+        session()
 
     def imports() -> None:
         import importlib  # noqa: PLC0415
@@ -119,12 +119,12 @@ def _warm_up(services: list[str]) -> list:
 
     def model(service: str):
         def load() -> None:
-            from generator.deploy import _aws  # noqa: PLC0415
+            from generator.deploy._aws import session  # noqa: PLC0415
 
             # A client with explicit dummy keys reads every data file a client of the service
             # needs into the shared session's loader (no credentials are looked up, nothing is
             # sent); the helpers' own clients then find them read.
-            _aws.session().client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+            session().client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 
         return load
 

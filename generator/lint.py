@@ -246,9 +246,13 @@ def _lint_in_worker(job: Job) -> tuple[Job, list[Match]]:
 
 
 def run_jobs(linter: Linter, jobs: list[Job], n: int) -> dict[Job, list[Match]]:
-    """Lint ``jobs``, on ``n`` forked workers when that is more than one."""
+    """Lint ``jobs``, on ``n`` forked workers when that is more than one. Workers are forked
+    only from the main thread (make templates waits for the lint daemon in a thread, and a fork
+    beside a running thread can copy a lock that thread holds); elsewhere, in this process."""
     global _WORKER_LINTER
-    if n <= 1 or len(jobs) <= 1:
+    import threading
+
+    if n <= 1 or len(jobs) <= 1 or threading.current_thread() is not threading.main_thread():
         return {j: linter.lint_file(*j) for j in jobs}
     import multiprocessing
 

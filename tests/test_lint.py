@@ -155,7 +155,12 @@ def test_run_jobs_forks_workers_only_from_the_main_thread(monkeypatch: pytest.Mo
     from generator import lint
 
     forks: list[str] = []
-    monkeypatch.setattr(multiprocessing, "get_context", lambda kind: forks.append(kind) or 1 / 0)
+
+    def get_context(kind: str) -> None:
+        forks.append(kind)
+        raise ZeroDivisionError(kind)
+
+    monkeypatch.setattr(multiprocessing, "get_context", get_context)
 
     class Fake:
         def lint_file(self, path: str, part: str = lint.ALL) -> list[lint.Match]:

@@ -16,7 +16,9 @@ a client of the standard library only (about 30 ms) that hands the server its ar
 environment, working directory and its own stdin, stdout and stderr (SCM_RIGHTS). The server
 forks a child that runs ``generator.deploy.MODULE`` exactly as ``python -m`` would, on those
 descriptors (so output, prompts and terminals are the caller's own), and sends back the child's
-exit status, which the client exits with. Nothing a user sees changes but the time.
+exit status, which the client exits with, or the signal that ended it, which the client then
+dies of (so a script sees a helper killed or interrupted exactly as it would under ``python -m``).
+Nothing a user sees changes but the time.
 
 The client runs ``python -m generator.deploy.MODULE ARGS`` itself whenever the server cannot
 answer: not started, exited, not Linux (fork after macOS frameworks is unsafe), a message too
@@ -26,6 +28,7 @@ on SIGTERM (the scripts' exit trap).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -97,7 +100,24 @@ def run(path: str, server_pid: int, module: str, args: list[str]) -> int:
     if not reply:
         print(f"{os.environ.get('PROG') or 'stackgen'}: error: the helper server stopped", file=sys.stderr)
         return 1
-    return int(reply)
+    code = int(reply)
+    if code < 0:  # the helper died of signal -code: so does this process, as under python -m
+        die_of(-code)
+        return 128 - code  # (a signal that cannot be re-raised here: the shell's number for it)
+    return code
+
+
+def die_of(signum: int) -> None:
+    """End this process by signal ``signum``, as the helper it stands for ended."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP have no handler to reset
+        signal.signal(signum, signal.SIG_DFL)
+    with contextlib.suppress(OSError):
+        os.kill(os.getpid(), signum)
 
 
 # --- server -------------------------------------------------------------------------------
@@ -140,7 +160,7 @@ def _child(conn: socket.socket, request: dict, fds: list[int], closing: list[soc
     import io  # noqa: PLC0415
     import runpy  # noqa: PLC0415
 
-    code = 1
+    code, interrupted = 1, False
     try:
         for item in closing:
             item.close()
@@ -178,10 +198,13 @@ def _child(conn: socket.socket, request: dict, fds: list[int], closing: list[soc
             else:
                 print(exc.code, file=sys.stderr)
                 code = 1
-        except BaseException:  # noqa: BLE001 - as the interpreter would: the traceback, exit 1
+        except BaseException as exc:  # noqa: BLE001 - as the interpreter would: the traceback, exit 1
             import traceback  # noqa: PLC0415
 
             traceback.print_exc()
+            # and an uncaught KeyboardInterrupt ends the interpreter by SIGINT (exit status 130 in
+            # a shell, and a script running it stops as on Ctrl-C)
+            interrupted = isinstance(exc, KeyboardInterrupt)
             code = 1
         atexit._run_exitfuncs()
         for stream in (sys.stdout, sys.stderr):
@@ -190,6 +213,8 @@ def _child(conn: socket.socket, request: dict, fds: list[int], closing: list[soc
             except (OSError, ValueError):
                 pass
     finally:
+        if interrupted:
+            die_of(signal.SIGINT)
         os._exit(code & 0xFF)
 
 
@@ -263,9 +288,9 @@ def _reap(waiting: dict[int, socket.socket]) -> None:
         conn = waiting.pop(pid, None)
         if conn is None:
             continue
-        code = os.waitstatus_to_exitcode(status)
+        code = os.waitstatus_to_exitcode(status)  # -N: killed by signal N
         try:
-            conn.send(str(code if code >= 0 else 128 - code).encode())
+            conn.send(str(code).encode())
         except OSError:
             pass
         conn.close()

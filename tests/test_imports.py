@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
+
+from pydantic import BaseModel, Field
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -188,3 +191,38 @@ def test_the_collection_check_sees_a_collection() -> None:
     code, collections = collections_during(["plan", "--help"])
     assert code == 0
     assert collections != []
+
+
+def spec_models() -> list[type[BaseModel]]:
+    from generator.spec import Platform
+    from generator.spec.descriptions import models
+
+    return models(Platform)
+
+
+def builtin_factories(models: list[type[BaseModel]]) -> list[str]:
+    """Fields whose default factory is a builtin (``list``, ``dict`` ...): pydantic reads a
+    factory's signature when it builds a validator, and a builtin's is text that ``inspect``
+    tokenizes and parses on every read (generator.spec.base.new_list)."""
+    return [
+        f"{m.__name__}.{name}"
+        for m in models
+        for name, field in m.model_fields.items()
+        if isinstance(field.default_factory, types.BuiltinFunctionType)
+        or (isinstance(field.default_factory, type) and field.default_factory.__module__ == "builtins")
+    ]
+
+
+def test_no_spec_field_has_a_builtin_default_factory() -> None:
+    models = spec_models()
+    assert len(models) > 30
+    assert builtin_factories(models) == []
+
+
+def test_the_factory_check_sees_a_builtin() -> None:
+    class Listed(BaseModel):
+        items: list[str] = Field(default_factory=list)
+        names: dict[str, str] = Field(default_factory=dict)
+        fine: list[str] = Field(default_factory=lambda: [])
+
+    assert builtin_factories([Listed]) == ["Listed.items", "Listed.names"]

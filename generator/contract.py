@@ -24,6 +24,8 @@ class ContractError(Exception):
 
 @dataclass(frozen=True)
 class Input:
+    """A parameter a stack takes: its name, CloudFormation type and description."""
+
     name: str
     type: str = "String"
     description: str = ""
@@ -32,6 +34,8 @@ class Input:
 
 @dataclass(frozen=True)
 class Output:
+    """An output a stack gives: its name and description."""
+
     name: str
     description: str
     # Re-exported as an Output of the parent stack.
@@ -40,6 +44,8 @@ class Output:
 
 @dataclass(frozen=True)
 class StackInterface:
+    """What a stack takes and gives, and what it waits for (``generator.parent`` wires it)."""
+
     inputs: tuple[Input, ...] = ()
     outputs: tuple[Output, ...] = ()
     # Child stacks this one must follow even without a data edge.

@@ -32,6 +32,8 @@ LOCAL_TEMPLATE_URL = (
 
 @dataclass(frozen=True)
 class Child:
+    """A nested stack: its name, module, declared interface and built template."""
+
     name: str
     module: ModuleType
     iface: StackInterface

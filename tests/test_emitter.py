@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections.abc import Callable
 
 import pytest
 import yaml
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yaml.emitter import Emitter
 
-from generator import render
+from generator import emit, render
 from generator.emit import BlockWriter, Unsupported, one_line
 from generator.spec import Platform, load_spec
 from tests.helpers import PLATFORMS
@@ -290,3 +291,44 @@ def test_the_one_line_check_can_fail() -> None:
     for text, wrong in (("yes", "yes"), ("0x10", "0x10"), ("a: b", "a: b"), ("a", "'a'")):
         with pytest.raises(AssertionError):
             _written(text, wrong)
+
+
+def asked_of_the_resolver(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Every string one_line looks up on the committed platforms' templates and the tricky ones."""
+    lookup, seen = emit._resolved_tag, set()
+
+    def recorded(text: str) -> str:
+        seen.add(text)
+        return lookup(text)
+
+    with monkeypatch.context() as m:
+        m.setattr(emit, "_resolved_tag", recorded)
+        for text in TRICKY + BRIEF + ["".join(c) for c in itertools.product("yYnN0.-+~<=!&*tToOfF", repeat=2)]:
+            one_line(text, 100)
+        writer = BlockWriter(render.Dumper, render.WIDTH, render.plain_key, render.plain_text)
+        for spec_path in PLATFORMS:
+            for template in render.synthesize(load_spec(spec_path)).values():
+                writer.document({k: template[k] for k in render.TOP_ORDER if k in template})
+    return seen
+
+
+def not_pyyamls(lookup: Callable[[str], str], texts: set[str]) -> list[str]:
+    from yaml.nodes import ScalarNode
+    from yaml.resolver import Resolver
+
+    resolver = Resolver()
+    return sorted(t for t in texts if lookup(t) != resolver.resolve(ScalarNode, t, (True, False)))
+
+
+def test_one_lines_resolver_lookup_is_pyyamls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """one_line reads PyYAML's implicit resolvers without calling ``Resolver.resolve``: on every
+    string it looks up it gives resolve's tag."""
+    texts = asked_of_the_resolver(monkeypatch)
+    assert len(texts) > 2000
+    assert not_pyyamls(emit._resolved_tag, texts) == []
+
+
+def test_the_resolver_lookup_check_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lookup that misses the resolvers (every string a str) is caught."""
+    wrong = not_pyyamls(lambda text: "tag:yaml.org,2002:str", asked_of_the_resolver(monkeypatch))
+    assert {"yes", "null", "0x1F"} <= set(wrong)

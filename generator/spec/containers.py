@@ -26,7 +26,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from generator.spec.base import ENV_NAME, Model, PortNumber, Reason, Slug
+from generator.spec.base import ENV_NAME, Model, PortNumber, Reason, Slug, new_dict, new_list
 from generator.spec.routing import AppProtocol
 
 # A container name (ECS: up to 255 letters, digits, hyphens, underscores; here a slug of up to 63).
@@ -125,15 +125,15 @@ class Sidecar(Model):
     """Hard memory limit in MiB; the sidecars together leave the service's own container at least 6 MiB of the task's memory."""
     essential: bool = True
     """Whether the task stops when this container stops."""
-    depends_on: list[DependsOn] = Field(default_factory=list)
+    depends_on: list[DependsOn] = Field(default_factory=new_list)
     """Containers of the task that must reach a condition before this one starts."""
     command: list[str] | None = None
     """Command (exec form) that replaces the image's CMD."""
-    environment: dict[str, str] = Field(default_factory=dict)
+    environment: dict[str, str] = Field(default_factory=new_dict)
     """Environment variables; values may use the same placeholders as the service's environment."""
-    secrets: dict[str, SecretRef] = Field(default_factory=dict)
+    secrets: dict[str, SecretRef] = Field(default_factory=new_dict)
     """Environment variables read from secrets, SSM parameters or the database credentials."""
-    ports: list[PortSpec] = Field(default_factory=list)
+    ports: list[PortSpec] = Field(default_factory=new_list)
     """Container ports (TCP); names and numbers unique across the task."""
     health_check: ContainerHealthCheck | None = None
     """Its container health check (needed when another container depends on it being HEALTHY)."""

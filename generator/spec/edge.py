@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
-from generator.spec.base import Model, PascalName, PortNumber, Slug, dns_name_error
+from generator.spec.base import Model, PascalName, PortNumber, Slug, dns_name_error, new_list
 from generator.spec.routing import NEEDS_HTTPS, check_routes, route_ports
 
 # The only listener ports a load balancer may open to the world (0.0.0.0/0): what Control
@@ -105,7 +105,7 @@ class LoadBalancer(Model):
     """Its listeners, one per port."""
     sources: PascalName | None = None
     """The ingress_sources set (its parameter name) its listeners admit unless they name their own."""
-    allow_from_services: list[Slug] = Field(default_factory=list)
+    allow_from_services: list[Slug] = Field(default_factory=new_list)
     """Services whose tasks may call this load balancer."""
     allow_from_nat: bool = False
     """Let the platform's NAT gateways' public IPs reach it (tasks calling its public name)."""

@@ -8,7 +8,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
-from generator.spec.base import Model, Reason, RetentionDays, Slug
+from generator.spec.base import Model, Reason, RetentionDays, Slug, new_dict
 
 
 class SubnetTier(Model):
@@ -48,7 +48,7 @@ class Network(Model):
     egress: EgressMode = "nat-per-az"
     """How tasks reach the internet and AWS APIs: nat-per-az, single-nat, vpc-endpoints (no NAT) or public-ip."""
     egress_by_environment: dict[str, EgressMode] = Field(
-        default_factory=dict, description="per-environment overrides of egress (not public-ip)"
+        default_factory=new_dict, description="per-environment overrides of egress (not public-ip)"
     )
     public_ip_reason: Reason | None = None
     """Why tasks may have public IPs; required with egress public-ip (it becomes the reason of the generated suppression of Control Tower ECS.PR.9 next to each service). public-ip applies to every environment."""

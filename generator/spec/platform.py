@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from generator import naming
-from generator.spec.base import NAME_PARAMETER, PLACEHOLDER, Model, Slug, dns_name_error
+from generator.spec.base import NAME_PARAMETER, PLACEHOLDER, Model, Slug, dns_name_error, new_dict, new_list
 from generator.spec.edge import (
     Alarms,
     Domain,
@@ -44,36 +44,36 @@ class Platform(Model):
     """The VPC and how tasks reach the internet."""
     ingress_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1, max_length=20)
     """Default of IngressCidrBlocks: who may reach ports 80 and 443 of the load balancers (the templates have one rule per CIDR and port)."""
-    ingress_sources: list[IngressSource] = Field(default_factory=list)
+    ingress_sources: list[IngressSource] = Field(default_factory=new_list)
     """Named sets of client CIDRs, each a parameter of its own, for listeners that must not admit ingress_cidrs: every port but 80 and 443."""
     domain: Domain | None = None
     """A domain: certificates, HTTPS and DNS records (BaseDomain parameter)."""
-    parameters: list[ParameterSpec] = Field(default_factory=list)
+    parameters: list[ParameterSpec] = Field(default_factory=new_list)
     """Deploy-time parameters the platform declares."""
-    secrets: list[SecretSpec] = Field(default_factory=list)
+    secrets: list[SecretSpec] = Field(default_factory=new_list)
     """Secrets Manager secrets (generated or from a no_echo parameter)."""
-    ssm_parameters: list[SsmParameterSpec] = Field(default_factory=list)
+    ssm_parameters: list[SsmParameterSpec] = Field(default_factory=new_list)
     """Plain SSM String parameters."""
     efs: Efs | None = None
     """An encrypted EFS file system with access points."""
     database: Database | None = None
     """An Aurora Serverless v2 database."""
-    repositories: list[Repository] = Field(default_factory=list)
+    repositories: list[Repository] = Field(default_factory=new_list)
     """ECR repositories."""
-    buckets: list[Slug] = Field(default_factory=list)
+    buckets: list[Slug] = Field(default_factory=new_list)
     """S3 bucket names (slugs) the tasks use."""
     clusters: list[Cluster] = Field(min_length=1)
     """ECS clusters; services run in the first unless they name one."""
     namespace: Annotated[str, Field(pattern=r"^[a-z][a-z0-9.-]{0,200}$")] | None = None
     """Private DNS namespace (Cloud Map / Service Connect), e.g. app.local."""
-    load_balancers: list[LoadBalancer] = Field(default_factory=list)
+    load_balancers: list[LoadBalancer] = Field(default_factory=new_list)
     """Application load balancers."""
     services: list[Service] = Field(min_length=1)
     """Services and scheduled tasks. Their resources are split into service groups (generator.placement): append new services at the end, so that none already deployed moves to another stack."""
     alarms: Alarms = Field(default_factory=Alarms)
     """CloudWatch alarm thresholds."""
     data_retention: dict[Slug, Literal["retain", "delete"]] = Field(
-        default_factory=dict,
+        default_factory=new_dict,
         description="Per environment, what a stack delete does with the platform's data (log groups, ECR "
         "repositories, the KMS key, secrets, EFS, buckets, database snapshots): 'retain' (the default "
         "in every environment not listed) keeps it; 'delete' has delete.sh purge what the stack "

@@ -49,7 +49,7 @@ from pydantic import Field, model_validator
 
 from generator import awsfacts
 from generator.awsfacts import NAMES_PER_CERTIFICATE
-from generator.spec.base import Model, PortNumber
+from generator.spec.base import Model, PortNumber, new_list
 
 # ELB rule conditions ("Rule condition types", Application Load Balancers user guide,
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html,
@@ -103,11 +103,11 @@ class Route(Model):
 
     priority: int = Field(ge=1, le=PRIORITY_MAX)
     """Rule priority, 1-50000, unique per listener; lower is evaluated first. Explicit, so appending routes never renumbers one; the rule's logical ID is derived from it, so changing it replaces the rule (never a priority swap in place)."""
-    hosts: list[Host] = Field(default_factory=list, max_length=MATCHES_PER_CONDITION)
+    hosts: list[Host] = Field(default_factory=new_list, max_length=MATCHES_PER_CONDITION)
     """Host-header values (any matches): a record name of the platform's domain ('api': api.<region>.<BaseDomain>, with an alias record and a name of the load balancer's certificate; adding one replaces the certificate) or a full host pattern ('api.example.com', '*.example.com'; its DNS is yours). At most 3, 128 characters each."""
-    paths: list[Path] = Field(default_factory=list, max_length=MATCHES_PER_CONDITION)
+    paths: list[Path] = Field(default_factory=new_list, max_length=MATCHES_PER_CONDITION)
     """Path-pattern values (any matches), case-sensitive, e.g. /v1/*. At most 3, 128 characters each."""
-    listeners: list[PortNumber] = Field(default_factory=list)
+    listeners: list[PortNumber] = Field(default_factory=new_list)
     """Ports of the load balancer's listeners that get this rule; default: all of them."""
 
     @model_validator(mode="after")

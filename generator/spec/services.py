@@ -8,7 +8,18 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from generator import awsfacts, policies
-from generator.spec.base import ENV_NAME, Model, PascalName, PortNumber, Reason, RetentionDays, Slug, fargate_size_ok
+from generator.spec.base import (
+    ENV_NAME,
+    Model,
+    PascalName,
+    PortNumber,
+    Reason,
+    RetentionDays,
+    Slug,
+    fargate_size_ok,
+    new_dict,
+    new_list,
+)
 from generator.spec.containers import (
     CONTAINER_NAME,
     MAX_SIDECARS,
@@ -123,7 +134,7 @@ class TargetGroupSpec(Model):
     """Turn on load-balancer cookie stickiness for this many seconds."""
     protocol_version: ProtocolVersion = "HTTP1"
     """How the load balancer talks to the targets: HTTP1, HTTP2 or GRPC (those two only through https listeners; GRPC checks health with gRPC status codes). Changing it replaces the target group."""
-    routes: list[Route] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=new_list)
     """Listener rules that send matching requests here (host and/or path, explicit priority), on every listener of the load balancer unless a route names listeners."""
 
 
@@ -228,23 +239,23 @@ class Service(Model):
     """Memory of the task in MiB (a valid Fargate size for cpu)."""
     sizing: dict[str, Size] | None = None
     """Task size per environment (instead of cpu/memory), one entry per environment."""
-    ports: list[PortSpec] = Field(default_factory=list)
+    ports: list[PortSpec] = Field(default_factory=new_list)
     """Container ports (TCP). Empty for a worker (a queue consumer) or a scheduled task: nothing may reach it (no target_groups, allow_from or discovery)."""
     health_check: ContainerHealthCheck
     """The container health check."""
-    depends_on: list[DependsOn] = Field(default_factory=list)
+    depends_on: list[DependsOn] = Field(default_factory=new_list)
     """Sidecars that must reach a condition (START, COMPLETE, SUCCESS, HEALTHY) before the service's own container starts, e.g. [{container: log-router, condition: START}]."""
-    sidecars: list[Sidecar] = Field(default_factory=list, max_length=MAX_SIDECARS)
+    sidecars: list[Sidecar] = Field(default_factory=new_list, max_length=MAX_SIDECARS)
     """Further containers of the task (a log router, a proxy, an agent), each with its own image, cpu/memory share, essential flag, depends_on, environment, secrets, ports and health check; its logs go to the service's log group under its own stream prefix."""
-    environment: dict[str, str] = Field(default_factory=dict)
+    environment: dict[str, str] = Field(default_factory=new_dict)
     """Environment variables; values may use ${Parameter}, ${AWS::Region}, ${lb:NAME:url|host}, ${db:endpoint|port|name}, ${bucket:NAME} (the bucket's name; the task needs a task_permissions statement on it)."""
-    secrets: dict[str, SecretRef] = Field(default_factory=dict)
+    secrets: dict[str, SecretRef] = Field(default_factory=new_dict)
     """Environment variables read from secrets, SSM parameters or the database credentials."""
-    volumes: list[Volume] = Field(default_factory=list)
+    volumes: list[Volume] = Field(default_factory=new_list)
     """EFS access points mounted into the container."""
-    allow_from: list[AllowFrom] = Field(default_factory=list)
+    allow_from: list[AllowFrom] = Field(default_factory=new_list)
     """Other services that may connect, and to which ports."""
-    target_groups: list[TargetGroupSpec] = Field(default_factory=list)
+    target_groups: list[TargetGroupSpec] = Field(default_factory=new_list)
     """Load balancer target groups it registers in."""
     discovery: Discovery | None = None
     """How other services find it."""
@@ -254,9 +265,9 @@ class Service(Model):
     """Target-tracking autoscaling."""
     desired_count: int | None = Field(default=None, ge=0)
     """Task count (default: scaling.min, or 1)."""
-    desired_count_by_environment: dict[Slug, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    desired_count_by_environment: dict[Slug, Annotated[int, Field(ge=0)]] = Field(default_factory=new_dict)
     """Per-environment overrides of desired_count, e.g. {dev: 1, prod: 3}; other environments keep desired_count."""
-    scaling_by_environment: dict[Slug, ScalingRange] = Field(default_factory=dict)
+    scaling_by_environment: dict[Slug, ScalingRange] = Field(default_factory=new_dict)
     """Per-environment overrides of scaling.min / scaling.max, e.g. {dev: {min: 1, max: 2}}; needs scaling."""
     log_retention_days: RetentionDays = 30  # type: ignore[valid-type]  # a Literal of cfn-lint's values, built at import
     """Retention of its log group, one of CloudWatch Logs' allowed periods."""
@@ -269,7 +280,7 @@ class Service(Model):
     writable_root_reason: Reason | None = None
     """Why the root file system must be writable; required when readonly_root_filesystem is false."""
     scratch_paths: list[Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]+$")]] = Field(
-        default_factory=list, description="writable task-storage mounts (e.g. /tmp) for a read-only root"
+        default_factory=new_list, description="writable task-storage mounts (e.g. /tmp) for a read-only root"
     )
     execute_command: bool = True
     """Allow ECS Exec sessions into its tasks."""
@@ -277,9 +288,9 @@ class Service(Model):
     """Minimum healthy percent during deployments."""
     deployment_max_percent: int = Field(default=200, ge=100, le=200)
     """Maximum percent of tasks during deployments."""
-    task_permissions: list[PermissionSpec] = Field(default_factory=list)
+    task_permissions: list[PermissionSpec] = Field(default_factory=new_list)
     """Extra IAM statements for its task role."""
-    egress_cidrs: list[EgressCidr] = Field(default_factory=list)
+    egress_cidrs: list[EgressCidr] = Field(default_factory=new_list)
     """Extra egress to CIDRs supplied by parameters (e.g. an SMB share)."""
     schedule: str | None = Field(
         default=None, description="run as a scheduled task (EventBridge Scheduler) instead of a service"

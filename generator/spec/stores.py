@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from generator.spec.base import Model, Reason, Slug
+from generator.spec.base import Model, Reason, Slug, new_dict
 
 
 class AccessPoint(Model):
@@ -57,7 +57,7 @@ class Database(Model):
     """Subnet tier of the database (default: the first private tier)."""
     proxy: bool = True
     """Put an RDS Proxy (TLS required) in front of the cluster; services connect to it."""
-    cluster_parameters: dict[str, str] = Field(default_factory=dict)
+    cluster_parameters: dict[str, str] = Field(default_factory=new_dict)
     """Cluster parameter group settings (name: value)."""
 
     @property

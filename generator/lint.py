@@ -37,6 +37,7 @@ two included I-rules each cost under 2 % (bench: ``lint breakdown``).
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import time
@@ -187,6 +188,23 @@ def jobs_of(path: str, env: str) -> dict[Job, str]:
 
 # --------------------------------------------------------------------------- running cfn-lint
 
+# The cyclic GC's thresholds of a process that only lints (``lint_process_gc``). cfn-lint
+# allocates millions of short-lived containers (validators, contexts, errors) that reference
+# counting frees, next to a large long-lived heap (rules, provider schemas: about 190,000
+# objects); at the default (700, 10, 10) the collector ran about 400 times while building the
+# rules and about 700 times (3 full passes over that heap) while linting mcp-gateway, 0.22 s of
+# the build's 1.0 s CPU and 0.5 s of the lint's (gc.callbacks, make bench's machine). At these
+# it runs a few times (0.07 s in the build, about 0.1 s in the lint), and a lint process peaks
+# about 10 MB higher (make templates cold: 6.7-8.1 s CPU against 7.6-8.0 s, interleaved runs).
+LINT_GC_THRESHOLD = (100_000, 50, 100)
+
+
+def lint_process_gc() -> None:
+    """Set LINT_GC_THRESHOLD in a process that only lints (the lint Server and its workers, the
+    lint daemon); a process that does other work keeps its own (restoring the thresholds after
+    each template costs more than it saves: the young objects are then collected at once)."""
+    gc.set_threshold(*LINT_GC_THRESHOLD)
+
 
 class Linter:
     """cfn-lint's configuration (.cfnlintrc in the working directory) and rule set, built
@@ -267,7 +285,7 @@ def run_jobs(linter: Linter, jobs: list[Job], n: int) -> dict[Job, list[Match]]:
     order = sorted(jobs, key=lambda j: (j[1] == CROSS, -os.path.getsize(j[0]), j))
     _WORKER_LINTER = linter
     try:
-        with multiprocessing.get_context("fork").Pool(n) as pool:
+        with multiprocessing.get_context("fork").Pool(n, initializer=lint_process_gc) as pool:
             return dict(pool.imap_unordered(_lint_in_worker, order, chunksize=1))
     finally:
         _WORKER_LINTER = None
@@ -313,6 +331,7 @@ class Server:
 
 
 def _serve(conn: Any, n: int) -> None:
+    lint_process_gc()
     linter = Linter()
     try:
         jobs = conn.recv()

@@ -181,16 +181,33 @@ def _memoized_create(create: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _fast_validator_evolve(cls: Any) -> Any:
-    """``cls.evolve`` (a Validator made by ``create``) with its init field names read once."""
+    """``cls.evolve`` (a Validator made by ``create``) as its ``__init__`` would build the copy:
+    the init fields from the keywords or ``self``, the others from their default factories
+    (constants: the type and format checkers, the class's validators and fn resolvers, each
+    factory returns the same object every call), then ``__post_init__``; the field names and
+    those constants read once."""
     import dataclasses
 
-    names = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    fields = dataclasses.fields(cls)
+    init = tuple(f.name for f in fields if f.init)
+    known = frozenset(init)
+    constants = {f.name: f.default_factory() for f in fields if not f.init}  # type: ignore[operator]
+    post_init = cls.__post_init__
+    new_object = object.__new__
 
     def evolve(self: Any, **kwargs: Any) -> Any:
-        for name in names:
-            if name not in kwargs:
-                kwargs[name] = getattr(self, name)
-        return self.__class__(**kwargs)
+        if type(self) is not cls or not known.issuperset(kwargs):
+            for name in init:
+                if name not in kwargs:
+                    kwargs[name] = getattr(self, name)
+            return self.__class__(**kwargs)  # (raises as before)
+        mine = self.__dict__
+        new = new_object(cls)
+        values = {name: kwargs[name] if name in kwargs else mine[name] for name in init}
+        values.update(constants)
+        new.__dict__.update(values)
+        post_init(new)
+        return new
 
     cls.evolve = evolve
     return cls
@@ -216,9 +233,12 @@ def _context_evolve(cls: Any) -> Callable[..., Any]:
             merged = self.ref_values.copy()
             merged.update(kwargs["ref_values"])
             kwargs["ref_values"] = merged
-        mine = self.__dict__
+        values = self.__dict__.copy()  # (the fields, and a cached property if it was read)
+        if len(values) != len(names):
+            values = {name: values[name] for name in names}
+        values.update(kwargs)
         new = new_object(cls)
-        new.__dict__.update({name: kwargs[name] if name in kwargs else mine[name] for name in names})
+        new.__dict__.update(values)
         return new
 
     return evolve

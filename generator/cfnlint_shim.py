@@ -52,6 +52,7 @@ SOURCES = {
     "Path.descend": "9e072b73308001271b9a96fb283e780df9b368bd7312cbeaffb380252a25f7e7",
     # (not replaced: the memo of create reads a FunctionFilter by value, as this class is)
     "FunctionFilter": "97651a9f01c3fc830a7feb6bde1c8dcb4f1a3bbb6f7443bece2e0d0b2d5c0bad",
+    "CfnLint.cfnLint": "23947c8987cd5a17a598e63b579c6826d57ec83fbad47c0f21953fe5c39dcb63",
 }
 
 _state: dict[str, Any] = {"applied": None, "originals": {}}
@@ -65,6 +66,7 @@ def _targets() -> dict[str, Any]:
     from cfnlint.context import context
     from cfnlint.jsonschema import validators
     from cfnlint.jsonschema._filter import FunctionFilter
+    from cfnlint.rules.jsonschema.CfnLint import CfnLint
 
     return {
         "validators.create": validators.create,
@@ -72,6 +74,7 @@ def _targets() -> dict[str, Any]:
         "Path.evolve": context.Path.evolve,
         "Path.descend": context.Path.descend,
         "FunctionFilter": FunctionFilter,
+        "CfnLint.cfnLint": CfnLint.cfnLint,
     }
 
 
@@ -117,6 +120,23 @@ def apply() -> bool:
     return True
 
 
+def apply_to_rules(rules: Mapping[str, Any]) -> None:
+    """The part of the shim that is on rule classes: cfn-lint loads each rule module by its file
+    path (``cfnlint.helpers.load_plugins``), so a rule's class is not the one importable from
+    ``cfnlint.rules``; this patches the class of the rules a Linter built (E1101's ``cfnLint``),
+    when :func:`apply` did and the method is the one the shim was written against."""
+    if not _state["applied"]:
+        return
+    patched = _state.setdefault("rule_classes", {})
+    for rule in rules.values():
+        cls = type(rule)
+        if cls in patched or getattr(rule, "id", None) != "E1101" or not hasattr(cls, "cfnLint"):
+            continue
+        if _source_digest(cls.cfnLint) == SOURCES["CfnLint.cfnLint"]:
+            patched[cls] = cls.cfnLint
+            cls.cfnLint = _indexed_cfn_lint()
+
+
 def remove() -> None:
     """Undo :func:`apply` (the tests compare findings with and without it in one process)."""
     if not _state["applied"]:
@@ -126,6 +146,8 @@ def remove() -> None:
     from cfnlint.jsonschema import validators
 
     o = _state["originals"]
+    for cls, original in _state.pop("rule_classes", {}).items():
+        cls.cfnLint = original
     validators.create = o["validators.create"]
     context.Context.evolve = o["Context.evolve"]
     context.Path.evolve = o["Path.evolve"]
@@ -279,3 +301,48 @@ def _path_descend(cls: Any, functions: Any) -> Callable[..., Any]:
         return self.__class__(**kwargs)
 
     return descend
+
+
+# --------------------------------------------------------------------------- E1101's keywords
+
+
+def _indexed_cfn_lint() -> Callable[..., Any]:
+    """``CfnLint.cfnLint`` (rule E1101, the ``cfnLint`` schema keyword) with its child rules
+    looked up by keyword. The original scans every child rule's keywords for each keyword
+    (about 9,000 calls on mcp-gateway, each over every child); this reads the same rules in the
+    same order (a rule as often as it lists the keyword, None and id-less rules skipped) from an
+    index of the child rules, rebuilt whenever they are other objects (cfn-lint links them anew
+    in each run)."""
+    from cfnlint.jsonschema._utils import Unset
+
+    indexes: dict[tuple[int, ...], tuple[dict[str, list[Any]], tuple[Any, ...]]] = {}
+
+    def index_of(children: tuple[Any, ...]) -> dict[str, list[Any]]:
+        key = tuple(map(id, children))
+        hit = indexes.get(key)
+        if hit is None:
+            index: dict[str, list[Any]] = {}
+            for rule in children:
+                if rule is None or not rule.id:
+                    continue
+                for keyword in rule.keywords:
+                    index.setdefault(keyword, []).append(rule)
+            hit = indexes[key] = (index, children)  # (the rules kept: their ids stay theirs)
+        return hit[0]
+
+    def cfnLint(self: Any, validator: Any, keywords: Any, instance: Any, schema: Any) -> Any:
+        validator = validator.evolve(
+            function_filter=validator.function_filter.evolve(
+                add_cfn_lint_keyword=False,
+            )
+        )
+        index = index_of(tuple(self.child_rules.values()))
+        for keyword in keywords:
+            for rule in index.get(keyword, ()):
+                for err in rule.validate(validator, keyword, instance, schema):
+                    if err.rule is None:
+                        if isinstance(err.validator, Unset):
+                            err.rule = rule
+                    yield err
+
+    return cfnLint

@@ -234,6 +234,7 @@ class Linter:
         self.cwd = os.getcwd()
         self._config = ConfigMixIn
         every = Runner(ConfigMixIn(["--template", os.devnull])).rules
+        cfnlint_shim.apply_to_rules(every)
         self.rules = {
             ALL: every,
             LOCAL: Rules({k: r for k, r in every.items() if k not in CROSS_RULES}),

@@ -78,6 +78,7 @@ def test_the_shim_changes_no_finding(example_templates: list[str], monkeypatch: 
     without = _start_without(paths)  # (on the other core meanwhile)
     linter = lint.Linter()
     assert cfnlint_shim.applied(), cfnlint_shim.why_not()
+    assert type(linter.rules[lint.ALL]["E1101"]).cfnLint.__module__ == cfnlint_shim.__name__  # (on the loaded class)
     with_shim = _rows(linter, paths)
     assert with_shim == _finish(without)
     # The comparison sees something: the broken fixtures' findings, of many rules.

@@ -59,7 +59,12 @@ _state: dict[str, Any] = {"applied": None, "originals": {}}
 
 
 def _source_digest(fn: Any) -> str:
-    return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()
+    """sha256 of the source of ``fn``; '' when it cannot be read (an install without sources:
+    then the shim stays off)."""
+    try:
+        return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()
+    except (OSError, TypeError):
+        return ""
 
 
 def _targets() -> dict[str, Any]:

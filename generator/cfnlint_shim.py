@@ -7,22 +7,26 @@ change, not validation:
 - ``cfnlint.jsonschema.validators.create`` builds a new ``@dataclass`` class on every call
   (``Validator.extend``; ``rules/jsonschema/Base.extend_validator`` calls it about 1,300
   times per mcp-gateway lint, and dataclass creation ``exec``'s generated methods);
-- ``Validator.evolve``, ``Context.evolve`` and ``Path.evolve``/``Path.descend`` call
-  ``dataclasses.fields()`` on every call (about 270,000 calls) to learn field names that are
-  fixed when the class is made; ``Context.evolve`` then runs the frozen dataclass's
-  ``__init__`` (one ``object.__setattr__`` per field) for a copy of the same fields.
+- the ``evolve`` methods of Validator, Context, Path and FunctionFilter and ``Path.descend``
+  call ``dataclasses.fields()`` on every call (about 270,000 calls) to learn field names that
+  are fixed when the class is made; Validator's and Context's then run the dataclass
+  ``__init__`` (Context's is frozen: one ``object.__setattr__`` per field) to copy the fields;
+- rule E1101's ``cfnLint`` keyword scans every child rule's keywords for each keyword (about
+  9,000 calls).
 
-:func:`apply` replaces those with equivalents:
+:func:`apply` (and :func:`apply_to_rules`, for E1101's class) replaces those with equivalents:
 
 - ``create`` is memoized on the identity of what it is given (each validator function or bound
-  method by its function and object, the function filter, the fn resolvers); a class made by
-  ``create`` holds nothing but those (its fields' defaults return exactly them), so two calls
-  with the same callables make interchangeable classes. The first call's objects are kept, so
-  an identity cannot be reused by another object;
+  method by its function and object, the fn resolvers; the function filter by value); a class
+  made by ``create`` holds nothing but those (its fields' defaults return exactly them), so two
+  calls with the same callables make interchangeable classes. The first call's objects are
+  kept, so an identity cannot be reused by another object;
 - the ``evolve``/``descend`` methods read their field names once (the same names, in the same
-  order, with the same defaults taken from ``self``). ``Context.evolve`` builds the copy
-  without the frozen ``__init__`` (``Context`` has no ``__post_init__`` and no init-only field,
-  so the result's fields are the same; a cached property is not copied).
+  order, with the same values taken from ``self``). Validator's and Context's build the copy
+  without ``__init__``: the same field values (Validator's non-init fields from their constant
+  default factories, then its ``__post_init__``; Context has no ``__post_init__`` and no
+  non-init field; a cached property is not copied);
+- E1101 reads its child rules from an index by keyword, in the same order.
 
 It is a shim on cfn-lint's internals, so it is narrow: it checks, before changing anything,
 that the installed cfn-lint is the pinned version (``PINNED``, pyproject.toml) and that each
@@ -50,7 +54,7 @@ SOURCES = {
     "Context.evolve": "05aa695393629cc4baba47d15ef539cecbceeaf2e36b7ebb2fa7e13496084085",
     "Path.evolve": "a8bbd390c03c955ac08b8df549002d866f3b526642ce8114305db48721542205",
     "Path.descend": "9e072b73308001271b9a96fb283e780df9b368bd7312cbeaffb380252a25f7e7",
-    # (not replaced: the memo of create reads a FunctionFilter by value, as this class is)
+    # (its evolve is replaced; the memo of create reads a FunctionFilter by value, as this class is)
     "FunctionFilter": "97651a9f01c3fc830a7feb6bde1c8dcb4f1a3bbb6f7443bece2e0d0b2d5c0bad",
     "CfnLint.cfnLint": "23947c8987cd5a17a598e63b579c6826d57ec83fbad47c0f21953fe5c39dcb63",
 }
@@ -121,6 +125,8 @@ def apply() -> bool:
     context.Context.evolve = _context_evolve(context.Context)
     context.Path.evolve = _path_evolve(context.Path)
     context.Path.descend = _path_descend(context.Path, context.FUNCTIONS)
+    _state["filter_evolve"] = originals["FunctionFilter"].evolve
+    originals["FunctionFilter"].evolve = _path_evolve(originals["FunctionFilter"])
     _state["applied"] = True
     return True
 
@@ -151,6 +157,7 @@ def remove() -> None:
     from cfnlint.jsonschema import validators
 
     o = _state["originals"]
+    o["FunctionFilter"].evolve = _state.pop("filter_evolve")
     for cls, original in _state.pop("rule_classes", {}).items():
         cls.cfnLint = original
     validators.create = o["validators.create"]
@@ -272,9 +279,11 @@ def _context_evolve(cls: Any) -> Callable[..., Any]:
 
 
 def _path_evolve(cls: Any) -> Callable[..., Any]:
+    """``evolve`` of Path and of FunctionFilter: ``cls(**kwargs)`` with every init field not given
+    taken from ``self``, the init field names read once (not ``dataclasses.fields`` per call)."""
     import dataclasses
 
-    names = tuple(f.name for f in dataclasses.fields(cls))
+    names = tuple(f.name for f in dataclasses.fields(cls) if f.init)
 
     def evolve(self: Any, **kwargs: Any) -> Any:
         for name in names:

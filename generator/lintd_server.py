@@ -263,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--env", required=True, help="the lint environment digest the client computed")
     p.add_argument("--idle", type=float, default=lintd.DEFAULT_IDLE)
     args = p.parse_args(argv)
+    lint.lint_process_gc()
     daemon = Daemon(Path(args.socket), args.env, args.idle)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     daemon.log(f"serving {daemon.cwd} on {daemon.path}")

@@ -177,3 +177,24 @@ def test_run_jobs_forks_workers_only_from_the_main_thread(monkeypatch: pytest.Mo
     with pytest.raises(ZeroDivisionError):  # the main thread does fork (here: into the fake)
         lint.run_jobs(Fake(), jobs, 2)  # type: ignore[arg-type]
     assert forks == ["fork"]
+
+
+def test_the_lint_workers_and_server_run_with_the_lint_gc_thresholds(tmp_path: Path) -> None:
+    """The forked lint workers (and the Server that forks them) collect garbage at
+    LINT_GC_THRESHOLD; this process keeps its own thresholds."""
+    import gc
+
+    from generator import lint
+
+    class Thresholds:
+        def lint_file(self, path: str, part: str = lint.ALL) -> list[lint.Match]:
+            return [lint.Match(path, *gc.get_threshold(), part)]  # type: ignore[arg-type]
+
+    jobs = [(str(tmp_path / n), lint.ALL) for n in ("a.yaml", "b.yaml")]
+    for path, _ in jobs:
+        Path(path).write_text("Resources: {}\n")
+    mine = gc.get_threshold()
+    assert mine != lint.LINT_GC_THRESHOLD
+    found = lint.run_jobs(Thresholds(), jobs, 2)  # type: ignore[arg-type]
+    assert {(m.line, m.column, m.rule) for ms in found.values() for m in ms} == {lint.LINT_GC_THRESHOLD}
+    assert gc.get_threshold() == mine

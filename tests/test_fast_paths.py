@@ -145,3 +145,31 @@ def test_load_spec_of_the_scale_spec_is_parse_spec_of_its_data(tmp_path: Path) -
     path = tmp_path / "scale.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     assert load_spec(path) == parse_spec(data, str(path))
+
+
+def test_the_bench_byte_compiles_the_project_before_timing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under PYTHONDONTWRITEBYTECODE every timed process would compile generator/ again; the
+    bench writes the bytecode first (as a user's first run does), and before any timing."""
+    import argparse
+
+    from generator import bench
+
+    for folder, name in (("generator", "mod"), ("cfnlint_rules", "rule")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / f"{name}.py").write_text("X = 1\n")
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    bench.compile_project()
+    assert list((tmp_path / "generator" / "__pycache__").glob("mod.*.pyc"))
+    assert list((tmp_path / "cfnlint_rules" / "__pycache__").glob("rule.*.pyc"))
+
+    calls: list[str] = []
+    monkeypatch.setattr(bench, "compile_project", lambda: calls.append("compile"))
+    monkeypatch.setattr(bench, "synth_at_floor", lambda *a: calls.append("timed") or [])
+    monkeypatch.setattr(bench, "scale_table", lambda *a: [])
+    monkeypatch.setattr(bench, "critical_paths", lambda *a: [])
+    spec = tmp_path / "p.yaml"
+    spec.write_text("{}")
+    args = argparse.Namespace(specs=[str(spec)], target=None, scale_only=True, repeat=1)
+    assert bench.cmd(args) == 0
+    assert calls == ["compile", "timed"]

@@ -165,7 +165,12 @@ def test_the_bench_byte_compiles_the_project_before_timing(tmp_path: Path, monke
 
     calls: list[str] = []
     monkeypatch.setattr(bench, "compile_project", lambda: calls.append("compile"))
-    monkeypatch.setattr(bench, "synth_at_floor", lambda *a: calls.append("timed") or [])
+
+    def timed(*_: Any) -> list[str]:
+        calls.append("timed")
+        return []
+
+    monkeypatch.setattr(bench, "synth_at_floor", timed)
     monkeypatch.setattr(bench, "scale_table", lambda *a: [])
     monkeypatch.setattr(bench, "critical_paths", lambda *a: [])
     spec = tmp_path / "p.yaml"

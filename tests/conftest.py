@@ -15,6 +15,7 @@ from moto import mock_aws  # imported first: moto hooks every botocore session c
 
 from generator import render
 from generator.spec import Platform, load_spec
+from tests.gate import shapes
 from tests.helpers import PLATFORMS, ROOT
 
 os.environ.setdefault("STACKGEN_LINT_DAEMON", "0")  # no lint daemon unless a test asks (tests/test_lintd.py)
@@ -97,6 +98,16 @@ def mcp_templates(mcp_spec: Platform) -> dict[str, dict[str, Any]]:
 def platform_templates(request: pytest.FixtureRequest) -> tuple[str, dict[str, dict[str, Any]]]:
     spec = load_spec(ROOT / "platforms" / f"{request.param}.yaml")
     return request.param, render.synthesize(spec)
+
+
+@pytest.fixture(scope="session")
+def shapes_gate(tmp_path_factory: pytest.TempPathFactory) -> shapes.GateRun:
+    """One validate.sh run over the gate-by-construction shapes and the once-known-defect specs
+    (tests/gate/shapes.py), shared read-only by the tests of both; they are in xdist group
+    ``shapes.XDIST_GROUP`` so the run is made on one worker, once."""
+    if not all(p.exists() for p in shapes.SCANNERS):
+        pytest.skip("the gate's scanners are not installed (make gate-tools)")
+    return shapes.run(tmp_path_factory.mktemp("shapes-gate"))
 
 
 @pytest.fixture

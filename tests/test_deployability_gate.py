@@ -27,13 +27,12 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from generator import render, synth
-from generator.spec import SpecError
+from generator import render
+from tests.gate.shapes import SCANNERS as TOOLS
+from tests.gate.shapes import VALIDATE, XDIST_GROUP, GateRun, accepted, gate_env, web
 from tests.helpers import ROOT
 from tests.strategies import platforms
 
-VALIDATE = ROOT / "validate.sh"
-TOOLS = (ROOT / ".tools" / "checkov" / "bin" / "checkov", ROOT / ".tools" / "cfn-guard" / "bin" / "cfn-guard")
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
 GATED = {"ci": 4, "deep": 60}.get(PROFILE, 2)
 # Specs gated together, in one validate.sh run (each scanner starts once per batch).
@@ -61,15 +60,6 @@ class Known:
 KNOWN: tuple[Known, ...] = ()  # none open: public-ip (CT.ECS.PR.9) and per-environment NAT (W1028) are fixed
 
 
-def gate_env() -> dict[str, str]:
-    """validate.sh without AWS credentials: the remote step is skipped, nothing leaves the machine."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_EC2_METADATA_DISABLED="true", AWS_SHARED_CREDENTIALS_FILE="/nonexistent", AWS_CONFIG_FILE="/nonexistent"
-    )
-    return env
-
-
 def gate(out: Path | list[Path], reports: Path, tools: str = "") -> tuple[int, list[tuple[str, str, str]], str]:
     """(exit code, [(rule, file, logical id)] of FAIL lines, output) of validate.sh on ``out``
     (one template folder or several, in one run)."""
@@ -78,17 +68,6 @@ def gate(out: Path | list[Path], reports: Path, tools: str = "") -> tuple[int, l
     proc = subprocess.run(cmd, capture_output=True, text=True, env=gate_env(), cwd=ROOT, timeout=900, check=False)
     fails = [(m.group(1), m.group(2), m.group(4)) for m in map(FAIL.match, proc.stdout.splitlines()) if m]
     return proc.returncode, fails, proc.stdout + proc.stderr
-
-
-def accepted(data: dict[str, Any], folder: Path) -> synth.Synthesis | None:
-    """``validate`` on a spec written under ``folder/platforms/``: the synthesis, or None if refused."""
-    path = folder / "platforms" / "prop.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    try:
-        return synth.synthesize_checked(path)
-    except SpecError:
-        return None
 
 
 @settings(
@@ -127,67 +106,42 @@ def test_a_spec_validate_accepts_passes_the_gate(
 
 
 # ---- the known defects, each on a minimal spec ----------------------------------------------------
-
-WEB = ROOT / "tests" / "fixtures" / "good_specs" / "web.yaml"
-
-
-def web(edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    data = yaml.safe_load(WEB.read_text())
-    edit(data)
-    return data
+# The two once-known-defect specs (tests/gate/shapes.py: KNOWN_SHAPES) are gated in the one run
+# shared with tests/gate/test_gate_by_construction.py (fixture ``shapes_gate``).
 
 
-def _public_ip(d: dict[str, Any]) -> None:
-    d["network"].update(egress="public-ip", public_ip_reason="a throw-away dev platform")
+def _fails(run: GateRun) -> list[tuple[str, str, str]]:
+    return [(m.group(1), m.group(2), m.group(4)) for m in map(FAIL.match, run.output.splitlines()) if m]
 
 
-def _per_environment(d: dict[str, Any]) -> None:
-    d["network"].update(egress="vpc-endpoints", egress_by_environment={"prod": "nat-per-az"})
-    d["network"]["availability_zones"] = 2
+def _fails_of(run: GateRun, shape: str) -> list[tuple[str, str, str]]:
+    assert "ERROR" not in run.output, run.output
+    folder = run.known[shape].resolve()
+    return [f for f in _fails(run) if Path(f[1]).resolve().is_relative_to(folder)]
 
 
-@pytest.fixture(scope="module")
-def once_known(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[dict[str, Path], int, list[tuple[str, str, str]], str]:
-    """The two once-known-defect specs, gated together in one run of every tool:
-    ({shape: templates folder}, exit code, FAIL lines, output)."""
-    folder = tmp_path_factory.mktemp("known")
-    outs = {}
-    for shape, edit in (("public-ip", _public_ip), ("per-environment", _per_environment)):
-        result = accepted(web(edit), folder / shape)
-        assert result is not None, shape
-        outs[shape] = folder / shape / "templates"
-        render.write(result.aws_files or {}, outs[shape])
-    return (outs, *gate(list(outs.values()), folder / "reports"))
-
-
-def _fails_of(known: tuple[dict[str, Path], int, list[tuple[str, str, str]], str], shape: str) -> list[Any]:
-    outs, _, fails, output = known
-    assert "ERROR" not in output, output
-    return [f for f in fails if f[1].startswith(f"{outs[shape]}/")]
-
-
-@pytest.mark.xdist_group("once-known-gate")  # one worker: the shared gate run once
-def test_public_ip_passes_cfn_guard(once_known: Any) -> None:
+@pytest.mark.xdist_group(XDIST_GROUP)  # one worker: the shared gate run is made once
+def test_public_ip_passes_cfn_guard(shapes_gate: GateRun) -> None:
     """Once a known defect (CT.ECS.PR.9): egress public-ip with the spec's public_ip_reason passes
     cfn-guard through the exemption the generator writes next to each ECS service."""
-    assert _fails_of(once_known, "public-ip") == [], once_known[3]
+    assert _fails_of(shapes_gate, "public-ip") == [], shapes_gate.output
 
 
-@pytest.mark.xdist_group("once-known-gate")  # one worker: the shared gate run once
-def test_per_environment_nat_passes_cfn_lint(once_known: Any) -> None:
+@pytest.mark.xdist_group(XDIST_GROUP)  # one worker: the shared gate run is made once
+def test_per_environment_nat_passes_cfn_lint(shapes_gate: GateRun) -> None:
     """Once a known defect (W1028): with nat-per-az in one environment only, network.yaml's
     AZ 2/3 default routes carried an Fn::If whose single-nat branch no environment takes."""
-    assert [f for f in _fails_of(once_known, "per-environment") if f[0].startswith(("E", "W"))] == []
+    assert [f for f in _fails_of(shapes_gate, "per-environment") if f[0].startswith(("E", "W"))] == []
 
 
-@pytest.mark.xdist_group("once-known-gate")  # one worker: the shared gate run once
-def test_per_environment_egress_passes_checkov(once_known: Any) -> None:
+@pytest.mark.xdist_group(XDIST_GROUP)  # one worker: the shared gate run is made once
+def test_per_environment_egress_passes_checkov(shapes_gate: GateRun) -> None:
     """Once a known defect (CKV_AWS_23: rule descriptions inside Fn::If): per-environment egress
     is written as separate conditional rules, each with its description, which checkov reads."""
-    assert [f for f in _fails_of(once_known, "per-environment") if f[0].startswith("CKV")] == []
-    assert once_known[1] == 0, once_known[3]
+    assert [f for f in _fails_of(shapes_gate, "per-environment") if f[0].startswith("CKV")] == []
+    # no tool fails either spec (the run fails only on findings of the other shapes, if any)
+    assert _fails_of(shapes_gate, "per-environment") + _fails_of(shapes_gate, "public-ip") == [], shapes_gate.output
+    assert shapes_gate.code == 0 or _fails(shapes_gate), shapes_gate.output
 
 
 def test_the_gate_parser_reads_validate_sh(tmp_path: Path) -> None:

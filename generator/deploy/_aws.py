@@ -33,6 +33,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # throttling, 5xx and connection errors with backoff.
 TIMEOUTS_LOOPBACK = (3, 10, 3)
 TIMEOUTS_AWS = (10, 30, 6)
+# "CONNECT,READ,ATTEMPTS" in place of TIMEOUTS_LOOPBACK, for a loopback endpoint only (never
+# AWS): the e2e tests freeze the emulator and show the bounded wait in seconds, not half a minute.
+LOOPBACK_TIMEOUTS_ENV = "STACKGEN_LOOPBACK_TIMEOUTS"
 
 
 def add_aws_args(parser: argparse.ArgumentParser) -> None:
@@ -74,7 +77,7 @@ def session():
 def _client(service: str, endpoint_url: str | None, region: str | None):
     from botocore.config import Config
 
-    connect, read, attempts = TIMEOUTS_LOOPBACK if endpoint_url and is_loopback_url(endpoint_url) else TIMEOUTS_AWS
+    connect, read, attempts = timeouts(endpoint_url)
     kwargs: dict[str, Any] = {
         "config": Config(
             retries={"max_attempts": attempts, "mode": "standard"}, connect_timeout=connect, read_timeout=read
@@ -87,6 +90,31 @@ def _client(service: str, endpoint_url: str | None, region: str | None):
         if service == "s3":
             kwargs["config"] = kwargs["config"].merge(Config(s3={"addressing_style": "path"}))
     return session().client(service, **kwargs)
+
+
+def timeouts(endpoint_url: str | None) -> tuple[float, float, int]:
+    """(connect timeout s, read timeout s, attempts) of a call to ``endpoint_url``: AWS's, or
+    the loopback ones (``STACKGEN_LOOPBACK_TIMEOUTS`` when set). A malformed value is a
+    usage error (exit 2, one line)."""
+    if not (endpoint_url and is_loopback_url(endpoint_url)):
+        return TIMEOUTS_AWS
+    raw = os.environ.get(LOOPBACK_TIMEOUTS_ENV, "").strip()
+    if not raw:
+        return TIMEOUTS_LOOPBACK
+    parts = [p.strip() for p in raw.split(",")]
+    try:
+        connect, read, attempts = float(parts[0]), float(parts[1]), int(parts[2])
+        valid = len(parts) == 3 and connect > 0 and read > 0 and attempts >= 1
+    except (ValueError, IndexError):
+        valid = False
+    if not valid:
+        print(
+            f"{prog()}: error: {LOOPBACK_TIMEOUTS_ENV}={raw!r}: expected CONNECT,READ,ATTEMPTS "
+            "(seconds > 0, seconds > 0, a whole number >= 1), e.g. 3,10,3",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_USAGE)
+    return connect, read, attempts
 
 
 def is_loopback_url(url: str) -> bool:

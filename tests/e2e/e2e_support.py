@@ -103,6 +103,11 @@ class Scripts:
         cmd = [str(ROOT / script), *args]
         if endpoint:
             cmd += ["--endpoint-url", self.endpoint]
+        if "--interval" not in args:
+            # Poll the emulator's stacks every 0.1 s, not deploy.sh's 0.5 s: what these tests check
+            # is the outcome and output of a deploy, not how often it polls (the emulator answers in
+            # milliseconds; test_e2e_platforms.py went from 49.7 s to 32.7 s).
+            cmd += ["--interval", "0.1"]
         full_env = safe_env()
         full_env.update(env or {})
         start = time.monotonic()

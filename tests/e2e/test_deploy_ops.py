@@ -229,6 +229,41 @@ def test_waits_are_bounded() -> None:
     assert (connect + read) * attempts <= 60  # a frozen emulator is given up on within a minute
 
 
+def test_the_default_timeouts_are_what_the_clients_get(monkeypatch) -> None:
+    """The product's defaults (docs/deploy.md); the frozen-endpoint e2e test runs with short ones
+    (STACKGEN_LOOPBACK_TIMEOUTS), so this pins what a user gets without it."""
+    monkeypatch.delenv(_aws.LOOPBACK_TIMEOUTS_ENV, raising=False)
+    assert _aws.TIMEOUTS_LOOPBACK == (3, 10, 3) and _aws.TIMEOUTS_AWS == (10, 30, 6)
+    assert _aws.timeouts("http://127.0.0.1:4566") == (3, 10, 3)
+    assert _aws.timeouts("http://localhost:4566") == (3, 10, 3)
+    assert _aws.timeouts(None) == (10, 30, 6)
+    assert _aws.timeouts("https://cloudformation.us-east-1.amazonaws.com") == (10, 30, 6)
+    # clients are cached per endpoint: a port of this test's own (nothing listens on it)
+    config = _aws.client("sts", endpoint_url="http://127.0.0.1:1", region="us-east-1").meta.config
+    # botocore keeps ``max_attempts`` (retries) as total_max_attempts, the first call included
+    assert (config.connect_timeout, config.read_timeout, config.retries["total_max_attempts"]) == (3, 10, 4)
+
+
+def test_loopback_timeouts_from_the_environment_reach_the_clients_and_never_aws(monkeypatch) -> None:
+    monkeypatch.setenv(_aws.LOOPBACK_TIMEOUTS_ENV, "1,2.5,2")
+    assert _aws.timeouts("http://127.0.0.1:4566") == (1.0, 2.5, 2)
+    assert _aws.timeouts(None) == _aws.TIMEOUTS_AWS
+    assert _aws.timeouts("https://cloudformation.us-east-1.amazonaws.com") == _aws.TIMEOUTS_AWS
+    config = _aws.client("sts", endpoint_url="http://127.0.0.1:2", region="us-east-1").meta.config
+    assert (config.connect_timeout, config.read_timeout, config.retries["total_max_attempts"]) == (1.0, 2.5, 3)
+
+
+@pytest.mark.parametrize("value", ["3,10", "a,b,c", "0,10,3", "3,10,0", "3,10,1.5", "3,10,3,4"])
+def test_malformed_loopback_timeouts_are_one_line_and_exit_2(value, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("PROG", "deploy.sh")
+    monkeypatch.setenv(_aws.LOOPBACK_TIMEOUTS_ENV, value)
+    with pytest.raises(SystemExit) as exc:
+        _aws.timeouts("http://127.0.0.1:4566")
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith(f"deploy.sh: error: {_aws.LOOPBACK_TIMEOUTS_ENV}=")
+
+
 class _FakeCfn:
     def __init__(self, summaries):
         self.summaries = summaries

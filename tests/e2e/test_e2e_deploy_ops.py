@@ -314,13 +314,19 @@ def test_make_deploy_local_deploys_a_spec_outside_platforms(scripts, aws, tmp_pa
 # --- 7. an endpoint that freezes mid-deploy -----------------------------------------------------
 
 
+# Short loopback timeouts (the product reads them from STACKGEN_LOOPBACK_TIMEOUTS): the wait is
+# bounded by what the clients are given, shown here in seconds; the product's defaults (3 s, 10 s,
+# 3 attempts) are pinned by tests/e2e/test_deploy_ops.py without waiting them out.
+FROZEN_TIMEOUTS = (1, 2, 2)
+
+
 def test_a_frozen_endpoint_mid_deploy_is_one_line_within_a_bounded_wait(tmp_path):
     import signal
     import time
 
     from e2e_support import EMULATOR_VENV
 
-    from generator.deploy import emulator
+    from generator.deploy import _aws, emulator
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -329,6 +335,7 @@ def test_a_frozen_endpoint_mid_deploy_is_one_line_within_a_bounded_wait(tmp_path
         emulator.wait_ready(url, timeout=30, proc=proc)
         env = safe_env()
         env.update(SECRET)
+        env[_aws.LOOPBACK_TIMEOUTS_ENV] = ",".join(map(str, FROZEN_TIMEOUTS))
         deploy = subprocess.Popen(
             [str(ROOT / "deploy.sh"), "--platform", PLATFORM, "--env", "dev", "--endpoint-url", url],
             cwd=ROOT,
@@ -352,7 +359,10 @@ def test_a_frozen_endpoint_mid_deploy_is_one_line_within_a_bounded_wait(tmp_path
     finally:
         emulator.stop_process(proc.pid)
     assert deploy.returncode == 1, rest
-    assert waited < 120, waited  # bounded: not minutes of silence
+    connect, read, attempts = FROZEN_TIMEOUTS
+    # bounded by the clients' timeouts (plus botocore's backoff between attempts and the
+    # script's own exit), not minutes of silence
+    assert waited < (connect + read) * attempts + 20, waited
     errors = [x for x in rest.splitlines() if "error" in x.lower() or "Traceback" in x]
     assert len(errors) == 1, rest
     assert errors[0].startswith(f"deploy.sh: error: {url}") and "did not answer in time" in errors[0], rest

@@ -218,22 +218,33 @@ def _child(conn: socket.socket, request: dict, fds: list[int], closing: list[soc
         os._exit(code & 0xFF)
 
 
+def _quiet_end(*_: object) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(0)
+
+
 def serve(path: str, parent: int, services: list[str]) -> int:
     import gc  # noqa: PLC0415
     import select  # noqa: PLC0415
 
+    # The scripts' exit trap (SIGTERM) is a quiet end whenever it comes: before the socket
+    # appears, and in the middle of the warm-up's imports, where an exception raised by a
+    # handler could end the process with a traceback and status 1. The kernel closes the
+    # clients' connections: each says the server stopped.
+    signal.signal(signal.SIGTERM, _quiet_end)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the running helper's
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
     # Bound under another name and renamed once listening: a client that finds the path can
     # connect.
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(f"{path}.tmp")
     listener.listen(8)
     os.rename(f"{path}.tmp", path)
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the running helper's
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the scripts' exit trap: a quiet end
     waiting: dict[int, socket.socket] = {}  # child pid -> its client
     work = _warm_up(services)
     try:

@@ -176,6 +176,12 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _default_sigint() -> None:
+    # A client as a terminal starts it: a test run started in the background inherits SIGINT
+    # ignored, and python -m then ignores a Ctrl-C (the plain client waited out its 10 s).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(how: list[str]) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "generator.deploy.forkserver", *how, *WAITER[1:]],
@@ -184,6 +190,7 @@ def _start(how: list[str]) -> subprocess.Popen:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=_default_sigint,
     )
 
 

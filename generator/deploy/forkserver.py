@@ -13,12 +13,12 @@ It imports boto3 and the helpers once and reads botocore's data for the services
     python -m generator.deploy.forkserver run PATH SERVER_PID MODULE ARGS...
 
 a client of the standard library only (about 30 ms) that hands the server its arguments,
-environment, working directory and its own stdin, stdout and stderr (SCM_RIGHTS). The server
-forks a child that runs ``generator.deploy.MODULE`` exactly as ``python -m`` would, on those
-descriptors (so output, prompts and terminals are the caller's own), and sends back the child's
-exit status, which the client exits with, or the signal that ended it, which the client then
-dies of (so a script sees a helper killed or interrupted exactly as it would under ``python -m``).
-Nothing a user sees changes but the time.
+environment, working directory, whether it ignores SIGINT, and its own stdin, stdout and stderr
+(SCM_RIGHTS). The server forks a child that runs ``generator.deploy.MODULE`` exactly as
+``python -m`` would, on those descriptors (so output, prompts and terminals are the caller's
+own), and sends back the child's exit status, which the client exits with, or the signal that
+ended it, which the client then dies of (so a script sees a helper killed or interrupted
+exactly as it would under ``python -m``). Nothing a user sees changes but the time.
 
 The client runs ``python -m generator.deploy.MODULE ARGS`` itself whenever the server cannot
 answer: not started, exited, not Linux (fork after macOS frameworks is unsafe), a message too
@@ -88,7 +88,12 @@ def run(path: str, server_pid: int, module: str, args: list[str]) -> int:
     if sock is None:
         _fallback(module, args)
         return 1  # (not reached)
-    request = json.dumps({"module": module, "argv": args, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
+    # A caller started with SIGINT ignored (a script run in the background) runs a helper that
+    # ignores it too, as python -m does: the child takes this process's disposition.
+    ignores_sigint = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    request = json.dumps(
+        {"module": module, "argv": args, "env": dict(os.environ), "cwd": os.getcwd(), "ignore_sigint": ignores_sigint}
+    ).encode()
     try:
         socket.send_fds(sock, [request], [0, 1, 2])
     except OSError:  # too large, or a descriptor closed: the plain way
@@ -107,13 +112,17 @@ def run(path: str, server_pid: int, module: str, args: list[str]) -> int:
     return code
 
 
+def _flush() -> None:
+    """Flush stdout and stderr before the process ends without the interpreter's teardown
+    (a reader that has gone away is the usual exit's business, not this one's)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+
+
 def die_of(signum: int) -> None:
     """End this process by signal ``signum``, as the helper it stands for ended."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
+    _flush()
     with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP have no handler to reset
         signal.signal(signum, signal.SIG_DFL)
     with contextlib.suppress(OSError):
@@ -168,7 +177,7 @@ def _child(conn: socket.socket, request: dict, fds: list[int], closing: list[soc
         os.close(wake)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, signal.SIG_IGN if request.get("ignore_sigint") else signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
@@ -207,11 +216,7 @@ def _child(conn: socket.socket, request: dict, fds: list[int], closing: list[soc
             interrupted = isinstance(exc, KeyboardInterrupt)
             code = 1
         atexit._run_exitfuncs()
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
+        _flush()
     finally:
         if interrupted:
             die_of(signal.SIGINT)
@@ -219,9 +224,7 @@ def _child(conn: socket.socket, request: dict, fds: list[int], closing: list[soc
 
 
 def _quiet_end(*_: object) -> None:
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
+    _flush()
     os._exit(0)
 
 

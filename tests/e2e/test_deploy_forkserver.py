@@ -182,7 +182,12 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _start(how: list[str]) -> subprocess.Popen:
+def _ignored_sigint() -> None:
+    # A client as a script run in the background (``cmd &``) starts it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _start(how: list[str], preexec=_default_sigint) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "generator.deploy.forkserver", *how, *WAITER[1:]],
         cwd=ROOT,
@@ -190,7 +195,7 @@ def _start(how: list[str]) -> subprocess.Popen:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        preexec_fn=_default_sigint,
+        preexec_fn=preexec,
     )
 
 
@@ -221,3 +226,21 @@ def test_a_helper_ended_by_a_signal_ends_its_client_by_that_signal(server, signu
     assert results["plain"][0] == -signum
     assert results["served"] == results["plain"]
     assert proc.poll() is None  # the server goes on serving
+
+
+def test_a_helper_whose_caller_ignores_sigint_ignores_it_too(server):
+    """A script run in the background starts its helpers with SIGINT ignored, and python -m
+    keeps ignoring it: a served helper does the same (it took the server's handler before)."""
+    sock, proc = server
+    results = {}
+    for name, how, srv in (("plain", [], None), ("served", ["run", str(sock), str(proc.pid), "forkserver"], proc)):
+        client = _start(how, preexec=_ignored_sigint)
+        helper = _helper_pid(client, srv)
+        os.kill(helper, signal.SIGINT)
+        time.sleep(0.5)
+        alive = client.poll() is None and Path(f"/proc/{helper}").exists()
+        os.kill(helper, signal.SIGTERM)
+        _, err = client.communicate(timeout=60)
+        results[name] = (alive, client.returncode)
+    assert results["plain"] == (True, -signal.SIGTERM)
+    assert results["served"] == results["plain"]

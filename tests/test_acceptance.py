@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from generator.acceptance import __main__ as cli
-from generator.acceptance import costs, report, run
+from generator.acceptance import costs, report, run, scripts
 from generator.acceptance.report import FAILED, NOT_APPLICABLE, NOT_RUN, PASSED, Check, Report
 from generator.acceptance.scripts import Run
 from generator.cost import estimate, load_prices, usage_from
@@ -299,6 +299,41 @@ def test_usage_errors_name_the_file_and_field(
         capsys, "--platform", "scheduled-file-writer", "--env", "dev", *common
     )
     assert not report_file.exists()  # nothing half-written
+
+
+def test_the_command_line_options_reach_the_run(monkeypatch: pytest.MonkeyPatch):
+    """Each flag lands in its own field (``--keep-stack`` once landed in ``pull_wait``, the field
+    after ``--probe-window``, positionally: the stack was deleted and the pull wait was 0 s)."""
+    monkeypatch.setenv("STACKGEN_PARAM_SmbPassword", "x")
+    common = ["--platform", "scheduled-file-writer", "--env", "dev", "--endpoint-url", "http://127.0.0.1:9"]
+    opts = cli.options(cli.parser().parse_args([*common, "--keep-stack", "--interval", "0.2"]))
+    assert (opts.keep_stack, opts.pull_wait, opts.interval, opts.probe_window) == (True, 180.0, 0.2, 60.0)
+    opts = cli.options(cli.parser().parse_args(common))
+    assert (opts.keep_stack, opts.pull_wait, opts.interval) == (False, 180.0, None)
+
+
+def test_interval_is_passed_to_deploy_sh_and_delete_sh(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    """``--interval`` reaches both scripts' event polling as they accept it; without it neither
+    gets one (their defaults hold); a negative one is a usage error."""
+    calls: list[list[str]] = []
+
+    def fake_run(argv: list[str], env: dict[str, str], echo: Any = None) -> Run:
+        calls.append(argv)
+        return Run(argv, 0, "", 0.0)
+
+    monkeypatch.setattr(scripts, "run", fake_run)
+    for interval, want in ((0.2, ["--interval", "0.2"]), (2.0, ["--interval", "2"]), (None, [])):
+        calls.clear()
+        s = scripts.Scripts("web", "dev", "web-dev", "us-east-1", None, {}, interval=interval)
+        s.deploy()
+        s.delete()
+        for argv in calls:
+            got = argv[argv.index("--interval") : argv.index("--interval") + 2] if "--interval" in argv else []
+            assert got == want, argv
+    assert [Path(a[0]).name for a in calls] == ["deploy.sh", "delete.sh"]
+    monkeypatch.setenv("STACKGEN_PARAM_SmbPassword", "x")
+    err = usage(capsys, "--platform", "scheduled-file-writer", "--env", "dev", "--interval", "-1")
+    assert "--interval: must not be negative" in err
 
 
 def test_help(capsys: pytest.CaptureFixture):

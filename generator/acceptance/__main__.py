@@ -68,6 +68,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--probe-window", type=float, default=60.0, metavar="S", help="how long a failing probe is retried (default 60)"
     )
+    p.add_argument(
+        "--interval",
+        type=float,
+        metavar="S",
+        help="seconds between deploy.sh's and delete.sh's event polls (default: theirs: 1, or 0.5 with an endpoint)",
+    )
     p.add_argument("--keep-stack", action="store_true", help="do not delete the stack at the end (to inspect it)")
     return p
 
@@ -136,23 +142,25 @@ def options(args: argparse.Namespace) -> Options:
         )
     if args.endpoint_url and not re.fullmatch(r"https?://[^/]+/?", args.endpoint_url):
         raise Usage(f"--endpoint-url: invalid {args.endpoint_url!r} (expected http(s)://host:port)")
-    for flag in ("wait_timeout", "poll_interval", "probe_window"):
-        if getattr(args, flag) < 0:
+    for flag in ("wait_timeout", "poll_interval", "probe_window", "interval"):
+        if (getattr(args, flag) or 0) < 0:
             raise Usage(f"--{flag.replace('_', '-')}: must not be negative")
     stack = args.stack_name or f"{platform}-{args.env}"
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", stack):
         raise Usage(f"--stack-name: invalid stack name {stack!r}")
+    # by keyword: positionally, keep_stack once landed in pull_wait (the field after probe_window)
     return Options(
         platform,
         args.env,
         stack,
         resolve_region(args),
-        args.endpoint_url.rstrip("/") if args.endpoint_url else None,
-        str(params.resolve()) if args.params_file else None,
-        args.wait_timeout,
-        args.poll_interval,
-        args.probe_window,
-        args.keep_stack,
+        endpoint=args.endpoint_url.rstrip("/") if args.endpoint_url else None,
+        params_file=str(params.resolve()) if args.params_file else None,
+        wait_timeout=args.wait_timeout,
+        poll_interval=args.poll_interval,
+        probe_window=args.probe_window,
+        keep_stack=args.keep_stack,
+        interval=args.interval,
     )
 
 

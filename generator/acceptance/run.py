@@ -43,6 +43,7 @@ class Options:
     probe_window: float = 60.0
     pull_wait: float = 180.0
     keep_stack: bool = False
+    interval: float | None = None  # deploy.sh's and delete.sh's --interval; None: their default
 
     @property
     def emulated(self) -> bool:
@@ -241,6 +242,7 @@ def run(opts: Options, environ: dict[str, str], say: Callable[[str], None] = pri
         environ,
         opts.params_file,
         echo=lambda line: say(f"    {line}"),
+        interval=opts.interval,
     )
 
     def aws(service: str):

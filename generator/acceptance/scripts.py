@@ -65,6 +65,11 @@ def run(
     return Run(argv, code, "\n".join(lines), time.monotonic() - start)
 
 
+def interval_arg(seconds: float) -> str:
+    """A number as deploy.sh and delete.sh accept it (digits, an optional fraction; no exponent)."""
+    return f"{seconds:.3f}".rstrip("0").rstrip(".") or "0"
+
+
 class Scripts:
     """deploy.sh, delete.sh and the survivors helper with the run's platform, environment,
     stack, region and endpoint."""
@@ -79,8 +84,10 @@ class Scripts:
         environ: dict[str, str],
         params_file: str | None = None,
         echo: Callable[[str], None] | None = None,
+        interval: float | None = None,
     ):
         self.platform, self.env_name, self.stack = platform, env_name, stack
+        self.interval = interval
         self.environ = environ
         self.params_file = params_file
         self.echo = echo
@@ -89,12 +96,18 @@ class Scripts:
     def _common(self) -> list[str]:
         return ["--platform", self.platform, "--env", self.env_name, "--stack-name", self.stack, *self.aws]
 
+    def _polling(self) -> list[str]:
+        """``--interval`` for deploy.sh and delete.sh (their event polling), when one is set."""
+        return [] if self.interval is None else ["--interval", interval_arg(self.interval)]
+
     def deploy(self) -> Run:
         extra = ["--params-file", self.params_file] if self.params_file else []
-        return run([str(ROOT / "deploy.sh"), *self._common(), *extra, "--yes"], self.environ, self.echo)
+        return run(
+            [str(ROOT / "deploy.sh"), *self._common(), *self._polling(), *extra, "--yes"], self.environ, self.echo
+        )
 
     def delete(self) -> Run:
-        return run([str(ROOT / "delete.sh"), *self._common(), "--yes"], self.environ, self.echo)
+        return run([str(ROOT / "delete.sh"), *self._common(), *self._polling(), "--yes"], self.environ, self.echo)
 
     def _helper(self, module: str, *args: str) -> Run:
         return run([sys.executable, "-m", f"generator.deploy.{module}", *args, *self.aws], self.environ)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from generator.cfn.load import PARENT, STACK_TYPE
-from generator.cfn.refs import PSEUDO_PARAMETERS, depends_on, references, sub_parts, walk
+from generator.cfn.refs import PSEUDO_PARAMETERS, Reference, depends_on, sub_parts, walk
 from generator.cfn.templateset import TemplateSet
 from generator.deployability.quotas import QUOTAS
 from generator.invariants.base import invariant
@@ -50,6 +52,18 @@ def parameter_defaults(ts: TemplateSet, expected: dict[str, str]) -> list[str]:
 # 12 -----------------------------------------------------------------------------------
 
 
+def _attributes(refs: Iterable[Reference]) -> set[tuple[str, str]]:
+    """(name, attribute) of the GetAtt and Sub references among ``refs``."""
+    return {(ref.name, ref.attr) for ref in refs if ref.via != "Ref"}
+
+
+def _walk_other(node: dict[str, Any], *skip: str) -> Iterator[Reference]:
+    """The references of a mapping's values but those under the ``skip`` keys."""
+    for key, value in node.items():
+        if key not in skip:
+            yield from walk(value)
+
+
 @invariant
 def references_resolve(ts: TemplateSet) -> list[str]:
     """Every Ref/GetAtt/Sub variable/DependsOn target exists; every GetAtt Child.Outputs.X
@@ -57,8 +71,16 @@ def references_resolve(ts: TemplateSet) -> list[str]:
     v = []
     for f, t in sorted(ts.t.items()):
         known = set(t.get("Resources", {})) | set(t.get("Parameters", {})) | PSEUDO_PARAMETERS
+        # Each part of the template is walked once: the names the resources and outputs
+        # reference, and every GetAtt/Sub attribute of the whole template (``getatts``).
+        getatts: set[tuple[str, str]] = set()
+        for section, body in t.items():
+            if section not in ("Resources", "Outputs"):
+                getatts |= _attributes(walk(body))
         for lid, r in t.get("Resources", {}).items():
-            for name in sorted(references(r.get("Properties", {})) | references(r.get("Metadata", {})) - {"stackgen"}):
+            props, meta = list(walk(r.get("Properties", {}))), list(walk(r.get("Metadata", {})))
+            getatts |= _attributes(props) | _attributes(meta) | _attributes(_walk_other(r, "Properties", "Metadata"))
+            for name in sorted({x.name for x in props} | {x.name for x in meta} - {"stackgen"}):
                 if name not in known:
                     v.append(f"{f}:{lid}: references unknown {name}")
             for d in depends_on(r):
@@ -67,10 +89,12 @@ def references_resolve(ts: TemplateSet) -> list[str]:
             if r.get("Condition") and r["Condition"] not in t.get("Conditions", {}):
                 v.append(f"{f}:{lid}: unknown condition {r['Condition']}")
         for oname, o in t.get("Outputs", {}).items():
-            for name in sorted(references(o.get("Value"))):
+            value = list(walk(o.get("Value")))
+            getatts |= _attributes(value) | _attributes(_walk_other(o, "Value"))
+            for name in sorted({x.name for x in value}):
                 if name not in known:
                     v.append(f"{f}: output {oname} references unknown {name}")
-        for lid, atts in sorted({(ref.name, ref.attr) for ref in walk(t) if ref.via != "Ref"}):
+        for lid, atts in sorted(getatts):
             res = t.get("Resources", {}).get(lid)
             if res and res.get("Type") == STACK_TYPE and atts.startswith("Outputs."):
                 child = ts.file_of_stack(lid)

@@ -56,6 +56,8 @@ def accept(endpoint: str, platform: str, report: Path) -> subprocess.CompletedPr
             endpoint,
             "--report",
             str(report),
+            "--interval",  # deploy.sh's and delete.sh's event polls: the emulator answers in ms
+            "0.1",
         ],
         cwd=ROOT,
         env=env,

@@ -738,3 +738,24 @@ def test_a_data_path_needs_the_kms_actions_of_its_store() -> None:
         "arn:aws:kms:<region>:<account>:key/<PlatformKey>, needed for the data path s3:PutObject on bucket "
         "AgentDataBucket, which is encrypted with PlatformKey",
     ]
+
+
+def test_the_nth_subnet_of_a_cidr_is_the_listed_one() -> None:
+    """``Select [i, Fn::Cidr [block, count, bits]]`` is evaluated without listing every
+    subnet of the block: the same network as the list's entry, and None (not an exception,
+    not a negative index from the end) where the list has none."""
+    import ipaddress
+
+    from generator.reach.network import nth_subnet
+
+    for block in ("10.0.0.0/16", "10.20.0.0/20", "192.168.4.0/24", "172.16.0.0/12"):
+        base = ipaddress.IPv4Network(block)
+        for prefix in range(base.prefixlen, min(base.prefixlen + 9, 33)):
+            listed = list(base.subnets(new_prefix=prefix))
+            for idx in {0, min(1, len(listed) - 1), len(listed) // 2, len(listed) - 1}:
+                assert nth_subnet(base, prefix, idx) == listed[idx], (block, prefix, idx)
+            assert nth_subnet(base, prefix, len(listed)) is None
+    base = ipaddress.IPv4Network("10.0.0.0/16")
+    assert nth_subnet(base, 15, 0) is None  # a cut wider than the block (subnets() raises)
+    assert nth_subnet(base, 24, -1) is None
+    assert nth_subnet(base, 33, 0) is None

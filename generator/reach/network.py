@@ -21,6 +21,14 @@ Key = tuple[str, str]
 ANYWHERE = ipaddress.IPv4Network("0.0.0.0/0")
 
 
+def nth_subnet(base: ipaddress.IPv4Network, prefix: int, idx: int) -> ipaddress.IPv4Network | None:
+    """``list(base.subnets(new_prefix=prefix))[idx]`` without listing them (a /16 cut into
+    /28s is 4,096 networks), or None where that list has no such entry or cannot be made."""
+    if not base.prefixlen <= prefix <= 32 or not 0 <= idx < 1 << (prefix - base.prefixlen):
+        return None
+    return ipaddress.IPv4Network((int(base.network_address) + (idx << (32 - prefix)), prefix))
+
+
 class Network:
     def __init__(self, ts: TemplateSet, match: Renderer):
         self.ts = ts
@@ -52,8 +60,7 @@ class Network:
                     return None
                 if base is None or idx >= n:
                     return None
-                subs = list(base.subnets(new_prefix=32 - b))
-                return subs[idx] if idx < len(subs) else None
+                return nth_subnet(base, 32 - b, idx)
         text = self.match(file, node)
         if text is None:
             return None
@@ -69,7 +76,12 @@ class Network:
         if r is None:
             return None, None
         p = r.get("Properties", {})
-        return self.ts.origin(o.file, p.get("VpcId")).key, self.cidr(o.file, p.get("CidrBlock"))
+        return self.vpc_of(o), self.cidr(o.file, p.get("CidrBlock"))
+
+    def vpc_of(self, o: Origin) -> Key | None:
+        """The vpc identity of a subnet origin (None: not a subnet of the set)."""
+        r = self.ts.typed(o, "AWS::EC2::Subnet")
+        return None if r is None else self.ts.origin(o.file, r.get("Properties", {}).get("VpcId")).key
 
     def route_table_of(self, subnet: Origin) -> Key | None:
         return self._cached(("rt", subnet), lambda: self._route_table_of(subnet))
@@ -104,7 +116,7 @@ class Network:
 
     def internet_path(self, subnet: Origin, public_ip: bool) -> InternetPath:  # noqa: PLR0911
         """How a subnet reaches the internet, in the words of the preflight's messages."""
-        vpc, _ = self.subnet_info(subnet)
+        vpc = self.vpc_of(subnet)
         rt = self.route_table_of(subnet)
         if rt is None:
             return InternetPath("no-rt", "")

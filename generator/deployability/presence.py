@@ -59,13 +59,19 @@ def targets(
     resolve: bool,
     depth: int = 0,
     conditions: list[tuple[str, str]] | None = None,
+    memo: dict[tuple[str, str, str, int], dict[Key, str]] | None = None,
 ) -> dict[Key, str]:
     """Resources a fragment of ``file`` refers to -> how ('Ref X', 'GetAtt X.Arn', ...),
     through child parameters and child outputs.  ``resolve``: only what is in force under
     the set's values (``Fn::If`` decided); else every branch.  ``conditions`` collects the
-    ``Fn::If`` conditions met on the way (in the fragment, the feeds, the outputs)."""
+    ``Fn::If`` conditions met on the way (in the fragment, the feeds, the outputs).
+    ``memo`` (one dict per template set, with ``resolve`` False and no ``conditions``) keeps
+    what a child parameter's feed and a child output refer to: every resource that reads
+    the same parameter follows the same feed."""
     if depth > 10:
         return {}
+    if conditions is not None or resolve:
+        memo = None  # (what the memo keeps depends on neither)
     if conditions is not None:
         conditions += if_conditions(ts, file, node)
     if resolve:
@@ -85,23 +91,47 @@ def targets(
                 child = ts.file_of_stack(ref.name)
                 output = (ts.t.get(child or "", {}).get("Outputs") or {}).get(ref.attr.removeprefix("Outputs.")) or {}
                 if child and "Value" in output:
-                    for k, h in targets(
-                        ts, child, output["Value"], resolve=resolve, depth=depth + 1, conditions=conditions
-                    ).items():
+                    key = ("output", child, ref.attr, depth + 1)
+                    found = memo.get(key) if memo is not None else None
+                    if found is None:
+                        found = targets(
+                            ts,
+                            child,
+                            output["Value"],
+                            resolve=resolve,
+                            depth=depth + 1,
+                            conditions=conditions,
+                            memo=memo,
+                        )
+                        if memo is not None:
+                            memo[key] = found
+                    for k, h in found.items():
                         out.setdefault(k, f"{how} ({child} output: {h})")
         elif ref.name in (tmpl.get("Parameters") or {}) and file != PARENT:
             fed = ts.fed(file, ref.name)
             if fed is not None:
-                for k, h in targets(ts, PARENT, fed, resolve=resolve, depth=depth + 1, conditions=conditions).items():
+                key = ("parameter", file, ref.name, depth + 1)
+                found = memo.get(key) if memo is not None else None
+                if found is None:
+                    found = targets(ts, PARENT, fed, resolve=resolve, depth=depth + 1, conditions=conditions, memo=memo)
+                    if memo is not None:
+                        memo[key] = found
+                for k, h in found.items():
                     out.setdefault(k, f"parameter {ref.name} ({h})")
     return out
 
 
 def resource_targets(
-    ts: TemplateSet, file: str, res: dict[str, Any], *, resolve: bool, conditions: list[tuple[str, str]] | None = None
+    ts: TemplateSet,
+    file: str,
+    res: dict[str, Any],
+    *,
+    resolve: bool,
+    conditions: list[tuple[str, str]] | None = None,
+    memo: dict[tuple[str, str, str, int], dict[Key, str]] | None = None,
 ) -> dict[Key, str]:
     """What a resource refers to: its Properties and its DependsOn."""
-    out = targets(ts, file, res.get("Properties") or {}, resolve=resolve, conditions=conditions)
+    out = targets(ts, file, res.get("Properties") or {}, resolve=resolve, conditions=conditions, memo=memo)
     for dep in depends_on(res):
         if dep in (ts.t[file].get("Resources") or {}):
             out.setdefault((file, dep), f"DependsOn {dep}")
@@ -133,16 +163,19 @@ def _feed_conditions(ts: TemplateSet, file: str) -> list[tuple[str, str]]:
 def references(ts: TemplateSet) -> list[Finding]:
     """``presence``: no resource refers to one that can be absent while it is present."""
     out: list[Finding] = []
+    memo: dict[tuple[str, str, str, int], dict[Key, str]] = {}
     for file, lid, res in ts.resources():
         user = (file, lid)
-        conds: list[tuple[str, str]] = []
         candidates = {
             k: how
-            for k, how in resource_targets(ts, file, res, resolve=False, conditions=conds).items()
+            for k, how in resource_targets(ts, file, res, resolve=False, memo=memo).items()
             if k != user and maybe_absent(ts, *k)
         }
         if not candidates:
             continue
+        # The Fn::If conditions on the way, read only for the few resources with candidates.
+        conds: list[tuple[str, str]] = []
+        resource_targets(ts, file, res, resolve=False, conditions=conds)
         conds = sorted(set(conds + _feed_conditions(ts, file)))
         reported: set[Key] = set()
         for scenario in ts.scenarios([user, *sorted(candidates)], conds):

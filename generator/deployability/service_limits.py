@@ -71,6 +71,7 @@ class Views:
         self._sets: dict[tuple[int, tuple[tuple[str, Any], ...]], TemplateSet] = {}
         self._nets: dict[int, Network] = {}
         self._rule_keys: dict[int, dict[Key, list[Key]]] = {}
+        self._if_conditions: dict[tuple[int, Key], list[tuple[str, str]]] = {}
 
     def under(self, ts: TemplateSet, scenario: Scenario) -> TemplateSet:
         key = (id(ts), tuple(sorted(scenario.items())))
@@ -82,6 +83,19 @@ class Views:
         if id(under) not in self._nets:
             self._nets[id(under)] = Network(under, Renderer(under, MATCH_PSEUDO))
         return self._nets[id(under)]
+
+    def if_conditions(self, ts: TemplateSet, key: Key) -> list[tuple[str, str]]:
+        """(file, condition) of the ``Fn::If`` s in a resource's Properties, read once per
+        resource (a security group is among the keys of every interface it is on)."""
+        memo_key = (id(ts), key)
+        if memo_key not in self._if_conditions:
+            f, lid = key
+            self._if_conditions[memo_key] = [
+                (f, c)
+                for c in sorted(condition_names((ts.resource(f, lid) or {}).get("Properties")))
+                if c in (ts.t[f].get("Conditions") or {})
+            ]
+        return self._if_conditions[memo_key]
 
     def rule_keys(self, ts: TemplateSet) -> dict[Key, list[Key]]:
         """Each security group's separate rule resources, indexed once per template set."""
@@ -98,12 +112,7 @@ class Views:
 def _worst(views: Views, ts: TemplateSet, keys: list[Key], count: Any) -> tuple[int, Scenario]:
     """The largest ``count(template set under a scenario)`` over the scenarios of ``keys``
     (and the Fn::If conditions in them), with the scenario that gives it."""
-    conds = [
-        (f, c)
-        for f, lid in keys
-        for c in sorted(condition_names((ts.resource(f, lid) or {}).get("Properties")))
-        if c in (ts.t[f].get("Conditions") or {})
-    ]
+    conds = [fc for key in keys for fc in views.if_conditions(ts, key)]
     best: tuple[int, Scenario] = (-1, {})
     for scenario in ts.scenarios(sorted(set(keys)), conds):
         n = count(views.under(ts, scenario))

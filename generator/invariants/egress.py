@@ -10,7 +10,6 @@ from typing import Any
 from generator.cfn.templateset import Origin, TemplateSet
 from generator.invariants.base import invariant
 from generator.reach.isolation import isolation_problems
-from generator.reach.model import InternetPath
 from generator.reach.network import Network
 from generator.reach.tasks import TaskReader
 
@@ -68,18 +67,11 @@ def endpoint_only_isolation(ts: TemplateSet) -> list[str]:
     reader = TaskReader(ts)
     net = Network(ts, reader.match)
     v = []
-    # The services of a tier share its subnets: each (subnet, public IP) path is read once
-    # (internet_path is a function of its arguments over the one template set).
-    path_of: dict[tuple[Origin, bool], InternetPath] = {}
     for t in reader.tasks():
         known = [s for s in t.subnets if ts.typed(s, "AWS::EC2::Subnet") is not None]
         if len(known) != len(t.subnets) or not known:
             continue  # an existing VPC's subnets: their routes are its owner's
-        paths = {}
-        for s in t.subnets:
-            if (s, t.public_ip) not in path_of:
-                path_of[s, t.public_ip] = net.internet_path(s, t.public_ip)
-            paths[s.key] = path_of[s, t.public_ip]
+        paths = {s.key: net.internet_path(s, t.public_ip) for s in t.subnets}
         for problem in isolation_problems(net, t, paths):
             v.append(f"{t.file}: {problem}")
     return v

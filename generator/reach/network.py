@@ -114,8 +114,12 @@ class Network:
                 return True
         return False
 
-    def internet_path(self, subnet: Origin, public_ip: bool) -> InternetPath:  # noqa: PLR0911
-        """How a subnet reaches the internet, in the words of the preflight's messages."""
+    def internet_path(self, subnet: Origin, public_ip: bool) -> InternetPath:
+        """How a subnet reaches the internet, in the words of the preflight's messages (read
+        once per subnet and public-IP setting: the tasks of a tier share its subnets)."""
+        return self._cached(("ip", subnet, public_ip), lambda: self._internet_path(subnet, public_ip))
+
+    def _internet_path(self, subnet: Origin, public_ip: bool) -> InternetPath:  # noqa: PLR0911
         vpc = self.vpc_of(subnet)
         rt = self.route_table_of(subnet)
         if rt is None:

@@ -152,3 +152,35 @@ def test_the_shims_source_is_in_the_lint_cache_key(tmp_path: Path, monkeypatch: 
     copy.write_text(lint.SHIM_SOURCE.read_text() + "\n# changed\n")
     monkeypatch.setattr(lint, "SHIM_SOURCE", copy)
     assert lint.environment() != before
+
+
+def test_the_gates_cfnlint_runs_with_the_shim_and_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """validate.sh's cfn-lint (``generator.gate.cfnlint_runner``) applies the shim too: over the
+    gate's rule fixtures and the clean fixture platform (which carries suppressions with reasons)
+    its findings, suppressed ones included, and its counts are those of a run without it."""
+    from generator.gate import cfnlint_runner
+    from tests.gate.conftest import CLEAN
+
+    monkeypatch.chdir(ROOT)
+    paths = [*sorted(GATE_RULES.glob("*.yaml")), *sorted(CLEAN.rglob("*.yaml"))]
+    was = cfnlint_shim.applied()
+    cfnlint_shim.remove()
+    try:
+        monkeypatch.setenv(cfnlint_shim.SWITCH, "0")
+        without = cfnlint_runner.run(paths, ROOT / ".cfnlintrc", None)
+        assert not cfnlint_shim.applied()
+        cfnlint_shim.remove()  # (forget the switched-off state: the next apply reads the switch again)
+        monkeypatch.delenv(cfnlint_shim.SWITCH)
+        shimmed = cfnlint_runner.run(paths, ROOT / ".cfnlintrc", None)
+        assert cfnlint_shim.applied()
+        assert any(c.cfnLint.__module__ == cfnlint_shim.__name__ for c in cfnlint_shim._state["rule_classes"])
+    finally:
+        cfnlint_shim.remove()
+        if was:
+            cfnlint_shim.apply()
+    assert not without.errors and not shimmed.errors, (without.errors, shimmed.errors)
+    assert shimmed.findings == without.findings
+    assert (shimmed.passed, shimmed.failed, shimmed.suppressed) == (without.passed, without.failed, without.suppressed)
+    # The comparison sees something: failures of several rules and suppressions with reasons.
+    assert len({f.rule for f in shimmed.findings if f.suppressed is None}) >= 5
+    assert any(f.suppressed for f in shimmed.findings)

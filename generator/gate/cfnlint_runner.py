@@ -20,6 +20,7 @@ from cfnlint.config import ConfigMixIn
 from cfnlint.formatters import SARIFFormatter
 from cfnlint.runner import Runner
 
+from generator import cfnlint_shim
 from generator.gate.model import ToolResult, finding, relpath
 
 
@@ -63,12 +64,16 @@ def run(templates: list[Path], config_file: Path, sarif: Path | None) -> ToolRes
     if not templates:
         return result
     suppressed: list = []
+    # The lint command's speed-up of cfn-lint 1.58.0 (generator.cfnlint_shim): the same findings,
+    # about a fifth less CPU; off by itself for any other cfn-lint or with STACKGEN_CFNLINT_SHIM=0.
+    cfnlint_shim.apply()
     try:
         # .cfnlintrc paths (append_rules) are relative to the file's directory.
         absolute = [str(Path(t).resolve()) for t in templates]
         with contextlib.chdir(Path(config_file).resolve().parent):
             config = ConfigMixIn(["--config-file", Path(config_file).name, "--", *absolute])
             runner = Runner(config)
+            cfnlint_shim.apply_to_rules(runner.rules)
             with _record_suppressed(suppressed):
                 matches = list(runner.run())
     except Exception as exc:  # a crash must fail the gate, with the reason

@@ -64,10 +64,11 @@ def run(templates: list[Path], config_file: Path, sarif: Path | None) -> ToolRes
     if not templates:
         return result
     suppressed: list = []
-    # The lint command's speed-up of cfn-lint 1.58.0 (generator.cfnlint_shim): the same findings,
-    # about a fifth less CPU; off by itself for any other cfn-lint or with STACKGEN_CFNLINT_SHIM=0.
-    cfnlint_shim.apply()
     try:
+        # The lint command's speed-up of cfn-lint 1.58.0 (generator.cfnlint_shim): the same
+        # findings, about a fifth less CPU; off by itself for any other cfn-lint or with
+        # STACKGEN_CFNLINT_SHIM=0.
+        cfnlint_shim.apply()
         # .cfnlintrc paths (append_rules) are relative to the file's directory.
         absolute = [str(Path(t).resolve()) for t in templates]
         with contextlib.chdir(Path(config_file).resolve().parent):

@@ -226,3 +226,32 @@ def test_the_factory_check_sees_a_builtin() -> None:
         fine: list[str] = Field(default_factory=lambda: [])
 
     assert builtin_factories([Listed]) == ["Listed.items", "Listed.names"]
+
+
+GATE = """
+import json, runpy, sys
+sys.argv = ["generator.gate", *json.loads(sys.argv[1])]
+try:
+    runpy.run_module("generator.gate", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "cfnlint": "cfnlint" in sys.modules}))
+"""
+
+
+def gate_imports_cfnlint(tools: str) -> tuple[int, bool]:
+    """(exit code, whether cfn-lint was imported) of the gate run with ``--tools TOOLS`` over
+    the clean fixture platform."""
+    argv = ["run", "--tools", tools, "--reports", "", "tests/gate/fixtures/clean"]
+    proc = subprocess.run(
+        [sys.executable, "-c", GATE, json.dumps(argv)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    out = json.loads(proc.stdout.splitlines()[-1])
+    return out["code"], out["cfnlint"]
+
+
+def test_the_gate_imports_cfn_lint_only_when_it_runs_it() -> None:
+    """validate.sh reruns only the gate's tools whose inputs changed (generator/gatecache.py);
+    a run without cfn-lint does not pay its import (about 0.6 s: sympy, networkx)."""
+    assert gate_imports_cfnlint("reasons") == (0, False)
+    assert gate_imports_cfnlint("cfn-lint") == (0, True)  # (the check can see it)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from generator.cfn.load import PARENT, TemplateError, load_file
 from generator.deployability import rootset
-from generator.gate import cfnlint_runner, suppressions
+from generator.gate import suppressions
 from generator.gate.checkov_runner import CheckovRun
 from generator.gate.guard_runner import GuardRun, template_types
 from generator.gate.model import DEFAULTS, TOOLS, ToolResult, print_result, relpath, summary_table, write_json
@@ -137,6 +137,10 @@ def run(args: argparse.Namespace) -> int:
     results: list[ToolResult] = []
     parse_errors = [f"{name}: {t.error}" for name, t in loaded.items() if t.error]
     if "cfn-lint" in tools:
+        # (cfn-lint's import, about 0.6 s with sympy and networkx, only when it runs: validate.sh
+        # reruns only the tools whose inputs changed, generator/gatecache.py)
+        from generator.gate import cfnlint_runner  # noqa: PLC0415
+
         results.append(cfnlint_runner.run(paths, _need(args.cfnlintrc, ".cfnlintrc"), sarif("cfn-lint.sarif")))
     if checkov:
         results.append(checkov.result())

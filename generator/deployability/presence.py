@@ -92,33 +92,48 @@ def targets(
                 output = (ts.t.get(child or "", {}).get("Outputs") or {}).get(ref.attr.removeprefix("Outputs.")) or {}
                 if child and "Value" in output:
                     key = ("output", child, ref.attr, depth + 1)
-                    found = memo.get(key) if memo is not None else None
-                    if found is None:
-                        found = targets(
-                            ts,
-                            child,
-                            output["Value"],
-                            resolve=resolve,
-                            depth=depth + 1,
-                            conditions=conditions,
-                            memo=memo,
-                        )
-                        if memo is not None:
-                            memo[key] = found
+                    found = _followed(
+                        ts,
+                        child,
+                        output["Value"],
+                        key,
+                        resolve=resolve,
+                        depth=depth + 1,
+                        conditions=conditions,
+                        memo=memo,
+                    )
                     for k, h in found.items():
                         out.setdefault(k, f"{how} ({child} output: {h})")
         elif ref.name in (tmpl.get("Parameters") or {}) and file != PARENT:
             fed = ts.fed(file, ref.name)
             if fed is not None:
                 key = ("parameter", file, ref.name, depth + 1)
-                found = memo.get(key) if memo is not None else None
-                if found is None:
-                    found = targets(ts, PARENT, fed, resolve=resolve, depth=depth + 1, conditions=conditions, memo=memo)
-                    if memo is not None:
-                        memo[key] = found
+                found = _followed(
+                    ts, PARENT, fed, key, resolve=resolve, depth=depth + 1, conditions=conditions, memo=memo
+                )
                 for k, h in found.items():
                     out.setdefault(k, f"parameter {ref.name} ({h})")
     return out
+
+
+def _followed(
+    ts: TemplateSet,
+    file: str,
+    node: Any,
+    key: tuple[str, str, str, int],
+    *,
+    resolve: bool,
+    depth: int,
+    conditions: list[tuple[str, str]] | None,
+    memo: dict[tuple[str, str, str, int], dict[Key, str]] | None,
+) -> dict[Key, str]:
+    """:func:`targets` of a child output or a parameter's feed, kept in ``memo`` when there is one."""
+    if memo is not None and key in memo:
+        return memo[key]
+    found = targets(ts, file, node, resolve=resolve, depth=depth, conditions=conditions, memo=memo)
+    if memo is not None:
+        memo[key] = found
+    return found
 
 
 def resource_targets(

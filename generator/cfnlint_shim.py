@@ -40,7 +40,6 @@ the deliberately broken lint fixtures with and without it and compares every fin
 from __future__ import annotations
 
 import hashlib
-import inspect
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -66,6 +65,8 @@ _state: dict[str, Any] = {"applied": None, "originals": {}}
 def _source_digest(fn: Any) -> str:
     """sha256 of the source of ``fn``; '' when it cannot be read (an install without sources:
     then the shim stays off)."""
+    import inspect  # noqa: PLC0415 - only applying the shim needs it (lint.environment() reads the switch)
+
     try:
         return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()
     except (OSError, TypeError):
@@ -88,9 +89,14 @@ def _targets() -> dict[str, Any]:
     }
 
 
+def switched_off() -> bool:
+    """STACKGEN_CFNLINT_SHIM says off (0, off, false, no). Cheap: no cfn-lint import."""
+    return os.environ.get(SWITCH, "").strip().lower() in ("0", "off", "false", "no")
+
+
 def why_not() -> str:
     """'' when the shim can be applied to the installed cfn-lint, else why not."""
-    if os.environ.get(SWITCH, "").strip().lower() in ("0", "off", "false", "no"):
+    if switched_off():
         return f"{SWITCH}=0"
     from cfnlint.version import __version__
 

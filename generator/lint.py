@@ -143,9 +143,14 @@ def _config_paths(config: Path) -> list[str]:
 
 def environment(cwd: str | os.PathLike[str] | None = None) -> str:
     """Digest of everything outside a template that can change its verdict."""
+    from generator import cfnlint_shim  # noqa: PLC0415 - (a light import: the standard library only)
+
     here = Path(cwd or os.getcwd())
     parts: list[bytes | str] = [b"lint-env", cache.dist_digest(*_cfnlint_dists()), cache.file_digest(__file__)]
-    parts += [cache.file_digest(SHIM_SOURCE)]
+    # The shim's source and whether it is switched off: a verdict cached by a linter with it
+    # is never served as one without it, nor the reverse (tests/test_cfnlint_shim.py compares
+    # the two). Whether it fits the installed cfn-lint follows from the two digests before.
+    parts += [cache.file_digest(SHIM_SOURCE), f"shim-off={cfnlint_shim.switched_off()}"]
     parts += [cache.tree_digest(RULE_IMPORTS, (".py",))]
     for var in REGION_VARIABLES:
         parts += [var, os.environ.get(var, "\x00unset")]

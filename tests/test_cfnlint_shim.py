@@ -2,7 +2,13 @@
 every committed template, every example's templates and the deliberately broken lint fixtures
 are linted with it (here) and without it (a process with STACKGEN_CFNLINT_SHIM=0), and every
 finding (path, line, column, rule, message) is compared. A shim that breaks the memo is caught
-by the same comparison, and the shim refuses any other cfn-lint than the one it was written for."""
+by the same comparison, and the shim refuses any other cfn-lint than the one it was written for.
+
+The side with the shim is ``lint.lint``, as ``stackgen lint`` runs it, with this run's lint
+cache (STACKGEN_CACHE_DIR): the committed templates and the examples' are linted with the shim
+by other tests too (tests/test_lint.py, tests/test_examples.py), and whichever test comes first
+lints them for the others. A cached verdict is one made with the shim: the cache key holds the
+shim's source and whether it is switched off (``lint.environment``, tested below)."""
 
 from __future__ import annotations
 
@@ -33,6 +39,13 @@ print(json.dumps([[m.path, m.line, m.column, m.rule, m.message] for p in paths f
 
 def _rows(linter: lint.Linter, paths: list[str]) -> list[list[Any]]:
     return [[m.path, m.line, m.column, m.rule, m.message] for p in paths for m in linter.lint_file(p)]
+
+
+def _linted(linter: lint.Linter, paths: list[str]) -> list[list[Any]]:
+    """``lint.lint`` with the shimmed ``linter`` and this run's cache, as rows in ``paths``' order."""
+    found = lint.lint(paths, jobs=1, linter=linter).findings
+    order = {p: i for i, p in enumerate(paths)}
+    return [[m.path, m.line, m.column, m.rule, m.message] for m in sorted(found, key=lambda m: order[m.path])]
 
 
 def _start_without(paths: list[str]) -> subprocess.Popen[str]:
@@ -79,7 +92,7 @@ def test_the_shim_changes_no_finding(example_templates: list[str], monkeypatch: 
     linter = lint.Linter()
     assert cfnlint_shim.applied(), cfnlint_shim.why_not()
     assert type(linter.rules[lint.ALL]["E1101"]).cfnLint.__module__ == cfnlint_shim.__name__  # (on the loaded class)
-    with_shim = _rows(linter, paths)
+    with_shim = _linted(linter, paths)
     assert with_shim == _finish(without)
     # The comparison sees something: the broken fixtures' findings, of many rules.
     rules = {rule for path, _, _, rule, _ in with_shim if path.startswith("tests/")}
@@ -145,9 +158,16 @@ def test_the_pin_is_the_projects(monkeypatch: pytest.MonkeyPatch) -> None:
     assert f'"cfn-lint=={cfnlint_shim.PINNED}"' in text
 
 
-def test_the_shims_source_is_in_the_lint_cache_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_shims_source_and_switch_are_in_the_lint_cache_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
+    monkeypatch.delenv(cfnlint_shim.SWITCH, raising=False)
     before = lint.environment()
+    monkeypatch.setenv(cfnlint_shim.SWITCH, "1")  # (on, as when unset)
+    assert lint.environment() == before
+    for off in ("0", "off", "No"):
+        monkeypatch.setenv(cfnlint_shim.SWITCH, off)
+        assert lint.environment() != before, off
+    monkeypatch.delenv(cfnlint_shim.SWITCH)
     copy = tmp_path / "cfnlint_shim.py"
     copy.write_text(lint.SHIM_SOURCE.read_text() + "\n# changed\n")
     monkeypatch.setattr(lint, "SHIM_SOURCE", copy)

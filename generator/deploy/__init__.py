@@ -5,7 +5,8 @@ Each module is a small command-line tool (``python -m generator.deploy.<module> 
 - ``params``     validate a parameters file against a template's Parameters; NoEcho values
                  come only from ``STACKGEN_PARAM_<Name>`` (never from files, never logged)
 - ``artifacts``  the artifact bucket: ensure (encrypted, public access blocked, versioned),
-                 upload, purge a stack's prefix
+                 upload, purge a stack's prefix; package (awscli's packager in process,
+                 reading the templates on libyaml: ``package_yaml``)
 - ``changeset``  create a change set (nested stacks included) and summarise it, highlighting
                  replacement or removal of stateful resources
 - ``events``     stream parent and nested stack events while polling, then print the root

@@ -331,6 +331,26 @@ def test_a_join_of_a_list_parameter_has_the_parameter_as_its_origin() -> None:
         assert [(o.kind, o.name) for o in found] == [("parameter", "GivenSubnetIds")]
 
 
+def test_resources_by_type_and_the_stack_of_a_file() -> None:
+    """The type index keeps file then logical-id order, has every resource under None (a
+    resource without a Type too, once) and nothing for an unknown type; a stack's file is
+    found from its logical id."""
+    t = template_set()
+    t["network.yaml"]["Resources"]["Broken"] = {"Properties": {}}  # (no Type: a hand-edited template)
+    ts = TemplateSet(t)
+    assert [lid for _, lid, _ in ts.resources("AWS::EC2::Subnet")] == ["SubnetA", "SubnetB"]
+    assert [(f, lid) for f, lid, _ in ts.resources("AWS::CloudFormation::Stack")] == [
+        (PARENT, "DnsStack"),
+        (PARENT, "NetworkStack"),
+    ]
+    every = [(f, lid) for f, lid, _ in ts.resources()]
+    assert every == sorted(every, key=lambda x: (x[0], x[1])) and len(every) == len(set(every)) == 10
+    assert ("network.yaml", "Broken") in every
+    assert ts.resources("AWS::SQS::Queue") == []
+    assert ts.file_of_stack("DnsStack") == "dns.yaml" and ts.file_of_stack("NetworkStack") == "network.yaml"
+    assert ts.file_of_stack("Vpc") is None
+
+
 def test_presence_follows_own_and_stack_conditions() -> None:
     ts = TemplateSet(template_set())
     assert ts.present("network.yaml", "Vpc") and not ts.present("network.yaml", "Nat")  # defaults: dev

@@ -80,6 +80,7 @@ class TemplateSet:
                 self.child_of[str(res["Properties"]["TemplateURL"]).removeprefix("./")] = lid
         self._conditions: dict[str, Conditions] = {}
         self._by_type: dict[str | None, list[tuple[str, str, dict[str, Any]]]] = {}
+        self._file_of: dict[str, str] | None = None
         self._present: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
         self._literals: dict[str, set[str]] | None = None
 
@@ -98,18 +99,25 @@ class TemplateSet:
         return self.t[PARENT]
 
     def file_of_stack(self, stack_lid: str) -> str | None:
-        return next((f for f, lid in self.child_of.items() if lid == stack_lid), None)
+        if self._file_of is None:
+            self._file_of = {}
+            for f, lid in self.child_of.items():
+                self._file_of.setdefault(lid, f)  # (the first, as the scan in child_of's order)
+        return self._file_of.get(stack_lid)
 
     def resources(self, type_: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
-        """(file, logical id, resource) for every resource, optionally of one type, conditions ignored."""
-        if type_ not in self._by_type:
-            self._by_type[type_] = [
-                (f, lid, r)
-                for f in sorted(self.t)
-                for lid, r in sorted((self.t[f].get("Resources") or {}).items())
-                if type_ is None or r.get("Type") == type_
+        """(file, logical id, resource) for every resource, optionally of one type, conditions
+        ignored; in file then logical-id order. Indexed by type on the first call."""
+        if not self._by_type:
+            every = [
+                (f, lid, r) for f in sorted(self.t) for lid, r in sorted((self.t[f].get("Resources") or {}).items())
             ]
-        return self._by_type[type_]
+            self._by_type[None] = every
+            for row in every:
+                kind = row[2].get("Type")
+                if isinstance(kind, str):  # (None is the key of every resource)
+                    self._by_type.setdefault(kind, []).append(row)
+        return self._by_type.get(type_, [])
 
     def resource(self, file: str, lid: str) -> dict[str, Any] | None:
         return (self.t.get(file, {}).get("Resources") or {}).get(lid)

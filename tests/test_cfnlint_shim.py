@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,25 +83,55 @@ def example_templates(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return out
 
 
-@pytest.mark.slow
-def test_the_shim_changes_no_finding(example_templates: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)  # .cfnlintrc and the project rules
+class Without:
+    """The one run without the shim over every path the two comparisons below need, started
+    when first asked for (it runs on the other core meanwhile) and read once."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = paths
+        self.proc = _start_without(paths)
+        self.rows: list[list[Any]] | None = None
+
+    def of(self, paths: list[str]) -> list[list[Any]]:
+        if self.rows is None:
+            self.rows = _finish(self.proc)
+        wanted = set(paths)
+        assert wanted <= set(self.paths)
+        return [row for row in self.rows if row[0] in wanted]
+
+
+@pytest.fixture(scope="module")
+def without(example_templates: list[str]) -> Iterator[Without]:
     committed = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "templates").glob("*/*.yaml"))]
-    paths = [*committed, *example_templates, *_broken()]
     assert len(committed) >= 40 and len(example_templates) >= 40
-    without = _start_without(paths)  # (on the other core meanwhile)
+    run = Without([*committed, *example_templates, *_broken()])
+    yield run
+    if run.proc.poll() is None:  # (a test failed before reading it: nothing outlives the module)
+        run.proc.kill()
+        run.proc.communicate()
+
+
+# (one module-scoped run without the shim serves both tests: they run on one worker)
+@pytest.mark.slow
+@pytest.mark.xdist_group("cfnlint-shim")
+def test_the_shim_changes_no_finding(without: Without, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # .cfnlintrc and the project rules
+    paths = without.paths
     linter = lint.Linter()
     assert cfnlint_shim.applied(), cfnlint_shim.why_not()
     assert type(linter.rules[lint.ALL]["E1101"]).cfnLint.__module__ == cfnlint_shim.__name__  # (on the loaded class)
     with_shim = _linted(linter, paths)
-    assert with_shim == _finish(without)
+    assert with_shim == without.of(paths)
     # The comparison sees something: the broken fixtures' findings, of many rules.
     rules = {rule for path, _, _, rule, _ in with_shim if path.startswith("tests/")}
     assert len(with_shim) >= 60 and len(rules) >= 30, sorted(rules)
 
 
 @pytest.mark.slow
-def test_a_broken_memo_changes_findings_and_the_comparison_catches_it(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.xdist_group("cfnlint-shim")
+def test_a_broken_memo_changes_findings_and_the_comparison_catches_it(
+    without: Without, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The finding-identity comparison can fail: a memo of ``create`` that ignores which
     validators it is given (it returns the first class it made for a function filter) changes
     the broken fixtures' findings."""
@@ -108,7 +139,6 @@ def test_a_broken_memo_changes_findings_and_the_comparison_catches_it(monkeypatc
 
     monkeypatch.chdir(ROOT)
     paths = _broken()
-    without = _start_without(paths)
     linter = lint.Linter()
     assert cfnlint_shim.applied()
     made: dict[Any, Any] = {}
@@ -121,7 +151,7 @@ def test_a_broken_memo_changes_findings_and_the_comparison_catches_it(monkeypatc
         return made[key]
 
     monkeypatch.setattr(validators, "create", careless)
-    assert _rows(linter, paths) != _finish(without)
+    assert _rows(linter, paths) != without.of(paths)
 
 
 def test_the_shim_is_off_for_another_cfn_lint_or_a_changed_function(

@@ -149,7 +149,8 @@ def environment(cwd: str | os.PathLike[str] | None = None) -> str:
     parts: list[bytes | str] = [b"lint-env", cache.dist_digest(*_cfnlint_dists()), cache.file_digest(__file__)]
     # The shim's source and whether it is switched off: a verdict cached by a linter with it
     # is never served as one without it, nor the reverse (tests/test_cfnlint_shim.py compares
-    # the two). Whether it fits the installed cfn-lint follows from the two digests before.
+    # the two). Whether it fits the installed cfn-lint follows from cfn-lint's dist digest
+    # above and the shim's source.
     parts += [cache.file_digest(SHIM_SOURCE), f"shim-off={cfnlint_shim.switched_off()}"]
     parts += [cache.tree_digest(RULE_IMPORTS, (".py",))]
     for var in REGION_VARIABLES:

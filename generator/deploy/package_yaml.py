@@ -11,7 +11,7 @@ CloudFormation's short forms, on JSON and on the scalars hardest to read.
 The writing stays awscli's (``yamlhelper.yaml_dump``, pure Python): libyaml's emitter folds
 long double-quoted strings at other places, and the S3 keys of a packaged platform are MD5s of
 those bytes, so a changed byte would re-upload every nested template and update every nested
-stack on the next deploy (the test shows the difference on a committed template).
+stack on the next deploy (a test shows the difference on inline Lambda code).
 
 :func:`in_awscli` puts :func:`yaml_parse` in the packager's place for a ``with`` block. On a
 PyYAML built without libyaml it is awscli's pure-Python reading again.

@@ -759,3 +759,34 @@ def test_the_nth_subnet_of_a_cidr_is_the_listed_one() -> None:
     assert nth_subnet(base, 15, 0) is None  # a cut wider than the block (subnets() raises)
     assert nth_subnet(base, 24, -1) is None
     assert nth_subnet(base, 33, 0) is None
+
+
+@pytest.mark.parametrize(
+    ("count", "bits", "index", "why"),
+    [
+        (13, 17, 0, "Fn::Cidr [10.0.0.0/16, 13, 17] asks for blocks of 17 host bits; a /16 has 16"),
+        (300, 4, 0, "Fn::Cidr [10.0.0.0/16, 300, 4] asks for 300 blocks; Fn::Cidr makes 1 to 256"),
+        (0, 8, 0, "Fn::Cidr [10.0.0.0/16, 0, 8] asks for 0 blocks; Fn::Cidr makes 1 to 256"),
+        (5, 14, 0, "Fn::Cidr [10.0.0.0/16, 5, 14] asks for 5 /18 blocks; a /16 holds 4"),
+        (4, 8, 4, "Fn::Select 4 of Fn::Cidr [10.0.0.0/16, 4, 8], which makes 4 blocks (indexes 0 to 3)"),
+    ],
+)
+def test_a_subnet_cidr_cloudformation_cannot_cut_is_an_error(
+    nat: Templates, count: int, bits: int, index: int, why: str
+) -> None:
+    """A hand-edited ``Fn::Select [i, Fn::Cidr [block, count, bits]]`` that CloudFormation
+    cannot evaluate fails the stack; the preflight (which reads the subnet's CIDR as unknown
+    and would otherwise pass it) names the subnet and the reason. The same cut inside the
+    block's room passes."""
+    subnets = res(nat["network.yaml"], "AWS::EC2::Subnet")
+    lid = sorted(subnets)[0]
+    cidr = subnets[lid]["Properties"]["CidrBlock"]
+    assert "Fn::Cidr" in cidr["Fn::Select"][1], cidr  # (the form this test breaks)
+    cidr["Fn::Select"][0] = index
+    cidr["Fn::Select"][1]["Fn::Cidr"][1:] = [count, bits]
+    assert [(f.problem, f.rule) for f in errors(nat)] == [
+        (f"network.yaml: subnet {lid}: CidrBlock {why}: CloudFormation cannot create it", "cidr")
+    ]
+    cidr["Fn::Select"][:1] = [0]
+    cidr["Fn::Select"][1]["Fn::Cidr"][1:] = [16, 12]  # 16 /20s: a /16's whole room
+    assert not [f for f in errors(nat) if f.rule == "cidr"]

@@ -31,6 +31,12 @@ TLS_POLICIES = frozenset(
     }
 )
 
+# Fn::Cidr [ipBlock, count, cidrBits]: count is "the number of CIDRs to generate. Valid range
+# is between 1 and 256"; cidrBits are host bits (8 makes /24 blocks). Source: AWS
+# CloudFormation Template Reference, Fn::Cidr,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-cidr.html
+FN_CIDR_MAX_COUNT = 256
+
 
 @dataclass(frozen=True)
 class Stateful:

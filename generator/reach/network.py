@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from generator.cfn.facts import FN_CIDR_MAX_COUNT
 from generator.cfn.templateset import Origin, TemplateSet
 from generator.cfn.values import Renderer
 from generator.reach.iam import as_list
@@ -48,19 +49,10 @@ class Network:
         node = self.ts.branch(file, node)
         if depth > 10:
             return None
-        if isinstance(node, dict) and "Fn::Select" in node:
-            idx, lst = node["Fn::Select"]
-            lst = self.ts.branch(file, lst)
-            if isinstance(lst, dict) and "Fn::Cidr" in lst and isinstance(idx, int):
-                block, count, bits = lst["Fn::Cidr"]
-                base = self.cidr(file, block, depth + 1)
-                try:
-                    n, b = int(self.match(file, count) or ""), int(self.match(file, bits) or "")
-                except ValueError:
-                    return None
-                if base is None or idx >= n:
-                    return None
-                return nth_subnet(base, 32 - b, idx)
+        cut = self._select_cidr(file, node, depth) if isinstance(node, dict) else None
+        if cut is not None:
+            idx, base, n, b = cut
+            return None if base is None or n is None or b is None or idx >= n else nth_subnet(base, 32 - b, idx)
         text = self.match(file, node)
         if text is None:
             return None
@@ -69,6 +61,51 @@ class Network:
         except ValueError:
             return None
         return net if isinstance(net, ipaddress.IPv4Network) else None
+
+    def cut_problem(self, file: str, node: Any) -> str | None:
+        """Why CloudFormation cannot evaluate a CIDR written ``Fn::Select [i, Fn::Cidr [block,
+        count, bits]]`` (the stack fails), or None: it can, it is not of that form, or its
+        inputs are not known here. Fn::Cidr (AWS CloudFormation Template Reference, Fn::Cidr)
+        makes ``count`` (1 to 256) blocks of ``bits`` host bits each, inside ``block``."""
+        node = self.ts.branch(file, node)
+        select = self._select_cidr(file, node, 0) if isinstance(node, dict) else None
+        if select is None:
+            return None
+        idx, base, n, b = select
+        if base is None or n is None or b is None:
+            return None
+        cut = f"Fn::Cidr [{base}, {n}, {b}]"
+        if not 1 <= n <= FN_CIDR_MAX_COUNT:
+            return f"{cut} asks for {n} blocks; Fn::Cidr makes 1 to {FN_CIDR_MAX_COUNT}"
+        host_bits = 32 - base.prefixlen
+        if not 0 <= b <= host_bits:
+            return f"{cut} asks for blocks of {b} host bits; a /{base.prefixlen} has {host_bits}"
+        room = 1 << (host_bits - b)
+        if n > room:
+            return f"{cut} asks for {n} /{32 - b} blocks; a /{base.prefixlen} holds {room}"
+        if not 0 <= idx < n:
+            return f"Fn::Select {idx} of {cut}, which makes {n} blocks (indexes 0 to {n - 1})"
+        return None
+
+    def _select_cidr(
+        self, file: str, node: dict[str, Any], depth: int
+    ) -> tuple[int, ipaddress.IPv4Network | None, int | None, int | None] | None:
+        """(index, block, count, bits) of ``Fn::Select [index, Fn::Cidr [block, count, bits]]``,
+        each of the last three None where it is not known here; None: another form."""
+        select = node.get("Fn::Select")
+        if not isinstance(select, list) or len(select) != 2 or not isinstance(select[0], int):
+            return None
+        lst = self.ts.branch(file, select[1])
+        args = lst.get("Fn::Cidr") if isinstance(lst, dict) else None
+        if not isinstance(args, list) or len(args) != 3:
+            return None
+        return select[0], self.cidr(file, args[0], depth + 1), self._int(file, args[1]), self._int(file, args[2])
+
+    def _int(self, file: str, node: Any) -> int | None:
+        try:
+            return int(self.match(file, node) or "")
+        except ValueError:
+            return None
 
     def subnet_info(self, o: Origin) -> tuple[Key | None, ipaddress.IPv4Network | None]:
         """(vpc identity, CIDR) of a subnet origin."""

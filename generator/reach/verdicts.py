@@ -83,6 +83,10 @@ class Preflight:
         for f in reader.findings:
             self.add(f.problem, f.where, f.severity, "discovery")
         self.task_count = len(tasks)
+        for file, lid, subnet in self.ts.present_resources("AWS::EC2::Subnet"):
+            cut = self.net.cut_problem(file, (subnet.get("Properties") or {}).get("CidrBlock"))
+            if cut:
+                self.add(f"{file}: subnet {lid}: CidrBlock {cut}: CloudFormation cannot create it", "", ERROR, "cidr")
         for t in tasks:
             self.check(t)
         for e in self.net.endpoints:

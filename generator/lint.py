@@ -49,11 +49,12 @@ than the collection before the freeze costs (0.1 s).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -219,9 +220,32 @@ LINT_GC_THRESHOLD = (100_000, 50, 100)
 
 def lint_process_gc() -> None:
     """Set LINT_GC_THRESHOLD in a process that only lints (the lint Server and its workers, the
-    lint daemon); a process that does other work keeps its own (restoring the thresholds after
-    each template costs more than it saves: the young objects are then collected at once)."""
+    lint daemon); a process that does other work has them for each batch only (``lint_gc``)."""
     gc.set_threshold(*LINT_GC_THRESHOLD)
+
+
+@contextlib.contextmanager
+def lint_gc() -> Iterator[None]:
+    """LINT_GC_THRESHOLD for one batch of lint work (building the rules, or linting a set of
+    templates) in a process that does other work too, and its own thresholds again after the
+    batch. Not around each template: restoring the thresholds makes the next allocation
+    collect every young object at once, which costs more than one template saves; once a
+    batch it does not. Building a Linter and linting scheduled-file-writer's 9 templates in a
+    process holding 300,000 other containers (a test worker's heap is larger): 9,162M ->
+    8,901M instructions (callgrind), 2.9 % less. The thresholds are the interpreter's: only
+    the main thread changes them (two threads' batches could otherwise restore each other's
+    raised ones and leave them raised)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = gc.get_threshold()
+    gc.set_threshold(*LINT_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 class Linter:
@@ -239,7 +263,8 @@ class Linter:
 
         self.cwd = os.getcwd()
         self._config = ConfigMixIn
-        every = Runner(ConfigMixIn(["--template", os.devnull])).rules
+        with lint_gc():
+            every = Runner(ConfigMixIn(["--template", os.devnull])).rules
         cfnlint_shim.apply_to_rules(every)
         self.rules = {
             ALL: every,
@@ -297,7 +322,8 @@ def run_jobs(linter: Linter, jobs: list[Job], n: int) -> dict[Job, list[Match]]:
     import threading
 
     if n <= 1 or len(jobs) <= 1 or threading.current_thread() is not threading.main_thread():
-        return {j: linter.lint_file(*j) for j in jobs}
+        with lint_gc():
+            return {j: linter.lint_file(*j) for j in jobs}
     import multiprocessing
 
     # Largest first, one at a time, so the slow templates do not end up on one core.

@@ -198,3 +198,43 @@ def test_the_lint_workers_and_server_run_with_the_lint_gc_thresholds(tmp_path: P
     found = lint.run_jobs(Thresholds(), jobs, 2)  # type: ignore[arg-type]
     assert {(m.line, m.column, m.rule) for ms in found.values() for m in ms} == {lint.LINT_GC_THRESHOLD}
     assert gc.get_threshold() == mine
+
+
+def test_a_batch_in_process_lints_at_the_lint_thresholds_and_gives_the_process_its_own_back() -> None:
+    """``lint.run_jobs`` in this process (one core) raises the cyclic GC's thresholds for the
+    batch (``lint.lint_gc``) and restores the process's own after it, also when a template
+    fails; on another thread than the main one it leaves them alone."""
+    import gc
+
+    from generator import lint
+
+    seen: list[tuple[int, ...]] = []
+
+    class Recording:
+        def lint_file(self, path: str, part: str = lint.ALL) -> list[lint.Match]:
+            seen.append(gc.get_threshold())
+            if path == "broken":
+                raise RuntimeError(path)
+            return []
+
+    own = gc.get_threshold()
+    mine = (701, 11, 9)
+    gc.set_threshold(*mine)
+    try:
+        found = lint.run_jobs(Recording(), [("a.yaml", lint.ALL), ("b.yaml", lint.ALL)], 1)  # type: ignore[arg-type]
+        assert found == {("a.yaml", lint.ALL): [], ("b.yaml", lint.ALL): []}
+        assert seen == [lint.LINT_GC_THRESHOLD] * 2
+        assert gc.get_threshold() == mine
+        with pytest.raises(RuntimeError):
+            lint.run_jobs(Recording(), [("broken", lint.ALL), ("c.yaml", lint.ALL)], 1)  # type: ignore[arg-type]
+        assert gc.get_threshold() == mine
+        # another thread's batch leaves the interpreter's thresholds alone
+        import threading
+
+        seen.clear()
+        other = threading.Thread(target=lint.run_jobs, args=(Recording(), [("d.yaml", lint.ALL)], 1))
+        other.start()
+        other.join()
+        assert seen == [mine] and gc.get_threshold() == mine
+    finally:
+        gc.set_threshold(*own)

@@ -20,7 +20,7 @@ from cfnlint.config import ConfigMixIn
 from cfnlint.formatters import SARIFFormatter
 from cfnlint.runner import Runner
 
-from generator import cfnlint_shim
+from generator import cfnlint_shim, lint
 from generator.gate.model import ToolResult, finding, relpath
 
 
@@ -71,7 +71,8 @@ def run(templates: list[Path], config_file: Path, sarif: Path | None) -> ToolRes
         cfnlint_shim.apply()
         # .cfnlintrc paths (append_rules) are relative to the file's directory.
         absolute = [str(Path(t).resolve()) for t in templates]
-        with contextlib.chdir(Path(config_file).resolve().parent):
+        # (lint.lint_gc: the lint processes' garbage-collector thresholds for the run)
+        with contextlib.chdir(Path(config_file).resolve().parent), lint.lint_gc():
             config = ConfigMixIn(["--config-file", Path(config_file).name, "--", *absolute])
             runner = Runner(config)
             cfnlint_shim.apply_to_rules(runner.rules)

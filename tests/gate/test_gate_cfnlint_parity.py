@@ -45,3 +45,32 @@ def test_the_gates_cfnlint_fails_what_the_lint_command_reports(tmp_path: Path, i
     assert any(not r.startswith("E9") for r in rules) and {"E9101", "E9102", "E9103", "E9104"} <= rules, rules
     assert any(where.name == "app.yaml" for where, _, _ in reported), reported
     assert suppressed and not suppressed & reported, suppressed
+
+
+def test_the_gates_cfnlint_runs_at_the_lint_gc_thresholds_and_restores_the_process_own(
+    monkeypatch, in_root: Path
+) -> None:
+    """The gate's cfn-lint run (rules built and templates linted in the gate's process) is one
+    batch at ``lint.LINT_GC_THRESHOLD`` (``lint.lint_gc``), and the gate's own thresholds
+    hold again after it."""
+    import gc
+
+    seen: list[tuple[int, ...]] = []
+    real = cfnlint_runner.Runner
+
+    class Recording(real):  # type: ignore[misc, valid-type]
+        def run(self):
+            seen.append(gc.get_threshold())
+            yield from super().run()
+
+    monkeypatch.setattr(cfnlint_runner, "Runner", Recording)
+    own = gc.get_threshold()
+    mine = (703, 12, 8)
+    gc.set_threshold(*mine)
+    try:
+        result = cfnlint_runner.run(sorted((CLEAN / "demo").glob("*.yaml")), ROOT / ".cfnlintrc", None)
+        assert result.errors == [] and result.templates > 0
+        assert seen == [lint.LINT_GC_THRESHOLD]
+        assert gc.get_threshold() == mine
+    finally:
+        gc.set_threshold(*own)

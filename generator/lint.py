@@ -35,7 +35,8 @@ Building cfn-lint's rule set costs about 1 s and is paid once per ``Linter``
 two included I-rules each cost under 2 % (bench: ``lint breakdown``; E9101-E9104 together
 take about 0.01 s of mcp-gateway's lint). Every Linter applies :mod:`generator.cfnlint_shim`
 (a finding-identical speed-up of cfn-lint 1.58.0's bookkeeping, about a fifth of the lint's
-CPU), and a process that only lints raises the GC thresholds (``LINT_GC_THRESHOLD``).
+CPU), and a process that only lints raises the GC thresholds (``LINT_GC_THRESHOLD``); one
+that does other work too raises them for each batch (``lint_gc``).
 
 **The cold lint with the daemon off** (make templates): the :class:`Server` is forked while
 synth runs, builds the Linter, and forks its workers when the jobs come. A warm-up before

@@ -35,6 +35,7 @@ TLS_POLICIES = frozenset(
 # is between 1 and 256"; cidrBits are host bits (8 makes /24 blocks). Source: AWS
 # CloudFormation Template Reference, Fn::Cidr,
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-cidr.html
+# Read by the spec (a tier's offset + AZs) and the preflight (any template's Fn::Cidr).
 FN_CIDR_MAX_COUNT = 256
 
 

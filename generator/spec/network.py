@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
+from generator.cfn.facts import FN_CIDR_MAX_COUNT
 from generator.spec.base import Model, Reason, RetentionDays, Slug, new_dict
 
 
@@ -136,8 +137,10 @@ class Network(Model):
                     f"tiers[{t.name}]: offset {t.offset} + {self.availability_zones} AZs "
                     f"exceeds the {blocks} /{prefix} blocks in {self.vpc_cidr}"
                 )
-            if t.offset + self.availability_zones > 256:
-                raise ValueError(f"tiers[{t.name}]: Fn::Cidr can carve at most 256 blocks")
+            # (offset <= 250 and at most 6 AZs keep this within the count today; the check
+            # holds if either bound moves)
+            if t.offset + self.availability_zones > FN_CIDR_MAX_COUNT:
+                raise ValueError(f"tiers[{t.name}]: Fn::Cidr can carve at most {FN_CIDR_MAX_COUNT} blocks")
             for cidr in self.tier_cidrs(t):
                 for other_name, other in seen:
                     if cidr.overlaps(other):

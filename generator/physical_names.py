@@ -147,6 +147,8 @@ def require_instance_scoped(templates: dict[str, dict[str, Any]]) -> None:
 def check(spec: Platform, source: str, templates: dict[str, dict[str, Any]]) -> list[str]:
     """One ``file: field: message`` line per name AWS would refuse (first environment that fails)."""
     candidates = _candidates(spec)
+    limited = _limited(templates)
+    stack_lids = {file: _stack_lid(templates, file) for file in sorted(templates)}
     problems: dict[tuple[str, str, str], str] = {}
     for index, (env, root) in enumerate(root_stack_names(source, spec).items()):
         for lid, res in sorted(templates.get("main.yaml", {}).get("Resources", {}).items()):
@@ -155,27 +157,48 @@ def check(spec: Platform, source: str, templates: dict[str, dict[str, Any]]) -> 
                 err = _stack_name_error(root, nested)
                 if err:
                     problems.setdefault(("main.yaml", "", "StackName"), f"{source}: (file name): {err}")
-        for file, template in sorted(templates.items()):
-            stack_lid = _stack_lid(templates, file)
-            values = {
-                "Name": spec.name,
-                "Environment": env,
-                "AWS::Region": awsfacts.longest_region(),
-                "StackUid": STACK_UID_SAMPLE,
-                "AWS::StackName": f"{root}-{stack_lid}-" + "X" * awsfacts.NESTED_STACK_SUFFIX,
-                "_index": str(index),
-            }
-            if spec.domain and spec.domain.base_domain:
-                values["BaseDomain"] = spec.domain.base_domain
-            for lid, res in sorted(template.get("Resources", {}).items()):
-                for prop, raw in sorted((res.get("Properties") or {}).items()):
-                    key = (file, lid, prop)
-                    if key in problems:
-                        continue
-                    line = _check_value(res.get("Type", ""), prop, raw, values, candidates, source, env)
-                    if line:
-                        problems[key] = line
+        values_of: dict[str, dict[str, str]] = {}
+        for (file, lid, prop), (rtype, raw, limits) in limited.items():
+            if (file, lid, prop) in problems:
+                continue
+            if file not in values_of:
+                values_of[file] = _values(spec, env, index, f"{root}-{stack_lids[file]}-")
+            line = _check_value(rtype, prop, raw, limits, values_of[file], candidates, source, env)
+            if line:
+                problems[(file, lid, prop)] = line
     return sorted(set(problems.values()))
+
+
+def _limited(
+    templates: dict[str, dict[str, Any]],
+) -> dict[tuple[str, str, str], tuple[str, Any, tuple[int | None, str, str]]]:
+    """(file, logical ID, property) -> (type, value, its name limits) of every top-level
+    property the schemas (or ``DOCUMENTED_LIMITS``) limit in length or pattern: looked up
+    once, then evaluated for each environment."""
+    out = {}
+    for file, template in sorted(templates.items()):
+        for lid, res in sorted(template.get("Resources", {}).items()):
+            rtype = res.get("Type", "")
+            for prop, raw in sorted((res.get("Properties") or {}).items()):
+                limits = awsfacts.name_limits(rtype, prop)
+                if limits[0] is not None or limits[1]:
+                    out[(file, lid, prop)] = (rtype, raw, limits)
+    return out
+
+
+def _values(spec: Platform, env: str, index: int, stack_prefix: str) -> dict[str, str]:
+    """What a name's ``Fn::Sub`` placeholders stand for in one environment's stack."""
+    values = {
+        "Name": spec.name,
+        "Environment": env,
+        "AWS::Region": awsfacts.longest_region(),
+        "StackUid": STACK_UID_SAMPLE,
+        "AWS::StackName": stack_prefix + "X" * awsfacts.NESTED_STACK_SUFFIX,
+        "_index": str(index),
+    }
+    if spec.domain and spec.domain.base_domain:
+        values["BaseDomain"] = spec.domain.base_domain
+    return values
 
 
 def _stack_lid(templates: dict[str, dict[str, Any]], file: str) -> str:
@@ -207,18 +230,17 @@ def _evaluate(raw: Any, values: dict[str, str]) -> tuple[str, str] | None:
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], text), PLACEHOLDER.sub("\0", text)
 
 
-def _check_value(
+def _check_value(  # noqa: PLR0913
     rtype: str,
     prop: str,
     raw: Any,
-    values: dict[str, str],  # noqa: PLR0913
+    limits: tuple[int | None, str, str],
+    values: dict[str, str],
     candidates: list[tuple[str, str]],
     source: str,
     env: str,
 ) -> str | None:
-    max_len, pattern, where = awsfacts.name_limits(rtype, prop)
-    if max_len is None and not pattern:
-        return None
+    max_len, pattern, where = limits
     evaluated = _evaluate(raw, values)
     if evaluated is None:
         return None

@@ -21,10 +21,12 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -361,13 +363,39 @@ def critical_paths(specs: list[Path]) -> list[str]:
             lines.append(f"  {path.stem}: does not generate ({str(exc).splitlines()[0]})")
             continue
         lines.append(f"  {path.stem}: {critical_path.describe(before)}")
-        stable = ", ".join(f"{k} {v:.1f}" for k, v in sorted(before.services_stable().items()))
-        lines.append(f"    services stable: {stable}")
+        lines.append(f"    services stable: {stable_times(before.services_stable())}")
         if users:
-            stable = ", ".join(f"{k} {v:.1f}" for k, v in sorted(after.services_stable().items()))
-            lines.append(f"    with {', '.join(sorted(users))} in group default: {critical_path.describe(after)}")
-            lines.append(f"    services stable: {stable}")
+            lines.append(f"    with {named(users)} in group default: {critical_path.describe(after)}")
+            lines.append(f"    services stable: {stable_times(after.services_stable())}")
     return lines
+
+
+# A list longer than this is summed up, so each line of the report stays readable at any size.
+LISTED = 8
+
+
+def _natural(name: str) -> tuple[Any, ...]:
+    """services-database-2 before services-database-10."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+
+
+def named(names: Iterable[str]) -> str:
+    """The names, in natural order; past LISTED, their count with the first and the last."""
+    ordered = sorted(names, key=_natural)
+    if len(ordered) <= LISTED:
+        return ", ".join(ordered)
+    return f"{len(ordered)} services ({ordered[0]} ... {ordered[-1]})"
+
+
+def stable_times(times: dict[str, float]) -> str:
+    """Each services stack's estimated minute of stability, in natural order; past LISTED,
+    their count with the earliest and the latest."""
+    ordered = sorted(times.items(), key=lambda kv: _natural(kv[0]))
+    if len(ordered) <= LISTED:
+        return ", ".join(f"{k} {v:.1f}" for k, v in ordered)
+    first = min(ordered, key=lambda kv: kv[1])
+    last = max(reversed(ordered), key=lambda kv: kv[1])  # (of equal times, the last named)
+    return f"{len(ordered)} stacks, the first {first[0]} {first[1]:.1f}, the last {last[0]} {last[1]:.1f}"
 
 
 # --------------------------------------------------------------------------- the report

@@ -178,3 +178,22 @@ def test_the_bench_byte_compiles_the_project_before_timing(tmp_path: Path, monke
     args = argparse.Namespace(specs=[str(spec)], target=None, scale_only=True, repeat=1)
     assert bench.cmd(args) == 0
     assert calls == ["compile", "timed"]
+
+
+def test_the_critical_path_lines_stay_readable_at_any_size() -> None:
+    """make bench's critical-path report names a few services or stacks whole, in natural
+    order (2 before 10); past ``LISTED`` it gives their count with the first and the last,
+    so the 300-service platform's line is not 300 names long."""
+    from generator.bench import LISTED, named, stable_times
+
+    assert named({"b", "a10", "a2"}) == "a2, a10, b"
+    many = {f"svc{i:03d}" for i in range(300)}
+    assert named(many) == "300 services (svc000 ... svc299)"
+    assert named({f"s{i}" for i in range(LISTED)}).count(",") == LISTED - 1
+
+    few = {"services-database-10": 28.0, "services-database-2": 22.0, "services": 23.0}
+    assert stable_times(few) == "services 23.0, services-database-2 22.0, services-database-10 28.0"
+    stacks = {"services-database": 22.0, **{f"services-database-{i}": 22.0 + 6 * ((i - 2) // 10) for i in range(2, 31)}}
+    line = stable_times(stacks)
+    assert line == "30 stacks, the first services-database 22.0, the last services-database-30 34.0"
+    assert len(line) < 120
